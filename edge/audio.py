@@ -1,0 +1,138 @@
+"""Reading recordings in blocks of bounded size, whatever their sample format.
+
+soundfile (libsndfile) decodes 16/24/32-bit integer and float WAV, FLAC and more to
+float32 at full scale 1.0.  libsndfile quietly reads a truncated WAV up to where its data
+stops; a field team needs to know a file was cut short (a recorder that lost power), so
+WAV headers are checked here against the file's real size.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import soundfile as sf
+
+from edge.errors import AudioError
+from edge.timestamps import parse_start
+from edge.types import AudioBlock, AudioInfo
+
+AUDIO_SUFFIXES = (".wav", ".flac")
+
+
+def wav_shortfall(path: Path) -> tuple[int, int] | None:
+    """``(declared, present)`` data bytes when a RIFF/WAVE file holds less audio than its
+    header declares, else None (also for non-WAV files and unfinalised headers)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        offset = 12
+        while offset + 8 <= size:
+            fh.seek(offset)
+            chunk_id, chunk_size = struct.unpack("<4sI", fh.read(8))
+            if chunk_id == b"data":
+                if chunk_size in (0, 0xFFFFFFFF):  # header never finalised: length unknown
+                    return None
+                present = size - offset - 8
+                return (chunk_size, present) if present < chunk_size else None
+            offset += 8 + chunk_size + (chunk_size & 1)
+    return None
+
+
+def probe(path: str | Path, *, allow_truncated: bool = False) -> AudioInfo:
+    """Header facts and start time of a recording, or :class:`AudioError` saying why not."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot open: {exc.strerror}") from None
+    if size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(f"{path}: not a readable audio file ({_reason(exc)})") from None
+    shortfall = wav_shortfall(path)
+    if shortfall and not allow_truncated:
+        declared, present = shortfall
+        raise AudioError(
+            f"{path}: truncated WAV: header declares {declared} bytes of audio, the file holds "
+            f"{present} (use --allow-truncated to process the part present)")
+    if info.frames <= 0:
+        raise AudioError(f"{path}: no audio samples")
+    start, serial, source = parse_start(path)
+    return AudioInfo(str(path), int(info.samplerate), int(info.channels), int(info.frames),
+                     str(info.subtype), start, serial, source)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return text.split(": ", 1)[-1] if text.startswith("Error opening") else text
+
+
+class Recording:
+    """One channel of a recording as an :class:`~edge.types.AudioSource`."""
+
+    def __init__(self, info: AudioInfo, *, channel: int = 0, block_frames: int = 1 << 20) -> None:
+        if not 0 <= channel < info.channels:
+            raise AudioError(f"{info.path}: channel {channel} requested, the file has {info.channels}")
+        if block_frames < 1:
+            raise ValueError(f"{block_frames=} must be >= 1")
+        self.info = info
+        self.channel = channel
+        self.block_frames = int(block_frames)
+
+    def blocks(self) -> Iterator[AudioBlock]:
+        start = 0
+        try:
+            with sf.SoundFile(self.info.path) as fh:
+                while True:
+                    data = fh.read(self.block_frames, dtype="float32", always_2d=True)
+                    if len(data) == 0:
+                        break
+                    samples = np.ascontiguousarray(data[:, self.channel])
+                    yield AudioBlock(samples, start)
+                    start += len(samples)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(f"{self.info.path}: read failed after {start} samples ({_reason(exc)})") from None
+        if start < self.info.frames:
+            raise AudioError(f"{self.info.path}: only {start} of {self.info.frames} samples could be read")
+
+
+def is_audio(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_SUFFIXES and not path.name.startswith(".")
+
+
+def discover(inputs: list[str | Path]) -> list[Path]:
+    """Audio files named by ``inputs`` (files, or folders searched recursively).
+
+    Each folder's files come in recording-time order (names without a time last, by path);
+    inputs keep the order given and a file named twice is taken once.
+    """
+    seen: set[Path] = set()
+    out: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = [p for p in item.rglob("*") if p.is_file() and is_audio(p)
+                     and not any(part.startswith(".") for part in p.relative_to(item).parts)]
+            found.sort(key=_time_key)
+        elif item.exists():
+            found = [item]
+        else:
+            raise AudioError(f"{item}: no such file or folder")
+        for path in found:
+            key = Path(os.path.abspath(path))
+            if key not in seen:
+                seen.add(key)
+                out.append(path)
+    return out
+
+
+def _time_key(path: Path) -> tuple:
+    start, _, _ = parse_start(path)
+    return (start is None, start.timestamp() if start else 0.0, str(path))

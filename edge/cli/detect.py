@@ -1,0 +1,96 @@
+"""``edge-detect``: recordings from an SD card (or an archive) -> ROIs, detections and noise
+levels in analyst formats."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, config_option, domain_errors, fail, hydrophones_option
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False),
+              help="Output folder: detections.csv, levels.csv, raven/, run.json.")
+@config_option
+@hydrophones_option
+@click.option("--no-model", is_flag=True, help="Write every ROI as a detection labelled 'roi' (no classifier).")
+@click.option("--resume", is_flag=True, help="Skip recordings already completed in OUTDIR by a run with the same settings.")
+@click.option("--channel", type=click.IntRange(min=0), default=None, help="Channel to analyse (0-based). Default: the deployment's.")
+@click.option("--block-s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds of audio read at once (memory bound). Default: the deployment's block_s.")
+@click.option("--allow-truncated", is_flag=True, help="Process the part present of WAVs cut short (e.g. power loss) instead of failing them.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+@domain_errors
+def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channel, block_s, allow_truncated, quiet):
+    """Detect regions of interest in WAV/FLAC recordings (files or folders, searched recursively).
+
+    Exit status: 0 every recording processed, 1 some failed (see run.json), 2 usage or
+    configuration error.
+    """
+    from edge.calibration import HydrophoneTable
+    from edge.config import load_deployment
+    from edge.run import detect
+
+    config = load_deployment(config_path)
+    if not no_model:
+        fail("no classification model is available yet: use --no-model to write ROIs as detections")
+    table_path = hydrophones_path or config.table_path()
+    table = HydrophoneTable.load(table_path) if table_path else None
+
+    progress = _progress(inputs, quiet)
+
+    def on_file(outcome, audio_s):
+        if progress is not None:
+            progress.update(audio_s)
+        for warning in outcome.details.get("warnings", []):
+            _echo_above(progress, f"warning: {warning}")
+        if outcome.status != "ok":
+            _echo_above(progress, f"failed: {outcome.reason}")
+
+    try:
+        report = detect(list(inputs), outdir, config, table=table, resume=resume, allow_truncated=allow_truncated,
+                        channel=channel, block_s=block_s, on_file=on_file, command=sys.argv)
+    finally:
+        if progress is not None:
+            progress.close()
+    if not quiet:
+        _summary(report)
+    sys.exit(EXIT_SOME_FAILED if report.failed else EXIT_OK)
+
+
+def _progress(inputs, quiet):
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+    from edge.audio import discover, probe
+    from edge.errors import PamedgeError
+
+    total = 0.0
+    for path in discover(list(inputs)):
+        try:
+            total += probe(path, allow_truncated=True).duration_s
+        except PamedgeError:
+            pass
+    return tqdm(total=round(total), unit="s audio", unit_scale=True, dynamic_ncols=True, file=sys.stderr)
+
+
+def _echo_above(progress, line: str) -> None:
+    if progress is not None:
+        progress.write(line, file=sys.stderr)
+    else:
+        click.echo(line, err=True)
+
+
+def _summary(report) -> None:
+    rows = [("files ok", str(len(report.files) - len(report.failed))),
+            ("files failed", str(len(report.failed))),
+            ("audio hours", f"{report.audio_s / 3600:.2f}")]
+    for label, count in report.per_label().items() or [("-", 0)]:
+        rows.append((f"detections {label}", str(count)))
+    rows.append(("real-time factor", f"{report.realtime_factor:.0f}x" if report.processing_s else "n/a (resumed)"))
+    rows.append(("outputs", str(report.outdir)))
+    width = max(len(k) for k, _ in rows)
+    click.echo("\n".join(f"{k:<{width}}  {v}" for k, v in rows))

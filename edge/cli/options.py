@@ -1,0 +1,41 @@
+"""Options and error handling shared by the ``edge-*`` commands."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Callable
+
+import click
+
+from edge.errors import ConfigError, PamedgeError
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    help="Deployment YAML (firmware-config/deployments/*.yaml). Default: generic broadband settings "
+         "at each recording's own sample rate.")
+hydrophones_option = click.option(
+    "--hydrophones", "hydrophones_path", type=click.Path(dir_okay=False), default=None,
+    help="Hydrophone calibration table; overrides the deployment's calibration.table.")
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def domain_errors(func: Callable) -> Callable:
+    """Print pamedge errors as one line (exit 2 for configuration, 1 otherwise)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            fail(str(exc), EXIT_USAGE)
+        except PamedgeError as exc:
+            fail(str(exc), EXIT_USAGE)
+
+    return wrapper

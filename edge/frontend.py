@@ -1,0 +1,177 @@
+"""Calibrated STFT frontend: blocks of samples -> PSD frames in uPa^2/Hz.
+
+This is the one feature computation of the project (ARCHITECTURE contract 1): the ROI
+detector, the noise levels, the classifier's input and the training datasets all use it.
+Streaming keeps the last ``nfft - hop`` samples between blocks, so any block size gives the
+frames a whole-file pass would give.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+import scipy.fft
+
+from edge import _validate as v
+from edge.types import AudioBlock, SpectralFrames
+
+WINDOWS = ("hann", "hamming", "blackman", "rect")
+
+
+@dataclass(frozen=True)
+class FrontendSpec:
+    """Frozen, hashable description of the features.
+
+    ``sample_rate`` None means "the rate of each recording" (ROI-only runs); a model bundle
+    always carries a bound spec.  ``fmin``/``fmax`` crop the feature band (``fmax`` None =
+    Nyquist); ``n_mels`` replaces linear bins by a mel filterbank over that band.
+    """
+
+    nfft: int = 1024
+    hop: int = 512
+    window: str = "hann"
+    fmin: float = 0.0
+    fmax: float | None = None
+    n_mels: int | None = None
+    sample_rate: int | None = None
+
+    def __post_init__(self) -> None:
+        v.integer("nfft", self.nfft, minimum=8)
+        v.integer("hop", self.hop, minimum=1)
+        v.require(self.hop <= self.nfft, f"hop={self.hop} must be <= nfft={self.nfft}")
+        v.require(self.window in WINDOWS, f"window={self.window!r} is not one of {', '.join(WINDOWS)}")
+        v.number("fmin", self.fmin, minimum=0)
+        v.number("fmax", self.fmax, minimum=0, exclusive=True, allow_none=True)
+        v.integer("n_mels", self.n_mels, minimum=1, allow_none=True)
+        v.integer("sample_rate", self.sample_rate, minimum=1, allow_none=True)
+        if self.fmax is not None:
+            v.require(self.fmax > self.fmin, f"fmax={self.fmax} must be > fmin={self.fmin}")
+        if self.sample_rate is not None and self.fmax is not None:
+            v.require(self.fmax <= self.sample_rate / 2,
+                      f"fmax={self.fmax} is above the Nyquist frequency of sample_rate={self.sample_rate}")
+
+    def bound(self, sample_rate: int) -> "FrontendSpec":
+        """This spec at a concrete sample rate (unchanged when already bound)."""
+        return self if self.sample_rate is not None else replace(self, sample_rate=int(sample_rate))
+
+    @property
+    def hash(self) -> str:
+        """Stable 16-hex-digit identity of the features; model cards store it."""
+        text = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def n_bins(self) -> int:
+        return self.nfft // 2 + 1
+
+    def _rate(self) -> int:
+        if self.sample_rate is None:
+            raise ValueError("FrontendSpec is not bound to a sample rate: call .bound(rate)")
+        return self.sample_rate
+
+    def bin_freqs(self) -> np.ndarray:
+        """Centre frequency of each PSD bin, Hz, shape ``(n_bins,)``."""
+        return np.arange(self.n_bins) * (self._rate() / self.nfft)
+
+    @property
+    def frame_s(self) -> float:
+        return self.nfft / self._rate()
+
+    @property
+    def hop_s(self) -> float:
+        return self.hop / self._rate()
+
+
+def window_array(name: str, n: int) -> np.ndarray:
+    """Periodic (DFT-even) window of length ``n``, float64."""
+    k = np.arange(n)
+    if name == "rect":
+        return np.ones(n)
+    if name == "hann":
+        return 0.5 - 0.5 * np.cos(2 * np.pi * k / n)
+    if name == "hamming":
+        return 0.54 - 0.46 * np.cos(2 * np.pi * k / n)
+    return 0.42 - 0.5 * np.cos(2 * np.pi * k / n) + 0.08 * np.cos(4 * np.pi * k / n)  # blackman
+
+
+def psd_scale(spec: FrontendSpec, bin_gain_db: np.ndarray | float = 0.0) -> np.ndarray:
+    """Per-bin factor from |rfft|^2 of a windowed full-scale frame to calibrated one-sided PSD.
+
+    ``bin_gain_db`` is added in dB: the calibration (full-scale SPL minus system gain, minus
+    any frequency-dependent response), so the result is in uPa^2/Hz.
+    """
+    win = window_array(spec.window, spec.nfft)
+    scale = np.full(spec.n_bins, 2.0 / (spec._rate() * np.sum(win**2)))
+    scale[0] /= 2  # DC and Nyquist have no mirror image to fold in
+    if spec.nfft % 2 == 0:
+        scale[-1] /= 2
+    return (scale * 10.0 ** (np.asarray(bin_gain_db) / 10.0)).astype(np.float32)
+
+
+class StreamingFrontend:
+    """Per-stream state: the sample tail and the next frame index.  Cheap to create; the
+    window and scale are computed once here and reused for every block."""
+
+    def __init__(self, spec: FrontendSpec, bin_gain_db: np.ndarray | float = 0.0) -> None:
+        self.spec = spec
+        self._window = window_array(spec.window, spec.nfft).astype(np.float32)
+        self._scale = psd_scale(spec, bin_gain_db)
+        self._tail = np.zeros(0, dtype=np.float32)
+        self._next_frame = 0
+
+    def push(self, block: AudioBlock) -> SpectralFrames:
+        """Frames completed by ``block``; shape ``(n, n_bins)``, possibly ``n == 0``."""
+        nfft, hop = self.spec.nfft, self.spec.hop
+        buf = np.concatenate((self._tail, block.samples.astype(np.float32, copy=False)))
+        n = (len(buf) - nfft) // hop + 1 if len(buf) >= nfft else 0
+        first = self._next_frame
+        if n == 0:
+            self._tail = buf
+            return SpectralFrames(np.zeros((0, self.spec.n_bins), np.float32), first)
+        frames = sliding_window_view(buf, nfft)[: (n - 1) * hop + 1 : hop] * self._window
+        spectrum = scipy.fft.rfft(frames, axis=-1)
+        power = spectrum.real * spectrum.real
+        power += spectrum.imag * spectrum.imag
+        power *= self._scale
+        self._tail = buf[n * hop :].copy()
+        self._next_frame += n
+        return SpectralFrames(power, first)
+
+
+def mel_filterbank(spec: FrontendSpec) -> np.ndarray:
+    """Triangular mel (HTK) filters over ``[fmin, fmax]``, shape ``(n_mels, n_bins)``."""
+    assert spec.n_mels is not None
+    fmax = spec.fmax if spec.fmax is not None else spec._rate() / 2
+    mel = lambda f: 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)  # noqa: E731
+    edges_hz = 700.0 * (10 ** (np.linspace(mel(spec.fmin), mel(fmax), spec.n_mels + 2) / 2595.0) - 1)
+    freqs = spec.bin_freqs()
+    lower, centre, upper = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
+    rising = (freqs - lower) / (centre - lower)
+    falling = (upper - freqs) / (upper - centre)
+    return np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+
+
+def feature_bins(spec: FrontendSpec) -> slice:
+    """PSD bins inside the spec's band."""
+    freqs = spec.bin_freqs()
+    fmax = spec.fmax if spec.fmax is not None else freqs[-1]
+    idx = np.flatnonzero((freqs >= spec.fmin) & (freqs <= fmax))
+    return slice(int(idx[0]), int(idx[-1]) + 1)
+
+
+def features(spec: FrontendSpec, psd: np.ndarray, *, floor_db: float = -20.0) -> np.ndarray:
+    """Model input from PSD frames: dB re 1 uPa^2/Hz over the band (or mel bands).
+
+    ``psd`` shape ``(n_frames, n_bins)`` -> ``(n_frames, n_features)`` float32.  Values below
+    ``floor_db`` are clipped so silence (digital zeros) stays finite.
+    """
+    if spec.n_mels is not None:
+        band = psd @ mel_filterbank(spec).T
+    else:
+        band = psd[:, feature_bins(spec)]
+    out = 10.0 * np.log10(np.maximum(band, np.float32(10 ** (floor_db / 10))))
+    return out.astype(np.float32, copy=False)

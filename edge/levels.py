@@ -1,0 +1,122 @@
+"""Noise levels: broadband and decidecade-band SPL per period, dB re 1 uPa.
+
+Decidecade bands follow IEC 61260-1 base-10: centre ``1000 * 10**(n/10)`` Hz, edges a
+factor ``10**(+-1/20)`` away; columns are named by the nominal (R10) centre, e.g.
+``band_31.5hz``.  Each PSD bin contributes the fraction of its width inside a band, so
+bands narrower than a bin are not mis-counted; bands below ``fmin`` (by default, those
+narrower than one bin) or above Nyquist are left out.
+
+A frame belongs to the period holding its centre.  Periods start at the recording's first
+sample; the last one may be shorter, and says so in ``duration_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge import _validate as v
+from edge.frontend import FrontendSpec
+from edge.types import LevelRow, SpectralFrames
+
+_R10 = (1.0, 1.25, 1.6, 2.0, 2.5, 3.15, 4.0, 5.0, 6.3, 8.0)
+
+
+@dataclass(frozen=True)
+class LevelSettings:
+    """The ``levels:`` section of a deployment."""
+
+    period_s: float = 60.0
+    fmin: float | None = None  # lowest band centre; None: the first band at least one bin wide
+
+    def __post_init__(self) -> None:
+        v.number("period_s", self.period_s, minimum=0, exclusive=True)
+        v.number("fmin", self.fmin, minimum=0, exclusive=True, allow_none=True)
+
+
+@dataclass(frozen=True)
+class DecidecadeBands:
+    """Band centres, nominal names and the bin weights that integrate PSD into them."""
+
+    centres: np.ndarray
+    names: tuple[str, ...]
+    weights: np.ndarray  # (n_bands, n_bins), Hz of each bin inside each band
+
+    @classmethod
+    def for_spec(cls, spec: FrontendSpec, fmin: float | None = None) -> "DecidecadeBands":
+        df = spec.sample_rate / spec.nfft
+        nyquist = spec.sample_rate / 2
+        lowest = fmin if fmin is not None else max(df / (10 ** 0.05 - 10 ** -0.05), 10.0)
+        n_lo = int(np.ceil(10 * np.log10(lowest / 1000) - 1e-9))
+        n_hi = int(np.floor(10 * np.log10(nyquist / 1000) - 0.5 + 1e-9))  # upper edge <= Nyquist
+        ns = np.arange(n_lo, n_hi + 1)
+        centres = 1000.0 * 10.0 ** (ns / 10.0)
+        lower, upper = centres * 10 ** -0.05, centres * 10 ** 0.05
+        freqs = spec.bin_freqs()
+        b_lo = np.maximum(freqs - df / 2, 0.0)
+        b_hi = np.minimum(freqs + df / 2, nyquist)
+        overlap = np.minimum(b_hi[None, :], upper[:, None]) - np.maximum(b_lo[None, :], lower[:, None])
+        weights = np.clip(overlap, 0.0, None)
+        names = tuple(f"band_{_nominal(n):g}hz" for n in ns)
+        return cls(centres, names, weights)
+
+
+def _nominal(n: int) -> float:
+    decade, step = divmod(n, 10)
+    return round(_R10[step] * 1000.0 * 10.0 ** decade, 6)
+
+
+class StreamingLevels:
+    """Per-stream accumulation of PSD into periods."""
+
+    def __init__(self, spec: FrontendSpec, settings: LevelSettings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.bands = DecidecadeBands.for_spec(spec, settings.fmin)
+        self._df = spec.sample_rate / spec.nfft
+        self._period = -1
+        self._sum = np.zeros(spec.n_bins, np.float64)
+        self._count = 0
+
+    def push(self, frames: SpectralFrames) -> list[tuple[int, float, np.ndarray]]:
+        """Completed periods as ``(index, broadband_ms, band_ms)``, mean-square uPa^2."""
+        if frames.n_frames == 0:
+            return []
+        spec = self.spec
+        centre_s = ((frames.first_frame + np.arange(frames.n_frames)) * spec.hop + spec.nfft / 2) / spec.sample_rate
+        period = np.floor(centre_s / self.settings.period_s).astype(np.int64)
+        out = []
+        cuts = np.flatnonzero(np.diff(period)) + 1
+        for chunk, p in zip(np.split(frames.psd, cuts), period[np.r_[0, cuts]]):
+            if p != self._period and self._count:
+                out.append(self._emit())
+            self._period = int(p)
+            self._sum += chunk.sum(axis=0, dtype=np.float64)
+            self._count += len(chunk)
+        return out
+
+    def flush(self) -> list[tuple[int, float, np.ndarray]]:
+        return [self._emit()] if self._count else []
+
+    def _emit(self) -> tuple[int, float, np.ndarray]:
+        mean_psd = self._sum / self._count
+        result = (self._period, float(mean_psd.sum() * self._df), self.bands.weights @ mean_psd)
+        self._sum = np.zeros_like(self._sum)
+        self._count = 0
+        return result
+
+
+def to_rows(periods: list[tuple[int, float, np.ndarray]], *, file: str, start_utc_of, period_s: float,
+            total_s: float) -> list[LevelRow]:
+    """Level records from accumulated periods; ``start_utc_of(offset_s)`` gives ISO time."""
+    rows = []
+    for index, broadband, bands in periods:
+        start = index * period_s
+        rows.append(LevelRow(file, start_utc_of(start), start, min(period_s, total_s - start),
+                             _db(broadband), tuple(_db(b) for b in bands)))
+    return rows
+
+
+def _db(mean_square: float) -> float:
+    return float(10.0 * np.log10(mean_square)) if mean_square > 0 else float("-inf")

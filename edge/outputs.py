@@ -1,0 +1,74 @@
+"""Writers for the analyst formats: detections CSV, Raven selection tables, levels CSV.
+
+Numbers are formatted with fixed precision so that two runs over the same input produce
+byte-identical files (``--resume`` relies on it): times to the millisecond, frequencies to
+0.1 Hz, dB to 0.01 dB, scores to 1e-4.  Missing values are empty fields.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from edge.types import Detection, LevelRow
+
+DETECTION_COLUMNS = ("file", "channel", "start_utc", "start_s", "end_s", "low_hz", "high_hz", "label",
+                     "score", "snr_db", "received_level_db", "head", "deployment", "model",
+                     "config_hash", "hydrophone", "calibration_db")
+LEVEL_COLUMNS = ("file", "start_utc", "start_s", "duration_s", "broadband_db")
+RAVEN_COLUMNS = ("Selection", "View", "Channel", "Begin Time (s)", "End Time (s)", "Low Freq (Hz)",
+                 "High Freq (Hz)", "Label", "Score", "SNR (dB)", "Received Level (dB re 1 uPa)", "Begin UTC")
+
+
+def _fmt(value: float, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if math.isinf(value):
+        return "-inf" if value < 0 else "inf"
+    return f"{value:.{digits}f}"
+
+
+def detection_row(d: Detection) -> list[str]:
+    return [d.file, str(d.channel), d.start_utc, _fmt(d.start_s, 3), _fmt(d.end_s, 3), _fmt(d.low_hz, 1),
+            _fmt(d.high_hz, 1), d.label, _fmt(d.score, 4), _fmt(d.snr_db, 2), _fmt(d.received_level_db, 2),
+            d.head, d.deployment, d.model, d.config_hash, d.hydrophone, _fmt(d.calibration_db, 2)]
+
+
+def level_row(row: LevelRow) -> list[str]:
+    return [row.file, row.start_utc, _fmt(row.start_s, 3), _fmt(row.duration_s, 3), _fmt(row.broadband_db, 2),
+            *(_fmt(b, 2) for b in row.bands_db)]
+
+
+def csv_text(header: Sequence[str] | None, rows: Iterable[Sequence[str]], *, delimiter: str = ",") -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
+    if header is not None:
+        writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def raven_table(detections: Sequence[Detection]) -> str:
+    """A Raven Pro selection table (tab-separated; channels count from 1 in Raven)."""
+    rows = []
+    for i, d in enumerate(detections, start=1):
+        rows.append([str(i), "Spectrogram 1", str(d.channel + 1), _fmt(d.start_s, 3), _fmt(d.end_s, 3),
+                     _fmt(d.low_hz, 1), _fmt(d.high_hz, 1), d.label, _fmt(d.score, 4), _fmt(d.snr_db, 2),
+                     _fmt(d.received_level_db, 2), d.start_utc])
+    return csv_text(RAVEN_COLUMNS, rows, delimiter="\t")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` so that ``path`` holds either the old or the whole new content,
+    even if the process is killed or the power is cut."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

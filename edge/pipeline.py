@@ -1,0 +1,92 @@
+"""One recording through the chain: blocks -> frontend -> ROI detector and noise levels.
+
+This is the per-recording unit of work shared by ``edge-detect`` (and, later, the buoy
+daemon and cluster workers).  It holds no state between recordings except what the caller
+passes in (the ROI detector's noise history).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.audio import Recording, probe
+from edge.calibration import Calibration, HydrophoneTable, resolve
+from edge.config import DeploymentConfig
+from edge.errors import AudioError
+from edge.frontend import StreamingFrontend
+from edge.levels import StreamingLevels, to_rows
+from edge.roi import StreamingRoiDetector
+from edge.timestamps import iso_utc
+from edge.types import AudioInfo, Detection, LevelRow, Roi
+
+ROI_LABEL = "roi"
+
+
+@dataclass
+class RecordingResult:
+    """What one recording produced."""
+
+    info: AudioInfo
+    calibration: Calibration
+    rois: list[Roi]
+    detections: list[Detection]
+    levels: list[LevelRow]
+    level_bands: tuple[str, ...]
+    warnings: list[str] = field(default_factory=list)
+    noise_state: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def end_utc(self) -> dt.datetime | None:
+        if self.info.start_utc is None:
+            return None
+        return self.info.start_utc + dt.timedelta(seconds=self.info.duration_s)
+
+
+def process_recording(path: str | Path, config: DeploymentConfig, table: HydrophoneTable | None, *,
+                      channel: int | None = None, block_s: float | None = None,
+                      allow_truncated: bool = False, noise_state: list[np.ndarray] | None = None,
+                      display_name: str | None = None) -> RecordingResult:
+    """Process one recording; raises :class:`AudioError` when it cannot be."""
+    info = probe(path, allow_truncated=allow_truncated)
+    if config.sample_rate is not None and info.sample_rate != config.sample_rate:
+        raise AudioError(f"{info.path}: sample rate {info.sample_rate} Hz, but deployment "
+                         f"{config.name!r} expects {config.sample_rate} Hz")
+    calibration, warning = resolve(info.serial, config.calibration, table)
+    warnings = [f"{info.path}: {warning}"] if warning else []
+    spec = config.spec_for(info.sample_rate)
+    channel = config.channel if channel is None else channel
+    block_frames = max(1, round((block_s or config.block_s) * info.sample_rate))
+    source = Recording(info, channel=channel, block_frames=block_frames)
+
+    frontend = StreamingFrontend(spec, calibration.bin_gain_db(spec.bin_freqs()))
+    detector = StreamingRoiDetector(config.roi, spec, noise_state=noise_state)
+    levels = StreamingLevels(spec, config.levels)
+    rois: list[Roi] = []
+    periods = []
+    for block in source.blocks():
+        frames = frontend.push(block)
+        rois += detector.push(frames)
+        periods += levels.push(frames)
+    rois += detector.flush()
+    periods += levels.flush()
+
+    name = display_name or str(path)
+
+    def utc(offset_s: float) -> str:
+        return iso_utc(info.start_utc, offset_s)
+
+    detections = [
+        Detection(name, channel, utc(r.start_s), r.start_s, r.end_s, r.low_hz, r.high_hz, ROI_LABEL,
+                  float("nan"), r.snr_db, r.received_level_db, deployment=config.name,
+                  config_hash=config.hash, hydrophone=calibration.hydrophone,
+                  calibration_db=calibration.full_scale_spl_db)
+        for r in rois
+    ]
+    level_rows = to_rows(periods, file=name, start_utc_of=utc, period_s=config.levels.period_s,
+                         total_s=info.duration_s)
+    return RecordingResult(info, calibration, rois, detections, level_rows, levels.bands.names,
+                           warnings, detector.noise_state())

@@ -1,0 +1,322 @@
+"""Batch detection over many recordings: the engine behind ``edge-detect``.
+
+Each recording is a unit of work whose result is committed to ``OUTDIR/.parts/`` (a JSON
+written atomically, plus the ROI detector's noise history) before the next starts.  The
+analyst-facing outputs are assembled from the parts at the end, in input order, so a run
+killed at any instant and resumed with ``resume=True`` ends with the same bytes as an
+uninterrupted run, and a failed recording never stops the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from edge import __version__
+from edge.audio import discover, probe
+from edge.calibration import HydrophoneTable
+from edge.config import DeploymentConfig
+from edge.errors import PamedgeError
+from edge.levels import DecidecadeBands
+from edge.outputs import (DETECTION_COLUMNS, LEVEL_COLUMNS, csv_text, detection_row, level_row,
+                          raven_table, write_atomic)
+from edge.pipeline import process_recording
+from edge.types import Detection, LevelRow
+
+PART_VERSION = 1
+CONTIGUOUS_TOLERANCE_S = 1.0  # recordings this close end-to-start share the noise floor
+
+
+@dataclass
+class FileOutcome:
+    file: str
+    status: str  # "ok" or "failed"
+    reason: str = ""
+    audio_s: float = 0.0
+    roi_count: int = 0
+    detections: list[Detection] = field(default_factory=list)
+    levels: list[LevelRow] = field(default_factory=list)
+    level_bands: list[str] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunReport:
+    outdir: Path
+    files: list[FileOutcome]
+    wall_s: float
+    processing_s: float
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status != "ok"]
+
+    @property
+    def audio_s(self) -> float:
+        return sum(f.audio_s for f in self.files if f.status == "ok")
+
+    def per_label(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for f in self.files:
+            for d in f.detections:
+                counts[d.label] = counts.get(d.label, 0) + 1
+        return dict(sorted(counts.items()))
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.audio_s / self.processing_s if self.processing_s > 0 else float("nan")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _identity(path: Path) -> dict:
+    st = path.stat()
+    return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _raven_names(paths: list[Path]) -> dict[Path, str]:
+    """One selection-table name per recording; stems shared by two recordings (the same name
+    in two date folders) get a short hash of the path."""
+    stems: dict[str, int] = {}
+    for p in paths:
+        stems[p.stem] = stems.get(p.stem, 0) + 1
+    names = {}
+    for p in paths:
+        suffix = "" if stems[p.stem] == 1 else "_" + hashlib.sha1(os.path.abspath(p).encode()).hexdigest()[:8]
+        names[p] = f"{p.stem}{suffix}.selections.txt"
+    return names
+
+
+class _Parts:
+    """Committed per-recording results under ``OUTDIR/.parts``."""
+
+    def __init__(self, outdir: Path) -> None:
+        self.dir = outdir / ".parts"
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _key(self, path: Path) -> str:
+        return hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:16]
+
+    def load(self, path: Path) -> tuple[dict, list[np.ndarray] | None] | None:
+        json_path = self.dir / f"{self._key(path)}.json"
+        try:
+            part = json.loads(json_path.read_text())
+        except (OSError, ValueError):
+            return None
+        state = None
+        npz = self.dir / f"{self._key(path)}.npz"
+        if npz.exists():
+            with np.load(npz) as data:
+                state = [data[k] for k in sorted(data.files, key=lambda k: int(k[1:]))]
+        return part, state
+
+    def save(self, path: Path, part: dict, state: list[np.ndarray] | None) -> None:
+        key = self._key(path)
+        npz = self.dir / f"{key}.npz"
+        if state:
+            tmp = self.dir / f".{key}.npz.tmp"
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **{f"s{i}": s for i, s in enumerate(state)})
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, npz)
+        elif npz.exists():
+            npz.unlink()
+        write_atomic(self.dir / f"{key}.json", json.dumps(part, sort_keys=True))  # the commit point
+
+
+def _level_header(paths: list[Path], config: DeploymentConfig) -> list[str]:
+    """Union of decidecade band columns over every readable recording, low to high."""
+    bands: dict[str, float] = {}
+    for p in paths:
+        try:
+            info = probe(p, allow_truncated=True)
+            spec = config.spec_for(info.sample_rate)
+            db = DecidecadeBands.for_spec(spec, config.levels.fmin)
+        except (PamedgeError, ValueError):
+            continue
+        bands.update(zip(db.names, db.centres.tolist()))
+    return list(LEVEL_COLUMNS) + sorted(bands, key=bands.get)
+
+
+def _outcome_from_part(part: dict) -> FileOutcome:
+    return FileOutcome(
+        part["file"], part["status"], part["reason"], part["audio_s"], part["roi_count"],
+        [Detection(**d) for d in part["detections"]],
+        [LevelRow(**{**r, "bands_db": tuple(r["bands_db"])}) for r in part["levels"]],
+        part["level_bands"], part["details"])
+
+
+def detect(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfig, *,
+           table: HydrophoneTable | None = None, resume: bool = False, allow_truncated: bool = False,
+           channel: int | None = None, block_s: float | None = None,
+           on_file: Callable[[FileOutcome, float], None] | None = None,
+           command: list[str] | None = None) -> RunReport:
+    """Process every recording named by ``inputs`` into ``outdir``.
+
+    ``on_file(outcome, audio_s)`` is called after each recording (progress, warnings).
+    Raises :class:`PamedgeError` only for problems with the whole run (no inputs, an
+    unwritable ``outdir``); a bad recording is reported in its outcome.
+    """
+    started = time.time()
+    started_utc = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    outdir = Path(outdir)
+    paths = discover(list(inputs))
+    if not paths:
+        raise PamedgeError(f"no .wav or .flac files found in {', '.join(map(str, inputs))}")
+    outdir.mkdir(parents=True, exist_ok=True)
+    parts = _Parts(outdir)
+    raven_names = _raven_names(paths)
+    level_header = _level_header(paths, config)
+    table_hash = _sha256(Path(table.path)) if table is not None else ""
+    run_key = {"config_hash": config.hash, "table_sha256": table_hash, "channel": channel,
+               "allow_truncated": allow_truncated, "part_version": PART_VERSION}
+
+    outcomes: list[FileOutcome] = []
+    processing_s = 0.0
+    prev_state: list[np.ndarray] | None = None
+    prev_end: dt.datetime | None = None
+    prev_rate: int | None = None
+    for path in paths:
+        loaded = parts.load(path) if resume else None
+        if loaded and loaded[0].get("run_key") == run_key and loaded[0].get("source") == _identity(path) \
+                and loaded[0]["status"] == "ok":
+            part, state = loaded
+            outcome = _outcome_from_part(part)
+        else:
+            t0 = time.perf_counter()
+            contiguous = _contiguous(path, prev_end, prev_rate)
+            outcome, state = _process_one(path, config, table, allow_truncated=allow_truncated, channel=channel,
+                                          block_s=block_s, noise_state=prev_state if contiguous else None)
+            processing_s += time.perf_counter() - t0
+            if outcome.status == "ok":
+                write_atomic(outdir / "raven" / raven_names[path], raven_table(outcome.detections))
+            parts.save(path, _part_dict(outcome, run_key, path), state)
+        outcomes.append(outcome)
+        ok = outcome.status == "ok"
+        prev_state = state if ok else None
+        prev_end = _end_utc(outcome) if ok else None
+        prev_rate = outcome.details.get("sample_rate") if ok else None
+        if on_file:
+            on_file(outcome, outcome.details.get("duration_s", outcome.audio_s))
+
+    report = RunReport(outdir, outcomes, time.time() - started, processing_s)
+    _assemble(report, level_header)
+    _write_run_json(report, config, table, table_hash, started_utc, command, raven_names, paths)
+    return report
+
+
+def _contiguous(path: Path, prev_end: dt.datetime | None, prev_rate: int | None) -> bool:
+    if prev_end is None:
+        return False
+    try:
+        info = probe(path, allow_truncated=True)
+    except PamedgeError:
+        return False
+    return (info.start_utc is not None and info.sample_rate == prev_rate
+            and abs((info.start_utc - prev_end).total_seconds()) <= CONTIGUOUS_TOLERANCE_S)
+
+
+def _end_utc(outcome: FileOutcome) -> dt.datetime | None:
+    start = outcome.details.get("start_utc")
+    if not start:
+        return None
+    return dt.datetime.fromisoformat(start) + dt.timedelta(seconds=outcome.audio_s)
+
+
+def _process_one(path: Path, config: DeploymentConfig, table, **kwargs) -> tuple[FileOutcome, list | None]:
+    try:
+        res = process_recording(path, config, table, display_name=str(path), **kwargs)
+    except (PamedgeError, ValueError) as exc:
+        return FileOutcome(str(path), "failed", _one_line(exc, path)), None
+    except MemoryError:
+        return FileOutcome(str(path), "failed", f"{path}: out of memory"), None
+    info = res.info
+    details = {
+        "sample_rate": info.sample_rate, "channels": info.channels, "subtype": info.subtype,
+        "duration_s": info.duration_s, "start_utc": info.start_utc.isoformat() if info.start_utc else "",
+        "time_source": info.time_source or "", "serial": info.serial or "",
+        "calibration": {**res.calibration.as_dict(), "hash": res.calibration.hash},
+        "frontend_hash": config.spec_for(info.sample_rate).hash, "warnings": res.warnings,
+        "noise_floor_carried": kwargs.get("noise_state") is not None,
+    }
+    return FileOutcome(str(path), "ok", "", info.duration_s, len(res.rois), res.detections, res.levels,
+                       list(res.level_bands), details), res.noise_state
+
+
+def _one_line(exc: Exception, path: Path) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if str(path) in text else f"{path}: {text}"
+
+
+def _part_dict(outcome: FileOutcome, run_key: dict, path: Path) -> dict:
+    data = asdict(outcome)
+    data["run_key"] = run_key
+    data["source"] = _identity(path)
+    return data
+
+
+def _assemble(report: RunReport, level_header: list[str]) -> None:
+    det_rows, lev_rows = [], []
+    for f in report.files:
+        det_rows += [detection_row(d) for d in f.detections]
+        index = {name: i for i, name in enumerate(f.level_bands)}
+        for row in f.levels:
+            base = level_row(row)[: len(LEVEL_COLUMNS)]
+            bands = level_row(row)[len(LEVEL_COLUMNS):]
+            lev_rows.append(base + [bands[index[c]] if c in index else "" for c in level_header[len(LEVEL_COLUMNS):]])
+    write_atomic(report.outdir / "detections.csv", csv_text(DETECTION_COLUMNS, det_rows))
+    write_atomic(report.outdir / "levels.csv", csv_text(level_header, lev_rows))
+
+
+def _versions() -> dict[str, str]:
+    import scipy
+    import soundfile
+    return {"pamedge": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "soundfile": soundfile.__version__,
+            "libsndfile": soundfile.__libsndfile_version__, "platform": platform.platform(),
+            "machine": platform.machine()}
+
+
+def _write_run_json(report: RunReport, config: DeploymentConfig, table, table_hash: str, started_utc: str,
+                    command, raven_names, paths) -> None:
+    names = {str(p): raven_names[p] for p in paths}
+    files = []
+    for f in report.files:
+        entry = {"file": f.file, "status": f.status, "reason": f.reason, "audio_s": round(f.audio_s, 3),
+                 "roi_count": f.roi_count, "detections": len(f.detections), **f.details}
+        if f.status == "ok":
+            entry["raven"] = f"raven/{names[f.file]}"
+        files.append(entry)
+    doc = {
+        "tool": "edge-detect", "command": command or sys.argv, "versions": _versions(),
+        "started_utc": started_utc,
+        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": {"source": config.source, "hash": config.hash, "settings": config.as_dict()},
+        "calibration_table": {"path": table.path if table else "", "sha256": table_hash},
+        "model": None,
+        "files": files,
+        "totals": {"files": len(report.files), "ok": len(report.files) - len(report.failed),
+                   "failed": len(report.failed), "audio_s": round(report.audio_s, 3),
+                   "detections": sum(len(f.detections) for f in report.files),
+                   "detections_per_label": report.per_label(), "wall_s": round(report.wall_s, 3),
+                   "processing_s": round(report.processing_s, 3),
+                   "realtime_factor": round(report.realtime_factor, 1) if report.processing_s else None},
+    }
+    write_atomic(report.outdir / "run.json", json.dumps(doc, indent=2, default=str) + "\n")

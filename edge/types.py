@@ -1,0 +1,140 @@
+"""Interfaces and records shared across the runtime.
+
+Implementations live in sibling modules named by role (``audio``, ``frontend``, ``roi``,
+``levels``, ``sinks``); pipelines are built by passing them in.  Records are frozen so a
+detection cannot change after it is made.
+
+Time convention: ``start_s``/``end_s`` are seconds from the first sample of the file (or
+stream); ``start_utc`` is that instant in UTC when the recording's start is known.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What is known about one recording before its samples are read."""
+
+    path: str
+    sample_rate: int
+    channels: int
+    frames: int
+    subtype: str
+    start_utc: dt.datetime | None = None
+    serial: str | None = None
+    time_source: str | None = None  # "soundtrap-log", "filename" or None
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate
+
+
+@dataclass(frozen=True)
+class AudioBlock:
+    """Mono samples, full scale = 1.0, shape ``(n,)`` float32; ``start_sample`` counts from
+    the first sample of the recording."""
+
+    samples: "np.ndarray"
+    start_sample: int
+
+
+@dataclass(frozen=True)
+class SpectralFrames:
+    """A run of consecutive STFT frames.
+
+    ``psd`` has shape ``(n_frames, n_bins)``: calibrated one-sided PSD in uPa^2/Hz (linear).
+    Frame ``k`` (absolute index ``first_frame + i``) covers samples ``[k*hop, k*hop + nfft)``.
+    """
+
+    psd: "np.ndarray"
+    first_frame: int
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.psd.shape[0])
+
+
+@dataclass(frozen=True)
+class Roi:
+    """A region of interest: a time-frequency box where the band SNR exceeded the threshold."""
+
+    start_s: float
+    end_s: float
+    low_hz: float
+    high_hz: float
+    snr_db: float  # peak SNR over the noise floor
+    received_level_db: float  # RMS SPL over the box, dB re 1 uPa
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One record of the product (ARCHITECTURE contract 4)."""
+
+    file: str
+    channel: int
+    start_utc: str  # ISO 8601 with Z, "" when the recording's start is unknown
+    start_s: float
+    end_s: float
+    low_hz: float
+    high_hz: float
+    label: str
+    score: float
+    snr_db: float
+    received_level_db: float
+    head: str = ""
+    deployment: str = ""
+    model: str = ""  # model sha256, "" for ROI-only runs
+    config_hash: str = ""
+    hydrophone: str = ""
+    calibration_db: float = float("nan")  # full-scale SPL used, dB re 1 uPa
+
+
+@dataclass(frozen=True)
+class LevelRow:
+    """Noise levels over one period: broadband and decidecade band SPL, dB re 1 uPa."""
+
+    file: str
+    start_utc: str
+    start_s: float
+    duration_s: float
+    broadband_db: float
+    bands_db: tuple[float, ...] = field(default_factory=tuple)
+
+
+class AudioSource(Protocol):
+    """Yields a recording's samples in blocks of bounded size."""
+
+    info: AudioInfo
+
+    def blocks(self) -> Iterator[AudioBlock]: ...
+
+
+class Frontend(Protocol):
+    """Turns blocks of samples into calibrated STFT frames, carrying the overlap."""
+
+    def push(self, block: AudioBlock) -> SpectralFrames: ...
+
+
+class RoiDetector(Protocol):
+    """Finds ROIs in a stream of frames; ``flush`` closes what is open at the stream's end."""
+
+    def push(self, frames: SpectralFrames) -> list[Roi]: ...
+
+    def flush(self) -> list[Roi]: ...
+
+
+class Sink(Protocol):
+    """Receives the results of one recording; ``commit`` makes them durable together."""
+
+    def write(self, detections: Sequence[Detection], levels: Sequence[LevelRow]) -> None: ...
