@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 demo: install
 	rm -rf demo-out
 	$(BIN)/edge-detect examples/recordings -o demo-out --no-model \
-		--config firmware-config/deployments/demo.yaml; test $$? -le 1
+		--config firmware-config/deployments/generic.yaml; test $$? -le 1
 	@echo "outputs in demo-out/: detections.csv levels.csv raven/ run.json"
 
 test: install

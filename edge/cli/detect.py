@@ -94,3 +94,7 @@ def _summary(report) -> None:
     rows.append(("outputs", str(report.outdir)))
     width = max(len(k) for k, _ in rows)
     click.echo("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Acceptance: a card with broken files among good ones.  Good files are processed, bad ones
+are listed with one-line reasons, the exit code is 1 and nothing crashes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import numpy as np
+from click.testing import CliRunner
+
+from edge.cli.detect import main
+from tests.conftest import DEPLOYMENTS
+
+
+def _card(tmp_path, write_audio, rng):
+    card = tmp_path / "card"
+    sr = 8000
+    call = np.zeros(sr * 20)
+    t = np.arange(sr) / sr
+    call[sr * 8 : sr * 9] = 0.3 * np.sin(2 * np.pi * (1000 * t + 500 * t**2))  # 1 -> 2 kHz sweep
+    noise = lambda: 0.01 * rng.standard_normal(sr * 20)  # noqa: E731
+    good = {
+        "20240501_120000.wav": (call + noise(), "PCM_16"),
+        "20240501_120020.wav": (noise(), "PCM_24"),
+        "20240501_120040.wav": (call + noise(), "FLOAT"),
+        "20240501_120100.flac": (call + noise(), "PCM_16"),
+    }
+    for name, (x, subtype) in good.items():
+        write_audio(name, x, sr, subtype, folder=card)
+    write_audio("20240501_120120.wav", np.stack([call + noise(), noise()], axis=1), sr, "PCM_16", folder=card)
+    truncated = write_audio("20240501_120140.wav", call + noise(), sr, "PCM_16", folder=card)
+    os.truncate(truncated, truncated.stat().st_size // 2)
+    (card / "20240501_120200.wav").write_bytes(b"")
+    (card / "20240501_120220.wav").write_text("this is a field note, not audio\n")
+    corrupt = card / "20240501_120240.wav"
+    corrupt.write_bytes(b"RIFF" + rng.integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    return card
+
+
+def test_bad_files_are_reported_and_good_ones_processed(tmp_path, write_audio, rng):
+    card = _card(tmp_path, write_audio, rng)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [str(card), "-o", str(out), "--no-model",
+                                       "--config", str(DEPLOYMENTS / "generic.yaml")])
+    assert result.exit_code == 1, result.output
+    run = json.loads((out / "run.json").read_text())
+    status = {os.path.basename(f["file"]): f for f in run["files"]}
+    assert len(status) == 9
+    ok = {n for n, f in status.items() if f["status"] == "ok"}
+    assert ok == {"20240501_120000.wav", "20240501_120020.wav", "20240501_120040.wav",
+                  "20240501_120100.flac", "20240501_120120.wav"}
+    reasons = {n: f["reason"] for n, f in status.items() if f["status"] == "failed"}
+    assert "truncated" in reasons["20240501_120140.wav"]
+    assert "empty file" in reasons["20240501_120200.wav"]
+    assert "not a readable audio file" in reasons["20240501_120220.wav"]
+    assert "not a readable audio file" in reasons["20240501_120240.wav"]
+    for name, reason in reasons.items():
+        assert "\n" not in reason and name in reason
+        assert any(line.startswith("failed:") and name in line for line in result.stderr.splitlines())
+    assert run["totals"] == {**run["totals"], "ok": 5, "failed": 4}
+    # files are taken in recording-time order and the good ones have their outputs
+    assert [os.path.basename(f["file"]) for f in run["files"]] == sorted(status, key=lambda n: n[:15])
+    with open(out / "detections.csv") as fh:
+        found = {os.path.basename(r["file"]) for r in csv.DictReader(fh)}
+    assert {"20240501_120000.wav", "20240501_120040.wav", "20240501_120100.flac", "20240501_120120.wav"} <= found
+    assert sorted(p.name for p in (out / "raven").iterdir()) == sorted(
+        n.rsplit(".", 1)[0] + ".selections.txt" for n in ok)
+    assert run["files"][4]["channels"] == 2 and run["files"][1]["subtype"] == "PCM_24"
+
+
+def test_truncated_file_can_be_accepted(tmp_path, write_audio, rng):
+    card = _card(tmp_path, write_audio, rng)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [str(card / "20240501_120140.wav"), "-o", str(out), "--no-model",
+                                       "--allow-truncated", "--config", str(DEPLOYMENTS / "generic.yaml")])
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["files"][0]["status"] == "ok" and 9.0 < run["files"][0]["audio_s"] < 10.1
+
+
+def test_usage_errors_exit_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nroi:\n  on_dB: 10\n")
+    result = CliRunner().invoke(main, [str(tmp_path), "-o", str(tmp_path / "o"), "--no-model", "--config", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.yaml" in result.stderr and "on_dB" in result.stderr and "Traceback" not in result.output
+    result = CliRunner().invoke(main, [str(tmp_path / "missing"), "-o", str(tmp_path / "o"), "--no-model"])
+    assert result.exit_code == 2 and "missing" in result.stderr
+    result = CliRunner().invoke(main, [str(tmp_path), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--no-model" in result.stderr
