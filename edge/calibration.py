@@ -135,8 +135,12 @@ class HydrophoneTable:
             raise CalibrationError(
                 f"{path}: 'convention' must be one of {', '.join(CONVENTIONS)} (got {convention!r}); "
                 "it says which sign the values carry")
+        hydrophones = data.get("hydrophones") or {}
+        if not isinstance(hydrophones, dict):
+            raise CalibrationError(f"{path}: 'hydrophones' must be a mapping of serial -> value, "
+                                   f"got {type(hydrophones).__name__}")
         entries = {}
-        for serial, entry in (data.get("hydrophones") or {}).items():
+        for serial, entry in hydrophones.items():
             entries[str(serial)] = _entry(entry, convention, f"{path}: hydrophones.{serial}", str(serial), str(path))
         return cls(str(path), entries)
 
@@ -152,13 +156,15 @@ def _entry(entry: Any, convention: str, where: str, serial: str, source: str) ->
         raise CalibrationError(f"{where}: missing end_to_end_db")
     spl = to_full_scale_spl(entry["end_to_end_db"], entry.get("convention", convention), where)
     gain = entry.get("gain_db", 0.0)
-    if not isinstance(gain, (int, float)) or isinstance(gain, bool):
+    if not isinstance(gain, (int, float)) or isinstance(gain, bool) or not math.isfinite(gain):
         raise CalibrationError(f"{where}: gain_db={gain!r} is not a number")
     response = entry.get("response") or []
     try:
         pts = tuple((float(f), float(db)) for f, db in response)
     except (TypeError, ValueError):
         raise CalibrationError(f"{where}: response must be a list of [frequency_hz, dB] pairs") from None
+    if not all(math.isfinite(x) for p in pts for x in p):
+        raise CalibrationError(f"{where}: response holds a value that is not a finite number")
     if any(b[0] <= a[0] for a, b in zip(pts, pts[1:])):
         raise CalibrationError(f"{where}: response frequencies must increase")
     return Calibration(serial, spl, float(gain), pts, source)

@@ -72,8 +72,20 @@ class DeploymentConfig:
 
     @property
     def hash(self) -> str:
-        text = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        """Stable identity; ``block_s: 10`` and ``block_s: 10.0`` (or the default) hash alike."""
+        text = json.dumps(_canonical(self.as_dict()), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` with integral floats as ints, so YAML's 10 and 10.0 give the same JSON."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _canonical(x) for k, x in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(x) for x in value]
+    return value
 
 
 _SECTIONS = {"frontend": FrontendSpec, "roi": RoiSettings, "levels": LevelSettings,

@@ -42,17 +42,12 @@ def soundtrap_log_start(log_path: Path) -> dt.datetime | None:
         root = ET.parse(log_path).getroot()
     except (OSError, ET.ParseError):
         return None
-    start, micros = None, 0
     for element in root.iter("WavFileHandler"):
-        if start is None and element.get("SamplingStartTimeUTC"):
-            start = _make(element.get("SamplingStartTimeUTC", ""), "%Y-%m-%dT%H:%M:%S")
-        sub = element.get("SamplingStartTimeSubS")
-        if sub:
-            match = re.match(r"\s*(\d+)\s*us", sub)
-            micros = int(match.group(1)) if match else 0
-    if start is None:
-        return None
-    return start + dt.timedelta(microseconds=micros)
+        start = _make(element.get("SamplingStartTimeUTC", ""), "%Y-%m-%dT%H:%M:%S")
+        if start is not None:  # the fraction comes from the same element as the seconds
+            match = re.match(r"\s*(\d+)\s*us", element.get("SamplingStartTimeSubS", ""))
+            return start + dt.timedelta(microseconds=int(match.group(1)) if match else 0)
+    return None
 
 
 def parse_start(path: str | Path) -> tuple[dt.datetime | None, str | None, str | None]:
@@ -90,6 +85,6 @@ def iso_utc(moment: dt.datetime | None, offset_s: float = 0.0) -> str:
     if moment is None:
         return ""
     t = (moment + dt.timedelta(milliseconds=round(offset_s * 1000))).astimezone(UTC)
-    t = t.replace(microsecond=round(t.microsecond / 1000) * 1000 % 1_000_000)
+    t = t.replace(microsecond=0) + dt.timedelta(milliseconds=round(t.microsecond / 1000))  # .9996 s carries
     text = t.strftime("%Y-%m-%dT%H:%M:%S")
     return f"{text}.{t.microsecond // 1000:03d}Z" if t.microsecond else f"{text}Z"
