@@ -243,7 +243,7 @@ def _end_utc(outcome: FileOutcome) -> dt.datetime | None:
 def _process_one(path: Path, config: DeploymentConfig, table, **kwargs) -> tuple[FileOutcome, list | None]:
     try:
         res = process_recording(path, config, table, display_name=str(path), **kwargs)
-    except (PamedgeError, ValueError) as exc:
+    except (PamedgeError, ValueError, OSError) as exc:
         return FileOutcome(str(path), "failed", _one_line(exc, path)), None
     except MemoryError:
         return FileOutcome(str(path), "failed", f"{path}: out of memory"), None

@@ -37,5 +37,10 @@ def domain_errors(func: Callable) -> Callable:
             fail(str(exc), EXIT_USAGE)
         except PamedgeError as exc:
             fail(str(exc), EXIT_USAGE)
+        except OSError as exc:  # e.g. the output card is full or read-only
+            where = exc.filename or "output"
+            fail(f"{where}: {exc.strerror or exc}", EXIT_USAGE)
+        except KeyboardInterrupt:
+            fail("interrupted; recordings already completed are kept, rerun with --resume to continue", 130)
 
     return wrapper

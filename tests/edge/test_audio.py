@@ -1,0 +1,215 @@
+"""edge.audio: probing, block reading in every sample format, damaged files, discovery."""
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+
+import numpy as np
+import pytest
+
+from edge.audio import Recording, discover, probe, wav_shortfall
+from edge.errors import AudioError
+
+RATE = 8000
+
+
+def read_all(recording: Recording) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    blocks = list(recording.blocks())
+    for block in blocks:
+        assert block.samples.dtype == np.float32 and block.samples.ndim == 1
+    return (np.concatenate([b.samples for b in blocks]),
+            [(b.start_sample, len(b.samples)) for b in blocks])
+
+
+def pcm16_wav(samples: np.ndarray, *, declared_frames: int | None = None, extra_chunk: bytes = b"") -> bytes:
+    """A mono 16-bit WAV built by hand; ``declared_frames`` can lie about the data size."""
+    data = samples.astype("<i2").tobytes()
+    declared = 2 * (len(samples) if declared_frames is None else declared_frames)
+    fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 1, RATE, 2 * RATE, 2, 16)
+    body = b"WAVE" + fmt + extra_chunk + struct.pack("<4sI", b"data", declared) + data
+    return struct.pack("<4sI", b"RIFF", len(body)) + body
+
+
+@pytest.mark.parametrize(("name", "subtype", "atol"), [
+    ("a.wav", "PCM_16", 1 / 2**15),
+    ("a.wav", "PCM_24", 1 / 2**23),
+    ("a.wav", "PCM_32", 1 / 2**31),
+    ("a.wav", "FLOAT", 0.0),
+    ("a.flac", "PCM_16", 1 / 2**15),
+    ("a.flac", "PCM_24", 1 / 2**23),
+])
+def test_every_sample_format_reads_to_full_scale_float32(write_audio, rng, name, subtype, atol):
+    samples = (0.5 * rng.uniform(-1, 1, 3001)).astype(np.float32)
+    path = write_audio(name, samples, RATE, subtype)
+    info = probe(path)
+    assert (info.sample_rate, info.channels, info.frames, info.subtype) == (RATE, 1, 3001, subtype)
+    assert info.duration_s == pytest.approx(3001 / RATE)
+    got, _ = read_all(Recording(info, block_frames=1000))
+    np.testing.assert_allclose(got, samples, rtol=0, atol=atol)
+
+
+def test_stereo_channel_selection(write_audio, rng):
+    left = (0.3 * rng.standard_normal(2000)).clip(-1, 1)
+    right = 0.25 * np.sin(2 * np.pi * 440 * np.arange(2000) / RATE)
+    path = write_audio("st.wav", np.stack([left, right], axis=1), RATE, "FLOAT")
+    info = probe(path)
+    assert info.channels == 2
+    got_right, _ = read_all(Recording(info, channel=1, block_frames=333))
+    got_left, _ = read_all(Recording(info, channel=0, block_frames=333))
+    np.testing.assert_array_equal(got_right, right.astype(np.float32))
+    np.testing.assert_array_equal(got_left, left.astype(np.float32))
+
+
+@pytest.mark.parametrize("block_frames", [1, 7, 1000, 2999, 3000, 3001, 1 << 20])
+def test_blocks_cover_the_file_exactly(write_audio, rng, block_frames):
+    samples = rng.uniform(-0.9, 0.9, 3000).astype(np.float32)
+    info = probe(write_audio("b.wav", samples, RATE, "FLOAT"))
+    got, spans = read_all(Recording(info, block_frames=block_frames))
+    np.testing.assert_array_equal(got, samples)
+    starts = [s for s, _ in spans]
+    assert starts == list(range(0, 3000, block_frames))
+    assert all(n == block_frames for _, n in spans[:-1]) and sum(n for _, n in spans) == 3000
+
+
+def test_channel_out_of_range_names_the_channel_count(write_audio):
+    info = probe(write_audio("st.wav", np.zeros((100, 2)), RATE))
+    with pytest.raises(AudioError, match=r"st\.wav: channel 2 requested, the file has 2"):
+        Recording(info, channel=2)
+    with pytest.raises(AudioError, match=r"channel -1 requested, the file has 2"):
+        Recording(info, channel=-1)
+
+
+def test_block_frames_must_be_positive(write_audio):
+    info = probe(write_audio("a.wav", np.zeros(100), RATE))
+    with pytest.raises(ValueError, match="block_frames=0"):
+        Recording(info, block_frames=0)
+
+
+def test_probe_reads_start_and_serial_from_the_name(write_audio):
+    info = probe(write_audio("6872.220716021453.wav", np.zeros(100), RATE))
+    assert info.start_utc == dt.datetime(2022, 7, 16, 2, 14, 53, tzinfo=dt.timezone.utc)
+    assert (info.serial, info.time_source) == ("6872", "filename")
+    info = probe(write_audio("plain.wav", np.zeros(100), RATE))
+    assert (info.start_utc, info.serial, info.time_source) == (None, None, None)
+
+
+def test_zero_byte_file(tmp_path):
+    path = tmp_path / "empty.wav"
+    path.write_bytes(b"")
+    with pytest.raises(AudioError, match=r"empty\.wav: empty file \(0 bytes\)"):
+        probe(path)
+
+
+def test_text_file_named_wav(tmp_path):
+    path = tmp_path / "notes.wav"
+    path.write_text("deployment notes, not audio\n")
+    with pytest.raises(AudioError, match=r"notes\.wav: not a readable audio file"):
+        probe(path)
+
+
+def test_corrupt_header(tmp_path, rng):
+    path = tmp_path / "corrupt.wav"
+    path.write_bytes(b"RIFF" + rng.bytes(400))
+    with pytest.raises(AudioError, match=r"corrupt\.wav: not a readable audio file"):
+        probe(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(AudioError, match=r"absent\.wav: cannot open"):
+        probe(tmp_path / "absent.wav")
+
+
+def test_header_only_wav_has_no_samples(tmp_path):
+    path = tmp_path / "header.wav"
+    path.write_bytes(pcm16_wav(np.zeros(0)))
+    with pytest.raises(AudioError, match=r"header\.wav: no audio samples"):
+        probe(path)
+
+
+def test_audio_error_is_an_os_error():
+    assert issubclass(AudioError, OSError)
+
+
+def test_truncated_wav_is_refused_unless_allowed(write_audio, rng):
+    samples = rng.uniform(-0.5, 0.5, 8000).astype(np.float32)
+    path = write_audio("cut.wav", samples, RATE, "PCM_16")
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-1001])  # a recorder that lost power mid-write (and mid-sample)
+    with pytest.raises(AudioError, match=r"cut\.wav: truncated WAV: header declares 16000 bytes of audio, "
+                                         r"the file holds 14999"):
+        probe(path)
+    info = probe(path, allow_truncated=True)
+    assert info.frames == 7499
+    got, _ = read_all(Recording(info, block_frames=1024))
+    np.testing.assert_allclose(got, samples[:7499], atol=1 / 2**15)
+
+
+def test_wav_shortfall_on_hand_built_headers(tmp_path):
+    samples = np.arange(-50, 50, dtype=np.int16)
+    path = tmp_path / "h.wav"
+    path.write_bytes(pcm16_wav(samples))
+    assert wav_shortfall(path) is None
+    path.write_bytes(pcm16_wav(samples, declared_frames=150))
+    assert wav_shortfall(path) == (300, 200)
+    # an odd-sized chunk before the data is padded to an even size
+    path.write_bytes(pcm16_wav(samples, declared_frames=150, extra_chunk=struct.pack("<4sI", b"LIST", 3) + b"abc\0"))
+    assert wav_shortfall(path) == (300, 200)
+    for unknown in (0, 0xFFFFFFFF):  # a header never finalised does not know its length
+        body = pcm16_wav(samples)
+        path.write_bytes(body[:40] + struct.pack("<I", unknown) + body[44:])
+        assert wav_shortfall(path) is None
+    path.write_bytes(b"fLaC" + bytes(100))
+    assert wav_shortfall(path) is None
+
+
+def test_hand_built_wav_reads_back(tmp_path):
+    samples = np.arange(-50, 50, dtype=np.int16) * 300
+    path = tmp_path / "h.wav"
+    path.write_bytes(pcm16_wav(samples))
+    info = probe(path)
+    assert (info.frames, info.subtype) == (100, "PCM_16")
+    got, _ = read_all(Recording(info))
+    np.testing.assert_array_equal(got, samples / np.float32(2**15))
+
+
+def test_discover_is_recursive_time_ordered_and_skips_hidden_and_non_audio(tmp_path, write_audio):
+    root = tmp_path / "card"
+    silence = np.zeros(16)
+    for folder, name in [
+        ("2024-05-02", "20240502_000000.wav"),
+        ("2024-05-01", "20240501_120000.WAV"),
+        ("2024-05-01", "20240501_060000.flac"),
+        ("", "zzz.wav"),
+        ("", "aaa.wav"),
+        ("", ".20240101_000000.wav"),  # hidden file (e.g. macOS ._ resource fork)
+        (".Trash", "20240430_000000.wav"),  # hidden folder
+    ]:
+        write_audio(name, silence, RATE, folder=root / folder)
+    (root / "2024-05-01" / "20240501_000000.log.txt").write_text("log")
+    (root / "20240501_000000.mp3").write_bytes(b"ID3")
+    found = discover([root])
+    assert [p.relative_to(root).as_posix() for p in found] == [
+        "2024-05-01/20240501_060000.flac",
+        "2024-05-01/20240501_120000.WAV",
+        "2024-05-02/20240502_000000.wav",
+        "aaa.wav",  # names without a time come last, by path
+        "zzz.wav",
+    ]
+
+
+def test_discover_keeps_input_order_and_takes_a_file_once(tmp_path, write_audio):
+    a = write_audio("20240501_000000.wav", np.zeros(16), RATE, folder=tmp_path / "a")
+    b = write_audio("20230101_000000.wav", np.zeros(16), RATE, folder=tmp_path / "b")
+    assert discover([tmp_path / "a", tmp_path / "b"]) == [a, b]
+    assert discover([b, tmp_path / "a", tmp_path / "b", a]) == [b, a]
+    assert discover([str(a)]) == [a]
+
+
+def test_discover_missing_path(tmp_path):
+    with pytest.raises(AudioError, match=r"nowhere: no such file or folder"):
+        discover([tmp_path / "nowhere"])
+
+
+def test_discover_empty_folder(tmp_path):
+    assert discover([tmp_path]) == []
