@@ -47,8 +47,11 @@ class DecidecadeBands:
     def for_spec(cls, spec: FrontendSpec, fmin: float | None = None) -> "DecidecadeBands":
         df = spec.sample_rate / spec.nfft
         nyquist = spec.sample_rate / 2
-        lowest = fmin if fmin is not None else max(df / (10 ** 0.05 - 10 ** -0.05), 10.0)
-        n_lo = int(np.ceil(10 * np.log10(lowest / 1000) - 1e-9))
+        if fmin is not None:  # nominal centres (20, 80 Hz) lie up to 0.7 % above the exact ones
+            n_lo = int(np.ceil(10 * np.log10(fmin / 1000) - 0.05))
+        else:
+            lowest = max(df / (10 ** 0.05 - 10 ** -0.05), 10.0)
+            n_lo = int(np.ceil(10 * np.log10(lowest / 1000) - 1e-9))
         n_hi = int(np.floor(10 * np.log10(nyquist / 1000) - 0.5 + 1e-9))  # upper edge <= Nyquist
         ns = np.arange(n_lo, n_hi + 1)
         centres = 1000.0 * 10.0 ** (ns / 10.0)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
+from hypothesis import given, strategies as st
 
 from edge.timestamps import iso_utc, parse_start, soundtrap_log_start
 
@@ -111,3 +113,28 @@ def test_iso_utc_converts_other_time_zones_to_utc():
 def test_iso_utc_of_unknown_start_is_empty():
     assert iso_utc(None) == ""
     assert iso_utc(None, 12.0) == ""
+
+
+moments = st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2099, 12, 31),
+                       timezones=st.just(UTC))
+
+
+@given(moment=moments, offset_s=st.floats(min_value=0, max_value=86400 * 7, allow_nan=False))
+def test_iso_utc_is_the_instant_to_the_millisecond(moment, offset_s):
+    text = iso_utc(moment, offset_s)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z", text)
+    assert not text.endswith(".000Z")
+    back = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    assert back.microsecond % 1000 == 0
+    # two roundings to the millisecond (offset, then instant): at most 1 ms apart
+    assert abs(back - (moment + dt.timedelta(seconds=offset_s))) <= dt.timedelta(milliseconds=1)
+
+
+@given(moment=moments)
+def test_names_written_by_recorders_parse_back(moment):
+    moment = moment.replace(microsecond=0)
+    for name in (moment.strftime("%Y%m%d_%H%M%S.WAV"), moment.strftime("NOPP6_EST_%Y%m%d_%H%M%S.wav"),
+                 moment.strftime("%Y%m%dT%H%M%SZ.flac"), moment.strftime("GSC_%Y-%m-%d_%H-%M-%S.wav")):
+        assert parse_start(name) == (moment, None, "filename")
+    if 2000 <= moment.year <= 2068:  # two-digit years: strptime maps 69..99 to 19xx
+        assert parse_start(moment.strftime("6872.%y%m%d%H%M%S.wav")) == (moment, "6872", "filename")

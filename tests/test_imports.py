@@ -1,0 +1,84 @@
+"""Import boundaries, checked in fresh interpreters (click's test_imports, pip-tools' per-module imports).
+
+The runtime runs on a Raspberry Pi: ``import edge`` and ``edge-detect --help`` must stay cheap,
+and no inference or plotting library may be pulled into the ROI path.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import edge
+
+PACKAGE_DIR = Path(edge.__file__).resolve().parent
+HEAVY = ("numpy", "scipy", "torch", "onnx", "onnxruntime", "tensorflow", "litert_torch", "ai_edge_litert",
+         "tflite_runtime", "matplotlib")
+NEVER_IN_THE_CLI = ("torch", "onnx", "onnxruntime", "tensorflow", "litert_torch", "ai_edge_litert",
+                    "tflite_runtime", "matplotlib", "scipy.signal")
+
+REPORT = "import json, sys; print(json.dumps(sorted(sys.modules)))"
+
+
+def modules_after(code: str) -> set[str]:
+    """Names in ``sys.modules`` after running ``code`` in a fresh interpreter."""
+    result = subprocess.run([sys.executable, "-c", f"{code}\n{REPORT}"], capture_output=True, text=True,
+                            cwd=PACKAGE_DIR.parent, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules for name in names if m == name or m.startswith(name + "."))
+
+
+def test_import_edge_loads_nothing_heavy():
+    modules = modules_after("import edge")
+    assert loaded(modules, HEAVY) == []
+    # allowlist: beyond what the interpreter starts with (site hooks), only the package itself
+    # and the standard library
+    new = modules - modules_after("pass")
+    assert {m.split(".")[0] for m in new} - set(sys.stdlib_module_names) == {"edge"}
+
+
+def test_cli_help_loads_no_inference_plotting_or_signal_library():
+    code = ("import edge.cli.detect\n"
+            "try:\n"
+            "    edge.cli.detect.main(['--help'])\n"
+            "except SystemExit as exc:\n"
+            "    assert exc.code == 0, exc.code\n")
+    modules = modules_after(code)
+    assert "edge.cli.detect" in modules and "click" in modules
+    assert loaded(modules, NEVER_IN_THE_CLI) == []
+
+
+def test_cli_help_text():
+    result = subprocess.run([sys.executable, "-c", "from edge.cli.detect import main; main()", "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "--outdir" in result.stdout and "--no-model" in result.stdout and "--config" in result.stdout
+
+
+def all_modules() -> list[str]:
+    names = []
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def test_module_list_is_complete():
+    names = all_modules()
+    assert {"edge", "edge.audio", "edge.frontend", "edge.roi", "edge.cli", "edge.cli.detect"} <= set(names)
+
+
+@pytest.mark.parametrize("module", all_modules())
+def test_each_module_imports_on_its_own(module):
+    """Catches import cycles and modules that only work after another one was imported."""
+    modules = modules_after(f"import {module}")
+    assert module in modules
+    assert loaded(modules, ("torch", "onnx", "onnxruntime", "tensorflow", "litert_torch", "matplotlib")) == []
