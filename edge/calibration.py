@@ -18,8 +18,6 @@ interpolation between table points, held constant beyond them).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,7 @@ import numpy as np
 import yaml
 
 from edge import _validate as v
+from edge._hashing import stable_hash
 from edge.errors import CalibrationError, ConfigError
 
 CONVENTIONS = ("sensitivity", "full_scale_spl")
@@ -84,8 +83,7 @@ class Calibration:
 
     @property
     def hash(self) -> str:
-        text = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return stable_hash(self.as_dict())
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,6 @@ typo silently ignored is a deployment recorded with the wrong settings.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import yaml
 
 from edge import _validate as v
+from edge._hashing import stable_hash
 from edge.calibration import CalibrationSettings
 from edge.errors import ConfigError
 from edge.frontend import FrontendSpec
@@ -73,19 +72,7 @@ class DeploymentConfig:
     @property
     def hash(self) -> str:
         """Stable identity; ``block_s: 10`` and ``block_s: 10.0`` (or the default) hash alike."""
-        text = json.dumps(_canonical(self.as_dict()), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _canonical(value: Any) -> Any:
-    """``value`` with integral floats as ints, so YAML's 10 and 10.0 give the same JSON."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _canonical(x) for k, x in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_canonical(x) for x in value]
-    return value
+        return stable_hash(self.as_dict())
 
 
 _SECTIONS = {"frontend": FrontendSpec, "roi": RoiSettings, "levels": LevelSettings,

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from numpy.lib.stride_tricks import sliding_window_view
+
 from edge import _validate as v
 from edge.frontend import FrontendSpec
 from edge.types import Roi, SpectralFrames
@@ -75,21 +77,87 @@ class RoiSettings:
                   f"noise_window_s={self.noise_window_s} must be >= noise_segment_s={self.noise_segment_s}")
 
 
-def _box_mean(x: np.ndarray, width: int, axis: int) -> np.ndarray:
-    """Centred moving mean along ``axis``; edges average the values that exist."""
+def _box_mean(x: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving mean over bins (axis 1) of ``(n_frames, n_bins)``; edges average the
+    values that exist.
+
+    Sums are differences of float64 running sums along the bins.  The running sum is built
+    bin by bin for all frames at once (numpy's ``cumsum`` is not vectorised and was most of
+    the detector's time); each frame's arithmetic is the same whatever the batch.
+    """
     if width == 1:
         return x
+    n, nb = x.shape
     half = width // 2
-    pad = [(0, 0)] * x.ndim
-    pad[axis] = (1, 0)
-    cs = np.pad(np.cumsum(x, axis=axis, dtype=np.float64), pad)
-    n = x.shape[axis]
-    hi = np.minimum(np.arange(n) + half + 1, n)
-    lo = np.maximum(np.arange(n) - half, 0)
-    sums = np.take(cs, hi, axis=axis) - np.take(cs, lo, axis=axis)
-    shape = [1] * x.ndim
-    shape[axis] = n
-    return (sums / (hi - lo).reshape(shape)).astype(np.float32)
+    cs = np.empty((n, nb + 1), np.float64)
+    cs[:, 0] = 0.0
+    cs[:, 1:] = x
+    for j in range(1, nb + 1):
+        np.add(cs[:, j - 1], cs[:, j], out=cs[:, j])
+    hi = np.minimum(np.arange(nb) + half + 1, nb)
+    lo = np.maximum(np.arange(nb) - half, 0)
+    sums = np.empty((n, nb), np.float64)
+    if nb > 2 * half:
+        np.subtract(cs[:, width:], cs[:, : nb + 1 - width], out=sums[:, half : nb - half])
+    for j in [*range(min(half, nb)), *range(max(nb - half, half), nb)]:  # where the box is cut
+        np.subtract(cs[:, hi[j]], cs[:, lo[j]], out=sums[:, j])
+    sums /= hi - lo
+    return sums.astype(np.float32)
+
+
+def _time_box_mean(hist: np.ndarray, fs: np.ndarray, n: int, k: int) -> np.ndarray:
+    """Causal mean over ``k`` frames of each of ``len(fs) // n`` segments of ``n`` frames.
+
+    ``hist`` holds the (at most ``k - 1``) frames before ``fs``.  As in a per-segment float64
+    cumsum, each segment's running sum starts at the first of the ``k - 1`` frames before it
+    (fewer at the stream's start); all segments are summed together, frame by frame.
+    Returns ``(n_seg, n, n_bins)`` float32.
+    """
+    n_seg, nb = len(fs) // n, fs.shape[1]
+    h = len(hist)
+    # Zero rows in front of the stream's start add nothing, so one shape fits every segment:
+    # c[s, i] is the running sum of segment s's window up to row i - 1, c[s, 0] = 0.
+    ext = np.concatenate((np.zeros((k - 1 - h, nb), np.float32), hist, fs))
+    c = np.empty((n_seg, k + n, nb), np.float64)
+    c[:, 0] = 0.0
+    c[:, 1:] = sliding_window_view(ext, k - 1 + n, axis=0)[::n].transpose(0, 2, 1)
+    for i in range(1, k + n):
+        np.add(c[:, i - 1], c[:, i], out=c[:, i])
+    sums = c[:, k:] - c[:, :n]
+    real_hist = np.minimum(h + n * np.arange(n_seg), k - 1)  # frames that exist before each segment
+    count = np.minimum(real_hist[:, None] + 1 + np.arange(n), k)
+    sums /= count[:, :, None]
+    return sums.astype(np.float32)
+
+
+class _NoiseFloor:
+    """Median, per bin, of the last ``size`` segment levels (oldest first in ``history``).
+
+    Sorting a ``(n_bins, size)`` copy replaces ``np.median(np.stack(...), axis=0)``: the same
+    values (the mean of the two middle ones for an even count), several times faster.
+    """
+
+    def __init__(self, n_bins: int, size: int, history: list[np.ndarray]) -> None:
+        self.history: deque[np.ndarray] = deque(maxlen=size)
+        self.history.extend(s.copy() for s in history)
+        self._table = np.zeros((n_bins, size), np.float32)
+        for i, s in enumerate(self.history):
+            self._table[:, i] = s
+        self._pos = len(self.history) % size
+
+    def push(self, level: np.ndarray) -> np.ndarray:
+        """Add one segment's mean level; the floor including it, shape ``(n_bins,)``."""
+        self.history.append(level)
+        self._table[:, self._pos] = level
+        self._pos = (self._pos + 1) % self.history.maxlen
+        count = len(self.history)
+        if count == 1:
+            return level
+        ranked = np.sort(self._table[:, :count], axis=1)
+        mid = count // 2
+        floor = ranked[:, mid] if count % 2 else (ranked[:, mid - 1] + ranked[:, mid]) / 2
+        floor[np.isnan(ranked[:, -1])] = np.nan  # as np.median: a NaN makes the median NaN
+        return floor
 
 
 class _Event:
@@ -145,9 +213,9 @@ class StreamingRoiDetector:
         self._df = spec.sample_rate / spec.nfft
         hop_s = spec.hop_s
         self._seg = max(1, round(settings.noise_segment_s / hop_s))
-        self._ring: deque[np.ndarray] = deque(maxlen=max(1, round(settings.noise_window_s / settings.noise_segment_s)))
-        if noise_state and all(s.shape == (len(idx),) for s in noise_state):
-            self._ring.extend(s.copy() for s in noise_state)
+        history = noise_state if noise_state and all(s.shape == (len(idx),) for s in noise_state) else []
+        self._floor = _NoiseFloor(len(idx), max(1, round(settings.noise_window_s / settings.noise_segment_s)),
+                                  history)
         self._lag = settings.smooth_frames // 2
         self._gap = int(np.floor(settings.merge_gap_s / hop_s + 1e-9))
         self._rows: list[np.ndarray] = []
@@ -161,7 +229,7 @@ class StreamingRoiDetector:
 
     def noise_state(self) -> list[np.ndarray]:
         """The noise-floor history, to continue with the next recording."""
-        return [s.copy() for s in self._ring]
+        return [s.copy() for s in self._floor.history]
 
     def push(self, frames: SpectralFrames) -> list[Roi]:
         if frames.n_frames == 0:
@@ -174,8 +242,7 @@ class StreamingRoiDetector:
         if self._n_rows >= self._seg:
             rows = np.concatenate(self._rows) if len(self._rows) > 1 else self._rows[0]
             n_full = (self._n_rows // self._seg) * self._seg
-            for i in range(0, n_full, self._seg):
-                out += self._segment(rows[i : i + self._seg])
+            out += self._segments(rows[:n_full], self._seg)
             rest = rows[n_full:]
             self._rows = [rest] if len(rest) else []
             self._n_rows = len(rest)
@@ -185,7 +252,8 @@ class StreamingRoiDetector:
         """Process what is buffered and close the open event: the stream has ended."""
         out: list[Roi] = []
         if self._n_rows:
-            out += self._segment(np.concatenate(self._rows))
+            rows = np.concatenate(self._rows)
+            out += self._segments(rows, len(rows))
             self._rows, self._n_rows = [], 0
         if self._event is not None:
             out += self._close(self._event)
@@ -193,31 +261,29 @@ class StreamingRoiDetector:
         return out
 
     # -- internals --------------------------------------------------------------------
-    def _segment(self, raw: np.ndarray) -> list[Roi]:
+    def _segments(self, raw: np.ndarray, n: int) -> list[Roi]:
+        """Consecutive segments of ``n`` frames (``len(raw)`` is a multiple of ``n``)."""
         st = self.settings
-        a, n = self._next, len(raw)
-        fs = _box_mean(raw, st.smooth_bins, axis=1)
         k = st.smooth_frames
-        ext = np.concatenate((self._hist_fs, fs)) if len(self._hist_fs) else fs
+        fs = _box_mean(raw, st.smooth_bins)
         if k > 1:
-            cs = np.pad(np.cumsum(ext, axis=0, dtype=np.float64), ((1, 0), (0, 0)))
-            top = np.arange(len(ext) - n, len(ext)) + 1
-            low = np.maximum(top - k, 0)
-            ts = ((cs[top] - cs[low]) / (top - low)[:, None]).astype(np.float32)
+            ts = _time_box_mean(self._hist_fs, fs, n, k)
+            self._hist_fs = (fs if len(fs) >= k - 1 else np.concatenate((self._hist_fs, fs)))[-(k - 1):].copy()
         else:
-            ts = fs
-        level = 10.0 * np.log10(np.maximum(ts, _TINY))
-        self._ring.append(level.mean(axis=0))
-        floor = np.median(np.stack(self._ring), axis=0) if len(self._ring) > 1 else self._ring[0]
-        snr = level - floor
-        stat = snr.max(axis=1)
+            ts = fs.reshape(-1, n, fs.shape[1])
+        level = np.maximum(ts, _TINY, out=ts)
+        np.log10(level, out=level)
+        level *= 10.0
         raw_ext = np.concatenate((self._hist_raw, raw)) if len(self._hist_raw) else raw
-        raw0 = a - len(self._hist_raw)  # absolute frame of raw_ext[0]
-        out = self._events(a, snr, stat, raw_ext, raw0)
+        raw0 = self._next - len(self._hist_raw)  # absolute frame of raw_ext[0]
+        out: list[Roi] = []
+        for seg_level in level:
+            floor = self._floor.push(seg_level.mean(axis=0))
+            snr = seg_level - floor
+            out += self._events(self._next, snr, snr.max(axis=1), raw_ext, raw0)
+            self._next += n
         keep = max(k - 1, self._lag)
-        self._hist_fs = ext[-(k - 1):].copy() if k > 1 else self._hist_fs
         self._hist_raw = raw_ext[-keep:].copy() if keep else self._hist_raw
-        self._next = a + n
         return out
 
     def _add(self, ev: _Event, upto: int, a: int, snr, stat, raw_ext, raw0) -> None:
