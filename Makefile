@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # CPU wheel and must be named in the same pip command, or pip fetches a CUDA build.
 EXTRAS := onnx,tflite,train,convert,sync,live,plot,dask,dev
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean system-deps
 
 install: $(STAMP)
 
@@ -19,15 +19,29 @@ $(STAMP): pyproject.toml
 
 demo: install
 	rm -rf demo-out
-	$(BIN)/edge-detect examples/recordings -o demo-out --no-model \
+	$(BIN)/edge-detect examples/recordings -o demo-out --no-model --plots \
 		--config firmware-config/deployments/generic.yaml; test $$? -le 1
-	@echo "outputs in demo-out/: detections.csv levels.csv raven/ run.json"
+	@echo "outputs in demo-out/: detections.csv levels.csv raven/ run.json plots/; the run report:"
+	@$(BIN)/edge-report demo-out
 
 test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python benchmarks/bench_frontend.py
+
+# Debian packages some tests use: chromium renders the run report headless (the test skips
+# without it).  A no-op when present; never fails the build where apt is unavailable.
+system-deps:
+	@if [ -x /usr/bin/chromium ]; then \
+		echo "system-deps: chromium present"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "system-deps: note: no apt-get here; install chromium by hand for the report screenshot test (it skips without it)"; \
+	else \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo -n"; fi; \
+		{ $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; } \
+			|| echo "system-deps: note: could not install chromium; the report screenshot test will skip"; \
+	fi
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -21,3 +21,8 @@ class AudioError(PamedgeError, OSError):
 
 class CalibrationError(PamedgeError, ValueError):
     """A hydrophone calibration table or value is invalid."""
+
+
+class MissingExtraError(PamedgeError, ImportError):
+    """An optional feature needs a package that is not installed; the message gives the
+    ``pip install`` line (the runtime on a buoy deliberately lacks, e.g., matplotlib)."""

@@ -1,5 +1,8 @@
 """Noise levels: broadband and decidecade-band SPL per period, dB re 1 uPa.
 
+The broadband level integrates from the lowest band's lower edge to Nyquist: a recorder's DC
+offset (and the window's leakage of it) is not sound and must not raise the noise level.
+
 Decidecade bands follow IEC 61260-1 base-10: centre ``1000 * 10**(n/10)`` Hz, edges a
 factor ``10**(+-1/20)`` away; columns are named by the nominal (R10) centre, e.g.
 ``band_31.5hz``.  Each PSD bin contributes the fraction of its width inside a band, so
@@ -42,6 +45,7 @@ class DecidecadeBands:
     centres: np.ndarray
     names: tuple[str, ...]
     weights: np.ndarray  # (n_bands, n_bins), Hz of each bin inside each band
+    broadband: np.ndarray  # (n_bins,), Hz of each bin between the lowest band's lower edge and Nyquist
 
     @classmethod
     def for_spec(cls, spec: FrontendSpec, fmin: float | None = None) -> "DecidecadeBands":
@@ -62,7 +66,8 @@ class DecidecadeBands:
         overlap = np.minimum(b_hi[None, :], upper[:, None]) - np.maximum(b_lo[None, :], lower[:, None])
         weights = np.clip(overlap, 0.0, None)
         names = tuple(f"band_{_nominal(n):g}hz" for n in ns)
-        return cls(centres, names, weights)
+        broadband = np.clip(b_hi - np.maximum(b_lo, lower[0] if len(lower) else 0.0), 0.0, None)
+        return cls(centres, names, weights, broadband)
 
 
 def _nominal(n: int) -> float:
@@ -104,7 +109,7 @@ class StreamingLevels:
 
     def _emit(self) -> tuple[int, float, np.ndarray]:
         mean_psd = self._sum / self._count
-        result = (self._period, float(mean_psd.sum() * self._df), self.bands.weights @ mean_psd)
+        result = (self._period, float(self.bands.broadband @ mean_psd), self.bands.weights @ mean_psd)
         self._sum = np.zeros_like(self._sum)
         self._count = 0
         return result

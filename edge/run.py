@@ -249,7 +249,8 @@ def _process_one(path: Path, config: DeploymentConfig, table, **kwargs) -> tuple
         return FileOutcome(str(path), "failed", f"{path}: out of memory"), None
     info = res.info
     details = {
-        "sample_rate": info.sample_rate, "channels": info.channels, "subtype": info.subtype,
+        "sample_rate": info.sample_rate, "channels": info.channels,
+        "channel": config.channel if kwargs.get("channel") is None else kwargs["channel"], "subtype": info.subtype,
         "duration_s": info.duration_s, "start_utc": info.start_utc.isoformat() if info.start_utc else "",
         "time_source": info.time_source or "", "serial": info.serial or "",
         "calibration": {**res.calibration.as_dict(), "hash": res.calibration.hash},

@@ -56,6 +56,18 @@ def test_cli_help_loads_no_inference_plotting_or_signal_library():
     assert loaded(modules, NEVER_IN_THE_CLI) == []
 
 
+def test_report_help_loads_no_plotting_library():
+    """matplotlib is imported when a report is drawn, not to print the options."""
+    code = ("import edge.cli.report\n"
+            "try:\n"
+            "    edge.cli.report.main(['--help'])\n"
+            "except SystemExit as exc:\n"
+            "    assert exc.code == 0, exc.code\n")
+    modules = modules_after(code)
+    assert "edge.cli.report" in modules and "click" in modules
+    assert loaded(modules, NEVER_IN_THE_CLI + ("numpy", "PIL")) == []
+
+
 def test_cli_help_text():
     result = subprocess.run([sys.executable, "-c", "from edge.cli.detect import main; main()", "--help"],
                             capture_output=True, text=True, timeout=60)
@@ -73,7 +85,8 @@ def all_modules() -> list[str]:
 
 def test_module_list_is_complete():
     names = all_modules()
-    assert {"edge", "edge.audio", "edge.frontend", "edge.roi", "edge.cli", "edge.cli.detect"} <= set(names)
+    assert {"edge", "edge.audio", "edge.frontend", "edge.roi", "edge.cli", "edge.cli.detect", "edge.cli.report",
+            "edge.plots.render", "edge.report.build"} <= set(names)
 
 
 @pytest.mark.parametrize("module", all_modules())

@@ -22,9 +22,15 @@ from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, config_option, domain_er
 @click.option("--block-s", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds of audio read at once (memory bound). Default: the deployment's block_s.")
 @click.option("--allow-truncated", is_flag=True, help="Process the part present of WAVs cut short (e.g. power loss) instead of failing them.")
+@click.option("--plots", is_flag=True,
+              help="Also draw calibrated spectrograms into OUTDIR/plots: the strongest detections of each label "
+                   "boxed, and an overview of each recording (needs pamedge[plot]).")
+@click.option("--plots-per-label", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Detection thumbnails per label with --plots, strongest first.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @domain_errors
-def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channel, block_s, allow_truncated, quiet):
+def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channel, block_s, allow_truncated, plots,
+         plots_per_label, quiet):
     """Detect regions of interest in WAV/FLAC recordings (files or folders, searched recursively).
 
     Exit status: 0 every recording processed, 1 some failed (see run.json), 2 usage or
@@ -37,6 +43,10 @@ def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channe
     config = load_deployment(config_path)
     if not no_model:
         fail("no classification model is available yet: use --no-model to write ROIs as detections")
+    if plots:
+        from edge.plots import INSTALL_HINT, have_matplotlib
+        if not have_matplotlib():  # say so now, not after hours of processing
+            fail(f"--plots needs matplotlib, which is not installed: {INSTALL_HINT}")
     table_path = hydrophones_path or config.table_path()
     table = HydrophoneTable.load(table_path) if table_path else None
 
@@ -56,9 +66,19 @@ def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channe
     finally:
         if progress is not None:
             progress.close()
+    drawn = _plots(report, config, channel, plots_per_label) if plots else None
     if not quiet:
-        _summary(report)
+        _summary(report, drawn)
     sys.exit(EXIT_SOME_FAILED if report.failed else EXIT_OK)
+
+
+def _plots(report, config, channel, per_label: int) -> dict:
+    """Spectrogram PNGs of the run, drawn from the recordings with their recorded calibration."""
+    from edge.plots.render import PlotSettings, files_from_report, write_plots
+
+    return write_plots(report.outdir, files_from_report(report, config, channel=channel),
+                       settings=PlotSettings(per_label=per_label),
+                       on_warning=lambda message: click.echo(f"warning: {message}", err=True))
 
 
 def _progress(inputs, quiet):
@@ -84,13 +104,15 @@ def _echo_above(progress, line: str) -> None:
         click.echo(line, err=True)
 
 
-def _summary(report) -> None:
+def _summary(report, drawn: dict | None = None) -> None:
     rows = [("files ok", str(len(report.files) - len(report.failed))),
             ("files failed", str(len(report.failed))),
             ("audio hours", f"{report.audio_s / 3600:.2f}")]
     for label, count in report.per_label().items() or [("-", 0)]:
         rows.append((f"detections {label}", str(count)))
     rows.append(("real-time factor", f"{report.realtime_factor:.0f}x" if report.processing_s else "n/a (resumed)"))
+    if drawn is not None:
+        rows.append(("plots", f"{len(drawn['thumbnails'])} detections, {len(drawn['overviews'])} recordings"))
     rows.append(("outputs", str(report.outdir)))
     width = max(len(k) for k, _ in rows)
     click.echo("\n".join(f"{k:<{width}}  {v}" for k, v in rows))

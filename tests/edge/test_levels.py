@@ -99,9 +99,11 @@ def test_periods_split_by_frame_centre_with_a_short_last_period(rng):
     settings = LevelSettings(period_s=60)
     _, periods = run_levels(spec, x, settings)
     assert [p[0] for p in periods] == [0, 1, 2]
+    # broadband spans the lowest band's lower edge (40 Hz band: 35.5 Hz) to Nyquist, so white
+    # noise contributes that fraction of its variance; frames straddling a boundary move it a little
+    span = 1 - DecidecadeBands.for_spec(spec).centres[0] * 10**-0.05 / 1000
     for (_, broadband, _), sigma in zip(periods, sigmas):
-        # white noise: broadband mean square = variance; frames straddling a boundary move it a little
-        assert db(broadband) == pytest.approx(20 * np.log10(sigma) + CAL_DB, abs=0.1)
+        assert db(broadband) == pytest.approx(20 * np.log10(sigma) + CAL_DB + 10 * np.log10(span), abs=0.1)
     rows = to_rows(periods, file="f.wav", start_utc_of=lambda s: f"t+{s:g}", period_s=60, total_s=150.0)
     assert [(r.start_s, r.duration_s, r.start_utc) for r in rows] == [
         (0, 60, "t+0"), (60, 60, "t+60"), (120, 30.0, "t+120")]
@@ -121,7 +123,7 @@ def test_a_frame_belongs_to_the_period_holding_its_centre(chunk):
     periods += levels.flush()
     # period 0: frames 0..8 (frame 9 is centred at exactly 1.0 s); period 1: 9..18; period 2: 19..24
     assert [p[0] for p in periods] == [0, 1, 2]
-    df_total = spec.n_bins * 80 / 16
+    df_total = DecidecadeBands.for_spec(spec).broadband.sum()  # Hz from the 25 Hz band's lower edge to 40 Hz
     np.testing.assert_allclose([p[1] for p in periods], [4.0 * df_total, 13.5 * df_total, 21.5 * df_total])
 
 
@@ -157,3 +159,11 @@ def test_silence_is_minus_infinity_not_an_error():
 def test_settings_validation(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         LevelSettings(**kwargs)
+
+
+def test_broadband_ignores_a_dc_offset(rng):
+    spec = FrontendSpec(nfft=256, hop=64, sample_rate=2000)
+    noise = 0.01 * rng.standard_normal(2000 * 60)
+    _, plain = run_levels(spec, noise, LevelSettings(period_s=60))
+    _, offset = run_levels(spec, noise - 0.17, LevelSettings(period_s=60))  # a recorder's DC offset
+    assert db(offset[0][1]) == pytest.approx(db(plain[0][1]), abs=0.05)

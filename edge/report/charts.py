@@ -1,0 +1,133 @@
+"""The report's run-level charts, as matplotlib Figure objects (no pyplot; tests inspect
+them, :func:`edge.plots.render.png_bytes` embeds them)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from edge.plots.figures import UTC
+from edge.report.data import LevelSeries, band_hz
+from edge.report.series import DetectionBins, Effort
+
+SIZE_IN = (10.0, 3.4)
+DPI = 100
+LABEL_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+NO_EFFORT = "#d9d9d9"
+MAX_TICK_LABELS = 40
+
+
+def _figure(size=SIZE_IN):
+    from matplotlib.figure import Figure
+    return Figure(figsize=size, dpi=DPI, layout="constrained")
+
+
+def _date_axis(ax) -> None:
+    import matplotlib.dates as mdates
+    locator = mdates.AutoDateLocator(tz=UTC)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+
+
+def _category_ticks(ax, names: list[str]) -> None:
+    step = max(1, math.ceil(len(names) / MAX_TICK_LABELS))
+    ticks = list(range(0, len(names), step))
+    ax.set_xticks(ticks, [names[i] for i in ticks], rotation=30, ha="right", fontsize=7)
+
+
+def detections_chart(bins: DetectionBins):
+    """Stacked bars of detections per bin and label; bins with no recording are shaded so
+    that "no detections" and "not listening" look different."""
+    import matplotlib.dates as mdates
+    from matplotlib.patches import Patch
+
+    fig = _figure()
+    ax = fig.add_subplot()
+    n = len(bins.starts)
+    if bins.mode == "time":
+        x = [mdates.date2num(s) for s in bins.starts]
+        width = bins.width.total_seconds() / 86400
+        _date_axis(ax)
+        ax.set_xlim(x[0], x[-1] + width)
+        ax.set_xlabel("Time (UTC)")
+        for i, seconds in enumerate(bins.effort_s):
+            if seconds == 0:
+                ax.axvspan(x[i], x[i] + width, color=NO_EFFORT, lw=0, zorder=0)
+        align = "edge"
+    else:
+        x, width, align = list(range(n)), 0.8, "center"
+        if bins.mode == "sparse":
+            fmt = "%Y-%m-%d" if bins.unit == "day" else "%Y-%m-%d %H:%M"
+            _category_ticks(ax, [s.strftime(fmt) for s in bins.starts])
+            ax.set_xlabel(f"UTC {bins.unit} bins holding recordings (the bins between them are omitted)")
+        else:
+            _category_ticks(ax, [Path(name).stem for name in bins.starts])
+            ax.set_xlabel("Recording, in run order (start times unknown)")
+        ax.set_xlim(-0.6, n - 0.4)
+    bottom = [0] * n
+    handles = []
+    for i, (label, counts) in enumerate(sorted(bins.counts.items())):
+        colour = LABEL_COLOURS[i % len(LABEL_COLOURS)]
+        ax.bar(x, counts, width=width, bottom=bottom, align=align, color=colour, label=label)
+        bottom = [b + c for b, c in zip(bottom, counts)]
+        handles.append(Patch(color=colour, label=f"{label} ({sum(counts)})"))
+    if bins.mode == "time" and 0 in bins.effort_s:
+        handles.append(Patch(color=NO_EFFORT, label="not recorded"))
+    if not bins.counts:
+        ax.text(0.5, 0.5, "no detections", transform=ax.transAxes, ha="center", va="center", color="#555555")
+    if handles:
+        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_ylabel(f"Detections per {bins.unit}")
+    ax.set_ylim(0, max(bottom + [1]) * 1.08)
+    return fig
+
+
+def levels_chart(levels: LevelSeries):
+    """Broadband and a few decidecade band levels over time (UTC) or over audio time."""
+    import matplotlib.dates as mdates
+
+    fig = _figure()
+    ax = fig.add_subplot()
+    if levels.times is not None:
+        x = [mdates.date2num(t) if t is not None else math.nan for t in levels.times]
+        _date_axis(ax)
+        ax.set_xlabel("Time (UTC)")
+    else:
+        x = list(levels.audio_h)
+        ax.set_xlabel("Audio time (h), recordings end to end in run order")
+    marker = "o" if levels.rows <= 60 else None  # a few periods far apart would be invisible as lines
+    ax.plot(x, levels.broadband, color="black", lw=1.0, marker=marker, ms=3, label="broadband")
+    for i, (name, values) in enumerate(levels.bands.items()):
+        ax.plot(x, values, color=LABEL_COLOURS[i % len(LABEL_COLOURS)], lw=0.9, marker=marker, ms=3,
+                label=f"{band_hz(name):g} Hz decidecade")
+    ax.set_ylabel("SPL (dB re 1 µPa)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(True, lw=0.3, alpha=0.5)
+    return fig
+
+
+def effort_chart(effort: Effort):
+    """Recorded intervals, gaps and failed recordings on a UTC axis; None when no time is
+    known for any recording."""
+    import matplotlib.dates as mdates
+
+    failed = [(t, f) for t, f in effort.failed if t is not None]
+    if not effort.intervals and not failed:
+        return None
+    fig = _figure((SIZE_IN[0], 1.9))
+    ax = fig.add_subplot()
+    _date_axis(ax)
+    bars = [(mdates.date2num(s), (e - s).total_seconds() / 86400) for s, e, _ in effort.intervals]
+    # an edge line keeps a clip of seconds visible on an axis of months
+    ax.broken_barh(bars, (0.6, 0.8), facecolors="#1f77b4", edgecolors="#1f77b4", linewidth=0.8, label="recorded")
+    for i, (start, end) in enumerate(effort.gaps):
+        ax.axvspan(mdates.date2num(start), mdates.date2num(end), color=NO_EFFORT, lw=0, zorder=0,
+                   label="gap" if i == 0 else None)
+    if failed:
+        ax.plot([mdates.date2num(t) for t, _ in failed], [2.0] * len(failed), "x", color="#d62728", ms=7,
+                label="failed")
+    ax.set_yticks([1.0, 2.0], ["recorded", "failed"])
+    ax.set_ylim(0.3, 2.5)
+    ax.set_xlabel("Time (UTC)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
