@@ -16,6 +16,8 @@ because other work on the machine makes single timings noisy.  The input is a se
 synthetic recording (coloured noise plus FM whistles, 2-12 kHz) cached in benchmarks/.cache/.
 
     python benchmarks/bench_frontend.py [--hours 2] [--repeats 3] [--rss-hours 4] [--json]
+
+Prints a Markdown summary (or JSON); exits 1 when pamedge misses a target.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -100,53 +103,52 @@ def _vm(field: str) -> float:
     return float("nan")
 
 
-def _spectra(path: str, block_frames: int, spectrum) -> dict:
-    """Read blocks, carry the tail, hand each block's samples to ``spectrum(buf, n)``."""
-    import numpy as np
-    import soundfile as sf
-
-    tail = np.zeros(0, np.float32)
-    frames = 0
-    with sf.SoundFile(path) as fh:
-        while len(block := fh.read(block_frames, dtype="float32")):
-            buf = np.concatenate((tail, block))
-            n = (len(buf) - NFFT) // HOP + 1 if len(buf) >= NFFT else 0
-            if n:
-                spectrum(buf, n)
-            tail = buf[n * HOP :]
-            frames += n
-    return {"frames": frames}
-
-
-# Each ``run_*`` does its imports and set-up, and returns the work to time.
+# Each ``run_*`` does its imports and set-up, and returns the work to time.  The two baselines
+# are plain loops, as one would write them: each block's arrays live until the next block's
+# replace them (freeing them first changes glibc's reuse of memory and costs the baseline 40%
+# in page faults on this machine).
 def run_baseline(path: str, block_frames: int):
     import numpy as np
     import scipy.fft
-    import soundfile  # noqa: F401  (imported before the timer starts)
+    import soundfile as sf
     from numpy.lib.stride_tricks import sliding_window_view
 
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(NFFT) / NFFT)).astype(np.float32)
 
-    def spectrum(buf, n):
-        x = scipy.fft.rfft(sliding_window_view(buf, NFFT)[: (n - 1) * HOP + 1 : HOP] * window, axis=-1)
-        power = x.real * x.real
-        power += x.imag * x.imag
-        np.log10(power, out=power)
+    def run():
+        tail, frames = np.zeros(0, np.float32), 0
+        with sf.SoundFile(path) as fh:
+            while len(block := fh.read(block_frames, dtype="float32")):
+                buf = np.concatenate((tail, block))
+                n = (len(buf) - NFFT) // HOP + 1
+                x = scipy.fft.rfft(sliding_window_view(buf, NFFT)[: (n - 1) * HOP + 1 : HOP] * window, axis=-1)
+                power = x.real * x.real
+                power += x.imag * x.imag
+                db = np.log10(power, out=power)
+                tail, frames = buf[n * HOP :], frames + n
+        return {"frames": frames}
 
-    return lambda: _spectra(path, block_frames, spectrum)
+    return run
 
 
 def run_scipy(path: str, block_frames: int):
     import numpy as np
     import scipy.signal
-    import soundfile  # noqa: F401
+    import soundfile as sf
 
-    def spectrum(buf, n):
-        _, _, sxx = scipy.signal.spectrogram(buf, fs=SAMPLE_RATE, window="hann", nperseg=NFFT,
-                                             noverlap=NFFT - HOP)
-        np.log10(sxx, out=sxx)
+    def run():
+        tail, frames = np.zeros(0, np.float32), 0
+        with sf.SoundFile(path) as fh:
+            while len(block := fh.read(block_frames, dtype="float32")):
+                buf = np.concatenate((tail, block))
+                n = (len(buf) - NFFT) // HOP + 1
+                _, _, sxx = scipy.signal.spectrogram(buf, fs=SAMPLE_RATE, window="hann", nperseg=NFFT,
+                                                     noverlap=NFFT - HOP)
+                db = np.log10(sxx, out=sxx)
+                tail, frames = buf[n * HOP :], frames + n
+        return {"frames": frames}
 
-    return lambda: _spectra(path, block_frames, spectrum)
+    return run
 
 
 def run_pamedge(path: str, block_frames: int):
@@ -197,15 +199,18 @@ def child(name: str, path: str, block_frames: int, cpu: int) -> None:
     os.sched_setaffinity(0, {cpu})
     run = RUNNERS[name](path, block_frames)  # imports and set-up are not timed
     rss_start = _vm("VmRSS")
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     c0, t0 = time.process_time(), time.perf_counter()
     result = run()
     result.update(name=name, wall_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0,
+                  page_faults=resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults,
                   rss_start_mb=rss_start, peak_rss_mb=_vm("VmHWM"))
     print(json.dumps(result))
 
 
 # -- the parent: schedule, collect, report --------------------------------------------
 def spawn(name: str, path: Path, block_frames: int, cpu: int) -> dict:
+    warm_cache(path)  # the host may have evicted some of it since the last run
     env = dict(os.environ, **{var: "1" for var in THREAD_VARS})
     cmd = [sys.executable, __file__, "--child", name, "--file", str(path),
            "--block-frames", str(block_frames), "--cpu", str(cpu)]
@@ -235,7 +240,9 @@ def machine() -> dict:
         return "?"
 
     return {
-        "cpu": first("/proc/cpuinfo", "model name"),
+        "cpu": f"{first('/proc/cpuinfo', 'model name')} (family {first('/proc/cpuinfo', 'cpu family')}, "
+               f"model {first('/proc/cpuinfo', 'model')}, {first('/proc/cpuinfo', 'cpu MHz')} MHz, "
+               f"L2 {first('/proc/cpuinfo', 'cache size')})",
         "cores": os.cpu_count(),
         "memory": first("/proc/meminfo", "MemTotal"),
         "kernel": platform.release(),
@@ -250,6 +257,7 @@ def machine() -> dict:
 
 def summarise(runs: list[dict], duration_s: float) -> dict:
     by = {name: [r for r in runs if r["name"] == name] for name in CONTENDERS}
+    by = {name: rs for name, rs in by.items() if rs}
     med = {name: statistics.median(r["wall_s"] for r in rs) for name, rs in by.items()}
     rows = {}
     for name, rs in by.items():
@@ -257,8 +265,11 @@ def summarise(runs: list[dict], duration_s: float) -> dict:
             "median_s": med[name],
             "walls_s": [round(r["wall_s"], 3) for r in rs],
             "median_cpu_s": statistics.median(r["cpu_s"] for r in rs),
+            "median_page_faults": statistics.median(r["page_faults"] for r in rs),
             "realtime_x": duration_s / med[name],
             "vs_baseline": med[name] / med["baseline"],
+            "vs_baseline_paired": statistics.median(  # same repeat: less exposed to drift
+                r["wall_s"] / b["wall_s"] for r, b in zip(rs, by["baseline"])),
             "speedup_vs_scipy": med["scipy"] / med[name],
             "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
             "rss_after_imports_mb": statistics.median(r["rss_start_mb"] for r in rs),
@@ -270,6 +281,8 @@ def summarise(runs: list[dict], duration_s: float) -> dict:
 def verdicts(rows: dict, rss_long: dict) -> dict:
     out = {}
     for name in ("pamedge", "pamedge-roi"):
+        if name not in rows:
+            continue
         r = rows[name]
         rss = max(r["peak_rss_mb"], rss_long.get(name, 0.0))
         out[name] = {
@@ -289,16 +302,18 @@ def markdown(report: dict) -> str:
         f"{report['block_frames']} samples, one core, {report['repeats']} interleaved repeats.",
         "",
         f"| contender | median wall s | real time | x baseline (a) | speed-up vs (b) | median CPU s "
-        f"| peak RSS MB ({hours:g} h) | peak RSS MB ({report['rss_hours']:g} h) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| page faults | peak RSS MB ({hours:g} h) | peak RSS MB ({report['rss_hours']:g} h) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     labels = {"baseline": "(a) bare baseline", "scipy": "(b) scipy.signal.spectrogram",
               "pamedge": "(1) pamedge process_recording", "pamedge-roi": "(1b) pamedge frontend + ROI"}
-    for name in CONTENDERS:
-        r = rows[name]
+    for name, r in rows.items():
         rss_l = f"{long[name]:.0f}" if name in long else "-"
         lines.append(f"| {labels[name]} | {r['median_s']:.2f} | {r['realtime_x']:.0f}x | {r['vs_baseline']:.2f} "
-                     f"| {r['speedup_vs_scipy']:.2f} | {r['median_cpu_s']:.2f} | {r['peak_rss_mb']:.0f} | {rss_l} |")
+                     f"| {r['speedup_vs_scipy']:.2f} | {r['median_cpu_s']:.2f} | {r['median_page_faults']:,.0f} "
+                     f"| {r['peak_rss_mb']:.0f} | {rss_l} |")
+    work = {name: {k: r[k] for k in ("frames", "rois") if k in r} for name, r in rows.items()}
+    lines += ["", "Same work: " + "; ".join(f"{labels[n]} {w}" for n, w in work.items())]
     lines += ["", "Targets:", ""]
     for name, checks in report["verdicts"].items():
         lines.append(f"- {labels[name]}: " + "; ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in checks.items()))
@@ -314,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="length of a second recording, run once, to show peak RSS does not grow "
                              "with the file (0: skip)")
     parser.add_argument("--cpu", type=int, default=max(os.sched_getaffinity(0)), help="core to pin to")
+    parser.add_argument("--only", nargs="+", choices=CONTENDERS, default=CONTENDERS,
+                        help="run only these contenders (baseline and scipy are always run)")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
     parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
@@ -333,10 +350,10 @@ def main(argv: list[str] | None = None) -> int:
 
     log(f"preparing {args.hours:g} h recording in {CACHE}")
     path = synthetic_recording(args.hours)
-    warm_cache(path)
+    names = [name for name in CONTENDERS if name in {"baseline", "scipy", *args.only}]
     runs = []
     for repeat in range(args.repeats):
-        for name in CONTENDERS:
+        for name in names:
             runs.append(spawn(name, path, block_frames, args.cpu))
             log(f"repeat {repeat + 1}/{args.repeats} {name:12s} {runs[-1]['wall_s']:7.2f} s "
                 f"{runs[-1]['peak_rss_mb']:6.0f} MB")
@@ -344,8 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rss_hours:
         log(f"preparing {args.rss_hours:g} h recording for the memory check")
         long_path = synthetic_recording(args.rss_hours)
-        warm_cache(long_path)
-        for name in CONTENDERS:
+        for name in names:
             rss_long[name] = spawn(name, long_path, block_frames, args.cpu)["peak_rss_mb"]
             log(f"{args.rss_hours:g} h {name:12s} {rss_long[name]:6.0f} MB")
 

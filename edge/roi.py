@@ -5,12 +5,14 @@ Per stream (whisper.cpp's context/state split: settings are shared, this state i
 1. Band power is smoothed over ``smooth_bins`` bins and ``smooth_frames`` frames (a causal
    box; a single STFT cell of noise fluctuates by +-5 dB, a 3x3 box by about +-2 dB).
 2. The noise floor per frequency is the median, over the last ``noise_window_s``, of the
-   mean dB level of each ``noise_segment_s`` segment.  The median ignores calls that fill
+   level of each ``noise_segment_s`` segment (its mean smoothed power, in dB).  The median ignores calls that fill
    less than half of the window in a band; the finite window makes the floor depend on the
    last ``noise_window_s`` only, so a stream cut into chunks with that much overlap gives the
    same floor.  Segments are counted from the stream's first frame, so any block size gives
    the same results.  The floor for a segment includes that segment (one segment of latency).
-3. The detection statistic of a frame is the largest SNR over the band.  An event starts at a
+3. The detection statistic of a frame is the largest SNR over the band.  It is computed as a
+   power ratio and only the per-frame maximum goes through a logarithm: on 96 kHz data a
+   log per cell would cost as much as the FFT.  An event starts at a
    frame >= ``on_db`` and lasts while frames stay >= ``off_db``; events less than
    ``merge_gap_s`` apart merge; events shorter than ``min_duration_s`` or longer than
    ``max_duration_s`` (continuous noise, a passing ship) are dropped.
@@ -27,8 +29,6 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-
-from numpy.lib.stride_tricks import sliding_window_view
 
 from edge import _validate as v
 from edge.frontend import FrontendSpec
@@ -77,87 +77,16 @@ class RoiSettings:
                   f"noise_window_s={self.noise_window_s} must be >= noise_segment_s={self.noise_segment_s}")
 
 
-def _box_mean(x: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving mean over bins (axis 1) of ``(n_frames, n_bins)``; edges average the
-    values that exist.
+def _freq_box_sum(raw: np.ndarray, width: int) -> np.ndarray:
+    """Sum over ``width`` neighbouring bins (fewer at the band edges), float32 ``(n, nb)``.
 
-    Sums are differences of float64 running sums along the bins.  The running sum is built
-    bin by bin for all frames at once (numpy's ``cumsum`` is not vectorised and was most of
-    the detector's time); each frame's arithmetic is the same whatever the batch.
-    """
-    if width == 1:
-        return x
-    n, nb = x.shape
-    half = width // 2
-    cs = np.empty((n, nb + 1), np.float64)
-    cs[:, 0] = 0.0
-    cs[:, 1:] = x
-    for j in range(1, nb + 1):
-        np.add(cs[:, j - 1], cs[:, j], out=cs[:, j])
-    hi = np.minimum(np.arange(nb) + half + 1, nb)
-    lo = np.maximum(np.arange(nb) - half, 0)
-    sums = np.empty((n, nb), np.float64)
-    if nb > 2 * half:
-        np.subtract(cs[:, width:], cs[:, : nb + 1 - width], out=sums[:, half : nb - half])
-    for j in [*range(min(half, nb)), *range(max(nb - half, half), nb)]:  # where the box is cut
-        np.subtract(cs[:, hi[j]], cs[:, lo[j]], out=sums[:, j])
-    sums /= hi - lo
-    return sums.astype(np.float32)
-
-
-def _time_box_mean(hist: np.ndarray, fs: np.ndarray, n: int, k: int) -> np.ndarray:
-    """Causal mean over ``k`` frames of each of ``len(fs) // n`` segments of ``n`` frames.
-
-    ``hist`` holds the (at most ``k - 1``) frames before ``fs``.  As in a per-segment float64
-    cumsum, each segment's running sum starts at the first of the ``k - 1`` frames before it
-    (fewer at the stream's start); all segments are summed together, frame by frame.
-    Returns ``(n_seg, n, n_bins)`` float32.
-    """
-    n_seg, nb = len(fs) // n, fs.shape[1]
-    h = len(hist)
-    # Zero rows in front of the stream's start add nothing, so one shape fits every segment:
-    # c[s, i] is the running sum of segment s's window up to row i - 1, c[s, 0] = 0.
-    ext = np.concatenate((np.zeros((k - 1 - h, nb), np.float32), hist, fs))
-    c = np.empty((n_seg, k + n, nb), np.float64)
-    c[:, 0] = 0.0
-    c[:, 1:] = sliding_window_view(ext, k - 1 + n, axis=0)[::n].transpose(0, 2, 1)
-    for i in range(1, k + n):
-        np.add(c[:, i - 1], c[:, i], out=c[:, i])
-    sums = c[:, k:] - c[:, :n]
-    real_hist = np.minimum(h + n * np.arange(n_seg), k - 1)  # frames that exist before each segment
-    count = np.minimum(real_hist[:, None] + 1 + np.arange(n), k)
-    sums /= count[:, :, None]
-    return sums.astype(np.float32)
-
-
-class _NoiseFloor:
-    """Median, per bin, of the last ``size`` segment levels (oldest first in ``history``).
-
-    Sorting a ``(n_bins, size)`` copy replaces ``np.median(np.stack(...), axis=0)``: the same
-    values (the mean of the two middle ones for an even count), several times faster.
-    """
-
-    def __init__(self, n_bins: int, size: int, history: list[np.ndarray]) -> None:
-        self.history: deque[np.ndarray] = deque(maxlen=size)
-        self.history.extend(s.copy() for s in history)
-        self._table = np.zeros((n_bins, size), np.float32)
-        for i, s in enumerate(self.history):
-            self._table[:, i] = s
-        self._pos = len(self.history) % size
-
-    def push(self, level: np.ndarray) -> np.ndarray:
-        """Add one segment's mean level; the floor including it, shape ``(n_bins,)``."""
-        self.history.append(level)
-        self._table[:, self._pos] = level
-        self._pos = (self._pos + 1) % self.history.maxlen
-        count = len(self.history)
-        if count == 1:
-            return level
-        ranked = np.sort(self._table[:, :count], axis=1)
-        mid = count // 2
-        floor = ranked[:, mid] if count % 2 else (ranked[:, mid - 1] + ranked[:, mid]) / 2
-        floor[np.isnan(ranked[:, -1])] = np.nan  # as np.median: a NaN makes the median NaN
-        return floor
+    The edge bins' smaller count is a constant per bin, which the SNR cancels: the noise
+    floor is computed from the same sums."""
+    out = raw.copy()
+    for d in range(1, width // 2 + 1):
+        out[:, d:] += raw[:, :-d]
+        out[:, :-d] += raw[:, d:]
+    return out
 
 
 class _Event:
@@ -179,7 +108,7 @@ class _Event:
         self.p_n = 0
 
     def add(self, snr: np.ndarray, raw: np.ndarray, peak: float) -> None:
-        """Add frames (rows) to the pending sums."""
+        """Add frames to the pending sums: ``snr`` power ratios and ``raw`` PSD rows."""
         if len(snr):
             np.maximum(self.p_bin_max, snr.max(axis=0), out=self.p_bin_max)
             self.peak = max(self.peak, peak)
@@ -213,23 +142,23 @@ class StreamingRoiDetector:
         self._df = spec.sample_rate / spec.nfft
         hop_s = spec.hop_s
         self._seg = max(1, round(settings.noise_segment_s / hop_s))
-        history = noise_state if noise_state and all(s.shape == (len(idx),) for s in noise_state) else []
-        self._floor = _NoiseFloor(len(idx), max(1, round(settings.noise_window_s / settings.noise_segment_s)),
-                                  history)
+        self._ring: deque[np.ndarray] = deque(maxlen=max(1, round(settings.noise_window_s / settings.noise_segment_s)))
+        if noise_state and all(s.shape == (len(idx),) for s in noise_state):
+            self._ring.extend(s.copy() for s in noise_state)
         self._lag = settings.smooth_frames // 2
         self._gap = int(np.floor(settings.merge_gap_s / hop_s + 1e-9))
         self._rows: list[np.ndarray] = []
         self._n_rows = 0
         self._next = 0  # absolute index of the first buffered row
         nb = len(idx)
-        self._hist_fs = np.zeros((0, nb), np.float32)  # freq-smoothed rows before the buffer
-        self._hist_raw = np.zeros((0, nb), np.float32)  # raw rows before the buffer
+        self._hist_fs = np.zeros((0, nb), np.float32)  # the last smooth_frames - 1 smoothed rows
+        self._hist_raw = np.zeros((0, nb), np.float32)  # the last ``lag`` raw rows
         self._event: _Event | None = None
         self._event_open_run = False  # the event's run reached the end of the last segment
 
     def noise_state(self) -> list[np.ndarray]:
         """The noise-floor history, to continue with the next recording."""
-        return [s.copy() for s in self._floor.history]
+        return [s.copy() for s in self._ring]
 
     def push(self, frames: SpectralFrames) -> list[Roi]:
         if frames.n_frames == 0:
@@ -238,22 +167,20 @@ class StreamingRoiDetector:
             raise ValueError(f"frames start at {frames.first_frame}, expected {self._next + self._n_rows}")
         self._rows.append(frames.psd[:, self._bins])
         self._n_rows += frames.n_frames
-        out: list[Roi] = []
-        if self._n_rows >= self._seg:
-            rows = np.concatenate(self._rows) if len(self._rows) > 1 else self._rows[0]
-            n_full = (self._n_rows // self._seg) * self._seg
-            out += self._segments(rows[:n_full], self._seg)
-            rest = rows[n_full:]
-            self._rows = [rest] if len(rest) else []
-            self._n_rows = len(rest)
-        return out
+        if self._n_rows < self._seg:
+            return []
+        rows = np.concatenate(self._rows) if len(self._rows) > 1 else self._rows[0]
+        n_full = (self._n_rows // self._seg) * self._seg
+        rest = rows[n_full:]
+        self._rows = [rest.copy()] if len(rest) else []  # a copy lets the caller's block go
+        self._n_rows = len(rest)
+        return self._segments(rows[:n_full])
 
     def flush(self) -> list[Roi]:
         """Process what is buffered and close the open event: the stream has ended."""
         out: list[Roi] = []
         if self._n_rows:
-            rows = np.concatenate(self._rows)
-            out += self._segments(rows, len(rows))
+            out += self._segments(np.concatenate(self._rows))
             self._rows, self._n_rows = [], 0
         if self._event is not None:
             out += self._close(self._event)
@@ -261,29 +188,36 @@ class StreamingRoiDetector:
         return out
 
     # -- internals --------------------------------------------------------------------
-    def _segments(self, raw: np.ndarray, n: int) -> list[Roi]:
-        """Consecutive segments of ``n`` frames (``len(raw)`` is a multiple of ``n``)."""
+    def _segments(self, raw: np.ndarray) -> list[Roi]:
+        """Whole segments (the last one may be partial at the end of the stream) at once."""
         st = self.settings
+        a, n = self._next, len(raw)
         k = st.smooth_frames
-        fs = _box_mean(raw, st.smooth_bins)
+        fs = _freq_box_sum(raw, st.smooth_bins)
+        if len(self._hist_fs) == 0:  # stream start: no past frames, repeat the first
+            self._hist_fs = np.repeat(fs[:1], k - 1, axis=0)
         if k > 1:
-            ts = _time_box_mean(self._hist_fs, fs, n, k)
-            self._hist_fs = (fs if len(fs) >= k - 1 else np.concatenate((self._hist_fs, fs)))[-(k - 1):].copy()
+            ext = np.concatenate((self._hist_fs, fs))
+            ts = ext[k - 1 :].copy()
+            for d in range(1, k):
+                ts += ext[k - 1 - d : k - 1 - d + n]
+            self._hist_fs = ext[n:].copy()
         else:
-            ts = fs.reshape(-1, n, fs.shape[1])
-        level = np.maximum(ts, _TINY, out=ts)
-        np.log10(level, out=level)
-        level *= 10.0
+            ts = fs
+        # one floor per segment: the median of the last noise_window_s of segment levels
+        for s0 in range(0, n, self._seg):
+            seg = ts[s0 : s0 + self._seg]
+            level = 10.0 * np.log10(np.maximum(seg.mean(axis=0, dtype=np.float64), 1e-20))
+            self._ring.append(level)
+            floor_db = np.median(np.stack(self._ring), axis=0) if len(self._ring) > 1 else level
+            seg *= (10.0 ** (-floor_db / 10.0)).astype(np.float32)  # -> SNR as a power ratio
+        ratio = ts
+        stat = 10.0 * np.log10(np.maximum(ratio.max(axis=1), _TINY))
         raw_ext = np.concatenate((self._hist_raw, raw)) if len(self._hist_raw) else raw
-        raw0 = self._next - len(self._hist_raw)  # absolute frame of raw_ext[0]
-        out: list[Roi] = []
-        for seg_level in level:
-            floor = self._floor.push(seg_level.mean(axis=0))
-            snr = seg_level - floor
-            out += self._events(self._next, snr, snr.max(axis=1), raw_ext, raw0)
-            self._next += n
-        keep = max(k - 1, self._lag)
-        self._hist_raw = raw_ext[-keep:].copy() if keep else self._hist_raw
+        raw0 = a - len(self._hist_raw)  # absolute frame of raw_ext[0]
+        out = self._events(a, ratio, stat, raw_ext, raw0)
+        self._hist_raw = raw_ext[len(raw_ext) - self._lag :].copy() if self._lag else self._hist_raw
+        self._next = a + n
         return out
 
     def _add(self, ev: _Event, upto: int, a: int, snr, stat, raw_ext, raw0) -> None:
@@ -344,7 +278,7 @@ class StreamingRoiDetector:
         if duration < st.min_duration_s or (st.max_duration_s is not None and duration > st.max_duration_s):
             return []
         peak_bin = int(np.argmax(ev.bin_max))
-        strong = ev.bin_max >= st.off_db
+        strong = ev.bin_max >= 10.0 ** (st.off_db / 10.0)  # bin_max holds power ratios
         lo = hi = peak_bin
         while lo > 0 and strong[lo - 1]:
             lo -= 1

@@ -129,8 +129,6 @@ def test_spec_hash_changes_with_every_field(field, value):
     assert spec.hash != dataclasses.replace(spec, **{field: value}).hash
 
 
-@pytest.mark.xfail(strict=True, reason="FrontendSpec.hash hashes the JSON of asdict(): fmax=500 (YAML int) "
-                                       "and fmax=500.0 give different hashes for equal specs")
 def test_spec_hash_does_not_depend_on_int_or_float():
     a = FrontendSpec(nfft=256, hop=64, fmin=0, fmax=500, sample_rate=RATE)
     b = FrontendSpec(nfft=256, hop=64, fmin=0.0, fmax=500.0, sample_rate=RATE)
@@ -203,10 +201,9 @@ def test_mel_features_shape_and_filterbank():
     assert out.shape == (5, 24) and out.dtype == np.float32
 
 
-@pytest.mark.xfail(strict=True, reason="FrontendSpec accepts a band [fmin, fmax] that holds no bin centre "
-                                       "(here 100-101 Hz with 7.8 Hz bins); feature_bins() then raises "
-                                       "IndexError from idx[0] instead of an error naming fmin/fmax")
 def test_band_without_bins_is_rejected_by_name():
-    with pytest.raises(ValueError, match="fmin"):
-        spec = FrontendSpec(nfft=256, hop=64, fmin=100.0, fmax=101.0, sample_rate=RATE)
-        feature_bins(spec)
+    with pytest.raises(ValueError, match="fmin=100.0..fmax=101.0 Hz holds no frequency bin"):
+        FrontendSpec(nfft=256, hop=64, fmin=100.0, fmax=101.0, sample_rate=RATE)
+    with pytest.raises(ValueError, match="holds no frequency bin"):
+        FrontendSpec(nfft=256, hop=64, fmin=1500.0, sample_rate=RATE)  # fmin above Nyquist
+    assert feature_bins(FrontendSpec(nfft=256, hop=64, fmin=100.0, fmax=110.0, sample_rate=RATE)) == slice(13, 15)
