@@ -21,6 +21,13 @@ Per stream (whisper.cpp's context/state split: settings are shared, this state i
 
 The noise-floor history can be handed to the next recording of a deployment
 (``noise_state``), which is how the state carries across consecutive files.
+
+A detector can also start at an absolute frame of a recording (``first_frame``, a multiple of
+:attr:`StreamingRoiDetector.segment_frames` counted from the recording's first frame): after
+:attr:`~StreamingRoiDetector.warmup_segments` segments its noise floor and smoothing equal
+those of a detector that saw the whole recording, which is how a long recording is split into
+chunks processed apart (``edge.cluster``).  Each :class:`~edge.types.Roi` carries the frame at
+which its event started (``start_frame``), so a chunk can keep the events it owns.
 """
 
 from __future__ import annotations
@@ -96,7 +103,7 @@ class _NoiseFloor:
 
     def __init__(self, n_bins: int, size: int, history: list[np.ndarray]) -> None:
         self._levels = np.empty((n_bins, size), np.float32)
-        self._size = size
+        self.size = self._size = size
         self._count = 0
         self._next = 0
         for level in history[-size:]:
@@ -175,7 +182,9 @@ class StreamingRoiDetector:
     """Finds ROIs in a stream of :class:`SpectralFrames` from one recording or deployment."""
 
     def __init__(self, settings: RoiSettings, spec: FrontendSpec, *,
-                 noise_state: list[np.ndarray] | None = None) -> None:
+                 noise_state: list[np.ndarray] | None = None, first_frame: int = 0) -> None:
+        if first_frame < 0:
+            raise ValueError(f"{first_frame=} must be >= 0")
         self.settings = settings
         self.spec = spec
         freqs = spec.bin_freqs()
@@ -196,7 +205,7 @@ class StreamingRoiDetector:
         nb = len(idx)
         self._buf = np.empty((self._seg, nb), np.float32)  # a segment being filled
         self._n_buf = 0
-        self._next = 0  # absolute index of the first frame not yet processed
+        self._next = int(first_frame)  # absolute index of the first frame not yet processed
         self._fs_ext = np.empty((self._seg + settings.smooth_frames - 1, nb), np.float32)
         self._ts = np.empty((self._seg, nb), np.float32)
         self._started = False
@@ -207,6 +216,30 @@ class StreamingRoiDetector:
     def noise_state(self) -> list[np.ndarray]:
         """The noise-floor history, to continue with the next recording."""
         return self._floor.state()
+
+    @property
+    def segment_frames(self) -> int:
+        """Frames per noise segment; segments are counted from the stream's first frame."""
+        return self._seg
+
+    @property
+    def warmup_segments(self) -> int:
+        """Whole segments to replay before a segment boundary so that a detector started
+        there (``first_frame``) has the noise floor and smoothing history of one that saw the
+        stream from its start: the floor's window plus the segments the smoothing box spans.
+        Open events need a further margin covering the longest event."""
+        return self._floor.size + -(-(self.settings.smooth_frames - 1) // self._seg)
+
+    @property
+    def processed_frames(self) -> int:
+        """Absolute index of the first frame not yet through the detector (frames of a
+        partly filled segment wait in a buffer until it is complete or :meth:`flush`)."""
+        return self._next
+
+    @property
+    def open_event_start(self) -> int | None:
+        """Start frame of the event still open (it may yet grow or merge), or None."""
+        return self._event.start if self._event is not None else None
 
     def push(self, frames: SpectralFrames) -> list[Roi]:
         if frames.n_frames == 0:
@@ -260,9 +293,12 @@ class StreamingRoiDetector:
             fsx[: k - 1] = f[:1]
             self._started = True
         ts = self._ts[:m]
-        ts[:] = f
-        for d in range(1, k):  # causal sum over frames
-            ts += fsx[k - 1 - d : k - 1 - d + m]
+        if k > 1:  # causal sum over frames
+            np.add(f, fsx[k - 2 : k - 2 + m], out=ts)
+            for d in range(2, k):
+                ts += fsx[k - 1 - d : k - 1 - d + m]
+        else:
+            ts[:] = f
         fsx[: k - 1] = fsx[m : m + k - 1]
         level = 10.0 * np.log10(np.maximum(ts.mean(axis=0), _TINY))
         floor_db = self._floor.push(level)
@@ -344,4 +380,4 @@ class StreamingRoiDetector:
         mean_psd = ev.power[lo : hi + 1] / max(ev.n_power, 1)
         mean_square = float(mean_psd.sum() * self._df)
         level = 10.0 * np.log10(mean_square) if mean_square > 0 else float("-inf")
-        return [Roi(start_s, end_s, low_hz, high_hz, float(ev.peak), float(level))]
+        return [Roi(start_s, end_s, low_hz, high_hz, float(ev.peak), float(level), ev.start)]
