@@ -29,6 +29,7 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_frontend.py
+	$(BIN)/python benchmarks/bench_cluster.py
 
 # Debian packages some tests use: chromium renders the run report headless (the test skips
 # without it).  A no-op when present; never fails the build where apt is unavailable.

@@ -76,9 +76,13 @@ def _reason(exc: Exception) -> str:
 
 
 class Recording:
-    """One channel of a recording as an :class:`~edge.types.AudioSource`."""
+    """One channel of a recording as an :class:`~edge.types.AudioSource`.
 
-    def __init__(self, info: AudioInfo, *, channel: int = 0, block_frames: int = 1 << 20) -> None:
+    ``start`` begins reading at that sample; blocks still end on multiples of
+    ``block_frames`` counted from the file's first sample (the first block is shorter), so
+    a reading begun part-way cuts the stream where a whole-file reading does."""
+
+    def __init__(self, info: AudioInfo, *, channel: int = 0, block_frames: int = 1 << 20, start: int = 0) -> None:
         if not 0 <= channel < info.channels:
             raise AudioError(f"{info.path}: channel {channel} requested, the file has {info.channels}")
         if block_frames < 1:
@@ -86,14 +90,19 @@ class Recording:
         self.info = info
         self.channel = channel
         self.block_frames = int(block_frames)
+        if not 0 <= start <= info.frames:
+            raise ValueError(f"{start=} is outside the recording's {info.frames} samples")
+        self.start = int(start)
 
     def blocks(self) -> Iterator[AudioBlock]:
-        start = 0
+        start = self.start
         try:
             with sf.SoundFile(self.info.path) as fh:
                 dtype, scale = _read_as(self.info.subtype)
+                if start:
+                    fh.seek(start)
                 while True:
-                    data = fh.read(self.block_frames, dtype=dtype, always_2d=True)
+                    data = fh.read(self.block_frames - start % self.block_frames, dtype=dtype, always_2d=True)
                     if len(data) == 0:
                         break
                     samples = np.multiply(data[:, self.channel], scale, dtype=np.float32)

@@ -118,9 +118,17 @@ class HydrophoneTable:
     def load(cls, path: str | Path) -> "HydrophoneTable":
         path = Path(path)
         try:
-            data = yaml.safe_load(path.read_text())
+            text = path.read_text()
         except OSError as exc:
             raise CalibrationError(f"{path}: cannot read hydrophone table: {exc.strerror}") from None
+        return cls.from_text(text, path)
+
+    @classmethod
+    def from_text(cls, text: str, path: str | Path) -> "HydrophoneTable":
+        """The table held by ``text``, the contents of the file at ``path`` (a worker that
+        receives the table with its task, not the file)."""
+        try:
+            data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise CalibrationError(f"{path}: not valid YAML: {exc}") from None
         if not isinstance(data, dict):

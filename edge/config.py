@@ -113,3 +113,13 @@ def load_deployment(path: str | Path | None) -> DeploymentConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     return from_mapping(data, str(path))
+
+
+def from_settings(data: Any, where: str = "settings") -> DeploymentConfig:
+    """The deployment whose :meth:`DeploymentConfig.as_dict` is ``data`` (as ``run.json``
+    records it and cluster tasks carry it); the inverse of ``as_dict``, same hash."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of deployment settings")
+    sections = {key: v.build(cls, data.get(key, {}), f"{where}: {key}") for key, cls in _SECTIONS.items()}
+    top = {k: val for k, val in data.items() if k not in _SECTIONS}
+    return v.build(DeploymentConfig, top, where, **sections)

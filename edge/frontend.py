@@ -123,14 +123,20 @@ _CHUNK_SAMPLES = 1 << 17
 
 class StreamingFrontend:
     """Per-stream state: the sample tail and the next frame index.  Cheap to create; the
-    window and scale are computed once here and reused for every block."""
+    window and scale are computed once here and reused for every block.
 
-    def __init__(self, spec: FrontendSpec, bin_gain_db: np.ndarray | float = 0.0) -> None:
+    ``first_frame`` starts the stream at that absolute frame: the first block pushed must then
+    begin at sample ``first_frame * hop`` (a chunk of a recording read from there gives the
+    same frames, with the same indices, as the whole recording)."""
+
+    def __init__(self, spec: FrontendSpec, bin_gain_db: np.ndarray | float = 0.0, *, first_frame: int = 0) -> None:
+        if first_frame < 0:
+            raise ValueError(f"{first_frame=} must be >= 0")
         self.spec = spec
         self._window = window_array(spec.window, spec.nfft).astype(np.float32)
         self._scale = psd_scale(spec, bin_gain_db)
         self._tail = np.zeros(0, dtype=np.float32)
-        self._next_frame = 0
+        self._next_frame = int(first_frame)
         self._chunk = max(1, _CHUNK_SAMPLES // spec.nfft)
         self._windowed = np.empty((self._chunk, spec.nfft), np.float32)  # work arrays
         self._squares = np.empty((self._chunk, 2 * spec.n_bins), np.float32)

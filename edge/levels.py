@@ -91,9 +91,7 @@ class StreamingLevels:
         """Completed periods as ``(index, broadband_ms, band_ms)``, mean-square uPa^2."""
         if frames.n_frames == 0:
             return []
-        spec = self.spec
-        centre_s = ((frames.first_frame + np.arange(frames.n_frames)) * spec.hop + spec.nfft / 2) / spec.sample_rate
-        period = np.floor(centre_s / self.settings.period_s).astype(np.int64)
+        period = self.period_of(frames.first_frame + np.arange(frames.n_frames))
         out = []
         cuts = np.flatnonzero(np.diff(period)) + 1
         for chunk, p in zip(np.split(frames.psd, cuts), period[np.r_[0, cuts]]):
@@ -106,6 +104,20 @@ class StreamingLevels:
 
     def flush(self) -> list[tuple[int, float, np.ndarray]]:
         return [self._emit()] if self._count else []
+
+    def period_of(self, frames: np.ndarray) -> np.ndarray:
+        """Period index of each absolute frame index in ``frames`` (the period holding the
+        frame's centre), int64 of the same shape."""
+        spec = self.spec
+        centre_s = (np.asarray(frames, np.int64) * spec.hop + spec.nfft / 2) / spec.sample_rate
+        return np.floor(centre_s / self.settings.period_s).astype(np.int64)
+
+    def first_frame_of(self, period: int) -> int:
+        """The first frame belonging to ``period`` or a later one (0 for period 0)."""
+        spec = self.spec
+        guess = max(0, int(np.ceil((period * self.settings.period_s * spec.sample_rate - spec.nfft / 2) / spec.hop)))
+        cand = np.arange(max(0, guess - 3), guess + 4)
+        return int(cand[np.argmax(self.period_of(cand) >= period)])
 
     def _emit(self) -> tuple[int, float, np.ndarray]:
         mean_psd = self._sum / self._count

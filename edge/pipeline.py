@@ -17,7 +17,7 @@ from edge.audio import Recording, probe
 from edge.calibration import Calibration, HydrophoneTable, resolve
 from edge.config import DeploymentConfig
 from edge.errors import AudioError
-from edge.frontend import StreamingFrontend
+from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.levels import StreamingLevels, to_rows
 from edge.roi import StreamingRoiDetector
 from edge.timestamps import iso_utc
@@ -46,41 +46,54 @@ class RecordingResult:
         return self.info.start_utc + dt.timedelta(seconds=self.info.duration_s)
 
 
-def process_recording(path: str | Path, config: DeploymentConfig, table: HydrophoneTable | None, *,
-                      channel: int | None = None, block_s: float | None = None,
-                      allow_truncated: bool = False, noise_state: list[np.ndarray] | None = None,
-                      display_name: str | None = None) -> RecordingResult:
-    """Process one recording; raises :class:`AudioError` when it cannot be."""
+@dataclass(frozen=True)
+class Prepared:
+    """A recording checked against the deployment, with what processing it needs."""
+
+    info: AudioInfo
+    calibration: Calibration
+    warnings: list[str]
+    spec: FrontendSpec
+    channel: int
+    block_frames: int
+
+    def source(self, start: int = 0) -> Recording:
+        """Its samples in blocks, from sample ``start``."""
+        return Recording(self.info, channel=self.channel, block_frames=self.block_frames, start=start)
+
+    def frontend(self, first_frame: int = 0) -> StreamingFrontend:
+        return StreamingFrontend(self.spec, self.calibration.bin_gain_db(self.spec.bin_freqs()),
+                                 first_frame=first_frame)
+
+
+def prepare(path: str | Path, config: DeploymentConfig, table: HydrophoneTable | None, *,
+            channel: int | None = None, block_s: float | None = None,
+            allow_truncated: bool = False) -> Prepared:
+    """Probe a recording and resolve its calibration; raises :class:`AudioError` when it
+    cannot be processed with this deployment."""
     info = probe(path, allow_truncated=allow_truncated)
     if config.sample_rate is not None and info.sample_rate != config.sample_rate:
         raise AudioError(f"{info.path}: sample rate {info.sample_rate} Hz, but deployment "
                          f"{config.name!r} expects {config.sample_rate} Hz")
     calibration, warning = resolve(info.serial, config.calibration, table)
     warnings = [f"{info.path}: {warning}"] if warning else []
-    spec = config.spec_for(info.sample_rate)
     channel = config.channel if channel is None else channel
     block_frames = max(1, round((block_s or config.block_s) * info.sample_rate))
-    source = Recording(info, channel=channel, block_frames=block_frames)
+    prepared = Prepared(info, calibration, warnings, config.spec_for(info.sample_rate), channel, block_frames)
+    prepared.source()  # checks the channel
+    return prepared
 
-    frontend = StreamingFrontend(spec, calibration.bin_gain_db(spec.bin_freqs()))
-    detector = StreamingRoiDetector(config.roi, spec, noise_state=noise_state)
-    levels = StreamingLevels(spec, config.levels)
-    rois: list[Roi] = []
-    periods = []
-    for block in source.blocks():
-        frames = frontend.push(block)
-        rois += detector.push(frames)
-        periods += levels.push(frames)
-    rois += detector.flush()
-    periods += levels.flush()
 
-    name = display_name or str(path)
+def records(prep: Prepared, config: DeploymentConfig, rois: list[Roi], periods: list, name: str
+            ) -> tuple[list[Detection], list[LevelRow]]:
+    """Detection and level records of a recording from its ROIs and level periods."""
+    info, calibration = prep.info, prep.calibration
 
     def utc(offset_s: float) -> str:
         return iso_utc(info.start_utc, offset_s)
 
     detections = [
-        Detection(name, channel, utc(r.start_s), r.start_s, r.end_s, r.low_hz, r.high_hz, ROI_LABEL,
+        Detection(name, prep.channel, utc(r.start_s), r.start_s, r.end_s, r.low_hz, r.high_hz, ROI_LABEL,
                   float("nan"), r.snr_db, r.received_level_db, deployment=config.name,
                   config_hash=config.hash, hydrophone=calibration.hydrophone,
                   calibration_db=calibration.full_scale_spl_db)
@@ -88,5 +101,26 @@ def process_recording(path: str | Path, config: DeploymentConfig, table: Hydroph
     ]
     level_rows = to_rows(periods, file=name, start_utc_of=utc, period_s=config.levels.period_s,
                          total_s=info.duration_s)
-    return RecordingResult(info, calibration, rois, detections, level_rows, levels.bands.names,
-                           warnings, detector.noise_state())
+    return detections, level_rows
+
+
+def process_recording(path: str | Path, config: DeploymentConfig, table: HydrophoneTable | None, *,
+                      channel: int | None = None, block_s: float | None = None,
+                      allow_truncated: bool = False, noise_state: list[np.ndarray] | None = None,
+                      display_name: str | None = None) -> RecordingResult:
+    """Process one recording; raises :class:`AudioError` when it cannot be."""
+    prep = prepare(path, config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
+    frontend = prep.frontend()
+    detector = StreamingRoiDetector(config.roi, prep.spec, noise_state=noise_state)
+    levels = StreamingLevels(prep.spec, config.levels)
+    rois: list[Roi] = []
+    periods = []
+    for block in prep.source().blocks():
+        frames = frontend.push(block)
+        rois += detector.push(frames)
+        periods += levels.push(frames)
+    rois += detector.flush()
+    periods += levels.flush()
+    detections, level_rows = records(prep, config, rois, periods, display_name or str(path))
+    return RecordingResult(prep.info, prep.calibration, rois, detections, level_rows, levels.bands.names,
+                           prep.warnings, detector.noise_state())

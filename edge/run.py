@@ -31,7 +31,7 @@ from edge.levels import DecidecadeBands
 from edge.outputs import (DETECTION_COLUMNS, LEVEL_COLUMNS, csv_text, detection_row, level_row,
                           raven_table, write_atomic)
 from edge.pipeline import process_recording
-from edge.types import Detection, LevelRow
+from edge.types import AudioInfo, Detection, LevelRow
 
 PART_VERSION = 1
 CONTIGUOUS_TOLERANCE_S = 1.0  # recordings this close end-to-start share the noise floor
@@ -163,6 +163,72 @@ def _outcome_from_part(part: dict) -> FileOutcome:
         part["level_bands"], part["details"])
 
 
+@dataclass
+class RunContext:
+    """One run's settings and outputs so far: what the local loop (:func:`detect`) and the
+    cluster engine (``edge.cluster``) share, so both commit parts and assemble outputs alike."""
+
+    outdir: Path
+    config: DeploymentConfig
+    table: HydrophoneTable | None
+    paths: list[Path]
+    parts: _Parts
+    raven_names: dict[Path, str]
+    level_header: list[str]
+    table_hash: str
+    run_key: dict
+    started: float
+    started_utc: str
+    command: list[str] | None
+
+
+def start_run(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfig, *,
+              table: HydrophoneTable | None = None, allow_truncated: bool = False, channel: int | None = None,
+              command: list[str] | None = None) -> RunContext:
+    """Discover the recordings and prepare ``outdir``; raises :class:`PamedgeError` when
+    there is nothing to do."""
+    started = time.time()
+    started_utc = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    outdir = Path(outdir)
+    paths = discover(list(inputs))
+    if not paths:
+        raise PamedgeError(f"no .wav or .flac files found in {', '.join(map(str, inputs))}")
+    outdir.mkdir(parents=True, exist_ok=True)
+    table_hash = _sha256(Path(table.path)) if table is not None else ""
+    run_key = {"config_hash": config.hash, "table_sha256": table_hash, "channel": channel,
+               "allow_truncated": allow_truncated, "part_version": PART_VERSION}
+    return RunContext(outdir, config, table, paths, _Parts(outdir), _raven_names(paths), _level_header(paths, config),
+                      table_hash, run_key, started, started_utc, command)
+
+
+def committed(ctx: RunContext, path: Path) -> tuple[FileOutcome, list[np.ndarray] | None] | None:
+    """The outcome and noise state of ``path`` committed by an earlier run with the same
+    settings (``--resume``), or None."""
+    loaded = ctx.parts.load(path)
+    if loaded and loaded[0].get("run_key") == ctx.run_key and loaded[0].get("source") == _identity(path) \
+            and loaded[0]["status"] == "ok":
+        part, state = loaded
+        return _outcome_from_part(part), state
+    return None
+
+
+def commit(ctx: RunContext, path: Path, outcome: FileOutcome, state: list[np.ndarray] | None) -> None:
+    """Make one recording's results durable: its Raven table, then its part."""
+    if outcome.status == "ok":
+        write_atomic(ctx.outdir / "raven" / ctx.raven_names[path], raven_table(outcome.detections))
+    ctx.parts.save(path, _part_dict(outcome, ctx.run_key, path), state)
+
+
+def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) -> RunReport:
+    """Assemble ``detections.csv``, ``levels.csv`` and ``run.json`` from ``outcomes`` (in
+    input order)."""
+    report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s)
+    _assemble(report, ctx.level_header)
+    _write_run_json(report, ctx.config, ctx.table, ctx.table_hash, ctx.started_utc, ctx.command, ctx.raven_names,
+                    ctx.paths)
+    return report
+
+
 def detect(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfig, *,
            table: HydrophoneTable | None = None, resume: bool = False, allow_truncated: bool = False,
            channel: int | None = None, block_s: float | None = None,
@@ -174,40 +240,24 @@ def detect(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfi
     Raises :class:`PamedgeError` only for problems with the whole run (no inputs, an
     unwritable ``outdir``); a bad recording is reported in its outcome.
     """
-    started = time.time()
-    started_utc = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    outdir = Path(outdir)
-    paths = discover(list(inputs))
-    if not paths:
-        raise PamedgeError(f"no .wav or .flac files found in {', '.join(map(str, inputs))}")
-    outdir.mkdir(parents=True, exist_ok=True)
-    parts = _Parts(outdir)
-    raven_names = _raven_names(paths)
-    level_header = _level_header(paths, config)
-    table_hash = _sha256(Path(table.path)) if table is not None else ""
-    run_key = {"config_hash": config.hash, "table_sha256": table_hash, "channel": channel,
-               "allow_truncated": allow_truncated, "part_version": PART_VERSION}
-
+    ctx = start_run(inputs, outdir, config, table=table, allow_truncated=allow_truncated, channel=channel,
+                    command=command)
     outcomes: list[FileOutcome] = []
     processing_s = 0.0
     prev_state: list[np.ndarray] | None = None
     prev_end: dt.datetime | None = None
     prev_rate: int | None = None
-    for path in paths:
-        loaded = parts.load(path) if resume else None
-        if loaded and loaded[0].get("run_key") == run_key and loaded[0].get("source") == _identity(path) \
-                and loaded[0]["status"] == "ok":
-            part, state = loaded
-            outcome = _outcome_from_part(part)
+    for path in ctx.paths:
+        done = committed(ctx, path) if resume else None
+        if done:
+            outcome, state = done
         else:
             t0 = time.perf_counter()
             contiguous = _contiguous(path, prev_end, prev_rate)
             outcome, state = _process_one(path, config, table, allow_truncated=allow_truncated, channel=channel,
                                           block_s=block_s, noise_state=prev_state if contiguous else None)
             processing_s += time.perf_counter() - t0
-            if outcome.status == "ok":
-                write_atomic(outdir / "raven" / raven_names[path], raven_table(outcome.detections))
-            parts.save(path, _part_dict(outcome, run_key, path), state)
+            commit(ctx, path, outcome, state)
         outcomes.append(outcome)
         ok = outcome.status == "ok"
         prev_state = state if ok else None
@@ -215,11 +265,15 @@ def detect(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfi
         prev_rate = outcome.details.get("sample_rate") if ok else None
         if on_file:
             on_file(outcome, outcome.details.get("duration_s", outcome.audio_s))
+    return finish(ctx, outcomes, processing_s)
 
-    report = RunReport(outdir, outcomes, time.time() - started, processing_s)
-    _assemble(report, level_header)
-    _write_run_json(report, config, table, table_hash, started_utc, command, raven_names, paths)
-    return report
+
+def contiguous(prev: AudioInfo | None, info: AudioInfo) -> bool:
+    """True when ``info`` starts where ``prev`` ended (within :data:`CONTIGUOUS_TOLERANCE_S`)
+    at the same sample rate: the noise floor carries from one to the other."""
+    if prev is None or prev.start_utc is None:
+        return False
+    return _adjoins(info, prev.start_utc + dt.timedelta(seconds=prev.duration_s), prev.sample_rate)
 
 
 def _contiguous(path: Path, prev_end: dt.datetime | None, prev_rate: int | None) -> bool:
@@ -229,6 +283,10 @@ def _contiguous(path: Path, prev_end: dt.datetime | None, prev_rate: int | None)
         info = probe(path, allow_truncated=True)
     except PamedgeError:
         return False
+    return _adjoins(info, prev_end, prev_rate)
+
+
+def _adjoins(info: AudioInfo, prev_end: dt.datetime, prev_rate: int | None) -> bool:
     return (info.start_utc is not None and info.sample_rate == prev_rate
             and abs((info.start_utc - prev_end).total_seconds()) <= CONTIGUOUS_TOLERANCE_S)
 
@@ -243,22 +301,38 @@ def _end_utc(outcome: FileOutcome) -> dt.datetime | None:
 def _process_one(path: Path, config: DeploymentConfig, table, **kwargs) -> tuple[FileOutcome, list | None]:
     try:
         res = process_recording(path, config, table, display_name=str(path), **kwargs)
-    except (PamedgeError, ValueError, OSError) as exc:
-        return FileOutcome(str(path), "failed", _one_line(exc, path)), None
-    except MemoryError:
-        return FileOutcome(str(path), "failed", f"{path}: out of memory"), None
-    info = res.info
+    except Exception as exc:  # noqa: BLE001 -- only the kinds failed_outcome accepts are caught
+        return failed_outcome(path, exc), None
+    channel = config.channel if kwargs.get("channel") is None else kwargs["channel"]
+    return ok_outcome(path, res.info, res.calibration, res.warnings, channel, config, len(res.rois), res.detections,
+                      res.levels, res.level_bands, carried=kwargs.get("noise_state") is not None), res.noise_state
+
+
+def failed_outcome(path: Path, exc: Exception) -> FileOutcome:
+    """The outcome of a recording that could not be processed, its reason on one line
+    naming the file; re-raises what is not a per-recording failure."""
+    if isinstance(exc, MemoryError):
+        return FileOutcome(str(path), "failed", f"{path}: out of memory")
+    if not isinstance(exc, (PamedgeError, ValueError, OSError)):
+        raise exc
+    return FileOutcome(str(path), "failed", _one_line(exc, path))
+
+
+def ok_outcome(path: Path, info: AudioInfo, calibration, warnings: list[str], channel: int, config: DeploymentConfig,
+               roi_count: int, detections: list[Detection], levels: list[LevelRow], level_bands, *,
+               carried: bool) -> FileOutcome:
+    """The outcome of a recording processed whole; ``carried`` says the noise floor came
+    from the previous recording."""
     details = {
         "sample_rate": info.sample_rate, "channels": info.channels,
-        "channel": config.channel if kwargs.get("channel") is None else kwargs["channel"], "subtype": info.subtype,
+        "channel": channel, "subtype": info.subtype,
         "duration_s": info.duration_s, "start_utc": info.start_utc.isoformat() if info.start_utc else "",
         "time_source": info.time_source or "", "serial": info.serial or "",
-        "calibration": {**res.calibration.as_dict(), "hash": res.calibration.hash},
-        "frontend_hash": config.spec_for(info.sample_rate).hash, "warnings": res.warnings,
-        "noise_floor_carried": kwargs.get("noise_state") is not None,
+        "calibration": {**calibration.as_dict(), "hash": calibration.hash},
+        "frontend_hash": config.spec_for(info.sample_rate).hash, "warnings": warnings,
+        "noise_floor_carried": carried,
     }
-    return FileOutcome(str(path), "ok", "", info.duration_s, len(res.rois), res.detections, res.levels,
-                       list(res.level_bands), details), res.noise_state
+    return FileOutcome(str(path), "ok", "", info.duration_s, roi_count, detections, levels, list(level_bands), details)
 
 
 def _one_line(exc: Exception, path: Path) -> str:

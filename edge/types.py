@@ -71,6 +71,10 @@ class Roi:
     high_hz: float
     snr_db: float  # peak SNR over the noise floor
     received_level_db: float  # RMS SPL over the box, dB re 1 uPa
+    # The STFT frame (absolute index in the stream) at which the event first reached the
+    # detector's on threshold; -1 when unknown.  ``start_s`` lies up to the smoothing lag
+    # before it.  Splitting a stream into chunks assigns each ROI to the chunk holding it.
+    start_frame: int = -1
 
     @property
     def duration_s(self) -> float:

@@ -19,7 +19,8 @@ PACKAGE_DIR = Path(edge.__file__).resolve().parent
 HEAVY = ("numpy", "scipy", "torch", "onnx", "onnxruntime", "tensorflow", "litert_torch", "ai_edge_litert",
          "tflite_runtime", "matplotlib")
 NEVER_IN_THE_CLI = ("torch", "onnx", "onnxruntime", "tensorflow", "litert_torch", "ai_edge_litert",
-                    "tflite_runtime", "matplotlib", "scipy.signal")
+                    "tflite_runtime", "matplotlib", "scipy.signal", "dask", "distributed")
+DASK = ("dask", "distributed")
 
 REPORT = "import json, sys; print(json.dumps(sorted(sys.modules)))"
 
@@ -95,3 +96,11 @@ def test_each_module_imports_on_its_own(module):
     modules = modules_after(f"import {module}")
     assert module in modules
     assert loaded(modules, ("torch", "onnx", "onnxruntime", "tensorflow", "litert_torch", "matplotlib")) == []
+
+
+def test_runtime_and_cluster_planning_load_no_dask():
+    """Dask is imported by ``edge.cluster.client`` when a run asks for a scheduler, not before:
+    the local engine, the plan and the worker's task function stay plain."""
+    modules = modules_after("import edge.run, edge.pipeline, edge.cluster.plan, edge.cluster.task, "
+                            "edge.cluster.engine, edge.cluster.client")
+    assert loaded(modules, DASK) == []

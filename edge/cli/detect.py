@@ -22,6 +22,12 @@ from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, config_option, domain_er
 @click.option("--block-s", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds of audio read at once (memory bound). Default: the deployment's block_s.")
 @click.option("--allow-truncated", is_flag=True, help="Process the part present of WAVs cut short (e.g. power loss) instead of failing them.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on a Dask cluster: its scheduler's address (tcp://host:8786), or local:N to start N worker "
+                   "processes here (needs pamedge[dask]). Outputs are identical to a run without it.")
+@click.option("--chunk-s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --scheduler: seconds of audio per unit of work; longer recordings are split "
+                   "(rounded to whole level periods). Default: 1800.")
 @click.option("--plots", is_flag=True,
               help="Also draw calibrated spectrograms into OUTDIR/plots: the strongest detections of each label "
                    "boxed, and an overview of each recording (needs pamedge[plot]).")
@@ -29,8 +35,8 @@ from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, config_option, domain_er
               help="Detection thumbnails per label with --plots, strongest first.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @domain_errors
-def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channel, block_s, allow_truncated, plots,
-         plots_per_label, quiet):
+def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channel, block_s, allow_truncated,
+         scheduler, chunk_s, plots, plots_per_label, quiet):
     """Detect regions of interest in WAV/FLAC recordings (files or folders, searched recursively).
 
     Exit status: 0 every recording processed, 1 some failed (see run.json), 2 usage or
@@ -41,6 +47,8 @@ def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channe
     from edge.run import detect
 
     config = load_deployment(config_path)
+    if chunk_s is not None and scheduler is None:
+        fail("--chunk-s splits recordings into units for --scheduler; give --scheduler too")
     if not no_model:
         fail("no classification model is available yet: use --no-model to write ROIs as detections")
     if plots:
@@ -60,9 +68,18 @@ def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channe
         if outcome.status != "ok":
             _echo_above(progress, f"failed: {outcome.reason}")
 
+    kwargs = dict(table=table, resume=resume, allow_truncated=allow_truncated, channel=channel, block_s=block_s,
+                  on_file=on_file, command=sys.argv)
+    if scheduler is not None:
+        from edge.cluster.client import require_distributed
+        require_distributed()  # say so now, before probing every recording
     try:
-        report = detect(list(inputs), outdir, config, table=table, resume=resume, allow_truncated=allow_truncated,
-                        channel=channel, block_s=block_s, on_file=on_file, command=sys.argv)
+        if scheduler is None:
+            report = detect(list(inputs), outdir, config, **kwargs)
+        else:
+            from edge.cluster.client import DEFAULT_CHUNK_S, detect_on_cluster
+            report = detect_on_cluster(list(inputs), outdir, config, scheduler=scheduler,
+                                       chunk_s=chunk_s or DEFAULT_CHUNK_S, **kwargs)
     finally:
         if progress is not None:
             progress.close()

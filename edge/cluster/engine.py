@@ -1,0 +1,84 @@
+"""A run made of units, whoever executes them: plan, gather, merge, commit, assemble.
+
+:func:`run_units` is the cluster run without the cluster: ``execute`` receives the units
+and yields their :class:`~edge.cluster.task.UnitResult` in any order (Dask's
+``as_completed``, or a plain loop in tests).  A recording is merged and committed as soon as
+all its chunks are in, with the functions the local run uses, so parts, ``--resume`` and the
+outputs are the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable
+
+from edge.config import DeploymentConfig
+from edge.run import FileOutcome, RunReport, commit, committed, finish, ok_outcome, start_run
+
+from edge.cluster.plan import DEFAULT_CHUNK_S, Unit, plan_units
+from edge.cluster.task import Job, UnitResult
+
+Execute = Callable[[list[Unit], Job], Iterable[UnitResult]]
+
+
+def run_units(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfig, *, execute: Execute,
+              table=None, resume: bool = False, allow_truncated: bool = False, channel: int | None = None,
+              block_s: float | None = None, chunk_s: float = DEFAULT_CHUNK_S,
+              on_file: Callable[[FileOutcome, float], None] | None = None,
+              command: list[str] | None = None, salt: str = "") -> RunReport:
+    """Process ``inputs`` into ``outdir`` as :func:`edge.run.detect` does, one unit per chunk."""
+    ctx = start_run(inputs, outdir, config, table=table, allow_truncated=allow_truncated, channel=channel,
+                    command=command)
+    outcomes: list[FileOutcome | None] = [None] * len(ctx.paths)
+    for i, path in enumerate(ctx.paths):
+        done = committed(ctx, path) if resume else None
+        if done:
+            outcomes[i] = done[0]
+            if on_file:
+                on_file(done[0], done[0].details.get("duration_s", done[0].audio_s))
+    units = [u for u in plan_units(ctx.paths, config, table, chunk_s=chunk_s, channel=channel, block_s=block_s,
+                                   allow_truncated=allow_truncated, salt=salt + ctx.run_key["config_hash"])
+             if outcomes[u.file_index] is None]
+    expected = {u.file_index: u.n_chunks for u in units}
+    received: dict[int, dict[int, UnitResult]] = {i: {} for i in expected}
+    processing_s = 0.0
+    job = Job.of(config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
+    for result in execute(units, job):
+        chunks = received[result.file_index]
+        if result.chunk in chunks:
+            continue  # a unit re-run after its worker died: the first result stands
+        chunks[result.chunk] = result
+        processing_s += result.seconds
+        if len(chunks) < expected[result.file_index]:
+            continue
+        path = ctx.paths[result.file_index]
+        outcome, state = merge(path, [chunks[k] for k in sorted(chunks)], ctx.config, ctx.table,
+                               channel=channel, block_s=block_s, allow_truncated=allow_truncated)
+        commit(ctx, path, outcome, state)
+        outcomes[result.file_index] = outcome
+        if on_file:
+            on_file(outcome, outcome.details.get("duration_s", outcome.audio_s))
+    missing = [str(ctx.paths[i]) for i, o in enumerate(outcomes) if o is None]
+    if missing:
+        raise RuntimeError(f"no result for {', '.join(missing)}")
+    return finish(ctx, outcomes, processing_s)
+
+
+def merge(path: Path, chunks: list[UnitResult], config: DeploymentConfig, table, *, channel, block_s,
+          allow_truncated) -> tuple[FileOutcome, list | None]:
+    """One recording's outcome from its chunks in order (ROIs by start, levels by period)."""
+    from edge.pipeline import prepare
+    from edge.run import failed_outcome
+
+    failed = [c for c in chunks if c.status != "ok"]
+    if failed:
+        return FileOutcome(str(path), "failed", failed[0].reason), None
+    try:
+        prep = prepare(path, config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
+    except Exception as exc:  # noqa: BLE001 -- e.g. the file vanished since the worker read it
+        return failed_outcome(path, exc), None
+    detections = [d for c in chunks for d in c.detections]
+    levels = [r for c in chunks for r in c.levels]
+    return (ok_outcome(path, prep.info, prep.calibration, prep.warnings, prep.channel, config, len(detections),
+                       detections, levels, chunks[0].level_bands, carried=chunks[0].carried),
+            chunks[-1].noise_state)

@@ -1,0 +1,145 @@
+"""What runs on a worker: one unit of work, from the recording on the shared filesystem.
+
+The deployment travels as its settings mapping plus its hash and the hydrophone table as its
+bytes plus their sha256; both are rebuilt and checked here, so a worker with a different
+pamedge (whose settings would hash differently) fails loudly instead of computing something
+else.  Nothing here imports Dask: the function is plain and is also called in-process by
+tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.calibration import HydrophoneTable
+from edge.config import DeploymentConfig, from_settings
+from edge.errors import ConfigError, PamedgeError
+from edge.levels import StreamingLevels
+from edge.pipeline import prepare, records
+from edge.roi import StreamingRoiDetector
+from edge.run import failed_outcome
+from edge.types import Detection, LevelRow, SpectralFrames
+
+from edge.cluster.plan import Span, Unit
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every unit of a run shares, in a form that travels to workers."""
+
+    settings: dict
+    config_hash: str
+    table_bytes: bytes | None = None
+    table_path: str = ""
+    table_sha256: str = ""
+    channel: int | None = None
+    block_s: float | None = None
+    allow_truncated: bool = False
+
+    @classmethod
+    def of(cls, config: DeploymentConfig, table: HydrophoneTable | None, *, channel: int | None = None,
+           block_s: float | None = None, allow_truncated: bool = False) -> "Job":
+        data = Path(table.path).read_bytes() if table is not None else None
+        return cls(config.as_dict(), config.hash, data, table.path if table else "",
+                   hashlib.sha256(data).hexdigest() if data is not None else "", channel, block_s, allow_truncated)
+
+    def restore(self) -> tuple[DeploymentConfig, HydrophoneTable | None]:
+        """The deployment and table, checked against the hashes the client computed."""
+        config = from_settings(self.settings, "deployment settings sent by the client")
+        if config.hash != self.config_hash:
+            raise ConfigError(f"deployment hash mismatch on the worker: the client sent {self.config_hash}, the "
+                              f"settings rebuilt here hash to {config.hash} (is the same pamedge version installed "
+                              "on the workers?)")
+        if self.table_bytes is None:
+            return config, None
+        got = hashlib.sha256(self.table_bytes).hexdigest()
+        if got != self.table_sha256:
+            raise ConfigError(f"{self.table_path}: hydrophone table sha256 mismatch on the worker "
+                              f"(sent {self.table_sha256}, received {got})")
+        return config, HydrophoneTable.from_text(self.table_bytes.decode(), self.table_path)
+
+
+@dataclass
+class UnitResult:
+    """One unit's share of its recording's outcome."""
+
+    file_index: int
+    chunk: int
+    status: str = "ok"
+    reason: str = ""
+    detections: list[Detection] = field(default_factory=list)
+    levels: list[LevelRow] = field(default_factory=list)
+    level_bands: tuple[str, ...] = ()
+    noise_state: list[np.ndarray] | None = None  # the last chunk's, at the recording's end
+    carried: bool = False
+    seconds: float = 0.0
+
+
+def run_unit(unit: Unit, job: Job) -> UnitResult:
+    """Process one unit.  A recording that cannot be processed gives a failed result whose
+    reason names the file; a mismatched deployment or table raises :class:`ConfigError`."""
+    config, table = job.restore()
+    t0 = time.perf_counter()
+    try:
+        result = _process(unit, job, config, table)
+    except Exception as exc:  # noqa: BLE001 -- failed_outcome re-raises what is not a per-file failure
+        result = UnitResult(unit.file_index, unit.chunk, "failed", failed_outcome(Path(unit.path), exc).reason)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _prepare(path: str, job: Job, config: DeploymentConfig, table):
+    return prepare(path, config, table, channel=job.channel, block_s=job.block_s, allow_truncated=job.allow_truncated)
+
+
+def _replay(spans: tuple[Span, ...], job: Job, config: DeploymentConfig, table) -> tuple[list | None, bool]:
+    """The noise floor at the end of the last span, and whether it carries (a recording the
+    single-process run would fail does not hand its floor on)."""
+    state, ok = None, False
+    for span in spans:
+        try:
+            prep = _prepare(span.path, job, config, table)
+            detector = StreamingRoiDetector(config.roi, prep.spec, noise_state=state, first_frame=span.start)
+            frontend = prep.frontend(span.start)
+            for block in prep.source(span.start * prep.spec.hop).blocks():
+                detector.push(frontend.push(block))
+            detector.flush()
+            state, ok = detector.noise_state(), True
+        except (PamedgeError, ValueError, OSError, MemoryError):
+            state, ok = None, False
+    return state, ok
+
+
+def _process(unit: Unit, job: Job, config: DeploymentConfig, table) -> UnitResult:
+    prep = _prepare(unit.path, job, config, table)
+    carried = unit.carried
+    state = None
+    if unit.predecessors:
+        state, ok = _replay(unit.predecessors, job, config, table)
+        carried = carried and ok
+    start, c0, c1 = unit.replay_from, unit.c0, unit.c1
+    detector = StreamingRoiDetector(config.roi, prep.spec, noise_state=state if carried and start == 0 else None,
+                                    first_frame=start)
+    frontend = prep.frontend(start)
+    levels = StreamingLevels(prep.spec, config.levels)
+    rois, periods = [], []
+    for block in prep.source(start * prep.spec.hop).blocks():
+        frames = frontend.push(block)
+        rois += [r for r in detector.push(frames) if c0 <= r.start_frame < c1]
+        lo, hi = max(c0 - frames.first_frame, 0), min(c1 - frames.first_frame, frames.n_frames)
+        if hi > lo:
+            periods += levels.push(SpectralFrames(frames.psd[lo:hi], frames.first_frame + lo))
+        open_start = detector.open_event_start
+        if not unit.last and detector.processed_frames >= c1 and (open_start is None or open_start >= c1):
+            break  # every event started in the chunk has closed
+    else:
+        rois += [r for r in detector.flush() if c0 <= r.start_frame < c1]
+    periods += levels.flush()
+    detections, level_rows = records(prep, config, rois, periods, unit.path)
+    return UnitResult(unit.file_index, unit.chunk, "ok", "", detections, level_rows, levels.bands.names,
+                      detector.noise_state() if unit.last else None, carried)

@@ -1,0 +1,49 @@
+"""Fixtures for cluster runs: the real NARW folder and a single-process run of it to match."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+from pathlib import Path
+
+import pytest
+
+from edge.calibration import HydrophoneTable
+from edge.config import load_deployment
+from edge.run import detect
+from tests.conftest import DEPLOYMENTS, shared_path
+
+DEPLOYMENT = DEPLOYMENTS / "narw-upcall.yaml"
+
+
+@pytest.fixture(scope="session")
+def narw_inputs() -> list[Path]:
+    """Both sub-folders: the background files are contiguous, so the carried floor matters."""
+    root = shared_path("meridian-osmose-narw", "task-2a", "data", "train")
+    return [root / "background", root / "narw"]
+
+
+@pytest.fixture(scope="session")
+def narw_config():
+    config = load_deployment(DEPLOYMENT)
+    return config, HydrophoneTable.load(config.table_path())
+
+
+@pytest.fixture(scope="session")
+def single_process(narw_inputs, narw_config, tmp_path_factory) -> Path:
+    """``edge.run.detect`` over the NARW folder: the outputs every cluster run must equal."""
+    out = tmp_path_factory.mktemp("single") / "out"
+    config, table = narw_config
+    detect(narw_inputs, out, config, table=table)
+    return out
+
+
+def assert_same_outputs(expected: Path, got: Path) -> None:
+    for name in ("detections.csv", "levels.csv"):
+        assert (got / name).read_bytes() == (expected / name).read_bytes(), name
+    names = sorted(os.listdir(expected / "raven"))
+    assert sorted(os.listdir(got / "raven")) == names
+    match, mismatch, errors = filecmp.cmpfiles(expected / "raven", got / "raven", names, shallow=False)
+    assert match == names and not mismatch and not errors
+    rows = (got / "detections.csv").read_text().splitlines()[1:]
+    assert len(rows) == len(set(rows)) > 0, "duplicated detections"
