@@ -1,13 +1,20 @@
 """edge-detect on a local Dask cluster: 1 vs 2 worker processes over hours of real audio.
 
-Input: the six 15-minute NARW recordings (2 kHz) of ../shared/data/real, linked ``--copies``
-times under distinct names one day apart (symlinks in benchmarks/.cache/cluster/), so the
-contiguous background series stays contiguous within each copy.  Each contender runs
+Workloads (``--workload``):
+
+* ``beluga`` (default): the seeded 2 h, 96 kHz synthetic recording of ``bench_frontend.py``
+  (cached in benchmarks/.cache/) with ``beluga.yaml``, cut into ``--chunk-s`` units: enough
+  work per task (about 0.5 s per 10 min of audio) for a second worker to pay off;
+* ``narw``: the six 15-minute NARW recordings (2 kHz) of ../shared/data/real, linked
+  ``--copies`` times under distinct names one day apart (symlinks in
+  benchmarks/.cache/cluster/), so the contiguous background series stays contiguous within
+  each copy.  At 2 kHz a unit is about 0.1 s of work and the client's own bookkeeping
+  dominates.  Each contender runs
 ``detect_on_cluster`` against an already-started ``LocalCluster`` (start-up is timed apart),
 median of ``--repeats``; outputs are checked byte-identical to the single-process run.
 Scheduler overhead per task: the wall time of ``--empty`` no-op tasks on one worker / count.
 
-    python benchmarks/bench_cluster.py [--copies 4] [--repeats 3] [--chunk-s 1800] [--json]
+    python benchmarks/bench_cluster.py [--workload beluga|narw] [--copies 4] [--repeats 3] [--chunk-s 600] [--json]
 """
 
 from __future__ import annotations
@@ -57,26 +64,36 @@ def empty() -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--workload", choices=("beluga", "narw"), default="beluga")
     ap.add_argument("--copies", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--chunk-s", type=float, default=1800.0)
+    ap.add_argument("--chunk-s", type=float, default=600.0)
     ap.add_argument("--empty", type=int, default=500)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if not NARW.exists():
+    if args.workload == "narw" and not NARW.exists():
         print(f"needs the NARW recordings at {NARW}", file=sys.stderr)
         return 2
+    import dask
     import distributed
     from edge.audio import discover, probe
     from edge.calibration import HydrophoneTable
-    from edge.cluster.client import detect_on_cluster
+    from edge.cluster.client import WORKER_ENVIRON, detect_on_cluster
     from edge.config import load_deployment
     from edge.run import detect
 
-    config = load_deployment(ROOT / "firmware-config" / "deployments" / "narw-upcall.yaml")
+    if args.workload == "beluga":
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from bench_frontend import synthetic_recording
+
+        config = load_deployment(ROOT / "firmware-config" / "deployments" / "beluga.yaml")
+        inputs = [synthetic_recording(2.0)]
+    else:
+        config = load_deployment(ROOT / "firmware-config" / "deployments" / "narw-upcall.yaml")
+        inputs = [corpus(args.copies)]
     table = HydrophoneTable.load(config.table_path())
-    inputs = [corpus(args.copies)]
     audio_s = sum(probe(p).duration_s for p in discover(inputs))
+    environ = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}
     work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
     try:
         t0 = time.perf_counter()
@@ -86,7 +103,7 @@ def main() -> int:
         results = {"audio_h": audio_s / 3600, "single_process_s": single_s, "workers": {}}
         for n in (1, 2):
             t0 = time.perf_counter()
-            with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+            with dask.config.set(environ), distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                                           dashboard_address=None) as cluster, distributed.Client(cluster) as client:
                 startup = time.perf_counter() - t0
                 times = []
@@ -113,6 +130,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
+        print(f"workload {args.workload}, chunk_s {args.chunk_s:g}")
         print(f"audio: {results['audio_h']:.2f} h; single process (edge.run.detect): {single_s:.2f} s")
         for n, e in results["workers"].items():
             print(f"{n} worker(s): median {e['median_s']:.2f} s ({results['audio_h'] * 3600 / e['median_s']:.0f}x "

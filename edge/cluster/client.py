@@ -21,6 +21,12 @@ from edge.cluster.task import Job, UnitResult, run_unit
 
 INSTALL_HINT = 'pip install "pamedge[dask]"'
 RETRIES = 2
+# Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, and setting any malloc
+# threshold switches off glibc's adaptive mmap threshold: every array over 128 KiB is then
+# a fresh mmap and its pages fault in again, which halved the detector's speed in a worker
+# (benchmarks/RESULTS.md).  Workers of clusters started elsewhere need the same environment
+# (README, "Archive scale").
+WORKER_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": 268_435_456, "MALLOC_MMAP_THRESHOLD_": 33_554_432}
 
 
 def require_distributed():
@@ -51,7 +57,10 @@ def connect(address: str) -> Iterator:
     distributed = require_distributed()
     target = parse_scheduler(address)
     if isinstance(target, int):
-        with distributed.LocalCluster(n_workers=target, threads_per_worker=1, processes=True, host="127.0.0.1",
+        import dask
+
+        environ = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}
+        with dask.config.set(environ), distributed.LocalCluster(n_workers=target, threads_per_worker=1, processes=True, host="127.0.0.1",
                                       dashboard_address=None) as cluster, distributed.Client(cluster) as client:
             yield client
     else:
