@@ -285,10 +285,15 @@ class StreamingRoiDetector:
         k, h = st.smooth_frames, st.smooth_bins // 2
         fsx = self._fs_ext  # rows 0..k-2: the previous smoothed rows; then this segment's
         f = fsx[k - 1 : k - 1 + m]
-        f[:] = raw
-        for d in range(1, h + 1):  # sum over neighbouring bins
-            f[:, d:] += raw[:, :-d]
-            f[:, :-d] += raw[:, d:]
+        if h and raw.shape[1] > 1:  # sum over neighbouring bins; the copy folded into the first add
+            np.add(raw[:, :-1], raw[:, 1:], out=f[:, :-1])
+            f[:, -1] = raw[:, -1]
+            f[:, 1:] += raw[:, :-1]
+            for d in range(2, h + 1):
+                f[:, d:] += raw[:, :-d]
+                f[:, :-d] += raw[:, d:]
+        else:
+            f[:] = raw
         if not self._started:  # stream start: no past frames, repeat the first
             fsx[: k - 1] = f[:1]
             self._started = True
