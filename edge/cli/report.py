@@ -22,7 +22,11 @@ def main(outdir, output, top_per_label):
     strongest detections with their spectrograms (from `edge-detect --plots`).
 
     Reads only the files of OUTDIR (run.json, detections.csv, levels.csv, raven/, plots/).
-    Exit status: 0 written, 2 usage error (no such folder, no run.json, matplotlib missing).
+    Without run.json (a folder holding only detections.csv, e.g. a shore database export) the
+    page is built from the detections and says what it cannot know.
+
+    Exit status: 0 written, 2 usage error (no such folder, neither run.json nor detections.csv,
+    matplotlib missing).
     """
     from edge.report.build import write_report
     from edge.report.data import ReportSettings

@@ -161,7 +161,9 @@ def load(outdir: str | Path, *, settings: ReportSettings = ReportSettings()) -> 
     try:
         run = json.loads(run_path.read_text())
     except FileNotFoundError:
-        raise PamedgeError(f"{outdir}: no run.json (not an edge-detect output folder)") from None
+        if not (outdir / "detections.csv").exists():
+            raise PamedgeError(f"{outdir}: no run.json and no detections.csv (not an output folder)") from None
+        run = _run_from_detections(outdir / "detections.csv")
     except (OSError, ValueError) as exc:
         raise PamedgeError(f"{run_path}: cannot read: {exc}") from None
     if not isinstance(run, dict) or not isinstance(run.get("files"), list):
@@ -188,6 +190,27 @@ def floor_to(t: dt.datetime, width: dt.timedelta) -> dt.datetime:
     """The start of the bin of ``width`` holding ``t``; bins are aligned on UTC midnight."""
     midnight = t.replace(hour=0, minute=0, second=0, microsecond=0)
     return midnight + ((t - midnight) // width) * width
+
+
+def _run_from_detections(path: Path) -> dict:
+    """A stand-in for ``run.json`` when a folder holds only ``detections.csv`` (a shore
+    database export, say): one entry per recording named in it, its start taken from the
+    first detection's UTC time less its offset, its length from the last detection's end
+    (a lower bound: the page says effort and failures are unknown)."""
+    files: dict[str, dict] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            f = files.setdefault(row["file"], {"file": row["file"], "status": "ok", "reason": "", "audio_s": 0.0,
+                                               "detections": 0, "start_utc": ""})
+            f["detections"] += 1
+            f["audio_s"] = max(f["audio_s"], _float(row.get("end_s")) if math.isfinite(_float(row.get("end_s"))) else 0.0)
+            start = parse_utc(row.get("start_utc"))
+            offset = _float(row.get("start_s"))
+            if start is not None and math.isfinite(offset) and not f["start_utc"]:
+                f["start_utc"] = (start - dt.timedelta(seconds=offset)).isoformat()
+    return {"files": list(files.values()), "detections_only": True,
+            "note": f"no run.json: built from {path.name} alone; recording lengths are lower bounds "
+                    "(the last detection's end) and failed recordings are unknown"}
 
 
 def _file_entry(f: dict) -> FileEntry:

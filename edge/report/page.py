@@ -116,6 +116,8 @@ def _summary(data: RunData, effort: Effort) -> str:
     out += [f'<div class="card"><b class="{"bad" if k == "files failed" and v else ""}">{esc(v)}</b>'
             f"<span>{esc(k)}</span></div>" for k, v in cards]
     out.append("</div>")
+    if run.get("note"):
+        out.append(f'<p class="warn">{esc(run["note"])}</p>')
     settings = config.get("settings") or {}
     span = effort.span
     cal = Counter((f.hydrophone, f.full_scale_spl_db) for f in data.ok)

@@ -183,3 +183,25 @@ def test_report_from_another_producer(tmp_path):
     assert "upcall (1 detection)" in page.headings and "upload incomplete" in page.cells
     assert "buoy7/20240501_001500.wav" in page.cells
     assert os.path.exists(out / "report.html")
+
+
+def test_report_from_detections_alone(narw_plotted, tmp_path):
+    """A folder holding only detections.csv (a shore database export) still gets a page,
+    which says what it cannot know."""
+    out = tmp_path / "shore-export"
+    out.mkdir()
+    shutil.copy(narw_plotted.outdir / "detections.csv", out / "detections.csv")
+    _, page = render(out)
+    report = narw_plotted.report
+    n = sum(len(f.detections) for f in report.files)
+    assert f"roi ({n} detections)" in page.headings
+    assert "no run.json" in page.all_text and "failed recordings are unknown" in page.all_text
+    with_detections = {f.file for f in report.files if f.detections}
+    assert with_detections and with_detections <= set(page.cells)
+
+
+def test_folder_without_outputs_is_refused(tmp_path):
+    from edge.errors import PamedgeError
+
+    with pytest.raises(PamedgeError, match="no run.json and no detections.csv"):
+        load(tmp_path)
