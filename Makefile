@@ -31,8 +31,9 @@ bench: install
 	$(BIN)/python benchmarks/bench_frontend.py
 	$(BIN)/python benchmarks/bench_cluster.py
 
-# Debian packages some tests use: chromium renders the run report headless (the test skips
-# without it).  A no-op when present; never fails the build where apt is unavailable.
+# Debian packages some tests use: chromium renders the run report headless, mosquitto is the
+# MQTT broker of the LTE transport tests (the tests skip without them).  A no-op when present;
+# never fails the build where apt is unavailable.
 system-deps:
 	@if [ -x /usr/bin/chromium ]; then \
 		echo "system-deps: chromium present"; \
@@ -42,6 +43,17 @@ system-deps:
 		if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo -n"; fi; \
 		{ $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; } \
 			|| echo "system-deps: note: could not install chromium; the report screenshot test will skip"; \
+	fi
+	@# mosquitto: the MQTT broker the LTE transport tests start on loopback (they skip without it)
+	@if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then \
+		echo "system-deps: mosquitto present"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "system-deps: note: no apt-get here; install mosquitto by hand for the MQTT tests (they skip without it)"; \
+	else \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo -n"; fi; \
+		{ $$sudo apt-get install -y --no-install-recommends mosquitto || \
+		  { $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends mosquitto; }; } \
+			|| echo "system-deps: note: could not install mosquitto; the MQTT broker tests will skip"; \
 	fi
 
 clean:

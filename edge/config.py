@@ -20,6 +20,7 @@ from edge.errors import ConfigError
 from edge.frontend import FrontendSpec
 from edge.levels import LevelSettings
 from edge.roi import RoiSettings
+from edge.sync.config import SyncConfig, sync_from_mapping
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class DeploymentConfig:
     roi: RoiSettings = field(default_factory=RoiSettings)
     levels: LevelSettings = field(default_factory=LevelSettings)
     calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
+    sync: SyncConfig | None = None  # telemetry to shore (edge-sync); not part of ``hash``
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -65,8 +67,10 @@ class DeploymentConfig:
         return path if path.is_absolute() or not self.source else Path(self.source).parent / path
 
     def as_dict(self) -> dict[str, Any]:
+        """What the run computes from: every setting but the YAML's path and the telemetry."""
         data = asdict(self)
         data.pop("source")
+        data.pop("sync")
         return data
 
     @property
@@ -90,7 +94,10 @@ def from_mapping(data: Any, where: str) -> DeploymentConfig:
             if key == "frontend" and isinstance(section, dict) and "sample_rate" in section:
                 raise ConfigError(f"{where}: frontend: unknown key 'sample_rate' (set sample_rate at the top level)")
             sections[key] = v.build(cls, section, f"{where}: {key}")
-    top = {k: val for k, val in data.items() if k not in _SECTIONS}
+    top = {k: val for k, val in data.items() if k not in _SECTIONS and k != "sync"}
+    if "sync" in data:
+        name = top.get("name") if isinstance(top.get("name"), str) else None
+        sections["sync"] = sync_from_mapping(data["sync"], f"{where}: sync", source=where, deployment=name)
     config = v.build(DeploymentConfig, top, where, **sections, source=where)
     if "source" in top:
         raise ConfigError(f"{where}: unknown key 'source'")

@@ -31,6 +31,7 @@ from edge.levels import DecidecadeBands
 from edge.outputs import (DETECTION_COLUMNS, LEVEL_COLUMNS, csv_text, detection_row, level_row,
                           raven_table, write_atomic)
 from edge.pipeline import process_recording
+from edge.sync.log import write_log
 from edge.types import AudioInfo, Detection, LevelRow
 
 PART_VERSION = 1
@@ -220,8 +221,8 @@ def commit(ctx: RunContext, path: Path, outcome: FileOutcome, state: list[np.nda
 
 
 def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) -> RunReport:
-    """Assemble ``detections.csv``, ``levels.csv`` and ``run.json`` from ``outcomes`` (in
-    input order)."""
+    """Assemble ``detections.csv``, ``detections.sqlite`` (the detection log), ``levels.csv``
+    and ``run.json`` from ``outcomes`` (in input order)."""
     report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s)
     _assemble(report, ctx.level_header)
     _write_run_json(report, ctx.config, ctx.table, ctx.table_hash, ctx.started_utc, ctx.command, ctx.raven_names,
@@ -358,6 +359,7 @@ def _assemble(report: RunReport, level_header: list[str]) -> None:
             lev_rows.append(base + [bands[index[c]] if c in index else "" for c in level_header[len(LEVEL_COLUMNS):]])
     write_atomic(report.outdir / "detections.csv", csv_text(DETECTION_COLUMNS, det_rows))
     write_atomic(report.outdir / "levels.csv", csv_text(level_header, lev_rows))
+    write_log(report.outdir / "detections.sqlite", [d for f in report.files for d in f.detections])
 
 
 def _versions() -> dict[str, str]:

@@ -142,3 +142,21 @@ class Sink(Protocol):
     """Receives the results of one recording; ``commit`` makes them durable together."""
 
     def write(self, detections: Sequence[Detection], levels: Sequence[LevelRow]) -> None: ...
+
+
+class SendResult(Protocol):
+    """What a transport reports for one session: ``ok`` when the frame reached the gateway
+    or broker (SBDIX MO status 0-4, MQTT PUBACK), ``detail`` for the log, ``mt`` the downlink
+    payloads that came with the session."""
+
+    ok: bool
+    detail: str
+    mt: list[bytes]
+
+
+class Transport(Protocol):
+    """Carries one frame to shore per call (``edge.sync.iridium``, ``edge.sync.mqtt``)."""
+
+    def send(self, data: bytes) -> SendResult: ...
+
+    def close(self) -> None: ...

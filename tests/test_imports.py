@@ -88,6 +88,8 @@ def test_module_list_is_complete():
     names = all_modules()
     assert {"edge", "edge.audio", "edge.frontend", "edge.roi", "edge.cli", "edge.cli.detect", "edge.cli.report",
             "edge.plots.render", "edge.report.build"} <= set(names)
+    assert {"edge.sync.log", "edge.sync.frames", "edge.sync.outbox", "edge.sync.iridium", "edge.sync.mqtt",
+            "edge.sync.modem_sim", "edge.cli.sync"} <= set(names)
 
 
 @pytest.mark.parametrize("module", all_modules())
@@ -104,3 +106,35 @@ def test_runtime_and_cluster_planning_load_no_dask():
     modules = modules_after("import edge.run, edge.pipeline, edge.cluster.plan, edge.cluster.task, "
                             "edge.cluster.engine, edge.cluster.client")
     assert loaded(modules, DASK) == []
+
+
+SYNC_LIBRARIES = ("serial", "paho")
+
+
+def test_sync_modules_and_cli_help_load_no_serial_or_mqtt_library():
+    """pyserial and paho-mqtt are imported when a transport is opened (extra ``sync``), not
+    by the log, the codec, the outbox, the shore side or ``--help``."""
+    code = ("import edge.sync.log, edge.sync.frames, edge.sync.outbox, edge.sync.sender, edge.sync.iridium, "
+            "edge.sync.mqtt, edge.sync.config, edge.sync.modem_sim, shore.store, shore.ingest, shore.export\n"
+            "import edge.cli.sync, shore.cli\n"
+            "for main in (edge.cli.sync.main, shore.cli.main):\n"
+            "    try:\n"
+            "        main(['--help'])\n"
+            "    except SystemExit as exc:\n"
+            "        assert exc.code == 0, exc.code\n")
+    modules = modules_after(code)
+    assert loaded(modules, SYNC_LIBRARIES + HEAVY) == []
+
+
+def test_missing_sync_extra_names_the_pip_line():
+    code = ("import sys\n"
+            "sys.modules['serial'] = None\n"
+            "from edge.errors import MissingExtraError\n"
+            "from edge.sync.iridium import IridiumModem\n"
+            "try:\n"
+            "    IridiumModem('/dev/null')\n"
+            "except MissingExtraError as exc:\n"
+            "    assert 'pip install \"pamedge[sync]\"' in str(exc), exc\n"
+            "else:\n"
+            "    raise AssertionError('no MissingExtraError')\n")
+    modules_after(code)

@@ -41,7 +41,7 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path):
 
     resumed = subprocess.run(_cmd(inputs, killed, "--resume"), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    for name in ("detections.csv", "levels.csv"):
+    for name in ("detections.csv", "levels.csv", "detections.sqlite"):
         assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
     match, mismatch, errors = filecmp.cmpfiles(whole / "raven", killed / "raven",
                                                sorted(os.listdir(whole / "raven")), shallow=False)

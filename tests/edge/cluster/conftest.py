@@ -39,7 +39,7 @@ def single_process(narw_inputs, narw_config, tmp_path_factory) -> Path:
 
 
 def assert_same_outputs(expected: Path, got: Path) -> None:
-    for name in ("detections.csv", "levels.csv"):
+    for name in ("detections.csv", "levels.csv", "detections.sqlite"):
         assert (got / name).read_bytes() == (expected / name).read_bytes(), name
     names = sorted(os.listdir(expected / "raven"))
     assert sorted(os.listdir(got / "raven")) == names

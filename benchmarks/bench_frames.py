@@ -1,0 +1,51 @@
+"""Bytes per detection of the telemetry frames (docs/frames.md) on a detection log.
+
+    edge-detect ../shared/data/real/meridian-osmose-narw/task-2a/data/train/narw -o narw-out \\
+        --no-model --config firmware-config/deployments/narw-upcall.yaml
+    python benchmarks/bench_frames.py narw-out/detections.sqlite
+
+Packs every record at the SBD budget (340 bytes), then a "day" of 1,000 detections made by
+repeating the log's records shifted in time (same spacing and values), and prints frames,
+bytes and bytes per detection (header and tag included).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import sys
+
+from edge.sync.frames import SBD_MO_BYTES, pack_all, utc_seconds
+from edge.sync.log import DetectionLog
+
+KEY = bytes(range(32))
+
+
+def measure(records, deployment: str) -> tuple[int, int, int]:
+    frames = pack_all(records, deployment=deployment, key=KEY, max_bytes=SBD_MO_BYTES)
+    return len(records), len(frames), sum(map(len, frames))
+
+
+def day_of(records, n: int = 1000):
+    dets = [d for _, d in records]
+    span = utc_seconds(dets[-1].start_utc) - utc_seconds(dets[0].start_utc) + 60
+    out = []
+    for rep in range(n // len(dets) + 1):
+        for d in dets:
+            t = dt.datetime.fromisoformat(d.start_utc.replace("Z", "+00:00")) + dt.timedelta(seconds=rep * span)
+            out.append(dataclasses.replace(d, start_utc=t.isoformat(timespec="milliseconds").replace("+00:00", "Z")))
+    return list(enumerate(out[:n], 1))
+
+
+def main(path: str) -> None:
+    with DetectionLog(path) as log:
+        for deployment in log.deployments():
+            records = log.read(deployment)
+            for name, recs in (("log", records), ("1,000-detection day", day_of(records))):
+                n, frames, total = measure(recs, deployment)
+                print(f"{deployment} {name}: {n} detections -> {frames} SBD frames, {total} bytes, "
+                      f"{total / n:.2f} bytes/detection, {total / frames:.0f} bytes/frame")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,410 @@
+"""Authenticated binary telemetry frames (format: ``docs/frames.md``).
+
+A frame is ``header (9 bytes) | body | tag (8 bytes)``; the tag is HMAC-SHA256 under the
+deployment's key over everything before it, truncated to 8 bytes.  Record frames pack
+detections in log-sequence order with delta-coded times and quantised values; a packer never
+returns a frame longer than the byte budget it was given.  :func:`decode` checks the tag
+before it parses anything and raises :class:`FrameError` for every frame it does not accept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import math
+import struct
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from edge.errors import PamedgeError
+from edge.sync.bits import (BitReader, BitWriter, exp_golomb_bits, leb128, read_leb128, unzigzag,
+                            zigzag)
+from edge.types import Detection
+
+VERSION = 1
+KIND_RECORDS, KIND_TALLIES, KIND_STATUS, KIND_COMMAND = 0, 1, 2, 3
+KINDS = (KIND_RECORDS, KIND_TALLIES, KIND_STATUS, KIND_COMMAND)
+HEADER = struct.Struct(">B4sI")  # version << 4 | kind, deployment tag, frame sequence
+TAG_BYTES = 8
+OVERHEAD = HEADER.size + TAG_BYTES
+SBD_MO_BYTES, SBD_MT_BYTES = 340, 270
+MAX_RECORDS = 255
+
+# Quantisation (documented in docs/frames.md)
+TIME_STEP_S = 0.1
+DURATION_STEP_S = 0.05
+FREQ_REF_HZ, FREQ_STEPS_PER_OCTAVE, FREQ_BITS = 10.0, 32, 9
+SCORE_BITS = 7
+SNR_STEP_DB, SNR_BITS = 0.5, 7  # 0 .. 63 dB; the top code means "missing"
+LEVEL_MIN_DB, LEVEL_STEP_DB, LEVEL_BITS = 40.0, 0.5, 8  # 40 .. 167 dB; the top code means "missing"
+
+FLAG_SCORES, FLAG_FILE_TIME = 0x01, 0x02
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+class FrameError(PamedgeError, ValueError):
+    """A frame that cannot be packed, or that the decoder does not accept (bad tag, unknown
+    deployment, malformed body)."""
+
+
+def deployment_tag(deployment: str) -> bytes:
+    """The 4 bytes naming a deployment in every frame: SHA-256 of its id, truncated."""
+    return hashlib.sha256(deployment.encode()).digest()[:4]
+
+
+def parse_key(text: str, where: str = "key") -> bytes:
+    """A key from its hex text; at least 16 bytes."""
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        raise FrameError(f"{where}: not a hex key") from None
+    if len(key) < 16:
+        raise FrameError(f"{where}: key is {len(key)} bytes, at least 16 are needed")
+    return key
+
+
+def seal(kind: int, deployment: str, frame_seq: int, body: bytes, key: bytes) -> bytes:
+    """Header + body + truncated HMAC."""
+    if kind not in KINDS:
+        raise FrameError(f"{kind=} is not a frame kind")
+    if not 0 <= frame_seq < 1 << 32:
+        raise FrameError(f"{frame_seq=} does not fit in 32 bits")
+    head = HEADER.pack(VERSION << 4 | kind, deployment_tag(deployment), frame_seq) + body
+    return head + hmac.new(key, head, hashlib.sha256).digest()[:TAG_BYTES]
+
+
+# --- records -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """What a frame carries of one detection, as decoded (values on the quantisation grid)."""
+
+    seq: int
+    time_s: float  # UTC epoch seconds, or seconds from the file start when ``file_time``
+    duration_s: float
+    low_hz: float
+    high_hz: float
+    label: str
+    score: float
+    snr_db: float
+    received_level_db: float
+    file_time: bool = False
+    channel: int = 0
+
+    def detection(self, deployment: str) -> Detection:
+        """The record as a :class:`Detection`; what frames do not carry (file, model, config
+        hash, hydrophone, calibration) is left empty.  ``start_s`` counts from 00:00 UTC of
+        the record's day (from the file start for file-relative records)."""
+        if self.file_time:
+            start_utc, start_s = "", self.time_s
+        else:
+            t = _EPOCH + dt.timedelta(milliseconds=round(self.time_s * 1000))
+            start_utc = t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            start_s = round(self.time_s % 86400, 3)
+        return Detection("", self.channel, start_utc, start_s, round(start_s + self.duration_s, 3), self.low_hz,
+                         self.high_hz, self.label, self.score, self.snr_db, self.received_level_db,
+                         deployment=deployment)
+
+
+def utc_seconds(iso: str) -> float:
+    return (dt.datetime.fromisoformat(iso.replace("Z", "+00:00")) - _EPOCH).total_seconds()
+
+
+def _freq_code(hz: float) -> int:
+    if not hz > 0 or math.isnan(hz):
+        return 0
+    if hz < FREQ_REF_HZ:
+        return 0 if hz < FREQ_REF_HZ / 2 else 1
+    return min(1 + round(FREQ_STEPS_PER_OCTAVE * math.log2(hz / FREQ_REF_HZ)), (1 << FREQ_BITS) - 1)
+
+
+def _freq_value(code: int) -> float:
+    return 0.0 if code == 0 else round(FREQ_REF_HZ * 2 ** ((code - 1) / FREQ_STEPS_PER_OCTAVE), 1)
+
+
+def _linear_code(value: float, lo: float, step: float, bits: int) -> int:
+    top = (1 << bits) - 1  # reserved: missing
+    if value is None or math.isnan(value):
+        return top
+    return min(max(round((value - lo) / step), 0), top - 1)
+
+
+def _linear_value(code: int, lo: float, step: float, bits: int) -> float:
+    return float("nan") if code == (1 << bits) - 1 else round(lo + code * step, 2)
+
+
+@dataclass(frozen=True)
+class _Quantised:
+    seq: int
+    q_time: int  # TIME_STEP_S units from the frame's base
+    q_dur: int
+    f_low: int
+    f_bw: int
+    label: str
+    score: int
+    snr: int
+    level: int
+
+
+def _group(d: Detection) -> tuple:
+    """Records that may share a frame: same channel, same time reference, scores or not."""
+    return (d.channel, not d.start_utc, not math.isnan(d.score))
+
+
+def _quantise(seq: int, d: Detection, base: int) -> _Quantised:
+    t = d.start_s if not d.start_utc else utc_seconds(d.start_utc)
+    low, high = _freq_code(d.low_hz), _freq_code(d.high_hz)
+    score = 0 if math.isnan(d.score) else min(max(round(d.score * ((1 << SCORE_BITS) - 1)), 0),
+                                                  (1 << SCORE_BITS) - 1)
+    return _Quantised(seq, round((t - base) / TIME_STEP_S), max(round((d.end_s - d.start_s) / DURATION_STEP_S), 0),
+                      low, max(high - low, 0), d.label, score,
+                      _linear_code(d.snr_db, 0.0, SNR_STEP_DB, SNR_BITS),
+                      _linear_code(d.received_level_db, LEVEL_MIN_DB, LEVEL_STEP_DB, LEVEL_BITS))
+
+
+def _base_time(d: Detection) -> int:
+    return 0 if not d.start_utc else math.floor(utc_seconds(d.start_utc))
+
+
+def _best_k(values: list[int]) -> int:
+    return min(range(16), key=lambda k: (sum(exp_golomb_bits(v, k) for v in values), k))
+
+
+def _encode_records(qs: list[_Quantised], base: int, flags: int, channel: int) -> bytes:
+    labels = sorted({q.label for q in qs})
+    label_bits = (len(labels) - 1).bit_length()
+    dts = [zigzag(q.q_time - (qs[i - 1].q_time if i else 0)) for i, q in enumerate(qs)]
+    k_time, k_dur, k_bw = _best_k(dts), _best_k([q.q_dur for q in qs]), _best_k([q.f_bw for q in qs])
+    out = bytearray(struct.pack(">I", base))
+    out += leb128(qs[0].seq)
+    out += bytes((len(qs), flags, channel, k_time << 4 | k_dur, k_bw << 4, len(labels)))
+    for label in labels:
+        raw = label.encode()
+        out += bytes((len(raw),)) + raw
+    index = {label: i for i, label in enumerate(labels)}
+    bits = BitWriter()
+    for q, d in zip(qs, dts):
+        bits.exp_golomb(d, k_time)
+        bits.exp_golomb(q.q_dur, k_dur)
+        bits.write(q.f_low, FREQ_BITS)
+        bits.exp_golomb(q.f_bw, k_bw)
+        bits.write(index[q.label], label_bits)
+        if flags & FLAG_SCORES:
+            bits.write(q.score, SCORE_BITS)
+        bits.write(q.snr, SNR_BITS)
+        bits.write(q.level, LEVEL_BITS)
+    return bytes(out) + bits.to_bytes()
+
+
+def pack_records(records: Sequence[tuple[int, Detection]], *, deployment: str, key: bytes, frame_seq: int,
+                 max_bytes: int = SBD_MO_BYTES) -> tuple[bytes, int]:
+    """One frame holding the longest prefix of ``records`` (``(log seq, detection)`` with
+    consecutive seqs) that fits in ``max_bytes``; returns the frame and how many it holds.
+    A prefix stops early where the channel, the time reference or the presence of scores
+    changes.  Raises :class:`FrameError` when not even one record fits."""
+    if not records:
+        raise FrameError("no records to pack")
+    for _, d in records[:MAX_RECORDS]:
+        if len(d.label.encode()) > 255:
+            raise FrameError(f"label {d.label[:20]!r}... is longer than 255 bytes")
+    first = records[0][1]
+    group = _group(first)
+    n_max = 1
+    while n_max < min(len(records), MAX_RECORDS) and _group(records[n_max][1]) == group \
+            and records[n_max][0] == records[0][0] + n_max:
+        n_max += 1
+    base = _base_time(first)
+    flags = (FLAG_SCORES if group[2] else 0) | (FLAG_FILE_TIME if group[1] else 0)
+    qs = [_quantise(s, d, base) for s, d in records[:n_max]]
+
+    def frame(n: int) -> bytes:
+        return seal(KIND_RECORDS, deployment, frame_seq, _encode_records(qs[:n], base, flags, first.channel), key)
+
+    best = frame(1)
+    if len(best) > max_bytes:
+        raise FrameError(f"one record needs {len(best)} bytes, more than max_bytes={max_bytes}")
+    lo, hi = 1, n_max  # size grows with n: binary search for the largest n that fits
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        candidate = frame(mid)
+        if len(candidate) <= max_bytes:
+            lo, best = mid, candidate
+        else:
+            hi = mid - 1
+    return best, lo
+
+
+def pack_all(records: Sequence[tuple[int, Detection]], *, deployment: str, key: bytes, first_frame_seq: int = 1,
+             max_bytes: int = SBD_MO_BYTES) -> list[bytes]:
+    """Every record in as few frames as the packer makes, frame sequence from ``first_frame_seq``."""
+    frames, i = [], 0
+    while i < len(records):
+        data, n = pack_records(records[i:], deployment=deployment, key=key, frame_seq=first_frame_seq + len(frames),
+                               max_bytes=max_bytes)
+        frames.append(data)
+        i += n
+    return frames
+
+
+def _decode_records(body: bytes) -> tuple[FrameRecord, ...]:
+    if len(body) < 11:
+        raise ValueError("record body too short")
+    base = struct.unpack_from(">I", body)[0]
+    seq, pos = read_leb128(body, 4)
+    if pos + 6 > len(body):
+        raise ValueError("record body too short")
+    count, flags, channel, k_td, k_b, nlabels = body[pos:pos + 6]
+    pos += 6
+    if count == 0 or nlabels == 0 or flags & ~(FLAG_SCORES | FLAG_FILE_TIME) or k_b & 0x0F:
+        raise ValueError("bad record header")
+    if flags & FLAG_FILE_TIME and base:
+        raise ValueError("file-relative times with a base time")
+    labels = []
+    for _ in range(nlabels):
+        if pos >= len(body):
+            raise ValueError("label table runs past the end")
+        n = body[pos]
+        raw = body[pos + 1:pos + 1 + n]
+        if len(raw) != n:
+            raise ValueError("label table runs past the end")
+        labels.append(raw.decode())
+        pos += 1 + n
+    if labels != sorted(set(labels)):
+        raise ValueError("label table not sorted and unique")
+    k_time, k_dur, k_bw = k_td >> 4, k_td & 0x0F, k_b >> 4
+    label_bits = (nlabels - 1).bit_length()
+    bits = BitReader(body[pos:])
+    out, q_time = [], 0
+    for i in range(count):
+        q_time += unzigzag(bits.exp_golomb(k_time))
+        q_dur = bits.exp_golomb(k_dur)
+        f_low = bits.read(FREQ_BITS)
+        f_bw = bits.exp_golomb(k_bw)
+        label = bits.read(label_bits)
+        if label >= nlabels or f_low + f_bw >= 1 << FREQ_BITS:
+            raise ValueError("field out of range")
+        score = bits.read(SCORE_BITS) / ((1 << SCORE_BITS) - 1) if flags & FLAG_SCORES else float("nan")
+        snr = _linear_value(bits.read(SNR_BITS), 0.0, SNR_STEP_DB, SNR_BITS)
+        level = _linear_value(bits.read(LEVEL_BITS), LEVEL_MIN_DB, LEVEL_STEP_DB, LEVEL_BITS)
+        out.append(FrameRecord(seq + i, round(base + q_time * TIME_STEP_S, 1), round(q_dur * DURATION_STEP_S, 2),
+                               _freq_value(f_low), _freq_value(f_low + f_bw), labels[label],
+                               round(score, 4) if flags & FLAG_SCORES else score, snr, level,
+                               bool(flags & FLAG_FILE_TIME), channel))
+    bits.check_padding()
+    return tuple(out)
+
+
+# --- tallies -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Detections per label over one period (LFDCS style), for when the budget cannot carry
+    every record."""
+
+    start_s: int  # UTC epoch seconds
+    period_s: int
+    counts: tuple[tuple[str, int], ...]
+
+
+def pack_tally(tally: Tally, *, deployment: str, key: bytes, frame_seq: int, max_bytes: int = SBD_MO_BYTES) -> bytes:
+    body = bytearray(struct.pack(">I", tally.start_s)) + leb128(tally.period_s) + bytes((len(tally.counts),))
+    for label, count in sorted(tally.counts):
+        raw = label.encode()
+        body += bytes((len(raw),)) + raw + leb128(count)
+    data = seal(KIND_TALLIES, deployment, frame_seq, bytes(body), key)
+    if len(data) > max_bytes:
+        raise FrameError(f"tally of {len(tally.counts)} labels needs {len(data)} bytes, more than {max_bytes=}")
+    return data
+
+
+def tallies(detections: Sequence[Detection], period_s: int) -> list[Tally]:
+    """Per-period counts per label of the detections with a UTC start, periods aligned on
+    multiples of ``period_s`` since the epoch."""
+    bins: dict[int, dict[str, int]] = {}
+    for d in detections:
+        if d.start_utc:
+            start = math.floor(utc_seconds(d.start_utc) // period_s * period_s)
+            counts = bins.setdefault(start, {})
+            counts[d.label] = counts.get(d.label, 0) + 1
+    return [Tally(s, period_s, tuple(sorted(c.items()))) for s, c in sorted(bins.items())]
+
+
+def _decode_tally(body: bytes) -> Tally:
+    if len(body) < 6:
+        raise ValueError("tally body too short")
+    start = struct.unpack_from(">I", body)[0]
+    period, pos = read_leb128(body, 4)
+    if pos >= len(body):
+        raise ValueError("tally body too short")
+    n, pos = body[pos], pos + 1
+    counts = []
+    for _ in range(n):
+        if pos >= len(body):
+            raise ValueError("tally runs past the end")
+        m = body[pos]
+        raw = body[pos + 1:pos + 1 + m]
+        if len(raw) != m:
+            raise ValueError("tally runs past the end")
+        count, pos = read_leb128(body, pos + 1 + m)
+        counts.append((raw.decode(), count))
+    if pos != len(body) or period == 0:
+        raise ValueError("malformed tally")
+    return Tally(start, period, tuple(counts))
+
+
+# --- decoding ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decoded:
+    deployment: str
+    seq: int
+    kind: int
+    records: tuple[FrameRecord, ...] = ()
+    tally: Tally | None = None
+    body: bytes = b""
+
+
+class KeyRing:
+    """Deployment keys by the tag that names them in frames."""
+
+    def __init__(self, keys: Mapping[str, bytes]) -> None:
+        self.by_tag: dict[bytes, tuple[str, bytes]] = {}
+        for deployment, key in keys.items():
+            tag = deployment_tag(deployment)
+            if tag in self.by_tag:
+                raise FrameError(f"deployments {self.by_tag[tag][0]!r} and {deployment!r} share a frame tag; rename one")
+            self.by_tag[tag] = (deployment, key)
+
+
+def decode(data: bytes, keys: KeyRing, *, kinds: tuple[int, ...] = (KIND_RECORDS, KIND_TALLIES, KIND_STATUS)) -> Decoded:
+    """Verify and decode one frame; :class:`FrameError` for anything not accepted (a frame of
+    an unknown deployment, a bad tag, a kind not in ``kinds``, a malformed body)."""
+    data = bytes(data)
+    if len(data) < OVERHEAD:
+        raise FrameError(f"frame of {len(data)} bytes is shorter than the {OVERHEAD}-byte minimum")
+    vk, tag, seq = HEADER.unpack_from(data)
+    found = keys.by_tag.get(tag)
+    if found is None:
+        raise FrameError(f"frame for unknown deployment tag {tag.hex()}")
+    deployment, key = found
+    expected = hmac.new(key, data[:-TAG_BYTES], hashlib.sha256).digest()[:TAG_BYTES]
+    if not hmac.compare_digest(expected, data[-TAG_BYTES:]):
+        raise FrameError(f"frame {seq} of {deployment!r}: authentication failed")
+    version, kind = vk >> 4, vk & 0x0F
+    if version != VERSION:
+        raise FrameError(f"frame {seq} of {deployment!r}: version {version}, this decoder reads {VERSION}")
+    if kind not in kinds:
+        raise FrameError(f"frame {seq} of {deployment!r}: kind {kind} not accepted here")
+    body = data[HEADER.size:-TAG_BYTES]
+    try:
+        if kind == KIND_RECORDS:
+            return Decoded(deployment, seq, kind, records=_decode_records(body))
+        if kind == KIND_TALLIES:
+            return Decoded(deployment, seq, kind, tally=_decode_tally(body))
+        return Decoded(deployment, seq, kind, body=body)
+    except (ValueError, IndexError, UnicodeDecodeError, struct.error) as exc:
+        raise FrameError(f"frame {seq} of {deployment!r}: malformed: {exc}") from None

@@ -1,0 +1,238 @@
+"""Store-and-forward over the detection log: frames wait in the log's own SQLite file until
+the transport confirms them.
+
+``fill`` packs the records logged since the last fill into frames and commits the frames and
+the cursor in one transaction, so a frame sequence number is never given to two different
+frames and a record is never packed twice, whenever the process dies.  ``next_frame`` picks
+what to send: highest priority first (tallies, then frames holding a species of concern,
+then the rest), oldest first, within the daily byte budget, and not before the backoff after a
+failed session has passed.  A frame leaves the queue only when ``acked``; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from edge.sync import frames as fr
+from edge.sync.log import DetectionLog
+
+PRIORITY_TALLY, PRIORITY_CONCERN, PRIORITY_DEFAULT = 0, 1, 5
+MIN_BACKOFF_S = 60.0  # no new SBD session sooner than this after a failed one
+MAX_BACKOFF_S = 3600.0
+CREDIT_BYTES = 50  # Iridium bills MO messages per 50-byte credit
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox_frames (
+    deployment TEXT NOT NULL, frame_seq INTEGER NOT NULL, kind INTEGER NOT NULL,
+    priority INTEGER NOT NULL, data BLOB NOT NULL, first_record INTEGER, last_record INTEGER,
+    created REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, acked REAL,
+    PRIMARY KEY (deployment, frame_seq));
+CREATE TABLE IF NOT EXISTS outbox_cursor (
+    deployment TEXT PRIMARY KEY, packed_through INTEGER NOT NULL, next_frame_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox_state (key TEXT PRIMARY KEY, value REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox_spend (day TEXT PRIMARY KEY, bytes INTEGER NOT NULL, credits INTEGER NOT NULL)
+"""
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    max_bytes: int = fr.SBD_MO_BYTES
+    daily_bytes: int | None = None  # None: no budget
+    daily_credits: int | None = None  # Iridium credits (50 bytes each, at least one per message)
+    tally_period_s: int | None = None  # also queue per-period tallies per label (sent first)
+    concern: tuple[str, ...] = ()  # labels sent first
+    max_backoff_s: float = MAX_BACKOFF_S
+
+
+@dataclass(frozen=True)
+class QueuedFrame:
+    deployment: str
+    frame_seq: int
+    kind: int
+    priority: int
+    data: bytes
+    attempts: int
+
+
+@dataclass
+class Outbox:
+    log: DetectionLog
+    keys: Mapping[str, bytes]
+    settings: OutboxSettings = field(default_factory=OutboxSettings)
+    clock: Callable[[], float] = None  # seconds since the epoch; time.time by default
+
+    def __post_init__(self) -> None:
+        if self.clock is None:
+            import time
+            self.clock = time.time
+        with self.log.transaction() as conn:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                conn.execute(statement)
+
+    @property
+    def conn(self):
+        return self.log.conn
+
+    # -- filling ---------------------------------------------------------------------------
+
+    def _cursor(self, deployment: str) -> tuple[int, int]:
+        row = self.conn.execute("SELECT packed_through, next_frame_seq FROM outbox_cursor WHERE deployment=?",
+                                (deployment,)).fetchone()
+        return row if row else (0, 1)
+
+    def _store(self, deployment: str, frame_seq: int, kind: int, priority: int, data: bytes,
+               first: int | None, last: int | None) -> None:
+        self.conn.execute("INSERT INTO outbox_frames (deployment, frame_seq, kind, priority, data, first_record, "
+                          "last_record, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                          (deployment, frame_seq, kind, priority, data, first, last, self.clock()))
+
+    def fill(self) -> int:
+        """Pack every record logged since the last fill; returns the number of new frames."""
+        made = 0
+        for deployment in self.log.deployments():
+            key = self.keys.get(deployment)
+            if key is None:
+                continue
+            with self.log.transaction():
+                through, next_seq = self._cursor(deployment)
+                records = self.log.read(deployment, after=through)
+                i = 0
+                while i < len(records):
+                    data, n = fr.pack_records(records[i:], deployment=deployment, key=key, frame_seq=next_seq,
+                                              max_bytes=self.settings.max_bytes)
+                    chunk = records[i:i + n]
+                    concern = any(d.label in self.settings.concern for _, d in chunk)
+                    self._store(deployment, next_seq, fr.KIND_RECORDS,
+                                PRIORITY_CONCERN if concern else PRIORITY_DEFAULT, data, chunk[0][0], chunk[-1][0])
+                    next_seq += 1
+                    made += 1
+                    i += n
+                if records:
+                    self.conn.execute("INSERT OR REPLACE INTO outbox_cursor VALUES (?, ?, ?)",
+                                      (deployment, records[-1][0], next_seq))
+            if self.settings.tally_period_s:
+                made += self._fill_tallies(deployment)
+        return made
+
+    def _fill_tallies(self, deployment: str) -> int:
+        """Tallies of the periods that have ended (by the clock) since the last ones."""
+        period = self.settings.tally_period_s
+        state = f"tallied_seq:{deployment}"
+        made = 0
+        with self.log.transaction() as conn:
+            row = conn.execute("SELECT value FROM outbox_state WHERE key=?", (state,)).fetchone()
+            after = int(row[0]) if row else 0
+            done, last = [], after
+            for seq, d in self.log.read(deployment, after=after):
+                if d.start_utc and (fr.utc_seconds(d.start_utc) // period + 1) * period > self.clock():
+                    break  # this record's period is still open
+                done.append(d)
+                last = seq
+            for tally in fr.tallies(done, period):
+                self._queue_tally(deployment, tally)
+                made += 1
+            conn.execute("INSERT OR REPLACE INTO outbox_state VALUES (?, ?)", (state, last))
+        return made
+
+    def add_tally(self, deployment: str, tally: fr.Tally) -> int:
+        """Queue a tally frame (sent before record frames); returns its frame sequence."""
+        with self.log.transaction():
+            return self._queue_tally(deployment, tally)
+
+    def _queue_tally(self, deployment: str, tally: fr.Tally) -> int:
+        """Inside a transaction: store one tally frame and advance the frame sequence."""
+        through, next_seq = self._cursor(deployment)
+        data = fr.pack_tally(tally, deployment=deployment, key=self.keys[deployment], frame_seq=next_seq,
+                             max_bytes=self.settings.max_bytes)
+        self._store(deployment, next_seq, fr.KIND_TALLIES, PRIORITY_TALLY, data, None, None)
+        self.conn.execute("INSERT OR REPLACE INTO outbox_cursor VALUES (?, ?, ?)",
+                          (deployment, through, next_seq + 1))
+        return next_seq
+
+    def add_status(self, deployment: str, status: dict) -> int:
+        """Queue a status frame (JSON body, sent first); returns its frame sequence."""
+        import json
+        body = json.dumps(status, separators=(",", ":"), sort_keys=True).encode()
+        with self.log.transaction():
+            through, next_seq = self._cursor(deployment)
+            data = fr.seal(fr.KIND_STATUS, deployment, next_seq, body, self.keys[deployment])
+            if len(data) > self.settings.max_bytes:
+                raise fr.FrameError(f"status frame of {len(data)} bytes exceeds max_bytes={self.settings.max_bytes}")
+            self._store(deployment, next_seq, fr.KIND_STATUS, PRIORITY_TALLY, data, None, None)
+            self.conn.execute("INSERT OR REPLACE INTO outbox_cursor VALUES (?, ?, ?)",
+                              (deployment, through, next_seq + 1))
+        return next_seq
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def not_before(self) -> float:
+        row = self.conn.execute("SELECT value FROM outbox_state WHERE key='not_before'").fetchone()
+        return row[0] if row else 0.0
+
+    def spent_today(self) -> tuple[int, int]:
+        row = self.conn.execute("SELECT bytes, credits FROM outbox_spend WHERE day=?", (self._day(),)).fetchone()
+        return row if row else (0, 0)
+
+    def _day(self) -> str:
+        return dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).strftime("%Y-%m-%d")
+
+    def next_frame(self) -> QueuedFrame | None:
+        """The frame to send now, or None (queue empty, backing off, or over today's budget)."""
+        if self.clock() < self.not_before():
+            return None
+        row = self.conn.execute("SELECT deployment, frame_seq, kind, priority, data, attempts FROM outbox_frames "
+                                "WHERE acked IS NULL ORDER BY priority, created, deployment, frame_seq "
+                                "LIMIT 1").fetchone()
+        if row is None:
+            return None
+        frame = QueuedFrame(row[0], row[1], row[2], row[3], bytes(row[4]), row[5])
+        spent_bytes, spent_credits = self.spent_today()
+        if self.settings.daily_bytes is not None and spent_bytes + len(frame.data) > self.settings.daily_bytes:
+            return None
+        if self.settings.daily_credits is not None and \
+                spent_credits + max(1, math.ceil(len(frame.data) / CREDIT_BYTES)) > self.settings.daily_credits:
+            return None
+        return frame
+
+    def acked(self, frame: QueuedFrame) -> None:
+        """The transport confirmed ``frame``: it leaves the queue, the session backoff resets."""
+        with self.log.transaction() as conn:
+            conn.execute("UPDATE outbox_frames SET acked=?, attempts=attempts+1 WHERE deployment=? AND frame_seq=?",
+                         (self.clock(), frame.deployment, frame.frame_seq))
+            self._spend(conn, len(frame.data))
+            conn.execute("INSERT OR REPLACE INTO outbox_state VALUES ('failures', 0)")
+            conn.execute("INSERT OR REPLACE INTO outbox_state VALUES ('not_before', 0)")
+
+    def failed(self, frame: QueuedFrame | None, *, charged: bool = False) -> float:
+        """A session failed: back off (>= 60 s, doubling to ``max_backoff_s``); the frame stays
+        queued.  Returns the time before which no session is tried."""
+        with self.log.transaction() as conn:
+            row = conn.execute("SELECT value FROM outbox_state WHERE key='failures'").fetchone()
+            failures = int(row[0]) + 1 if row else 1
+            wait = min(MIN_BACKOFF_S * 2 ** (failures - 1), max(self.settings.max_backoff_s, MIN_BACKOFF_S))
+            until = self.clock() + wait
+            conn.execute("INSERT OR REPLACE INTO outbox_state VALUES ('failures', ?)", (failures,))
+            conn.execute("INSERT OR REPLACE INTO outbox_state VALUES ('not_before', ?)", (until,))
+            if frame is not None:
+                conn.execute("UPDATE outbox_frames SET attempts=attempts+1 WHERE deployment=? AND frame_seq=?",
+                             (frame.deployment, frame.frame_seq))
+                if charged:
+                    self._spend(conn, len(frame.data))
+        return until
+
+    def _spend(self, conn, nbytes: int) -> None:
+        credits = max(1, math.ceil(nbytes / CREDIT_BYTES))
+        conn.execute("INSERT INTO outbox_spend VALUES (?, ?, ?) ON CONFLICT(day) DO UPDATE SET "
+                     "bytes=bytes+excluded.bytes, credits=credits+excluded.credits", (self._day(), nbytes, credits))
+
+    def status(self) -> dict:
+        pending = self.conn.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM outbox_frames "
+                                    "WHERE acked IS NULL").fetchone()
+        acked = self.conn.execute("SELECT COUNT(*) FROM outbox_frames WHERE acked IS NOT NULL").fetchone()[0]
+        spent = self.spent_today()
+        return {"records": self.log.count(), "frames_pending": pending[0], "bytes_pending": pending[1],
+                "frames_acked": acked, "bytes_today": spent[0], "credits_today": spent[1],
+                "not_before": self.not_before()}

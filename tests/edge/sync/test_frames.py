@@ -1,0 +1,155 @@
+"""The frame codec: the documented test vector, round trips within the documented
+quantisation (Hypothesis), the byte budget, and a decoder that never accepts what was not
+sealed under the deployment's key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edge.sync import frames as fr
+from edge.sync.frames import FrameError, KeyRing, decode, pack_all, pack_records, pack_tally, tallies
+from edge.types import Detection
+from tests.edge.sync.conftest import make_detections
+
+ROOT = Path(__file__).resolve().parents[3]
+KEY = bytes(range(32))
+RING = KeyRing({"demo-buoy": KEY, "buoy-1": KEY, "other": bytes(32)})
+SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+
+def vector_detections():
+    d = lambda t, s, e, lo, hi, label, score, snr, lev: Detection(  # noqa: E731
+        "a.wav", 0, t, s, e, lo, hi, label, score, snr, lev, deployment="demo-buoy")
+    return [d("2026-03-28T12:00:01.250Z", 1.25, 2.05, 62.0, 180.0, "upcall", 0.91, 18.5, 121.3),
+            d("2026-03-28T12:00:09.900Z", 9.9, 10.8, 70.5, 190.0, "upcall", 0.77, 12.0, 118.0),
+            d("2026-03-28T12:01:30.000Z", 90.0, 91.0, 20.0, 40.0, "gunshot", 0.6, 25.5, 140.25)]
+
+
+def test_documented_test_vector():
+    doc = (ROOT / "docs" / "frames.md").read_text()
+    documented = re.search(r"Frame \(64 bytes, hex\):\s+```\s+([0-9a-f]+)", doc).group(1)
+    frame, n = pack_records(list(enumerate(vector_detections(), 41)), deployment="demo-buoy", key=KEY, frame_seq=7)
+    assert n == 3 and frame.hex() == documented
+    got = decode(frame, RING)
+    assert (got.deployment, got.seq, [r.seq for r in got.records]) == ("demo-buoy", 7, [41, 42, 43])
+    assert [r.time_s % 86400 for r in got.records] == pytest.approx([43201.2, 43209.9, 43290.0])
+    assert [r.received_level_db for r in got.records] == [121.5, 118.0, 140.0]
+
+
+def assert_within_quantisation(original: Detection, rec: fr.FrameRecord) -> None:
+    t = original.start_s if not original.start_utc else fr.utc_seconds(original.start_utc)
+    assert abs(rec.time_s - t) <= 0.05 + 1e-6
+    assert abs(rec.duration_s - (original.end_s - original.start_s)) <= 0.025 + 1e-6
+    for got, want in ((rec.low_hz, original.low_hz), (rec.high_hz, original.high_hz)):
+        if want >= 10:
+            assert abs(got - want) <= 0.011 * want + 0.05
+    assert rec.label == original.label
+    if math.isnan(original.score):
+        assert math.isnan(rec.score)
+    else:
+        assert abs(rec.score - original.score) <= 0.5 / 127 + 1e-4
+    assert abs(rec.snr_db - original.snr_db) <= 0.25 + 1e-9
+    assert abs(rec.received_level_db - original.received_level_db) <= 0.25 + 1e-9
+
+
+T0 = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+detection = st.builds(
+    lambda t, dur, lo, bw, label, score, snr, lev, utc: Detection(
+        "f.wav", 0, (T0 + dt.timedelta(milliseconds=t)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if utc else "", round(t / 1000 % 900, 3), round(t / 1000 % 900 + dur, 3), lo, lo + bw, label, score, snr,
+        lev, deployment="buoy-1"),
+    st.integers(0, 10 ** 11), st.floats(0, 60), st.floats(10, 40000), st.floats(0, 20000),
+    st.sampled_from(["upcall", "gunshot", "roi", "whistle-ä"]), st.floats(0, 1), st.floats(0, 63), st.floats(40, 167),
+    st.booleans())
+
+
+@SETTINGS
+@given(st.lists(detection, min_size=1, max_size=120), st.integers(60, 1000), st.integers(1, 2 ** 32 - 300))
+def test_round_trip_within_quantisation_and_budget(dets, max_bytes, first_seq):
+    records = list(enumerate(dets, first_seq))
+    frames = pack_all(records, deployment="buoy-1", key=KEY, first_frame_seq=first_seq, max_bytes=max_bytes)
+    got = []
+    for i, frame in enumerate(frames):
+        assert len(frame) <= max_bytes
+        decoded = decode(frame, RING)
+        assert decoded.seq == first_seq + i
+        got += decoded.records
+    assert [r.seq for r in got] == [s for s, _ in records]
+    for (_, original), rec in zip(records, got):
+        assert_within_quantisation(original, rec)
+
+
+@SETTINGS
+@given(st.binary(max_size=400))
+def test_decoder_never_crashes_and_never_accepts_arbitrary_bytes(data):
+    with pytest.raises(FrameError):
+        decode(data, RING)
+
+
+@SETTINGS
+@given(st.data())
+def test_any_flipped_bit_is_rejected(data):
+    frame = pack_all(list(enumerate(make_detections(30), 1)), deployment="buoy-1", key=KEY)[0]
+    bit = data.draw(st.integers(0, 8 * len(frame) - 1))
+    flipped = bytearray(frame)
+    flipped[bit // 8] ^= 1 << (bit % 8)
+    with pytest.raises(FrameError):
+        decode(bytes(flipped), RING)
+
+
+def test_another_deployments_key_and_unknown_deployment_are_rejected():
+    records = list(enumerate(make_detections(5), 1))
+    forged = pack_all(records, deployment="buoy-1", key=bytes(32))[0]
+    with pytest.raises(FrameError, match="authentication failed"):
+        decode(forged, RING)
+    with pytest.raises(FrameError, match="unknown deployment"):
+        decode(pack_all(records, deployment="nobody", key=KEY)[0], RING)
+
+
+def test_a_day_of_detections_fits_in_30_sbd_messages():
+    dets = make_detections(1000)
+    frames = pack_all(list(enumerate(dets, 1)), deployment="buoy-1", key=KEY)
+    assert max(map(len, frames)) <= fr.SBD_MO_BYTES
+    assert len(frames) <= 30
+    assert sum(map(len, frames)) / len(dets) <= 9  # scores and two labels; ROI-only NARW: ~6.5
+
+
+def test_one_record_larger_than_the_budget_is_an_error():
+    with pytest.raises(FrameError, match="max_bytes=20"):
+        pack_records([(1, make_detections(1)[0])], deployment="buoy-1", key=KEY, frame_seq=1, max_bytes=20)
+
+
+def test_frames_break_where_the_channel_or_time_reference_changes():
+    dets = make_detections(6)
+    dets[3] = Detection(**{**dets[3].__dict__, "start_utc": ""})
+    frames = pack_all(list(enumerate(dets, 1)), deployment="buoy-1", key=KEY)
+    assert [len(decode(f, RING).records) for f in frames] == [3, 1, 2]
+    assert decode(frames[1], RING).records[0].detection("buoy-1").start_utc == ""
+
+
+def test_tallies_round_trip():
+    dets = make_detections(200)
+    ts = tallies(dets, 7200)
+    assert sum(c for t in ts for _, c in t.counts) == 200
+    for i, t in enumerate(ts):
+        assert decode(pack_tally(t, deployment="buoy-1", key=KEY, frame_seq=i + 1), RING).tally == t
+
+
+@SETTINGS
+@given(st.sampled_from([fr.KIND_RECORDS, fr.KIND_TALLIES]), st.binary(max_size=330))
+def test_parser_on_arbitrary_authenticated_bodies_raises_only_frame_errors(kind, body):
+    """A correctly keyed frame with a garbage body (a buggy or hostile packer) is refused with
+    FrameError, never a crash: the body parser is as strict as the tag check."""
+    data = fr.seal(kind, "buoy-1", 1, body, KEY)
+    try:
+        decoded = decode(data, RING)
+    except FrameError:
+        return
+    assert decoded.records or decoded.tally is not None  # a body that happens to be well formed
