@@ -1,0 +1,78 @@
+"""Annotation readers: the real NARW CSV, Raven tables, and bad files named with their line."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.audio import probe
+from edge.errors import PamedgeError
+from tests.conftest import shared_path
+from training.annotations import read_csv, read_raven
+from training.types import AnnotationError
+
+HEADER = "filename,start,end,freq_min,freq_max,label,comment\n"
+
+
+@pytest.mark.shared
+def test_reads_the_narw_annotations():
+    train = shared_path("meridian-osmose-narw", "task-2a", "data", "train")
+    durations = {p.name: probe(p).duration_s for p in (train / "narw").glob("*.wav")}
+    anns = read_csv(train / "annotations_train.csv", labels={"1": "upcall"}, durations=durations)
+    assert len(anns) == 53
+    assert {a.label for a in anns} == {"upcall"}
+    assert all(a.end_s > a.start_s and a.high_hz > a.low_hz for a in anns)
+
+
+def test_csv_with_custom_columns(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text(HEADER + "x.wav,1.0,2.0,50,250,1,upcall\n")
+    (a,) = read_csv(path, labels={"1": "upcall"}, durations={"x.wav": 10.0})
+    assert (a.file, a.start_s, a.end_s, a.low_hz, a.high_hz, a.label) == ("x.wav", 1.0, 2.0, 50.0, 250.0, "upcall")
+
+
+@pytest.mark.parametrize("body,line,message", [
+    ("x.wav,1,2,50,250,1,\nx.wav,3,2.5,50,250,1,\n", 3, "end 2.5 is not after start 3"),
+    ("x.wav,1,2,50,250,1,\nx.wav,9,11,50,250,1,\n", 3, "past the end of x.wav"),
+    ("x.wav,1,2,50,250,2,\n", 2, "unknown label '2'"),
+    ("x.wav,1,two,50,250,1,\n", 2, "column 'end' holds 'two'"),
+    ("x.wav,1,2,250,50,1,\n", 2, "high frequency 50.0 is below"),
+    ("y.wav,1,2,50,250,1,\n", 2, "recording 'y.wav' not found"),
+])
+def test_bad_csv_names_file_and_line(tmp_path, body, line, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(HEADER + body)
+    with pytest.raises(AnnotationError, match=message) as info:
+        read_csv(path, labels={"1": "upcall"}, durations={"x.wav": 10.0})
+    assert f"{path}: line {line}:" in str(info.value)
+    assert isinstance(info.value, PamedgeError) and isinstance(info.value, ValueError)
+
+
+def test_missing_columns_named(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("filename,start,stop,freq_min,freq_max,label\nx.wav,1,2,3,4,1\n")
+    with pytest.raises(AnnotationError, match=r"bad.csv: line 1: missing column\(s\) 'end'"):
+        read_csv(path)
+
+
+RAVEN = ("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tLabel\n"
+         "1\tSpectrogram 1\t1\t1.5\t2.5\t50\t250\tupcall\n"
+         "1\tWaveform 1\t1\t1.5\t2.5\t50\t250\tupcall\n"
+         "2\tSpectrogram 1\t1\t4.0\t5.0\t60\t240\tgunshot\n")
+
+
+def test_raven_table(tmp_path):
+    path = tmp_path / "x.selections.txt"
+    path.write_text(RAVEN)
+    anns = read_raven(path, "x.wav", duration_s=10.0)
+    assert [(a.start_s, a.label) for a in anns] == [(1.5, "upcall"), (4.0, "gunshot")]
+    with pytest.raises(AnnotationError, match=r"x.selections.txt: line 4: unknown label 'gunshot'"):
+        read_raven(path, "x.wav", labels={"upcall": "upcall"})
+    with pytest.raises(AnnotationError, match=r"line 4: end 5.0 s is past the end of x.wav"):
+        read_raven(path, "x.wav", duration_s=4.5)
+
+
+def test_raven_missing_column(tmp_path):
+    path = tmp_path / "y.txt"
+    path.write_text("Selection\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\n1\t1\t2\t3\n")
+    with pytest.raises(AnnotationError, match=r"y.txt: line 1: missing column\(s\) 'High Freq \(Hz\)'"):
+        read_raven(path, "y.wav", default_label="call")

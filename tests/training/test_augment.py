@@ -1,0 +1,50 @@
+"""Augmentation and class-balanced sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.errors import ConfigError
+from training.augment import AugmentSettings, augment, balanced_indices
+
+
+def test_augment_is_seeded_and_keeps_shape(rng):
+    x = rng.normal(60, 5, (32, 20)).astype(np.float32)
+    bg = rng.normal(50, 5, (4, 32, 20)).astype(np.float32)
+    s = AugmentSettings(background_p=1.0)
+    a = augment(x, np.random.default_rng(1), s, bg)
+    b = augment(x, np.random.default_rng(1), s, bg)
+    assert a.shape == x.shape and a.dtype == np.float32 and np.array_equal(a, b)
+    assert not np.array_equal(a, x)
+
+
+def test_background_mixing_only_adds_power(rng):
+    x = rng.normal(60, 5, (16, 8)).astype(np.float32)
+    bg = rng.normal(55, 5, (1, 16, 8)).astype(np.float32)
+    s = AugmentSettings(background_p=1.0, gain_db=0, shift_frames=0, time_masks=0, freq_masks=0)
+    out = augment(x, rng, s, bg)
+    assert np.all(out >= x - 1e-4)
+
+
+def test_masks_fill_with_the_median(rng):
+    x = rng.normal(60, 5, (40, 30)).astype(np.float32)
+    s = AugmentSettings(background_p=0, gain_db=0, shift_frames=0, time_masks=1, time_mask_frames=40,
+                        freq_masks=0)
+    out = augment(x, np.random.default_rng(5), s)
+    masked = np.all(out == np.float32(np.median(x)), axis=1)
+    assert masked.any()  # a mask of at least one frame was drawn with this seed
+    assert np.array_equal(out[~masked], x[~masked])  # the other frames are untouched
+
+
+def test_balanced_sampling(rng):
+    y = np.array([0] * 950 + [1] * 50)
+    idx = balanced_indices(y, 20000, rng)
+    assert abs(np.mean(y[idx]) - 0.5) < 0.02
+
+
+def test_settings_validated():
+    with pytest.raises(ConfigError, match="background_p=2"):
+        AugmentSettings(background_p=2)
+    with pytest.raises(ConfigError, match="snr_db"):
+        AugmentSettings(snr_db=(10, 0))

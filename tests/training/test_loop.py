@@ -1,0 +1,134 @@
+"""edge-train on synthetic upcalls: beats chance, reproducible, resumable, run folder complete."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from tests.conftest import DEPLOYMENTS
+from training.cli.train import main
+from training.config import load_config
+from training.loop import train
+from training.types import TrainConfigError
+
+torch.set_num_threads(1)
+
+CONFIG = {
+    "out": "run",
+    "deployment": str(DEPLOYMENTS / "narw-upcall.yaml"),
+    "classes": ["noise", "upcall"],
+    "window_s": 2.0,
+    "seed": 7,
+    "data": {"synthetic": {"recordings": 6, "duration_s": 40, "sample_rate": 2000, "calls": {"upcall": 6},
+                           "snr_db": [3, 12]}},
+    "split": {"val": 0.2, "test": 0.2},
+    "model": {"width": 8, "depth": 2},
+    "train": {"epochs": 6, "batch_size": 32, "patience": 4, "threads": 1, "steps_per_epoch": 8,
+              "progress": False},
+}
+
+
+def write_config(folder, **changes):
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {**CONFIG, **changes}
+    path = folder / "train.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("train")
+    metrics = train(load_config(write_config(folder)))
+    return folder / "run", metrics
+
+
+def test_tiny_model_beats_chance_by_a_wide_margin(trained):
+    run, metrics = trained
+    assert metrics["split"] == "test"
+    assert metrics["chance_balanced_accuracy"] == 0.5
+    assert metrics["windows"]["balanced_accuracy"] >= 0.85
+
+
+def test_run_folder_holds_everything(trained):
+    run, metrics = trained
+    for name in ("best.pt", "last.pt", "metrics.json", "confusion.csv", "pr_curve.csv", "config.yaml",
+                 "frontend.json", "split.json", "history.json", "dataset.npz"):
+        assert (run / name).is_file(), name
+    frontend = json.loads((run / "frontend.json").read_text())
+    assert frontend["spec"]["sample_rate"] == 2000 and metrics["frontend_hash"] == frontend["hash"]
+    split = json.loads((run / "split.json").read_text())
+    assert not set(split["train"]) & set(split["test"]) and not set(split["train"]) & set(split["val"])
+    assert (run / "confusion.csv").read_text().splitlines()[0] == "truth\\predicted,noise,upcall"
+    assert (run / "pr_curve.csv").read_text().startswith("class,threshold,precision,recall")
+
+
+def test_same_seed_same_metrics_and_resume_is_a_no_op(trained, tmp_path):
+    run, metrics = trained
+    again = train(load_config(write_config(tmp_path)))
+    assert again == metrics
+    # a finished run resumed from its last checkpoint trains no further and reports the same
+    assert train(load_config(write_config(tmp_path))) == metrics
+
+
+def test_interrupted_run_resumes_to_the_same_result(trained, tmp_path):
+    _, metrics = trained
+    config = write_config(tmp_path, train={**CONFIG["train"], "epochs": 3})
+    train(load_config(config))  # "killed" after 3 epochs
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    resumed = train(load_config(write_config(tmp_path)))
+    full = json.loads((trained[0] / "history.json").read_text())
+    assert json.loads((tmp_path / "run" / "history.json").read_text())[:3] == history
+    assert json.loads((tmp_path / "run" / "history.json").read_text()) == full
+    assert resumed == metrics
+
+
+def test_unknown_keys_rejected_with_file_and_key(tmp_path):
+    path = write_config(tmp_path, epochs=3)
+    with pytest.raises(TrainConfigError, match=r"train.yaml: unknown key 'epochs'"):
+        load_config(path)
+    path = write_config(tmp_path, model={"width": 8, "dpth": 2})
+    with pytest.raises(TrainConfigError, match=r"train.yaml: model: unknown key 'dpth'"):
+        load_config(path)
+    path = write_config(tmp_path, data={"synthetic": {"calls": {"upcall": 2}, "rate": 2000}})
+    with pytest.raises(TrainConfigError, match=r"data: synthetic: unknown key 'rate'"):
+        load_config(path)
+
+
+def test_cli_reports_errors_in_one_line(tmp_path, capsys):
+    path = write_config(tmp_path, model={"width": 0})
+    with pytest.raises(SystemExit) as info:
+        main([str(path)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "model: width=0 must be >= 1" in err
+
+
+def test_holdout_recordings_are_the_test_split(tmp_path):
+    path = write_config(tmp_path, split={"val": 0.25, "holdout": ["synthetic_002.wav"]},
+                        train={**CONFIG["train"], "epochs": 1, "steps_per_epoch": 2})
+    train(load_config(path))
+    split = json.loads((tmp_path / "run" / "split.json").read_text())
+    assert [p.rsplit("/", 1)[-1] for p in split["test"]] == ["synthetic_002.wav"]
+    assert not set(split["test"]) & (set(split["train"]) | set(split["val"]))
+    bad = write_config(tmp_path / "bad", split={"holdout": ["nope.wav"]})
+    with pytest.raises(TrainConfigError, match=r"holdout \['nope.wav'\] is not among the recordings"):
+        train(load_config(bad))
+
+
+def test_sites_group_recordings_in_the_split(tmp_path):
+    sites = {f"synthetic_{i:03d}.wav": f"site{i // 2}" for i in range(6)}  # 3 sites of 2 recordings
+    path = write_config(tmp_path, data={**CONFIG["data"], "groups": sites}, split={"val": 0.34, "test": 0.34},
+                        train={**CONFIG["train"], "epochs": 1, "steps_per_epoch": 1})
+    train(load_config(path))
+    split = json.loads((tmp_path / "run" / "split.json").read_text())
+    assert sorted(sum(split.values(), [])) == ["site0", "site1", "site2"]
+
+
+def test_synthetic_call_above_nyquist_is_a_config_error(tmp_path):
+    path = write_config(tmp_path, data={"synthetic": {"sample_rate": 2000, "calls": {"whistle": 1}}})
+    with pytest.raises(TrainConfigError, match="data: synthetic: whistle reaches .* Nyquist"):
+        train(load_config(path))

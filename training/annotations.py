@@ -1,0 +1,116 @@
+"""Annotation readers: Raven selection tables and the CSV of ``annotations_train.csv``.
+
+Both give :class:`~training.types.Annotation` lists and reject a bad file with its path and
+line named (line 1 is the header): missing columns, unparsable numbers, end before start,
+low above high frequency, times past the recording's end, labels outside the known set.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Mapping
+
+from training.types import Annotation, AnnotationError
+
+CSV_COLUMNS = ("filename", "start", "end", "freq_min", "freq_max", "label")
+RAVEN_COLUMNS = ("Begin Time (s)", "End Time (s)", "Low Freq (Hz)", "High Freq (Hz)")
+RAVEN_LABEL_COLUMNS = ("Label", "Annotation", "Species", "Call Type")
+
+
+def _labels(raw: str, labels: Mapping[str, str] | None, where: str) -> str:
+    """Map a raw label through ``labels`` (raw -> class name); unknown raw labels fail."""
+    raw = raw.strip()
+    if labels is None:
+        if not raw:
+            raise AnnotationError(f"{where}: empty label")
+        return raw
+    if raw not in labels:
+        raise AnnotationError(f"{where}: unknown label {raw!r} (known: {', '.join(sorted(labels))})")
+    return labels[raw]
+
+
+def _number(row: Mapping[str, str], column: str, where: str) -> float:
+    text = (row.get(column) or "").strip()
+    try:
+        return float(text)
+    except ValueError:
+        raise AnnotationError(f"{where}: column {column!r} holds {text!r}, not a number") from None
+
+
+def _check(ann: Annotation, where: str, durations: Mapping[str, float] | None) -> Annotation:
+    if ann.start_s < 0:
+        raise AnnotationError(f"{where}: start {ann.start_s} is negative")
+    if ann.end_s <= ann.start_s:
+        raise AnnotationError(f"{where}: end {ann.end_s} is not after start {ann.start_s}")
+    if ann.high_hz < ann.low_hz:
+        raise AnnotationError(f"{where}: high frequency {ann.high_hz} is below low frequency {ann.low_hz}")
+    if durations is not None:
+        if ann.file not in durations:
+            raise AnnotationError(f"{where}: recording {ann.file!r} not found")
+        if ann.end_s > durations[ann.file] + 1e-6:
+            raise AnnotationError(f"{where}: end {ann.end_s} s is past the end of {ann.file} "
+                                  f"({durations[ann.file]:.3f} s)")
+    return ann
+
+
+def _header(fields: list[str] | None, needed: tuple[str, ...], path: Path) -> None:
+    missing = [c for c in needed if c not in (fields or [])]
+    if missing:
+        raise AnnotationError(f"{path}: line 1: missing column(s) {', '.join(map(repr, missing))} "
+                              f"(found: {', '.join(fields or [])})")
+
+
+def read_csv(path: str | Path, *, labels: Mapping[str, str] | None = None,
+             durations: Mapping[str, float] | None = None) -> list[Annotation]:
+    """Annotations from a CSV with ``filename,start,end,freq_min,freq_max,label`` (+ any).
+
+    ``labels`` maps raw labels to class names (``{"1": "upcall"}``); ``durations`` maps each
+    ``filename`` to its length in seconds, to reject times past the end."""
+    path = Path(path)
+    try:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            _header(reader.fieldnames, CSV_COLUMNS, path)
+            out = []
+            for row in reader:
+                where = f"{path}: line {reader.line_num}"
+                ann = Annotation(row["filename"].strip(), _number(row, "start", where), _number(row, "end", where),
+                                 _number(row, "freq_min", where), _number(row, "freq_max", where),
+                                 _labels(row["label"] or "", labels, where))
+                out.append(_check(ann, where, durations))
+    except OSError as exc:
+        raise AnnotationError(f"{path}: cannot read: {exc.strerror}") from None
+    return out
+
+
+def read_raven(path: str | Path, recording: str, *, labels: Mapping[str, str] | None = None,
+               duration_s: float | None = None, default_label: str | None = None) -> list[Annotation]:
+    """Annotations of ``recording`` from a tab-separated Raven selection table.
+
+    The label comes from the first of ``Label``, ``Annotation``, ``Species``, ``Call Type``
+    present, else ``default_label``; Raven's spectrogram and waveform views duplicate each
+    selection, so only ``Spectrogram`` rows are kept when a ``View`` column exists."""
+    path = Path(path)
+    durations = {recording: duration_s} if duration_s is not None else None
+    try:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh, delimiter="\t")
+            _header(reader.fieldnames, RAVEN_COLUMNS, path)
+            label_col = next((c for c in RAVEN_LABEL_COLUMNS if c in (reader.fieldnames or [])), None)
+            if label_col is None and default_label is None:
+                raise AnnotationError(f"{path}: line 1: no label column ({', '.join(RAVEN_LABEL_COLUMNS)}) "
+                                      f"and no default label")
+            out = []
+            for row in reader:
+                where = f"{path}: line {reader.line_num}"
+                if "View" in row and row["View"] and not row["View"].startswith("Spectrogram"):
+                    continue
+                raw = row[label_col] if label_col else default_label
+                ann = Annotation(recording, _number(row, RAVEN_COLUMNS[0], where), _number(row, RAVEN_COLUMNS[1], where),
+                                 _number(row, RAVEN_COLUMNS[2], where), _number(row, RAVEN_COLUMNS[3], where),
+                                 _labels(raw or "", labels, where))
+                out.append(_check(ann, where, durations))
+    except OSError as exc:
+        raise AnnotationError(f"{path}: cannot read: {exc.strerror}") from None
+    return out

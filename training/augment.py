@@ -1,0 +1,69 @@
+"""Augmentation of feature windows (training split only) and class-balanced sampling.
+
+Features are dB (edge's ``features``), so mixing a background is a power sum, gain is an
+offset and SpecAugment masks replace cells by the window's median level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge import _validate as v
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    """The ``augment:`` section of an ``edge-train`` config."""
+
+    background_p: float = 0.5  # chance to mix a background window in
+    snr_db: tuple[float, float] = (0.0, 20.0)  # window level over the background, dB
+    gain_db: float = 6.0  # +- uniform
+    shift_frames: int = 4  # +- circular time shift
+    time_masks: int = 1
+    time_mask_frames: int = 4
+    freq_masks: int = 1
+    freq_mask_bins: int = 3
+
+    def __post_init__(self) -> None:
+        v.number("background_p", self.background_p, minimum=0)
+        v.require(self.background_p <= 1, f"background_p={self.background_p} must be <= 1")
+        v.require(isinstance(self.snr_db, (list, tuple)) and len(self.snr_db) == 2
+                  and self.snr_db[0] <= self.snr_db[1], f"snr_db={self.snr_db!r} must be [low, high]")
+        object.__setattr__(self, "snr_db", tuple(float(s) for s in self.snr_db))
+        v.number("gain_db", self.gain_db, minimum=0)
+        for name in ("shift_frames", "time_masks", "time_mask_frames", "freq_masks", "freq_mask_bins"):
+            v.integer(name, getattr(self, name), minimum=0)
+
+
+def augment(x: np.ndarray, rng: np.random.Generator, settings: AugmentSettings,
+            backgrounds: np.ndarray | None = None) -> np.ndarray:
+    """One augmented copy of window ``x`` ``(n_frames, n_features)`` (dB)."""
+    out = np.array(x, dtype=np.float32)
+    if backgrounds is not None and len(backgrounds) and rng.random() < settings.background_p:
+        bg = backgrounds[rng.integers(len(backgrounds))]
+        shift = np.median(out) - np.median(bg) - rng.uniform(*settings.snr_db)
+        out = 10 * np.log10(10 ** (out / 10) + 10 ** ((bg + shift) / 10)).astype(np.float32)
+    if settings.gain_db:
+        out += np.float32(rng.uniform(-settings.gain_db, settings.gain_db))
+    if settings.shift_frames:
+        out = np.roll(out, int(rng.integers(-settings.shift_frames, settings.shift_frames + 1)), axis=0)
+    fill = np.float32(np.median(out))
+    for _ in range(settings.time_masks):
+        w = int(rng.integers(0, settings.time_mask_frames + 1))
+        t0 = int(rng.integers(0, max(1, out.shape[0] - w)))
+        out[t0:t0 + w] = fill
+    for _ in range(settings.freq_masks):
+        w = int(rng.integers(0, settings.freq_mask_bins + 1))
+        f0 = int(rng.integers(0, max(1, out.shape[1] - w)))
+        out[:, f0:f0 + w] = fill
+    return out
+
+
+def balanced_indices(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` indices drawn so every class present in ``y`` is equally likely."""
+    y = np.asarray(y)
+    classes, counts = np.unique(y, return_counts=True)
+    weight = (1.0 / counts)[np.searchsorted(classes, y)]
+    return rng.choice(len(y), size=n, replace=True, p=weight / weight.sum())

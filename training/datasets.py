@@ -1,0 +1,184 @@
+"""Dataset builders: windows of edge features around annotations, negatives, hard negatives,
+clip libraries; cached as ``.npz`` with their metadata.
+
+A dataset is ``x`` ``(n, n_frames, n_features)`` float32 (edge's features, untouched),
+``y`` class indices into ``classes`` and one :class:`~training.types.WindowRef` per window
+(source, split group, offset, label, kind).  The cache records the frontend spec and its hash;
+loading a cache built with another spec fails.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from edge.calibration import HydrophoneTable
+from edge.config import DeploymentConfig
+from edge.frontend import FrontendSpec
+from training.features import RecordingFeatures, recording_features
+from training.types import Annotation, TrainConfigError, WindowRef
+
+NEGATIVE = "noise"
+
+
+@dataclass
+class Dataset:
+    x: np.ndarray
+    y: np.ndarray
+    classes: tuple[str, ...]
+    refs: list[WindowRef]
+    spec: FrontendSpec
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def groups(self) -> np.ndarray:
+        return np.array([r.group for r in self.refs])
+
+    def subset(self, idx: np.ndarray) -> "Dataset":
+        idx = np.asarray(idx, dtype=int)
+        return Dataset(self.x[idx], self.y[idx], self.classes, [self.refs[i] for i in idx], self.spec)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"classes": list(self.classes), "spec": asdict(self.spec), "spec_hash": self.spec.hash}
+        np.savez_compressed(path, x=self.x, y=self.y, meta=json.dumps(meta),
+                            source=np.array([r.source for r in self.refs]),
+                            group=np.array([r.group for r in self.refs]),
+                            offset_s=np.array([r.offset_s for r in self.refs], dtype=np.float64),
+                            label=np.array([r.label for r in self.refs]),
+                            kind=np.array([r.kind for r in self.refs]))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, spec: FrontendSpec | None = None) -> "Dataset":
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            cached = FrontendSpec(**meta["spec"])
+            if spec is not None and cached.hash != spec.hash:
+                raise TrainConfigError(f"{path}: cached with frontend spec {cached.hash}, "
+                                       f"this run uses {spec.hash}: rebuild the cache")
+            refs = [WindowRef(str(s), str(g), float(o), str(lab), str(k))
+                    for s, g, o, lab, k in zip(z["source"], z["group"], z["offset_s"], z["label"], z["kind"])]
+            return cls(z["x"], z["y"], tuple(meta["classes"]), refs, cached)
+
+
+def _overlaps(a0: float, a1: float, anns: Iterable[Annotation]) -> bool:
+    return any(a0 < a.end_s and a.start_s < a1 for a in anns)
+
+
+def windows_from_recording(rf: RecordingFeatures, annotations: list[Annotation], *, window_s: float,
+                           rng: np.random.Generator, jitter_s: float = 0.25, positives_per_call: int = 1,
+                           negatives: int = 10, hard_negatives: bool = True, group: str | None = None
+                           ) -> tuple[list[np.ndarray], list[str], list[WindowRef]]:
+    """Windows of one recording: around each annotation (centred, +- ``jitter_s``), random
+    unannotated windows, and ROI candidates that overlap no annotation (hard negatives)."""
+    n = max(1, int(round(window_s / rf.spec.hop_s)))
+    span = n * rf.spec.hop_s
+    group = group or rf.path
+    xs, labels, refs = [], [], []
+
+    def add(start_s: float, label: str, kind: str) -> None:
+        frame = rf.frame_of(start_s)
+        xs.append(rf.window(frame, n))
+        labels.append(label)
+        refs.append(WindowRef(rf.path, group, frame * rf.spec.hop_s, label, kind))
+
+    for ann in annotations:
+        centre = (ann.start_s + ann.end_s) / 2
+        for _ in range(positives_per_call):
+            add(centre - span / 2 + rng.uniform(-jitter_s, jitter_s), ann.label, "positive")
+    last = max(rf.duration_s - span, 0.0)
+    for _ in range(negatives):
+        for _attempt in range(50):
+            start = rng.uniform(0, last)
+            if not _overlaps(start, start + span, annotations):
+                add(start, NEGATIVE, "negative")
+                break
+    if hard_negatives:
+        for roi in rf.rois:
+            if not _overlaps(roi.start_s, roi.end_s, annotations):
+                add((roi.start_s + roi.end_s) / 2 - span / 2, NEGATIVE, "hard_negative")
+    return xs, labels, refs
+
+
+def build_annotated(recordings: Mapping[str, list[Annotation]], config: DeploymentConfig, *,
+                    window_s: float, classes: tuple[str, ...], table: HydrophoneTable | None = None,
+                    seed: int = 0, jitter_s: float = 0.25, positives_per_call: int = 1,
+                    negatives_per_recording: int = 10, hard_negatives: bool = True,
+                    groups: Mapping[str, str] | None = None) -> Dataset:
+    """Dataset from recordings (path -> its annotations; background files map to ``[]``).
+
+    ``classes`` must list :data:`NEGATIVE` (``"noise"``) first when negatives are wanted."""
+    rng = np.random.default_rng(seed)
+    xs, labels, refs, spec = [], [], [], None
+    for path, anns in recordings.items():
+        rf = recording_features(path, config, table, with_rois=hard_negatives)
+        spec = rf.spec
+        a, b, c = windows_from_recording(rf, anns, window_s=window_s, rng=rng, jitter_s=jitter_s,
+                                         positives_per_call=positives_per_call,
+                                         negatives=negatives_per_recording, hard_negatives=hard_negatives,
+                                         group=(groups or {}).get(path))
+        xs += a
+        labels += b
+        refs += c
+    return _assemble(xs, labels, refs, classes, spec)
+
+
+def _assemble(xs, labels, refs, classes, spec) -> Dataset:
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise TrainConfigError(f"labels {unknown} are not among classes {list(classes)}")
+    if not xs:
+        raise TrainConfigError("the dataset holds no windows")
+    y = np.array([classes.index(lab) for lab in labels], dtype=np.int64)
+    return Dataset(np.stack(xs).astype(np.float32), y, tuple(classes), refs, spec)
+
+
+def clip_label(path: Path, root: Path, *, from_: str = "folder", separator: str = "_") -> str:
+    """A clip's label: its first folder under ``root`` (``from_="folder"``) or the part of its
+    file name before ``separator`` (``from_="name"``)."""
+    if from_ == "folder":
+        parts = path.relative_to(root).parts
+        if len(parts) < 2:
+            raise TrainConfigError(f"{path}: clip is not inside a label folder of {root}")
+        return parts[0]
+    return path.stem.split(separator)[0]
+
+
+def build_clips(root: str | Path, config: DeploymentConfig, *, window_s: float, classes: tuple[str, ...] | None = None,
+                table: HydrophoneTable | None = None, label_from: str = "folder", seed: int = 0,
+                max_windows_per_clip: int = 4) -> Dataset:
+    """Dataset from a clip library: each clip sliced into windows (at most
+    ``max_windows_per_clip``, evenly spaced) or, when shorter, padded at a random offset by
+    repeating its edge frames.  Each clip is its own split group."""
+    from edge.audio import discover
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    xs, labels, refs, spec = [], [], [], None
+    for path in discover([root]):
+        label = clip_label(path, root, from_=label_from)
+        if classes is not None and label not in classes:
+            continue
+        rf = recording_features(path, config, table, with_rois=False)
+        spec = rf.spec
+        n = max(1, int(round(window_s / rf.spec.hop_s)))
+        total = len(rf.feats)
+        if total <= n:
+            starts = [-int(rng.integers(0, n - total + 1))]
+        else:
+            k = min(max_windows_per_clip, total // n)
+            starts = np.linspace(0, total - n, k).astype(int).tolist()
+        for s in starts:
+            xs.append(rf.window(s, n))
+            labels.append(label)
+            refs.append(WindowRef(str(path), str(path), s * rf.spec.hop_s, label, "clip"))
+    classes = classes or tuple(sorted(set(labels)))
+    return _assemble(xs, labels, refs, classes, spec)

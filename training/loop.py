@@ -1,0 +1,224 @@
+"""The training loop behind ``edge-train CONFIG.yaml``: seeded, CPU-friendly, early
+stopping, resumable from the run folder's last checkpoint.
+
+Run folder: ``config.yaml`` (as loaded), ``frontend.json`` (spec and hash), ``dataset.npz``
+(feature cache), ``split.json`` (groups per part), ``last.pt`` (resume point), ``best.pt``
+(the model kept), ``history.json``, ``metrics.json`` (test split, else validation),
+``confusion.csv`` and ``pr_curve.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+from training.augment import augment, balanced_indices
+from training.config import TrainConfig
+from training.datasets import NEGATIVE, Dataset
+from training.metrics import pr_curve, window_metrics
+from training.models import ResNet, loss_fn
+from training.sources import build_dataset
+from training.splits import group_split
+from training.types import TrainConfigError
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def predict(model: ResNet, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities ``(n, n_classes)`` (softmax; sigmoid for multi-label)."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            logits = model(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])))
+            if isinstance(logits, dict):
+                out.append({k: torch.softmax(v, dim=1).numpy() for k, v in logits.items()})
+            else:
+                out.append((torch.sigmoid(logits) if model.settings.head == "multi_label"
+                            else torch.softmax(logits, dim=1)).numpy())
+    if out and isinstance(out[0], dict):
+        return {k: np.concatenate([o[k] for o in out]) for k in out[0]}
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def head_targets(config: TrainConfig, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Multi-output: each head's class index per window; a label outside a head is that
+    head's first class (its "none")."""
+    labels = [config.classes[i] for i in y]
+    return {h: np.array([cls.index(lab) if lab in cls else 0 for lab in labels], dtype=np.int64)
+            for h, cls in config.model.outputs.items()}
+
+
+def scores(config: TrainConfig, y: np.ndarray, probs) -> dict:
+    """Window metrics; for multi-output one set per head and their means."""
+    if config.model.head != "multi_output":
+        return window_metrics(y, probs, config.classes)
+    targets = head_targets(config, y)
+    heads = {h: window_metrics(targets[h], probs[h], list(cls)) for h, cls in config.model.outputs.items()}
+    return {"n": int(len(y)), "accuracy": float(np.mean([m["accuracy"] for m in heads.values()])),
+            "balanced_accuracy": float(np.mean([m["balanced_accuracy"] for m in heads.values()])),
+            "heads": heads}
+
+
+def _strata(ds: Dataset) -> np.ndarray:
+    """Per window: the call class of its recording's positives ("noise" for background), so
+    recordings with calls and without are both split across train, val and test."""
+    calls = {}
+    for ref in ds.refs:
+        if ref.label != NEGATIVE:
+            calls.setdefault(ref.group, ref.label)
+    return np.array([calls.get(ref.group, NEGATIVE) for ref in ds.refs])
+
+
+def _target(config: TrainConfig, y: np.ndarray):
+    if config.model.head == "multi_output":
+        return {h: torch.from_numpy(t) for h, t in head_targets(config, y).items()}
+    if config.model.head == "multi_label":  # noise is "no class present"
+        t = np.zeros((len(y), len(config.classes)), np.float32)
+        t[np.arange(len(y)), y] = 1.0
+        if NEGATIVE in config.classes:
+            t[:, config.classes.index(NEGATIVE)] = 0.0
+        return torch.from_numpy(t)
+    return torch.from_numpy(y)
+
+
+def _make_model(config: TrainConfig) -> ResNet:
+    if config.model.head == "multi_output":
+        known = {c for cls in config.model.outputs.values() for c in cls}
+        missing = [c for c in config.classes if c != NEGATIVE and c not in known]
+        if missing:
+            raise TrainConfigError(f"{config.source}: model: outputs: classes {missing} are in no head")
+    return ResNet(config.model, len(config.classes))
+
+
+def train(config: TrainConfig, *, resume: bool = True) -> dict:
+    """Train (or resume) the run the config describes; returns the final metrics."""
+    run = config.path(config.out)
+    run.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(config.train.threads)
+    _seed(config.seed)
+    (run / "config.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(config.as_dict())), sort_keys=False))
+    ds = build_dataset(config, run)
+    (run / "frontend.json").write_text(json.dumps({"spec": asdict(ds.spec), "hash": ds.spec.hash}, indent=1))
+    strata = _strata(ds)
+    if config.split.holdout:
+        names = np.array([Path(g).name for g in ds.groups])
+        missing = sorted(set(config.split.holdout) - set(names.tolist()))
+        if missing:
+            raise TrainConfigError(f"{config.source}: split: holdout {missing} is not among the recordings")
+        test_idx = np.flatnonzero(np.isin(names, config.split.holdout))
+        rest = np.flatnonzero(~np.isin(names, config.split.holdout))
+        tr, va = group_split(ds.groups[rest], fractions=(1 - config.split.val, config.split.val),
+                             seed=config.seed, strata=strata[rest])
+        train_idx, val_idx = rest[tr], rest[va]
+    else:
+        train_idx, val_idx, test_idx = group_split(
+            ds.groups, fractions=(1 - config.split.val - config.split.test, config.split.val, config.split.test),
+            seed=config.seed, strata=strata)
+    if len(val_idx) == 0:
+        val_idx = train_idx
+    (run / "split.json").write_text(json.dumps(
+        {name: sorted(set(ds.groups[idx].tolist())) for name, idx in
+         (("train", train_idx), ("val", val_idx), ("test", test_idx))}, indent=1))
+    tr, va = ds.subset(train_idx), ds.subset(val_idx)
+    backgrounds = tr.x[tr.y == config.classes.index(NEGATIVE)] if NEGATIVE in config.classes else None
+
+    model = _make_model(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    state = {"epoch": 0, "best": -1.0, "stale": 0, "history": []}
+    last = run / "last.pt"
+    if resume and last.exists():
+        ckpt = torch.load(last, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        state = ckpt["state"]
+    steps = config.train.steps_per_epoch or max(1, len(tr) // config.train.batch_size)
+    bar = tqdm(total=config.train.epochs, initial=state["epoch"], desc="edge-train", unit="epoch",
+               disable=not config.train.progress)
+    while state["epoch"] < config.train.epochs and state["stale"] < config.train.patience:
+        epoch = state["epoch"]
+        rng = np.random.default_rng([config.seed, epoch])  # a resumed epoch draws what it would have
+        torch.manual_seed(config.seed * 1000 + epoch)
+        model.train()
+        losses = []
+        for _ in range(steps):
+            idx = balanced_indices(tr.y, config.train.batch_size, rng)
+            xb = np.stack([augment(tr.x[i], rng, config.augment, backgrounds) for i in idx])
+            loss = loss_fn(config.model, model(torch.from_numpy(xb)), _target(config, tr.y[idx]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        val = scores(config, va.y, predict(model, va.x))
+        state["history"].append({"epoch": epoch + 1, "loss": float(np.mean(losses)),
+                                 "val_balanced_accuracy": val["balanced_accuracy"]})
+        if val["balanced_accuracy"] > state["best"]:
+            state["best"], state["stale"] = val["balanced_accuracy"], 0
+            torch.save({"model": model.state_dict(), "classes": list(config.classes),
+                        "model_settings": asdict(config.model), "spec": asdict(ds.spec),
+                        "spec_hash": ds.spec.hash, "window_s": config.window_s}, run / "best.pt")
+        else:
+            state["stale"] += 1
+        state["epoch"] = epoch + 1
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, last)
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_bacc=f"{val['balanced_accuracy']:.3f}")
+    bar.close()
+    (run / "history.json").write_text(json.dumps(state["history"], indent=1))
+    return finish(config, run, ds, test_idx if len(test_idx) else val_idx,
+                  "test" if len(test_idx) else "val")
+
+
+def load_model(run: Path) -> tuple[ResNet, dict]:
+    from training.models import ModelSettings
+
+    ckpt = torch.load(run / "best.pt", weights_only=False)
+    model = ResNet(ModelSettings(**ckpt["model_settings"]), len(ckpt["classes"]))
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model, ckpt
+
+
+def finish(config: TrainConfig, run: Path, ds: Dataset, idx: np.ndarray, part: str) -> dict:
+    """Metrics of the best model on ``part``: ``metrics.json``, ``confusion.csv``, ``pr_curve.csv``."""
+    model, _ = load_model(run)
+    sub = ds.subset(idx)
+    probs = predict(model, sub.x)
+    metrics = {"split": part, "windows": scores(config, sub.y, probs),
+               "epochs": len(json.loads((run / "history.json").read_text())), "frontend_hash": ds.spec.hash,
+               "chance_balanced_accuracy": 1.0 / len(set(sub.y.tolist())) if len(sub) else float("nan")}
+    (run / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    if config.model.head == "multi_output":
+        targets = head_targets(config, sub.y)
+        tables = [(h, list(cls), metrics["windows"]["heads"][h]["confusion"], targets[h], probs[h])
+                  for h, cls in config.model.outputs.items()]
+    else:
+        tables = [("", list(config.classes), metrics["windows"]["confusion"], sub.y, probs)]
+    with open(run / "confusion.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        for head, classes, matrix, _, _ in tables:
+            w.writerow([f"{head + ': ' if head else ''}truth\\predicted", *classes])
+            for c, row in zip(classes, matrix):
+                w.writerow([c, *row])
+    with open(run / "pr_curve.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["class", "threshold", "precision", "recall"])
+        for head, classes, _, truth, p in tables:
+            for k, c in enumerate(classes):
+                if c == NEGATIVE or (head and k == 0):
+                    continue
+                for t, pr, r in pr_curve(truth == k, p[:, k]):
+                    w.writerow([f"{head}/{c}" if head else c, f"{t:.6f}", f"{pr:.6f}", f"{r:.6f}"])
+    return metrics

@@ -1,0 +1,79 @@
+"""Window-level and event-level metrics (plain NumPy)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from training.types import Annotation
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """``(n_classes, n_classes)`` counts, rows = truth, columns = prediction."""
+    m = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(m, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
+    return m
+
+
+def _prf(tp: float, fp: float, fn: float) -> dict:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f1": f, "tp": int(tp), "fp": int(fp), "fn": int(fn)}
+
+
+def window_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> dict:
+    """Accuracy, balanced accuracy, per-class P/R/F1 and the confusion matrix."""
+    y_true = np.asarray(y_true, int)
+    y_pred = np.argmax(probs, axis=1)
+    m = confusion(y_true, y_pred, len(classes))
+    per_class = {c: _prf(m[i, i], m[:, i].sum() - m[i, i], m[i, :].sum() - m[i, i]) for i, c in enumerate(classes)}
+    present = [i for i in range(len(classes)) if m[i].sum()]
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(np.mean(y_pred == y_true)) if len(y_true) else 0.0,
+        "balanced_accuracy": float(np.mean([m[i, i] / m[i].sum() for i in present])) if present else 0.0,
+        "per_class": per_class,
+        "confusion": m.tolist(),
+    }
+
+
+def pr_curve(y_true: np.ndarray, scores: np.ndarray) -> list[tuple[float, float, float]]:
+    """``(threshold, precision, recall)`` at every distinct score (binary: truth is bool)."""
+    y_true = np.asarray(y_true, bool)
+    order = np.argsort(-scores, kind="stable")
+    s, t = scores[order], y_true[order]
+    tp, fp = np.cumsum(t), np.cumsum(~t)
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    total = max(int(t.sum()), 1)
+    return [(float(s[i]), float(tp[i] / (tp[i] + fp[i])), float(tp[i] / total)) for i in last]
+
+
+def match_events(detections: Sequence[Annotation], truth: Sequence[Annotation], *, hours: float,
+                 classes: Sequence[str] | None = None) -> dict:
+    """Event-level metrics: a detection matches an annotation of the same file and label that
+    it overlaps in time (each annotation at most once, strongest overlap first).  Per class
+    and overall: precision, recall, F1, false positives per hour."""
+    classes = list(classes or sorted({a.label for a in truth} | {d.label for d in detections}))
+    out = {}
+    totals = np.zeros(3)
+    for c in classes:
+        dets = [d for d in detections if d.label == c]
+        anns = [a for a in truth if a.label == c]
+        pairs = []
+        for i, d in enumerate(dets):
+            for j, a in enumerate(anns):
+                ov = min(d.end_s, a.end_s) - max(d.start_s, a.start_s)
+                if d.file == a.file and ov > 0:
+                    pairs.append((ov, i, j))
+        used_d, used_a = set(), set()
+        for _, i, j in sorted(pairs, reverse=True):
+            if i not in used_d and j not in used_a:
+                used_d.add(i)
+                used_a.add(j)
+        tp, fp, fn = len(used_a), len(dets) - len(used_d), len(anns) - len(used_a)
+        out[c] = {**_prf(tp, fp, fn), "fp_per_hour": fp / hours if hours else float("nan")}
+        totals += (tp, fp, fn)
+    overall = {**_prf(*totals), "fp_per_hour": totals[1] / hours if hours else float("nan")}
+    return {"hours": hours, "per_class": out, "overall": overall}

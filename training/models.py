@@ -1,0 +1,71 @@
+"""A small ResNet family with single-label, multi-label and multi-output heads.
+
+Every activation is its own module (a ReLU reused twice breaks full-integer INT8
+partitions).  Input: edge features ``(batch, n_frames, n_features)`` in dB; the model
+standardises each window itself (minus its mean, over ``scale_db``), so the device feeds the
+frontend's output unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from training.config import HEADS, ModelSettings  # noqa: F401  (re-exported)
+
+
+class Block(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.act1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.skip = (nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+                     if stride != 1 or c_in != c_out else nn.Identity())
+        self.act2 = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x)))))
+        return self.act2(y + self.skip(x))
+
+
+class ResNet(nn.Module):
+    """``forward`` returns logits ``(batch, n_classes)``, or a dict of them per named head."""
+
+    def __init__(self, settings: ModelSettings, n_classes: int | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        w = settings.width
+        self.stem = nn.Sequential(nn.Conv2d(1, w, 3, 1, 1, bias=False), nn.BatchNorm2d(w))
+        self.stem_act = nn.ReLU()
+        blocks, c = [], w
+        for i in range(settings.depth):
+            blocks.append(Block(c, w * 2**i, 2))
+            c = w * 2**i
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        if settings.head == "multi_output":
+            self.heads = nn.ModuleDict({name: nn.Linear(c, len(cls)) for name, cls in settings.outputs.items()})
+        else:
+            if not n_classes:
+                raise ValueError("n_classes is needed for single and multi_label heads")
+            self.head = nn.Linear(c, n_classes)
+
+    def forward(self, x: torch.Tensor):
+        x = x.unsqueeze(1)
+        x = (x - x.mean(dim=(2, 3), keepdim=True)) / self.settings.scale_db
+        z = self.pool(self.blocks(self.stem_act(self.stem(x)))).flatten(1)
+        if self.settings.head == "multi_output":
+            return {name: head(z) for name, head in self.heads.items()}
+        return self.head(z)
+
+
+def loss_fn(settings: ModelSettings, logits, target) -> torch.Tensor:
+    """Cross-entropy (single, and per head summed for multi-output) or BCE (multi-label)."""
+    if settings.head == "multi_output":
+        return sum(nn.functional.cross_entropy(logits[k], target[k]) for k in logits)
+    if settings.head == "multi_label":
+        return nn.functional.binary_cross_entropy_with_logits(logits, target.float())
+    return nn.functional.cross_entropy(logits, target)

@@ -1,0 +1,166 @@
+"""Synthetic calls with exact labels, mixed into background audio at a chosen SNR.
+
+There are no beluga or seal recordings in the shared data; these parametric calls stand in
+for them (and give tests data whose truth is known exactly).  Each generator returns samples
+(float64, peak 1) of a call and its ``(low_hz, high_hz)`` band.  SNR is the call's power over
+the background's power *in the call's band* during the call, in dB.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.types import Annotation
+
+CALL_TYPES = ("whistle", "hf_pulsed", "upcall", "pulse_train")
+
+
+def _check_band(kind: str, high_hz: float, sample_rate: int) -> None:
+    if high_hz >= sample_rate / 2:
+        raise ValueError(f"{kind} reaches {high_hz:.0f} Hz, above the Nyquist frequency of "
+                         f"sample_rate={sample_rate}")
+
+
+def whistle(rng: np.random.Generator, sample_rate: int, *, fmin: float = 2000.0, fmax: float = 12000.0,
+            duration_s: float | None = None, harmonics: int = 2) -> tuple[np.ndarray, float, float]:
+    """Beluga-like FM whistle in ``fmin..fmax``: a smooth random contour plus harmonics."""
+    dur = duration_s or rng.uniform(0.4, 1.2)
+    n = int(dur * sample_rate)
+    t = np.arange(n) / sample_rate
+    lo = rng.uniform(fmin, fmin + 0.4 * (fmax - fmin))
+    hi = rng.uniform(lo + 0.2 * (fmax - fmin), fmax)
+    phase0 = rng.uniform(0, 2 * np.pi)
+    contour = lo + (hi - lo) * 0.5 * (1 - np.cos(2 * np.pi * rng.uniform(0.5, 1.5) * t / dur + phase0))
+    phase = 2 * np.pi * np.cumsum(contour) / sample_rate
+    x = np.sin(phase)
+    high = hi  # harmonics above 0.48 * sample_rate are left out
+    for h in range(2, harmonics + 2):
+        if hi * h < 0.48 * sample_rate:
+            x = x + 0.5 ** (h - 1) * np.sin(h * phase)
+            high = hi * h
+    _check_band("whistle", hi, sample_rate)
+    x *= np.hanning(n)
+    return x / np.max(np.abs(x)), float(contour.min()), float(high)
+
+
+def hf_pulsed(rng: np.random.Generator, sample_rate: int, *, centre_hz: float | None = None,
+              duration_s: float | None = None) -> tuple[np.ndarray, float, float]:
+    """Pulsed high-frequency call: a burst of short Gabor clicks at 100-600 pulses/s."""
+    dur = duration_s or rng.uniform(0.3, 0.8)
+    fc = centre_hz or rng.uniform(0.25, 0.35) * sample_rate
+    bw = 0.15 * fc
+    _check_band("hf_pulsed", fc + bw, sample_rate)
+    n = int(dur * sample_rate)
+    x = np.zeros(n)
+    sigma = 1.0 / (2 * np.pi * bw / 2.355)  # Gaussian envelope whose spectrum has FWHM ~ bw
+    half = int(3 * sigma * sample_rate) + 1
+    tt = np.arange(-half, half + 1) / sample_rate
+    click = np.exp(-0.5 * (tt / sigma) ** 2) * np.cos(2 * np.pi * fc * tt)
+    period = int(sample_rate / rng.uniform(100, 600))
+    for start in range(0, n - len(click), max(period, 1)):
+        x[start:start + len(click)] += click
+    return x / np.max(np.abs(x)), float(fc - bw), float(fc + bw)
+
+
+def upcall(rng: np.random.Generator, sample_rate: int, *, duration_s: float | None = None
+           ) -> tuple[np.ndarray, float, float]:
+    """Right-whale-like upcall: a tonal sweep from about 50 to about 250 Hz over about 1 s."""
+    dur = duration_s or rng.uniform(0.7, 1.3)
+    f0 = rng.uniform(45, 70)
+    f1 = rng.uniform(180, 250)
+    _check_band("upcall", f1, sample_rate)
+    n = int(dur * sample_rate)
+    u = np.arange(n) / n
+    contour = f0 + (f1 - f0) * u ** 1.5  # slow start, faster rise
+    x = np.sin(2 * np.pi * np.cumsum(contour) / sample_rate) * np.hanning(n)
+    return x / np.max(np.abs(x)), float(f0), float(f1)
+
+
+def pulse_train(rng: np.random.Generator, sample_rate: int, *, duration_s: float | None = None
+                ) -> tuple[np.ndarray, float, float]:
+    """Seal-like pulse train: 5-20 pulses/s of short tonal pulses at 300-1500 Hz."""
+    dur = duration_s or rng.uniform(0.8, 2.0)
+    fc = rng.uniform(300, 1500)
+    bw = 0.3 * fc
+    _check_band("pulse_train", fc + bw, sample_rate)
+    n = int(dur * sample_rate)
+    x = np.zeros(n)
+    plen = int(0.02 * sample_rate)
+    pulse = np.sin(2 * np.pi * fc * np.arange(plen) / sample_rate) * np.hanning(plen)
+    period = int(sample_rate / rng.uniform(5, 20))
+    for start in range(0, n - plen, period):
+        x[start:start + plen] += pulse
+    return x / np.max(np.abs(x)), float(fc - bw), float(fc + bw)
+
+
+GENERATORS = {"whistle": whistle, "hf_pulsed": hf_pulsed, "upcall": upcall, "pulse_train": pulse_train}
+
+
+def coloured_noise(rng: np.random.Generator, n: int, *, alpha: float = 1.0, rms: float = 0.01) -> np.ndarray:
+    """Gaussian noise with power spectrum ~ 1/f**alpha (0 white, 1 pink, 2 brown), RMS ``rms``."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    f = np.arange(len(spectrum), dtype=float)
+    f[0] = 1.0
+    spectrum /= f ** (alpha / 2)
+    x = np.fft.irfft(spectrum, n)
+    return x * (rms / np.sqrt(np.mean(x**2)))
+
+
+def band_power(x: np.ndarray, sample_rate: int, low_hz: float, high_hz: float) -> float:
+    """Mean power of ``x`` within ``low_hz..high_hz`` (periodogram sum, Parseval-scaled)."""
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(len(x), 1 / sample_rate)
+    keep = (freqs >= low_hz) & (freqs <= high_hz)
+    return float(2 * np.sum(spec[keep]) / len(x) ** 2)
+
+
+def mix(background: np.ndarray, call: np.ndarray, start: int, snr_db: float, sample_rate: int,
+        low_hz: float, high_hz: float) -> np.ndarray:
+    """``background`` with ``call`` added at sample ``start``, scaled to ``snr_db`` in its band."""
+    out = np.array(background, dtype=np.float64)
+    seg = out[start:start + len(call)]
+    noise = max(band_power(seg, sample_rate, low_hz, high_hz), 1e-20)
+    power = np.mean(call**2)
+    gain = np.sqrt(noise * 10 ** (snr_db / 10) / power)
+    out[start:start + len(call)] += gain * call[: len(seg)]
+    return out
+
+
+def synth_recording(rng: np.random.Generator, *, sample_rate: int, duration_s: float,
+                    calls: dict[str, int], snr_db: tuple[float, float] = (5.0, 15.0),
+                    background: np.ndarray | None = None, noise_alpha: float = 1.0,
+                    noise_rms: float = 0.01, name: str = "synthetic.wav", min_gap_s: float = 0.5
+                    ) -> tuple[np.ndarray, list[Annotation]]:
+    """A recording with ``calls`` (type -> count) at random non-overlapping times.
+
+    ``background`` (samples at ``sample_rate``, at least ``duration_s`` long) is used as is,
+    else seeded coloured noise.  Returns float32 samples (clipped to +-1) and the exact
+    annotations, sorted by start.
+    """
+    n = int(round(duration_s * sample_rate))
+    if background is not None:
+        if len(background) < n:
+            raise ValueError(f"background holds {len(background)} samples, {n} needed")
+        x = np.asarray(background[:n], dtype=np.float64)
+    else:
+        x = coloured_noise(rng, n, alpha=noise_alpha, rms=noise_rms)
+    taken: list[tuple[int, int]] = []
+    annotations = []
+    gap = int(min_gap_s * sample_rate)
+    for kind, count in calls.items():
+        if kind not in GENERATORS:
+            raise ValueError(f"unknown call type {kind!r}; known: {', '.join(CALL_TYPES)}")
+        for _ in range(count):
+            call, low, high = GENERATORS[kind](rng, sample_rate)
+            for _attempt in range(200):
+                start = int(rng.integers(gap, max(gap + 1, n - len(call) - gap)))
+                end = start + len(call)
+                if all(end + gap <= a or start >= b + gap for a, b in taken):
+                    break
+            else:
+                raise ValueError(f"no room for {sum(calls.values())} calls in {duration_s} s")
+            taken.append((start, end))
+            x = mix(x, call, start, float(rng.uniform(*snr_db)), sample_rate, low, high)
+            annotations.append(Annotation(name, start / sample_rate, end / sample_rate, low, high, kind))
+    annotations.sort(key=lambda a: a.start_s)
+    return np.clip(x, -1.0, 1.0).astype(np.float32), annotations

@@ -1,0 +1,42 @@
+"""Shared records and the training error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edge.errors import PamedgeError
+
+
+class AnnotationError(PamedgeError, ValueError):
+    """An annotation file is malformed; the message names the file and the line."""
+
+
+class TrainConfigError(PamedgeError, ValueError):
+    """An ``edge-train`` config holds an unknown key or a bad value."""
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One labelled event of a recording (seconds from its start, Hz)."""
+
+    file: str
+    start_s: float
+    end_s: float
+    low_hz: float
+    high_hz: float
+    label: str
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class WindowRef:
+    """Where a dataset window came from."""
+
+    source: str  # recording or clip path
+    group: str  # split unit: the recording (or site/deployment when known)
+    offset_s: float  # window start in the source
+    label: str
+    kind: str  # "positive", "negative", "hard_negative", "clip"
