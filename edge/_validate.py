@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 from typing import Any, Mapping, TypeVar
+
+import yaml
 
 from edge.errors import ConfigError
 
@@ -62,3 +65,17 @@ def build(cls: type[T], data: Any, where: str, **extra: Any) -> T:
         raise ConfigError(f"{where}: {exc}") from None
     except TypeError as exc:  # e.g. a list where a scalar belongs
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def read_yaml(path: str | Path, what: str) -> Any:
+    """Parsed YAML of ``path``; unreadable or malformed files raise :class:`ConfigError`
+    naming the file (``what`` says what it was meant to be)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None

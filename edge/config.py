@@ -11,8 +11,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from edge import _validate as v
 from edge._hashing import stable_hash
 from edge.calibration import CalibrationSettings
@@ -110,16 +108,7 @@ def load_deployment(path: str | Path | None) -> DeploymentConfig:
     """Load and validate a deployment YAML; None gives the built-in generic deployment."""
     if path is None:
         return DeploymentConfig()
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read deployment config: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    return from_mapping(data, str(path))
+    return from_mapping(v.read_yaml(path, "deployment config"), str(path))
 
 
 def from_settings(data: Any, where: str = "settings") -> DeploymentConfig:

@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from edge import _validate as v
 from edge.errors import ConfigError
@@ -194,9 +193,7 @@ def from_mapping(data: Any, where: str) -> TrainConfig:
 def load_config(path: str | Path) -> TrainConfig:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise TrainConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise TrainConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        data = v.read_yaml(path, "training config")
+    except ConfigError as exc:
+        raise TrainConfigError(str(exc)) from None
     return from_mapping(data, str(path))

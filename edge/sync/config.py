@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from edge import _validate as v
 from edge.errors import ConfigError
 
@@ -98,12 +96,7 @@ def load_sync_config(path: str | Path) -> SyncConfig:
     """The sync settings of a deployment YAML (its ``sync:`` section, the usual form) or of
     a YAML holding only sync settings."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read sync config: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = v.read_yaml(path, "sync config")
     if isinstance(data, dict) and "sync" in data:
         from edge.config import from_mapping
 
