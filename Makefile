@@ -21,7 +21,7 @@ demo: install
 	rm -rf demo-out
 	$(BIN)/edge-detect examples/recordings -o demo-out --no-model --plots \
 		--config firmware-config/deployments/generic.yaml; test $$? -le 1
-	@echo "outputs in demo-out/: detections.csv levels.csv raven/ run.json plots/; the run report:"
+	@echo "outputs in demo-out/: detections.csv detections.sqlite levels.csv raven/ run.json plots/; the run report:"
 	@$(BIN)/edge-report demo-out
 
 test: install
