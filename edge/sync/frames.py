@@ -263,14 +263,8 @@ def _decode_records(body: bytes) -> tuple[FrameRecord, ...]:
         raise ValueError("file-relative times with a base time")
     labels = []
     for _ in range(nlabels):
-        if pos >= len(body):
-            raise ValueError("label table runs past the end")
-        n = body[pos]
-        raw = body[pos + 1:pos + 1 + n]
-        if len(raw) != n:
-            raise ValueError("label table runs past the end")
-        labels.append(raw.decode())
-        pos += 1 + n
+        label, pos = _read_text(body, pos, "label table")
+        labels.append(label)
     if labels != sorted(set(labels)):
         raise ValueError("label table not sorted and unique")
     k_time, k_dur, k_bw = k_td >> 4, k_td & 0x0F, k_b >> 4
@@ -332,6 +326,17 @@ def tallies(detections: Sequence[Detection], period_s: int) -> list[Tally]:
     return [Tally(s, period_s, tuple(sorted(c.items()))) for s, c in sorted(bins.items())]
 
 
+def _read_text(body: bytes, pos: int, what: str) -> tuple[str, int]:
+    """The length-prefixed UTF-8 string at ``pos`` and the position after it."""
+    if pos >= len(body):
+        raise ValueError(f"{what} runs past the end")
+    n = body[pos]
+    raw = body[pos + 1:pos + 1 + n]
+    if len(raw) != n:
+        raise ValueError(f"{what} runs past the end")
+    return raw.decode(), pos + 1 + n
+
+
 def _decode_tally(body: bytes) -> Tally:
     if len(body) < 6:
         raise ValueError("tally body too short")
@@ -342,14 +347,9 @@ def _decode_tally(body: bytes) -> Tally:
     n, pos = body[pos], pos + 1
     counts = []
     for _ in range(n):
-        if pos >= len(body):
-            raise ValueError("tally runs past the end")
-        m = body[pos]
-        raw = body[pos + 1:pos + 1 + m]
-        if len(raw) != m:
-            raise ValueError("tally runs past the end")
-        count, pos = read_leb128(body, pos + 1 + m)
-        counts.append((raw.decode(), count))
+        label, pos = _read_text(body, pos, "tally")
+        count, pos = read_leb128(body, pos)
+        counts.append((label, count))
     if pos != len(body) or period == 0:
         raise ValueError("malformed tally")
     return Tally(start, period, tuple(counts))
