@@ -142,14 +142,23 @@ class _Parts:
         write_atomic(self.dir / f"{key}.json", json.dumps(part, sort_keys=True))  # the commit point
 
 
-def _level_header(paths: list[Path], config: DeploymentConfig) -> list[str]:
-    """Union of decidecade band columns over every readable recording, low to high."""
-    bands: dict[str, float] = {}
+def _probe_all(paths: list[Path]) -> dict[Path, AudioInfo | None]:
+    """Each recording's header (None where unreadable), read once per run."""
+    infos: dict[Path, AudioInfo | None] = {}
     for p in paths:
         try:
-            info = probe(p, allow_truncated=True)
-            spec = config.spec_for(info.sample_rate)
-            db = DecidecadeBands.for_spec(spec, config.levels.fmin)
+            infos[p] = probe(p, allow_truncated=True)
+        except PamedgeError:
+            infos[p] = None
+    return infos
+
+
+def _level_header(infos: dict[Path, AudioInfo | None], config: DeploymentConfig) -> list[str]:
+    """Union of decidecade band columns over every readable recording, low to high."""
+    bands: dict[str, float] = {}
+    for info in filter(None, infos.values()):
+        try:
+            db = DecidecadeBands.for_spec(config.spec_for(info.sample_rate), config.levels.fmin)
         except (PamedgeError, ValueError):
             continue
         bands.update(zip(db.names, db.centres.tolist()))
@@ -173,6 +182,7 @@ class RunContext:
     config: DeploymentConfig
     table: HydrophoneTable | None
     paths: list[Path]
+    infos: dict[Path, AudioInfo | None]  # headers as probed at the start (None: unreadable)
     parts: _Parts
     raven_names: dict[Path, str]
     level_header: list[str]
@@ -185,9 +195,10 @@ class RunContext:
 
 def start_run(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfig, *,
               table: HydrophoneTable | None = None, allow_truncated: bool = False, channel: int | None = None,
-              command: list[str] | None = None) -> RunContext:
-    """Discover the recordings and prepare ``outdir``; raises :class:`PamedgeError` when
-    there is nothing to do."""
+              command: list[str] | None = None, on_start: Callable[[float], None] | None = None) -> RunContext:
+    """Discover the recordings, read their headers once and prepare ``outdir``;
+    ``on_start(audio_s)`` gets the run's total audio (a progress bar's length).  Raises
+    :class:`PamedgeError` when there is nothing to do."""
     started = time.time()
     started_utc = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     outdir = Path(outdir)
@@ -198,8 +209,11 @@ def start_run(inputs: list[str | Path], outdir: str | Path, config: DeploymentCo
     table_hash = _sha256(Path(table.path)) if table is not None else ""
     run_key = {"config_hash": config.hash, "table_sha256": table_hash, "channel": channel,
                "allow_truncated": allow_truncated, "part_version": PART_VERSION}
-    return RunContext(outdir, config, table, paths, _Parts(outdir), _raven_names(paths), _level_header(paths, config),
-                      table_hash, run_key, started, started_utc, command)
+    infos = _probe_all(paths)
+    if on_start:
+        on_start(sum(i.duration_s for i in infos.values() if i is not None))
+    return RunContext(outdir, config, table, paths, infos, _Parts(outdir), _raven_names(paths),
+                      _level_header(infos, config), table_hash, run_key, started, started_utc, command)
 
 
 def committed(ctx: RunContext, path: Path) -> tuple[FileOutcome, list[np.ndarray] | None] | None:
@@ -234,36 +248,36 @@ def detect(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfi
            table: HydrophoneTable | None = None, resume: bool = False, allow_truncated: bool = False,
            channel: int | None = None, block_s: float | None = None,
            on_file: Callable[[FileOutcome, float], None] | None = None,
-           command: list[str] | None = None) -> RunReport:
+           command: list[str] | None = None, on_start: Callable[[float], None] | None = None) -> RunReport:
     """Process every recording named by ``inputs`` into ``outdir``.
 
-    ``on_file(outcome, audio_s)`` is called after each recording (progress, warnings).
+    ``on_start(audio_s)`` is called once with the total audio, ``on_file(outcome, audio_s)``
+    after each recording (progress, warnings).
     Raises :class:`PamedgeError` only for problems with the whole run (no inputs, an
     unwritable ``outdir``); a bad recording is reported in its outcome.
     """
     ctx = start_run(inputs, outdir, config, table=table, allow_truncated=allow_truncated, channel=channel,
-                    command=command)
+                    command=command, on_start=on_start)
     outcomes: list[FileOutcome] = []
     processing_s = 0.0
     prev_state: list[np.ndarray] | None = None
-    prev_end: dt.datetime | None = None
-    prev_rate: int | None = None
+    prev_info: AudioInfo | None = None  # of the previous recording, when it was processed
     for path in ctx.paths:
         done = committed(ctx, path) if resume else None
         if done:
             outcome, state = done
         else:
             t0 = time.perf_counter()
-            contiguous = _contiguous(path, prev_end, prev_rate)
+            info = ctx.infos[path]
+            carry = info is not None and contiguous(prev_info, info)
             outcome, state = _process_one(path, config, table, allow_truncated=allow_truncated, channel=channel,
-                                          block_s=block_s, noise_state=prev_state if contiguous else None)
+                                          block_s=block_s, noise_state=prev_state if carry else None)
             processing_s += time.perf_counter() - t0
             commit(ctx, path, outcome, state)
         outcomes.append(outcome)
         ok = outcome.status == "ok"
         prev_state = state if ok else None
-        prev_end = _end_utc(outcome) if ok else None
-        prev_rate = outcome.details.get("sample_rate") if ok else None
+        prev_info = ctx.infos[path] if ok else None
         if on_file:
             on_file(outcome, outcome.details.get("duration_s", outcome.audio_s))
     return finish(ctx, outcomes, processing_s)
@@ -272,31 +286,10 @@ def detect(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfi
 def contiguous(prev: AudioInfo | None, info: AudioInfo) -> bool:
     """True when ``info`` starts where ``prev`` ended (within :data:`CONTIGUOUS_TOLERANCE_S`)
     at the same sample rate: the noise floor carries from one to the other."""
-    if prev is None or prev.start_utc is None:
+    if prev is None or prev.start_utc is None or info.start_utc is None or info.sample_rate != prev.sample_rate:
         return False
-    return _adjoins(info, prev.start_utc + dt.timedelta(seconds=prev.duration_s), prev.sample_rate)
-
-
-def _contiguous(path: Path, prev_end: dt.datetime | None, prev_rate: int | None) -> bool:
-    if prev_end is None:
-        return False
-    try:
-        info = probe(path, allow_truncated=True)
-    except PamedgeError:
-        return False
-    return _adjoins(info, prev_end, prev_rate)
-
-
-def _adjoins(info: AudioInfo, prev_end: dt.datetime, prev_rate: int | None) -> bool:
-    return (info.start_utc is not None and info.sample_rate == prev_rate
-            and abs((info.start_utc - prev_end).total_seconds()) <= CONTIGUOUS_TOLERANCE_S)
-
-
-def _end_utc(outcome: FileOutcome) -> dt.datetime | None:
-    start = outcome.details.get("start_utc")
-    if not start:
-        return None
-    return dt.datetime.fromisoformat(start) + dt.timedelta(seconds=outcome.audio_s)
+    prev_end = prev.start_utc + dt.timedelta(seconds=prev.duration_s)
+    return abs((info.start_utc - prev_end).total_seconds()) <= CONTIGUOUS_TOLERANCE_S
 
 
 def _process_one(path: Path, config: DeploymentConfig, table, **kwargs) -> tuple[FileOutcome, list | None]:
@@ -354,8 +347,8 @@ def _assemble(report: RunReport, level_header: list[str]) -> None:
         det_rows += [detection_row(d) for d in f.detections]
         index = {name: i for i, name in enumerate(f.level_bands)}
         for row in f.levels:
-            base = level_row(row)[: len(LEVEL_COLUMNS)]
-            bands = level_row(row)[len(LEVEL_COLUMNS):]
+            cells = level_row(row)
+            base, bands = cells[: len(LEVEL_COLUMNS)], cells[len(LEVEL_COLUMNS):]
             lev_rows.append(base + [bands[index[c]] if c in index else "" for c in level_header[len(LEVEL_COLUMNS):]])
     write_atomic(report.outdir / "detections.csv", csv_text(DETECTION_COLUMNS, det_rows))
     write_atomic(report.outdir / "levels.csv", csv_text(level_header, lev_rows))

@@ -58,7 +58,11 @@ def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channe
     table_path = hydrophones_path or config.table_path()
     table = HydrophoneTable.load(table_path) if table_path else None
 
-    progress = _progress(inputs, quiet)
+    progress = None
+
+    def on_start(total_s):
+        nonlocal progress
+        progress = _progress(total_s, quiet)
 
     def on_file(outcome, audio_s):
         if progress is not None:
@@ -69,7 +73,7 @@ def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channe
             _echo_above(progress, f"failed: {outcome.reason}")
 
     kwargs = dict(table=table, resume=resume, allow_truncated=allow_truncated, channel=channel, block_s=block_s,
-                  on_file=on_file, command=sys.argv)
+                  on_file=on_file, on_start=on_start, command=sys.argv)
     if scheduler is not None:
         from edge.cluster.client import require_distributed
         require_distributed()  # say so now, before probing every recording
@@ -98,20 +102,13 @@ def _plots(report, config, channel, per_label: int) -> dict:
                        on_warning=lambda message: click.echo(f"warning: {message}", err=True))
 
 
-def _progress(inputs, quiet):
+def _progress(total_s: float, quiet: bool):
+    """A progress bar in seconds of audio, on a terminal only."""
     if quiet or not sys.stderr.isatty():
         return None
     from tqdm import tqdm
-    from edge.audio import discover, probe
-    from edge.errors import PamedgeError
 
-    total = 0.0
-    for path in discover(list(inputs)):
-        try:
-            total += probe(path, allow_truncated=True).duration_s
-        except PamedgeError:
-            pass
-    return tqdm(total=round(total), unit="s audio", unit_scale=True, dynamic_ncols=True, file=sys.stderr)
+    return tqdm(total=total_s, unit="s audio", unit_scale=True, dynamic_ncols=True, file=sys.stderr)
 
 
 def _echo_above(progress, line: str) -> None:

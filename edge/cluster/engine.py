@@ -25,10 +25,11 @@ def run_units(inputs: list[str | Path], outdir: str | Path, config: DeploymentCo
               table=None, resume: bool = False, allow_truncated: bool = False, channel: int | None = None,
               block_s: float | None = None, chunk_s: float = DEFAULT_CHUNK_S,
               on_file: Callable[[FileOutcome, float], None] | None = None,
-              command: list[str] | None = None, salt: str = "") -> RunReport:
+              command: list[str] | None = None, salt: str = "",
+              on_start: Callable[[float], None] | None = None) -> RunReport:
     """Process ``inputs`` into ``outdir`` as :func:`edge.run.detect` does, one unit per chunk."""
     ctx = start_run(inputs, outdir, config, table=table, allow_truncated=allow_truncated, channel=channel,
-                    command=command)
+                    command=command, on_start=on_start)
     outcomes: list[FileOutcome | None] = [None] * len(ctx.paths)
     for i, path in enumerate(ctx.paths):
         done = committed(ctx, path) if resume else None
