@@ -124,7 +124,7 @@ def run_baseline(path: str, block_frames: int):
                 x = scipy.fft.rfft(sliding_window_view(buf, NFFT)[: (n - 1) * HOP + 1 : HOP] * window, axis=-1)
                 power = x.real * x.real
                 power += x.imag * x.imag
-                db = np.log10(power, out=power)
+                np.log10(power, out=power)
                 tail, frames = buf[n * HOP :], frames + n
         return {"frames": frames}
 
@@ -144,7 +144,7 @@ def run_scipy(path: str, block_frames: int):
                 n = (len(buf) - NFFT) // HOP + 1
                 _, _, sxx = scipy.signal.spectrogram(buf, fs=SAMPLE_RATE, window="hann", nperseg=NFFT,
                                                      noverlap=NFFT - HOP)
-                db = np.log10(sxx, out=sxx)
+                np.log10(sxx, out=sxx)
                 tail, frames = buf[n * HOP :], frames + n
         return {"frames": frames}
 
