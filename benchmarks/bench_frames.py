@@ -4,9 +4,11 @@
         --no-model --config firmware-config/deployments/narw-upcall.yaml
     python benchmarks/bench_frames.py narw-out/detections.sqlite
 
-Packs every record at the SBD budget (340 bytes), then a "day" of 1,000 detections made by
-repeating the log's records shifted in time (same spacing and values), and prints frames,
-bytes and bytes per detection (header and tag included).
+Packs every record at the SBD budget (340 bytes), as ``edge-sync pack`` does (an identity
+frame before each run of records with one model / config hash / hydrophone / calibration),
+then a "day" of 1,000 detections made by repeating the log's records shifted in time (same
+spacing and values), and prints frames, bytes and bytes per detection (header, tag and the
+identity frames included).
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ import dataclasses
 import datetime as dt
 import sys
 
-from edge.sync.frames import SBD_MO_BYTES, pack_all, utc_seconds
+from edge.sync.frames import KIND_IDENTITY, SBD_MO_BYTES, pack_all, utc_seconds
 from edge.sync.log import DetectionLog
 
 KEY = bytes(range(32))
 
 
-def measure(records, deployment: str) -> tuple[int, int, int]:
+def measure(records, deployment: str) -> tuple[int, int, int, int]:
     frames = pack_all(records, deployment=deployment, key=KEY, max_bytes=SBD_MO_BYTES)
-    return len(records), len(frames), sum(map(len, frames))
+    identity = sum(len(f) for f in frames if f[0] & 0x0F == KIND_IDENTITY)
+    return len(records), len(frames), sum(map(len, frames)), identity
 
 
 def day_of(records, n: int = 1000):
@@ -42,9 +45,10 @@ def main(path: str) -> None:
         for deployment in log.deployments():
             records = log.read(deployment)
             for name, recs in (("log", records), ("1,000-detection day", day_of(records))):
-                n, frames, total = measure(recs, deployment)
-                print(f"{deployment} {name}: {n} detections -> {frames} SBD frames, {total} bytes, "
-                      f"{total / n:.2f} bytes/detection, {total / frames:.0f} bytes/frame")
+                n, frames, total, identity = measure(recs, deployment)
+                print(f"{deployment} {name}: {n} detections -> {frames} SBD frames, {total} bytes "
+                      f"({identity} in identity frames), {total / n:.2f} bytes/detection, "
+                      f"{total / frames:.0f} bytes/frame")
 
 
 if __name__ == "__main__":

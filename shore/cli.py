@@ -48,9 +48,10 @@ def main():
 def ingest(source, db, keys_path, http_port, idle_s):
     """Verify, decode, deduplicate and store frames from SOURCE: a folder of frame files or
     mqtt://host:port/topic; or, with --http PORT, RockBLOCK web-hook POSTs.  Prints the
-    accepted / duplicate / rejected counts.  Exit status 0, 2 usage error."""
+    accepted / duplicate / rejected counts (rejections by reason: bad MAC, unknown deployment,
+    replay, malformed; docs/frames.md).  Exit status 0, 2 usage error."""
     from shore.ingest import ingest_folder, ingest_mqtt, webhook_server
-    from shore.store import ACCEPTED, DUPLICATE, REJECTED, ShoreStore
+    from shore.store import ShoreStore
 
     if (source is None) == (http_port is None):
         fail("give either SOURCE (a folder or mqtt://host:port/topic) or --http PORT")
@@ -78,8 +79,7 @@ def ingest(source, db, keys_path, http_port, idle_s):
             ingest_folder(store, source)
         else:
             fail(f"{source}: no such folder (or give mqtt://host:port/topic)")
-        c = store.counts
-        click.echo(f"accepted {c[ACCEPTED]}  duplicate {c[DUPLICATE]}  rejected {c[REJECTED]}")
+        click.echo(store.summary())
     finally:
         store.close()
     raise SystemExit(EXIT_OK)

@@ -99,5 +99,5 @@ def ingest_mqtt(store: ShoreStore, url: str, *, client_id: str = "pamedge-shore"
             except queue.Empty:
                 continue
     finally:
+        client.disconnect()  # first: the network thread sends it and ends at once (not at its next 1 s tick)
         client.loop_stop()
-        client.disconnect()

@@ -1,38 +1,55 @@
 """The shore database: every accepted frame once, every record once, counted outcomes.
 
 A frame is accepted when its tag verifies under its deployment's key (``edge.sync.frames``)
-and its ``(deployment, frame sequence)`` was not accepted before: a replayed old frame and a
-QoS 1 or Iridium duplicate are the same bytes and are counted as duplicates, storing
-nothing.  Records are keyed by ``(deployment, log sequence)``.
+and its ``(deployment, frame sequence)`` was not accepted before, in any order (the outbox
+sends by priority, and a backlog may wait days).  A frame whose sequence was accepted before
+is (docs/frames.md, "Replay and duplicates"):
+
+* a **duplicate** (MQTT QoS 1, an SBD session retried after a lost acknowledgement, a
+  RockBLOCK POST retried): the same bytes, within ``window_s`` of the first copy and fewer
+  than ``window_frames`` frames of the deployment accepted since; it stores nothing;
+* a **replay**, rejected: the same bytes later than that, or other bytes under a used
+  sequence.
+
+Records are keyed by ``(deployment, log sequence)``; identity frames give every record the
+model, config hash, hydrophone and calibration it was made with.
 """
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
+import hashlib
+import json
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from edge.sync import frames as fr
 from edge.sync.log import connect
 from edge.types import Detection
 
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
+WINDOW_S = 3 * 86400.0  # a copy later than this after the first is a replay
+WINDOW_FRAMES = 1024  # ... or one with this many newer frames accepted in between
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS frames (deployment TEXT NOT NULL, frame_seq INTEGER NOT NULL, kind INTEGER NOT NULL,
-    received REAL NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (deployment, frame_seq));
+    received REAL NOT NULL, size INTEGER NOT NULL, digest BLOB NOT NULL, arrival INTEGER NOT NULL,
+    PRIMARY KEY (deployment, frame_seq));
 CREATE TABLE IF NOT EXISTS records (deployment TEXT NOT NULL, seq INTEGER NOT NULL, time_s REAL NOT NULL,
     file_time INTEGER NOT NULL, channel INTEGER NOT NULL, duration_s REAL NOT NULL, low_hz REAL NOT NULL,
     high_hz REAL NOT NULL, label TEXT NOT NULL, score REAL, snr_db REAL, received_level_db REAL,
     PRIMARY KEY (deployment, seq));
 CREATE TABLE IF NOT EXISTS tallies (deployment TEXT NOT NULL, start_s INTEGER NOT NULL, period_s INTEGER NOT NULL,
     label TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (deployment, start_s, period_s, label));
-CREATE TABLE IF NOT EXISTS status (deployment TEXT NOT NULL, frame_seq INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (deployment, frame_seq));
+CREATE TABLE IF NOT EXISTS identity (deployment TEXT NOT NULL, frame_seq INTEGER NOT NULL, from_seq INTEGER NOT NULL,
+    time_s INTEGER NOT NULL, model TEXT NOT NULL, config_hash TEXT NOT NULL, hydrophone TEXT NOT NULL,
+    calibration_db REAL, software TEXT NOT NULL, status TEXT, PRIMARY KEY (deployment, frame_seq));
 CREATE TABLE IF NOT EXISTS commands_sent (deployment TEXT NOT NULL, frame_seq INTEGER NOT NULL, created REAL NOT NULL,
     body TEXT NOT NULL, PRIMARY KEY (deployment, frame_seq));
-CREATE TABLE IF NOT EXISTS rejected (received REAL NOT NULL, source TEXT NOT NULL, reason TEXT NOT NULL,
-    data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS rejected (received REAL NOT NULL, source TEXT NOT NULL, cause TEXT NOT NULL,
+    reason TEXT NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS webhook (imei TEXT NOT NULL, momsn INTEGER NOT NULL, transmit_time TEXT NOT NULL,
     PRIMARY KEY (imei, momsn, transmit_time))
 """
@@ -43,11 +60,17 @@ def _nan(value):
 
 
 class ShoreStore:
-    def __init__(self, path: str | Path, keys: fr.KeyRing) -> None:
+    """``counts``: outcomes of this session's frames; ``rejected_by``: rejections by reason
+    (:data:`edge.sync.frames.REASONS`)."""
+
+    def __init__(self, path: str | Path, keys: fr.KeyRing, *, window_s: float = WINDOW_S,
+                 window_frames: int = WINDOW_FRAMES, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.keys = keys
+        self.window_s, self.window_frames, self.clock = window_s, window_frames, clock
         self.conn = connect(self.path, check_same_thread=False)  # the web hook's server thread; callers serialise
         self.counts: Counter = Counter()
+        self.rejected_by: Counter = Counter()
         self.conn.execute("BEGIN IMMEDIATE")
         for statement in filter(str.strip, _SCHEMA.split(";")):
             self.conn.execute(statement)
@@ -62,30 +85,68 @@ class ShoreStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def summary(self) -> str:
+        """``accepted N  duplicate N  rejected N (bad MAC N, unknown deployment N, replay N, malformed N)``."""
+        c = self.counts
+        reasons = ", ".join(f"{r} {self.rejected_by[r]}" for r in fr.REASONS)
+        return f"accepted {c[ACCEPTED]}  duplicate {c[DUPLICATE]}  rejected {c[REJECTED]} ({reasons})"
+
+    def _reject(self, data: bytes, source: str, cause: str, reason: str) -> str:
+        self.conn.execute("INSERT INTO rejected VALUES (?, ?, ?, ?, ?)", (self.clock(), source, cause, reason,
+                                                                          bytes(data)))
+        self.counts[REJECTED] += 1
+        self.rejected_by[cause] += 1
+        return REJECTED
+
+    def _seen(self, frame: fr.Decoded, digest: bytes) -> str | None:
+        """Inside a transaction: None for a new sequence, else DUPLICATE or why it is a replay."""
+        row = self.conn.execute("SELECT digest, received, arrival FROM frames WHERE deployment=? AND frame_seq=?",
+                                (frame.deployment, frame.seq)).fetchone()
+        if row is None:
+            return None
+        if bytes(row[0]) != digest:
+            return f"frame {frame.seq} of {frame.deployment!r}: replay: its sequence was accepted with other bytes"
+        newer = self._last_arrival(frame.deployment) - row[2]
+        age = self.clock() - row[1]
+        if age > self.window_s or newer >= self.window_frames:
+            return (f"frame {frame.seq} of {frame.deployment!r}: replay: first accepted {age:.0f} s and "
+                    f"{newer} frames ago (duplicate window {self.window_s:.0f} s, {self.window_frames} frames)")
+        return DUPLICATE
+
+    def _last_arrival(self, deployment: str) -> int:
+        row = self.conn.execute("SELECT MAX(arrival) FROM frames WHERE deployment=?", (deployment,)).fetchone()
+        return row[0] or 0
+
     def accept(self, data: bytes, source: str = "") -> str:
         """Verify, decode and store one frame; returns and counts the outcome."""
         try:
             frame = fr.decode(data, self.keys)
         except fr.FrameError as exc:
-            self.conn.execute("INSERT INTO rejected VALUES (?, ?, ?, ?)", (time.time(), source, str(exc), bytes(data)))
-            self.counts[REJECTED] += 1
-            return REJECTED
+            return self._reject(data, source, exc.reason, str(exc))
+        digest = hashlib.sha256(data).digest()[:16]
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            cur = self.conn.execute("INSERT OR IGNORE INTO frames VALUES (?, ?, ?, ?, ?)",
-                                    (frame.deployment, frame.seq, frame.kind, time.time(), len(data)))
-            if cur.rowcount == 0:
+            seen = self._seen(frame, digest)
+            if seen is not None:
                 self.conn.execute("ROLLBACK")
-                self.counts[DUPLICATE] += 1
-                return DUPLICATE
+                if seen == DUPLICATE:
+                    self.counts[DUPLICATE] += 1
+                    return DUPLICATE
+                return self._reject(data, source, fr.REPLAY, seen)
+            self.conn.execute("INSERT INTO frames VALUES (?, ?, ?, ?, ?, ?, ?)",
+                              (frame.deployment, frame.seq, frame.kind, self.clock(), len(data), digest,
+                               self._last_arrival(frame.deployment) + 1))
             for r in frame.records:
                 self.conn.execute("INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                   (frame.deployment, r.seq, r.time_s, int(r.file_time), r.channel, r.duration_s,
                                    r.low_hz, r.high_hz, r.label, _nan(r.score), _nan(r.snr_db),
                                    _nan(r.received_level_db)))
-            if frame.kind == fr.KIND_STATUS:
-                self.conn.execute("INSERT INTO status VALUES (?, ?, ?)",
-                                  (frame.deployment, frame.seq, frame.body.decode("utf-8", "replace")))
+            if frame.identity is not None:
+                f, who = frame.identity, frame.identity.identity
+                self.conn.execute("INSERT INTO identity VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                  (frame.deployment, frame.seq, f.from_seq, f.time_s, who.model, who.config_hash,
+                                   who.hydrophone, who.calibration_db, who.software,
+                                   json.dumps(dict(f.status)) if f.status else None))
             if frame.tally is not None:
                 for label, count in frame.tally.counts:
                     self.conn.execute("INSERT OR REPLACE INTO tallies VALUES (?, ?, ?, ?, ?)",
@@ -129,13 +190,30 @@ class ShoreStore:
             raise
         return data
 
+    def identities(self, deployment: str) -> list[tuple[int, dict]]:
+        """``(from_seq, identity fields)`` of the identity frames of ``deployment``, in the
+        order they apply (by first record, then frame sequence)."""
+        rows = self.conn.execute("SELECT from_seq, model, config_hash, hydrophone, calibration_db FROM identity "
+                                 "WHERE deployment=? ORDER BY from_seq, frame_seq", (deployment,)).fetchall()
+        return [(r[0], {"model": r[1], "config_hash": r[2], "hydrophone": r[3],
+                        "calibration_db": float("nan") if r[4] is None else r[4]}) for r in rows]
+
     def records(self) -> Iterator[Detection]:
+        """Every record, with the identity of the last identity frame that applies to it
+        (``from_seq <= seq``); empty identity fields when none has arrived."""
+        deployment, starts, idents = None, [], []
         for row in self.conn.execute("SELECT deployment, seq, time_s, duration_s, low_hz, high_hz, label, score, "
                                      "snr_db, received_level_db, file_time, channel FROM records "
                                      "ORDER BY deployment, seq"):
+            if row[0] != deployment:
+                deployment = row[0]
+                found = self.identities(deployment)
+                starts, idents = [s for s, _ in found], [i for _, i in found]
             rec = fr.FrameRecord(row[1], row[2], row[3], row[4], row[5], row[6],
                                  *(float("nan") if v is None else v for v in row[7:10]), bool(row[10]), row[11])
-            yield rec.detection(row[0])
+            d = rec.detection(row[0])
+            i = bisect.bisect_right(starts, row[1]) - 1
+            yield dataclasses.replace(d, **idents[i]) if i >= 0 else d
 
     def seqs(self, deployment: str) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT seq FROM records WHERE deployment=? ORDER BY seq",

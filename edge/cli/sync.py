@@ -53,7 +53,7 @@ def pack(log_path, outdir, max_bytes, key_file, deployment):
                f"largest frame {max(map(len, frames), default=0)} bytes")
 
 
-def _open(config_path):
+def _open(config_path, clock=None):
     from edge.sync.config import load_sync_config, read_key
     from edge.sync.log import DetectionLog
     from edge.sync.outbox import Outbox, OutboxSettings
@@ -64,23 +64,45 @@ def _open(config_path):
     settings = OutboxSettings(max_bytes=config.max_bytes, daily_bytes=config.daily_bytes,
                               daily_credits=config.daily_credits, tally_period_s=config.tally_period_s,
                               concern=config.concern)
-    return config, Outbox(log, {config.deployment: key}, settings=settings), key
+    return config, Outbox(log, {config.deployment: key}, settings=settings, clock=clock), key
+
+
+class _Stop(Exception):
+    """SIGTERM: finish the current step, close the transport, report."""
+
+
+def _stop(signum, frame):
+    raise _Stop
 
 
 @main.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="Deployment YAML with a sync: section (firmware-config/deployments/*.yaml).")
 @click.option("--no-wait", is_flag=True, help="Return at the first failed session instead of waiting out the backoff.")
+@click.option("--follow", is_flag=True,
+              help="Keep running: when the queue is empty, look for new log records every --poll-s (stop: SIGTERM).")
+@click.option("--poll-s", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              help="With --follow: seconds between looks at the log (and, when paused, at the mailbox).")
+@click.option("--simulated-time", is_flag=True,
+              help="Backoffs advance a clock instead of sleeping: for runs against the modem simulator "
+                   "(python -m edge.sync.modem_sim), never on a buoy.")
 @domain_errors
-def send(config_path, no_wait):
+def send(config_path, no_wait, follow, poll_s, simulated_time):
     """Pack new log records into the outbox and send what is queued over the configured
     transport, within the daily budget; failed sessions back off (>= 60 s).  Downlink
     commands arriving with a session are verified and applied."""
-    from edge.sync.sender import send_pending
+    import signal
+    import time
 
     from edge.sync.commands import CommandHandler
+    from edge.sync.sender import SendStats, send_pending
 
-    config, box, key = _open(config_path)
+    clock, sleep = time.time, time.sleep
+    if simulated_time:
+        offset = [0.0]
+        clock = lambda: time.time() + offset[0]  # noqa: E731
+        sleep = lambda s: offset.__setitem__(0, offset[0] + s)  # noqa: E731
+    config, box, key = _open(config_path, clock)
     commands = CommandHandler(box.log.conn, config.deployment, key)
     if config.transport == "iridium":
         from edge.sync.iridium import IridiumModem
@@ -90,15 +112,27 @@ def send(config_path, no_wait):
         from edge.sync.mqtt import MqttTransport
         m = config.mqtt
         transport = MqttTransport(m.url, client_id=m.client_id or f"pamedge-{config.deployment}",
-                                  timeout_s=m.timeout_s, tls=m.tls, ca_file=m.ca_file, username=m.username,
-                                  password_file=m.password_file)
+                                  timeout_s=m.timeout_s, tls=m.tls,
+                                  ca_file=str(config.path(m.ca_file)) if m.ca_file else None, username=m.username,
+                                  password_file=str(config.path(m.password_file)) if m.password_file else None)
+    stats = SendStats()
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
-        stats = send_pending(box, transport, wait=not no_wait, commands=commands)
+        while True:
+            step = send_pending(box, transport, sleep=sleep, wait=not no_wait, commands=commands)
+            stats.sent, stats.failed, stats.downlink = (stats.sent + step.sent, stats.failed + step.failed,
+                                                        stats.downlink + step.downlink)
+            if not follow:
+                break
+            time.sleep(poll_s)
+    except (_Stop, KeyboardInterrupt):
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         transport.close()
     status = box.status()
     click.echo(f"sent {stats.sent}  failed sessions {stats.failed}  downlink {stats.downlink}  "
-               f"pending {status['frames_pending']}")
+               f"pending {status['frames_pending']}" + ("  paused" if commands.paused else ""))
     raise SystemExit(1 if status["frames_pending"] else 0)
 
 
@@ -107,11 +141,17 @@ def send(config_path, no_wait):
               help="Deployment YAML with a sync: section (firmware-config/deployments/*.yaml).")
 @domain_errors
 def status(config_path):
-    """Records logged, frames pending and acknowledged, bytes and credits spent today."""
+    """Records logged, frames pending and acknowledged, bytes and credits spent today, and
+    what downlink commands set (paused, per-label thresholds)."""
+    from edge.sync.commands import buoy_setting, threshold_overrides
+
     _, box, _ = _open(config_path)
     box.fill()
     for key, value in box.status().items():
         click.echo(f"{key:<15} {value}")
+    click.echo(f"{'paused':<15} {'yes' if buoy_setting(box.log, 'paused') == '1' else 'no'}")
+    thresholds = threshold_overrides(box.log)
+    click.echo(f"{'thresholds':<15} {', '.join(f'{k}={v:g}' for k, v in sorted(thresholds.items())) or 'none'}")
 
 
 if __name__ == "__main__":

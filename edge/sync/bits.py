@@ -34,10 +34,6 @@ class BitWriter:
         return ((self.value << pad).to_bytes((self.nbits + pad) // 8, "big")) if self.nbits else b""
 
 
-def exp_golomb_bits(value: int, k: int) -> int:
-    return 2 * (value + (1 << k)).bit_length() - k - 1
-
-
 class BitReader:
     def __init__(self, data: bytes) -> None:
         self.value = int.from_bytes(data, "big")
@@ -98,3 +94,22 @@ def read_leb128(data: bytes, pos: int, *, max_bytes: int = 5) -> tuple[int, int]
                 raise ValueError("varint is not minimal")
             return value, pos + i + 1
     raise ValueError("varint too long")
+
+
+def text(value: str, what: str = "text") -> bytes:
+    """``value`` as a length-prefixed UTF-8 string (uint8 length): at most 255 bytes."""
+    raw = value.encode()
+    if len(raw) > 255:
+        raise ValueError(f"{what} {value[:20]!r}... is longer than 255 bytes")
+    return bytes((len(raw),)) + raw
+
+
+def read_text(data: bytes, pos: int, what: str) -> tuple[str, int]:
+    """The length-prefixed UTF-8 string at ``pos`` and the position after it."""
+    if pos >= len(data):
+        raise ValueError(f"{what} runs past the end")
+    n = data[pos]
+    raw = data[pos + 1:pos + 1 + n]
+    if len(raw) != n:
+        raise ValueError(f"{what} runs past the end")
+    return raw.decode(), pos + 1 + n

@@ -7,15 +7,20 @@ recorded in ``commands_rejected``; accepted ones in ``commands``, and their effe
 ``buoy_settings`` (read by the detector and the sender).
 
 Commands: ``{"cmd": "set_threshold", "label": L, "value": x}`` (score threshold of label L,
-0..1), ``{"cmd": "status"}`` (queue a status frame), ``{"cmd": "pause"}``, ``{"cmd": "resume"}``.
+0..1: the outbox stops sending records of L scoring below x, and a classifier run can read it
+with :func:`threshold_overrides`), ``{"cmd": "status"}`` (queue a status frame: the identity
+frame with the outbox counters), ``{"cmd": "pause"}``, ``{"cmd": "resume"}`` (stop / restart
+sending; a paused buoy still checks its mailbox).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from edge.sync import frames as fr
 
@@ -27,6 +32,37 @@ CREATE TABLE IF NOT EXISTS commands (deployment TEXT NOT NULL, frame_seq INTEGER
 CREATE TABLE IF NOT EXISTS commands_rejected (received REAL NOT NULL, reason TEXT NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS buoy_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)
 """
+
+
+def threshold_overrides(log) -> dict[str, float]:
+    """``{label: threshold}`` set by downlink ``set_threshold`` commands, from the detection
+    log (a :class:`edge.sync.log.DetectionLog`, an open SQLite connection to it, or its path);
+    empty when none arrived.  A label's detections scoring below its threshold are not sent,
+    and a classifier run may apply the same thresholds."""
+    if isinstance(log, (str, Path)):
+        if not Path(log).is_file():
+            return {}
+        conn = sqlite3.connect(f"file:{Path(log).resolve()}?mode=ro", uri=True, timeout=30)
+        try:
+            return threshold_overrides(conn)
+        finally:
+            conn.close()
+    conn = getattr(log, "conn", log)
+    try:
+        rows = conn.execute("SELECT key, value FROM buoy_settings WHERE key LIKE 'threshold:%'").fetchall()
+    except sqlite3.OperationalError:  # no command has been handled on this log yet
+        return {}
+    return {key.split(":", 1)[1]: float(value) for key, value in rows}
+
+
+def buoy_setting(log, key: str) -> str | None:
+    """One value a downlink command set (``paused``: "1" or "0"), None when never set."""
+    conn = getattr(log, "conn", log)
+    try:
+        row = conn.execute("SELECT value FROM buoy_settings WHERE key=?", (key,)).fetchone()
+    except sqlite3.OperationalError:  # no command has been handled on this log yet
+        return None
+    return row[0] if row else None
 
 
 @dataclass(frozen=True)
@@ -122,4 +158,4 @@ class CommandHandler:
         return self.settings().get("paused") == "1"
 
     def thresholds(self) -> dict[str, float]:
-        return {k.split(":", 1)[1]: float(v) for k, v in self.settings().items() if k.startswith("threshold:")}
+        return threshold_overrides(self.conn)

@@ -2,9 +2,11 @@
 
 A frame is ``header (9 bytes) | body | tag (8 bytes)``; the tag is HMAC-SHA256 under the
 deployment's key over everything before it, truncated to 8 bytes.  Record frames pack
-detections in log-sequence order with delta-coded times and quantised values; a packer never
-returns a frame longer than the byte budget it was given.  :func:`decode` checks the tag
-before it parses anything and raises :class:`FrameError` for every frame it does not accept.
+detections in log-sequence order with delta-coded times and quantised values; identity frames
+(``edge.sync.identity``) say what produced the records that follow.  A packer never returns a
+frame longer than the byte budget it was given.  :func:`decode` checks the tag before it
+parses anything and raises :class:`FrameError` (with a ``reason``) for every frame it does not
+accept.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ import struct
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from edge import __version__
 from edge.errors import PamedgeError
-from edge.sync.bits import (BitReader, BitWriter, exp_golomb_bits, leb128, read_leb128, unzigzag,
+from edge.sync import identity as ident
+from edge.sync.bits import (BitReader, BitWriter, leb128, read_leb128, read_text, unzigzag,
                             zigzag)
 from edge.types import Detection
 
 VERSION = 1
-KIND_RECORDS, KIND_TALLIES, KIND_STATUS, KIND_COMMAND = 0, 1, 2, 3
-KINDS = (KIND_RECORDS, KIND_TALLIES, KIND_STATUS, KIND_COMMAND)
+KIND_RECORDS, KIND_TALLIES, KIND_IDENTITY, KIND_COMMAND = 0, 1, 2, 3
+KIND_STATUS = KIND_IDENTITY  # a status answer is an identity frame with the outbox counters
+KINDS = (KIND_RECORDS, KIND_TALLIES, KIND_IDENTITY, KIND_COMMAND)
 HEADER = struct.Struct(">B4sI")  # version << 4 | kind, deployment tag, frame sequence
 TAG_BYTES = 8
 OVERHEAD = HEADER.size + TAG_BYTES
@@ -39,13 +44,22 @@ SCORE_BITS = 7
 SNR_STEP_DB, SNR_BITS = 0.5, 7  # 0 .. 63 dB; the top code means "missing"
 LEVEL_MIN_DB, LEVEL_STEP_DB, LEVEL_BITS = 40.0, 0.5, 8  # 40 .. 167 dB; the top code means "missing"
 
-FLAG_SCORES, FLAG_FILE_TIME = 0x01, 0x02
+FLAG_SCORES, FLAG_FILE_TIME, FLAG_SEQ_GAPS = 0x01, 0x02, 0x04
+FLAGS = FLAG_SCORES | FLAG_FILE_TIME | FLAG_SEQ_GAPS
+
+# why a frame was not accepted (FrameError.reason; shore counts them)
+BAD_MAC, UNKNOWN_DEPLOYMENT, MALFORMED, REPLAY = "bad MAC", "unknown deployment", "malformed", "replay"
+REASONS = (BAD_MAC, UNKNOWN_DEPLOYMENT, REPLAY, MALFORMED)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 class FrameError(PamedgeError, ValueError):
-    """A frame that cannot be packed, or that the decoder does not accept (bad tag, unknown
-    deployment, malformed body)."""
+    """A frame that cannot be packed, or that the decoder does not accept; ``reason`` is one
+    of :data:`REASONS` (bad tag, unknown deployment, malformed body, replay)."""
+
+    def __init__(self, message: str, reason: str = MALFORMED) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def deployment_tag(deployment: str) -> bytes:
@@ -169,10 +183,20 @@ def _base_time(d: Detection) -> int:
 
 
 def _best_k(values: list[int]) -> int:
-    return min(range(16), key=lambda k: (sum(exp_golomb_bits(v, k) for v in values), k))
+    """The Exp-Golomb order (0..15) coding ``values`` in the fewest bits, the smallest on a tie.
+    Orders above the largest value's bit length only cost more (every value then takes k + 1
+    bits), so they are not tried."""
+    best_bits, best_k = None, 0
+    for k in range(min(max(values).bit_length(), 15) + 1):
+        nbits = 2 * sum((v + (1 << k)).bit_length() for v in values) - len(values) * (k + 1)
+        if best_bits is None or nbits < best_bits:
+            best_bits, best_k = nbits, k
+    return best_k
 
 
 def _encode_records(qs: list[_Quantised], base: int, flags: int, channel: int) -> bytes:
+    if any(q.seq != qs[i - 1].seq + 1 for i, q in enumerate(qs) if i):
+        flags |= FLAG_SEQ_GAPS
     labels = sorted({q.label for q in qs})
     label_bits = (len(labels) - 1).bit_length()
     dts = [zigzag(q.q_time - (qs[i - 1].q_time if i else 0)) for i, q in enumerate(qs)]
@@ -185,7 +209,9 @@ def _encode_records(qs: list[_Quantised], base: int, flags: int, channel: int) -
         out += bytes((len(raw),)) + raw
     index = {label: i for i, label in enumerate(labels)}
     bits = BitWriter()
-    for q, d in zip(qs, dts):
+    for i, (q, d) in enumerate(zip(qs, dts)):
+        if flags & FLAG_SEQ_GAPS and i:
+            bits.exp_golomb(q.seq - qs[i - 1].seq - 1, 0)  # records left out (e.g. below a threshold)
         bits.exp_golomb(d, k_time)
         bits.exp_golomb(q.q_dur, k_dur)
         bits.write(q.f_low, FREQ_BITS)
@@ -201,9 +227,10 @@ def _encode_records(qs: list[_Quantised], base: int, flags: int, channel: int) -
 def pack_records(records: Sequence[tuple[int, Detection]], *, deployment: str, key: bytes, frame_seq: int,
                  max_bytes: int = SBD_MO_BYTES) -> tuple[bytes, int]:
     """One frame holding the longest prefix of ``records`` (``(log seq, detection)`` with
-    consecutive seqs) that fits in ``max_bytes``; returns the frame and how many it holds.
-    A prefix stops early where the channel, the time reference or the presence of scores
-    changes.  Raises :class:`FrameError` when not even one record fits."""
+    increasing seqs; gaps cost a bit or more per record) that fits in ``max_bytes``; returns
+    the frame and how many it holds.  A prefix stops early where the channel, the time
+    reference or the presence of scores changes.  Raises :class:`FrameError` when not even
+    one record fits."""
     if not records:
         raise FrameError("no records to pack")
     for _, d in records[:MAX_RECORDS]:
@@ -213,19 +240,27 @@ def pack_records(records: Sequence[tuple[int, Detection]], *, deployment: str, k
     group = _group(first)
     n_max = 1
     while n_max < min(len(records), MAX_RECORDS) and _group(records[n_max][1]) == group \
-            and records[n_max][0] == records[0][0] + n_max:
+            and records[n_max][0] > records[n_max - 1][0]:
         n_max += 1
     base = _base_time(first)
     flags = (FLAG_SCORES if group[2] else 0) | (FLAG_FILE_TIME if group[1] else 0)
-    qs = [_quantise(s, d, base) for s, d in records[:n_max]]
+    qs: list[_Quantised] = []
 
     def frame(n: int) -> bytes:
+        qs.extend(_quantise(s, d, base) for s, d in records[len(qs):n])  # only what is tried
         return seal(KIND_RECORDS, deployment, frame_seq, _encode_records(qs[:n], base, flags, first.channel), key)
 
     best = frame(1)
     if len(best) > max_bytes:
         raise FrameError(f"one record needs {len(best)} bytes, more than max_bytes={max_bytes}")
-    lo, hi = 1, n_max  # size grows with n: binary search for the largest n that fits
+    # size grows with n: gallop up from a few records, then binary search for the largest n that fits
+    lo, hi, n = 1, n_max, 8
+    while n < n_max:
+        candidate = frame(n)
+        if len(candidate) > max_bytes:
+            hi = n - 1
+            break
+        lo, best, n = n, candidate, 2 * n
     while lo < hi:
         mid = (lo + hi + 1) // 2
         candidate = frame(mid)
@@ -236,15 +271,51 @@ def pack_records(records: Sequence[tuple[int, Detection]], *, deployment: str, k
     return best, lo
 
 
+def identity_runs(records: Sequence[tuple[int, Detection]], software: str = __version__
+                  ) -> list[tuple[ident.Identity, int, int]]:
+    """``(identity, start, stop)`` index ranges of ``records`` made under one identity."""
+    runs: list[tuple[ident.Identity, int, int]] = []
+    for i, (_, d) in enumerate(records):
+        who = ident.Identity.of(d, software)
+        if runs and runs[-1][0] == who:
+            runs[-1] = (who, runs[-1][1], i + 1)
+        else:
+            runs.append((who, i, i + 1))
+    return runs
+
+
+def pack_identity(frame: ident.IdentityFrame, *, deployment: str, key: bytes, frame_seq: int,
+                  max_bytes: int = SBD_MO_BYTES) -> bytes:
+    """An identity (or status) frame."""
+    try:
+        body = ident.encode(frame)
+    except ValueError as exc:
+        raise FrameError(f"identity frame: {exc}") from None
+    data = seal(KIND_IDENTITY, deployment, frame_seq, body, key)
+    if len(data) > max_bytes:
+        raise FrameError(f"identity frame of {len(data)} bytes exceeds {max_bytes=}")
+    return data
+
+
 def pack_all(records: Sequence[tuple[int, Detection]], *, deployment: str, key: bytes, first_frame_seq: int = 1,
-             max_bytes: int = SBD_MO_BYTES) -> list[bytes]:
-    """Every record in as few frames as the packer makes, frame sequence from ``first_frame_seq``."""
-    frames, i = [], 0
-    while i < len(records):
-        data, n = pack_records(records[i:], deployment=deployment, key=key, frame_seq=first_frame_seq + len(frames),
-                               max_bytes=max_bytes)
-        frames.append(data)
-        i += n
+             max_bytes: int = SBD_MO_BYTES, identity: bool = True) -> list[bytes]:
+    """Every record in as few frames as the packer makes, frame sequence from
+    ``first_frame_seq``; with ``identity``, an identity frame before the first record and
+    wherever the identity (model, config hash, hydrophone, calibration) changes."""
+    frames: list[bytes] = []
+    runs = identity_runs(records) if identity else [(None, 0, len(records))]
+    for who, start, stop in runs:
+        if who is not None:
+            first = records[start]
+            made = math.floor(utc_seconds(first[1].start_utc)) if first[1].start_utc else 0
+            frames.append(pack_identity(ident.IdentityFrame(who, first[0], made), deployment=deployment, key=key,
+                                        frame_seq=first_frame_seq + len(frames), max_bytes=max_bytes))
+        i = start
+        while i < stop:
+            data, n = pack_records(records[i:stop], deployment=deployment, key=key,
+                                   frame_seq=first_frame_seq + len(frames), max_bytes=max_bytes)
+            frames.append(data)
+            i += n
     return frames
 
 
@@ -257,21 +328,23 @@ def _decode_records(body: bytes) -> tuple[FrameRecord, ...]:
         raise ValueError("record body too short")
     count, flags, channel, k_td, k_b, nlabels = body[pos:pos + 6]
     pos += 6
-    if count == 0 or nlabels == 0 or flags & ~(FLAG_SCORES | FLAG_FILE_TIME) or k_b & 0x0F:
+    if count == 0 or nlabels == 0 or flags & ~FLAGS or k_b & 0x0F or (flags & FLAG_SEQ_GAPS and count < 2):
         raise ValueError("bad record header")
     if flags & FLAG_FILE_TIME and base:
         raise ValueError("file-relative times with a base time")
     labels = []
     for _ in range(nlabels):
-        label, pos = _read_text(body, pos, "label table")
+        label, pos = read_text(body, pos, "label table")
         labels.append(label)
     if labels != sorted(set(labels)):
         raise ValueError("label table not sorted and unique")
     k_time, k_dur, k_bw = k_td >> 4, k_td & 0x0F, k_b >> 4
     label_bits = (nlabels - 1).bit_length()
     bits = BitReader(body[pos:])
-    out, q_time = [], 0
+    out, q_time, gaps = [], 0, 0
     for i in range(count):
+        if flags & FLAG_SEQ_GAPS and i:
+            gaps += bits.exp_golomb(0)
         q_time += unzigzag(bits.exp_golomb(k_time))
         q_dur = bits.exp_golomb(k_dur)
         f_low = bits.read(FREQ_BITS)
@@ -282,11 +355,13 @@ def _decode_records(body: bytes) -> tuple[FrameRecord, ...]:
         score = bits.read(SCORE_BITS) / ((1 << SCORE_BITS) - 1) if flags & FLAG_SCORES else float("nan")
         snr = _linear_value(bits.read(SNR_BITS), 0.0, SNR_STEP_DB, SNR_BITS)
         level = _linear_value(bits.read(LEVEL_BITS), LEVEL_MIN_DB, LEVEL_STEP_DB, LEVEL_BITS)
-        out.append(FrameRecord(seq + i, round(base + q_time * TIME_STEP_S, 1), round(q_dur * DURATION_STEP_S, 2),
+        out.append(FrameRecord(seq + i + gaps, round(base + q_time * TIME_STEP_S, 1), round(q_dur * DURATION_STEP_S, 2),
                                _freq_value(f_low), _freq_value(f_low + f_bw), labels[label],
                                round(score, 4) if flags & FLAG_SCORES else score, snr, level,
                                bool(flags & FLAG_FILE_TIME), channel))
     bits.check_padding()
+    if flags & FLAG_SEQ_GAPS and not gaps:
+        raise ValueError("sequence-gap flag without a gap")
     return tuple(out)
 
 
@@ -326,17 +401,6 @@ def tallies(detections: Sequence[Detection], period_s: int) -> list[Tally]:
     return [Tally(s, period_s, tuple(sorted(c.items()))) for s, c in sorted(bins.items())]
 
 
-def _read_text(body: bytes, pos: int, what: str) -> tuple[str, int]:
-    """The length-prefixed UTF-8 string at ``pos`` and the position after it."""
-    if pos >= len(body):
-        raise ValueError(f"{what} runs past the end")
-    n = body[pos]
-    raw = body[pos + 1:pos + 1 + n]
-    if len(raw) != n:
-        raise ValueError(f"{what} runs past the end")
-    return raw.decode(), pos + 1 + n
-
-
 def _decode_tally(body: bytes) -> Tally:
     if len(body) < 6:
         raise ValueError("tally body too short")
@@ -347,7 +411,7 @@ def _decode_tally(body: bytes) -> Tally:
     n, pos = body[pos], pos + 1
     counts = []
     for _ in range(n):
-        label, pos = _read_text(body, pos, "tally")
+        label, pos = read_text(body, pos, "tally")
         count, pos = read_leb128(body, pos)
         counts.append((label, count))
     if pos != len(body) or period == 0:
@@ -365,7 +429,8 @@ class Decoded:
     kind: int
     records: tuple[FrameRecord, ...] = ()
     tally: Tally | None = None
-    body: bytes = b""
+    identity: ident.IdentityFrame | None = None
+    body: bytes = b""  # a command's JSON
 
 
 class KeyRing:
@@ -380,20 +445,21 @@ class KeyRing:
             self.by_tag[tag] = (deployment, key)
 
 
-def decode(data: bytes, keys: KeyRing, *, kinds: tuple[int, ...] = (KIND_RECORDS, KIND_TALLIES, KIND_STATUS)) -> Decoded:
+def decode(data: bytes, keys: KeyRing, *, kinds: tuple[int, ...] = (KIND_RECORDS, KIND_TALLIES, KIND_IDENTITY)
+           ) -> Decoded:
     """Verify and decode one frame; :class:`FrameError` for anything not accepted (a frame of
     an unknown deployment, a bad tag, a kind not in ``kinds``, a malformed body)."""
     data = bytes(data)
     if len(data) < OVERHEAD:
-        raise FrameError(f"frame of {len(data)} bytes is shorter than the {OVERHEAD}-byte minimum")
+        raise FrameError(f"frame of {len(data)} bytes is shorter than the {OVERHEAD}-byte minimum", MALFORMED)
     vk, tag, seq = HEADER.unpack_from(data)
     found = keys.by_tag.get(tag)
     if found is None:
-        raise FrameError(f"frame for unknown deployment tag {tag.hex()}")
+        raise FrameError(f"frame for unknown deployment tag {tag.hex()}", UNKNOWN_DEPLOYMENT)
     deployment, key = found
     expected = hmac.new(key, data[:-TAG_BYTES], hashlib.sha256).digest()[:TAG_BYTES]
     if not hmac.compare_digest(expected, data[-TAG_BYTES:]):
-        raise FrameError(f"frame {seq} of {deployment!r}: authentication failed")
+        raise FrameError(f"frame {seq} of {deployment!r}: authentication failed", BAD_MAC)
     version, kind = vk >> 4, vk & 0x0F
     if version != VERSION:
         raise FrameError(f"frame {seq} of {deployment!r}: version {version}, this decoder reads {VERSION}")
@@ -405,6 +471,8 @@ def decode(data: bytes, keys: KeyRing, *, kinds: tuple[int, ...] = (KIND_RECORDS
             return Decoded(deployment, seq, kind, records=_decode_records(body))
         if kind == KIND_TALLIES:
             return Decoded(deployment, seq, kind, tally=_decode_tally(body))
+        if kind == KIND_IDENTITY:
+            return Decoded(deployment, seq, kind, identity=ident.decode(body))
         return Decoded(deployment, seq, kind, body=body)
     except (ValueError, IndexError, UnicodeDecodeError, struct.error) as exc:
         raise FrameError(f"frame {seq} of {deployment!r}: malformed: {exc}") from None

@@ -57,5 +57,5 @@ class MqttTransport:
         return SendResult(True, f"mid {info.mid}")
 
     def close(self) -> None:
+        self.client.disconnect()  # first: the network thread sends it and ends at once (not at its next 1 s tick)
         self.client.loop_stop()
-        self.client.disconnect()

@@ -3,7 +3,10 @@ the transport confirms them.
 
 ``fill`` packs the records logged since the last fill into frames and commits the frames and
 the cursor in one transaction, so a frame sequence number is never given to two different
-frames and a record is never packed twice, whenever the process dies.  ``next_frame`` picks
+frames and a record is never packed twice, whenever the process dies.  An identity frame
+(model, config hash, hydrophone, calibration) is queued before the first record and whenever
+the identity changes; records scoring below a downlinked ``set_threshold`` override of their
+label are left in the log, not sent.  ``next_frame`` picks
 what to send: highest priority first (tallies, then frames holding a species of concern,
 then the rest), oldest first, within the daily byte budget, and not before the backoff after a
 failed session has passed.  A frame leaves the queue only when ``acked``; nothing is dropped.
@@ -11,18 +14,24 @@ failed session has passed.  A frame leaves the queue only when ``acked``; nothin
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from edge.sync import frames as fr
+from edge.sync.commands import threshold_overrides
+from edge.sync.identity import STATUS_FIELDS, Identity, IdentityFrame
 from edge.sync.log import DetectionLog
+from edge.types import Detection
 
 PRIORITY_TALLY, PRIORITY_CONCERN, PRIORITY_DEFAULT = 0, 1, 5
 MIN_BACKOFF_S = 60.0  # no new SBD session sooner than this after a failed one
 MAX_BACKOFF_S = 3600.0
 CREDIT_BYTES = 50  # Iridium bills MO messages per 50-byte credit
+FILL_BATCH = 2000  # records packed per transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox_frames (
@@ -33,8 +42,16 @@ CREATE TABLE IF NOT EXISTS outbox_frames (
 CREATE TABLE IF NOT EXISTS outbox_cursor (
     deployment TEXT PRIMARY KEY, packed_through INTEGER NOT NULL, next_frame_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox_state (key TEXT PRIMARY KEY, value REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox_spend (day TEXT PRIMARY KEY, bytes INTEGER NOT NULL, credits INTEGER NOT NULL)
+CREATE TABLE IF NOT EXISTS outbox_spend (day TEXT PRIMARY KEY, bytes INTEGER NOT NULL, credits INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox_identity (deployment TEXT PRIMARY KEY, identity TEXT NOT NULL,
+    from_seq INTEGER NOT NULL)
 """
+
+
+def passes(d: Detection, overrides: Mapping[str, float]) -> bool:
+    """Whether ``d`` is sent under the per-label threshold ``overrides`` (a record without a
+    score, e.g. an ROI-only run, always is)."""
+    return math.isnan(d.score) or d.score >= overrides.get(d.label, -math.inf)
 
 
 @dataclass(frozen=True)
@@ -89,32 +106,65 @@ class Outbox:
                           "last_record, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                           (deployment, frame_seq, kind, priority, data, first, last, self.clock()))
 
+    def _identity(self, deployment: str) -> tuple[Identity, int] | None:
+        """The identity last queued for ``deployment`` and the log sequence it starts at."""
+        row = self.conn.execute("SELECT identity, from_seq FROM outbox_identity WHERE deployment=?",
+                                (deployment,)).fetchone()
+        return (Identity(**json.loads(row[0])), row[1]) if row else None
+
+    def _queue_identity(self, deployment: str, frame: IdentityFrame, frame_seq: int) -> None:
+        """Inside a transaction: store an identity frame (sent first) and remember the identity."""
+        data = fr.pack_identity(frame, deployment=deployment, key=self.keys[deployment], frame_seq=frame_seq,
+                                max_bytes=self.settings.max_bytes)
+        self._store(deployment, frame_seq, fr.KIND_IDENTITY, PRIORITY_TALLY, data, None, None)
+        self.conn.execute("INSERT OR REPLACE INTO outbox_identity VALUES (?, ?, ?)",
+                          (deployment, json.dumps(dataclasses.asdict(frame.identity)), frame.from_seq))
+
     def fill(self) -> int:
         """Pack every record logged since the last fill; returns the number of new frames."""
         made = 0
+        overrides = threshold_overrides(self.conn)
         for deployment in self.log.deployments():
             key = self.keys.get(deployment)
             if key is None:
                 continue
-            with self.log.transaction():
-                through, next_seq = self._cursor(deployment)
-                records = self.log.read(deployment, after=through)
-                i = 0
-                while i < len(records):
-                    data, n = fr.pack_records(records[i:], deployment=deployment, key=key, frame_seq=next_seq,
+            while (batch := self._fill_batch(deployment, key, overrides)) is not None:
+                made += batch
+            if self.settings.tally_period_s:
+                made += self._fill_tallies(deployment)
+        return made
+
+    def _fill_batch(self, deployment: str, key: bytes, overrides: Mapping[str, float]) -> int | None:
+        """Pack up to :data:`FILL_BATCH` records in one transaction (a process killed while
+        packing a long backlog keeps what it committed); the number of new frames, None when
+        there was nothing to pack."""
+        made = 0
+        with self.log.transaction():
+            through, next_seq = self._cursor(deployment)
+            records = self.log.read(deployment, after=through, limit=FILL_BATCH)
+            if not records:
+                return None
+            kept = [(s, d) for s, d in records if passes(d, overrides)]
+            current = self._identity(deployment)
+            for who, start, stop in fr.identity_runs(kept):
+                if current is None or current[0] != who:
+                    current = (who, kept[start][0])
+                    self._queue_identity(deployment, IdentityFrame(who, current[1], int(self.clock())), next_seq)
+                    next_seq += 1
+                    made += 1
+                i = start
+                while i < stop:
+                    data, n = fr.pack_records(kept[i:stop], deployment=deployment, key=key, frame_seq=next_seq,
                                               max_bytes=self.settings.max_bytes)
-                    chunk = records[i:i + n]
+                    chunk = kept[i:i + n]
                     concern = any(d.label in self.settings.concern for _, d in chunk)
                     self._store(deployment, next_seq, fr.KIND_RECORDS,
                                 PRIORITY_CONCERN if concern else PRIORITY_DEFAULT, data, chunk[0][0], chunk[-1][0])
                     next_seq += 1
                     made += 1
                     i += n
-                if records:
-                    self.conn.execute("INSERT OR REPLACE INTO outbox_cursor VALUES (?, ?, ?)",
-                                      (deployment, records[-1][0], next_seq))
-            if self.settings.tally_period_s:
-                made += self._fill_tallies(deployment)
+            self.conn.execute("INSERT OR REPLACE INTO outbox_cursor VALUES (?, ?, ?)",
+                              (deployment, records[-1][0], next_seq))
         return made
 
     def _fill_tallies(self, deployment: str) -> int:
@@ -126,10 +176,12 @@ class Outbox:
             row = conn.execute("SELECT value FROM outbox_state WHERE key=?", (state,)).fetchone()
             after = int(row[0]) if row else 0
             done, last = [], after
+            overrides = threshold_overrides(conn)
             for seq, d in self.log.read(deployment, after=after):
                 if d.start_utc and (fr.utc_seconds(d.start_utc) // period + 1) * period > self.clock():
                     break  # this record's period is still open
-                done.append(d)
+                if passes(d, overrides):
+                    done.append(d)
                 last = seq
             for tally in fr.tallies(done, period):
                 self._queue_tally(deployment, tally)
@@ -152,16 +204,16 @@ class Outbox:
                           (deployment, through, next_seq + 1))
         return next_seq
 
-    def add_status(self, deployment: str, status: dict) -> int:
-        """Queue a status frame (JSON body, sent first); returns its frame sequence."""
-        import json
-        body = json.dumps(status, separators=(",", ":"), sort_keys=True).encode()
+    def add_status(self, deployment: str) -> int:
+        """Queue a status frame: the current identity frame with the outbox counters (sent
+        first); returns its frame sequence."""
+        counters = self.status()
         with self.log.transaction():
             through, next_seq = self._cursor(deployment)
-            data = fr.seal(fr.KIND_STATUS, deployment, next_seq, body, self.keys[deployment])
-            if len(data) > self.settings.max_bytes:
-                raise fr.FrameError(f"status frame of {len(data)} bytes exceeds max_bytes={self.settings.max_bytes}")
-            self._store(deployment, next_seq, fr.KIND_STATUS, PRIORITY_TALLY, data, None, None)
+            who, from_seq = self._identity(deployment) or (Identity(software=fr.__version__), 0)
+            frame = IdentityFrame(who, from_seq, int(self.clock()),
+                                  tuple((name, int(counters[name])) for name in STATUS_FIELDS))
+            self._queue_identity(deployment, frame, next_seq)
             self.conn.execute("INSERT OR REPLACE INTO outbox_cursor VALUES (?, ?, ?)",
                               (deployment, through, next_seq + 1))
         return next_seq

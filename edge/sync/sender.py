@@ -11,6 +11,9 @@ from edge.sync.outbox import Outbox
 from edge.types import Transport
 
 
+MAX_MAILBOX_CHECKS = 10  # per paused run: messages queued behind a pause (e.g. a resume) are fetched
+
+
 @dataclass
 class SendStats:
     sent: int = 0
@@ -30,12 +33,17 @@ def send_pending(outbox: Outbox, transport: Transport, *, sleep: Callable[[float
     while max_sessions is None or stats.sent + stats.failed < max_sessions:
         if commands is not None:
             if commands.take_status_request():
-                outbox.add_status(commands.deployment, outbox.status())
+                outbox.add_status(commands.deployment)
             if commands.paused:  # keep listening: a resume comes by the mailbox
                 check = getattr(transport, "check_mailbox", None)
-                for payload in (check().mt if check else []):
-                    stats.downlink += 1
-                    commands.handle(payload)
+                for _ in range(MAX_MAILBOX_CHECKS if check else 0):
+                    result = check()
+                    for payload in result.mt:
+                        stats.downlink += 1
+                        commands.handle(payload)
+                    queued = result.sbdix.mt_queued if getattr(result, "sbdix", None) else 0
+                    if not commands.paused or not result.mt or queued == 0:
+                        break  # resumed, or the mailbox is empty
                 if commands.paused:
                     break
                 continue

@@ -30,13 +30,17 @@ def test_pack_ingest_export(tmp_path):
     args = ["ingest", str(tmp_path / "frames"), "--db", str(tmp_path / "shore.sqlite"),
             "--keys", str(tmp_path / "keys.yaml")]
     result = runner.invoke(shore_main, args)
-    assert result.exit_code == 0 and result.output.strip() == f"accepted {len(files)}  duplicate 0  rejected 1"
+    reasons = "(bad MAC 1, unknown deployment 0, replay 0, malformed 0)"
+    assert result.exit_code == 0 and result.output.strip() == f"accepted {len(files)}  duplicate 0  rejected 1 {reasons}"
     result = runner.invoke(shore_main, args)
-    assert result.output.strip() == f"accepted 0  duplicate {len(files)}  rejected 1"
+    assert result.output.strip() == f"accepted 0  duplicate {len(files)}  rejected 1 {reasons}"
     result = runner.invoke(shore_main, ["export", "--db", str(tmp_path / "shore.sqlite"), "-o",
                                         str(tmp_path / "out.csv"), "--raven", str(tmp_path / "raven")])
     assert result.exit_code == 0 and "300 records" in result.output
-    assert len((tmp_path / "out.csv").read_text().splitlines()) == 301
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert len(lines) == 301
+    header = lines[0].split(",")
+    assert {line.split(",")[header.index("config_hash")] for line in lines[1:]} == {"0123456789abcdef"}
 
 
 def test_usage_errors_are_one_line_and_exit_2(tmp_path):
@@ -104,4 +108,5 @@ def test_http_ingest_from_the_command_line(tmp_path):
         except OSError:
             time.sleep(0.1)
     out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0 and out.strip() == "accepted 1  duplicate 1  rejected 0"
+    assert proc.returncode == 0 and out.strip() == ("accepted 1  duplicate 1  rejected 0 (bad MAC 0, unknown deployment 0, "
+                                                    "replay 0, malformed 0)")

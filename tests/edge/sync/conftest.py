@@ -37,3 +37,51 @@ def make_detections(n: int, *, seed: int = 5, deployment: str = "buoy-1", labels
 @pytest.fixture
 def detections():
     return make_detections
+
+
+def console_script(name: str) -> list[str]:
+    """The installed console script (``edge-sync``, ``edge-shore``) next to this interpreter."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / name
+    found = str(script) if script.exists() else shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed: pip install -e .")
+    return [found]
+
+
+class Detector:
+    """The detector's side of a buoy, in a thread: appends ``detections`` to the log in
+    batches, as edge-detect does, while the sender runs (and is killed) in its own process."""
+
+    def __init__(self, log_path, detections, *, batch: int = 97, interval_s: float = 0.1) -> None:
+        import threading
+
+        self.log_path, self.detections, self.batch, self.interval_s = log_path, detections, batch, interval_s
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import time
+
+        from edge.sync.log import DetectionLog
+
+        try:
+            with DetectionLog(self.log_path) as log:
+                for i in range(log.count(), len(self.detections), self.batch):
+                    log.append(self.detections[i:i + self.batch])
+                    time.sleep(self.interval_s)
+        except BaseException as exc:  # reported by join()
+            self.error = exc
+
+    def start(self) -> "Detector":
+        self.thread.start()
+        return self
+
+    def join(self) -> None:
+        self.thread.join(120)
+        assert not self.thread.is_alive(), "the detector thread did not finish"
+        if self.error is not None:
+            raise self.error

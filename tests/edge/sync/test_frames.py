@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge.sync import frames as fr
+from edge.sync import identity as ident
 from edge.sync.frames import FrameError, KeyRing, decode, pack_all, pack_records, pack_tally, tallies
 from edge.types import Detection
 from tests.edge.sync.conftest import make_detections
@@ -71,15 +72,19 @@ detection = st.builds(
 
 
 @SETTINGS
-@given(st.lists(detection, min_size=1, max_size=120), st.integers(60, 1000), st.integers(1, 2 ** 32 - 300))
+@given(st.lists(st.tuples(detection, st.sampled_from([1, 1, 1, 1, 2, 7, 300])), min_size=1, max_size=120),
+       st.integers(60, 1000), st.integers(1, 2 ** 32 - 40000))
 def test_round_trip_within_quantisation_and_budget(dets, max_bytes, first_seq):
-    records = list(enumerate(dets, first_seq))
+    """Log sequences with gaps (records left out by a threshold) round-trip too."""
+    seqs = [first_seq + sum(step for _, step in dets[:i + 1]) for i in range(len(dets))]
+    records = list(zip(seqs, (d for d, _ in dets)))
     frames = pack_all(records, deployment="buoy-1", key=KEY, first_frame_seq=first_seq, max_bytes=max_bytes)
     got = []
     for i, frame in enumerate(frames):
         assert len(frame) <= max_bytes
         decoded = decode(frame, RING)
         assert decoded.seq == first_seq + i
+        assert (decoded.kind == fr.KIND_IDENTITY) == (i == 0)  # every detection here has the same identity
         got += decoded.records
     assert [r.seq for r in got] == [s for s, _ in records]
     for (_, original), rec in zip(records, got):
@@ -130,7 +135,8 @@ def test_frames_break_where_the_channel_or_time_reference_changes():
     dets = make_detections(6)
     dets[3] = Detection(**{**dets[3].__dict__, "start_utc": ""})
     frames = pack_all(list(enumerate(dets, 1)), deployment="buoy-1", key=KEY)
-    assert [len(decode(f, RING).records) for f in frames] == [3, 1, 2]
+    assert [len(decode(f, RING).records) for f in frames] == [0, 3, 1, 2]  # the identity frame first
+    frames = frames[1:]
     assert decode(frames[1], RING).records[0].detection("buoy-1").start_utc == ""
 
 
@@ -143,7 +149,7 @@ def test_tallies_round_trip():
 
 
 @SETTINGS
-@given(st.sampled_from([fr.KIND_RECORDS, fr.KIND_TALLIES]), st.binary(max_size=330))
+@given(st.sampled_from([fr.KIND_RECORDS, fr.KIND_TALLIES, fr.KIND_IDENTITY]), st.binary(max_size=330))
 def test_parser_on_arbitrary_authenticated_bodies_raises_only_frame_errors(kind, body):
     """A correctly keyed frame with a garbage body (a buggy or hostile packer) is refused with
     FrameError, never a crash: the body parser is as strict as the tag check."""
@@ -152,4 +158,36 @@ def test_parser_on_arbitrary_authenticated_bodies_raises_only_frame_errors(kind,
         decoded = decode(data, RING)
     except FrameError:
         return
-    assert decoded.records or decoded.tally is not None  # a body that happens to be well formed
+    assert decoded.records or decoded.tally is not None or decoded.identity is not None  # happens to be well formed
+
+
+def test_documented_identity_vector():
+    doc = (ROOT / "docs" / "frames.md").read_text()
+    documented = re.search(r"Identity frame \((\d+) bytes, hex\):.*?```\s+([0-9a-f]+)", doc, re.S)
+    who = ident.Identity("narw-cnn@5f1c2a9e", "0123456789abcdef", "ST6872", -177.6, "0.1.0")
+    frame = fr.pack_identity(ident.IdentityFrame(who, 41, 1774699200), deployment="demo-buoy", key=KEY, frame_seq=6)
+    assert frame.hex() == documented.group(2) and len(frame) == int(documented.group(1))
+    assert decode(frame, RING).identity == ident.IdentityFrame(who, 41, 1774699200)
+
+
+@SETTINGS
+@given(st.text(max_size=60), st.text(max_size=60), st.text(max_size=40), st.none() | st.floats(-327, 327),
+       st.integers(0, 2 ** 32 - 1), st.integers(0, 2 ** 35), st.integers(0, 6), st.integers(0, 10 ** 9))
+def test_identity_round_trip(model, config_hash, hydrophone, cal, time_s, from_seq, n_status, value):
+    cal = None if cal is None else round(cal, 2)
+    status = tuple((name, value + i) for i, name in enumerate(ident.STATUS_FIELDS[:n_status]))
+    frame = ident.IdentityFrame(ident.Identity(model, config_hash, hydrophone, cal, "0.1.0"), from_seq, time_s,
+                                status)
+    got = decode(fr.pack_identity(frame, deployment="buoy-1", key=KEY, frame_seq=3, max_bytes=400), RING).identity
+    assert got == frame
+
+
+def test_identity_runs_split_where_what_made_the_records_changes():
+    import dataclasses
+
+    dets = make_detections(10)
+    dets[4:7] = [dataclasses.replace(d, calibration_db=176.2) for d in dets[4:7]]
+    frames = [decode(f, RING) for f in pack_all(list(enumerate(dets, 1)), deployment="buoy-1", key=KEY)]
+    runs = [(f.identity.from_seq, f.identity.identity.calibration_db) for f in frames if f.identity]
+    assert runs == [(1, None), (5, 176.2), (8, None)]
+    assert [r.seq for f in frames for r in f.records] == list(range(1, 11))
