@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # CPU wheel and must be named in the same pip command, or pip fetches a CUDA build.
 EXTRAS := onnx,tflite,train,convert,sync,live,plot,dask,dev
 
-.PHONY: install demo test bench clean system-deps
+.PHONY: install demo test bench clean system-deps models
 
 install: $(STAMP)
 
@@ -30,6 +30,17 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/bench_frontend.py
 	$(BIN)/python benchmarks/bench_cluster.py
+
+# The three shipped models, trained from their recipes (training/recipes/) into runs/<name>/ with
+# their held-out evaluation (evaluation.json); needs ../shared/data/real.  An interrupted run
+# resumes; `make models RESTART=1` trains from scratch.  About 40 min on 2 cores (README).
+MODELS := narw-upcall multispecies beluga-demo
+models: install
+	@for name in $(MODELS); do \
+		echo "== $$name"; \
+		$(BIN)/edge-train training/recipes/$$name.yaml -o runs/$$name $(if $(RESTART),--restart) || exit 1; \
+		: "edge-convert: $(BIN)/edge-convert runs/$$name -o models/$$name  (wired when convert lands)"; \
+	done
 
 # Debian packages some tests use: chromium renders the run report headless, mosquitto is the
 # MQTT broker of the LTE transport tests (the tests skip without them).  A no-op when present;

@@ -26,3 +26,8 @@ class CalibrationError(PamedgeError, ValueError):
 class MissingExtraError(PamedgeError, ImportError):
     """An optional feature needs a package that is not installed; the message gives the
     ``pip install`` line (the runtime on a buoy deliberately lacks, e.g., matplotlib)."""
+
+
+class BundleError(PamedgeError, ValueError):
+    """A model bundle is malformed, its files differ from its card, or it does not fit the
+    deployment (frontend hash, sample rate)."""

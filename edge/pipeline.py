@@ -15,13 +15,14 @@ import numpy as np
 
 from edge.audio import Recording, probe
 from edge.calibration import Calibration, HydrophoneTable, resolve
+from edge.classify import Classifier, Label, earliest_roi_frame
 from edge.config import DeploymentConfig
 from edge.errors import AudioError
 from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.levels import StreamingLevels, to_rows
 from edge.roi import StreamingRoiDetector
 from edge.timestamps import iso_utc
-from edge.types import AudioInfo, Detection, LevelRow, Roi
+from edge.types import AudioInfo, Detection, LevelRow, Roi, SpectralFrames
 
 ROI_LABEL = "roi"
 
@@ -84,21 +85,32 @@ def prepare(path: str | Path, config: DeploymentConfig, table: HydrophoneTable |
     return prepared
 
 
-def records(prep: Prepared, config: DeploymentConfig, rois: list[Roi], periods: list, name: str
+def records(prep: Prepared, config: DeploymentConfig, rois: list[Roi], periods: list, name: str,
+            labels: list[list[Label] | None] | None = None, model: str = ""
             ) -> tuple[list[Detection], list[LevelRow]]:
-    """Detection and level records of a recording from its ROIs and level periods."""
+    """Detection and level records of a recording from its ROIs and level periods.
+
+    ``labels`` (one entry per ROI, from a classifier ``model``) turns each ROI into a
+    detection per kept label, none when the model kept none; an entry of None leaves its ROI
+    an ROI-only record."""
     info, calibration = prep.info, prep.calibration
 
     def utc(offset_s: float) -> str:
         return iso_utc(info.start_utc, offset_s)
 
-    detections = [
-        Detection(name, prep.channel, utc(r.start_s), r.start_s, r.end_s, r.low_hz, r.high_hz, ROI_LABEL,
-                  float("nan"), r.snr_db, r.received_level_db, deployment=config.name,
-                  config_hash=config.hash, hydrophone=calibration.hydrophone,
-                  calibration_db=calibration.full_scale_spl_db)
-        for r in rois
-    ]
+    def record(r: Roi, label: str, score: float, head: str = "", by: str = "") -> Detection:
+        return Detection(name, prep.channel, utc(r.start_s), r.start_s, r.end_s, r.low_hz, r.high_hz, label,
+                         score, r.snr_db, r.received_level_db, head=head, deployment=config.name, model=by,
+                         config_hash=config.hash, hydrophone=calibration.hydrophone,
+                         calibration_db=calibration.full_scale_spl_db)
+
+    detections = []
+    for i, r in enumerate(rois):
+        kept = labels[i] if labels is not None else None
+        if kept is None:
+            detections.append(record(r, ROI_LABEL, float("nan")))
+        else:
+            detections += [record(r, k.label, k.score, k.head, model) for k in kept]
     level_rows = to_rows(periods, file=name, start_utc_of=utc, period_s=config.levels.period_s,
                          total_s=info.duration_s)
     return detections, level_rows
@@ -107,20 +119,35 @@ def records(prep: Prepared, config: DeploymentConfig, rois: list[Roi], periods: 
 def process_recording(path: str | Path, config: DeploymentConfig, table: HydrophoneTable | None, *,
                       channel: int | None = None, block_s: float | None = None,
                       allow_truncated: bool = False, noise_state: list[np.ndarray] | None = None,
-                      display_name: str | None = None) -> RecordingResult:
-    """Process one recording; raises :class:`AudioError` when it cannot be."""
+                      display_name: str | None = None, classifier: Classifier | None = None,
+                      classify_limit: int | None = None) -> RecordingResult:
+    """Process one recording; raises :class:`AudioError` when it cannot be.
+
+    With ``classifier`` each ROI is classified as the frames arrive (ROIs the model keeps
+    no label for give no record); ``classify_limit`` classifies only that many ROIs, the
+    strongest by SNR, and leaves the others ROI-only records labelled ``roi``."""
     prep = prepare(path, config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
     frontend = prep.frontend()
     detector = StreamingRoiDetector(config.roi, prep.spec, noise_state=noise_state)
     levels = StreamingLevels(prep.spec, config.levels)
+    stream = classifier.stream(prep.spec, limit=classify_limit) if classifier is not None else None
     rois: list[Roi] = []
     periods = []
     for block in prep.source().blocks():
         frames = frontend.push(block)
-        rois += detector.push(frames)
+        found = detector.push(frames)
+        rois += found
         periods += levels.push(frames)
-    rois += detector.flush()
+        if stream is not None:
+            stream.push(frames, found, earliest_roi_frame(detector))
+    found = detector.flush()
+    rois += found
     periods += levels.flush()
-    detections, level_rows = records(prep, config, rois, periods, display_name or str(path))
+    labels = None
+    if stream is not None:
+        stream.push(SpectralFrames(np.zeros((0, prep.spec.n_bins), np.float32), 0), found, 0)
+        labels = stream.finish()
+    detections, level_rows = records(prep, config, rois, periods, display_name or str(path), labels,
+                                     classifier.identity if classifier is not None else "")
     return RecordingResult(prep.info, prep.calibration, rois, detections, level_rows, levels.bands.names,
                            prep.warnings, detector.noise_state())

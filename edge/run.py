@@ -25,6 +25,7 @@ import numpy as np
 from edge import __version__
 from edge.audio import discover, probe
 from edge.calibration import HydrophoneTable
+from edge.classify import Classifier
 from edge.config import DeploymentConfig
 from edge.errors import PamedgeError
 from edge.levels import DecidecadeBands
@@ -191,11 +192,13 @@ class RunContext:
     started: float
     started_utc: str
     command: list[str] | None
+    classifier: Classifier | None = None
 
 
 def start_run(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfig, *,
               table: HydrophoneTable | None = None, allow_truncated: bool = False, channel: int | None = None,
-              command: list[str] | None = None, on_start: Callable[[float], None] | None = None) -> RunContext:
+              command: list[str] | None = None, on_start: Callable[[float], None] | None = None,
+              classifier: Classifier | None = None) -> RunContext:
     """Discover the recordings, read their headers once and prepare ``outdir``;
     ``on_start(audio_s)`` gets the run's total audio (a progress bar's length).  Raises
     :class:`PamedgeError` when there is nothing to do."""
@@ -209,11 +212,13 @@ def start_run(inputs: list[str | Path], outdir: str | Path, config: DeploymentCo
     table_hash = _sha256(Path(table.path)) if table is not None else ""
     run_key = {"config_hash": config.hash, "table_sha256": table_hash, "channel": channel,
                "allow_truncated": allow_truncated, "part_version": PART_VERSION}
+    if classifier is not None:  # the same settings with another bundle file are another run
+        run_key["model"] = classifier.identity
     infos = _probe_all(paths)
     if on_start:
         on_start(sum(i.duration_s for i in infos.values() if i is not None))
     return RunContext(outdir, config, table, paths, infos, _Parts(outdir), _raven_names(paths),
-                      _level_header(infos, config), table_hash, run_key, started, started_utc, command)
+                      _level_header(infos, config), table_hash, run_key, started, started_utc, command, classifier)
 
 
 def committed(ctx: RunContext, path: Path) -> tuple[FileOutcome, list[np.ndarray] | None] | None:
@@ -240,7 +245,7 @@ def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) ->
     report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s)
     _assemble(report, ctx.level_header)
     _write_run_json(report, ctx.config, ctx.table, ctx.table_hash, ctx.started_utc, ctx.command, ctx.raven_names,
-                    ctx.paths)
+                    ctx.paths, ctx.classifier)
     return report
 
 
@@ -248,8 +253,10 @@ def detect(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfi
            table: HydrophoneTable | None = None, resume: bool = False, allow_truncated: bool = False,
            channel: int | None = None, block_s: float | None = None,
            on_file: Callable[[FileOutcome, float], None] | None = None,
-           command: list[str] | None = None, on_start: Callable[[float], None] | None = None) -> RunReport:
-    """Process every recording named by ``inputs`` into ``outdir``.
+           command: list[str] | None = None, on_start: Callable[[float], None] | None = None,
+           classifier: Classifier | None = None) -> RunReport:
+    """Process every recording named by ``inputs`` into ``outdir``; with ``classifier`` the
+    ROIs are classified (:func:`edge.pipeline.process_recording`).
 
     ``on_start(audio_s)`` is called once with the total audio, ``on_file(outcome, audio_s)``
     after each recording (progress, warnings).
@@ -257,7 +264,7 @@ def detect(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfi
     unwritable ``outdir``); a bad recording is reported in its outcome.
     """
     ctx = start_run(inputs, outdir, config, table=table, allow_truncated=allow_truncated, channel=channel,
-                    command=command, on_start=on_start)
+                    command=command, on_start=on_start, classifier=classifier)
     outcomes: list[FileOutcome] = []
     processing_s = 0.0
     prev_state: list[np.ndarray] | None = None
@@ -271,7 +278,8 @@ def detect(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfi
             info = ctx.infos[path]
             carry = info is not None and contiguous(prev_info, info)
             outcome, state = _process_one(path, config, table, allow_truncated=allow_truncated, channel=channel,
-                                          block_s=block_s, noise_state=prev_state if carry else None)
+                                          block_s=block_s, noise_state=prev_state if carry else None,
+                                          classifier=classifier)
             processing_s += time.perf_counter() - t0
             commit(ctx, path, outcome, state)
         outcomes.append(outcome)
@@ -365,7 +373,7 @@ def _versions() -> dict[str, str]:
 
 
 def _write_run_json(report: RunReport, config: DeploymentConfig, table, table_hash: str, started_utc: str,
-                    command, raven_names, paths) -> None:
+                    command, raven_names, paths, classifier: Classifier | None = None) -> None:
     names = {str(p): raven_names[p] for p in paths}
     files = []
     for f in report.files:
@@ -380,7 +388,7 @@ def _write_run_json(report: RunReport, config: DeploymentConfig, table, table_ha
         "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "config": {"source": config.source, "hash": config.hash, "settings": config.as_dict()},
         "calibration_table": {"path": table.path if table else "", "sha256": table_hash},
-        "model": None,
+        "model": classifier.describe() if classifier is not None else None,
         "files": files,
         "totals": {"files": len(report.files), "ok": len(report.files) - len(report.failed),
                    "failed": len(report.failed), "audio_s": round(report.audio_s, 3),

@@ -138,6 +138,18 @@ class RoiDetector(Protocol):
     def flush(self) -> list[Roi]: ...
 
 
+class Backend(Protocol):
+    """Runs one INT8 model file of a bundle (``edge.backends``): ``kind`` is ``onnx`` or
+    ``tflite``, ``file`` the bundle file it runs.  ``run`` takes standardised windows
+    ``(batch, n_frames, n_features)`` float32 and returns the logits of each output,
+    ``{output name: (batch, n_classes)}`` float32."""
+
+    kind: str
+    file: str
+
+    def run(self, windows: "np.ndarray") -> dict[str, "np.ndarray"]: ...
+
+
 class Sink(Protocol):
     """Receives the results of one recording; ``commit`` makes them durable together."""
 

@@ -138,3 +138,48 @@ def test_missing_sync_extra_names_the_pip_line():
             "else:\n"
             "    raise AssertionError('no MissingExtraError')\n")
     modules_after(code)
+
+
+CONVERTER_SIDE = ("torch", "onnx", "litert_torch", "tensorflow")
+
+
+def test_model_modules_load_no_backend_until_one_is_opened():
+    code = ("import edge.bundle, edge.classify, edge.backends, edge.selftest, edge.cli.selftest\n"
+            "try:\n"
+            "    edge.cli.selftest.main(['--help'])\n"
+            "except SystemExit as exc:\n"
+            "    assert exc.code == 0, exc.code\n")
+    assert loaded(modules_after(code), NEVER_IN_THE_CLI) == []
+
+
+@pytest.mark.parametrize("backend", ["onnx", "tflite"])
+def test_detection_with_a_model_loads_nothing_of_the_converter(tmp_path, tmp_path_factory, backend):
+    """A runtime-only install (``pip install .``) classifies: the backend and nothing that
+    builds models."""
+    import importlib.util
+
+    import numpy as np
+    import soundfile as sf
+
+    from tests.conftest import DEPLOYMENTS
+    from tests.edge.model_bundles import single
+
+    if backend == "tflite" and importlib.util.find_spec("ai_edge_litert") is None:
+        pytest.skip('ai-edge-litert is not installed (pip install "pamedge[tflite]")')
+    bundle = single(tmp_path_factory)
+    wav = tmp_path / "x.wav"
+    t = np.arange(20 * 2000) / 2000
+    x = 0.01 * np.random.default_rng(1).standard_normal(len(t))
+    x[20000:22000] += 0.3 * np.sin(2 * np.pi * (60 * t[:2000] + 80 * t[:2000] ** 2))
+    sf.write(str(wav), x, 2000)
+    code = ("import edge.cli.detect\n"
+            "try:\n"
+            f"    edge.cli.detect.main([{str(wav)!r}, '-o', {str(tmp_path / 'out')!r}, '-q', '--config', "
+            f"{str(DEPLOYMENTS / 'narw-upcall.yaml')!r}, '--model', {str(bundle)!r}, '--backend', {backend!r}])\n"
+            "except SystemExit as exc:\n"
+            "    assert exc.code == 0, exc.code\n")
+    modules = modules_after(code)
+    assert loaded(modules, CONVERTER_SIDE) == []
+    assert loaded(modules, ("onnxruntime",) if backend == "onnx" else ("ai_edge_litert",))
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["model"]["backend"] == backend

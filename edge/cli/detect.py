@@ -17,6 +17,12 @@ from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, config_option, domain_er
 @config_option
 @hydrophones_option
 @click.option("--no-model", is_flag=True, help="Write every ROI as a detection labelled 'roi' (no classifier).")
+@click.option("--model", "model_ref", default=None, metavar="NAME_OR_PATH",
+              help="Model bundle to classify with (a name under models/ or a folder); overrides the deployment's "
+                   "model.bundle.")
+@click.option("--backend", type=click.Choice(["auto", "onnx", "tflite"]), default=None,
+              help="Inference backend; overrides the deployment's model.backend. auto: onnx when onnxruntime is "
+                   "installed, else tflite.")
 @click.option("--resume", is_flag=True, help="Skip recordings already completed in OUTDIR by a run with the same settings.")
 @click.option("--channel", type=click.IntRange(min=0), default=None, help="Channel to analyse (0-based). Default: the deployment's.")
 @click.option("--block-s", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -35,9 +41,12 @@ from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, config_option, domain_er
               help="Detection thumbnails per label with --plots, strongest first.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @domain_errors
-def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channel, block_s, allow_truncated,
-         scheduler, chunk_s, plots, plots_per_label, quiet):
+def main(inputs, outdir, config_path, hydrophones_path, no_model, model_ref, backend, resume, channel, block_s,
+         allow_truncated, scheduler, chunk_s, plots, plots_per_label, quiet):
     """Detect regions of interest in WAV/FLAC recordings (files or folders, searched recursively).
+
+    ROIs are classified by the deployment's model (model: in its YAML) or --model; with
+    --no-model every ROI is written as a detection labelled 'roi'.
 
     Exit status: 0 every recording processed, 1 some failed (see run.json), 2 usage or
     configuration error.
@@ -49,8 +58,7 @@ def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channe
     config = load_deployment(config_path)
     if chunk_s is not None and scheduler is None:
         fail("--chunk-s splits recordings into units for --scheduler; give --scheduler too")
-    if not no_model:
-        fail("no classification model is available yet: use --no-model to write ROIs as detections")
+    config, classifier = _classifier(config, no_model, model_ref, backend)
     if plots:
         from edge.plots import INSTALL_HINT, have_matplotlib
         if not have_matplotlib():  # say so now, not after hours of processing
@@ -73,7 +81,7 @@ def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channe
             _echo_above(progress, f"failed: {outcome.reason}")
 
     kwargs = dict(table=table, resume=resume, allow_truncated=allow_truncated, channel=channel, block_s=block_s,
-                  on_file=on_file, on_start=on_start, command=sys.argv)
+                  on_file=on_file, on_start=on_start, command=sys.argv, classifier=classifier)
     if scheduler is not None:
         from edge.cluster.client import require_distributed
         require_distributed()  # say so now, before probing every recording
@@ -89,8 +97,34 @@ def main(inputs, outdir, config_path, hydrophones_path, no_model, resume, channe
             progress.close()
     drawn = _plots(report, config, channel, plots_per_label) if plots else None
     if not quiet:
-        _summary(report, drawn)
+        _summary(report, drawn, f"{classifier.identity} ({classifier.kind})" if classifier else "none (ROIs only)")
     sys.exit(EXIT_SOME_FAILED if report.failed else EXIT_OK)
+
+
+def _classifier(config, no_model: bool, model_ref: str | None, backend: str | None):
+    """The deployment as run (its ``model:`` as overridden, part of the config hash) and the
+    classifier, or None for ROI-only runs."""
+    from dataclasses import replace
+
+    from edge.config import ModelSettings
+
+    if no_model:
+        if model_ref or backend:
+            fail("--no-model writes ROIs without a classifier: drop --model/--backend, or --no-model")
+        return replace(config, model=None), None
+    settings = config.model or ModelSettings()
+    if model_ref is None and settings.bundle is None:
+        fail(f"no classification model: deployment {config.name!r} names none (model: bundle:) and no --model "
+             "was given; use --no-model to write ROIs as detections")
+    from edge.bundle import resolve
+    from edge.classify import load_classifier
+
+    if model_ref is not None:  # from the command line: relative to the current folder
+        settings = replace(settings, bundle=str(resolve(model_ref)))
+    if backend is not None:
+        settings = replace(settings, backend=backend)
+    config = replace(config, model=settings)
+    return config, load_classifier(config)
 
 
 def _plots(report, config, channel, per_label: int) -> dict:
@@ -118,8 +152,9 @@ def _echo_above(progress, line: str) -> None:
         click.echo(line, err=True)
 
 
-def _summary(report, drawn: dict | None = None) -> None:
-    rows = [("files ok", str(len(report.files) - len(report.failed))),
+def _summary(report, drawn: dict | None = None, model: str = "") -> None:
+    rows = [("model", model)] if model else []
+    rows += [("files ok", str(len(report.files) - len(report.failed))),
             ("files failed", str(len(report.failed))),
             ("audio hours", f"{report.audio_s / 3600:.2f}")]
     for label, count in report.per_label().items() or [("-", 0)]:

@@ -25,9 +25,11 @@ def main():
 @domain_errors
 def pack(log_path, outdir, max_bytes, key_file, deployment):
     """Pack every record of LOG.sqlite (e.g. edge-detect's OUTDIR/detections.sqlite) into
-    frames, one file per frame: <deployment>-<frame seq>.frame, frame sequence from 1."""
+    frames, one file per frame: <deployment>-<frame seq>.frame, frame sequence from 1.  The
+    health records of an edge-run log follow the detections, in health frames."""
+    from edge.sync import health
     from edge.sync.config import read_key
-    from edge.sync.frames import pack_all
+    from edge.sync.frames import pack_all, pack_all_health
     from edge.sync.log import DetectionLog
 
     if not Path(log_path).is_file():
@@ -35,22 +37,27 @@ def pack(log_path, outdir, max_bytes, key_file, deployment):
     key = read_key(key_file)
     with DetectionLog(log_path) as log:
         deployments = log.deployments()
+        rows = health.read(log.conn)
         if deployment is None:
             if len(deployments) != 1:
                 fail(f"{log_path}: holds deployments {', '.join(map(repr, deployments)) or 'none'}; give --deployment")
             deployment = deployments[0]
-        elif deployment not in deployments:
+        elif deployment not in deployments and not rows:
             fail(f"{log_path}: no records of deployment {deployment!r}")
         records = log.read(deployment)
-    frames = pack_all(records, deployment=deployment, key=key, max_bytes=max_bytes)
+    frames = pack_all(records, deployment=deployment, key=key, max_bytes=max_bytes) if records else []
+    health_frames = pack_all_health(rows, deployment=deployment, key=key, first_frame_seq=len(frames) + 1,
+                                    max_bytes=max_bytes)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    for i, data in enumerate(frames, start=1):
+    for i, data in enumerate(frames + health_frames, start=1):
         (out / f"{deployment}-{i:08d}.frame").write_bytes(data)
     total = sum(map(len, frames))
     click.echo(f"{len(records)} records -> {len(frames)} frames, {total} bytes, "
                f"{total / max(len(records), 1):.2f} bytes per record (header and tag included), "
-               f"largest frame {max(map(len, frames), default=0)} bytes")
+               f"largest frame {max(map(len, frames), default=0)} bytes"
+               + (f"; {len(rows)} health records -> {len(health_frames)} frames, "
+                  f"{sum(map(len, health_frames))} bytes" if rows else ""))
 
 
 def _open(config_path, clock=None):
@@ -63,7 +70,7 @@ def _open(config_path, clock=None):
     log = DetectionLog(config.path(config.log))
     settings = OutboxSettings(max_bytes=config.max_bytes, daily_bytes=config.daily_bytes,
                               daily_credits=config.daily_credits, tally_period_s=config.tally_period_s,
-                              concern=config.concern)
+                              concern=config.concern, health_hold_s=config.health_hold_s)
     return config, Outbox(log, {config.deployment: key}, settings=settings, clock=clock), key
 
 

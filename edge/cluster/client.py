@@ -93,9 +93,10 @@ def detect_on_cluster(inputs: list[str | Path], outdir: str | Path, config: Depl
                       chunk_s: float = DEFAULT_CHUNK_S, table=None, resume: bool = False,
                       allow_truncated: bool = False, channel: int | None = None, block_s: float | None = None,
                       on_file: Callable[[FileOutcome, float], None] | None = None,
-                      command: list[str] | None = None, on_start: Callable[[float], None] | None = None) -> RunReport:
+                      command: list[str] | None = None, on_start: Callable[[float], None] | None = None,
+                      classifier=None) -> RunReport:
     """:func:`edge.run.detect` on a Dask cluster: same outputs, byte for byte."""
     with connect(scheduler) as client:
         return run_units(inputs, outdir, config, execute=dask_execute(client), table=table, resume=resume,
                          allow_truncated=allow_truncated, channel=channel, block_s=block_s, chunk_s=chunk_s,
-                         on_file=on_file, command=command, on_start=on_start)
+                         on_file=on_file, command=command, on_start=on_start, classifier=classifier)

@@ -26,10 +26,10 @@ def run_units(inputs: list[str | Path], outdir: str | Path, config: DeploymentCo
               block_s: float | None = None, chunk_s: float = DEFAULT_CHUNK_S,
               on_file: Callable[[FileOutcome, float], None] | None = None,
               command: list[str] | None = None, salt: str = "",
-              on_start: Callable[[float], None] | None = None) -> RunReport:
+              on_start: Callable[[float], None] | None = None, classifier=None) -> RunReport:
     """Process ``inputs`` into ``outdir`` as :func:`edge.run.detect` does, one unit per chunk."""
     ctx = start_run(inputs, outdir, config, table=table, allow_truncated=allow_truncated, channel=channel,
-                    command=command, on_start=on_start)
+                    command=command, on_start=on_start, classifier=classifier)
     outcomes: list[FileOutcome | None] = [None] * len(ctx.paths)
     for i, path in enumerate(ctx.paths):
         done = committed(ctx, path) if resume else None
@@ -38,12 +38,14 @@ def run_units(inputs: list[str | Path], outdir: str | Path, config: DeploymentCo
             if on_file:
                 on_file(done[0], done[0].details.get("duration_s", done[0].audio_s))
     units = [u for u in plan_units(ctx.paths, config, table, chunk_s=chunk_s, channel=channel, block_s=block_s,
-                                   allow_truncated=allow_truncated, salt=salt + ctx.run_key["config_hash"])
+                                   allow_truncated=allow_truncated, salt=salt + ctx.run_key["config_hash"],
+                                   window_frames=classifier.bundle.n_frames if classifier is not None else 0)
              if outcomes[u.file_index] is None]
     expected = {u.file_index: u.n_chunks for u in units}
     received: dict[int, dict[int, UnitResult]] = {i: {} for i in expected}
     processing_s = 0.0
-    job = Job.of(config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
+    job = Job.of(config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated,
+                 classifier=classifier)
     for result in execute(units, job):
         chunks = received[result.file_index]
         if result.chunk in chunks:
@@ -80,6 +82,7 @@ def merge(path: Path, chunks: list[UnitResult], config: DeploymentConfig, table,
         return failed_outcome(path, exc), None
     detections = [d for c in chunks for d in c.detections]
     levels = [r for c in chunks for r in c.levels]
-    return (ok_outcome(path, prep.info, prep.calibration, prep.warnings, prep.channel, config, len(detections),
+    return (ok_outcome(path, prep.info, prep.calibration, prep.warnings, prep.channel, config,
+                       sum(c.roi_count for c in chunks),
                        detections, levels, chunks[0].level_bands, carried=chunks[0].carried),
             chunks[-1].noise_state)

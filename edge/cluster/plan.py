@@ -5,7 +5,9 @@ past, the noise floor's window plus the smoothing box (``warmup_segments``) and 
 still open, which lasts at most the margin below when ``max_duration_s`` bounds events.  A
 unit replays at least that much before its first owned frame; when its recording starts
 later than that, it replays the end of the contiguous recordings before it, which is where
-the single-process run's noise floor comes from.
+the single-process run's noise floor comes from.  With a classifier, half a window more is
+replayed, so the window of an ROI starting at the chunk's first frame holds the frames the
+single-process run cuts it from (the tail is read until every owned window is complete).
 """
 
 from __future__ import annotations
@@ -84,9 +86,10 @@ def chunk_bounds(levels: StreamingLevels, n_frames: int, chunk_s: float) -> list
 
 def plan_units(paths: list[Path], config: DeploymentConfig, table, *, chunk_s: float = DEFAULT_CHUNK_S,
                channel: int | None = None, block_s: float | None = None, allow_truncated: bool = False,
-               salt: str = "") -> list[Unit]:
+               salt: str = "", window_frames: int = 0) -> list[Unit]:
     """Every unit of the run, in input order; a recording that cannot be prepared is one
-    unit whose task reports why (as the local run would)."""
+    unit whose task reports why (as the local run would).  ``window_frames``: the
+    classifier's window, 0 for ROI-only runs."""
     prepared: list[Prepared | None] = []
     for path in paths:
         try:
@@ -108,6 +111,8 @@ def plan_units(paths: list[Path], config: DeploymentConfig, table, *, chunk_s: f
         detector = StreamingRoiDetector(config.roi, spec)
         seg, warm = detector.segment_frames, detector.warmup_segments
         need = warm + margin_segments(config, seg, spec.hop_s)
+        if window_frames:  # an ROI's window reaches half a window (and the smoothing lag) before it
+            need += -(-(window_frames // 2 + 2 + config.roi.smooth_frames // 2) // seg)
         n = frame_count(prep.info.frames, spec.nfft, spec.hop)
         bounds = chunk_bounds(StreamingLevels(spec, config.levels), n, chunk_s)
         for k, (c0, c1) in enumerate(bounds):

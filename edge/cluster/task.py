@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.calibration import HydrophoneTable
+from edge.classify import Classifier, earliest_roi_frame, load_classifier
 from edge.config import DeploymentConfig, from_settings
 from edge.errors import ConfigError, PamedgeError
 from edge.levels import StreamingLevels
@@ -40,13 +41,30 @@ class Job:
     channel: int | None = None
     block_s: float | None = None
     allow_truncated: bool = False
+    # the classifier: its bundle folder (on the shared filesystem), backend and identity
+    model_path: str = ""
+    model_kind: str = ""
+    model_identity: str = ""
 
     @classmethod
     def of(cls, config: DeploymentConfig, table: HydrophoneTable | None, *, channel: int | None = None,
-           block_s: float | None = None, allow_truncated: bool = False) -> "Job":
+           block_s: float | None = None, allow_truncated: bool = False,
+           classifier: Classifier | None = None) -> "Job":
         data = Path(table.path).read_bytes() if table is not None else None
+        model = (str(classifier.bundle.path), classifier.kind, classifier.identity) if classifier else ("", "", "")
         return cls(config.as_dict(), config.hash, data, table.path if table else "",
-                   hashlib.sha256(data).hexdigest() if data is not None else "", channel, block_s, allow_truncated)
+                   hashlib.sha256(data).hexdigest() if data is not None else "", channel, block_s, allow_truncated,
+                   *model)
+
+    def classifier(self, config: DeploymentConfig) -> Classifier | None:
+        """The client's classifier, rebuilt here and checked to run the same model file."""
+        if not self.model_path:
+            return None
+        classifier = load_classifier(config, bundle=self.model_path, backend=self.model_kind)
+        if classifier.identity != self.model_identity:
+            raise ConfigError(f"{self.model_path}: model identity mismatch on the worker: the client ran "
+                              f"{self.model_identity}, this worker loads {classifier.identity}")
+        return classifier
 
     def restore(self) -> tuple[DeploymentConfig, HydrophoneTable | None]:
         """The deployment and table, checked against the hashes the client computed."""
@@ -77,6 +95,7 @@ class UnitResult:
     level_bands: tuple[str, ...] = ()
     noise_state: list[np.ndarray] | None = None  # the last chunk's, at the recording's end
     carried: bool = False
+    roi_count: int = 0
     seconds: float = 0.0
 
 
@@ -84,9 +103,10 @@ def run_unit(unit: Unit, job: Job) -> UnitResult:
     """Process one unit.  A recording that cannot be processed gives a failed result whose
     reason names the file; a mismatched deployment or table raises :class:`ConfigError`."""
     config, table = job.restore()
+    classifier = job.classifier(config)
     t0 = time.perf_counter()
     try:
-        result = _process(unit, job, config, table)
+        result = _process(unit, job, config, table, classifier)
     except Exception as exc:  # noqa: BLE001 -- failed_outcome re-raises what is not a per-file failure
         result = UnitResult(unit.file_index, unit.chunk, "failed", failed_outcome(Path(unit.path), exc).reason)
     result.seconds = time.perf_counter() - t0
@@ -115,7 +135,8 @@ def _replay(spans: tuple[Span, ...], job: Job, config: DeploymentConfig, table) 
     return state, ok
 
 
-def _process(unit: Unit, job: Job, config: DeploymentConfig, table) -> UnitResult:
+def _process(unit: Unit, job: Job, config: DeploymentConfig, table, classifier: Classifier | None = None
+             ) -> UnitResult:
     prep = _prepare(unit.path, job, config, table)
     carried = unit.carried
     state = None
@@ -127,19 +148,29 @@ def _process(unit: Unit, job: Job, config: DeploymentConfig, table) -> UnitResul
                                     first_frame=start)
     frontend = prep.frontend(start)
     levels = StreamingLevels(prep.spec, config.levels)
+    stream = classifier.stream(prep.spec, first_frame=start) if classifier is not None else None
     rois, periods = [], []
     for block in prep.source(start * prep.spec.hop).blocks():
         frames = frontend.push(block)
-        rois += [r for r in detector.push(frames) if c0 <= r.start_frame < c1]
+        owned = [r for r in detector.push(frames) if c0 <= r.start_frame < c1]
+        rois += owned
+        if stream is not None:
+            stream.push(frames, owned, earliest_roi_frame(detector))
         lo, hi = max(c0 - frames.first_frame, 0), min(c1 - frames.first_frame, frames.n_frames)
         if hi > lo:
             periods += levels.push(SpectralFrames(frames.psd[lo:hi], frames.first_frame + lo))
         open_start = detector.open_event_start
-        if not unit.last and detector.processed_frames >= c1 and (open_start is None or open_start >= c1):
-            break  # every event started in the chunk has closed
+        if not unit.last and detector.processed_frames >= c1 and (open_start is None or open_start >= c1) \
+                and (stream is None or stream.pending == 0):
+            break  # every event started in the chunk has closed, and its window is complete
     else:
-        rois += [r for r in detector.flush() if c0 <= r.start_frame < c1]
+        owned = [r for r in detector.flush() if c0 <= r.start_frame < c1]
+        rois += owned
+        if stream is not None:
+            stream.push(SpectralFrames(np.zeros((0, prep.spec.n_bins), np.float32), 0), owned, 0)
     periods += levels.flush()
-    detections, level_rows = records(prep, config, rois, periods, unit.path)
+    labels = stream.finish() if stream is not None else None
+    detections, level_rows = records(prep, config, rois, periods, unit.path, labels,
+                                     classifier.identity if classifier is not None else "")
     return UnitResult(unit.file_index, unit.chunk, "ok", "", detections, level_rows, levels.bands.names,
-                      detector.noise_state() if unit.last else None, carried)
+                      detector.noise_state() if unit.last else None, carried, len(rois))

@@ -53,6 +53,7 @@ class SyncConfig:
     daily_credits: int | None = None
     tally_period_s: int | None = None
     concern: tuple[str, ...] = ()
+    health_hold_s: float = 3600.0  # edge-run's health rows wait this long for company (0: none)
     iridium: IridiumSettings = field(default_factory=IridiumSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     source: str = ""
@@ -67,6 +68,7 @@ class SyncConfig:
         v.integer("daily_bytes", self.daily_bytes, minimum=1, allow_none=True)
         v.integer("daily_credits", self.daily_credits, minimum=1, allow_none=True)
         v.integer("tally_period_s", self.tally_period_s, minimum=60, allow_none=True)
+        v.number("health_hold_s", self.health_hold_s, minimum=0)
         object.__setattr__(self, "concern", tuple(self.concern or ()))
 
     def path(self, value: str) -> Path:

@@ -3,7 +3,9 @@
 A frame is ``header (9 bytes) | body | tag (8 bytes)``; the tag is HMAC-SHA256 under the
 deployment's key over everything before it, truncated to 8 bytes.  Record frames pack
 detections in log-sequence order with delta-coded times and quantised values; identity frames
-(``edge.sync.identity``) say what produced the records that follow.  A packer never returns a
+(``edge.sync.identity``) say what produced the records that follow; tally frames
+(``edge.sync.tallies``) count them per period; health frames (``edge.sync.health``) carry the
+buoy daemon's health and effort records.  A packer never returns a
 frame longer than the byte budget it was given.  :func:`decode` checks the tag before it
 parses anything and raises :class:`FrameError` (with a ``reason``) for every frame it does not
 accept.
@@ -21,15 +23,25 @@ from typing import Mapping, Sequence
 
 from edge import __version__
 from edge.errors import PamedgeError
+from edge.sync import health as hl
 from edge.sync import identity as ident
 from edge.sync.bits import (BitReader, BitWriter, leb128, read_leb128, read_text, unzigzag,
                             zigzag)
+from edge.sync.quant import EPOCH as _EPOCH
+from edge.sync.quant import best_k as _best_k
+from edge.sync.quant import linear_code as _linear_code
+from edge.sync.quant import linear_value as _linear_value
+from edge.sync.quant import utc_seconds
+from edge.sync.tallies import Tally, tallies  # noqa: F401 -- tallies: re-exported (edge.sync.outbox)
+from edge.sync.tallies import decode as decode_tally
+from edge.sync.tallies import encode as encode_tally
 from edge.types import Detection
 
 VERSION = 1
-KIND_RECORDS, KIND_TALLIES, KIND_IDENTITY, KIND_COMMAND = 0, 1, 2, 3
+KIND_RECORDS, KIND_TALLIES, KIND_IDENTITY, KIND_COMMAND, KIND_HEALTH = 0, 1, 2, 3, 4
 KIND_STATUS = KIND_IDENTITY  # a status answer is an identity frame with the outbox counters
-KINDS = (KIND_RECORDS, KIND_TALLIES, KIND_IDENTITY, KIND_COMMAND)
+KINDS = (KIND_RECORDS, KIND_TALLIES, KIND_IDENTITY, KIND_COMMAND, KIND_HEALTH)
+BUOY_KINDS = (KIND_RECORDS, KIND_TALLIES, KIND_IDENTITY, KIND_HEALTH)  # what shore accepts
 HEADER = struct.Struct(">B4sI")  # version << 4 | kind, deployment tag, frame sequence
 TAG_BYTES = 8
 OVERHEAD = HEADER.size + TAG_BYTES
@@ -50,7 +62,6 @@ FLAGS = FLAG_SCORES | FLAG_FILE_TIME | FLAG_SEQ_GAPS
 # why a frame was not accepted (FrameError.reason; shore counts them)
 BAD_MAC, UNKNOWN_DEPLOYMENT, MALFORMED, REPLAY = "bad MAC", "unknown deployment", "malformed", "replay"
 REASONS = (BAD_MAC, UNKNOWN_DEPLOYMENT, REPLAY, MALFORMED)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 class FrameError(PamedgeError, ValueError):
@@ -122,10 +133,6 @@ class FrameRecord:
                          deployment=deployment)
 
 
-def utc_seconds(iso: str) -> float:
-    return (dt.datetime.fromisoformat(iso.replace("Z", "+00:00")) - _EPOCH).total_seconds()
-
-
 def _freq_code(hz: float) -> int:
     if not hz > 0 or math.isnan(hz):
         return 0
@@ -136,17 +143,6 @@ def _freq_code(hz: float) -> int:
 
 def _freq_value(code: int) -> float:
     return 0.0 if code == 0 else round(FREQ_REF_HZ * 2 ** ((code - 1) / FREQ_STEPS_PER_OCTAVE), 1)
-
-
-def _linear_code(value: float, lo: float, step: float, bits: int) -> int:
-    top = (1 << bits) - 1  # reserved: missing
-    if value is None or math.isnan(value):
-        return top
-    return min(max(round((value - lo) / step), 0), top - 1)
-
-
-def _linear_value(code: int, lo: float, step: float, bits: int) -> float:
-    return float("nan") if code == (1 << bits) - 1 else round(lo + code * step, 2)
 
 
 @dataclass(frozen=True)
@@ -180,18 +176,6 @@ def _quantise(seq: int, d: Detection, base: int) -> _Quantised:
 
 def _base_time(d: Detection) -> int:
     return 0 if not d.start_utc else math.floor(utc_seconds(d.start_utc))
-
-
-def _best_k(values: list[int]) -> int:
-    """The Exp-Golomb order (0..15) coding ``values`` in the fewest bits, the smallest on a tie.
-    Orders above the largest value's bit length only cost more (every value then takes k + 1
-    bits), so they are not tried."""
-    best_bits, best_k = None, 0
-    for k in range(min(max(values).bit_length(), 15) + 1):
-        nbits = 2 * sum((v + (1 << k)).bit_length() for v in values) - len(values) * (k + 1)
-        if best_bits is None or nbits < best_bits:
-            best_bits, best_k = nbits, k
-    return best_k
 
 
 def _encode_records(qs: list[_Quantised], base: int, flags: int, channel: int) -> bytes:
@@ -365,58 +349,62 @@ def _decode_records(body: bytes) -> tuple[FrameRecord, ...]:
     return tuple(out)
 
 
-# --- tallies -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Tally:
-    """Detections per label over one period (LFDCS style), for when the budget cannot carry
-    every record."""
-
-    start_s: int  # UTC epoch seconds
-    period_s: int
-    counts: tuple[tuple[str, int], ...]
+# --- tallies (body: edge.sync.tallies) -----------------------------------------------------
 
 
 def pack_tally(tally: Tally, *, deployment: str, key: bytes, frame_seq: int, max_bytes: int = SBD_MO_BYTES) -> bytes:
-    body = bytearray(struct.pack(">I", tally.start_s)) + leb128(tally.period_s) + bytes((len(tally.counts),))
-    for label, count in sorted(tally.counts):
-        raw = label.encode()
-        body += bytes((len(raw),)) + raw + leb128(count)
-    data = seal(KIND_TALLIES, deployment, frame_seq, bytes(body), key)
+    data = seal(KIND_TALLIES, deployment, frame_seq, encode_tally(tally), key)
     if len(data) > max_bytes:
         raise FrameError(f"tally of {len(tally.counts)} labels needs {len(data)} bytes, more than {max_bytes=}")
     return data
 
 
-def tallies(detections: Sequence[Detection], period_s: int) -> list[Tally]:
-    """Per-period counts per label of the detections with a UTC start, periods aligned on
-    multiples of ``period_s`` since the epoch."""
-    bins: dict[int, dict[str, int]] = {}
-    for d in detections:
-        if d.start_utc:
-            start = math.floor(utc_seconds(d.start_utc) // period_s * period_s)
-            counts = bins.setdefault(start, {})
-            counts[d.label] = counts.get(d.label, 0) + 1
-    return [Tally(s, period_s, tuple(sorted(c.items()))) for s, c in sorted(bins.items())]
+# --- health (body: edge.sync.health) -------------------------------------------------------
 
 
-def _decode_tally(body: bytes) -> Tally:
-    if len(body) < 6:
-        raise ValueError("tally body too short")
-    start = struct.unpack_from(">I", body)[0]
-    period, pos = read_leb128(body, 4)
-    if pos >= len(body):
-        raise ValueError("tally body too short")
-    n, pos = body[pos], pos + 1
-    counts = []
-    for _ in range(n):
-        label, pos = read_text(body, pos, "tally")
-        count, pos = read_leb128(body, pos)
-        counts.append((label, count))
-    if pos != len(body) or period == 0:
-        raise ValueError("malformed tally")
-    return Tally(start, period, tuple(counts))
+def pack_health(rows: Sequence[hl.HealthRow], *, deployment: str, key: bytes, frame_seq: int,
+                max_bytes: int = SBD_MO_BYTES) -> tuple[bytes, int]:
+    """One frame holding the longest prefix of ``rows`` that fits in ``max_bytes`` (it stops
+    where the sequence is not consecutive); returns the frame and how many rows it holds.
+    Raises :class:`FrameError` when not even one row fits."""
+    if not rows:
+        raise FrameError("no health rows to pack")
+    n_max = 1
+    while n_max < min(len(rows), hl.MAX_ROWS) and rows[n_max].seq == rows[n_max - 1].seq + 1:
+        n_max += 1
+
+    def frame(n: int) -> bytes:
+        try:
+            return seal(KIND_HEALTH, deployment, frame_seq, hl.encode(list(rows[:n])), key)
+        except ValueError as exc:
+            raise FrameError(f"health frame: {exc}") from None
+
+    best = frame(1)
+    if len(best) > max_bytes:
+        raise FrameError(f"one health row needs {len(best)} bytes, more than max_bytes={max_bytes}")
+    lo, hi = 1, n_max  # size grows with n: binary search for the largest n that fits
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        candidate = frame(mid)
+        if len(candidate) <= max_bytes:
+            lo, best = mid, candidate
+        else:
+            hi = mid - 1
+    return best, lo
+
+
+def pack_all_health(rows: Sequence[hl.HealthRow], *, deployment: str, key: bytes, first_frame_seq: int = 1,
+                    max_bytes: int = SBD_MO_BYTES) -> list[bytes]:
+    """Every health row in as few frames as the packer makes, frame sequence from
+    ``first_frame_seq``."""
+    frames: list[bytes] = []
+    i = 0
+    while i < len(rows):
+        data, n = pack_health(rows[i:], deployment=deployment, key=key, frame_seq=first_frame_seq + len(frames),
+                              max_bytes=max_bytes)
+        frames.append(data)
+        i += n
+    return frames
 
 
 # --- decoding ----------------------------------------------------------------------------
@@ -430,6 +418,7 @@ class Decoded:
     records: tuple[FrameRecord, ...] = ()
     tally: Tally | None = None
     identity: ident.IdentityFrame | None = None
+    health: tuple[hl.HealthRow, ...] = ()
     body: bytes = b""  # a command's JSON
 
 
@@ -445,8 +434,7 @@ class KeyRing:
             self.by_tag[tag] = (deployment, key)
 
 
-def decode(data: bytes, keys: KeyRing, *, kinds: tuple[int, ...] = (KIND_RECORDS, KIND_TALLIES, KIND_IDENTITY)
-           ) -> Decoded:
+def decode(data: bytes, keys: KeyRing, *, kinds: tuple[int, ...] = BUOY_KINDS) -> Decoded:
     """Verify and decode one frame; :class:`FrameError` for anything not accepted (a frame of
     an unknown deployment, a bad tag, a kind not in ``kinds``, a malformed body)."""
     data = bytes(data)
@@ -470,9 +458,11 @@ def decode(data: bytes, keys: KeyRing, *, kinds: tuple[int, ...] = (KIND_RECORDS
         if kind == KIND_RECORDS:
             return Decoded(deployment, seq, kind, records=_decode_records(body))
         if kind == KIND_TALLIES:
-            return Decoded(deployment, seq, kind, tally=_decode_tally(body))
+            return Decoded(deployment, seq, kind, tally=decode_tally(body))
         if kind == KIND_IDENTITY:
             return Decoded(deployment, seq, kind, identity=ident.decode(body))
+        if kind == KIND_HEALTH:
+            return Decoded(deployment, seq, kind, health=hl.decode(body))
         return Decoded(deployment, seq, kind, body=body)
     except (ValueError, IndexError, UnicodeDecodeError, struct.error) as exc:
         raise FrameError(f"frame {seq} of {deployment!r}: malformed: {exc}") from None

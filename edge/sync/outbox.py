@@ -6,9 +6,10 @@ the cursor in one transaction, so a frame sequence number is never given to two 
 frames and a record is never packed twice, whenever the process dies.  An identity frame
 (model, config hash, hydrophone, calibration) is queued before the first record and whenever
 the identity changes; records scoring below a downlinked ``set_threshold`` override of their
-label are left in the log, not sent.  ``next_frame`` picks
-what to send: highest priority first (tallies, then frames holding a species of concern,
-then the rest), oldest first, within the daily byte budget, and not before the backoff after a
+label are left in the log, not sent.  Health rows of the buoy daemon (``edge.sync.health``)
+are packed too, several to a frame.  ``next_frame`` picks what to send: highest priority first
+(tallies and identity, then frames holding a species of concern, then health, then the rest),
+oldest first, within the daily byte budget, and not before the backoff after a
 failed session has passed.  A frame leaves the queue only when ``acked``; nothing is dropped.
 """
 
@@ -22,16 +23,20 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from edge.sync import frames as fr
+from edge.sync import health as hl
 from edge.sync.commands import threshold_overrides
 from edge.sync.identity import STATUS_FIELDS, Identity, IdentityFrame
 from edge.sync.log import DetectionLog
 from edge.types import Detection
 
-PRIORITY_TALLY, PRIORITY_CONCERN, PRIORITY_DEFAULT = 0, 1, 5
+# health goes after what says what was heard (tallies, identity, species of concern) and
+# before the other records: it is what tells "no detections" from "not listening"
+PRIORITY_TALLY, PRIORITY_CONCERN, PRIORITY_HEALTH, PRIORITY_DEFAULT = 0, 1, 2, 5
 MIN_BACKOFF_S = 60.0  # no new SBD session sooner than this after a failed one
 MAX_BACKOFF_S = 3600.0
 CREDIT_BYTES = 50  # Iridium bills MO messages per 50-byte credit
-FILL_BATCH = 2000  # records packed per transaction
+FILL_BATCH = 2000  # records (and health rows) packed per transaction
+HEALTH_HOLD_S = 3600.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox_frames (
@@ -61,6 +66,9 @@ class OutboxSettings:
     daily_credits: int | None = None  # Iridium credits (50 bytes each, at least one per message)
     tally_period_s: int | None = None  # also queue per-period tallies per label (sent first)
     concern: tuple[str, ...] = ()  # labels sent first
+    # health rows wait for more until the oldest is this old (or a frame is full, or one
+    # reports a start, stop or level change), so one message carries several; 0: no wait
+    health_hold_s: float = HEALTH_HOLD_S
     max_backoff_s: float = MAX_BACKOFF_S
 
 
@@ -132,6 +140,39 @@ class Outbox:
                 made += batch
             if self.settings.tally_period_s:
                 made += self._fill_tallies(deployment)
+        if len(self.keys) == 1:  # the health table has no deployment column: it is the outbox's
+            deployment = next(iter(self.keys))
+            while (batch := self._fill_health(deployment)) is not None:
+                made += batch
+        return made
+
+    def _fill_health(self, deployment: str) -> int | None:
+        """Pack up to :data:`FILL_BATCH` health rows (the daemon's ``health`` table) logged
+        since the last fill, the cursor committed with the frames; the number of new frames,
+        None when nothing (more) is ready."""
+        state = f"health_through:{deployment}"
+        made = 0
+        with self.log.transaction() as conn:
+            row = conn.execute("SELECT value FROM outbox_state WHERE key=?", (state,)).fetchone()
+            rows = hl.read(conn, after=int(row[0]) if row else 0, limit=FILL_BATCH)
+            if not rows:
+                return None
+            through, next_seq = self._cursor(deployment)
+            hold = self.settings.health_hold_s
+            urgent = any(r.event != "period" for r in rows)
+            i = 0
+            while i < len(rows):
+                data, n = fr.pack_health(rows[i:], deployment=deployment, key=self.keys[deployment],
+                                         frame_seq=next_seq, max_bytes=self.settings.max_bytes)
+                if i + n == len(rows) and not urgent and len(rows) < FILL_BATCH \
+                        and self.clock() - rows[i].time_s < hold:
+                    break  # a frame with room to spare, nothing urgent, its oldest row still young
+                self._store(deployment, next_seq, fr.KIND_HEALTH, PRIORITY_HEALTH, data, None, None)
+                next_seq, made, i = next_seq + 1, made + 1, i + n
+            if not i:
+                return None
+            conn.execute("INSERT OR REPLACE INTO outbox_state VALUES (?, ?)", (state, rows[i - 1].seq))
+            conn.execute("INSERT OR REPLACE INTO outbox_cursor VALUES (?, ?, ?)", (deployment, through, next_seq))
         return made
 
     def _fill_batch(self, deployment: str, key: bytes, overrides: Mapping[str, float]) -> int | None:
@@ -287,4 +328,12 @@ class Outbox:
         spent = self.spent_today()
         return {"records": self.log.count(), "frames_pending": pending[0], "bytes_pending": pending[1],
                 "frames_acked": acked, "bytes_today": spent[0], "credits_today": spent[1],
-                "not_before": self.not_before()}
+                "not_before": self.not_before(), "health_waiting": self._health_waiting()}
+
+    def _health_waiting(self) -> int:
+        """Health rows logged but not yet packed (held for company, or logged since the fill)."""
+        if len(self.keys) != 1:
+            return 0
+        row = self.conn.execute("SELECT value FROM outbox_state WHERE key=?",
+                                (f"health_through:{next(iter(self.keys))}",)).fetchone()
+        return hl.count(self.conn, after=int(row[0]) if row else 0)

@@ -47,8 +47,23 @@ def test_bad_key_in_a_deployment_sync_section_is_named(tmp_path):
     ("deployment: b\nkey_file: k\nmax_bytes: 400\n", "max_bytes=400 exceeds the 340-byte Iridium SBD MO limit"),
     ("deployment: b\nkey_file: k\ntransport: lora\n", "transport='lora' must be iridium or mqtt"),
     ("key_file: k\n", "deployment must be a non-empty string"),
+    ("deployment: b\nkey_file: k\nhealth_hold_s: -5\n", "health_hold_s=-5 must be >= 0"),
 ])
 def test_bad_sync_configs_are_named(tmp_path, text, message):
     (tmp_path / "s.yaml").write_text(text)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_sync_config(tmp_path / "s.yaml")
+
+
+def test_health_hold_reaches_the_outbox_settings(tmp_path):
+    from edge.cli.sync import _open
+
+    (tmp_path / "k").write_text(bytes(range(32)).hex())
+    (tmp_path / "s.yaml").write_text("deployment: b\nkey_file: k\nlog: log.sqlite\nhealth_hold_s: 0\n")
+    assert load_sync_config(tmp_path / "s.yaml").health_hold_s == 0
+    config, box, _ = _open(tmp_path / "s.yaml")
+    try:
+        assert box.settings.health_hold_s == 0
+    finally:
+        box.log.close()
+    assert load_sync_config(DEPLOYMENTS / "narw-upcall.yaml").health_hold_s == 3600

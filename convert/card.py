@@ -1,0 +1,80 @@
+"""``card.yaml``: what the bundle is, what it expects, how well it does, proof of its files
+(docs/bundles.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from convert.gate import GateResult
+from convert.run import Run, negative
+from convert.types import Converted, ConvertOptions
+
+FORMAT = "pamedge-bundle/1"
+
+
+def file_entry(data: bytes) -> dict:
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def window(run: Run) -> dict:
+    spec = run.ckpt["spec"]
+    hop_s = spec["hop"] / spec["sample_rate"]
+    return {"length_s": float(run.ckpt["window_s"]), "n_frames": int(run.dataset.x.shape[1]),
+            "n_features": int(run.dataset.x.shape[2]), "hop_s": hop_s}
+
+
+def outputs(run: Run) -> dict:
+    """Output name -> classes, activation and its "no call" class (a head's first class for
+    multi-output; the run's negative class otherwise)."""
+    neg = negative(run)
+    return {o.name: {"classes": list(o.classes), "activation": o.activation,
+                     "negative": o.classes[0] if run.task == "multi_output" else neg} for o in run.outputs}
+
+
+def thresholds(run: Run, threshold: float) -> dict:
+    out = {}
+    for o in outputs(run).values():
+        out.update({c: threshold for c in o["classes"] if c != o["negative"]})
+    return out
+
+
+def provenance(run: Run) -> dict:
+    """The run's ``card:`` section and ``evaluation.json`` (written by edge-train), as they are."""
+    card = run.config.get("card") or {}
+    out = {"run": str(run.path.resolve()), **card}
+    out.setdefault("split", {k: len(v) for k, v in run.split.items()})
+    evaluation = run.path / "evaluation.json"
+    if evaluation.is_file():
+        out["evaluation"] = json.loads(evaluation.read_text())
+    return out
+
+
+def build_card(run: Run, name: str, converted: Converted, files: dict[str, bytes], gate: GateResult,
+               latency: dict, options: ConvertOptions, threshold: float) -> dict:
+    card_section = run.config.get("card") or {}
+    return {
+        "format": FORMAT,
+        "name": name,
+        "description": options.description or card_section.get("description") or f"{run.task} classifier of {run.path.name}",
+        "task": run.task,
+        "negative": None if run.task == "multi_output" else negative(run),
+        "outputs": outputs(run),
+        "sample_rate": int(run.ckpt["spec"]["sample_rate"]),
+        "frontend": {"spec": dict(run.ckpt["spec"]), "hash": run.ckpt["spec_hash"]},
+        "window": window(run),
+        "input": {"standardise": {"scale_db": run.scale_db}, "tflite": converted.tflite_input},
+        "tflite_outputs": converted.tflite_outputs,
+        "files": {k: file_entry(v) for k, v in files.items()},
+        "fp32": {"onnx_bytes": len(converted.fp32_onnx)},
+        "quantisation": {"onnx": {"format": "QDQ", "per_channel": True, "activations": options.activations,
+                                  "weights": "int8"},
+                         "tflite": {"scheme": "PT2E", "full_integer": True, "input": "int8", "output": "int8"},
+                         "calibration_windows": converted.calibration_windows,
+                         "float_ops": converted.float_ops},
+        "metrics": gate.as_card(options),
+        "latency_ms": latency,
+        "thresholds": thresholds(run, threshold),
+        "training": provenance(run),
+        "golden": {"tolerance": 0.02},
+    }

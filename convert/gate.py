@@ -1,0 +1,140 @@
+"""The accuracy gate: FP32 torch against each INT8 file on held-out data.
+
+Window level: argmax agreement with FP32 on the run's test windows (else validation), per
+output, the lowest output counting.  Event level, when the run's held-out recordings are
+annotated: ``training.evaluate``'s whole pipeline (ROI detector, the window centred on each
+ROI, threshold, matching by time overlap) with each file as the classifier; precision and
+recall must stay within ``max_event_delta`` of FP32's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from convert.graph import torch_logits
+from convert.infer import activate, batched
+from convert.run import Run
+from convert.types import ConvertOptions
+
+FILES = ("onnx_int8", "tflite_int8")
+
+
+@dataclass
+class GateResult:
+    data: str
+    agreement: dict  # file -> lowest argmax agreement over outputs
+    events: dict = field(default_factory=dict)  # fp32 / file -> {precision, recall, fp_per_hour}
+    note: str = ""  # why there is no event-level comparison
+    passed: bool = False
+    failures: list = field(default_factory=list)
+
+    def table(self, options: ConvertOptions) -> str:
+        rows = [f"accuracy gate on {self.data}",
+                f"{'model':<12} {'agreement':>9} {'precision':>9} {'recall':>7} {'fp/h':>7}"]
+        for name in ("fp32", *FILES):
+            ev = self.events.get(name)
+            ag = "-" if name == "fp32" else f"{self.agreement[name]:.4f}"
+            cells = (f"{ev['precision']:>9.4f} {ev['recall']:>7.4f} {ev['fp_per_hour']:>7.1f}" if ev
+                     else f"{'-':>9} {'-':>7} {'-':>7}")
+            rows.append(f"{name:<12} {ag:>9} {cells}")
+        rows.append(f"limits: agreement >= {options.min_agreement}, |event delta| <= {options.max_event_delta}"
+                    + (f"; events: {self.note}" if self.note else ""))
+        rows.append("PASSED" if self.passed else "FAILED: " + "; ".join(self.failures))
+        return "\n".join(rows)
+
+    def as_card(self, options: ConvertOptions) -> dict:
+        return {"data": self.data, "argmax_agreement": {k: round(float(v), 6) for k, v in self.agreement.items()},
+                "events": self.events or None, "events_note": self.note or None,
+                "gate": {"min_agreement": options.min_agreement, "max_event_delta": options.max_event_delta,
+                         "passed": self.passed}}
+
+
+def _probabilities(run: Run, logits_of: Callable[[np.ndarray], dict]) -> Callable[[np.ndarray], object]:
+    """A classifier of standardised windows as ``training.evaluate`` takes it: probabilities,
+    a dict per head for multi-output."""
+    def classify(x: np.ndarray):
+        logits = logits_of(x)
+        probs = {o.name: activate(logits[o.name], o.activation) for o in run.outputs}
+        return probs if run.task == "multi_output" else probs["logits"]
+    return classify
+
+
+def _source(run: Run) -> str:
+    """Where the run's training config was, so its relative paths resolve as they did: the
+    folder ``out`` was relative to, the shipped recipes' folder, the run folder or the working
+    directory, whichever holds the config's deployment."""
+    import training
+
+    out = Path(str(run.config.get("out") or ""))
+    bases = [run.path.parents[len(out.parts) - 1]] if out.parts and not out.is_absolute() and ".." not in out.parts else []
+    bases += [Path(training.__file__).parent / "recipes", run.path, Path.cwd()]
+    deployment = Path(str(run.config.get("deployment") or ""))
+    base = next((b for b in bases if (b / deployment).is_file()), run.path)
+    return str(base / "config.yaml")
+
+
+def _event_recordings(run: Run):
+    """(recordings, deployment, table, threshold) of the run's annotated held-out part, or a
+    reason there are none."""
+    from edge.calibration import HydrophoneTable
+    from edge.config import load_deployment
+    from edge.errors import PamedgeError
+    from training.config import from_mapping
+    from training.sources import config_recordings
+
+    try:
+        cfg = from_mapping(run.config, _source(run))
+        recordings = config_recordings(cfg, run.path)
+        dep = load_deployment(cfg.path(cfg.deployment))
+        table_path = cfg.path(cfg.hydrophones) or dep.table_path()
+        table = HydrophoneTable.load(table_path) if table_path else None
+    except (PamedgeError, OSError) as exc:
+        return f"no annotated recordings ({exc})"
+    for part in ("test", "val"):
+        groups = set(run.split.get(part, []))
+        sites = cfg.data.groups or {}  # file name -> site, when the run split by site
+        held = {p: a for p, a in recordings.items()
+                if {p, str(Path(p).resolve()), sites.get(Path(p).name)} & groups}
+        if held:
+            threshold = cfg.evaluation.threshold if getattr(cfg, "evaluation", None) else None
+            return run.part_name(part), held, dep, table, threshold
+    return "the held-out split names no annotated recording"
+
+
+def run_gate(run: Run, onnx_model, tflite_model, options: ConvertOptions) -> GateResult:
+    part, x = run.held_out()
+    fp32 = torch_logits(run.graph, x)
+    got = {"onnx_int8": batched(onnx_model, x), "tflite_int8": batched(tflite_model, x)}
+    agreement = {f: min(float(np.mean(np.argmax(got[f][o.name], 1) == np.argmax(fp32[o.name], 1)))
+                        for o in run.outputs) for f in FILES}
+    result = GateResult(f"{part} split: {len(x)} windows", agreement)
+    for f in FILES:
+        if agreement[f] < options.min_agreement:
+            result.failures.append(f"{f} argmax agreement {agreement[f]:.4f} < {options.min_agreement}")
+    found = _event_recordings(run)
+    if isinstance(found, str):
+        result.note = found
+    else:
+        from training.evaluate import evaluate
+
+        epart, recordings, dep, table, threshold = found
+        threshold = options.threshold if threshold is None else threshold
+        result.data += f"; events: {epart} split, {len(recordings)} recordings, threshold {threshold}"
+        classifiers = {"fp32": None, "onnx_int8": _probabilities(run, lambda w: batched(onnx_model, w)),
+                       "tflite_int8": _probabilities(run, lambda w: batched(tflite_model, w))}
+        for name, classify in classifiers.items():
+            overall = evaluate(run.path, recordings, dep, table, threshold=threshold, curve=(),
+                               seed=options.seed, classify=classify)["events"]["overall"]
+            result.events[name] = {k: round(float(overall[k]), 6) for k in ("precision", "recall", "fp_per_hour")}
+        for f in FILES:
+            for k in ("precision", "recall"):
+                a, b = result.events[f][k], result.events["fp32"][k]
+                delta = 0.0 if np.isnan(a) and np.isnan(b) else abs(a - b)  # both undefined: no detections
+                if not delta <= options.max_event_delta:  # one undefined fails
+                    result.failures.append(f"{f} event {k} differs from FP32 by {delta:.4f} > {options.max_event_delta}")
+    result.passed = not result.failures
+    return result

@@ -1,0 +1,53 @@
+"""The graph that is exported: the training ResNet without its first step.
+
+The training model standardises each window itself; on the device that step runs in NumPy
+(docs/bundles.md), so the exported graph starts at the stem and ends at the logits.  A
+multi-output model returns a tuple in head order, so each head becomes a named graph output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from training.models import ResNet
+
+
+class Exported(nn.Module):
+    """``forward(x)``: standardised windows ``(batch, n_frames, n_features)`` -> logits
+    ``(batch, n_classes)``, or one tensor per head."""
+
+    def __init__(self, model: ResNet) -> None:
+        super().__init__()
+        self.model = model.eval()
+        self.multi = model.settings.head == "multi_output"
+        self.names = list(model.heads) if self.multi else ["logits"]
+        self.eval()
+
+    def forward(self, x: torch.Tensor):
+        m = self.model
+        h = m.blocks(m.stem_act(m.stem(x.unsqueeze(1))))
+        # the training model's AdaptiveAvgPool2d(1) as a whole-map average pool: the same
+        # numbers, but onnxruntime quantises AveragePool and leaves ReduceMean in float
+        z = nn.functional.avg_pool2d(h, tuple(h.shape[2:])).flatten(1)
+        if self.multi:
+            return tuple(m.heads[name](z) for name in self.names)
+        return m.head(z)
+
+
+def standardise(x: np.ndarray, scale_db: float) -> np.ndarray:
+    """The training model's first step, per window (mean over every frame and feature)."""
+    x = np.asarray(x, dtype=np.float32)
+    return ((x - x.mean(axis=(1, 2), keepdims=True)) / np.float32(scale_db)).astype(np.float32)
+
+
+def torch_logits(graph: Exported, x: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """FP32 logits per output name for standardised windows ``x``."""
+    outs: dict[str, list] = {n: [] for n in graph.names}
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            y = graph(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])))
+            for n, t in zip(graph.names, y if graph.multi else (y,)):
+                outs[n].append(t.numpy())
+    return {n: np.concatenate(v) if v else np.zeros((0, 0), np.float32) for n, v in outs.items()}

@@ -1,0 +1,301 @@
+"""ROIs -> windows -> model -> scores -> thresholds and site rules -> labels.
+
+The window of an ROI is the crop ``training.evaluate`` takes: ``n_frames`` feature frames
+(:func:`edge.frontend.features`) centred on the ROI, the recording's edge frames repeated
+past its ends.  :class:`Classifier` is the read-only part (bundle, backend, thresholds,
+rules), shared by every stream; :class:`ClassifierStream` is one recording's state: a
+bounded buffer of feature frames from which each ROI's window is cut as soon as its frames
+have arrived, so memory does not grow with the recording's length and any block size gives
+the result a whole-recording pass gives.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from edge.bundle import Bundle, load_bundle, resolve
+from edge.errors import BundleError, ConfigError
+from edge.frontend import FrontendSpec, features
+from edge.types import Backend, Roi, SpectralFrames
+
+if TYPE_CHECKING:
+    from edge.config import DeploymentConfig, ModelSettings
+    from edge.roi import StreamingRoiDetector
+
+DEFAULT_THRESHOLD = 0.5  # training.evaluate's default, for classes the card gives none
+
+
+@dataclass(frozen=True)
+class Label:
+    """One classification kept for an ROI: ``head`` is the output's name for multi-output
+    models, "" otherwise."""
+
+    label: str
+    score: float
+    head: str = ""
+
+
+def window_start(roi: Roi, n_frames: int, hop_s: float) -> int:
+    """First frame of the ``n_frames`` window centred on ``roi`` (``training.evaluate``'s)."""
+    return int(round(((roi.start_s + roi.end_s) / 2 - n_frames * hop_s / 2) / hop_s))
+
+
+def crop(feats: np.ndarray, start: int, n_frames: int) -> np.ndarray:
+    """``n_frames`` rows of ``feats`` from ``start``, edge rows repeated outside."""
+    idx = np.clip(np.arange(start, start + n_frames), 0, len(feats) - 1)
+    return feats[idx]
+
+
+def activate(logits: np.ndarray, activation: str) -> np.ndarray:
+    """Scores from logits ``(batch, n_classes)``: softmax over classes or sigmoid each."""
+    z = logits.astype(np.float64)
+    if activation == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-z))
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+class Classifier:
+    """A bundle with its backend and the deployment's thresholds and rules."""
+
+    def __init__(self, bundle: Bundle, backend: Backend, settings: "ModelSettings", where: str = "model") -> None:
+        self.bundle = bundle
+        self.backend = backend
+        self.settings = settings
+        labels = bundle.labels
+        for key, names in (("thresholds", settings.thresholds), ("rules: ignore", settings.rules.ignore),
+                           ("rules: labels", settings.rules.labels)):
+            unknown = sorted(set(names) - labels)
+            if unknown:
+                raise ConfigError(f"{where}: {key}: {', '.join(unknown)} not a class of model {bundle.name} "
+                                  f"(its classes: {', '.join(sorted(labels))})")
+        self.thresholds = {label: bundle.thresholds.get(label, DEFAULT_THRESHOLD) for label in sorted(labels)}
+        self.thresholds.update({str(k): float(p) for k, p in settings.thresholds.items()})
+
+    @property
+    def kind(self) -> str:
+        return self.backend.kind
+
+    @property
+    def identity(self) -> str:
+        return self.bundle.identity(self.backend.kind)
+
+    def describe(self) -> dict:
+        """What ``run.json`` records of the model."""
+        return {"identity": self.identity, "name": self.bundle.name, "path": str(self.bundle.path),
+                "backend": self.kind, "file": self.backend.file, "threads": self.settings.threads,
+                "batch_size": self.settings.batch_size, "thresholds": self.thresholds,
+                "rules": {"ignore": list(self.settings.rules.ignore),
+                          "labels": {k: {f: getattr(r, f) for f in ("min_snr_db", "min_received_level_db", "band_hz")
+                                         if getattr(r, f) is not None}
+                                     for k, r in self.settings.rules.labels.items()}},
+                "frontend_hash": self.bundle.spec_hash, "task": self.bundle.task}
+
+    def standardise(self, windows: np.ndarray) -> np.ndarray:
+        """``(window - its mean) / scale_db`` per window, as the training model did."""
+        x = np.asarray(windows, dtype=np.float32)
+        return ((x - x.mean(axis=(1, 2), keepdims=True)) / np.float32(self.bundle.scale_db)).astype(np.float32)
+
+    def scores(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+        """Activated scores per output for raw feature windows ``(k, n_frames, n_features)``,
+        run in batches of ``batch_size``."""
+        step = self.settings.batch_size
+        parts = [self.backend.run(self.standardise(windows[i : i + step])) for i in range(0, len(windows), step)]
+        out = {}
+        for o in self.bundle.outputs:
+            logits = np.concatenate([p[o.name] for p in parts]) if parts else np.zeros((0, len(o.classes)))
+            out[o.name] = activate(logits, o.activation)
+        return out
+
+    def decide(self, scores: dict[str, np.ndarray], i: int, roi: Roi) -> list[Label]:
+        """The labels kept for window ``i`` (the ROI ``roi``): per output the most probable
+        class other than its negative (every class over its threshold for multi-label
+        models), then the threshold and the site's rules."""
+        rules = self.settings.rules
+        out = []
+        for o in self.bundle.outputs:
+            p = scores[o.name][i]
+            candidates = [(float(p[k]), c) for k, c in enumerate(o.classes) if c != o.negative]
+            if not candidates:
+                continue
+            if self.bundle.task != "multi_label":
+                candidates = [max(candidates, key=lambda sc: sc[0])]  # first of equals, as np.argmax
+            head = o.name if self.bundle.task == "multi_output" else ""
+            for score, label in candidates:
+                if score < self.thresholds[label] or label in rules.ignore or not _meets(rules.labels.get(label), roi):
+                    continue
+                out.append(Label(label, score, head))
+        return out
+
+    def classify(self, rois: list[Roi], windows: np.ndarray) -> list[list[Label]]:
+        """Labels per ROI from its raw feature window."""
+        scores = self.scores(windows)
+        return [self.decide(scores, i, roi) for i, roi in enumerate(rois)]
+
+    def stream(self, spec: FrontendSpec, *, first_frame: int = 0, limit: int | None = None) -> "ClassifierStream":
+        """A recording's classification state; ``spec`` must be the bundle's."""
+        if spec.hash != self.bundle.spec_hash:
+            raise BundleError(f"model {self.bundle.name} was trained on frontend {self.bundle.spec_hash}, the "
+                              f"recording is processed with frontend {spec.hash} (sample rate {spec.sample_rate} Hz, "
+                              f"the model's {self.bundle.sample_rate} Hz)")
+        return ClassifierStream(self, spec, first_frame=first_frame, limit=limit)
+
+
+def _meets(rule, roi: Roi) -> bool:
+    if rule is None:
+        return True
+    if rule.min_snr_db is not None and roi.snr_db < rule.min_snr_db:
+        return False
+    if rule.min_received_level_db is not None and roi.received_level_db < rule.min_received_level_db:
+        return False
+    if rule.band_hz is not None and (roi.high_hz < rule.band_hz[0] or roi.low_hz > rule.band_hz[1]):
+        return False
+    return True
+
+
+def earliest_roi_frame(detector: "StreamingRoiDetector") -> int:
+    """The first frame an ROI the detector has not yet returned can start at: the open
+    event's start, or the first frame it has not processed, less its smoothing lag."""
+    first = detector.processed_frames
+    if detector.open_event_start is not None:
+        first = min(first, detector.open_event_start)
+    return first - detector.settings.smooth_frames // 2
+
+
+class ClassifierStream:
+    """One recording: feature frames in, labels per ROI out (in the order ROIs were added).
+
+    ``limit`` classifies only that many ROIs, the strongest by SNR (earlier first among
+    equals); the others get ``None`` (ROI-only records).  Memory: the frames back to the
+    earliest window still needed, plus ``limit`` windows when limited."""
+
+    def __init__(self, classifier: Classifier, spec: FrontendSpec, *, first_frame: int = 0,
+                 limit: int | None = None) -> None:
+        self.classifier = classifier
+        self.spec = spec
+        self.n = classifier.bundle.n_frames
+        self._hop_s = spec.hop_s
+        self._buf = np.zeros((0, classifier.bundle.n_features), np.float32)
+        self._len = 0
+        self._first = int(first_frame)  # absolute frame of buffer row 0
+        self._pending: list[tuple[int, Roi, int]] = []  # (index, roi, window start)
+        self._ready: list[tuple[int, Roi, np.ndarray]] = []
+        self._heap: list = []
+        self._limit = limit
+        self._results: dict[int, list[Label] | None] = {}
+        self._count = 0
+
+    @property
+    def pending(self) -> int:
+        """ROIs whose windows still wait for frames."""
+        return len(self._pending)
+
+    @property
+    def buffered_frames(self) -> int:
+        return self._len
+
+    def push(self, frames: SpectralFrames, rois: list[Roi], earliest: int) -> None:
+        """Add ``frames`` (consecutive) and the ROIs just found; ``earliest`` is the first
+        frame a later ROI can start at (:func:`earliest_roi_frame`), below which frames go."""
+        if frames.n_frames:
+            if frames.first_frame != self._first + self._len:
+                raise ValueError(f"frames start at {frames.first_frame}, expected {self._first + self._len}")
+            self._append(features(self.spec, frames.psd))
+        for roi in rois:
+            self._pending.append((self._count, roi, window_start(roi, self.n, self._hop_s)))
+            self._count += 1
+        self._cut(final=False)
+        keep = earliest - self.n // 2 - 2
+        if self._pending:
+            keep = min(keep, min(max(s, 0) for _, _, s in self._pending))
+        self._trim(keep)
+
+    def finish(self) -> list[list[Label] | None]:
+        """Classify what is left (the recording has ended: windows past its end repeat the
+        last frame); labels per ROI in the order added."""
+        self._cut(final=True)
+        self._run()
+        if self._heap:
+            items = sorted(self._heap, key=lambda h: h[2])
+            self._heap = []
+            labels = self.classifier.classify([h[3] for h in items], np.stack([h[4] for h in items]))
+            for h, lab in zip(items, labels):
+                self._results[h[2]] = lab
+        return [self._results.get(i) for i in range(self._count)]
+
+    # -- internals --------------------------------------------------------------------
+    def _append(self, feats: np.ndarray) -> None:
+        need = self._len + len(feats)
+        if need > len(self._buf):
+            grown = np.empty((max(need, 2 * len(self._buf), 64), feats.shape[1]), np.float32)
+            grown[: self._len] = self._buf[: self._len]
+            self._buf = grown
+        self._buf[self._len : need] = feats
+        self._len = need
+
+    def _trim(self, keep: int) -> None:
+        drop = min(keep - self._first, self._len)
+        if drop <= 0:
+            return
+        self._buf[: self._len - drop] = self._buf[drop : self._len]  # memmove; the buffer keeps its size
+        self._len -= drop
+        self._first += drop
+
+    def _cut(self, final: bool) -> None:
+        end = self._first + self._len  # one past the last frame held
+        waiting = []
+        for index, roi, start in self._pending:
+            if not final and start + self.n > end:
+                waiting.append((index, roi, start))
+                continue
+            idx = np.arange(start, start + self.n)
+            np.clip(idx, 0, max(end - 1, 0), out=idx)
+            if idx[0] < self._first or self._len == 0:
+                raise RuntimeError(f"window from frame {start} is no longer buffered (buffer starts at {self._first})")
+            self._take(index, roi, self._buf[idx - self._first])
+        self._pending = waiting
+        if len(self._ready) >= self.classifier.settings.batch_size:
+            self._run()
+
+    def _take(self, index: int, roi: Roi, window: np.ndarray) -> None:
+        if self._limit is None:
+            self._ready.append((index, roi, window))
+            return
+        heapq.heappush(self._heap, (roi.snr_db, -index, index, roi, window))
+        if len(self._heap) > self._limit:
+            dropped = heapq.heappop(self._heap)
+            self._results[dropped[2]] = None
+
+    def _run(self) -> None:
+        if not self._ready:
+            return
+        labels = self.classifier.classify([r for _, r, _ in self._ready], np.stack([w for _, _, w in self._ready]))
+        for (index, _, _), lab in zip(self._ready, labels):
+            self._results[index] = lab
+        self._ready = []
+
+
+def load_classifier(config: "DeploymentConfig", *, bundle: str | None = None, backend: str | None = None,
+                    verify: bool = True) -> Classifier:
+    """The classifier a deployment names (``model:``), with ``bundle``/``backend`` overriding
+    it; :class:`BundleError` when the bundle does not fit the deployment,
+    :class:`~edge.errors.MissingExtraError` when the backend is not installed."""
+    from edge.backends import open_backend
+    from edge.config import ModelSettings
+
+    settings = config.model or ModelSettings()
+    if bundle is not None:
+        settings = replace(settings, bundle=bundle)
+    if backend is not None:
+        settings = replace(settings, backend=backend)
+    if settings.bundle is None:
+        raise ConfigError(f"deployment {config.name!r} names no model (model: bundle:)")
+    where = config.source or f"deployment {config.name!r}"
+    loaded = load_bundle(resolve(settings.bundle, relative_to=config.model_base()), verify=verify)
+    loaded.check(config.spec_for(loaded.sample_rate), config.sample_rate, f"deployment {config.name!r} ({where})")
+    return Classifier(loaded, open_backend(loaded, settings.backend, threads=settings.threads), settings,
+                      f"{where}: model")

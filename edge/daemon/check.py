@@ -1,0 +1,100 @@
+"""``edge-run --check``: every problem with a deployment, its run settings, device profile,
+model bundle and sync settings, found without starting anything."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from edge import _validate as v
+from edge.errors import PamedgeError
+
+
+def _writable_dir(path: Path) -> bool:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path.is_dir() and os.access(path, os.W_OK)
+
+
+def check(path: str | Path) -> list[str]:
+    """Problems found, each one line naming the file and key; empty when all is well."""
+    from edge.config import from_mapping
+    from edge.daemon.config import Deployment, run_from_mapping
+
+    problems: list[str] = []
+    try:
+        data = v.read_yaml(path, "deployment config")
+    except PamedgeError as exc:
+        return [str(exc)]
+    if not isinstance(data, dict):
+        return [f"{path}: expected a mapping of deployment settings"]
+    try:
+        run = run_from_mapping(data.get("run"), f"{path}: run", source=str(path))
+    except PamedgeError as exc:
+        problems.append(str(exc))
+        run = None
+    try:
+        config = from_mapping({k: val for k, val in data.items() if k != "run"}, str(path))
+    except PamedgeError as exc:
+        problems.append(str(exc))
+        return problems
+    table = config.table_path()
+    if table is not None:
+        try:
+            from edge.calibration import HydrophoneTable
+            HydrophoneTable.load(table)
+        except PamedgeError as exc:
+            problems.append(f"{path}: calibration.table: {exc}")
+    if run is None:
+        return problems
+    deployment = Deployment(config, run)
+    if run.device is not None:
+        try:
+            from edge.devices import load_profile
+            load_profile(run.path(run.device) if run.device.endswith((".yaml", ".yml")) else run.device)
+        except PamedgeError as exc:
+            problems.append(f"{path}: run: device: {exc}")
+    log = deployment.log_path()
+    if not _writable_dir(log.parent):
+        problems.append(f"{path}: run: log: {log.parent} is not a writable folder")
+    if run.watch is None and run.live is None:
+        pass  # only --replay or --watch on the command line can feed it
+    elif run.watch is not None and not _writable_dir(run.path(run.watch)):
+        problems.append(f"{path}: run: watch: {run.path(run.watch)} is not a writable folder "
+                        f"(retention deletes processed files)")
+    if run.live is not None and run.watch is None:
+        problems.append(f"{path}: run: live: needs run.watch, the folder capture writes into")
+    model = getattr(config, "model", None)
+    if model is not None:
+        problems += _check_model(config, path)
+    if config.sync is not None:
+        s = config.sync
+        key = s.path(s.key_file)
+        if not key.is_file():
+            problems.append(f"{path}: sync: key_file: {key} does not exist")
+        else:
+            try:
+                from edge.sync.config import read_key
+                read_key(key)
+            except PamedgeError as exc:
+                problems.append(f"{path}: sync: key_file: {exc}")
+        if s.path(s.log).resolve() != log.resolve():
+            problems.append(f"{path}: sync: log: {s.path(s.log)} differs from run.log {log}: "
+                            "edge-sync send would not see edge-run's records")
+    return problems
+
+
+def _check_model(config, path) -> list[str]:
+    """The deployment's model bundle loads and matches its frontend (when edge.classify is there)."""
+    try:
+        from edge import classify
+    except ImportError:
+        return [f"{path}: model: this pamedge has no classifier (edge.classify)"]
+    loader = getattr(classify, "load_classifier", None) or getattr(classify, "from_config", None)
+    if loader is None:
+        return []
+    try:
+        loader(config)
+    except PamedgeError as exc:
+        return [f"{path}: model: {exc}"]
+    return []

@@ -1,0 +1,246 @@
+"""Where the daemon's recordings come from: a recorder's output folder, live capture (which
+writes into such a folder), or a list of files replayed for testing.
+
+Each gives complete recordings one at a time, in recording-time order (the order
+:func:`edge.audio.discover` gives), and says how much complete audio waits (the backlog).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+from edge.audio import discover, probe, wav_shortfall
+from edge.daemon.types import PendingFile
+from edge.errors import MissingExtraError, PamedgeError
+
+ABANDONED_FACTOR = 10  # a WAV whose header still declares more data after this many stable_s is taken as cut short
+
+
+def _duration(path: Path) -> float:
+    try:
+        return probe(path, allow_truncated=True).duration_s
+    except PamedgeError:
+        return 0.0
+
+
+class FolderSource:
+    """A recorder's output folder (searched recursively).  A file is taken once it is
+    complete: its size and mtime unchanged for ``stable_s`` and, for WAV, its header's data
+    length matching the bytes present (a recorder finalises the header when it closes the
+    file; one that held a declared length it never reached for ``ABANDONED_FACTOR *
+    stable_s`` was cut short, e.g. by a power loss, and is taken as it is).
+
+    With ``once``, the source is exhausted when nothing is left but what is done."""
+
+    def __init__(self, folder: str | Path, *, stable_s: float, poll_s: float, once: bool = False,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.stable_s, self.poll_s, self.once = stable_s, poll_s, once
+        self.clock, self.sleep = clock, sleep
+        self._seen: dict[Path, tuple[int, int, float]] = {}  # path -> (size, mtime_ns, unchanged since)
+        self._done: set[str] = set()
+        self._durations: dict[str, float] = {}
+        self._waiting = 0  # files seen but not yet complete at the last scan
+        self._ready: list[PendingFile] = []
+
+    def _scan(self) -> list[PendingFile]:
+        now = self.clock()
+        ready, waiting, present = [], 0, set()
+        for path in discover([self.folder]):
+            present.add(path)
+            try:
+                st = path.stat()
+            except OSError:  # deleted between listing and stat
+                continue
+            if f"{path.resolve()}:{st.st_size}" in self._done:
+                continue
+            old = self._seen.get(path)
+            if old is None or old[:2] != (st.st_size, st.st_mtime_ns):
+                self._seen[path] = (st.st_size, st.st_mtime_ns, now)
+                waiting += 1
+                continue
+            stable_for = now - old[2]
+            if st.st_size == 0 or stable_for < self.stable_s or (
+                    stable_for < ABANDONED_FACTOR * self.stable_s and wav_shortfall(path) is not None):
+                waiting += 1
+                continue
+            ready.append(PendingFile(path, st.st_size, owned=True))
+        for gone in set(self._seen) - present:
+            del self._seen[gone]
+        self._waiting = waiting
+        return ready
+
+    def next(self, timeout_s: float) -> PendingFile | None:
+        deadline = self.clock() + timeout_s
+        while True:
+            self._ready = self._scan()
+            if self._ready:
+                return self._ready.pop(0)
+            if self.exhausted or self.clock() >= deadline:
+                return None
+            self.sleep(min(self.poll_s, max(0.0, deadline - self.clock())))
+
+    @property
+    def exhausted(self) -> bool:
+        return self.once and not self._ready and self._waiting == 0
+
+    def backlog_s(self) -> float:
+        total = 0.0
+        for item in self._ready:
+            if item.key not in self._durations:
+                self._durations[item.key] = _duration(item.path)
+            total += self._durations[item.key]
+        return total
+
+    def folders(self) -> list[Path]:
+        return [self.folder]
+
+    def done(self, item: PendingFile) -> None:
+        self._done.add(item.key)
+        self._durations.pop(item.key, None)
+
+    def skip(self, keys: set[str]) -> None:
+        self._done |= keys
+
+    def close(self) -> None:
+        pass
+
+
+class ReplaySource:
+    """Files given on the command line, in recording-time order.  ``realtime`` releases each
+    when its audio would have ended had recording begun at start-up (a recorder's pace);
+    otherwise all are taken as fast as they are processed, a recorder that never outruns the
+    processor (no backlog, so no degradation: the same records every run)."""
+
+    def __init__(self, paths: list[str | Path], *, realtime: bool = False,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.paths = discover(list(paths))
+        if not self.paths:
+            raise PamedgeError(f"no .wav or .flac files found in {', '.join(map(str, paths))}")
+        self.realtime, self.clock, self.sleep = realtime, clock, sleep
+        self.durations = [_duration(p) for p in self.paths]
+        self.t0 = clock()
+        ends, total = [], 0.0
+        for d in self.durations:
+            total += d
+            ends.append(total)
+        self.release = ends
+        self.index = 0
+
+    def _released(self) -> int:
+        if not self.realtime:
+            return len(self.paths)
+        elapsed = self.clock() - self.t0
+        return sum(1 for end in self.release if end <= elapsed)
+
+    def next(self, timeout_s: float) -> PendingFile | None:
+        if self.exhausted:
+            return None
+        if self.realtime and self._released() <= self.index:
+            wait = self.t0 + self.release[self.index] - self.clock()
+            self.sleep(max(0.0, min(timeout_s, wait)))
+            if self._released() <= self.index:
+                return None
+        path = self.paths[self.index]
+        self.index += 1
+        return PendingFile(path, path.stat().st_size, owned=False)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.index >= len(self.paths)
+
+    def backlog_s(self) -> float:
+        if not self.realtime:
+            return 0.0
+        return sum(self.durations[self.index:self._released()])
+
+    def folders(self) -> list[Path]:
+        return []
+
+    def done(self, item: PendingFile) -> None:
+        pass
+
+    def skip(self, keys: set[str]) -> None:
+        pass  # replayed files are offered again and counted as already in the log
+
+    def close(self) -> None:
+        pass
+
+
+LIVE_HINT = "live capture needs sounddevice (and PortAudio): pip install 'pamedge[live]'"
+
+
+class LiveSource:
+    """Live capture from an ALSA device through ``sounddevice`` into ``file_s``-second WAV
+    files in ``folder`` (hidden while written, renamed when closed, named by UTC start as
+    ``YYYYMMDD_HHMMSS.wav``), read back by a :class:`FolderSource` on the same folder.
+
+    A thin class: it needs an audio device, so it is not exercised by the test suite; the
+    folder source it hands files to is."""
+
+    def __init__(self, folder: str | Path, *, device, sample_rate: int, channels: int, file_s: float,
+                 poll_s: float) -> None:
+        try:
+            import sounddevice
+        except (ImportError, OSError) as exc:  # OSError: the module is there, PortAudio is not
+            raise MissingExtraError(f"{LIVE_HINT} ({exc})") from None
+        import soundfile
+
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.files = FolderSource(self.folder, stable_s=0.0, poll_s=poll_s)
+        self._sf, self._rate, self._channels = soundfile, sample_rate, channels
+        self._file_frames = int(file_s * sample_rate)
+        self._out, self._tmp, self._final, self._frames = None, None, None, 0
+        self.stream = sounddevice.InputStream(device=device, samplerate=sample_rate, channels=channels,
+                                              dtype="int16", callback=self._callback)
+        self.stream.start()
+
+    def _open(self) -> None:
+        name = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S.wav")
+        self._final, self._tmp = self.folder / name, self.folder / f".{name}.part"
+        self._out = self._sf.SoundFile(str(self._tmp), "w", self._rate, self._channels, "PCM_16", format="WAV")
+        self._frames = 0
+
+    def _rotate(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            os.replace(self._tmp, self._final)
+            self._out = None
+
+    def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio's thread
+        if self._out is None:
+            self._open()
+        self._out.write(indata)
+        self._frames += frames
+        if self._frames >= self._file_frames:
+            self._rotate()
+
+    def next(self, timeout_s: float) -> PendingFile | None:
+        return self.files.next(timeout_s)
+
+    @property
+    def exhausted(self) -> bool:
+        return False
+
+    def backlog_s(self) -> float:
+        return self.files.backlog_s()
+
+    def folders(self) -> list[Path]:
+        return [self.folder]
+
+    def done(self, item: PendingFile) -> None:
+        self.files.done(item)
+
+    def skip(self, keys: set[str]) -> None:
+        self.files.skip(keys)
+
+    def close(self) -> None:
+        self.stream.stop()
+        self.stream.close()
+        self._rotate()

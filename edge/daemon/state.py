@@ -1,0 +1,222 @@
+"""The daemon's tables in the detection log, beside (never changing) edge.sync.log's own.
+
+``processed`` is the commit point of a recording: its row, its detections and its noise
+levels go in one transaction, so after a crash a recording is either wholly in the log or
+not at all, and is then processed again from the noise floor the previous row saved.
+``health`` holds the periodic health and effort snapshots; ``attempts`` counts the starts of
+each recording, so one that keeps ending the process is given up rather than retried forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Sequence
+
+import numpy as np
+
+from edge.sync.log import DetectionLog
+from edge.types import Detection, LevelRow
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS processed (
+    key TEXT PRIMARY KEY,
+    ord INTEGER NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    start_utc TEXT NOT NULL,
+    duration_s REAL NOT NULL,
+    sample_rate INTEGER,
+    gap_before_s REAL,
+    processed_utc TEXT NOT NULL,
+    processing_s REAL NOT NULL,
+    level TEXT NOT NULL,
+    rois INTEGER NOT NULL,
+    detections INTEGER NOT NULL,
+    clipped_pct REAL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    noise_state BLOB
+);
+CREATE TABLE IF NOT EXISTS noise_levels (
+    file TEXT NOT NULL,
+    start_utc TEXT NOT NULL,
+    start_s REAL NOT NULL,
+    duration_s REAL NOT NULL,
+    broadband_db REAL,
+    bands TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    key TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS health (
+    utc TEXT NOT NULL,
+    event TEXT NOT NULL,
+    uptime_s REAL NOT NULL,
+    level TEXT NOT NULL,
+    level_reason TEXT NOT NULL,
+    recorded_s REAL NOT NULL,
+    processed_s REAL NOT NULL,
+    backlog_s REAL NOT NULL,
+    dropped_s REAL NOT NULL,
+    gaps_s REAL NOT NULL,
+    clipped_pct REAL,
+    noise_db REAL,
+    realtime_factor REAL,
+    disk_free_mb REAL,
+    audio_mb REAL,
+    cpu_temp_c REAL,
+    battery_v REAL,
+    files INTEGER NOT NULL,
+    detections INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Processed:
+    """One recording's effort record (a ``processed`` row without its noise state)."""
+
+    key: str
+    path: str
+    status: str  # ok | failed | dropped (deleted unprocessed to keep the disk from filling)
+    reason: str
+    start_utc: str
+    duration_s: float
+    sample_rate: int | None
+    gap_before_s: float | None
+    processed_utc: str
+    processing_s: float
+    level: str
+    rois: int
+    detections: int
+    clipped_pct: float | None
+
+
+@dataclass(frozen=True)
+class HealthRecord:
+    utc: str
+    event: str  # start | period | level | stop
+    uptime_s: float
+    level: str
+    level_reason: str
+    recorded_s: float  # audio seen: processed + waiting + dropped
+    processed_s: float
+    backlog_s: float
+    dropped_s: float
+    gaps_s: float  # recording gaps between consecutive files
+    clipped_pct: float | None  # over the recordings processed since the last record
+    noise_db: float | None  # broadband level of the newest level period
+    realtime_factor: float | None  # audio s per processing s since the last record
+    disk_free_mb: float | None
+    audio_mb: float | None  # raw audio + snippets against the disk budget
+    cpu_temp_c: float | None
+    battery_v: float | None
+    files: int
+    detections: int
+
+
+def _none_nan(x):
+    return None if isinstance(x, float) and not math.isfinite(x) else x
+
+
+def pack_state(state: list[np.ndarray] | None) -> bytes | None:
+    if not state:
+        return None
+    buf = io.BytesIO()
+    np.savez(buf, **{f"s{i}": s for i, s in enumerate(state)})
+    return buf.getvalue()
+
+
+def unpack_state(blob: bytes | None) -> list[np.ndarray] | None:
+    if not blob:
+        return None
+    with np.load(io.BytesIO(blob)) as data:
+        return [data[k] for k in sorted(data.files, key=lambda k: int(k[1:]))]
+
+
+class DaemonLog(DetectionLog):
+    """The detection log with the daemon's tables; transactions nest, so a recording's
+    detections (:meth:`DetectionLog.append`) commit together with its ``processed`` row."""
+
+    def __init__(self, path) -> None:
+        super().__init__(path)
+        with self.transaction():
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                self.conn.execute(statement)
+
+    def transaction(self):
+        if self.conn.in_transaction:
+            return contextlib.nullcontext(self.conn)
+        return super().transaction()
+
+    def commit_file(self, row: Processed, detections: Sequence[Detection], levels: Sequence[LevelRow],
+                    noise_state: list[np.ndarray] | None) -> None:
+        """Make one recording durable: detections, noise levels and its ``processed`` row."""
+        with self.transaction():
+            self.append(detections)
+            self.conn.executemany(
+                "INSERT INTO noise_levels VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.file, r.start_utc, r.start_s, r.duration_s, _none_nan(r.broadband_db),
+                  json.dumps([_none_nan(b) for b in r.bands_db])) for r in levels])
+            ord_ = self.conn.execute("SELECT COALESCE(MAX(ord), 0) + 1 FROM processed").fetchone()[0]
+            values = asdict(row)
+            self.conn.execute(
+                "INSERT INTO processed (key, ord, path, status, reason, start_utc, duration_s, sample_rate, "
+                "gap_before_s, processed_utc, processing_s, level, rois, detections, clipped_pct, noise_state) "
+                "VALUES (:key, :ord, :path, :status, :reason, :start_utc, :duration_s, :sample_rate, :gap_before_s, "
+                ":processed_utc, :processing_s, :level, :rois, :detections, :clipped_pct, :noise_state)",
+                {**values, "ord": ord_, "noise_state": pack_state(noise_state),
+                 "clipped_pct": _none_nan(row.clipped_pct)})
+
+    def attempt(self, key: str) -> int:
+        """Count, durably, one more start of processing ``key``; returns the count.  A count
+        above one means earlier attempts ended the process (crash, kill, power cut)."""
+        with self.transaction():
+            self.conn.execute("INSERT INTO attempts VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET n = n + 1", (key,))
+            return self.conn.execute("SELECT n FROM attempts WHERE key=?", (key,)).fetchone()[0]
+
+    def processed_keys(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT key FROM processed")}
+
+    def is_processed(self, key: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM processed WHERE key=?", (key,)).fetchone() is not None
+
+    def last(self) -> tuple[Processed, list[np.ndarray] | None] | None:
+        """The newest committed recording and the noise floor it ended with."""
+        names = [f.name for f in fields(Processed)]
+        row = self.conn.execute(f"SELECT {', '.join(names)}, noise_state FROM processed ORDER BY ord DESC LIMIT 1"
+                                ).fetchone()
+        if row is None:
+            return None
+        return Processed(*row[:-1]), unpack_state(row[-1])
+
+    def processed(self) -> list[Processed]:
+        names = [f.name for f in fields(Processed)]
+        return [Processed(*r) for r in self.conn.execute(f"SELECT {', '.join(names)} FROM processed ORDER BY ord")]
+
+    def mark_deleted(self, key: str) -> None:
+        with self.transaction():
+            self.conn.execute("UPDATE processed SET deleted=1 WHERE key=?", (key,))
+
+    def totals(self) -> dict[str, float]:
+        """Effort so far: seconds processed, dropped and in gaps; files; detections."""
+        row = self.conn.execute(
+            "SELECT COALESCE(SUM(CASE WHEN status != 'dropped' THEN duration_s END), 0), "
+            "COALESCE(SUM(CASE WHEN status = 'dropped' THEN duration_s END), 0), "
+            "COALESCE(SUM(CASE WHEN gap_before_s > 0 THEN gap_before_s END), 0), COUNT(*), "
+            "COALESCE(SUM(detections), 0) FROM processed").fetchone()
+        return {"processed_s": row[0], "dropped_s": row[1], "gaps_s": row[2], "files": row[3], "detections": row[4]}
+
+    def add_health(self, record: HealthRecord) -> None:
+        values = {k: _none_nan(val) for k, val in asdict(record).items()}
+        with self.transaction():
+            self.conn.execute(f"INSERT INTO health VALUES ({', '.join(':' + k for k in values)})", values)
+
+    def health(self) -> list[HealthRecord]:
+        names = [f.name for f in fields(HealthRecord)]
+        return [HealthRecord(*r) for r in self.conn.execute(f"SELECT {', '.join(names)} FROM health ORDER BY rowid")]

@@ -1,0 +1,140 @@
+"""edge-convert end to end on tiny models: fully INT8 files, card, golden vectors, heads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.convert.conftest import tiny_bundle
+
+
+def card_of(bundle):
+    return yaml.safe_load((bundle / "card.yaml").read_text())
+
+
+def test_bundle_holds_the_contract_files(bundle):
+    assert sorted(p.name for p in bundle.iterdir()) == ["card.yaml", "golden.npz", "model.int8.onnx",
+                                                        "model.int8.tflite"]
+    assert not [p for p in bundle.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
+
+
+def test_int8_files_have_no_float_compute_ops(bundle):
+    from convert.float_ops import onnx_float_ops, tflite_float_ops
+
+    onnx_bytes = (bundle / "model.int8.onnx").read_bytes()
+    tflite_bytes = (bundle / "model.int8.tflite").read_bytes()
+    assert onnx_float_ops(onnx_bytes) == [] and tflite_float_ops(tflite_bytes) == []
+    assert card_of(bundle)["quantisation"]["float_ops"] == {"onnx": [], "tflite": []}
+    import onnx
+
+    ops = {n.op_type for n in onnx.load_from_string(onnx_bytes).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
+    meta = {p.key: json.loads(p.value) for p in onnx.load_from_string(onnx_bytes).metadata_props}
+    assert meta["frontend_hash"] == card_of(bundle)["frontend"]["hash"] and meta["task"] == "single"
+
+
+def test_card_fields_and_hashes_match_the_files(bundle, single_run):
+    card = card_of(bundle)
+    for name, entry in card["files"].items():
+        data = (bundle / name).read_bytes()
+        assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    frontend = json.loads((single_run / "frontend.json").read_text())
+    assert card["format"] == "pamedge-bundle/1" and card["name"] == bundle.name
+    assert card["frontend"] == {"spec": frontend["spec"], "hash": frontend["hash"]}
+    assert card["sample_rate"] == 2000 and card["task"] == "single" and card["negative"] == "noise"
+    assert card["outputs"] == {"logits": {"classes": ["noise", "upcall"], "activation": "softmax", "negative": "noise"}}
+    golden = np.load(bundle / "golden.npz")
+    assert card["window"]["n_frames"] == golden["input"].shape[1] == round(2.0 / card["window"]["hop_s"])
+    assert card["window"]["n_features"] == golden["input"].shape[2]
+    assert card["input"]["standardise"] == {"scale_db": 20.0}
+    metrics = card["metrics"]
+    assert metrics["gate"]["passed"] and min(metrics["argmax_agreement"].values()) >= 0.99
+    assert set(metrics["events"]) == {"fp32", "onnx_int8", "tflite_int8"}
+    assert card["fp32"]["onnx_bytes"] > card["files"]["model.int8.onnx"]["bytes"]
+    assert card["latency_ms"]["onnx_int8"] > 0 and card["latency_ms"]["tflite_int8"] > 0
+    assert card["thresholds"] == {"upcall": 0.5}
+    assert card["training"]["run"] == str(single_run.resolve())
+
+
+def test_tflite_input_and_output_are_int8_with_the_cards_quantisation(bundle):
+    from ai_edge_litert.interpreter import Interpreter
+
+    card = card_of(bundle)
+    it = Interpreter(model_path=str(bundle / "model.int8.tflite"))
+    (inp,) = it.get_input_details()
+    assert inp["dtype"] == np.int8 and tuple(inp["shape"])[0] == 1
+    assert inp["quantization"] == pytest.approx((card["input"]["tflite"]["scale"], card["input"]["tflite"]["zero_point"]))
+    outs = {o["name"]: o for o in it.get_output_details()}
+    for name, q in card["tflite_outputs"].items():
+        assert outs[q["name"]]["dtype"] == np.int8
+        assert outs[q["name"]]["quantization"] == pytest.approx((q["scale"], q["zero_point"]))
+
+
+def _activate(logits, activation):
+    if activation == "sigmoid":
+        return 1 / (1 + np.exp(-logits))
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _run_files(bundle, x):
+    """Logits per output of both files, computed here from the card alone (as edge-selftest will)."""
+    import onnxruntime as ort
+    from ai_edge_litert.interpreter import Interpreter
+
+    card = card_of(bundle)
+    names = list(card["outputs"])
+    session = ort.InferenceSession(str(bundle / "model.int8.onnx"), providers=["CPUExecutionProvider"])
+    onnx_out = dict(zip(names, session.run(names, {"input": x})))
+    it = Interpreter(model_path=str(bundle / "model.int8.tflite"))
+    it.allocate_tensors()
+    q_in = card["input"]["tflite"]
+    index = {o["name"]: o["index"] for o in it.get_output_details()}
+    tfl = {n: [] for n in names}
+    for w in x:
+        it.set_tensor(it.get_input_details()[0]["index"],
+                      np.clip(np.round(w / q_in["scale"]) + q_in["zero_point"], -128, 127).astype(np.int8)[None])
+        it.invoke()
+        for n in names:
+            q = card["tflite_outputs"][n]
+            tfl[n].append((it.get_tensor(index[q["name"]])[0].astype(np.float32) - q["zero_point"]) * q["scale"])
+    return onnx_out, {n: np.stack(v) for n, v in tfl.items()}
+
+
+@pytest.mark.parametrize("head", ["single", "multi_label", "multi_output"])
+def test_golden_vectors_reproduce_with_onnxruntime_and_litert(tmp_path_factory, head):
+    bundle = tiny_bundle(tmp_path_factory, head)
+    card = card_of(bundle)
+    golden = np.load(bundle / "golden.npz")
+    x = golden["input"]
+    assert x.dtype == np.float32 and len(x) == 4
+    onnx_out, tfl_out = _run_files(bundle, x)
+    for name, out in card["outputs"].items():
+        np.testing.assert_allclose(onnx_out[name], golden[f"onnx_int8/{name}"], atol=1e-5)
+        np.testing.assert_allclose(tfl_out[name], golden[f"tflite_int8/{name}"], atol=1e-5)
+        fp32 = _activate(golden[f"fp32/{name}"], out["activation"])
+        for got in (onnx_out[name], tfl_out[name]):
+            assert np.abs(_activate(got, out["activation"]) - fp32).max() <= card["golden"]["tolerance"] * 5
+
+
+def test_every_head_type_converts_multi_output_gives_one_output_per_head(tmp_path_factory):
+    import onnx
+
+    card = card_of(tiny_bundle(tmp_path_factory, "multi_output"))
+    assert card["task"] == "multi_output" and card["negative"] is None
+    assert card["outputs"] == {"whistle": {"classes": ["none", "whistle"], "activation": "softmax", "negative": "none"},
+                               "hf_call": {"classes": ["none", "hf_pulsed"], "activation": "softmax", "negative": "none"}}
+    graph = onnx.load(str(tiny_bundle(tmp_path_factory, "multi_output") / "model.int8.onnx")).graph
+    assert [o.name for o in graph.output] == list(card["outputs"]) == ["hf_call", "whistle"]  # the config's order
+    assert set(card["tflite_outputs"]) == {"whistle", "hf_call"}
+    assert len({q["name"] for q in card["tflite_outputs"].values()}) == 2
+    assert card["thresholds"] == {"whistle": 0.5, "hf_pulsed": 0.5}
+    # the event-level gate ran on the held-out recordings, both heads' detections pooled
+    assert set(card["metrics"]["events"]) == {"fp32", "onnx_int8", "tflite_int8"}
+    ml = card_of(tiny_bundle(tmp_path_factory, "multi_label"))
+    assert ml["task"] == "multi_label" and ml["outputs"]["logits"]["activation"] == "sigmoid"
+    assert ml["metrics"]["gate"]["passed"]

@@ -1,0 +1,118 @@
+"""edge-detect with a model: the deployment's model by default, --model/--backend,
+--no-model, and what run.json and the records say about the model."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+from click.testing import CliRunner
+
+from edge.cli.detect import main
+from tests.conftest import DEPLOYMENTS
+from tests.edge.model_bundles import has_tflite_tools, single
+from tests.edge.test_classify import SR, upcalls
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return single(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def card(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("card")
+    sf.write(str(folder / "calls.wav"), upcalls(90.0, 12, seed=6), SR, subtype="PCM_16")
+    return folder
+
+
+@pytest.fixture
+def deployment(tmp_path, tiny):
+    """narw-upcall.yaml naming the bundle by name, with models/ beside firmware-config/."""
+    shutil.copytree(tiny, tmp_path / "models" / "narw-tiny")
+    folder = tmp_path / "firmware-config" / "deployments"
+    folder.mkdir(parents=True)
+    shutil.copy(DEPLOYMENTS.parent / "hydrophones.yaml", folder.parent / "hydrophones.yaml")
+    data = yaml.safe_load((DEPLOYMENTS / "narw-upcall.yaml").read_text())
+    data.pop("run", None)
+    data["model"] = {"bundle": "narw-tiny", "thresholds": {"upcall": 0.3}}
+    path = folder / "narw-upcall.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def rows(outdir):
+    with open(outdir / "detections.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_deployment_model_classifies_by_default(card, deployment, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [str(card), "-o", str(out), "--config", str(deployment), "-q"])
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "run.json").read_text())
+    model = run["model"]
+    assert model["name"] == "tiny-single" and model["backend"] == "onnx" and model["thresholds"] == {"upcall": 0.3}
+    assert model["identity"].startswith("tiny-single@") and len(model["identity"]) == len("tiny-single@") + 12
+    assert run["config"]["settings"]["model"]["bundle"] == "narw-tiny"
+    detections = rows(out)
+    assert detections and {d["label"] for d in detections} == {"upcall"}
+    assert {d["model"] for d in detections} == {model["identity"]}
+    assert all(float(d["score"]) >= 0.3 for d in detections)
+    assert len(detections) <= run["files"][0]["roi_count"]
+
+
+def test_no_model_keeps_rois_and_changes_the_config_hash(card, deployment, tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(main, [str(card), "-o", str(tmp_path / "a"), "--config", str(deployment), "-q"]).exit_code == 0
+    result = runner.invoke(main, [str(card), "-o", str(tmp_path / "b"), "--config", str(deployment), "--no-model", "-q"])
+    assert result.exit_code == 0, result.output
+    run = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert run["model"] is None
+    detections = rows(tmp_path / "b")
+    assert {d["label"] for d in detections} == {"roi"} and len(detections) == run["files"][0]["roi_count"]
+    with_model = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert with_model["config"]["hash"] != run["config"]["hash"]
+
+
+def test_no_model_anywhere_is_one_line(card, tmp_path):
+    result = CliRunner().invoke(main, [str(card), "-o", str(tmp_path / "o"),
+                                       "--config", str(DEPLOYMENTS / "generic.yaml")])
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no classification model" in lines[0] and "--no-model" in lines[0]
+
+
+def test_model_option_and_mismatched_bundle(card, tiny, tmp_path):
+    out = tmp_path / "o"
+    result = CliRunner().invoke(main, [str(card), "-o", str(out), "--config", str(DEPLOYMENTS / "narw-upcall.yaml"),
+                                       "--model", str(tiny), "-q"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "run.json").read_text())["model"]["path"] == str(tiny.resolve())
+    result = CliRunner().invoke(main, [str(card), "-o", str(tmp_path / "p"), "--model", str(tiny)])
+    assert result.exit_code == 2
+    assert "expects sample rate 2000 Hz" in result.stderr or "frontend" in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.skipif(not has_tflite_tools(), reason="ai-edge-litert is not installed")
+def test_onnx_and_tflite_backends_give_the_same_detections(card, deployment, tmp_path):
+    outs = {}
+    for kind in ("onnx", "tflite"):
+        outs[kind] = tmp_path / kind
+        result = CliRunner().invoke(main, [str(card), "-o", str(outs[kind]), "--config", str(deployment),
+                                           "--backend", kind, "-q"])
+        assert result.exit_code == 0, result.output
+    onnx, tflite = rows(outs["onnx"]), rows(outs["tflite"])
+    by_start = {(d["start_s"], d["label"]): float(d["score"]) for d in tflite}
+    matched = [(float(d["score"]), by_start[(d["start_s"], d["label"])]) for d in onnx
+               if (d["start_s"], d["label"]) in by_start]
+    assert len(matched) >= 0.98 * max(len(onnx), len(tflite)) and matched
+    assert max(abs(a - b) for a, b in matched) <= 0.05
+    assert json.loads((outs["tflite"] / "run.json").read_text())["model"]["file"] == "model.int8.tflite"
+    assert np.all([d["model"].startswith("tiny-single@") for d in tflite])

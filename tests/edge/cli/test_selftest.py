@@ -1,0 +1,52 @@
+"""edge-selftest: golden vectors on this CPU; exit 0 pass, 1 deviation, 2 unusable bundle."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from edge.cli.selftest import main
+from tests.edge.model_bundles import has_tflite_tools, single
+
+
+@pytest.fixture
+def bundle(tmp_path_factory, tmp_path):
+    return shutil.copytree(single(tmp_path_factory), tmp_path / "tiny")
+
+
+def test_passes_on_every_installed_backend(bundle):
+    result = CliRunner().invoke(main, [str(bundle), "--backend", "all", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    kinds = {r["backend"] for r in report["results"]}
+    assert kinds == ({"onnx", "tflite"} if has_tflite_tools() else {"onnx"})
+    for r in report["results"]:
+        assert r["passed"] and r["max_abs_deviation"]["logits"] <= r["tolerance"] == 0.02
+        assert r["identity"].startswith("tiny-single@")
+
+
+def test_a_golden_vector_off_by_more_than_the_tolerance_fails(bundle):
+    """As a CPU computing different answers would: the reference moved, the card re-signed."""
+    golden = dict(np.load(bundle / "golden.npz"))
+    golden["onnx_int8/logits"] = golden["onnx_int8/logits"] + np.array([2.0, -2.0], np.float32)
+    np.savez(bundle / "golden.npz", **golden)
+    card = yaml.safe_load((bundle / "card.yaml").read_text())
+    data = (bundle / "golden.npz").read_bytes()
+    card["files"]["golden.npz"] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (bundle / "card.yaml").write_text(yaml.safe_dump(card))
+    result = CliRunner().invoke(main, [str(bundle), "--backend", "onnx"])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith("FAIL") and "tolerance 0.02" in result.stdout
+
+
+def test_a_tampered_bundle_is_an_error(bundle):
+    path = bundle / "golden.npz"
+    path.write_bytes(path.read_bytes()[:-1] + b"x")
+    result = CliRunner().invoke(main, [str(bundle)])
+    assert result.exit_code == 2 and "golden.npz: sha256" in result.stderr

@@ -1,0 +1,36 @@
+"""Acceptance (issue 4): edge-detect with --backend onnx and --backend tflite gives the same
+detections on the NARW recordings: >= 98% matched, scores within 0.05."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from edge.calibration import HydrophoneTable
+from edge.classify import load_classifier
+from edge.config import ModelSettings, load_deployment
+from edge.run import detect
+from tests.conftest import DEPLOYMENTS, shared_path
+from tests.edge.model_bundles import has_tflite_tools, single
+
+pytestmark = [pytest.mark.shared,
+              pytest.mark.skipif(not has_tflite_tools(), reason='ai-edge-litert is not installed (pamedge[tflite])')]
+
+
+def test_onnx_and_tflite_detect_alike_on_narw(tmp_path, tmp_path_factory):
+    folder = shared_path("meridian-osmose-narw", "task-2a", "data", "train", "narw")
+    config = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
+    table = HydrophoneTable.load(config.table_path())
+    bundle = single(tmp_path_factory)
+    runs = {}
+    for kind in ("onnx", "tflite"):
+        cfg = replace(config, model=ModelSettings(bundle=str(bundle), backend=kind))
+        report = detect([folder], tmp_path / kind, cfg, table=table, classifier=load_classifier(cfg))
+        runs[kind] = {(d.file, d.start_s, d.label, d.head): d.score for f in report.files for d in f.detections}
+        assert not report.failed
+    onnx, tflite = runs["onnx"], runs["tflite"]
+    matched = onnx.keys() & tflite.keys()
+    assert len(onnx) >= 20  # the tiny model keeps a fair share of the ROIs as upcalls
+    assert len(matched) >= 0.98 * max(len(onnx), len(tflite))
+    assert max(abs(onnx[k] - tflite[k]) for k in matched) <= 0.05

@@ -1,0 +1,223 @@
+"""Classification in the pipeline: windows as training takes them, streamed with bounded
+memory, thresholds and site rules, multi-output heads, the classify limit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from edge.calibration import HydrophoneTable
+from edge.classify import crop, earliest_roi_frame, load_classifier, window_start
+from edge.config import LabelRule, ModelRules, ModelSettings, load_deployment
+from edge.frontend import features
+from edge.pipeline import ROI_LABEL, prepare, process_recording
+from edge.roi import StreamingRoiDetector
+from tests.conftest import DEPLOYMENTS
+from tests.edge.model_bundles import multi, single
+
+SR = 2000
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return single(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
+
+
+@pytest.fixture(scope="module")
+def table(config):
+    return HydrophoneTable.load(config.table_path())
+
+
+def upcalls(seconds: float, calls: int, seed: int) -> np.ndarray:
+    """Coloured noise with ``calls`` 1-s upcalls (60 -> 220 Hz) of varied level, the first
+    and last at the recording's very ends (windows there repeat the edge frames)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    x = np.cumsum(rng.normal(0, 1, n)) * 2e-4
+    x -= np.convolve(x, np.ones(401) / 401, mode="same")
+    x += rng.normal(0, 2e-3, n)
+    t = np.arange(SR) / SR
+    chirp = np.sin(2 * np.pi * (60 * t + 80 * t**2)) * np.hanning(SR)
+    starts = np.linspace(0.05, seconds - 1.05, calls)
+    for k, s in enumerate(starts):
+        i = int(s * SR)
+        x[i:i + SR] += chirp * 0.02 * (1 + k % 4)
+    return (x / np.abs(x).max() * 0.5).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    import soundfile as sf
+
+    path = tmp_path_factory.mktemp("rec") / "calls.wav"
+    sf.write(str(path), upcalls(150.0, 24, seed=3), SR, subtype="PCM_16")
+    return path
+
+
+def whole_file_labels(path, config, table, classifier):
+    """The reference: every frame's features at once, each ROI's crop, one batch."""
+    prep = prepare(path, config, table)
+    frontend = prep.frontend()
+    detector = StreamingRoiDetector(config.roi, prep.spec)
+    psd = np.concatenate([frontend.push(b).psd for b in prep.source().blocks()])
+    from edge.types import SpectralFrames
+    rois = detector.push(SpectralFrames(psd, 0)) + detector.flush()
+    feats = features(prep.spec, psd)
+    n = classifier.bundle.n_frames
+    windows = np.stack([crop(feats, window_start(r, n, prep.spec.hop_s), n) for r in rois])
+    return rois, classifier.classify(rois, windows)
+
+
+def as_rows(detections):
+    return [(round(d.start_s, 6), d.label, d.head, d.score) for d in detections]
+
+
+def test_streaming_equals_whole_file_for_any_block_size(recording, config, table, tiny):
+    classifier = load_classifier(replace(config, model=ModelSettings(bundle=str(tiny), thresholds={"upcall": 0.0})))
+    rois, labels = whole_file_labels(recording, config, table, classifier)
+    assert len(rois) >= 20
+    assert rois[-1].end_s > 148.5  # its window reaches past the end
+    expected = [(round(r.start_s, 6), lab.label, lab.head, lab.score) for r, ls in zip(rois, labels) for lab in ls]
+    assert len(expected) == len(rois)  # threshold 0: one detection per ROI
+    for block_s in (0.37, 7.0, 1000.0):
+        res = process_recording(recording, config, table, block_s=block_s, classifier=classifier)
+        assert as_rows(res.detections) == expected, block_s
+        assert all(d.model == classifier.identity for d in res.detections)
+
+
+def test_windows_at_both_ends_repeat_the_edge_frames(recording, config, table, tiny):
+    """ROIs placed at the very start and end (the detector needs a noise floor first, so
+    they are given here): the streamed windows equal the whole-file crops."""
+    from edge.types import Roi, SpectralFrames
+
+    classifier = load_classifier(replace(config, model=ModelSettings(bundle=str(tiny), thresholds={"upcall": 0.0})))
+    prep = prepare(recording, config, table, block_s=2.0)
+    frontend = prep.frontend()
+    blocks = [frontend.push(b) for b in prep.source().blocks()]
+    psd = np.concatenate([f.psd for f in blocks])
+    end = len(psd) * prep.spec.hop_s
+    rois = [Roi(0.0, 0.4, 50, 250, 20, 120), Roi(0.2, 2.9, 50, 250, 20, 120), Roi(end - 0.5, end, 50, 250, 20, 120)]
+    n = classifier.bundle.n_frames
+    feats = features(prep.spec, psd)
+    starts = [window_start(r, n, prep.spec.hop_s) for r in rois]
+    assert starts[0] < 0 and starts[2] + n > len(feats)
+    expected = classifier.classify(rois, np.stack([crop(feats, s, n) for s in starts]))
+    stream = classifier.stream(prep.spec)
+    for i, frames in enumerate(blocks):
+        stream.push(frames, rois[:2] if i == 0 else [], 0)
+    stream.push(SpectralFrames(np.zeros((0, prep.spec.n_bins), np.float32), 0), rois[2:], 0)
+    assert stream.finish() == expected
+
+
+def test_feature_buffer_stays_bounded(config, table, tiny, tmp_path):
+    """Ten minutes of calls streamed in 1-s blocks: the buffer holds about a window plus the
+    longest open event, not the recording."""
+    import soundfile as sf
+
+    classifier = load_classifier(replace(config, model=ModelSettings(bundle=str(tiny))))
+    path = tmp_path / "long.wav"
+    sf.write(str(path), upcalls(600.0, 90, seed=8), SR, subtype="PCM_16")
+    prep = prepare(path, config, table, block_s=1.0)
+    frontend, detector = prep.frontend(), StreamingRoiDetector(config.roi, prep.spec)
+    stream = classifier.stream(prep.spec)
+    most = 0
+    for block in prep.source().blocks():
+        frames = frontend.push(block)
+        stream.push(frames, detector.push(frames), earliest_roi_frame(detector))
+        most = max(most, stream.buffered_frames)
+    event_frames = config.roi.max_duration_s / prep.spec.hop_s
+    assert most < classifier.bundle.n_frames + event_frames + detector.segment_frames + 2 * 32  # 1-s block
+    assert most < 0.05 * 600 / prep.spec.hop_s
+
+
+def scores_of(recording, config, table, tiny):
+    classifier = load_classifier(replace(config, model=ModelSettings(bundle=str(tiny), thresholds={"upcall": 0.0})))
+    res = process_recording(recording, config, table, classifier=classifier)
+    return res.rois, [d.score for d in res.detections]
+
+
+def test_thresholds_from_card_overridden_by_deployment(recording, config, table, tiny):
+    rois, scores = scores_of(recording, config, table, tiny)
+    cut = float(np.median(scores))
+    for thresholds, expect in (({}, sum(s >= 0.5 for s in scores)),  # the card's 0.5
+                               ({"upcall": cut}, sum(s >= cut for s in scores)),
+                               ({"upcall": 1.0}, sum(s >= 1.0 for s in scores))):
+        classifier = load_classifier(replace(config, model=ModelSettings(bundle=str(tiny), thresholds=thresholds)))
+        res = process_recording(recording, config, table, classifier=classifier)
+        assert len(res.detections) == expect, thresholds
+        assert len(res.rois) == len(rois)
+    assert 0 < sum(s >= cut for s in scores) < len(scores)
+
+
+def test_site_rules_filter_detections(recording, config, table, tiny):
+    rois, scores = scores_of(recording, config, table, tiny)
+    snr_cut = float(np.median([r.snr_db for r in rois]))
+    band = (150.0, 400.0)
+    cases = [
+        (ModelRules(ignore=("upcall",)), []),
+        (ModelRules(labels={"upcall": LabelRule(min_snr_db=snr_cut)}), [r for r in rois if r.snr_db >= snr_cut]),
+        (ModelRules(labels={"upcall": LabelRule(band_hz=band)}),
+         [r for r in rois if r.high_hz >= band[0] and r.low_hz <= band[1]]),
+        (ModelRules(labels={"upcall": LabelRule(min_received_level_db=1e9)}), []),
+    ]
+    for rules, kept in cases:
+        classifier = load_classifier(replace(config, model=ModelSettings(bundle=str(tiny), thresholds={"upcall": 0.0},
+                                                                          rules=rules)))
+        res = process_recording(recording, config, table, classifier=classifier)
+        assert [d.start_s for d in res.detections] == [r.start_s for r in kept], rules
+    assert 0 < len(cases[1][1]) < len(rois)
+
+
+def test_classify_limit_keeps_the_strongest(recording, config, table, tiny):
+    classifier = load_classifier(replace(config, model=ModelSettings(bundle=str(tiny), thresholds={"upcall": 0.0},
+                                                                      batch_size=4)))
+    full = process_recording(recording, config, table, classifier=classifier)
+    limited = process_recording(recording, config, table, classifier=classifier, classify_limit=5, block_s=3.0)
+    strongest = sorted(range(len(full.rois)), key=lambda i: (-full.rois[i].snr_db, i))[:5]
+    assert len(limited.detections) == len(full.rois)
+    for i, d in enumerate(limited.detections):
+        if i in strongest:
+            assert (d.label, d.score, d.model) == (full.detections[i].label, full.detections[i].score,
+                                                   classifier.identity)
+        else:
+            assert d.label == ROI_LABEL and np.isnan(d.score) and d.model == ""
+
+
+def whistles(seconds: float, sr: int, calls: int, seed: int) -> np.ndarray:
+    """White noise with ``calls`` 0.5-s whistles sweeping 3 -> 6 kHz."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 0.01, int(seconds * sr))
+    t = np.arange(sr // 2) / sr
+    sweep = np.sin(2 * np.pi * (3000 * t + 3000 * t**2)) * np.hanning(len(t))
+    for s in np.linspace(3.0, seconds - 1.0, calls):
+        i = int(s * sr)
+        x[i:i + len(t)] += 0.2 * sweep
+    return x.astype(np.float32)
+
+
+def test_multi_output_gives_one_detection_per_head(tmp_path_factory, tmp_path):
+    import soundfile as sf
+
+    bundle, deployment = multi(tmp_path_factory)
+    config = load_deployment(deployment)
+    path = tmp_path / "beluga.wav"
+    sf.write(str(path), whistles(30.0, 32000, 8, seed=2), 32000, subtype="PCM_16")
+    everything = {"whistle": 0.0, "hf_pulsed": 0.0}
+    classifier = load_classifier(replace(config, model=ModelSettings(bundle=str(bundle), thresholds=everything)))
+    res = process_recording(path, config, None, classifier=classifier)
+    assert len(res.rois) >= 6
+    assert len(res.detections) == 2 * len(res.rois)
+    first = res.detections[:2]  # one ROI, a detection per head, in the card's output order
+    assert first[0].start_s == first[1].start_s
+    assert {(d.head, d.label) for d in first} == {("whistle", "whistle"), ("hf_call", "hf_pulsed")}
+    assert {d.label for d in res.detections} == {"whistle", "hf_pulsed"}  # never a head's "none"
+    cut = replace(config, model=ModelSettings(bundle=str(bundle), thresholds={"whistle": 0.0, "hf_pulsed": 1.0}))
+    res = process_recording(path, config, None, classifier=load_classifier(cut))
+    assert {d.head for d in res.detections} == {"whistle"} and len(res.detections) == len(res.rois)
