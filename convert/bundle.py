@@ -74,7 +74,7 @@ def convert_run(run_dir: str | Path, out: str | Path, options: ConvertOptions = 
     from convert.card import build_card
     from convert.gate import run_gate
     from convert.infer import OnnxModel, TfliteModel
-    from convert.measure import golden, latency_ms, machine
+    from convert.measure import golden, golden_inputs, latency_ms, machine
     from convert.run import load_run
 
     out = Path(out)
@@ -97,7 +97,7 @@ def convert_run(run_dir: str | Path, out: str | Path, options: ConvertOptions = 
         raise GateError(f"{run.path}: the INT8 files fail the accuracy gate; no bundle written", table)
     _, held = run.held_out()
     files = {"model.int8.onnx": conv.onnx_int8, "model.int8.tflite": conv.tflite_int8}
-    files["golden.npz"] = golden(run.graph, held[:options.golden_windows],
+    files["golden.npz"] = golden(run.graph, golden_inputs(held, options.golden_windows, options.seed),
                                  {"onnx_int8": onnx_model, "tflite_int8": tflite_model})
     latency = {"onnx_int8": latency_ms(onnx_model, held[0], options.latency_repeats),
                "tflite_int8": latency_ms(tflite_model, held[0], options.latency_repeats), "machine": machine()}

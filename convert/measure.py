@@ -11,6 +11,18 @@ import numpy as np
 from convert.graph import Exported, torch_logits
 
 
+def golden_inputs(held: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """``k`` synthetic standardised windows: seeded noise shaped by the held-out windows'
+    per-feature mean and spread.  They drive the network through realistic activation ranges
+    while no window of a recording ships in the bundle (some training data carry no licence
+    to redistribute, and a spectrogram crop is a piece of the recording)."""
+    mean = held.mean(axis=(0, 1))
+    spread = held.std(axis=(0, 1)) + 1e-6
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((k, *held.shape[1:])).astype(np.float32)
+    return (mean + spread * x).astype(np.float32)
+
+
 def golden(graph: Exported, x: np.ndarray, files: dict) -> bytes:
     """``golden.npz``: ``input`` (standardised windows) and the logits per output of FP32 torch
     (``fp32/<output>``) and of each INT8 file (``<file>/<output>``)."""

@@ -91,20 +91,24 @@ def ingest(source, db, keys_path, http_port, idle_s):
               help="CSV with the columns of edge-detect's detections.csv.")
 @click.option("--raven", "raven_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for Raven selection tables, one per deployment and UTC day.")
+@click.option("--health", "health_csv", type=click.Path(dir_okay=False), default=None,
+              help="CSV of the buoys' health and effort records (README: edge-shore export --health).")
 @domain_errors
-def export(db, output, raven_dir):
+def export(db, output, raven_dir, health_csv):
     """Export the records of the shore database.  Exit status 0, 2 usage error."""
     from edge.sync.frames import KeyRing
-    from shore.export import export_csv, export_raven
+    from shore.export import export_csv, export_health_csv, export_raven
     from shore.store import ShoreStore
 
-    if output is None and raven_dir is None:
-        fail("give -o OUT.csv and/or --raven DIR")
+    if output is None and raven_dir is None and health_csv is None:
+        fail("give -o OUT.csv, --raven DIR and/or --health OUT.csv")
     with ShoreStore(db, KeyRing({})) as store:
         if output:
             click.echo(f"{export_csv(store, output)} records -> {output}")
         if raven_dir:
             click.echo(f"{len(export_raven(store, raven_dir))} Raven tables -> {raven_dir}")
+        if health_csv:
+            click.echo(f"{export_health_csv(store, health_csv)} health records -> {health_csv}")
 
 
 @main.command()

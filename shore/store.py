@@ -12,7 +12,8 @@ is (docs/frames.md, "Replay and duplicates"):
   sequence.
 
 Records are keyed by ``(deployment, log sequence)``; identity frames give every record the
-model, config hash, hydrophone and calibration it was made with.
+model, config hash, hydrophone and calibration it was made with.  Health rows (the buoy
+daemon's health and effort records) are keyed by ``(deployment, health sequence)``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from edge.sync import frames as fr
+from edge.sync.health import HealthRow
 from edge.sync.log import connect
 from edge.types import Detection
 
@@ -51,8 +53,14 @@ CREATE TABLE IF NOT EXISTS commands_sent (deployment TEXT NOT NULL, frame_seq IN
 CREATE TABLE IF NOT EXISTS rejected (received REAL NOT NULL, source TEXT NOT NULL, cause TEXT NOT NULL,
     reason TEXT NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS webhook (imei TEXT NOT NULL, momsn INTEGER NOT NULL, transmit_time TEXT NOT NULL,
-    PRIMARY KEY (imei, momsn, transmit_time))
+    PRIMARY KEY (imei, momsn, transmit_time));
+CREATE TABLE IF NOT EXISTS health (deployment TEXT NOT NULL, seq INTEGER NOT NULL, time_s INTEGER NOT NULL,
+    event TEXT NOT NULL, level TEXT NOT NULL, uptime_s REAL NOT NULL, recorded_s REAL NOT NULL,
+    processed_s REAL NOT NULL, backlog_s REAL NOT NULL, dropped_s REAL NOT NULL, gaps_s REAL NOT NULL,
+    files INTEGER NOT NULL, detections INTEGER NOT NULL, clipped_pct REAL, noise_db REAL, realtime_factor REAL,
+    disk_free_mb REAL, audio_mb REAL, cpu_temp_c REAL, battery_v REAL, PRIMARY KEY (deployment, seq))
 """
+_HEALTH_FIELDS = [f.name for f in dataclasses.fields(HealthRow)]
 
 
 def _nan(value):
@@ -147,6 +155,9 @@ class ShoreStore:
                                   (frame.deployment, frame.seq, f.from_seq, f.time_s, who.model, who.config_hash,
                                    who.hydrophone, who.calibration_db, who.software,
                                    json.dumps(dict(f.status)) if f.status else None))
+            for h in frame.health:
+                self.conn.execute(f"INSERT OR IGNORE INTO health VALUES (?, {', '.join('?' * len(_HEALTH_FIELDS))})",
+                                  (frame.deployment, *(getattr(h, f) for f in _HEALTH_FIELDS)))
             if frame.tally is not None:
                 for label, count in frame.tally.counts:
                     self.conn.execute("INSERT OR REPLACE INTO tallies VALUES (?, ?, ?, ?, ?)",
@@ -218,3 +229,9 @@ class ShoreStore:
     def seqs(self, deployment: str) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT seq FROM records WHERE deployment=? ORDER BY seq",
                                                 (deployment,))]
+
+    def health(self) -> Iterator[tuple[str, HealthRow]]:
+        """``(deployment, row)`` of every health row, by deployment and sequence."""
+        for row in self.conn.execute(f"SELECT deployment, {', '.join(_HEALTH_FIELDS)} FROM health "
+                                     "ORDER BY deployment, seq"):
+            yield row[0], HealthRow(*row[1:])

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     n INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS health (
+    seq INTEGER PRIMARY KEY,
     utc TEXT NOT NULL,
     event TEXT NOT NULL,
     uptime_s REAL NOT NULL,
@@ -215,7 +216,8 @@ class DaemonLog(DetectionLog):
     def add_health(self, record: HealthRecord) -> None:
         values = {k: _none_nan(val) for k, val in asdict(record).items()}
         with self.transaction():
-            self.conn.execute(f"INSERT INTO health VALUES ({', '.join(':' + k for k in values)})", values)
+            self.conn.execute(f"INSERT INTO health ({', '.join(values)}) VALUES ({', '.join(':' + k for k in values)})",
+                              values)
 
     def health(self) -> list[HealthRecord]:
         names = [f.name for f in fields(HealthRecord)]
