@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-import scipy.fft
 
 from edge import _validate as v
 from edge._hashing import stable_hash
@@ -140,6 +139,11 @@ class StreamingFrontend:
         self._chunk = max(1, _CHUNK_SAMPLES // spec.nfft)
         self._windowed = np.empty((self._chunk, spec.nfft), np.float32)  # work arrays
         self._squares = np.empty((self._chunk, 2 * spec.n_bins), np.float32)
+        # Imported here, not at module level: scipy.fft costs about 0.1-0.2 s, and loading a
+        # bundle or a config (edge-selftest, edge-run --check) needs FrontendSpec, not the FFT.
+        import scipy.fft
+
+        self._rfft = scipy.fft.rfft
 
     def push(self, block: AudioBlock) -> SpectralFrames:
         """Frames completed by ``block``; shape ``(n, n_bins)``, possibly ``n == 0``."""
@@ -175,7 +179,7 @@ class StreamingFrontend:
     def _power(self, frames: np.ndarray, out: np.ndarray) -> None:
         """Calibrated PSD of ``frames`` ``(m, nfft)`` into ``out`` ``(m, n_bins)``."""
         m = len(frames)
-        spectrum = scipy.fft.rfft(np.multiply(frames, self._window, out=self._windowed[:m]), axis=-1)
+        spectrum = self._rfft(np.multiply(frames, self._window, out=self._windowed[:m]), axis=-1)
         squares = np.square(spectrum.view(np.float32), out=self._squares[:m])  # re^2, im^2 interleaved
         np.add(squares[:, 0::2], squares[:, 1::2], out=out)
         out *= self._scale
