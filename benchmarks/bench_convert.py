@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -49,21 +48,12 @@ def synthetic_run(name: str, model: dict) -> Path:
     return folder / "run"
 
 
-def median_ms(fn, x: np.ndarray, repeats: int) -> float:
-    fn(x)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn(x)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times) * 1000)
-
-
 def bench(run_dir: Path, repeats: int) -> dict:
     import torch
 
     from convert.export import export_fp32
     from convert.graph import torch_logits
+    from convert.measure import latency_ms
     from convert.infer import OnnxModel, TfliteModel, batched
     from convert.quantise_onnx import quantise_onnx
     from convert.run import load_run
@@ -83,11 +73,11 @@ def bench(run_dir: Path, repeats: int) -> dict:
     models["tflite_int8"] = TfliteModel(tfl, tin, touts)
     files["tflite_int8"] = tfl
     ref = torch_logits(run.graph, held)
-    window = held[:1]
-    latency = {"torch_fp32": median_ms(lambda w: torch_logits(run.graph, w), window, repeats)}
+    window = held[0]
+    latency = {"torch_fp32": latency_ms(lambda w: torch_logits(run.graph, w), window, repeats)}
     agreement = {}
     for k, m in models.items():
-        latency[k] = median_ms(m, window, repeats)
+        latency[k] = latency_ms(m, window, repeats)
         got = batched(m, held)
         agreement[k] = min(float(np.mean(got[n].argmax(1) == ref[n].argmax(1))) for n in names)
     params = sum(p.numel() for p in run.model.parameters())

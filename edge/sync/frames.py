@@ -234,12 +234,18 @@ def pack_records(records: Sequence[tuple[int, Detection]], *, deployment: str, k
         qs.extend(_quantise(s, d, base) for s, d in records[len(qs):n])  # only what is tried
         return seal(KIND_RECORDS, deployment, frame_seq, _encode_records(qs[:n], base, flags, first.channel), key)
 
+    return _largest_fitting(frame, n_max, max_bytes, "one record", gallop_from=8)
+
+
+def _largest_fitting(frame, n_max: int, max_bytes: int, what: str, gallop_from: int | None = None
+                     ) -> tuple[bytes, int]:
+    """The frame of the largest ``n <= n_max`` items within ``max_bytes`` and ``n``; a frame's
+    size grows with ``n``, so gallop up (from ``gallop_from``) then search between."""
     best = frame(1)
     if len(best) > max_bytes:
-        raise FrameError(f"one record needs {len(best)} bytes, more than max_bytes={max_bytes}")
-    # size grows with n: gallop up from a few records, then binary search for the largest n that fits
-    lo, hi, n = 1, n_max, 8
-    while n < n_max:
+        raise FrameError(f"{what} needs {len(best)} bytes, more than max_bytes={max_bytes}")
+    lo, hi, n = 1, n_max, gallop_from or n_max
+    while gallop_from and n < n_max:
         candidate = frame(n)
         if len(candidate) > max_bytes:
             hi = n - 1
@@ -379,18 +385,7 @@ def pack_health(rows: Sequence[hl.HealthRow], *, deployment: str, key: bytes, fr
         except ValueError as exc:
             raise FrameError(f"health frame: {exc}") from None
 
-    best = frame(1)
-    if len(best) > max_bytes:
-        raise FrameError(f"one health row needs {len(best)} bytes, more than max_bytes={max_bytes}")
-    lo, hi = 1, n_max  # size grows with n: binary search for the largest n that fits
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        candidate = frame(mid)
-        if len(candidate) <= max_bytes:
-            lo, best = mid, candidate
-        else:
-            hi = mid - 1
-    return best, lo
+    return _largest_fitting(frame, n_max, max_bytes, "one health row")
 
 
 def pack_all_health(rows: Sequence[hl.HealthRow], *, deployment: str, key: bytes, first_frame_seq: int = 1,
