@@ -84,20 +84,36 @@ def read_csv(path: str | Path, *, labels: Mapping[str, str] | None = None,
     return out
 
 
+def raven_recording(path: str | Path) -> str:
+    """The recording a Raven table belongs to, by Raven's naming: ``REC.Table.1.selections.txt``
+    or ``REC.selections.txt`` -> ``REC`` (a file stem; the audio may be .wav or .flac)."""
+    name = Path(path).name
+    for suffix in (".selections.txt", ".txt"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    head, sep, tail = name.rpartition(".Table.")
+    return head if sep and tail.isdigit() else name
+
+
 def read_raven(path: str | Path, recording: str, *, labels: Mapping[str, str] | None = None,
-               duration_s: float | None = None, default_label: str | None = None) -> list[Annotation]:
+               duration_s: float | None = None, default_label: str | None = None,
+               label_column: str | None = None) -> list[Annotation]:
     """Annotations of ``recording`` from a tab-separated Raven selection table.
 
-    The label comes from the first of ``Label``, ``Annotation``, ``Species``, ``Call Type``
-    present, else ``default_label``; Raven's spectrogram and waveform views duplicate each
-    selection, so only ``Spectrogram`` rows are kept when a ``View`` column exists."""
+    The label comes from ``label_column`` (which must exist) or else the first of ``Label``,
+    ``Annotation``, ``Species``, ``Call Type`` present, else ``default_label``; Raven's
+    spectrogram and waveform views duplicate each selection, so only ``Spectrogram`` rows are
+    kept when a ``View`` column exists."""
     path = Path(path)
     durations = {recording: duration_s} if duration_s is not None else None
     try:
         with open(path, newline="") as fh:
             reader = csv.DictReader(fh, delimiter="\t")
             _header(reader.fieldnames, RAVEN_COLUMNS, path)
-            label_col = next((c for c in RAVEN_LABEL_COLUMNS if c in (reader.fieldnames or [])), None)
+            if label_column is not None:
+                _header(reader.fieldnames, (label_column,), path)
+            label_col = label_column or next((c for c in RAVEN_LABEL_COLUMNS if c in (reader.fieldnames or [])), None)
             if label_col is None and default_label is None:
                 raise AnnotationError(f"{path}: line 1: no label column ({', '.join(RAVEN_LABEL_COLUMNS)}) "
                                       f"and no default label")

@@ -5,6 +5,7 @@ Relative paths are taken from the YAML file's folder.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,11 @@ class SyntheticSettings:
     calls: dict = field(default_factory=lambda: {"upcall": 6})
     snr_db: tuple = (5.0, 15.0)
     noise_alpha: float = 1.0
-    background: str | None = None  # a recording to mix calls into, else coloured noise
+    background: str | list | None = None  # recording(s) to mix calls into (in turn), else coloured noise
+    # A background at another rate is resampled (polyphase) to sample_rate; above its own
+    # Nyquist frequency the mix holds only coloured noise at noise_rms.
+    resample_background: bool = False
+    noise_rms: float = 0.01
 
     def __post_init__(self) -> None:
         v.integer("recordings", self.recordings, minimum=2)
@@ -58,23 +63,32 @@ class SyntheticSettings:
         v.require(isinstance(self.calls, dict) and self.calls, f"calls={self.calls!r} must map call type -> count")
         v.require(isinstance(self.snr_db, (list, tuple)) and len(self.snr_db) == 2, f"snr_db={self.snr_db!r} must be [low, high]")
         object.__setattr__(self, "snr_db", tuple(float(s) for s in self.snr_db))
+        v.require(self.background is None or isinstance(self.background, str) or (
+            isinstance(self.background, list) and self.background and all(isinstance(b, str) for b in self.background)),
+            f"background={self.background!r} must be a recording path or a list of them")
+        v.require(isinstance(self.resample_background, bool), f"resample_background={self.resample_background!r} is not true/false")
+        v.number("noise_rms", self.noise_rms, minimum=0)
 
 
 @dataclass(frozen=True)
 class DataSettings:
     """``data``: exactly one of ``annotations`` (CSV), ``clips`` (folder) or ``synthetic``."""
 
-    annotations: str | None = None
+    annotations: str | None = None  # a CSV, a Raven selection table or a folder of Raven tables
     audio_dir: str | None = None  # where the CSV's file names are; default: the CSV's folder
+    raven_label_column: str | None = None  # Raven: the column holding labels (default: Label, Annotation, ...)
+    raven_default_label: str | None = None  # Raven: the label of every row when no label column exists
     labels: dict | None = None  # raw label -> class name, e.g. {"1": upcall}
     background: list = field(default_factory=list)  # recordings with no calls (negatives)
-    clips: str | None = None
+    clips: str | None = None  # a folder of clips, or a CSV list (path,label,group; paths from the CSV's folder)
     label_from: str = "folder"
     synthetic: dict | None = None
     jitter_s: float = 0.25
     positives_per_call: int = 2
     negatives_per_recording: int = 10
     hard_negatives: bool = True
+    roi_positives: int = 0  # windows centred on each ROI that holds a call (the crop inference takes)
+    roi_jitter_s: float = 0.1
     groups: dict = field(default_factory=dict)  # file name -> site/deployment: split unit (default: the file)
 
     def __post_init__(self) -> None:
@@ -85,6 +99,8 @@ class DataSettings:
         v.number("jitter_s", self.jitter_s, minimum=0)
         v.integer("positives_per_call", self.positives_per_call, minimum=1)
         v.integer("negatives_per_recording", self.negatives_per_recording, minimum=0)
+        v.integer("roi_positives", self.roi_positives, minimum=0)
+        v.number("roi_jitter_s", self.roi_jitter_s, minimum=0)
 
 
 @dataclass(frozen=True)
@@ -127,6 +143,68 @@ class LoopSettings:
         v.integer("steps_per_epoch", self.steps_per_epoch, minimum=1, allow_none=True)
 
 
+def _text(name: str, value: Any, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    v.require(isinstance(value, str) and value.strip() != "", f"{name}={value!r} must be non-empty text")
+
+
+def _texts(name: str, value: Any) -> None:
+    v.require(isinstance(value, list) and all(isinstance(x, str) and x.strip() for x in value),
+              f"{name}={value!r} must be a list of non-empty texts")
+
+
+@dataclass(frozen=True)
+class CardSettings:
+    """``card:``: what a model is, for its bundle's card (edge-convert copies it)."""
+
+    description: str
+    intended_use: str
+    data: list  # provenance: one entry per data source, {name, source, licence} (+ notes)
+    split: str
+    synthetic: bool
+    limitations: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _text("description", self.description)
+        _text("intended_use", self.intended_use)
+        _text("split", self.split)
+        v.require(isinstance(self.synthetic, bool), f"synthetic={self.synthetic!r} is not true/false")
+        _texts("limitations", self.limitations)
+        v.require(isinstance(self.data, list) and self.data, f"data={self.data!r} must list the data sources")
+        for i, entry in enumerate(self.data):
+            v.require(isinstance(entry, dict), f"data[{i}]={entry!r} must be a mapping")
+            for key in ("name", "source", "licence"):
+                _text(f"data[{i}].{key}", entry.get(key))
+            for key, val in entry.items():
+                _text(f"data[{i}].{key}", val)
+
+
+EVALUATIONS = ("loro", "split")
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """``evaluation:``: the held-out figures ``edge-train`` writes to ``evaluation.json``.
+
+    ``loro``: one extra run per fold (file names held out together), every fold's held-out
+    recordings through the whole pipeline, counts pooled; ``split``: the run's own test split.
+    ``threshold`` is fixed before any held-out figure is seen (never tuned on them)."""
+
+    kind: str = "split"
+    threshold: float = 0.5
+    folds: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        v.require(self.kind in EVALUATIONS, f"kind={self.kind!r} is not one of {', '.join(EVALUATIONS)}")
+        v.number("threshold", self.threshold, minimum=0)
+        v.require(self.threshold <= 1, f"threshold={self.threshold!r} must be <= 1")
+        v.require(isinstance(self.folds, list) and all(isinstance(f, list) and f and all(isinstance(n, str) for n in f)
+                                                       for f in self.folds),
+                  f"folds={self.folds!r} must be a list of lists of recording file names")
+        v.require(self.kind != "loro" or len(self.folds) >= 2, "kind=loro needs folds: [[file, ...], ...] (>= 2)")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     out: str
@@ -140,6 +218,8 @@ class TrainConfig:
     model: ModelSettings = field(default_factory=ModelSettings)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
     train: LoopSettings = field(default_factory=LoopSettings)
+    card: CardSettings | None = None
+    evaluation: EvaluationSettings | None = None
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -156,21 +236,47 @@ class TrainConfig:
         p = Path(value)
         return p if p.is_absolute() or not self.source else Path(self.source).parent / p
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, relative_to: Path | None = None) -> dict[str, Any]:
+        """The config as a mapping; with ``relative_to`` (a run folder) every path is rewritten
+        relative to it, so the run's ``config.yaml`` loads from where it lies."""
         d = asdict(self)
         d.pop("source")
+        if relative_to is None:
+            return d
+        base = Path(relative_to).resolve()
+
+        def rel(value):
+            if value is None:
+                return None
+            if isinstance(value, list):
+                return [rel(x) for x in value]
+            return os.path.relpath(self.path(value).resolve(), base)
+
+        d["out"] = "."
+        d["deployment"] = rel(d["deployment"])
+        d["hydrophones"] = rel(d["hydrophones"])
+        data = d["data"]
+        for key in ("annotations", "audio_dir", "background", "clips"):
+            data[key] = rel(data[key])
+        if data["synthetic"] and data["synthetic"].get("background"):
+            data["synthetic"] = {**data["synthetic"], "background": rel(data["synthetic"]["background"])}
         return d
 
 
 _SECTIONS = {"data": DataSettings, "split": SplitSettings, "model": ModelSettings,
-             "augment": AugmentSettings, "train": LoopSettings}
+             "augment": AugmentSettings, "train": LoopSettings, "card": CardSettings,
+             "evaluation": EvaluationSettings}
+
+
+_OPTIONAL = ("card", "evaluation")  # null (as a run's config.yaml writes them when absent) = absent
 
 
 def from_mapping(data: Any, where: str) -> TrainConfig:
     if not isinstance(data, dict):
         raise TrainConfigError(f"{where}: expected a mapping of training settings")
     try:
-        sections = {k: v.build(cls, data[k], f"{where}: {k}") for k, cls in _SECTIONS.items() if k in data}
+        sections = {k: v.build(cls, data[k], f"{where}: {k}") for k, cls in _SECTIONS.items()
+                    if k in data and not (data[k] is None and k in _OPTIONAL)}
         if "synthetic" in (data.get("data") or {}) and data["data"]["synthetic"] is not None:
             v.build(SyntheticSettings, data["data"]["synthetic"], f"{where}: data: synthetic")
         top = {k: val for k, val in data.items() if k not in _SECTIONS}

@@ -75,10 +75,17 @@ def _overlaps(a0: float, a1: float, anns: Iterable[Annotation]) -> bool:
 
 def windows_from_recording(rf: RecordingFeatures, annotations: list[Annotation], *, window_s: float,
                            rng: np.random.Generator, jitter_s: float = 0.25, positives_per_call: int = 1,
-                           negatives: int = 10, hard_negatives: bool = True, group: str | None = None
+                           negatives: int = 10, hard_negatives: bool = True, group: str | None = None,
+                           roi_positives: int = 0, roi_jitter_s: float = 0.1
                            ) -> tuple[list[np.ndarray], list[str], list[WindowRef]]:
     """Windows of one recording: around each annotation (centred, +- ``jitter_s``), random
-    unannotated windows, and ROI candidates that overlap no annotation (hard negatives)."""
+    unannotated windows, ROI candidates that overlap no annotation (hard negatives) and, with
+    ``roi_positives``, that many windows centred on each ROI holding a call (+- ``roi_jitter_s``).
+
+    The ROI-centred positives are the crop inference takes: the detector's ROI is rarely
+    centred on the annotation, so a classifier that only saw annotation-centred calls misses
+    calls sitting off-centre in its window.  An ROI whose centred window holds less than half
+    of the call is neither positive nor hard negative (its label would be wrong either way)."""
     n = max(1, int(round(window_s / rf.spec.hop_s)))
     span = n * rf.spec.hop_s
     group = group or rf.path
@@ -101,10 +108,19 @@ def windows_from_recording(rf: RecordingFeatures, annotations: list[Annotation],
             if not _overlaps(start, start + span, annotations):
                 add(start, NEGATIVE, "negative")
                 break
-    if hard_negatives:
+    if hard_negatives or roi_positives:
         for roi in rf.rois:
+            start = (roi.start_s + roi.end_s) / 2 - span / 2
             if not _overlaps(roi.start_s, roi.end_s, annotations):
-                add((roi.start_s + roi.end_s) / 2 - span / 2, NEGATIVE, "hard_negative")
+                if hard_negatives:
+                    add(start, NEGATIVE, "hard_negative")
+                continue
+            held = [(min(start + span, a.end_s) - max(start, a.start_s), a) for a in annotations
+                    if roi.start_s < a.end_s and a.start_s < roi.end_s]
+            inside, ann = max(held, key=lambda h: h[0])
+            if roi_positives and inside >= 0.5 * ann.duration_s:
+                for _ in range(roi_positives):
+                    add(start + rng.uniform(-roi_jitter_s, roi_jitter_s), ann.label, "roi_positive")
     return xs, labels, refs
 
 
@@ -112,19 +128,21 @@ def build_annotated(recordings: Mapping[str, list[Annotation]], config: Deployme
                     window_s: float, classes: tuple[str, ...], table: HydrophoneTable | None = None,
                     seed: int = 0, jitter_s: float = 0.25, positives_per_call: int = 1,
                     negatives_per_recording: int = 10, hard_negatives: bool = True,
-                    groups: Mapping[str, str] | None = None) -> Dataset:
+                    groups: Mapping[str, str] | None = None, roi_positives: int = 0,
+                    roi_jitter_s: float = 0.1) -> Dataset:
     """Dataset from recordings (path -> its annotations; background files map to ``[]``).
 
     ``classes`` must list :data:`NEGATIVE` (``"noise"``) first when negatives are wanted."""
     rng = np.random.default_rng(seed)
     xs, labels, refs, spec = [], [], [], None
     for path, anns in recordings.items():
-        rf = recording_features(path, config, table, with_rois=hard_negatives)
+        rf = recording_features(path, config, table, with_rois=hard_negatives or roi_positives > 0)
         spec = rf.spec
         a, b, c = windows_from_recording(rf, anns, window_s=window_s, rng=rng, jitter_s=jitter_s,
                                          positives_per_call=positives_per_call,
                                          negatives=negatives_per_recording, hard_negatives=hard_negatives,
-                                         group=(groups or {}).get(path))
+                                         group=(groups or {}).get(path), roi_positives=roi_positives,
+                                         roi_jitter_s=roi_jitter_s)
         xs += a
         labels += b
         refs += c
@@ -152,19 +170,50 @@ def clip_label(path: Path, root: Path, *, from_: str = "folder", separator: str 
     return path.stem.split(separator)[0]
 
 
+def clip_list(path: str | Path) -> list[tuple[Path, str, str]]:
+    """``(clip, label, group)`` rows of a CSV clip list with columns ``path,label,group``
+    (paths relative to the CSV's folder; ``group`` may be empty: the clip is its own group)."""
+    import csv
+
+    path = Path(path)
+    try:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in ("path", "label") if c not in (reader.fieldnames or [])]
+            if missing:
+                raise TrainConfigError(f"{path}: line 1: missing column(s) {', '.join(missing)} (need path,label[,group])")
+            rows = []
+            for row in reader:
+                where = f"{path}: line {reader.line_num}"
+                clip = path.parent / (row["path"] or "").strip()
+                label = (row["label"] or "").strip()
+                if not label:
+                    raise TrainConfigError(f"{where}: empty label")
+                if not clip.is_file():
+                    raise TrainConfigError(f"{where}: no clip at {clip}")
+                rows.append((clip, label, (row.get("group") or "").strip() or str(clip)))
+    except OSError as exc:
+        raise TrainConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return rows
+
+
 def build_clips(root: str | Path, config: DeploymentConfig, *, window_s: float, classes: tuple[str, ...] | None = None,
                 table: HydrophoneTable | None = None, label_from: str = "folder", seed: int = 0,
                 max_windows_per_clip: int = 4) -> Dataset:
     """Dataset from a clip library: each clip sliced into windows (at most
     ``max_windows_per_clip``, evenly spaced) or, when shorter, padded at a random offset by
-    repeating its edge frames.  Each clip is its own split group."""
+    repeating its edge frames.  ``root`` is a folder (labels from folder or file names, each
+    clip its own split group) or a CSV clip list (see :func:`clip_list`)."""
     from edge.audio import discover
 
     root = Path(root)
     rng = np.random.default_rng(seed)
+    if root.is_file():
+        entries = clip_list(root)
+    else:
+        entries = [(p, clip_label(p, root, from_=label_from), str(p)) for p in discover([root])]
     xs, labels, refs, spec = [], [], [], None
-    for path in discover([root]):
-        label = clip_label(path, root, from_=label_from)
+    for path, label, group in entries:
         if classes is not None and label not in classes:
             continue
         rf = recording_features(path, config, table, with_rois=False)
@@ -179,6 +228,6 @@ def build_clips(root: str | Path, config: DeploymentConfig, *, window_s: float, 
         for s in starts:
             xs.append(rf.window(s, n))
             labels.append(label)
-            refs.append(WindowRef(str(path), str(path), s * rf.spec.hop_s, label, "clip"))
+            refs.append(WindowRef(str(path), group, s * rf.spec.hop_s, label, "clip"))
     classes = classes or tuple(sorted(set(labels)))
     return _assemble(xs, labels, refs, classes, spec)

@@ -1,7 +1,7 @@
 """The training loop behind ``edge-train CONFIG.yaml``: seeded, CPU-friendly, early
 stopping, resumable from the run folder's last checkpoint.
 
-Run folder: ``config.yaml`` (as loaded), ``frontend.json`` (spec and hash), ``dataset.npz``
+Run folder: ``config.yaml`` (as loaded, paths relative to the run folder), ``frontend.json`` (spec and hash), ``dataset.npz``
 (feature cache), ``split.json`` (groups per part), ``last.pt`` (resume point), ``best.pt``
 (the model kept), ``history.json``, ``metrics.json`` (test split, else validation),
 ``confusion.csv`` and ``pr_curve.csv``.
@@ -109,7 +109,7 @@ def train(config: TrainConfig, *, resume: bool = True) -> dict:
     run.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config.train.threads)
     _seed(config.seed)
-    (run / "config.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(config.as_dict())), sort_keys=False))
+    (run / "config.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(config.as_dict(relative_to=run))), sort_keys=False))
     ds = build_dataset(config, run)
     (run / "frontend.json").write_text(json.dumps({"spec": asdict(ds.spec), "hash": ds.spec.hash}, indent=1))
     strata = _strata(ds)

@@ -30,7 +30,11 @@ def window_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]
     m = confusion(y_true, y_pred, len(classes))
     per_class = {c: _prf(m[i, i], m[:, i].sum() - m[i, i], m[i, :].sum() - m[i, i]) for i, c in enumerate(classes)}
     present = [i for i in range(len(classes)) if m[i].sum()]
+    ranked = np.argsort(-np.asarray(probs), axis=1, kind="stable") if len(y_true) else np.zeros((0, 0), int)
+    top = {f"top{k}_accuracy": float(np.mean((ranked[:, :k] == y_true[:, None]).any(axis=1))) if len(y_true) else 0.0
+           for k in (1, 3) if len(classes) > 3}  # ranking figures, for more classes than a top-3 holds
     return {
+        **top,
         "n": int(len(y_true)),
         "accuracy": float(np.mean(y_pred == y_true)) if len(y_true) else 0.0,
         "balanced_accuracy": float(np.mean([m[i, i] / m[i].sum() for i in present])) if present else 0.0,

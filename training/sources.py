@@ -11,35 +11,58 @@ import soundfile as sf
 from edge.audio import discover, probe
 from edge.calibration import HydrophoneTable
 from edge.config import load_deployment
-from training.annotations import read_csv
+from training.annotations import raven_recording, read_csv, read_raven
 from training.config import SyntheticSettings, TrainConfig
 from training.datasets import Dataset, build_annotated, build_clips
-from training.synth import synth_recording
-from training.types import Annotation, TrainConfigError
+from training.synth import coloured_noise, synth_recording
+from training.types import Annotation, AnnotationError, TrainConfigError
 
 
-def write_synthetic(settings: SyntheticSettings, folder: Path, seed: int) -> Path:
-    """Generate the synthetic recordings and their ``annotations.csv`` into ``folder``."""
+def _background(path: Path, settings: SyntheticSettings, rng: np.random.Generator) -> np.ndarray:
+    """A background recording at the synthetic sample rate (resampled when allowed)."""
+    try:
+        x, rate = sf.read(path, dtype="float64", always_2d=True)
+    except (OSError, RuntimeError) as exc:
+        raise TrainConfigError(f"data: synthetic: background {path}: cannot read: {exc}") from None
+    x = x[:, 0]
+    if rate == settings.sample_rate:
+        return x
+    if not settings.resample_background:
+        raise TrainConfigError(f"data: synthetic: {path}: {rate} Hz, synthetic sample_rate is {settings.sample_rate} "
+                               f"(set resample_background: true to resample it)")
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(settings.sample_rate, rate).limit_denominator(1000)
+    x = resample_poly(x, ratio.numerator, ratio.denominator)
+    # the band the original rate could not hold gets coloured noise rather than silence
+    return x + coloured_noise(rng, len(x), alpha=settings.noise_alpha, rms=settings.noise_rms)
+
+
+def write_synthetic(settings: SyntheticSettings, folder: Path, seed: int, base: Path | None = None) -> Path:
+    """Generate the synthetic recordings and their ``annotations.csv`` into ``folder``
+    (relative background paths are taken from ``base``)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    background = None
-    if settings.background:
-        background, rate = sf.read(settings.background, dtype="float64", always_2d=True)
-        background = background[:, 0]
-        if rate != settings.sample_rate:
-            raise TrainConfigError(f"data: synthetic: {settings.background}: {rate} Hz, synthetic sample_rate is {settings.sample_rate}")
+    names = settings.background if isinstance(settings.background, list) else [settings.background] if settings.background else []
+    backgrounds = [_background((base or Path.cwd()) / b, settings, rng) for b in names]
     n = int(settings.duration_s * settings.sample_rate)
     rows = []
     for i in range(settings.recordings):
         name = f"synthetic_{i:03d}.wav"
         bg = None
-        if background is not None:
+        if backgrounds:
+            background = backgrounds[i % len(backgrounds)]
+            if len(background) < n:
+                raise TrainConfigError(f"data: synthetic: background {names[i % len(names)]} is shorter than "
+                                       f"duration_s={settings.duration_s}")
             start = int(rng.integers(0, max(1, len(background) - n)))
             bg = background[start:start + n]
         try:
             x, anns = synth_recording(rng, sample_rate=settings.sample_rate, duration_s=settings.duration_s,
                                       calls=dict(settings.calls), snr_db=settings.snr_db, background=bg,
-                                      noise_alpha=settings.noise_alpha, name=name)
+                                      noise_alpha=settings.noise_alpha, noise_rms=settings.noise_rms, name=name)
         except ValueError as exc:
             raise TrainConfigError(f"data: synthetic: {exc}") from None
         sf.write(folder / name, x, settings.sample_rate, subtype="FLOAT")
@@ -52,21 +75,75 @@ def write_synthetic(settings: SyntheticSettings, folder: Path, seed: int) -> Pat
     return path
 
 
-def annotated_recordings(csv_path: Path, audio_dir: Path, labels: dict | None, background: list[Path]
+def _raven_tables(path: Path) -> list[Path]:
+    if path.is_dir():
+        tables = sorted(path.rglob("*.selections.txt"))
+        if not tables:
+            raise AnnotationError(f"{path}: no Raven selection tables (*.selections.txt) in this folder")
+        return tables
+    return [path]
+
+
+def is_raven(path: Path) -> bool:
+    """Raven selection tables: a folder of them or one ``.txt`` file (else: the CSV format)."""
+    return path.is_dir() or path.suffix.lower() == ".txt"
+
+
+def read_annotations(path: Path, names: dict[str, Path], labels: dict | None, *,
+                     label_column: str | None = None, default_label: str | None = None) -> list[Annotation]:
+    """Annotations from a CSV or Raven table(s); ``names`` maps recording file names to paths
+    (a Raven table's recording is found by its stem, see :func:`raven_recording`)."""
+    durations = {name: probe(p).duration_s for name, p in names.items()}
+    if not is_raven(path):
+        return read_csv(path, labels=labels, durations=durations)
+    stems = {}
+    for name in names:
+        stems.setdefault(Path(name).stem, name)
+    out = []
+    for table in _raven_tables(path):
+        rec = raven_recording(table)
+        if rec not in stems:
+            raise AnnotationError(f"{table}: line 1: no recording named {rec}.* for this table "
+                                  f"(Raven tables are named REC.Table.1.selections.txt)")
+        out += read_raven(table, stems[rec], labels=labels, duration_s=durations[stems[rec]],
+                          default_label=default_label, label_column=label_column)
+    return out
+
+
+def annotated_recordings(csv_path: Path, audio_dir: Path, labels: dict | None, background: list[Path], *,
+                         label_column: str | None = None, default_label: str | None = None
                          ) -> dict[str, list[Annotation]]:
-    """Recording path -> annotations (files of ``audio_dir`` not in the CSV are left out;
-    ``background`` recordings get none)."""
+    """Recording path -> annotations from a CSV or Raven table(s) (files of ``audio_dir``
+    with no annotation are left out; ``background`` recordings get none)."""
     names = {}
     for p in discover([audio_dir]):
         names.setdefault(p.name, p)
-    durations = {name: probe(p).duration_s for name, p in names.items()}
-    anns = read_csv(csv_path, labels=labels, durations=durations)
+    anns = read_annotations(csv_path, names, labels, label_column=label_column, default_label=default_label)
     recordings: dict[str, list[Annotation]] = {}
     for a in anns:
         recordings.setdefault(str(names[a.file]), []).append(a)
     for p in discover(background) if background else []:
         recordings.setdefault(str(p), [])
     return recordings
+
+
+def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Annotation]]:
+    """Recording path -> annotations of an annotated or synthetic ``data`` section (synthetic
+    recordings are written to ``run_dir/synthetic`` once and reused)."""
+    d = config.data
+    if d.synthetic is not None:
+        csv_path = run_dir / "synthetic" / "annotations.csv"
+        if not csv_path.exists():
+            csv_path = write_synthetic(SyntheticSettings(**d.synthetic), run_dir / "synthetic", config.seed,
+                                       base=Path(config.source).parent if config.source else None)
+        return annotated_recordings(csv_path, csv_path.parent, None, [])
+    if d.annotations is None:
+        raise TrainConfigError(f"{config.source}: data: a clip library has no recordings to evaluate events on")
+    path = config.path(d.annotations)
+    audio_dir = config.path(d.audio_dir) if d.audio_dir else (path if path.is_dir() else path.parent)
+    labels = {str(k): str(val) for k, val in d.labels.items()} if d.labels else None
+    return annotated_recordings(path, audio_dir, labels, [config.path(b) for b in d.background],
+                                label_column=d.raven_label_column, default_label=d.raven_default_label)
 
 
 def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
@@ -86,18 +163,12 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
         ds = build_clips(config.path(d.clips), deployment, window_s=config.window_s, classes=config.classes,
                          table=table, label_from=d.label_from, seed=config.seed)
     else:
-        if d.synthetic is not None:
-            csv_path = write_synthetic(SyntheticSettings(**d.synthetic), run_dir / "synthetic", config.seed)
-            audio_dir, labels = csv_path.parent, None
-        else:
-            csv_path = config.path(d.annotations)
-            audio_dir = config.path(d.audio_dir) if d.audio_dir else csv_path.parent
-            labels = {str(k): str(val) for k, val in d.labels.items()} if d.labels else None
-        recordings = annotated_recordings(csv_path, audio_dir, labels, [config.path(b) for b in d.background])
+        recordings = config_recordings(config, run_dir)
         groups = {p: str(d.groups[Path(p).name]) for p in recordings if Path(p).name in d.groups}
         ds = build_annotated(recordings, deployment, window_s=config.window_s, classes=config.classes, groups=groups,
                              table=table, seed=config.seed, jitter_s=d.jitter_s,
                              positives_per_call=d.positives_per_call,
-                             negatives_per_recording=d.negatives_per_recording, hard_negatives=d.hard_negatives)
+                             negatives_per_recording=d.negatives_per_recording, hard_negatives=d.hard_negatives,
+                             roi_positives=d.roi_positives, roi_jitter_s=d.roi_jitter_s)
     ds.save(cache)
     return ds

@@ -54,7 +54,7 @@ def test_evaluate_runs_detector_and_classifier_on_unseen_recordings(tmp_path, ca
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert "events: precision" in out
-    result = json.loads((tmp_path / "run" / "evaluation.json").read_text())
+    result = json.loads((tmp_path / "run" / "evaluate.json").read_text())
     events = result["events"]
     assert events["hours"] == pytest.approx(120 / 3600)
     assert set(events["per_class"]) == {"upcall"}

@@ -52,3 +52,23 @@ def test_two_named_heads_train_and_report_per_head(tmp_path):
 def test_a_class_in_no_head_is_an_error(tmp_path):
     with pytest.raises(TrainConfigError, match=r"classes \['hf_pulsed'\] are in no head"):
         train(config(tmp_path, {"a": ["none", "whistle"], "b": ["none", "other"]}))
+
+
+def test_evaluate_scores_each_head_over_whole_recordings(tmp_path, capsys):
+    from training.cli.train import main
+
+    train(config(tmp_path, {"hf_call": ["none", "hf_pulsed"], "whistle": ["none", "whistle"]}))
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as info:
+        main(["evaluate", str(run), "--annotations", str(run / "synthetic" / "annotations.csv")])
+    assert info.value.code == 0
+    assert "hf_call: precision" in capsys.readouterr().out
+    result = json.loads((run / "evaluate.json").read_text())
+    events = result["events"]
+    assert set(events["heads"]) == {"hf_call", "whistle"} and set(events["per_class"]) == {"hf_pulsed", "whistle"}
+    for head, label in (("hf_call", "hf_pulsed"), ("whistle", "whistle")):
+        m = events["heads"][head]
+        assert m["tp"] + m["fn"] == 12  # 4 recordings x 3 calls of the head's one call type
+        assert m["tp"] == events["per_class"][label]["tp"]
+    assert events["overall"]["recall"] >= 0.6
+    assert set(result["windows"]["heads"]) == {"hf_call", "whistle"}

@@ -21,36 +21,73 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-@click.command("edge-train", help="Train a model from CONFIG.yaml into its run folder (resumes an interrupted run).")
-@click.argument("config", type=click.Path(dir_okay=False))
+def _config_path(config: str) -> Path:
+    """CONFIG as given, else the shipped recipe of that name (training/recipes/NAME.yaml)."""
+    path = Path(config)
+    if path.exists() or path.suffix:
+        return path
+    from importlib.resources import files
+
+    shipped = Path(str(files("training") / "recipes" / f"{config}.yaml"))
+    if not shipped.is_file():
+        names = sorted(p.stem for p in shipped.parent.glob("*.yaml"))
+        _fail(f"{config}: no such file and no shipped recipe of that name (recipes: {', '.join(names)})")
+    return shipped
+
+
+@click.command("edge-train", help="Train a model from CONFIG.yaml (or a shipped recipe's name) into its run "
+               "folder, resuming an interrupted run; with an evaluation: section, also write RUN/evaluation.json.")
+@click.argument("config")
 @click.option("--restart", is_flag=True, help="ignore the run folder's last checkpoint")
-def train_cmd(config: str, restart: bool) -> None:
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="run folder (default: the config's out:)")
+def train_cmd(config: str, restart: bool, out: str | None) -> None:
     try:
+        from dataclasses import replace
+
         from training.config import load_config
-        from training.loop import train
+        from training.recipe import run_recipe
     except ImportError as exc:
         _fail(f"{exc}; {_HINT}")
     try:
-        metrics = train(load_config(config), resume=not restart)
+        cfg = load_config(_config_path(config))
+        if out is not None:
+            cfg = replace(cfg, out=str(Path(out).resolve()))
+        result = run_recipe(cfg, resume=not restart)
     except PamedgeError as exc:
         _fail(str(exc))
-    w = metrics["windows"]
-    click.echo(f"{metrics['split']} windows: {w['n']}, accuracy {w['accuracy']:.3f}, "
-               f"balanced accuracy {w['balanced_accuracy']:.3f}")
+    if "kind" not in result:
+        w = result["windows"]
+        click.echo(f"{result['split']} windows: {w['n']}, accuracy {w['accuracy']:.3f}, "
+                   f"balanced accuracy {w['balanced_accuracy']:.3f}")
+        return
+    run = cfg.path(cfg.out)
+    w = result.get("windows")
+    if w is not None:
+        ranks = "".join(f", {k.replace('_accuracy', '')} {w[k]:.3f}" for k in ("top1_accuracy", "top3_accuracy") if k in w)
+        click.echo(f"test windows: {w['n']}, balanced accuracy {w['balanced_accuracy']:.3f}{ranks}")
+    if "events" in result:
+        e = result["events"].get("overall", result["events"])
+        click.echo(f"{'LORO pooled ' if result['kind'] == 'loro' else ''}events at threshold {result['threshold']:g}: "
+                   f"precision {e['precision']:.3f} recall {e['recall']:.3f} F1 {e['f1']:.3f} "
+                   f"FP/h {e['fp_per_hour']:.2f}")
+    click.echo(f"written {run / 'evaluation.json'}")
 
 
 @click.command("edge-train evaluate", help="Run ROI detector + RUN's classifier over annotated recordings; "
                "event-level metrics matched by time overlap.")
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
-@click.option("--annotations", required=True, type=click.Path(dir_okay=False), help="CSV: filename,start,end,freq_min,freq_max,label")
+@click.option("--annotations", required=True, type=click.Path(exists=True),
+              help="CSV (filename,start,end,freq_min,freq_max,label), a Raven .selections.txt or a folder of them")
+@click.option("--label-column", help="Raven: the column holding labels (default: Label, Annotation, Species, Call Type)")
 @click.option("--audio-dir", type=click.Path(file_okay=False), help="folder of the CSV's recordings (default: the CSV's folder)")
 @click.option("--background", multiple=True, type=click.Path(), help="recordings or folders with no calls")
 @click.option("--label", "labels", multiple=True, help="RAW=CLASS label mapping, e.g. 1=upcall")
 @click.option("--config", "deployment", type=click.Path(dir_okay=False), help="deployment YAML (default: the run's)")
 @click.option("--only", multiple=True, help="evaluate only the recordings with this file name (repeatable), e.g. a run's test split")
 @click.option("--threshold", type=float, default=0.5, show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="where to write the JSON (default RUN/evaluation.json)")
-def evaluate_cmd(run, annotations, audio_dir, background, labels, deployment, only, threshold, output) -> None:
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="where to write the JSON (default RUN/evaluate.json; RUN/evaluation.json is the recipe's held-out figures)")
+def evaluate_cmd(run, annotations, label_column, audio_dir, background, labels, deployment, only, threshold,
+                 output) -> None:
     try:
         import yaml
 
@@ -65,13 +102,14 @@ def evaluate_cmd(run, annotations, audio_dir, background, labels, deployment, on
     try:
         if deployment is None:
             cfg = from_mapping(yaml.safe_load((run / "config.yaml").read_text()), str(run / "config.yaml"))
-            deployment = cfg.deployment
+            deployment = cfg.path(cfg.deployment)
         dep = load_deployment(deployment)
         table = HydrophoneTable.load(dep.table_path()) if dep.table_path() else None
         mapping = dict(item.split("=", 1) for item in labels) if labels else None
         csv_path = Path(annotations)
-        recordings = annotated_recordings(csv_path, Path(audio_dir) if audio_dir else csv_path.parent, mapping,
-                                          [Path(b) for b in background])
+        default_dir = csv_path if csv_path.is_dir() else csv_path.parent
+        recordings = annotated_recordings(csv_path, Path(audio_dir) if audio_dir else default_dir, mapping,
+                                          [Path(b) for b in background], label_column=label_column)
         if only:
             recordings = {p: a for p, a in recordings.items() if Path(p).name in only}
             missing = sorted(set(only) - {Path(p).name for p in recordings})
@@ -80,10 +118,12 @@ def evaluate_cmd(run, annotations, audio_dir, background, labels, deployment, on
         result = evaluate(run, recordings, dep, table, threshold=threshold)
     except PamedgeError as exc:
         _fail(str(exc))
-    path = write(result, Path(output) if output else run / "evaluation.json")
+    path = write(result, Path(output) if output else run / "evaluate.json")
     o = result["events"]["overall"]
+    heads = "".join(f"; {h}: precision {m['precision']:.3f} recall {m['recall']:.3f} FP/h {m['fp_per_hour']:.2f}"
+                    for h, m in result["events"].get("heads", {}).items())
     click.echo(f"events: precision {o['precision']:.3f} recall {o['recall']:.3f} F1 {o['f1']:.3f} "
-               f"FP/h {o['fp_per_hour']:.2f} over {result['events']['hours']:.2f} h; "
+               f"FP/h {o['fp_per_hour']:.2f} over {result['events']['hours']:.2f} h{heads}; "
                f"windows: balanced accuracy {result['windows']['balanced_accuracy']:.3f}; written {path}")
 
 

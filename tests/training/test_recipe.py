@@ -1,0 +1,224 @@
+"""Recipes: ROI-centred positives, card and evaluation sections, Raven and clip-list data,
+resampled synthetic backgrounds, evaluation.json from a split and from leave-one-out, and the
+shipped recipes as package data."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import yaml
+
+from edge.config import load_deployment
+from tests.conftest import DEPLOYMENTS
+from tests.training.test_loop import CONFIG
+from training.cli.train import main
+from training.config import SyntheticSettings, load_config
+from training.datasets import build_annotated, build_clips
+from training.metrics import window_metrics
+from training.recipe import run_recipe
+from training.sources import write_synthetic
+from training.synth import synth_recording
+from training.types import AnnotationError, TrainConfigError
+
+torch.set_num_threads(1)
+
+CARD = {"description": "test model", "intended_use": "tests", "split": "by recording", "synthetic": True,
+        "data": [{"name": "synthetic", "source": "training/synth.py", "licence": "MIT"}],
+        "limitations": ["synthetic only"]}
+TINY = {"epochs": 3, "batch_size": 16, "patience": 3, "threads": 1, "steps_per_epoch": 6, "progress": False}
+
+
+def write(folder: Path, **changes) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "train.yaml"
+    path.write_text(yaml.safe_dump({**CONFIG, "train": TINY, **changes}))
+    return path
+
+
+@pytest.fixture
+def narw():
+    return load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
+
+
+def test_roi_positives_are_the_crop_inference_takes(narw, write_audio, rng):
+    x, anns = synth_recording(rng, sample_rate=2000, duration_s=90, calls={"upcall": 5}, snr_db=(12, 15),
+                              name="rec.wav")
+    path = str(write_audio("rec.wav", x, 2000, subtype="FLOAT"))
+    ds = build_annotated({path: anns}, narw, window_s=2.0, classes=("noise", "upcall"), seed=0,
+                         negatives_per_recording=0, roi_positives=3, roi_jitter_s=0.1)
+    roi = [(r, y) for r, y in zip(ds.refs, ds.y) if r.kind == "roi_positive"]
+    assert len(roi) >= 3 * 3 and len(roi) % 3 == 0  # the detector finds most of the 5 calls
+    for ref, y in roi:
+        assert y == 1
+        centre = ref.offset_s + 1.0  # the window is centred on an ROI holding a call
+        assert any(a.start_s - 1.0 < centre < a.end_s + 1.0 for a in anns)
+    without = build_annotated({path: anns}, narw, window_s=2.0, classes=("noise", "upcall"), seed=0,
+                              negatives_per_recording=0)
+    assert "roi_positive" not in {r.kind for r in without.refs}
+
+
+def test_card_is_validated_with_its_key_named(tmp_path):
+    assert load_config(write(tmp_path, card=CARD)).card.synthetic is True
+    assert load_config(write(tmp_path)).card is None
+    for bad, message in [({**CARD, "synthetic": "yes"}, "synthetic='yes' is not true/false"),
+                         ({k: v for k, v in CARD.items() if k != "description"}, "description"),
+                         ({**CARD, "data": [{"name": "x", "source": "y"}]}, r"data\[0\].licence"),
+                         ({**CARD, "colour": "red"}, "unknown key 'colour'")]:
+        with pytest.raises(TrainConfigError, match=message) as info:
+            load_config(write(tmp_path, card=bad))
+        assert "train.yaml: card" in str(info.value)
+    with pytest.raises(TrainConfigError, match="kind=loro needs folds"):
+        load_config(write(tmp_path, evaluation={"kind": "loro"}))
+
+
+def test_top3_accuracy_for_rankings():
+    probs = np.array([[0.5, 0.3, 0.1, 0.1], [0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])
+    m = window_metrics(np.array([0, 0, 2]), probs, ["a", "b", "c", "d"])
+    assert m["top1_accuracy"] == pytest.approx(1 / 3) and m["top3_accuracy"] == pytest.approx(2 / 3)
+    assert "top3_accuracy" not in window_metrics(np.array([0, 1]), np.eye(2), ["a", "b"])
+
+
+RAVEN = "Selection\tView\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tCall\n"
+
+
+def test_raven_tables_as_recipe_annotations(tmp_path, rng):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for i in range(6):
+        x, anns = synth_recording(rng, sample_rate=2000, duration_s=40, calls={"upcall": 6}, snr_db=(8, 15),
+                                  name=f"r{i}.wav")
+        sf.write(folder / f"r{i}.wav", x, 2000, subtype="FLOAT")
+        rows = "".join(f"{k}\tSpectrogram 1\t{a.start_s}\t{a.end_s}\t{a.low_hz}\t{a.high_hz}\tUP\n"
+                       for k, a in enumerate(anns, 1))
+        (folder / f"r{i}.Table.1.selections.txt").write_text(RAVEN + rows)
+    data = {"annotations": "data", "raven_label_column": "Call", "labels": {"UP": "upcall"}}
+    config = load_config(write(tmp_path, data=data, train=CONFIG["train"]))
+    metrics = run_recipe(config)
+    assert metrics["windows"]["balanced_accuracy"] >= 0.75
+    refs = json.loads((tmp_path / "run" / "split.json").read_text())
+    assert sorted(Path(g).name for part in refs.values() for g in part) == [f"r{i}.wav" for i in range(6)]
+    with pytest.raises(SystemExit) as info:
+        main(["evaluate", str(tmp_path / "run"), "--annotations", str(folder), "--label-column", "Call",
+              "--label", "UP=upcall"])
+    assert info.value.code == 0
+    assert json.loads((tmp_path / "run" / "evaluate.json").read_text())["events"]["per_class"]["upcall"]["tp"] > 0
+
+
+@pytest.mark.parametrize("rows,message,line", [
+    ("1\tSpectrogram 1\t3.0\t2.0\t50\t250\tUP\n", "end 2.0 is not after start 3.0", 2),
+    ("1\tSpectrogram 1\t1.0\t2.0\t50\t250\tUP\n2\tSpectrogram 1\t38\t41\t50\t250\tUP\n", "past the end of r0.wav", 3),
+    ("1\tSpectrogram 1\t1.0\t2.0\t50\t250\tDOWN\n", "unknown label 'DOWN'", 2),
+])
+def test_bad_raven_rows_name_file_and_line(tmp_path, write_audio, rows, message, line):
+    write_audio("r0.wav", np.zeros(80000), 2000, folder=tmp_path / "data")
+    table = tmp_path / "data" / "r0.Table.1.selections.txt"
+    table.write_text(RAVEN + rows)
+    config = load_config(write(tmp_path, data={"annotations": "data", "raven_label_column": "Call",
+                                               "labels": {"UP": "upcall"}}))
+    with pytest.raises(AnnotationError, match=message) as info:
+        run_recipe(config)
+    assert f"{table}: line {line}:" in str(info.value)
+
+
+def test_raven_label_column_missing_or_table_without_recording(tmp_path, write_audio):
+    write_audio("r0.wav", np.zeros(80000), 2000, folder=tmp_path / "data")
+    (tmp_path / "data" / "r0.Table.1.selections.txt").write_text(RAVEN + "1\tSpectrogram 1\t1\t2\t50\t250\tUP\n")
+    config = load_config(write(tmp_path, data={"annotations": "data", "raven_label_column": "Species"}))
+    with pytest.raises(AnnotationError, match=r"r0.Table.1.selections.txt: line 1: missing column\(s\) 'Species'"):
+        run_recipe(config)
+    (tmp_path / "data" / "zz.selections.txt").write_text(RAVEN)
+    with pytest.raises(AnnotationError, match=r"zz.selections.txt: line 1: no recording named zz"):
+        run_recipe(load_config(write(tmp_path, data={"annotations": "data", "raven_label_column": "Call"})))
+
+
+def test_clip_list_groups_and_errors(tmp_path, write_audio, rng):
+    deployment = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
+    for i in range(3):
+        write_audio(f"clips/c{i}.wav", rng.normal(0, 0.1, 2000 * 3), 2000)
+    listing = tmp_path / "clips.csv"
+    listing.write_text("path,label,group\nclips/c0.wav,moan,enc1\nclips/c1.wav,moan,enc1\nclips/c2.wav,grunt,\n")
+    ds = build_clips(listing, deployment, window_s=1.0)
+    assert ds.classes == ("grunt", "moan")
+    assert sorted(set(ds.groups.tolist())) == sorted(["enc1", str(tmp_path / "clips" / "c2.wav")])
+    listing.write_text("path,species\nclips/c0.wav,moan\n")
+    with pytest.raises(TrainConfigError, match=r"clips.csv: line 1: missing column\(s\) label"):
+        build_clips(listing, deployment, window_s=1.0)
+    listing.write_text("path,label\nclips/c0.wav,moan\nclips/nope.wav,moan\n")
+    with pytest.raises(TrainConfigError, match=r"clips.csv: line 3: no clip at"):
+        build_clips(listing, deployment, window_s=1.0)
+
+
+def test_synthetic_background_resampled_only_when_allowed(tmp_path, write_audio, rng):
+    bg = write_audio("bg.wav", rng.normal(0, 0.05, 4000 * 12), 4000)
+    settings = dict(recordings=2, duration_s=10, sample_rate=8000, calls={"upcall": 2}, background="bg.wav")
+    with pytest.raises(TrainConfigError, match="4000 Hz, synthetic sample_rate is 8000"):
+        write_synthetic(SyntheticSettings(**settings), tmp_path / "a", seed=0, base=bg.parent)
+    csv_path = write_synthetic(SyntheticSettings(**settings, resample_background=True, noise_rms=0.001),
+                               tmp_path / "b", seed=0, base=bg.parent)
+    x, rate = sf.read(csv_path.parent / "synthetic_000.wav")
+    assert rate == 8000 and len(x) == 80000
+    spectrum = np.abs(np.fft.rfft(x)) ** 2
+    low, high = spectrum[: len(spectrum) // 2].mean(), spectrum[len(spectrum) // 2:].mean()
+    assert low > 30 * high  # the real background fills 0-2 kHz; above it only the faint noise
+
+
+def test_split_recipe_writes_a_self_contained_run_folder(tmp_path):
+    config = load_config(write(tmp_path, card=CARD, evaluation={"kind": "split", "threshold": 0.5}))
+    result = run_recipe(config)
+    run = tmp_path / "run"
+    saved = json.loads((run / "evaluation.json").read_text())
+    assert saved["events"]["overall"]["tp"] == result["events"]["overall"]["tp"]
+    assert saved["kind"] == "split" and saved["threshold"] == 0.5
+    test = json.loads((run / "split.json").read_text())["test"]
+    assert saved["test_groups"] == test and saved["recordings"] == len(test) > 0
+    assert {"precision", "recall", "fp_per_hour"} <= set(saved["events"]["overall"])
+    assert [p["threshold"] for p in saved["curve"]] == sorted(p["threshold"] for p in saved["curve"])
+    assert yaml.safe_load((run / "config.yaml").read_text())["card"]["synthetic"] is True
+    saved_config = load_config(run / "config.yaml")  # loads where it lies: paths relative to the run
+    assert saved_config.path(saved_config.deployment).resolve() == (DEPLOYMENTS / "narw-upcall.yaml").resolve()
+    assert saved_config.path(saved_config.out).resolve() == run.resolve()
+    for name in ("config.yaml", "frontend.json", "best.pt", "metrics.json"):
+        assert (run / name).is_file()
+
+
+def test_loro_recipe_pools_held_out_folds_and_ships_a_model_on_all(tmp_path):
+    data = {"synthetic": {"recordings": 4, "duration_s": 30, "sample_rate": 2000, "calls": {"upcall": 5},
+                          "snr_db": [8, 15]}}
+    folds = [["synthetic_000.wav", "synthetic_001.wav"], ["synthetic_002.wav", "synthetic_003.wav"]]
+    config = load_config(write(tmp_path, data=data, split={"val": 0, "test": 0},
+                               evaluation={"kind": "loro", "threshold": 0.6, "folds": folds}))
+    result = run_recipe(config)
+    run = tmp_path / "run"
+    folds_out = result["folds"]
+    assert [f["holdout"] for f in folds_out] == folds
+    for k in range(2):
+        held = json.loads((run / "loro" / f"fold_{k}" / "split.json").read_text())
+        assert sorted(Path(g).name for g in held["test"]) == folds[k]
+        assert not {Path(g).name for g in held["train"]} & set(folds[k])
+    pooled = result["events"]
+    assert pooled["tp"] == sum(f["events"]["tp"] for f in folds_out)
+    assert pooled["fp"] == sum(f["events"]["fp"] for f in folds_out)
+    assert pooled["tp"] + pooled["fn"] == 20  # every call of the four recordings, each held out once
+    at = [p for p in result["curve"] if p["threshold"] == 0.6]
+    assert at and (at[0]["tp"], at[0]["fp"]) == (pooled["tp"], pooled["fp"])
+    shipped = json.loads((run / "split.json").read_text())
+    assert len(shipped["train"]) == 4 and shipped["test"] == []
+    assert json.loads((run / "evaluation.json").read_text())["kind"] == "loro"
+
+
+def test_shipped_recipes_are_package_data_and_valid():
+    recipes = Path(str(files("training") / "recipes"))
+    names = sorted(p.stem for p in recipes.glob("*.yaml"))
+    assert names == ["beluga-demo", "multispecies", "narw-upcall"]
+    for name in names:
+        config = load_config(recipes / f"{name}.yaml")
+        assert config.card is not None and config.evaluation is not None, name
+        assert config.card.synthetic == (name == "beluga-demo")
+        assert Path(config.deployment).name and config.path(config.deployment).is_file()
+    assert (recipes / "multispecies-clips.csv").is_file()
