@@ -95,7 +95,8 @@ def _event_recordings(run: Run):
     except (PamedgeError, OSError) as exc:
         return f"no annotated recordings ({exc})"
     for part in ("test", "val"):
-        groups = set(run.split.get(part, []))
+        # a split names recordings as training found them; compare resolved paths too
+        groups = {g for n in run.split.get(part, []) for g in (n, str(Path(n).resolve()))}
         sites = cfg.data.groups or {}  # file name -> site, when the run split by site
         held = {p: a for p, a in recordings.items()
                 if {p, str(Path(p).resolve()), sites.get(Path(p).name)} & groups}

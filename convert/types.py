@@ -30,7 +30,7 @@ class ConvertOptions:
     min_agreement: float = 0.99  # argmax agreement of each INT8 file with FP32 torch
     max_event_delta: float = 0.01  # |INT8 - FP32| of event precision and recall
     threshold: float = 0.5  # detection threshold of the event-level comparison
-    golden_windows: int = 8
+    golden_windows: int = 4
     latency_repeats: int = 50
     seed: int = 0
     name: str | None = None  # bundle name (default: the output folder's name)

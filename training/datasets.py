@@ -32,6 +32,7 @@ class Dataset:
     classes: tuple[str, ...]
     refs: list[WindowRef]
     spec: FrontendSpec
+    key: str = ""  # what built it (training.sources: data section, window, classes, seed)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -47,7 +48,8 @@ class Dataset:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"classes": list(self.classes), "spec": asdict(self.spec), "spec_hash": self.spec.hash}
+        meta = {"classes": list(self.classes), "spec": asdict(self.spec), "spec_hash": self.spec.hash,
+                "key": self.key}
         np.savez_compressed(path, x=self.x, y=self.y, meta=json.dumps(meta),
                             source=np.array([r.source for r in self.refs]),
                             group=np.array([r.group for r in self.refs]),
@@ -66,7 +68,7 @@ class Dataset:
                                        f"this run uses {spec.hash}: rebuild the cache")
             refs = [WindowRef(str(s), str(g), float(o), str(lab), str(k))
                     for s, g, o, lab, k in zip(z["source"], z["group"], z["offset_s"], z["label"], z["kind"])]
-            return cls(z["x"], z["y"], tuple(meta["classes"]), refs, cached)
+            return cls(z["x"], z["y"], tuple(meta["classes"]), refs, cached, meta.get("key", ""))
 
 
 def _overlaps(a0: float, a1: float, anns: Iterable[Annotation]) -> bool:

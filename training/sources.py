@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from edge._hashing import stable_hash
 from edge.audio import discover, probe
 from edge.calibration import HydrophoneTable
 from edge.config import load_deployment
@@ -129,13 +131,17 @@ def annotated_recordings(csv_path: Path, audio_dir: Path, labels: dict | None, b
 
 def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Annotation]]:
     """Recording path -> annotations of an annotated or synthetic ``data`` section (synthetic
-    recordings are written to ``run_dir/synthetic`` once and reused)."""
+    recordings are written to ``run_dir/synthetic`` once and reused while the settings hold)."""
     d = config.data
     if d.synthetic is not None:
-        csv_path = run_dir / "synthetic" / "annotations.csv"
-        if not csv_path.exists():
-            csv_path = write_synthetic(SyntheticSettings(**d.synthetic), run_dir / "synthetic", config.seed,
+        folder = run_dir / "synthetic"
+        csv_path, stamp = folder / "annotations.csv", folder / "settings.key"
+        key = stable_hash({"synthetic": config.as_dict(relative_to=run_dir)["data"]["synthetic"], "seed": config.seed})
+        if not (csv_path.exists() and stamp.exists() and stamp.read_text() == key):
+            shutil.rmtree(folder, ignore_errors=True)  # other settings: these recordings are not the recipe's
+            csv_path = write_synthetic(SyntheticSettings(**d.synthetic), folder, config.seed,
                                        base=Path(config.source).parent if config.source else None)
+            stamp.write_text(key)
         return annotated_recordings(csv_path, csv_path.parent, None, [])
     if d.annotations is None:
         raise TrainConfigError(f"{config.source}: data: a clip library has no recordings to evaluate events on")
@@ -154,11 +160,15 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
     table = HydrophoneTable.load(table_path) if table_path else None
     d = config.data
     cache = run_dir / "dataset.npz"
+    # what the windows depend on besides the frontend: a changed data section, window or class
+    # list must rebuild the cache, never train on windows the recipe no longer describes
+    key = stable_hash({"data": config.as_dict(relative_to=run_dir)["data"], "window_s": config.window_s,
+                       "classes": list(config.classes), "seed": config.seed})
     if cache.exists():
         cached = Dataset.load(cache)
-        if deployment.spec_for(cached.spec.sample_rate).hash == cached.spec.hash:
+        if deployment.spec_for(cached.spec.sample_rate).hash == cached.spec.hash and cached.key == key:
             return cached
-        cache.unlink()  # the deployment's frontend changed since: rebuild with the new features
+        cache.unlink()  # the frontend or the data section changed since: rebuild
     if d.clips is not None:
         ds = build_clips(config.path(d.clips), deployment, window_s=config.window_s, classes=config.classes,
                          table=table, label_from=d.label_from, seed=config.seed)
@@ -170,5 +180,6 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
                              positives_per_call=d.positives_per_call,
                              negatives_per_recording=d.negatives_per_recording, hard_negatives=d.hard_negatives,
                              roi_positives=d.roi_positives, roi_jitter_s=d.roi_jitter_s)
+    ds.key = key
     ds.save(cache)
     return ds

@@ -132,3 +132,17 @@ def test_synthetic_call_above_nyquist_is_a_config_error(tmp_path):
     path = write_config(tmp_path, data={"synthetic": {"sample_rate": 2000, "calls": {"whistle": 1}}})
     with pytest.raises(TrainConfigError, match="data: synthetic: whistle reaches .* Nyquist"):
         train(load_config(path))
+
+
+def test_dataset_cache_is_rebuilt_when_the_data_section_changes(tmp_path):
+    from training.sources import build_dataset
+
+    small = {"synthetic": {"recordings": 2, "duration_s": 20, "sample_rate": 2000, "calls": {"upcall": 2},
+                           "snr_db": [3, 12]}}
+    config = load_config(write_config(tmp_path, data=small))
+    run = tmp_path / "run"
+    first = build_dataset(config, run)
+    assert len(build_dataset(config, run)) == len(first)  # unchanged recipe: the cache is reused
+    bigger = {"synthetic": {**small["synthetic"], "recordings": 4}}
+    second = build_dataset(load_config(write_config(tmp_path, data=bigger)), run)
+    assert len(set(second.groups)) == 2 * len(set(first.groups))  # not the stale cache
