@@ -16,7 +16,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -195,6 +195,12 @@ class RunContext:
     classifier: Classifier | None = None
 
 
+def stamped_config(config: DeploymentConfig, classifier: Classifier | None) -> DeploymentConfig:
+    """The config the records are stamped with: without a classifier no model ran, whatever
+    the YAML names, so ROI-only records carry the hash of ``--no-model``."""
+    return replace(config, model=None) if classifier is None and config.model is not None else config
+
+
 def start_run(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfig, *,
               table: HydrophoneTable | None = None, allow_truncated: bool = False, channel: int | None = None,
               command: list[str] | None = None, on_start: Callable[[float], None] | None = None,
@@ -263,6 +269,7 @@ def detect(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfi
     Raises :class:`PamedgeError` only for problems with the whole run (no inputs, an
     unwritable ``outdir``); a bad recording is reported in its outcome.
     """
+    config = stamped_config(config, classifier)
     ctx = start_run(inputs, outdir, config, table=table, allow_truncated=allow_truncated, channel=channel,
                     command=command, on_start=on_start, classifier=classifier)
     outcomes: list[FileOutcome] = []

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from edge.config import DeploymentConfig
-from edge.run import FileOutcome, RunReport, commit, committed, finish, ok_outcome, start_run
+from edge.run import FileOutcome, RunReport, commit, committed, finish, ok_outcome, stamped_config, start_run
 
 from edge.cluster.plan import DEFAULT_CHUNK_S, Unit, plan_units
 from edge.cluster.task import Job, UnitResult
@@ -28,6 +28,7 @@ def run_units(inputs: list[str | Path], outdir: str | Path, config: DeploymentCo
               command: list[str] | None = None, salt: str = "",
               on_start: Callable[[float], None] | None = None, classifier=None) -> RunReport:
     """Process ``inputs`` into ``outdir`` as :func:`edge.run.detect` does, one unit per chunk."""
+    config = stamped_config(config, classifier)
     ctx = start_run(inputs, outdir, config, table=table, allow_truncated=allow_truncated, channel=channel,
                     command=command, on_start=on_start, classifier=classifier)
     outcomes: list[FileOutcome | None] = [None] * len(ctx.paths)

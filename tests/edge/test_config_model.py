@@ -13,7 +13,10 @@ from tests.conftest import DEPLOYMENTS
 def with_model(tmp_path, model) -> str:
     data = yaml.safe_load((DEPLOYMENTS / "narw-upcall.yaml").read_text())
     data.pop("run", None)
-    data["model"] = model
+    if model is None:
+        data.pop("model", None)
+    else:
+        data["model"] = model
     path = tmp_path / "d.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
@@ -33,7 +36,7 @@ def test_model_section_loads_and_round_trips(tmp_path):
 
 
 def test_model_is_part_of_the_hash_and_absent_keeps_the_old_one(tmp_path):
-    plain = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
+    plain = load_deployment(with_model(tmp_path, None))
     assert "model" not in plain.as_dict()
     a = load_deployment(with_model(tmp_path, {"bundle": "narw-upcall"}))
     b = load_deployment(with_model(tmp_path, {"bundle": "narw-upcall", "thresholds": {"upcall": 0.6}}))
