@@ -19,9 +19,9 @@ $(STAMP): pyproject.toml
 
 demo: install
 	rm -rf demo-out
-	$(BIN)/edge-detect examples/recordings -o demo-out --no-model --plots \
-		--config firmware-config/deployments/generic.yaml; test $$? -le 1
-	@echo "outputs in demo-out/: detections.csv detections.sqlite levels.csv raven/ run.json plots/; the run report:"
+	$(BIN)/edge-detect examples/species -o demo-out --plots \
+		--config firmware-config/deployments/multispecies.yaml; test $$? -le 1
+	@echo "outputs in demo-out/: detections.csv (classified by models/multispecies) detections.sqlite levels.csv raven/ run.json plots/; the run report:"
 	@$(BIN)/edge-report demo-out
 
 test: install
@@ -32,14 +32,15 @@ bench: install
 	$(BIN)/python benchmarks/bench_cluster.py
 
 # The three shipped models, trained from their recipes (training/recipes/) into runs/<name>/ with
-# their held-out evaluation (evaluation.json); needs ../shared/data/real.  An interrupted run
+# their held-out evaluation (evaluation.json), then converted into the INT8 bundles in models/
+# (edge-convert: written only if they pass the accuracy gate); needs ../shared/data/real.  An interrupted run
 # resumes; `make models RESTART=1` trains from scratch.  About 11 min on 2 cores (README).
 MODELS := narw-upcall multispecies beluga-demo
 models: install
 	@for name in $(MODELS); do \
 		echo "== $$name"; \
 		$(BIN)/edge-train training/recipes/$$name.yaml -o runs/$$name $(if $(RESTART),--restart) || exit 1; \
-		: "edge-convert: $(BIN)/edge-convert runs/$$name -o models/$$name  (wired when convert lands)"; \
+		$(BIN)/edge-convert runs/$$name -o models/$$name --force || exit 1; \
 	done
 
 # Debian packages some tests use: chromium renders the run report headless, mosquitto is the

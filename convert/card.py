@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from pathlib import Path
 
 from convert.gate import GateResult
 from convert.run import Run, negative
@@ -18,10 +20,13 @@ def file_entry(data: bytes) -> dict:
 
 
 def window(run: Run) -> dict:
+    """The model's input window and crop policy (the recipe's ``inference:``; edge/crops.py)."""
+    from training.evaluate import run_policy
+
     spec = run.ckpt["spec"]
     hop_s = spec["hop"] / spec["sample_rate"]
     return {"length_s": float(run.ckpt["window_s"]), "n_frames": int(run.dataset.x.shape[1]),
-            "n_features": int(run.dataset.x.shape[2]), "hop_s": hop_s}
+            "n_features": int(run.dataset.x.shape[2]), "hop_s": hop_s, **run_policy(run.path).as_card()}
 
 
 def outputs(run: Run) -> dict:
@@ -47,7 +52,19 @@ def provenance(run: Run) -> dict:
     evaluation = run.path / "evaluation.json"
     if evaluation.is_file():
         out["evaluation"] = json.loads(evaluation.read_text())
-    return out
+    return _portable(out, Path.cwd())
+
+
+def _portable(value, base: Path):
+    """``value`` with absolute paths made relative to ``base`` (the converting folder, usually
+    the repository), so a shipped card names no path of the machine that wrote it."""
+    if isinstance(value, dict):
+        return {k: _portable(v, base) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable(v, base) for v in value]
+    if isinstance(value, str) and value.startswith("/") and "\n" not in value:
+        return os.path.relpath(value, base)
+    return value
 
 
 def build_card(run: Run, name: str, converted: Converted, files: dict[str, bytes], gate: GateResult,

@@ -88,6 +88,8 @@ def _event_recordings(run: Run):
 
     try:
         cfg = from_mapping(run.config, _source(run))
+        if cfg.data.clips is not None:
+            return "a clip library holds no long recordings to evaluate events on (window figures only)"
         recordings = config_recordings(cfg, run.path)
         dep = load_deployment(cfg.path(cfg.deployment))
         table_path = cfg.path(cfg.hydrophones) or dep.table_path()

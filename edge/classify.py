@@ -1,23 +1,28 @@
 """ROIs -> windows -> model -> scores -> thresholds and site rules -> labels.
 
-The window of an ROI is the crop ``training.evaluate`` takes: ``n_frames`` feature frames
-(:func:`edge.frontend.features`) centred on the ROI, the recording's edge frames repeated
-past its ends.  :class:`Classifier` is the read-only part (bundle, backend, thresholds,
-rules), shared by every stream; :class:`ClassifierStream` is one recording's state: a
-bounded buffer of feature frames from which each ROI's window is cut as soon as its frames
+The windows of an ROI are those of the model's crop policy (:mod:`edge.crops`, the card's
+``window: crop``, which ``training.evaluate`` calls too): ``n_frames`` feature frames
+(:func:`edge.frontend.features`) centred on the ROI, or for ``crop: scan`` windows scanning
+an ROI longer than one window; the recording's edge frames repeated past its ends.
+:class:`Classifier` is the read-only part (bundle, backend, thresholds, rules), shared by
+every stream; :class:`ClassifierStream` is one recording's state: a bounded buffer of
+feature frames from which each ROI's windows are cut as soon as their frames
 have arrived, so memory does not grow with the recording's length and any block size gives
-the result a whole-recording pass gives.
+the result a whole-recording pass gives.  Scanning needs no more buffer than centring: every
+scanned window lies within its ROI, and the buffer already reaches back to the start of the
+detector's open event (at most ``roi.max_duration_s``) less half a window.
 """
 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edge.bundle import Bundle, load_bundle, resolve
+from edge.crops import Label, combine, crop_starts, policy_of_card, window_start  # noqa: F401 (re-exported)
 from edge.errors import BundleError, ConfigError
 from edge.frontend import FrontendSpec, features
 from edge.types import Backend, Roi, SpectralFrames
@@ -27,21 +32,6 @@ if TYPE_CHECKING:
     from edge.roi import StreamingRoiDetector
 
 DEFAULT_THRESHOLD = 0.5  # training.evaluate's default, for classes the card gives none
-
-
-@dataclass(frozen=True)
-class Label:
-    """One classification kept for an ROI: ``head`` is the output's name for multi-output
-    models, "" otherwise."""
-
-    label: str
-    score: float
-    head: str = ""
-
-
-def window_start(roi: Roi, n_frames: int, hop_s: float) -> int:
-    """First frame of the ``n_frames`` window centred on ``roi`` (``training.evaluate``'s)."""
-    return int(round(((roi.start_s + roi.end_s) / 2 - n_frames * hop_s / 2) / hop_s))
 
 
 def crop(feats: np.ndarray, start: int, n_frames: int) -> np.ndarray:
@@ -75,6 +65,7 @@ class Classifier:
                                   f"(its classes: {', '.join(sorted(labels))})")
         self.thresholds = {label: bundle.thresholds.get(label, DEFAULT_THRESHOLD) for label in sorted(labels)}
         self.thresholds.update({str(k): float(p) for k, p in settings.thresholds.items()})
+        self.policy = policy_of_card(bundle.card.get("window") or {}, str(bundle.path / "card.yaml"))
 
     @property
     def kind(self) -> str:
@@ -93,7 +84,7 @@ class Classifier:
                           "labels": {k: {f: getattr(r, f) for f in ("min_snr_db", "min_received_level_db", "band_hz")
                                          if getattr(r, f) is not None}
                                      for k, r in self.settings.rules.labels.items()}},
-                "frontend_hash": self.bundle.spec_hash, "task": self.bundle.task}
+                "frontend_hash": self.bundle.spec_hash, "task": self.bundle.task, "window": self.policy.as_card()}
 
     def standardise(self, windows: np.ndarray) -> np.ndarray:
         """``(window - its mean) / scale_db`` per window, as the training model did."""
@@ -132,9 +123,24 @@ class Classifier:
         return out
 
     def classify(self, rois: list[Roi], windows: np.ndarray) -> list[list[Label]]:
-        """Labels per ROI from its raw feature window."""
+        """Labels per ROI from its raw feature window (one window each)."""
         scores = self.scores(windows)
         return [self.decide(scores, i, roi) for i, roi in enumerate(rois)]
+
+    def classify_crops(self, rois: list[Roi], starts: list[list[int]], windows: list[np.ndarray]
+                       ) -> list[list[Label]]:
+        """Labels per ROI from its crops (``starts[i]``, :func:`edge.crops.crop_starts`) and
+        their raw feature windows ``windows[i]`` ``(len(starts[i]), n_frames, n_features)``,
+        combined by :func:`edge.crops.combine`."""
+        if not rois:
+            return []
+        scores = self.scores(np.concatenate(windows))
+        out, j = [], 0
+        for roi, ss in zip(rois, starts):
+            per_crop = [self.decide(scores, j + c, roi) for c in range(len(ss))]
+            out.append(combine(roi, ss, self.bundle.n_frames, self.bundle.spec.hop_s, per_crop))
+            j += len(ss)
+        return out
 
     def stream(self, spec: FrontendSpec, *, first_frame: int = 0, limit: int | None = None) -> "ClassifierStream":
         """A recording's classification state; ``spec`` must be the bundle's."""
@@ -171,7 +177,7 @@ class ClassifierStream:
 
     ``limit`` classifies only that many ROIs, the strongest by SNR (earlier first among
     equals); the others get ``None`` (ROI-only records).  Memory: the frames back to the
-    earliest window still needed, plus ``limit`` windows when limited."""
+    earliest window still needed, plus the windows of ``limit`` ROIs when limited."""
 
     def __init__(self, classifier: Classifier, spec: FrontendSpec, *, first_frame: int = 0,
                  limit: int | None = None) -> None:
@@ -182,8 +188,8 @@ class ClassifierStream:
         self._buf = np.zeros((0, classifier.bundle.n_features), np.float32)
         self._len = 0
         self._first = int(first_frame)  # absolute frame of buffer row 0
-        self._pending: list[tuple[int, Roi, int]] = []  # (index, roi, window start)
-        self._ready: list[tuple[int, Roi, np.ndarray]] = []
+        self._pending: list[tuple[int, Roi, list[int]]] = []  # (index, roi, its windows' first frames)
+        self._ready: list[tuple[int, Roi, list[int], np.ndarray]] = []
         self._heap: list = []
         self._limit = limit
         self._results: dict[int, list[Label] | None] = {}
@@ -206,12 +212,12 @@ class ClassifierStream:
                 raise ValueError(f"frames start at {frames.first_frame}, expected {self._first + self._len}")
             self._append(features(self.spec, frames.psd))
         for roi in rois:
-            self._pending.append((self._count, roi, window_start(roi, self.n, self._hop_s)))
+            self._pending.append((self._count, roi, crop_starts(roi, self.n, self._hop_s, self.classifier.policy)))
             self._count += 1
         self._cut(final=False)
-        keep = earliest - self.n // 2 - 2
+        keep = earliest - self.n // 2 - 2  # a later ROI's centred window; scanned ones lie within their ROI
         if self._pending:
-            keep = min(keep, min(max(s, 0) for _, _, s in self._pending))
+            keep = min(keep, min(max(ss[0], 0) for _, _, ss in self._pending))
         self._trim(keep)
 
     def finish(self) -> list[list[Label] | None]:
@@ -222,7 +228,8 @@ class ClassifierStream:
         if self._heap:
             items = sorted(self._heap, key=lambda h: h[2])
             self._heap = []
-            labels = self.classifier.classify([h[3] for h in items], np.stack([h[4] for h in items]))
+            labels = self.classifier.classify_crops([h[3] for h in items], [h[4] for h in items],
+                                                    [h[5] for h in items])
             for h, lab in zip(items, labels):
                 self._results[h[2]] = lab
         return [self._results.get(i) for i in range(self._count)]
@@ -248,24 +255,25 @@ class ClassifierStream:
     def _cut(self, final: bool) -> None:
         end = self._first + self._len  # one past the last frame held
         waiting = []
-        for index, roi, start in self._pending:
-            if not final and start + self.n > end:
-                waiting.append((index, roi, start))
+        for index, roi, starts in self._pending:
+            if not final and max(starts) + self.n > end:
+                waiting.append((index, roi, starts))
                 continue
-            idx = np.arange(start, start + self.n)
+            idx = np.asarray(starts)[:, None] + np.arange(self.n)
             np.clip(idx, 0, max(end - 1, 0), out=idx)
-            if idx[0] < self._first or self._len == 0:
-                raise RuntimeError(f"window from frame {start} is no longer buffered (buffer starts at {self._first})")
-            self._take(index, roi, self._buf[idx - self._first])
+            if idx.min() < self._first or self._len == 0:
+                raise RuntimeError(f"window from frame {min(starts)} is no longer buffered "
+                                   f"(buffer starts at {self._first})")
+            self._take(index, roi, starts, self._buf[idx - self._first])
         self._pending = waiting
         if len(self._ready) >= self.classifier.settings.batch_size:
             self._run()
 
-    def _take(self, index: int, roi: Roi, window: np.ndarray) -> None:
+    def _take(self, index: int, roi: Roi, starts: list[int], windows: np.ndarray) -> None:
         if self._limit is None:
-            self._ready.append((index, roi, window))
+            self._ready.append((index, roi, starts, windows))
             return
-        heapq.heappush(self._heap, (roi.snr_db, -index, index, roi, window))
+        heapq.heappush(self._heap, (roi.snr_db, -index, index, roi, starts, windows))
         if len(self._heap) > self._limit:
             dropped = heapq.heappop(self._heap)
             self._results[dropped[2]] = None
@@ -273,8 +281,9 @@ class ClassifierStream:
     def _run(self) -> None:
         if not self._ready:
             return
-        labels = self.classifier.classify([r for _, r, _ in self._ready], np.stack([w for _, _, w in self._ready]))
-        for (index, _, _), lab in zip(self._ready, labels):
+        labels = self.classifier.classify_crops([r for _, r, _, _ in self._ready], [s for _, _, s, _ in self._ready],
+                                                [w for _, _, _, w in self._ready])
+        for (index, _, _, _), lab in zip(self._ready, labels):
             self._results[index] = lab
         self._ready = []
 

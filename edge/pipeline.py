@@ -17,6 +17,7 @@ from edge.audio import Recording, probe
 from edge.calibration import Calibration, HydrophoneTable, resolve
 from edge.classify import Classifier, Label, earliest_roi_frame
 from edge.config import DeploymentConfig
+from edge.crops import span as crop_span
 from edge.errors import AudioError
 from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.levels import StreamingLevels, to_rows
@@ -98,8 +99,9 @@ def records(prep: Prepared, config: DeploymentConfig, rois: list[Roi], periods: 
     def utc(offset_s: float) -> str:
         return iso_utc(info.start_utc, offset_s)
 
-    def record(r: Roi, label: str, score: float, head: str = "", by: str = "") -> Detection:
-        return Detection(name, prep.channel, utc(r.start_s), r.start_s, r.end_s, r.low_hz, r.high_hz, label,
+    def record(r: Roi, label: str, score: float, head: str = "", by: str = "", span=None) -> Detection:
+        start_s, end_s = span or (r.start_s, r.end_s)  # a scanned ROI's label covers part of it
+        return Detection(name, prep.channel, utc(start_s), start_s, end_s, r.low_hz, r.high_hz, label,
                          score, r.snr_db, r.received_level_db, head=head, deployment=config.name, model=by,
                          config_hash=config.hash, hydrophone=calibration.hydrophone,
                          calibration_db=calibration.full_scale_spl_db)
@@ -110,7 +112,7 @@ def records(prep: Prepared, config: DeploymentConfig, rois: list[Roi], periods: 
         if kept is None:
             detections.append(record(r, ROI_LABEL, float("nan")))
         else:
-            detections += [record(r, k.label, k.score, k.head, model) for k in kept]
+            detections += [record(r, k.label, k.score, k.head, model, crop_span(k, r)) for k in kept]
     level_rows = to_rows(periods, file=name, start_utc_of=utc, period_s=config.levels.period_s,
                          total_s=info.duration_s)
     return detections, level_rows

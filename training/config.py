@@ -12,6 +12,7 @@ from typing import Any
 
 
 from edge import _validate as v
+from edge.crops import CropPolicy
 from edge.errors import ConfigError
 from training.augment import AugmentSettings
 from training.types import TrainConfigError
@@ -180,6 +181,26 @@ class CardSettings:
                 _text(f"data[{i}].{key}", val)
 
 
+@dataclass(frozen=True)
+class InferenceSettings:
+    """``inference:``: how the model is applied to an ROI, part of the model (edge-convert
+    writes it into the card's ``window:``; edge/crops.py implements it for device and
+    evaluation alike).  ``crop``: centre (one window centred on the ROI) or scan (ROIs longer
+    than the window also scored on windows at most ``scan_hop_s`` apart)."""
+
+    crop: str = "centre"
+    scan_hop_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.policy()
+
+    def policy(self) -> CropPolicy:
+        try:
+            return CropPolicy(self.crop, self.scan_hop_s)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+
 EVALUATIONS = ("loro", "split")
 
 
@@ -220,6 +241,7 @@ class TrainConfig:
     train: LoopSettings = field(default_factory=LoopSettings)
     card: CardSettings | None = None
     evaluation: EvaluationSettings | None = None
+    inference: InferenceSettings = field(default_factory=InferenceSettings)
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -234,7 +256,8 @@ class TrainConfig:
         if value is None:
             return None
         p = Path(value)
-        return p if p.is_absolute() or not self.source else Path(self.source).parent / p
+        # resolved, so recordings have one name wherever edge-train ran (split.json, the gate)
+        return (p if p.is_absolute() or not self.source else Path(self.source).parent / p).resolve()
 
     def as_dict(self, relative_to: Path | None = None) -> dict[str, Any]:
         """The config as a mapping; with ``relative_to`` (a run folder) every path is rewritten
@@ -265,7 +288,7 @@ class TrainConfig:
 
 _SECTIONS = {"data": DataSettings, "split": SplitSettings, "model": ModelSettings,
              "augment": AugmentSettings, "train": LoopSettings, "card": CardSettings,
-             "evaluation": EvaluationSettings}
+             "evaluation": EvaluationSettings, "inference": InferenceSettings}
 
 
 _OPTIONAL = ("card", "evaluation")  # null (as a run's config.yaml writes them when absent) = absent

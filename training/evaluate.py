@@ -1,9 +1,11 @@
 """``edge-train evaluate``: the whole pipeline (ROI detector + classifier) over long
 recordings, detections matched to annotations by time overlap.
 
-Each ROI of edge's detector is classified on the window centred on it (the same crop the
-device takes); an ROI becomes a detection of the most probable non-noise class when that
-probability reaches ``threshold``.  A multi-output model is scored per head: each head's
+Each ROI of edge's detector is classified on the windows the model's crop policy takes
+(:mod:`edge.crops`, the device's own code: the window centred on it, or for ``crop: scan``
+windows scanning a long ROI); a window keeps the most probable non-noise class when that
+probability reaches ``threshold``, and edge.crops turns the windows' labels into the ROI's
+detections.  A multi-output model is scored per head: each head's
 first class is its "none", and an ROI gives one detection per head whose best other class
 reaches the threshold (truth: the annotations whose label is among that head's classes).
 Event-level: precision, recall, F1 and false positives per hour, per class (per head for
@@ -19,10 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig
+from edge.crops import CENTRE, CropPolicy, Label, combine, crop_starts, span
 from edge.types import Roi
+from training.config import from_mapping
 from training.datasets import NEGATIVE, build_annotated
 from training.features import recording_features
 from training.loop import load_model, predict
@@ -34,12 +39,16 @@ CURVE = tuple(round(t, 2) for t in np.arange(0.05, 1.0, 0.05))
 
 @dataclass
 class Scored:
-    """The ROIs of one recording and the classifier's probabilities for each (per head)."""
+    """The ROIs of one recording, the first frame of each window scored per ROI, and the
+    classifier's probabilities for each window (per head), ROI by ROI in crop order."""
 
     name: str  # the recording's name as in its annotations
     rois: list[Roi]
-    probs: dict  # output name ("" for single/multi_label) -> (n_rois, n_classes)
+    probs: dict  # output name ("" for single/multi_label) -> (n_windows, n_classes)
     duration_s: float
+    starts: list[list[int]] | None = None  # per ROI; None: one window each
+    n_frames: int = 0
+    hop_s: float = 0.0
 
 
 def _outputs(ckpt: dict) -> dict[str, list[str]]:
@@ -49,20 +58,36 @@ def _outputs(ckpt: dict) -> dict[str, list[str]]:
     return {"": list(ckpt["classes"])}
 
 
+def run_policy(run: Path) -> CropPolicy:
+    """The crop policy of a run: its ``config.yaml``'s ``inference:`` (none: centre)."""
+    path = Path(run) / "config.yaml"
+    if not path.is_file():
+        return CENTRE
+    data = yaml.safe_load(path.read_text()) or {}
+    if not data.get("inference"):
+        return CENTRE
+    return from_mapping(data, str(path)).inference.policy()
+
+
 def score(model, ckpt: dict, path: str, config: DeploymentConfig, table: HydrophoneTable | None,
-          name: str, classify=None) -> Scored:
+          name: str, classify=None, policy: CropPolicy = CENTRE) -> Scored:
     rf = recording_features(path, config, table)
     n = max(1, int(round(ckpt["window_s"] / rf.spec.hop_s)))
     if not rf.rois:
-        return Scored(name, [], {k: np.zeros((0, len(c))) for k, c in _outputs(ckpt).items()}, rf.duration_s)
-    x = np.stack([rf.window(rf.frame_of((r.start_s + r.end_s) / 2 - n * rf.spec.hop_s / 2), n) for r in rf.rois])
+        return Scored(name, [], {k: np.zeros((0, len(c))) for k, c in _outputs(ckpt).items()}, rf.duration_s,
+                      [], n, rf.spec.hop_s)
+    starts = [crop_starts(r, n, rf.spec.hop_s, policy) for r in rf.rois]
+    x = np.stack([rf.window(s, n) for ss in starts for s in ss])
     probs = predict(model, x) if classify is None else _classify(classify, ckpt, x)
-    return Scored(name, rf.rois, probs if isinstance(probs, dict) else {"": probs}, rf.duration_s)
+    return Scored(name, rf.rois, probs if isinstance(probs, dict) else {"": probs}, rf.duration_s, starts, n,
+                  rf.spec.hop_s)
 
 
-def detections(scored: Scored, outputs: dict[str, list[str]], threshold: float) -> list[Annotation]:
-    """Detections at ``threshold``: per output, the best class that is not its none/noise."""
-    out = []
+def _window_labels(scored: Scored, outputs: dict[str, list[str]], threshold: float) -> list[list[Label]]:
+    """Per window: per output, the best class that is not its none/noise, when it reaches
+    ``threshold``."""
+    n = len(next(iter(scored.probs.values()))) if scored.probs else 0
+    out: list[list[Label]] = [[] for _ in range(n)]
     for head, classes in outputs.items():
         p = scored.probs[head]
         if not len(p):
@@ -73,10 +98,23 @@ def detections(scored: Scored, outputs: dict[str, list[str]], threshold: float) 
         elif NEGATIVE in classes:
             q[:, classes.index(NEGATIVE)] = -1.0
         best = np.argmax(q, axis=1)
-        for roi, k, row in zip(scored.rois, best, q):
+        for i, (k, row) in enumerate(zip(best, q)):
             if row[k] >= threshold:
-                out.append(Annotation(scored.name, roi.start_s, roi.end_s, roi.low_hz, roi.high_hz, classes[k]))
+                out[i].append(Label(classes[k], float(row[k]), head))
     return out
+
+
+def detections(scored: Scored, outputs: dict[str, list[str]], threshold: float) -> list[Annotation]:
+    """Detections at ``threshold``: each ROI's windows' labels combined by edge.crops."""
+    per_window = _window_labels(scored, outputs, threshold)
+    starts = scored.starts if scored.starts is not None else [[0] for _ in scored.rois]
+    found, i = [], 0
+    for roi, ss in zip(scored.rois, starts):
+        found += [(roi, lab) for lab in combine(roi, ss, scored.n_frames, scored.hop_s, per_window[i : i + len(ss)])]
+        i += len(ss)
+    heads = list(outputs)
+    found.sort(key=lambda rl: heads.index(rl[1].head))  # stable: head by head, ROIs in time order
+    return [Annotation(scored.name, *span(lab, roi), roi.low_hz, roi.high_hz, lab.label) for roi, lab in found]
 
 
 def _events(scored: list[Scored], truth: list[Annotation], outputs: dict[str, list[str]], threshold: float,
@@ -112,26 +150,31 @@ def _classify(classify, ckpt: dict, x: np.ndarray):
 
 
 def score_recordings(run: Path, recordings: dict[str, list[Annotation]], config: DeploymentConfig,
-                     table: HydrophoneTable | None = None, classify=None) -> tuple[list[Scored], dict]:
-    """Every recording's ROIs scored by the run's model, and the model's checkpoint."""
+                     table: HydrophoneTable | None = None, classify=None,
+                     policy: CropPolicy | None = None) -> tuple[list[Scored], dict]:
+    """Every recording's ROIs scored by the run's model (on the windows of ``policy``, by
+    default the run's own), and the model's checkpoint."""
+    policy = run_policy(run) if policy is None else policy
     model, ckpt = load_model(run)
     spec = config.spec_for(ckpt["spec"]["sample_rate"])
     if spec.hash != ckpt["spec_hash"]:
         raise TrainConfigError(f"the deployment's frontend spec {spec.hash} differs from the model's "
                                f"{ckpt['spec_hash']} ({run / 'frontend.json'})")
-    scored = [score(model, ckpt, path, config, table, anns[0].file if anns else Path(path).name, classify)
+    scored = [score(model, ckpt, path, config, table, anns[0].file if anns else Path(path).name, classify, policy)
               for path, anns in recordings.items()]
     return scored, ckpt
 
 
 def evaluate(run: Path, recordings: dict[str, list[Annotation]], config: DeploymentConfig,
              table: HydrophoneTable | None = None, *, threshold: float = 0.5, curve: tuple = CURVE,
-             seed: int = 0, classify=None) -> dict:
+             seed: int = 0, classify=None, policy: CropPolicy | None = None) -> dict:
     """Event-level (at ``threshold`` and over ``curve``) and window-level metrics of the run's
     model on ``recordings`` (path -> annotations, file names as in the annotations).
     ``classify``: probabilities (per head for multi-output) from standardised windows, in
-    place of the run's torch model."""
-    scored, ckpt = score_recordings(run, recordings, config, table, classify)
+    place of the run's torch model.  ``policy``: the crop policy (default: the run's
+    ``inference:``)."""
+    policy = run_policy(run) if policy is None else policy
+    scored, ckpt = score_recordings(run, recordings, config, table, classify, policy)
     model, _ = load_model(run)
     outputs = _outputs(ckpt)
     truth = [a for anns in recordings.values() for a in anns]
@@ -139,7 +182,7 @@ def evaluate(run: Path, recordings: dict[str, list[Annotation]], config: Deploym
     events = _events(scored, truth, outputs, threshold, hours)
     ds = build_annotated(recordings, config, window_s=ckpt["window_s"], classes=tuple(ckpt["classes"]),
                          table=table, seed=seed, jitter_s=0.0)
-    return {"threshold": threshold, "recordings": len(recordings), "events": events,
+    return {"threshold": threshold, "recordings": len(recordings), "inference": policy.as_card(), "events": events,
             "curve": [{"threshold": t, **_events(scored, truth, outputs, t, hours)["overall"]} for t in curve],
             "windows": _windows(ckpt, ds.y, predict(model, ds.x) if classify is None else _classify(classify, ckpt, ds.x)), "detections": events["detections"]}
 
@@ -147,3 +190,34 @@ def evaluate(run: Path, recordings: dict[str, list[Annotation]], config: Deploym
 def write(result: dict, path: Path) -> Path:
     path.write_text(json.dumps(result, indent=1))
     return path
+
+
+def evaluate_bundle(bundle: Path, recordings: dict[str, list[Annotation]], config: DeploymentConfig,
+                    table: HydrophoneTable | None = None, *, backend: str = "auto",
+                    threshold: float | None = None) -> dict:
+    """Event-level metrics of a shipped INT8 bundle run exactly as ``edge-detect`` runs it (edge's
+    classifier and backend, the card's crop policy and thresholds; ``threshold`` sets every
+    class's), each recording on its own as :func:`evaluate` takes them.  What a card's
+    ``metrics.events`` state is reproduced by this on the same recordings."""
+    from dataclasses import replace
+
+    from edge.classify import load_classifier
+    from edge.config import ModelSettings
+    from edge.pipeline import process_recording
+
+    settings = replace(config.model or ModelSettings(), bundle=str(Path(bundle).resolve()), backend=backend)
+    classifier = load_classifier(replace(config, model=settings))
+    calls = [c for o in classifier.bundle.outputs for c in o.classes if c != o.negative]
+    if threshold is not None:
+        settings = replace(settings, thresholds={c: threshold for c in calls})
+        classifier = load_classifier(replace(config, model=settings))
+    dets, truth, seconds = [], [], 0.0
+    for path, anns in recordings.items():
+        name = anns[0].file if anns else Path(path).name
+        result = process_recording(path, replace(config, model=settings), table, classifier=classifier)
+        dets += [Annotation(name, d.start_s, d.end_s, d.low_hz, d.high_hz, d.label) for d in result.detections]
+        truth += [a for a in anns if a.label in calls]
+        seconds += result.info.duration_s
+    events = match_events(dets, truth, hours=seconds / 3600, classes=calls)
+    events["detections"] = len(dets)
+    return {"model": classifier.identity, "threshold": threshold, "recordings": len(recordings), "events": events}

@@ -1,9 +1,12 @@
 """Leave-one-recording-out: one ``edge-train`` run per fold, each evaluated with the whole
 pipeline on its held-out recordings, event counts pooled over the folds.
 
-The operating threshold is fixed before the folds run (the config's ``evaluation.threshold``
-or ``--threshold``); the pooled counts at the other thresholds (the PR curve) are reported
-for reading, never to pick the threshold the held-out figures are quoted at.
+Each held-out recording is classified with the recipe's crop policy (``inference:``, written
+into each fold's ``config.yaml``, so a finished fold re-evaluated under a new policy gives
+that policy's figures).  The operating threshold is fixed before the folds run (the
+config's ``evaluation.threshold`` or ``--threshold``); the pooled counts at the other
+thresholds (the PR curve) are reported for reading, never to pick the threshold the
+held-out figures are quoted at.
 
 ``python -m training.loro CONFIG.yaml --fold A.wav,B.wav --fold C.wav,D.wav ... -o OUT``
 writes ``OUT/fold_<k>/`` (run folders with ``evaluation.json``) and ``OUT/loro.json``.
@@ -48,7 +51,7 @@ def leave_one_out(config: TrainConfig, folds: list[list[str]], out: Path, thresh
         missing = sorted(set(held) - known)
         if missing:
             raise TrainConfigError(f"{config.source}: evaluation: folds: {missing} are not among the recordings")
-    results, summary = [], {"threshold": threshold, "folds": []}
+    results, summary = [], {"threshold": threshold, "inference": config.inference.policy().as_card(), "folds": []}
     for k, held in enumerate(folds):
         run = (out / f"fold_{k}").resolve()
         fold = replace(config, out=str(run), split=replace(config.split, holdout=list(held)), evaluation=None)

@@ -35,7 +35,7 @@ def run_recipe(config: TrainConfig, *, resume: bool = True) -> dict:
     if ev.kind == "loro":
         summary = leave_one_out(config, [list(f) for f in ev.folds], run / "loro", ev.threshold, resume=resume)
         metrics = train(config, resume=resume)
-        result = {"kind": "loro", "threshold": ev.threshold,
+        result = {"kind": "loro", "threshold": ev.threshold, "inference": summary["inference"],
                   "threshold_rule": "fixed in the recipe before any held-out figure was seen",
                   "data": "each fold's held-out recordings (never seen by that fold's model), pooled",
                   "events": summary["pooled"], "curve": summary["curve"],

@@ -8,6 +8,9 @@ later than that, it replays the end of the contiguous recordings before it, whic
 the single-process run's noise floor comes from.  With a classifier, half a window more is
 replayed, so the window of an ROI starting at the chunk's first frame holds the frames the
 single-process run cuts it from (the tail is read until every owned window is complete).
+A scanning model (card ``window: crop: scan``, edge/crops.py) needs no more: its extra windows
+lie within their ROI, after the centred window's start, and the ROI itself is bounded by
+``max_duration_s`` like any open event.
 """
 
 from __future__ import annotations

@@ -28,6 +28,10 @@ CONFIGS = {
                "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}}},
     "multi_label": {"classes": ["noise", "upcall"], "model": {"width": 8, "depth": 2, "head": "multi_label"},
                     "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}}},
+    # single with the scanning crop policy (edge/crops.py) in its recipe
+    "scan": {"classes": ["noise", "upcall"], "model": {"width": 8, "depth": 2},
+             "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}},
+             "inference": {"crop": "scan", "scan_hop_s": 0.5}},
     # beluga-like: two named heads at 32 kHz (the deployment below)
     "multi_output": {"classes": ["noise", "whistle", "hf_pulsed"], "deployment": "beluga.yaml", "window_s": 1.0,
                      "model": {"width": 8, "depth": 2, "head": "multi_output",

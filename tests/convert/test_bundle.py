@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,6 +51,7 @@ def test_card_fields_and_hashes_match_the_files(bundle, single_run):
     golden = np.load(bundle / "golden.npz")
     assert card["window"]["n_frames"] == golden["input"].shape[1] == round(2.0 / card["window"]["hop_s"])
     assert card["window"]["n_features"] == golden["input"].shape[2]
+    assert card["window"]["crop"] == "centre"  # the run's recipe has no inference: section
     assert card["input"]["standardise"] == {"scale_db": 20.0}
     metrics = card["metrics"]
     assert metrics["gate"]["passed"] and min(metrics["argmax_agreement"].values()) >= 0.99
@@ -57,7 +59,7 @@ def test_card_fields_and_hashes_match_the_files(bundle, single_run):
     assert card["fp32"]["onnx_bytes"] > card["files"]["model.int8.onnx"]["bytes"]
     assert card["latency_ms"]["onnx_int8"] > 0 and card["latency_ms"]["tflite_int8"] > 0
     assert card["thresholds"] == {"upcall": 0.5}
-    assert card["training"]["run"] == str(single_run.resolve())
+    assert (Path.cwd() / card["training"]["run"]).resolve() == single_run.resolve()  # relative: no machine path ships
 
 
 def test_tflite_input_and_output_are_int8_with_the_cards_quantisation(bundle):
@@ -110,8 +112,8 @@ def test_golden_vectors_reproduce_with_onnxruntime_and_litert(tmp_path_factory, 
     bundle = tiny_bundle(tmp_path_factory, head)
     card = card_of(bundle)
     golden = np.load(bundle / "golden.npz")
-    x = golden["input"]
-    assert x.dtype == np.float32 and len(x) == 4
+    assert golden["input"].dtype == np.float16 and len(golden["input"]) == 4  # synthetic, float16-exact
+    x = golden["input"].astype(np.float32)
     onnx_out, tfl_out = _run_files(bundle, x)
     for name, out in card["outputs"].items():
         np.testing.assert_allclose(onnx_out[name], golden[f"onnx_int8/{name}"], atol=1e-5)
@@ -138,3 +140,17 @@ def test_every_head_type_converts_multi_output_gives_one_output_per_head(tmp_pat
     ml = card_of(tiny_bundle(tmp_path_factory, "multi_label"))
     assert ml["task"] == "multi_label" and ml["outputs"]["logits"]["activation"] == "sigmoid"
     assert ml["metrics"]["gate"]["passed"]
+
+
+def test_the_runs_crop_policy_goes_into_the_card_and_the_gate(tmp_path_factory):
+    """A run whose recipe says inference: {crop: scan}: the card's window names it, the gate
+    evaluated the events with it, and the runtime reads it."""
+    from edge.bundle import load_bundle
+    from edge.crops import CropPolicy, policy_of_card
+
+    out = tiny_bundle(tmp_path_factory, "scan")
+    card = card_of(out)
+    assert card["window"]["crop"] == "scan" and card["window"]["scan_hop_s"] == 0.5
+    assert policy_of_card(load_bundle(out).card["window"], "card") == CropPolicy("scan", 0.5)
+    assert card["metrics"]["gate"]["passed"]
+    assert set(card["metrics"]["events"]) == {"fp32", "onnx_int8", "tflite_int8"}  # evaluated by scanning

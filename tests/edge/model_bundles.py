@@ -4,14 +4,18 @@ runtime is tested on the files the converter really writes (docs/bundles.md).
 
 ``single``: noise/upcall on the narw-upcall frontend (2 kHz).  ``multi``: two named heads
 (``whistle``: none/whistle, ``hf_call``: none/hf_pulsed) on a 32 kHz beluga-like deployment,
-returned with that deployment's YAML.  Both are built once per session; tests skip with the
-reason when the train/convert extras are missing.
+returned with that deployment's YAML.  ``scanning``: ``single`` with ``crop: scan`` in its
+card (edge/crops.py).  All are built once per session; tests skip with the reason when the
+train/convert extras are missing.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from pathlib import Path
+
+import yaml
 
 from tests.convert.conftest import tiny_bundle, tiny_run
 
@@ -28,3 +32,15 @@ def multi(tmp_path_factory) -> tuple[Path, Path]:
     """The multi-output bundle and the deployment YAML its run was trained with."""
     bundle = tiny_bundle(tmp_path_factory, "multi_output")
     return bundle, tiny_run(tmp_path_factory, "multi_output").parent / "beluga.yaml"
+
+
+def scanning(tmp_path_factory, scan_hop_s: float = 0.5) -> Path:
+    """``single``'s files with a card asking for ``crop: scan`` (the card is not among the
+    hashed files, so the copy verifies as the original does)."""
+    path = tmp_path_factory.getbasetemp() / f"scanning-{scan_hop_s:g}"
+    if not (path / "card.yaml").is_file():
+        shutil.copytree(single(tmp_path_factory), path, dirs_exist_ok=True)
+        card = yaml.safe_load((path / "card.yaml").read_text())
+        card["window"] = {**card["window"], "crop": "scan", "scan_hop_s": scan_hop_s}
+        (path / "card.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
+    return path

@@ -10,12 +10,13 @@ import pytest
 
 from edge.calibration import HydrophoneTable
 from edge.classify import crop, earliest_roi_frame, load_classifier, window_start
+from edge.crops import crop_starts, span
 from edge.config import LabelRule, ModelRules, ModelSettings, load_deployment
 from edge.frontend import features
 from edge.pipeline import ROI_LABEL, prepare, process_recording
 from edge.roi import StreamingRoiDetector
 from tests.conftest import DEPLOYMENTS
-from tests.edge.model_bundles import multi, single
+from tests.edge.model_bundles import multi, scanning, single
 
 SR = 2000
 
@@ -61,6 +62,31 @@ def recording(tmp_path_factory):
     return path
 
 
+def long_events(seconds: float, seed: int) -> np.ndarray:
+    """:func:`upcalls` plus events longer than the 2-s window: three calls 0.1 s apart
+    (twice; one ROI of about 3.3 s each) and a 6-s tone with a call on its second half."""
+    x = upcalls(seconds, 8, seed).astype(np.float64)
+    t = np.arange(SR) / SR
+    chirp = np.sin(2 * np.pi * (60 * t + 80 * t**2)) * np.hanning(SR)
+    for s in (20.0, 70.0):
+        for k in range(3):
+            i = int((s + 1.1 * k) * SR)
+            x[i:i + SR] += chirp * 0.3
+    tone = np.arange(6 * SR) / SR
+    x[40 * SR:46 * SR] += 0.1 * np.sin(2 * np.pi * 150 * tone) * np.hanning(len(tone)) ** 0.1
+    x[int(43.5 * SR):int(43.5 * SR) + SR] += chirp * 0.4
+    return (x / np.abs(x).max() * 0.5).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def long_recording(tmp_path_factory):
+    import soundfile as sf
+
+    path = tmp_path_factory.mktemp("rec") / "long.wav"
+    sf.write(str(path), long_events(120.0, seed=5), SR, subtype="PCM_16")
+    return path
+
+
 def whole_file_labels(path, config, table, classifier):
     """The reference: every frame's features at once, each ROI's crop, one batch."""
     prep = prepare(path, config, table)
@@ -71,8 +97,9 @@ def whole_file_labels(path, config, table, classifier):
     rois = detector.push(SpectralFrames(psd, 0)) + detector.flush()
     feats = features(prep.spec, psd)
     n = classifier.bundle.n_frames
-    windows = np.stack([crop(feats, window_start(r, n, prep.spec.hop_s), n) for r in rois])
-    return rois, classifier.classify(rois, windows)
+    starts = [crop_starts(r, n, prep.spec.hop_s, classifier.policy) for r in rois]
+    windows = [np.stack([crop(feats, s, n) for s in ss]) for ss in starts]
+    return rois, classifier.classify_crops(rois, starts, windows)
 
 
 def as_rows(detections):
@@ -90,6 +117,35 @@ def test_streaming_equals_whole_file_for_any_block_size(recording, config, table
         res = process_recording(recording, config, table, block_s=block_s, classifier=classifier)
         assert as_rows(res.detections) == expected, block_s
         assert all(d.model == classifier.identity for d in res.detections)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.5])
+def test_scanning_model_streams_as_the_whole_file_and_scans_only_long_rois(long_recording, config, table, tiny,
+                                                                           tmp_path_factory, threshold):
+    """A card with crop: scan: ROIs longer than the window are scored on several windows,
+    streamed in any block size as in one pass; shorter ROIs give the centred model's result."""
+    scan = load_classifier(replace(config, model=ModelSettings(bundle=str(scanning(tmp_path_factory)),
+                                                               thresholds={"upcall": threshold})))
+    centre = load_classifier(replace(config, model=ModelSettings(bundle=str(tiny), thresholds={"upcall": threshold})))
+    assert scan.policy.crop == "scan" and centre.policy.crop == "centre"
+    window_s = scan.bundle.n_frames * scan.bundle.spec.hop_s
+    rois, labels = whole_file_labels(long_recording, config, table, scan)
+    long = [r for r in rois if r.end_s - r.start_s > window_s]
+    assert len(long) >= 3 and max(r.end_s - r.start_s for r in long) > 3 * window_s
+    expected = [(*(round(t, 6) for t in span(lab, r)), lab.label, lab.score)
+                for r, ls in zip(rois, labels) for lab in ls]
+    for block_s in (0.37, 7.0, 1000.0):
+        res = process_recording(long_recording, config, table, block_s=block_s, classifier=scan)
+        assert [(round(d.start_s, 6), round(d.end_s, 6), d.label, d.score) for d in res.detections] == expected
+    by_roi = dict(zip(rois, labels))
+    _, centre_labels = whole_file_labels(long_recording, config, table, centre)
+    for r, got in zip(rois, centre_labels):
+        if r.end_s - r.start_s <= window_s:
+            assert by_roi[r] == got
+        else:
+            assert all(r.start_s <= lab.start_s < lab.end_s <= r.end_s for lab in by_roi[r])
+    if threshold == 0.0:  # every window keeps the label: one detection over the whole long ROI
+        assert all([(lab.start_s, lab.end_s) for lab in by_roi[r]] == [(r.start_s, r.end_s)] for r in long)
 
 
 def test_windows_at_both_ends_repeat_the_edge_frames(recording, config, table, tiny):

@@ -60,3 +60,41 @@ def test_evaluate_runs_detector_and_classifier_on_unseen_recordings(tmp_path, ca
     assert set(events["per_class"]) == {"upcall"}
     assert events["overall"]["recall"] >= 0.6 and events["overall"]["precision"] >= 0.6
     assert result["windows"]["balanced_accuracy"] >= 0.75
+
+
+def test_evaluation_and_edge_detect_scan_an_roi_alike(tmp_path_factory):
+    """One implementation of the crop policy: training.evaluate with the bundle's own ONNX
+    file as its classifier gives edge-detect's detections of a scanning bundle, window
+    positions, spans and merged runs included."""
+    from dataclasses import replace
+
+    from edge.calibration import HydrophoneTable
+    from edge.classify import activate, load_classifier
+    from edge.config import ModelSettings, load_deployment
+    from edge.pipeline import process_recording
+    from tests.conftest import DEPLOYMENTS
+    from tests.convert.conftest import tiny_run
+    from tests.edge.model_bundles import scanning
+    from tests.edge.test_classify import SR, long_events
+    import soundfile as sf
+
+    from training.evaluate import _outputs, detections, score_recordings
+
+    config = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
+    table = HydrophoneTable.load(config.table_path())
+    path = tmp_path_factory.mktemp("scan") / "long.wav"
+    sf.write(str(path), long_events(120.0, seed=5), SR, subtype="PCM_16")
+    run, bundle = tiny_run(tmp_path_factory), scanning(tmp_path_factory)
+    classifier = load_classifier(replace(config, model=ModelSettings(bundle=str(bundle), backend="onnx")))
+    edge = process_recording(path, config, table, classifier=classifier).detections
+
+    def onnx(x):
+        return activate(classifier.backend.run(x)["logits"], "softmax")
+
+    scored, ckpt = score_recordings(run, {str(path): []}, config, table, classify=onnx, policy=classifier.policy)
+    ours = detections(scored[0], _outputs(ckpt), classifier.thresholds["upcall"])
+    assert [(round(d.start_s, 6), round(d.end_s, 6), d.label) for d in edge] == \
+        [(round(a.start_s, 6), round(a.end_s, 6), a.label) for a in ours]
+    rois = scored[0].rois
+    assert sum(len(s) for s in scored[0].starts) > len(rois)  # long ROIs were scanned
+    assert edge and len(rois) == len(scored[0].starts)

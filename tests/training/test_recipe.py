@@ -77,6 +77,27 @@ def test_card_is_validated_with_its_key_named(tmp_path):
         load_config(write(tmp_path, evaluation={"kind": "loro"}))
 
 
+def test_inference_policy_is_validated_with_its_key_named(tmp_path):
+    from edge.crops import CENTRE, CropPolicy
+    from training.evaluate import run_policy
+
+    assert load_config(write(tmp_path)).inference.policy() == CENTRE
+    config = load_config(write(tmp_path, inference={"crop": "scan", "scan_hop_s": 0.5}))
+    assert config.inference.policy() == CropPolicy("scan", 0.5)
+    for bad, message in [({"crop": "middle"}, "crop='middle' is not one of centre, scan"),
+                         ({"crop": "scan", "scan_hop_s": -1}, "scan_hop_s=-1 must be a number > 0"),
+                         ({"crop": "scan", "hop": 1}, "unknown key 'hop'")]:
+        with pytest.raises(TrainConfigError, match=message) as info:
+            load_config(write(tmp_path, inference=bad))
+        assert "train.yaml: inference" in str(info.value)
+    run = tmp_path / "run"  # a run folder's config.yaml carries the policy (edge-convert, evaluate read it)
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump(config.as_dict(relative_to=run)))
+    assert run_policy(run) == CropPolicy("scan", 0.5)
+    (run / "config.yaml").write_text(yaml.safe_dump({**config.as_dict(relative_to=run), "inference": None}))
+    assert run_policy(run) == CENTRE  # runs written before the key existed
+
+
 def test_top3_accuracy_for_rankings():
     probs = np.array([[0.5, 0.3, 0.1, 0.1], [0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])
     m = window_metrics(np.array([0, 0, 2]), probs, ["a", "b", "c", "d"])

@@ -74,7 +74,8 @@ def train_cmd(config: str, restart: bool, out: str | None) -> None:
 
 
 @click.command("edge-train evaluate", help="Run ROI detector + RUN's classifier over annotated recordings; "
-               "event-level metrics matched by time overlap.")
+               "event-level metrics matched by time overlap.  RUN is an edge-train run folder, or a model "
+               "bundle (models/NAME, with --config) evaluated through edge's INT8 runtime as edge-detect runs it.")
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.option("--annotations", required=True, type=click.Path(exists=True),
               help="CSV (filename,start,end,freq_min,freq_max,label), a Raven .selections.txt or a folder of them")
@@ -85,20 +86,25 @@ def train_cmd(config: str, restart: bool, out: str | None) -> None:
 @click.option("--config", "deployment", type=click.Path(dir_okay=False), help="deployment YAML (default: the run's)")
 @click.option("--only", multiple=True, help="evaluate only the recordings with this file name (repeatable), e.g. a run's test split")
 @click.option("--threshold", type=float, default=0.5, show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="where to write the JSON (default RUN/evaluate.json; RUN/evaluation.json is the recipe's held-out figures)")
+@click.option("--backend", type=click.Choice(["auto", "onnx", "tflite"]), default="auto", show_default=True,
+              help="a bundle's INT8 file: onnx (model.int8.onnx) or tflite (model.int8.tflite)")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="where to write the JSON (default RUN/evaluate.json; RUN/evaluation.json is the recipe's held-out figures; for a bundle: not written unless given)")
 def evaluate_cmd(run, annotations, label_column, audio_dir, background, labels, deployment, only, threshold,
-                 output) -> None:
+                 backend, output) -> None:
     try:
         import yaml
 
         from edge.calibration import HydrophoneTable
         from edge.config import load_deployment
         from training.config import from_mapping
-        from training.evaluate import evaluate, write
+        from training.evaluate import evaluate, evaluate_bundle, write
         from training.sources import annotated_recordings
     except ImportError as exc:
         _fail(f"{exc}; {_HINT}")
     run = Path(run)
+    bundle = (run / "card.yaml").is_file()
+    if bundle and deployment is None:
+        _fail(f"{run}: a model bundle names no deployment: give --config DEPLOYMENT.yaml")
     try:
         if deployment is None:
             cfg = from_mapping(yaml.safe_load((run / "config.yaml").read_text()), str(run / "config.yaml"))
@@ -115,9 +121,19 @@ def evaluate_cmd(run, annotations, label_column, audio_dir, background, labels, 
             missing = sorted(set(only) - {Path(p).name for p in recordings})
             if missing:
                 _fail(f"--only: no recording named {', '.join(missing)}")
-        result = evaluate(run, recordings, dep, table, threshold=threshold)
+        if bundle:
+            result = evaluate_bundle(run, recordings, dep, table, backend=backend, threshold=threshold)
+        else:
+            result = evaluate(run, recordings, dep, table, threshold=threshold)
     except PamedgeError as exc:
         _fail(str(exc))
+    if bundle:
+        o = result["events"]["overall"]
+        written = f"; written {write(result, Path(output))}" if output else ""
+        click.echo(f"{result['model']}: events: precision {o['precision']:.4f} recall {o['recall']:.4f} "
+                   f"F1 {o['f1']:.4f} FP/h {o['fp_per_hour']:.2f} over {result['events']['hours']:.2f} h "
+                   f"(tp {o['tp']}, fp {o['fp']}, fn {o['fn']}){written}")
+        return
     path = write(result, Path(output) if output else run / "evaluate.json")
     o = result["events"]["overall"]
     heads = "".join(f"; {h}: precision {m['precision']:.3f} recall {m['recall']:.3f} FP/h {m['fp_per_hour']:.2f}"

@@ -15,14 +15,17 @@ from edge.cluster.task import run_unit
 from edge.config import ModelSettings
 from edge.run import detect
 from tests.edge.cluster.conftest import assert_same_outputs
-from tests.edge.model_bundles import single
+from tests.edge.model_bundles import scanning, single
 
 pytestmark = pytest.mark.shared
 
 
-def test_units_with_a_model_equal_single_process(tmp_path, tmp_path_factory, narw_inputs, narw_config):
+@pytest.mark.parametrize("model", [single, scanning], ids=["centre", "scan"])
+def test_units_with_a_model_equal_single_process(tmp_path, tmp_path_factory, narw_inputs, narw_config, model):
+    """Also with a scanning model (crop: scan): the real recordings' 7-9 s ROIs are scanned,
+    and the replay margin (max_duration_s + half a window) still covers their windows."""
     config, table = narw_config
-    bundle = single(tmp_path_factory)
+    bundle = model(tmp_path_factory)
     config = replace(config, model=ModelSettings(bundle=str(bundle), thresholds={"upcall": 0.0}))
     classifier = load_classifier(config)
     inputs = narw_inputs[1:]  # the three recordings with upcalls

@@ -1,0 +1,119 @@
+"""Which windows of an ROI the classifier scores, and how their labels become detections.
+
+The crop policy is part of the model (its card's ``window: crop``, from the recipe's
+``inference:``), and this module is the only place it is implemented: ``edge.classify``
+(device) and ``training.evaluate`` (LORO, ``edge-train evaluate``, the convert gate) both
+call it, so every figure quoted for a model is the device's behaviour.
+
+- ``centre`` (the default; cards without ``crop``): one window centred on the ROI.
+- ``scan``: an ROI no longer than the window still gets the one centred window (so a scanning
+  model gives exactly the centred result on short ROIs); a longer ROI gets windows evenly
+  spaced at most ``scan_hop_s`` apart, the first starting at the ROI's start and the last
+  ending at its end.  An ROI of 7-9 s merging a call with noise (or two calls) is then
+  judged on windows that hold the call, not on its middle.
+
+Labels of a scanned ROI: a run of consecutive crops keeping one label (and head) becomes one
+detection spanning the union of those crops clipped to the ROI (from the ROI's own start or
+end when the run holds its first or last crop), scored by the run's highest
+score; two runs separated by a crop that dropped the label stay two detections (two calls in
+one ROI).  Frequency bounds, SNR and received level stay the ROI's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from edge.errors import BundleError
+from edge.types import Roi
+
+CROPS = ("centre", "scan")
+DEFAULT_SCAN_HOP_S = 1.0
+
+
+@dataclass(frozen=True)
+class Label:
+    """One classification kept for an ROI: ``head`` is the output's name for multi-output
+    models, "" otherwise; ``start_s``/``end_s`` the part of the ROI it covers (None: the
+    whole ROI, as every centred crop gives)."""
+
+    label: str
+    score: float
+    head: str = ""
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+@dataclass(frozen=True)
+class CropPolicy:
+    crop: str = "centre"
+    scan_hop_s: float = DEFAULT_SCAN_HOP_S
+
+    def __post_init__(self) -> None:
+        if self.crop not in CROPS:
+            raise ValueError(f"crop={self.crop!r} is not one of {', '.join(CROPS)}")
+        if isinstance(self.scan_hop_s, bool) or not isinstance(self.scan_hop_s, (int, float)) \
+                or not self.scan_hop_s > 0 or not math.isfinite(self.scan_hop_s):
+            raise ValueError(f"scan_hop_s={self.scan_hop_s!r} must be a number > 0")
+
+    def as_card(self) -> dict:
+        """The card's ``window:`` keys of this policy."""
+        return {"crop": self.crop, "scan_hop_s": float(self.scan_hop_s)} if self.crop == "scan" else {"crop": self.crop}
+
+
+CENTRE = CropPolicy()
+
+
+def policy_of_card(window: dict, where: str) -> CropPolicy:
+    """The crop policy of a card's ``window:`` section (no ``crop``: centre)."""
+    try:
+        return CropPolicy(str(window.get("crop", "centre")), window.get("scan_hop_s", DEFAULT_SCAN_HOP_S))
+    except ValueError as exc:
+        raise BundleError(f"{where}: window: {exc}") from None
+
+
+def window_start(roi: Roi, n_frames: int, hop_s: float) -> int:
+    """First frame of the ``n_frames`` window centred on ``roi``."""
+    return int(round(((roi.start_s + roi.end_s) / 2 - n_frames * hop_s / 2) / hop_s))
+
+
+def crop_starts(roi: Roi, n_frames: int, hop_s: float, policy: CropPolicy = CENTRE) -> list[int]:
+    """First frame of each window the classifier scores for ``roi``, in time order."""
+    length, window = roi.end_s - roi.start_s, n_frames * hop_s
+    if policy.crop == "centre" or length <= window:
+        return [window_start(roi, n_frames, hop_s)]
+    k = math.ceil((length - window) / policy.scan_hop_s - 1e-9) + 1
+    step = (length - window) / (k - 1)
+    return [int(round((roi.start_s + i * step) / hop_s)) for i in range(k)]
+
+
+def combine(roi: Roi, starts: list[int], n_frames: int, hop_s: float, per_crop: list[list[Label]]) -> list[Label]:
+    """Labels of ``roi`` from the labels kept for each of its crops (``starts`` order): a
+    single crop's labels as they are; otherwise one label per run of consecutive crops
+    keeping it, spanning those crops within the ROI, with the run's highest score."""
+    if len(starts) == 1:
+        return list(per_crop[0])
+    out: list[Label] = []
+    keys = list(dict.fromkeys((lab.label, lab.head) for labs in per_crop for lab in labs))
+    for label, head in keys:
+        run: list[tuple[int, float]] = []
+        for i, labs in enumerate(per_crop + [[]]):
+            hit = [lab.score for lab in labs if (lab.label, lab.head) == (label, head)]
+            if hit:
+                run.append((i, max(hit)))
+                continue
+            if run:
+                # the scan covers the ROI: the first and last windows reach its ends (to a frame)
+                i0, i1 = run[0][0], run[-1][0]
+                start = roi.start_s if i0 == 0 else max(roi.start_s, starts[i0] * hop_s)
+                end = roi.end_s if i1 == len(starts) - 1 else min(roi.end_s, (starts[i1] + n_frames) * hop_s)
+                out.append(Label(label, max(s for _, s in run), head, start, end))
+                run = []
+    out.sort(key=lambda lab: (lab.start_s, lab.head, lab.label))
+    return out
+
+
+def span(label: Label, roi: Roi) -> tuple[float, float]:
+    """``(start_s, end_s)`` of a label's detection."""
+    return (roi.start_s if label.start_s is None else label.start_s, roi.end_s if label.end_s is None else label.end_s)
+

@@ -1,0 +1,114 @@
+"""The shipped bundles in models/ (issue 4 acceptance): each passed its accuracy gate, is fully
+INT8 in both formats, passes edge-selftest on both backends, and loads against the deployment
+that names it; narw-upcall through edge-detect gives the event figures its card states."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edge.bundle import load_bundle
+from edge.calibration import HydrophoneTable
+from edge.classify import load_classifier
+from edge.config import load_deployment
+from edge.run import detect
+from edge.selftest import selftest
+from tests.conftest import DEPLOYMENTS, ROOT, shared_path
+from tests.edge.model_bundles import has_tflite_tools
+
+BUNDLES = sorted(p for p in (ROOT / "models").iterdir() if (p / "card.yaml").is_file())
+BACKENDS = ["onnx", pytest.param("tflite", marks=pytest.mark.skipif(
+    not has_tflite_tools(), reason="ai-edge-litert is not installed (pamedge[tflite])"))]
+
+
+def card(path):
+    return yaml.safe_load((path / "card.yaml").read_text())
+
+
+def test_the_three_models_ship():
+    assert [p.name for p in BUNDLES] == ["beluga-demo", "multispecies", "narw-upcall"]
+
+
+@pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.name)
+def test_bundle_passed_its_gate_and_is_fully_int8(path):
+    c = card(path)
+    assert c["metrics"]["gate"]["passed"] is True
+    agreement = c["metrics"]["argmax_agreement"]
+    assert min(agreement["onnx_int8"], agreement["tflite_int8"]) >= c["metrics"]["gate"]["min_agreement"]
+    assert c["quantisation"]["float_ops"] == {"onnx": [], "tflite": []}
+    sizes = {name: f["bytes"] for name, f in c["files"].items()}
+    assert sizes["model.int8.onnx"] <= c["fp32"]["onnx_bytes"] / 3
+    load_bundle(path)  # sizes and sha256 of every file against the card
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.name)
+def test_selftest_passes_on_this_machine(path, kind):
+    result = selftest(load_bundle(path), kind)
+    assert result.passed, result.as_dict()
+
+
+def test_edge_selftest_cli_checks_every_backend():
+    out = subprocess.run([sys.executable, "-m", "edge.cli.selftest", str(ROOT / "models" / "narw-upcall"),
+                          "--backend", "all", "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report
+
+
+@pytest.mark.parametrize("deployment,bundle", [("narw-upcall", "narw-upcall"), ("multispecies", "multispecies"),
+                                               ("beluga", "beluga-demo")])
+def test_each_deployment_loads_its_default_model(deployment, bundle):
+    classifier = load_classifier(load_deployment(DEPLOYMENTS / f"{deployment}.yaml"))
+    assert classifier.identity.startswith(f"{bundle}@")
+
+
+@pytest.mark.shared
+def test_int8_narw_upcall_through_edge_detect_matches_its_card(tmp_path):
+    from training.annotations import read_csv
+    from training.metrics import match_events
+    from training.types import Annotation
+
+    data = shared_path("meridian-osmose-narw", "task-2a", "data", "train")
+    config = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
+    report = detect([data / "narw", data / "background"], tmp_path / "out", config,
+                    table=HydrophoneTable.load(config.table_path()), classifier=load_classifier(config))
+    assert not report.failed
+    found = [Annotation(Path(d.file).name, d.start_s, d.end_s, d.low_hz, d.high_hz, d.label)
+             for f in report.files for d in f.detections]
+    truth = [a for a in read_csv(data / "annotations_train.csv", labels={"1": "upcall"})]
+    hours = report.audio_s / 3600
+    events = match_events(found, truth, hours=hours, classes=["upcall"])["overall"]
+    stated = card(ROOT / "models" / "narw-upcall")["metrics"]["events"]["onnx_int8"]
+    for key in ("precision", "recall", "fp_per_hour"):
+        assert events[key] == pytest.approx(stated[key], abs=1e-6), key
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_edge_train_evaluate_on_the_shipped_narw_upcall_reproduces_its_card(tmp_path, kind):
+    data = shared_path("meridian-osmose-narw", "task-2a", "data", "train")
+    out = tmp_path / "evaluate.json"
+    result = subprocess.run(
+        [sys.executable, "-c", "from training.cli.train import main; main()", "evaluate",
+         str(ROOT / "models" / "narw-upcall"), "--config", str(DEPLOYMENTS / "narw-upcall.yaml"),
+         "--annotations", str(data / "annotations_train.csv"), "--audio-dir", str(data / "narw"),
+         "--background", str(data / "background"), "--label", "1=upcall", "--backend", kind, "-o", str(out)],
+        capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(out.read_text())["events"]["overall"]
+    stated = card(ROOT / "models" / "narw-upcall")["metrics"]["events"][f"{kind}_int8"]
+    for key in ("precision", "recall", "fp_per_hour"):
+        assert got[key] == pytest.approx(stated[key], abs=1e-6), key
+
+
+def test_edge_train_evaluate_needs_a_deployment_for_a_bundle():
+    result = subprocess.run([sys.executable, "-c", "from training.cli.train import main; main()", "evaluate",
+                             str(ROOT / "models" / "narw-upcall"), "--annotations", str(ROOT / "README.md")],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode != 0 and "give --config" in result.stderr
