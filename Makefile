@@ -30,6 +30,10 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/bench_frontend.py
 	$(BIN)/python benchmarks/bench_cluster.py
+	$(BIN)/python benchmarks/bench_frames.py
+	$(BIN)/python benchmarks/bench_convert.py
+	$(BIN)/python benchmarks/bench_models.py
+	$(BIN)/edge-bench
 
 # The three shipped models, trained from their recipes (training/recipes/) into runs/<name>/ with
 # their held-out evaluation (evaluation.json), then converted into the INT8 bundles in models/
