@@ -9,12 +9,12 @@ refuses a bundle whose features differ from the deployment's, naming both values
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge._hashing import file_sha256
 from edge.errors import BundleError
 from edge.frontend import FrontendSpec
 
@@ -95,14 +95,6 @@ class Bundle:
 
 def _spec_text(spec: FrontendSpec) -> str:
     return ", ".join(f"{k}={getattr(spec, k)}" for k in ("sample_rate", "nfft", "hop", "window", "fmin", "fmax", "n_mels"))
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _get(data: dict, key: str, where: str, kind: type | tuple = object) -> Any:
@@ -207,7 +199,7 @@ def verify_files(bundle: Bundle) -> None:
         size = file.stat().st_size
         if "bytes" in entry and size != entry["bytes"]:
             raise BundleError(f"{file}: {size} bytes, the card says {entry['bytes']} (copied incompletely or changed)")
-        digest = sha256_of(file)
+        digest = file_sha256(file)
         if digest != entry.get("sha256"):
             raise BundleError(f"{file}: sha256 {digest[:12]}... differs from the card's "
                               f"{str(entry.get('sha256'))[:12]}... (the file was changed or damaged)")

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from edge import __version__
+from edge._hashing import file_sha256
 from edge.audio import discover, probe
 from edge.calibration import HydrophoneTable
 from edge.classify import Classifier
@@ -77,14 +78,6 @@ class RunReport:
     @property
     def realtime_factor(self) -> float:
         return self.audio_s / self.processing_s if self.processing_s > 0 else float("nan")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _identity(path: Path) -> dict:
@@ -215,7 +208,7 @@ def start_run(inputs: list[str | Path], outdir: str | Path, config: DeploymentCo
     if not paths:
         raise PamedgeError(f"no .wav or .flac files found in {', '.join(map(str, inputs))}")
     outdir.mkdir(parents=True, exist_ok=True)
-    table_hash = _sha256(Path(table.path)) if table is not None else ""
+    table_hash = file_sha256(Path(table.path)) if table is not None else ""
     run_key = {"config_hash": config.hash, "table_sha256": table_hash, "channel": channel,
                "allow_truncated": allow_truncated, "part_version": PART_VERSION}
     if classifier is not None:  # the same settings with another bundle file are another run
