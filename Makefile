@@ -38,7 +38,7 @@ bench: install
 # The three shipped models, trained from their recipes (training/recipes/) into runs/<name>/ with
 # their held-out evaluation (evaluation.json), then converted into the INT8 bundles in models/
 # (edge-convert: written only if they pass the accuracy gate); needs ../shared/data/real.  An interrupted run
-# resumes; `make models RESTART=1` trains from scratch.  About 11 min on 2 cores (README).
+# resumes; `make models RESTART=1` trains from scratch.  About 12.5 min on 2 cores (README).
 MODELS := narw-upcall multispecies beluga-demo
 models: install
 	@for name in $(MODELS); do \
