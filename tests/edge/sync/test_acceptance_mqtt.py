@@ -120,7 +120,7 @@ def test_records_reach_shore_once_through_kills_and_a_broker_restarted_mid_strea
     send = console_script("edge-sync") + ["send", "--config", str(config), "--simulated-time"]
     detector = Detector(tmp_path / "buoy.sqlite", make_detections(TOTAL, seed=3), batch=250, interval_s=0.1).start()
     rnd = random.Random(6)
-    for kill in range(8):
+    for kill in range(20):  # as many kills as the Iridium run
         proc = subprocess.Popen(send + ["--follow", "--poll-s", "0.1"], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
         time.sleep(rnd.uniform(0.2, 1.0))
