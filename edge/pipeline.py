@@ -8,7 +8,7 @@ passes in (the ROI detector's noise history).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +86,13 @@ def prepare(path: str | Path, config: DeploymentConfig, table: HydrophoneTable |
     return prepared
 
 
+def stamped_config(config: DeploymentConfig, classifier: Classifier | None) -> DeploymentConfig:
+    """The config records are stamped with: without a classifier no model ran, whatever the
+    YAML names, so ROI-only records carry the hash of ``--no-model`` (from edge-detect, its
+    cluster units and the buoy daemon alike)."""
+    return replace(config, model=None) if classifier is None and config.model is not None else config
+
+
 def records(prep: Prepared, config: DeploymentConfig, rois: list[Roi], periods: list, name: str,
             labels: list[list[Label] | None] | None = None, model: str = ""
             ) -> tuple[list[Detection], list[LevelRow]]:
@@ -95,6 +102,7 @@ def records(prep: Prepared, config: DeploymentConfig, rois: list[Roi], periods: 
     detection per kept label, none when the model kept none; an entry of None leaves its ROI
     an ROI-only record."""
     info, calibration = prep.info, prep.calibration
+    config_hash = (config if model else stamped_config(config, None)).hash
 
     def utc(offset_s: float) -> str:
         return iso_utc(info.start_utc, offset_s)
@@ -103,7 +111,7 @@ def records(prep: Prepared, config: DeploymentConfig, rois: list[Roi], periods: 
         start_s, end_s = span or (r.start_s, r.end_s)  # a scanned ROI's label covers part of it
         return Detection(name, prep.channel, utc(start_s), start_s, end_s, r.low_hz, r.high_hz, label,
                          score, r.snr_db, r.received_level_db, head=head, deployment=config.name, model=by,
-                         config_hash=config.hash, hydrophone=calibration.hydrophone,
+                         config_hash=config_hash, hydrophone=calibration.hydrophone,
                          calibration_db=calibration.full_scale_spl_db)
 
     detections = []

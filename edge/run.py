@@ -16,7 +16,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -32,7 +32,7 @@ from edge.errors import PamedgeError
 from edge.levels import DecidecadeBands
 from edge.outputs import (DETECTION_COLUMNS, LEVEL_COLUMNS, csv_text, detection_row, level_row,
                           raven_table, write_atomic)
-from edge.pipeline import process_recording
+from edge.pipeline import process_recording, stamped_config
 from edge.sync.log import write_log
 from edge.types import AudioInfo, Detection, LevelRow
 
@@ -186,12 +186,6 @@ class RunContext:
     started_utc: str
     command: list[str] | None
     classifier: Classifier | None = None
-
-
-def stamped_config(config: DeploymentConfig, classifier: Classifier | None) -> DeploymentConfig:
-    """The config the records are stamped with: without a classifier no model ran, whatever
-    the YAML names, so ROI-only records carry the hash of ``--no-model``."""
-    return replace(config, model=None) if classifier is None and config.model is not None else config
 
 
 def start_run(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfig, *,

@@ -201,20 +201,21 @@ def evaluate_bundle(bundle: Path, recordings: dict[str, list[Annotation]], confi
     ``metrics.events`` state is reproduced by this on the same recordings."""
     from dataclasses import replace
 
-    from edge.classify import load_classifier
+    from edge.classify import Classifier, load_classifier
     from edge.config import ModelSettings
     from edge.pipeline import process_recording
 
     settings = replace(config.model or ModelSettings(), bundle=str(Path(bundle).resolve()), backend=backend)
     classifier = load_classifier(replace(config, model=settings))
     calls = [c for o in classifier.bundle.outputs for c in o.classes if c != o.negative]
-    if threshold is not None:
+    if threshold is not None:  # the loaded bundle and backend again, with every class's threshold set
         settings = replace(settings, thresholds={c: threshold for c in calls})
-        classifier = load_classifier(replace(config, model=settings))
+        classifier = Classifier(classifier.bundle, classifier.backend, settings)
+    config = replace(config, model=settings)
     dets, truth, seconds = [], [], 0.0
     for path, anns in recordings.items():
         name = anns[0].file if anns else Path(path).name
-        result = process_recording(path, replace(config, model=settings), table, classifier=classifier)
+        result = process_recording(path, config, table, classifier=classifier)
         dets += [Annotation(name, d.start_s, d.end_s, d.low_hz, d.high_hz, d.label) for d in result.detections]
         truth += [a for a in anns if a.label in calls]
         seconds += result.info.duration_s

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from edge.config import DeploymentConfig
-from edge.run import FileOutcome, RunReport, commit, committed, finish, ok_outcome, stamped_config, start_run
+from edge.pipeline import stamped_config
+from edge.run import FileOutcome, RunReport, commit, committed, finish, ok_outcome, start_run
 
 from edge.cluster.plan import DEFAULT_CHUNK_S, Unit, plan_units
 from edge.cluster.task import Job, UnitResult

@@ -21,7 +21,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from edge.config import load_deployment  # noqa: E402
 from edge.report import charts  # noqa: E402
 from edge.report.build import write_report  # noqa: E402
-from edge.run import stamped_config  # noqa: E402
+from edge.pipeline import stamped_config  # noqa: E402
 from edge.report.data import load  # noqa: E402
 from edge.report.series import detection_bins, effort  # noqa: E402
 from edge.run import detect  # noqa: E402

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
+import signal
+import subprocess
 
 import pytest
 
@@ -85,3 +88,16 @@ class Detector:
         assert not self.thread.is_alive(), "the detector thread did not finish"
         if self.error is not None:
             raise self.error
+
+
+def kill_sender(proc: subprocess.Popen) -> None:
+    """SIGKILL a running ``edge-sync send``; it must not have crashed on its own before."""
+    os.kill(proc.pid, signal.SIGKILL)
+    _, err = proc.communicate()
+    assert "Traceback" not in err, err[-2000:]
+
+
+def drain(send: list[str]) -> None:
+    """One last ``edge-sync send`` run that empties the outbox."""
+    done = subprocess.run(send, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0 and done.stdout.strip().endswith("pending 0"), done.stdout + done.stderr[-2000:]
