@@ -58,7 +58,11 @@ def test_edge_selftest_cli_checks_every_backend():
                           "--backend", "all", "--json"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert report
+    expected = ["onnx"] + (["tflite"] if has_tflite_tools() else [])
+    assert [r["backend"] for r in report["results"]] == expected
+    for r in report["results"]:
+        assert r["passed"] and r["windows"] == 4 and r["identity"].startswith("narw-upcall@")
+        assert max(r["max_abs_deviation"].values()) <= r["tolerance"]
 
 
 @pytest.mark.parametrize("deployment,bundle", [("narw-upcall", "narw-upcall"), ("multispecies", "multispecies"),
