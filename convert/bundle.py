@@ -56,7 +56,7 @@ def convert_models(run, options: ConvertOptions) -> Converted:
     worst = max(float(np.max(np.abs(ref[k] - got[k]), initial=0.0)) for k in ref)
     if worst > FP32_TOLERANCE:
         raise ConvertError(f"{run.path}: FP32 ONNX differs from torch by {worst:.3g} (> {FP32_TOLERANCE})")
-    onnx_int8 = quantise_onnx(fp32, calibration, activations=options.activations)
+    onnx_int8 = quantise_onnx(fp32, calibration, scheme=options.onnx_scheme)
     tflite_int8 = convert_tflite(run.graph, calibration)
     tin, touts = io_quantisation(tflite_int8, run.graph.names)
     return Converted(fp32, onnx_int8, tflite_int8, tin, touts,
@@ -75,6 +75,7 @@ def convert_run(run_dir: str | Path, out: str | Path, options: ConvertOptions = 
     from convert.gate import run_gate
     from convert.infer import OnnxModel, TfliteModel
     from convert.measure import golden, golden_inputs, latency_ms, machine
+    from convert.portability import onnx_reference
     from convert.run import load_run
 
     out = Path(out)
@@ -87,7 +88,7 @@ def convert_run(run_dir: str | Path, out: str | Path, options: ConvertOptions = 
     conv = convert_models(run, options)
     onnx_model = OnnxModel(conv.onnx_int8, run.graph.names)
     tflite_model = TfliteModel(conv.tflite_int8, conv.tflite_input, conv.tflite_outputs)
-    gate = run_gate(run, onnx_model, tflite_model, options)
+    gate = run_gate(run, conv, onnx_model, tflite_model, options)
     for fmt, ops in conv.float_ops.items():
         if ops:  # "INT8" that is really mixed precision is refused, not shipped
             gate.failures.append(f"{fmt} file keeps float compute ops: {', '.join(ops)}")
@@ -97,8 +98,11 @@ def convert_run(run_dir: str | Path, out: str | Path, options: ConvertOptions = 
         raise GateError(f"{run.path}: the INT8 files fail the accuracy gate; no bundle written", table)
     _, held = run.held_out()
     files = {"model.int8.onnx": conv.onnx_int8, "model.int8.tflite": conv.tflite_int8}
+    # the ONNX golden is the file's reference arithmetic, not this CPU's kernels, so a bundle
+    # converted on any machine holds the same vectors (convert.kernels)
     files["golden.npz"] = golden(run.graph, golden_inputs(held, options.golden_windows, options.seed),
-                                 {"onnx_int8": onnx_model, "tflite_int8": tflite_model})
+                                 {"onnx_int8": onnx_reference(conv.onnx_int8, run.graph.names),
+                                  "tflite_int8": tflite_model})
     latency = {"onnx_int8": latency_ms(onnx_model, held[0], options.latency_repeats),
                "tflite_int8": latency_ms(tflite_model, held[0], options.latency_repeats), "machine": machine()}
     threshold = options.threshold

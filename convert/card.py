@@ -67,6 +67,16 @@ def _portable(value, base: Path):
     return value
 
 
+def golden_section(gate: GateResult, options: ConvertOptions) -> dict:
+    """edge-selftest's tolerance, what the vectors are, and the margin the kernel paths left."""
+    worst = gate.portability.worst() if gate.portability is not None else None
+    return {"tolerance": options.golden_tolerance,
+            "reference": {"onnx_int8": "unfused QDQ arithmetic (what exact integer kernels compute, on any CPU)",
+                          "tflite_int8": "the converting machine's TFLite kernels"},
+            "worst_path_deviation": None if worst is None else round(float(worst), 6),
+            "margin": None if not worst else round(options.golden_tolerance / worst, 2)}
+
+
 def build_card(run: Run, name: str, converted: Converted, files: dict[str, bytes], gate: GateResult,
                latency: dict, options: ConvertOptions, threshold: float) -> dict:
     card_section = run.config.get("card") or {}
@@ -84,8 +94,9 @@ def build_card(run: Run, name: str, converted: Converted, files: dict[str, bytes
         "tflite_outputs": converted.tflite_outputs,
         "files": {k: file_entry(v) for k, v in files.items()},
         "fp32": {"onnx_bytes": len(converted.fp32_onnx)},
-        "quantisation": {"onnx": {"format": "QDQ", "per_channel": True, "activations": options.activations,
-                                  "weights": "int8"},
+        "quantisation": {"onnx": {"format": "QDQ", "per_channel": True, "scheme": options.onnx_scheme,
+                                  "activations": "int8" if options.onnx_scheme == "s8s8" else "uint8",
+                                  "weights": {"u8u8": "uint8", "u8s7": "int8 (7-bit range)"}.get(options.onnx_scheme, "int8")},
                          "tflite": {"scheme": "PT2E", "full_integer": True, "input": "int8", "output": "int8"},
                          "calibration_windows": converted.calibration_windows,
                          "float_ops": converted.float_ops},
@@ -93,5 +104,5 @@ def build_card(run: Run, name: str, converted: Converted, files: dict[str, bytes
         "latency_ms": latency,
         "thresholds": thresholds(run, threshold),
         "training": provenance(run),
-        "golden": {"tolerance": 0.02},
+        "golden": golden_section(gate, options),
     }

@@ -24,8 +24,12 @@ def _fail(message: str, code: int = EXIT_USAGE) -> None:
                "card.yaml, golden vectors), written only if it passes the accuracy gate.")
 @click.argument("run_dir", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="bundle folder, e.g. models/narw-upcall")
-@click.option("--activations", type=click.Choice(["uint8", "int8"]), default="uint8", show_default=True,
-              help="ONNX activations: uint8 (U8S8) or int8 (S8S8); weights are int8 per channel")
+@click.option("--onnx-scheme", type=click.Choice(["u8s7", "u8s8", "u8u8", "s8s8"]), default="u8s7", show_default=True,
+              help="ONNX activations and weights: u8s7 (uint8 x 7-bit int8 weights: the same answers on every "
+                   "CPU), u8s8 (saturates on AVX2-only x86-64), u8u8 (exact, slower), s8s8")
+@click.option("--golden-tolerance", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.03,
+              show_default=True, help="edge-selftest's limit on |scores - golden|; every kernel path checked "
+                                      "must stay within half of it")
 @click.option("--calibration-windows", type=click.IntRange(min=1), default=512, show_default=True,
               help="training windows used to calibrate the INT8 ranges")
 @click.option("--min-agreement", type=float, default=0.99, show_default=True,
@@ -37,7 +41,7 @@ def _fail(message: str, code: int = EXIT_USAGE) -> None:
                    "(the run's evaluation.threshold wins when it has one)")
 @click.option("--name", help="bundle name in card.yaml and detection records (default: the output folder's name)")
 @click.option("--force", is_flag=True, help="replace an existing bundle")
-def main(run_dir, output, activations, calibration_windows, min_agreement, max_event_delta, threshold, name,
+def main(run_dir, output, onnx_scheme, golden_tolerance, calibration_windows, min_agreement, max_event_delta, threshold, name,
          force) -> None:
     try:
         from convert.bundle import check_extras
@@ -49,7 +53,8 @@ def main(run_dir, output, activations, calibration_windows, min_agreement, max_e
         _fail(str(exc) if isinstance(exc, MissingExtraError)
               else f"{exc}; edge-convert needs: pip install torch==2.13.0 \"pamedge[convert]\"")
     try:
-        options = ConvertOptions(activations=activations, calibration_windows=calibration_windows,
+        options = ConvertOptions(onnx_scheme=onnx_scheme, golden_tolerance=golden_tolerance,
+                                 calibration_windows=calibration_windows,
                                  min_agreement=min_agreement, max_event_delta=max_event_delta,
                                  threshold=threshold, name=name, force=force)
         path, table = convert_run(run_dir, output, options)

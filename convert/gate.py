@@ -1,7 +1,9 @@
 """The accuracy gate: FP32 torch against each INT8 file on held-out data.
 
 Window level: argmax agreement with FP32 on the run's test windows (else validation), per
-output, the lowest output counting.  Event level, when the run's held-out recordings are
+output, the lowest output counting, on every kernel path the machine can reach
+(convert.portability: the lowest path counts, and each path's scores must stay within
+``golden_tolerance / golden_margin`` of the file's reference, or the bundle is not portable).  Event level, when the run's held-out recordings are
 annotated: ``training.evaluate``'s whole pipeline (ROI detector, the window centred on each
 ROI, threshold, matching by time overlap) with each file as the classifier; precision and
 recall must stay within ``max_event_delta`` of FP32's.
@@ -31,6 +33,7 @@ class GateResult:
     note: str = ""  # why there is no event-level comparison
     passed: bool = False
     failures: list = field(default_factory=list)
+    portability: object = None  # convert.portability.PortabilityResult
 
     def table(self, options: ConvertOptions) -> str:
         rows = [f"accuracy gate on {self.data}",
@@ -41,7 +44,15 @@ class GateResult:
             cells = (f"{ev['precision']:>9.4f} {ev['recall']:>7.4f} {ev['fp_per_hour']:>7.1f}" if ev
                      else f"{'-':>9} {'-':>7} {'-':>7}")
             rows.append(f"{name:<12} {ag:>9} {cells}")
-        rows.append(f"limits: agreement >= {options.min_agreement}, |event delta| <= {options.max_event_delta}"
+        if self.portability is not None:
+            rows.append(f"kernel paths (this CPU: {self.portability.cpu}), agreement / max |score - reference|:")
+            for f, paths in self.portability.agreement.items():
+                for p, ag in paths.items():
+                    dev = self.portability.deviation[f].get(p)
+                    rows.append(f"  {f:<12} {p:<28} {ag:.4f}   {'(reference)' if dev is None else f'{dev:.4f}'}")
+            rows.extend(f"  not checked: {n}" for n in self.portability.notes)
+        rows.append(f"limits: agreement >= {options.min_agreement}, |event delta| <= {options.max_event_delta}, "
+                    f"|score - reference| <= {options.golden_tolerance / options.golden_margin:.4g}"
                     + (f"; events: {self.note}" if self.note else ""))
         rows.append("PASSED" if self.passed else "FAILED: " + "; ".join(self.failures))
         return "\n".join(rows)
@@ -49,7 +60,9 @@ class GateResult:
     def as_card(self, options: ConvertOptions) -> dict:
         return {"data": self.data, "argmax_agreement": {k: round(float(v), 6) for k, v in self.agreement.items()},
                 "events": self.events or None, "events_note": self.note or None,
+                "kernel_paths": self.portability.as_card() if self.portability is not None else None,
                 "gate": {"min_agreement": options.min_agreement, "max_event_delta": options.max_event_delta,
+                         "max_path_deviation": round(options.golden_tolerance / options.golden_margin, 6),
                          "passed": self.passed}}
 
 
@@ -108,16 +121,23 @@ def _event_recordings(run: Run):
     return "the held-out split names no annotated recording"
 
 
-def run_gate(run: Run, onnx_model, tflite_model, options: ConvertOptions) -> GateResult:
+def run_gate(run: Run, converted, onnx_model, tflite_model, options: ConvertOptions) -> GateResult:
+    from convert import portability
+
     part, x = run.held_out()
     fp32 = torch_logits(run.graph, x)
-    got = {"onnx_int8": batched(onnx_model, x), "tflite_int8": batched(tflite_model, x)}
-    agreement = {f: min(float(np.mean(np.argmax(got[f][o.name], 1) == np.argmax(fp32[o.name], 1)))
-                        for o in run.outputs) for f in FILES}
-    result = GateResult(f"{part} split: {len(x)} windows", agreement)
+    paths = portability.check(run, converted, onnx_model, tflite_model, x, fp32)
+    agreement = {f: min(paths.agreement[f].values()) for f in FILES}
+    result = GateResult(f"{part} split: {len(x)} windows", agreement, portability=paths)
+    limit = options.golden_tolerance / options.golden_margin
     for f in FILES:
         if agreement[f] < options.min_agreement:
-            result.failures.append(f"{f} argmax agreement {agreement[f]:.4f} < {options.min_agreement}")
+            worst = min(paths.agreement[f], key=paths.agreement[f].get)
+            result.failures.append(f"{f} argmax agreement {agreement[f]:.4f} < {options.min_agreement} ({worst})")
+        for p, dev in paths.deviation[f].items():
+            if dev > limit:
+                result.failures.append(f"{f} on {p} differs from its reference by {dev:.4f} > {limit:.4g} "
+                                       f"(not portable: try --onnx-scheme u8s7 or u8u8)")
     found = _event_recordings(run)
     if isinstance(found, str):
         result.note = found

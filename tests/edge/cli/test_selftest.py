@@ -27,7 +27,7 @@ def test_passes_on_every_installed_backend(bundle):
     kinds = {r["backend"] for r in report["results"]}
     assert kinds == ({"onnx", "tflite"} if has_tflite_tools() else {"onnx"})
     for r in report["results"]:
-        assert r["passed"] and r["max_abs_deviation"]["logits"] <= r["tolerance"] == 0.02
+        assert r["passed"] and r["max_abs_deviation"]["logits"] <= r["tolerance"] == 0.03  # the card's golden.tolerance
         assert r["identity"].startswith("tiny-single@")
 
 
@@ -42,7 +42,7 @@ def test_a_golden_vector_off_by_more_than_the_tolerance_fails(bundle):
     (bundle / "card.yaml").write_text(yaml.safe_dump(card))
     result = CliRunner().invoke(main, [str(bundle), "--backend", "onnx"])
     assert result.exit_code == 1, result.output
-    assert result.stdout.startswith("FAIL") and "tolerance 0.02" in result.stdout
+    assert result.stdout.startswith("FAIL") and "tolerance 0.03" in result.stdout
 
 
 def test_a_tampered_bundle_is_an_error(bundle):
