@@ -1,7 +1,7 @@
 """INT8 conversion: file sizes and per-window latency per backend (issue: INT8 bundles,
 conversion half).
 
-For each run: FP32 ONNX, INT8 ONNX with U8S8 and with S8S8 activations, INT8 TFLite (as
+For each run: FP32 ONNX, INT8 ONNX in the u8s7 (default) and s8s8 schemes, INT8 TFLite (as
 ``edge-convert`` makes them, calibrated on the same windows), their sizes (target: INT8 <= 1/3
 of FP32) and the median latency of one window through each, 1 thread, warm (FP32 torch
 alongside), plus argmax agreement with FP32 on the held-out windows.  Runs: the ``--run``
@@ -65,8 +65,8 @@ def bench(run_dir: Path, repeats: int) -> dict:
     _, held = run.held_out()
     names = run.graph.names
     fp32 = export_fp32(run.graph, cal, {})
-    files = {"onnx_fp32": fp32, "onnx_int8_u8s8": quantise_onnx(fp32, cal, activations="uint8"),
-             "onnx_int8_s8s8": quantise_onnx(fp32, cal, activations="int8")}
+    files = {"onnx_fp32": fp32, "onnx_int8_u8s7": quantise_onnx(fp32, cal, scheme="u8s7"),
+             "onnx_int8_s8s8": quantise_onnx(fp32, cal, scheme="s8s8")}
     tfl = convert_tflite(run.graph, cal)
     tin, touts = io_quantisation(tfl, names)
     models = {k: OnnxModel(v, names) for k, v in files.items()}
@@ -101,19 +101,19 @@ def main() -> int:
     from convert.measure import machine
 
     print(f"machine: {machine()}\n")
-    print("| run | params | held-out windows | FP32 ONNX | INT8 ONNX U8S8 | INT8 ONNX S8S8 | INT8 TFLite |")
+    print("| run | params | held-out windows | FP32 ONNX | INT8 ONNX u8s7 | INT8 ONNX S8S8 | INT8 TFLite |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
         b, q = r["bytes"], r["int8_over_fp32"]
         print(f"| {Path(r['run']).parent.name}/{Path(r['run']).name} | {r['params']} | {r['held_out_windows']} | {b['onnx_fp32']} B | "
-              f"{b['onnx_int8_u8s8']} B ({q['onnx_int8_u8s8']}) | {b['onnx_int8_s8s8']} B ({q['onnx_int8_s8s8']}) | "
+              f"{b['onnx_int8_u8s7']} B ({q['onnx_int8_u8s7']}) | {b['onnx_int8_s8s8']} B ({q['onnx_int8_s8s8']}) | "
               f"{b['tflite_int8']} B ({q['tflite_int8']}) |")
     print("\nper-window latency, median, 1 thread, ms (argmax agreement with FP32 on held-out windows)\n")
-    print("| run | torch FP32 | ONNX FP32 | ONNX U8S8 | ONNX S8S8 | TFLite INT8 |")
+    print("| run | torch FP32 | ONNX FP32 | ONNX u8s7 | ONNX S8S8 | TFLite INT8 |")
     print("|---|---|---|---|---|---|")
     for r in results:
         lat, ag = r["latency_ms"], r["agreement"]
-        cells = " | ".join(f"{lat[k]:.3f} ({ag[k]:.3f})" for k in ("onnx_fp32", "onnx_int8_u8s8", "onnx_int8_s8s8",
+        cells = " | ".join(f"{lat[k]:.3f} ({ag[k]:.3f})" for k in ("onnx_fp32", "onnx_int8_u8s7", "onnx_int8_s8s8",
                                                                  "tflite_int8"))
         print(f"| {Path(r['run']).parent.name}/{Path(r['run']).name} | {lat['torch_fp32']:.3f} | {cells} |")
     return 0

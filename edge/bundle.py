@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge import shipped
 from edge._hashing import file_sha256
 from edge.errors import BundleError
 from edge.frontend import FrontendSpec
@@ -209,7 +210,7 @@ def resolve(ref: str | os.PathLike, *, relative_to: str | Path | None = None) ->
     """The bundle folder named by ``ref``: a path (absolute, or relative to ``relative_to``,
     the deployment YAML's folder, then to the current folder) or a bare name looked up as
     ``models/NAME`` in ``$PAMEDGE_MODELS``, above ``relative_to``, the current folder and the
-    package's repository."""
+    shipped models (edge.shipped)."""
     ref = str(ref)
     candidates: list[Path] = []
     if os.sep in ref or "/" in ref or ref.startswith("."):
@@ -223,7 +224,7 @@ def resolve(ref: str | os.PathLike, *, relative_to: str | Path | None = None) ->
         if relative_to is not None:
             base = Path(relative_to).resolve()
             candidates += [d / "models" / ref for d in (base, *base.parents)]
-        candidates += [Path("models") / ref, Path(__file__).resolve().parents[1] / "models" / ref, Path(ref)]
+        candidates += [Path("models") / ref, shipped.path("models") / ref, Path(ref)]
     for c in candidates:
         if (c / "card.yaml").is_file():
             return c.resolve()
@@ -232,9 +233,9 @@ def resolve(ref: str | os.PathLike, *, relative_to: str | Path | None = None) ->
 
 
 def find_bundles() -> list[Path]:
-    """Every bundle folder in ``$PAMEDGE_MODELS``, ``./models`` and the repository's models/."""
+    """Every bundle folder in ``$PAMEDGE_MODELS``, ``./models`` and the shipped models."""
     roots = [Path(os.environ[MODELS_ENV])] if os.environ.get(MODELS_ENV) else []
-    roots += [Path("models"), Path(__file__).resolve().parents[1] / "models"]
+    roots += [Path("models"), shipped.path("models")]
     found: dict[Path, None] = {}
     for root in roots:
         if root.is_dir():

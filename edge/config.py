@@ -137,11 +137,13 @@ class DeploymentConfig:
         return self.frontend.bound(self.sample_rate or sample_rate)
 
     def table_path(self) -> Path | None:
-        """The hydrophone table, relative paths taken from the YAML file's folder."""
+        """The hydrophone table: a path (relative ones from the YAML file's folder) or a name
+        (``hydrophones``: ``NAME.yaml`` beside the YAML, else the shipped table; edge.shipped)."""
+        from edge import shipped
+
         if self.calibration.table is None:
             return None
-        path = Path(self.calibration.table)
-        return path if path.is_absolute() or not self.source else Path(self.source).parent / path
+        return shipped.table(str(self.calibration.table), Path(self.source).parent if self.source else None)
 
     def as_dict(self) -> dict[str, Any]:
         """What the run computes from: every setting but the YAML's path and the telemetry."""
@@ -196,9 +198,13 @@ def from_mapping(data: Any, where: str) -> DeploymentConfig:
 
 
 def load_deployment(path: str | Path | None) -> DeploymentConfig:
-    """Load and validate a deployment YAML; None gives the built-in generic deployment."""
+    """Load and validate a deployment YAML (a path, or a shipped deployment's name such as
+    ``narw-upcall``: edge.shipped); None gives the built-in generic deployment."""
+    from edge import shipped
+
     if path is None:
         return DeploymentConfig()
+    path = shipped.deployment(path)
     return from_mapping(v.read_yaml(path, "deployment config"), str(path))
 
 

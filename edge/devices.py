@@ -23,10 +23,12 @@ MODEL_PATH = "/proc/device-tree/model"
 
 
 def devices_dir() -> Path:
-    """Where profiles are looked up by name: ``$PAMEDGE_DEVICES``, else the repository's
-    ``firmware-config/devices``."""
+    """Where profiles are looked up by name: ``$PAMEDGE_DEVICES``, else the shipped
+    ``firmware-config/devices`` (edge.shipped)."""
+    from edge import shipped
+
     env = os.environ.get("PAMEDGE_DEVICES")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "firmware-config" / "devices"
+    return Path(env) if env else shipped.path("firmware-config") / "devices"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ import click
 
 from edge.cli.options import config_option, domain_errors, fail, hydrophones_option
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "recordings"
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,10 +36,13 @@ def main(audio, config_path, hydrophones_path, device, duty_cycle, battery_wh, n
     from edge.devices import detect_profile, load_profile
     from edge.energy import Meter, find_sensor
 
+    from edge import shipped
+
     config = load_deployment(config_path)
-    inputs = list(audio) or [EXAMPLES]
-    if not audio and not EXAMPLES.is_dir():
-        fail(f"no AUDIO given and no bundled recordings at {EXAMPLES}")
+    examples = shipped.path("examples") / "recordings"
+    inputs = list(audio) or [examples]
+    if not audio and not examples.is_dir():
+        fail(f"no AUDIO given and no bundled recordings at {examples}")
     paths = discover(inputs)
     if not paths:
         fail(f"no .wav or .flac files in {', '.join(map(str, inputs))}")

@@ -14,7 +14,7 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None,
-    help="Deployment YAML (firmware-config/deployments/*.yaml). Default: generic broadband settings "
+    help="Deployment YAML, or a shipped deployment's name (narw-upcall, multispecies, beluga, generic). Default: generic broadband settings "
          "at each recording's own sample rate.")
 hydrophones_option = click.option(
     "--hydrophones", "hydrophones_path", type=click.Path(dir_okay=False), default=None,

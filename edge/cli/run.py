@@ -38,7 +38,7 @@ def _status(config_path) -> None:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("files", nargs=-1, type=click.Path())
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help="Deployment YAML with a run: section (firmware-config/deployments/*.yaml).")
+              help="Deployment YAML with a run: section, or a shipped deployment's name (narw-upcall).")
 @click.option("--replay", is_flag=True,
               help="Process FILES (files or folders) instead of watching a folder, then exit.")
 @click.option("--realtime", is_flag=True,

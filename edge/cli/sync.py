@@ -84,7 +84,7 @@ def _stop(signum, frame):
 
 @main.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help="Deployment YAML with a sync: section (firmware-config/deployments/*.yaml).")
+              help="Deployment YAML with a sync: section, or a shipped deployment's name (narw-upcall).")
 @click.option("--no-wait", is_flag=True, help="Return at the first failed session instead of waiting out the backoff.")
 @click.option("--follow", is_flag=True,
               help="Keep running: when the queue is empty, look for new log records every --poll-s (stop: SIGTERM).")
@@ -145,7 +145,7 @@ def send(config_path, no_wait, follow, poll_s, simulated_time):
 
 @main.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help="Deployment YAML with a sync: section (firmware-config/deployments/*.yaml).")
+              help="Deployment YAML with a sync: section, or a shipped deployment's name (narw-upcall).")
 @domain_errors
 def status(config_path):
     """Records logged, frames pending and acknowledged, bytes and credits spent today, and

@@ -21,8 +21,11 @@ def check(path: str | Path) -> list[str]:
     from edge.config import from_mapping
     from edge.daemon.config import Deployment, run_from_mapping
 
+    from edge import shipped
+
     problems: list[str] = []
     try:
+        path = shipped.deployment(path)
         data = v.read_yaml(path, "deployment config")
     except PamedgeError as exc:
         return [str(exc)]

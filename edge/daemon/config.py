@@ -151,7 +151,11 @@ class Deployment:
 
 
 def load(path: str | Path) -> Deployment:
-    """The deployment YAML at ``path`` with its ``run:`` section (defaults when absent)."""
+    """The deployment YAML at ``path`` (or a shipped deployment's name) with its ``run:``
+    section (defaults when absent)."""
+    from edge import shipped
+
+    path = shipped.deployment(path)
     config = load_deployment(path)
     data = v.read_yaml(path, "deployment config")
     run = run_from_mapping(data.get("run"), f"{path}: run", source=str(path))

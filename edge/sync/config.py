@@ -99,7 +99,9 @@ def load_sync_config(path: str | Path) -> SyncConfig:
     a YAML holding only sync settings.  Only the ``sync:`` section (and ``name``) is read
     here: ``edge-detect`` validates the rest, and the sender starts without importing the
     signal-processing stack (a third of the start-up time on a Pi)."""
-    path = Path(path)
+    from edge import shipped
+
+    path = shipped.deployment(path)
     data = v.read_yaml(path, "sync config")
     if isinstance(data, dict) and "sync" in data:
         name = data.get("name")
