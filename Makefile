@@ -3,21 +3,34 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 # Every extra, so tests of training, conversion and sync can run.  torch==2.13.0 is a local
 # CPU wheel and must be named in the same pip command, or pip fetches a CUDA build.
 EXTRAS := onnx,tflite,train,convert,sync,live,plot,dask,dev
+# What the demo needs: the runtime (with its default backend) and the plots; no torch.
+RUNTIME_EXTRAS := plot
 
-.PHONY: install demo test bench clean system-deps models
+.PHONY: install install-runtime demo test test-quick bench clean system-deps models check-routes
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+install-runtime: $(RUNTIME_STAMP)
+
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.2"
 	$(BIN)/python -m pip install --quiet "torch==2.13.0" -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
-demo: install
+# A venv that already has everything (make test) needs nothing more for the demo.
+$(RUNTIME_STAMP): pyproject.toml setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ] && [ $(STAMP) -nt setup.py ]; then :; else \
+		$(BIN)/python -m pip install --quiet --upgrade "pip>=23.2" && \
+		$(BIN)/python -m pip install --quiet -e ".[$(RUNTIME_EXTRAS)]"; fi
+	touch $(RUNTIME_STAMP)
+
+demo: install-runtime
 	rm -rf demo-out
 	$(BIN)/edge-detect examples/species -o demo-out --plots \
 		--config firmware-config/deployments/multispecies.yaml; test $$? -le 1
@@ -26,6 +39,15 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The inner loop: everything but the tests marked slow (end-to-end runs, trainings, wheels);
+# tests that need ../shared still run where it is present.
+test-quick: install
+	$(BIN)/python -m pytest -q -m "not slow" -x
+
+# Each install route of the README's table of boards: the wheels exist (pip download only).
+check-routes: install-runtime
+	$(BIN)/python .ci/install_routes.py
 
 bench: install
 	$(BIN)/python benchmarks/bench_frontend.py
@@ -71,6 +93,18 @@ system-deps:
 		  { $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends mosquitto; }; } \
 			|| echo "system-deps: note: could not install mosquitto; the MQTT broker tests will skip"; \
 	fi
+	@# qemu-user: qemu-x86_64 -cpu Haswell runs onnxruntime's AVX2 kernels on a VNNI host (the
+	@# accuracy gate and tests/convert/test_kernels.py check that path; they skip without it)
+	@if command -v qemu-x86_64 >/dev/null 2>&1; then \
+		echo "system-deps: qemu-user present"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "system-deps: note: no apt-get here; install qemu-user by hand for the AVX2 kernel checks (they skip without it)"; \
+	else \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo -n"; fi; \
+		{ $$sudo apt-get install -y --no-install-recommends qemu-user || \
+		  { $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends qemu-user; }; } \
+			|| echo "system-deps: note: could not install qemu-user; the AVX2 kernel checks will skip"; \
+	fi
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out .pytest_cache build
