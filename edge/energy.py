@@ -100,25 +100,33 @@ def find_sensor(profile: DeviceProfile | None) -> Sensor | None:
 
 
 class Meter:
-    """Measures a sensor over a ``with`` block: ``joules`` afterwards."""
+    """Measures a sensor over a ``with`` block: ``joules`` afterwards, and for a sampled sensor
+    ``seconds``, the span its samples cover (from entering the block to leaving it)."""
 
     def __init__(self, sensor: Sensor, period_s: float = SAMPLE_PERIOD_S) -> None:
         self.sensor, self.period_s = sensor, period_s
         self.joules = 0.0
+        self.seconds = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._first = self._last = (0.0, 0.0)
+
+    def _add(self, t: float, w: float) -> None:
+        last_t, last_w = self._last
+        self.joules += (t - last_t) * (w + last_w) / 2  # trapezoid
+        self._last = (t, w)
 
     def _sample(self) -> None:
-        last_t, last_w = time.perf_counter(), self.sensor.watts()
         while not self._stop.wait(self.period_s):
-            t, w = time.perf_counter(), self.sensor.watts()
-            self.joules += (t - last_t) * (w + last_w) / 2  # trapezoid
-            last_t, last_w = t, w
+            self._add(time.perf_counter(), self.sensor.watts())
 
     def __enter__(self) -> "Meter":
         if self.sensor.joules is not None:
             self._start = self.sensor.joules()
         else:
+            # the first and last samples are taken here and in __exit__, so the samples span
+            # the whole block however late the sampling thread is scheduled
+            self._first = self._last = (time.perf_counter(), self.sensor.watts())
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
         return self
@@ -132,6 +140,8 @@ class Meter:
         else:
             self._stop.set()
             self._thread.join()
+            self._add(time.perf_counter(), self.sensor.watts())
+            self.seconds = self._last[0] - self._first[0]
 
 
 def modelled(profile: DeviceProfile, cpu_s: float, wall_s: float) -> dict:
