@@ -83,6 +83,8 @@ def crop_starts(roi: Roi, n_frames: int, hop_s: float, policy: CropPolicy = CENT
     if policy.crop == "centre" or length <= window:
         return [window_start(roi, n_frames, hop_s)]
     k = math.ceil((length - window) / policy.scan_hop_s - 1e-9) + 1
+    if k < 2:  # longer than the window by a rounding error: one centred window covers it
+        return [window_start(roi, n_frames, hop_s)]
     step = (length - window) / (k - 1)
     return [int(round((roi.start_s + i * step) / hop_s)) for i in range(k)]
 

@@ -22,6 +22,13 @@ def test_an_roi_no_longer_than_the_window_gets_the_centred_window_under_both_pol
     assert crop_starts(r, N, HOP, SCAN) == crop_starts(r, N, HOP, CENTRE) == [window_start(r, N, HOP)]
 
 
+@pytest.mark.parametrize("excess", [1e-13, 1e-11, 5e-10])
+def test_an_roi_longer_than_the_window_by_a_rounding_error_gets_one_window(excess):
+    """GSC_2000-05-23_00-15-00.wav: an ROI 1e-9 scan hops longer than the window divided by zero."""
+    r = roi(3.0, 3.0 + N * HOP + excess)
+    assert crop_starts(r, N, HOP, SCAN) == [window_start(r, N, HOP)]
+
+
 @pytest.mark.parametrize("length,hop", [(7.4, 1.0), (7.4, 0.5), (2.5, 1.0), (9.93, 0.7)])
 def test_a_long_roi_is_scanned_from_its_start_to_its_end_at_most_a_hop_apart(length, hop):
     r = roi(100.0, 100.0 + length)
