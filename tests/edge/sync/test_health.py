@@ -60,7 +60,8 @@ def assert_within_quantisation(want: hl.HealthRow, got: hl.HealthRow) -> None:
                 assert decoded == 0, name
             else:
                 clamped = min(max(value, lo), hi)
-                assert abs(decoded - clamped) <= (2 ** (0.5 / step) - 1) * clamped * 1.0001, name
+                # half a step, then log_value's rounding to 5 significant digits
+                assert abs(decoded - clamped) <= (2 ** (0.5 / step) - 1) * clamped * 1.0001 + 5e-5 * decoded, name
         else:
             clamped = min(max(value, lo), lo + (2 ** bits - 2) * step)
             assert abs(decoded - clamped) <= step / 2 + 1e-9, name
@@ -221,3 +222,15 @@ def test_health_rows_wait_for_company_unless_old_full_or_news(tmp_path):
         assert box.fill() == 1
         got = [[r.seq for r in f.health] for f in drain(box)]
         assert sorted(got) == [[1], [2, 3], [4]]
+
+
+def test_a_log_gauge_half_a_step_off_decodes_within_the_step_and_five_digit_rounding():
+    """1,451,135 MB sits half a 1/48-octave step below code 984, whose value rounds up to
+    1,461,700 (5 significant digits): 0.728 % off, more than half a step alone (0.722 %)."""
+    from edge.sync.quant import log_code, log_value
+
+    value = 1451135.0
+    decoded = log_value(log_code(value, 1.0, 48, 10), 1.0, 48, 10)
+    assert decoded == 1461700.0
+    assert abs(decoded - value) > (2 ** (0.5 / 48) - 1) * value * 1.0001
+    assert abs(decoded - value) <= (2 ** (0.5 / 48) - 1) * value * 1.0001 + 5e-5 * decoded
