@@ -12,6 +12,8 @@ import yaml
 
 from tests.convert.conftest import tiny_bundle
 
+pytestmark = pytest.mark.slow  # trains and converts tiny models
+
 
 def card_of(bundle):
     return yaml.safe_load((bundle / "card.yaml").read_text())

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from click.testing import CliRunner
 
 from convert.cli import main
+
+pytestmark = pytest.mark.slow  # trains and converts tiny models
 
 
 def test_gate_failure_writes_nothing_exits_1_and_prints_the_table(single_run, bundle, tmp_path):

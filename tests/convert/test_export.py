@@ -11,6 +11,8 @@ import pytest
 
 from tests.convert.conftest import tiny_run
 
+pytestmark = pytest.mark.slow  # trains a tiny model
+
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):

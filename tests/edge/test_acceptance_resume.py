@@ -10,7 +10,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import DEPLOYMENTS, shared_path
+
+pytestmark = pytest.mark.slow  # kills and resumes edge-detect runs
 
 
 def _cmd(inputs, out, *extra):

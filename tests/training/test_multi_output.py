@@ -12,6 +12,8 @@ from training.config import load_config
 from training.loop import train
 from training.types import TrainConfigError
 
+pytestmark = pytest.mark.slow  # trains multi-output models
+
 torch.set_num_threads(1)
 
 DEPLOYMENT = """
