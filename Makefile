@@ -10,7 +10,7 @@ EXTRAS := onnx,tflite,train,convert,sync,live,plot,dask,dev
 # What the demo needs: the runtime (with its default backend) and the plots; no torch.
 RUNTIME_EXTRAS := plot
 
-.PHONY: install install-runtime demo test test-quick bench clean system-deps models check-routes
+.PHONY: install install-runtime demo test test-quick lint bench clean system-deps models check-routes
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ test: install
 # tests that need ../shared still run where it is present.
 test-quick: install
 	$(BIN)/python -m pytest -q -m "not slow" -x
+
+# ruff (rules in pyproject.toml): pyflakes, pycodestyle, import order, bugbear, pyupgrade
+lint: install
+	$(BIN)/ruff check .
 
 # Each install route of the README's table of boards: the wheels exist (pip download only).
 check-routes: install-runtime

@@ -76,6 +76,7 @@ def main() -> int:
         return 2
     import dask
     import distributed
+
     from edge.audio import discover, probe
     from edge.calibration import HydrophoneTable
     from edge.cluster.client import WORKER_ENVIRON, detect_on_cluster

@@ -53,8 +53,8 @@ def bench(run_dir: Path, repeats: int) -> dict:
 
     from convert.export import export_fp32
     from convert.graph import torch_logits
-    from convert.measure import latency_ms
     from convert.infer import OnnxModel, TfliteModel, batched
+    from convert.measure import latency_ms
     from convert.quantise_onnx import quantise_onnx
     from convert.run import load_run
     from convert.tflite import convert_tflite, io_quantisation

@@ -55,9 +55,9 @@ def bench(run_dir: Path, repeats: int) -> dict:
         model = quantise_onnx(fp32, cal, scheme=scheme)
         sessions[scheme] = kernels.onnx_session(model)
         ref_s = kernels.onnx_session(model, reference=True)
-        paths = {"reference": batched(lambda x: dict(zip(names, ref_s.run(names, {"input": x}))), held)}
+        paths = {"reference": batched(lambda x, s=ref_s: dict(zip(names, s.run(names, {"input": x}))), held)}
         if native_is_avx2:
-            paths["avx2"] = batched(lambda x: dict(zip(names, sessions[scheme].run(names, {"input": x}))), held)
+            paths["avx2"] = batched(lambda x, s=sessions[scheme]: dict(zip(names, s.run(names, {"input": x}))), held)
         elif kernels.emulated_avx2_reason() is None:
             paths["avx2"] = kernels.emulated_avx2("onnx", model, held)
         agreement = {p: min(float(np.mean(v[o.name].argmax(1) == ref32[o.name].argmax(1))) for o in outputs)

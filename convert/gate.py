@@ -11,9 +11,9 @@ recall must stay within ``max_event_delta`` of FP32's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -10,8 +10,8 @@ golden_margin``, so ``edge-selftest`` passes on those CPUs with that margin.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

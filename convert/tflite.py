@@ -22,11 +22,10 @@ def convert_tflite(graph: Exported, calibration: np.ndarray) -> bytes:
     """The INT8 TFLite file's bytes (batch 1)."""
     import litert_torch
     from ai_edge_litert import _pywrap_modify_model_interface as interface
+    from litert_torch._config import config as litert_config
     from litert_torch.quantize import pt2e_quantizer as pq
     from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e import quantize_pt2e
-
-    from litert_torch._config import config as litert_config
 
     litert_config.show_progress = False  # its progress lines would bury edge-convert's own output
     x = np.ascontiguousarray(calibration, dtype=np.float32)

@@ -115,7 +115,7 @@ class HydrophoneTable:
     entries: dict[str, Calibration] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str | Path) -> "HydrophoneTable":
+    def load(cls, path: str | Path) -> HydrophoneTable:
         path = Path(path)
         try:
             text = path.read_text()
@@ -124,7 +124,7 @@ class HydrophoneTable:
         return cls.from_text(text, path)
 
     @classmethod
-    def from_text(cls, text: str, path: str | Path) -> "HydrophoneTable":
+    def from_text(cls, text: str, path: str | Path) -> HydrophoneTable:
         """The table held by ``text``, the contents of the file at ``path`` (a worker that
         receives the table with its task, not the file)."""
         try:

@@ -52,7 +52,7 @@ def activate(logits: np.ndarray, activation: str) -> np.ndarray:
 class Classifier:
     """A bundle with its backend and the deployment's thresholds and rules."""
 
-    def __init__(self, bundle: Bundle, backend: Backend, settings: "ModelSettings", where: str = "model") -> None:
+    def __init__(self, bundle: Bundle, backend: Backend, settings: ModelSettings, where: str = "model") -> None:
         self.bundle = bundle
         self.backend = backend
         self.settings = settings
@@ -142,7 +142,7 @@ class Classifier:
             j += len(ss)
         return out
 
-    def stream(self, spec: FrontendSpec, *, first_frame: int = 0, limit: int | None = None) -> "ClassifierStream":
+    def stream(self, spec: FrontendSpec, *, first_frame: int = 0, limit: int | None = None) -> ClassifierStream:
         """A recording's classification state; ``spec`` must be the bundle's."""
         if spec.hash != self.bundle.spec_hash:
             raise BundleError(f"model {self.bundle.name} was trained on frontend {self.bundle.spec_hash}, the "
@@ -163,7 +163,7 @@ def _meets(rule, roi: Roi) -> bool:
     return True
 
 
-def earliest_roi_frame(detector: "StreamingRoiDetector") -> int:
+def earliest_roi_frame(detector: StreamingRoiDetector) -> int:
     """The first frame an ROI the detector has not yet returned can start at: the open
     event's start, or the first frame it has not processed, less its smoothing lag."""
     first = detector.processed_frames
@@ -288,7 +288,7 @@ class ClassifierStream:
         self._ready = []
 
 
-def load_classifier(config: "DeploymentConfig", *, bundle: str | None = None, backend: str | None = None,
+def load_classifier(config: DeploymentConfig, *, bundle: str | None = None, backend: str | None = None,
                     verify: bool = True) -> Classifier:
     """The classifier a deployment names (``model:``), with ``bundle``/``backend`` overriding
     it; :class:`BundleError` when the bundle does not fit the deployment,

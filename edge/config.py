@@ -20,7 +20,6 @@ from edge.levels import LevelSettings
 from edge.roi import RoiSettings
 from edge.sync.config import SyncConfig, sync_from_mapping
 
-
 BACKENDS = ("auto", "onnx", "tflite")
 
 

@@ -13,9 +13,9 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from edge.devices import DeviceProfile
 
@@ -120,7 +120,7 @@ class Meter:
         while not self._stop.wait(self.period_s):
             self._add(time.perf_counter(), self.sensor.watts())
 
-    def __enter__(self) -> "Meter":
+    def __enter__(self) -> Meter:
         if self.sensor.joules is not None:
             self._start = self.sensor.joules()
         else:

@@ -58,7 +58,7 @@ class FrontendSpec:
                       f"band fmin={self.fmin}..fmax={top} Hz holds no frequency bin "
                       f"(bins are {df:g} Hz apart at sample_rate={self.sample_rate}, nfft={self.nfft})")
 
-    def bound(self, sample_rate: int) -> "FrontendSpec":
+    def bound(self, sample_rate: int) -> FrontendSpec:
         """This spec at a concrete sample rate (unchanged when already bound)."""
         return self if self.sample_rate is not None else replace(self, sample_rate=int(sample_rate))
 

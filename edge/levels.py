@@ -48,7 +48,7 @@ class DecidecadeBands:
     broadband: np.ndarray  # (n_bins,), Hz of each bin between the lowest band's lower edge and Nyquist
 
     @classmethod
-    def for_spec(cls, spec: FrontendSpec, fmin: float | None = None) -> "DecidecadeBands":
+    def for_spec(cls, spec: FrontendSpec, fmin: float | None = None) -> DecidecadeBands:
         df = spec.sample_rate / spec.nfft
         nyquist = spec.sample_rate / 2
         if fmin is not None:  # nominal centres (20, 80 Hz) lie up to 0.7 % above the exact ones

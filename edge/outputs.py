@@ -11,8 +11,8 @@ import csv
 import io
 import math
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from edge.types import Detection, LevelRow
 

@@ -16,9 +16,9 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -30,8 +30,7 @@ from edge.classify import Classifier
 from edge.config import DeploymentConfig
 from edge.errors import PamedgeError
 from edge.levels import DecidecadeBands
-from edge.outputs import (DETECTION_COLUMNS, LEVEL_COLUMNS, csv_text, detection_row, level_row,
-                          raven_table, write_atomic)
+from edge.outputs import DETECTION_COLUMNS, LEVEL_COLUMNS, csv_text, detection_row, level_row, raven_table, write_atomic
 from edge.pipeline import process_recording, stamped_config
 from edge.sync.log import write_log
 from edge.types import AudioInfo, Detection, LevelRow
@@ -297,7 +296,7 @@ def contiguous(prev: AudioInfo | None, info: AudioInfo) -> bool:
 def _process_one(path: Path, config: DeploymentConfig, table, **kwargs) -> tuple[FileOutcome, list | None]:
     try:
         res = process_recording(path, config, table, display_name=str(path), **kwargs)
-    except Exception as exc:  # noqa: BLE001 -- only the kinds failed_outcome accepts are caught
+    except Exception as exc:
         return failed_outcome(path, exc), None
     channel = config.channel if kwargs.get("channel") is None else kwargs["channel"]
     return ok_outcome(path, res.info, res.calibration, res.warnings, channel, config, len(res.rois), res.detections,

@@ -11,8 +11,9 @@ stream); ``start_utc`` is that instant in UTC when the recording's start is know
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,7 +42,7 @@ class AudioBlock:
     """Mono samples, full scale = 1.0, shape ``(n,)`` float32; ``start_sample`` counts from
     the first sample of the recording."""
 
-    samples: "np.ndarray"
+    samples: np.ndarray
     start_sample: int
 
 
@@ -53,7 +54,7 @@ class SpectralFrames:
     Frame ``k`` (absolute index ``first_frame + i``) covers samples ``[k*hop, k*hop + nfft)``.
     """
 
-    psd: "np.ndarray"
+    psd: np.ndarray
     first_frame: int
 
     @property
@@ -147,7 +148,7 @@ class Backend(Protocol):
     kind: str
     file: str
 
-    def run(self, windows: "np.ndarray") -> dict[str, "np.ndarray"]: ...
+    def run(self, windows: np.ndarray) -> dict[str, np.ndarray]: ...
 
 
 class Sink(Protocol):

@@ -24,8 +24,8 @@ import hashlib
 import json
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from edge.sync import frames as fr
 from edge.sync.health import HealthRow
@@ -87,7 +87,7 @@ class ShoreStore:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "ShoreStore":
+    def __enter__(self) -> ShoreStore:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -8,8 +8,8 @@ low above high frequency, times past the recording's end, labels outside the kno
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from training.types import Annotation, AnnotationError
 

@@ -10,13 +10,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-
 from edge import _validate as v
 from edge.crops import CropPolicy
 from edge.errors import ConfigError
 from training.augment import AugmentSettings
 from training.types import TrainConfigError
-
 
 HEADS = ("single", "multi_label", "multi_output")
 

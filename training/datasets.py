@@ -10,9 +10,9 @@ loading a cache built with another spec fails.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class Dataset:
     def groups(self) -> np.ndarray:
         return np.array([r.group for r in self.refs])
 
-    def subset(self, idx: np.ndarray) -> "Dataset":
+    def subset(self, idx: np.ndarray) -> Dataset:
         idx = np.asarray(idx, dtype=int)
         return Dataset(self.x[idx], self.y[idx], self.classes, [self.refs[i] for i in idx], self.spec)
 
@@ -59,7 +59,7 @@ class Dataset:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, spec: FrontendSpec | None = None) -> "Dataset":
+    def load(cls, path: str | Path, spec: FrontendSpec | None = None) -> Dataset:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             cached = FrontendSpec(**meta["spec"])

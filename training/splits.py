@@ -7,7 +7,7 @@ some on each side measures memory, not generalisation.
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
 from edge.cli.options import config_option, domain_errors, fail, hydrophones_option
-
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,6 +26,7 @@ def main(audio, config_path, hydrophones_path, device, duty_cycle, battery_wh, n
     """Benchmark the chain on AUDIO (files or folders; default: the bundled examples/recordings):
     per-stage seconds, real-time factor, CPU seconds, peak RSS, and energy, measured when a
     power sensor is readable and otherwise modelled with a device profile, always saying which."""
+    from edge import shipped
     from edge.audio import discover
     from edge.bench.report import build, energy_section, text
     from edge.bench.stages import run_stages
@@ -35,8 +34,6 @@ def main(audio, config_path, hydrophones_path, device, duty_cycle, battery_wh, n
     from edge.config import load_deployment
     from edge.devices import detect_profile, load_profile
     from edge.energy import Meter, find_sensor
-
-    from edge import shipped
 
     config = load_deployment(config_path)
     examples = shipped.path("examples") / "recordings"

@@ -8,16 +8,15 @@ runtime and ``edge-detect --help`` never load it; without it the run stops with 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
-
-from edge.config import DeploymentConfig
-from edge.errors import ConfigError, MissingExtraError
-from edge.run import FileOutcome, RunReport
 
 from edge.cluster.engine import run_units
 from edge.cluster.plan import DEFAULT_CHUNK_S, Unit
 from edge.cluster.task import Job, UnitResult, run_unit
+from edge.config import DeploymentConfig
+from edge.errors import ConfigError, MissingExtraError
+from edge.run import FileOutcome, RunReport
 
 INSTALL_HINT = 'pip install "pamedge[dask]"'
 RETRIES = 2

@@ -9,15 +9,14 @@ outputs are the same.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
-
-from edge.config import DeploymentConfig
-from edge.pipeline import stamped_config
-from edge.run import FileOutcome, RunReport, commit, committed, finish, ok_outcome, start_run
 
 from edge.cluster.plan import DEFAULT_CHUNK_S, Unit, plan_units
 from edge.cluster.task import Job, UnitResult
+from edge.config import DeploymentConfig
+from edge.pipeline import stamped_config
+from edge.run import FileOutcome, RunReport, commit, committed, finish, ok_outcome, start_run
 
 Execute = Callable[[list[Unit], Job], Iterable[UnitResult]]
 
@@ -80,7 +79,7 @@ def merge(path: Path, chunks: list[UnitResult], config: DeploymentConfig, table,
         return FileOutcome(str(path), "failed", failed[0].reason), None
     try:
         prep = prepare(path, config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
-    except Exception as exc:  # noqa: BLE001 -- e.g. the file vanished since the worker read it
+    except Exception as exc:
         return failed_outcome(path, exc), None
     detections = [d for c in chunks for d in c.detections]
     levels = [r for c in chunks for r in c.levels]

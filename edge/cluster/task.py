@@ -18,6 +18,7 @@ import numpy as np
 
 from edge.calibration import HydrophoneTable
 from edge.classify import Classifier, earliest_roi_frame, load_classifier
+from edge.cluster.plan import Span, Unit
 from edge.config import DeploymentConfig, from_settings
 from edge.errors import ConfigError, PamedgeError
 from edge.levels import StreamingLevels
@@ -25,8 +26,6 @@ from edge.pipeline import prepare, records
 from edge.roi import StreamingRoiDetector
 from edge.run import failed_outcome
 from edge.types import Detection, LevelRow, SpectralFrames
-
-from edge.cluster.plan import Span, Unit
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ class Job:
     @classmethod
     def of(cls, config: DeploymentConfig, table: HydrophoneTable | None, *, channel: int | None = None,
            block_s: float | None = None, allow_truncated: bool = False,
-           classifier: Classifier | None = None) -> "Job":
+           classifier: Classifier | None = None) -> Job:
         data = Path(table.path).read_bytes() if table is not None else None
         model = (str(classifier.bundle.path), classifier.kind, classifier.identity) if classifier else ("", "", "")
         return cls(config.as_dict(), config.hash, data, table.path if table else "",
@@ -107,7 +106,7 @@ def run_unit(unit: Unit, job: Job) -> UnitResult:
     t0 = time.perf_counter()
     try:
         result = _process(unit, job, config, table, classifier)
-    except Exception as exc:  # noqa: BLE001 -- failed_outcome re-raises what is not a per-file failure
+    except Exception as exc:
         result = UnitResult(unit.file_index, unit.chunk, "failed", failed_outcome(Path(unit.path), exc).reason)
     result.seconds = time.perf_counter() - t0
     return result

@@ -18,10 +18,9 @@ def _writable_dir(path: Path) -> bool:
 
 def check(path: str | Path) -> list[str]:
     """Problems found, each one line naming the file and key; empty when all is well."""
+    from edge import shipped
     from edge.config import from_mapping
     from edge.daemon.config import Deployment, run_from_mapping
-
-    from edge import shipped
 
     problems: list[str] = []
     try:

@@ -13,9 +13,9 @@ import datetime as dt
 import math
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from edge.audio import discover, probe
 from edge.calibration import HydrophoneTable

@@ -11,8 +11,8 @@ table, because a full card stops the recorder and the daemon alike.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import soundfile as sf
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from edge.audio import discover, probe, wav_shortfall
 from edge.daemon.types import PendingFile

@@ -13,8 +13,8 @@ import contextlib
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Sequence
 
 import numpy as np
 

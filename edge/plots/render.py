@@ -22,9 +22,9 @@ import math
 import os
 import re
 import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 from edge import _validate as v
 from edge.calibration import Calibration

@@ -18,15 +18,14 @@ import hashlib
 import hmac
 import math
 import struct
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from edge import __version__
 from edge.errors import PamedgeError
 from edge.sync import health as hl
 from edge.sync import identity as ident
-from edge.sync.bits import (BitReader, BitWriter, leb128, read_leb128, read_text, unzigzag,
-                            zigzag)
+from edge.sync.bits import BitReader, BitWriter, leb128, read_leb128, read_text, unzigzag, zigzag
 from edge.sync.quant import EPOCH as _EPOCH
 from edge.sync.quant import best_k as _best_k
 from edge.sync.quant import linear_code as _linear_code

@@ -30,7 +30,7 @@ class Identity:
     software: str = ""
 
     @classmethod
-    def of(cls, detection, software: str) -> "Identity":
+    def of(cls, detection, software: str) -> Identity:
         cal = detection.calibration_db
         cal = None if cal is None or (isinstance(cal, float) and math.isnan(cal)) else round(float(cal), 2)
         return cls(detection.model or "", detection.config_hash or "", detection.hydrophone or "", cal, software)

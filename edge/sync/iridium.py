@@ -46,7 +46,7 @@ class SbdixResult:
         return 0 <= self.mo_status <= 4
 
     @classmethod
-    def parse(cls, line: str) -> "SbdixResult":
+    def parse(cls, line: str) -> SbdixResult:
         if not line.startswith("+SBDIX:"):
             raise ModemError(f"expected +SBDIX, got {line!r}")
         try:
@@ -87,7 +87,7 @@ class IridiumModem:
     def close(self) -> None:
         self.port.close()
 
-    def __enter__(self) -> "IridiumModem":
+    def __enter__(self) -> IridiumModem:
         return self
 
     def __exit__(self, *exc) -> None:

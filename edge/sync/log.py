@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 from edge.errors import PamedgeError
 from edge.types import Detection
@@ -77,7 +77,7 @@ class DetectionLog:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "DetectionLog":
+    def __enter__(self) -> DetectionLog:
         return self
 
     def __exit__(self, *exc) -> None:

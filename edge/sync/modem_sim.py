@@ -94,7 +94,7 @@ class Simulator:
             bad = bytearray(data)
             bad[self.rnd.randrange(len(bad))] ^= 1 << self.rnd.randrange(8)
             copies.append(bytes(bad))
-        for i, copy in enumerate(copies):
+        for copy in copies:
             if copy != data:  # a corrupted message is a message of its own
                 self.momsn = (self.momsn + 1) % 65536
             doc = {"imei": self.args.imei, "momsn": self.momsn, "transmit_time": when, "data": copy.hex()}

@@ -19,8 +19,8 @@ import dataclasses
 import datetime as dt
 import json
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 from edge.sync import frames as fr
 from edge.sync import health as hl

@@ -4,12 +4,11 @@ transport confirms and backing off after a failed session."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from edge.sync.outbox import Outbox
 from edge.types import Transport
-
 
 MAX_MAILBOX_CHECKS = 10  # per paused run: messages queued behind a pause (e.g. a resume) are fetched
 

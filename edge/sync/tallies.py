@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from edge.sync.bits import leb128, read_leb128, read_text
 from edge.sync.quant import utc_seconds

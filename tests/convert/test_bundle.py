@@ -77,7 +77,7 @@ def test_tflite_input_and_output_are_int8_with_the_cards_quantisation(bundle):
     assert inp["dtype"] == np.int8 and tuple(inp["shape"])[0] == 1
     assert inp["quantization"] == pytest.approx((card["input"]["tflite"]["scale"], card["input"]["tflite"]["zero_point"]))
     outs = {o["name"]: o for o in it.get_output_details()}
-    for name, q in card["tflite_outputs"].items():
+    for q in card["tflite_outputs"].values():
         assert outs[q["name"]]["dtype"] == np.int8
         assert outs[q["name"]]["quantization"] == pytest.approx((q["scale"], q["zero_point"]))
 

@@ -10,8 +10,8 @@ import pytest
 
 from edge.calibration import HydrophoneTable
 from edge.classify import crop, earliest_roi_frame, load_classifier, window_start
-from edge.crops import crop_starts, span
 from edge.config import LabelRule, ModelRules, ModelSettings, load_deployment
+from edge.crops import crop_starts, span
 from edge.frontend import features
 from edge.pipeline import ROI_LABEL, prepare, process_recording
 from edge.roi import StreamingRoiDetector

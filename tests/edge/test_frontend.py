@@ -12,8 +12,7 @@ import pytest
 import scipy.signal
 
 from edge.errors import ConfigError
-from edge.frontend import (FrontendSpec, StreamingFrontend, feature_bins, features, mel_filterbank, psd_scale,
-                           window_array)
+from edge.frontend import FrontendSpec, StreamingFrontend, feature_bins, features, mel_filterbank, psd_scale, window_array
 from edge.types import AudioBlock
 
 RATE = 2000

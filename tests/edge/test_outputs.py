@@ -8,8 +8,7 @@ import os
 
 import pytest
 
-from edge.outputs import (DETECTION_COLUMNS, LEVEL_COLUMNS, RAVEN_COLUMNS, csv_text, detection_row, level_row,
-                          raven_table, write_atomic)
+from edge.outputs import DETECTION_COLUMNS, LEVEL_COLUMNS, RAVEN_COLUMNS, csv_text, detection_row, level_row, raven_table, write_atomic
 from edge.types import Detection, LevelRow
 
 NAN = float("nan")
@@ -76,7 +75,7 @@ def test_write_atomic_replaces_and_leaves_no_temp_file(tmp_path):
     write_atomic(target, "first\n")
     assert target.read_text() == "first\n"
     write_atomic(target, "second, longer content\nwith ünïcode\n")
-    assert target.read_bytes() == "second, longer content\nwith ünïcode\n".encode("utf-8")
+    assert target.read_bytes() == "second, longer content\nwith ünïcode\n".encode()
     assert sorted(os.listdir(target.parent)) == ["detections.csv"]
 
 

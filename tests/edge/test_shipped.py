@@ -8,11 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
-from edge import shipped
 from edge.config import load_deployment
 from edge.errors import ConfigError
 from tests.conftest import DEPLOYMENTS, ROOT

@@ -6,7 +6,8 @@ import datetime as dt
 import re
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edge.timestamps import iso_utc, parse_start, soundtrap_log_start
 

@@ -100,7 +100,7 @@ def test_http_ingest_from_the_command_line(tmp_path):
     frame = pack_all(list(enumerate(make_detections(10), 1)), deployment="buoy-1", key=bytes.fromhex(KEY))[0]
     body = urllib.parse.urlencode({"imei": "300234010000001", "momsn": 7, "transmit_time": "26-03-28 10:00:00",
                                    "data": frame.hex()}).encode()
-    for attempt in range(50):
+    for _attempt in range(50):
         try:
             for _ in range(2):
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/", data=body, timeout=5).read()

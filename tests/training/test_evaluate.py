@@ -68,6 +68,8 @@ def test_evaluation_and_edge_detect_scan_an_roi_alike(tmp_path_factory):
     positions, spans and merged runs included."""
     from dataclasses import replace
 
+    import soundfile as sf
+
     from edge.calibration import HydrophoneTable
     from edge.classify import activate, load_classifier
     from edge.config import ModelSettings, load_deployment
@@ -76,8 +78,6 @@ def test_evaluation_and_edge_detect_scan_an_roi_alike(tmp_path_factory):
     from tests.convert.conftest import tiny_run
     from tests.edge.model_bundles import scanning
     from tests.edge.test_classify import SR, long_events
-    import soundfile as sf
-
     from training.evaluate import _outputs, detections, score_recordings
 
     config = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from training.splits import group_split, leave_one_group_out
 
@@ -28,9 +29,9 @@ def test_each_part_gets_a_recording_and_the_seed_decides():
 
 
 def test_dataset_windows_split_by_recording(rng):
+    from edge.frontend import FrontendSpec
     from training.datasets import Dataset
     from training.types import WindowRef
-    from edge.frontend import FrontendSpec
 
     refs = [WindowRef(f"r{k}.wav", f"r{k}.wav", float(i), "noise", "negative") for k in range(6) for i in range(20)]
     ds = Dataset(np.zeros((len(refs), 4, 3), np.float32), np.zeros(len(refs), np.int64), ("noise", "x"), refs,

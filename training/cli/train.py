@@ -88,7 +88,9 @@ def train_cmd(config: str, restart: bool, out: str | None) -> None:
 @click.option("--threshold", type=float, default=0.5, show_default=True)
 @click.option("--backend", type=click.Choice(["auto", "onnx", "tflite"]), default="auto", show_default=True,
               help="a bundle's INT8 file: onnx (model.int8.onnx) or tflite (model.int8.tflite)")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="where to write the JSON (default RUN/evaluate.json; RUN/evaluation.json is the recipe's held-out figures; for a bundle: not written unless given)")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="where to write the JSON (default RUN/evaluate.json; RUN/evaluation.json is the recipe's "
+                   "held-out figures; for a bundle: not written unless given)")
 def evaluate_cmd(run, annotations, label_column, audio_dir, background, labels, deployment, only, threshold,
                  backend, output) -> None:
     try:

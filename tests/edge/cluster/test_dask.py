@@ -63,6 +63,7 @@ def test_missing_dask_is_one_error_line(tmp_path, narw_inputs):
 @pytest.mark.parametrize("address", ["local:0", "local:x", "nowhere"])
 def test_bad_scheduler_address_is_a_usage_error(tmp_path, narw_inputs, address):
     from click.testing import CliRunner
+
     from edge.cli.detect import main
 
     result = CliRunner().invoke(main, [str(narw_inputs[0]), "-o", str(tmp_path / "o"), "--no-model",

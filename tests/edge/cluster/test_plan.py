@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.config import DeploymentConfig, from_settings, load_deployment
 from edge.cluster.plan import chunk_bounds, frame_count, margin_segments, plan_units
+from edge.config import DeploymentConfig, from_settings, load_deployment
 from edge.levels import LevelSettings, StreamingLevels
 from edge.roi import StreamingRoiDetector
 from tests.conftest import DEPLOYMENTS

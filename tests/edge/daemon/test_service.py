@@ -64,7 +64,7 @@ def test_sigterm_finishes_the_recording_under_way_exits_0_and_a_restart_continue
     while True:
         try:
             messages.append(sock.recv(64).decode())
-        except (socket.timeout, BlockingIOError):
+        except (TimeoutError, BlockingIOError):
             break
     sock.close()
     assert messages[0] == "READY=1" and "WATCHDOG=1" in messages and messages[-1] == "STOPPING=1"

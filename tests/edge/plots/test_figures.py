@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
-import matplotlib.dates as mdates  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
+import matplotlib.dates as mdates
+from matplotlib.patches import Rectangle
 
-from edge.plots.figures import FigureStyle, detection_figure, overview_figure, shown_band  # noqa: E402
-from edge.plots.render import files_from_report  # noqa: E402
-from edge.plots.spectrogram import DisplaySpectrogram, span_spectrogram  # noqa: E402
-from edge.types import Detection  # noqa: E402
+from edge.plots.figures import FigureStyle, detection_figure, overview_figure, shown_band
+from edge.plots.render import files_from_report
+from edge.plots.spectrogram import DisplaySpectrogram, span_spectrogram
+from edge.types import Detection
 
 NAN = float("nan")
 UTC = dt.timezone.utc

@@ -10,15 +10,14 @@ import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
-from matplotlib.image import imread  # noqa: E402
+from matplotlib.image import imread
 
-from edge.calibration import Calibration  # noqa: E402
-from edge.frontend import FrontendSpec  # noqa: E402
-from edge.plots.render import (FileToPlot, PlotSettings, safe_name, strongest, unique_stems,  # noqa: E402
-                               write_plots)
-from edge.types import Detection  # noqa: E402
-from tests.conftest import tone  # noqa: E402
-from tests.edge.conftest import PER_LABEL, png_size  # noqa: E402
+from edge.calibration import Calibration
+from edge.frontend import FrontendSpec
+from edge.plots.render import FileToPlot, PlotSettings, safe_name, strongest, unique_stems, write_plots
+from edge.types import Detection
+from tests.conftest import tone
+from tests.edge.conftest import PER_LABEL, png_size
 
 
 def test_thumbnails_are_the_strongest_per_label_and_valid_pngs(narw_plotted):

@@ -16,17 +16,17 @@ import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
-from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.patches import Rectangle
 
-from edge.config import load_deployment  # noqa: E402
-from edge.report import charts  # noqa: E402
-from edge.report.build import write_report  # noqa: E402
-from edge.pipeline import stamped_config  # noqa: E402
-from edge.report.data import load  # noqa: E402
-from edge.report.series import detection_bins, effort  # noqa: E402
-from edge.run import detect  # noqa: E402
-from tests.conftest import DEPLOYMENTS  # noqa: E402
-from tests.edge.conftest import FAILED_NAME, PER_LABEL, png_size  # noqa: E402
+from edge.config import load_deployment
+from edge.pipeline import stamped_config
+from edge.report import charts
+from edge.report.build import write_report
+from edge.report.data import load
+from edge.report.series import detection_bins, effort
+from edge.run import detect
+from tests.conftest import DEPLOYMENTS
+from tests.edge.conftest import FAILED_NAME, PER_LABEL, png_size
 
 
 class Page(HTMLParser):

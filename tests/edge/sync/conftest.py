@@ -79,7 +79,7 @@ class Detector:
         except BaseException as exc:  # reported by join()
             self.error = exc
 
-    def start(self) -> "Detector":
+    def start(self) -> Detector:
         self.thread.start()
         return self
 

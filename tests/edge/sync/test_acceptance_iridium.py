@@ -20,10 +20,10 @@ import pytest
 
 pytest.importorskip("serial", reason='needs pyserial: pip install "pamedge[sync]"')
 
-from edge.sync.frames import FrameError, FrameRecord, KeyRing, decode, utc_seconds  # noqa: E402
-from shore.store import REJECTED, WINDOW_S, ShoreStore  # noqa: E402
-from tests.edge.sync.conftest import Detector, console_script, drain, kill_sender, make_detections  # noqa: E402
-from tests.edge.sync.test_frames import assert_within_quantisation  # noqa: E402
+from edge.sync.frames import FrameError, FrameRecord, KeyRing, decode, utc_seconds
+from shore.store import REJECTED, WINDOW_S, ShoreStore
+from tests.edge.sync.conftest import Detector, console_script, drain, kill_sender, make_detections
+from tests.edge.sync.test_frames import assert_within_quantisation
 
 ROOT = Path(__file__).resolve().parents[3]
 KEY = bytes(range(32))

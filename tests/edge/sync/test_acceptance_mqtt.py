@@ -20,10 +20,10 @@ import pytest
 
 pytest.importorskip("paho.mqtt.client", reason='needs paho-mqtt: pip install "pamedge[sync]"')
 
-from edge.sync.frames import KeyRing  # noqa: E402
-from edge.sync.log import DetectionLog  # noqa: E402
-from shore.store import ShoreStore  # noqa: E402
-from tests.edge.sync.conftest import Detector, console_script, drain, kill_sender, make_detections  # noqa: E402
+from edge.sync.frames import KeyRing
+from edge.sync.log import DetectionLog
+from shore.store import ShoreStore
+from tests.edge.sync.conftest import Detector, console_script, drain, kill_sender, make_detections
 
 KEY = bytes(range(32))
 TOTAL = 10_000

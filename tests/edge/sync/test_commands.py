@@ -13,13 +13,13 @@ import pytest
 
 pytest.importorskip("serial", reason='needs pyserial: pip install "pamedge[sync]"')
 
-from edge.sync import frames as fr  # noqa: E402
-from edge.sync.commands import CommandHandler, pack_command  # noqa: E402
-from edge.sync.iridium import IridiumModem  # noqa: E402
-from edge.sync.log import DetectionLog  # noqa: E402
-from edge.sync.outbox import Outbox  # noqa: E402
-from edge.sync.sender import send_pending  # noqa: E402
-from tests.edge.sync.conftest import make_detections  # noqa: E402
+from edge.sync import frames as fr
+from edge.sync.commands import CommandHandler, pack_command
+from edge.sync.iridium import IridiumModem
+from edge.sync.log import DetectionLog
+from edge.sync.outbox import Outbox
+from edge.sync.sender import send_pending
+from tests.edge.sync.conftest import make_detections
 
 ROOT = Path(__file__).resolve().parents[3]
 KEY = bytes(range(32))

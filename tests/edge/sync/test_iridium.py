@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("serial", reason='needs pyserial: pip install "pamedge[sync]"')
 
-from edge.sync.iridium import IridiumModem, ModemError, SbdixResult, checksum  # noqa: E402
+from edge.sync.iridium import IridiumModem, ModemError, SbdixResult, checksum
 
 ROOT = Path(__file__).resolve().parents[3]
 
