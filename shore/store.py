@@ -172,12 +172,24 @@ class ShoreStore:
     def accept_webhook(self, imei: str, momsn: int, transmit_time: str, data: bytes) -> str:
         """A RockBLOCK delivery: the same ``imei`` + ``momsn`` + ``transmit_time`` is a
         duplicate (RockBLOCK retries); MOMSN wraps at 65535, so a reused MOMSN with another
-        transmit time is a new message (and the frame sequence still guards against replay)."""
-        cur = self.conn.execute("INSERT OR IGNORE INTO webhook VALUES (?, ?, ?)", (imei, momsn % 65536, transmit_time))
-        if cur.rowcount == 0:
+        transmit time is a new message (and the frame sequence still guards against replay).
+
+        The delivery's key is kept only once its frame has been authenticated: the web hook is
+        open to anyone, and a forged POST naming the buoy's IMEI and next MOMSN must not make
+        the genuine delivery and its retries look like duplicates."""
+        source = f"rockblock:{imei}:{momsn}"
+        try:
+            fr.decode(data, self.keys)
+        except fr.FrameError as exc:
+            return self._reject(data, source, exc.reason, str(exc))
+        key = (imei, momsn % 65536, transmit_time)
+        if self.conn.execute("SELECT 1 FROM webhook WHERE imei=? AND momsn=? AND transmit_time=?", key).fetchone():
             self.counts[DUPLICATE] += 1
             return DUPLICATE
-        return self.accept(data, f"rockblock:{imei}:{momsn}")
+        outcome = self.accept(data, source)
+        if outcome != REJECTED:
+            self.conn.execute("INSERT OR IGNORE INTO webhook VALUES (?, ?, ?)", key)
+        return outcome
 
     def new_command(self, deployment: str, command: dict) -> bytes:
         """A downlink command frame for ``deployment`` with the next command sequence,

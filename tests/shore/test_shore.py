@@ -121,6 +121,20 @@ def test_rockblock_webhook_dedup_and_momsn_wrap(store):
     assert store.seqs("buoy-1") == list(range(1, 151))
 
 
+def test_a_forged_post_does_not_suppress_the_genuine_delivery(store):
+    """Issue 15, case 1: garbage POSTed with the buoy's IMEI, next MOMSN and transmit time is
+    rejected, and the real delivery and its retry are then accepted and a duplicate."""
+    genuine = frames(20)[0]
+    forged = bytearray(genuine)
+    forged[-1] ^= 1  # a MAC that does not verify
+    delivery = ("300234010000001", 41, "26-03-28 10:00:00")
+    assert store.accept_webhook(*delivery, b"not a frame") == REJECTED
+    assert store.accept_webhook(*delivery, bytes(forged)) == REJECTED
+    assert store.accept_webhook(*delivery, genuine) == ACCEPTED
+    assert store.accept_webhook(*delivery, genuine) == DUPLICATE
+    assert store.counts[ACCEPTED] == 1 and store.counts[REJECTED] == 2
+
+
 def test_exports_have_the_detections_csv_columns(tmp_path, store):
     import dataclasses
 
