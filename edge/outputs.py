@@ -8,6 +8,7 @@ byte-identical files (``--resume`` relies on it): times to the millisecond, freq
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 import os
@@ -66,7 +67,8 @@ def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` so that ``path`` holds either the old or the whole new content,
     even if the process is killed or the power is cut."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    # a fixed-length temporary name: ".NAME.tmp" of a name near the 255-byte limit cannot be created
+    tmp = path.with_name(f".{hashlib.sha1(path.name.encode()).hexdigest()[:16]}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
@@ -76,3 +78,25 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:  # a full card or an interrupt: leave no half-written temporary behind
         tmp.unlink(missing_ok=True)
         raise
+
+
+STEM_BYTES = 150  # of an output's stem: room for the suffixes below the 255-byte name limit
+
+
+def unique_stems(paths: Sequence, *, max_bytes: int = STEM_BYTES) -> dict:
+    """A file-name stem per recording (keys as given) for its outputs (Raven table, plots).
+    A stem shared by two recordings (the same name in two date folders) gets a short hash of
+    the path, and so does one longer than ``max_bytes`` in UTF-8 (cut at a character
+    boundary first): 80 CJK characters are a legal recording name, not a legal output name."""
+    counts: dict[str, int] = {}
+    for p in paths:
+        counts[Path(p).stem] = counts.get(Path(p).stem, 0) + 1
+    stems = {}
+    for p in paths:
+        stem, tag = Path(p).stem, "_" + hashlib.sha1(os.path.abspath(p).encode()).hexdigest()[:8]
+        if len(stem.encode()) > max_bytes:
+            stems[p] = stem.encode()[:max_bytes - len(tag)].decode(errors="ignore") + tag
+        else:
+            stems[p] = stem + ("" if counts[stem] == 1 else tag)
+    return stems
+

@@ -30,7 +30,7 @@ from edge.classify import Classifier
 from edge.config import DeploymentConfig
 from edge.errors import PamedgeError
 from edge.levels import DecidecadeBands
-from edge.outputs import DETECTION_COLUMNS, LEVEL_COLUMNS, csv_text, detection_row, level_row, raven_table, write_atomic
+from edge.outputs import DETECTION_COLUMNS, LEVEL_COLUMNS, csv_text, detection_row, level_row, raven_table, unique_stems, write_atomic
 from edge.pipeline import process_recording, stamped_config
 from edge.sync.log import write_log
 from edge.types import AudioInfo, Detection, LevelRow
@@ -85,16 +85,8 @@ def _identity(path: Path) -> dict:
 
 
 def _raven_names(paths: list[Path]) -> dict[Path, str]:
-    """One selection-table name per recording; stems shared by two recordings (the same name
-    in two date folders) get a short hash of the path."""
-    stems: dict[str, int] = {}
-    for p in paths:
-        stems[p.stem] = stems.get(p.stem, 0) + 1
-    names = {}
-    for p in paths:
-        suffix = "" if stems[p.stem] == 1 else "_" + hashlib.sha1(os.path.abspath(p).encode()).hexdigest()[:8]
-        names[p] = f"{p.stem}{suffix}.selections.txt"
-    return names
+    """One selection-table name per recording (edge.outputs.unique_stems)."""
+    return {p: f"{stem}.selections.txt" for p, stem in unique_stems(paths).items()}
 
 
 class _Parts:

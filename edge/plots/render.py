@@ -15,7 +15,6 @@ written after the run, while the recordings are still at hand.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import math
@@ -111,13 +110,10 @@ def strongest(files: Sequence[FileToPlot], per_label: int) -> list[tuple[FileToP
 
 
 def unique_stems(paths: Sequence[str]) -> dict[str, str]:
-    """A file-name stem per recording; a stem shared by two recordings (the same name in two
-    date folders) gets a short hash of the path, as the Raven tables do."""
-    counts: dict[str, int] = {}
-    for p in paths:
-        counts[Path(p).stem] = counts.get(Path(p).stem, 0) + 1
-    return {p: Path(p).stem + ("" if counts[Path(p).stem] == 1
-                               else "_" + hashlib.sha1(os.path.abspath(p).encode()).hexdigest()[:8]) for p in paths}
+    """A file-name stem per recording, as the Raven tables have (edge.outputs.unique_stems)."""
+    from edge.outputs import unique_stems as stems
+
+    return stems(paths)
 
 
 def safe_name(text: str) -> str:

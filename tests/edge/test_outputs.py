@@ -6,6 +6,7 @@ import csv
 import io
 import os
 
+import numpy as np
 import pytest
 
 from edge.outputs import DETECTION_COLUMNS, LEVEL_COLUMNS, RAVEN_COLUMNS, csv_text, detection_row, level_row, raven_table, write_atomic
@@ -92,3 +93,44 @@ def test_write_atomic_failure_keeps_the_old_content(tmp_path):
         write_atomic(target, None)  # fails while writing the temporary file
     assert target.read_text() == "old\n"
     assert sorted(os.listdir(tmp_path)) == ["levels.csv"]
+
+
+LONG_STEM = "北大西洋露脊鯨上行叫声记录" * 6 + "一二"  # 80 CJK characters, 240 bytes: a legal file name
+
+
+def test_unique_stems_cut_long_names_at_a_character_and_tag_shared_ones(tmp_path):
+    from edge.outputs import STEM_BYTES, unique_stems
+
+    long = tmp_path / f"{LONG_STEM}.wav"
+    a, b = tmp_path / "d1" / "x.wav", tmp_path / "d2" / "x.wav"
+    stems = unique_stems([long, a, b, tmp_path / "y.wav"])
+    assert len(stems[long].encode()) <= STEM_BYTES and stems[long].startswith(LONG_STEM[:40])
+    stems[long].encode().decode()  # whole characters only
+    assert stems[a] != stems[b] and stems[a].startswith("x_") and stems[tmp_path / "y.wav"] == "y"
+
+
+def test_write_atomic_next_to_a_name_at_the_limit(tmp_path):
+    path = tmp_path / ("a" * 250 + ".txt")  # 254 bytes: ".NAME.tmp" would not fit
+    write_atomic(path, "x\n")
+    assert path.read_text() == "x\n" and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_edge_detect_with_an_80_character_cjk_recording_name(tmp_path, write_audio, rng):
+    """Issue 15, case 2: one such recording made the Raven temp file fail and the whole run
+    write nothing."""
+    from click.testing import CliRunner
+
+    from edge.cli.detect import main
+
+    x = rng.normal(0, 0.01, 2000 * 60)
+    x[60000:62000] += 0.3 * np.sin(2 * np.pi * 150 * np.arange(2000) / 2000)
+    write_audio(f"rec/{LONG_STEM}.wav", x, 2000)
+    write_audio("rec/short.wav", x, 2000)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [str(tmp_path / "rec"), "-o", str(out), "--no-model", "-q"])
+    assert result.exit_code == 0, result.output
+    tables = sorted(p.name for p in (out / "raven").iterdir())
+    assert len(tables) == 2 and all(len(t.encode()) <= 255 for t in tables)
+    assert (out / "detections.csv").is_file() and (out / "run.json").is_file()
+    rows = list(csv.DictReader(io.StringIO((out / "detections.csv").read_text())))
+    assert {os.path.basename(r["file"]) for r in rows} == {f"{LONG_STEM}.wav", "short.wav"}
