@@ -132,7 +132,8 @@ def discover(inputs: list[str | Path]) -> list[Path]:
     """Audio files named by ``inputs`` (files, or folders searched recursively).
 
     Each folder's files come in recording-time order (names without a time last, by path);
-    inputs keep the order given and a file named twice is taken once.
+    inputs keep the order given and a file named twice is taken once, also when reached
+    through a symbolic link (its real path decides), so no recording is processed twice.
     """
     seen: set[Path] = set()
     out: list[Path] = []
@@ -146,7 +147,7 @@ def discover(inputs: list[str | Path]) -> list[Path]:
         else:
             raise AudioError(f"{item}: no such file or folder")
         for path in found:
-            key = Path(os.path.abspath(path))
+            key = Path(os.path.realpath(path))
             if key not in seen:
                 seen.add(key)
                 out.append(path)

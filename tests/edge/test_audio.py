@@ -206,6 +206,15 @@ def test_discover_keeps_input_order_and_takes_a_file_once(tmp_path, write_audio)
     assert discover([str(a)]) == [a]
 
 
+def test_a_recording_reached_through_a_symlink_and_its_real_path_is_taken_once(tmp_path, write_audio):
+    """Issue 15, case 6: both were processed, and their records went to shore twice."""
+    a = write_audio("card/a.wav", np.zeros(100), 1000)
+    (tmp_path / "link").symlink_to(tmp_path / "card")
+    (tmp_path / "card" / "same.wav").symlink_to(a)
+    assert discover([tmp_path / "card", tmp_path / "link"]) == [a]
+    assert discover([tmp_path / "link" / "a.wav", a]) == [tmp_path / "link" / "a.wav"]
+
+
 def test_discover_missing_path(tmp_path):
     with pytest.raises(AudioError, match=r"nowhere: no such file or folder"):
         discover([tmp_path / "nowhere"])
