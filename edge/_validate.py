@@ -68,15 +68,53 @@ def build(cls: type[T], data: Any, where: str, **extra: Any) -> T:
         raise ConfigError(f"{where}: {exc}") from None
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML as pamedge's configs need it: no aliases (``*name``: a few lines of them expand
+    to gigabytes once something walks the result) and no duplicate keys (the last one
+    silently won)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in pamedge configs",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {str(key)[:60]!r}",
+                                                        key_node.start_mark)
+            seen.add(key) if isinstance(key, (str, int, float, bool)) else None
+        return super().construct_mapping(node, deep)
+
+
+def parse_yaml(text: str, where: str | Path) -> Any:
+    """Parsed YAML ``text`` (:class:`_ConfigLoader`); any problem is a one-line
+    :class:`ConfigError` naming ``where`` and the line."""
+    try:
+        return yaml.load(text, Loader=_ConfigLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML: {problem}{at}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: not valid YAML: nested too deeply") from None
+
+
 def read_yaml(path: str | Path, what: str) -> Any:
-    """Parsed YAML of ``path``; unreadable or malformed files raise :class:`ConfigError`
-    naming the file (``what`` says what it was meant to be)."""
+    """Parsed YAML of ``path``; unreadable, non-UTF-8 or malformed files raise
+    :class:`ConfigError` naming the file (``what`` says what it was meant to be)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read {what}: {exc.strerror}") from None
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: not UTF-8 text (byte 0x{data[exc.start]:02x} "
+                          f"at offset {exc.start})") from None
+    return parse_yaml(text, path)

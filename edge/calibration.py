@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from edge import _validate as v
 from edge._hashing import stable_hash
@@ -118,19 +117,24 @@ class HydrophoneTable:
     def load(cls, path: str | Path) -> HydrophoneTable:
         path = Path(path)
         try:
-            text = path.read_text()
+            text = path.read_bytes().decode("utf-8")
         except OSError as exc:
             raise CalibrationError(f"{path}: cannot read hydrophone table: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise CalibrationError(f"{path}: cannot read hydrophone table: not UTF-8 text (offset {exc.start})") from None
         return cls.from_text(text, path)
 
     @classmethod
     def from_text(cls, text: str, path: str | Path) -> HydrophoneTable:
         """The table held by ``text``, the contents of the file at ``path`` (a worker that
         receives the table with its task, not the file)."""
+        from edge._validate import parse_yaml
+        from edge.errors import ConfigError
+
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise CalibrationError(f"{path}: not valid YAML: {exc}") from None
+            data = parse_yaml(text, path)
+        except ConfigError as exc:
+            raise CalibrationError(str(exc)) from None
         if not isinstance(data, dict):
             raise CalibrationError(f"{path}: expected a mapping with 'convention' and 'hydrophones'")
         unknown = set(data) - {"convention", "hydrophones"}

@@ -11,17 +11,12 @@ from edge.cli.options import EXIT_OK, domain_errors, fail
 
 def load_keys(path: str):
     """KEYS.yaml: ``{deployment id: hex key}``."""
-    import yaml
 
+    from edge._validate import read_yaml
     from edge.errors import ConfigError
     from edge.sync.frames import FrameError, KeyRing, parse_key
 
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read keys: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = read_yaml(path, "keys")
     if not isinstance(data, dict) or not data:
         raise ConfigError(f"{path}: expected a mapping of deployment id to hex key")
     try:

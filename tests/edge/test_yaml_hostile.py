@@ -1,0 +1,49 @@
+"""Hostile and careless YAML (issue 15, cases 7 and 11): one line naming the file, exit 2."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from edge._validate import read_yaml
+from edge.calibration import HydrophoneTable
+from edge.errors import CalibrationError, ConfigError
+from tests.conftest import DEPLOYMENTS
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+) + "description: *i\n"
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"name: caf\xe9\n", r"not UTF-8 text \(byte 0xe9 at offset 9\)"),
+    (b"name: a\nname: b\n", r"not valid YAML: duplicate key 'name' \(line 2\)"),
+    (BOMB.encode(), r"not valid YAML: aliases \(\*name\) are not allowed in pamedge configs \(line 2\)"),
+    (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", r"not valid YAML: nested too deeply"),
+])
+def test_read_yaml_refuses_in_one_line(tmp_path, content, message):
+    path = tmp_path / "d.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=rf"^{path}: .*{message}$") as err:
+        read_yaml(path, "deployment config")
+    assert "\n" not in str(err.value)
+
+
+def test_edge_detect_and_edge_run_check_exit_2_with_one_line(tmp_path):
+    from edge.cli.detect import main as detect
+    from edge.cli.run import main as run
+
+    bad = tmp_path / "d.yaml"
+    bad.write_text((DEPLOYMENTS / "narw-upcall.yaml").read_text() + "description: again\n")
+    for cli, args in ((detect, [str(tmp_path), "-o", str(tmp_path / "out"), "--config", str(bad)]),
+                      (run, ["--check", "--config", str(bad)])):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        assert "duplicate key 'description'" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_hydrophone_table_in_latin_1_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "h.yaml"
+    path.write_bytes(b"convention: sensitivity\nhydrophones: {\xe9: -170}\n")
+    with pytest.raises(CalibrationError, match=r"not UTF-8 text"):
+        HydrophoneTable.load(path)
