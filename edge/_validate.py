@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +25,16 @@ def require(ok: bool, message: str) -> None:
     """Raise :class:`ConfigError` with ``message`` unless ``ok``."""
     if not ok:
         raise ConfigError(message)
+
+
+IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def identifier(name: str, value: Any) -> None:
+    """``value`` names files and frames (deployment names, key ids): letters, digits, ``.``,
+    ``_`` and ``-``, at most 64, not starting with ``.`` (so never ``../`` or a path)."""
+    require(isinstance(value, str) and IDENTIFIER.fullmatch(value) is not None,
+            f"{name}={value!r} must be 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'")
 
 
 def number(name: str, value: Any, *, minimum: float | None = None, exclusive: bool = False,

@@ -117,7 +117,7 @@ class DeploymentConfig:
     source: str = ""
 
     def __post_init__(self) -> None:
-        v.require(isinstance(self.name, str) and self.name != "", f"name={self.name!r} must be a non-empty string")
+        v.identifier("name", self.name)
         v.require(isinstance(self.description, str), f"description={self.description!r} must be a string")
         v.integer("sample_rate", self.sample_rate, minimum=1, allow_none=True)
         v.integer("channel", self.channel, minimum=0)

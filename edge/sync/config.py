@@ -59,7 +59,7 @@ class SyncConfig:
     source: str = ""
 
     def __post_init__(self) -> None:
-        v.require(isinstance(self.deployment, str) and self.deployment != "", "deployment must be a non-empty string")
+        v.identifier("deployment", self.deployment)
         v.require(isinstance(self.key_file, str) and self.key_file != "", "key_file must name the key file")
         v.require(self.transport in ("iridium", "mqtt"), f"transport={self.transport!r} must be iridium or mqtt")
         v.integer("max_bytes", self.max_bytes, minimum=40)

@@ -421,7 +421,12 @@ class KeyRing:
 
     def __init__(self, keys: Mapping[str, bytes]) -> None:
         self.by_tag: dict[bytes, tuple[str, bytes]] = {}
+        from edge._validate import IDENTIFIER
+
         for deployment, key in keys.items():
+            if not IDENTIFIER.fullmatch(deployment):  # names files in exports: never a path
+                raise FrameError(f"deployment id {deployment!r} must be 1-64 letters, digits, '.', '_' or '-', "
+                                 "not starting with '.' or '-'")
             tag = deployment_tag(deployment)
             if tag in self.by_tag:
                 raise FrameError(f"deployments {self.by_tag[tag][0]!r} and {deployment!r} share a frame tag; rename one")

@@ -103,7 +103,7 @@ def test_unknown_section_key_names_key_section_and_file(tmp_path, section, key):
     ("channel: -1", r"channel=-1 must be >= 0"),
     ("block_s: 0", r"block_s=0 must be > 0"),
     ("block_s: .inf", r"block_s=inf is not a number"),
-    ("name: ''", r"name='' must be a non-empty string"),
+    ("name: ''", r"name='' must be 1-64 letters, digits"),
     ("roi: 5", r"roi: expected a mapping, got int"),
     ("calibration: {default_db: 170}", r"calibration: default_db: 170 is positive"),
     ("frontend: {sample_rate: 2000}", r"frontend: unknown key 'sample_rate' \(set sample_rate at the top level\)"),

@@ -47,3 +47,23 @@ def test_a_hydrophone_table_in_latin_1_is_refused_in_one_line(tmp_path):
     path.write_bytes(b"convention: sensitivity\nhydrophones: {\xe9: -170}\n")
     with pytest.raises(CalibrationError, match=r"not UTF-8 text"):
         HydrophoneTable.load(path)
+
+
+@pytest.mark.parametrize("name", ["../../etc", "a/b", ".hidden", "", "x" * 65, "with space", "-dash"])
+def test_a_deployment_name_that_could_be_a_path_is_refused(tmp_path, name):
+    """Issue 15, case 15: such a name reached edge-sync pack's and edge-shore's file names."""
+    from edge.config import load_deployment
+
+    path = tmp_path / "d.yaml"
+    path.write_text((DEPLOYMENTS / "generic.yaml").read_text().replace("name: generic", f"name: {name!r}"))
+    with pytest.raises(ConfigError, match=r"name=.* must be 1-64 letters, digits"):
+        load_deployment(path)
+
+
+def test_a_keys_file_id_that_could_be_a_path_is_refused(tmp_path):
+    from shore.cli import load_keys
+
+    path = tmp_path / "KEYS.yaml"
+    path.write_text("'../evil': '" + "ab" * 32 + "'\n")
+    with pytest.raises(ConfigError, match=r"deployment id '../evil' must be 1-64"):
+        load_keys(str(path))

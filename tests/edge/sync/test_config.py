@@ -46,7 +46,7 @@ def test_bad_key_in_a_deployment_sync_section_is_named(tmp_path):
     ("deployment: b\nkey_file: k\niridium: {prot: /dev/x}\n", "iridium: unknown key 'prot'"),
     ("deployment: b\nkey_file: k\nmax_bytes: 400\n", "max_bytes=400 exceeds the 340-byte Iridium SBD MO limit"),
     ("deployment: b\nkey_file: k\ntransport: lora\n", "transport='lora' must be iridium or mqtt"),
-    ("key_file: k\n", "deployment must be a non-empty string"),
+    ("key_file: k\n", "deployment='' must be 1-64 letters, digits"),
     ("deployment: b\nkey_file: k\nhealth_hold_s: -5\n", "health_hold_s=-5 must be >= 0"),
 ])
 def test_bad_sync_configs_are_named(tmp_path, text, message):
