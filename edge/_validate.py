@@ -115,6 +115,20 @@ def parse_yaml(text: str, where: str | Path) -> Any:
         raise ConfigError(f"{where}: not valid YAML: nested too deeply") from None
 
 
+def private_file(path: str | Path, what: str) -> None:
+    """Refuse a secret (a key file, KEYS.yaml) that others may write: whoever can replace
+    it can forge frames or commands."""
+    import stat
+
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return  # reading it will say why
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(f"{path}: {what} is writable by group or others (mode {stat.S_IMODE(mode):o}); "
+                          f"chmod 600 {path}")
+
+
 def read_yaml(path: str | Path, what: str) -> Any:
     """Parsed YAML of ``path``; unreadable, non-UTF-8 or malformed files raise
     :class:`ConfigError` naming the file (``what`` says what it was meant to be)."""

@@ -11,11 +11,11 @@ from edge.cli.options import EXIT_OK, domain_errors, fail
 
 def load_keys(path: str):
     """KEYS.yaml: ``{deployment id: hex key}``."""
-
-    from edge._validate import read_yaml
+    from edge._validate import private_file, read_yaml
     from edge.errors import ConfigError
     from edge.sync.frames import FrameError, KeyRing, parse_key
 
+    private_file(path, "the keys file")
     data = read_yaml(path, "keys")
     if not isinstance(data, dict) or not data:
         raise ConfigError(f"{path}: expected a mapping of deployment id to hex key")

@@ -44,3 +44,12 @@ def write_audio(tmp_path):
 def tone(freq_hz: float, amplitude: float, seconds: float, sample_rate: int) -> np.ndarray:
     t = np.arange(int(round(seconds * sample_rate))) / sample_rate
     return amplitude * np.sin(2 * np.pi * freq_hz * t)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _umask_022():
+    """Key files the tests write must not be group-writable (edge refuses those), whatever
+    umask the developer's shell has (Debian and Ubuntu users often have 002)."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)

@@ -115,6 +115,7 @@ def load_sync_config(path: str | Path) -> SyncConfig:
 def read_key(path: str | Path) -> bytes:
     from edge.sync.frames import FrameError, parse_key
 
+    v.private_file(path, "the key file")
     try:
         return parse_key(Path(path).read_text(), str(path))
     except OSError as exc:

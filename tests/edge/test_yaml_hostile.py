@@ -67,3 +67,29 @@ def test_a_keys_file_id_that_could_be_a_path_is_refused(tmp_path):
     path.write_text("'../evil': '" + "ab" * 32 + "'\n")
     with pytest.raises(ConfigError, match=r"deployment id '../evil' must be 1-64"):
         load_keys(str(path))
+
+
+def test_a_key_file_others_can_write_is_refused_and_check_says_so(tmp_path):
+    """Issue 15, case 16: world-writable key files were used without a word."""
+    from edge.daemon.check import check
+    from edge.sync.config import read_key
+    from shore.cli import load_keys
+
+    key = tmp_path / "etc" / "pamedge" / "narw-upcall.key"
+    key.parent.mkdir(parents=True)
+    key.write_text("ab" * 32 + "\n")
+    key.chmod(0o666)
+    with pytest.raises(ConfigError, match=r"narw-upcall.key: the key file is writable by group or others \(mode 666\); chmod 600"):
+        read_key(key)
+    deployment = tmp_path / "deployment.yaml"
+    deployment.write_text((DEPLOYMENTS / "narw-upcall.yaml").read_text()
+                          .replace("/etc/pamedge", str(tmp_path / "etc" / "pamedge"))
+                          .replace("/var/lib/pamedge", str(tmp_path / "var")))
+    assert [p for p in check(deployment) if "key_file" in p and "writable by group or others" in p]
+    key.chmod(0o600)
+    assert read_key(key) == bytes.fromhex("ab" * 32) and check(deployment) == []
+    keys = tmp_path / "KEYS.yaml"
+    keys.write_text("narw-upcall: '" + "ab" * 32 + "'\n")
+    keys.chmod(0o664)
+    with pytest.raises(ConfigError, match=r"KEYS.yaml: the keys file is writable by group or others"):
+        load_keys(str(keys))
