@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, config_option, domain_errors, fail, hydrophones_option
+from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, config_option, domain_errors, fail, hydrophones_option, one_line
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -133,7 +133,7 @@ def _plots(report, config, channel, per_label: int) -> dict:
 
     return write_plots(report.outdir, files_from_report(report, config, channel=channel),
                        settings=PlotSettings(per_label=per_label),
-                       on_warning=lambda message: click.echo(f"warning: {message}", err=True))
+                       on_warning=lambda message: click.echo(f"warning: {one_line(message)}", err=True))
 
 
 def _progress(total_s: float, quiet: bool):
@@ -146,6 +146,7 @@ def _progress(total_s: float, quiet: bool):
 
 
 def _echo_above(progress, line: str) -> None:
+    line = one_line(line)
     if progress is not None:
         progress.write(line, file=sys.stderr)
     else:

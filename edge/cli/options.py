@@ -21,8 +21,17 @@ hydrophones_option = click.option(
     help="Hydrophone calibration table; overrides the deployment's calibration.table.")
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7f]} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped: a file name holding a newline or a terminal
+    escape must not split a ``failed:``/``warning:`` line or forge another."""
+    return str(text).translate(_CONTROL)
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> None:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {one_line(message)}", err=True)
     sys.exit(code)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, domain_errors, fail, hydrophones_option
+from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, domain_errors, fail, hydrophones_option, one_line
 
 
 def _classifier(config, no_model: bool):
@@ -113,7 +113,7 @@ def main(files, config_path, replay, realtime, watch, once, hydrophones_path, no
             source = FolderSource(folder, stable_s=run.stable_s, poll_s=run.poll_s, once=once)
     def on_file(row):
         if row.status == "failed":
-            click.echo(f"failed: {row.reason}", err=True)
+            click.echo(f"failed: {one_line(row.reason)}", err=True)
 
     def on_event(text):  # to the journal under systemd
         click.echo(text, err=True)

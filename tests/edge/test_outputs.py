@@ -134,3 +134,17 @@ def test_edge_detect_with_an_80_character_cjk_recording_name(tmp_path, write_aud
     assert (out / "detections.csv").is_file() and (out / "run.json").is_file()
     rows = list(csv.DictReader(io.StringIO((out / "detections.csv").read_text())))
     assert {os.path.basename(r["file"]) for r in rows} == {f"{LONG_STEM}.wav", "short.wav"}
+
+
+def test_a_newline_in_a_file_name_does_not_split_its_failed_line(tmp_path):
+    """Issue 15, case 17: 'x\\nfailed: forged.wav' as a name printed two lines."""
+    from click.testing import CliRunner
+
+    from edge.cli.detect import main
+
+    bad = tmp_path / "rec" / "x\nfailed: forged.wav"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not audio")
+    result = CliRunner().invoke(main, [str(tmp_path / "rec"), "-o", str(tmp_path / "out"), "--no-model", "-q"])
+    lines = [line for line in result.stderr.splitlines() if line.startswith("failed:")]
+    assert len(lines) == 1 and "x\\nfailed: forged.wav" in lines[0], result.stderr
