@@ -78,6 +78,10 @@ def test_truncated_file_can_be_accepted(tmp_path, write_audio, rng):
     assert result.exit_code == 0, result.output
     run = json.loads((out / "run.json").read_text())
     assert run["files"][0]["status"] == "ok" and 9.0 < run["files"][0]["audio_s"] < 10.1
+    # the run says which file was cut short (issue 15, case 20), in run.json and on stderr
+    said = [w for w in run["files"][0]["warnings"] if "truncated WAV: header declares" in w]
+    assert len(said) == 1 and "20240501_120140.wav" in said[0] and "samples present" in said[0]
+    assert "warning: " in result.stderr and "truncated WAV" in result.stderr
 
 
 def test_usage_errors_exit_2(tmp_path):
