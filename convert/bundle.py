@@ -75,7 +75,6 @@ def convert_run(run_dir: str | Path, out: str | Path, options: ConvertOptions = 
     from convert.gate import run_gate
     from convert.infer import OnnxModel, TfliteModel
     from convert.measure import golden, golden_inputs, latency_ms, machine
-    from convert.portability import onnx_reference
     from convert.run import load_run
 
     out = Path(out)
@@ -101,7 +100,7 @@ def convert_run(run_dir: str | Path, out: str | Path, options: ConvertOptions = 
     # the ONNX golden is the file's reference arithmetic, not this CPU's kernels, so a bundle
     # converted on any machine holds the same vectors (convert.kernels)
     files["golden.npz"] = golden(run.graph, golden_inputs(held, options.golden_windows, options.seed),
-                                 {"onnx_int8": onnx_reference(conv.onnx_int8, run.graph.names),
+                                 {"onnx_int8": OnnxModel(conv.onnx_int8, run.graph.names, reference=True),
                                   "tflite_int8": tflite_model})
     latency = {"onnx_int8": latency_ms(onnx_model, held[0], options.latency_repeats),
                "tflite_int8": latency_ms(tflite_model, held[0], options.latency_repeats), "machine": machine()}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from convert.gate import GateResult
 from convert.run import Run, negative
-from convert.types import Converted, ConvertOptions
+from convert.types import SCHEMES, Converted, ConvertOptions
 
 FORMAT = "pamedge-bundle/1"
 
@@ -95,8 +95,8 @@ def build_card(run: Run, name: str, converted: Converted, files: dict[str, bytes
         "files": {k: file_entry(v) for k, v in files.items()},
         "fp32": {"onnx_bytes": len(converted.fp32_onnx)},
         "quantisation": {"onnx": {"format": "QDQ", "per_channel": True, "scheme": options.onnx_scheme,
-                                  "activations": "int8" if options.onnx_scheme == "s8s8" else "uint8",
-                                  "weights": {"u8u8": "uint8", "u8s7": "int8 (7-bit range)"}.get(options.onnx_scheme, "int8")},
+                                  "activations": SCHEMES[options.onnx_scheme][0],
+                                  "weights": SCHEMES[options.onnx_scheme][1]},
                          "tflite": {"scheme": "PT2E", "full_integer": True, "input": "int8", "output": "int8"},
                          "calibration_windows": converted.calibration_windows,
                          "float_ops": converted.float_ops},

@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from convert.types import SCHEMES
 from edge.errors import MissingExtraError, PamedgeError
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
@@ -24,7 +25,7 @@ def _fail(message: str, code: int = EXIT_USAGE) -> None:
                "card.yaml, golden vectors), written only if it passes the accuracy gate.")
 @click.argument("run_dir", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="bundle folder, e.g. models/narw-upcall")
-@click.option("--onnx-scheme", type=click.Choice(["u8s7", "u8s8", "u8u8", "s8s8"]), default="u8s7", show_default=True,
+@click.option("--onnx-scheme", type=click.Choice(list(SCHEMES)), default="u8s7", show_default=True,
               help="ONNX activations and weights: u8s7 (uint8 x 7-bit int8 weights: the same answers on every "
                    "CPU), u8s8 (saturates on AVX2-only x86-64), u8u8 (exact, slower), s8s8")
 @click.option("--golden-tolerance", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.03,

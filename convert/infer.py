@@ -5,14 +5,23 @@ from __future__ import annotations
 import numpy as np
 
 
-class OnnxModel:
-    def __init__(self, model: bytes, names: list[str], threads: int = 1) -> None:
-        import onnxruntime as ort
+def onnx_session(model: bytes | str, *, reference: bool = False, threads: int = 1):
+    """An onnxruntime session on the CPU; ``reference`` runs the QDQ graph unfused (the
+    arithmetic exact integer kernels compute, on any CPU: convert.kernels)."""
+    import onnxruntime as ort
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    if reference:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
+class OnnxModel:
+    def __init__(self, model: bytes, names: list[str], threads: int = 1, *, reference: bool = False) -> None:
+        self.session = onnx_session(model, reference=reference, threads=threads)
         self.names = names
 
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:

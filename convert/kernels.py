@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from convert.infer import onnx_session
+
 QEMU = "qemu-x86_64"
 QEMU_CPU = "Haswell"  # AVX2 + FMA, no AVX-512: the saturating U8S8 path
 QEMU_TIMEOUT_S = 900
@@ -55,18 +57,6 @@ def cpu_kind() -> str:
     if "avx512_vnni" in flags or "avx_vnni" in flags:
         return "x86-64 VNNI"
     return "x86-64 AVX2" if "avx2" in flags else "x86-64"
-
-
-def onnx_session(model: bytes | str, *, reference: bool = False, threads: int = 1):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    if reference:
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
 
 def emulated_avx2_reason() -> str | None:

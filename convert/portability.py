@@ -10,13 +10,12 @@ golden_margin``, so ``edge-selftest`` passes on those CPUs with that margin.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from convert import kernels
-from convert.infer import activate, batched
+from convert.infer import OnnxModel, activate, batched
 
 
 @dataclass
@@ -49,15 +48,6 @@ def _agreement(logits: dict, fp32: dict, outputs) -> float:
     return min(float(np.mean(np.argmax(logits[o.name], 1) == np.argmax(fp32[o.name], 1))) for o in outputs)
 
 
-def onnx_reference(model: bytes, names: list[str]) -> Callable[[np.ndarray], dict]:
-    """The ONNX file's reference arithmetic (unfused QDQ) as a classifier of windows."""
-    session = kernels.onnx_session(model, reference=True)
-
-    def run(x: np.ndarray) -> dict:
-        return dict(zip(names, session.run(names, {"input": np.ascontiguousarray(x, dtype=np.float32)})))
-    return run
-
-
 def check(run, converted, onnx_model, tflite_model, x: np.ndarray, fp32: dict) -> PortabilityResult:
     """Every reachable path of both files on windows ``x``; ``fp32`` their FP32 logits."""
     outputs, names = run.outputs, run.graph.names
@@ -65,7 +55,7 @@ def check(run, converted, onnx_model, tflite_model, x: np.ndarray, fp32: dict) -
     native = f"native ({result.cpu})"
     tflite_io = {"input": converted.tflite_input, "outputs": converted.tflite_outputs}
     paths = {
-        "onnx_int8": {"reference": batched(onnx_reference(converted.onnx_int8, names), x),
+        "onnx_int8": {"reference": batched(OnnxModel(converted.onnx_int8, names, reference=True), x),
                       native: batched(onnx_model, x)},
         "tflite_int8": {native: batched(tflite_model, x)},
     }

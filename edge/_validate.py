@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -94,10 +95,12 @@ class _ConfigLoader(yaml.SafeLoader):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
-            if isinstance(key, (str, int, float, bool)) and key in seen:
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # an unhashable key is the constructor's to refuse
+            if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {str(key)[:60]!r}",
                                                         key_node.start_mark)
-            seen.add(key) if isinstance(key, (str, int, float, bool)) else None
+            seen.add(key)
         return super().construct_mapping(node, deep)
 
 
@@ -118,8 +121,6 @@ def parse_yaml(text: str, where: str | Path) -> Any:
 def private_file(path: str | Path, what: str) -> None:
     """Refuse a secret (a key file, KEYS.yaml) that others may write: whoever can replace
     it can forge frames or commands."""
-    import stat
-
     try:
         mode = Path(path).stat().st_mode
     except OSError:

@@ -67,7 +67,7 @@ def probe(path: str | Path, *, allow_truncated: bool = False) -> AudioInfo:
         raise AudioError(f"{path}: no audio samples")
     start, serial, source = parse_start(path)
     return AudioInfo(str(path), int(info.samplerate), int(info.channels), int(info.frames),
-                     str(info.subtype), start, serial, source)
+                     str(info.subtype), start, serial, source, shortfall)
 
 
 def _reason(exc: Exception) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.audio import Recording, probe, wav_shortfall
+from edge.audio import Recording, probe
 from edge.calibration import Calibration, HydrophoneTable, resolve
 from edge.classify import Classifier, Label, earliest_roi_frame
 from edge.config import DeploymentConfig
@@ -79,10 +79,9 @@ def prepare(path: str | Path, config: DeploymentConfig, table: HydrophoneTable |
                          f"{config.name!r} expects {config.sample_rate} Hz")
     calibration, warning = resolve(info.serial, config.calibration, table)
     warnings = [f"{info.path}: {warning}"] if warning else []
-    shortfall = wav_shortfall(Path(info.path)) if allow_truncated else None
-    if shortfall:  # said per file (CLI line, run.json), not only allowed by the run's flag
-        warnings.append(f"{info.path}: truncated WAV: header declares {shortfall[0]} bytes of audio, the file "
-                        f"holds {shortfall[1]}; processed the {info.frames} samples present")
+    if info.shortfall:  # said per file (CLI line, run.json), not only allowed by the run's flag
+        warnings.append(f"{info.path}: truncated WAV: header declares {info.shortfall[0]} bytes of audio, the "
+                        f"file holds {info.shortfall[1]}; processed the {info.frames} samples present")
     channel = config.channel if channel is None else channel
     block_frames = max(1, round((block_s or config.block_s) * info.sample_rate))
     prepared = Prepared(info, calibration, warnings, config.spec_for(info.sample_rate), channel, block_frames)

@@ -288,7 +288,7 @@ def contiguous(prev: AudioInfo | None, info: AudioInfo) -> bool:
 def _process_one(path: Path, config: DeploymentConfig, table, **kwargs) -> tuple[FileOutcome, list | None]:
     try:
         res = process_recording(path, config, table, display_name=str(path), **kwargs)
-    except Exception as exc:
+    except Exception as exc:  # only the kinds failed_outcome accepts are caught
         return failed_outcome(path, exc), None
     channel = config.channel if kwargs.get("channel") is None else kwargs["channel"]
     return ok_outcome(path, res.info, res.calibration, res.warnings, channel, config, len(res.rois), res.detections,

@@ -39,7 +39,7 @@ def webhook_server(store: ShoreStore, port: int, host: str = "127.0.0.1") -> Thr
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
+        def do_POST(self):  # http.server's naming
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length).decode("utf-8", "replace")
             try:

@@ -26,7 +26,7 @@ class OnnxBackend:
         options.log_severity_level = 3
         try:
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:
+        except Exception as exc:  # onnxruntime raises its own kinds for a bad file
             raise BundleError(f"{path}: onnxruntime cannot load it: {exc}") from None
         self._input = self._session.get_inputs()[0].name
         names = [o.name for o in self._session.get_outputs()]

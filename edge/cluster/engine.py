@@ -79,7 +79,7 @@ def merge(path: Path, chunks: list[UnitResult], config: DeploymentConfig, table,
         return FileOutcome(str(path), "failed", failed[0].reason), None
     try:
         prep = prepare(path, config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
-    except Exception as exc:
+    except Exception as exc:  # e.g. the file vanished since the worker read it
         return failed_outcome(path, exc), None
     detections = [d for c in chunks for d in c.detections]
     levels = [r for c in chunks for r in c.levels]

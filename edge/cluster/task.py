@@ -106,7 +106,7 @@ def run_unit(unit: Unit, job: Job) -> UnitResult:
     t0 = time.perf_counter()
     try:
         result = _process(unit, job, config, table, classifier)
-    except Exception as exc:
+    except Exception as exc:  # failed_outcome re-raises what is not a per-file failure
         result = UnitResult(unit.file_index, unit.chunk, "failed", failed_outcome(Path(unit.path), exc).reason)
     result.seconds = time.perf_counter() - t0
     return result

@@ -29,7 +29,7 @@ from edge import _validate as v
 from edge.calibration import Calibration
 from edge.errors import PamedgeError
 from edge.frontend import FrontendSpec
-from edge.outputs import write_atomic
+from edge.outputs import unique_stems, write_atomic
 from edge.plots import require_matplotlib
 from edge.plots.figures import FigureStyle, detection_figure, label_colours, overview_figure
 from edge.plots.spectrogram import DisplaySettings, span_spectrogram
@@ -107,13 +107,6 @@ def strongest(files: Sequence[FileToPlot], per_label: int) -> list[tuple[FileToP
     for label in sorted(by_label):
         chosen += sorted(by_label[label], key=lambda fd: strength_key(fd[1]))[:per_label]
     return chosen
-
-
-def unique_stems(paths: Sequence[str]) -> dict[str, str]:
-    """A file-name stem per recording, as the Raven tables have (edge.outputs.unique_stems)."""
-    from edge.outputs import unique_stems as stems
-
-    return stems(paths)
 
 
 def safe_name(text: str) -> str:
