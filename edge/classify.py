@@ -29,7 +29,6 @@ from edge.types import Backend, Roi, SpectralFrames
 
 if TYPE_CHECKING:
     from edge.config import DeploymentConfig, ModelSettings
-    from edge.roi import StreamingRoiDetector
 
 DEFAULT_THRESHOLD = 0.5  # training.evaluate's default, for classes the card gives none
 
@@ -163,15 +162,6 @@ def _meets(rule, roi: Roi) -> bool:
     return True
 
 
-def earliest_roi_frame(detector: StreamingRoiDetector) -> int:
-    """The first frame an ROI the detector has not yet returned can start at: the open
-    event's start, or the first frame it has not processed, less its smoothing lag."""
-    first = detector.processed_frames
-    if detector.open_event_start is not None:
-        first = min(first, detector.open_event_start)
-    return first - detector.settings.smooth_frames // 2
-
-
 class ClassifierStream:
     """One recording: feature frames in, labels per ROI out (in the order ROIs were added).
 
@@ -206,7 +196,8 @@ class ClassifierStream:
 
     def push(self, frames: SpectralFrames, rois: list[Roi], earliest: int) -> None:
         """Add ``frames`` (consecutive) and the ROIs just found; ``earliest`` is the first
-        frame a later ROI can start at (:func:`earliest_roi_frame`), below which frames go."""
+        frame a later ROI can start at (the candidate stages' ``earliest_frame``), below which
+        frames go."""
         if frames.n_frames:
             if frames.first_frame != self._first + self._len:
                 raise ValueError(f"frames start at {frames.first_frame}, expected {self._first + self._len}")

@@ -1,13 +1,16 @@
-"""One recording through the chain: blocks -> frontend -> ROI detector and noise levels.
+"""One recording through the chain: blocks -> frontend -> candidate stages -> classifier,
+with noise levels beside (:class:`Chain`), and the records it makes.
 
-This is the per-recording unit of work shared by ``edge-detect`` (and, later, the buoy
-daemon and cluster workers).  It holds no state between recordings except what the caller
-passes in (the ROI detector's noise history).
+The one streaming loop of the runtime: ``edge-detect``, the buoy daemon, cluster units,
+training features and ``edge-bench`` all drive :class:`Chain`.  It holds no state between
+recordings except what the caller passes in (the ROI detector's noise history).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -15,7 +18,7 @@ import numpy as np
 
 from edge.audio import Recording, probe
 from edge.calibration import Calibration, HydrophoneTable, resolve
-from edge.classify import Classifier, Label, earliest_roi_frame
+from edge.classify import Classifier, Label
 from edge.config import DeploymentConfig
 from edge.crops import span as crop_span
 from edge.errors import AudioError
@@ -23,7 +26,7 @@ from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.levels import StreamingLevels, to_rows
 from edge.roi import StreamingRoiDetector
 from edge.timestamps import iso_utc
-from edge.types import AudioInfo, Detection, LevelRow, Roi, SpectralFrames
+from edge.types import AudioBlock, AudioInfo, CandidateStage, Detection, Frontend, LevelRow, Roi, SpectralFrames
 
 ROI_LABEL = "roi"
 
@@ -129,6 +132,116 @@ def records(prep: Prepared, config: DeploymentConfig, rois: list[Roi], periods: 
     return detections, level_rows
 
 
+@dataclass
+class ChainResult:
+    """What a chain produced from its stretch of a recording."""
+
+    rois: list[Roi]
+    periods: list  # noise-level periods (edge.levels), made into rows by :func:`records`
+    labels: list[list[Label] | None] | None  # per ROI, None without a classifier
+    noise_state: list[np.ndarray]
+    level_bands: tuple[str, ...]
+    completed: bool  # the recording's end was reached (not stopped early)
+
+
+class Chain:
+    """The streaming chain of one recording: blocks -> frontend -> candidate stages ->
+    classifier, with noise levels beside.  edge-detect, the buoy daemon, cluster units,
+    training features and edge-bench all drive this one loop.
+
+    ``first_frame`` starts at that STFT frame (a cluster unit's replay point), ``owned``
+    keeps only the ROIs starting and the level frames lying in ``[c0, c1)`` (a unit's chunk),
+    ``levels=False`` skips noise levels, ``on_frames`` sees every batch of frames (training
+    features), and ``times`` (a dict of stage -> seconds) accumulates each stage's time."""
+
+    STAGES = ("decode", "frontend", "roi", "levels", "inference")
+
+    def __init__(self, prep: Prepared, config: DeploymentConfig, *, noise_state: list[np.ndarray] | None = None,
+                 first_frame: int = 0, classifier: Classifier | None = None, classify_limit: int | None = None,
+                 levels: bool = True, owned: tuple[int, int] | None = None,
+                 on_frames: Callable[[SpectralFrames], None] | None = None,
+                 times: dict[str, float] | None = None) -> None:
+        self.prep = prep
+        self.first_frame = first_frame
+        self.frontend: Frontend = prep.frontend(first_frame)
+        self.detector = StreamingRoiDetector(config.roi, prep.spec, noise_state=noise_state, first_frame=first_frame)
+        self.candidates: list[CandidateStage] = [self.detector]
+        self.levels = StreamingLevels(prep.spec, config.levels) if levels else None
+        self.stream = (classifier.stream(prep.spec, first_frame=first_frame, limit=classify_limit)
+                       if classifier is not None else None)
+        self.owned = owned
+        self.on_frames = on_frames
+        self.times = times
+        self.rois: list[Roi] = []
+        self.periods: list = []
+
+    @property
+    def earliest_frame(self) -> int:
+        """The first frame an ROI not yet returned by any candidate stage can start at."""
+        return min(stage.earliest_frame for stage in self.candidates)
+
+    @property
+    def pending(self) -> int:
+        """ROIs found whose classifier windows still wait for frames."""
+        return self.stream.pending if self.stream is not None else 0
+
+    def run(self, stop: Callable[[Chain], bool] | None = None) -> ChainResult:
+        """Stream the recording from ``first_frame`` to its end, or until ``stop(self)`` is
+        true after a block (the stages are then not flushed: what is open stays open)."""
+        blocks = iter(self.prep.source(self.first_frame * self.prep.spec.hop).blocks())
+        completed = True
+        while (block := self._timed("decode", next, blocks, None)) is not None:
+            self._step(block)
+            if stop is not None and stop(self):
+                completed = False
+                break
+        if completed:
+            found = self._own([r for stage in self.candidates for r in self._timed("roi", stage.flush)])
+            self.rois += found
+            if self.stream is not None:
+                empty = SpectralFrames(np.zeros((0, self.prep.spec.n_bins), np.float32), 0)
+                self._timed("inference", self.stream.push, empty, found, 0)
+        if self.levels is not None:
+            self.periods += self._timed("levels", self.levels.flush)
+        labels = self._timed("inference", self.stream.finish) if self.stream is not None else None
+        return ChainResult(self.rois, self.periods, labels, self.detector.noise_state(),
+                           self.levels.bands.names if self.levels is not None else (), completed)
+
+    def _step(self, block: AudioBlock) -> None:
+        frames = self._timed("frontend", self.frontend.push, block)
+        if self.on_frames is not None:
+            self.on_frames(frames)
+        found = self._own([r for stage in self.candidates for r in self._timed("roi", stage.push, frames, block)])
+        self.rois += found
+        if self.levels is not None and (owned := self._owned_frames(frames)) is not None:
+            self.periods += self._timed("levels", self.levels.push, owned)
+        if self.stream is not None:
+            self._timed("inference", self.stream.push, frames, found, self.earliest_frame)
+
+    def _own(self, rois: list[Roi]) -> list[Roi]:
+        if self.owned is None:
+            return rois
+        c0, c1 = self.owned
+        return [r for r in rois if c0 <= r.start_frame < c1]
+
+    def _owned_frames(self, frames: SpectralFrames) -> SpectralFrames | None:
+        """The frames whose levels this chain reports: all, or those in its chunk (None when
+        none of them is)."""
+        if self.owned is None:
+            return frames
+        c0, c1 = self.owned
+        lo, hi = max(c0 - frames.first_frame, 0), min(c1 - frames.first_frame, frames.n_frames)
+        return SpectralFrames(frames.psd[lo:hi], frames.first_frame + lo) if hi > lo else None
+
+    def _timed(self, stage: str, fn: Callable, *args):
+        if self.times is None:
+            return fn(*args)
+        t0 = time.perf_counter()
+        out = fn(*args)
+        self.times[stage] = self.times.get(stage, 0.0) + time.perf_counter() - t0
+        return out
+
+
 def process_recording(path: str | Path, config: DeploymentConfig, table: HydrophoneTable | None, *,
                       channel: int | None = None, block_s: float | None = None,
                       allow_truncated: bool = False, noise_state: list[np.ndarray] | None = None,
@@ -140,27 +253,8 @@ def process_recording(path: str | Path, config: DeploymentConfig, table: Hydroph
     no label for give no record); ``classify_limit`` classifies only that many ROIs, the
     strongest by SNR, and leaves the others ROI-only records labelled ``roi``."""
     prep = prepare(path, config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
-    frontend = prep.frontend()
-    detector = StreamingRoiDetector(config.roi, prep.spec, noise_state=noise_state)
-    levels = StreamingLevels(prep.spec, config.levels)
-    stream = classifier.stream(prep.spec, limit=classify_limit) if classifier is not None else None
-    rois: list[Roi] = []
-    periods = []
-    for block in prep.source().blocks():
-        frames = frontend.push(block)
-        found = detector.push(frames)
-        rois += found
-        periods += levels.push(frames)
-        if stream is not None:
-            stream.push(frames, found, earliest_roi_frame(detector))
-    found = detector.flush()
-    rois += found
-    periods += levels.flush()
-    labels = None
-    if stream is not None:
-        stream.push(SpectralFrames(np.zeros((0, prep.spec.n_bins), np.float32), 0), found, 0)
-        labels = stream.finish()
-    detections, level_rows = records(prep, config, rois, periods, display_name or str(path), labels,
+    out = Chain(prep, config, noise_state=noise_state, classifier=classifier, classify_limit=classify_limit).run()
+    detections, level_rows = records(prep, config, out.rois, out.periods, display_name or str(path), out.labels,
                                      classifier.identity if classifier is not None else "")
-    return RecordingResult(prep.info, prep.calibration, rois, detections, level_rows, levels.bands.names,
-                           prep.warnings, detector.noise_state())
+    return RecordingResult(prep.info, prep.calibration, out.rois, detections, level_rows, out.level_bands,
+                           prep.warnings, out.noise_state)

@@ -38,7 +38,7 @@ import numpy as np
 
 from edge import _validate as v
 from edge.frontend import FrontendSpec
-from edge.types import Roi, SpectralFrames
+from edge.types import AudioBlock, Roi, SpectralFrames
 
 _TINY = np.float32(1e-30)
 
@@ -241,7 +241,18 @@ class StreamingRoiDetector:
         """Start frame of the event still open (it may yet grow or merge), or None."""
         return self._event.start if self._event is not None else None
 
-    def push(self, frames: SpectralFrames) -> list[Roi]:
+    @property
+    def earliest_frame(self) -> int:
+        """The first frame an ROI not yet returned can start at: the open event's start, or
+        the first frame not yet processed, less the smoothing lag."""
+        first = self._next
+        if self._event is not None:
+            first = min(first, self._event.start)
+        return first - self._lag
+
+    def push(self, frames: SpectralFrames, block: AudioBlock | None = None) -> list[Roi]:
+        """ROIs completed by ``frames`` (consecutive with the last push); ``block`` is unused:
+        this stage works on the spectrogram alone."""
         if frames.n_frames == 0:
             return []
         if frames.first_frame != self._next + self._n_buf:

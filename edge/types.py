@@ -11,7 +11,7 @@ stream); ``start_utc`` is that instant in UTC when the recording's start is know
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -132,12 +132,20 @@ class Frontend(Protocol):
     def push(self, block: AudioBlock) -> SpectralFrames: ...
 
 
-class RoiDetector(Protocol):
-    """Finds ROIs in a stream of frames; ``flush`` closes what is open at the stream's end."""
+class CandidateStage(Protocol):
+    """A candidate stage of the chain (:class:`edge.pipeline.Chain`): finds ROIs in a stream of
+    frames (and, for stages that need them, the samples the frames were made from).
 
-    def push(self, frames: SpectralFrames) -> list[Roi]: ...
+    ``push`` returns the ROIs completed so far, ``flush`` closes what is open at the stream's
+    end, and ``earliest_frame`` is the first frame an ROI not yet returned can start at: the
+    classifier keeps the frames from there on, so a stage must never return an ROI before it."""
+
+    def push(self, frames: SpectralFrames, block: AudioBlock | None = None) -> list[Roi]: ...
 
     def flush(self) -> list[Roi]: ...
+
+    @property
+    def earliest_frame(self) -> int: ...
 
 
 class Backend(Protocol):
@@ -150,12 +158,6 @@ class Backend(Protocol):
     file: str
 
     def run(self, windows: np.ndarray) -> dict[str, np.ndarray]: ...
-
-
-class Sink(Protocol):
-    """Receives the results of one recording; ``commit`` makes them durable together."""
-
-    def write(self, detections: Sequence[Detection], levels: Sequence[LevelRow]) -> None: ...
 
 
 class SendResult(Protocol):

@@ -2,7 +2,7 @@
 
 Nothing here re-implements DSP: a recording is prepared exactly as ``edge-detect`` prepares
 it (sample rate check, calibration from the hydrophone table), streamed through
-:class:`edge.frontend.StreamingFrontend`, and turned into model input by
+the runtime's chain (:class:`edge.pipeline.Chain`), and turned into model input by
 :func:`edge.frontend.features`.  The ROI detector runs on the same frames, giving the
 candidates used as hard negatives.
 """
@@ -17,8 +17,7 @@ import numpy as np
 from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig
 from edge.frontend import FrontendSpec, features
-from edge.pipeline import prepare
-from edge.roi import StreamingRoiDetector
+from edge.pipeline import Chain, prepare
 from edge.types import Roi
 
 
@@ -47,15 +46,8 @@ def recording_features(path: str | Path, config: DeploymentConfig, table: Hydrop
                        *, with_rois: bool = True) -> RecordingFeatures:
     """Stream ``path`` through the deployment's calibrated frontend (and ROI detector)."""
     prep = prepare(path, config, table)
-    frontend = prep.frontend()
-    detector = StreamingRoiDetector(config.roi, prep.spec) if with_rois else None
-    chunks, rois = [], []
-    for block in prep.source().blocks():
-        frames = frontend.push(block)
-        chunks.append(features(prep.spec, frames.psd))
-        if detector is not None:
-            rois += detector.push(frames)
-    if detector is not None:
-        rois += detector.flush()
+    chunks: list[np.ndarray] = []
+    result = Chain(prep, config, levels=False, on_frames=lambda frames: chunks.append(features(prep.spec, frames.psd))
+                   ).run()
     feats = np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
-    return RecordingFeatures(str(path), prep.spec, feats, rois, prep.info.duration_s)
+    return RecordingFeatures(str(path), prep.spec, feats, result.rois if with_rois else [], prep.info.duration_s)

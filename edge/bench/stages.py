@@ -9,16 +9,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from edge.calibration import HydrophoneTable
-from edge.classify import earliest_roi_frame
 from edge.config import DeploymentConfig
-from edge.levels import StreamingLevels
-from edge.pipeline import prepare, records
-from edge.roi import StreamingRoiDetector
+from edge.pipeline import Chain, prepare, records
 from edge.run import contiguous
-from edge.types import SpectralFrames
 
 STAGES = ("decode", "frontend", "roi", "levels", "inference", "logging", "frames")
 BENCH_KEY = bytes(range(32))  # frames are encoded for timing only, never sent
@@ -41,9 +35,9 @@ def _cpu_s() -> float:
 
 def run_stages(paths: list[Path], config: DeploymentConfig, table: HydrophoneTable | None, *,
                classifier=None) -> StageTimes:
-    """Process ``paths`` stage by stage (the same calls as :func:`edge.pipeline.process_recording`,
-    each timed; inference only with ``classifier``, else its time is None), then log and
-    frame-encode the detections."""
+    """Process ``paths`` through :class:`edge.pipeline.Chain` with each stage timed (inference
+    only with ``classifier``, else its time is None), then log and frame-encode the
+    detections."""
     from edge.sync.frames import pack_all
     from edge.sync.log import DetectionLog
 
@@ -58,50 +52,14 @@ def run_stages(paths: list[Path], config: DeploymentConfig, table: HydrophoneTab
         prep = prepare(path, config, table, allow_truncated=True)
         if not contiguous(prev, prep.info):  # the noise floor carries as in edge-detect and edge-run
             state = None
-        frontend = prep.frontend()
-        detector = StreamingRoiDetector(config.roi, prep.spec, noise_state=state)
-        levels = StreamingLevels(prep.spec, config.levels)
-        stream = classifier.stream(prep.spec) if classifier is not None else None
-        rois, periods = [], []
-        blocks = iter(prep.source().blocks())
-        while True:
-            t0 = time.perf_counter()
-            block = next(blocks, None)
-            t1 = time.perf_counter()
-            t["decode"] += t1 - t0
-            if block is None:
-                break
-            frames = frontend.push(block)
-            t2 = time.perf_counter()
-            found = detector.push(frames)
-            rois += found
-            t3 = time.perf_counter()
-            periods += levels.push(frames)
-            t4 = time.perf_counter()
-            t["frontend"] += t2 - t1
-            t["roi"] += t3 - t2
-            t["levels"] += t4 - t3
-            if stream is not None:
-                stream.push(frames, found, earliest_roi_frame(detector))
-                t["inference"] += time.perf_counter() - t4
-        t0 = time.perf_counter()
-        found = detector.flush()
-        rois += found
-        periods += levels.flush()
-        t1 = time.perf_counter()
-        t["roi"] += t1 - t0
-        labels = None
-        if stream is not None:
-            stream.push(SpectralFrames(np.zeros((0, prep.spec.n_bins), np.float32), 0), found, 0)
-            labels = stream.finish()
-            t["inference"] += time.perf_counter() - t1
-        state, prev = detector.noise_state(), prep.info
-        dets, _ = records(prep, config, rois, periods, str(path), labels,
+        result = Chain(prep, config, noise_state=state, classifier=classifier, times=t).run()
+        state, prev = result.noise_state, prep.info
+        dets, _ = records(prep, config, result.rois, result.periods, str(path), result.labels,
                           classifier.identity if classifier is not None else "")
         detections += dets
         out.audio_s += prep.info.duration_s
         out.files.append({"file": str(path), "audio_s": prep.info.duration_s, "sample_rate": prep.info.sample_rate,
-                          "rois": len(rois)})
+                          "rois": len(result.rois)})
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         with DetectionLog(Path(tmp) / "bench.sqlite") as log:

@@ -17,15 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from edge.calibration import HydrophoneTable
-from edge.classify import Classifier, earliest_roi_frame, load_classifier
+from edge.classify import Classifier, load_classifier
 from edge.cluster.plan import Span, Unit
 from edge.config import DeploymentConfig, from_settings
 from edge.errors import ConfigError, PamedgeError
-from edge.levels import StreamingLevels
-from edge.pipeline import prepare, records
-from edge.roi import StreamingRoiDetector
+from edge.pipeline import Chain, prepare, records
 from edge.run import failed_outcome
-from edge.types import Detection, LevelRow, SpectralFrames
+from edge.types import Detection, LevelRow
 
 
 @dataclass(frozen=True)
@@ -123,12 +121,8 @@ def _replay(spans: tuple[Span, ...], job: Job, config: DeploymentConfig, table) 
     for span in spans:
         try:
             prep = _prepare(span.path, job, config, table)
-            detector = StreamingRoiDetector(config.roi, prep.spec, noise_state=state, first_frame=span.start)
-            frontend = prep.frontend(span.start)
-            for block in prep.source(span.start * prep.spec.hop).blocks():
-                detector.push(frontend.push(block))
-            detector.flush()
-            state, ok = detector.noise_state(), True
+            state = Chain(prep, config, noise_state=state, first_frame=span.start, levels=False).run().noise_state
+            ok = True
         except (PamedgeError, ValueError, OSError, MemoryError):
             state, ok = None, False
     return state, ok
@@ -143,33 +137,17 @@ def _process(unit: Unit, job: Job, config: DeploymentConfig, table, classifier: 
         state, ok = _replay(unit.predecessors, job, config, table)
         carried = carried and ok
     start, c0, c1 = unit.replay_from, unit.c0, unit.c1
-    detector = StreamingRoiDetector(config.roi, prep.spec, noise_state=state if carried and start == 0 else None,
-                                    first_frame=start)
-    frontend = prep.frontend(start)
-    levels = StreamingLevels(prep.spec, config.levels)
-    stream = classifier.stream(prep.spec, first_frame=start) if classifier is not None else None
-    rois, periods = [], []
-    for block in prep.source(start * prep.spec.hop).blocks():
-        frames = frontend.push(block)
-        owned = [r for r in detector.push(frames) if c0 <= r.start_frame < c1]
-        rois += owned
-        if stream is not None:
-            stream.push(frames, owned, earliest_roi_frame(detector))
-        lo, hi = max(c0 - frames.first_frame, 0), min(c1 - frames.first_frame, frames.n_frames)
-        if hi > lo:
-            periods += levels.push(SpectralFrames(frames.psd[lo:hi], frames.first_frame + lo))
-        open_start = detector.open_event_start
-        if not unit.last and detector.processed_frames >= c1 and (open_start is None or open_start >= c1) \
-                and (stream is None or stream.pending == 0):
-            break  # every event started in the chunk has closed, and its window is complete
-    else:
-        owned = [r for r in detector.flush() if c0 <= r.start_frame < c1]
-        rois += owned
-        if stream is not None:
-            stream.push(SpectralFrames(np.zeros((0, prep.spec.n_bins), np.float32), 0), owned, 0)
-    periods += levels.flush()
-    labels = stream.finish() if stream is not None else None
-    detections, level_rows = records(prep, config, rois, periods, unit.path, labels,
+    chain = Chain(prep, config, noise_state=state if carried and start == 0 else None, first_frame=start,
+                  classifier=classifier, owned=(c0, c1))
+
+    def chunk_done(chain: Chain) -> bool:
+        """Every event started in the chunk has closed, and its classifier window is complete."""
+        open_start = chain.detector.open_event_start
+        return (not unit.last and chain.detector.processed_frames >= c1
+                and (open_start is None or open_start >= c1) and chain.pending == 0)
+
+    out = chain.run(stop=chunk_done)
+    detections, level_rows = records(prep, config, out.rois, out.periods, unit.path, out.labels,
                                      classifier.identity if classifier is not None else "")
-    return UnitResult(unit.file_index, unit.chunk, "ok", "", detections, level_rows, levels.bands.names,
-                      detector.noise_state() if unit.last else None, carried, len(rois))
+    return UnitResult(unit.file_index, unit.chunk, "ok", "", detections, level_rows, out.level_bands,
+                      out.noise_state if unit.last else None, carried, len(out.rois))

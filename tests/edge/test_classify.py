@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from edge.calibration import HydrophoneTable
-from edge.classify import crop, earliest_roi_frame, load_classifier, window_start
+from edge.classify import crop, load_classifier, window_start
 from edge.config import LabelRule, ModelRules, ModelSettings, load_deployment
 from edge.crops import crop_starts, span
 from edge.frontend import features
-from edge.pipeline import ROI_LABEL, prepare, process_recording
+from edge.pipeline import ROI_LABEL, Chain, prepare, process_recording
 from edge.roi import StreamingRoiDetector
 from tests.conftest import DEPLOYMENTS
 from tests.edge.model_bundles import multi, scanning, single
@@ -181,15 +181,17 @@ def test_feature_buffer_stays_bounded(config, table, tiny, tmp_path):
     path = tmp_path / "long.wav"
     sf.write(str(path), upcalls(600.0, 90, seed=8), SR, subtype="PCM_16")
     prep = prepare(path, config, table, block_s=1.0)
-    frontend, detector = prep.frontend(), StreamingRoiDetector(config.roi, prep.spec)
-    stream = classifier.stream(prep.spec)
+    chain = Chain(prep, config, classifier=classifier)
     most = 0
-    for block in prep.source().blocks():
-        frames = frontend.push(block)
-        stream.push(frames, detector.push(frames), earliest_roi_frame(detector))
-        most = max(most, stream.buffered_frames)
+
+    def watch(chain: Chain) -> bool:  # after each block
+        nonlocal most
+        most = max(most, chain.stream.buffered_frames)
+        return False
+
+    assert chain.run(stop=watch).completed
     event_frames = config.roi.max_duration_s / prep.spec.hop_s
-    assert most < classifier.bundle.n_frames + event_frames + detector.segment_frames + 2 * 32  # 1-s block
+    assert most < classifier.bundle.n_frames + event_frames + chain.detector.segment_frames + 2 * 32  # 1-s block
     assert most < 0.05 * 600 / prep.spec.hop_s
 
 
