@@ -61,14 +61,18 @@ def integer(name: str, value: Any, *, minimum: int | None = None, allow_none: bo
         require(value >= minimum, f"{name}={value!r} must be >= {minimum}")
 
 
+SOURCE = {"yaml": False, "hash": False}  # field metadata of a config's source path: set by the loader, never hashed
+
+
 def build(cls: type[T], data: Any, where: str, **extra: Any) -> T:
     """Construct dataclass ``cls`` from mapping ``data``; unknown keys and bad values raise
-    :class:`ConfigError` naming ``where`` and the key."""
+    :class:`ConfigError` naming ``where`` and the key.  Fields whose metadata says
+    ``yaml: False`` (a source path) are set only through ``extra``."""
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    known = {f.name for f in dataclasses.fields(cls) if f.init and f.metadata.get("yaml", True)}
     for key in data:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known keys: {', '.join(sorted(known))})")
@@ -116,6 +120,13 @@ def parse_yaml(text: str, where: str | Path) -> Any:
         raise ConfigError(f"{where}: not valid YAML: {problem}{at}") from None
     except RecursionError:
         raise ConfigError(f"{where}: not valid YAML: nested too deeply") from None
+
+
+def relative_path(value: str | Path, source: str | Path | None) -> Path:
+    """The one path rule of every config: ``value`` as written, relative ones taken from the
+    folder of the YAML file ``source`` (as written when there is none)."""
+    p = Path(value)
+    return p if p.is_absolute() or not source else Path(source).parent / p
 
 
 def private_file(path: str | Path, what: str) -> None:

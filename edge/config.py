@@ -1,24 +1,39 @@
-"""Deployment configuration: one YAML file per deployment, validated on load.
+"""Deployment configuration: one YAML file per deployment, validated on load, and the one
+loader that reads it (edge-detect, edge-run, edge-run --check, edge-sync, cluster workers and
+training all come through here).
 
-Sections map onto the frozen settings of each stage (``frontend``, ``roi``, ``levels``,
-``calibration``); an unknown key anywhere is an error naming the key and the file, because a
-typo silently ignored is a deployment recorded with the wrong settings.
+Each section maps onto the frozen settings of the part that uses it (:data:`SECTIONS`:
+``frontend``, ``roi``, ``levels``, ``calibration``, ``model``, ``run``, ``sync``), built by
+that part's own builder; each field of :class:`DeploymentConfig` declares in its metadata
+whether it enters the config hash (what the records are made with) or not (how the buoy runs
+and talks to shore).  An unknown key anywhere is an error naming the key and the file,
+because a typo silently ignored is a deployment recorded with the wrong settings.  Relative
+paths follow one rule (:func:`edge._validate.relative_path`): from the YAML file's folder.
+
+Sections are imported when built, so ``edge-sync`` reads its section without loading the
+signal-processing stack (numpy is a third of its start-up time on a Pi).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+import copy
+import importlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge import _validate as v
 from edge._hashing import stable_hash
-from edge.calibration import CalibrationSettings
 from edge.errors import ConfigError
-from edge.frontend import FrontendSpec
-from edge.levels import LevelSettings
-from edge.roi import RoiSettings
-from edge.sync.config import SyncConfig, sync_from_mapping
+
+if TYPE_CHECKING:
+    from edge.calibration import CalibrationSettings
+    from edge.daemon.config import RunSettings
+    from edge.frontend import FrontendSpec
+    from edge.levels import LevelSettings
+    from edge.roi import RoiSettings
+    from edge.sync.config import SyncConfig
 
 BACKENDS = ("auto", "onnx", "tflite")
 
@@ -99,22 +114,85 @@ def model_from_mapping(data: Any, where: str) -> ModelSettings:
 
 
 @dataclass(frozen=True)
+class Section:
+    """How one section of the deployment YAML is built: ``builder`` is ``"module:name"``,
+    a settings class (built from the mapping) or a function ``(data, where, context)``;
+    ``optional`` sections are None when absent, the others take their defaults."""
+
+    builder: str
+    optional: bool = False
+
+    def build(self, data: Any, where: str, context: dict[str, Any]) -> Any:
+        module, name = self.builder.split(":")
+        target = getattr(importlib.import_module(module), name)
+        if isinstance(target, type):
+            return v.build(target, data, where)
+        return target(data, where, context)
+
+    def default(self) -> Any:
+        return None if self.optional else self.build({}, "defaults", {"source": "", "name": None})
+
+
+def _frontend(data: Any, where: str, context: dict[str, Any]) -> FrontendSpec:
+    from edge.frontend import FrontendSpec
+
+    if context.get("yaml", True) and isinstance(data, dict) and "sample_rate" in data:
+        raise ConfigError(f"{where}: unknown key 'sample_rate' (set sample_rate at the top level)")
+    return v.build(FrontendSpec, data, where)
+
+
+def _model(data: Any, where: str, context: dict[str, Any]) -> ModelSettings:
+    return model_from_mapping(data, where)
+
+
+def _run(data: Any, where: str, context: dict[str, Any]) -> RunSettings:
+    from edge.daemon.config import run_from_mapping
+
+    return run_from_mapping(data, where, source=context["source"])
+
+
+def _sync(data: Any, where: str, context: dict[str, Any]) -> SyncConfig:
+    from edge.sync.config import sync_from_mapping
+
+    return sync_from_mapping(data, where, source=context["source"], deployment=context["name"])
+
+
+SECTIONS: dict[str, Section] = {
+    "frontend": Section("edge.config:_frontend"),
+    "roi": Section("edge.roi:RoiSettings"),
+    "levels": Section("edge.levels:LevelSettings"),
+    "calibration": Section("edge.calibration:CalibrationSettings"),
+    "model": Section("edge.config:_model", optional=True),
+    "run": Section("edge.config:_run"),
+    "sync": Section("edge.config:_sync", optional=True),
+}
+
+
+def _section(name: str, *, hashed: bool = True) -> Any:
+    """A section field of :class:`DeploymentConfig`; ``hashed`` says whether it changes what
+    the records are (and so enters the config hash)."""
+    factory: Callable[[], Any] = lambda: SECTIONS[name].default()  # noqa: E731 (imports the section when used)
+    return field(default_factory=factory, metadata={"hash": hashed})
+
+
+@dataclass(frozen=True)
 class DeploymentConfig:
-    """Everything that decides what a run computes.  ``source`` (the YAML path) is not part
-    of the identity; ``hash`` is."""
+    """Everything that decides what a run computes, and how the buoy runs and reports.
+    ``hash`` covers the fields whose metadata says so (not ``run``, ``sync`` or ``source``)."""
 
     name: str = "generic"
     description: str = ""
     sample_rate: int | None = None  # None: each recording's own rate
     channel: int = 0
     block_s: float = 10.0
-    frontend: FrontendSpec = field(default_factory=FrontendSpec)
-    roi: RoiSettings = field(default_factory=RoiSettings)
-    levels: LevelSettings = field(default_factory=LevelSettings)
-    calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
-    sync: SyncConfig | None = None  # telemetry to shore (edge-sync); not part of ``hash``
-    model: ModelSettings | None = None  # the classifier (None: ROI-only); part of ``hash``
-    source: str = ""
+    frontend: FrontendSpec = _section("frontend")
+    roi: RoiSettings = _section("roi")
+    levels: LevelSettings = _section("levels")
+    calibration: CalibrationSettings = _section("calibration")
+    run: RunSettings = _section("run", hashed=False)  # edge-run on the buoy (edge.daemon.config)
+    sync: SyncConfig | None = _section("sync", hashed=False)  # telemetry to shore (edge-sync)
+    model: ModelSettings | None = _section("model")  # the classifier (None: ROI-only)
+    source: str = field(default="", metadata=v.SOURCE)
 
     def __post_init__(self) -> None:
         v.identifier("name", self.name)
@@ -135,6 +213,10 @@ class DeploymentConfig:
         """The frontend spec for a recording at ``sample_rate``."""
         return self.frontend.bound(self.sample_rate or sample_rate)
 
+    def path(self, value: str | Path) -> Path:
+        """``value`` relative to the YAML file's folder (:func:`edge._validate.relative_path`)."""
+        return v.relative_path(value, self.source)
+
     def table_path(self) -> Path | None:
         """The hydrophone table: a path (relative ones from the YAML file's folder) or a name
         (``hydrophones``: ``NAME.yaml`` beside the YAML, else the shipped table; edge.shipped)."""
@@ -144,11 +226,18 @@ class DeploymentConfig:
             return None
         return shipped.table(str(self.calibration.table), Path(self.source).parent if self.source else None)
 
+    def log_path(self) -> Path:
+        """The detection log: ``run.log``, else the ``sync:`` section's log (what edge-sync
+        sends from), else ``detections.sqlite`` beside the YAML."""
+        if self.run.log is not None:
+            return self.path(self.run.log)
+        if self.sync is not None:
+            return self.path(self.sync.log)
+        return self.path("detections.sqlite")
+
     def as_dict(self) -> dict[str, Any]:
-        """What the run computes from: every setting but the YAML's path and the telemetry."""
-        data = asdict(self)
-        data.pop("source")
-        data.pop("sync")
+        """What the run computes from: the fields that enter the hash."""
+        data = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.metadata.get("hash", True)}
         if data["model"] is None:
             data.pop("model")  # ROI-only deployments keep the hash they had before models existed
         return data
@@ -163,57 +252,97 @@ class DeploymentConfig:
         return stable_hash(self.as_dict())
 
 
-_SECTIONS = {"frontend": FrontendSpec, "roi": RoiSettings, "levels": LevelSettings,
-             "calibration": CalibrationSettings}
+def _plain(value: Any) -> Any:
+    return asdict(value) if is_dataclass(value) else copy.deepcopy(value)
 
 
-def from_mapping(data: Any, where: str) -> DeploymentConfig:
-    """Build a deployment from parsed YAML; ``where`` names the file in errors."""
+def _build(data: Any, where: str, *, source: str, names: tuple[str, ...] | None = None,
+           problems: list[str] | None = None, yaml: bool = True) -> DeploymentConfig | None:
+    """The deployment from a parsed mapping: every section by its builder, then the top
+    level.  With ``problems`` each failing section adds its one-line error there (and None
+    is returned when any did); without, the first one raises.  ``names`` limits the
+    sections read (the others keep their defaults, unread keys are refused)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping of deployment settings")
-    sections = {}
-    for key, cls in _SECTIONS.items():
-        if key in data:
-            section = data[key]
-            if key == "frontend" and isinstance(section, dict) and "sample_rate" in section:
-                raise ConfigError(f"{where}: frontend: unknown key 'sample_rate' (set sample_rate at the top level)")
-            sections[key] = v.build(cls, section, f"{where}: {key}")
-    top = {k: val for k, val in data.items() if k not in _SECTIONS and k not in ("sync", "run", "model")}
-    if data.get("model") is not None:
-        sections["model"] = model_from_mapping(data["model"], f"{where}: model")
-    if "run" in data:  # edge-run's settings (edge.daemon.config): checked here, read by edge-run
-        from edge.daemon.config import run_from_mapping
-
-        run_from_mapping(data["run"], f"{where}: run", source=where)
-    if "sync" in data:
-        name = top.get("name") if isinstance(top.get("name"), str) else None
-        sections["sync"] = sync_from_mapping(data["sync"], f"{where}: sync", source=where, deployment=name)
-    config = v.build(DeploymentConfig, top, where, **sections, source=where)
-    if "source" in top:
-        raise ConfigError(f"{where}: unknown key 'source'")
+    name = data.get("name") if isinstance(data.get("name"), str) else None
+    context = {"source": source, "name": name, "yaml": yaml}
+    sections: dict[str, Any] = {}
+    for key, section in SECTIONS.items():
+        if names is not None and key not in names:
+            continue
+        if section.optional and data.get(key) is None:
+            continue
+        try:
+            sections[key] = section.build(data.get(key), f"{where}: {key}", context)
+        except ConfigError as exc:
+            if problems is None:
+                raise
+            problems.append(str(exc))
+    top = {k: val for k, val in data.items() if k not in SECTIONS}
+    try:
+        config = v.build(DeploymentConfig, top, where, **sections, source=source)
+    except ConfigError as exc:
+        if problems is None:
+            raise
+        problems.append(str(exc))
+        return None
+    if problems:
+        return None
     if config.sample_rate is not None:
         config = replace(config, frontend=config.frontend.bound(config.sample_rate))
     return config
 
 
+def from_mapping(data: Any, where: str) -> DeploymentConfig:
+    """Build a deployment from parsed YAML; ``where`` names the file in errors (and is the
+    folder relative paths are taken from)."""
+    config = _build(data, where, source=where)
+    assert config is not None
+    return config
+
+
+def _read(path: str | Path | None) -> tuple[Any, Path]:
+    from edge import shipped
+
+    path = shipped.deployment(path)
+    return v.read_yaml(path, "deployment config"), path
+
+
 def load_deployment(path: str | Path | None) -> DeploymentConfig:
     """Load and validate a deployment YAML (a path, or a shipped deployment's name such as
     ``narw-upcall``: edge.shipped); None gives the built-in generic deployment."""
-    from edge import shipped
-
     if path is None:
         return DeploymentConfig()
-    path = shipped.deployment(path)
-    return from_mapping(v.read_yaml(path, "deployment config"), str(path))
+    data, path = _read(path)
+    return from_mapping(data, str(path))
+
+
+def check_deployment(path: str | Path) -> tuple[DeploymentConfig | None, list[str]]:
+    """Every problem of every section of a deployment YAML (``edge-run --check``), one line
+    each, and the deployment when there are none."""
+    try:
+        data, path = _read(path)
+        problems: list[str] = []
+        return _build(data, str(path), source=str(path), problems=problems), problems
+    except ConfigError as exc:
+        return None, [str(exc)]
+
+
+def load_section(path: str | Path, name: str) -> tuple[Any, Any]:
+    """One section of a deployment YAML, built by the same builder as a whole load (so
+    ``edge-sync`` starts without the signal-processing stack), with the file's parsed
+    mapping; the section is None when the file has none."""
+    data, path = _read(path)
+    if not isinstance(data, dict) or data.get(name) is None:
+        return None, data
+    name_value = data.get("name") if isinstance(data.get("name"), str) else None
+    return SECTIONS[name].build(data[name], f"{path}: {name}", {"source": str(path), "name": name_value}), data
 
 
 def from_settings(data: Any, where: str = "settings") -> DeploymentConfig:
     """The deployment whose :meth:`DeploymentConfig.as_dict` is ``data`` (as ``run.json``
     records it and cluster tasks carry it); the inverse of ``as_dict``, same hash."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping of deployment settings")
-    sections = {key: v.build(cls, data.get(key, {}), f"{where}: {key}") for key, cls in _SECTIONS.items()}
-    top = {k: val for k, val in data.items() if k not in _SECTIONS and k != "model"}
-    if data.get("model") is not None:
-        sections["model"] = model_from_mapping(data["model"], f"{where}: model")
-    return v.build(DeploymentConfig, top, where, **sections)
+    hashed = tuple(f.name for f in fields(DeploymentConfig) if f.name in SECTIONS and f.metadata.get("hash", True))
+    config = _build(data, where, source="", names=hashed, yaml=False)
+    assert config is not None
+    return config

@@ -20,10 +20,10 @@ def _classifier(config, no_model: bool):
 def _status(config_path) -> None:
     from dataclasses import asdict
 
-    from edge.daemon.config import load
+    from edge.config import load_deployment
     from edge.daemon.state import DaemonLog
 
-    path = load(config_path).log_path()
+    path = load_deployment(config_path).log_path()
     if not path.is_file():
         fail(f"{path}: no log yet (edge-run has not run with this deployment)")
     with DaemonLog(path) as log:
@@ -75,20 +75,20 @@ def main(files, config_path, replay, realtime, watch, once, hydrophones_path, no
         _status(config_path)
         return
     from edge.calibration import HydrophoneTable
-    from edge.daemon.config import load
+    from edge.config import load_deployment
     from edge.daemon.daemon import Daemon, Sensors
     from edge.daemon.sources import FolderSource, LiveSource, ReplaySource
     from edge.devices import detect_profile, load_profile
 
-    deployment = load(config_path)
-    run = deployment.run
+    config = load_deployment(config_path)
+    run = config.run
     if realtime and not replay:
         fail("--realtime paces a --replay; give --replay FILE...")
     if replay and not files:
         fail("--replay needs FILE...")
     if files and not replay:
         fail("FILE... are replayed: give --replay")
-    table_path = hydrophones_path or deployment.config.table_path()
+    table_path = hydrophones_path or config.table_path()
     table = HydrophoneTable.load(table_path) if table_path else None
     profile = None
     if run.device is not None:
@@ -98,7 +98,7 @@ def main(files, config_path, replay, realtime, watch, once, hydrophones_path, no
     sensors = Sensors()
     if profile is not None:
         sensors = Sensors((profile.sensors.cpu_temp,), profile.sensors.battery_voltage, profile.sensors.battery_scale)
-    classifier = _classifier(deployment.config, no_model)  # a bad bundle fails before capture starts
+    classifier = _classifier(config, no_model)  # a bad bundle fails before capture starts
     if replay:
         source = ReplaySource(list(files), realtime=realtime)
     else:
@@ -118,7 +118,7 @@ def main(files, config_path, replay, realtime, watch, once, hydrophones_path, no
     def on_event(text):  # to the journal under systemd
         click.echo(text, err=True)
 
-    daemon = Daemon(deployment, source, table=table, classifier=classifier, sensors=sensors, on_file=on_file,
+    daemon = Daemon(config, source, table=table, classifier=classifier, sensors=sensors, on_file=on_file,
                     on_event=on_event)
     daemon.install_signal_handlers()
     summary = daemon.run()
@@ -126,7 +126,7 @@ def main(files, config_path, replay, realtime, watch, once, hydrophones_path, no
         speed = f" at {summary.audio_s / summary.processing_s:.0f}x real time" if summary.processing_s else ""
         click.echo(f"processed {summary.files} recordings ({summary.failed} failed, {summary.skipped} already in the "
                    f"log), {summary.detections} detections, {summary.audio_s:.0f} s of audio{speed}; "
-                   f"log: {deployment.log_path()}")
+                   f"log: {config.log_path()}")
     raise SystemExit(EXIT_SOME_FAILED if replay and summary.failed else EXIT_OK)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from edge import _validate as v
 from edge.errors import PamedgeError
 
 
@@ -18,28 +17,12 @@ def _writable_dir(path: Path) -> bool:
 
 def check(path: str | Path) -> list[str]:
     """Problems found, each one line naming the file and key; empty when all is well."""
-    from edge import shipped
-    from edge.config import from_mapping
-    from edge.daemon.config import Deployment, run_from_mapping
+    from edge.config import check_deployment
 
-    problems: list[str] = []
-    try:
-        path = shipped.deployment(path)
-        data = v.read_yaml(path, "deployment config")
-    except PamedgeError as exc:
-        return [str(exc)]
-    if not isinstance(data, dict):
-        return [f"{path}: expected a mapping of deployment settings"]
-    try:
-        run = run_from_mapping(data.get("run"), f"{path}: run", source=str(path))
-    except PamedgeError as exc:
-        problems.append(str(exc))
-        run = None
-    try:
-        config = from_mapping({k: val for k, val in data.items() if k != "run"}, str(path))
-    except PamedgeError as exc:
-        problems.append(str(exc))
+    config, problems = check_deployment(path)
+    if config is None:
         return problems
+    path = config.source
     table = config.table_path()
     if table is not None:
         try:
@@ -47,16 +30,14 @@ def check(path: str | Path) -> list[str]:
             HydrophoneTable.load(table)
         except PamedgeError as exc:
             problems.append(f"{path}: calibration.table: {exc}")
-    if run is None:
-        return problems
-    deployment = Deployment(config, run)
+    run = config.run
     if run.device is not None:
         try:
             from edge.devices import load_profile
             load_profile(run.path(run.device) if run.device.endswith((".yaml", ".yml")) else run.device)
         except PamedgeError as exc:
             problems.append(f"{path}: run: device: {exc}")
-    log = deployment.log_path()
+    log = config.log_path()
     if not _writable_dir(log.parent):
         problems.append(f"{path}: run: log: {log.parent} is not a writable folder")
     if run.watch is None and run.live is None:
@@ -66,8 +47,7 @@ def check(path: str | Path) -> list[str]:
                         f"(retention deletes processed files)")
     if run.live is not None and run.watch is None:
         problems.append(f"{path}: run: live: needs run.watch, the folder capture writes into")
-    model = getattr(config, "model", None)
-    if model is not None:
+    if config.model is not None:
         problems += _check_model(config, path)
     if config.sync is not None:
         s = config.sync
@@ -87,16 +67,12 @@ def check(path: str | Path) -> list[str]:
 
 
 def _check_model(config, path) -> list[str]:
-    """The deployment's model bundle loads and matches its frontend (when edge.classify is there)."""
+    """The deployment's model bundle loads, its backend is installed, and it matches the
+    deployment's frontend."""
+    from edge.classify import load_classifier
+
     try:
-        from edge import classify
-    except ImportError:
-        return [f"{path}: model: this pamedge has no classifier (edge.classify)"]
-    loader = getattr(classify, "load_classifier", None) or getattr(classify, "from_config", None)
-    if loader is None:
-        return []
-    try:
-        loader(config)
+        load_classifier(config)
     except PamedgeError as exc:
         return [f"{path}: model: {exc}"]
     return []

@@ -1,4 +1,5 @@
-"""The ``run:`` section of a deployment YAML: how ``edge-run`` runs on the buoy.
+"""The ``run:`` section of a deployment YAML (``DeploymentConfig.run``, built by
+:mod:`edge.config`): how ``edge-run`` runs on the buoy.
 
 Validated on load like the rest of the deployment (an unknown key is an error naming the file
 and key).  None of it changes what a recording's records are, so it is not part of the
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from edge import _validate as v
-from edge.config import DeploymentConfig, load_deployment
 from edge.errors import ConfigError
 
 RETENTION_POLICIES = ("delete", "keep", "snippets")
@@ -101,7 +101,7 @@ class RunSettings:
     # Testing: an artificial cost per block of audio at the full level (half at limited,
     # none at roi-only), standing in for the classifier on a slow CPU.
     simulate_block_cost_s: float = 0.0
-    source: str = ""
+    source: str = field(default="", metadata=v.SOURCE)
 
     def __post_init__(self) -> None:
         for name in ("log", "watch", "device"):
@@ -114,9 +114,8 @@ class RunSettings:
         v.integer("max_attempts", self.max_attempts, minimum=1, allow_none=True)
 
     def path(self, value: str) -> Path:
-        """``value`` relative to the YAML file's folder."""
-        p = Path(value)
-        return p if p.is_absolute() or not self.source else Path(self.source).parent / p
+        """``value`` relative to the YAML file's folder (:func:`edge._validate.relative_path`)."""
+        return v.relative_path(value, self.source)
 
 
 _SECTIONS = {"retention": RetentionSettings, "degrade": DegradeSettings, "live": LiveSettings}
@@ -130,33 +129,4 @@ def run_from_mapping(data: Any, where: str, *, source: str = "") -> RunSettings:
         raise ConfigError(f"{where}: expected a mapping of run settings")
     sections = {k: v.build(cls, data[k], f"{where}: {k}") for k, cls in _SECTIONS.items() if k in data}
     top = {k: val for k, val in data.items() if k not in _SECTIONS}
-    if "source" in top:
-        raise ConfigError(f"{where}: unknown key 'source'")
     return v.build(RunSettings, top, where, **sections, source=source)
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """A deployment and its run settings, loaded together."""
-
-    config: DeploymentConfig
-    run: RunSettings
-
-    def log_path(self) -> Path:
-        if self.run.log is not None:
-            return self.run.path(self.run.log)
-        if self.config.sync is not None:
-            return self.config.sync.path(self.config.sync.log)
-        return self.run.path("detections.sqlite")
-
-
-def load(path: str | Path) -> Deployment:
-    """The deployment YAML at ``path`` (or a shipped deployment's name) with its ``run:``
-    section (defaults when absent)."""
-    from edge import shipped
-
-    path = shipped.deployment(path)
-    config = load_deployment(path)
-    data = v.read_yaml(path, "deployment config")
-    run = run_from_mapping(data.get("run"), f"{path}: run", source=str(path))
-    return Deployment(config, run)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from edge.audio import discover, probe
 from edge.calibration import HydrophoneTable
-from edge.daemon.config import Deployment
+from edge.config import DeploymentConfig
 from edge.daemon.degrade import Degrader
 from edge.daemon.health import clipped_fraction, cpu_temp_c, disk_free_mb, read_number
 from edge.daemon.notify import notify
@@ -59,16 +59,16 @@ def _parse_utc(text: str) -> dt.datetime | None:
 
 
 class Daemon:
-    def __init__(self, deployment: Deployment, source: Source, *, table: HydrophoneTable | None = None,
+    def __init__(self, config: DeploymentConfig, source: Source, *, table: HydrophoneTable | None = None,
                  classifier=None, sensors: Sensors | None = None,
                  on_file: Callable[[Processed], None] | None = None,
                  on_event: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.deployment, self.config, self.settings = deployment, deployment.config, deployment.run
+        self.config, self.settings = config, config.run
         self.source, self.table, self.classifier = source, table, classifier
         self.sensors = sensors or Sensors()
         self.on_file, self.on_event, self.clock = on_file, on_event or (lambda _: None), clock
-        path = deployment.log_path()
+        path = config.log_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         self.log = DaemonLog(path)
         source.skip(self.log.processed_keys())
@@ -149,7 +149,7 @@ class Daemon:
     def _free_mb(self) -> float | None:
         if self.source.folders():
             return self.retention.free_mb(self._unprocessed())
-        return disk_free_mb(self.deployment.log_path().parent)
+        return disk_free_mb(self.config.log_path().parent)
 
     def _update_level(self) -> None:
         if self.degrader.update(self.source.backlog_s(), self._free_mb()):

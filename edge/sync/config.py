@@ -56,7 +56,7 @@ class SyncConfig:
     health_hold_s: float = 3600.0  # edge-run's health rows wait this long for company (0: none)
     iridium: IridiumSettings = field(default_factory=IridiumSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
-    source: str = ""
+    source: str = field(default="", metadata=v.SOURCE)
 
     def __post_init__(self) -> None:
         v.identifier("deployment", self.deployment)
@@ -72,9 +72,8 @@ class SyncConfig:
         object.__setattr__(self, "concern", tuple(self.concern or ()))
 
     def path(self, value: str) -> Path:
-        """``value`` relative to the YAML file's folder."""
-        p = Path(value)
-        return p if p.is_absolute() or not self.source else Path(self.source).parent / p
+        """``value`` relative to the YAML file's folder (:func:`edge._validate.relative_path`)."""
+        return v.relative_path(value, self.source)
 
 
 def sync_from_mapping(data: Any, where: str, *, source: str, deployment: str | None = None) -> SyncConfig:
@@ -87,26 +86,21 @@ def sync_from_mapping(data: Any, where: str, *, source: str, deployment: str | N
         if key in data:
             sections[key] = v.build(cls, data[key], f"{where}: {key}")
     top = {k: val for k, val in data.items() if k not in sections}
-    if "source" in top:
-        raise ConfigError(f"{where}: unknown key 'source'")
     if deployment is not None:
         top.setdefault("deployment", deployment)
     return v.build(SyncConfig, top, where, **sections, source=source)
 
 
 def load_sync_config(path: str | Path) -> SyncConfig:
-    """The sync settings of a deployment YAML (its ``sync:`` section, the usual form) or of
-    a YAML holding only sync settings.  Only the ``sync:`` section (and ``name``) is read
-    here: ``edge-detect`` validates the rest, and the sender starts without importing the
-    signal-processing stack (a third of the start-up time on a Pi)."""
+    """The sync settings of a deployment YAML (its ``sync:`` section, the usual form, read by
+    :func:`edge.config.load_section`) or of a YAML holding only sync settings."""
     from edge import shipped
+    from edge.config import load_section
 
+    section, data = load_section(path, "sync")
+    if section is not None:
+        return section
     path = shipped.deployment(path)
-    data = v.read_yaml(path, "sync config")
-    if isinstance(data, dict) and "sync" in data:
-        name = data.get("name")
-        return sync_from_mapping(data["sync"], f"{path}: sync", source=str(path),
-                                 deployment=name if isinstance(name, str) else None)
     if isinstance(data, dict) and "name" in data and "deployment" not in data:
         raise ConfigError(f"{path}: deployment {data['name']!r} has no sync: section (transport, key_file, ...)")
     return sync_from_mapping(data, str(path), source=str(path))

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from edge.config import load_deployment
-from edge.daemon.config import DegradeSettings, load
+from edge.daemon.config import DegradeSettings
 from edge.errors import ConfigError
 from tests.conftest import DEPLOYMENTS, ROOT
 from tests.edge.daemon.conftest import deployment_yaml
@@ -18,13 +18,13 @@ from tests.edge.daemon.conftest import deployment_yaml
 
 def test_shipped_deployments_have_valid_run_sections_that_do_not_change_the_hash(tmp_path):
     for name in ("narw-upcall", "beluga"):
-        d = load(DEPLOYMENTS / f"{name}.yaml")
+        d = load_deployment(DEPLOYMENTS / f"{name}.yaml")
         assert d.run.watch and d.run.device
-        assert str(d.log_path()) == str(d.config.sync.path(d.config.sync.log))  # edge-sync reads the same log
+        assert str(d.log_path()) == str(d.sync.path(d.sync.log))  # edge-sync reads the same log
         data = yaml.safe_load((DEPLOYMENTS / f"{name}.yaml").read_text())
         data.pop("run")
         (tmp_path / "x.yaml").write_text(yaml.safe_dump(data))
-        assert load_deployment(tmp_path / "x.yaml").hash == d.config.hash
+        assert load_deployment(tmp_path / "x.yaml").hash == d.hash
 
 
 def test_log_defaults_to_sync_log_then_beside_the_yaml(tmp_path):
@@ -32,7 +32,7 @@ def test_log_defaults_to_sync_log_then_beside_the_yaml(tmp_path):
     data = yaml.safe_load(path.read_text())
     del data["run"]["log"]
     path.write_text(yaml.safe_dump(data))
-    assert load(path).log_path() == tmp_path / "detections.sqlite"
+    assert load_deployment(path).log_path() == tmp_path / "detections.sqlite"
 
 
 @pytest.mark.parametrize("run, message", [

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from edge.daemon.config import DegradeSettings, load
+from edge.config import load_deployment
+from edge.daemon.config import DegradeSettings
 from edge.daemon.daemon import Daemon
 from edge.daemon.degrade import Degrader
 from edge.daemon.sources import FolderSource, ReplaySource
@@ -45,7 +46,7 @@ def test_slow_cpu_steps_down_then_recovers(tmp_path, make_recordings):
     files = make_recordings(10, 0.5, spacing_s=1)
     yaml_path = deployment_yaml(tmp_path, {"simulate_block_cost_s": 1.5,
                                            "degrade": {"backlog_s": [0.75, 1.25], "recover": 0.5}})
-    deployment = load(yaml_path)
+    deployment = load_deployment(yaml_path)
     daemon: Daemon
 
     def on_file(row):
@@ -78,7 +79,7 @@ def test_disk_budget_steps_down_deletes_processed_first_and_recovers(tmp_path, m
     yaml_path = deployment_yaml(tmp_path, {"watch": str(rec), "retention": {
         "policy": "keep", "disk_budget_mb": budget}, "degrade": {
         "backlog_s": [10000, 20000], "min_free_mb": [4 * size_mb + 1e-6, 3 * size_mb + 1e-6], "recover": 0.5}})
-    deployment = load(yaml_path)
+    deployment = load_deployment(yaml_path)
     added = []
     unprocessed_when_deleted = []
 
@@ -112,7 +113,7 @@ def test_unprocessed_audio_is_dropped_only_as_a_last_resort(tmp_path, make_recor
     budget = 3.5 * files[0].stat().st_size / 1e6
     yaml_path = deployment_yaml(tmp_path, {"watch": str(rec), "retention": {"policy": "keep",
                                                                             "disk_budget_mb": budget}})
-    daemon = Daemon(load(yaml_path), FolderSource(rec, stable_s=0.0, poll_s=0.01, once=True))
+    daemon = Daemon(load_deployment(yaml_path), FolderSource(rec, stable_s=0.0, poll_s=0.01, once=True))
     daemon.run()
     with DaemonLog(tmp_path / "log.sqlite") as log:
         processed, totals, health = log.processed(), log.totals(), log.health()

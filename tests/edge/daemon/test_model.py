@@ -10,7 +10,6 @@ import yaml
 
 from edge.classify import load_classifier
 from edge.config import load_deployment
-from edge.daemon.config import load
 from edge.daemon.daemon import Daemon
 from edge.daemon.sources import ReplaySource
 from edge.daemon.state import DaemonLog
@@ -52,8 +51,8 @@ def test_replay_with_the_model_equals_edge_detect(tmp_path, tiny):
 def test_degraded_levels_classify_the_strongest_rois_or_none(tmp_path, tiny, make_recordings, min_free_mb, level):
     files = make_recordings(3, 120.0)
     yaml_path = with_model(tmp_path, tiny, {"degrade": {"min_free_mb": min_free_mb, "classify_limit": LIMIT}})
-    deployment = load(yaml_path)
-    Daemon(deployment, ReplaySource(files), classifier=load_classifier(deployment.config)).run()
+    deployment = load_deployment(yaml_path)
+    Daemon(deployment, ReplaySource(files), classifier=load_classifier(deployment)).run()
     with DaemonLog(tmp_path / "log.sqlite") as log:
         processed = log.processed()
         records = [d for _, d in log.iter_all()]

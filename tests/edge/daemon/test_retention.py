@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import soundfile as sf
 
-from edge.daemon.config import load
+from edge.config import load_deployment
 from edge.daemon.daemon import Daemon
 from edge.daemon.retention import merged_spans
 from edge.daemon.sources import FolderSource, ReplaySource
@@ -26,7 +26,7 @@ def test_merged_spans_pad_and_merge_within_the_recording():
 def run_folder(tmp_path, files, policy):
     rec = files[0].parent
     yaml_path = deployment_yaml(tmp_path, {"watch": str(rec), "retention": {"policy": policy, "snippet_pad_s": 1.0}})
-    Daemon(load(yaml_path), FolderSource(rec, stable_s=0.0, poll_s=0.01, once=True)).run()
+    Daemon(load_deployment(yaml_path), FolderSource(rec, stable_s=0.0, poll_s=0.01, once=True)).run()
     return rec
 
 
@@ -59,7 +59,7 @@ def test_delete_and_keep(tmp_path, make_recordings):
 def test_replayed_files_are_never_deleted(tmp_path, make_recordings):
     files = make_recordings(2, 30.0)
     yaml_path = deployment_yaml(tmp_path, {"retention": {"policy": "delete", "disk_budget_mb": 0.001}})
-    Daemon(load(yaml_path), ReplaySource(files)).run()
+    Daemon(load_deployment(yaml_path), ReplaySource(files)).run()
     assert all(f.exists() for f in files)
 
 

@@ -77,7 +77,7 @@ def test_sigterm_finishes_the_recording_under_way_exits_0_and_a_restart_continue
 def test_a_recording_that_keeps_ending_the_daemon_is_given_up(tmp_path, make_recordings):
     """Three earlier starts of the second recording never finished (as after three crashes
     or power cuts in it): the next start records it as failed and goes on."""
-    from edge.daemon.config import load
+    from edge.config import load_deployment
     from edge.daemon.daemon import Daemon
     from edge.daemon.sources import ReplaySource
     from edge.daemon.state import DaemonLog
@@ -89,7 +89,7 @@ def test_a_recording_that_keeps_ending_the_daemon_is_given_up(tmp_path, make_rec
         key = PendingFile(files[1], files[1].stat().st_size, False).key
         for _ in range(3):
             log.attempt(key)
-    summary = Daemon(load(yaml_path), ReplaySource(files)).run()
+    summary = Daemon(load_deployment(yaml_path), ReplaySource(files)).run()
     assert summary.files == 3 and summary.failed == 1
     with DaemonLog(tmp_path / "log.sqlite") as log:
         rows = log.processed()
