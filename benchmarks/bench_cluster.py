@@ -81,7 +81,7 @@ def main() -> int:
     from edge.calibration import HydrophoneTable
     from edge.cluster.client import WORKER_ENVIRON, detect_on_cluster
     from edge.config import load_deployment
-    from edge.run import detect
+    from edge.detect import detect
 
     if args.workload == "beluga":
         sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -132,7 +132,7 @@ def main() -> int:
         print(json.dumps(results, indent=2))
     else:
         print(f"workload {args.workload}, chunk_s {args.chunk_s:g}")
-        print(f"audio: {results['audio_h']:.2f} h; single process (edge.run.detect): {single_s:.2f} s")
+        print(f"audio: {results['audio_h']:.2f} h; single process (edge.detect.detect): {single_s:.2f} s")
         for n, e in results["workers"].items():
             print(f"{n} worker(s): median {e['median_s']:.2f} s ({results['audio_h'] * 3600 / e['median_s']:.0f}x "
                   f"real time), repeats {', '.join(f'{t:.2f}' for t in e['wall_s'])}; cluster start-up "

@@ -17,8 +17,8 @@ import dataclasses
 import datetime as dt
 import sys
 
+from edge.log import DetectionLog
 from edge.sync.frames import KIND_IDENTITY, SBD_MO_BYTES, pack_all, utc_seconds
-from edge.sync.log import DetectionLog
 
 KEY = bytes(range(32))
 

@@ -27,9 +27,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from edge.log import connect
 from edge.sync import frames as fr
 from edge.sync.health import HealthRow
-from edge.sync.log import connect
 from edge.types import Detection
 
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"

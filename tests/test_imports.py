@@ -88,7 +88,7 @@ def test_module_list_is_complete():
     names = all_modules()
     assert {"edge", "edge.audio", "edge.frontend", "edge.roi", "edge.cli", "edge.cli.detect", "edge.cli.report",
             "edge.plots.render", "edge.report.build"} <= set(names)
-    assert {"edge.sync.log", "edge.sync.frames", "edge.sync.outbox", "edge.sync.iridium", "edge.sync.mqtt",
+    assert {"edge.log", "edge.sync.frames", "edge.sync.outbox", "edge.sync.iridium", "edge.sync.mqtt",
             "edge.sync.modem_sim", "edge.cli.sync"} <= set(names)
 
 
@@ -103,7 +103,7 @@ def test_each_module_imports_on_its_own(module):
 def test_runtime_and_cluster_planning_load_no_dask():
     """Dask is imported by ``edge.cluster.client`` when a run asks for a scheduler, not before:
     the local engine, the plan and the worker's task function stay plain."""
-    modules = modules_after("import edge.run, edge.pipeline, edge.cluster.plan, edge.cluster.task, "
+    modules = modules_after("import edge.detect, edge.pipeline, edge.cluster.plan, edge.cluster.task, "
                             "edge.cluster.engine, edge.cluster.client")
     assert loaded(modules, DASK) == []
 
@@ -114,7 +114,7 @@ SYNC_LIBRARIES = ("serial", "paho")
 def test_sync_modules_and_cli_help_load_no_serial_or_mqtt_library():
     """pyserial and paho-mqtt are imported when a transport is opened (extra ``sync``), not
     by the log, the codec, the outbox, the shore side or ``--help``."""
-    code = ("import edge.sync.log, edge.sync.frames, edge.sync.outbox, edge.sync.sender, edge.sync.iridium, "
+    code = ("import edge.log, edge.sync.frames, edge.sync.outbox, edge.sync.sender, edge.sync.iridium, "
             "edge.sync.mqtt, edge.sync.config, edge.sync.modem_sim, shore.store, shore.ingest, shore.export\n"
             "import edge.cli.sync, shore.cli\n"
             "for main in (edge.cli.sync.main, shore.cli.main):\n"

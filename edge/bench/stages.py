@@ -11,8 +11,8 @@ from pathlib import Path
 
 from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig
+from edge.detect import contiguous
 from edge.pipeline import Chain, prepare, records
-from edge.run import contiguous
 
 STAGES = ("decode", "frontend", "roi", "levels", "inference", "logging", "frames")
 BENCH_KEY = bytes(range(32))  # frames are encoded for timing only, never sent
@@ -38,8 +38,8 @@ def run_stages(paths: list[Path], config: DeploymentConfig, table: HydrophoneTab
     """Process ``paths`` through :class:`edge.pipeline.Chain` with each stage timed (inference
     only with ``classifier``, else its time is None), then log and frame-encode the
     detections."""
+    from edge.log import DetectionLog
     from edge.sync.frames import pack_all
-    from edge.sync.log import DetectionLog
 
     out = StageTimes()
     t = out.seconds

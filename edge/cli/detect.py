@@ -53,7 +53,7 @@ def main(inputs, outdir, config_path, hydrophones_path, no_model, model_ref, bac
     """
     from edge.calibration import HydrophoneTable
     from edge.config import load_deployment
-    from edge.run import detect
+    from edge.detect import detect
 
     config = load_deployment(config_path)
     if chunk_s is not None and scheduler is None:

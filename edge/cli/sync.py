@@ -27,10 +27,10 @@ def pack(log_path, outdir, max_bytes, key_file, deployment):
     """Pack every record of LOG.sqlite (e.g. edge-detect's OUTDIR/detections.sqlite) into
     frames, one file per frame: <deployment>-<frame seq>.frame, frame sequence from 1.  The
     health records of an edge-run log follow the detections, in health frames."""
+    from edge.log import DetectionLog
     from edge.sync import health
     from edge.sync.config import read_key
     from edge.sync.frames import pack_all, pack_all_health
-    from edge.sync.log import DetectionLog
 
     if not Path(log_path).is_file():
         fail(f"{log_path}: no such file")
@@ -61,8 +61,8 @@ def pack(log_path, outdir, max_bytes, key_file, deployment):
 
 
 def _open(config_path, clock=None):
+    from edge.log import DetectionLog
     from edge.sync.config import load_sync_config, read_key
-    from edge.sync.log import DetectionLog
     from edge.sync.outbox import Outbox, OutboxSettings
 
     config = load_sync_config(config_path)

@@ -15,8 +15,8 @@ from edge.cluster.engine import run_units
 from edge.cluster.plan import DEFAULT_CHUNK_S, Unit
 from edge.cluster.task import Job, UnitResult, run_unit
 from edge.config import DeploymentConfig
+from edge.detect import FileOutcome, RunReport
 from edge.errors import ConfigError, MissingExtraError
-from edge.run import FileOutcome, RunReport
 
 INSTALL_HINT = 'pip install "pamedge[dask]"'
 RETRIES = 2
@@ -94,7 +94,7 @@ def detect_on_cluster(inputs: list[str | Path], outdir: str | Path, config: Depl
                       on_file: Callable[[FileOutcome, float], None] | None = None,
                       command: list[str] | None = None, on_start: Callable[[float], None] | None = None,
                       classifier=None) -> RunReport:
-    """:func:`edge.run.detect` on a Dask cluster: same outputs, byte for byte."""
+    """:func:`edge.detect.detect` on a Dask cluster: same outputs, byte for byte."""
     with connect(scheduler) as client:
         return run_units(inputs, outdir, config, execute=dask_execute(client), table=table, resume=resume,
                          allow_truncated=allow_truncated, channel=channel, block_s=block_s, chunk_s=chunk_s,

@@ -15,8 +15,8 @@ from pathlib import Path
 from edge.cluster.plan import DEFAULT_CHUNK_S, Unit, plan_units
 from edge.cluster.task import Job, UnitResult
 from edge.config import DeploymentConfig
+from edge.detect import FileOutcome, RunReport, commit, committed, finish, ok_outcome, start_run
 from edge.pipeline import stamped_config
-from edge.run import FileOutcome, RunReport, commit, committed, finish, ok_outcome, start_run
 
 Execute = Callable[[list[Unit], Job], Iterable[UnitResult]]
 
@@ -27,7 +27,7 @@ def run_units(inputs: list[str | Path], outdir: str | Path, config: DeploymentCo
               on_file: Callable[[FileOutcome, float], None] | None = None,
               command: list[str] | None = None, salt: str = "",
               on_start: Callable[[float], None] | None = None, classifier=None) -> RunReport:
-    """Process ``inputs`` into ``outdir`` as :func:`edge.run.detect` does, one unit per chunk."""
+    """Process ``inputs`` into ``outdir`` as :func:`edge.detect.detect` does, one unit per chunk."""
     config = stamped_config(config, classifier)
     ctx = start_run(inputs, outdir, config, table=table, allow_truncated=allow_truncated, channel=channel,
                     command=command, on_start=on_start, classifier=classifier)
@@ -71,8 +71,8 @@ def run_units(inputs: list[str | Path], outdir: str | Path, config: DeploymentCo
 def merge(path: Path, chunks: list[UnitResult], config: DeploymentConfig, table, *, channel, block_s,
           allow_truncated) -> tuple[FileOutcome, list | None]:
     """One recording's outcome from its chunks in order (ROIs by start, levels by period)."""
+    from edge.detect import failed_outcome
     from edge.pipeline import prepare
-    from edge.run import failed_outcome
 
     failed = [c for c in chunks if c.status != "ok"]
     if failed:

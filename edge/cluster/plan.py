@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.config import DeploymentConfig
+from edge.detect import contiguous
 from edge.errors import PamedgeError
 from edge.levels import StreamingLevels
 from edge.pipeline import Prepared, prepare
 from edge.roi import StreamingRoiDetector
-from edge.run import contiguous
 
 DEFAULT_CHUNK_S = 1800.0
 OPEN_EVENT_S = 60.0  # the margin for open events when max_duration_s does not bound them

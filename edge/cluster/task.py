@@ -20,9 +20,9 @@ from edge.calibration import HydrophoneTable
 from edge.classify import Classifier, load_classifier
 from edge.cluster.plan import Span, Unit
 from edge.config import DeploymentConfig, from_settings
+from edge.detect import failed_outcome
 from edge.errors import ConfigError, PamedgeError
 from edge.pipeline import Chain, prepare, records
-from edge.run import failed_outcome
 from edge.types import Detection, LevelRow
 
 

@@ -26,9 +26,9 @@ from edge.daemon.notify import notify
 from edge.daemon.retention import Retention, utc_now
 from edge.daemon.state import DaemonLog, HealthRecord, Processed
 from edge.daemon.types import Level, PendingFile, Source
+from edge.detect import contiguous
 from edge.errors import PamedgeError
 from edge.pipeline import process_recording
-from edge.run import contiguous
 from edge.types import AudioInfo
 
 LEVEL_COST = {Level.FULL: 1.0, Level.LIMITED: 0.5, Level.ROI_ONLY: 0.0}  # of simulate_block_cost_s

@@ -1,4 +1,4 @@
-"""The daemon's tables in the detection log, beside (never changing) edge.sync.log's own.
+"""The daemon's tables in the detection log, beside (never changing) edge.log's own.
 
 ``processed`` is the commit point of a recording: its row, its detections and its noise
 levels go in one transaction, so after a crash a recording is either wholly in the log or
@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from edge.sync.log import DetectionLog
+from edge.log import DetectionLog
 from edge.types import Detection, LevelRow
 
 _SCHEMA = """

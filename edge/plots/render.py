@@ -75,7 +75,7 @@ def calibration_from_dict(data: dict) -> Calibration:
 
 
 def files_from_report(report, config, *, channel: int | None = None) -> list[FileToPlot]:
-    """Plot inputs from an :class:`edge.run.RunReport`, its deployment and the channel the
+    """Plot inputs from an :class:`edge.detect.RunReport`, its deployment and the channel the
     run analysed (None: the deployment's); failed recordings have nothing to draw."""
     out = []
     for f in report.files:

@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS buoy_settings (key TEXT PRIMARY KEY, value TEXT NOT N
 
 def threshold_overrides(log) -> dict[str, float]:
     """``{label: threshold}`` set by downlink ``set_threshold`` commands, from the detection
-    log (a :class:`edge.sync.log.DetectionLog`, an open SQLite connection to it, or its path);
+    log (a :class:`edge.log.DetectionLog`, an open SQLite connection to it, or its path);
     empty when none arrived.  A label's detections scoring below its threshold are not sent,
     and a classifier run may apply the same thresholds."""
     if isinstance(log, (str, Path)):

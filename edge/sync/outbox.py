@@ -22,11 +22,11 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from edge.log import DetectionLog
 from edge.sync import frames as fr
 from edge.sync import health as hl
 from edge.sync.commands import threshold_overrides
 from edge.sync.identity import STATUS_FIELDS, Identity, IdentityFrame
-from edge.sync.log import DetectionLog
 from edge.types import Detection
 
 # health goes after what says what was heard (tallies, identity, species of concern) and

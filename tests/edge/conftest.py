@@ -22,8 +22,8 @@ def narw_plotted(tmp_path_factory):
     ``failed`` (path of the zero-byte file).
     """
     from edge.config import load_deployment
+    from edge.detect import detect
     from edge.plots.render import PlotSettings, files_from_report, write_plots
-    from edge.run import detect
 
     root = shared_path("meridian-osmose-narw", "task-2a", "data", "train", "narw")
     tmp = tmp_path_factory.mktemp("narw-plots")

@@ -10,7 +10,7 @@ import pytest
 from edge.calibration import HydrophoneTable
 from edge.classify import load_classifier
 from edge.config import ModelSettings, load_deployment
-from edge.run import detect
+from edge.detect import detect
 from tests.conftest import DEPLOYMENTS, ROOT, shared_path
 from tests.edge.model_bundles import has_tflite_tools
 

@@ -10,8 +10,8 @@ from collections import defaultdict
 import pytest
 
 from edge.config import load_deployment
+from edge.detect import detect
 from edge.pipeline import process_recording
-from edge.run import detect
 from tests.conftest import DEPLOYMENTS, shared_path
 
 NARW = ("meridian-osmose-narw", "task-2a", "data", "train")

@@ -16,7 +16,7 @@ from edge.bundle import load_bundle
 from edge.calibration import HydrophoneTable
 from edge.classify import load_classifier
 from edge.config import load_deployment
-from edge.run import detect
+from edge.detect import detect
 from edge.selftest import selftest
 from tests.conftest import DEPLOYMENTS, ROOT, shared_path
 from tests.edge.model_bundles import has_tflite_tools

@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from edge.cli.sync import main as sync_main
-from edge.sync.log import DetectionLog
+from edge.log import DetectionLog
 from shore.cli import main as shore_main
 from tests.edge.sync.conftest import make_detections
 
@@ -60,8 +60,8 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path):
 
 
 def test_command_frames_are_sequenced_and_verified_by_the_buoy(tmp_path):
+    from edge.log import connect
     from edge.sync.commands import CommandHandler
-    from edge.sync.log import connect
 
     (tmp_path / "keys.yaml").write_text(f"buoy-1: {KEY}\n")
     runner = CliRunner()

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from edge.cli.sync import main as sync_main
 from edge.daemon.state import DaemonLog, HealthRecord, Processed
-from edge.sync.log import DetectionLog
+from edge.log import DetectionLog
 from shore.cli import main as shore_main
 from shore.export import HEALTH_COLUMNS
 from tests.edge.sync.conftest import T0, make_detections

@@ -12,5 +12,5 @@ def test_dataset_modules_do_not_import_torch():
 
 
 def test_edge_does_not_import_training():
-    mods = modules_after("import edge, edge.pipeline, edge.run, edge.cli.detect")
+    mods = modules_after("import edge, edge.pipeline, edge.detect, edge.cli.detect")
     assert loaded(mods, ("training", "torch")) == []

@@ -10,7 +10,7 @@ import pytest
 
 from edge.calibration import HydrophoneTable
 from edge.config import load_deployment
-from edge.run import detect
+from edge.detect import detect
 from tests.conftest import DEPLOYMENTS, shared_path
 
 DEPLOYMENT = DEPLOYMENTS / "narw-upcall.yaml"
@@ -31,7 +31,7 @@ def narw_config():
 
 @pytest.fixture(scope="session")
 def single_process(narw_inputs, narw_config, tmp_path_factory) -> Path:
-    """``edge.run.detect`` over the NARW folder: the outputs every cluster run must equal."""
+    """``edge.detect.detect`` over the NARW folder: the outputs every cluster run must equal."""
     out = tmp_path_factory.mktemp("single") / "out"
     config, table = narw_config
     detect(narw_inputs, out, config, table=table)

@@ -12,8 +12,8 @@ import pytest
 from edge.cluster.engine import run_units
 from edge.cluster.plan import plan_units
 from edge.cluster.task import Job, run_unit
+from edge.detect import detect
 from edge.errors import ConfigError
-from edge.run import detect
 from tests.edge.cluster.conftest import assert_same_outputs
 
 pytestmark = pytest.mark.shared

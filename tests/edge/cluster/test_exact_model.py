@@ -13,7 +13,7 @@ from edge.cluster.engine import run_units
 from edge.cluster.plan import plan_units
 from edge.cluster.task import run_unit
 from edge.config import ModelSettings
-from edge.run import detect
+from edge.detect import detect
 from tests.edge.cluster.conftest import assert_same_outputs
 from tests.edge.model_bundles import scanning, single
 

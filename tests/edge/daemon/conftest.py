@@ -59,7 +59,7 @@ def recordings(folder: Path, count: int, seconds: float, rng: np.random.Generato
 
 def log_rows(path: Path) -> list[tuple]:
     """Every detection record of a log as comparable tuples (NaN made None)."""
-    from edge.sync.log import DetectionLog
+    from edge.log import DetectionLog
 
     with DetectionLog(path) as log:
         return [(seq, *(None if isinstance(x, float) and x != x else x for x in vars(d).values()))

@@ -13,7 +13,7 @@ from edge.config import load_deployment
 from edge.daemon.daemon import Daemon
 from edge.daemon.sources import ReplaySource
 from edge.daemon.state import DaemonLog
-from edge.run import detect
+from edge.detect import detect
 from tests.conftest import shared_path
 from tests.edge.daemon.conftest import deployment_yaml, log_rows
 from tests.edge.daemon.test_replay import NARW, edge_run

@@ -7,7 +7,7 @@ import sys
 
 from edge.classify import load_classifier
 from edge.config import load_deployment
-from edge.run import detect
+from edge.detect import detect
 from tests.conftest import ROOT, shared_path
 from tests.edge.daemon.conftest import deployment_yaml, log_rows
 

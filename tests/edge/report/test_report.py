@@ -19,12 +19,12 @@ pytest.importorskip("matplotlib")
 from matplotlib.patches import Rectangle
 
 from edge.config import load_deployment
+from edge.detect import detect
 from edge.pipeline import stamped_config
 from edge.report import charts
 from edge.report.build import write_report
 from edge.report.data import load
 from edge.report.series import detection_bins, effort
-from edge.run import detect
 from tests.conftest import DEPLOYMENTS
 from tests.edge.conftest import FAILED_NAME, PER_LABEL, png_size
 

@@ -69,7 +69,7 @@ class Detector:
     def _run(self) -> None:
         import time
 
-        from edge.sync.log import DetectionLog
+        from edge.log import DetectionLog
 
         try:
             with DetectionLog(self.log_path) as log:

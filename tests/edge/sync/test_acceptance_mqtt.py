@@ -20,8 +20,8 @@ import pytest
 
 pytest.importorskip("paho.mqtt.client", reason='needs paho-mqtt: pip install "pamedge[sync]"')
 
+from edge.log import DetectionLog
 from edge.sync.frames import KeyRing
-from edge.sync.log import DetectionLog
 from shore.store import ShoreStore
 from tests.edge.sync.conftest import Detector, console_script, drain, kill_sender, make_detections
 

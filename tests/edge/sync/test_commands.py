@@ -13,10 +13,10 @@ import pytest
 
 pytest.importorskip("serial", reason='needs pyserial: pip install "pamedge[sync]"')
 
+from edge.log import DetectionLog
 from edge.sync import frames as fr
 from edge.sync.commands import CommandHandler, pack_command
 from edge.sync.iridium import IridiumModem
-from edge.sync.log import DetectionLog
 from edge.sync.outbox import Outbox
 from edge.sync.sender import send_pending
 from tests.edge.sync.conftest import make_detections

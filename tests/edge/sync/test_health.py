@@ -126,7 +126,7 @@ def test_reserved_event_codes_are_rejected():
 
 
 def test_a_log_written_by_edge_detect_has_no_health_rows(tmp_path):
-    from edge.sync.log import DetectionLog
+    from edge.log import DetectionLog
     from tests.edge.sync.conftest import make_detections
 
     with DetectionLog(tmp_path / "log.sqlite") as log:

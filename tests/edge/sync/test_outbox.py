@@ -3,8 +3,8 @@ after a failed session, and a queue that survives a restart."""
 
 from __future__ import annotations
 
+from edge.log import DetectionLog
 from edge.sync import frames as fr
-from edge.sync.log import DetectionLog
 from edge.sync.outbox import MIN_BACKOFF_S, Outbox, OutboxSettings
 from tests.edge.sync.conftest import make_detections
 

@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from edge.sync.log import DetectionLog, write_log
+from edge.log import DetectionLog, write_log
 from tests.edge.sync.conftest import make_detections
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def same(a, b) -> bool:
@@ -49,7 +49,7 @@ def test_write_log_replaces_atomically(tmp_path):
 
 WRITER = """
 import sys
-from edge.sync.log import DetectionLog
+from edge.log import DetectionLog
 from tests.edge.sync.conftest import make_detections
 log = DetectionLog(sys.argv[1])
 batch = 0
@@ -93,8 +93,8 @@ def test_edge_detect_writes_the_log_with_the_csv_records(tmp_path, write_audio, 
     import numpy as np
 
     from edge.config import load_deployment
+    from edge.detect import detect
     from edge.outputs import detection_row
-    from edge.run import detect
     from tests.conftest import DEPLOYMENTS
 
     sr = 8000

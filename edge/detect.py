@@ -30,9 +30,9 @@ from edge.classify import Classifier
 from edge.config import DeploymentConfig
 from edge.errors import PamedgeError
 from edge.levels import DecidecadeBands
+from edge.log import write_log
 from edge.outputs import DETECTION_COLUMNS, LEVEL_COLUMNS, csv_text, detection_row, level_row, raven_table, unique_stems, write_atomic
 from edge.pipeline import process_recording, stamped_config
-from edge.sync.log import write_log
 from edge.types import AudioInfo, Detection, LevelRow
 
 PART_VERSION = 1
