@@ -37,9 +37,10 @@ def bench(run_dir: Path, repeats: int) -> dict:
     from convert.card import window
     from convert.export import export_fp32
     from convert.graph import torch_logits
-    from convert.infer import activate, batched
+    from convert.infer import batched
     from convert.quantise_onnx import quantise_onnx
     from convert.run import load_run
+    from edge.classify import activate
 
     torch.set_num_threads(1)
     run = load_run(run_dir)

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from convert.graph import torch_logits
-from convert.infer import activate, batched
+from convert.infer import batched
 from convert.run import Run
 from convert.types import ConvertOptions
+from edge.classify import activate
 
 FILES = ("onnx_int8", "tflite_int8")
 

@@ -36,12 +36,6 @@ class Exported(nn.Module):
         return m.head(z)
 
 
-def standardise(x: np.ndarray, scale_db: float) -> np.ndarray:
-    """The training model's first step, per window (mean over every frame and feature)."""
-    x = np.asarray(x, dtype=np.float32)
-    return ((x - x.mean(axis=(1, 2), keepdims=True)) / np.float32(scale_db)).astype(np.float32)
-
-
 def torch_logits(graph: Exported, x: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
     """FP32 logits per output name for standardised windows ``x``."""
     outs: dict[str, list] = {n: [] for n in graph.names}

@@ -61,8 +61,3 @@ def batched(model, x: np.ndarray, batch_size: int = 64) -> dict[str, np.ndarray]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
 
 
-def activate(logits: np.ndarray, activation: str) -> np.ndarray:
-    if activation == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-logits))
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)

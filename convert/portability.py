@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from convert import kernels
-from convert.infer import OnnxModel, activate, batched
+from convert.infer import OnnxModel, batched
+from edge.classify import activate
 
 
 @dataclass

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from convert.graph import Exported, standardise
+from convert.graph import Exported
 from convert.types import ConvertError, Output
+from edge.classify import standardise
 from training.datasets import NEGATIVE, Dataset
 
 REQUIRED = ("best.pt", "config.yaml", "frontend.json", "dataset.npz", "split.json")

@@ -39,6 +39,14 @@ def crop(feats: np.ndarray, start: int, n_frames: int) -> np.ndarray:
     return feats[idx]
 
 
+def standardise(windows: np.ndarray, scale_db: float) -> np.ndarray:
+    """The model's first step, per window: ``(window - its mean) / scale_db`` (mean over every
+    frame and feature), as the training model computes it.  One half of the model-input
+    contract (the other is :func:`activate`); convert and the gate import both from here."""
+    x = np.asarray(windows, dtype=np.float32)
+    return ((x - x.mean(axis=(1, 2), keepdims=True)) / np.float32(scale_db)).astype(np.float32)
+
+
 def activate(logits: np.ndarray, activation: str) -> np.ndarray:
     """Scores from logits ``(batch, n_classes)``: softmax over classes or sigmoid each."""
     z = logits.astype(np.float64)
@@ -86,9 +94,8 @@ class Classifier:
                 "frontend_hash": self.bundle.spec_hash, "task": self.bundle.task, "window": self.policy.as_card()}
 
     def standardise(self, windows: np.ndarray) -> np.ndarray:
-        """``(window - its mean) / scale_db`` per window, as the training model did."""
-        x = np.asarray(windows, dtype=np.float32)
-        return ((x - x.mean(axis=(1, 2), keepdims=True)) / np.float32(self.bundle.scale_db)).astype(np.float32)
+        """Model input from raw feature windows (:func:`standardise` with the bundle's scale)."""
+        return standardise(windows, self.bundle.scale_db)
 
     def scores(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         """Activated scores per output for raw feature windows ``(k, n_frames, n_features)``,

@@ -20,8 +20,9 @@ HEADS = ("single", "multi_label", "multi_output")
 
 
 @dataclass(frozen=True)
-class ModelSettings:
-    """The ``model:`` section of an ``edge-train`` config."""
+class NetworkSettings:
+    """The ``model:`` section of an ``edge-train`` config: the network (not the deployment's
+    ``model:``, edge.config.ModelSettings, which names a bundle)."""
 
     width: int = 16  # channels of the first stage; doubles per stage
     depth: int = 2  # stages, each a residual block with stride 2
@@ -234,7 +235,7 @@ class TrainConfig:
     hydrophones: str | None = None
     data: DataSettings = field(default_factory=DataSettings)
     split: SplitSettings = field(default_factory=SplitSettings)
-    model: ModelSettings = field(default_factory=ModelSettings)
+    model: NetworkSettings = field(default_factory=NetworkSettings)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
     train: LoopSettings = field(default_factory=LoopSettings)
     card: CardSettings | None = None
@@ -284,7 +285,7 @@ class TrainConfig:
         return d
 
 
-_SECTIONS = {"data": DataSettings, "split": SplitSettings, "model": ModelSettings,
+_SECTIONS = {"data": DataSettings, "split": SplitSettings, "model": NetworkSettings,
              "augment": AugmentSettings, "train": LoopSettings, "card": CardSettings,
              "evaluation": EvaluationSettings, "inference": InferenceSettings}
 

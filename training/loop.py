@@ -182,10 +182,10 @@ def train(config: TrainConfig, *, resume: bool = True) -> dict:
 
 
 def load_model(run: Path) -> tuple[ResNet, dict]:
-    from training.models import ModelSettings
+    from training.models import NetworkSettings
 
     ckpt = torch.load(run / "best.pt", weights_only=False)
-    model = ResNet(ModelSettings(**ckpt["model_settings"]), len(ckpt["classes"]))
+    model = ResNet(NetworkSettings(**ckpt["model_settings"]), len(ckpt["classes"]))
     model.load_state_dict(ckpt["model"])
     model.eval()
     return model, ckpt

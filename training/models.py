@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from training.config import HEADS, ModelSettings  # noqa: F401  (re-exported)
+from training.config import HEADS, NetworkSettings  # noqa: F401  (re-exported)
 
 
 class Block(nn.Module):
@@ -34,7 +34,7 @@ class Block(nn.Module):
 class ResNet(nn.Module):
     """``forward`` returns logits ``(batch, n_classes)``, or a dict of them per named head."""
 
-    def __init__(self, settings: ModelSettings, n_classes: int | None = None) -> None:
+    def __init__(self, settings: NetworkSettings, n_classes: int | None = None) -> None:
         super().__init__()
         self.settings = settings
         w = settings.width
@@ -62,7 +62,7 @@ class ResNet(nn.Module):
         return self.head(z)
 
 
-def loss_fn(settings: ModelSettings, logits, target) -> torch.Tensor:
+def loss_fn(settings: NetworkSettings, logits, target) -> torch.Tensor:
     """Cross-entropy (single, and per head summed for multi-output) or BCE (multi-label)."""
     if settings.head == "multi_output":
         return sum(nn.functional.cross_entropy(logits[k], target[k]) for k in logits)

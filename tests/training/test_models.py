@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from edge.errors import ConfigError
-from training.models import ModelSettings, ResNet, loss_fn
+from training.models import NetworkSettings, ResNet, loss_fn
 
 torch.set_num_threads(1)
 
@@ -16,7 +16,7 @@ torch.set_num_threads(1)
 def test_single_and_multilabel_heads(width, depth):
     x = torch.randn(3, 62, 65) + 80
     for head in ("single", "multi_label"):
-        s = ModelSettings(width=width, depth=depth, head=head)
+        s = NetworkSettings(width=width, depth=depth, head=head)
         out = ResNet(s, 4)(x)
         assert out.shape == (3, 4)
         target = torch.tensor([0, 1, 3]) if head == "single" else torch.zeros(3, 4)
@@ -24,7 +24,7 @@ def test_single_and_multilabel_heads(width, depth):
 
 
 def test_multi_output_has_two_named_heads():
-    s = ModelSettings(width=4, depth=2, head="multi_output",
+    s = NetworkSettings(width=4, depth=2, head="multi_output",
                       outputs={"hf_call": ["none", "a", "b"], "whistle": ["none", "up", "down", "flat"]})
     out = ResNet(s)(torch.randn(2, 40, 30))
     assert set(out) == {"hf_call", "whistle"}
@@ -34,7 +34,7 @@ def test_multi_output_has_two_named_heads():
 
 
 def test_each_activation_module_is_used_once():
-    model = ResNet(ModelSettings(width=4, depth=3), 2)
+    model = ResNet(NetworkSettings(width=4, depth=3), 2)
     calls = {}
     for module in model.modules():
         if isinstance(module, nn.ReLU):
@@ -46,13 +46,13 @@ def test_each_activation_module_is_used_once():
 
 
 def test_input_level_does_not_matter():
-    model = ResNet(ModelSettings(width=4, depth=1), 2).eval()
+    model = ResNet(NetworkSettings(width=4, depth=1), 2).eval()
     x = torch.randn(2, 20, 10)
     assert torch.allclose(model(x), model(x + 40.0), atol=1e-5)
 
 
 def test_settings_validated():
     with pytest.raises(ConfigError, match="head='softmax'"):
-        ModelSettings(head="softmax")
+        NetworkSettings(head="softmax")
     with pytest.raises(ConfigError, match="multi_output needs outputs"):
-        ModelSettings(head="multi_output", outputs={"a": [1]})
+        NetworkSettings(head="multi_output", outputs={"a": [1]})
