@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge import __version__
+from edge import __version__, resample
 from edge._hashing import file_sha256
 from edge.audio import discover, probe
 from edge.calibration import HydrophoneTable
@@ -32,7 +32,7 @@ from edge.errors import PamedgeError
 from edge.levels import DecidecadeBands
 from edge.log import write_log
 from edge.outputs import DETECTION_COLUMNS, LEVEL_COLUMNS, csv_text, detection_row, level_row, raven_table, unique_stems, write_atomic
-from edge.pipeline import process_recording, stamped_config
+from edge.pipeline import analysis_rate, process_recording, stamped_config
 from edge.types import AudioInfo, Detection, LevelRow
 
 PART_VERSION = 1
@@ -310,13 +310,15 @@ def ok_outcome(path: Path, info: AudioInfo, calibration, warnings: list[str], ch
                carried: bool) -> FileOutcome:
     """The outcome of a recording processed whole; ``carried`` says the noise floor came
     from the previous recording."""
+    rate = analysis_rate(config, info)
     details = {
-        "sample_rate": info.sample_rate, "channels": info.channels,
+        "sample_rate": info.sample_rate, "analysis_rate": rate,
+        "resampled_by": resample.describe() if rate != info.sample_rate else "", "channels": info.channels,
         "channel": channel, "subtype": info.subtype,
         "duration_s": info.duration_s, "start_utc": info.start_utc.isoformat() if info.start_utc else "",
         "time_source": info.time_source or "", "serial": info.serial or "",
         "calibration": {**calibration.as_dict(), "hash": calibration.hash},
-        "frontend_hash": config.spec_for(info.sample_rate).hash, "warnings": warnings,
+        "frontend_hash": config.spec_for(rate).hash, "warnings": warnings,
         "noise_floor_carried": carried,
     }
     return FileOutcome(str(path), "ok", "", info.duration_s, roi_count, detections, levels, list(level_bands), details)
@@ -353,7 +355,8 @@ def _versions() -> dict[str, str]:
     import soundfile
     return {"pamedge": __version__, "python": platform.python_version(), "numpy": np.__version__,
             "scipy": scipy.__version__, "soundfile": soundfile.__version__,
-            "libsndfile": soundfile.__libsndfile_version__, "platform": platform.platform(),
+            "libsndfile": soundfile.__libsndfile_version__, "resampler": resample.describe(),
+            "platform": platform.platform(),
             "machine": platform.machine()}
 
 

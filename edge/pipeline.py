@@ -24,9 +24,11 @@ from edge.crops import span as crop_span
 from edge.errors import AudioError
 from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.levels import StreamingLevels, to_rows
+from edge.resample import ResampledSource, output_length
+from edge.resample import check_available as check_resampler
 from edge.roi import StreamingRoiDetector
 from edge.timestamps import iso_utc
-from edge.types import AudioBlock, AudioInfo, CandidateStage, Detection, Frontend, LevelRow, Roi, SpectralFrames
+from edge.types import AudioBlock, AudioInfo, AudioSource, CandidateStage, Detection, Frontend, LevelRow, Roi, SpectralFrames
 
 ROI_LABEL = "roi"
 
@@ -53,22 +55,44 @@ class RecordingResult:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A recording checked against the deployment, with what processing it needs."""
+    """A recording checked against the deployment, with what processing it needs: ``rate``
+    is the analysis rate (the deployment's, else the recording's own), ``spec`` the frontend
+    at that rate."""
 
     info: AudioInfo
     calibration: Calibration
     warnings: list[str]
     spec: FrontendSpec
     channel: int
-    block_frames: int
+    block_frames: int  # samples read at once, at the recording's own rate
+    rate: int
 
-    def source(self, start: int = 0) -> Recording:
-        """Its samples in blocks, from sample ``start``."""
-        return Recording(self.info, channel=self.channel, block_frames=self.block_frames, start=start)
+    @property
+    def resampled(self) -> bool:
+        return self.rate != self.info.sample_rate
+
+    @property
+    def frames(self) -> int:
+        """Samples at the analysis rate."""
+        return output_length(self.info.frames, self.info.sample_rate, self.rate) if self.resampled else self.info.frames
+
+    def source(self, start: int = 0) -> AudioSource:
+        """Its samples at the analysis rate in blocks, from (analysis-rate) sample ``start``."""
+        if not self.resampled:
+            return Recording(self.info, channel=self.channel, block_frames=self.block_frames, start=start)
+        if not 0 <= start <= self.frames:
+            raise ValueError(f"{start=} is outside the recording's {self.frames} samples at {self.rate} Hz")
+        whole = Recording(self.info, channel=self.channel, block_frames=self.block_frames)
+        return ResampledSource(whole, self.info, self.rate, skip=start)
 
     def frontend(self, first_frame: int = 0) -> StreamingFrontend:
         return StreamingFrontend(self.spec, self.calibration.bin_gain_db(self.spec.bin_freqs()),
                                  first_frame=first_frame)
+
+
+def analysis_rate(config: DeploymentConfig, info: AudioInfo) -> int:
+    """The rate a recording is analysed at: the deployment's, else the recording's own."""
+    return config.sample_rate or info.sample_rate
 
 
 def prepare(path: str | Path, config: DeploymentConfig, table: HydrophoneTable | None, *,
@@ -77,9 +101,14 @@ def prepare(path: str | Path, config: DeploymentConfig, table: HydrophoneTable |
     """Probe a recording and resolve its calibration; raises :class:`AudioError` when it
     cannot be processed with this deployment."""
     info = probe(path, allow_truncated=allow_truncated)
-    if config.sample_rate is not None and info.sample_rate != config.sample_rate:
-        raise AudioError(f"{info.path}: sample rate {info.sample_rate} Hz, but deployment "
-                         f"{config.name!r} expects {config.sample_rate} Hz")
+    rate = analysis_rate(config, info)
+    if rate != info.sample_rate:
+        top = config.band_top_hz()
+        if info.sample_rate / 2 < top:
+            raise AudioError(f"{info.path}: sample rate {info.sample_rate} Hz cannot be analysed by deployment "
+                             f"{config.name!r} at {rate} Hz: its Nyquist frequency {info.sample_rate / 2:g} Hz is below "
+                             f"the deployment's band, which reaches {top:g} Hz")
+        check_resampler()
     calibration, warning = resolve(info.serial, config.calibration, table)
     warnings = [f"{info.path}: {warning}"] if warning else []
     if info.shortfall:  # said per file (CLI line, run.json), not only allowed by the run's flag
@@ -87,7 +116,7 @@ def prepare(path: str | Path, config: DeploymentConfig, table: HydrophoneTable |
                         f"file holds {info.shortfall[1]}; processed the {info.frames} samples present")
     channel = config.channel if channel is None else channel
     block_frames = max(1, round((block_s or config.block_s) * info.sample_rate))
-    prepared = Prepared(info, calibration, warnings, config.spec_for(info.sample_rate), channel, block_frames)
+    prepared = Prepared(info, calibration, warnings, config.spec_for(rate), channel, block_frames, rate)
     prepared.source()  # checks the channel
     return prepared
 

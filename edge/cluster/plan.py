@@ -116,7 +116,7 @@ def plan_units(paths: list[Path], config: DeploymentConfig, table, *, chunk_s: f
         need = warm + margin_segments(config, seg, spec.hop_s)
         if window_frames:  # an ROI's window reaches half a window (and the smoothing lag) before it
             need += -(-(window_frames // 2 + 2 + config.roi.smooth_frames // 2) // seg)
-        n = frame_count(prep.info.frames, spec.nfft, spec.hop)
+        n = frame_count(prep.frames, spec.nfft, spec.hop)
         bounds = chunk_bounds(StreamingLevels(spec, config.levels), n, chunk_s)
         for k, (c0, c1) in enumerate(bounds):
             start = (c0 - need * seg) // seg * seg
@@ -126,7 +126,7 @@ def plan_units(paths: list[Path], config: DeploymentConfig, table, *, chunk_s: f
                 j = i
                 while carries(j):
                     prev = prepared[j - 1]
-                    segs = -(-frame_count(prev.info.frames, spec.nfft, spec.hop) // seg)
+                    segs = -(-frame_count(prev.frames, spec.nfft, spec.hop) // seg)
                     span = Span(str(paths[j - 1]), max(0, segs - warm) * seg)
                     spans.insert(0, span)
                     if span.start > 0:

@@ -83,7 +83,8 @@ def files_from_report(report, config, *, channel: int | None = None) -> list[Fil
             continue
         details = f.details
         start = details.get("start_utc")
-        out.append(FileToPlot(f.file, config.channel if channel is None else int(channel), config.spec_for(int(details["sample_rate"])),
+        rate = int(details.get("analysis_rate") or details["sample_rate"])  # the spectrogram the ROIs were found on
+        out.append(FileToPlot(f.file, config.channel if channel is None else int(channel), config.spec_for(rate),
                               calibration_from_dict(details["calibration"]),
                               dt.datetime.fromisoformat(start) if start else None, tuple(f.detections)))
     return out

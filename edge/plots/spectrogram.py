@@ -22,6 +22,7 @@ from edge import _validate as v
 from edge.calibration import Calibration
 from edge.errors import AudioError
 from edge.frontend import FrontendSpec, StreamingFrontend
+from edge.resample import output_length, resample_blocks
 from edge.types import AudioBlock
 
 
@@ -88,8 +89,8 @@ def span_spectrogram(path: str | Path, *, spec: FrontendSpec, calibration: Calib
                      fmax: float | None = None, settings: DisplaySettings = DisplaySettings()) -> DisplaySpectrogram:
     """The calibrated spectrogram of ``[start_s, end_s)`` of one channel of a recording.
 
-    ``spec`` must be bound to the recording's sample rate; ``fmin``/``fmax`` default to the
-    spec's feature band.  ``end_s`` None (or past the end) means to the end of the file.
+    ``spec`` is bound to the analysis rate (a recording at another rate is resampled to it);
+    ``fmin``/``fmax`` default to the spec's feature band.  ``end_s`` None (or past the end) means to the end of the file.
     Raises :class:`AudioError` when the file cannot be read as the spec needs, and
     ``ValueError`` when the span holds less than one frame.
     """
@@ -98,14 +99,15 @@ def span_spectrogram(path: str | Path, *, spec: FrontendSpec, calibration: Calib
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(f"{path}: not a readable audio file ({exc})") from None
-    if spec.sample_rate != info.samplerate:
-        raise AudioError(f"{path}: sample rate {info.samplerate} Hz, the frontend spec is for {spec.sample_rate} Hz")
     if not 0 <= channel < info.channels:
         raise AudioError(f"{path}: channel {channel} requested, the file has {info.channels}")
-    sr, nfft, hop = info.samplerate, spec.nfft, spec.hop
+    # A recording at another rate than the spec's is resampled as the chain resamples it
+    # (edge.resample), from the span's start: a display needs no sample-exact warm-up.
+    sr, native, nfft, hop = spec.sample_rate, info.samplerate, spec.nfft, spec.hop
+    total = output_length(info.frames, native, sr) if native != sr else info.frames
     first_frame = max(0, int(math.floor(start_s * sr / hop)))  # on the run's frame grid
     first_sample = first_frame * hop
-    stop = info.frames if end_s is None else min(info.frames, int(math.ceil(end_s * sr)))
+    stop = total if end_s is None else min(total, int(math.ceil(end_s * sr)))
     n_frames = (stop - first_sample - nfft) // hop + 1 if stop - first_sample >= nfft else 0
     if n_frames < 1:
         raise ValueError(f"{path}: span {start_s:g}-{end_s if end_s is not None else 'end'} s holds less "
@@ -118,7 +120,7 @@ def span_spectrogram(path: str | Path, *, spec: FrontendSpec, calibration: Calib
     frontend = StreamingFrontend(spec, calibration.bin_gain_db(spec.bin_freqs()))
     sums = np.zeros((n_columns, band.stop - band.start), np.float64)
     counts = np.zeros(n_columns, np.int64)
-    for block in _blocks(path, channel, first_sample, stop, max(nfft, round(settings.block_s * sr))):
+    for block in _blocks(path, channel, first_sample, stop, max(nfft, round(settings.block_s * sr)), native, sr):
         frames = frontend.push(block)
         if frames.n_frames == 0:
             continue
@@ -144,10 +146,26 @@ def span_spectrogram(path: str | Path, *, spec: FrontendSpec, calibration: Calib
     )
 
 
-def _blocks(path: Path, channel: int, start: int, stop: int, block_frames: int):
-    """Samples ``[start, stop)`` of one channel as :class:`AudioBlock`\\ s numbered from ``start``
-    (so frame indices count from the first frame of the span); stops early, quietly, where a
-    file cut short ends."""
+def _blocks(path: Path, channel: int, start: int, stop: int, block_frames: int, native: int, rate: int):
+    """Samples ``[start, stop)`` (at ``rate``) of one channel as :class:`AudioBlock`\\ s numbered
+    from ``start`` (so frame indices count from the first frame of the span), read at the
+    file's ``native`` rate and resampled when it differs; stops early, quietly, where a file
+    cut short ends."""
+    if native == rate:
+        yield from _read(path, channel, start, stop, block_frames)
+        return
+    a, b = start * native // rate, -(-stop * native // rate)
+    offset = 0
+    raw = (blk.samples for blk in _read(path, channel, a, b, max(1, block_frames * native // rate)))
+    for samples in resample_blocks(raw, native, rate):
+        samples = samples[: max(stop - start - offset, 0)]
+        if len(samples):
+            yield AudioBlock(samples, offset)
+            offset += len(samples)
+
+
+def _read(path: Path, channel: int, start: int, stop: int, block_frames: int):
+    """Samples ``[start, stop)`` of one channel at the file's own rate, numbered from ``start``."""
     offset = 0
     try:
         with sf.SoundFile(str(path)) as fh:

@@ -65,10 +65,17 @@ def test_band_selection_and_dc(write_audio):
     assert band_bins(SPEC, 0, 100).start == 1  # DC is the recorder's offset, never drawn
 
 
+def test_a_recording_at_another_rate_is_drawn_resampled_as_the_chain_saw_it(write_audio):
+    path = write_audio("tone.wav", tone(1000, 0.1, 2, SR), SR)
+    spec = FrontendSpec(nfft=512, hop=256, sample_rate=4000)
+    img = span_spectrogram(path, spec=spec, calibration=CAL)
+    assert img.end_s == pytest.approx(2.0, abs=512 / 4000)
+    peak = img.low_hz + (np.nanargmax(np.nanmean(img.db, axis=1)) + 0.5) * img.bin_hz
+    assert peak == pytest.approx(1000, abs=img.bin_hz)
+
+
 def test_errors_name_the_file(write_audio, tmp_path):
     path = write_audio("tone.wav", tone(1000, 0.1, 1, SR), SR)
-    with pytest.raises(AudioError, match="tone.wav.*8000 Hz.*4000 Hz"):
-        span_spectrogram(path, spec=FrontendSpec(nfft=512, hop=256, sample_rate=4000), calibration=CAL)
     with pytest.raises(AudioError, match="channel 1"):
         span_spectrogram(path, spec=SPEC, calibration=CAL, channel=1)
     with pytest.raises(ValueError, match="less than one 512-sample frame"):
