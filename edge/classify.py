@@ -191,6 +191,7 @@ class ClassifierStream:
         self._limit = limit
         self._results: dict[int, list[Label] | None] = {}
         self._count = 0
+        self.failures: list[tuple[Roi, str]] = []  # ROIs whose classification raised, and why
 
     @property
     def pending(self) -> int:
@@ -226,10 +227,7 @@ class ClassifierStream:
         if self._heap:
             items = sorted(self._heap, key=lambda h: h[2])
             self._heap = []
-            labels = self.classifier.classify_crops([h[3] for h in items], [h[4] for h in items],
-                                                    [h[5] for h in items])
-            for h, lab in zip(items, labels):
-                self._results[h[2]] = lab
+            self._classify([(h[2], h[3], h[4], h[5]) for h in items])
         return [self._results.get(i) for i in range(self._count)]
 
     # -- internals --------------------------------------------------------------------
@@ -279,11 +277,26 @@ class ClassifierStream:
     def _run(self) -> None:
         if not self._ready:
             return
-        labels = self.classifier.classify_crops([r for _, r, _, _ in self._ready], [s for _, _, s, _ in self._ready],
-                                                [w for _, _, _, w in self._ready])
-        for (index, _, _, _), lab in zip(self._ready, labels):
+        ready, self._ready = self._ready, []
+        self._classify(ready)
+
+    def _classify(self, items: list[tuple[int, Roi, list[int], np.ndarray]]) -> None:
+        """Labels of a batch of ROIs into the results.  When the batch fails, each ROI is
+        classified alone, and one that still fails stays an ROI-only record with a warning
+        (:attr:`failures`): a bad window costs that ROI's label, never the recording."""
+        try:
+            labels = self.classifier.classify_crops([r for _, r, _, _ in items], [s for _, _, s, _ in items],
+                                                    [w for _, _, _, w in items])
+        except Exception:  # a backend error on one window must not lose the batch: retried one by one below
+            labels = []
+            for _, roi, starts, windows in items:
+                try:
+                    labels += self.classifier.classify_crops([roi], [starts], [windows])
+                except Exception as exc:  # kept as an ROI-only record, said in a warning
+                    labels.append(None)
+                    self.failures.append((roi, " ".join(str(exc).split()) or type(exc).__name__))
+        for (index, _, _, _), lab in zip(items, labels):
             self._results[index] = lab
-        self._ready = []
 
 
 def load_classifier(config: DeploymentConfig, *, bundle: str | None = None, backend: str | None = None,

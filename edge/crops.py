@@ -80,13 +80,14 @@ def window_start(roi: Roi, n_frames: int, hop_s: float) -> int:
 def crop_starts(roi: Roi, n_frames: int, hop_s: float, policy: CropPolicy = CENTRE) -> list[int]:
     """First frame of each window the classifier scores for ``roi``, in time order."""
     length, window = roi.end_s - roi.start_s, n_frames * hop_s
-    if policy.crop == "centre" or length <= window:
+    # longer than the window by less than half a frame (or a rounding error): one centred
+    # window covers it to the frame
+    if policy.crop == "centre" or length <= window + hop_s / 2:
         return [window_start(roi, n_frames, hop_s)]
     k = math.ceil((length - window) / policy.scan_hop_s - 1e-9) + 1
-    if k < 2:  # longer than the window by a rounding error: one centred window covers it
-        return [window_start(roi, n_frames, hop_s)]
     step = (length - window) / (k - 1)
-    return [int(round((roi.start_s + i * step) / hop_s)) for i in range(k)]
+    # windows closer than a frame round to the same start: score each once
+    return sorted({int(round((roi.start_s + i * step) / hop_s)) for i in range(k)})
 
 
 def combine(roi: Roi, starts: list[int], n_frames: int, hop_s: float, per_crop: list[list[Label]]) -> list[Label]:

@@ -168,6 +168,7 @@ class ChainResult:
     rois: list[Roi]
     periods: list  # noise-level periods (edge.levels), made into rows by :func:`records`
     labels: list[list[Label] | None] | None  # per ROI, None without a classifier
+    failures: list[tuple[Roi, str]]  # ROIs whose classification failed (kept ROI-only), and why
     noise_state: list[np.ndarray]
     level_bands: tuple[str, ...]
     completed: bool  # the recording's end was reached (not stopped early)
@@ -233,7 +234,8 @@ class Chain:
         if self.levels is not None:
             self.periods += self._timed("levels", self.levels.flush)
         labels = self._timed("inference", self.stream.finish) if self.stream is not None else None
-        return ChainResult(self.rois, self.periods, labels, self.detector.noise_state(),
+        failures = self.stream.failures if self.stream is not None else []
+        return ChainResult(self.rois, self.periods, labels, failures, self.detector.noise_state(),
                            self.levels.bands.names if self.levels is not None else (), completed)
 
     def _step(self, block: AudioBlock) -> None:
@@ -271,6 +273,12 @@ class Chain:
         return out
 
 
+def failure_warnings(prep: Prepared, failures: list[tuple[Roi, str]]) -> list[str]:
+    """One warning line per ROI whose classification failed, naming the file and time."""
+    return [f"{prep.info.path}: classifying the ROI at {roi.start_s:.2f}-{roi.end_s:.2f} s failed ({why}); "
+            "kept as an ROI-only record" for roi, why in failures]
+
+
 def process_recording(path: str | Path, config: DeploymentConfig, table: HydrophoneTable | None, *,
                       channel: int | None = None, block_s: float | None = None,
                       allow_truncated: bool = False, noise_state: list[np.ndarray] | None = None,
@@ -283,7 +291,8 @@ def process_recording(path: str | Path, config: DeploymentConfig, table: Hydroph
     strongest by SNR, and leaves the others ROI-only records labelled ``roi``."""
     prep = prepare(path, config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
     out = Chain(prep, config, noise_state=noise_state, classifier=classifier, classify_limit=classify_limit).run()
+    warnings = prep.warnings + failure_warnings(prep, out.failures)
     detections, level_rows = records(prep, config, out.rois, out.periods, display_name or str(path), out.labels,
                                      classifier.identity if classifier is not None else "")
     return RecordingResult(prep.info, prep.calibration, out.rois, detections, level_rows, out.level_bands,
-                           prep.warnings, out.noise_state)
+                           warnings, out.noise_state)

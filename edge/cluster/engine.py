@@ -83,7 +83,8 @@ def merge(path: Path, chunks: list[UnitResult], config: DeploymentConfig, table,
         return failed_outcome(path, exc), None
     detections = [d for c in chunks for d in c.detections]
     levels = [r for c in chunks for r in c.levels]
-    return (ok_outcome(path, prep.info, prep.calibration, prep.warnings, prep.channel, config,
+    warnings = prep.warnings + [w for c in chunks for w in c.warnings]
+    return (ok_outcome(path, prep.info, prep.calibration, warnings, prep.channel, config,
                        sum(c.roi_count for c in chunks),
                        detections, levels, chunks[0].level_bands, carried=chunks[0].carried),
             chunks[-1].noise_state)

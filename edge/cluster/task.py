@@ -22,7 +22,7 @@ from edge.cluster.plan import Span, Unit
 from edge.config import DeploymentConfig, from_settings
 from edge.detect import failed_outcome
 from edge.errors import ConfigError, PamedgeError
-from edge.pipeline import Chain, prepare, records
+from edge.pipeline import Chain, failure_warnings, prepare, records
 from edge.types import Detection, LevelRow
 
 
@@ -94,6 +94,7 @@ class UnitResult:
     carried: bool = False
     roi_count: int = 0
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # ROIs whose classification failed
 
 
 def run_unit(unit: Unit, job: Job) -> UnitResult:
@@ -150,4 +151,5 @@ def _process(unit: Unit, job: Job, config: DeploymentConfig, table, classifier: 
     detections, level_rows = records(prep, config, out.rois, out.periods, unit.path, out.labels,
                                      classifier.identity if classifier is not None else "")
     return UnitResult(unit.file_index, unit.chunk, "ok", "", detections, level_rows, out.level_bands,
-                      out.noise_state if unit.last else None, carried, len(out.rois))
+                      out.noise_state if unit.last else None, carried, len(out.rois),
+                      warnings=failure_warnings(prep, out.failures))

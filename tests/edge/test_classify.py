@@ -279,3 +279,27 @@ def test_multi_output_gives_one_detection_per_head(tmp_path_factory, tmp_path):
     cut = replace(config, model=ModelSettings(bundle=str(bundle), thresholds={"whistle": 0.0, "hf_pulsed": 1.0}))
     res = process_recording(path, config, None, classifier=load_classifier(cut))
     assert {d.head for d in res.detections} == {"whistle"} and len(res.detections) == len(res.rois)
+
+
+def test_a_failure_classifying_one_roi_costs_only_its_label(config, table, tiny, recording, monkeypatch):
+    """A backend error on one ROI's windows: that ROI stays an ROI-only record with a warning
+    naming the file and time; every other ROI keeps the labels an undisturbed run gives."""
+    classifier = load_classifier(replace(config, model=ModelSettings(bundle=str(tiny), thresholds={"upcall": 0.0})))
+    good = process_recording(recording, config, table, classifier=classifier)
+    bad = good.rois[len(good.rois) // 2]
+    real = type(classifier).classify_crops
+
+    def flaky(self, rois, starts, windows):
+        if any(r == bad for r in rois):
+            raise RuntimeError("onnxruntime: simulated kernel failure")
+        return real(self, rois, starts, windows)
+
+    monkeypatch.setattr(type(classifier), "classify_crops", flaky)
+    res = process_recording(recording, config, table, classifier=classifier)
+    assert res.rois == good.rois
+    kept = [d for d in res.detections if (d.start_s, d.end_s) != (bad.start_s, bad.end_s) or d.label != ROI_LABEL]
+    assert repr(kept) == repr([d for d in good.detections if not (bad.start_s <= d.start_s < bad.end_s)])
+    (roi_only,) = [d for d in res.detections if d.label == ROI_LABEL]
+    assert (roi_only.start_s, roi_only.end_s) == (bad.start_s, bad.end_s)
+    (warning,) = [w for w in res.warnings if "classifying" in w]
+    assert str(recording) in warning and f"{bad.start_s:.2f}" in warning and "simulated kernel failure" in warning

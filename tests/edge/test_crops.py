@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge.crops import CENTRE, CropPolicy, Label, combine, crop_starts, policy_of_card, span, window_start
 from edge.errors import BundleError
@@ -78,3 +80,21 @@ def test_the_card_names_the_policy_and_an_absent_crop_is_centre():
         policy_of_card({"crop": "middle"}, "card.yaml")
     with pytest.raises(BundleError, match="scan_hop_s=0"):
         policy_of_card({"crop": "scan", "scan_hop_s": 0}, "card.yaml")
+
+
+@settings(derandomize=True, max_examples=400, deadline=None)
+@given(start=st.floats(0.0, 3600.0), excess=st.one_of(st.floats(-1e-6, 1e-6), st.floats(-0.5, 9.0)),
+       hop=st.sampled_from([0.25, 0.5, 0.7, 1.0, 1.5]), n=st.sampled_from([31, 62, 63]))
+def test_any_roi_length_near_or_past_the_window_gets_windows_covering_it(start, excess, hop, n):
+    """Every ROI length around the window length and the scan hops gives finite, ordered
+    windows that start at the ROI's start and reach its end (never a NaN or a division by zero)."""
+    length = max(n * HOP + excess, 0.01)
+    r = roi(start, start + length)
+    starts = crop_starts(r, n, HOP, CropPolicy("scan", hop))
+    assert starts and all(isinstance(s, int) for s in starts) and starts == sorted(starts)
+    if len(starts) == 1:
+        assert starts == [window_start(r, n, HOP)]
+        assert length <= n * HOP + hop  # one window was enough
+    else:
+        assert starts[0] == round(start / HOP) and abs((starts[-1] + n) * HOP - (start + length)) <= HOP
+        assert all(0 < b - a <= round(hop / HOP) + 1 for a, b in zip(starts, starts[1:]))
