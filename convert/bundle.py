@@ -36,7 +36,8 @@ def _metadata(run, window: dict) -> dict:
             "frontend_spec": run.ckpt["spec"], "frontend_hash": run.ckpt["spec_hash"],
             "sample_rate": int(run.ckpt["spec"]["sample_rate"]), "window_s": window["length_s"],
             "hop_s": window["hop_s"], "n_frames": window["n_frames"], "n_features": window["n_features"],
-            "standardise_scale_db": run.scale_db}
+            "standardise_scale_db": run.scale_db,
+            **({"standardise_centre": run.centre} if run.centre != "window_mean" else {})}
 
 
 def convert_models(run, options: ConvertOptions) -> Converted:

@@ -37,11 +37,15 @@ class Run:
     def scale_db(self) -> float:
         return float(self.ckpt["model_settings"]["scale_db"])
 
+    @property
+    def centre(self) -> str:
+        return str(self.ckpt["model_settings"].get("centre", "window_mean"))
+
     def windows(self, part: str) -> np.ndarray:
         """Standardised windows of one split part (``train``, ``val``, ``test``)."""
         groups = set(self.split.get(part, []))
         idx = np.flatnonzero([r.group in groups for r in self.dataset.refs])
-        return standardise(self.dataset.x[idx], self.scale_db)
+        return standardise(self.dataset.x[idx], self.scale_db, self.centre)
 
     def held_out(self) -> tuple[str, np.ndarray]:
         """The test part's windows, else the validation part's (named as the train part when a

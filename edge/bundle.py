@@ -19,6 +19,10 @@ from edge._hashing import file_sha256
 from edge.errors import BundleError
 from edge.frontend import FrontendSpec
 
+# How a window is centred before the model (edge.classify.standardise): the card's
+# input.standardise.centre
+CENTRES = ("window_mean", "bin_median")
+
 FORMAT = "pamedge-bundle/1"
 TASKS = ("single", "multi_label", "multi_output")
 ACTIVATIONS = ("softmax", "sigmoid")
@@ -64,6 +68,7 @@ class Bundle:
     thresholds: dict[str, float]
     tolerance: float
     card: dict
+    centre: str = "window_mean"  # input.standardise.centre (edge.classify.standardise); absent in older cards
 
     def file(self, kind: str) -> Path:
         """The model file a backend ``kind`` (onnx, tflite) runs; :class:`BundleError` when
@@ -176,12 +181,17 @@ def load_bundle(path: str | Path, *, verify: bool = True) -> Bundle:
     outputs = _outputs(card, where, task)
     tq = card.get("tflite_outputs") or {}
     tflite = "model.int8.tflite" in files
+    standardise = _get(inp, "standardise", f"{where}: input", dict)
+    centre = str(standardise.get("centre", "window_mean"))
+    if centre not in CENTRES:
+        raise BundleError(f"{where}: input: standardise: centre={centre!r} is not one of {', '.join(CENTRES)} "
+                          "(a newer pamedge wrote this bundle?)")
     bundle = Bundle(
         path=path, name=str(_get(card, "name", where, str)), task=task, outputs=outputs, sample_rate=sample_rate,
         spec=spec, spec_hash=spec_hash, n_frames=_get(window, "n_frames", f"{where}: window", int),
         n_features=_get(window, "n_features", f"{where}: window", int),
-        scale_db=float(_get(_get(inp, "standardise", f"{where}: input", dict), "scale_db",
-                            f"{where}: input: standardise", (int, float))),
+        scale_db=float(_get(standardise, "scale_db", f"{where}: input: standardise", (int, float))),
+        centre=centre,
         tflite_input=_quant(inp["tflite"], f"{where}: input: tflite") if tflite and inp.get("tflite") else None,
         tflite_outputs={k: _quant(q, f"{where}: tflite_outputs: {k}") for k, q in tq.items()} if tflite else {},
         files=files, thresholds={str(k): float(p) for k, p in (card.get("thresholds") or {}).items()},

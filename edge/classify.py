@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edge.bundle import Bundle, load_bundle, resolve
+from edge.bundle import CENTRES, Bundle, load_bundle, resolve
 from edge.crops import Label, combine, crop_starts, policy_of_card, window_start  # noqa: F401 (re-exported)
 from edge.errors import BundleError, ConfigError
 from edge.frontend import FrontendSpec, features
@@ -39,11 +39,21 @@ def crop(feats: np.ndarray, start: int, n_frames: int) -> np.ndarray:
     return feats[idx]
 
 
-def standardise(windows: np.ndarray, scale_db: float) -> np.ndarray:
-    """The model's first step, per window: ``(window - its mean) / scale_db`` (mean over every
-    frame and feature), as the training model computes it.  One half of the model-input
-    contract (the other is :func:`activate`); convert and the gate import both from here."""
+def standardise(windows: np.ndarray, scale_db: float, centre: str = "window_mean") -> np.ndarray:
+    """The model's first step, per window ``(k, n_frames, n_features)`` of dB features:
+    ``window_mean`` subtracts the window's mean (over every frame and feature);
+    ``bin_median`` subtracts each feature's (frequency bin's) lower median over the window's
+    frames, so the background's spectral colour, which differs by day and site, is removed
+    and a call stands out as its excess over the local floor.  Then divides by ``scale_db``.
+    One half of the model-input contract (the other is :func:`activate`); training, convert
+    and the gate import both from here (torch mirrors it in training.models)."""
     x = np.asarray(windows, dtype=np.float32)
+    if centre == "bin_median":
+        k = (x.shape[1] - 1) // 2  # the lower median, as torch.median takes it
+        floor = np.partition(x, k, axis=1)[:, k : k + 1, :]
+        return ((x - floor) / np.float32(scale_db)).astype(np.float32)
+    if centre != "window_mean":
+        raise ValueError(f"standardise centre {centre!r} is not one of {', '.join(CENTRES)}")
     return ((x - x.mean(axis=(1, 2), keepdims=True)) / np.float32(scale_db)).astype(np.float32)
 
 
@@ -95,7 +105,7 @@ class Classifier:
 
     def standardise(self, windows: np.ndarray) -> np.ndarray:
         """Model input from raw feature windows (:func:`standardise` with the bundle's scale)."""
-        return standardise(windows, self.bundle.scale_db)
+        return standardise(windows, self.bundle.scale_db, self.bundle.centre)
 
     def scores(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         """Activated scores per output for raw feature windows ``(k, n_frames, n_features)``,

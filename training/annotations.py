@@ -14,6 +14,7 @@ from pathlib import Path
 from training.types import Annotation, AnnotationError
 
 CSV_COLUMNS = ("filename", "start", "end", "freq_min", "freq_max", "label")
+CSV_REQUIRED = ("filename", "start", "end", "label")  # frequency bounds are optional (DCLDE-2013 truth has none)
 RAVEN_COLUMNS = ("Begin Time (s)", "End Time (s)", "Low Freq (Hz)", "High Freq (Hz)")
 RAVEN_LABEL_COLUMNS = ("Label", "Annotation", "Species", "Call Type")
 
@@ -63,7 +64,9 @@ def _header(fields: list[str] | None, needed: tuple[str, ...], path: Path) -> No
 
 def read_csv(path: str | Path, *, labels: Mapping[str, str] | None = None,
              durations: Mapping[str, float] | None = None) -> list[Annotation]:
-    """Annotations from a CSV with ``filename,start,end,freq_min,freq_max,label`` (+ any).
+    """Annotations from a CSV with ``filename,start,end,label`` and optionally
+    ``freq_min,freq_max`` (+ any other columns); without frequency columns an annotation
+    spans the whole band (0 Hz to infinity: matching is by time).
 
     ``labels`` maps raw labels to class names (``{"1": "upcall"}``); ``durations`` maps each
     ``filename`` to its length in seconds, to reject times past the end."""
@@ -71,13 +74,15 @@ def read_csv(path: str | Path, *, labels: Mapping[str, str] | None = None,
     try:
         with open(path, newline="") as fh:
             reader = csv.DictReader(fh)
-            _header(reader.fieldnames, CSV_COLUMNS, path)
+            _header(reader.fieldnames, CSV_REQUIRED, path)
+            banded = {"freq_min", "freq_max"} <= set(reader.fieldnames or [])
             out = []
             for row in reader:
                 where = f"{path}: line {reader.line_num}"
+                low, high = ((_number(row, "freq_min", where), _number(row, "freq_max", where)) if banded
+                             else (0.0, float("inf")))
                 ann = Annotation(row["filename"].strip(), _number(row, "start", where), _number(row, "end", where),
-                                 _number(row, "freq_min", where), _number(row, "freq_max", where),
-                                 _labels(row["label"] or "", labels, where))
+                                 low, high, _labels(row["label"] or "", labels, where))
                 out.append(_check(ann, where, durations))
     except OSError as exc:
         raise AnnotationError(f"{path}: cannot read: {exc.strerror}") from None

@@ -29,8 +29,12 @@ class NetworkSettings:
     head: str = "single"
     outputs: dict = field(default_factory=dict)  # multi_output: head name -> class list
     scale_db: float = 20.0
+    centre: str = "window_mean"  # how each window is centred first (edge.classify.standardise)
 
     def __post_init__(self) -> None:
+        from edge.bundle import CENTRES
+
+        v.require(self.centre in CENTRES, f"centre={self.centre!r} is not one of {', '.join(CENTRES)}")
         v.integer("width", self.width, minimum=1)
         v.integer("depth", self.depth, minimum=1)
         v.require(self.head in HEADS, f"head={self.head!r} is not one of {', '.join(HEADS)}")
@@ -90,9 +94,17 @@ class DataSettings:
     roi_positives: int = 0  # windows centred on each ROI that holds a call (the crop inference takes)
     roi_jitter_s: float = 0.1
     groups: dict = field(default_factory=dict)  # file name -> site/deployment: split unit (default: the file)
+    # further annotated recordings beside ``annotations`` (another day or site in its own
+    # folder): [{annotations: CSV or Raven, audio_dir: folder}, ...], read like the first
+    more: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         v.require(isinstance(self.groups, dict), f"groups={self.groups!r} must map file name -> site or deployment")
+        v.require(isinstance(self.more, list) and all(
+            isinstance(m, dict) and isinstance(m.get("annotations"), str) and set(m) <= {"annotations", "audio_dir"}
+            and isinstance(m.get("audio_dir", ""), str) for m in self.more),
+            f"more={self.more!r} must list {{annotations: FILE, audio_dir: FOLDER}} mappings")
+        v.require(not self.more or self.annotations is not None, "more: needs annotations: (the first source)")
         given = [k for k in ("annotations", "clips", "synthetic") if getattr(self, k) is not None]
         v.require(len(given) == 1, f"data: give exactly one of annotations, clips, synthetic (got {given or 'none'})")
         v.require(self.label_from in ("folder", "name"), f"label_from={self.label_from!r} is not folder or name")
@@ -280,6 +292,7 @@ class TrainConfig:
         data = d["data"]
         for key in ("annotations", "audio_dir", "background", "clips"):
             data[key] = rel(data[key])
+        data["more"] = [{k: rel(x) for k, x in m.items()} for m in data["more"]]
         if data["synthetic"] and data["synthetic"].get("background"):
             data["synthetic"] = {**data["synthetic"], "background": rel(data["synthetic"]["background"])}
         return d

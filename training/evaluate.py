@@ -145,8 +145,10 @@ def _windows(ckpt: dict, y: np.ndarray, probs) -> dict:
 def _classify(classify, ckpt: dict, x: np.ndarray):
     """``classify`` (any classifier of standardised windows, e.g. an INT8 file in edge-convert's
     gate) on the windows standardised as the model's own first step does."""
-    x = (x - x.mean(axis=(1, 2), keepdims=True)) / np.float32(ckpt["model_settings"]["scale_db"])
-    return classify(x.astype(np.float32))
+    from edge.classify import standardise
+
+    settings = ckpt["model_settings"]
+    return classify(standardise(x, settings["scale_db"], settings.get("centre", "window_mean")))
 
 
 def score_recordings(run: Path, recordings: dict[str, list[Annotation]], config: DeploymentConfig,

@@ -2,8 +2,9 @@
 
 Every activation is its own module (a ReLU reused twice breaks full-integer INT8
 partitions).  Input: edge features ``(batch, n_frames, n_features)`` in dB; the model
-standardises each window itself (minus its mean, over ``scale_db``), so the device feeds the
-frontend's output unchanged.
+standardises each window itself (minus its mean or each bin's median, over ``scale_db``: the
+model-input contract of edge.classify.standardise), so the device feeds the frontend's output
+unchanged.
 """
 
 from __future__ import annotations
@@ -55,7 +56,10 @@ class ResNet(nn.Module):
 
     def forward(self, x: torch.Tensor):
         x = x.unsqueeze(1)
-        x = (x - x.mean(dim=(2, 3), keepdim=True)) / self.settings.scale_db
+        if self.settings.centre == "bin_median":  # edge.classify.standardise, in torch
+            x = (x - x.median(dim=2, keepdim=True).values) / self.settings.scale_db
+        else:
+            x = (x - x.mean(dim=(2, 3), keepdim=True)) / self.settings.scale_db
         z = self.pool(self.blocks(self.stem_act(self.stem(x)))).flatten(1)
         if self.settings.head == "multi_output":
             return {name: head(z) for name, head in self.heads.items()}

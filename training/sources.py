@@ -145,11 +145,20 @@ def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Anno
         return annotated_recordings(csv_path, csv_path.parent, None, [])
     if d.annotations is None:
         raise TrainConfigError(f"{config.source}: data: a clip library has no recordings to evaluate events on")
-    path = config.path(d.annotations)
-    audio_dir = config.path(d.audio_dir) if d.audio_dir else (path if path.is_dir() else path.parent)
     labels = {str(k): str(val) for k, val in d.labels.items()} if d.labels else None
-    return annotated_recordings(path, audio_dir, labels, [config.path(b) for b in d.background],
-                                label_column=d.raven_label_column, default_label=d.raven_default_label)
+    recordings: dict[str, list[Annotation]] = {}
+    sources = [{"annotations": d.annotations, "audio_dir": d.audio_dir}, *d.more]
+    for i, source in enumerate(sources):
+        path = config.path(source["annotations"])
+        audio_dir = (config.path(source["audio_dir"]) if source.get("audio_dir")
+                     else (path if path.is_dir() else path.parent))
+        found = annotated_recordings(path, audio_dir, labels, [config.path(b) for b in d.background] if i == 0 else [],
+                                     label_column=d.raven_label_column, default_label=d.raven_default_label)
+        for rec, anns in found.items():
+            if rec in recordings and anns:
+                raise TrainConfigError(f"{config.source}: data: {rec} is annotated by more than one source")
+            recordings.setdefault(rec, []).extend(anns)
+    return recordings
 
 
 def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:

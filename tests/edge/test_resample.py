@@ -26,7 +26,10 @@ NATIVE = 48000
 
 @pytest.fixture(scope="module")
 def config():
-    return replace(load_deployment(DEPLOYMENTS / "narw-upcall.yaml"), model=None)
+    """narw-upcall without its model, with fixed ROI hysteresis (what is tested is the
+    resampling, not the shipped deployment's candidate tuning)."""
+    shipped = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
+    return replace(shipped, model=None, roi=replace(shipped.roi, on_db=10, off_db=5, min_duration_s=0.4))
 
 
 def upcalls(rate: int, seconds: float, seed: int) -> np.ndarray:

@@ -56,3 +56,38 @@ def test_settings_validated():
         NetworkSettings(head="softmax")
     with pytest.raises(ConfigError, match="multi_output needs outputs"):
         NetworkSettings(head="multi_output", outputs={"a": [1]})
+
+
+@pytest.mark.parametrize("centre", ["window_mean", "bin_median"])
+def test_the_models_own_standardisation_is_edges(centre):
+    """The training model's first step equals edge.classify.standardise (what the device runs
+    before the INT8 file): the exported graph on edge-standardised windows gives its logits."""
+    import numpy as np
+
+    from convert.graph import Exported
+    from edge.classify import standardise
+
+    torch.manual_seed(3)
+    model = ResNet(NetworkSettings(width=4, depth=2, centre=centre), 2).eval()
+    x = (torch.randn(5, 62, 65) * 6 + torch.linspace(60, 90, 65)).float()  # a coloured floor
+    with torch.no_grad():
+        reference = model(x).numpy()
+        graph = Exported(model)
+        got = graph(torch.from_numpy(standardise(x.numpy(), 20.0, centre))).numpy()
+    np.testing.assert_allclose(got, reference, atol=1e-5)
+
+
+def test_bin_median_removes_the_backgrounds_colour():
+    import numpy as np
+
+    from edge.classify import standardise
+
+    rng = np.random.default_rng(0)
+    floor = np.linspace(50, 90, 65, dtype=np.float32)  # dB per bin: one day's noise colour
+    x = floor + rng.normal(0, 1, (4, 62, 65)).astype(np.float32)
+    tilted = x + np.linspace(-10, 10, 65, dtype=np.float32)  # another day's
+    a, b = standardise(x, 20.0, "bin_median"), standardise(tilted, 20.0, "bin_median")
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    assert not np.allclose(standardise(x, 20.0), standardise(tilted, 20.0), atol=0.1)
+    with pytest.raises(ValueError, match="centre 'loudest'"):
+        standardise(x, 20.0, "loudest")
