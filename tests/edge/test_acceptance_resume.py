@@ -26,7 +26,7 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path):
     root = shared_path("meridian-osmose-narw", "task-2a", "data", "train")
     inputs = [root / "background", root / "narw"]
     whole = tmp_path / "whole"
-    done = subprocess.run(_cmd(inputs, whole), capture_output=True, text=True)
+    done = subprocess.run(_cmd(inputs, whole), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
 
     killed = tmp_path / "killed"
@@ -43,7 +43,7 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path):
     assert 1 <= len(committed) < 6, "the run should have been killed part-way"
     assert not (killed / "detections.csv").exists()
 
-    resumed = subprocess.run(_cmd(inputs, killed, "--resume"), capture_output=True, text=True)
+    resumed = subprocess.run(_cmd(inputs, killed, "--resume"), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     for name in ("detections.csv", "levels.csv", "detections.sqlite"):
         assert (killed / name).read_bytes() == (whole / name).read_bytes(), name

@@ -115,7 +115,7 @@ def test_spec_hash_is_stable_across_instances_and_interpreters():
     code = ("from edge.frontend import FrontendSpec; "
             "print(FrontendSpec(nfft=256, hop=64, fmin=0.0, fmax=500.0, sample_rate=2000).hash)")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": "12345"})
+                           env={**os.environ, "PYTHONHASHSEED": "12345"}, timeout=300)
     assert other.stdout.strip() == spec.hash
 
 

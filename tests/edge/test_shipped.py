@@ -59,7 +59,7 @@ def _in_root(root: Path, text: str) -> str:
 
 def _edge_run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", "from edge.cli.run import main; main()", *args],
-                          capture_output=True, text=True, cwd=cwd, env=env)
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
 
 
 def test_the_readme_systemd_recipe_passes_its_own_check(tmp_path):
@@ -94,14 +94,14 @@ def test_a_wheel_without_the_repository_finds_everything_by_name(tmp_path, rng):
     deployment by name."""
     wheels = tmp_path / "wheels"
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, cwd=tmp_path)
+                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     if build.returncode != 0 and "No module named pip" in build.stderr:
         pytest.skip("pip is not available in this interpreter")
     assert build.returncode == 0, build.stderr
     site = tmp_path / "site"
     (wheel,) = wheels.glob("pamedge-*.whl")
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
-                              str(wheel)], capture_output=True, text=True)
+                              str(wheel)], capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, install.stderr
     assert (site / "edge" / "_shipped" / "models" / "narw-upcall" / "card.yaml").is_file()
     empty = tmp_path / "empty"
@@ -117,10 +117,10 @@ def test_a_wheel_without_the_repository_finds_everything_by_name(tmp_path, rng):
 
     def cli(module: str, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-c", f"from {module} import main; main()", *args],
-                              capture_output=True, text=True, cwd=empty, env=env)
+                              capture_output=True, text=True, cwd=empty, env=env, timeout=300)
 
     where = subprocess.run([sys.executable, "-c", "import edge; print(edge.__file__)"], capture_output=True,
-                           text=True, cwd=empty, env=env)
+                           text=True, cwd=empty, env=env, timeout=300)
     assert where.stdout.strip() == str(site / "edge" / "__init__.py")
     detect = cli("edge.cli.detect", "rec", "-o", "out", "--config", "narw-upcall", "-q")
     assert detect.returncode == 0, detect.stderr

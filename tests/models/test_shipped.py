@@ -62,7 +62,7 @@ def test_selftest_passes_on_the_avx2_kernels_under_qemu():
     if not cpu_kind().startswith("x86-64") or shutil.which(QEMU) is None:
         pytest.skip(f"needs an x86-64 host with {QEMU} (Debian qemu-user; make system-deps)")
     out = subprocess.run([QEMU, "-cpu", QEMU_CPU, sys.executable, "-m", "edge.cli.selftest", "--backend", "all",
-                          "--json"], capture_output=True, text=True, cwd=ROOT)
+                          "--json"], capture_output=True, text=True, cwd=ROOT, timeout=1200)
     assert out.returncode == 0, out.stdout + out.stderr[-2000:]
     results = json.loads(out.stdout)["results"]
     assert {r["identity"].split("@")[0] for r in results} == {p.name for p in BUNDLES}
@@ -94,7 +94,7 @@ def test_selftest_passes_on_this_machine(path, kind):
 
 def test_edge_selftest_cli_checks_every_backend():
     out = subprocess.run([sys.executable, "-m", "edge.cli.selftest", str(ROOT / "models" / "narw-upcall"),
-                          "--backend", "all", "--json"], capture_output=True, text=True, cwd=ROOT)
+                          "--backend", "all", "--json"], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     expected = ["onnx"] + (["tflite"] if has_tflite_tools() else [])
@@ -141,7 +141,7 @@ def test_edge_train_evaluate_on_the_shipped_narw_upcall_reproduces_its_card(tmp_
          str(ROOT / "models" / "narw-upcall"), "--config", str(DEPLOYMENTS / "narw-upcall.yaml"),
          "--annotations", str(data / "annotations_train.csv"), "--audio-dir", str(data / "narw"),
          "--background", str(data / "background"), "--label", "1=upcall", "--backend", kind, "-o", str(out)],
-        capture_output=True, text=True, cwd=ROOT)
+        capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stderr
     events = json.loads(out.read_text())["events"]
     stated = card(ROOT / "models" / "narw-upcall")["metrics"]["events"][f"{kind}_int8"]
@@ -151,5 +151,5 @@ def test_edge_train_evaluate_on_the_shipped_narw_upcall_reproduces_its_card(tmp_
 def test_edge_train_evaluate_needs_a_deployment_for_a_bundle():
     result = subprocess.run([sys.executable, "-c", "from training.cli.train import main; main()", "evaluate",
                              str(ROOT / "models" / "narw-upcall"), "--annotations", str(ROOT / "README.md")],
-                            capture_output=True, text=True, cwd=ROOT)
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode != 0 and "give --config" in result.stderr

@@ -146,7 +146,7 @@ def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
         pytest.skip("needs the openssl command to make a test CA and server certificate")
     ca, ca_key, cert, key = (folder / n for n in ("ca.crt", "ca.key", "server.crt", "server.key"))
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    run = lambda *args: subprocess.run([openssl, *args], check=True, capture_output=True, cwd=folder)  # noqa: E731
+    run = lambda *args: subprocess.run([openssl, *args], check=True, capture_output=True, cwd=folder, timeout=300)  # noqa: E731
     run("req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(ca), "-days", "1", "-subj", "/CN=pamedge test CA")
     run("req", *ec, "-keyout", str(key), "-out", str(folder / "server.csr"), "-subj", "/CN=127.0.0.1")
     (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
