@@ -95,15 +95,23 @@ class DataSettings:
     roi_jitter_s: float = 0.1
     groups: dict = field(default_factory=dict)  # file name -> site/deployment: split unit (default: the file)
     # further annotated recordings beside ``annotations`` (another day or site in its own
-    # folder): [{annotations: CSV or Raven, audio_dir: folder}, ...], read like the first
+    # folder): [{annotations: CSV or Raven, audio_dir: folder}, ...], read like the first; or
+    # synthetic calls mixed into real backgrounds: {synthetic: {...data.synthetic settings}}
     more: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         v.require(isinstance(self.groups, dict), f"groups={self.groups!r} must map file name -> site or deployment")
-        v.require(isinstance(self.more, list) and all(
-            isinstance(m, dict) and isinstance(m.get("annotations"), str) and set(m) <= {"annotations", "audio_dir"}
-            and isinstance(m.get("audio_dir", ""), str) for m in self.more),
-            f"more={self.more!r} must list {{annotations: FILE, audio_dir: FOLDER}} mappings")
+        for i, m in enumerate(self.more):
+            annotated = isinstance(m, dict) and isinstance(m.get("annotations"), str) and set(m) <= {
+                "annotations", "audio_dir"} and isinstance(m.get("audio_dir", ""), str)
+            synthetic = isinstance(m, dict) and set(m) == {"synthetic"} and isinstance(m["synthetic"], dict)
+            v.require(annotated or synthetic, f"more[{i}]={m!r} must be {{annotations: FILE, audio_dir: FOLDER}} "
+                                              "or {synthetic: {...}}")
+            if synthetic:
+                try:
+                    SyntheticSettings(**m["synthetic"])
+                except TypeError as exc:
+                    raise ConfigError(f"more[{i}]: synthetic: {exc}") from None
         v.require(not self.more or self.annotations is not None, "more: needs annotations: (the first source)")
         given = [k for k in ("annotations", "clips", "synthetic") if getattr(self, k) is not None]
         v.require(len(given) == 1, f"data: give exactly one of annotations, clips, synthetic (got {given or 'none'})")
@@ -292,7 +300,9 @@ class TrainConfig:
         data = d["data"]
         for key in ("annotations", "audio_dir", "background", "clips"):
             data[key] = rel(data[key])
-        data["more"] = [{k: rel(x) for k, x in m.items()} for m in data["more"]]
+        data["more"] = [{"synthetic": {**m["synthetic"], **({"background": rel(m["synthetic"]["background"])}
+                                                            if m["synthetic"].get("background") else {})}}
+                        if "synthetic" in m else {k: rel(x) for k, x in m.items()} for m in data["more"]]
         if data["synthetic"] and data["synthetic"].get("background"):
             data["synthetic"] = {**data["synthetic"], "background": rel(data["synthetic"]["background"])}
         return d

@@ -32,12 +32,9 @@ def _background(path: Path, settings: SyntheticSettings, rng: np.random.Generato
     if not settings.resample_background:
         raise TrainConfigError(f"data: synthetic: {path}: {rate} Hz, synthetic sample_rate is {settings.sample_rate} "
                                f"(set resample_background: true to resample it)")
-    from fractions import Fraction
+    from edge.resample import resample_blocks  # the device's resampler
 
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(settings.sample_rate, rate).limit_denominator(1000)
-    x = resample_poly(x, ratio.numerator, ratio.denominator)
+    x = np.concatenate(list(resample_blocks(iter([x.astype(np.float32)]), rate, settings.sample_rate))).astype(np.float64)
     # the band the original rate could not hold gets coloured noise rather than silence
     return x + coloured_noise(rng, len(x), alpha=settings.noise_alpha, rms=settings.noise_rms)
 
@@ -129,19 +126,26 @@ def annotated_recordings(csv_path: Path, audio_dir: Path, labels: dict | None, b
     return recordings
 
 
+def _synthetic(config: TrainConfig, run_dir: Path, settings: dict, relative: dict, folder: Path, seed: int) -> Path:
+    """The annotations CSV of synthetic recordings in ``folder``, generated once and reused
+    while the settings (``relative``: their paths relative to the run) and seed hold."""
+    csv_path, stamp = folder / "annotations.csv", folder / "settings.key"
+    key = stable_hash({"synthetic": relative, "seed": seed})
+    if not (csv_path.exists() and stamp.exists() and stamp.read_text() == key):
+        shutil.rmtree(folder, ignore_errors=True)  # other settings: these recordings are not the recipe's
+        csv_path = write_synthetic(SyntheticSettings(**settings), folder, seed,
+                                   base=Path(config.source).parent if config.source else None)
+        stamp.write_text(key)
+    return csv_path
+
+
 def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Annotation]]:
     """Recording path -> annotations of an annotated or synthetic ``data`` section (synthetic
     recordings are written to ``run_dir/synthetic`` once and reused while the settings hold)."""
     d = config.data
     if d.synthetic is not None:
-        folder = run_dir / "synthetic"
-        csv_path, stamp = folder / "annotations.csv", folder / "settings.key"
-        key = stable_hash({"synthetic": config.as_dict(relative_to=run_dir)["data"]["synthetic"], "seed": config.seed})
-        if not (csv_path.exists() and stamp.exists() and stamp.read_text() == key):
-            shutil.rmtree(folder, ignore_errors=True)  # other settings: these recordings are not the recipe's
-            csv_path = write_synthetic(SyntheticSettings(**d.synthetic), folder, config.seed,
-                                       base=Path(config.source).parent if config.source else None)
-            stamp.write_text(key)
+        csv_path = _synthetic(config, run_dir, d.synthetic, config.as_dict(relative_to=run_dir)["data"]["synthetic"],
+                              run_dir / "synthetic", config.seed)
         return annotated_recordings(csv_path, csv_path.parent, None, [])
     if d.annotations is None:
         raise TrainConfigError(f"{config.source}: data: a clip library has no recordings to evaluate events on")
@@ -149,6 +153,12 @@ def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Anno
     recordings: dict[str, list[Annotation]] = {}
     sources = [{"annotations": d.annotations, "audio_dir": d.audio_dir}, *d.more]
     for i, source in enumerate(sources):
+        if "synthetic" in source:  # calls mixed into real backgrounds, written once into the run folder
+            relative = config.as_dict(relative_to=run_dir)["data"]["more"][i - 1]["synthetic"]
+            csv_path = _synthetic(config, run_dir, source["synthetic"], relative, run_dir / f"synthetic_{i}",
+                                  config.seed + i)
+            recordings.update(annotated_recordings(csv_path, csv_path.parent, None, []))
+            continue
         path = config.path(source["annotations"])
         audio_dir = (config.path(source["audio_dir"]) if source.get("audio_dir")
                      else (path if path.is_dir() else path.parent))

@@ -76,3 +76,22 @@ def test_raven_missing_column(tmp_path):
     path.write_text("Selection\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\n1\t1\t2\t3\n")
     with pytest.raises(AnnotationError, match=r"y.txt: line 1: missing column\(s\) 'High Freq \(Hz\)'"):
         read_raven(path, "y.wav", default_label="call")
+
+
+def test_csv_without_frequency_columns_spans_the_band(tmp_path):
+    """The DCLDE-2013 truth (filename,start,end,label): matching is by time."""
+    path = tmp_path / "day2.csv"
+    path.write_text("filename,start,end,label\nx.wav,82.313,83.791,up\nx.wav,102.292,103.844,up\n")
+    anns = read_csv(path, labels={"up": "upcall"})
+    assert [(a.start_s, a.end_s, a.low_hz, a.high_hz, a.label) for a in anns] == [
+        (82.313, 83.791, 0.0, float("inf"), "upcall"), (102.292, 103.844, 0.0, float("inf"), "upcall")]
+    path.write_text("filename,start,end,label\nx.wav,5,4,up\n")
+    with pytest.raises(AnnotationError, match=r"day2.csv: line 2: end 4.0 is not after start 5.0"):
+        read_csv(path, labels={"up": "upcall"})
+
+
+@pytest.mark.shared
+def test_the_second_annotated_day_reads():
+    path = shared_path("pamguard-examples", "annotations", "NOPP6_EST_20090329_121500.upcalls.csv")
+    anns = read_csv(path, labels={"up": "upcall"})
+    assert len(anns) == 61 and {a.label for a in anns} == {"upcall"}

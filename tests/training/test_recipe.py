@@ -243,3 +243,33 @@ def test_shipped_recipes_are_package_data_and_valid():
         assert config.card.synthetic == (name == "beluga-demo")
         assert Path(config.deployment).name and config.path(config.deployment).is_file()
     assert (recipes / "multispecies-clips.csv").is_file()
+
+
+def test_more_sources_add_another_day_and_synthetic_calls(tmp_path, rng):
+    """data.more: a second annotated folder (another day) and synthetic calls in a background
+    recording join the first source's recordings; a recording annotated twice is refused."""
+    from training.sources import config_recordings
+
+    for day in ("day1", "day2"):
+        folder = tmp_path / day
+        folder.mkdir()
+        x, anns = synth_recording(rng, sample_rate=2000, duration_s=30, calls={"upcall": 3}, name=f"{day}.wav")
+        sf.write(folder / f"{day}.wav", x, 2000, subtype="FLOAT")
+        (folder / "truth.csv").write_text("filename,start,end,label\n" + "".join(
+            f"{a.file},{a.start_s},{a.end_s},up\n" for a in anns))
+    sf.write(tmp_path / "sea.wav", (rng.normal(0, 0.01, 48000 * 12)).astype(np.float32), 48000, subtype="FLOAT")
+    data = {"annotations": "day1/truth.csv", "labels": {"up": "upcall"},
+            "more": [{"annotations": "day2/truth.csv", "audio_dir": "day2"},
+                     {"synthetic": {"recordings": 2, "duration_s": 10, "calls": {"upcall": 2}, "snr_db": [0, 5],
+                                    "background": "sea.wav", "resample_background": True}}]}
+    config = load_config(write(tmp_path, data=data))
+    recordings = config_recordings(config, tmp_path / "run")
+    names = sorted(Path(p).name for p in recordings)
+    assert names == ["day1.wav", "day2.wav", "synthetic_000.wav", "synthetic_001.wav"]
+    assert sum(len(a) for a in recordings.values()) == 3 + 3 + 4
+    assert sf.info(str(next(p for p in recordings if p.endswith("synthetic_000.wav")))).samplerate == 2000
+    data["more"][0] = {"annotations": "day1/truth.csv", "audio_dir": "day1"}
+    with pytest.raises(TrainConfigError, match="annotated by more than one source"):
+        config_recordings(load_config(write(tmp_path, data=data)), tmp_path / "run2")
+    with pytest.raises(TrainConfigError, match=r"train.yaml: data: more\[0\]="):
+        load_config(write(tmp_path, data={**data, "more": [{"annotations": "x.csv", "colour": "red"}]}))
