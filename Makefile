@@ -6,11 +6,11 @@ STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 # Every extra, so tests of training, conversion and sync can run.  torch==2.13.0 is a local
 # CPU wheel and must be named in the same pip command, or pip fetches a CUDA build.
-EXTRAS := onnx,tflite,train,convert,sync,live,plot,dask,dev
+EXTRAS := onnx,tflite,train,convert,sync,live,plot,dask,dev,docs
 # What the demo needs: the runtime (with its default backend) and the plots; no torch.
 RUNTIME_EXTRAS := plot
 
-.PHONY: install install-runtime demo test test-quick lint bench clean system-deps models check-routes
+.PHONY: install install-runtime demo test test-quick lint bench clean system-deps models check-routes docs docs-serve
 
 install: $(STAMP)
 
@@ -45,9 +45,19 @@ test: install
 test-quick: install
 	$(BIN)/python -m pytest -q -m "not slow" -x
 
-# ruff (rules in pyproject.toml): pyflakes, pycodestyle, import order, bugbear, pyupgrade
+# ruff (rules in pyproject.toml): pyflakes, pycodestyle, import order, bugbear, pyupgrade; and the
+# documentation site builds with no warning (a broken link or a stale CLI reference fails)
 lint: install
 	$(BIN)/ruff check .
+	$(MAKE) docs
+
+# The documentation site (mkdocs-material; the CLI reference is generated from the commands)
+# into site/; `make docs-serve` serves it at http://127.0.0.1:8000 while you edit docs/.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 # Each install route of the README's table of boards: the wheels exist (pip download only).
 check-routes: install-runtime

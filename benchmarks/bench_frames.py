@@ -1,4 +1,4 @@
-"""Bytes per detection of the telemetry frames (docs/frames.md) on a detection log.
+"""Bytes per detection of the telemetry frames (docs/reference/frames.md) on a detection log.
 
     edge-detect ../shared/data/real/meridian-osmose-narw/task-2a/data/train/narw -o narw-out \\
         --no-model --config firmware-config/deployments/narw-upcall.yaml

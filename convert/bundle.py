@@ -1,4 +1,4 @@
-"""``convert_run``: a run folder -> a gated, self-describing INT8 bundle (docs/bundles.md).
+"""``convert_run``: a run folder -> a gated, self-describing INT8 bundle (docs/reference/bundles.md).
 
 Nothing is written unless every step succeeds and the gate passes; the bundle is assembled in
 a temporary sibling folder and renamed into place, so a reader never sees half a bundle.

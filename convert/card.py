@@ -1,5 +1,5 @@
 """``card.yaml``: what the bundle is, what it expects, how well it does, proof of its files
-(docs/bundles.md)."""
+(docs/reference/bundles.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The graph that is exported: the training ResNet without its first step.
 
 The training model standardises each window itself; on the device that step runs in NumPy
-(docs/bundles.md), so the exported graph starts at the stem and ends at the logits.  A
+(docs/reference/bundles.md), so the exported graph starts at the stem and ends at the logits.  A
 multi-output model returns a tuple in head order, so each head becomes a named graph output.
 """
 

@@ -1,4 +1,4 @@
-"""Model bundles (``models/NAME/``, docs/bundles.md): load, verify, match to a deployment.
+"""Model bundles (``models/NAME/``, docs/reference/bundles.md): load, verify, match to a deployment.
 
 A loaded :class:`Bundle` is read-only and shared by every stream that classifies with it.
 Loading checks the card's format and every file's size and sha256, so a bundle copied
@@ -79,7 +79,7 @@ class Bundle:
         return self.path / name
 
     def identity(self, kind: str) -> str:
-        """``NAME@`` + 12 hex digits of the sha256 of the file that runs (docs/bundles.md)."""
+        """``NAME@`` + 12 hex digits of the sha256 of the file that runs (docs/reference/bundles.md)."""
         self.file(kind)
         return f"{self.name}@{self.files[MODEL_FILES[kind]]['sha256'][:12]}"
 

@@ -1,7 +1,7 @@
 """The on-device proof of a bundle: its golden vectors through this CPU and backend.
 
 The converter stored the standardised input windows and the logits each INT8 file gave on
-the converting machine (``golden.npz``, docs/bundles.md).  Here the same windows run through
+the converting machine (``golden.npz``, docs/reference/bundles.md).  Here the same windows run through
 the chosen backend; the largest absolute difference of the activated scores, per output,
 must stay within the card's ``golden.tolerance``.  A port that computes wrong answers on one
 CPU and not another fails here, before a deployment.

@@ -2,5 +2,5 @@
 
 ``store`` (SQLite) holds what was accepted; ``ingest`` reads frames from a folder, an MQTT
 topic or RockBLOCK web-hook POSTs; ``export`` writes ``detections.csv`` columns and Raven
-tables.  Frame format: ``docs/frames.md``.
+tables.  Frame format: ``docs/reference/frames.md``.
 """

@@ -27,7 +27,7 @@ def load_keys(path: str):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main():
-    """Shore side of pamedge telemetry (frame format: docs/frames.md)."""
+    """Shore side of pamedge telemetry (frame format: docs/reference/frames.md)."""
 
 
 @main.command()
@@ -44,7 +44,7 @@ def ingest(source, db, keys_path, http_port, idle_s):
     """Verify, decode, deduplicate and store frames from SOURCE: a folder of frame files or
     mqtt://host:port/topic; or, with --http PORT, RockBLOCK web-hook POSTs.  Prints the
     accepted / duplicate / rejected counts (rejections by reason: bad MAC, unknown deployment,
-    replay, malformed; docs/frames.md).  Exit status 0, 2 usage error."""
+    replay, malformed; docs/reference/frames.md).  Exit status 0, 2 usage error."""
     from shore.ingest import ingest_folder, ingest_mqtt, webhook_server
     from shore.store import ShoreStore
 

@@ -3,7 +3,7 @@
 A frame is accepted when its tag verifies under its deployment's key (``edge.sync.frames``)
 and its ``(deployment, frame sequence)`` was not accepted before, in any order (the outbox
 sends by priority, and a backlog may wait days).  A frame whose sequence was accepted before
-is (docs/frames.md, "Replay and duplicates"):
+is (docs/reference/frames.md, "Replay and duplicates"):
 
 * a **duplicate** (MQTT QoS 1, an SBD session retried after a lost acknowledgement, a
   RockBLOCK POST retried): the same bytes, within ``window_s`` of the first copy and fewer

@@ -2,7 +2,7 @@
 
 The file's batch dimension is 1; the input is resized to the batch when the graph allows it,
 else windows run one at a time.  An int8 input is quantised, int8 outputs dequantised, with the
-card's scale and zero point (docs/bundles.md); float tensors pass as they are.
+card's scale and zero point (docs/reference/bundles.md); float tensors pass as they are.
 """
 
 from __future__ import annotations

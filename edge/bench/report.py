@@ -1,4 +1,4 @@
-"""The benchmark's result as a JSON-ready dict (schema in docs/bench.md) and as text."""
+"""The benchmark's result as a JSON-ready dict (schema in docs/reference/bench.md) and as text."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from edge.cli.options import config_option, domain_errors, fail, hydrophones_opt
 @click.option("--battery-wh", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Battery capacity: also project the days it lasts.")
 @click.option("--no-model", is_flag=True, help="Skip the deployment's classifier (no inference stage).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (schema: docs/bench.md).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (schema: docs/reference/bench.md).")
 @domain_errors
 def main(audio, config_path, hydrophones_path, device, duty_cycle, battery_wh, no_model, as_json):
     """Benchmark the chain on AUDIO (files or folders; default: the bundled examples/recordings):

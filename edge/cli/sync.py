@@ -11,7 +11,7 @@ from edge.cli.options import domain_errors, fail
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main():
-    """Telemetry from the buoy: pack the detection log into frames (docs/frames.md) and send
+    """Telemetry from the buoy: pack the detection log into frames (docs/reference/frames.md) and send
     them through the outbox.  Exit status 0, 1 frames left unsent, 2 usage error."""
 
 

@@ -1,4 +1,4 @@
-"""Authenticated binary telemetry frames (format: ``docs/frames.md``).
+"""Authenticated binary telemetry frames (format: ``docs/reference/frames.md``).
 
 A frame is ``header (9 bytes) | body | tag (8 bytes)``; the tag is HMAC-SHA256 under the
 deployment's key over everything before it, truncated to 8 bytes.  Record frames pack
@@ -47,7 +47,7 @@ OVERHEAD = HEADER.size + TAG_BYTES
 SBD_MO_BYTES, SBD_MT_BYTES = 340, 270
 MAX_RECORDS = 255
 
-# Quantisation (documented in docs/frames.md)
+# Quantisation (documented in docs/reference/frames.md)
 TIME_STEP_S = 0.1
 DURATION_STEP_S = 0.05
 FREQ_REF_HZ, FREQ_STEPS_PER_OCTAVE, FREQ_BITS = 10.0, 32, 9

@@ -1,4 +1,4 @@
-"""The health frame body (kind 4, ``docs/frames.md``): the buoy daemon's health and effort
+"""The health frame body (kind 4, ``docs/reference/frames.md``): the buoy daemon's health and effort
 records, so shore can tell "no detections" from "not listening".
 
 ``edge-run`` writes a row to the log's ``health`` table at start, stop, every level change

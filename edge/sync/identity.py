@@ -1,4 +1,4 @@
-"""The identity/status frame body (kind 2, ``docs/frames.md``): what produced the records.
+"""The identity/status frame body (kind 2, ``docs/reference/frames.md``): what produced the records.
 
 Record frames carry no model, config hash, hydrophone or calibration (they would cost more
 than the records).  An identity frame names them once, with the first log sequence they

@@ -1,4 +1,4 @@
-"""Quantisation shared by the frame bodies (``docs/frames.md``): linear and logarithmic codes
+"""Quantisation shared by the frame bodies (``docs/reference/frames.md``): linear and logarithmic codes
 with a reserved top code for "missing", the Exp-Golomb order choice, and UTC text to epoch
 seconds.  Kept apart from ``frames`` so the body codecs (records, health) share one
 definition of each grid without importing the envelope."""

@@ -1,4 +1,4 @@
-"""The tally frame body (kind 1, ``docs/frames.md``): detections per label over one period
+"""The tally frame body (kind 1, ``docs/reference/frames.md``): detections per label over one period
 (LFDCS style), for when the budget cannot carry every record."""
 
 from __future__ import annotations

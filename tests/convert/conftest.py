@@ -89,7 +89,7 @@ def tiny_run(tmp_path_factory, head: str = "single") -> Path:
 
 
 def tiny_bundle(tmp_path_factory, head: str = "single") -> Path:
-    """A bundle folder (docs/bundles.md) converted from :func:`tiny_run` (once per session)."""
+    """A bundle folder (docs/reference/bundles.md) converted from :func:`tiny_run` (once per session)."""
     if head not in _BUNDLES:
         from convert.bundle import convert_run
         from convert.types import ConvertOptions

@@ -1,6 +1,6 @@
 """The runtime tests' bundles: tiny bundles committed in tests/fixtures/bundles, written by
 ``edge-convert``'s own code (tests/fixtures/make_bundles.py rebuilds them), so the runtime is
-tested on the files the converter really writes (docs/bundles.md) and on no model trained
+tested on the files the converter really writes (docs/reference/bundles.md) and on no model trained
 for the occasion.
 
 ``single``: noise/upcall on the narw-upcall frontend (2 kHz).  ``multi``: two named heads

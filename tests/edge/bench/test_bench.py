@@ -1,4 +1,4 @@
-"""edge-bench: the --json schema (docs/bench.md), modelled energy equal to the profile's
+"""edge-bench: the --json schema (docs/reference/bench.md), modelled energy equal to the profile's
 formula, and energy measured from sensor files read as the kernel presents them."""
 
 from __future__ import annotations
