@@ -90,7 +90,10 @@ class DataSettings:
     jitter_s: float = 0.25
     positives_per_call: int = 2
     negatives_per_recording: int = 10
-    hard_negatives: bool = True
+    # ROI candidates overlapping no annotation as negatives: true (every recording), false, or
+    # "background" (only recordings with no annotation at all: an annotated day's unlabelled
+    # candidates hold the calls its annotators missed, and a negative label would teach them away)
+    hard_negatives: bool | str = True
     roi_positives: int = 0  # windows centred on each ROI that holds a call (the crop inference takes)
     roi_jitter_s: float = 0.1
     groups: dict = field(default_factory=dict)  # file name -> site/deployment: split unit (default: the file)
@@ -119,6 +122,8 @@ class DataSettings:
         v.number("jitter_s", self.jitter_s, minimum=0)
         v.integer("positives_per_call", self.positives_per_call, minimum=1)
         v.integer("negatives_per_recording", self.negatives_per_recording, minimum=0)
+        v.require(self.hard_negatives in (True, False, "background"),
+                  f"hard_negatives={self.hard_negatives!r} must be true, false or background")
         v.integer("roi_positives", self.roi_positives, minimum=0)
         v.number("roi_jitter_s", self.roi_jitter_s, minimum=0)
 

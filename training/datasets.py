@@ -129,7 +129,7 @@ def windows_from_recording(rf: RecordingFeatures, annotations: list[Annotation],
 def build_annotated(recordings: Mapping[str, list[Annotation]], config: DeploymentConfig, *,
                     window_s: float, classes: tuple[str, ...], table: HydrophoneTable | None = None,
                     seed: int = 0, jitter_s: float = 0.25, positives_per_call: int = 1,
-                    negatives_per_recording: int = 10, hard_negatives: bool = True,
+                    negatives_per_recording: int = 10, hard_negatives: bool | str = True,
                     groups: Mapping[str, str] | None = None, roi_positives: int = 0,
                     roi_jitter_s: float = 0.1) -> Dataset:
     """Dataset from recordings (path -> its annotations; background files map to ``[]``).
@@ -138,11 +138,12 @@ def build_annotated(recordings: Mapping[str, list[Annotation]], config: Deployme
     rng = np.random.default_rng(seed)
     xs, labels, refs, spec = [], [], [], None
     for path, anns in recordings.items():
-        rf = recording_features(path, config, table, with_rois=hard_negatives or roi_positives > 0)
+        hard = hard_negatives is True or (hard_negatives == "background" and not anns)
+        rf = recording_features(path, config, table, with_rois=hard or roi_positives > 0)
         spec = rf.spec
         a, b, c = windows_from_recording(rf, anns, window_s=window_s, rng=rng, jitter_s=jitter_s,
                                          positives_per_call=positives_per_call,
-                                         negatives=negatives_per_recording, hard_negatives=hard_negatives,
+                                         negatives=negatives_per_recording, hard_negatives=hard,
                                          group=(groups or {}).get(path), roi_positives=roi_positives,
                                          roi_jitter_s=roi_jitter_s)
         xs += a

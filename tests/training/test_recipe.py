@@ -63,6 +63,33 @@ def test_roi_positives_are_the_crop_inference_takes(narw, write_audio, rng):
     assert "roi_positive" not in {r.kind for r in without.refs}
 
 
+def test_hard_negatives_from_background_only(narw, write_audio, rng):
+    """hard_negatives: background takes unlabelled ROIs as negatives only from recordings with no
+    annotation: an annotated recording's unlabelled candidates may be calls nobody marked."""
+    x, anns = synth_recording(rng, sample_rate=2000, duration_s=60, calls={"upcall": 6}, snr_db=(12, 15),
+                              name="day.wav")
+    day = str(write_audio("day.wav", x, 2000, subtype="FLOAT"))
+    bg = str(write_audio("bg.wav", upcall_noise(rng), 2000, subtype="FLOAT"))
+    labelled = {day: anns[:3], bg: []}  # three of the six calls were annotated
+    kinds = {}
+    for mode in (True, "background"):
+        ds = build_annotated(labelled, narw, window_s=2.0, classes=("noise", "upcall"), seed=0,
+                             negatives_per_recording=0, hard_negatives=mode)
+        kinds[mode] = {(Path(r.source).name, r.kind) for r in ds.refs}
+    assert ("day.wav", "hard_negative") in kinds[True]  # the unannotated calls, taught as noise
+    assert ("day.wav", "hard_negative") not in kinds["background"]
+    assert ("bg.wav", "hard_negative") in kinds["background"]
+    with pytest.raises(TrainConfigError, match="hard_negatives='some' must be true, false or background"):
+        load_config(write(Path(write_audio("x.wav", x, 2000)).parent / "cfg",
+                          data={**CONFIG["data"], "hard_negatives": "some"}))
+
+
+def upcall_noise(rng) -> np.ndarray:
+    """A minute of background with tonal sweeps in the upcall band but no annotation."""
+    x, _ = synth_recording(rng, sample_rate=2000, duration_s=60, calls={"upcall": 4}, snr_db=(12, 15), name="bg.wav")
+    return x
+
+
 def test_card_is_validated_with_its_key_named(tmp_path):
     assert load_config(write(tmp_path, card=CARD)).card.synthetic is True
     assert load_config(write(tmp_path)).card is None
