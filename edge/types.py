@@ -163,16 +163,24 @@ class Backend(Protocol):
 class SendResult(Protocol):
     """What a transport reports for one session: ``ok`` when the frame reached the gateway
     or broker (SBDIX MO status 0-4, MQTT PUBACK), ``detail`` for the log, ``mt`` the downlink
-    payloads that came with the session."""
+    payloads that came with the session, ``mt_queued`` the downlink messages still waiting at
+    the gateway (Iridium's SBDIX MT queued; 0 where there is no mailbox)."""
 
     ok: bool
     detail: str
     mt: list[bytes]
 
+    @property
+    def mt_queued(self) -> int: ...
+
 
 class Transport(Protocol):
-    """Carries one frame to shore per call (``edge.sync.iridium``, ``edge.sync.mqtt``)."""
+    """Carries one frame to shore per call (``edge.sync.iridium``, ``edge.sync.mqtt``);
+    ``check_mailbox`` fetches downlink without sending (a mailbox check), None where the
+    transport has no downlink (MQTT)."""
 
     def send(self, data: bytes) -> SendResult: ...
+
+    def check_mailbox(self) -> SendResult | None: ...
 
     def close(self) -> None: ...

@@ -65,6 +65,11 @@ class SendResult:
     sbdix: SbdixResult | None = None
     mt: list[bytes] = field(default_factory=list)
 
+    @property
+    def mt_queued(self) -> int:
+        """Downlink messages still waiting at the gateway after this session."""
+        return self.sbdix.mt_queued if self.sbdix is not None else 0
+
 
 class IridiumModem:
     """One RockBLOCK on a serial port (or a simulator's pseudo-terminal)."""

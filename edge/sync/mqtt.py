@@ -56,6 +56,10 @@ class MqttTransport:
             return SendResult(False, "no PUBACK in time")
         return SendResult(True, f"mid {info.mid}")
 
+    def check_mailbox(self) -> None:
+        """No downlink over MQTT (commands come by Iridium): nothing to fetch."""
+        return None
+
     def close(self) -> None:
         self.client.disconnect()  # first: the network thread sends it and ends at once (not at its next 1 s tick)
         self.client.loop_stop()

@@ -34,14 +34,14 @@ def send_pending(outbox: Outbox, transport: Transport, *, sleep: Callable[[float
             if commands.take_status_request():
                 outbox.add_status(commands.deployment)
             if commands.paused:  # keep listening: a resume comes by the mailbox
-                check = getattr(transport, "check_mailbox", None)
-                for _ in range(MAX_MAILBOX_CHECKS if check else 0):
-                    result = check()
+                for _ in range(MAX_MAILBOX_CHECKS):
+                    result = transport.check_mailbox()
+                    if result is None:
+                        break  # no downlink on this transport
                     for payload in result.mt:
                         stats.downlink += 1
                         commands.handle(payload)
-                    queued = result.sbdix.mt_queued if getattr(result, "sbdix", None) else 0
-                    if not commands.paused or not result.mt or queued == 0:
+                    if not commands.paused or not result.mt or result.mt_queued == 0:
                         break  # resumed, or the mailbox is empty
                 if commands.paused:
                     break

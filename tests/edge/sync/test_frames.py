@@ -34,7 +34,7 @@ def vector_detections():
 
 
 def test_documented_test_vector():
-    doc = (ROOT / "docs" / "frames.md").read_text()
+    doc = (ROOT / "docs" / "reference" / "frames.md").read_text()
     documented = re.search(r"Frame \(64 bytes, hex\):\s+```\s+([0-9a-f]+)", doc).group(1)
     frame, n = pack_records(list(enumerate(vector_detections(), 41)), deployment="demo-buoy", key=KEY, frame_seq=7)
     assert n == 3 and frame.hex() == documented
@@ -162,7 +162,7 @@ def test_parser_on_arbitrary_authenticated_bodies_raises_only_frame_errors(kind,
 
 
 def test_documented_identity_vector():
-    doc = (ROOT / "docs" / "frames.md").read_text()
+    doc = (ROOT / "docs" / "reference" / "frames.md").read_text()
     documented = re.search(r"Identity frame \((\d+) bytes, hex\):.*?```\s+([0-9a-f]+)", doc, re.S)
     who = ident.Identity("narw-cnn@5f1c2a9e", "0123456789abcdef", "ST6872", -177.6, "0.1.0")
     frame = fr.pack_identity(ident.IdentityFrame(who, 41, 1774699200), deployment="demo-buoy", key=KEY, frame_seq=6)

@@ -31,7 +31,7 @@ def vector_rows():
 
 
 def test_documented_health_vector():
-    doc = (ROOT / "docs" / "frames.md").read_text()
+    doc = (ROOT / "docs" / "reference" / "frames.md").read_text()
     found = re.search(r"Health frame \((\d+) bytes, hex\):.*?```\s+([0-9a-f]+)", doc, re.S)
     frame, n = pack_health(vector_rows(), deployment="demo-buoy", key=KEY, frame_seq=8)
     assert n == 3 and frame.hex() == found.group(2) and len(frame) == int(found.group(1))
