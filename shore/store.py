@@ -33,6 +33,7 @@ from edge.sync.health import HealthRow
 from edge.types import Detection
 
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
+MAX_KEPT_REJECT_BYTES = 1024  # of a rejected frame, kept in the database for inspection
 WINDOW_S = 3 * 86400.0  # a copy later than this after the first is a replay
 WINDOW_FRAMES = 1024  # ... or one with this many newer frames accepted in between
 _SCHEMA = """
@@ -100,8 +101,12 @@ class ShoreStore:
         return f"accepted {c[ACCEPTED]}  duplicate {c[DUPLICATE]}  rejected {c[REJECTED]} ({reasons})"
 
     def _reject(self, data: bytes, source: str, cause: str, reason: str) -> str:
-        self.conn.execute("INSERT INTO rejected VALUES (?, ?, ?, ?, ?)", (self.clock(), source, cause, reason,
-                                                                          bytes(data)))
+        # a rejected frame is kept for inspection, but only its first bytes: a hostile sender
+        # must not grow the database (the reason says how long it was)
+        kept = bytes(data[:MAX_KEPT_REJECT_BYTES])
+        if len(data) > MAX_KEPT_REJECT_BYTES:
+            reason = f"{reason} ({len(data)} bytes; the first {MAX_KEPT_REJECT_BYTES} kept)"
+        self.conn.execute("INSERT INTO rejected VALUES (?, ?, ?, ?, ?)", (self.clock(), source, cause, reason, kept))
         self.counts[REJECTED] += 1
         self.rejected_by[cause] += 1
         return REJECTED
