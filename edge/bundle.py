@@ -18,6 +18,7 @@ from edge import shipped
 from edge._hashing import file_sha256
 from edge.errors import BundleError
 from edge.frontend import FrontendSpec
+from edge.types import Centre
 
 # How a window is centred before the model (edge.classify.standardise): the card's
 # input.standardise.centre
@@ -68,7 +69,7 @@ class Bundle:
     thresholds: dict[str, float]
     tolerance: float
     card: dict
-    centre: str = "window_mean"  # input.standardise.centre (edge.classify.standardise); absent in older cards
+    centre: Centre = "window_mean"  # input.standardise.centre (edge.classify.standardise); absent in older cards
 
     def file(self, kind: str) -> Path:
         """The model file a backend ``kind`` (onnx, tflite) runs; :class:`BundleError` when

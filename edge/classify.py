@@ -25,7 +25,7 @@ from edge.bundle import CENTRES, Bundle, load_bundle, resolve
 from edge.crops import Label, combine, crop_starts, policy_of_card, window_start  # noqa: F401 (re-exported)
 from edge.errors import BundleError, ConfigError
 from edge.frontend import FrontendSpec, features
-from edge.types import Backend, Roi, SpectralFrames
+from edge.types import Backend, Centre, Roi, SpectralFrames
 
 if TYPE_CHECKING:
     from edge.config import DeploymentConfig, ModelSettings
@@ -39,7 +39,7 @@ def crop(feats: np.ndarray, start: int, n_frames: int) -> np.ndarray:
     return feats[idx]
 
 
-def standardise(windows: np.ndarray, scale_db: float, centre: str = "window_mean") -> np.ndarray:
+def standardise(windows: np.ndarray, scale_db: float, centre: Centre = "window_mean") -> np.ndarray:
     """The model's first step, per window ``(k, n_frames, n_features)`` of dB features:
     ``window_mean`` subtracts the window's mean (over every frame and feature);
     ``bin_median`` subtracts each feature's (frequency bin's) lower median over the window's

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from edge import _validate as v
 from edge._hashing import stable_hash
 from edge.errors import ConfigError
+from edge.types import BackendKind
 
 if TYPE_CHECKING:
     from edge.calibration import CalibrationSettings
@@ -79,7 +80,7 @@ class ModelSettings:
     """The ``model:`` section: which bundle classifies the ROIs, how, and what is kept."""
 
     bundle: str | None = None  # a name under models/, or a path (relative to the YAML's folder)
-    backend: str = "auto"  # auto | onnx | tflite
+    backend: BackendKind = "auto"
     threads: int = 1
     batch_size: int = 32
     thresholds: dict = field(default_factory=dict)  # label -> probability; overrides the card's

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 
 from edge.errors import BundleError
-from edge.types import Roi
+from edge.types import CropName, Roi
 
 CROPS = ("centre", "scan")
 DEFAULT_SCAN_HOP_S = 1.0
@@ -46,7 +46,7 @@ class Label:
 
 @dataclass(frozen=True)
 class CropPolicy:
-    crop: str = "centre"
+    crop: CropName = "centre"
     scan_hop_s: float = DEFAULT_SCAN_HOP_S
 
     def __post_init__(self) -> None:

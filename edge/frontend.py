@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from edge import _validate as v
 from edge._hashing import stable_hash
-from edge.types import AudioBlock, SpectralFrames
+from edge.types import AudioBlock, SpectralFrames, WindowName
 
 WINDOWS = ("hann", "hamming", "blackman", "rect")
 
@@ -31,7 +31,7 @@ class FrontendSpec:
 
     nfft: int = 1024
     hop: int = 512
-    window: str = "hann"
+    window: WindowName = "hann"
     fmin: float = 0.0
     fmax: float | None = None
     n_mels: int | None = None

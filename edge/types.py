@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
@@ -116,6 +116,15 @@ class LevelRow:
     duration_s: float
     broadband_db: float
     bands_db: tuple[float, ...] = field(default_factory=tuple)
+
+
+# The string options of the configs, as types (each is also validated where it is read)
+BackendKind = Literal["auto", "onnx", "tflite"]
+WindowName = Literal["hann", "hamming", "blackman", "rect"]
+CropName = Literal["centre", "scan"]
+Centre = Literal["window_mean", "bin_median"]
+RetentionPolicy = Literal["delete", "keep", "snippets"]
+TransportName = Literal["iridium", "mqtt"]
 
 
 class AudioSource(Protocol):

@@ -15,6 +15,7 @@ from typing import Any
 
 from edge import _validate as v
 from edge.errors import ConfigError
+from edge.types import RetentionPolicy
 
 RETENTION_POLICIES = ("delete", "keep", "snippets")
 
@@ -54,7 +55,7 @@ class RetentionSettings:
     """What happens to raw audio after it is processed (recorder folder and live capture
     only: ``--replay`` files are never touched)."""
 
-    policy: str = "delete"  # delete | keep | snippets
+    policy: RetentionPolicy = "delete"
     snippet_pad_s: float = 2.0  # seconds kept either side of each detection
     snippets_dir: str = "snippets"  # relative to the watched folder's parent
     disk_budget_mb: float | None = None  # raw audio + snippets; None: only the disk's own free space

@@ -10,6 +10,7 @@ from typing import Any
 
 from edge import _validate as v
 from edge.errors import ConfigError
+from edge.types import TransportName
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class SyncConfig:
     deployment: str = ""
     log: str = "detections.sqlite"
     key_file: str = ""
-    transport: str = "iridium"
+    transport: TransportName = "iridium"
     max_bytes: int = 340
     daily_bytes: int | None = None
     daily_credits: int | None = None
