@@ -39,8 +39,9 @@ def identifier(name: str, value: Any) -> None:
 
 
 def number(name: str, value: Any, *, minimum: float | None = None, exclusive: bool = False,
-           allow_none: bool = False) -> None:
-    """Check that ``value`` is a finite real number (not a bool), optionally bounded below."""
+           allow_none: bool = False, maximum: float | None = None, why: str = "") -> None:
+    """Check that ``value`` is a finite real number (not a bool), optionally bounded below
+    and above (``why`` says what the upper bound protects)."""
     if value is None and allow_none:
         return
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -50,15 +51,23 @@ def number(name: str, value: Any, *, minimum: float | None = None, exclusive: bo
             require(value > minimum, f"{name}={value!r} must be > {minimum}")
         else:
             require(value >= minimum, f"{name}={value!r} must be >= {minimum}")
+    _at_most(name, value, maximum, why)
 
 
-def integer(name: str, value: Any, *, minimum: int | None = None, allow_none: bool = False) -> None:
-    """Check that ``value`` is an int (not a bool), optionally >= ``minimum``."""
+def _at_most(name: str, value: Any, maximum: float | None, why: str) -> None:
+    if maximum is not None:
+        require(value <= maximum, f"{name}={value!r} must be <= {maximum:g}" + (f" ({why})" if why else ""))
+
+
+def integer(name: str, value: Any, *, minimum: int | None = None, allow_none: bool = False,
+            maximum: int | None = None, why: str = "") -> None:
+    """Check that ``value`` is an int (not a bool), optionally within ``[minimum, maximum]``."""
     if value is None and allow_none:
         return
     require(isinstance(value, int) and not isinstance(value, bool), f"{name}={value!r} is not an integer")
     if minimum is not None:
         require(value >= minimum, f"{name}={value!r} must be >= {minimum}")
+    _at_most(name, value, maximum, why)
 
 
 SOURCE = {"yaml": False, "hash": False}  # field metadata of a config's source path: set by the loader, never hashed

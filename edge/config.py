@@ -90,8 +90,8 @@ class ModelSettings:
         v.require(self.bundle is None or (isinstance(self.bundle, str) and self.bundle != ""),
                   f"bundle={self.bundle!r} must be a bundle name or path")
         v.require(self.backend in BACKENDS, f"backend={self.backend!r} is not one of {', '.join(BACKENDS)}")
-        v.integer("threads", self.threads, minimum=1)
-        v.integer("batch_size", self.batch_size, minimum=1)
+        v.integer("threads", self.threads, minimum=1, maximum=32, why="more threads than cores only slow inference down")
+        v.integer("batch_size", self.batch_size, minimum=1, maximum=4096, why="windows held at once")
         v.require(isinstance(self.thresholds, dict), f"thresholds={self.thresholds!r} must map label -> probability")
         for label, p in self.thresholds.items():
             v.number(f"thresholds: {label}", p, minimum=0)
@@ -198,9 +198,9 @@ class DeploymentConfig:
     def __post_init__(self) -> None:
         v.identifier("name", self.name)
         v.require(isinstance(self.description, str), f"description={self.description!r} must be a string")
-        v.integer("sample_rate", self.sample_rate, minimum=1, allow_none=True)
+        v.integer("sample_rate", self.sample_rate, minimum=1, allow_none=True, maximum=1_536_000, why="the fastest recorders")
         v.integer("channel", self.channel, minimum=0)
-        v.number("block_s", self.block_s, minimum=0, exclusive=True)
+        v.number("block_s", self.block_s, minimum=0.01, maximum=3600, why="a block is held in memory")
         if self.frontend.sample_rate is not None and self.sample_rate is not None:
             v.require(self.frontend.sample_rate == self.sample_rate,
                       f"frontend sample_rate={self.frontend.sample_rate} differs from sample_rate={self.sample_rate}")

@@ -38,14 +38,14 @@ class FrontendSpec:
     sample_rate: int | None = None
 
     def __post_init__(self) -> None:
-        v.integer("nfft", self.nfft, minimum=8)
+        v.integer("nfft", self.nfft, minimum=8, maximum=1 << 17, why="0.34 s at 384 kHz; work arrays grow with it")
         v.integer("hop", self.hop, minimum=1)
         v.require(self.hop <= self.nfft, f"hop={self.hop} must be <= nfft={self.nfft}")
         v.require(self.window in WINDOWS, f"window={self.window!r} is not one of {', '.join(WINDOWS)}")
         v.number("fmin", self.fmin, minimum=0)
         v.number("fmax", self.fmax, minimum=0, exclusive=True, allow_none=True)
-        v.integer("n_mels", self.n_mels, minimum=1, allow_none=True)
-        v.integer("sample_rate", self.sample_rate, minimum=1, allow_none=True)
+        v.integer("n_mels", self.n_mels, minimum=1, allow_none=True, maximum=1024, why="mel bands")
+        v.integer("sample_rate", self.sample_rate, minimum=1, allow_none=True, maximum=1_536_000, why="the fastest recorders")
         if self.fmax is not None:
             v.require(self.fmax > self.fmin, f"fmax={self.fmax} must be > fmin={self.fmin}")
         if self.sample_rate is not None and self.fmax is not None:

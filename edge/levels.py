@@ -34,7 +34,7 @@ class LevelSettings:
     fmin: float | None = None  # lowest band centre; None: the first band at least one bin wide
 
     def __post_init__(self) -> None:
-        v.number("period_s", self.period_s, minimum=0, exclusive=True)
+        v.number("period_s", self.period_s, minimum=0, exclusive=True, maximum=86400, why="a day")
         v.number("fmin", self.fmin, minimum=0, exclusive=True, allow_none=True)
 
 

@@ -68,17 +68,20 @@ class RoiSettings:
         v.number("off_db", self.off_db, minimum=0)
         v.require(self.off_db <= self.on_db, f"off_db={self.off_db} must be <= on_db={self.on_db} (hysteresis)")
         v.number("min_duration_s", self.min_duration_s, minimum=0)
-        v.number("max_duration_s", self.max_duration_s, minimum=0, exclusive=True, allow_none=True)
+        v.number("max_duration_s", self.max_duration_s, minimum=0, exclusive=True, allow_none=True, maximum=3600, why="an open event is held in memory")
         if self.max_duration_s is not None:
             v.require(self.max_duration_s > self.min_duration_s,
                       f"max_duration_s={self.max_duration_s} must be > min_duration_s={self.min_duration_s}")
         v.number("merge_gap_s", self.merge_gap_s, minimum=0)
         for name in ("smooth_bins", "smooth_frames"):
             value = getattr(self, name)
-            v.integer(name, value, minimum=1)
+            v.integer(name, value, minimum=1, maximum=101, why="smoothing box: time grows with its area")
             v.require(value % 2 == 1, f"{name}={value} must be odd (the box is centred)")
         v.number("noise_segment_s", self.noise_segment_s, minimum=0, exclusive=True)
-        v.number("noise_window_s", self.noise_window_s, minimum=0, exclusive=True)
+        v.number("noise_window_s", self.noise_window_s, minimum=0, exclusive=True, maximum=86400, why="a day of noise history")
+        v.require(self.noise_window_s / self.noise_segment_s <= 100_000,
+                  f"noise_window_s / noise_segment_s = {self.noise_window_s / self.noise_segment_s:g} segments of "
+                  "noise history must be <= 100000 (the history is held in memory)")
         v.require(self.noise_window_s >= self.noise_segment_s,
                   f"noise_window_s={self.noise_window_s} must be >= noise_segment_s={self.noise_segment_s}")
 

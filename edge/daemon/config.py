@@ -47,7 +47,7 @@ class DegradeSettings:
         object.__setattr__(self, "min_free_mb", _pair("min_free_mb", self.min_free_mb, descending=True))
         v.number("recover", self.recover, minimum=0, exclusive=True)
         v.require(self.recover < 1, f"recover={self.recover!r} must be < 1 (hysteresis)")
-        v.integer("classify_limit", self.classify_limit, minimum=1)
+        v.integer("classify_limit", self.classify_limit, minimum=1, maximum=100_000, why="ROIs held per recording")
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,8 @@ class LiveSettings:
 
     def __post_init__(self) -> None:
         v.integer("sample_rate", self.sample_rate, minimum=1)
-        v.integer("channels", self.channels, minimum=1)
-        v.number("file_s", self.file_s, minimum=1)
+        v.integer("channels", self.channels, minimum=1, maximum=64, why="capture buffers")
+        v.number("file_s", self.file_s, minimum=1, maximum=86400, why="a day per file")
 
 
 @dataclass(frozen=True)

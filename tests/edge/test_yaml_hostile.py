@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from edge._validate import read_yaml
@@ -93,3 +94,35 @@ def test_a_key_file_others_can_write_is_refused_and_check_says_so(tmp_path):
     keys.chmod(0o664)
     with pytest.raises(ConfigError, match=r"KEYS.yaml: the keys file is writable by group or others"):
         load_keys(str(keys))
+
+
+@pytest.mark.parametrize("section, key, value, message", [
+    ("frontend", "nfft", 1_000_000_000, "nfft=1000000000 must be <= 131072"),
+    ("model", "threads", 100_000, "threads=100000 must be <= 32 (more threads than cores"),
+    ("model", "batch_size", 10**9, "batch_size=1000000000 must be <= 4096"),
+    ("roi", "smooth_frames", 100_001, "smooth_frames=100001 must be <= 101"),
+    ("roi", "noise_segment_s", 0.0001, "noise_window_s / noise_segment_s = 600000 segments"),
+    (None, "block_s", 0.0001, "block_s=0.0001 must be >= 0.01"),
+    (None, "block_s", 1e9, "block_s=1000000000.0 must be <= 3600"),
+    ("levels", "period_s", 1e9, "period_s=1000000000.0 must be <= 86400"),
+    ("run", "live", {"channels": 100_000}, "channels=100000 must be <= 64"),
+])
+def test_sizes_are_bounded_at_validation_with_the_limit_named(tmp_path, section, key, value, message):
+    """Sizes that would take gigabytes or minutes are refused when the deployment loads, in one
+    line naming the file, the key and the limit (issue: hardening, case 8)."""
+    from edge.config import load_deployment
+    from edge.errors import ConfigError
+
+    data = {"name": "bounded", "sample_rate": 2000}
+    if section == "model":
+        data["model"] = {"bundle": "narw-upcall", key: value}
+    elif section is None:
+        data[key] = value
+    else:
+        data[section] = {key: value}
+    path = tmp_path / "d.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as err:
+        load_deployment(path)
+    text = str(err.value)
+    assert "\n" not in text and text.startswith(str(path)) and message in text
