@@ -101,7 +101,7 @@ def test_unknown_section_key_names_key_section_and_file(tmp_path, section, key):
     ("sample_rate: 2000\nfrontend: {fmax: 1500}", r"frontend\.fmax=1500 is above the Nyquist frequency of sample_rate=2000"),
     ("sample_rate: 2000\nroi: {fmax: 1001}", r"roi\.fmax=1001 is above the Nyquist frequency of sample_rate=2000"),
     ("channel: -1", r"channel=-1 must be >= 0"),
-    ("block_s: 0", r"block_s=0 must be > 0"),
+    ("block_s: 0", r"block_s=0 must be >= 0.01"),
     ("block_s: .inf", r"block_s=inf is not a number"),
     ("name: ''", r"name='' must be 1-64 letters, digits"),
     ("roi: 5", r"roi: expected a mapping, got int"),
