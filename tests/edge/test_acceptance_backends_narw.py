@@ -34,6 +34,7 @@ def test_onnx_and_tflite_detect_alike_on_narw(tmp_path):
     assert len(onnx) >= 30 and {k[2] for k in onnx} == {"upcall"}
     assert len(matched) >= 0.98 * max(len(onnx), len(tflite))
     # two INT8 quantisations of one FP32 model (onnxruntime's u8s7, PT2E's int8): most scores
-    # agree to the third decimal, a few borderline ones by a few hundredths
+    # agree to about a hundredth (the model trained on both days scores more calls mid-range,
+    # where the two quantisations differ most), a few borderline ones by a few hundredths
     diffs = sorted(abs(onnx[k] - tflite[k]) for k in matched)
-    assert diffs[int(0.95 * len(diffs))] <= 0.01 and diffs[-1] <= 0.1
+    assert diffs[int(0.95 * len(diffs))] <= 0.02 and diffs[-1] <= 0.1

@@ -24,8 +24,8 @@ def test_narw_upcall_deployment():
     config = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
     assert (config.name, config.sample_rate, config.channel, config.block_s) == ("narw-upcall", 2000, 0, 60)
     assert config.frontend == FrontendSpec(nfft=256, hop=64, window="hann", fmin=0, fmax=500, sample_rate=2000)
-    assert (config.roi.fmin, config.roi.fmax, config.roi.on_db, config.roi.off_db) == (45, 300, 10, 5)
-    assert (config.roi.min_duration_s, config.roi.max_duration_s, config.roi.merge_gap_s) == (0.4, 10.0, 0.15)
+    assert (config.roi.fmin, config.roi.fmax, config.roi.on_db, config.roi.off_db) == (45, 300, 5, 3)
+    assert (config.roi.min_duration_s, config.roi.max_duration_s, config.roi.merge_gap_s) == (0.3, 10.0, 0.15)
     assert (config.roi.smooth_bins, config.roi.smooth_frames) == (3, 5)
     assert config.levels.period_s == 60
     assert config.calibration.default_db == -170
