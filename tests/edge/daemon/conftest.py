@@ -18,10 +18,15 @@ T0 = dt.datetime(2026, 3, 1, 0, 0, 0)
 
 
 def deployment_yaml(folder: Path, run: dict | None = None, **top) -> Path:
-    """narw-upcall.yaml with an absolute hydrophone table, no sync: section, and ``run``."""
+    """narw-upcall.yaml with an absolute hydrophone table, no sync: section, ``run``, and the
+    committed tiny test bundle as its model (what the daemon does must not hang on how the
+    shipped model, retrained from time to time, judges synthetic sweeps)."""
+    from tests.edge.model_bundles import single
+
     data = yaml.safe_load((DEPLOYMENTS / "narw-upcall.yaml").read_text())
     data.pop("sync", None)
     data["calibration"]["table"] = str(HYDROPHONES)
+    data["model"] = {"bundle": str(single()), "thresholds": {"upcall": 0.3}}
     data["run"] = {"log": str(folder / "log.sqlite"), "poll_s": 0.01, "stable_s": 0.0, "health_period_s": 3600,
                    **(run or {})}
     data.update(top)
