@@ -214,11 +214,11 @@ class DeploymentConfig:
         """The frontend spec for a recording at ``sample_rate``."""
         return self.frontend.bound(self.sample_rate or sample_rate)
 
-    def band_top_hz(self, sample_rate: int | None = None) -> float:
+    def band_top_hz(self) -> float:
         """The highest frequency this deployment analyses (its frontend's or ROI band's top,
         else the Nyquist frequency of its rate): a recording resampled to the deployment's
         rate must hold it below its own Nyquist frequency."""
-        nyquist = (self.sample_rate or sample_rate or 0) / 2
+        nyquist = (self.sample_rate or 0) / 2
         return max(self.frontend.fmax or nyquist, self.roi.fmax or nyquist)
 
     def path(self, value: str | Path) -> Path:

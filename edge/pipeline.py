@@ -25,7 +25,6 @@ from edge.errors import AudioError
 from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.levels import StreamingLevels, to_rows
 from edge.resample import ResampledSource, output_length
-from edge.resample import check_available as check_resampler
 from edge.roi import StreamingRoiDetector
 from edge.timestamps import iso_utc
 from edge.types import AudioBlock, AudioInfo, AudioSource, CandidateStage, Detection, Frontend, LevelRow, Roi, SpectralFrames
@@ -108,7 +107,6 @@ def prepare(path: str | Path, config: DeploymentConfig, table: HydrophoneTable |
             raise AudioError(f"{info.path}: sample rate {info.sample_rate} Hz cannot be analysed by deployment "
                              f"{config.name!r} at {rate} Hz: its Nyquist frequency {info.sample_rate / 2:g} Hz is below "
                              f"the deployment's band, which reaches {top:g} Hz")
-        check_resampler()
     calibration, warning = resolve(info.serial, config.calibration, table)
     warnings = [f"{info.path}: {warning}"] if warning else []
     if info.shortfall:  # said per file (CLI line, run.json), not only allowed by the run's flag
@@ -117,7 +115,7 @@ def prepare(path: str | Path, config: DeploymentConfig, table: HydrophoneTable |
     channel = config.channel if channel is None else channel
     block_frames = max(1, round((block_s or config.block_s) * info.sample_rate))
     prepared = Prepared(info, calibration, warnings, config.spec_for(rate), channel, block_frames, rate)
-    prepared.source()  # checks the channel
+    prepared.source()  # checks the channel (and, when resampling, that soxr is installed)
     return prepared
 
 
@@ -181,21 +179,23 @@ class Chain:
 
     ``first_frame`` starts at that STFT frame (a cluster unit's replay point), ``owned``
     keeps only the ROIs starting and the level frames lying in ``[c0, c1)`` (a unit's chunk),
-    ``levels=False`` skips noise levels, ``on_frames`` sees every batch of frames (training
+    ``levels=False`` skips noise levels, ``candidates=False`` skips the candidate stages (only
+    frames wanted: clip features), ``on_frames`` sees every batch of frames (training
     features), and ``times`` (a dict of stage -> seconds) accumulates each stage's time."""
-
-    STAGES = ("decode", "frontend", "roi", "levels", "inference")
 
     def __init__(self, prep: Prepared, config: DeploymentConfig, *, noise_state: list[np.ndarray] | None = None,
                  first_frame: int = 0, classifier: Classifier | None = None, classify_limit: int | None = None,
-                 levels: bool = True, owned: tuple[int, int] | None = None,
+                 levels: bool = True, candidates: bool = True, owned: tuple[int, int] | None = None,
                  on_frames: Callable[[SpectralFrames], None] | None = None,
                  times: dict[str, float] | None = None) -> None:
+        if classifier is not None and not candidates:
+            raise ValueError("a classifier needs the candidate stages (candidates=True)")
         self.prep = prep
         self.first_frame = first_frame
         self.frontend: Frontend = prep.frontend(first_frame)
-        self.detector = StreamingRoiDetector(config.roi, prep.spec, noise_state=noise_state, first_frame=first_frame)
-        self.candidates: list[CandidateStage] = [self.detector]
+        self.detector = (StreamingRoiDetector(config.roi, prep.spec, noise_state=noise_state, first_frame=first_frame)
+                         if candidates else None)
+        self.candidates: list[CandidateStage] = [self.detector] if self.detector is not None else []
         self.levels = StreamingLevels(prep.spec, config.levels) if levels else None
         self.stream = (classifier.stream(prep.spec, first_frame=first_frame, limit=classify_limit)
                        if classifier is not None else None)
@@ -235,7 +235,8 @@ class Chain:
             self.periods += self._timed("levels", self.levels.flush)
         labels = self._timed("inference", self.stream.finish) if self.stream is not None else None
         failures = self.stream.failures if self.stream is not None else []
-        return ChainResult(self.rois, self.periods, labels, failures, self.detector.noise_state(),
+        noise_state = self.detector.noise_state() if self.detector is not None else []
+        return ChainResult(self.rois, self.periods, labels, failures, noise_state,
                            self.levels.bands.names if self.levels is not None else (), completed)
 
     def _step(self, block: AudioBlock) -> None:

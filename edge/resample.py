@@ -14,6 +14,7 @@ rate; a recording of ``n`` samples gives :func:`output_length` of them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from importlib import metadata
 
@@ -31,6 +32,7 @@ def output_length(frames: int, in_rate: int, out_rate: int) -> int:
     return (2 * frames * out_rate + in_rate) // (2 * in_rate)
 
 
+@functools.cache  # read once per process, not once per resampled file
 def describe() -> str:
     """The resampler as run.json records it."""
     try:
@@ -46,11 +48,6 @@ def _soxr():
         raise MissingExtraError("resampling a recording to the deployment's rate needs soxr: "
                                 "pip install soxr==1.1.0") from None
     return soxr
-
-
-def check_available() -> None:
-    """Raise :class:`MissingExtraError` (with the install line) when soxr is missing."""
-    _soxr()
 
 
 def resample_blocks(blocks: Iterator[np.ndarray], in_rate: int, out_rate: int) -> Iterator[np.ndarray]:

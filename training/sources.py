@@ -152,11 +152,11 @@ def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Anno
     labels = {str(k): str(val) for k, val in d.labels.items()} if d.labels else None
     recordings: dict[str, list[Annotation]] = {}
     sources = [{"annotations": d.annotations, "audio_dir": d.audio_dir}, *d.more]
+    relative = [None, *config.as_dict(relative_to=run_dir)["data"]["more"]]  # as the synthetic stamps key them
     for i, source in enumerate(sources):
         if "synthetic" in source:  # calls mixed into real backgrounds, written once into the run folder
-            relative = config.as_dict(relative_to=run_dir)["data"]["more"][i - 1]["synthetic"]
-            csv_path = _synthetic(config, run_dir, source["synthetic"], relative, run_dir / f"synthetic_{i}",
-                                  config.seed + i)
+            csv_path = _synthetic(config, run_dir, source["synthetic"], relative[i]["synthetic"],
+                                  run_dir / f"synthetic_{i}", config.seed + i)
             recordings.update(annotated_recordings(csv_path, csv_path.parent, None, []))
             continue
         path = config.path(source["annotations"])
