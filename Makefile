@@ -49,6 +49,7 @@ test-quick: install
 # documentation site builds with no warning (a broken link or a stale CLI reference fails)
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(MAKE) docs
 
 # The documentation site (mkdocs-material; the CLI reference is generated from the commands)

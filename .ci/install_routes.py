@@ -15,8 +15,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-AARCH64 = ["manylinux_2_35_aarch64", "manylinux_2_28_aarch64", "manylinux_2_27_aarch64",
-           "manylinux_2_17_aarch64", "manylinux2014_aarch64"]
+AARCH64 = [
+    "manylinux_2_35_aarch64",
+    "manylinux_2_28_aarch64",
+    "manylinux_2_27_aarch64",
+    "manylinux_2_17_aarch64",
+    "manylinux2014_aarch64",
+]
 ARMV7 = ["manylinux_2_36_armv7l", "manylinux_2_31_armv7l", "manylinux2014_armv7l", "linux_armv7l"]
 X86_64 = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"]
 RUNTIME = ["numpy", "scipy", "soundfile"]
@@ -34,8 +39,22 @@ ROUTES = [
 
 
 def fetch(package: str, python: str, platforms: list[str], into: Path) -> str:
-    cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
-           "--python-version", python, "-d", str(into), *(a for p in platforms for a in ("--platform", p)), package]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "-q",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "--python-version",
+        python,
+        "-d",
+        str(into),
+        *(a for p in platforms for a in ("--platform", p)),
+        package,
+    ]
     before = set(into.iterdir())
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:

@@ -18,8 +18,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data" / "real"
 TRAIN = SHARED / "meridian-osmose-narw" / "task-2a" / "data" / "train"
-DAY2 = (SHARED / "pamguard-examples" / "src" / "test" / "resources" / "rawDeepLearningClassifier" / "Generic"
-        / "multi-species-Google" / "NOPP6_EST_20090329_121500.wav")
+DAY2 = (
+    SHARED
+    / "pamguard-examples"
+    / "src"
+    / "test"
+    / "resources"
+    / "rawDeepLearningClassifier"
+    / "Generic"
+    / "multi-species-Google"
+    / "NOPP6_EST_20090329_121500.wav"
+)
 DAY2_TRUTH = SHARED / "pamguard-examples" / "annotations" / "NOPP6_EST_20090329_121500.upcalls.csv"
 
 
@@ -35,8 +44,11 @@ def annotations() -> dict[str, list[tuple[float, float]]]:
 def measure(config, anns) -> dict:
     from edge.pipeline import process_recording
 
-    sets = {"2009-03-28": sorted((TRAIN / "narw").glob("*.wav")), "2009-03-29": [DAY2],
-            "background": sorted((TRAIN / "background").glob("*.wav"))}
+    sets = {
+        "2009-03-28": sorted((TRAIN / "narw").glob("*.wav")),
+        "2009-03-29": [DAY2],
+        "background": sorted((TRAIN / "background").glob("*.wav")),
+    }
     row = {}
     for name, files in sets.items():
         hit = calls = rois = 0

@@ -104,15 +104,21 @@ def main() -> int:
         results = {"audio_h": audio_s / 3600, "single_process_s": single_s, "workers": {}}
         for n in (1, 2):
             t0 = time.perf_counter()
-            with dask.config.set(environ), distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                          dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+            with (
+                dask.config.set(environ),
+                distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+                ) as cluster,
+                distributed.Client(cluster) as client,
+            ):
                 startup = time.perf_counter() - t0
                 times = []
                 for r in range(args.repeats):
                     out = work / f"w{n}-{r}"
                     t0 = time.perf_counter()
-                    detect_on_cluster(inputs, out, config, table=table, scheduler=cluster.scheduler_address,
-                                      chunk_s=args.chunk_s)
+                    detect_on_cluster(
+                        inputs, out, config, table=table, scheduler=cluster.scheduler_address, chunk_s=args.chunk_s
+                    )
                     times.append(time.perf_counter() - t0)
                     got = [(out / name).read_bytes() for name in ("detections.csv", "levels.csv")]
                     assert got == reference, "cluster outputs differ from the single-process run"
@@ -124,8 +130,12 @@ def main() -> int:
                     results["overhead_per_task_ms"] = (time.perf_counter() - t0) / args.empty * 1000
                 results["workers"][n] = entry
         one, two = results["workers"][1]["median_s"], results["workers"][2]["median_s"]
-        results.update(speedup=one / two, efficiency=one / two / 2, machine=f"{platform.machine()}, "
-                       f"{os.cpu_count()} CPUs, Python {platform.python_version()}, distributed {distributed.__version__}")
+        results.update(
+            speedup=one / two,
+            efficiency=one / two / 2,
+            machine=f"{platform.machine()}, "
+            f"{os.cpu_count()} CPUs, Python {platform.python_version()}, distributed {distributed.__version__}",
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:
@@ -134,11 +144,15 @@ def main() -> int:
         print(f"workload {args.workload}, chunk_s {args.chunk_s:g}")
         print(f"audio: {results['audio_h']:.2f} h; single process (edge.detect.detect): {single_s:.2f} s")
         for n, e in results["workers"].items():
-            print(f"{n} worker(s): median {e['median_s']:.2f} s ({results['audio_h'] * 3600 / e['median_s']:.0f}x "
-                  f"real time), repeats {', '.join(f'{t:.2f}' for t in e['wall_s'])}; cluster start-up "
-                  f"{e['startup_s']:.2f} s")
-        print(f"speed-up {results['speedup']:.2f}x, efficiency {results['efficiency']:.0%}; scheduler overhead "
-              f"{results['overhead_per_task_ms']:.2f} ms per task ({args.empty} empty tasks)")
+            print(
+                f"{n} worker(s): median {e['median_s']:.2f} s ({results['audio_h'] * 3600 / e['median_s']:.0f}x "
+                f"real time), repeats {', '.join(f'{t:.2f}' for t in e['wall_s'])}; cluster start-up "
+                f"{e['startup_s']:.2f} s"
+            )
+        print(
+            f"speed-up {results['speedup']:.2f}x, efficiency {results['efficiency']:.0%}; scheduler overhead "
+            f"{results['overhead_per_task_ms']:.2f} ms per task ({args.empty} empty tasks)"
+        )
         print(results["machine"])
     return 0
 

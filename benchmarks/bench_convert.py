@@ -37,12 +37,25 @@ def synthetic_run(name: str, model: dict) -> Path:
     if (folder / "run" / "best.pt").exists():
         return folder / "run"
     folder.mkdir(parents=True, exist_ok=True)
-    config = {"out": "run", "deployment": str(DEPLOYMENT), "classes": ["noise", "upcall"], "window_s": 2.0,
-              "seed": 11, "data": {"synthetic": {"recordings": 8, "duration_s": 60, "sample_rate": 2000,
-                                                 "calls": {"upcall": 8}, "snr_db": [3, 15]}},
-              "split": {"val": 0.2, "test": 0.2}, "model": model,
-              "train": {"epochs": 8, "batch_size": 32, "patience": 4, "threads": 1, "steps_per_epoch": 10,
-                        "progress": False}}
+    config = {
+        "out": "run",
+        "deployment": str(DEPLOYMENT),
+        "classes": ["noise", "upcall"],
+        "window_s": 2.0,
+        "seed": 11,
+        "data": {
+            "synthetic": {
+                "recordings": 8,
+                "duration_s": 60,
+                "sample_rate": 2000,
+                "calls": {"upcall": 8},
+                "snr_db": [3, 15],
+            }
+        },
+        "split": {"val": 0.2, "test": 0.2},
+        "model": model,
+        "train": {"epochs": 8, "batch_size": 32, "patience": 4, "threads": 1, "steps_per_epoch": 10, "progress": False},
+    }
     (folder / "train.yaml").write_text(yaml.safe_dump(config))
     train(load_config(folder / "train.yaml"))
     return folder / "run"
@@ -65,8 +78,11 @@ def bench(run_dir: Path, repeats: int) -> dict:
     _, held = run.held_out()
     names = run.graph.names
     fp32 = export_fp32(run.graph, cal, {})
-    files = {"onnx_fp32": fp32, "onnx_int8_u8s7": quantise_onnx(fp32, cal, scheme="u8s7"),
-             "onnx_int8_s8s8": quantise_onnx(fp32, cal, scheme="s8s8")}
+    files = {
+        "onnx_fp32": fp32,
+        "onnx_int8_u8s7": quantise_onnx(fp32, cal, scheme="u8s7"),
+        "onnx_int8_s8s8": quantise_onnx(fp32, cal, scheme="s8s8"),
+    }
     tfl = convert_tflite(run.graph, cal)
     tin, touts = io_quantisation(tfl, names)
     models = {k: OnnxModel(v, names) for k, v in files.items()}
@@ -81,10 +97,15 @@ def bench(run_dir: Path, repeats: int) -> dict:
         got = batched(m, held)
         agreement[k] = min(float(np.mean(got[n].argmax(1) == ref[n].argmax(1))) for n in names)
     params = sum(p.numel() for p in run.model.parameters())
-    return {"run": str(run_dir), "params": int(params), "held_out_windows": int(len(held)),
-            "bytes": {k: len(v) for k, v in files.items()},
-            "int8_over_fp32": {k: round(len(v) / len(fp32), 3) for k, v in files.items() if k != "onnx_fp32"},
-            "latency_ms": {k: round(v, 4) for k, v in latency.items()}, "agreement": agreement}
+    return {
+        "run": str(run_dir),
+        "params": int(params),
+        "held_out_windows": int(len(held)),
+        "bytes": {k: len(v) for k, v in files.items()},
+        "int8_over_fp32": {k: round(len(v) / len(fp32), 3) for k, v in files.items() if k != "onnx_fp32"},
+        "latency_ms": {k: round(v, 4) for k, v in latency.items()},
+        "agreement": agreement,
+    }
 
 
 def main() -> int:
@@ -105,16 +126,19 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|")
     for r in results:
         b, q = r["bytes"], r["int8_over_fp32"]
-        print(f"| {Path(r['run']).parent.name}/{Path(r['run']).name} | {r['params']} | {r['held_out_windows']} | {b['onnx_fp32']} B | "
-              f"{b['onnx_int8_u8s7']} B ({q['onnx_int8_u8s7']}) | {b['onnx_int8_s8s8']} B ({q['onnx_int8_s8s8']}) | "
-              f"{b['tflite_int8']} B ({q['tflite_int8']}) |")
+        print(
+            f"| {Path(r['run']).parent.name}/{Path(r['run']).name} | {r['params']} | {r['held_out_windows']} | {b['onnx_fp32']} B | "
+            f"{b['onnx_int8_u8s7']} B ({q['onnx_int8_u8s7']}) | {b['onnx_int8_s8s8']} B ({q['onnx_int8_s8s8']}) | "
+            f"{b['tflite_int8']} B ({q['tflite_int8']}) |"
+        )
     print("\nper-window latency, median, 1 thread, ms (argmax agreement with FP32 on held-out windows)\n")
     print("| run | torch FP32 | ONNX FP32 | ONNX u8s7 | ONNX S8S8 | TFLite INT8 |")
     print("|---|---|---|---|---|---|")
     for r in results:
         lat, ag = r["latency_ms"], r["agreement"]
-        cells = " | ".join(f"{lat[k]:.3f} ({ag[k]:.3f})" for k in ("onnx_fp32", "onnx_int8_u8s7", "onnx_int8_s8s8",
-                                                                 "tflite_int8"))
+        cells = " | ".join(
+            f"{lat[k]:.3f} ({ag[k]:.3f})" for k in ("onnx_fp32", "onnx_int8_u8s7", "onnx_int8_s8s8", "tflite_int8")
+        )
         print(f"| {Path(r['run']).parent.name}/{Path(r['run']).name} | {lat['torch_fp32']:.3f} | {cells} |")
     return 0
 

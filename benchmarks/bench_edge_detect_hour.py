@@ -24,20 +24,34 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT.parent / "shared" / "data" / "real" / "meridian-osmose-narw" / "task-2a" / "data" / "train"
-HOUR = [TRAIN / "narw" / f"NOPP6_EST_20090328_{t}.wav" for t in ("000000", "001500", "003000")] + \
-       [TRAIN / "background" / "GSC_2000-05-19_00-00-00.wav"]
+HOUR = [TRAIN / "narw" / f"NOPP6_EST_20090328_{t}.wav" for t in ("000000", "001500", "003000")] + [
+    TRAIN / "background" / "GSC_2000-05-19_00-00-00.wav"
+]
 
 
 def run(tree: Path, out: Path) -> tuple[float, dict]:
-    cmd = [sys.executable, "-c", "from edge.cli.detect import main; main()", "--config",
-           "firmware-config/deployments/narw-upcall.yaml", "-q", "-o", str(out), *map(str, HOUR)]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from edge.cli.detect import main; main()",
+        "--config",
+        "firmware-config/deployments/narw-upcall.yaml",
+        "-q",
+        "-o",
+        str(out),
+        *map(str, HOUR),
+    ]
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, check=True, capture_output=True,
-                   timeout=600)
+    subprocess.run(
+        cmd, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, check=True, capture_output=True, timeout=600
+    )
     seconds = time.perf_counter() - t0
     doc = json.loads((out / "run.json").read_text())
-    return seconds, {"model": doc["model"]["identity"], "candidates": sum(f.get("roi_count", 0) for f in doc["files"]),
-                     "detections": sum(f.get("detections", 0) for f in doc["files"])}
+    return seconds, {
+        "model": doc["model"]["identity"],
+        "candidates": sum(f.get("roi_count", 0) for f in doc["files"]),
+        "detections": sum(f.get("detections", 0) for f in doc["files"]),
+    }
 
 
 def main() -> None:
@@ -55,8 +69,10 @@ def main() -> None:
                 seconds[name].append(s)
     med = {k: statistics.median(v) for k, v in seconds.items()}
     for name in trees:
-        print(f"{name:<9} {found[name]['model']:<28} candidates {found[name]['candidates']:>5}  detections "
-              f"{found[name]['detections']:>4}  s: {' '.join(f'{x:.2f}' for x in seconds[name])}  median {med[name]:.2f}")
+        print(
+            f"{name:<9} {found[name]['model']:<28} candidates {found[name]['candidates']:>5}  detections "
+            f"{found[name]['detections']:>4}  s: {' '.join(f'{x:.2f}' for x in seconds[name])}  median {med[name]:.2f}"
+        )
     print(f"this / baseline: {med['this'] / med['baseline']:.2f}x")
 
 

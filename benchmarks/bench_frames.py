@@ -46,9 +46,11 @@ def main(path: str) -> None:
             records = log.read(deployment)
             for name, recs in (("log", records), ("1,000-detection day", day_of(records))):
                 n, frames, total, identity = measure(recs, deployment)
-                print(f"{deployment} {name}: {n} detections -> {frames} SBD frames, {total} bytes "
-                      f"({identity} in identity frames), {total / n:.2f} bytes/detection, "
-                      f"{total / frames:.0f} bytes/frame")
+                print(
+                    f"{deployment} {name}: {n} detections -> {frames} SBD frames, {total} bytes "
+                    f"({identity} in identity frames), {total / n:.2f} bytes/detection, "
+                    f"{total / frames:.0f} bytes/frame"
+                )
 
 
 if __name__ == "__main__":

@@ -142,8 +142,9 @@ def run_scipy(path: str, block_frames: int):
             while len(block := fh.read(block_frames, dtype="float32")):
                 buf = np.concatenate((tail, block))
                 n = (len(buf) - NFFT) // HOP + 1
-                _, _, sxx = scipy.signal.spectrogram(buf, fs=SAMPLE_RATE, window="hann", nperseg=NFFT,
-                                                     noverlap=NFFT - HOP)
+                _, _, sxx = scipy.signal.spectrogram(
+                    buf, fs=SAMPLE_RATE, window="hann", nperseg=NFFT, noverlap=NFFT - HOP
+                )
                 np.log10(sxx, out=sxx)
                 tail, frames = buf[n * HOP :], frames + n
         return {"frames": frames}
@@ -191,8 +192,7 @@ def run_pamedge_roi(path: str, block_frames: int):
     return run
 
 
-RUNNERS = {"baseline": run_baseline, "scipy": run_scipy, "pamedge": run_pamedge,
-           "pamedge-roi": run_pamedge_roi}
+RUNNERS = {"baseline": run_baseline, "scipy": run_scipy, "pamedge": run_pamedge, "pamedge-roi": run_pamedge_roi}
 
 
 def child(name: str, path: str, block_frames: int, cpu: int) -> None:
@@ -202,9 +202,14 @@ def child(name: str, path: str, block_frames: int, cpu: int) -> None:
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     c0, t0 = time.process_time(), time.perf_counter()
     result = run()
-    result.update(name=name, wall_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0,
-                  page_faults=resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults,
-                  rss_start_mb=rss_start, peak_rss_mb=_vm("VmHWM"))
+    result.update(
+        name=name,
+        wall_s=time.perf_counter() - t0,
+        cpu_s=time.process_time() - c0,
+        page_faults=resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults,
+        rss_start_mb=rss_start,
+        peak_rss_mb=_vm("VmHWM"),
+    )
     print(json.dumps(result))
 
 
@@ -212,8 +217,18 @@ def child(name: str, path: str, block_frames: int, cpu: int) -> None:
 def spawn(name: str, path: Path, block_frames: int, cpu: int) -> dict:
     warm_cache(path)  # the host may have evicted some of it since the last run
     env = dict(os.environ, **{var: "1" for var in THREAD_VARS})
-    cmd = [sys.executable, __file__, "--child", name, "--file", str(path),
-           "--block-frames", str(block_frames), "--cpu", str(cpu)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        name,
+        "--file",
+        str(path),
+        "--block-frames",
+        str(block_frames),
+        "--cpu",
+        str(cpu),
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         sys.exit(f"{name} failed:\n{done.stderr}")
@@ -241,8 +256,8 @@ def machine() -> dict:
 
     return {
         "cpu": f"{first('/proc/cpuinfo', 'model name')} (family {first('/proc/cpuinfo', 'cpu family')}, "
-               f"model {first('/proc/cpuinfo', 'model')}, {first('/proc/cpuinfo', 'cpu MHz')} MHz, "
-               f"L2 {first('/proc/cpuinfo', 'cache size')})",
+        f"model {first('/proc/cpuinfo', 'model')}, {first('/proc/cpuinfo', 'cpu MHz')} MHz, "
+        f"L2 {first('/proc/cpuinfo', 'cache size')})",
         "cores": os.cpu_count(),
         "memory": first("/proc/meminfo", "MemTotal"),
         "kernel": platform.release(),
@@ -269,7 +284,8 @@ def summarise(runs: list[dict], duration_s: float) -> dict:
             "realtime_x": duration_s / med[name],
             "vs_baseline": med[name] / med["baseline"],
             "vs_baseline_paired": statistics.median(  # same repeat: less exposed to drift
-                r["wall_s"] / b["wall_s"] for r, b in zip(rs, by["baseline"])),
+                r["wall_s"] / b["wall_s"] for r, b in zip(rs, by["baseline"])
+            ),
             "speedup_vs_scipy": med["scipy"] / med[name],
             "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
             "rss_after_imports_mb": statistics.median(r["rss_start_mb"] for r in rs),
@@ -305,13 +321,19 @@ def markdown(report: dict) -> str:
         f"| page faults | peak RSS MB ({hours:g} h) | peak RSS MB ({report['rss_hours']:g} h) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    labels = {"baseline": "(a) bare baseline", "scipy": "(b) scipy.signal.spectrogram",
-              "pamedge": "(1) pamedge process_recording", "pamedge-roi": "(1b) pamedge frontend + ROI"}
+    labels = {
+        "baseline": "(a) bare baseline",
+        "scipy": "(b) scipy.signal.spectrogram",
+        "pamedge": "(1) pamedge process_recording",
+        "pamedge-roi": "(1b) pamedge frontend + ROI",
+    }
     for name, r in rows.items():
         rss_l = f"{long[name]:.0f}" if name in long else "-"
-        lines.append(f"| {labels[name]} | {r['median_s']:.2f} | {r['realtime_x']:.0f}x | {r['vs_baseline']:.2f} "
-                     f"| {r['speedup_vs_scipy']:.2f} | {r['median_cpu_s']:.2f} | {r['median_page_faults']:,.0f} "
-                     f"| {r['peak_rss_mb']:.0f} | {rss_l} |")
+        lines.append(
+            f"| {labels[name]} | {r['median_s']:.2f} | {r['realtime_x']:.0f}x | {r['vs_baseline']:.2f} "
+            f"| {r['speedup_vs_scipy']:.2f} | {r['median_cpu_s']:.2f} | {r['median_page_faults']:,.0f} "
+            f"| {r['peak_rss_mb']:.0f} | {rss_l} |"
+        )
     work = {name: {k: r[k] for k in ("frames", "rois") if k in r} for name, r in rows.items()}
     lines += ["", "Same work: " + "; ".join(f"{labels[n]} {w}" for n, w in work.items())]
     lines += ["", "Targets:", ""]
@@ -325,12 +347,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hours", type=float, default=2.0, help="length of the timed recording")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each contender (interleaved)")
-    parser.add_argument("--rss-hours", type=float, default=4.0,
-                        help="length of a second recording, run once, to show peak RSS does not grow "
-                             "with the file (0: skip)")
+    parser.add_argument(
+        "--rss-hours",
+        type=float,
+        default=4.0,
+        help="length of a second recording, run once, to show peak RSS does not grow with the file (0: skip)",
+    )
     parser.add_argument("--cpu", type=int, default=max(os.sched_getaffinity(0)), help="core to pin to")
-    parser.add_argument("--only", nargs="+", choices=CONTENDERS, default=CONTENDERS,
-                        help="run only these contenders (baseline and scipy are always run)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=CONTENDERS,
+        default=CONTENDERS,
+        help="run only these contenders (baseline and scipy are always run)",
+    )
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
     parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
@@ -355,8 +385,10 @@ def main(argv: list[str] | None = None) -> int:
     for repeat in range(args.repeats):
         for name in names:
             runs.append(spawn(name, path, block_frames, args.cpu))
-            log(f"repeat {repeat + 1}/{args.repeats} {name:12s} {runs[-1]['wall_s']:7.2f} s "
-                f"{runs[-1]['peak_rss_mb']:6.0f} MB")
+            log(
+                f"repeat {repeat + 1}/{args.repeats} {name:12s} {runs[-1]['wall_s']:7.2f} s "
+                f"{runs[-1]['peak_rss_mb']:6.0f} MB"
+            )
     rss_long = {}
     if args.rss_hours:
         log(f"preparing {args.rss_hours:g} h recording for the memory check")
@@ -366,9 +398,18 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{args.rss_hours:g} h {name:12s} {rss_long[name]:6.0f} MB")
 
     rows = summarise(runs, args.hours * 3600)
-    report = {"hours": args.hours, "rss_hours": args.rss_hours, "repeats": args.repeats,
-              "block_frames": block_frames, "cpu": args.cpu, "rows": rows, "rss_long": rss_long,
-              "verdicts": verdicts(rows, rss_long), "machine": machine(), "runs": runs}
+    report = {
+        "hours": args.hours,
+        "rss_hours": args.rss_hours,
+        "repeats": args.repeats,
+        "block_frames": block_frames,
+        "cpu": args.cpu,
+        "rows": rows,
+        "rss_long": rss_long,
+        "verdicts": verdicts(rows, rss_long),
+        "machine": machine(),
+        "runs": runs,
+    }
     print(json.dumps(report, indent=2) if args.json else markdown(report))
     return 0 if all(all(v.values()) for v in report["verdicts"].values()) else 1
 

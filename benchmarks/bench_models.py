@@ -69,13 +69,24 @@ def cold_start(bundle: Path, kind: str, repeats: int) -> dict:
     walls, steps = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        out = subprocess.run(pinned([sys.executable, "-c", COLD, str(bundle), kind]), capture_output=True,
-                             text=True, env=env_one_core(), cwd=ROOT, check=True)
+        out = subprocess.run(
+            pinned([sys.executable, "-c", COLD, str(bundle), kind]),
+            capture_output=True,
+            text=True,
+            env=env_one_core(),
+            cwd=ROOT,
+            check=True,
+        )
         walls.append(time.perf_counter() - t0)
         steps.append([float(x) for x in out.stdout.split()])
     med = [statistics.median(s[i] for s in steps) * 1000 for i in range(4)]
-    return {"process_ms": statistics.median(walls) * 1000, "imports_ms": med[0], "load_verify_ms": med[1],
-            "open_backend_ms": med[2], "first_inference_ms": med[3]}
+    return {
+        "process_ms": statistics.median(walls) * 1000,
+        "imports_ms": med[0],
+        "load_verify_ms": med[1],
+        "open_backend_ms": med[2],
+        "first_inference_ms": med[3],
+    }
 
 
 def latency(bundle: Path, kind: str, windows: int) -> float:
@@ -91,7 +102,7 @@ def latency(bundle: Path, kind: str, windows: int) -> float:
     times = []
     for i in range(windows):
         t0 = time.perf_counter()
-        backend.run(x[i:i + 1])
+        backend.run(x[i : i + 1])
         times.append(time.perf_counter() - t0)
     return statistics.median(times) * 1000
 
@@ -102,8 +113,18 @@ def end_to_end(args: list[str], repeats: int) -> dict:
     rtfs, detections = [], None
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "edge.cli.detect", *map(str, files), "-o", tmp, "-q",
-                   "--config", str(DEPLOYMENT), *args]
+            cmd = [
+                sys.executable,
+                "-m",
+                "edge.cli.detect",
+                *map(str, files),
+                "-o",
+                tmp,
+                "-q",
+                "--config",
+                str(DEPLOYMENT),
+                *args,
+            ]
             subprocess.run(pinned(cmd), check=True, env=env_one_core(), cwd=ROOT, capture_output=True)
             totals = json.loads((Path(tmp) / "run.json").read_text())["totals"]
             rtfs.append(totals["audio_s"] / totals["processing_s"])
@@ -137,10 +158,16 @@ def main() -> int:
         print("no bundles: name one (a folder) or put bundles in models/", file=sys.stderr)
         return 2
     kinds = ["onnx"] + (["tflite"] if __import__("importlib").util.find_spec("ai_edge_litert") else [])
-    result = {"machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                          "python": platform.python_version(), "cpus": os.cpu_count()},
-              "no_model": end_to_end(["--no-model"], args.e2e_repeats) if NARW.exists() else None,
-              "bundles": []}
+    result = {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+        },
+        "no_model": end_to_end(["--no-model"], args.e2e_repeats) if NARW.exists() else None,
+        "bundles": [],
+    }
     for path in paths:
         bundle = load_bundle(path)
         entry = {"bundle": bundle.name, "path": str(path), "sizes": sizes(path), "backends": {}}
@@ -148,11 +175,14 @@ def main() -> int:
             if f"model.int8.{kind}" not in bundle.files:
                 continue
             entry["backends"][kind] = {
-                "identity": bundle.identity(kind), "cold_start": cold_start(path, kind, args.repeats),
+                "identity": bundle.identity(kind),
+                "cold_start": cold_start(path, kind, args.repeats),
                 "latency_ms": latency(path, kind, args.windows),
                 # the NARW hour is 2 kHz: other bundles have no recordings at their rate here
                 "end_to_end": end_to_end(["--model", str(path), "--backend", kind], args.e2e_repeats)
-                if NARW.exists() and bundle.sample_rate == NARW_RATE else None}
+                if NARW.exists() and bundle.sample_rate == NARW_RATE
+                else None,
+            }
         result["bundles"].append(entry)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -162,23 +192,32 @@ def main() -> int:
 
 
 def markdown(r: dict) -> str:
-    lines = [f"Machine: {r['machine']['platform']}, {r['machine']['processor']}, {r['machine']['cpus']} CPUs, "
-             f"Python {r['machine']['python']}; one core (taskset), 1 thread.", ""]
+    lines = [
+        f"Machine: {r['machine']['platform']}, {r['machine']['processor']}, {r['machine']['cpus']} CPUs, "
+        f"Python {r['machine']['python']}; one core (taskset), 1 thread.",
+        "",
+    ]
     if r["no_model"]:
-        lines.append(f"edge-detect --no-model on the NARW files ({r['no_model']['audio_s'] / 60:.0f} min): "
-                     f"{r['no_model']['realtime_factor']:.0f}x real time.")
+        lines.append(
+            f"edge-detect --no-model on the NARW files ({r['no_model']['audio_s'] / 60:.0f} min): "
+            f"{r['no_model']['realtime_factor']:.0f}x real time."
+        )
         lines.append("")
-    lines += ["| bundle | backend | cold start ms (process) | imports / load+verify / open / first | "
-              "latency ms/window | edge-detect x real time | INT8 bytes | FP32 ONNX bytes |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "| bundle | backend | cold start ms (process) | imports / load+verify / open / first | "
+        "latency ms/window | edge-detect x real time | INT8 bytes | FP32 ONNX bytes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for b in r["bundles"]:
         for kind, x in b["backends"].items():
             c = x["cold_start"]
             e2e = f"{x['end_to_end']['realtime_factor']:.0f}x" if x["end_to_end"] else "n/a"
-            lines.append(f"| {b['bundle']} | {kind} | {c['process_ms']:.0f} | {c['imports_ms']:.0f} / "
-                         f"{c['load_verify_ms']:.1f} / {c['open_backend_ms']:.1f} / {c['first_inference_ms']:.2f} | "
-                         f"{x['latency_ms']:.3f} | {e2e} | {b['sizes'].get(f'model.int8.{kind}')} | "
-                         f"{b['sizes'].get('fp32_onnx')} |")
+            lines.append(
+                f"| {b['bundle']} | {kind} | {c['process_ms']:.0f} | {c['imports_ms']:.0f} / "
+                f"{c['load_verify_ms']:.1f} / {c['open_backend_ms']:.1f} / {c['first_inference_ms']:.2f} | "
+                f"{x['latency_ms']:.3f} | {e2e} | {b['sizes'].get(f'model.int8.{kind}')} | "
+                f"{b['sizes'].get('fp32_onnx')} |"
+            )
     return "\n".join(lines)
 
 

@@ -49,8 +49,12 @@ def candidates(recordings: dict, deployment) -> dict:
         if not anns:
             bg_rois += len(result.rois)
             bg_s += result.info.duration_s
-    return {"upcalls": calls, "overlapped": hit, "candidate_recall": hit / calls if calls else float("nan"),
-            "background_candidates_per_hour": bg_rois / (bg_s / 3600) if bg_s else float("nan")}
+    return {
+        "upcalls": calls,
+        "overlapped": hit,
+        "candidate_recall": hit / calls if calls else float("nan"),
+        "background_candidates_per_hour": bg_rois / (bg_s / 3600) if bg_s else float("nan"),
+    }
 
 
 def fold(run: Path, held: list[str], out: Path) -> dict:
@@ -63,8 +67,10 @@ def fold(run: Path, held: list[str], out: Path) -> dict:
     # shipping gate's 0.01 event limit would refuse a fold bundle for one call.  These bundles
     # are measured, never shipped: the gate runs with one event and twice the score margin.
     try:
-        convert_main([str(run), "-o", str(bundle), "--force", "--max-event-delta", "0.02",
-                      "--golden-tolerance", "0.06"], standalone_mode=False)
+        convert_main(
+            [str(run), "-o", str(bundle), "--force", "--max-event-delta", "0.02", "--golden-tolerance", "0.06"],
+            standalone_mode=False,
+        )
     except SystemExit as exc:
         if exc.code not in (0, None):
             raise RuntimeError(f"{run}: the INT8 files fail even the measuring gate") from None
@@ -75,15 +81,21 @@ def fold(run: Path, held: list[str], out: Path) -> dict:
     card = evaluate_bundle(bundle, recordings, deployment)
     row["model"] = card["model"]
     row["at_card_threshold"] = card["events"]["overall"]
-    row["sweep"] = [{"threshold": t, **evaluate_bundle(bundle, recordings, deployment, threshold=t)["events"]["overall"]}
-                    for t in SWEEP]
+    row["sweep"] = [
+        {"threshold": t, **evaluate_bundle(bundle, recordings, deployment, threshold=t)["events"]["overall"]}
+        for t in SWEEP
+    ]
     return row
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--loro", nargs="+", default=[str(ROOT / "runs" / "narw-upcall" / "loro" / "loro.json")],
-                    help="loro.json files whose folds to score (edge-train's, or python -m training.loro's)")
+    ap.add_argument(
+        "--loro",
+        nargs="+",
+        default=[str(ROOT / "runs" / "narw-upcall" / "loro" / "loro.json")],
+        help="loro.json files whose folds to score (edge-train's, or python -m training.loro's)",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     rows = []
@@ -96,13 +108,17 @@ def main() -> None:
         return
     for r in rows:
         e = r["at_card_threshold"]
-        print(f"held-out day {r['day']} ({r['fold']}, {r['model']}): candidates overlap {r['overlapped']}/{r['upcalls']} "
-              f"upcalls; {r['background_candidates_per_hour']:.0f} candidates/h on background; INT8 at the card's "
-              f"threshold: precision {e['precision']:.3f} recall {e['recall']:.3f} FP/h {e['fp_per_hour']:.1f} "
-              f"(tp {e['tp']}, fp {e['fp']}, fn {e['fn']})")
+        print(
+            f"held-out day {r['day']} ({r['fold']}, {r['model']}): candidates overlap {r['overlapped']}/{r['upcalls']} "
+            f"upcalls; {r['background_candidates_per_hour']:.0f} candidates/h on background; INT8 at the card's "
+            f"threshold: precision {e['precision']:.3f} recall {e['recall']:.3f} FP/h {e['fp_per_hour']:.1f} "
+            f"(tp {e['tp']}, fp {e['fp']}, fn {e['fn']})"
+        )
         for s in r["sweep"]:
-            print(f"    threshold {s['threshold']:.1f}: precision {s['precision']:.3f} recall {s['recall']:.3f} "
-                  f"FP/h {s['fp_per_hour']:.1f}")
+            print(
+                f"    threshold {s['threshold']:.1f}: precision {s['precision']:.3f} recall {s['recall']:.3f} "
+                f"FP/h {s['fp_per_hour']:.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -61,12 +61,23 @@ def bench(run_dir: Path, repeats: int) -> dict:
             paths["avx2"] = batched(lambda x, s=sessions[scheme]: dict(zip(names, s.run(names, {"input": x}))), held)
         elif kernels.emulated_avx2_reason() is None:
             paths["avx2"] = kernels.emulated_avx2("onnx", model, held)
-        agreement = {p: min(float(np.mean(v[o.name].argmax(1) == ref32[o.name].argmax(1))) for o in outputs)
-                     for p, v in paths.items()}
+        agreement = {
+            p: min(float(np.mean(v[o.name].argmax(1) == ref32[o.name].argmax(1))) for o in outputs)
+            for p, v in paths.items()
+        }
         deviation = None
         if "avx2" in paths:
-            deviation = max(float(np.max(np.abs(activate(paths["avx2"][o.name], o.activation)
-                                                - activate(paths["reference"][o.name], o.activation)))) for o in outputs)
+            deviation = max(
+                float(
+                    np.max(
+                        np.abs(
+                            activate(paths["avx2"][o.name], o.activation)
+                            - activate(paths["reference"][o.name], o.activation)
+                        )
+                    )
+                )
+                for o in outputs
+            )
         row["schemes"][scheme] = {"agreement": agreement, "avx2_deviation": deviation, "bytes": len(model)}
     x = np.ascontiguousarray(held[:1], dtype=np.float32)
     times: dict = {s: [] for s in SCHEMES}
@@ -89,8 +100,11 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=300)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    runs = args.run or [p for p in (ROOT / "runs" / n for n in ("narw-upcall", "multispecies", "beluga-demo"))
-                        if (p / "best.pt").is_file()]
+    runs = args.run or [
+        p
+        for p in (ROOT / "runs" / n for n in ("narw-upcall", "multispecies", "beluga-demo"))
+        if (p / "best.pt").is_file()
+    ]
     if not runs:
         print("no runs: give --run RUN_DIR or run `make models` first", file=sys.stderr)
         return 2
@@ -101,16 +115,20 @@ def main() -> int:
     from convert.measure import machine
 
     print(f"machine: {machine()}; kernel family: {results[0]['cpu']}\n")
-    print("| run | scheme | agreement (reference = VNNI/ARM) | agreement (AVX2) | AVX2 max score deviation | "
-          "latency ms (x u8s8) |")
+    print(
+        "| run | scheme | agreement (reference = VNNI/ARM) | agreement (AVX2) | AVX2 max score deviation | "
+        "latency ms (x u8s8) |"
+    )
     print("|---|---|---|---|---|---|")
     for r in results:
         for s, v in r["schemes"].items():
             ag = v["agreement"]
             dev = "-" if v["avx2_deviation"] is None else f"{v['avx2_deviation']:.4f}"
             avx2 = f"{ag['avx2']:.4f}" if "avx2" in ag else "-"
-            print(f"| {Path(r['run']).name} ({r['windows']} windows) | {s} | {ag['reference']:.4f} | {avx2} | {dev} | "
-                  f"{v['latency_ms']:.3f} ({v['latency_vs_u8s8']:.2f}) |")
+            print(
+                f"| {Path(r['run']).name} ({r['windows']} windows) | {s} | {ag['reference']:.4f} | {avx2} | {dev} | "
+                f"{v['latency_ms']:.3f} ({v['latency_vs_u8s8']:.2f}) |"
+            )
     return 0
 
 

@@ -34,7 +34,7 @@ CONVERSIONS = ((48000, 2000), (96000, 32000))
 def soxr_stream(x: np.ndarray, in_rate: int, out_rate: int, block: int) -> np.ndarray:
     from edge.resample import resample_blocks
 
-    return np.concatenate(list(resample_blocks((x[i:i + block] for i in range(0, len(x), block)), in_rate, out_rate)))
+    return np.concatenate(list(resample_blocks((x[i : i + block] for i in range(0, len(x), block)), in_rate, out_rate)))
 
 
 def poly(x: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
@@ -56,14 +56,18 @@ def quality(fn, in_rate: int, out_rate: int) -> dict:
         x = (0.1 * np.sin(2 * np.pi * f * t)).astype(np.float32)
         errors.append(abs(level_db(fn(x, in_rate, out_rate)) - level_db(x)))
     alias = (0.1 * np.sin(2 * np.pi * 0.6 * out_rate * t)).astype(np.float32)
-    return {"passband_max_error_db": round(max(errors), 4),
-            "alias_attenuation_db": round(level_db(alias) - level_db(fn(alias, in_rate, out_rate)), 1)}
+    return {
+        "passband_max_error_db": round(max(errors), 4),
+        "alias_attenuation_db": round(level_db(alias) - level_db(fn(alias, in_rate, out_rate)), 1),
+    }
 
 
 def import_s(module: str) -> float:
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-            for _ in range(3)]
+    runs = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        for _ in range(3)
+    ]
     return statistics.median(runs)
 
 
@@ -88,27 +92,40 @@ def main() -> None:
             times["resample_poly"].append((time.perf_counter() - t0) * per_hour)
         b = soxr_stream(x, in_rate, out_rate, in_rate // 2 + 17)
         med = {k: statistics.median(v) for k, v in times.items()}
-        rows.append({
-            "conversion": f"{in_rate // 1000} kHz -> {out_rate // 1000} kHz",
-            "s_per_audio_hour": {k: round(v, 3) for k, v in med.items()},
-            "resample_poly_over_soxr": round(med["resample_poly"] / med["soxr"], 2),
-            "soxr_blocking_invariant": bool(np.array_equal(a, b)),
-            "quality": {"soxr": quality(lambda s, i, o: soxr_stream(s, i, o, i), in_rate, out_rate),
-                        "resample_poly": quality(poly, in_rate, out_rate)},
-        })
-    result = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "python": platform.python_version(),
-              "audio_minutes": args.minutes, "repeats": args.repeats, "rows": rows,
-              "import_s": {"soxr": round(import_s("soxr"), 3), "scipy.signal": round(import_s("scipy.signal"), 3)}}
+        rows.append(
+            {
+                "conversion": f"{in_rate // 1000} kHz -> {out_rate // 1000} kHz",
+                "s_per_audio_hour": {k: round(v, 3) for k, v in med.items()},
+                "resample_poly_over_soxr": round(med["resample_poly"] / med["soxr"], 2),
+                "soxr_blocking_invariant": bool(np.array_equal(a, b)),
+                "quality": {
+                    "soxr": quality(lambda s, i, o: soxr_stream(s, i, o, i), in_rate, out_rate),
+                    "resample_poly": quality(poly, in_rate, out_rate),
+                },
+            }
+        )
+    result = {
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "python": platform.python_version(),
+        "audio_minutes": args.minutes,
+        "repeats": args.repeats,
+        "rows": rows,
+        "import_s": {"soxr": round(import_s("soxr"), 3), "scipy.signal": round(import_s("scipy.signal"), 3)},
+    }
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"{'conversion':<18} {'soxr s/h':>9} {'poly s/h':>9} {'poly/soxr':>9} {'soxr pass dB':>12} "
-          f"{'poly pass dB':>12} {'soxr alias dB':>13} {'poly alias dB':>13} blocking-invariant")
+    print(
+        f"{'conversion':<18} {'soxr s/h':>9} {'poly s/h':>9} {'poly/soxr':>9} {'soxr pass dB':>12} "
+        f"{'poly pass dB':>12} {'soxr alias dB':>13} {'poly alias dB':>13} blocking-invariant"
+    )
     for r in rows:
         s, p = r["quality"]["soxr"], r["quality"]["resample_poly"]
-        print(f"{r['conversion']:<18} {r['s_per_audio_hour']['soxr']:>9.3f} {r['s_per_audio_hour']['resample_poly']:>9.3f} "
-              f"{r['resample_poly_over_soxr']:>9.2f} {s['passband_max_error_db']:>12.4f} {p['passband_max_error_db']:>12.4f} "
-              f"{s['alias_attenuation_db']:>13.1f} {p['alias_attenuation_db']:>13.1f} {r['soxr_blocking_invariant']}")
+        print(
+            f"{r['conversion']:<18} {r['s_per_audio_hour']['soxr']:>9.3f} {r['s_per_audio_hour']['resample_poly']:>9.3f} "
+            f"{r['resample_poly_over_soxr']:>9.2f} {s['passband_max_error_db']:>12.4f} {p['passband_max_error_db']:>12.4f} "
+            f"{s['alias_attenuation_db']:>13.1f} {p['alias_attenuation_db']:>13.1f} {r['soxr_blocking_invariant']}"
+        )
     print(f"import: soxr {result['import_s']['soxr']:.3f} s, scipy.signal {result['import_s']['scipy.signal']:.3f} s")
 
 

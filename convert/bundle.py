@@ -32,12 +32,20 @@ def check_extras() -> None:
 def _metadata(run, window: dict) -> dict:
     from convert.card import outputs
 
-    return {"task": run.task, "classes": list(run.ckpt["classes"]), "outputs": outputs(run),
-            "frontend_spec": run.ckpt["spec"], "frontend_hash": run.ckpt["spec_hash"],
-            "sample_rate": int(run.ckpt["spec"]["sample_rate"]), "window_s": window["length_s"],
-            "hop_s": window["hop_s"], "n_frames": window["n_frames"], "n_features": window["n_features"],
-            "standardise_scale_db": run.scale_db,
-            **({"standardise_centre": run.centre} if run.centre != "window_mean" else {})}
+    return {
+        "task": run.task,
+        "classes": list(run.ckpt["classes"]),
+        "outputs": outputs(run),
+        "frontend_spec": run.ckpt["spec"],
+        "frontend_hash": run.ckpt["spec_hash"],
+        "sample_rate": int(run.ckpt["spec"]["sample_rate"]),
+        "window_s": window["length_s"],
+        "hop_s": window["hop_s"],
+        "n_frames": window["n_frames"],
+        "n_features": window["n_features"],
+        "standardise_scale_db": run.scale_db,
+        **({"standardise_centre": run.centre} if run.centre != "window_mean" else {}),
+    }
 
 
 def convert_models(run, options: ConvertOptions) -> Converted:
@@ -60,13 +68,18 @@ def convert_models(run, options: ConvertOptions) -> Converted:
     onnx_int8 = quantise_onnx(fp32, calibration, scheme=options.onnx_scheme)
     tflite_int8 = convert_tflite(run.graph, calibration)
     tin, touts = io_quantisation(tflite_int8, run.graph.names)
-    return Converted(fp32, onnx_int8, tflite_int8, tin, touts,
-                     {"onnx": onnx_float_ops(onnx_int8), "tflite": tflite_float_ops(tflite_int8)},
-                     calibration_windows=len(calibration))
+    return Converted(
+        fp32,
+        onnx_int8,
+        tflite_int8,
+        tin,
+        touts,
+        {"onnx": onnx_float_ops(onnx_int8), "tflite": tflite_float_ops(tflite_int8)},
+        calibration_windows=len(calibration),
+    )
 
 
-def convert_run(run_dir: str | Path, out: str | Path, options: ConvertOptions = ConvertOptions()
-                ) -> tuple[Path, str]:
+def convert_run(run_dir: str | Path, out: str | Path, options: ConvertOptions = ConvertOptions()) -> tuple[Path, str]:
     """Convert, gate and write the bundle ``out``; returns its path and the gate's table.
     Raises :class:`GateError` (nothing written) when the INT8 files fail the gate."""
     check_extras()
@@ -100,13 +113,18 @@ def convert_run(run_dir: str | Path, out: str | Path, options: ConvertOptions = 
     files = {"model.int8.onnx": conv.onnx_int8, "model.int8.tflite": conv.tflite_int8}
     # the ONNX golden is the file's reference arithmetic, not this CPU's kernels, so a bundle
     # converted on any machine holds the same vectors (convert.kernels)
-    files["golden.npz"] = golden(run.graph, golden_inputs(held, options.golden_windows, options.seed),
-                                 {"onnx_int8": OnnxModel(conv.onnx_int8, run.graph.names, reference=True),
-                                  "tflite_int8": tflite_model})
-    latency = {"onnx_int8": latency_ms(onnx_model, held[0], options.latency_repeats),
-               "tflite_int8": latency_ms(tflite_model, held[0], options.latency_repeats), "machine": machine()}
+    files["golden.npz"] = golden(
+        run.graph,
+        golden_inputs(held, options.golden_windows, options.seed),
+        {"onnx_int8": OnnxModel(conv.onnx_int8, run.graph.names, reference=True), "tflite_int8": tflite_model},
+    )
+    latency = {
+        "onnx_int8": latency_ms(onnx_model, held[0], options.latency_repeats),
+        "tflite_int8": latency_ms(tflite_model, held[0], options.latency_repeats),
+        "machine": machine(),
+    }
     threshold = options.threshold
-    evaluation = (run.config.get("evaluation") or {})
+    evaluation = run.config.get("evaluation") or {}
     if isinstance(evaluation, dict) and "threshold" in evaluation:
         threshold = float(evaluation["threshold"])
     card = build_card(run, options.name, conv, files, gate, latency, options, threshold)

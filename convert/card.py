@@ -25,16 +25,27 @@ def window(run: Run) -> dict:
 
     spec = run.ckpt["spec"]
     hop_s = spec["hop"] / spec["sample_rate"]
-    return {"length_s": float(run.ckpt["window_s"]), "n_frames": int(run.dataset.x.shape[1]),
-            "n_features": int(run.dataset.x.shape[2]), "hop_s": hop_s, **run_policy(run.path).as_card()}
+    return {
+        "length_s": float(run.ckpt["window_s"]),
+        "n_frames": int(run.dataset.x.shape[1]),
+        "n_features": int(run.dataset.x.shape[2]),
+        "hop_s": hop_s,
+        **run_policy(run.path).as_card(),
+    }
 
 
 def outputs(run: Run) -> dict:
     """Output name -> classes, activation and its "no call" class (a head's first class for
     multi-output; the run's negative class otherwise)."""
     neg = negative(run)
-    return {o.name: {"classes": list(o.classes), "activation": o.activation,
-                     "negative": o.classes[0] if run.task == "multi_output" else neg} for o in run.outputs}
+    return {
+        o.name: {
+            "classes": list(o.classes),
+            "activation": o.activation,
+            "negative": o.classes[0] if run.task == "multi_output" else neg,
+        }
+        for o in run.outputs
+    }
 
 
 def thresholds(run: Run, threshold: float) -> dict:
@@ -70,37 +81,62 @@ def _portable(value, base: Path):
 def golden_section(gate: GateResult, options: ConvertOptions) -> dict:
     """edge-selftest's tolerance, what the vectors are, and the margin the kernel paths left."""
     worst = gate.portability.worst() if gate.portability is not None else None
-    return {"tolerance": options.golden_tolerance,
-            "reference": {"onnx_int8": "unfused QDQ arithmetic (what exact integer kernels compute, on any CPU)",
-                          "tflite_int8": "the converting machine's TFLite kernels"},
-            "worst_path_deviation": None if worst is None else round(float(worst), 6),
-            "margin": None if not worst else round(options.golden_tolerance / worst, 2)}
+    return {
+        "tolerance": options.golden_tolerance,
+        "reference": {
+            "onnx_int8": "unfused QDQ arithmetic (what exact integer kernels compute, on any CPU)",
+            "tflite_int8": "the converting machine's TFLite kernels",
+        },
+        "worst_path_deviation": None if worst is None else round(float(worst), 6),
+        "margin": None if not worst else round(options.golden_tolerance / worst, 2),
+    }
 
 
-def build_card(run: Run, name: str, converted: Converted, files: dict[str, bytes], gate: GateResult,
-               latency: dict, options: ConvertOptions, threshold: float) -> dict:
+def build_card(
+    run: Run,
+    name: str,
+    converted: Converted,
+    files: dict[str, bytes],
+    gate: GateResult,
+    latency: dict,
+    options: ConvertOptions,
+    threshold: float,
+) -> dict:
     card_section = run.config.get("card") or {}
     return {
         "format": FORMAT,
         "name": name,
-        "description": options.description or card_section.get("description") or f"{run.task} classifier of {run.path.name}",
+        "description": options.description
+        or card_section.get("description")
+        or f"{run.task} classifier of {run.path.name}",
         "task": run.task,
         "negative": None if run.task == "multi_output" else negative(run),
         "outputs": outputs(run),
         "sample_rate": int(run.ckpt["spec"]["sample_rate"]),
         "frontend": {"spec": dict(run.ckpt["spec"]), "hash": run.ckpt["spec_hash"]},
         "window": window(run),
-        "input": {"standardise": {"scale_db": run.scale_db, **({"centre": run.centre} if run.centre != "window_mean" else {})},
-                  "tflite": converted.tflite_input},
+        "input": {
+            "standardise": {
+                "scale_db": run.scale_db,
+                **({"centre": run.centre} if run.centre != "window_mean" else {}),
+            },
+            "tflite": converted.tflite_input,
+        },
         "tflite_outputs": converted.tflite_outputs,
         "files": {k: file_entry(v) for k, v in files.items()},
         "fp32": {"onnx_bytes": len(converted.fp32_onnx)},
-        "quantisation": {"onnx": {"format": "QDQ", "per_channel": True, "scheme": options.onnx_scheme,
-                                  "activations": SCHEMES[options.onnx_scheme][0],
-                                  "weights": SCHEMES[options.onnx_scheme][1]},
-                         "tflite": {"scheme": "PT2E", "full_integer": True, "input": "int8", "output": "int8"},
-                         "calibration_windows": converted.calibration_windows,
-                         "float_ops": converted.float_ops},
+        "quantisation": {
+            "onnx": {
+                "format": "QDQ",
+                "per_channel": True,
+                "scheme": options.onnx_scheme,
+                "activations": SCHEMES[options.onnx_scheme][0],
+                "weights": SCHEMES[options.onnx_scheme][1],
+            },
+            "tflite": {"scheme": "PT2E", "full_integer": True, "input": "int8", "output": "int8"},
+            "calibration_windows": converted.calibration_windows,
+            "float_ops": converted.float_ops,
+        },
         "metrics": gate.as_card(options),
         "latency_ms": latency,
         "thresholds": thresholds(run, threshold),

@@ -22,8 +22,17 @@ def export_fp32(graph: Exported, example: np.ndarray, metadata: dict[str, object
     batch = torch.export.Dim("batch", min=1)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fp32.onnx"
-        torch.onnx.export(graph, (x,), str(path), dynamo=True, external_data=False, input_names=["input"],
-                          output_names=list(graph.names), dynamic_shapes=({0: batch},), verbose=False)
+        torch.onnx.export(
+            graph,
+            (x,),
+            str(path),
+            dynamo=True,
+            external_data=False,
+            input_names=["input"],
+            output_names=list(graph.names),
+            dynamic_shapes=({0: batch},),
+            verbose=False,
+        )
         model = onnx.load(str(path))
     for node in model.graph.node:  # the exporter's per-node stack traces: most of a small file
         del node.metadata_props[:]

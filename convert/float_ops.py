@@ -12,8 +12,20 @@ from __future__ import annotations
 import onnx
 
 _QDQ = {"QuantizeLinear", "DequantizeLinear"}
-_SHAPE = {"Shape", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Constant",
-          "Gather", "Concat", "Slice", "Cast"}
+_SHAPE = {
+    "Shape",
+    "Reshape",
+    "Flatten",
+    "Squeeze",
+    "Unsqueeze",
+    "Transpose",
+    "Identity",
+    "Constant",
+    "Gather",
+    "Concat",
+    "Slice",
+    "Cast",
+}
 _FLOATS = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16}
 
 
@@ -36,8 +48,9 @@ def onnx_float_ops(model: bytes) -> list[str]:
         ins = [i for i in n.input if i and types.get(i) in _FLOATS and i not in {t.name for t in g.initializer}]
         outs = [o for o in n.output if o and types.get(o) in _FLOATS]
         fed_float = any(producer.get(i) is None or producer[i].op_type != "DequantizeLinear" for i in ins)
-        gives_float = any(not consumers.get(o) or any(c.op_type != "QuantizeLinear" for c in consumers[o])
-                          for o in outs)
+        gives_float = any(
+            not consumers.get(o) or any(c.op_type != "QuantizeLinear" for c in consumers[o]) for o in outs
+        )
         if fed_float or gives_float:
             found.append(f"{n.op_type} {n.name}")
     return found

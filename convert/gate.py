@@ -37,13 +37,18 @@ class GateResult:
     portability: object = None  # convert.portability.PortabilityResult
 
     def table(self, options: ConvertOptions) -> str:
-        rows = [f"accuracy gate on {self.data}",
-                f"{'model':<12} {'agreement':>9} {'precision':>9} {'recall':>7} {'fp/h':>7}"]
+        rows = [
+            f"accuracy gate on {self.data}",
+            f"{'model':<12} {'agreement':>9} {'precision':>9} {'recall':>7} {'fp/h':>7}",
+        ]
         for name in ("fp32", *FILES):
             ev = self.events.get(name)
             ag = "-" if name == "fp32" else f"{self.agreement[name]:.4f}"
-            cells = (f"{ev['precision']:>9.4f} {ev['recall']:>7.4f} {ev['fp_per_hour']:>7.1f}" if ev
-                     else f"{'-':>9} {'-':>7} {'-':>7}")
+            cells = (
+                f"{ev['precision']:>9.4f} {ev['recall']:>7.4f} {ev['fp_per_hour']:>7.1f}"
+                if ev
+                else f"{'-':>9} {'-':>7} {'-':>7}"
+            )
             rows.append(f"{name:<12} {ag:>9} {cells}")
         if self.portability is not None:
             rows.append(f"kernel paths (this CPU: {self.portability.cpu}), agreement / max |score - reference|:")
@@ -52,28 +57,39 @@ class GateResult:
                     dev = self.portability.deviation[f].get(p)
                     rows.append(f"  {f:<12} {p:<28} {ag:.4f}   {'(reference)' if dev is None else f'{dev:.4f}'}")
             rows.extend(f"  not checked: {n}" for n in self.portability.notes)
-        rows.append(f"limits: agreement >= {options.min_agreement}, |event delta| <= {options.max_event_delta}, "
-                    f"|score - reference| <= {options.golden_tolerance / options.golden_margin:.4g}"
-                    + (f"; events: {self.note}" if self.note else ""))
+        rows.append(
+            f"limits: agreement >= {options.min_agreement}, |event delta| <= {options.max_event_delta}, "
+            f"|score - reference| <= {options.golden_tolerance / options.golden_margin:.4g}"
+            + (f"; events: {self.note}" if self.note else "")
+        )
         rows.append("PASSED" if self.passed else "FAILED: " + "; ".join(self.failures))
         return "\n".join(rows)
 
     def as_card(self, options: ConvertOptions) -> dict:
-        return {"data": self.data, "argmax_agreement": {k: round(float(v), 6) for k, v in self.agreement.items()},
-                "events": self.events or None, "events_note": self.note or None,
-                "kernel_paths": self.portability.as_card() if self.portability is not None else None,
-                "gate": {"min_agreement": options.min_agreement, "max_event_delta": options.max_event_delta,
-                         "max_path_deviation": round(options.golden_tolerance / options.golden_margin, 6),
-                         "passed": self.passed}}
+        return {
+            "data": self.data,
+            "argmax_agreement": {k: round(float(v), 6) for k, v in self.agreement.items()},
+            "events": self.events or None,
+            "events_note": self.note or None,
+            "kernel_paths": self.portability.as_card() if self.portability is not None else None,
+            "gate": {
+                "min_agreement": options.min_agreement,
+                "max_event_delta": options.max_event_delta,
+                "max_path_deviation": round(options.golden_tolerance / options.golden_margin, 6),
+                "passed": self.passed,
+            },
+        }
 
 
 def _probabilities(run: Run, logits_of: Callable[[np.ndarray], dict]) -> Callable[[np.ndarray], object]:
     """A classifier of standardised windows as ``training.evaluate`` takes it: probabilities,
     a dict per head for multi-output."""
+
     def classify(x: np.ndarray):
         logits = logits_of(x)
         probs = {o.name: activate(logits[o.name], o.activation) for o in run.outputs}
         return probs if run.task == "multi_output" else probs["logits"]
+
     return classify
 
 
@@ -84,7 +100,9 @@ def _source(run: Run) -> str:
     import training
 
     out = Path(str(run.config.get("out") or ""))
-    bases = [run.path.parents[len(out.parts) - 1]] if out.parts and not out.is_absolute() and ".." not in out.parts else []
+    bases = (
+        [run.path.parents[len(out.parts) - 1]] if out.parts and not out.is_absolute() and ".." not in out.parts else []
+    )
     bases += [Path(training.__file__).parent / "recipes", run.path, Path.cwd()]
     deployment = Path(str(run.config.get("deployment") or ""))
     base = next((b for b in bases if (b / deployment).is_file()), run.path)
@@ -114,8 +132,7 @@ def _event_recordings(run: Run):
         # a split names recordings as training found them; compare resolved paths too
         groups = {g for n in run.split.get(part, []) for g in (n, str(Path(n).resolve()))}
         sites = cfg.data.groups or {}  # file name -> site, when the run split by site
-        held = {p: a for p, a in recordings.items()
-                if {p, str(Path(p).resolve()), sites.get(Path(p).name)} & groups}
+        held = {p: a for p, a in recordings.items() if {p, str(Path(p).resolve()), sites.get(Path(p).name)} & groups}
         if held:
             threshold = cfg.evaluation.threshold if getattr(cfg, "evaluation", None) else None
             return run.part_name(part), held, dep, table, threshold
@@ -137,8 +154,10 @@ def run_gate(run: Run, converted, onnx_model, tflite_model, options: ConvertOpti
             result.failures.append(f"{f} argmax agreement {agreement[f]:.4f} < {options.min_agreement} ({worst})")
         for p, dev in paths.deviation[f].items():
             if dev > limit:
-                result.failures.append(f"{f} on {p} differs from its reference by {dev:.4f} > {limit:.4g} "
-                                       f"(not portable: try --onnx-scheme u8s7 or u8u8)")
+                result.failures.append(
+                    f"{f} on {p} differs from its reference by {dev:.4f} > {limit:.4g} "
+                    f"(not portable: try --onnx-scheme u8s7 or u8u8)"
+                )
     found = _event_recordings(run)
     if isinstance(found, str):
         result.note = found
@@ -148,17 +167,23 @@ def run_gate(run: Run, converted, onnx_model, tflite_model, options: ConvertOpti
         epart, recordings, dep, table, threshold = found
         threshold = options.threshold if threshold is None else threshold
         result.data += f"; events: {epart} split, {len(recordings)} recordings, threshold {threshold}"
-        classifiers = {"fp32": None, "onnx_int8": _probabilities(run, lambda w: batched(onnx_model, w)),
-                       "tflite_int8": _probabilities(run, lambda w: batched(tflite_model, w))}
+        classifiers = {
+            "fp32": None,
+            "onnx_int8": _probabilities(run, lambda w: batched(onnx_model, w)),
+            "tflite_int8": _probabilities(run, lambda w: batched(tflite_model, w)),
+        }
         for name, classify in classifiers.items():
-            overall = evaluate(run.path, recordings, dep, table, threshold=threshold, curve=(),
-                               seed=options.seed, classify=classify)["events"]["overall"]
+            overall = evaluate(
+                run.path, recordings, dep, table, threshold=threshold, curve=(), seed=options.seed, classify=classify
+            )["events"]["overall"]
             result.events[name] = {k: round(float(overall[k]), 6) for k in ("precision", "recall", "fp_per_hour")}
         for f in FILES:
             for k in ("precision", "recall"):
                 a, b = result.events[f][k], result.events["fp32"][k]
                 delta = 0.0 if np.isnan(a) and np.isnan(b) else abs(a - b)  # both undefined: no detections
                 if not delta <= options.max_event_delta:  # one undefined fails
-                    result.failures.append(f"{f} event {k} differs from FP32 by {delta:.4f} > {options.max_event_delta}")
+                    result.failures.append(
+                        f"{f} event {k} differs from FP32 by {delta:.4f} > {options.max_event_delta}"
+                    )
     result.passed = not result.failures
     return result

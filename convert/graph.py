@@ -41,7 +41,7 @@ def torch_logits(graph: Exported, x: np.ndarray, batch_size: int = 256) -> dict[
     outs: dict[str, list] = {n: [] for n in graph.names}
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            y = graph(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])))
+            y = graph(torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size])))
             for n, t in zip(graph.names, y if graph.multi else (y,)):
                 outs[n].append(t.numpy())
     return {n: np.concatenate(v) if v else np.zeros((0, 0), np.float32) for n, v in outs.items()}

@@ -52,12 +52,12 @@ class TfliteModel:
             self.it.invoke()
             for n, i in self.out_index.items():
                 out[n].append(self.it.get_tensor(i)[0])
-        return {n: (np.stack(v).astype(np.float32) - self.outputs[n]["zero_point"]) * np.float32(self.outputs[n]["scale"])
-                for n, v in out.items()}
+        return {
+            n: (np.stack(v).astype(np.float32) - self.outputs[n]["zero_point"]) * np.float32(self.outputs[n]["scale"])
+            for n, v in out.items()
+        }
 
 
 def batched(model, x: np.ndarray, batch_size: int = 64) -> dict[str, np.ndarray]:
-    parts = [model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    parts = [model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
-
-

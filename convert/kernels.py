@@ -50,8 +50,14 @@ def cpu_kind() -> str:
     if machine not in ("x86_64", "amd64"):
         return machine
     try:
-        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), [])
+        flags = next(
+            (
+                line.split(":", 1)[1].split()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("flags")
+            ),
+            [],
+        )
     except OSError:
         flags = []
     if "avx512_vnni" in flags or "avx_vnni" in flags:
@@ -81,8 +87,16 @@ def emulated_avx2(kind: str, model: bytes, x: np.ndarray, io: dict | None = None
         files["io.json"].write_text(json.dumps(io or {}))
         root = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-        cmd = [QEMU, "-cpu", QEMU_CPU, sys.executable, "-m", "convert.kernels", kind,
-               *(str(files[n]) for n in ("model", "x.npy", "out.npz", "io.json"))]
+        cmd = [
+            QEMU,
+            "-cpu",
+            QEMU_CPU,
+            sys.executable,
+            "-m",
+            "convert.kernels",
+            kind,
+            *(str(files[n]) for n in ("model", "x.npy", "out.npz", "io.json")),
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=QEMU_TIMEOUT_S)
         if done.returncode != 0:
             tail = [line for line in done.stderr.splitlines() if "TCG doesn't support" not in line][-3:]

@@ -30,11 +30,14 @@ class PortabilityResult:
         return max((d for paths in self.deviation.values() for d in paths.values()), default=0.0)
 
     def as_card(self) -> dict:
-        return {"cpu": self.cpu,
-                "agreement": {f: {p: round(float(v), 6) for p, v in paths.items()} for f, paths in self.agreement.items()},
-                "max_abs_deviation": {f: {p: round(float(v), 6) for p, v in paths.items()}
-                                      for f, paths in self.deviation.items()},
-                "not_checked": list(self.notes)}
+        return {
+            "cpu": self.cpu,
+            "agreement": {f: {p: round(float(v), 6) for p, v in paths.items()} for f, paths in self.agreement.items()},
+            "max_abs_deviation": {
+                f: {p: round(float(v), 6) for p, v in paths.items()} for f, paths in self.deviation.items()
+            },
+            "not_checked": list(self.notes),
+        }
 
 
 def _scores(logits: dict, outputs) -> dict:
@@ -56,14 +59,18 @@ def check(run, converted, onnx_model, tflite_model, x: np.ndarray, fp32: dict) -
     native = f"native ({result.cpu})"
     tflite_io = {"input": converted.tflite_input, "outputs": converted.tflite_outputs}
     paths = {
-        "onnx_int8": {"reference": batched(OnnxModel(converted.onnx_int8, names, reference=True), x),
-                      native: batched(onnx_model, x)},
+        "onnx_int8": {
+            "reference": batched(OnnxModel(converted.onnx_int8, names, reference=True), x),
+            native: batched(onnx_model, x),
+        },
         "tflite_int8": {native: batched(tflite_model, x)},
     }
     reason = kernels.emulated_avx2_reason()
     if reason is None:
-        for f, kind, data, io in (("onnx_int8", "onnx", converted.onnx_int8, None),
-                                  ("tflite_int8", "tflite", converted.tflite_int8, tflite_io)):
+        for f, kind, data, io in (
+            ("onnx_int8", "onnx", converted.onnx_int8, None),
+            ("tflite_int8", "tflite", converted.tflite_int8, tflite_io),
+        ):
             got = kernels.emulated_avx2(kind, data, x, io)
             paths[f]["avx2 (qemu Haswell)"] = {n: got[n] for n in names} if kind == "onnx" else got
     else:

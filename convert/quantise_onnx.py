@@ -30,7 +30,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 class _Windows(CalibrationDataReader):
     def __init__(self, x: np.ndarray, batch: int = 32) -> None:
-        self._batches = iter([{"input": x[i:i + batch]} for i in range(0, len(x), batch)])
+        self._batches = iter([{"input": x[i : i + batch]} for i in range(0, len(x), batch)])
 
     def get_next(self):
         return next(self._batches, None)
@@ -51,11 +51,18 @@ def quantise_onnx(fp32: bytes, calibration: np.ndarray, *, scheme: str = "u8s7")
         src, pre, out = (Path(tmp) / n for n in ("fp32.onnx", "pre.onnx", "int8.onnx"))
         src.write_bytes(fp32)
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        quantize_static(str(pre), str(out), _Windows(np.ascontiguousarray(calibration, dtype=np.float32)),
-                        quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=activations, weight_type=weights, reduce_range=reduce_range,
-                        # the graph's tail is the logits: quantise every op, keep no float island
-                        extra_options={"ActivationSymmetric": activations == QuantType.QInt8})
+        quantize_static(
+            str(pre),
+            str(out),
+            _Windows(np.ascontiguousarray(calibration, dtype=np.float32)),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=activations,
+            weight_type=weights,
+            reduce_range=reduce_range,
+            # the graph's tail is the logits: quantise every op, keep no float island
+            extra_options={"ActivationSymmetric": activations == QuantType.QInt8},
+        )
         model = onnx.load(str(out))
         source = onnx.load_from_string(fp32)
         del model.metadata_props[:]

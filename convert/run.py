@@ -83,8 +83,9 @@ def load_run(path: str | Path) -> Run:
     config = yaml.safe_load((path / "config.yaml").read_text()) or {}
     frontend = json.loads((path / "frontend.json").read_text())
     if frontend.get("hash") != ckpt["spec_hash"]:
-        raise ConvertError(f"{path / 'frontend.json'}: hash {frontend.get('hash')} differs from best.pt's "
-                           f"{ckpt['spec_hash']}")
+        raise ConvertError(
+            f"{path / 'frontend.json'}: hash {frontend.get('hash')} differs from best.pt's {ckpt['spec_hash']}"
+        )
     classes = tuple(ckpt["classes"])
     settings = ckpt["model_settings"]
     if settings["head"] == "multi_output":
@@ -93,8 +94,16 @@ def load_run(path: str | Path) -> Run:
         outputs = [Output("logits", classes, "sigmoid" if settings["head"] == "multi_label" else "softmax")]
     graph = Exported(model)
     assert graph.names == [o.name for o in outputs]
-    return Run(path, model, ckpt, config, graph, outputs, Dataset.load(path / "dataset.npz"),
-               json.loads((path / "split.json").read_text()))
+    return Run(
+        path,
+        model,
+        ckpt,
+        config,
+        graph,
+        outputs,
+        Dataset.load(path / "dataset.npz"),
+        json.loads((path / "split.json").read_text()),
+    )
 
 
 def negative(run: Run) -> str | None:

@@ -37,7 +37,7 @@ def convert_tflite(graph: Exported, calibration: np.ndarray) -> bytes:
     module = quantize_pt2e.prepare_pt2e(module, quantizer)
     with torch.no_grad():
         for i in range(len(x)):
-            module(torch.from_numpy(x[i:i + 1]))
+            module(torch.from_numpy(x[i : i + 1]))
     module = quantize_pt2e.convert_pt2e(module, fold_quantize=False)
     edge = litert_torch.convert(module, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer))
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,7 +64,8 @@ def io_quantisation(model: bytes, names: list[str]) -> tuple[dict, dict]:
     for name, sig_name in zip(names, order):
         d = by_sig[sig_name]
         q = d["quantization"]
-        tensor = next(o["name"] for o in it.get_output_details() if o["index"] == d["index"]) \
-            if "index" in d else sig_name
+        tensor = (
+            next(o["name"] for o in it.get_output_details() if o["index"] == d["index"]) if "index" in d else sig_name
+        )
         outs[name] = {"name": tensor, "scale": float(q[0]), "zero_point": int(q[1])}
     return {"scale": float(scale), "zero_point": int(zp)}, outs

@@ -8,8 +8,12 @@ from edge.errors import PamedgeError
 
 # ONNX quantisation schemes -> (activations, weights) as the card states them; how each is
 # made is convert.quantise_onnx.SCHEMES, what each costs is benchmarks/RESULTS.md
-SCHEMES = {"u8s7": ("uint8", "int8 (7-bit range)"), "u8s8": ("uint8", "int8"), "u8u8": ("uint8", "uint8"),
-           "s8s8": ("int8", "int8")}
+SCHEMES = {
+    "u8s7": ("uint8", "int8 (7-bit range)"),
+    "u8s8": ("uint8", "int8"),
+    "u8u8": ("uint8", "uint8"),
+    "s8s8": ("int8", "int8"),
+}
 
 
 class ConvertError(PamedgeError, ValueError):

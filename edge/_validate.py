@@ -34,12 +34,22 @@ IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 def identifier(name: str, value: Any) -> None:
     """``value`` names files and frames (deployment names, key ids): letters, digits, ``.``,
     ``_`` and ``-``, at most 64, not starting with ``.`` (so never ``../`` or a path)."""
-    require(isinstance(value, str) and IDENTIFIER.fullmatch(value) is not None,
-            f"{name}={value!r} must be 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'")
+    require(
+        isinstance(value, str) and IDENTIFIER.fullmatch(value) is not None,
+        f"{name}={value!r} must be 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'",
+    )
 
 
-def number(name: str, value: Any, *, minimum: float | None = None, exclusive: bool = False,
-           allow_none: bool = False, maximum: float | None = None, why: str = "") -> None:
+def number(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    exclusive: bool = False,
+    allow_none: bool = False,
+    maximum: float | None = None,
+    why: str = "",
+) -> None:
     """Check that ``value`` is a finite real number (not a bool), optionally bounded below
     and above (``why`` says what the upper bound protects)."""
     if value is None and allow_none:
@@ -59,8 +69,15 @@ def _at_most(name: str, value: Any, maximum: float | None, why: str) -> None:
         require(value <= maximum, f"{name}={value!r} must be <= {maximum:g}" + (f" ({why})" if why else ""))
 
 
-def integer(name: str, value: Any, *, minimum: int | None = None, allow_none: bool = False,
-            maximum: int | None = None, why: str = "") -> None:
+def integer(
+    name: str,
+    value: Any,
+    *,
+    minimum: int | None = None,
+    allow_none: bool = False,
+    maximum: int | None = None,
+    why: str = "",
+) -> None:
     """Check that ``value`` is an int (not a bool), optionally within ``[minimum, maximum]``."""
     if value is None and allow_none:
         return
@@ -100,8 +117,9 @@ class _ConfigLoader(yaml.SafeLoader):
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in pamedge configs",
-                                              self.peek_event().start_mark)
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in pamedge configs", self.peek_event().start_mark
+            )
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
@@ -111,8 +129,9 @@ class _ConfigLoader(yaml.SafeLoader):
             if not isinstance(key, (str, int, float, bool)):
                 continue  # an unhashable key is the constructor's to refuse
             if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {str(key)[:60]!r}",
-                                                        key_node.start_mark)
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {str(key)[:60]!r}", key_node.start_mark
+                )
             seen.add(key)
         return super().construct_mapping(node, deep)
 
@@ -146,8 +165,9 @@ def private_file(path: str | Path, what: str) -> None:
     except OSError:
         return  # reading it will say why
     if mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise ConfigError(f"{path}: {what} is writable by group or others (mode {stat.S_IMODE(mode):o}); "
-                          f"chmod 600 {path}")
+        raise ConfigError(
+            f"{path}: {what} is writable by group or others (mode {stat.S_IMODE(mode):o}); chmod 600 {path}"
+        )
 
 
 def read_yaml(path: str | Path, what: str) -> Any:
@@ -161,6 +181,7 @@ def read_yaml(path: str | Path, what: str) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: cannot read {what}: not UTF-8 text (byte 0x{data[exc.start]:02x} "
-                          f"at offset {exc.start})") from None
+        raise ConfigError(
+            f"{path}: cannot read {what}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
     return parse_yaml(text, path)

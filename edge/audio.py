@@ -62,12 +62,22 @@ def probe(path: str | Path, *, allow_truncated: bool = False) -> AudioInfo:
         declared, present = shortfall
         raise AudioError(
             f"{path}: truncated WAV: header declares {declared} bytes of audio, the file holds "
-            f"{present} (use --allow-truncated to process the part present)")
+            f"{present} (use --allow-truncated to process the part present)"
+        )
     if info.frames <= 0:
         raise AudioError(f"{path}: no audio samples")
     start, serial, source = parse_start(path)
-    return AudioInfo(str(path), int(info.samplerate), int(info.channels), int(info.frames),
-                     str(info.subtype), start, serial, source, shortfall)
+    return AudioInfo(
+        str(path),
+        int(info.samplerate),
+        int(info.channels),
+        int(info.frames),
+        str(info.subtype),
+        start,
+        serial,
+        source,
+        shortfall,
+    )
 
 
 def _reason(exc: Exception) -> str:
@@ -139,8 +149,11 @@ def discover(inputs: list[str | Path]) -> list[Path]:
     out: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = [p for p in item.rglob("*") if p.is_file() and is_audio(p)
-                     and not any(part.startswith(".") for part in p.relative_to(item).parts)]
+            found = [
+                p
+                for p in item.rglob("*")
+                if p.is_file() and is_audio(p) and not any(part.startswith(".") for part in p.relative_to(item).parts)
+            ]
             found.sort(key=_time_key)
         elif item.exists():
             found = [item]

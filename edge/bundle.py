@@ -88,11 +88,15 @@ class Bundle:
         """Refuse the bundle unless the deployment ``where`` computes the features it was
         trained on at its sample rate."""
         if sample_rate is not None and sample_rate != self.sample_rate:
-            raise BundleError(f"model {self.name} ({self.path}) expects sample rate {self.sample_rate} Hz, "
-                              f"{where} has {sample_rate} Hz")
+            raise BundleError(
+                f"model {self.name} ({self.path}) expects sample rate {self.sample_rate} Hz, "
+                f"{where} has {sample_rate} Hz"
+            )
         if spec.hash != self.spec_hash:
-            raise BundleError(f"model {self.name} ({self.path}) was trained on frontend {self.spec_hash} "
-                              f"({_spec_text(self.spec)}); {where} computes frontend {spec.hash} ({_spec_text(spec)})")
+            raise BundleError(
+                f"model {self.name} ({self.path}) was trained on frontend {self.spec_hash} "
+                f"({_spec_text(self.spec)}); {where} computes frontend {spec.hash} ({_spec_text(spec)})"
+            )
 
     @property
     def labels(self) -> set[str]:
@@ -101,7 +105,9 @@ class Bundle:
 
 
 def _spec_text(spec: FrontendSpec) -> str:
-    return ", ".join(f"{k}={getattr(spec, k)}" for k in ("sample_rate", "nfft", "hop", "window", "fmin", "fmax", "n_mels"))
+    return ", ".join(
+        f"{k}={getattr(spec, k)}" for k in ("sample_rate", "nfft", "hop", "window", "fmin", "fmax", "n_mels")
+    )
 
 
 def _get(data: dict, key: str, where: str, kind: type | tuple = object) -> Any:
@@ -185,18 +191,29 @@ def load_bundle(path: str | Path, *, verify: bool = True) -> Bundle:
     standardise = _get(inp, "standardise", f"{where}: input", dict)
     centre = str(standardise.get("centre", "window_mean"))
     if centre not in CENTRES:
-        raise BundleError(f"{where}: input: standardise: centre={centre!r} is not one of {', '.join(CENTRES)} "
-                          "(a newer pamedge wrote this bundle?)")
+        raise BundleError(
+            f"{where}: input: standardise: centre={centre!r} is not one of {', '.join(CENTRES)} "
+            "(a newer pamedge wrote this bundle?)"
+        )
     bundle = Bundle(
-        path=path, name=str(_get(card, "name", where, str)), task=task, outputs=outputs, sample_rate=sample_rate,
-        spec=spec, spec_hash=spec_hash, n_frames=_get(window, "n_frames", f"{where}: window", int),
+        path=path,
+        name=str(_get(card, "name", where, str)),
+        task=task,
+        outputs=outputs,
+        sample_rate=sample_rate,
+        spec=spec,
+        spec_hash=spec_hash,
+        n_frames=_get(window, "n_frames", f"{where}: window", int),
         n_features=_get(window, "n_features", f"{where}: window", int),
         scale_db=float(_get(standardise, "scale_db", f"{where}: input: standardise", (int, float))),
         centre=centre,
         tflite_input=_quant(inp["tflite"], f"{where}: input: tflite") if tflite and inp.get("tflite") else None,
         tflite_outputs={k: _quant(q, f"{where}: tflite_outputs: {k}") for k, q in tq.items()} if tflite else {},
-        files=files, thresholds={str(k): float(p) for k, p in (card.get("thresholds") or {}).items()},
-        tolerance=float((card.get("golden") or {}).get("tolerance", 0.02)), card=card)
+        files=files,
+        thresholds={str(k): float(p) for k, p in (card.get("thresholds") or {}).items()},
+        tolerance=float((card.get("golden") or {}).get("tolerance", 0.02)),
+        card=card,
+    )
     if verify:
         verify_files(bundle)
     return bundle
@@ -213,8 +230,10 @@ def verify_files(bundle: Bundle) -> None:
             raise BundleError(f"{file}: {size} bytes, the card says {entry['bytes']} (copied incompletely or changed)")
         digest = file_sha256(file)
         if digest != entry.get("sha256"):
-            raise BundleError(f"{file}: sha256 {digest[:12]}... differs from the card's "
-                              f"{str(entry.get('sha256'))[:12]}... (the file was changed or damaged)")
+            raise BundleError(
+                f"{file}: sha256 {digest[:12]}... differs from the card's "
+                f"{str(entry.get('sha256'))[:12]}... (the file was changed or damaged)"
+            )
 
 
 def resolve(ref: str | os.PathLike, *, relative_to: str | Path | None = None) -> Path:

@@ -42,11 +42,13 @@ def to_full_scale_spl(value: float, convention: str, where: str) -> float:
     if convention == "sensitivity" and value >= 0:
         raise CalibrationError(
             f"{where}: {value} is positive but the convention is 'sensitivity' (dB re 1 FS/uPa, "
-            "negative); write it negated or declare convention: full_scale_spl")
+            "negative); write it negated or declare convention: full_scale_spl"
+        )
     if convention == "full_scale_spl" and value <= 0:
         raise CalibrationError(
             f"{where}: {value} is negative but the convention is 'full_scale_spl' (dB re 1 uPa, "
-            "positive); write it negated or declare convention: sensitivity")
+            "positive); write it negated or declare convention: sensitivity"
+        )
     spl = abs(float(value))
     if not 80.0 <= spl <= 260.0:
         raise CalibrationError(f"{where}: |{value}| dB is outside the plausible range 80..260 dB")
@@ -121,7 +123,9 @@ class HydrophoneTable:
         except OSError as exc:
             raise CalibrationError(f"{path}: cannot read hydrophone table: {exc.strerror}") from None
         except UnicodeDecodeError as exc:
-            raise CalibrationError(f"{path}: cannot read hydrophone table: not UTF-8 text (offset {exc.start})") from None
+            raise CalibrationError(
+                f"{path}: cannot read hydrophone table: not UTF-8 text (offset {exc.start})"
+            ) from None
         return cls.from_text(text, path)
 
     @classmethod
@@ -144,11 +148,13 @@ class HydrophoneTable:
         if convention not in CONVENTIONS:
             raise CalibrationError(
                 f"{path}: 'convention' must be one of {', '.join(CONVENTIONS)} (got {convention!r}); "
-                "it says which sign the values carry")
+                "it says which sign the values carry"
+            )
         hydrophones = data.get("hydrophones") or {}
         if not isinstance(hydrophones, dict):
-            raise CalibrationError(f"{path}: 'hydrophones' must be a mapping of serial -> value, "
-                                   f"got {type(hydrophones).__name__}")
+            raise CalibrationError(
+                f"{path}: 'hydrophones' must be a mapping of serial -> value, got {type(hydrophones).__name__}"
+            )
         entries = {}
         for serial, entry in hydrophones.items():
             entries[str(serial)] = _entry(entry, convention, f"{path}: hydrophones.{serial}", str(serial), str(path))
@@ -161,7 +167,8 @@ def _entry(entry: Any, convention: str, where: str, serial: str, source: str) ->
     unknown = set(entry) - {"end_to_end_db", "convention", "gain_db", "response"}
     if unknown:
         raise CalibrationError(
-            f"{where}: unknown key {sorted(unknown)[0]!r} (known keys: convention, end_to_end_db, gain_db, response)")
+            f"{where}: unknown key {sorted(unknown)[0]!r} (known keys: convention, end_to_end_db, gain_db, response)"
+        )
     if "end_to_end_db" not in entry:
         raise CalibrationError(f"{where}: missing end_to_end_db")
     spl = to_full_scale_spl(entry["end_to_end_db"], entry.get("convention", convention), where)
@@ -180,18 +187,23 @@ def _entry(entry: Any, convention: str, where: str, serial: str, source: str) ->
     return Calibration(serial, spl, float(gain), pts, source)
 
 
-def resolve(serial: str | None, settings: CalibrationSettings,
-            table: HydrophoneTable | None) -> tuple[Calibration, str | None]:
+def resolve(
+    serial: str | None, settings: CalibrationSettings, table: HydrophoneTable | None
+) -> tuple[Calibration, str | None]:
     """The calibration for a recording, and a warning when the default had to be used."""
     serial = serial or settings.hydrophone
     if table is not None and serial is not None and serial in table.entries:
         cal = table.entries[serial]
         if settings.gain_db:
-            cal = Calibration(cal.hydrophone, cal.full_scale_spl_db, cal.gain_db + settings.gain_db,
-                              cal.response, cal.source)
+            cal = Calibration(
+                cal.hydrophone, cal.full_scale_spl_db, cal.gain_db + settings.gain_db, cal.response, cal.source
+            )
         return cal, None
     spl = to_full_scale_spl(settings.default_db, settings.default_convention, "default_db")
-    why = (f"hydrophone {serial} is not in {table.path if table else 'any hydrophone table'}"
-           if serial else "no hydrophone serial in the file name or deployment")
-    warning = (f"{why}; using the default {settings.default_db:g} dB, received levels are not exact")
+    why = (
+        f"hydrophone {serial} is not in {table.path if table else 'any hydrophone table'}"
+        if serial
+        else "no hydrophone serial in the file name or deployment"
+    )
+    warning = f"{why}; using the default {settings.default_db:g} dB, received levels are not exact"
     return Calibration("default", spl, settings.gain_db, (), "default"), warning

@@ -74,12 +74,17 @@ class Classifier:
         self.backend = backend
         self.settings = settings
         labels = bundle.labels
-        for key, names in (("thresholds", settings.thresholds), ("rules: ignore", settings.rules.ignore),
-                           ("rules: labels", settings.rules.labels)):
+        for key, names in (
+            ("thresholds", settings.thresholds),
+            ("rules: ignore", settings.rules.ignore),
+            ("rules: labels", settings.rules.labels),
+        ):
             unknown = sorted(set(names) - labels)
             if unknown:
-                raise ConfigError(f"{where}: {key}: {', '.join(unknown)} not a class of model {bundle.name} "
-                                  f"(its classes: {', '.join(sorted(labels))})")
+                raise ConfigError(
+                    f"{where}: {key}: {', '.join(unknown)} not a class of model {bundle.name} "
+                    f"(its classes: {', '.join(sorted(labels))})"
+                )
         self.thresholds = {label: bundle.thresholds.get(label, DEFAULT_THRESHOLD) for label in sorted(labels)}
         self.thresholds.update({str(k): float(p) for k, p in settings.thresholds.items()})
         self.policy = policy_of_card(bundle.card.get("window") or {}, str(bundle.path / "card.yaml"))
@@ -94,14 +99,30 @@ class Classifier:
 
     def describe(self) -> dict:
         """What ``run.json`` records of the model."""
-        return {"identity": self.identity, "name": self.bundle.name, "path": str(self.bundle.path),
-                "backend": self.kind, "file": self.backend.file, "threads": self.settings.threads,
-                "batch_size": self.settings.batch_size, "thresholds": self.thresholds,
-                "rules": {"ignore": list(self.settings.rules.ignore),
-                          "labels": {k: {f: getattr(r, f) for f in ("min_snr_db", "min_received_level_db", "band_hz")
-                                         if getattr(r, f) is not None}
-                                     for k, r in self.settings.rules.labels.items()}},
-                "frontend_hash": self.bundle.spec_hash, "task": self.bundle.task, "window": self.policy.as_card()}
+        return {
+            "identity": self.identity,
+            "name": self.bundle.name,
+            "path": str(self.bundle.path),
+            "backend": self.kind,
+            "file": self.backend.file,
+            "threads": self.settings.threads,
+            "batch_size": self.settings.batch_size,
+            "thresholds": self.thresholds,
+            "rules": {
+                "ignore": list(self.settings.rules.ignore),
+                "labels": {
+                    k: {
+                        f: getattr(r, f)
+                        for f in ("min_snr_db", "min_received_level_db", "band_hz")
+                        if getattr(r, f) is not None
+                    }
+                    for k, r in self.settings.rules.labels.items()
+                },
+            },
+            "frontend_hash": self.bundle.spec_hash,
+            "task": self.bundle.task,
+            "window": self.policy.as_card(),
+        }
 
     def standardise(self, windows: np.ndarray) -> np.ndarray:
         """Model input from raw feature windows (:func:`standardise` with the bundle's scale)."""
@@ -143,8 +164,7 @@ class Classifier:
         scores = self.scores(windows)
         return [self.decide(scores, i, roi) for i, roi in enumerate(rois)]
 
-    def classify_crops(self, rois: list[Roi], starts: list[list[int]], windows: list[np.ndarray]
-                       ) -> list[list[Label]]:
+    def classify_crops(self, rois: list[Roi], starts: list[list[int]], windows: list[np.ndarray]) -> list[list[Label]]:
         """Labels per ROI from its crops (``starts[i]``, :func:`edge.crops.crop_starts`) and
         their raw feature windows ``windows[i]`` ``(len(starts[i]), n_frames, n_features)``,
         combined by :func:`edge.crops.combine`."""
@@ -161,9 +181,11 @@ class Classifier:
     def stream(self, spec: FrontendSpec, *, first_frame: int = 0, limit: int | None = None) -> ClassifierStream:
         """A recording's classification state; ``spec`` must be the bundle's."""
         if spec.hash != self.bundle.spec_hash:
-            raise BundleError(f"model {self.bundle.name} was trained on frontend {self.bundle.spec_hash}, the "
-                              f"recording is processed with frontend {spec.hash} (sample rate {spec.sample_rate} Hz, "
-                              f"the model's {self.bundle.sample_rate} Hz)")
+            raise BundleError(
+                f"model {self.bundle.name} was trained on frontend {self.bundle.spec_hash}, the "
+                f"recording is processed with frontend {spec.hash} (sample rate {spec.sample_rate} Hz, "
+                f"the model's {self.bundle.sample_rate} Hz)"
+            )
         return ClassifierStream(self, spec, first_frame=first_frame, limit=limit)
 
 
@@ -186,8 +208,9 @@ class ClassifierStream:
     equals); the others get ``None`` (ROI-only records).  Memory: the frames back to the
     earliest window still needed, plus the windows of ``limit`` ROIs when limited."""
 
-    def __init__(self, classifier: Classifier, spec: FrontendSpec, *, first_frame: int = 0,
-                 limit: int | None = None) -> None:
+    def __init__(
+        self, classifier: Classifier, spec: FrontendSpec, *, first_frame: int = 0, limit: int | None = None
+    ) -> None:
         self.classifier = classifier
         self.spec = spec
         self.n = classifier.bundle.n_frames
@@ -268,8 +291,9 @@ class ClassifierStream:
             idx = np.asarray(starts)[:, None] + np.arange(self.n)
             np.clip(idx, 0, max(end - 1, 0), out=idx)
             if idx.min() < self._first or self._len == 0:
-                raise RuntimeError(f"window from frame {min(starts)} is no longer buffered "
-                                   f"(buffer starts at {self._first})")
+                raise RuntimeError(
+                    f"window from frame {min(starts)} is no longer buffered (buffer starts at {self._first})"
+                )
             self._take(index, roi, starts, self._buf[idx - self._first])
         self._pending = waiting
         if len(self._ready) >= self.classifier.settings.batch_size:
@@ -295,8 +319,9 @@ class ClassifierStream:
         classified alone, and one that still fails stays an ROI-only record with a warning
         (:attr:`failures`): a bad window costs that ROI's label, never the recording."""
         try:
-            labels = self.classifier.classify_crops([r for _, r, _, _ in items], [s for _, _, s, _ in items],
-                                                    [w for _, _, _, w in items])
+            labels = self.classifier.classify_crops(
+                [r for _, r, _, _ in items], [s for _, _, s, _ in items], [w for _, _, _, w in items]
+            )
         except Exception:  # a backend error on one window must not lose the batch: retried one by one below
             labels = []
             for _, roi, starts, windows in items:
@@ -309,8 +334,9 @@ class ClassifierStream:
             self._results[index] = lab
 
 
-def load_classifier(config: DeploymentConfig, *, bundle: str | None = None, backend: str | None = None,
-                    verify: bool = True) -> Classifier:
+def load_classifier(
+    config: DeploymentConfig, *, bundle: str | None = None, backend: str | None = None, verify: bool = True
+) -> Classifier:
     """The classifier a deployment names (``model:``), with ``bundle``/``backend`` overriding
     it; :class:`BundleError` when the bundle does not fit the deployment,
     :class:`~edge.errors.MissingExtraError` when the backend is not installed."""
@@ -327,5 +353,6 @@ def load_classifier(config: DeploymentConfig, *, bundle: str | None = None, back
     where = config.source or f"deployment {config.name!r}"
     loaded = load_bundle(resolve(settings.bundle, relative_to=config.model_base()), verify=verify)
     loaded.check(config.spec_for(loaded.sample_rate), config.sample_rate, f"deployment {config.name!r} ({where})")
-    return Classifier(loaded, open_backend(loaded, settings.backend, threads=settings.threads), settings,
-                      f"{where}: model")
+    return Classifier(
+        loaded, open_backend(loaded, settings.backend, threads=settings.threads), settings, f"{where}: model"
+    )

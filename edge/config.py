@@ -67,8 +67,10 @@ class ModelRules:
     labels: dict = field(default_factory=dict)  # label -> LabelRule
 
     def __post_init__(self) -> None:
-        v.require(isinstance(self.ignore, (list, tuple)) and all(isinstance(x, str) for x in self.ignore),
-                  f"ignore={self.ignore!r} must be a list of labels")
+        v.require(
+            isinstance(self.ignore, (list, tuple)) and all(isinstance(x, str) for x in self.ignore),
+            f"ignore={self.ignore!r} must be a list of labels",
+        )
         object.__setattr__(self, "ignore", tuple(self.ignore))
         v.require(isinstance(self.labels, dict), f"labels={self.labels!r} must map label -> rule")
         for label, rule in self.labels.items():
@@ -87,10 +89,14 @@ class ModelSettings:
     rules: ModelRules = field(default_factory=ModelRules)
 
     def __post_init__(self) -> None:
-        v.require(self.bundle is None or (isinstance(self.bundle, str) and self.bundle != ""),
-                  f"bundle={self.bundle!r} must be a bundle name or path")
+        v.require(
+            self.bundle is None or (isinstance(self.bundle, str) and self.bundle != ""),
+            f"bundle={self.bundle!r} must be a bundle name or path",
+        )
         v.require(self.backend in BACKENDS, f"backend={self.backend!r} is not one of {', '.join(BACKENDS)}")
-        v.integer("threads", self.threads, minimum=1, maximum=32, why="more threads than cores only slow inference down")
+        v.integer(
+            "threads", self.threads, minimum=1, maximum=32, why="more threads than cores only slow inference down"
+        )
         v.integer("batch_size", self.batch_size, minimum=1, maximum=4096, why="windows held at once")
         v.require(isinstance(self.thresholds, dict), f"thresholds={self.thresholds!r} must map label -> probability")
         for label, p in self.thresholds.items():
@@ -198,17 +204,23 @@ class DeploymentConfig:
     def __post_init__(self) -> None:
         v.identifier("name", self.name)
         v.require(isinstance(self.description, str), f"description={self.description!r} must be a string")
-        v.integer("sample_rate", self.sample_rate, minimum=1, allow_none=True, maximum=1_536_000, why="the fastest recorders")
+        v.integer(
+            "sample_rate", self.sample_rate, minimum=1, allow_none=True, maximum=1_536_000, why="the fastest recorders"
+        )
         v.integer("channel", self.channel, minimum=0)
         v.number("block_s", self.block_s, minimum=0.01, maximum=3600, why="a block is held in memory")
         if self.frontend.sample_rate is not None and self.sample_rate is not None:
-            v.require(self.frontend.sample_rate == self.sample_rate,
-                      f"frontend sample_rate={self.frontend.sample_rate} differs from sample_rate={self.sample_rate}")
+            v.require(
+                self.frontend.sample_rate == self.sample_rate,
+                f"frontend sample_rate={self.frontend.sample_rate} differs from sample_rate={self.sample_rate}",
+            )
         if self.sample_rate is not None:
             nyquist = self.sample_rate / 2
             for section, fmax in (("frontend", self.frontend.fmax), ("roi", self.roi.fmax)):
-                v.require(fmax is None or fmax <= nyquist,
-                          f"{section}.fmax={fmax} is above the Nyquist frequency of sample_rate={self.sample_rate}")
+                v.require(
+                    fmax is None or fmax <= nyquist,
+                    f"{section}.fmax={fmax} is above the Nyquist frequency of sample_rate={self.sample_rate}",
+                )
 
     def spec_for(self, sample_rate: int) -> FrontendSpec:
         """The frontend spec for a recording at ``sample_rate``."""
@@ -264,8 +276,15 @@ def _plain(value: Any) -> Any:
     return asdict(value) if is_dataclass(value) else copy.deepcopy(value)
 
 
-def _build(data: Any, where: str, *, source: str, names: tuple[str, ...] | None = None,
-           problems: list[str] | None = None, yaml: bool = True) -> DeploymentConfig | None:
+def _build(
+    data: Any,
+    where: str,
+    *,
+    source: str,
+    names: tuple[str, ...] | None = None,
+    problems: list[str] | None = None,
+    yaml: bool = True,
+) -> DeploymentConfig | None:
     """The deployment from a parsed mapping: every section by its builder, then the top
     level.  With ``problems`` each failing section adds its one-line error there (and None
     is returned when any did); without, the first one raises.  ``names`` limits the

@@ -52,8 +52,12 @@ class CropPolicy:
     def __post_init__(self) -> None:
         if self.crop not in CROPS:
             raise ValueError(f"crop={self.crop!r} is not one of {', '.join(CROPS)}")
-        if isinstance(self.scan_hop_s, bool) or not isinstance(self.scan_hop_s, (int, float)) \
-                or not self.scan_hop_s > 0 or not math.isfinite(self.scan_hop_s):
+        if (
+            isinstance(self.scan_hop_s, bool)
+            or not isinstance(self.scan_hop_s, (int, float))
+            or not self.scan_hop_s > 0
+            or not math.isfinite(self.scan_hop_s)
+        ):
             raise ValueError(f"scan_hop_s={self.scan_hop_s!r} must be a number > 0")
 
     def as_card(self) -> dict:
@@ -119,4 +123,3 @@ def combine(roi: Roi, starts: list[int], n_frames: int, hop_s: float, per_crop: 
 def span(label: Label, roi: Roi) -> tuple[float, float]:
     """``(start_s, end_s)`` of a label's detection."""
     return (roi.start_s if label.start_s is None else label.start_s, roi.end_s if label.end_s is None else label.end_s)
-

@@ -31,7 +31,16 @@ from edge.config import DeploymentConfig
 from edge.errors import PamedgeError
 from edge.levels import DecidecadeBands
 from edge.log import write_log
-from edge.outputs import DETECTION_COLUMNS, LEVEL_COLUMNS, csv_text, detection_row, level_row, raven_table, unique_stems, write_atomic
+from edge.outputs import (
+    DETECTION_COLUMNS,
+    LEVEL_COLUMNS,
+    csv_text,
+    detection_row,
+    level_row,
+    raven_table,
+    unique_stems,
+    write_atomic,
+)
 from edge.pipeline import analysis_rate, process_recording, stamped_config
 from edge.types import AudioInfo, Detection, LevelRow
 
@@ -152,10 +161,16 @@ def _level_header(infos: dict[Path, AudioInfo | None], config: DeploymentConfig)
 
 def _outcome_from_part(part: dict) -> FileOutcome:
     return FileOutcome(
-        part["file"], part["status"], part["reason"], part["audio_s"], part["roi_count"],
+        part["file"],
+        part["status"],
+        part["reason"],
+        part["audio_s"],
+        part["roi_count"],
         [Detection(**d) for d in part["detections"]],
         [LevelRow(**{**r, "bands_db": tuple(r["bands_db"])}) for r in part["levels"]],
-        part["level_bands"], part["details"])
+        part["level_bands"],
+        part["details"],
+    )
 
 
 @dataclass
@@ -179,10 +194,18 @@ class RunContext:
     classifier: Classifier | None = None
 
 
-def start_run(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfig, *,
-              table: HydrophoneTable | None = None, allow_truncated: bool = False, channel: int | None = None,
-              command: list[str] | None = None, on_start: Callable[[float], None] | None = None,
-              classifier: Classifier | None = None) -> RunContext:
+def start_run(
+    inputs: list[str | Path],
+    outdir: str | Path,
+    config: DeploymentConfig,
+    *,
+    table: HydrophoneTable | None = None,
+    allow_truncated: bool = False,
+    channel: int | None = None,
+    command: list[str] | None = None,
+    on_start: Callable[[float], None] | None = None,
+    classifier: Classifier | None = None,
+) -> RunContext:
     """Discover the recordings, read their headers once and prepare ``outdir``;
     ``on_start(audio_s)`` gets the run's total audio (a progress bar's length).  Raises
     :class:`PamedgeError` when there is nothing to do."""
@@ -194,23 +217,46 @@ def start_run(inputs: list[str | Path], outdir: str | Path, config: DeploymentCo
         raise PamedgeError(f"no .wav or .flac files found in {', '.join(map(str, inputs))}")
     outdir.mkdir(parents=True, exist_ok=True)
     table_hash = file_sha256(Path(table.path)) if table is not None else ""
-    run_key = {"config_hash": config.hash, "table_sha256": table_hash, "channel": channel,
-               "allow_truncated": allow_truncated, "part_version": PART_VERSION}
+    run_key = {
+        "config_hash": config.hash,
+        "table_sha256": table_hash,
+        "channel": channel,
+        "allow_truncated": allow_truncated,
+        "part_version": PART_VERSION,
+    }
     if classifier is not None:  # the same settings with another bundle file are another run
         run_key["model"] = classifier.identity
     infos = _probe_all(paths)
     if on_start:
         on_start(sum(i.duration_s for i in infos.values() if i is not None))
-    return RunContext(outdir, config, table, paths, infos, _Parts(outdir), _raven_names(paths),
-                      _level_header(infos, config), table_hash, run_key, started, started_utc, command, classifier)
+    return RunContext(
+        outdir,
+        config,
+        table,
+        paths,
+        infos,
+        _Parts(outdir),
+        _raven_names(paths),
+        _level_header(infos, config),
+        table_hash,
+        run_key,
+        started,
+        started_utc,
+        command,
+        classifier,
+    )
 
 
 def committed(ctx: RunContext, path: Path) -> tuple[FileOutcome, list[np.ndarray] | None] | None:
     """The outcome and noise state of ``path`` committed by an earlier run with the same
     settings (``--resume``), or None."""
     loaded = ctx.parts.load(path)
-    if loaded and loaded[0].get("run_key") == ctx.run_key and loaded[0].get("source") == _identity(path) \
-            and loaded[0]["status"] == "ok":
+    if (
+        loaded
+        and loaded[0].get("run_key") == ctx.run_key
+        and loaded[0].get("source") == _identity(path)
+        and loaded[0]["status"] == "ok"
+    ):
         part, state = loaded
         return _outcome_from_part(part), state
     return None
@@ -228,17 +274,35 @@ def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) ->
     and ``run.json`` from ``outcomes`` (in input order)."""
     report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s)
     _assemble(report, ctx.level_header)
-    _write_run_json(report, ctx.config, ctx.table, ctx.table_hash, ctx.started_utc, ctx.command, ctx.raven_names,
-                    ctx.paths, ctx.classifier)
+    _write_run_json(
+        report,
+        ctx.config,
+        ctx.table,
+        ctx.table_hash,
+        ctx.started_utc,
+        ctx.command,
+        ctx.raven_names,
+        ctx.paths,
+        ctx.classifier,
+    )
     return report
 
 
-def detect(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfig, *,
-           table: HydrophoneTable | None = None, resume: bool = False, allow_truncated: bool = False,
-           channel: int | None = None, block_s: float | None = None,
-           on_file: Callable[[FileOutcome, float], None] | None = None,
-           command: list[str] | None = None, on_start: Callable[[float], None] | None = None,
-           classifier: Classifier | None = None) -> RunReport:
+def detect(
+    inputs: list[str | Path],
+    outdir: str | Path,
+    config: DeploymentConfig,
+    *,
+    table: HydrophoneTable | None = None,
+    resume: bool = False,
+    allow_truncated: bool = False,
+    channel: int | None = None,
+    block_s: float | None = None,
+    on_file: Callable[[FileOutcome, float], None] | None = None,
+    command: list[str] | None = None,
+    on_start: Callable[[float], None] | None = None,
+    classifier: Classifier | None = None,
+) -> RunReport:
     """Process every recording named by ``inputs`` into ``outdir``; with ``classifier`` the
     ROIs are classified (:func:`edge.pipeline.process_recording`).
 
@@ -248,8 +312,17 @@ def detect(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfi
     unwritable ``outdir``); a bad recording is reported in its outcome.
     """
     config = stamped_config(config, classifier)
-    ctx = start_run(inputs, outdir, config, table=table, allow_truncated=allow_truncated, channel=channel,
-                    command=command, on_start=on_start, classifier=classifier)
+    ctx = start_run(
+        inputs,
+        outdir,
+        config,
+        table=table,
+        allow_truncated=allow_truncated,
+        channel=channel,
+        command=command,
+        on_start=on_start,
+        classifier=classifier,
+    )
     outcomes: list[FileOutcome] = []
     processing_s = 0.0
     prev_state: list[np.ndarray] | None = None
@@ -262,9 +335,16 @@ def detect(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfi
             t0 = time.perf_counter()
             info = ctx.infos[path]
             carry = info is not None and contiguous(prev_info, info)
-            outcome, state = _process_one(path, config, table, allow_truncated=allow_truncated, channel=channel,
-                                          block_s=block_s, noise_state=prev_state if carry else None,
-                                          classifier=classifier)
+            outcome, state = _process_one(
+                path,
+                config,
+                table,
+                allow_truncated=allow_truncated,
+                channel=channel,
+                block_s=block_s,
+                noise_state=prev_state if carry else None,
+                classifier=classifier,
+            )
             processing_s += time.perf_counter() - t0
             commit(ctx, path, outcome, state)
         outcomes.append(outcome)
@@ -291,8 +371,19 @@ def _process_one(path: Path, config: DeploymentConfig, table, **kwargs) -> tuple
     except Exception as exc:  # only the kinds failed_outcome accepts are caught
         return failed_outcome(path, exc), None
     channel = config.channel if kwargs.get("channel") is None else kwargs["channel"]
-    return ok_outcome(path, res.info, res.calibration, res.warnings, channel, config, len(res.rois), res.detections,
-                      res.levels, res.level_bands, carried=kwargs.get("noise_state") is not None), res.noise_state
+    return ok_outcome(
+        path,
+        res.info,
+        res.calibration,
+        res.warnings,
+        channel,
+        config,
+        len(res.rois),
+        res.detections,
+        res.levels,
+        res.level_bands,
+        carried=kwargs.get("noise_state") is not None,
+    ), res.noise_state
 
 
 def failed_outcome(path: Path, exc: Exception) -> FileOutcome:
@@ -305,20 +396,37 @@ def failed_outcome(path: Path, exc: Exception) -> FileOutcome:
     return FileOutcome(str(path), "failed", _one_line(exc, path))
 
 
-def ok_outcome(path: Path, info: AudioInfo, calibration, warnings: list[str], channel: int, config: DeploymentConfig,
-               roi_count: int, detections: list[Detection], levels: list[LevelRow], level_bands, *,
-               carried: bool) -> FileOutcome:
+def ok_outcome(
+    path: Path,
+    info: AudioInfo,
+    calibration,
+    warnings: list[str],
+    channel: int,
+    config: DeploymentConfig,
+    roi_count: int,
+    detections: list[Detection],
+    levels: list[LevelRow],
+    level_bands,
+    *,
+    carried: bool,
+) -> FileOutcome:
     """The outcome of a recording processed whole; ``carried`` says the noise floor came
     from the previous recording."""
     rate = analysis_rate(config, info)
     details = {
-        "sample_rate": info.sample_rate, "analysis_rate": rate,
-        "resampled_by": resample.describe() if rate != info.sample_rate else "", "channels": info.channels,
-        "channel": channel, "subtype": info.subtype,
-        "duration_s": info.duration_s, "start_utc": info.start_utc.isoformat() if info.start_utc else "",
-        "time_source": info.time_source or "", "serial": info.serial or "",
+        "sample_rate": info.sample_rate,
+        "analysis_rate": rate,
+        "resampled_by": resample.describe() if rate != info.sample_rate else "",
+        "channels": info.channels,
+        "channel": channel,
+        "subtype": info.subtype,
+        "duration_s": info.duration_s,
+        "start_utc": info.start_utc.isoformat() if info.start_utc else "",
+        "time_source": info.time_source or "",
+        "serial": info.serial or "",
         "calibration": {**calibration.as_dict(), "hash": calibration.hash},
-        "frontend_hash": config.spec_for(rate).hash, "warnings": warnings,
+        "frontend_hash": config.spec_for(rate).hash,
+        "warnings": warnings,
         "noise_floor_carried": carried,
     }
     return FileOutcome(str(path), "ok", "", info.duration_s, roi_count, detections, levels, list(level_bands), details)
@@ -343,8 +451,8 @@ def _assemble(report: RunReport, level_header: list[str]) -> None:
         index = {name: i for i, name in enumerate(f.level_bands)}
         for row in f.levels:
             cells = level_row(row)
-            base, bands = cells[: len(LEVEL_COLUMNS)], cells[len(LEVEL_COLUMNS):]
-            lev_rows.append(base + [bands[index[c]] if c in index else "" for c in level_header[len(LEVEL_COLUMNS):]])
+            base, bands = cells[: len(LEVEL_COLUMNS)], cells[len(LEVEL_COLUMNS) :]
+            lev_rows.append(base + [bands[index[c]] if c in index else "" for c in level_header[len(LEVEL_COLUMNS) :]])
     write_atomic(report.outdir / "detections.csv", csv_text(DETECTION_COLUMNS, det_rows))
     write_atomic(report.outdir / "levels.csv", csv_text(level_header, lev_rows))
     write_log(report.outdir / "detections.sqlite", [d for f in report.files for d in f.detections])
@@ -353,36 +461,66 @@ def _assemble(report: RunReport, level_header: list[str]) -> None:
 def _versions() -> dict[str, str]:
     import scipy
     import soundfile
-    return {"pamedge": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "soundfile": soundfile.__version__,
-            "libsndfile": soundfile.__libsndfile_version__, "resampler": resample.describe(),
-            "platform": platform.platform(),
-            "machine": platform.machine()}
+
+    return {
+        "pamedge": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "soundfile": soundfile.__version__,
+        "libsndfile": soundfile.__libsndfile_version__,
+        "resampler": resample.describe(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+    }
 
 
-def _write_run_json(report: RunReport, config: DeploymentConfig, table, table_hash: str, started_utc: str,
-                    command, raven_names, paths, classifier: Classifier | None = None) -> None:
+def _write_run_json(
+    report: RunReport,
+    config: DeploymentConfig,
+    table,
+    table_hash: str,
+    started_utc: str,
+    command,
+    raven_names,
+    paths,
+    classifier: Classifier | None = None,
+) -> None:
     names = {str(p): raven_names[p] for p in paths}
     files = []
     for f in report.files:
-        entry = {"file": f.file, "status": f.status, "reason": f.reason, "audio_s": round(f.audio_s, 3),
-                 "roi_count": f.roi_count, "detections": len(f.detections), **f.details}
+        entry = {
+            "file": f.file,
+            "status": f.status,
+            "reason": f.reason,
+            "audio_s": round(f.audio_s, 3),
+            "roi_count": f.roi_count,
+            "detections": len(f.detections),
+            **f.details,
+        }
         if f.status == "ok":
             entry["raven"] = f"raven/{names[f.file]}"
         files.append(entry)
     doc = {
-        "tool": "edge-detect", "command": command or sys.argv, "versions": _versions(),
+        "tool": "edge-detect",
+        "command": command or sys.argv,
+        "versions": _versions(),
         "started_utc": started_utc,
         "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "config": {"source": config.source, "hash": config.hash, "settings": config.as_dict()},
         "calibration_table": {"path": table.path if table else "", "sha256": table_hash},
         "model": classifier.describe() if classifier is not None else None,
         "files": files,
-        "totals": {"files": len(report.files), "ok": len(report.files) - len(report.failed),
-                   "failed": len(report.failed), "audio_s": round(report.audio_s, 3),
-                   "detections": sum(len(f.detections) for f in report.files),
-                   "detections_per_label": report.per_label(), "wall_s": round(report.wall_s, 3),
-                   "processing_s": round(report.processing_s, 3),
-                   "realtime_factor": round(report.realtime_factor, 1) if report.processing_s else None},
+        "totals": {
+            "files": len(report.files),
+            "ok": len(report.files) - len(report.failed),
+            "failed": len(report.failed),
+            "audio_s": round(report.audio_s, 3),
+            "detections": sum(len(f.detections) for f in report.files),
+            "detections_per_label": report.per_label(),
+            "wall_s": round(report.wall_s, 3),
+            "processing_s": round(report.processing_s, 3),
+            "realtime_factor": round(report.realtime_factor, 1) if report.processing_s else None,
+        },
     }
     write_atomic(report.outdir / "run.json", json.dumps(doc, indent=2, default=str) + "\n")

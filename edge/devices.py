@@ -62,8 +62,10 @@ class SensorPaths:
 
     def __post_init__(self) -> None:
         v.require(self.power in POWER_SENSORS, f"power={self.power!r} must be one of {', '.join(POWER_SENSORS)}")
-        v.require(self.power in ("none", "vcgencmd") or bool(self.power_path),
-                  f"power_path is needed for power={self.power!r}")
+        v.require(
+            self.power in ("none", "vcgencmd") or bool(self.power_path),
+            f"power_path is needed for power={self.power!r}",
+        )
         v.number("battery_scale", self.battery_scale, minimum=0, exclusive=True)
 
 

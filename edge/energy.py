@@ -88,8 +88,11 @@ def find_sensor(profile: DeviceProfile | None) -> Sensor | None:
     else None: the energy is then modelled."""
     if profile is not None:
         s = profile.sensors
-        readers = {"hwmon": lambda: hwmon_watts(s.power_path), "ina3221": lambda: ina3221_watts(s.power_path),
-                   "vcgencmd": vcgencmd_watts}
+        readers = {
+            "hwmon": lambda: hwmon_watts(s.power_path),
+            "ina3221": lambda: ina3221_watts(s.power_path),
+            "vcgencmd": vcgencmd_watts,
+        }
         if s.power in readers:
             try:
                 readers[s.power]()
@@ -147,18 +150,29 @@ class Meter:
 def modelled(profile: DeviceProfile, cpu_s: float, wall_s: float) -> dict:
     """The profile's model applied to ``cpu_s`` CPU seconds over ``wall_s``."""
     u = cpu_s / (wall_s * profile.cores) if wall_s > 0 else 0.0
-    return {"joules": profile.modelled_joules(cpu_s, wall_s), "utilisation": u,
-            "mean_w": profile.power.watts(u), "formula": profile.power.formula(),
-            "coefficients_estimate": profile.power.estimate, "coefficients_source": profile.power.source}
+    return {
+        "joules": profile.modelled_joules(cpu_s, wall_s),
+        "utilisation": u,
+        "mean_w": profile.power.watts(u),
+        "formula": profile.power.formula(),
+        "coefficients_estimate": profile.power.estimate,
+        "coefficients_source": profile.power.source,
+    }
 
 
-def projection(profile: DeviceProfile, cpu_s_per_audio_s: float, *, duty_cycle: float,
-               battery_wh: float | None) -> dict:
+def projection(
+    profile: DeviceProfile, cpu_s_per_audio_s: float, *, duty_cycle: float, battery_wh: float | None
+) -> dict:
     """Wh a day for a buoy recording ``duty_cycle`` of the time and processing as it goes
     (always on: idle power all day, plus the processing's share of the cores), and days on
     ``battery_wh``."""
     u = min(1.0, cpu_s_per_audio_s * duty_cycle / profile.cores)
     wh_day = profile.power.watts(u) * 24.0
-    return {"duty_cycle": duty_cycle, "audio_h_per_day": 24.0 * duty_cycle, "utilisation": u,
-            "wh_per_day": wh_day, "battery_wh": battery_wh,
-            "days": battery_wh / wh_day if battery_wh else None}
+    return {
+        "duty_cycle": duty_cycle,
+        "audio_h_per_day": 24.0 * duty_cycle,
+        "utilisation": u,
+        "wh_per_day": wh_day,
+        "battery_wh": battery_wh,
+        "days": battery_wh / wh_day if battery_wh else None,
+    }

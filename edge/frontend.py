@@ -45,18 +45,24 @@ class FrontendSpec:
         v.number("fmin", self.fmin, minimum=0)
         v.number("fmax", self.fmax, minimum=0, exclusive=True, allow_none=True)
         v.integer("n_mels", self.n_mels, minimum=1, allow_none=True, maximum=1024, why="mel bands")
-        v.integer("sample_rate", self.sample_rate, minimum=1, allow_none=True, maximum=1_536_000, why="the fastest recorders")
+        v.integer(
+            "sample_rate", self.sample_rate, minimum=1, allow_none=True, maximum=1_536_000, why="the fastest recorders"
+        )
         if self.fmax is not None:
             v.require(self.fmax > self.fmin, f"fmax={self.fmax} must be > fmin={self.fmin}")
         if self.sample_rate is not None and self.fmax is not None:
-            v.require(self.fmax <= self.sample_rate / 2,
-                      f"fmax={self.fmax} is above the Nyquist frequency of sample_rate={self.sample_rate}")
+            v.require(
+                self.fmax <= self.sample_rate / 2,
+                f"fmax={self.fmax} is above the Nyquist frequency of sample_rate={self.sample_rate}",
+            )
         if self.sample_rate is not None:
             df = self.sample_rate / self.nfft
             top = self.fmax if self.fmax is not None else self.sample_rate / 2
-            v.require(np.floor(top / df) >= np.ceil(self.fmin / df),
-                      f"band fmin={self.fmin}..fmax={top} Hz holds no frequency bin "
-                      f"(bins are {df:g} Hz apart at sample_rate={self.sample_rate}, nfft={self.nfft})")
+            v.require(
+                np.floor(top / df) >= np.ceil(self.fmin / df),
+                f"band fmin={self.fmin}..fmax={top} Hz holds no frequency bin "
+                f"(bins are {df:g} Hz apart at sample_rate={self.sample_rate}, nfft={self.nfft})",
+            )
 
     def bound(self, sample_rate: int) -> FrontendSpec:
         """This spec at a concrete sample rate (unchanged when already bound)."""

@@ -54,12 +54,12 @@ class DecidecadeBands:
         if fmin is not None:  # nominal centres (20, 80 Hz) lie up to 0.7 % above the exact ones
             n_lo = int(np.ceil(10 * np.log10(fmin / 1000) - 0.05))
         else:
-            lowest = max(df / (10 ** 0.05 - 10 ** -0.05), 10.0)
+            lowest = max(df / (10**0.05 - 10**-0.05), 10.0)
             n_lo = int(np.ceil(10 * np.log10(lowest / 1000) - 1e-9))
         n_hi = int(np.floor(10 * np.log10(nyquist / 1000) - 0.5 + 1e-9))  # upper edge <= Nyquist
         ns = np.arange(n_lo, n_hi + 1)
         centres = 1000.0 * 10.0 ** (ns / 10.0)
-        lower, upper = centres * 10 ** -0.05, centres * 10 ** 0.05
+        lower, upper = centres * 10**-0.05, centres * 10**0.05
         freqs = spec.bin_freqs()
         b_lo = np.maximum(freqs - df / 2, 0.0)
         b_hi = np.minimum(freqs + df / 2, nyquist)
@@ -72,7 +72,7 @@ class DecidecadeBands:
 
 def _nominal(n: int) -> float:
     decade, step = divmod(n, 10)
-    return round(_R10[step] * 1000.0 * 10.0 ** decade, 6)
+    return round(_R10[step] * 1000.0 * 10.0**decade, 6)
 
 
 class StreamingLevels:
@@ -127,14 +127,23 @@ class StreamingLevels:
         return result
 
 
-def to_rows(periods: list[tuple[int, float, np.ndarray]], *, file: str, start_utc_of, period_s: float,
-            total_s: float) -> list[LevelRow]:
+def to_rows(
+    periods: list[tuple[int, float, np.ndarray]], *, file: str, start_utc_of, period_s: float, total_s: float
+) -> list[LevelRow]:
     """Level records from accumulated periods; ``start_utc_of(offset_s)`` gives ISO time."""
     rows = []
     for index, broadband, bands in periods:
         start = index * period_s
-        rows.append(LevelRow(file, start_utc_of(start), start, min(period_s, total_s - start),
-                             _db(broadband), tuple(_db(b) for b in bands)))
+        rows.append(
+            LevelRow(
+                file,
+                start_utc_of(start),
+                start,
+                min(period_s, total_s - start),
+                _db(broadband),
+                tuple(_db(b) for b in bands),
+            )
+        )
     return rows
 
 

@@ -19,8 +19,25 @@ from edge.errors import PamedgeError
 from edge.types import Detection
 
 SCHEMA_VERSION = 1
-_FIELDS = ("file", "channel", "start_utc", "start_s", "end_s", "low_hz", "high_hz", "label", "score", "snr_db",
-           "received_level_db", "head", "deployment", "model", "config_hash", "hydrophone", "calibration_db")
+_FIELDS = (
+    "file",
+    "channel",
+    "start_utc",
+    "start_s",
+    "end_s",
+    "low_hz",
+    "high_hz",
+    "label",
+    "score",
+    "snr_db",
+    "received_level_db",
+    "head",
+    "deployment",
+    "model",
+    "config_hash",
+    "hydrophone",
+    "calibration_db",
+)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS detections (
@@ -95,7 +112,8 @@ class DetectionLog:
                 seqs.append(last[d.deployment])
                 self.conn.execute(
                     f"INSERT INTO detections VALUES (?, ?, {', '.join('?' * len(_FIELDS))})",
-                    (d.deployment, last[d.deployment], *(_nan_to_none(getattr(d, f)) for f in _FIELDS)))
+                    (d.deployment, last[d.deployment], *(_nan_to_none(getattr(d, f)) for f in _FIELDS)),
+                )
         return seqs
 
     def last_seq(self, deployment: str) -> int:
@@ -112,8 +130,10 @@ class DetectionLog:
 
     def read(self, deployment: str, *, after: int = 0, limit: int | None = None) -> list[tuple[int, Detection]]:
         """``(seq, detection)`` of ``deployment`` with ``seq > after``, in sequence order."""
-        sql = f"SELECT seq, {', '.join(f'd_{f}' for f in _FIELDS)} FROM detections WHERE deployment=? AND seq>? " \
-              "ORDER BY seq"
+        sql = (
+            f"SELECT seq, {', '.join(f'd_{f}' for f in _FIELDS)} FROM detections WHERE deployment=? AND seq>? "
+            "ORDER BY seq"
+        )
         args: tuple = (deployment, after)
         if limit is not None:
             sql += " LIMIT ?"

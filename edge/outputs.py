@@ -17,12 +17,40 @@ from pathlib import Path
 
 from edge.types import Detection, LevelRow
 
-DETECTION_COLUMNS = ("file", "channel", "start_utc", "start_s", "end_s", "low_hz", "high_hz", "label",
-                     "score", "snr_db", "received_level_db", "head", "deployment", "model",
-                     "config_hash", "hydrophone", "calibration_db")
+DETECTION_COLUMNS = (
+    "file",
+    "channel",
+    "start_utc",
+    "start_s",
+    "end_s",
+    "low_hz",
+    "high_hz",
+    "label",
+    "score",
+    "snr_db",
+    "received_level_db",
+    "head",
+    "deployment",
+    "model",
+    "config_hash",
+    "hydrophone",
+    "calibration_db",
+)
 LEVEL_COLUMNS = ("file", "start_utc", "start_s", "duration_s", "broadband_db")
-RAVEN_COLUMNS = ("Selection", "View", "Channel", "Begin Time (s)", "End Time (s)", "Low Freq (Hz)",
-                 "High Freq (Hz)", "Label", "Score", "SNR (dB)", "Received Level (dB re 1 uPa)", "Begin UTC")
+RAVEN_COLUMNS = (
+    "Selection",
+    "View",
+    "Channel",
+    "Begin Time (s)",
+    "End Time (s)",
+    "Low Freq (Hz)",
+    "High Freq (Hz)",
+    "Label",
+    "Score",
+    "SNR (dB)",
+    "Received Level (dB re 1 uPa)",
+    "Begin UTC",
+)
 
 
 def _fmt(value: float, digits: int) -> str:
@@ -34,14 +62,36 @@ def _fmt(value: float, digits: int) -> str:
 
 
 def detection_row(d: Detection) -> list[str]:
-    return [d.file, str(d.channel), d.start_utc, _fmt(d.start_s, 3), _fmt(d.end_s, 3), _fmt(d.low_hz, 1),
-            _fmt(d.high_hz, 1), d.label, _fmt(d.score, 4), _fmt(d.snr_db, 2), _fmt(d.received_level_db, 2),
-            d.head, d.deployment, d.model, d.config_hash, d.hydrophone, _fmt(d.calibration_db, 2)]
+    return [
+        d.file,
+        str(d.channel),
+        d.start_utc,
+        _fmt(d.start_s, 3),
+        _fmt(d.end_s, 3),
+        _fmt(d.low_hz, 1),
+        _fmt(d.high_hz, 1),
+        d.label,
+        _fmt(d.score, 4),
+        _fmt(d.snr_db, 2),
+        _fmt(d.received_level_db, 2),
+        d.head,
+        d.deployment,
+        d.model,
+        d.config_hash,
+        d.hydrophone,
+        _fmt(d.calibration_db, 2),
+    ]
 
 
 def level_row(row: LevelRow) -> list[str]:
-    return [row.file, row.start_utc, _fmt(row.start_s, 3), _fmt(row.duration_s, 3), _fmt(row.broadband_db, 2),
-            *(_fmt(b, 2) for b in row.bands_db)]
+    return [
+        row.file,
+        row.start_utc,
+        _fmt(row.start_s, 3),
+        _fmt(row.duration_s, 3),
+        _fmt(row.broadband_db, 2),
+        *(_fmt(b, 2) for b in row.bands_db),
+    ]
 
 
 def csv_text(header: Sequence[str] | None, rows: Iterable[Sequence[str]], *, delimiter: str = ",") -> str:
@@ -57,9 +107,22 @@ def raven_table(detections: Sequence[Detection]) -> str:
     """A Raven Pro selection table (tab-separated; channels count from 1 in Raven)."""
     rows = []
     for i, d in enumerate(detections, start=1):
-        rows.append([str(i), "Spectrogram 1", str(d.channel + 1), _fmt(d.start_s, 3), _fmt(d.end_s, 3),
-                     _fmt(d.low_hz, 1), _fmt(d.high_hz, 1), d.label, _fmt(d.score, 4), _fmt(d.snr_db, 2),
-                     _fmt(d.received_level_db, 2), d.start_utc])
+        rows.append(
+            [
+                str(i),
+                "Spectrogram 1",
+                str(d.channel + 1),
+                _fmt(d.start_s, 3),
+                _fmt(d.end_s, 3),
+                _fmt(d.low_hz, 1),
+                _fmt(d.high_hz, 1),
+                d.label,
+                _fmt(d.score, 4),
+                _fmt(d.snr_db, 2),
+                _fmt(d.received_level_db, 2),
+                d.start_utc,
+            ]
+        )
     return csv_text(RAVEN_COLUMNS, rows, delimiter="\t")
 
 
@@ -95,8 +158,7 @@ def unique_stems(paths: Sequence, *, max_bytes: int = STEM_BYTES) -> dict:
     for p in paths:
         stem, tag = Path(p).stem, "_" + hashlib.sha1(os.path.abspath(p).encode()).hexdigest()[:8]
         if len(stem.encode()) > max_bytes:
-            stems[p] = stem.encode()[:max_bytes - len(tag)].decode(errors="ignore") + tag
+            stems[p] = stem.encode()[: max_bytes - len(tag)].decode(errors="ignore") + tag
         else:
             stems[p] = stem + ("" if counts[stem] == 1 else tag)
     return stems
-

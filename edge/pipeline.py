@@ -27,7 +27,17 @@ from edge.levels import StreamingLevels, to_rows
 from edge.resample import ResampledSource, output_length
 from edge.roi import StreamingRoiDetector
 from edge.timestamps import iso_utc
-from edge.types import AudioBlock, AudioInfo, AudioSource, CandidateStage, Detection, Frontend, LevelRow, Roi, SpectralFrames
+from edge.types import (
+    AudioBlock,
+    AudioInfo,
+    AudioSource,
+    CandidateStage,
+    Detection,
+    Frontend,
+    LevelRow,
+    Roi,
+    SpectralFrames,
+)
 
 ROI_LABEL = "roi"
 
@@ -85,8 +95,9 @@ class Prepared:
         return ResampledSource(whole, self.info, self.rate, skip=start)
 
     def frontend(self, first_frame: int = 0) -> StreamingFrontend:
-        return StreamingFrontend(self.spec, self.calibration.bin_gain_db(self.spec.bin_freqs()),
-                                 first_frame=first_frame)
+        return StreamingFrontend(
+            self.spec, self.calibration.bin_gain_db(self.spec.bin_freqs()), first_frame=first_frame
+        )
 
 
 def analysis_rate(config: DeploymentConfig, info: AudioInfo) -> int:
@@ -94,9 +105,15 @@ def analysis_rate(config: DeploymentConfig, info: AudioInfo) -> int:
     return config.sample_rate or info.sample_rate
 
 
-def prepare(path: str | Path, config: DeploymentConfig, table: HydrophoneTable | None, *,
-            channel: int | None = None, block_s: float | None = None,
-            allow_truncated: bool = False) -> Prepared:
+def prepare(
+    path: str | Path,
+    config: DeploymentConfig,
+    table: HydrophoneTable | None,
+    *,
+    channel: int | None = None,
+    block_s: float | None = None,
+    allow_truncated: bool = False,
+) -> Prepared:
     """Probe a recording and resolve its calibration; raises :class:`AudioError` when it
     cannot be processed with this deployment."""
     info = probe(path, allow_truncated=allow_truncated)
@@ -104,14 +121,18 @@ def prepare(path: str | Path, config: DeploymentConfig, table: HydrophoneTable |
     if rate != info.sample_rate:
         top = config.band_top_hz()
         if info.sample_rate / 2 < top:
-            raise AudioError(f"{info.path}: sample rate {info.sample_rate} Hz cannot be analysed by deployment "
-                             f"{config.name!r} at {rate} Hz: its Nyquist frequency {info.sample_rate / 2:g} Hz is below "
-                             f"the deployment's band, which reaches {top:g} Hz")
+            raise AudioError(
+                f"{info.path}: sample rate {info.sample_rate} Hz cannot be analysed by deployment "
+                f"{config.name!r} at {rate} Hz: its Nyquist frequency {info.sample_rate / 2:g} Hz is below "
+                f"the deployment's band, which reaches {top:g} Hz"
+            )
     calibration, warning = resolve(info.serial, config.calibration, table)
     warnings = [f"{info.path}: {warning}"] if warning else []
     if info.shortfall:  # said per file (CLI line, run.json), not only allowed by the run's flag
-        warnings.append(f"{info.path}: truncated WAV: header declares {info.shortfall[0]} bytes of audio, the "
-                        f"file holds {info.shortfall[1]}; processed the {info.frames} samples present")
+        warnings.append(
+            f"{info.path}: truncated WAV: header declares {info.shortfall[0]} bytes of audio, the "
+            f"file holds {info.shortfall[1]}; processed the {info.frames} samples present"
+        )
     channel = config.channel if channel is None else channel
     block_frames = max(1, round((block_s or config.block_s) * info.sample_rate))
     prepared = Prepared(info, calibration, warnings, config.spec_for(rate), channel, block_frames, rate)
@@ -126,9 +147,15 @@ def stamped_config(config: DeploymentConfig, classifier: Classifier | None) -> D
     return replace(config, model=None) if classifier is None and config.model is not None else config
 
 
-def records(prep: Prepared, config: DeploymentConfig, rois: list[Roi], periods: list, name: str,
-            labels: list[list[Label] | None] | None = None, model: str = ""
-            ) -> tuple[list[Detection], list[LevelRow]]:
+def records(
+    prep: Prepared,
+    config: DeploymentConfig,
+    rois: list[Roi],
+    periods: list,
+    name: str,
+    labels: list[list[Label] | None] | None = None,
+    model: str = "",
+) -> tuple[list[Detection], list[LevelRow]]:
     """Detection and level records of a recording from its ROIs and level periods.
 
     ``labels`` (one entry per ROI, from a classifier ``model``) turns each ROI into a
@@ -142,10 +169,25 @@ def records(prep: Prepared, config: DeploymentConfig, rois: list[Roi], periods: 
 
     def record(r: Roi, label: str, score: float, head: str = "", by: str = "", span=None) -> Detection:
         start_s, end_s = span or (r.start_s, r.end_s)  # a scanned ROI's label covers part of it
-        return Detection(name, prep.channel, utc(start_s), start_s, end_s, r.low_hz, r.high_hz, label,
-                         score, r.snr_db, r.received_level_db, head=head, deployment=config.name, model=by,
-                         config_hash=config_hash, hydrophone=calibration.hydrophone,
-                         calibration_db=calibration.full_scale_spl_db)
+        return Detection(
+            name,
+            prep.channel,
+            utc(start_s),
+            start_s,
+            end_s,
+            r.low_hz,
+            r.high_hz,
+            label,
+            score,
+            r.snr_db,
+            r.received_level_db,
+            head=head,
+            deployment=config.name,
+            model=by,
+            config_hash=config_hash,
+            hydrophone=calibration.hydrophone,
+            calibration_db=calibration.full_scale_spl_db,
+        )
 
     detections = []
     for i, r in enumerate(rois):
@@ -154,8 +196,7 @@ def records(prep: Prepared, config: DeploymentConfig, rois: list[Roi], periods: 
             detections.append(record(r, ROI_LABEL, float("nan")))
         else:
             detections += [record(r, k.label, k.score, k.head, model, crop_span(k, r)) for k in kept]
-    level_rows = to_rows(periods, file=name, start_utc_of=utc, period_s=config.levels.period_s,
-                         total_s=info.duration_s)
+    level_rows = to_rows(periods, file=name, start_utc_of=utc, period_s=config.levels.period_s, total_s=info.duration_s)
     return detections, level_rows
 
 
@@ -183,22 +224,38 @@ class Chain:
     frames wanted: clip features), ``on_frames`` sees every batch of frames (training
     features), and ``times`` (a dict of stage -> seconds) accumulates each stage's time."""
 
-    def __init__(self, prep: Prepared, config: DeploymentConfig, *, noise_state: list[np.ndarray] | None = None,
-                 first_frame: int = 0, classifier: Classifier | None = None, classify_limit: int | None = None,
-                 levels: bool = True, candidates: bool = True, owned: tuple[int, int] | None = None,
-                 on_frames: Callable[[SpectralFrames], None] | None = None,
-                 times: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        prep: Prepared,
+        config: DeploymentConfig,
+        *,
+        noise_state: list[np.ndarray] | None = None,
+        first_frame: int = 0,
+        classifier: Classifier | None = None,
+        classify_limit: int | None = None,
+        levels: bool = True,
+        candidates: bool = True,
+        owned: tuple[int, int] | None = None,
+        on_frames: Callable[[SpectralFrames], None] | None = None,
+        times: dict[str, float] | None = None,
+    ) -> None:
         if classifier is not None and not candidates:
             raise ValueError("a classifier needs the candidate stages (candidates=True)")
         self.prep = prep
         self.first_frame = first_frame
         self.frontend: Frontend = prep.frontend(first_frame)
-        self.detector = (StreamingRoiDetector(config.roi, prep.spec, noise_state=noise_state, first_frame=first_frame)
-                         if candidates else None)
+        self.detector = (
+            StreamingRoiDetector(config.roi, prep.spec, noise_state=noise_state, first_frame=first_frame)
+            if candidates
+            else None
+        )
         self.candidates: list[CandidateStage] = [self.detector] if self.detector is not None else []
         self.levels = StreamingLevels(prep.spec, config.levels) if levels else None
-        self.stream = (classifier.stream(prep.spec, first_frame=first_frame, limit=classify_limit)
-                       if classifier is not None else None)
+        self.stream = (
+            classifier.stream(prep.spec, first_frame=first_frame, limit=classify_limit)
+            if classifier is not None
+            else None
+        )
         self.owned = owned
         self.on_frames = on_frames
         self.times = times
@@ -236,8 +293,15 @@ class Chain:
         labels = self._timed("inference", self.stream.finish) if self.stream is not None else None
         failures = self.stream.failures if self.stream is not None else []
         noise_state = self.detector.noise_state() if self.detector is not None else []
-        return ChainResult(self.rois, self.periods, labels, failures, noise_state,
-                           self.levels.bands.names if self.levels is not None else (), completed)
+        return ChainResult(
+            self.rois,
+            self.periods,
+            labels,
+            failures,
+            noise_state,
+            self.levels.bands.names if self.levels is not None else (),
+            completed,
+        )
 
     def _step(self, block: AudioBlock) -> None:
         frames = self._timed("frontend", self.frontend.push, block)
@@ -276,15 +340,26 @@ class Chain:
 
 def failure_warnings(prep: Prepared, failures: list[tuple[Roi, str]]) -> list[str]:
     """One warning line per ROI whose classification failed, naming the file and time."""
-    return [f"{prep.info.path}: classifying the ROI at {roi.start_s:.2f}-{roi.end_s:.2f} s failed ({why}); "
-            "kept as an ROI-only record" for roi, why in failures]
+    return [
+        f"{prep.info.path}: classifying the ROI at {roi.start_s:.2f}-{roi.end_s:.2f} s failed ({why}); "
+        "kept as an ROI-only record"
+        for roi, why in failures
+    ]
 
 
-def process_recording(path: str | Path, config: DeploymentConfig, table: HydrophoneTable | None, *,
-                      channel: int | None = None, block_s: float | None = None,
-                      allow_truncated: bool = False, noise_state: list[np.ndarray] | None = None,
-                      display_name: str | None = None, classifier: Classifier | None = None,
-                      classify_limit: int | None = None) -> RecordingResult:
+def process_recording(
+    path: str | Path,
+    config: DeploymentConfig,
+    table: HydrophoneTable | None,
+    *,
+    channel: int | None = None,
+    block_s: float | None = None,
+    allow_truncated: bool = False,
+    noise_state: list[np.ndarray] | None = None,
+    display_name: str | None = None,
+    classifier: Classifier | None = None,
+    classify_limit: int | None = None,
+) -> RecordingResult:
     """Process one recording; raises :class:`AudioError` when it cannot be.
 
     With ``classifier`` each ROI is classified as the frames arrive (ROIs the model keeps
@@ -293,7 +368,15 @@ def process_recording(path: str | Path, config: DeploymentConfig, table: Hydroph
     prep = prepare(path, config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
     out = Chain(prep, config, noise_state=noise_state, classifier=classifier, classify_limit=classify_limit).run()
     warnings = prep.warnings + failure_warnings(prep, out.failures)
-    detections, level_rows = records(prep, config, out.rois, out.periods, display_name or str(path), out.labels,
-                                     classifier.identity if classifier is not None else "")
-    return RecordingResult(prep.info, prep.calibration, out.rois, detections, level_rows, out.level_bands,
-                           warnings, out.noise_state)
+    detections, level_rows = records(
+        prep,
+        config,
+        out.rois,
+        out.periods,
+        display_name or str(path),
+        out.labels,
+        classifier.identity if classifier is not None else "",
+    )
+    return RecordingResult(
+        prep.info, prep.calibration, out.rois, detections, level_rows, out.level_bands, warnings, out.noise_state
+    )

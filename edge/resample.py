@@ -45,8 +45,9 @@ def _soxr():
     try:
         import soxr
     except ImportError:
-        raise MissingExtraError("resampling a recording to the deployment's rate needs soxr: "
-                                "pip install soxr==1.1.0") from None
+        raise MissingExtraError(
+            "resampling a recording to the deployment's rate needs soxr: pip install soxr==1.1.0"
+        ) from None
     return soxr
 
 

@@ -68,22 +68,43 @@ class RoiSettings:
         v.number("off_db", self.off_db, minimum=0)
         v.require(self.off_db <= self.on_db, f"off_db={self.off_db} must be <= on_db={self.on_db} (hysteresis)")
         v.number("min_duration_s", self.min_duration_s, minimum=0)
-        v.number("max_duration_s", self.max_duration_s, minimum=0, exclusive=True, allow_none=True, maximum=3600, why="an open event is held in memory")
+        v.number(
+            "max_duration_s",
+            self.max_duration_s,
+            minimum=0,
+            exclusive=True,
+            allow_none=True,
+            maximum=3600,
+            why="an open event is held in memory",
+        )
         if self.max_duration_s is not None:
-            v.require(self.max_duration_s > self.min_duration_s,
-                      f"max_duration_s={self.max_duration_s} must be > min_duration_s={self.min_duration_s}")
+            v.require(
+                self.max_duration_s > self.min_duration_s,
+                f"max_duration_s={self.max_duration_s} must be > min_duration_s={self.min_duration_s}",
+            )
         v.number("merge_gap_s", self.merge_gap_s, minimum=0)
         for name in ("smooth_bins", "smooth_frames"):
             value = getattr(self, name)
             v.integer(name, value, minimum=1, maximum=101, why="smoothing box: time grows with its area")
             v.require(value % 2 == 1, f"{name}={value} must be odd (the box is centred)")
         v.number("noise_segment_s", self.noise_segment_s, minimum=0, exclusive=True)
-        v.number("noise_window_s", self.noise_window_s, minimum=0, exclusive=True, maximum=86400, why="a day of noise history")
-        v.require(self.noise_window_s / self.noise_segment_s <= 100_000,
-                  f"noise_window_s / noise_segment_s = {self.noise_window_s / self.noise_segment_s:g} segments of "
-                  "noise history must be <= 100000 (the history is held in memory)")
-        v.require(self.noise_window_s >= self.noise_segment_s,
-                  f"noise_window_s={self.noise_window_s} must be >= noise_segment_s={self.noise_segment_s}")
+        v.number(
+            "noise_window_s",
+            self.noise_window_s,
+            minimum=0,
+            exclusive=True,
+            maximum=86400,
+            why="a day of noise history",
+        )
+        v.require(
+            self.noise_window_s / self.noise_segment_s <= 100_000,
+            f"noise_window_s / noise_segment_s = {self.noise_window_s / self.noise_segment_s:g} segments of "
+            "noise history must be <= 100000 (the history is held in memory)",
+        )
+        v.require(
+            self.noise_window_s >= self.noise_segment_s,
+            f"noise_window_s={self.noise_window_s} must be >= noise_segment_s={self.noise_segment_s}",
+        )
 
 
 def _freq_box_sum(raw: np.ndarray, width: int) -> np.ndarray:
@@ -184,8 +205,14 @@ class _Event:
 class StreamingRoiDetector:
     """Finds ROIs in a stream of :class:`SpectralFrames` from one recording or deployment."""
 
-    def __init__(self, settings: RoiSettings, spec: FrontendSpec, *,
-                 noise_state: list[np.ndarray] | None = None, first_frame: int = 0) -> None:
+    def __init__(
+        self,
+        settings: RoiSettings,
+        spec: FrontendSpec,
+        *,
+        noise_state: list[np.ndarray] | None = None,
+        first_frame: int = 0,
+    ) -> None:
         if first_frame < 0:
             raise ValueError(f"{first_frame=} must be >= 0")
         self.settings = settings
@@ -194,15 +221,18 @@ class StreamingRoiDetector:
         fmax = settings.fmax if settings.fmax is not None else freqs[-1]
         idx = np.flatnonzero((freqs >= settings.fmin) & (freqs <= fmax))
         if len(idx) == 0:
-            raise ValueError(f"ROI band {settings.fmin}-{fmax} Hz holds no frequency bin at "
-                             f"sample_rate={spec.sample_rate}, nfft={spec.nfft}")
+            raise ValueError(
+                f"ROI band {settings.fmin}-{fmax} Hz holds no frequency bin at "
+                f"sample_rate={spec.sample_rate}, nfft={spec.nfft}"
+            )
         self._bins = slice(int(idx[0]), int(idx[-1]) + 1)
         self._freqs = freqs[self._bins]
         self._df = spec.sample_rate / spec.nfft
         hop_s = spec.hop_s
         self._seg = max(1, round(settings.noise_segment_s / hop_s))
-        self._floor = _NoiseFloor(len(idx), max(1, round(settings.noise_window_s / settings.noise_segment_s)),
-                                  noise_state or [])
+        self._floor = _NoiseFloor(
+            len(idx), max(1, round(settings.noise_window_s / settings.noise_segment_s)), noise_state or []
+        )
         self._lag = settings.smooth_frames // 2
         self._gap = int(np.floor(settings.merge_gap_s / hop_s + 1e-9))
         nb = len(idx)

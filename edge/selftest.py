@@ -33,9 +33,16 @@ class SelftestResult:
         return all(d <= self.tolerance for d in self.deviation.values())
 
     def as_dict(self) -> dict:
-        return {"bundle": self.bundle, "backend": self.backend, "identity": self.identity, "windows": self.windows,
-                "tolerance": self.tolerance, "max_abs_deviation": self.deviation,
-                "max_abs_deviation_fp32": self.deviation_fp32, "passed": self.passed}
+        return {
+            "bundle": self.bundle,
+            "backend": self.backend,
+            "identity": self.identity,
+            "windows": self.windows,
+            "tolerance": self.tolerance,
+            "max_abs_deviation": self.deviation,
+            "max_abs_deviation_fp32": self.deviation_fp32,
+            "passed": self.passed,
+        }
 
 
 def selftest(bundle: Bundle, kind: str, *, threads: int = 1) -> SelftestResult:
@@ -53,8 +60,7 @@ def selftest(bundle: Bundle, kind: str, *, threads: int = 1) -> SelftestResult:
         raise BundleError(f"{path}: no 'input' array")
     x = golden["input"].astype(np.float32)
     got = backend.run(x)
-    result = SelftestResult(bundle.name, backend.kind, bundle.identity(backend.kind), bundle.tolerance,
-                            windows=len(x))
+    result = SelftestResult(bundle.name, backend.kind, bundle.identity(backend.kind), bundle.tolerance, windows=len(x))
     for o in bundle.outputs:
         ref = golden.get(f"{backend.kind}_int8/{o.name}")
         if ref is None:

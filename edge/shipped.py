@@ -37,8 +37,13 @@ def deployments_dirs() -> list[Path]:
 
 def is_name(ref: str) -> bool:
     """A bare name (``narw-upcall``), not a path (``./x.yaml``, ``a/b``, ``x.yaml``)."""
-    return bool(ref) and "/" not in ref and os.sep not in ref and not ref.startswith(".") \
+    return (
+        bool(ref)
+        and "/" not in ref
+        and os.sep not in ref
+        and not ref.startswith(".")
         and not ref.endswith((".yaml", ".yml"))
+    )
 
 
 def deployment(ref: str | os.PathLike) -> Path:
@@ -51,8 +56,10 @@ def deployment(ref: str | os.PathLike) -> Path:
         if candidate.is_file():
             return candidate
     known = sorted({c.stem for d in deployments_dirs() if d.is_dir() for c in d.glob("*.yaml")})
-    raise ConfigError(f"deployment {str(ref)!r}: no such file and no shipped deployment of that name "
-                      f"(known: {', '.join(known) or 'none'})")
+    raise ConfigError(
+        f"deployment {str(ref)!r}: no such file and no shipped deployment of that name "
+        f"(known: {', '.join(known) or 'none'})"
+    )
 
 
 def table(ref: str, base: Path | None) -> Path:

@@ -33,12 +33,26 @@ def main():
 @main.command()
 @click.argument("source", required=False)
 @click.option("--db", required=True, type=click.Path(dir_okay=False), help="Shore SQLite database (created).")
-@click.option("--keys", "keys_path", required=True, type=click.Path(dir_okay=False),
-              help="KEYS.yaml mapping deployment id to hex key.")
-@click.option("--http", "http_port", type=click.IntRange(0, 65535), default=None,
-              help="Receive RockBLOCK web-hook POSTs on this port (until interrupted).")
-@click.option("--idle-s", type=click.FloatRange(min=0), default=None,
-              help="With mqtt:// or --http: stop after this many seconds without a message.")
+@click.option(
+    "--keys",
+    "keys_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="KEYS.yaml mapping deployment id to hex key.",
+)
+@click.option(
+    "--http",
+    "http_port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Receive RockBLOCK web-hook POSTs on this port (until interrupted).",
+)
+@click.option(
+    "--idle-s",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="With mqtt:// or --http: stop after this many seconds without a message.",
+)
 @domain_errors
 def ingest(source, db, keys_path, http_port, idle_s):
     """Verify, decode, deduplicate and store frames from SOURCE: a folder of frame files or
@@ -82,12 +96,27 @@ def ingest(source, db, keys_path, http_port, idle_s):
 
 @main.command()
 @click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help="Shore SQLite database.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="CSV with the columns of edge-detect's detections.csv.")
-@click.option("--raven", "raven_dir", type=click.Path(file_okay=False), default=None,
-              help="Folder for Raven selection tables, one per deployment and UTC day.")
-@click.option("--health", "health_csv", type=click.Path(dir_okay=False), default=None,
-              help="CSV of the buoys' health and effort records (README: edge-shore export --health).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="CSV with the columns of edge-detect's detections.csv.",
+)
+@click.option(
+    "--raven",
+    "raven_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder for Raven selection tables, one per deployment and UTC day.",
+)
+@click.option(
+    "--health",
+    "health_csv",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="CSV of the buoys' health and effort records (README: edge-shore export --health).",
+)
 @domain_errors
 def export(db, output, raven_dir, health_csv):
     """Export the records of the shore database.  Exit status 0, 2 usage error."""
@@ -108,11 +137,18 @@ def export(db, output, raven_dir, health_csv):
 
 @main.command()
 @click.argument("command_json", metavar="JSON")
-@click.option("--db", required=True, type=click.Path(dir_okay=False), help="Shore SQLite database (keeps the sequence).")
+@click.option(
+    "--db", required=True, type=click.Path(dir_okay=False), help="Shore SQLite database (keeps the sequence)."
+)
 @click.option("--keys", "keys_path", required=True, type=click.Path(dir_okay=False), help="KEYS.yaml.")
 @click.option("--deployment", required=True, help="Deployment id the command is for.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Where to write the MT frame (<= 270 bytes) to queue for the buoy.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the MT frame (<= 270 bytes) to queue for the buoy.",
+)
 @domain_errors
 def command(command_json, db, keys_path, deployment, output):
     """Write an authenticated downlink command, e.g. '{"cmd": "status"}', '{"cmd": "pause"}',

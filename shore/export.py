@@ -12,10 +12,32 @@ from shore.store import ShoreStore
 
 # the columns of edge-run's health table (less level_reason, which frames do not carry), then
 # the period since the deployment's previous health row (empty when that row has not arrived)
-HEALTH_COLUMNS = ("deployment", "seq", "utc", "event", "uptime_s", "level", "recorded_s", "processed_s", "backlog_s",
-                  "dropped_s", "gaps_s", "clipped_pct", "noise_db", "realtime_factor", "disk_free_mb", "audio_mb",
-                  "cpu_temp_c", "battery_v", "files", "detections", "period_s", "period_recorded_s",
-                  "period_processed_s", "period_detections")
+HEALTH_COLUMNS = (
+    "deployment",
+    "seq",
+    "utc",
+    "event",
+    "uptime_s",
+    "level",
+    "recorded_s",
+    "processed_s",
+    "backlog_s",
+    "dropped_s",
+    "gaps_s",
+    "clipped_pct",
+    "noise_db",
+    "realtime_factor",
+    "disk_free_mb",
+    "audio_mb",
+    "cpu_temp_c",
+    "battery_v",
+    "files",
+    "detections",
+    "period_s",
+    "period_recorded_s",
+    "period_processed_s",
+    "period_detections",
+)
 
 
 def export_csv(store: ShoreStore, path: str | Path) -> int:
@@ -51,10 +73,28 @@ def export_health_csv(store: ShoreStore, path: str | Path) -> int:
     rows, prev = [], None
     for deployment, h in store.health():
         p = prev[1] if prev and prev[0] == deployment and prev[1].seq == h.seq - 1 else None
-        period = [h.time_s - p.time_s, h.recorded_s - p.recorded_s, h.processed_s - p.processed_s,
-                  h.detections - p.detections] if p else [None] * 4
-        rows.append([deployment, str(h.seq), h.utc, h.event, _num(h.uptime_s), h.level,
-                     *(_num(getattr(h, c)) for c in HEALTH_COLUMNS[6:20]), *map(_num, period)])
+        period = (
+            [
+                h.time_s - p.time_s,
+                h.recorded_s - p.recorded_s,
+                h.processed_s - p.processed_s,
+                h.detections - p.detections,
+            ]
+            if p
+            else [None] * 4
+        )
+        rows.append(
+            [
+                deployment,
+                str(h.seq),
+                h.utc,
+                h.event,
+                _num(h.uptime_s),
+                h.level,
+                *(_num(getattr(h, c)) for c in HEALTH_COLUMNS[6:20]),
+                *map(_num, period),
+            ]
+        )
         prev = (deployment, h)
     write_atomic(Path(path), csv_text(HEALTH_COLUMNS, rows))
     return len(rows)

@@ -137,7 +137,8 @@ def webhook_server(store: ShoreStore, port: int, host: str = "127.0.0.1") -> Thr
                     imei, momsn, transmit_time, data = parse_delivery_json(raw)
                 else:
                     imei, momsn, transmit_time, data = parse_delivery(
-                        {k: v[0] for k, v in urllib.parse.parse_qs(raw, max_num_fields=16).items()})
+                        {k: v[0] for k, v in urllib.parse.parse_qs(raw, max_num_fields=16).items()}
+                    )
             except ValueError:  # DeliveryError, or too many form fields
                 self._answer(400, b"malformed delivery")
                 return
@@ -185,7 +186,7 @@ def ingest_mqtt(store: ShoreStore, url: str, *, client_id: str = "pamedge-shore"
         last = time.monotonic()
         while idle_s is None or time.monotonic() - last < idle_s:
             try:
-                store.accept(inbox.get(timeout=0.2)[:MAX_FRAME_BYTES + 1], url)
+                store.accept(inbox.get(timeout=0.2)[: MAX_FRAME_BYTES + 1], url)
                 last = time.monotonic()
             except queue.Empty:
                 continue

@@ -72,8 +72,15 @@ class ShoreStore:
     """``counts``: outcomes of this session's frames; ``rejected_by``: rejections by reason
     (:data:`edge.sync.frames.REASONS`)."""
 
-    def __init__(self, path: str | Path, keys: fr.KeyRing, *, window_s: float = WINDOW_S,
-                 window_frames: int = WINDOW_FRAMES, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        keys: fr.KeyRing,
+        *,
+        window_s: float = WINDOW_S,
+        window_frames: int = WINDOW_FRAMES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = Path(path)
         self.keys = keys
         self.window_s, self.window_frames, self.clock = window_s, window_frames, clock
@@ -113,8 +120,10 @@ class ShoreStore:
 
     def _seen(self, frame: fr.Decoded, digest: bytes) -> str | None:
         """Inside a transaction: None for a new sequence, else DUPLICATE or why it is a replay."""
-        row = self.conn.execute("SELECT digest, received, arrival FROM frames WHERE deployment=? AND frame_seq=?",
-                                (frame.deployment, frame.seq)).fetchone()
+        row = self.conn.execute(
+            "SELECT digest, received, arrival FROM frames WHERE deployment=? AND frame_seq=?",
+            (frame.deployment, frame.seq),
+        ).fetchone()
         if row is None:
             return None
         if bytes(row[0]) != digest:
@@ -122,8 +131,10 @@ class ShoreStore:
         newer = self._last_arrival(frame.deployment) - row[2]
         age = self.clock() - row[1]
         if age > self.window_s or newer >= self.window_frames:
-            return (f"frame {frame.seq} of {frame.deployment!r}: replay: first accepted {age:.0f} s and "
-                    f"{newer} frames ago (duplicate window {self.window_s:.0f} s, {self.window_frames} frames)")
+            return (
+                f"frame {frame.seq} of {frame.deployment!r}: replay: first accepted {age:.0f} s and "
+                f"{newer} frames ago (duplicate window {self.window_s:.0f} s, {self.window_frames} frames)"
+            )
         return DUPLICATE
 
     def _last_arrival(self, deployment: str) -> int:
@@ -146,27 +157,64 @@ class ShoreStore:
                     self.counts[DUPLICATE] += 1
                     return DUPLICATE
                 return self._reject(data, source, fr.REPLAY, seen)
-            self.conn.execute("INSERT INTO frames VALUES (?, ?, ?, ?, ?, ?, ?)",
-                              (frame.deployment, frame.seq, frame.kind, self.clock(), len(data), digest,
-                               self._last_arrival(frame.deployment) + 1))
+            self.conn.execute(
+                "INSERT INTO frames VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    frame.deployment,
+                    frame.seq,
+                    frame.kind,
+                    self.clock(),
+                    len(data),
+                    digest,
+                    self._last_arrival(frame.deployment) + 1,
+                ),
+            )
             for r in frame.records:
-                self.conn.execute("INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                  (frame.deployment, r.seq, r.time_s, int(r.file_time), r.channel, r.duration_s,
-                                   r.low_hz, r.high_hz, r.label, _nan(r.score), _nan(r.snr_db),
-                                   _nan(r.received_level_db)))
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        frame.deployment,
+                        r.seq,
+                        r.time_s,
+                        int(r.file_time),
+                        r.channel,
+                        r.duration_s,
+                        r.low_hz,
+                        r.high_hz,
+                        r.label,
+                        _nan(r.score),
+                        _nan(r.snr_db),
+                        _nan(r.received_level_db),
+                    ),
+                )
             if frame.identity is not None:
                 f, who = frame.identity, frame.identity.identity
-                self.conn.execute("INSERT INTO identity VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                  (frame.deployment, frame.seq, f.from_seq, f.time_s, who.model, who.config_hash,
-                                   who.hydrophone, who.calibration_db, who.software,
-                                   json.dumps(dict(f.status)) if f.status else None))
+                self.conn.execute(
+                    "INSERT INTO identity VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        frame.deployment,
+                        frame.seq,
+                        f.from_seq,
+                        f.time_s,
+                        who.model,
+                        who.config_hash,
+                        who.hydrophone,
+                        who.calibration_db,
+                        who.software,
+                        json.dumps(dict(f.status)) if f.status else None,
+                    ),
+                )
             for h in frame.health:
-                self.conn.execute(f"INSERT OR IGNORE INTO health VALUES (?, {', '.join('?' * len(_HEALTH_FIELDS))})",
-                                  (frame.deployment, *(getattr(h, f) for f in _HEALTH_FIELDS)))
+                self.conn.execute(
+                    f"INSERT OR IGNORE INTO health VALUES (?, {', '.join('?' * len(_HEALTH_FIELDS))})",
+                    (frame.deployment, *(getattr(h, f) for f in _HEALTH_FIELDS)),
+                )
             if frame.tally is not None:
                 for label, count in frame.tally.counts:
-                    self.conn.execute("INSERT OR REPLACE INTO tallies VALUES (?, ?, ?, ?, ?)",
-                                      (frame.deployment, frame.tally.start_s, frame.tally.period_s, label, count))
+                    self.conn.execute(
+                        "INSERT OR REPLACE INTO tallies VALUES (?, ?, ?, ?, ?)",
+                        (frame.deployment, frame.tally.start_s, frame.tally.period_s, label, count),
+                    )
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -206,12 +254,15 @@ class ShoreStore:
             raise fr.FrameError(f"no key for deployment {deployment!r}")
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            row = self.conn.execute("SELECT MAX(frame_seq) FROM commands_sent WHERE deployment=?",
-                                    (deployment,)).fetchone()
+            row = self.conn.execute(
+                "SELECT MAX(frame_seq) FROM commands_sent WHERE deployment=?", (deployment,)
+            ).fetchone()
             seq = (row[0] or 0) + 1
             data = pack_command(command, deployment=deployment, key=key, frame_seq=seq)
-            self.conn.execute("INSERT INTO commands_sent VALUES (?, ?, ?, ?)",
-                              (deployment, seq, time.time(), data[fr.HEADER.size:-fr.TAG_BYTES].decode()))
+            self.conn.execute(
+                "INSERT INTO commands_sent VALUES (?, ?, ?, ?)",
+                (deployment, seq, time.time(), data[fr.HEADER.size : -fr.TAG_BYTES].decode()),
+            )
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -221,34 +272,60 @@ class ShoreStore:
     def identities(self, deployment: str) -> list[tuple[int, dict]]:
         """``(from_seq, identity fields)`` of the identity frames of ``deployment``, in the
         order they apply (by first record, then frame sequence)."""
-        rows = self.conn.execute("SELECT from_seq, model, config_hash, hydrophone, calibration_db FROM identity "
-                                 "WHERE deployment=? ORDER BY from_seq, frame_seq", (deployment,)).fetchall()
-        return [(r[0], {"model": r[1], "config_hash": r[2], "hydrophone": r[3],
-                        "calibration_db": float("nan") if r[4] is None else r[4]}) for r in rows]
+        rows = self.conn.execute(
+            "SELECT from_seq, model, config_hash, hydrophone, calibration_db FROM identity "
+            "WHERE deployment=? ORDER BY from_seq, frame_seq",
+            (deployment,),
+        ).fetchall()
+        return [
+            (
+                r[0],
+                {
+                    "model": r[1],
+                    "config_hash": r[2],
+                    "hydrophone": r[3],
+                    "calibration_db": float("nan") if r[4] is None else r[4],
+                },
+            )
+            for r in rows
+        ]
 
     def records(self) -> Iterator[Detection]:
         """Every record, with the identity of the last identity frame that applies to it
         (``from_seq <= seq``); empty identity fields when none has arrived."""
         deployment, starts, idents = None, [], []
-        for row in self.conn.execute("SELECT deployment, seq, time_s, duration_s, low_hz, high_hz, label, score, "
-                                     "snr_db, received_level_db, file_time, channel FROM records "
-                                     "ORDER BY deployment, seq"):
+        for row in self.conn.execute(
+            "SELECT deployment, seq, time_s, duration_s, low_hz, high_hz, label, score, "
+            "snr_db, received_level_db, file_time, channel FROM records "
+            "ORDER BY deployment, seq"
+        ):
             if row[0] != deployment:
                 deployment = row[0]
                 found = self.identities(deployment)
                 starts, idents = [s for s, _ in found], [i for _, i in found]
-            rec = fr.FrameRecord(row[1], row[2], row[3], row[4], row[5], row[6],
-                                 *(float("nan") if v is None else v for v in row[7:10]), bool(row[10]), row[11])
+            rec = fr.FrameRecord(
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                row[6],
+                *(float("nan") if v is None else v for v in row[7:10]),
+                bool(row[10]),
+                row[11],
+            )
             d = rec.detection(row[0])
             i = bisect.bisect_right(starts, row[1]) - 1
             yield dataclasses.replace(d, **idents[i]) if i >= 0 else d
 
     def seqs(self, deployment: str) -> list[int]:
-        return [r[0] for r in self.conn.execute("SELECT seq FROM records WHERE deployment=? ORDER BY seq",
-                                                (deployment,))]
+        return [
+            r[0] for r in self.conn.execute("SELECT seq FROM records WHERE deployment=? ORDER BY seq", (deployment,))
+        ]
 
     def health(self) -> Iterator[tuple[str, HealthRow]]:
         """``(deployment, row)`` of every health row, by deployment and sequence."""
-        for row in self.conn.execute(f"SELECT deployment, {', '.join(_HEALTH_FIELDS)} FROM health "
-                                     "ORDER BY deployment, seq"):
+        for row in self.conn.execute(
+            f"SELECT deployment, {', '.join(_HEALTH_FIELDS)} FROM health ORDER BY deployment, seq"
+        ):
             yield row[0], HealthRow(*row[1:])

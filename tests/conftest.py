@@ -32,7 +32,9 @@ def rng() -> np.random.Generator:
 def write_audio(tmp_path):
     """Factory: write samples (n,) or (n, channels) to ``tmp_path/name``; returns the path."""
 
-    def write(name: str, samples: np.ndarray, sample_rate: int, subtype: str = "PCM_16", folder: Path | None = None) -> Path:
+    def write(
+        name: str, samples: np.ndarray, sample_rate: int, subtype: str = "PCM_16", folder: Path | None = None
+    ) -> Path:
         path = (folder or tmp_path) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(str(path), samples, sample_rate, subtype=subtype)

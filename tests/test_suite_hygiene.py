@@ -13,8 +13,13 @@ def test_every_subprocess_run_in_the_tests_has_a_timeout():
     missing = []
     for path in sorted(TESTS.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run"
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "subprocess"
-                    and "timeout" not in {k.arg for k in node.keywords}):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "run"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "subprocess"
+                and "timeout" not in {k.arg for k in node.keywords}
+            ):
                 missing.append(f"{path.relative_to(TESTS)}:{node.lineno}")
     assert missing == []

@@ -50,20 +50,23 @@ def _check(ann: Annotation, where: str, durations: Mapping[str, float] | None) -
         if ann.file not in durations:
             raise AnnotationError(f"{where}: recording {ann.file!r} not found")
         if ann.end_s > durations[ann.file] + 1e-6:
-            raise AnnotationError(f"{where}: end {ann.end_s} s is past the end of {ann.file} "
-                                  f"({durations[ann.file]:.3f} s)")
+            raise AnnotationError(
+                f"{where}: end {ann.end_s} s is past the end of {ann.file} ({durations[ann.file]:.3f} s)"
+            )
     return ann
 
 
 def _header(fields: list[str] | None, needed: tuple[str, ...], path: Path) -> None:
     missing = [c for c in needed if c not in (fields or [])]
     if missing:
-        raise AnnotationError(f"{path}: line 1: missing column(s) {', '.join(map(repr, missing))} "
-                              f"(found: {', '.join(fields or [])})")
+        raise AnnotationError(
+            f"{path}: line 1: missing column(s) {', '.join(map(repr, missing))} (found: {', '.join(fields or [])})"
+        )
 
 
-def read_csv(path: str | Path, *, labels: Mapping[str, str] | None = None,
-             durations: Mapping[str, float] | None = None) -> list[Annotation]:
+def read_csv(
+    path: str | Path, *, labels: Mapping[str, str] | None = None, durations: Mapping[str, float] | None = None
+) -> list[Annotation]:
     """Annotations from a CSV with ``filename,start,end,label`` and optionally
     ``freq_min,freq_max`` (+ any other columns); without frequency columns an annotation
     spans the whole band (0 Hz to infinity: matching is by time).
@@ -79,10 +82,19 @@ def read_csv(path: str | Path, *, labels: Mapping[str, str] | None = None,
             out = []
             for row in reader:
                 where = f"{path}: line {reader.line_num}"
-                low, high = ((_number(row, "freq_min", where), _number(row, "freq_max", where)) if banded
-                             else (0.0, float("inf")))
-                ann = Annotation(row["filename"].strip(), _number(row, "start", where), _number(row, "end", where),
-                                 low, high, _labels(row["label"] or "", labels, where))
+                low, high = (
+                    (_number(row, "freq_min", where), _number(row, "freq_max", where))
+                    if banded
+                    else (0.0, float("inf"))
+                )
+                ann = Annotation(
+                    row["filename"].strip(),
+                    _number(row, "start", where),
+                    _number(row, "end", where),
+                    low,
+                    high,
+                    _labels(row["label"] or "", labels, where),
+                )
                 out.append(_check(ann, where, durations))
     except OSError as exc:
         raise AnnotationError(f"{path}: cannot read: {exc.strerror}") from None
@@ -101,9 +113,15 @@ def raven_recording(path: str | Path) -> str:
     return head if sep and tail.isdigit() else name
 
 
-def read_raven(path: str | Path, recording: str, *, labels: Mapping[str, str] | None = None,
-               duration_s: float | None = None, default_label: str | None = None,
-               label_column: str | None = None) -> list[Annotation]:
+def read_raven(
+    path: str | Path,
+    recording: str,
+    *,
+    labels: Mapping[str, str] | None = None,
+    duration_s: float | None = None,
+    default_label: str | None = None,
+    label_column: str | None = None,
+) -> list[Annotation]:
     """Annotations of ``recording`` from a tab-separated Raven selection table.
 
     The label comes from ``label_column`` (which must exist) or else the first of ``Label``,
@@ -120,17 +138,23 @@ def read_raven(path: str | Path, recording: str, *, labels: Mapping[str, str] | 
                 _header(reader.fieldnames, (label_column,), path)
             label_col = label_column or next((c for c in RAVEN_LABEL_COLUMNS if c in (reader.fieldnames or [])), None)
             if label_col is None and default_label is None:
-                raise AnnotationError(f"{path}: line 1: no label column ({', '.join(RAVEN_LABEL_COLUMNS)}) "
-                                      f"and no default label")
+                raise AnnotationError(
+                    f"{path}: line 1: no label column ({', '.join(RAVEN_LABEL_COLUMNS)}) and no default label"
+                )
             out = []
             for row in reader:
                 where = f"{path}: line {reader.line_num}"
                 if "View" in row and row["View"] and not row["View"].startswith("Spectrogram"):
                     continue
                 raw = row[label_col] if label_col else default_label
-                ann = Annotation(recording, _number(row, RAVEN_COLUMNS[0], where), _number(row, RAVEN_COLUMNS[1], where),
-                                 _number(row, RAVEN_COLUMNS[2], where), _number(row, RAVEN_COLUMNS[3], where),
-                                 _labels(raw or "", labels, where))
+                ann = Annotation(
+                    recording,
+                    _number(row, RAVEN_COLUMNS[0], where),
+                    _number(row, RAVEN_COLUMNS[1], where),
+                    _number(row, RAVEN_COLUMNS[2], where),
+                    _number(row, RAVEN_COLUMNS[3], where),
+                    _labels(raw or "", labels, where),
+                )
                 out.append(_check(ann, where, durations))
     except OSError as exc:
         raise AnnotationError(f"{path}: cannot read: {exc.strerror}") from None

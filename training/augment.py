@@ -29,16 +29,19 @@ class AugmentSettings:
     def __post_init__(self) -> None:
         v.number("background_p", self.background_p, minimum=0)
         v.require(self.background_p <= 1, f"background_p={self.background_p} must be <= 1")
-        v.require(isinstance(self.snr_db, (list, tuple)) and len(self.snr_db) == 2
-                  and self.snr_db[0] <= self.snr_db[1], f"snr_db={self.snr_db!r} must be [low, high]")
+        v.require(
+            isinstance(self.snr_db, (list, tuple)) and len(self.snr_db) == 2 and self.snr_db[0] <= self.snr_db[1],
+            f"snr_db={self.snr_db!r} must be [low, high]",
+        )
         object.__setattr__(self, "snr_db", tuple(float(s) for s in self.snr_db))
         v.number("gain_db", self.gain_db, minimum=0)
         for name in ("shift_frames", "time_masks", "time_mask_frames", "freq_masks", "freq_mask_bins"):
             v.integer(name, getattr(self, name), minimum=0)
 
 
-def augment(x: np.ndarray, rng: np.random.Generator, settings: AugmentSettings,
-            backgrounds: np.ndarray | None = None) -> np.ndarray:
+def augment(
+    x: np.ndarray, rng: np.random.Generator, settings: AugmentSettings, backgrounds: np.ndarray | None = None
+) -> np.ndarray:
     """One augmented copy of window ``x`` ``(n_frames, n_features)`` (dB)."""
     out = np.array(x, dtype=np.float32)
     if backgrounds is not None and len(backgrounds) and rng.random() < settings.background_p:
@@ -53,11 +56,11 @@ def augment(x: np.ndarray, rng: np.random.Generator, settings: AugmentSettings,
     for _ in range(settings.time_masks):
         w = int(rng.integers(0, settings.time_mask_frames + 1))
         t0 = int(rng.integers(0, max(1, out.shape[0] - w)))
-        out[t0:t0 + w] = fill
+        out[t0 : t0 + w] = fill
     for _ in range(settings.freq_masks):
         w = int(rng.integers(0, settings.freq_mask_bins + 1))
         f0 = int(rng.integers(0, max(1, out.shape[1] - w)))
-        out[:, f0:f0 + w] = fill
+        out[:, f0 : f0 + w] = fill
     return out
 
 

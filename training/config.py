@@ -65,12 +65,25 @@ class SyntheticSettings:
         v.number("duration_s", self.duration_s, minimum=0, exclusive=True)
         v.integer("sample_rate", self.sample_rate, minimum=1)
         v.require(isinstance(self.calls, dict) and self.calls, f"calls={self.calls!r} must map call type -> count")
-        v.require(isinstance(self.snr_db, (list, tuple)) and len(self.snr_db) == 2, f"snr_db={self.snr_db!r} must be [low, high]")
+        v.require(
+            isinstance(self.snr_db, (list, tuple)) and len(self.snr_db) == 2,
+            f"snr_db={self.snr_db!r} must be [low, high]",
+        )
         object.__setattr__(self, "snr_db", tuple(float(s) for s in self.snr_db))
-        v.require(self.background is None or isinstance(self.background, str) or (
-            isinstance(self.background, list) and self.background and all(isinstance(b, str) for b in self.background)),
-            f"background={self.background!r} must be a recording path or a list of them")
-        v.require(isinstance(self.resample_background, bool), f"resample_background={self.resample_background!r} is not true/false")
+        v.require(
+            self.background is None
+            or isinstance(self.background, str)
+            or (
+                isinstance(self.background, list)
+                and self.background
+                and all(isinstance(b, str) for b in self.background)
+            ),
+            f"background={self.background!r} must be a recording path or a list of them",
+        )
+        v.require(
+            isinstance(self.resample_background, bool),
+            f"resample_background={self.resample_background!r} is not true/false",
+        )
         v.number("noise_rms", self.noise_rms, minimum=0)
 
 
@@ -105,11 +118,17 @@ class DataSettings:
     def __post_init__(self) -> None:
         v.require(isinstance(self.groups, dict), f"groups={self.groups!r} must map file name -> site or deployment")
         for i, m in enumerate(self.more):
-            annotated = isinstance(m, dict) and isinstance(m.get("annotations"), str) and set(m) <= {
-                "annotations", "audio_dir"} and isinstance(m.get("audio_dir", ""), str)
+            annotated = (
+                isinstance(m, dict)
+                and isinstance(m.get("annotations"), str)
+                and set(m) <= {"annotations", "audio_dir"}
+                and isinstance(m.get("audio_dir", ""), str)
+            )
             synthetic = isinstance(m, dict) and set(m) == {"synthetic"} and isinstance(m["synthetic"], dict)
-            v.require(annotated or synthetic, f"more[{i}]={m!r} must be {{annotations: FILE, audio_dir: FOLDER}} "
-                                              "or {synthetic: {...}}")
+            v.require(
+                annotated or synthetic,
+                f"more[{i}]={m!r} must be {{annotations: FILE, audio_dir: FOLDER}} or {{synthetic: {{...}}}}",
+            )
             if synthetic:
                 try:
                     SyntheticSettings(**m["synthetic"])
@@ -122,8 +141,10 @@ class DataSettings:
         v.number("jitter_s", self.jitter_s, minimum=0)
         v.integer("positives_per_call", self.positives_per_call, minimum=1)
         v.integer("negatives_per_recording", self.negatives_per_recording, minimum=0)
-        v.require(self.hard_negatives in (True, False, "background"),
-                  f"hard_negatives={self.hard_negatives!r} must be true, false or background")
+        v.require(
+            self.hard_negatives in (True, False, "background"),
+            f"hard_negatives={self.hard_negatives!r} must be true, false or background",
+        )
         v.integer("roi_positives", self.roi_positives, minimum=0)
         v.number("roi_jitter_s", self.roi_jitter_s, minimum=0)
 
@@ -138,8 +159,10 @@ class SplitSettings:
     holdout: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        v.require(isinstance(self.holdout, list) and all(isinstance(h, str) for h in self.holdout),
-                  f"holdout={self.holdout!r} must be a list of recording file names")
+        v.require(
+            isinstance(self.holdout, list) and all(isinstance(h, str) for h in self.holdout),
+            f"holdout={self.holdout!r} must be a list of recording file names",
+        )
         for name in ("val", "test"):
             v.number(name, getattr(self, name), minimum=0)
         v.require(self.val + self.test < 1, f"val={self.val} + test={self.test} must be < 1")
@@ -175,8 +198,10 @@ def _text(name: str, value: Any, *, allow_none: bool = False) -> None:
 
 
 def _texts(name: str, value: Any) -> None:
-    v.require(isinstance(value, list) and all(isinstance(x, str) and x.strip() for x in value),
-              f"{name}={value!r} must be a list of non-empty texts")
+    v.require(
+        isinstance(value, list) and all(isinstance(x, str) and x.strip() for x in value),
+        f"{name}={value!r} must be a list of non-empty texts",
+    )
 
 
 @dataclass(frozen=True)
@@ -244,9 +269,11 @@ class EvaluationSettings:
         v.require(self.kind in EVALUATIONS, f"kind={self.kind!r} is not one of {', '.join(EVALUATIONS)}")
         v.number("threshold", self.threshold, minimum=0)
         v.require(self.threshold <= 1, f"threshold={self.threshold!r} must be <= 1")
-        v.require(isinstance(self.folds, list) and all(isinstance(f, list) and f and all(isinstance(n, str) for n in f)
-                                                       for f in self.folds),
-                  f"folds={self.folds!r} must be a list of lists of recording file names")
+        v.require(
+            isinstance(self.folds, list)
+            and all(isinstance(f, list) and f and all(isinstance(n, str) for n in f) for f in self.folds),
+            f"folds={self.folds!r} must be a list of lists of recording file names",
+        )
         v.require(self.kind != "loro" or len(self.folds) >= 2, "kind=loro needs folds: [[file, ...], ...] (>= 2)")
 
 
@@ -269,9 +296,12 @@ class TrainConfig:
     source: str = ""
 
     def __post_init__(self) -> None:
-        v.require(isinstance(self.classes, (list, tuple)) and len(self.classes) >= 2
-                  and all(isinstance(c, str) for c in self.classes),
-                  f"classes={self.classes!r} must list >= 2 class names (noise first)")
+        v.require(
+            isinstance(self.classes, (list, tuple))
+            and len(self.classes) >= 2
+            and all(isinstance(c, str) for c in self.classes),
+            f"classes={self.classes!r} must list >= 2 class names (noise first)",
+        )
         object.__setattr__(self, "classes", tuple(self.classes))
         v.number("window_s", self.window_s, minimum=0, exclusive=True)
         v.integer("seed", self.seed, minimum=0)
@@ -305,17 +335,32 @@ class TrainConfig:
         data = d["data"]
         for key in ("annotations", "audio_dir", "background", "clips"):
             data[key] = rel(data[key])
-        data["more"] = [{"synthetic": {**m["synthetic"], **({"background": rel(m["synthetic"]["background"])}
-                                                            if m["synthetic"].get("background") else {})}}
-                        if "synthetic" in m else {k: rel(x) for k, x in m.items()} for m in data["more"]]
+        data["more"] = [
+            {
+                "synthetic": {
+                    **m["synthetic"],
+                    **({"background": rel(m["synthetic"]["background"])} if m["synthetic"].get("background") else {}),
+                }
+            }
+            if "synthetic" in m
+            else {k: rel(x) for k, x in m.items()}
+            for m in data["more"]
+        ]
         if data["synthetic"] and data["synthetic"].get("background"):
             data["synthetic"] = {**data["synthetic"], "background": rel(data["synthetic"]["background"])}
         return d
 
 
-_SECTIONS = {"data": DataSettings, "split": SplitSettings, "model": NetworkSettings,
-             "augment": AugmentSettings, "train": LoopSettings, "card": CardSettings,
-             "evaluation": EvaluationSettings, "inference": InferenceSettings}
+_SECTIONS = {
+    "data": DataSettings,
+    "split": SplitSettings,
+    "model": NetworkSettings,
+    "augment": AugmentSettings,
+    "train": LoopSettings,
+    "card": CardSettings,
+    "evaluation": EvaluationSettings,
+    "inference": InferenceSettings,
+}
 
 
 _OPTIONAL = ("card", "evaluation")  # null (as a run's config.yaml writes them when absent) = absent
@@ -325,8 +370,11 @@ def from_mapping(data: Any, where: str) -> TrainConfig:
     if not isinstance(data, dict):
         raise TrainConfigError(f"{where}: expected a mapping of training settings")
     try:
-        sections = {k: v.build(cls, data[k], f"{where}: {k}") for k, cls in _SECTIONS.items()
-                    if k in data and not (data[k] is None and k in _OPTIONAL)}
+        sections = {
+            k: v.build(cls, data[k], f"{where}: {k}")
+            for k, cls in _SECTIONS.items()
+            if k in data and not (data[k] is None and k in _OPTIONAL)
+        }
         if "synthetic" in (data.get("data") or {}) and data["data"]["synthetic"] is not None:
             v.build(SyntheticSettings, data["data"]["synthetic"], f"{where}: data: synthetic")
         top = {k: val for k, val in data.items() if k not in _SECTIONS}

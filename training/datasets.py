@@ -48,14 +48,18 @@ class Dataset:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"classes": list(self.classes), "spec": asdict(self.spec), "spec_hash": self.spec.hash,
-                "key": self.key}
-        np.savez_compressed(path, x=self.x, y=self.y, meta=json.dumps(meta),
-                            source=np.array([r.source for r in self.refs]),
-                            group=np.array([r.group for r in self.refs]),
-                            offset_s=np.array([r.offset_s for r in self.refs], dtype=np.float64),
-                            label=np.array([r.label for r in self.refs]),
-                            kind=np.array([r.kind for r in self.refs]))
+        meta = {"classes": list(self.classes), "spec": asdict(self.spec), "spec_hash": self.spec.hash, "key": self.key}
+        np.savez_compressed(
+            path,
+            x=self.x,
+            y=self.y,
+            meta=json.dumps(meta),
+            source=np.array([r.source for r in self.refs]),
+            group=np.array([r.group for r in self.refs]),
+            offset_s=np.array([r.offset_s for r in self.refs], dtype=np.float64),
+            label=np.array([r.label for r in self.refs]),
+            kind=np.array([r.kind for r in self.refs]),
+        )
         return path
 
     @classmethod
@@ -64,10 +68,13 @@ class Dataset:
             meta = json.loads(str(z["meta"]))
             cached = FrontendSpec(**meta["spec"])
             if spec is not None and cached.hash != spec.hash:
-                raise TrainConfigError(f"{path}: cached with frontend spec {cached.hash}, "
-                                       f"this run uses {spec.hash}: rebuild the cache")
-            refs = [WindowRef(str(s), str(g), float(o), str(lab), str(k))
-                    for s, g, o, lab, k in zip(z["source"], z["group"], z["offset_s"], z["label"], z["kind"])]
+                raise TrainConfigError(
+                    f"{path}: cached with frontend spec {cached.hash}, this run uses {spec.hash}: rebuild the cache"
+                )
+            refs = [
+                WindowRef(str(s), str(g), float(o), str(lab), str(k))
+                for s, g, o, lab, k in zip(z["source"], z["group"], z["offset_s"], z["label"], z["kind"])
+            ]
             return cls(z["x"], z["y"], tuple(meta["classes"]), refs, cached, meta.get("key", ""))
 
 
@@ -75,11 +82,20 @@ def _overlaps(a0: float, a1: float, anns: Iterable[Annotation]) -> bool:
     return any(a0 < a.end_s and a.start_s < a1 for a in anns)
 
 
-def windows_from_recording(rf: RecordingFeatures, annotations: list[Annotation], *, window_s: float,
-                           rng: np.random.Generator, jitter_s: float = 0.25, positives_per_call: int = 1,
-                           negatives: int = 10, hard_negatives: bool = True, group: str | None = None,
-                           roi_positives: int = 0, roi_jitter_s: float = 0.1
-                           ) -> tuple[list[np.ndarray], list[str], list[WindowRef]]:
+def windows_from_recording(
+    rf: RecordingFeatures,
+    annotations: list[Annotation],
+    *,
+    window_s: float,
+    rng: np.random.Generator,
+    jitter_s: float = 0.25,
+    positives_per_call: int = 1,
+    negatives: int = 10,
+    hard_negatives: bool = True,
+    group: str | None = None,
+    roi_positives: int = 0,
+    roi_jitter_s: float = 0.1,
+) -> tuple[list[np.ndarray], list[str], list[WindowRef]]:
     """Windows of one recording: around each annotation (centred, +- ``jitter_s``), random
     unannotated windows, ROI candidates that overlap no annotation (hard negatives) and, with
     ``roi_positives``, that many windows centred on each ROI holding a call (+- ``roi_jitter_s``).
@@ -117,8 +133,11 @@ def windows_from_recording(rf: RecordingFeatures, annotations: list[Annotation],
                 if hard_negatives:
                     add(start, NEGATIVE, "hard_negative")
                 continue
-            held = [(min(start + span, a.end_s) - max(start, a.start_s), a) for a in annotations
-                    if roi.start_s < a.end_s and a.start_s < roi.end_s]
+            held = [
+                (min(start + span, a.end_s) - max(start, a.start_s), a)
+                for a in annotations
+                if roi.start_s < a.end_s and a.start_s < roi.end_s
+            ]
             inside, ann = max(held, key=lambda h: h[0])
             if roi_positives and inside >= 0.5 * ann.duration_s:
                 for _ in range(roi_positives):
@@ -126,12 +145,22 @@ def windows_from_recording(rf: RecordingFeatures, annotations: list[Annotation],
     return xs, labels, refs
 
 
-def build_annotated(recordings: Mapping[str, list[Annotation]], config: DeploymentConfig, *,
-                    window_s: float, classes: tuple[str, ...], table: HydrophoneTable | None = None,
-                    seed: int = 0, jitter_s: float = 0.25, positives_per_call: int = 1,
-                    negatives_per_recording: int = 10, hard_negatives: bool | str = True,
-                    groups: Mapping[str, str] | None = None, roi_positives: int = 0,
-                    roi_jitter_s: float = 0.1) -> Dataset:
+def build_annotated(
+    recordings: Mapping[str, list[Annotation]],
+    config: DeploymentConfig,
+    *,
+    window_s: float,
+    classes: tuple[str, ...],
+    table: HydrophoneTable | None = None,
+    seed: int = 0,
+    jitter_s: float = 0.25,
+    positives_per_call: int = 1,
+    negatives_per_recording: int = 10,
+    hard_negatives: bool | str = True,
+    groups: Mapping[str, str] | None = None,
+    roi_positives: int = 0,
+    roi_jitter_s: float = 0.1,
+) -> Dataset:
     """Dataset from recordings (path -> its annotations; background files map to ``[]``).
 
     ``classes`` must list :data:`NEGATIVE` (``"noise"``) first when negatives are wanted."""
@@ -141,11 +170,19 @@ def build_annotated(recordings: Mapping[str, list[Annotation]], config: Deployme
         hard = hard_negatives is True or (hard_negatives == "background" and not anns)
         rf = recording_features(path, config, table, with_rois=hard or roi_positives > 0)
         spec = rf.spec
-        a, b, c = windows_from_recording(rf, anns, window_s=window_s, rng=rng, jitter_s=jitter_s,
-                                         positives_per_call=positives_per_call,
-                                         negatives=negatives_per_recording, hard_negatives=hard,
-                                         group=(groups or {}).get(path), roi_positives=roi_positives,
-                                         roi_jitter_s=roi_jitter_s)
+        a, b, c = windows_from_recording(
+            rf,
+            anns,
+            window_s=window_s,
+            rng=rng,
+            jitter_s=jitter_s,
+            positives_per_call=positives_per_call,
+            negatives=negatives_per_recording,
+            hard_negatives=hard,
+            group=(groups or {}).get(path),
+            roi_positives=roi_positives,
+            roi_jitter_s=roi_jitter_s,
+        )
         xs += a
         labels += b
         refs += c
@@ -184,7 +221,9 @@ def clip_list(path: str | Path) -> list[tuple[Path, str, str]]:
             reader = csv.DictReader(fh)
             missing = [c for c in ("path", "label") if c not in (reader.fieldnames or [])]
             if missing:
-                raise TrainConfigError(f"{path}: line 1: missing column(s) {', '.join(missing)} (need path,label[,group])")
+                raise TrainConfigError(
+                    f"{path}: line 1: missing column(s) {', '.join(missing)} (need path,label[,group])"
+                )
             rows = []
             for row in reader:
                 where = f"{path}: line {reader.line_num}"
@@ -200,9 +239,17 @@ def clip_list(path: str | Path) -> list[tuple[Path, str, str]]:
     return rows
 
 
-def build_clips(root: str | Path, config: DeploymentConfig, *, window_s: float, classes: tuple[str, ...] | None = None,
-                table: HydrophoneTable | None = None, label_from: str = "folder", seed: int = 0,
-                max_windows_per_clip: int = 4) -> Dataset:
+def build_clips(
+    root: str | Path,
+    config: DeploymentConfig,
+    *,
+    window_s: float,
+    classes: tuple[str, ...] | None = None,
+    table: HydrophoneTable | None = None,
+    label_from: str = "folder",
+    seed: int = 0,
+    max_windows_per_clip: int = 4,
+) -> Dataset:
     """Dataset from a clip library: each clip sliced into windows (at most
     ``max_windows_per_clip``, evenly spaced) or, when shorter, padded at a random offset by
     repeating its edge frames.  ``root`` is a folder (labels from folder or file names, each

@@ -69,18 +69,28 @@ def run_policy(run: Path) -> CropPolicy:
     return from_mapping(data, str(path)).inference.policy()
 
 
-def score(model, ckpt: dict, path: str, config: DeploymentConfig, table: HydrophoneTable | None,
-          name: str, classify=None, policy: CropPolicy = CENTRE) -> Scored:
+def score(
+    model,
+    ckpt: dict,
+    path: str,
+    config: DeploymentConfig,
+    table: HydrophoneTable | None,
+    name: str,
+    classify=None,
+    policy: CropPolicy = CENTRE,
+) -> Scored:
     rf = recording_features(path, config, table)
     n = max(1, int(round(ckpt["window_s"] / rf.spec.hop_s)))
     if not rf.rois:
-        return Scored(name, [], {k: np.zeros((0, len(c))) for k, c in _outputs(ckpt).items()}, rf.duration_s,
-                      [], n, rf.spec.hop_s)
+        return Scored(
+            name, [], {k: np.zeros((0, len(c))) for k, c in _outputs(ckpt).items()}, rf.duration_s, [], n, rf.spec.hop_s
+        )
     starts = [crop_starts(r, n, rf.spec.hop_s, policy) for r in rf.rois]
     x = np.stack([rf.window(s, n) for ss in starts for s in ss])
     probs = predict(model, x) if classify is None else _classify(classify, ckpt, x)
-    return Scored(name, rf.rois, probs if isinstance(probs, dict) else {"": probs}, rf.duration_s, starts, n,
-                  rf.spec.hop_s)
+    return Scored(
+        name, rf.rois, probs if isinstance(probs, dict) else {"": probs}, rf.duration_s, starts, n, rf.spec.hop_s
+    )
 
 
 def _window_labels(scored: Scored, outputs: dict[str, list[str]], threshold: float) -> list[list[Label]]:
@@ -117,16 +127,23 @@ def detections(scored: Scored, outputs: dict[str, list[str]], threshold: float) 
     return [Annotation(scored.name, *span(lab, roi), roi.low_hz, roi.high_hz, lab.label) for roi, lab in found]
 
 
-def _events(scored: list[Scored], truth: list[Annotation], outputs: dict[str, list[str]], threshold: float,
-            hours: float) -> dict:
+def _events(
+    scored: list[Scored], truth: list[Annotation], outputs: dict[str, list[str]], threshold: float, hours: float
+) -> dict:
     dets = [d for s in scored for d in detections(s, outputs, threshold)]
     calls = [c for h, cls in outputs.items() for c in (cls[1:] if h else cls) if c != NEGATIVE]
     events = match_events(dets, [a for a in truth if a.label in calls], hours=hours, classes=calls)
     events["detections"] = len(dets)
     if len(outputs) > 1:
-        events["heads"] = {h: match_events([d for d in dets if d.label in cls[1:]],
-                                           [a for a in truth if a.label in cls[1:]], hours=hours,
-                                           classes=cls[1:])["overall"] for h, cls in outputs.items()}
+        events["heads"] = {
+            h: match_events(
+                [d for d in dets if d.label in cls[1:]],
+                [a for a in truth if a.label in cls[1:]],
+                hours=hours,
+                classes=cls[1:],
+            )["overall"]
+            for h, cls in outputs.items()
+        }
     return events
 
 
@@ -138,8 +155,12 @@ def _windows(ckpt: dict, y: np.ndarray, probs) -> dict:
     for h, cls in _outputs(ckpt).items():
         t = np.array([cls.index(classes[i]) if classes[i] in cls else 0 for i in y], dtype=np.int64)
         heads[h] = window_metrics(t, probs[h], cls)
-    return {"n": int(len(y)), "balanced_accuracy": float(np.mean([m["balanced_accuracy"] for m in heads.values()])),
-            "accuracy": float(np.mean([m["accuracy"] for m in heads.values()])), "heads": heads}
+    return {
+        "n": int(len(y)),
+        "balanced_accuracy": float(np.mean([m["balanced_accuracy"] for m in heads.values()])),
+        "accuracy": float(np.mean([m["accuracy"] for m in heads.values()])),
+        "heads": heads,
+    }
 
 
 def _classify(classify, ckpt: dict, x: np.ndarray):
@@ -151,25 +172,43 @@ def _classify(classify, ckpt: dict, x: np.ndarray):
     return classify(standardise(x, settings["scale_db"], settings.get("centre", "window_mean")))
 
 
-def score_recordings(run: Path, recordings: dict[str, list[Annotation]], config: DeploymentConfig,
-                     table: HydrophoneTable | None = None, classify=None,
-                     policy: CropPolicy | None = None) -> tuple[list[Scored], dict]:
+def score_recordings(
+    run: Path,
+    recordings: dict[str, list[Annotation]],
+    config: DeploymentConfig,
+    table: HydrophoneTable | None = None,
+    classify=None,
+    policy: CropPolicy | None = None,
+) -> tuple[list[Scored], dict]:
     """Every recording's ROIs scored by the run's model (on the windows of ``policy``, by
     default the run's own), and the model's checkpoint."""
     policy = run_policy(run) if policy is None else policy
     model, ckpt = load_model(run)
     spec = config.spec_for(ckpt["spec"]["sample_rate"])
     if spec.hash != ckpt["spec_hash"]:
-        raise TrainConfigError(f"the deployment's frontend spec {spec.hash} differs from the model's "
-                               f"{ckpt['spec_hash']} ({run / 'frontend.json'})")
-    scored = [score(model, ckpt, path, config, table, anns[0].file if anns else Path(path).name, classify, policy)
-              for path, anns in recordings.items()]
+        raise TrainConfigError(
+            f"the deployment's frontend spec {spec.hash} differs from the model's "
+            f"{ckpt['spec_hash']} ({run / 'frontend.json'})"
+        )
+    scored = [
+        score(model, ckpt, path, config, table, anns[0].file if anns else Path(path).name, classify, policy)
+        for path, anns in recordings.items()
+    ]
     return scored, ckpt
 
 
-def evaluate(run: Path, recordings: dict[str, list[Annotation]], config: DeploymentConfig,
-             table: HydrophoneTable | None = None, *, threshold: float = 0.5, curve: tuple = CURVE,
-             seed: int = 0, classify=None, policy: CropPolicy | None = None) -> dict:
+def evaluate(
+    run: Path,
+    recordings: dict[str, list[Annotation]],
+    config: DeploymentConfig,
+    table: HydrophoneTable | None = None,
+    *,
+    threshold: float = 0.5,
+    curve: tuple = CURVE,
+    seed: int = 0,
+    classify=None,
+    policy: CropPolicy | None = None,
+) -> dict:
     """Event-level (at ``threshold`` and over ``curve``) and window-level metrics of the run's
     model on ``recordings`` (path -> annotations, file names as in the annotations).
     ``classify``: probabilities (per head for multi-output) from standardised windows, in
@@ -182,11 +221,24 @@ def evaluate(run: Path, recordings: dict[str, list[Annotation]], config: Deploym
     truth = [a for anns in recordings.values() for a in anns]
     hours = sum(s.duration_s for s in scored) / 3600
     events = _events(scored, truth, outputs, threshold, hours)
-    ds = build_annotated(recordings, config, window_s=ckpt["window_s"], classes=tuple(ckpt["classes"]),
-                         table=table, seed=seed, jitter_s=0.0)
-    return {"threshold": threshold, "recordings": len(recordings), "inference": policy.as_card(), "events": events,
-            "curve": [{"threshold": t, **_events(scored, truth, outputs, t, hours)["overall"]} for t in curve],
-            "windows": _windows(ckpt, ds.y, predict(model, ds.x) if classify is None else _classify(classify, ckpt, ds.x)), "detections": events["detections"]}
+    ds = build_annotated(
+        recordings,
+        config,
+        window_s=ckpt["window_s"],
+        classes=tuple(ckpt["classes"]),
+        table=table,
+        seed=seed,
+        jitter_s=0.0,
+    )
+    return {
+        "threshold": threshold,
+        "recordings": len(recordings),
+        "inference": policy.as_card(),
+        "events": events,
+        "curve": [{"threshold": t, **_events(scored, truth, outputs, t, hours)["overall"]} for t in curve],
+        "windows": _windows(ckpt, ds.y, predict(model, ds.x) if classify is None else _classify(classify, ckpt, ds.x)),
+        "detections": events["detections"],
+    }
 
 
 def write(result: dict, path: Path) -> Path:
@@ -194,9 +246,15 @@ def write(result: dict, path: Path) -> Path:
     return path
 
 
-def evaluate_bundle(bundle: Path, recordings: dict[str, list[Annotation]], config: DeploymentConfig,
-                    table: HydrophoneTable | None = None, *, backend: str = "auto",
-                    threshold: float | None = None) -> dict:
+def evaluate_bundle(
+    bundle: Path,
+    recordings: dict[str, list[Annotation]],
+    config: DeploymentConfig,
+    table: HydrophoneTable | None = None,
+    *,
+    backend: str = "auto",
+    threshold: float | None = None,
+) -> dict:
     """Event-level metrics of a shipped INT8 bundle run exactly as ``edge-detect`` runs it (edge's
     classifier and backend, the card's crop policy and thresholds; ``threshold`` sets every
     class's), each recording on its own as :func:`evaluate` takes them.  What a card's

@@ -42,12 +42,18 @@ class RecordingFeatures:
         return self.feats[idx]
 
 
-def recording_features(path: str | Path, config: DeploymentConfig, table: HydrophoneTable | None = None,
-                       *, with_rois: bool = True) -> RecordingFeatures:
+def recording_features(
+    path: str | Path, config: DeploymentConfig, table: HydrophoneTable | None = None, *, with_rois: bool = True
+) -> RecordingFeatures:
     """Stream ``path`` through the deployment's calibrated frontend (and ROI detector)."""
     prep = prepare(path, config, table)
     chunks: list[np.ndarray] = []
-    result = Chain(prep, config, levels=False, candidates=with_rois,
-                   on_frames=lambda frames: chunks.append(features(prep.spec, frames.psd))).run()
+    result = Chain(
+        prep,
+        config,
+        levels=False,
+        candidates=with_rois,
+        on_frames=lambda frames: chunks.append(features(prep.spec, frames.psd)),
+    ).run()
     feats = np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
     return RecordingFeatures(str(path), prep.spec, feats, result.rois, prep.info.duration_s)

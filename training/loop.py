@@ -42,12 +42,15 @@ def predict(model: ResNet, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     out = []
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            logits = model(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])))
+            logits = model(torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size])))
             if isinstance(logits, dict):
                 out.append({k: torch.softmax(v, dim=1).numpy() for k, v in logits.items()})
             else:
-                out.append((torch.sigmoid(logits) if model.settings.head == "multi_label"
-                            else torch.softmax(logits, dim=1)).numpy())
+                out.append(
+                    (
+                        torch.sigmoid(logits) if model.settings.head == "multi_label" else torch.softmax(logits, dim=1)
+                    ).numpy()
+                )
     if out and isinstance(out[0], dict):
         return {k: np.concatenate([o[k] for o in out]) for k in out[0]}
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
@@ -57,8 +60,10 @@ def head_targets(config: TrainConfig, y: np.ndarray) -> dict[str, np.ndarray]:
     """Multi-output: each head's class index per window; a label outside a head is that
     head's first class (its "none")."""
     labels = [config.classes[i] for i in y]
-    return {h: np.array([cls.index(lab) if lab in cls else 0 for lab in labels], dtype=np.int64)
-            for h, cls in config.model.outputs.items()}
+    return {
+        h: np.array([cls.index(lab) if lab in cls else 0 for lab in labels], dtype=np.int64)
+        for h, cls in config.model.outputs.items()
+    }
 
 
 def scores(config: TrainConfig, y: np.ndarray, probs) -> dict:
@@ -67,9 +72,12 @@ def scores(config: TrainConfig, y: np.ndarray, probs) -> dict:
         return window_metrics(y, probs, config.classes)
     targets = head_targets(config, y)
     heads = {h: window_metrics(targets[h], probs[h], list(cls)) for h, cls in config.model.outputs.items()}
-    return {"n": int(len(y)), "accuracy": float(np.mean([m["accuracy"] for m in heads.values()])),
-            "balanced_accuracy": float(np.mean([m["balanced_accuracy"] for m in heads.values()])),
-            "heads": heads}
+    return {
+        "n": int(len(y)),
+        "accuracy": float(np.mean([m["accuracy"] for m in heads.values()])),
+        "balanced_accuracy": float(np.mean([m["balanced_accuracy"] for m in heads.values()])),
+        "heads": heads,
+    }
 
 
 def _strata(ds: Dataset) -> np.ndarray:
@@ -109,7 +117,9 @@ def train(config: TrainConfig, *, resume: bool = True) -> dict:
     run.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config.train.threads)
     _seed(config.seed)
-    (run / "config.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(config.as_dict(relative_to=run))), sort_keys=False))
+    (run / "config.yaml").write_text(
+        yaml.safe_dump(json.loads(json.dumps(config.as_dict(relative_to=run))), sort_keys=False)
+    )
     ds = build_dataset(config, run)
     (run / "frontend.json").write_text(json.dumps({"spec": asdict(ds.spec), "hash": ds.spec.hash}, indent=1))
     strata = _strata(ds)
@@ -120,18 +130,28 @@ def train(config: TrainConfig, *, resume: bool = True) -> dict:
             raise TrainConfigError(f"{config.source}: split: holdout {missing} is not among the recordings")
         test_idx = np.flatnonzero(np.isin(names, config.split.holdout))
         rest = np.flatnonzero(~np.isin(names, config.split.holdout))
-        tr, va = group_split(ds.groups[rest], fractions=(1 - config.split.val, config.split.val),
-                             seed=config.seed, strata=strata[rest])
+        tr, va = group_split(
+            ds.groups[rest], fractions=(1 - config.split.val, config.split.val), seed=config.seed, strata=strata[rest]
+        )
         train_idx, val_idx = rest[tr], rest[va]
     else:
         train_idx, val_idx, test_idx = group_split(
-            ds.groups, fractions=(1 - config.split.val - config.split.test, config.split.val, config.split.test),
-            seed=config.seed, strata=strata)
+            ds.groups,
+            fractions=(1 - config.split.val - config.split.test, config.split.val, config.split.test),
+            seed=config.seed,
+            strata=strata,
+        )
     if len(val_idx) == 0:
         val_idx = train_idx
-    (run / "split.json").write_text(json.dumps(
-        {name: sorted(set(ds.groups[idx].tolist())) for name, idx in
-         (("train", train_idx), ("val", val_idx), ("test", test_idx))}, indent=1))
+    (run / "split.json").write_text(
+        json.dumps(
+            {
+                name: sorted(set(ds.groups[idx].tolist()))
+                for name, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx))
+            },
+            indent=1,
+        )
+    )
     tr, va = ds.subset(train_idx), ds.subset(val_idx)
     backgrounds = tr.x[tr.y == config.classes.index(NEGATIVE)] if NEGATIVE in config.classes else None
 
@@ -145,8 +165,13 @@ def train(config: TrainConfig, *, resume: bool = True) -> dict:
         opt.load_state_dict(ckpt["optimizer"])
         state = ckpt["state"]
     steps = config.train.steps_per_epoch or max(1, len(tr) // config.train.batch_size)
-    bar = tqdm(total=config.train.epochs, initial=state["epoch"], desc="edge-train", unit="epoch",
-               disable=not config.train.progress)
+    bar = tqdm(
+        total=config.train.epochs,
+        initial=state["epoch"],
+        desc="edge-train",
+        unit="epoch",
+        disable=not config.train.progress,
+    )
     while state["epoch"] < config.train.epochs and state["stale"] < config.train.patience:
         epoch = state["epoch"]
         rng = np.random.default_rng([config.seed, epoch])  # a resumed epoch draws what it would have
@@ -162,13 +187,22 @@ def train(config: TrainConfig, *, resume: bool = True) -> dict:
             opt.step()
             losses.append(loss.item())
         val = scores(config, va.y, predict(model, va.x))
-        state["history"].append({"epoch": epoch + 1, "loss": float(np.mean(losses)),
-                                 "val_balanced_accuracy": val["balanced_accuracy"]})
+        state["history"].append(
+            {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_balanced_accuracy": val["balanced_accuracy"]}
+        )
         if val["balanced_accuracy"] > state["best"]:
             state["best"], state["stale"] = val["balanced_accuracy"], 0
-            torch.save({"model": model.state_dict(), "classes": list(config.classes),
-                        "model_settings": asdict(config.model), "spec": asdict(ds.spec),
-                        "spec_hash": ds.spec.hash, "window_s": config.window_s}, run / "best.pt")
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "classes": list(config.classes),
+                    "model_settings": asdict(config.model),
+                    "spec": asdict(ds.spec),
+                    "spec_hash": ds.spec.hash,
+                    "window_s": config.window_s,
+                },
+                run / "best.pt",
+            )
         else:
             state["stale"] += 1
         state["epoch"] = epoch + 1
@@ -177,8 +211,7 @@ def train(config: TrainConfig, *, resume: bool = True) -> dict:
         bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_bacc=f"{val['balanced_accuracy']:.3f}")
     bar.close()
     (run / "history.json").write_text(json.dumps(state["history"], indent=1))
-    return finish(config, run, ds, test_idx if len(test_idx) else val_idx,
-                  "test" if len(test_idx) else "val")
+    return finish(config, run, ds, test_idx if len(test_idx) else val_idx, "test" if len(test_idx) else "val")
 
 
 def load_model(run: Path) -> tuple[ResNet, dict]:
@@ -196,14 +229,20 @@ def finish(config: TrainConfig, run: Path, ds: Dataset, idx: np.ndarray, part: s
     model, _ = load_model(run)
     sub = ds.subset(idx)
     probs = predict(model, sub.x)
-    metrics = {"split": part, "windows": scores(config, sub.y, probs),
-               "epochs": len(json.loads((run / "history.json").read_text())), "frontend_hash": ds.spec.hash,
-               "chance_balanced_accuracy": 1.0 / len(set(sub.y.tolist())) if len(sub) else float("nan")}
+    metrics = {
+        "split": part,
+        "windows": scores(config, sub.y, probs),
+        "epochs": len(json.loads((run / "history.json").read_text())),
+        "frontend_hash": ds.spec.hash,
+        "chance_balanced_accuracy": 1.0 / len(set(sub.y.tolist())) if len(sub) else float("nan"),
+    }
     (run / "metrics.json").write_text(json.dumps(metrics, indent=1))
     if config.model.head == "multi_output":
         targets = head_targets(config, sub.y)
-        tables = [(h, list(cls), metrics["windows"]["heads"][h]["confusion"], targets[h], probs[h])
-                  for h, cls in config.model.outputs.items()]
+        tables = [
+            (h, list(cls), metrics["windows"]["heads"][h]["confusion"], targets[h], probs[h])
+            for h, cls in config.model.outputs.items()
+        ]
     else:
         tables = [("", list(config.classes), metrics["windows"]["confusion"], sub.y, probs)]
     with open(run / "confusion.csv", "w", newline="") as fh:

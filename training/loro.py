@@ -36,12 +36,21 @@ def pool(counts: list[dict], hours: list[float]) -> dict:
     h = sum(hours)
     p = tp / (tp + fp) if tp + fp else 0.0
     rc = tp / (tp + fn) if tp + fn else 0.0
-    return {"tp": tp, "fp": fp, "fn": fn, "hours": h, "precision": p, "recall": rc,
-            "f1": 2 * p * rc / (p + rc) if p + rc else 0.0, "fp_per_hour": fp / h if h else float("nan")}
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "hours": h,
+        "precision": p,
+        "recall": rc,
+        "f1": 2 * p * rc / (p + rc) if p + rc else 0.0,
+        "fp_per_hour": fp / h if h else float("nan"),
+    }
 
 
-def leave_one_out(config: TrainConfig, folds: list[list[str]], out: Path, threshold: float, *,
-                  resume: bool = True) -> dict:
+def leave_one_out(
+    config: TrainConfig, folds: list[list[str]], out: Path, threshold: float, *, resume: bool = True
+) -> dict:
     deployment = load_deployment(config.path(config.deployment))
     table = HydrophoneTable.load(deployment.table_path()) if deployment.table_path() else None
     out.mkdir(parents=True, exist_ok=True)
@@ -60,13 +69,21 @@ def leave_one_out(config: TrainConfig, folds: list[list[str]], out: Path, thresh
         result = evaluate(run, subset, deployment, table, threshold=threshold)
         write(result, run / "evaluation.json")
         results.append(result)
-        summary["folds"].append({"holdout": held, "run": str(run), "windows": window["windows"],
-                                 "events": result["events"]["overall"], "hours": result["events"]["hours"]})
+        summary["folds"].append(
+            {
+                "holdout": held,
+                "run": str(run),
+                "windows": window["windows"],
+                "events": result["events"]["overall"],
+                "hours": result["events"]["hours"],
+            }
+        )
     hours = [r["events"]["hours"] for r in results]
     summary["pooled"] = pool([r["events"]["overall"] for r in results], hours)
-    summary["curve"] = [{"threshold": point["threshold"],
-                         **pool([r["curve"][i] for r in results], hours)}
-                        for i, point in enumerate(results[0]["curve"])]
+    summary["curve"] = [
+        {"threshold": point["threshold"], **pool([r["curve"][i] for r in results], hours)}
+        for i, point in enumerate(results[0]["curve"])
+    ]
     (out / "loro.json").write_text(json.dumps(summary, indent=1))
     return summary
 
@@ -80,9 +97,11 @@ def main(config, folds, threshold, out) -> None:
     summary = leave_one_out(load_config(config), [f.split(",") for f in folds], Path(out), threshold)
     for point in [summary["pooled"]] + summary["curve"]:
         t = point.get("threshold", threshold)
-        click.echo(f"threshold {t:g}: precision {point['precision']:.3f} recall {point['recall']:.3f} "
-                   f"FP/h {point['fp_per_hour']:.2f} (tp {point['tp']}, fp {point['fp']}, fn {point['fn']}, "
-                   f"{point['hours']:.2f} h)")
+        click.echo(
+            f"threshold {t:g}: precision {point['precision']:.3f} recall {point['recall']:.3f} "
+            f"FP/h {point['fp_per_hour']:.2f} (tp {point['tp']}, fp {point['fp']}, fn {point['fn']}, "
+            f"{point['hours']:.2f} h)"
+        )
 
 
 if __name__ == "__main__":

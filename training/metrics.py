@@ -31,8 +31,11 @@ def window_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]
     per_class = {c: _prf(m[i, i], m[:, i].sum() - m[i, i], m[i, :].sum() - m[i, i]) for i, c in enumerate(classes)}
     present = [i for i in range(len(classes)) if m[i].sum()]
     ranked = np.argsort(-np.asarray(probs), axis=1, kind="stable") if len(y_true) else np.zeros((0, 0), int)
-    top = {f"top{k}_accuracy": float(np.mean((ranked[:, :k] == y_true[:, None]).any(axis=1))) if len(y_true) else 0.0
-           for k in (1, 3) if len(classes) > 3}  # ranking figures, for more classes than a top-3 holds
+    top = {
+        f"top{k}_accuracy": float(np.mean((ranked[:, :k] == y_true[:, None]).any(axis=1))) if len(y_true) else 0.0
+        for k in (1, 3)
+        if len(classes) > 3
+    }  # ranking figures, for more classes than a top-3 holds
     return {
         **top,
         "n": int(len(y_true)),
@@ -54,8 +57,9 @@ def pr_curve(y_true: np.ndarray, scores: np.ndarray) -> list[tuple[float, float,
     return [(float(s[i]), float(tp[i] / (tp[i] + fp[i])), float(tp[i] / total)) for i in last]
 
 
-def match_events(detections: Sequence[Annotation], truth: Sequence[Annotation], *, hours: float,
-                 classes: Sequence[str] | None = None) -> dict:
+def match_events(
+    detections: Sequence[Annotation], truth: Sequence[Annotation], *, hours: float, classes: Sequence[str] | None = None
+) -> dict:
     """Event-level metrics: a detection matches an annotation of the same file and label that
     it overlaps in time (each annotation at most once, strongest overlap first).  Per class
     and overall: precision, recall, F1, false positives per hour."""

@@ -23,8 +23,11 @@ class Block(nn.Module):
         self.act1 = nn.ReLU()
         self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(c_out)
-        self.skip = (nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
-                     if stride != 1 or c_in != c_out else nn.Identity())
+        self.skip = (
+            nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+            if stride != 1 or c_in != c_out
+            else nn.Identity()
+        )
         self.act2 = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -35,26 +35,37 @@ def run_recipe(config: TrainConfig, *, resume: bool = True) -> dict:
     if ev.kind == "loro":
         summary = leave_one_out(config, [list(f) for f in ev.folds], run / "loro", ev.threshold, resume=resume)
         metrics = train(config, resume=resume)
-        result = {"kind": "loro", "threshold": ev.threshold, "inference": summary["inference"],
-                  "threshold_rule": "fixed in the recipe before any held-out figure was seen",
-                  "data": "each fold's held-out recordings (never seen by that fold's model), pooled",
-                  "events": summary["pooled"], "curve": summary["curve"],
-                  "folds": [{k: f[k] for k in ("holdout", "events", "hours")} for f in summary["folds"]],
-                  "shipped_model": "trained on every recording; its own training-set windows: "
-                                   f"balanced accuracy {metrics['windows']['balanced_accuracy']:.3f}"}
+        result = {
+            "kind": "loro",
+            "threshold": ev.threshold,
+            "inference": summary["inference"],
+            "threshold_rule": "fixed in the recipe before any held-out figure was seen",
+            "data": "each fold's held-out recordings (never seen by that fold's model), pooled",
+            "events": summary["pooled"],
+            "curve": summary["curve"],
+            "folds": [{k: f[k] for k in ("holdout", "events", "hours")} for f in summary["folds"]],
+            "shipped_model": "trained on every recording; its own training-set windows: "
+            f"balanced accuracy {metrics['windows']['balanced_accuracy']:.3f}",
+        }
     else:
         metrics = train(config, resume=resume)
         split = json.loads((run / "split.json").read_text())
         if metrics["split"] != "test":
             raise TrainConfigError(f"{config.source}: evaluation: kind=split needs a test split (split: test > 0)")
-        result = {"kind": "split", "threshold": ev.threshold, "data": "the run's grouped test split",
-                  "test_groups": split["test"], "windows": metrics["windows"]}
+        result = {
+            "kind": "split",
+            "threshold": ev.threshold,
+            "data": "the run's grouped test split",
+            "test_groups": split["test"],
+            "windows": metrics["windows"],
+        }
         if config.data.clips is None:
             deployment = load_deployment(config.path(config.deployment))
             table = HydrophoneTable.load(deployment.table_path()) if deployment.table_path() else None
             groups = set(split["test"])
-            recordings = {p: a for p, a in config_recordings(config, run).items()
-                          if p in groups or str(Path(p)) in groups}
+            recordings = {
+                p: a for p, a in config_recordings(config, run).items() if p in groups or str(Path(p)) in groups
+            }
             full = evaluate(run, recordings, deployment, table, threshold=ev.threshold, seed=config.seed)
             result.update(events=full["events"], curve=full["curve"], recordings=len(recordings))
     (run / "evaluation.json").write_text(json.dumps(result, indent=1))

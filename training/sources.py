@@ -30,11 +30,15 @@ def _background(path: Path, settings: SyntheticSettings, rng: np.random.Generato
     if rate == settings.sample_rate:
         return x
     if not settings.resample_background:
-        raise TrainConfigError(f"data: synthetic: {path}: {rate} Hz, synthetic sample_rate is {settings.sample_rate} "
-                               f"(set resample_background: true to resample it)")
+        raise TrainConfigError(
+            f"data: synthetic: {path}: {rate} Hz, synthetic sample_rate is {settings.sample_rate} "
+            f"(set resample_background: true to resample it)"
+        )
     from edge.resample import resample_blocks  # the device's resampler
 
-    x = np.concatenate(list(resample_blocks(iter([x.astype(np.float32)]), rate, settings.sample_rate))).astype(np.float64)
+    x = np.concatenate(list(resample_blocks(iter([x.astype(np.float32)]), rate, settings.sample_rate))).astype(
+        np.float64
+    )
     # the band the original rate could not hold gets coloured noise rather than silence
     return x + coloured_noise(rng, len(x), alpha=settings.noise_alpha, rms=settings.noise_rms)
 
@@ -44,7 +48,13 @@ def write_synthetic(settings: SyntheticSettings, folder: Path, seed: int, base: 
     (relative background paths are taken from ``base``)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    names = settings.background if isinstance(settings.background, list) else [settings.background] if settings.background else []
+    names = (
+        settings.background
+        if isinstance(settings.background, list)
+        else [settings.background]
+        if settings.background
+        else []
+    )
     backgrounds = [_background((base or Path.cwd()) / b, settings, rng) for b in names]
     n = int(settings.duration_s * settings.sample_rate)
     rows = []
@@ -54,14 +64,24 @@ def write_synthetic(settings: SyntheticSettings, folder: Path, seed: int, base: 
         if backgrounds:
             background = backgrounds[i % len(backgrounds)]
             if len(background) < n:
-                raise TrainConfigError(f"data: synthetic: background {names[i % len(names)]} is shorter than "
-                                       f"duration_s={settings.duration_s}")
+                raise TrainConfigError(
+                    f"data: synthetic: background {names[i % len(names)]} is shorter than "
+                    f"duration_s={settings.duration_s}"
+                )
             start = int(rng.integers(0, max(1, len(background) - n)))
-            bg = background[start:start + n]
+            bg = background[start : start + n]
         try:
-            x, anns = synth_recording(rng, sample_rate=settings.sample_rate, duration_s=settings.duration_s,
-                                      calls=dict(settings.calls), snr_db=settings.snr_db, background=bg,
-                                      noise_alpha=settings.noise_alpha, noise_rms=settings.noise_rms, name=name)
+            x, anns = synth_recording(
+                rng,
+                sample_rate=settings.sample_rate,
+                duration_s=settings.duration_s,
+                calls=dict(settings.calls),
+                snr_db=settings.snr_db,
+                background=bg,
+                noise_alpha=settings.noise_alpha,
+                noise_rms=settings.noise_rms,
+                name=name,
+            )
         except ValueError as exc:
             raise TrainConfigError(f"data: synthetic: {exc}") from None
         sf.write(folder / name, x, settings.sample_rate, subtype="FLOAT")
@@ -88,8 +108,14 @@ def is_raven(path: Path) -> bool:
     return path.is_dir() or path.suffix.lower() == ".txt"
 
 
-def read_annotations(path: Path, names: dict[str, Path], labels: dict | None, *,
-                     label_column: str | None = None, default_label: str | None = None) -> list[Annotation]:
+def read_annotations(
+    path: Path,
+    names: dict[str, Path],
+    labels: dict | None,
+    *,
+    label_column: str | None = None,
+    default_label: str | None = None,
+) -> list[Annotation]:
     """Annotations from a CSV or Raven table(s); ``names`` maps recording file names to paths
     (a Raven table's recording is found by its stem, see :func:`raven_recording`)."""
     durations = {name: probe(p).duration_s for name, p in names.items()}
@@ -102,16 +128,30 @@ def read_annotations(path: Path, names: dict[str, Path], labels: dict | None, *,
     for table in _raven_tables(path):
         rec = raven_recording(table)
         if rec not in stems:
-            raise AnnotationError(f"{table}: line 1: no recording named {rec}.* for this table "
-                                  f"(Raven tables are named REC.Table.1.selections.txt)")
-        out += read_raven(table, stems[rec], labels=labels, duration_s=durations[stems[rec]],
-                          default_label=default_label, label_column=label_column)
+            raise AnnotationError(
+                f"{table}: line 1: no recording named {rec}.* for this table "
+                f"(Raven tables are named REC.Table.1.selections.txt)"
+            )
+        out += read_raven(
+            table,
+            stems[rec],
+            labels=labels,
+            duration_s=durations[stems[rec]],
+            default_label=default_label,
+            label_column=label_column,
+        )
     return out
 
 
-def annotated_recordings(csv_path: Path, audio_dir: Path, labels: dict | None, background: list[Path], *,
-                         label_column: str | None = None, default_label: str | None = None
-                         ) -> dict[str, list[Annotation]]:
+def annotated_recordings(
+    csv_path: Path,
+    audio_dir: Path,
+    labels: dict | None,
+    background: list[Path],
+    *,
+    label_column: str | None = None,
+    default_label: str | None = None,
+) -> dict[str, list[Annotation]]:
     """Recording path -> annotations from a CSV or Raven table(s) (files of ``audio_dir``
     with no annotation are left out; ``background`` recordings get none)."""
     names = {}
@@ -133,8 +173,9 @@ def _synthetic(config: TrainConfig, run_dir: Path, settings: dict, relative: dic
     key = stable_hash({"synthetic": relative, "seed": seed})
     if not (csv_path.exists() and stamp.exists() and stamp.read_text() == key):
         shutil.rmtree(folder, ignore_errors=True)  # other settings: these recordings are not the recipe's
-        csv_path = write_synthetic(SyntheticSettings(**settings), folder, seed,
-                                   base=Path(config.source).parent if config.source else None)
+        csv_path = write_synthetic(
+            SyntheticSettings(**settings), folder, seed, base=Path(config.source).parent if config.source else None
+        )
         stamp.write_text(key)
     return csv_path
 
@@ -144,8 +185,14 @@ def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Anno
     recordings are written to ``run_dir/synthetic`` once and reused while the settings hold)."""
     d = config.data
     if d.synthetic is not None:
-        csv_path = _synthetic(config, run_dir, d.synthetic, config.as_dict(relative_to=run_dir)["data"]["synthetic"],
-                              run_dir / "synthetic", config.seed)
+        csv_path = _synthetic(
+            config,
+            run_dir,
+            d.synthetic,
+            config.as_dict(relative_to=run_dir)["data"]["synthetic"],
+            run_dir / "synthetic",
+            config.seed,
+        )
         return annotated_recordings(csv_path, csv_path.parent, None, [])
     if d.annotations is None:
         raise TrainConfigError(f"{config.source}: data: a clip library has no recordings to evaluate events on")
@@ -155,15 +202,28 @@ def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Anno
     relative = [None, *config.as_dict(relative_to=run_dir)["data"]["more"]]  # as the synthetic stamps key them
     for i, source in enumerate(sources):
         if "synthetic" in source:  # calls mixed into real backgrounds, written once into the run folder
-            csv_path = _synthetic(config, run_dir, source["synthetic"], relative[i]["synthetic"],
-                                  run_dir / f"synthetic_{i}", config.seed + i)
+            csv_path = _synthetic(
+                config,
+                run_dir,
+                source["synthetic"],
+                relative[i]["synthetic"],
+                run_dir / f"synthetic_{i}",
+                config.seed + i,
+            )
             recordings.update(annotated_recordings(csv_path, csv_path.parent, None, []))
             continue
         path = config.path(source["annotations"])
-        audio_dir = (config.path(source["audio_dir"]) if source.get("audio_dir")
-                     else (path if path.is_dir() else path.parent))
-        found = annotated_recordings(path, audio_dir, labels, [config.path(b) for b in d.background] if i == 0 else [],
-                                     label_column=d.raven_label_column, default_label=d.raven_default_label)
+        audio_dir = (
+            config.path(source["audio_dir"]) if source.get("audio_dir") else (path if path.is_dir() else path.parent)
+        )
+        found = annotated_recordings(
+            path,
+            audio_dir,
+            labels,
+            [config.path(b) for b in d.background] if i == 0 else [],
+            label_column=d.raven_label_column,
+            default_label=d.raven_default_label,
+        )
         for rec, anns in found.items():
             if rec in recordings and anns:
                 raise TrainConfigError(f"{config.source}: data: {rec} is annotated by more than one source")
@@ -181,24 +241,47 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
     cache = run_dir / "dataset.npz"
     # what the windows depend on besides the frontend: a changed data section, window or class
     # list must rebuild the cache, never train on windows the recipe no longer describes
-    key = stable_hash({"data": config.as_dict(relative_to=run_dir)["data"], "window_s": config.window_s,
-                       "classes": list(config.classes), "seed": config.seed})
+    key = stable_hash(
+        {
+            "data": config.as_dict(relative_to=run_dir)["data"],
+            "window_s": config.window_s,
+            "classes": list(config.classes),
+            "seed": config.seed,
+        }
+    )
     if cache.exists():
         cached = Dataset.load(cache)
         if deployment.spec_for(cached.spec.sample_rate).hash == cached.spec.hash and cached.key == key:
             return cached
         cache.unlink()  # the frontend or the data section changed since: rebuild
     if d.clips is not None:
-        ds = build_clips(config.path(d.clips), deployment, window_s=config.window_s, classes=config.classes,
-                         table=table, label_from=d.label_from, seed=config.seed)
+        ds = build_clips(
+            config.path(d.clips),
+            deployment,
+            window_s=config.window_s,
+            classes=config.classes,
+            table=table,
+            label_from=d.label_from,
+            seed=config.seed,
+        )
     else:
         recordings = config_recordings(config, run_dir)
         groups = {p: str(d.groups[Path(p).name]) for p in recordings if Path(p).name in d.groups}
-        ds = build_annotated(recordings, deployment, window_s=config.window_s, classes=config.classes, groups=groups,
-                             table=table, seed=config.seed, jitter_s=d.jitter_s,
-                             positives_per_call=d.positives_per_call,
-                             negatives_per_recording=d.negatives_per_recording, hard_negatives=d.hard_negatives,
-                             roi_positives=d.roi_positives, roi_jitter_s=d.roi_jitter_s)
+        ds = build_annotated(
+            recordings,
+            deployment,
+            window_s=config.window_s,
+            classes=config.classes,
+            groups=groups,
+            table=table,
+            seed=config.seed,
+            jitter_s=d.jitter_s,
+            positives_per_call=d.positives_per_call,
+            negatives_per_recording=d.negatives_per_recording,
+            hard_negatives=d.hard_negatives,
+            roi_positives=d.roi_positives,
+            roi_jitter_s=d.roi_jitter_s,
+        )
     ds.key = key
     ds.save(cache)
     return ds

@@ -12,8 +12,13 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def group_split(groups: Sequence[str], *, fractions: Sequence[float] = (0.7, 0.15, 0.15), seed: int = 0,
-                strata: Sequence[str] | None = None) -> list[np.ndarray]:
+def group_split(
+    groups: Sequence[str],
+    *,
+    fractions: Sequence[float] = (0.7, 0.15, 0.15),
+    seed: int = 0,
+    strata: Sequence[str] | None = None,
+) -> list[np.ndarray]:
     """Indices of each part (train, val, test, ...), whole groups at a time.
 
     Groups are shuffled by ``seed`` and dealt out until each part holds about its fraction of
@@ -53,7 +58,7 @@ def group_split(groups: Sequence[str], *, fractions: Sequence[float] = (0.7, 0.1
     bounds = np.concatenate(([0], np.cumsum(counts)))
     parts = []
     for k in range(len(fr)):
-        chosen = set(order[bounds[k]:bounds[k + 1]])
+        chosen = set(order[bounds[k] : bounds[k + 1]])
         parts.append(np.flatnonzero(np.isin(groups, list(chosen))) if chosen else np.zeros(0, int))
     return parts
 

@@ -17,12 +17,18 @@ CALL_TYPES = ("whistle", "hf_pulsed", "upcall", "pulse_train")
 
 def _check_band(kind: str, high_hz: float, sample_rate: int) -> None:
     if high_hz >= sample_rate / 2:
-        raise ValueError(f"{kind} reaches {high_hz:.0f} Hz, above the Nyquist frequency of "
-                         f"sample_rate={sample_rate}")
+        raise ValueError(f"{kind} reaches {high_hz:.0f} Hz, above the Nyquist frequency of sample_rate={sample_rate}")
 
 
-def whistle(rng: np.random.Generator, sample_rate: int, *, fmin: float = 2000.0, fmax: float = 12000.0,
-            duration_s: float | None = None, harmonics: int = 2) -> tuple[np.ndarray, float, float]:
+def whistle(
+    rng: np.random.Generator,
+    sample_rate: int,
+    *,
+    fmin: float = 2000.0,
+    fmax: float = 12000.0,
+    duration_s: float | None = None,
+    harmonics: int = 2,
+) -> tuple[np.ndarray, float, float]:
     """Beluga-like FM whistle in ``fmin..fmax``: a smooth random contour plus harmonics."""
     dur = duration_s or rng.uniform(0.4, 1.2)
     n = int(dur * sample_rate)
@@ -43,8 +49,9 @@ def whistle(rng: np.random.Generator, sample_rate: int, *, fmin: float = 2000.0,
     return x / np.max(np.abs(x)), float(contour.min()), float(high)
 
 
-def hf_pulsed(rng: np.random.Generator, sample_rate: int, *, centre_hz: float | None = None,
-              duration_s: float | None = None) -> tuple[np.ndarray, float, float]:
+def hf_pulsed(
+    rng: np.random.Generator, sample_rate: int, *, centre_hz: float | None = None, duration_s: float | None = None
+) -> tuple[np.ndarray, float, float]:
     """Pulsed high-frequency call: a burst of short Gabor clicks at 100-600 pulses/s."""
     dur = duration_s or rng.uniform(0.3, 0.8)
     fc = centre_hz or rng.uniform(0.25, 0.35) * sample_rate
@@ -58,12 +65,13 @@ def hf_pulsed(rng: np.random.Generator, sample_rate: int, *, centre_hz: float | 
     click = np.exp(-0.5 * (tt / sigma) ** 2) * np.cos(2 * np.pi * fc * tt)
     period = int(sample_rate / rng.uniform(100, 600))
     for start in range(0, n - len(click), max(period, 1)):
-        x[start:start + len(click)] += click
+        x[start : start + len(click)] += click
     return x / np.max(np.abs(x)), float(fc - bw), float(fc + bw)
 
 
-def upcall(rng: np.random.Generator, sample_rate: int, *, duration_s: float | None = None
-           ) -> tuple[np.ndarray, float, float]:
+def upcall(
+    rng: np.random.Generator, sample_rate: int, *, duration_s: float | None = None
+) -> tuple[np.ndarray, float, float]:
     """Right-whale-like upcall: a tonal sweep from about 50 to about 250 Hz over about 1 s."""
     dur = duration_s or rng.uniform(0.7, 1.3)
     f0 = rng.uniform(45, 70)
@@ -71,13 +79,14 @@ def upcall(rng: np.random.Generator, sample_rate: int, *, duration_s: float | No
     _check_band("upcall", f1, sample_rate)
     n = int(dur * sample_rate)
     u = np.arange(n) / n
-    contour = f0 + (f1 - f0) * u ** 1.5  # slow start, faster rise
+    contour = f0 + (f1 - f0) * u**1.5  # slow start, faster rise
     x = np.sin(2 * np.pi * np.cumsum(contour) / sample_rate) * np.hanning(n)
     return x / np.max(np.abs(x)), float(f0), float(f1)
 
 
-def pulse_train(rng: np.random.Generator, sample_rate: int, *, duration_s: float | None = None
-                ) -> tuple[np.ndarray, float, float]:
+def pulse_train(
+    rng: np.random.Generator, sample_rate: int, *, duration_s: float | None = None
+) -> tuple[np.ndarray, float, float]:
     """Seal-like pulse train: 5-20 pulses/s of short tonal pulses at 300-1500 Hz."""
     dur = duration_s or rng.uniform(0.8, 2.0)
     fc = rng.uniform(300, 1500)
@@ -89,7 +98,7 @@ def pulse_train(rng: np.random.Generator, sample_rate: int, *, duration_s: float
     pulse = np.sin(2 * np.pi * fc * np.arange(plen) / sample_rate) * np.hanning(plen)
     period = int(sample_rate / rng.uniform(5, 20))
     for start in range(0, n - plen, period):
-        x[start:start + plen] += pulse
+        x[start : start + plen] += pulse
     return x / np.max(np.abs(x)), float(fc - bw), float(fc + bw)
 
 
@@ -114,23 +123,32 @@ def band_power(x: np.ndarray, sample_rate: int, low_hz: float, high_hz: float) -
     return float(2 * np.sum(spec[keep]) / len(x) ** 2)
 
 
-def mix(background: np.ndarray, call: np.ndarray, start: int, snr_db: float, sample_rate: int,
-        low_hz: float, high_hz: float) -> np.ndarray:
+def mix(
+    background: np.ndarray, call: np.ndarray, start: int, snr_db: float, sample_rate: int, low_hz: float, high_hz: float
+) -> np.ndarray:
     """``background`` with ``call`` added at sample ``start``, scaled to ``snr_db`` in its band."""
     out = np.array(background, dtype=np.float64)
-    seg = out[start:start + len(call)]
+    seg = out[start : start + len(call)]
     noise = max(band_power(seg, sample_rate, low_hz, high_hz), 1e-20)
     power = np.mean(call**2)
     gain = np.sqrt(noise * 10 ** (snr_db / 10) / power)
-    out[start:start + len(call)] += gain * call[: len(seg)]
+    out[start : start + len(call)] += gain * call[: len(seg)]
     return out
 
 
-def synth_recording(rng: np.random.Generator, *, sample_rate: int, duration_s: float,
-                    calls: dict[str, int], snr_db: tuple[float, float] = (5.0, 15.0),
-                    background: np.ndarray | None = None, noise_alpha: float = 1.0,
-                    noise_rms: float = 0.01, name: str = "synthetic.wav", min_gap_s: float = 0.5
-                    ) -> tuple[np.ndarray, list[Annotation]]:
+def synth_recording(
+    rng: np.random.Generator,
+    *,
+    sample_rate: int,
+    duration_s: float,
+    calls: dict[str, int],
+    snr_db: tuple[float, float] = (5.0, 15.0),
+    background: np.ndarray | None = None,
+    noise_alpha: float = 1.0,
+    noise_rms: float = 0.01,
+    name: str = "synthetic.wav",
+    min_gap_s: float = 0.5,
+) -> tuple[np.ndarray, list[Annotation]]:
     """A recording with ``calls`` (type -> count) at random non-overlapping times.
 
     ``background`` (samples at ``sample_rate``, at least ``duration_s`` long) is used as is,

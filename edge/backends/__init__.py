@@ -38,6 +38,8 @@ def open_backend(bundle: Bundle, kind: str = "auto", *, threads: int = 1) -> Bac
     kind = resolve_kind(kind, bundle)
     if kind == "onnx":
         from edge.backends.onnx import OnnxBackend
+
         return OnnxBackend(bundle, threads=threads)
     from edge.backends.tflite import TfliteBackend
+
     return TfliteBackend(bundle, threads=threads)

@@ -17,7 +17,9 @@ class OnnxBackend:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise MissingExtraError(f"--backend onnx needs onnxruntime, which is not installed: {INSTALL_HINT}") from None
+            raise MissingExtraError(
+                f"--backend onnx needs onnxruntime, which is not installed: {INSTALL_HINT}"
+            ) from None
         path = bundle.file("onnx")
         self.file = path.name
         options = ort.SessionOptions()

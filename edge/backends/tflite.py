@@ -22,8 +22,9 @@ def _interpreter_class():
         try:
             from tflite_runtime.interpreter import Interpreter
         except ImportError:
-            raise MissingExtraError(f"--backend tflite needs ai-edge-litert, which is not installed: "
-                                    f"{INSTALL_HINT}") from None
+            raise MissingExtraError(
+                f"--backend tflite needs ai-edge-litert, which is not installed: {INSTALL_HINT}"
+            ) from None
     return Interpreter
 
 
@@ -120,5 +121,7 @@ class TfliteBackend:
             self._resize(1)
         self._resize(1)
         parts = [self._invoke(x[i : i + 1]) for i in range(n)]
-        return {name: np.concatenate([p[name] for p in parts]) if parts else np.zeros((0, 0), np.float32)
-                for name, _ in self._outs}
+        return {
+            name: np.concatenate([p[name] for p in parts]) if parts else np.zeros((0, 0), np.float32)
+            for name, _ in self._outs
+        }

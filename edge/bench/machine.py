@@ -23,5 +23,11 @@ def cpu_name(cpuinfo: str = "/proc/cpuinfo") -> str:
 
 def describe() -> dict:
     """``board`` (device-tree model, None on a PC), ``cpu``, ``cores``, ``arch``, ``kernel``."""
-    return {"board": board_model(), "cpu": cpu_name(), "cores": os.cpu_count() or 1,
-            "arch": platform.machine(), "kernel": platform.release(), "python": platform.python_version()}
+    return {
+        "board": board_model(),
+        "cpu": cpu_name(),
+        "cores": os.cpu_count() or 1,
+        "arch": platform.machine(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }

@@ -33,8 +33,9 @@ def _cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_stages(paths: list[Path], config: DeploymentConfig, table: HydrophoneTable | None, *,
-               classifier=None) -> StageTimes:
+def run_stages(
+    paths: list[Path], config: DeploymentConfig, table: HydrophoneTable | None, *, classifier=None
+) -> StageTimes:
     """Process ``paths`` through :class:`edge.pipeline.Chain` with each stage timed (inference
     only with ``classifier``, else its time is None), then log and frame-encode the
     detections."""
@@ -54,12 +55,25 @@ def run_stages(paths: list[Path], config: DeploymentConfig, table: HydrophoneTab
             state = None
         result = Chain(prep, config, noise_state=state, classifier=classifier, times=t).run()
         state, prev = result.noise_state, prep.info
-        dets, _ = records(prep, config, result.rois, result.periods, str(path), result.labels,
-                          classifier.identity if classifier is not None else "")
+        dets, _ = records(
+            prep,
+            config,
+            result.rois,
+            result.periods,
+            str(path),
+            result.labels,
+            classifier.identity if classifier is not None else "",
+        )
         detections += dets
         out.audio_s += prep.info.duration_s
-        out.files.append({"file": str(path), "audio_s": prep.info.duration_s, "sample_rate": prep.info.sample_rate,
-                          "rois": len(result.rois)})
+        out.files.append(
+            {
+                "file": str(path),
+                "audio_s": prep.info.duration_s,
+                "sample_rate": prep.info.sample_rate,
+                "rois": len(result.rois),
+            }
+        )
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         with DetectionLog(Path(tmp) / "bench.sqlite") as log:

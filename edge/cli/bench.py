@@ -13,12 +13,25 @@ from edge.cli.options import config_option, domain_errors, fail, hydrophones_opt
 @click.argument("audio", nargs=-1, type=click.Path())
 @config_option
 @hydrophones_option
-@click.option("--device", default=None, help="Device profile to model energy for (firmware-config/devices/NAME.yaml). "
-                                             "Default: the profile detected from /proc/device-tree/model.")
-@click.option("--duty-cycle", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
-              help="Fraction of the day the buoy records, for the Wh/day projection.")
-@click.option("--battery-wh", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Battery capacity: also project the days it lasts.")
+@click.option(
+    "--device",
+    default=None,
+    help="Device profile to model energy for (firmware-config/devices/NAME.yaml). "
+    "Default: the profile detected from /proc/device-tree/model.",
+)
+@click.option(
+    "--duty-cycle",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Fraction of the day the buoy records, for the Wh/day projection.",
+)
+@click.option(
+    "--battery-wh",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Battery capacity: also project the days it lasts.",
+)
 @click.option("--no-model", is_flag=True, help="Skip the deployment's classifier (no inference stage).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (schema: docs/reference/bench.md).")
 @domain_errors
@@ -48,6 +61,7 @@ def main(audio, config_path, hydrophones_path, device, duty_cycle, battery_wh, n
     classifier = None
     if not no_model and config.model is not None and config.model.bundle is not None:
         from edge.classify import load_classifier
+
         classifier = load_classifier(config)
     host = detect_profile()
     profile = load_profile(device) if device else host
@@ -59,11 +73,13 @@ def main(audio, config_path, hydrophones_path, device, duty_cycle, battery_wh, n
     else:
         times = run_stages(paths, config, table, classifier=classifier)
         measured = None
-    energy = energy_section(times, measured_j=measured, sensor=sensor.name if sensor else None,
-                            profile=profile, host_profile=host)
+    energy = energy_section(
+        times, measured_j=measured, sensor=sensor.name if sensor else None, profile=profile, host_profile=host
+    )
     if measured is not None and device and profile is not host:
-        energy["modelled_for_device"] = energy_section(times, measured_j=None, sensor=None, profile=profile,
-                                                       host_profile=host)
+        energy["modelled_for_device"] = energy_section(
+            times, measured_j=None, sensor=None, profile=profile, host_profile=host
+        )
     doc = build(times, config, energy=energy, profile=profile, duty_cycle=duty_cycle, battery_wh=battery_wh)
     doc["model"] = classifier.describe() if classifier is not None else None
     click.echo(json.dumps(doc, indent=2) if as_json else text(doc))

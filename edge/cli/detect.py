@@ -12,37 +12,97 @@ from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, config_option, domain_er
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False),
-              help="Output folder: detections.csv, levels.csv, raven/, run.json.")
+@click.option(
+    "-o",
+    "--outdir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder: detections.csv, levels.csv, raven/, run.json.",
+)
 @config_option
 @hydrophones_option
 @click.option("--no-model", is_flag=True, help="Write every ROI as a detection labelled 'roi' (no classifier).")
-@click.option("--model", "model_ref", default=None, metavar="NAME_OR_PATH",
-              help="Model bundle to classify with (a name under models/ or a folder); overrides the deployment's "
-                   "model.bundle.")
-@click.option("--backend", type=click.Choice(["auto", "onnx", "tflite"]), default=None,
-              help="Inference backend; overrides the deployment's model.backend. auto: onnx when onnxruntime is "
-                   "installed, else tflite.")
-@click.option("--resume", is_flag=True, help="Skip recordings already completed in OUTDIR by a run with the same settings.")
-@click.option("--channel", type=click.IntRange(min=0), default=None, help="Channel to analyse (0-based). Default: the deployment's.")
-@click.option("--block-s", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds of audio read at once (memory bound). Default: the deployment's block_s.")
-@click.option("--allow-truncated", is_flag=True, help="Process the part present of WAVs cut short (e.g. power loss) instead of failing them.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Run on a Dask cluster: its scheduler's address (tcp://host:8786), or local:N to start N worker "
-                   "processes here (needs pamedge[dask]). Outputs are identical to a run without it.")
-@click.option("--chunk-s", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="With --scheduler: seconds of audio per unit of work; longer recordings are split "
-                   "(rounded to whole level periods). Default: 1800.")
-@click.option("--plots", is_flag=True,
-              help="Also draw calibrated spectrograms into OUTDIR/plots: the strongest detections of each label "
-                   "boxed, and an overview of each recording (needs pamedge[plot]).")
-@click.option("--plots-per-label", type=click.IntRange(min=0), default=20, show_default=True,
-              help="Detection thumbnails per label with --plots, strongest first.")
+@click.option(
+    "--model",
+    "model_ref",
+    default=None,
+    metavar="NAME_OR_PATH",
+    help="Model bundle to classify with (a name under models/ or a folder); overrides the deployment's model.bundle.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "onnx", "tflite"]),
+    default=None,
+    help="Inference backend; overrides the deployment's model.backend. auto: onnx when onnxruntime is "
+    "installed, else tflite.",
+)
+@click.option(
+    "--resume", is_flag=True, help="Skip recordings already completed in OUTDIR by a run with the same settings."
+)
+@click.option(
+    "--channel",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Channel to analyse (0-based). Default: the deployment's.",
+)
+@click.option(
+    "--block-s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds of audio read at once (memory bound). Default: the deployment's block_s.",
+)
+@click.option(
+    "--allow-truncated",
+    is_flag=True,
+    help="Process the part present of WAVs cut short (e.g. power loss) instead of failing them.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Run on a Dask cluster: its scheduler's address (tcp://host:8786), or local:N to start N worker "
+    "processes here (needs pamedge[dask]). Outputs are identical to a run without it.",
+)
+@click.option(
+    "--chunk-s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="With --scheduler: seconds of audio per unit of work; longer recordings are split "
+    "(rounded to whole level periods). Default: 1800.",
+)
+@click.option(
+    "--plots",
+    is_flag=True,
+    help="Also draw calibrated spectrograms into OUTDIR/plots: the strongest detections of each label "
+    "boxed, and an overview of each recording (needs pamedge[plot]).",
+)
+@click.option(
+    "--plots-per-label",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Detection thumbnails per label with --plots, strongest first.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @domain_errors
-def main(inputs, outdir, config_path, hydrophones_path, no_model, model_ref, backend, resume, channel, block_s,
-         allow_truncated, scheduler, chunk_s, plots, plots_per_label, quiet):
+def main(
+    inputs,
+    outdir,
+    config_path,
+    hydrophones_path,
+    no_model,
+    model_ref,
+    backend,
+    resume,
+    channel,
+    block_s,
+    allow_truncated,
+    scheduler,
+    chunk_s,
+    plots,
+    plots_per_label,
+    quiet,
+):
     """Detect regions of interest in WAV/FLAC recordings (files or folders, searched recursively).
 
     ROIs are classified by the deployment's model (model: in its YAML) or --model; with
@@ -61,6 +121,7 @@ def main(inputs, outdir, config_path, hydrophones_path, no_model, model_ref, bac
     config, classifier = _classifier(config, no_model, model_ref, backend)
     if plots:
         from edge.plots import INSTALL_HINT, have_matplotlib
+
         if not have_matplotlib():  # say so now, not after hours of processing
             fail(f"--plots needs matplotlib, which is not installed: {INSTALL_HINT}")
     table_path = hydrophones_path or config.table_path()
@@ -80,18 +141,30 @@ def main(inputs, outdir, config_path, hydrophones_path, no_model, model_ref, bac
         if outcome.status != "ok":
             _echo_above(progress, f"failed: {outcome.reason}")
 
-    kwargs = dict(table=table, resume=resume, allow_truncated=allow_truncated, channel=channel, block_s=block_s,
-                  on_file=on_file, on_start=on_start, command=sys.argv, classifier=classifier)
+    kwargs = dict(
+        table=table,
+        resume=resume,
+        allow_truncated=allow_truncated,
+        channel=channel,
+        block_s=block_s,
+        on_file=on_file,
+        on_start=on_start,
+        command=sys.argv,
+        classifier=classifier,
+    )
     if scheduler is not None:
         from edge.cluster.client import require_distributed
+
         require_distributed()  # say so now, before probing every recording
     try:
         if scheduler is None:
             report = detect(list(inputs), outdir, config, **kwargs)
         else:
             from edge.cluster.client import DEFAULT_CHUNK_S, detect_on_cluster
-            report = detect_on_cluster(list(inputs), outdir, config, scheduler=scheduler,
-                                       chunk_s=chunk_s or DEFAULT_CHUNK_S, **kwargs)
+
+            report = detect_on_cluster(
+                list(inputs), outdir, config, scheduler=scheduler, chunk_s=chunk_s or DEFAULT_CHUNK_S, **kwargs
+            )
     finally:
         if progress is not None:
             progress.close()
@@ -114,8 +187,10 @@ def _classifier(config, no_model: bool, model_ref: str | None, backend: str | No
         return replace(config, model=None), None
     settings = config.model or ModelSettings()
     if model_ref is None and settings.bundle is None:
-        fail(f"no classification model: deployment {config.name!r} names none (model: bundle:) and no --model "
-             "was given; use --no-model to write ROIs as detections")
+        fail(
+            f"no classification model: deployment {config.name!r} names none (model: bundle:) and no --model "
+            "was given; use --no-model to write ROIs as detections"
+        )
     from edge.bundle import resolve
     from edge.classify import load_classifier
 
@@ -131,9 +206,12 @@ def _plots(report, config, channel, per_label: int) -> dict:
     """Spectrogram PNGs of the run, drawn from the recordings with their recorded calibration."""
     from edge.plots.render import PlotSettings, files_from_report, write_plots
 
-    return write_plots(report.outdir, files_from_report(report, config, channel=channel),
-                       settings=PlotSettings(per_label=per_label),
-                       on_warning=lambda message: click.echo(f"warning: {one_line(message)}", err=True))
+    return write_plots(
+        report.outdir,
+        files_from_report(report, config, channel=channel),
+        settings=PlotSettings(per_label=per_label),
+        on_warning=lambda message: click.echo(f"warning: {one_line(message)}", err=True),
+    )
 
 
 def _progress(total_s: float, quiet: bool):
@@ -155,9 +233,11 @@ def _echo_above(progress, line: str) -> None:
 
 def _summary(report, drawn: dict | None = None, model: str = "") -> None:
     rows = [("model", model)] if model else []
-    rows += [("files ok", str(len(report.files) - len(report.failed))),
-            ("files failed", str(len(report.failed))),
-            ("audio hours", f"{report.audio_s / 3600:.2f}")]
+    rows += [
+        ("files ok", str(len(report.files) - len(report.failed))),
+        ("files failed", str(len(report.failed))),
+        ("audio hours", f"{report.audio_s / 3600:.2f}"),
+    ]
     for label, count in report.per_label().items() or [("-", 0)]:
         rows.append((f"detections {label}", str(count)))
     rows.append(("real-time factor", f"{report.realtime_factor:.0f}x" if report.processing_s else "n/a (resumed)"))

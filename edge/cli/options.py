@@ -13,15 +13,23 @@ from edge.errors import ConfigError, PamedgeError
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
 config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
     help="Deployment YAML, or a shipped deployment's name (narw-upcall, multispecies, beluga, generic). Default: generic broadband settings "
-         "at each recording's own sample rate.")
+    "at each recording's own sample rate.",
+)
 hydrophones_option = click.option(
-    "--hydrophones", "hydrophones_path", type=click.Path(dir_okay=False), default=None,
-    help="Hydrophone calibration table; overrides the deployment's calibration.table.")
+    "--hydrophones",
+    "hydrophones_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Hydrophone calibration table; overrides the deployment's calibration.table.",
+)
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7f]} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
 
 
 def one_line(text: str) -> str:

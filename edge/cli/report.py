@@ -11,10 +11,21 @@ from edge.cli.options import domain_errors, fail
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("outdir", type=click.Path(file_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Where to write the page. Default: OUTDIR/report.html.")
-@click.option("--top", "top_per_label", type=click.IntRange(min=0), default=10, show_default=True,
-              help="Rows per label in the top-detections table.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write the page. Default: OUTDIR/report.html.",
+)
+@click.option(
+    "--top",
+    "top_per_label",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Rows per label in the top-detections table.",
+)
 @domain_errors
 def main(outdir, output, top_per_label):
     """Write a run report of OUTDIR (an edge-detect output folder): summary, failed

@@ -37,20 +37,39 @@ def _status(config_path) -> None:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("files", nargs=-1, type=click.Path())
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help="Deployment YAML with a run: section, or a shipped deployment's name (narw-upcall).")
-@click.option("--replay", is_flag=True,
-              help="Process FILES (files or folders) instead of watching a folder, then exit.")
-@click.option("--realtime", is_flag=True,
-              help="With --replay: release each file when its audio would have ended (a recorder's pace).")
-@click.option("--watch", type=click.Path(file_okay=False), default=None,
-              help="The recorder's output folder. Default: the run: section's watch.")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Deployment YAML with a run: section, or a shipped deployment's name (narw-upcall).",
+)
+@click.option(
+    "--replay", is_flag=True, help="Process FILES (files or folders) instead of watching a folder, then exit."
+)
+@click.option(
+    "--realtime",
+    is_flag=True,
+    help="With --replay: release each file when its audio would have ended (a recorder's pace).",
+)
+@click.option(
+    "--watch",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="The recorder's output folder. Default: the run: section's watch.",
+)
 @click.option("--once", is_flag=True, help="With a folder: exit when every complete file is processed.")
 @hydrophones_option
-@click.option("--no-model", is_flag=True, help="Write every ROI as an ROI-only record labelled 'roi' even if the "
-                                               "deployment names a model.")
-@click.option("--status", is_flag=True,
-              help="Print the newest health record and the committed effort totals from the log, and exit.")
+@click.option(
+    "--no-model",
+    is_flag=True,
+    help="Write every ROI as an ROI-only record labelled 'roi' even if the deployment names a model.",
+)
+@click.option(
+    "--status",
+    is_flag=True,
+    help="Print the newest health record and the committed effort totals from the log, and exit.",
+)
 @click.option("--check", is_flag=True, help="Validate the deployment (run:, device profile, model, sync:) and exit.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
 @domain_errors
@@ -107,10 +126,17 @@ def main(files, config_path, replay, realtime, watch, once, hydrophones_path, no
             fail(f"{config_path}: no run.watch folder: give --watch DIR or --replay FILE...")
         if run.live is not None and watch is None:
             live = run.live
-            source = LiveSource(folder, device=live.device, sample_rate=live.sample_rate, channels=live.channels,
-                                file_s=live.file_s, poll_s=run.poll_s)
+            source = LiveSource(
+                folder,
+                device=live.device,
+                sample_rate=live.sample_rate,
+                channels=live.channels,
+                file_s=live.file_s,
+                poll_s=run.poll_s,
+            )
         else:
             source = FolderSource(folder, stable_s=run.stable_s, poll_s=run.poll_s, once=once)
+
     def on_file(row):
         if row.status == "failed":
             click.echo(f"failed: {one_line(row.reason)}", err=True)
@@ -118,15 +144,18 @@ def main(files, config_path, replay, realtime, watch, once, hydrophones_path, no
     def on_event(text):  # to the journal under systemd
         click.echo(text, err=True)
 
-    daemon = Daemon(config, source, table=table, classifier=classifier, sensors=sensors, on_file=on_file,
-                    on_event=on_event)
+    daemon = Daemon(
+        config, source, table=table, classifier=classifier, sensors=sensors, on_file=on_file, on_event=on_event
+    )
     daemon.install_signal_handlers()
     summary = daemon.run()
     if not quiet:
         speed = f" at {summary.audio_s / summary.processing_s:.0f}x real time" if summary.processing_s else ""
-        click.echo(f"processed {summary.files} recordings ({summary.failed} failed, {summary.skipped} already in the "
-                   f"log), {summary.detections} detections, {summary.audio_s:.0f} s of audio{speed}; "
-                   f"log: {config.log_path()}")
+        click.echo(
+            f"processed {summary.files} recordings ({summary.failed} failed, {summary.skipped} already in the "
+            f"log), {summary.detections} detections, {summary.audio_s:.0f} s of audio{speed}; "
+            f"log: {config.log_path()}"
+        )
     raise SystemExit(EXIT_SOME_FAILED if replay and summary.failed else EXIT_OK)
 
 

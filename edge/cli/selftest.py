@@ -14,8 +14,13 @@ EXIT_FAILED = 1
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("model", required=False, metavar="[MODEL]")
-@click.option("--backend", type=click.Choice(["auto", "onnx", "tflite", "all"]), default="auto", show_default=True,
-              help="Backend to test; all: every installed backend (a missing one is reported, not run).")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "onnx", "tflite", "all"]),
+    default="auto",
+    show_default=True,
+    help="Backend to test; all: every installed backend (a missing one is reported, not run).",
+)
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Intra-op threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @domain_errors
@@ -37,9 +42,18 @@ def main(model, backend, threads, as_json):
     results, problems = [], []
     for path in paths:
         bundle = load_bundle(path)
-        kinds = [k for k in ("onnx", "tflite") if k == "onnx" and "model.int8.onnx" in bundle.files
-                 or k == "tflite" and "model.int8.tflite" in bundle.files] if backend == "all" \
+        kinds = (
+            [
+                k
+                for k in ("onnx", "tflite")
+                if k == "onnx"
+                and "model.int8.onnx" in bundle.files
+                or k == "tflite"
+                and "model.int8.tflite" in bundle.files
+            ]
+            if backend == "all"
             else [resolve_kind(backend, bundle)]
+        )
         for kind in kinds:
             try:
                 results.append(selftest(bundle, kind, threads=threads))
@@ -52,8 +66,10 @@ def main(model, backend, threads, as_json):
     else:
         for r in results:
             devs = ", ".join(f"{name} {d:.4f}" for name, d in r.deviation.items())
-            click.echo(f"{'pass' if r.passed else 'FAIL'}  {r.identity}  {r.backend:<6}  {r.windows} windows  "
-                       f"max deviation {devs} (tolerance {r.tolerance:g})")
+            click.echo(
+                f"{'pass' if r.passed else 'FAIL'}  {r.identity}  {r.backend:<6}  {r.windows} windows  "
+                f"max deviation {devs} (tolerance {r.tolerance:g})"
+            )
         for p in problems:
             click.echo(f"skip  {p['bundle']}  {p['backend']:<6}  {p['skipped']}")
     if not results:

@@ -18,8 +18,13 @@ def main():
 @main.command()
 @click.argument("log_path", metavar="LOG.sqlite", type=click.Path(dir_okay=False))
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="Folder for the frame files.")
-@click.option("--max-bytes", type=click.IntRange(min=40), default=340, show_default=True,
-              help="Byte budget per frame (340: an Iridium SBD MO message).")
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=40),
+    default=340,
+    show_default=True,
+    help="Byte budget per frame (340: an Iridium SBD MO message).",
+)
 @click.option("--key-file", required=True, type=click.Path(dir_okay=False), help="The deployment key, in hex.")
 @click.option("--deployment", default=None, help="Deployment id to pack. Default: the only one in the log.")
 @domain_errors
@@ -46,18 +51,24 @@ def pack(log_path, outdir, max_bytes, key_file, deployment):
             fail(f"{log_path}: no records of deployment {deployment!r}")
         records = log.read(deployment)
     frames = pack_all(records, deployment=deployment, key=key, max_bytes=max_bytes) if records else []
-    health_frames = pack_all_health(rows, deployment=deployment, key=key, first_frame_seq=len(frames) + 1,
-                                    max_bytes=max_bytes)
+    health_frames = pack_all_health(
+        rows, deployment=deployment, key=key, first_frame_seq=len(frames) + 1, max_bytes=max_bytes
+    )
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     for i, data in enumerate(frames + health_frames, start=1):
         (out / f"{deployment}-{i:08d}.frame").write_bytes(data)
     total = sum(map(len, frames))
-    click.echo(f"{len(records)} records -> {len(frames)} frames, {total} bytes, "
-               f"{total / max(len(records), 1):.2f} bytes per record (header and tag included), "
-               f"largest frame {max(map(len, frames), default=0)} bytes"
-               + (f"; {len(rows)} health records -> {len(health_frames)} frames, "
-                  f"{sum(map(len, health_frames))} bytes" if rows else ""))
+    click.echo(
+        f"{len(records)} records -> {len(frames)} frames, {total} bytes, "
+        f"{total / max(len(records), 1):.2f} bytes per record (header and tag included), "
+        f"largest frame {max(map(len, frames), default=0)} bytes"
+        + (
+            f"; {len(rows)} health records -> {len(health_frames)} frames, {sum(map(len, health_frames))} bytes"
+            if rows
+            else ""
+        )
+    )
 
 
 def _open(config_path, clock=None):
@@ -68,9 +79,14 @@ def _open(config_path, clock=None):
     config = load_sync_config(config_path)
     key = read_key(config.path(config.key_file))
     log = DetectionLog(config.path(config.log))
-    settings = OutboxSettings(max_bytes=config.max_bytes, daily_bytes=config.daily_bytes,
-                              daily_credits=config.daily_credits, tally_period_s=config.tally_period_s,
-                              concern=config.concern, health_hold_s=config.health_hold_s)
+    settings = OutboxSettings(
+        max_bytes=config.max_bytes,
+        daily_bytes=config.daily_bytes,
+        daily_credits=config.daily_credits,
+        tally_period_s=config.tally_period_s,
+        concern=config.concern,
+        health_hold_s=config.health_hold_s,
+    )
     return config, Outbox(log, {config.deployment: key}, settings=settings, clock=clock), key
 
 
@@ -83,16 +99,32 @@ def _stop(signum, frame):
 
 
 @main.command()
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help="Deployment YAML with a sync: section, or a shipped deployment's name (narw-upcall).")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Deployment YAML with a sync: section, or a shipped deployment's name (narw-upcall).",
+)
 @click.option("--no-wait", is_flag=True, help="Return at the first failed session instead of waiting out the backoff.")
-@click.option("--follow", is_flag=True,
-              help="Keep running: when the queue is empty, look for new log records every --poll-s (stop: SIGTERM).")
-@click.option("--poll-s", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
-              help="With --follow: seconds between looks at the log (and, when paused, at the mailbox).")
-@click.option("--simulated-time", is_flag=True,
-              help="Backoffs advance a clock instead of sleeping: for runs against the modem simulator "
-                   "(python -m edge.sync.modem_sim), never on a buoy.")
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep running: when the queue is empty, look for new log records every --poll-s (stop: SIGTERM).",
+)
+@click.option(
+    "--poll-s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="With --follow: seconds between looks at the log (and, when paused, at the mailbox).",
+)
+@click.option(
+    "--simulated-time",
+    is_flag=True,
+    help="Backoffs advance a clock instead of sleeping: for runs against the modem simulator "
+    "(python -m edge.sync.modem_sim), never on a buoy.",
+)
 @domain_errors
 def send(config_path, no_wait, follow, poll_s, simulated_time):
     """Pack new log records into the outbox and send what is queued over the configured
@@ -113,22 +145,32 @@ def send(config_path, no_wait, follow, poll_s, simulated_time):
     commands = CommandHandler(box.log.conn, config.deployment, key)
     if config.transport == "iridium":
         from edge.sync.iridium import IridiumModem
+
         s = config.iridium
         transport = IridiumModem(s.port, baudrate=s.baud, timeout_s=s.timeout_s, session_timeout_s=s.session_timeout_s)
     else:
         from edge.sync.mqtt import MqttTransport
+
         m = config.mqtt
-        transport = MqttTransport(m.url, client_id=m.client_id or f"pamedge-{config.deployment}",
-                                  timeout_s=m.timeout_s, tls=m.tls,
-                                  ca_file=str(config.path(m.ca_file)) if m.ca_file else None, username=m.username,
-                                  password_file=str(config.path(m.password_file)) if m.password_file else None)
+        transport = MqttTransport(
+            m.url,
+            client_id=m.client_id or f"pamedge-{config.deployment}",
+            timeout_s=m.timeout_s,
+            tls=m.tls,
+            ca_file=str(config.path(m.ca_file)) if m.ca_file else None,
+            username=m.username,
+            password_file=str(config.path(m.password_file)) if m.password_file else None,
+        )
     stats = SendStats()
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
         while True:
             step = send_pending(box, transport, sleep=sleep, wait=not no_wait, commands=commands)
-            stats.sent, stats.failed, stats.downlink = (stats.sent + step.sent, stats.failed + step.failed,
-                                                        stats.downlink + step.downlink)
+            stats.sent, stats.failed, stats.downlink = (
+                stats.sent + step.sent,
+                stats.failed + step.failed,
+                stats.downlink + step.downlink,
+            )
             if not follow:
                 break
             time.sleep(poll_s)
@@ -138,14 +180,21 @@ def send(config_path, no_wait, follow, poll_s, simulated_time):
         signal.signal(signal.SIGTERM, previous)
         transport.close()
     status = box.status()
-    click.echo(f"sent {stats.sent}  failed sessions {stats.failed}  downlink {stats.downlink}  "
-               f"pending {status['frames_pending']}" + ("  paused" if commands.paused else ""))
+    click.echo(
+        f"sent {stats.sent}  failed sessions {stats.failed}  downlink {stats.downlink}  "
+        f"pending {status['frames_pending']}" + ("  paused" if commands.paused else "")
+    )
     raise SystemExit(1 if status["frames_pending"] else 0)
 
 
 @main.command()
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help="Deployment YAML with a sync: section, or a shipped deployment's name (narw-upcall).")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Deployment YAML with a sync: section, or a shipped deployment's name (narw-upcall).",
+)
 @domain_errors
 def status(config_path):
     """Records logged, frames pending and acknowledged, bytes and credits spent today, and

@@ -59,8 +59,13 @@ def connect(address: str) -> Iterator:
         import dask
 
         environ = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}
-        with dask.config.set(environ), distributed.LocalCluster(n_workers=target, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        with (
+            dask.config.set(environ),
+            distributed.LocalCluster(
+                n_workers=target, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
             yield client
     else:
         with distributed.Client(target, timeout="30s") as client:
@@ -76,8 +81,7 @@ def dask_execute(client) -> Callable[[list[Unit], Job], Iterator[UnitResult]]:
         if not units:
             return
         # the job is a few kB (settings and table), so it travels inside each task
-        futures = [client.submit(run_unit, unit, job, key=unit.key, pure=False, retries=RETRIES)
-                   for unit in units]
+        futures = [client.submit(run_unit, unit, job, key=unit.key, pure=False, retries=RETRIES) for unit in units]
         try:
             for future in distributed.as_completed(futures):
                 yield future.result()
@@ -88,14 +92,38 @@ def dask_execute(client) -> Callable[[list[Unit], Job], Iterator[UnitResult]]:
     return execute
 
 
-def detect_on_cluster(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfig, *, scheduler: str,
-                      chunk_s: float = DEFAULT_CHUNK_S, table=None, resume: bool = False,
-                      allow_truncated: bool = False, channel: int | None = None, block_s: float | None = None,
-                      on_file: Callable[[FileOutcome, float], None] | None = None,
-                      command: list[str] | None = None, on_start: Callable[[float], None] | None = None,
-                      classifier=None) -> RunReport:
+def detect_on_cluster(
+    inputs: list[str | Path],
+    outdir: str | Path,
+    config: DeploymentConfig,
+    *,
+    scheduler: str,
+    chunk_s: float = DEFAULT_CHUNK_S,
+    table=None,
+    resume: bool = False,
+    allow_truncated: bool = False,
+    channel: int | None = None,
+    block_s: float | None = None,
+    on_file: Callable[[FileOutcome, float], None] | None = None,
+    command: list[str] | None = None,
+    on_start: Callable[[float], None] | None = None,
+    classifier=None,
+) -> RunReport:
     """:func:`edge.detect.detect` on a Dask cluster: same outputs, byte for byte."""
     with connect(scheduler) as client:
-        return run_units(inputs, outdir, config, execute=dask_execute(client), table=table, resume=resume,
-                         allow_truncated=allow_truncated, channel=channel, block_s=block_s, chunk_s=chunk_s,
-                         on_file=on_file, command=command, on_start=on_start, classifier=classifier)
+        return run_units(
+            inputs,
+            outdir,
+            config,
+            execute=dask_execute(client),
+            table=table,
+            resume=resume,
+            allow_truncated=allow_truncated,
+            channel=channel,
+            block_s=block_s,
+            chunk_s=chunk_s,
+            on_file=on_file,
+            command=command,
+            on_start=on_start,
+            classifier=classifier,
+        )

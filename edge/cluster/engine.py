@@ -21,16 +21,37 @@ from edge.pipeline import stamped_config
 Execute = Callable[[list[Unit], Job], Iterable[UnitResult]]
 
 
-def run_units(inputs: list[str | Path], outdir: str | Path, config: DeploymentConfig, *, execute: Execute,
-              table=None, resume: bool = False, allow_truncated: bool = False, channel: int | None = None,
-              block_s: float | None = None, chunk_s: float = DEFAULT_CHUNK_S,
-              on_file: Callable[[FileOutcome, float], None] | None = None,
-              command: list[str] | None = None, salt: str = "",
-              on_start: Callable[[float], None] | None = None, classifier=None) -> RunReport:
+def run_units(
+    inputs: list[str | Path],
+    outdir: str | Path,
+    config: DeploymentConfig,
+    *,
+    execute: Execute,
+    table=None,
+    resume: bool = False,
+    allow_truncated: bool = False,
+    channel: int | None = None,
+    block_s: float | None = None,
+    chunk_s: float = DEFAULT_CHUNK_S,
+    on_file: Callable[[FileOutcome, float], None] | None = None,
+    command: list[str] | None = None,
+    salt: str = "",
+    on_start: Callable[[float], None] | None = None,
+    classifier=None,
+) -> RunReport:
     """Process ``inputs`` into ``outdir`` as :func:`edge.detect.detect` does, one unit per chunk."""
     config = stamped_config(config, classifier)
-    ctx = start_run(inputs, outdir, config, table=table, allow_truncated=allow_truncated, channel=channel,
-                    command=command, on_start=on_start, classifier=classifier)
+    ctx = start_run(
+        inputs,
+        outdir,
+        config,
+        table=table,
+        allow_truncated=allow_truncated,
+        channel=channel,
+        command=command,
+        on_start=on_start,
+        classifier=classifier,
+    )
     outcomes: list[FileOutcome | None] = [None] * len(ctx.paths)
     for i, path in enumerate(ctx.paths):
         done = committed(ctx, path) if resume else None
@@ -38,15 +59,27 @@ def run_units(inputs: list[str | Path], outdir: str | Path, config: DeploymentCo
             outcomes[i] = done[0]
             if on_file:
                 on_file(done[0], done[0].details.get("duration_s", done[0].audio_s))
-    units = [u for u in plan_units(ctx.paths, config, table, chunk_s=chunk_s, channel=channel, block_s=block_s,
-                                   allow_truncated=allow_truncated, salt=salt + ctx.run_key["config_hash"],
-                                   window_frames=classifier.bundle.n_frames if classifier is not None else 0)
-             if outcomes[u.file_index] is None]
+    units = [
+        u
+        for u in plan_units(
+            ctx.paths,
+            config,
+            table,
+            chunk_s=chunk_s,
+            channel=channel,
+            block_s=block_s,
+            allow_truncated=allow_truncated,
+            salt=salt + ctx.run_key["config_hash"],
+            window_frames=classifier.bundle.n_frames if classifier is not None else 0,
+        )
+        if outcomes[u.file_index] is None
+    ]
     expected = {u.file_index: u.n_chunks for u in units}
     received: dict[int, dict[int, UnitResult]] = {i: {} for i in expected}
     processing_s = 0.0
-    job = Job.of(config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated,
-                 classifier=classifier)
+    job = Job.of(
+        config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated, classifier=classifier
+    )
     for result in execute(units, job):
         chunks = received[result.file_index]
         if result.chunk in chunks:
@@ -56,8 +89,15 @@ def run_units(inputs: list[str | Path], outdir: str | Path, config: DeploymentCo
         if len(chunks) < expected[result.file_index]:
             continue
         path = ctx.paths[result.file_index]
-        outcome, state = merge(path, [chunks[k] for k in sorted(chunks)], ctx.config, ctx.table,
-                               channel=channel, block_s=block_s, allow_truncated=allow_truncated)
+        outcome, state = merge(
+            path,
+            [chunks[k] for k in sorted(chunks)],
+            ctx.config,
+            ctx.table,
+            channel=channel,
+            block_s=block_s,
+            allow_truncated=allow_truncated,
+        )
         commit(ctx, path, outcome, state)
         outcomes[result.file_index] = outcome
         if on_file:
@@ -68,8 +108,9 @@ def run_units(inputs: list[str | Path], outdir: str | Path, config: DeploymentCo
     return finish(ctx, outcomes, processing_s)
 
 
-def merge(path: Path, chunks: list[UnitResult], config: DeploymentConfig, table, *, channel, block_s,
-          allow_truncated) -> tuple[FileOutcome, list | None]:
+def merge(
+    path: Path, chunks: list[UnitResult], config: DeploymentConfig, table, *, channel, block_s, allow_truncated
+) -> tuple[FileOutcome, list | None]:
     """One recording's outcome from its chunks in order (ROIs by start, levels by period)."""
     from edge.detect import failed_outcome
     from edge.pipeline import prepare
@@ -84,7 +125,19 @@ def merge(path: Path, chunks: list[UnitResult], config: DeploymentConfig, table,
     detections = [d for c in chunks for d in c.detections]
     levels = [r for c in chunks for r in c.levels]
     warnings = prep.warnings + [w for c in chunks for w in c.warnings]
-    return (ok_outcome(path, prep.info, prep.calibration, warnings, prep.channel, config,
-                       sum(c.roi_count for c in chunks),
-                       detections, levels, chunks[0].level_bands, carried=chunks[0].carried),
-            chunks[-1].noise_state)
+    return (
+        ok_outcome(
+            path,
+            prep.info,
+            prep.calibration,
+            warnings,
+            prep.channel,
+            config,
+            sum(c.roi_count for c in chunks),
+            detections,
+            levels,
+            chunks[0].level_bands,
+            carried=chunks[0].carried,
+        ),
+        chunks[-1].noise_state,
+    )

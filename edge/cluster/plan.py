@@ -87,23 +87,37 @@ def chunk_bounds(levels: StreamingLevels, n_frames: int, chunk_s: float) -> list
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def plan_units(paths: list[Path], config: DeploymentConfig, table, *, chunk_s: float = DEFAULT_CHUNK_S,
-               channel: int | None = None, block_s: float | None = None, allow_truncated: bool = False,
-               salt: str = "", window_frames: int = 0) -> list[Unit]:
+def plan_units(
+    paths: list[Path],
+    config: DeploymentConfig,
+    table,
+    *,
+    chunk_s: float = DEFAULT_CHUNK_S,
+    channel: int | None = None,
+    block_s: float | None = None,
+    allow_truncated: bool = False,
+    salt: str = "",
+    window_frames: int = 0,
+) -> list[Unit]:
     """Every unit of the run, in input order; a recording that cannot be prepared is one
     unit whose task reports why (as the local run would).  ``window_frames``: the
     classifier's window, 0 for ROI-only runs."""
     prepared: list[Prepared | None] = []
     for path in paths:
         try:
-            prepared.append(prepare(path, config, table, channel=channel, block_s=block_s,
-                                    allow_truncated=allow_truncated))
+            prepared.append(
+                prepare(path, config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
+            )
         except (PamedgeError, ValueError, OSError):
             prepared.append(None)
 
     def carries(i: int) -> bool:
-        return i > 0 and prepared[i] is not None and prepared[i - 1] is not None \
+        return (
+            i > 0
+            and prepared[i] is not None
+            and prepared[i - 1] is not None
             and contiguous(prepared[i - 1].info, prepared[i].info)
+        )
 
     units = []
     for i, (path, prep) in enumerate(zip(paths, prepared)):
@@ -138,7 +152,8 @@ def plan_units(paths: list[Path], config: DeploymentConfig, table, *, chunk_s: f
 
 def _keyed(unit: Unit, salt: str) -> Unit:
     """The unit with a deterministic task key: the same work of the same run, same key."""
-    text = json.dumps([salt, unit.path, unit.c0, unit.c1, unit.replay_from,
-                       [(s.path, s.start) for s in unit.predecessors]])
+    text = json.dumps(
+        [salt, unit.path, unit.c0, unit.c1, unit.replay_from, [(s.path, s.start) for s in unit.predecessors]]
+    )
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     return Unit(**{**unit.__dict__, "key": f"edge-unit-{Path(unit.path).stem[:40]}-{unit.chunk}-{digest}"})

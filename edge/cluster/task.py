@@ -44,14 +44,29 @@ class Job:
     model_identity: str = ""
 
     @classmethod
-    def of(cls, config: DeploymentConfig, table: HydrophoneTable | None, *, channel: int | None = None,
-           block_s: float | None = None, allow_truncated: bool = False,
-           classifier: Classifier | None = None) -> Job:
+    def of(
+        cls,
+        config: DeploymentConfig,
+        table: HydrophoneTable | None,
+        *,
+        channel: int | None = None,
+        block_s: float | None = None,
+        allow_truncated: bool = False,
+        classifier: Classifier | None = None,
+    ) -> Job:
         data = Path(table.path).read_bytes() if table is not None else None
         model = (str(classifier.bundle.path), classifier.kind, classifier.identity) if classifier else ("", "", "")
-        return cls(config.as_dict(), config.hash, data, table.path if table else "",
-                   hashlib.sha256(data).hexdigest() if data is not None else "", channel, block_s, allow_truncated,
-                   *model)
+        return cls(
+            config.as_dict(),
+            config.hash,
+            data,
+            table.path if table else "",
+            hashlib.sha256(data).hexdigest() if data is not None else "",
+            channel,
+            block_s,
+            allow_truncated,
+            *model,
+        )
 
     def classifier(self, config: DeploymentConfig) -> Classifier | None:
         """The client's classifier, rebuilt here and checked to run the same model file."""
@@ -59,23 +74,29 @@ class Job:
             return None
         classifier = load_classifier(config, bundle=self.model_path, backend=self.model_kind)
         if classifier.identity != self.model_identity:
-            raise ConfigError(f"{self.model_path}: model identity mismatch on the worker: the client ran "
-                              f"{self.model_identity}, this worker loads {classifier.identity}")
+            raise ConfigError(
+                f"{self.model_path}: model identity mismatch on the worker: the client ran "
+                f"{self.model_identity}, this worker loads {classifier.identity}"
+            )
         return classifier
 
     def restore(self) -> tuple[DeploymentConfig, HydrophoneTable | None]:
         """The deployment and table, checked against the hashes the client computed."""
         config = from_settings(self.settings, "deployment settings sent by the client")
         if config.hash != self.config_hash:
-            raise ConfigError(f"deployment hash mismatch on the worker: the client sent {self.config_hash}, the "
-                              f"settings rebuilt here hash to {config.hash} (is the same pamedge version installed "
-                              "on the workers?)")
+            raise ConfigError(
+                f"deployment hash mismatch on the worker: the client sent {self.config_hash}, the "
+                f"settings rebuilt here hash to {config.hash} (is the same pamedge version installed "
+                "on the workers?)"
+            )
         if self.table_bytes is None:
             return config, None
         got = hashlib.sha256(self.table_bytes).hexdigest()
         if got != self.table_sha256:
-            raise ConfigError(f"{self.table_path}: hydrophone table sha256 mismatch on the worker "
-                              f"(sent {self.table_sha256}, received {got})")
+            raise ConfigError(
+                f"{self.table_path}: hydrophone table sha256 mismatch on the worker "
+                f"(sent {self.table_sha256}, received {got})"
+            )
         return config, HydrophoneTable.from_text(self.table_bytes.decode(), self.table_path)
 
 
@@ -129,8 +150,7 @@ def _replay(spans: tuple[Span, ...], job: Job, config: DeploymentConfig, table) 
     return state, ok
 
 
-def _process(unit: Unit, job: Job, config: DeploymentConfig, table, classifier: Classifier | None = None
-             ) -> UnitResult:
+def _process(unit: Unit, job: Job, config: DeploymentConfig, table, classifier: Classifier | None = None) -> UnitResult:
     prep = _prepare(unit.path, job, config, table)
     carried = unit.carried
     state = None
@@ -138,18 +158,45 @@ def _process(unit: Unit, job: Job, config: DeploymentConfig, table, classifier: 
         state, ok = _replay(unit.predecessors, job, config, table)
         carried = carried and ok
     start, c0, c1 = unit.replay_from, unit.c0, unit.c1
-    chain = Chain(prep, config, noise_state=state if carried and start == 0 else None, first_frame=start,
-                  classifier=classifier, owned=(c0, c1))
+    chain = Chain(
+        prep,
+        config,
+        noise_state=state if carried and start == 0 else None,
+        first_frame=start,
+        classifier=classifier,
+        owned=(c0, c1),
+    )
 
     def chunk_done(chain: Chain) -> bool:
         """Every event started in the chunk has closed, and its classifier window is complete."""
         open_start = chain.detector.open_event_start
-        return (not unit.last and chain.detector.processed_frames >= c1
-                and (open_start is None or open_start >= c1) and chain.pending == 0)
+        return (
+            not unit.last
+            and chain.detector.processed_frames >= c1
+            and (open_start is None or open_start >= c1)
+            and chain.pending == 0
+        )
 
     out = chain.run(stop=chunk_done)
-    detections, level_rows = records(prep, config, out.rois, out.periods, unit.path, out.labels,
-                                     classifier.identity if classifier is not None else "")
-    return UnitResult(unit.file_index, unit.chunk, "ok", "", detections, level_rows, out.level_bands,
-                      out.noise_state if unit.last else None, carried, len(out.rois),
-                      warnings=failure_warnings(prep, out.failures))
+    detections, level_rows = records(
+        prep,
+        config,
+        out.rois,
+        out.periods,
+        unit.path,
+        out.labels,
+        classifier.identity if classifier is not None else "",
+    )
+    return UnitResult(
+        unit.file_index,
+        unit.chunk,
+        "ok",
+        "",
+        detections,
+        level_rows,
+        out.level_bands,
+        out.noise_state if unit.last else None,
+        carried,
+        len(out.rois),
+        warnings=failure_warnings(prep, out.failures),
+    )

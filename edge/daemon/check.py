@@ -27,6 +27,7 @@ def check(path: str | Path) -> list[str]:
     if table is not None:
         try:
             from edge.calibration import HydrophoneTable
+
             HydrophoneTable.load(table)
         except PamedgeError as exc:
             problems.append(f"{path}: calibration.table: {exc}")
@@ -34,6 +35,7 @@ def check(path: str | Path) -> list[str]:
     if run.device is not None:
         try:
             from edge.devices import load_profile
+
             load_profile(run.path(run.device) if run.device.endswith((".yaml", ".yml")) else run.device)
         except PamedgeError as exc:
             problems.append(f"{path}: run: device: {exc}")
@@ -43,8 +45,9 @@ def check(path: str | Path) -> list[str]:
     if run.watch is None and run.live is None:
         pass  # only --replay or --watch on the command line can feed it
     elif run.watch is not None and not _writable_dir(run.path(run.watch)):
-        problems.append(f"{path}: run: watch: {run.path(run.watch)} is not a writable folder "
-                        f"(retention deletes processed files)")
+        problems.append(
+            f"{path}: run: watch: {run.path(run.watch)} is not a writable folder (retention deletes processed files)"
+        )
     if run.live is not None and run.watch is None:
         problems.append(f"{path}: run: live: needs run.watch, the folder capture writes into")
     if config.model is not None:
@@ -57,12 +60,15 @@ def check(path: str | Path) -> list[str]:
         else:
             try:
                 from edge.sync.config import read_key
+
                 read_key(key)
             except PamedgeError as exc:
                 problems.append(f"{path}: sync: key_file: {exc}")
         if s.path(s.log).resolve() != log.resolve():
-            problems.append(f"{path}: sync: log: {s.path(s.log)} differs from run.log {log}: "
-                            "edge-sync send would not see edge-run's records")
+            problems.append(
+                f"{path}: sync: log: {s.path(s.log)} differs from run.log {log}: "
+                "edge-sync send would not see edge-run's records"
+            )
     return problems
 
 

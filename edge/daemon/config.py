@@ -21,8 +21,10 @@ RETENTION_POLICIES = ("delete", "keep", "snippets")
 
 
 def _pair(name: str, value: Any, *, descending: bool) -> tuple[float, float]:
-    v.require(isinstance(value, (list, tuple)) and len(value) == 2,
-              f"{name}={value!r} must be two numbers: [limited, roi-only]")
+    v.require(
+        isinstance(value, (list, tuple)) and len(value) == 2,
+        f"{name}={value!r} must be two numbers: [limited, roi-only]",
+    )
     for x in value:
         v.number(name, x, minimum=0)
     ok = value[0] >= value[1] if descending else value[0] <= value[1]
@@ -62,11 +64,14 @@ class RetentionSettings:
     min_free_mb: float | None = 100.0  # free space kept on the filesystem, whatever the budget
 
     def __post_init__(self) -> None:
-        v.require(self.policy in RETENTION_POLICIES,
-                  f"policy={self.policy!r} must be one of {', '.join(RETENTION_POLICIES)}")
+        v.require(
+            self.policy in RETENTION_POLICIES, f"policy={self.policy!r} must be one of {', '.join(RETENTION_POLICIES)}"
+        )
         v.number("snippet_pad_s", self.snippet_pad_s, minimum=0)
-        v.require(isinstance(self.snippets_dir, str) and self.snippets_dir != "",
-                  f"snippets_dir={self.snippets_dir!r} must be a folder")
+        v.require(
+            isinstance(self.snippets_dir, str) and self.snippets_dir != "",
+            f"snippets_dir={self.snippets_dir!r} must be a folder",
+        )
         v.number("disk_budget_mb", self.disk_budget_mb, minimum=0, exclusive=True, allow_none=True)
         v.number("min_free_mb", self.min_free_mb, minimum=0, allow_none=True)
 

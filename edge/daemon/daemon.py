@@ -59,11 +59,18 @@ def _parse_utc(text: str) -> dt.datetime | None:
 
 
 class Daemon:
-    def __init__(self, config: DeploymentConfig, source: Source, *, table: HydrophoneTable | None = None,
-                 classifier=None, sensors: Sensors | None = None,
-                 on_file: Callable[[Processed], None] | None = None,
-                 on_event: Callable[[str], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: DeploymentConfig,
+        source: Source,
+        *,
+        table: HydrophoneTable | None = None,
+        classifier=None,
+        sensors: Sensors | None = None,
+        on_file: Callable[[Processed], None] | None = None,
+        on_event: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config, self.settings = config, config.run
         self.source, self.table, self.classifier = source, table, classifier
         self.sensors = sensors or Sensors()
@@ -73,8 +80,9 @@ class Daemon:
         self.log = DaemonLog(path)
         source.skip(self.log.processed_keys())
         self.degrader = Degrader(self.settings.degrade)
-        self.retention = Retention(self.settings.retention, source.folders(), self.log, drop=self._drop,
-                                   on_delete=self.on_event)
+        self.retention = Retention(
+            self.settings.retention, source.folders(), self.log, drop=self._drop, on_delete=self.on_event
+        )
         self.stopping = False
         self.started = clock()
         self._period = {"audio_s": 0.0, "processing_s": 0.0, "clipped": 0.0, "clip_s": 0.0}
@@ -178,10 +186,13 @@ class Daemon:
         t0 = time.perf_counter()
         tries = self.log.attempt(item.key)
         if self.settings.max_attempts is not None and tries > self.settings.max_attempts:
-            reason = (f"{item.path}: given up: processing it ended the daemon {tries - 1} times "
-                      "(a crash, kill or power loss each time)")
-            row = Processed(item.key, str(item.path), "failed", reason, "", 0.0, None, None, utc_now(), 0.0,
-                            level.label, 0, 0, None)
+            reason = (
+                f"{item.path}: given up: processing it ended the daemon {tries - 1} times "
+                "(a crash, kill or power loss each time)"
+            )
+            row = Processed(
+                item.key, str(item.path), "failed", reason, "", 0.0, None, None, utc_now(), 0.0, level.label, 0, 0, None
+            )
             self.log.commit_file(row, [], [], None)
             return row, []
         prev_info, prev_state = self._carry()
@@ -192,21 +203,53 @@ class Daemon:
             if prev_info is not None and prev_info.start_utc and info.start_utc:
                 prev_end = prev_info.start_utc + dt.timedelta(seconds=prev_info.duration_s)
                 gap = (info.start_utc - prev_end).total_seconds()
-            result = process_recording(item.path, self.config, self.table, allow_truncated=True,
-                                       noise_state=prev_state if carry else None, display_name=str(item.path),
-                                       **self._classify_kwargs(level))
+            result = process_recording(
+                item.path,
+                self.config,
+                self.table,
+                allow_truncated=True,
+                noise_state=prev_state if carry else None,
+                display_name=str(item.path),
+                **self._classify_kwargs(level),
+            )
         except (PamedgeError, ValueError, OSError) as exc:
-            row = Processed(item.key, str(item.path), "failed", " ".join(str(exc).split()), "", 0.0, None, None,
-                            utc_now(), time.perf_counter() - t0, level.label, 0, 0, None)
+            row = Processed(
+                item.key,
+                str(item.path),
+                "failed",
+                " ".join(str(exc).split()),
+                "",
+                0.0,
+                None,
+                None,
+                utc_now(),
+                time.perf_counter() - t0,
+                level.label,
+                0,
+                0,
+                None,
+            )
             self.log.commit_file(row, [], [], None)
             return row, []
         clipped = clipped_fraction(item.path, self.config.channel)
         self._simulated_cost(info, level)
         processing_s = time.perf_counter() - t0
-        row = Processed(item.key, str(item.path), "ok", "; ".join(result.warnings),
-                        info.start_utc.isoformat() if info.start_utc else "", info.duration_s, info.sample_rate,
-                        gap, utc_now(), processing_s, level.label, len(result.rois), len(result.detections),
-                        None if clipped is None else 100.0 * clipped)
+        row = Processed(
+            item.key,
+            str(item.path),
+            "ok",
+            "; ".join(result.warnings),
+            info.start_utc.isoformat() if info.start_utc else "",
+            info.duration_s,
+            info.sample_rate,
+            gap,
+            utc_now(),
+            processing_s,
+            level.label,
+            len(result.rois),
+            len(result.detections),
+            None if clipped is None else 100.0 * clipped,
+        )
         self.log.commit_file(row, result.detections, result.levels, result.noise_state)
         p = self._period
         p["audio_s"] += info.duration_s
@@ -233,8 +276,22 @@ class Daemon:
         except PamedgeError:
             start, duration, rate = "", 0.0, None
         key = PendingFile(path, path.stat().st_size, True).key
-        row = Processed(key, str(path), "dropped", "deleted unprocessed: disk budget exceeded", start, duration, rate,
-                        None, utc_now(), 0.0, self.degrader.level.label, 0, 0, None)
+        row = Processed(
+            key,
+            str(path),
+            "dropped",
+            "deleted unprocessed: disk budget exceeded",
+            start,
+            duration,
+            rate,
+            None,
+            utc_now(),
+            0.0,
+            self.degrader.level.label,
+            0,
+            0,
+            None,
+        )
         self.log.commit_file(row, [], [], None)
         self.log.mark_deleted(key)
 
@@ -249,16 +306,27 @@ class Daemon:
         p = self._period
         folders = self.source.folders()
         record = HealthRecord(
-            utc=utc_now(), event=event, uptime_s=round(now - self.started, 3), level=self.degrader.level.label,
-            level_reason=self.degrader.reason, recorded_s=totals["processed_s"] + backlog + totals["dropped_s"],
-            processed_s=totals["processed_s"], backlog_s=backlog, dropped_s=totals["dropped_s"],
-            gaps_s=totals["gaps_s"], clipped_pct=100.0 * p["clipped"] / p["clip_s"] if p["clip_s"] else None,
+            utc=utc_now(),
+            event=event,
+            uptime_s=round(now - self.started, 3),
+            level=self.degrader.level.label,
+            level_reason=self.degrader.reason,
+            recorded_s=totals["processed_s"] + backlog + totals["dropped_s"],
+            processed_s=totals["processed_s"],
+            backlog_s=backlog,
+            dropped_s=totals["dropped_s"],
+            gaps_s=totals["gaps_s"],
+            clipped_pct=100.0 * p["clipped"] / p["clip_s"] if p["clip_s"] else None,
             noise_db=self._noise_db,
             realtime_factor=p["audio_s"] / p["processing_s"] if p["processing_s"] > 0 else None,
-            disk_free_mb=self._free_mb(), audio_mb=self.retention.used_mb() if folders else None,
+            disk_free_mb=self._free_mb(),
+            audio_mb=self.retention.used_mb() if folders else None,
             cpu_temp_c=cpu_temp_c(self.sensors.cpu_temp),
             battery_v=read_number(self.sensors.battery_voltage, self.sensors.battery_scale)
-            if self.sensors.battery_voltage else None,
-            files=int(totals["files"]), detections=int(totals["detections"]))
+            if self.sensors.battery_voltage
+            else None,
+            files=int(totals["files"]),
+            detections=int(totals["detections"]),
+        )
         self.log.add_health(record)
         self._period = {"audio_s": 0.0, "processing_s": 0.0, "clipped": 0.0, "clip_s": 0.0}

@@ -56,9 +56,16 @@ class Retention:
     """``disk_free`` (MB free on the filesystem, None when unknown) defaults to statvfs of
     the watched folder; tests pass their own."""
 
-    def __init__(self, settings: RetentionSettings, folders: list[Path], log: DaemonLog, *,
-                 drop: Callable[[Path], None], on_delete: Callable[[str], None] = lambda _: None,
-                 disk_free: Callable[[], float | None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: RetentionSettings,
+        folders: list[Path],
+        log: DaemonLog,
+        *,
+        drop: Callable[[Path], None],
+        on_delete: Callable[[str], None] = lambda _: None,
+        disk_free: Callable[[], float | None] | None = None,
+    ) -> None:
         self.settings = settings
         self.folders = folders
         self.log = log

@@ -36,8 +36,16 @@ class FolderSource:
 
     With ``once``, the source is exhausted when nothing is left but what is done."""
 
-    def __init__(self, folder: str | Path, *, stable_s: float, poll_s: float, once: bool = False,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        stable_s: float,
+        poll_s: float,
+        once: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.stable_s, self.poll_s, self.once = stable_s, poll_s, once
@@ -65,8 +73,11 @@ class FolderSource:
                 waiting += 1
                 continue
             stable_for = now - old[2]
-            if st.st_size == 0 or stable_for < self.stable_s or (
-                    stable_for < ABANDONED_FACTOR * self.stable_s and wav_shortfall(path) is not None):
+            if (
+                st.st_size == 0
+                or stable_for < self.stable_s
+                or (stable_for < ABANDONED_FACTOR * self.stable_s and wav_shortfall(path) is not None)
+            ):
                 waiting += 1
                 continue
             ready.append(PendingFile(path, st.st_size, owned=True))
@@ -117,8 +128,14 @@ class ReplaySource:
     otherwise all are taken as fast as they are processed, a recorder that never outruns the
     processor (no backlog, so no degradation: the same records every run)."""
 
-    def __init__(self, paths: list[str | Path], *, realtime: bool = False,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        paths: list[str | Path],
+        *,
+        realtime: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.paths = discover(list(paths))
         if not self.paths:
             raise PamedgeError(f"no .wav or .flac files found in {', '.join(map(str, paths))}")
@@ -157,7 +174,7 @@ class ReplaySource:
     def backlog_s(self) -> float:
         if not self.realtime:
             return 0.0
-        return sum(self.durations[self.index:self._released()])
+        return sum(self.durations[self.index : self._released()])
 
     def folders(self) -> list[Path]:
         return []
@@ -183,8 +200,9 @@ class LiveSource:
     A thin class: it needs an audio device, so it is not exercised by the test suite; the
     folder source it hands files to is."""
 
-    def __init__(self, folder: str | Path, *, device, sample_rate: int, channels: int, file_s: float,
-                 poll_s: float) -> None:
+    def __init__(
+        self, folder: str | Path, *, device, sample_rate: int, channels: int, file_s: float, poll_s: float
+    ) -> None:
         try:
             import sounddevice
         except (ImportError, OSError) as exc:  # OSError: the module is there, PortAudio is not
@@ -197,8 +215,9 @@ class LiveSource:
         self._sf, self._rate, self._channels = soundfile, sample_rate, channels
         self._file_frames = int(file_s * sample_rate)
         self._out, self._tmp, self._final, self._frames = None, None, None, 0
-        self.stream = sounddevice.InputStream(device=device, samplerate=sample_rate, channels=channels,
-                                              dtype="int16", callback=self._callback)
+        self.stream = sounddevice.InputStream(
+            device=device, samplerate=sample_rate, channels=channels, dtype="int16", callback=self._callback
+        )
         self.stream.start()
 
     def _open(self) -> None:

@@ -155,15 +155,30 @@ class DaemonLog(DetectionLog):
             return contextlib.nullcontext(self.conn)
         return super().transaction()
 
-    def commit_file(self, row: Processed, detections: Sequence[Detection], levels: Sequence[LevelRow],
-                    noise_state: list[np.ndarray] | None) -> None:
+    def commit_file(
+        self,
+        row: Processed,
+        detections: Sequence[Detection],
+        levels: Sequence[LevelRow],
+        noise_state: list[np.ndarray] | None,
+    ) -> None:
         """Make one recording durable: detections, noise levels and its ``processed`` row."""
         with self.transaction():
             self.append(detections)
             self.conn.executemany(
                 "INSERT INTO noise_levels VALUES (?, ?, ?, ?, ?, ?)",
-                [(r.file, r.start_utc, r.start_s, r.duration_s, _none_nan(r.broadband_db),
-                  json.dumps([_none_nan(b) for b in r.bands_db])) for r in levels])
+                [
+                    (
+                        r.file,
+                        r.start_utc,
+                        r.start_s,
+                        r.duration_s,
+                        _none_nan(r.broadband_db),
+                        json.dumps([_none_nan(b) for b in r.bands_db]),
+                    )
+                    for r in levels
+                ],
+            )
             ord_ = self.conn.execute("SELECT COALESCE(MAX(ord), 0) + 1 FROM processed").fetchone()[0]
             values = asdict(row)
             self.conn.execute(
@@ -171,8 +186,13 @@ class DaemonLog(DetectionLog):
                 "gap_before_s, processed_utc, processing_s, level, rois, detections, clipped_pct, noise_state) "
                 "VALUES (:key, :ord, :path, :status, :reason, :start_utc, :duration_s, :sample_rate, :gap_before_s, "
                 ":processed_utc, :processing_s, :level, :rois, :detections, :clipped_pct, :noise_state)",
-                {**values, "ord": ord_, "noise_state": pack_state(noise_state),
-                 "clipped_pct": _none_nan(row.clipped_pct)})
+                {
+                    **values,
+                    "ord": ord_,
+                    "noise_state": pack_state(noise_state),
+                    "clipped_pct": _none_nan(row.clipped_pct),
+                },
+            )
 
     def attempt(self, key: str) -> int:
         """Count, durably, one more start of processing ``key``; returns the count.  A count
@@ -190,8 +210,9 @@ class DaemonLog(DetectionLog):
     def last(self) -> tuple[Processed, list[np.ndarray] | None] | None:
         """The newest committed recording and the noise floor it ended with."""
         names = [f.name for f in fields(Processed)]
-        row = self.conn.execute(f"SELECT {', '.join(names)}, noise_state FROM processed ORDER BY ord DESC LIMIT 1"
-                                ).fetchone()
+        row = self.conn.execute(
+            f"SELECT {', '.join(names)}, noise_state FROM processed ORDER BY ord DESC LIMIT 1"
+        ).fetchone()
         if row is None:
             return None
         return Processed(*row[:-1]), unpack_state(row[-1])
@@ -210,14 +231,16 @@ class DaemonLog(DetectionLog):
             "SELECT COALESCE(SUM(CASE WHEN status != 'dropped' THEN duration_s END), 0), "
             "COALESCE(SUM(CASE WHEN status = 'dropped' THEN duration_s END), 0), "
             "COALESCE(SUM(CASE WHEN gap_before_s > 0 THEN gap_before_s END), 0), COUNT(*), "
-            "COALESCE(SUM(detections), 0) FROM processed").fetchone()
+            "COALESCE(SUM(detections), 0) FROM processed"
+        ).fetchone()
         return {"processed_s": row[0], "dropped_s": row[1], "gaps_s": row[2], "files": row[3], "detections": row[4]}
 
     def add_health(self, record: HealthRecord) -> None:
         values = {k: _none_nan(val) for k, val in asdict(record).items()}
         with self.transaction():
-            self.conn.execute(f"INSERT INTO health ({', '.join(values)}) VALUES ({', '.join(':' + k for k in values)})",
-                              values)
+            self.conn.execute(
+                f"INSERT INTO health ({', '.join(values)}) VALUES ({', '.join(':' + k for k in values)})", values
+            )
 
     def health(self) -> list[HealthRecord]:
         names = [f.name for f in fields(HealthRecord)]

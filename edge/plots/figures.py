@@ -42,8 +42,10 @@ class FigureStyle:
 
     def __post_init__(self) -> None:
         v.integer("dpi", self.dpi, minimum=10)
-        v.require(0 <= self.low_percentile < self.high_percentile <= 100,
-                  f"percentiles {self.low_percentile}, {self.high_percentile} must satisfy 0 <= low < high <= 100")
+        v.require(
+            0 <= self.low_percentile < self.high_percentile <= 100,
+            f"percentiles {self.low_percentile}, {self.high_percentile} must satisfy 0 <= low < high <= 100",
+        )
         v.number("min_range_db", self.min_range_db, minimum=0)
         v.number("zoom_below", self.zoom_below, minimum=0)
 
@@ -64,11 +66,20 @@ def label_colours(labels: Sequence[str]) -> dict[str, str]:
 
 def _new_figure(size: tuple[float, float], dpi: int):
     from matplotlib.figure import Figure
+
     return Figure(figsize=size, dpi=dpi, layout="constrained")
 
 
-def _draw(fig, ax, img: DisplaySpectrogram, style: FigureStyle, *, band: tuple[float, float] | None = None,
-          x0: float = 0.0, x_scale: float = 1.0):
+def _draw(
+    fig,
+    ax,
+    img: DisplaySpectrogram,
+    style: FigureStyle,
+    *,
+    band: tuple[float, float] | None = None,
+    x0: float = 0.0,
+    x_scale: float = 1.0,
+):
     """The spectrogram on ``ax`` (x = ``x0 + seconds * x_scale``) with its colour bar; the
     colour scale comes from the rows inside ``band`` (Hz), the frequency range shown."""
     left, right, bottom, top = img.extent
@@ -76,8 +87,16 @@ def _draw(fig, ax, img: DisplaySpectrogram, style: FigureStyle, *, band: tuple[f
     centres = img.low_hz + (np.arange(img.db.shape[0]) + 0.5) * img.bin_hz
     shown = img.db[(centres >= low - img.bin_hz / 2) & (centres <= high + img.bin_hz / 2)]
     vmin, vmax = colour_limits(shown if shown.size else img.db, style)
-    mesh = ax.imshow(img.db, origin="lower", aspect="auto", interpolation="nearest", cmap=style.cmap,
-                     vmin=vmin, vmax=vmax, extent=(x0 + left * x_scale, x0 + right * x_scale, bottom, top))
+    mesh = ax.imshow(
+        img.db,
+        origin="lower",
+        aspect="auto",
+        interpolation="nearest",
+        cmap=style.cmap,
+        vmin=vmin,
+        vmax=vmax,
+        extent=(x0 + left * x_scale, x0 + right * x_scale, bottom, top),
+    )
     ax.set_xlim(x0 + left * x_scale, x0 + img.end_s * x_scale)
     ax.set_ylim(low, high)
     ax.set_ylabel(FREQ_LABEL)
@@ -95,12 +114,15 @@ def strength_text(d: Detection) -> str:
 
 def _box(ax, x: float, width: float, d: Detection, colour: str, lw: float):
     from matplotlib.patches import Rectangle
-    return ax.add_patch(Rectangle((x, d.low_hz), width, d.high_hz - d.low_hz, fill=False, edgecolor=colour,
-                                  linewidth=lw, label=d.label))
+
+    return ax.add_patch(
+        Rectangle((x, d.low_hz), width, d.high_hz - d.low_hz, fill=False, edgecolor=colour, linewidth=lw, label=d.label)
+    )
 
 
-def shown_band(detections: Sequence[Detection], low_hz: float, high_hz: float,
-               style: FigureStyle) -> tuple[float, float]:
+def shown_band(
+    detections: Sequence[Detection], low_hz: float, high_hz: float, style: FigureStyle
+) -> tuple[float, float]:
     """Frequency limits of a figure: the whole band, unless the boxes are a sliver of it (a
     500 Hz right-whale call in a 24 kHz band), then the boxes with context on both sides."""
     band = high_hz - low_hz
@@ -115,11 +137,12 @@ def shown_band(detections: Sequence[Detection], low_hz: float, high_hz: float,
 
 def _short(name: str, width: int) -> str:
     """``name`` cut in the middle to ``width`` characters (titles must fit a thumbnail)."""
-    return name if len(name) <= width else name[: width // 2 - 1] + "…" + name[-(width - width // 2):]
+    return name if len(name) <= width else name[: width // 2 - 1] + "…" + name[-(width - width // 2) :]
 
 
-def detection_figure(img: DisplaySpectrogram, d: Detection, *, colour: str = BOX_COLOURS[0],
-                     style: FigureStyle = FigureStyle()):
+def detection_figure(
+    img: DisplaySpectrogram, d: Detection, *, colour: str = BOX_COLOURS[0], style: FigureStyle = FigureStyle()
+):
     """A thumbnail: the detection's padded span with its box; title with label, score (or
     SNR) and received level, and the file and UTC time below it."""
     fig = _new_figure(style.thumbnail_in, style.dpi)
@@ -128,19 +151,30 @@ def detection_figure(img: DisplaySpectrogram, d: Detection, *, colour: str = BOX
     _box(ax, d.start_s, d.end_s - d.start_s, d, colour, 1.6)
     ax.set_xlabel("Time (s from file start)")
     when = d.start_utc.replace("T", " ").replace("Z", " UTC") if d.start_utc else f"{d.start_s:.3f} s"
-    ax.set_title(f"{d.label}   {strength_text(d)}   RL {d.received_level_db:.1f} dB re 1 µPa\n"
-                 f"{_short(Path(d.file).name, 36)}  {when}", fontsize=8)
+    ax.set_title(
+        f"{d.label}   {strength_text(d)}   RL {d.received_level_db:.1f} dB re 1 µPa\n"
+        f"{_short(Path(d.file).name, 36)}  {when}",
+        fontsize=8,
+    )
     return fig
 
 
-def overview_figure(img: DisplaySpectrogram, detections: Sequence[Detection], *, start_utc: dt.datetime | None,
-                    title: str, colours: dict[str, str] | None = None, style: FigureStyle = FigureStyle()):
+def overview_figure(
+    img: DisplaySpectrogram,
+    detections: Sequence[Detection],
+    *,
+    start_utc: dt.datetime | None,
+    title: str,
+    colours: dict[str, str] | None = None,
+    style: FigureStyle = FigureStyle(),
+):
     """A whole recording with every detection boxed; x in UTC when the start is known."""
     fig = _new_figure(style.overview_in, style.dpi)
     ax = fig.add_subplot()
     colours = colours or label_colours([d.label for d in detections])
     if start_utc is not None:
         import matplotlib.dates as mdates
+
         x0, x_scale = float(mdates.date2num(start_utc)), 1.0 / 86400.0
         locator = mdates.AutoDateLocator(tz=UTC)
         ax.xaxis.set_major_locator(locator)
@@ -154,13 +188,23 @@ def overview_figure(img: DisplaySpectrogram, detections: Sequence[Detection], *,
         _box(ax, x0 + d.start_s * x_scale, (d.end_s - d.start_s) * x_scale, d, colours[d.label], 1.0)
     if detections:
         from matplotlib.patches import Patch
+
         counts: dict[str, int] = {}
         for d in detections:
             counts[d.label] = counts.get(d.label, 0) + 1
-        handles = [Patch(facecolor="none", edgecolor=colours[label], label=f"{label} ({n})")
-                   for label, n in sorted(counts.items())]
-        legend = ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.6, facecolor="#333333",
-                           labelcolor="white", edgecolor="none")
+        handles = [
+            Patch(facecolor="none", edgecolor=colours[label], label=f"{label} ({n})")
+            for label, n in sorted(counts.items())
+        ]
+        legend = ax.legend(
+            handles=handles,
+            loc="upper right",
+            fontsize=8,
+            framealpha=0.6,
+            facecolor="#333333",
+            labelcolor="white",
+            edgecolor="none",
+        )
         legend.set_zorder(5)
     ax.set_title(title, fontsize=9)
     return fig

@@ -69,9 +69,13 @@ class FileToPlot:
 
 def calibration_from_dict(data: dict) -> Calibration:
     """The :class:`Calibration` recorded in ``run.json`` (``files[i].calibration``)."""
-    return Calibration(str(data["hydrophone"]), float(data["full_scale_spl_db"]), float(data.get("gain_db", 0.0)),
-                       tuple((float(f), float(db)) for f, db in data.get("response", [])),
-                       str(data.get("source", "default")))
+    return Calibration(
+        str(data["hydrophone"]),
+        float(data["full_scale_spl_db"]),
+        float(data.get("gain_db", 0.0)),
+        tuple((float(f), float(db)) for f, db in data.get("response", [])),
+        str(data.get("source", "default")),
+    )
 
 
 def files_from_report(report, config, *, channel: int | None = None) -> list[FileToPlot]:
@@ -84,9 +88,16 @@ def files_from_report(report, config, *, channel: int | None = None) -> list[Fil
         details = f.details
         start = details.get("start_utc")
         rate = int(details.get("analysis_rate") or details["sample_rate"])  # the spectrogram the ROIs were found on
-        out.append(FileToPlot(f.file, config.channel if channel is None else int(channel), config.spec_for(rate),
-                              calibration_from_dict(details["calibration"]),
-                              dt.datetime.fromisoformat(start) if start else None, tuple(f.detections)))
+        out.append(
+            FileToPlot(
+                f.file,
+                config.channel if channel is None else int(channel),
+                config.spec_for(rate),
+                calibration_from_dict(details["calibration"]),
+                dt.datetime.fromisoformat(start) if start else None,
+                tuple(f.detections),
+            )
+        )
     return out
 
 
@@ -131,7 +142,8 @@ def png_bytes(fig) -> bytes:
     canvas.draw()
     rgb = np.asarray(canvas.buffer_rgba())[..., :3]
     image = Image.fromarray(np.ascontiguousarray(rgb)).quantize(
-        colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+    )
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=True)
     return buf.getvalue()
@@ -146,8 +158,13 @@ def save_png(fig, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def write_plots(outdir: str | Path, files: Sequence[FileToPlot], *, settings: PlotSettings = PlotSettings(),
-                on_warning: Callable[[str], None] | None = None) -> dict:
+def write_plots(
+    outdir: str | Path,
+    files: Sequence[FileToPlot],
+    *,
+    settings: PlotSettings = PlotSettings(),
+    on_warning: Callable[[str], None] | None = None,
+) -> dict:
     """Draw thumbnails and overviews into ``outdir/plots`` and write ``plots/index.json``.
 
     A recording that can no longer be read (moved, unplugged card) is skipped with a
@@ -162,44 +179,85 @@ def write_plots(outdir: str | Path, files: Sequence[FileToPlot], *, settings: Pl
     colours = label_colours([d.label for f in files for d in f.detections])
     stems = unique_stems([f.path for f in files])
     warn = on_warning or (lambda message: None)
-    index: dict = {"version": INDEX_VERSION, "settings": {"per_label": settings.per_label, "pad_s": settings.pad_s,
-                                                           "pad_fraction": settings.pad_fraction,
-                                                           "max_columns": settings.display.max_columns},
-                   "thumbnails": [], "overviews": [], "skipped": []}
+    index: dict = {
+        "version": INDEX_VERSION,
+        "settings": {
+            "per_label": settings.per_label,
+            "pad_s": settings.pad_s,
+            "pad_fraction": settings.pad_fraction,
+            "max_columns": settings.display.max_columns,
+        },
+        "thumbnails": [],
+        "overviews": [],
+        "skipped": [],
+    }
 
     rank: dict[str, int] = {}
     for f, d in strongest(files, settings.per_label):
         rank[d.label] = rank.get(d.label, 0) + 1
-        rel = Path("plots", "detections", safe_name(d.label),
-                   f"{rank[d.label]:03d}_{stems[f.path]}_{round(d.start_s * 1000):d}ms.png")
+        rel = Path(
+            "plots",
+            "detections",
+            safe_name(d.label),
+            f"{rank[d.label]:03d}_{stems[f.path]}_{round(d.start_s * 1000):d}ms.png",
+        )
         pad = max(settings.pad_s, settings.pad_fraction * (d.end_s - d.start_s))
         try:
-            img = span_spectrogram(f.path, spec=f.spec, calibration=f.calibration, channel=f.channel,
-                                   start_s=max(0.0, d.start_s - pad), end_s=d.end_s + pad, settings=settings.display)
+            img = span_spectrogram(
+                f.path,
+                spec=f.spec,
+                calibration=f.calibration,
+                channel=f.channel,
+                start_s=max(0.0, d.start_s - pad),
+                end_s=d.end_s + pad,
+                settings=settings.display,
+            )
             save_png(detection_figure(img, d, colour=colours[d.label], style=settings.style), outdir / rel)
         except (PamedgeError, OSError, ValueError) as exc:
             _skip(index, warn, f.path, exc)
             continue
-        index["thumbnails"].append({"file": d.file, "label": d.label, "rank": rank[d.label],
-                                    "start_s": f"{d.start_s:.3f}", "end_s": f"{d.end_s:.3f}",
-                                    "low_hz": d.low_hz, "high_hz": d.high_hz, "png": rel.as_posix()})
+        index["thumbnails"].append(
+            {
+                "file": d.file,
+                "label": d.label,
+                "rank": rank[d.label],
+                "start_s": f"{d.start_s:.3f}",
+                "end_s": f"{d.end_s:.3f}",
+                "low_hz": d.low_hz,
+                "high_hz": d.high_hz,
+                "png": rel.as_posix(),
+            }
+        )
 
     if settings.overviews:
         for f in files:
             rel = Path("plots", "files", f"{stems[f.path]}.png")
             try:
-                img = span_spectrogram(f.path, spec=f.spec, calibration=f.calibration, channel=f.channel,
-                                       settings=settings.display)
-                title = (f"{Path(f.path).name}   {len(f.detections)} detection{'s' * (len(f.detections) != 1)}   "
-                         f"hydrophone {f.calibration.hydrophone} ({f.calibration.full_scale_spl_db:.1f} dB re 1 µPa "
-                         f"full scale)")
-                save_png(overview_figure(img, f.detections, start_utc=f.start_utc, title=title, colours=colours,
-                                         style=settings.style), outdir / rel)
+                img = span_spectrogram(
+                    f.path, spec=f.spec, calibration=f.calibration, channel=f.channel, settings=settings.display
+                )
+                title = (
+                    f"{Path(f.path).name}   {len(f.detections)} detection{'s' * (len(f.detections) != 1)}   "
+                    f"hydrophone {f.calibration.hydrophone} ({f.calibration.full_scale_spl_db:.1f} dB re 1 µPa "
+                    f"full scale)"
+                )
+                save_png(
+                    overview_figure(
+                        img, f.detections, start_utc=f.start_utc, title=title, colours=colours, style=settings.style
+                    ),
+                    outdir / rel,
+                )
             except (PamedgeError, OSError, ValueError) as exc:
                 _skip(index, warn, f.path, exc)
                 continue
-            index["overviews"].append({"file": f.path, "png": rel.as_posix(), "detections": len(f.detections),
-                                       "frames_per_column": img.frames_per_column})
+            index["overviews"].append(
+                {
+                    "file": f.path,
+                    "png": rel.as_posix(),
+                    "detections": len(f.detections),
+                    "frames_per_column": img.frames_per_column,
+                }
+            )
     write_atomic(plots / "index.json", json.dumps(index, indent=1) + "\n")
     return index
 

@@ -84,9 +84,18 @@ def band_bins(spec: FrontendSpec, fmin: float, fmax: float) -> slice:
     return slice(int(idx[0]), int(idx[-1]) + 1)
 
 
-def span_spectrogram(path: str | Path, *, spec: FrontendSpec, calibration: Calibration, channel: int = 0,
-                     start_s: float = 0.0, end_s: float | None = None, fmin: float | None = None,
-                     fmax: float | None = None, settings: DisplaySettings = DisplaySettings()) -> DisplaySpectrogram:
+def span_spectrogram(
+    path: str | Path,
+    *,
+    spec: FrontendSpec,
+    calibration: Calibration,
+    channel: int = 0,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+    fmin: float | None = None,
+    fmax: float | None = None,
+    settings: DisplaySettings = DisplaySettings(),
+) -> DisplaySpectrogram:
     """The calibrated spectrogram of ``[start_s, end_s)`` of one channel of a recording.
 
     ``spec`` is bound to the analysis rate (a recording at another rate is resampled to it);
@@ -110,12 +119,13 @@ def span_spectrogram(path: str | Path, *, spec: FrontendSpec, calibration: Calib
     stop = total if end_s is None else min(total, int(math.ceil(end_s * sr)))
     n_frames = (stop - first_sample - nfft) // hop + 1 if stop - first_sample >= nfft else 0
     if n_frames < 1:
-        raise ValueError(f"{path}: span {start_s:g}-{end_s if end_s is not None else 'end'} s holds less "
-                         f"than one {nfft}-sample frame")
+        raise ValueError(
+            f"{path}: span {start_s:g}-{end_s if end_s is not None else 'end'} s holds less "
+            f"than one {nfft}-sample frame"
+        )
     per_column = -(-n_frames // settings.max_columns)
     n_columns = -(-n_frames // per_column)
-    band = band_bins(spec, spec.fmin if fmin is None else fmin,
-                     (spec.fmax or sr / 2) if fmax is None else fmax)
+    band = band_bins(spec, spec.fmin if fmin is None else fmin, (spec.fmax or sr / 2) if fmax is None else fmax)
 
     frontend = StreamingFrontend(spec, calibration.bin_gain_db(spec.bin_freqs()))
     sums = np.zeros((n_columns, band.stop - band.start), np.float64)

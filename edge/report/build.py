@@ -10,8 +10,9 @@ from edge.report.data import ReportSettings, load
 from edge.report.series import detection_bins, effort
 
 
-def write_report(outdir: str | Path, *, output: str | Path | None = None,
-                 settings: ReportSettings = ReportSettings()) -> Path:
+def write_report(
+    outdir: str | Path, *, output: str | Path | None = None, settings: ReportSettings = ReportSettings()
+) -> Path:
     """Write the report of ``outdir`` to ``output`` (default ``outdir/report.html``) and
     return its path.  Raises :class:`~edge.errors.PamedgeError` when ``outdir`` holds no
     ``run.json``, :class:`~edge.errors.MissingExtraError` without matplotlib."""
@@ -31,7 +32,8 @@ def write_report(outdir: str | Path, *, output: str | Path | None = None,
     }
     output = Path(output) if output is not None else outdir / "report.html"
     output.parent.mkdir(parents=True, exist_ok=True)
-    text = page.render(data, bins=bins, effort=eff, charts=images, report_dir=output.parent.resolve(),
-                       settings=settings)
+    text = page.render(
+        data, bins=bins, effort=eff, charts=images, report_dir=output.parent.resolve(), settings=settings
+    )
     write_atomic(output, text)
     return output

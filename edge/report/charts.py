@@ -19,11 +19,13 @@ MAX_TICK_LABELS = 40
 
 def _figure(size=SIZE_IN):
     from matplotlib.figure import Figure
+
     return Figure(figsize=size, dpi=DPI, layout="constrained")
 
 
 def _date_axis(ax) -> None:
     import matplotlib.dates as mdates
+
     locator = mdates.AutoDateLocator(tz=UTC)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
@@ -98,8 +100,15 @@ def levels_chart(levels: LevelSeries):
     marker = "o" if levels.rows <= 60 else None  # a few periods far apart would be invisible as lines
     ax.plot(x, levels.broadband, color="black", lw=1.0, marker=marker, ms=3, label="broadband")
     for i, (name, values) in enumerate(levels.bands.items()):
-        ax.plot(x, values, color=LABEL_COLOURS[i % len(LABEL_COLOURS)], lw=0.9, marker=marker, ms=3,
-                label=f"{band_hz(name):g} Hz decidecade")
+        ax.plot(
+            x,
+            values,
+            color=LABEL_COLOURS[i % len(LABEL_COLOURS)],
+            lw=0.9,
+            marker=marker,
+            ms=3,
+            label=f"{band_hz(name):g} Hz decidecade",
+        )
     ax.set_ylabel("SPL (dB re 1 µPa)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(True, lw=0.3, alpha=0.5)
@@ -121,11 +130,18 @@ def effort_chart(effort: Effort):
     # an edge line keeps a clip of seconds visible on an axis of months
     ax.broken_barh(bars, (0.6, 0.8), facecolors="#1f77b4", edgecolors="#1f77b4", linewidth=0.8, label="recorded")
     for i, (start, end) in enumerate(effort.gaps):
-        ax.axvspan(mdates.date2num(start), mdates.date2num(end), color=NO_EFFORT, lw=0, zorder=0,
-                   label="gap" if i == 0 else None)
+        ax.axvspan(
+            mdates.date2num(start),
+            mdates.date2num(end),
+            color=NO_EFFORT,
+            lw=0,
+            zorder=0,
+            label="gap" if i == 0 else None,
+        )
     if failed:
-        ax.plot([mdates.date2num(t) for t, _ in failed], [2.0] * len(failed), "x", color="#d62728", ms=7,
-                label="failed")
+        ax.plot(
+            [mdates.date2num(t) for t, _ in failed], [2.0] * len(failed), "x", color="#d62728", ms=7, label="failed"
+        )
     ax.set_yticks([1.0, 2.0], ["recorded", "failed"])
     ax.set_ylim(0.3, 2.5)
     ax.set_xlabel("Time (UTC)")

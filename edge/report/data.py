@@ -26,10 +26,12 @@ UTC = dt.timezone.utc
 CONTIGUOUS_S = 1.0  # recordings this close end-to-start are one stretch of effort (as in edge-detect)
 # Detection-count bins by the span of the recordings: a half-hour run in one hourly bar
 # says nothing, a season in hourly bars is unreadable.
-BIN_LADDER = ((dt.timedelta(hours=2), dt.timedelta(minutes=5), "5 min"),
-              (dt.timedelta(hours=8), dt.timedelta(minutes=15), "15 min"),
-              (dt.timedelta(days=14), dt.timedelta(hours=1), "hour"),
-              (None, dt.timedelta(days=1), "day"))
+BIN_LADDER = (
+    (dt.timedelta(hours=2), dt.timedelta(minutes=5), "5 min"),
+    (dt.timedelta(hours=8), dt.timedelta(minutes=15), "15 min"),
+    (dt.timedelta(days=14), dt.timedelta(hours=1), "hour"),
+    (None, dt.timedelta(days=1), "day"),
+)
 # Decidecade bands charted when present, in order of preference: 63 and 125 Hz are the
 # shipping-noise indicator bands of the EU Marine Strategy Framework Directive, the others
 # spread the picture over the spectrum.
@@ -200,17 +202,24 @@ def _run_from_detections(path: Path) -> dict:
     files: dict[str, dict] = {}
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            f = files.setdefault(row["file"], {"file": row["file"], "status": "ok", "reason": "", "audio_s": 0.0,
-                                               "detections": 0, "start_utc": ""})
+            f = files.setdefault(
+                row["file"],
+                {"file": row["file"], "status": "ok", "reason": "", "audio_s": 0.0, "detections": 0, "start_utc": ""},
+            )
             f["detections"] += 1
-            f["audio_s"] = max(f["audio_s"], _float(row.get("end_s")) if math.isfinite(_float(row.get("end_s"))) else 0.0)
+            f["audio_s"] = max(
+                f["audio_s"], _float(row.get("end_s")) if math.isfinite(_float(row.get("end_s"))) else 0.0
+            )
             start = parse_utc(row.get("start_utc"))
             offset = _float(row.get("start_s"))
             if start is not None and math.isfinite(offset) and not f["start_utc"]:
                 f["start_utc"] = (start - dt.timedelta(seconds=offset)).isoformat()
-    return {"files": list(files.values()), "detections_only": True,
-            "note": f"no run.json: built from {path.name} alone; recording lengths are lower bounds "
-                    "(the last detection's end) and failed recordings are unknown"}
+    return {
+        "files": list(files.values()),
+        "detections_only": True,
+        "note": f"no run.json: built from {path.name} alone; recording lengths are lower bounds "
+        "(the last detection's end) and failed recordings are unknown",
+    }
 
 
 def _file_entry(f: dict) -> FileEntry:
@@ -218,9 +227,18 @@ def _file_entry(f: dict) -> FileEntry:
     start = parse_utc(f.get("start_utc"))
     if start is None and f.get("status") != "ok":
         start = parse_start(f.get("file", ""))[0]  # where a failed recording would have been
-    return FileEntry(str(f.get("file", "")), str(f.get("status", "failed")), str(f.get("reason", "")),
-                     float(f.get("audio_s") or 0.0), start, int(f.get("detections") or 0), str(f.get("raven", "")),
-                     str(cal.get("hydrophone", "")), cal.get("full_scale_spl_db"), tuple(f.get("warnings") or ()))
+    return FileEntry(
+        str(f.get("file", "")),
+        str(f.get("status", "failed")),
+        str(f.get("reason", "")),
+        float(f.get("audio_s") or 0.0),
+        start,
+        int(f.get("detections") or 0),
+        str(f.get("raven", "")),
+        str(cal.get("hydrophone", "")),
+        cal.get("full_scale_spl_db"),
+        tuple(f.get("warnings") or ()),
+    )
 
 
 def _read_detections(data: RunData, path: Path, top_n: int) -> None:
@@ -230,9 +248,18 @@ def _read_detections(data: RunData, path: Path, top_n: int) -> None:
     order = itertools.count()  # ties keep file order, so the page is the same on every run
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            d = DetectionRow(row["file"], row["label"], row.get("start_utc", ""), row["start_s"], row["end_s"],
-                             _float(row.get("low_hz")), _float(row.get("high_hz")), _float(row.get("score")),
-                             _float(row.get("snr_db")), _float(row.get("received_level_db")))
+            d = DetectionRow(
+                row["file"],
+                row["label"],
+                row.get("start_utc", ""),
+                row["start_s"],
+                row["end_s"],
+                _float(row.get("low_hz")),
+                _float(row.get("high_hz")),
+                _float(row.get("score")),
+                _float(row.get("snr_db")),
+                _float(row.get("received_level_db")),
+            )
             data.label_counts[d.label] = data.label_counts.get(d.label, 0) + 1
             data.file_label_counts.setdefault(d.file, Counter())[d.label] += 1
             start = parse_utc(d.start_utc)
@@ -249,7 +276,7 @@ def _read_detections(data: RunData, path: Path, top_n: int) -> None:
 
 def band_hz(name: str) -> float:
     """``band_31.5hz`` -> 31.5."""
-    return float(name[len("band_"):-len("hz")])
+    return float(name[len("band_") : -len("hz")])
 
 
 def choose_bands(names: list[str], n: int) -> list[str]:
@@ -293,7 +320,11 @@ def read_levels(path: Path, files: list[FileEntry], *, n_bands: int) -> LevelSer
     prev_end: dt.datetime | None = None
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            start, start_s, duration = parse_utc(row.get("start_utc")), _float(row["start_s"]), _float(row["duration_s"])
+            start, start_s, duration = (
+                parse_utc(row.get("start_utc")),
+                _float(row["start_s"]),
+                _float(row["duration_s"]),
+            )
             if start is not None and prev_end is not None and (start - prev_end).total_seconds() > CONTIGUOUS_S:
                 times.append(None)  # a gap: the line breaks here instead of bridging it
                 audio_h.append(math.nan)
@@ -307,8 +338,13 @@ def read_levels(path: Path, files: list[FileEntry], *, n_bands: int) -> LevelSer
             for b in bands:
                 values[b].append(_float(row.get(b)))
     timed = all(t is not None for t, bb in zip(times, broadband) if not math.isnan(bb))
-    return LevelSeries(tuple(times) if timed else None, tuple(audio_h), tuple(broadband),
-                       {b: tuple(vals) for b, vals in values.items()}, rows)
+    return LevelSeries(
+        tuple(times) if timed else None,
+        tuple(audio_h),
+        tuple(broadband),
+        {b: tuple(vals) for b, vals in values.items()},
+        rows,
+    )
 
 
 def _read_plot_index(data: RunData, path: Path) -> None:

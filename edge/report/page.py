@@ -62,8 +62,12 @@ def _link(target: Path, report_dir: Path, text: str) -> str:
 def _table(headers: list[str] | None, rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
     """``rows`` hold cell HTML, already escaped; no header row when ``headers`` is None."""
     head = "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr></thead>" if headers else ""
-    body = "".join("<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>"
-                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
     return f"<table>{head}<tbody>{body}</tbody></table>"
 
 
@@ -79,13 +83,21 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
 
 
-def render(data: RunData, *, bins: DetectionBins | None, effort: Effort, charts: dict[str, bytes | None],
-           report_dir: Path, settings: ReportSettings = ReportSettings()) -> str:
+def render(
+    data: RunData,
+    *,
+    bins: DetectionBins | None,
+    effort: Effort,
+    charts: dict[str, bytes | None],
+    report_dir: Path,
+    settings: ReportSettings = ReportSettings(),
+) -> str:
     """The whole page."""
-    config = (data.run.get("config") or {})
+    config = data.run.get("config") or {}
     name = (config.get("settings") or {}).get("name", "")
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{esc(f'pamedge run report: {name}')}</title><style>{CSS}</style></head><body><main>",
         f"<h1>Run report: {esc(name or 'deployment')}</h1>",
@@ -109,42 +121,75 @@ def _summary(data: RunData, effort: Effort) -> str:
     config = run.get("config") or {}
     audio_s = sum(f.audio_s for f in data.ok)
     rtf = totals.get("realtime_factor")
-    cards = [("files processed", len(data.ok)), ("files failed", len(data.failed)),
-             ("audio hours", f"{audio_s / 3600:.2f}"), ("detections", sum(data.label_counts.values())),
-             ("real-time factor", f"{rtf:.0f}x" if isinstance(rtf, (int, float)) else "n/a")]
+    cards = [
+        ("files processed", len(data.ok)),
+        ("files failed", len(data.failed)),
+        ("audio hours", f"{audio_s / 3600:.2f}"),
+        ("detections", sum(data.label_counts.values())),
+        ("real-time factor", f"{rtf:.0f}x" if isinstance(rtf, (int, float)) else "n/a"),
+    ]
     out = ['<h2 id="summary">Summary</h2><div class="cards">']
-    out += [f'<div class="card"><b class="{"bad" if k == "files failed" and v else ""}">{esc(v)}</b>'
-            f"<span>{esc(k)}</span></div>" for k, v in cards]
+    out += [
+        f'<div class="card"><b class="{"bad" if k == "files failed" and v else ""}">{esc(v)}</b>'
+        f"<span>{esc(k)}</span></div>"
+        for k, v in cards
+    ]
     out.append("</div>")
     if run.get("note"):
         out.append(f'<p class="warn">{esc(run["note"])}</p>')
     settings = config.get("settings") or {}
     span = effort.span
     cal = Counter((f.hydrophone, f.full_scale_spl_db) for f in data.ok)
-    deployment = " ".join(filter(None, [settings.get("name"), f"({settings['description']})"
-                                        if settings.get("description") else ""])) or "not recorded"
-    rows = [("deployment", deployment),
-            ("config", f"{config.get('source') or 'built-in'}, hash {config.get('hash')}" if config else "not recorded"),
-            ("recordings span", f"{_utc(span[0])} to {_utc(span[1])}" if span else "start times unknown"),
-            ("calibration", ", ".join(f"{h or '?'}: {_num(db, '.1f', '?')} dB re 1 µPa full scale ({n} files)"
-                                      for (h, db), n in sorted(cal.items(), key=str)) or "none"),
-            ("calibration table", (run.get("calibration_table") or {}).get("path") or "none"),
-            ("model", _model(run["model"]) if "model" in run else "not recorded"),
-            ("run", f"started {run.get('started_utc', '?')}, wall {totals.get('wall_s', '?')} s, "
-                    f"pamedge {(run.get('versions') or {}).get('pamedge', '?')}"),
-            ("command", " ".join(map(str, run.get("command") or [])))]
+    deployment = (
+        " ".join(
+            filter(None, [settings.get("name"), f"({settings['description']})" if settings.get("description") else ""])
+        )
+        or "not recorded"
+    )
+    rows = [
+        ("deployment", deployment),
+        ("config", f"{config.get('source') or 'built-in'}, hash {config.get('hash')}" if config else "not recorded"),
+        ("recordings span", f"{_utc(span[0])} to {_utc(span[1])}" if span else "start times unknown"),
+        (
+            "calibration",
+            ", ".join(
+                f"{h or '?'}: {_num(db, '.1f', '?')} dB re 1 µPa full scale ({n} files)"
+                for (h, db), n in sorted(cal.items(), key=str)
+            )
+            or "none",
+        ),
+        ("calibration table", (run.get("calibration_table") or {}).get("path") or "none"),
+        ("model", _model(run["model"]) if "model" in run else "not recorded"),
+        (
+            "run",
+            f"started {run.get('started_utc', '?')}, wall {totals.get('wall_s', '?')} s, "
+            f"pamedge {(run.get('versions') or {}).get('pamedge', '?')}",
+        ),
+        ("command", " ".join(map(str, run.get("command") or []))),
+    ]
     out.append(_table(None, [[f"<b>{esc(k)}</b>", path_html(v)] for k, v in rows]))
-    per_label = [[esc(label), str(n), _num(n / (audio_s / 3600), ".1f") if audio_s else "",
-                  str(sum(1 for c in data.file_label_counts.values() if c.get(label)))]
-                 for label, n in sorted(data.label_counts.items())]
+    per_label = [
+        [
+            esc(label),
+            str(n),
+            _num(n / (audio_s / 3600), ".1f") if audio_s else "",
+            str(sum(1 for c in data.file_label_counts.values() if c.get(label))),
+        ]
+        for label, n in sorted(data.label_counts.items())
+    ]
     out.append("<h3>Detections per label</h3>")
-    out.append(_table(["label", "detections", "per recorded hour", "recordings with it"], per_label, {1, 2, 3})
-               if per_label else "<p>No detections.</p>")
+    out.append(
+        _table(["label", "detections", "per recorded hour", "recordings with it"], per_label, {1, 2, 3})
+        if per_label
+        else "<p>No detections.</p>"
+    )
     warnings = Counter(w.split(": ", 1)[-1] for f in data.files for w in f.warnings)
     if warnings:
         out.append("<h3>Warnings</h3>")
-        out += [f'<div class="warn">{esc(w)} <span class="muted">({n} recording{"s" * (n != 1)})</span></div>'
-                for w, n in warnings.most_common()]
+        out += [
+            f'<div class="warn">{esc(w)} <span class="muted">({n} recording{"s" * (n != 1)})</span></div>'
+            for w, n in warnings.most_common()
+        ]
     return "\n".join(out)
 
 
@@ -160,9 +205,11 @@ def _failures(data: RunData) -> str:
     if not data.failed:
         return '<h2 id="failed">Failed recordings</h2><p class="ok">No recording failed.</p>'
     rows = [[path_html(f.file), path_html(f.reason)] for f in data.failed]
-    return (f'<h2 id="failed">Failed recordings ({len(data.failed)})</h2>'
-            "<p>These recordings were not processed; their time is missing from the effort below.</p>"
-            + _table(["recording", "reason"], rows))
+    return (
+        f'<h2 id="failed">Failed recordings ({len(data.failed)})</h2>'
+        "<p>These recordings were not processed; their time is missing from the effort below.</p>"
+        + _table(["recording", "reason"], rows)
+    )
 
 
 def _detections(data: RunData, bins: DetectionBins | None, chart: bytes | None) -> str:
@@ -172,11 +219,12 @@ def _detections(data: RunData, bins: DetectionBins | None, chart: bytes | None) 
     if bins.mode == "file":
         out.append("<p>Start times are not known for every recording, so detections are counted per recording.</p>")
     elif bins.mode == "sparse":
-        out.append(f"<p>The recordings cover few of the {bins.unit} bins between the first and the last; only the "
-                   "bins holding recordings are shown, as categories.</p>")
+        out.append(
+            f"<p>The recordings cover few of the {bins.unit} bins between the first and the last; only the "
+            "bins holding recordings are shown, as categories.</p>"
+        )
     else:
-        out.append(f"<p>UTC {bins.unit} bins; grey: no recording (zero there means not listening, not "
-                   "silence).</p>")
+        out.append(f"<p>UTC {bins.unit} bins; grey: no recording (zero there means not listening, not silence).</p>")
     out.append(_img(chart, "detections per bin and label", "chart"))
     return "\n".join(out)
 
@@ -186,8 +234,10 @@ def _levels(data: RunData, chart: bytes | None) -> str:
     if data.levels is None or chart is None:
         return head + "<p>levels.csv holds no rows: no noise levels to show.</p>"
     bands = ", ".join(f"{n[5:-2]} Hz" for n in data.levels.bands) or "none"
-    return (head + f"<p>SPL per period (dB re 1 µPa): broadband and decidecade bands {esc(bands)} "
-            f"({data.levels.rows} periods; levels.csv holds every band).</p>" + _img(chart, "noise levels", "chart"))
+    return (
+        head + f"<p>SPL per period (dB re 1 µPa): broadband and decidecade bands {esc(bands)} "
+        f"({data.levels.rows} periods; levels.csv holds every band).</p>" + _img(chart, "noise levels", "chart")
+    )
 
 
 def _effort(effort: Effort, chart: bytes | None) -> str:
@@ -198,20 +248,29 @@ def _effort(effort: Effort, chart: bytes | None) -> str:
         timed_s = sum((e - s).total_seconds() for s, e, _ in effort.intervals)
         share = 100 * timed_s / span_s if span_s else 100.0
         share_text = f"{share:.1f}%" if share >= 1 else f"{share:.2g}%"  # a few clips over years: not "0.0%"
-        out.append(f"<p>{_duration(timed_s)} recorded over a span of {_duration(span_s)} ({share_text}); "
-                   f"{len(effort.gaps)} gap{'s' * (len(effort.gaps) != 1)} longer than 1 s.</p>")
+        out.append(
+            f"<p>{_duration(timed_s)} recorded over a span of {_duration(span_s)} ({share_text}); "
+            f"{len(effort.gaps)} gap{'s' * (len(effort.gaps) != 1)} longer than 1 s.</p>"
+        )
     if chart is not None:
         out.append(_img(chart, "effort timeline", "chart"))
     if effort.gaps:
         longest = sorted(effort.gaps, key=lambda g: g[0] - g[1])[:20]
         out.append(f"<h3>Longest gaps{' (20 of ' + str(len(effort.gaps)) + ')' if len(effort.gaps) > 20 else ''}</h3>")
-        out.append(_table(["from", "to", "length"], [[esc(_utc(a)), esc(_utc(b)), esc(_duration((b - a).total_seconds()))]
-                                                     for a, b in longest]))
+        out.append(
+            _table(
+                ["from", "to", "length"],
+                [[esc(_utc(a)), esc(_utc(b)), esc(_duration((b - a).total_seconds()))] for a, b in longest],
+            )
+        )
     if effort.untimed:
-        out.append(f"<p>{len(effort.untimed)} recording{'s' * (len(effort.untimed) != 1)} without a start time, "
-                   "not on the timeline: "
-                   + esc(", ".join(Path(f).name for f in effort.untimed[:10]))
-                   + (" ..." if len(effort.untimed) > 10 else "") + "</p>")
+        out.append(
+            f"<p>{len(effort.untimed)} recording{'s' * (len(effort.untimed) != 1)} without a start time, "
+            "not on the timeline: "
+            + esc(", ".join(Path(f).name for f in effort.untimed[:10]))
+            + (" ..." if len(effort.untimed) > 10 else "")
+            + "</p>"
+        )
     if not span and not effort.untimed:
         out.append("<p>No recording was processed.</p>")
     return "\n".join(out)
@@ -222,10 +281,22 @@ def _top(data: RunData, report_dir: Path, settings: ReportSettings) -> str:
     if not data.top:
         return out[0] + "<p>No detections.</p>"
     raven = {f.file: f.raven for f in data.files if f.raven}
-    out.append(f"<p>The {settings.top_per_label} strongest of each label (score when classified, else SNR). "
-               "Spectrograms are calibrated PSD with the detection boxed.</p>")
-    headers = ["#", "spectrogram", "score", "SNR (dB)", "RL (dB re 1 µPa)", "start", "duration (s)", "band (Hz)",
-               "recording", "Raven"]
+    out.append(
+        f"<p>The {settings.top_per_label} strongest of each label (score when classified, else SNR). "
+        "Spectrograms are calibrated PSD with the detection boxed.</p>"
+    )
+    headers = [
+        "#",
+        "spectrogram",
+        "score",
+        "SNR (dB)",
+        "RL (dB re 1 µPa)",
+        "start",
+        "duration (s)",
+        "band (Hz)",
+        "recording",
+        "Raven",
+    ]
     for label, rows in data.top.items():
         n = data.label_counts[label]
         out.append(f'<h3 id="label-{esc(label)}">{esc(label)} ({n} detection{"s" * (n != 1)})</h3>')
@@ -239,14 +310,25 @@ def _top(data: RunData, report_dir: Path, settings: ReportSettings) -> str:
 
 def _top_row(i: int, d: DetectionRow, data: RunData, raven: dict[str, str], report_dir: Path) -> list[str]:
     thumb = data.thumbnails.get(d.key)
-    image = _img(thumb.read_bytes(), f"{d.label} at {d.start_s} s", "thumb") if thumb else '<span class="muted">-</span>'
+    image = (
+        _img(thumb.read_bytes(), f"{d.label} at {d.start_s} s", "thumb") if thumb else '<span class="muted">-</span>'
+    )
     table = data.outdir / raven[d.file] if d.file in raven else None
     link = _link(table, report_dir, "selections") if table is not None and table.exists() else ""
     duration = float(d.end_s) - float(d.start_s)
     start = d.start_utc.replace("T", " ").replace("Z", " UTC") if d.start_utc else f"{d.start_s} s"
-    return [str(i), image, _num(d.score, ".3f"), _num(d.snr_db, ".1f"), _num(d.received_level_db, ".1f"),
-            esc(start) + f'<br><span class="muted">{esc(d.start_s)} s in file</span>', f"{duration:.2f}",
-            f"{_num(d.low_hz, '.0f')}-{_num(d.high_hz, '.0f')}", path_html(Path(d.file).name), link]
+    return [
+        str(i),
+        image,
+        _num(d.score, ".3f"),
+        _num(d.snr_db, ".1f"),
+        _num(d.received_level_db, ".1f"),
+        esc(start) + f'<br><span class="muted">{esc(d.start_s)} s in file</span>',
+        f"{duration:.2f}",
+        f"{_num(d.low_hz, '.0f')}-{_num(d.high_hz, '.0f')}",
+        path_html(Path(d.file).name),
+        link,
+    ]
 
 
 def _recordings(data: RunData, report_dir: Path, settings: ReportSettings) -> str:
@@ -256,16 +338,39 @@ def _recordings(data: RunData, report_dir: Path, settings: ReportSettings) -> st
         status = '<span class="ok">ok</span>' if f.status == "ok" else f'<span class="bad">{esc(f.status)}</span>'
         table = data.outdir / f.raven if f.raven else None
         overview = data.overviews.get(f.file)
-        rows.append([path_html(f.file), status, esc(_utc(f.start) if f.status == "ok" else ""),
-                     _num(f.audio_s / 60, ".1f") if f.status == "ok" else "", str(f.detections),
-                     esc(f"{f.hydrophone} ({_num(f.full_scale_spl_db, '.1f', '?')} dB)") if f.hydrophone else "",
-                     _link(table, report_dir, "selections") if table is not None and table.exists() else "",
-                     _link(overview, report_dir, "spectrogram") if overview else ""])
-    out.append(_table(["recording", "status", "start", "minutes", "detections", "hydrophone (full-scale SPL)",
-                       "Raven", "overview"], rows, {3, 4}))
+        rows.append(
+            [
+                path_html(f.file),
+                status,
+                esc(_utc(f.start) if f.status == "ok" else ""),
+                _num(f.audio_s / 60, ".1f") if f.status == "ok" else "",
+                str(f.detections),
+                esc(f"{f.hydrophone} ({_num(f.full_scale_spl_db, '.1f', '?')} dB)") if f.hydrophone else "",
+                _link(table, report_dir, "selections") if table is not None and table.exists() else "",
+                _link(overview, report_dir, "spectrogram") if overview else "",
+            ]
+        )
+    out.append(
+        _table(
+            [
+                "recording",
+                "status",
+                "start",
+                "minutes",
+                "detections",
+                "hydrophone (full-scale SPL)",
+                "Raven",
+                "overview",
+            ],
+            rows,
+            {3, 4},
+        )
+    )
     shown = [f for f in data.ok if f.file in data.overviews][: settings.max_overviews]
     if shown:
         more = len([f for f in data.ok if f.file in data.overviews]) - len(shown)
-        out.append("<h3>Overviews</h3>" + (f'<p class="muted">{more} more linked in the table above.</p>' if more else ""))
+        out.append(
+            "<h3>Overviews</h3>" + (f'<p class="muted">{more} more linked in the table above.</p>' if more else "")
+        )
         out += [f"<div>{_img(data.overviews[f.file].read_bytes(), Path(f.file).name, 'overview')}</div>" for f in shown]
     return "\n".join(out)

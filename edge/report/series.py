@@ -63,8 +63,13 @@ def effort(data: RunData) -> Effort:
         if stretch_end is not None and (start - stretch_end).total_seconds() > CONTIGUOUS_S:
             gaps.append((stretch_end, start))
         stretch_end = end if stretch_end is None else max(stretch_end, end)
-    return Effort(tuple(timed), tuple(gaps), tuple((f.start, f.file) for f in data.failed),
-                  tuple(f.file for f in data.ok if f.start is None), sum(f.audio_s for f in data.ok))
+    return Effort(
+        tuple(timed),
+        tuple(gaps),
+        tuple((f.start, f.file) for f in data.failed),
+        tuple(f.file for f in data.ok if f.start is None),
+        sum(f.audio_s for f in data.ok),
+    )
 
 
 def detection_bins(data: RunData) -> DetectionBins | None:
@@ -99,7 +104,12 @@ def detection_bins(data: RunData) -> DetectionBins | None:
     starts = [origin + i * width for i in range(n_bins)]
     listened = [i for i, s in enumerate(effort_s) if s > 0]
     if n_bins > SPARSE_RATIO * len(listened) and len(listened) <= MAX_CATEGORIES:
-        return DetectionBins("sparse", unit, tuple(starts[i] for i in listened), width,
-                             {label: tuple(c[i] for i in listened) for label, c in counts.items()},
-                             tuple(effort_s[i] for i in listened))
+        return DetectionBins(
+            "sparse",
+            unit,
+            tuple(starts[i] for i in listened),
+            width,
+            {label: tuple(c[i] for i in listened) for label, c in counts.items()},
+            tuple(effort_s[i] for i in listened),
+        )
     return DetectionBins("time", unit, tuple(starts), width, {k: tuple(c) for k, c in counts.items()}, tuple(effort_s))

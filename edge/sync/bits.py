@@ -109,7 +109,7 @@ def read_text(data: bytes, pos: int, what: str) -> tuple[str, int]:
     if pos >= len(data):
         raise ValueError(f"{what} runs past the end")
     n = data[pos]
-    raw = data[pos + 1:pos + 1 + n]
+    raw = data[pos + 1 : pos + 1 + n]
     if len(raw) != n:
         raise ValueError(f"{what} runs past the end")
     return raw.decode(), pos + 1 + n

@@ -88,8 +88,14 @@ def _validate(command) -> Command:
         raise ValueError(f"unknown command {command!r}")
     if command["cmd"] == "set_threshold":
         label, value = command.get("label"), command.get("value")
-        if set(command) != {"cmd", "label", "value"} or not isinstance(label, str) or not label \
-                or isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        if (
+            set(command) != {"cmd", "label", "value"}
+            or not isinstance(label, str)
+            or not label
+            or isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 <= value <= 1
+        ):
             raise ValueError(f"set_threshold needs a label and a value in 0..1: {command!r}")
         return Command(0, "set_threshold", label, float(value))
     if set(command) != {"cmd"}:
@@ -129,8 +135,9 @@ class CommandHandler:
             return None
         command = Command(frame.seq, command.cmd, command.label, command.value)
         self.conn.execute("BEGIN IMMEDIATE")
-        self.conn.execute("INSERT INTO commands VALUES (?, ?, ?, ?)",
-                          (self.deployment, frame.seq, time.time(), frame.body.decode()))
+        self.conn.execute(
+            "INSERT INTO commands VALUES (?, ?, ?, ?)", (self.deployment, frame.seq, time.time(), frame.body.decode())
+        )
         if command.cmd == "set_threshold":
             self._set(f"threshold:{command.label}", str(command.value))
         elif command.cmd in ("pause", "resume"):

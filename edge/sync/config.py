@@ -38,7 +38,10 @@ class MqttSettings:
     timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
-        v.require(isinstance(self.url, str) and self.url.startswith("mqtt://"), f"url={self.url!r} must be mqtt://host:port/topic")
+        v.require(
+            isinstance(self.url, str) and self.url.startswith("mqtt://"),
+            f"url={self.url!r} must be mqtt://host:port/topic",
+        )
         v.require(isinstance(self.tls, bool), f"tls={self.tls!r} must be true or false")
         v.number("timeout_s", self.timeout_s, minimum=0, exclusive=True)
 
@@ -64,8 +67,10 @@ class SyncConfig:
         v.require(isinstance(self.key_file, str) and self.key_file != "", "key_file must name the key file")
         v.require(self.transport in ("iridium", "mqtt"), f"transport={self.transport!r} must be iridium or mqtt")
         v.integer("max_bytes", self.max_bytes, minimum=40)
-        v.require(self.transport != "iridium" or self.max_bytes <= 340,
-                  f"max_bytes={self.max_bytes} exceeds the 340-byte Iridium SBD MO limit")
+        v.require(
+            self.transport != "iridium" or self.max_bytes <= 340,
+            f"max_bytes={self.max_bytes} exceeds the 340-byte Iridium SBD MO limit",
+        )
         v.integer("daily_bytes", self.daily_bytes, minimum=1, allow_none=True)
         v.integer("daily_credits", self.daily_credits, minimum=1, allow_none=True)
         v.integer("tally_period_s", self.tally_period_s, minimum=60, allow_none=True)

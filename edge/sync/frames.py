@@ -127,9 +127,20 @@ class FrameRecord:
             t = _EPOCH + dt.timedelta(milliseconds=round(self.time_s * 1000))
             start_utc = t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
             start_s = round(self.time_s % 86400, 3)
-        return Detection("", self.channel, start_utc, start_s, round(start_s + self.duration_s, 3), self.low_hz,
-                         self.high_hz, self.label, self.score, self.snr_db, self.received_level_db,
-                         deployment=deployment)
+        return Detection(
+            "",
+            self.channel,
+            start_utc,
+            start_s,
+            round(start_s + self.duration_s, 3),
+            self.low_hz,
+            self.high_hz,
+            self.label,
+            self.score,
+            self.snr_db,
+            self.received_level_db,
+            deployment=deployment,
+        )
 
 
 def _freq_code(hz: float) -> int:
@@ -165,12 +176,18 @@ def _group(d: Detection) -> tuple:
 def _quantise(seq: int, d: Detection, base: int) -> _Quantised:
     t = d.start_s if not d.start_utc else utc_seconds(d.start_utc)
     low, high = _freq_code(d.low_hz), _freq_code(d.high_hz)
-    score = 0 if math.isnan(d.score) else min(max(round(d.score * ((1 << SCORE_BITS) - 1)), 0),
-                                                  (1 << SCORE_BITS) - 1)
-    return _Quantised(seq, round((t - base) / TIME_STEP_S), max(round((d.end_s - d.start_s) / DURATION_STEP_S), 0),
-                      low, max(high - low, 0), d.label, score,
-                      _linear_code(d.snr_db, 0.0, SNR_STEP_DB, SNR_BITS),
-                      _linear_code(d.received_level_db, LEVEL_MIN_DB, LEVEL_STEP_DB, LEVEL_BITS))
+    score = 0 if math.isnan(d.score) else min(max(round(d.score * ((1 << SCORE_BITS) - 1)), 0), (1 << SCORE_BITS) - 1)
+    return _Quantised(
+        seq,
+        round((t - base) / TIME_STEP_S),
+        max(round((d.end_s - d.start_s) / DURATION_STEP_S), 0),
+        low,
+        max(high - low, 0),
+        d.label,
+        score,
+        _linear_code(d.snr_db, 0.0, SNR_STEP_DB, SNR_BITS),
+        _linear_code(d.received_level_db, LEVEL_MIN_DB, LEVEL_STEP_DB, LEVEL_BITS),
+    )
 
 
 def _base_time(d: Detection) -> int:
@@ -207,8 +224,14 @@ def _encode_records(qs: list[_Quantised], base: int, flags: int, channel: int) -
     return bytes(out) + bits.to_bytes()
 
 
-def pack_records(records: Sequence[tuple[int, Detection]], *, deployment: str, key: bytes, frame_seq: int,
-                 max_bytes: int = SBD_MO_BYTES) -> tuple[bytes, int]:
+def pack_records(
+    records: Sequence[tuple[int, Detection]],
+    *,
+    deployment: str,
+    key: bytes,
+    frame_seq: int,
+    max_bytes: int = SBD_MO_BYTES,
+) -> tuple[bytes, int]:
     """One frame holding the longest prefix of ``records`` (``(log seq, detection)`` with
     increasing seqs; gaps cost a bit or more per record) that fits in ``max_bytes``; returns
     the frame and how many it holds.  A prefix stops early where the channel, the time
@@ -222,22 +245,24 @@ def pack_records(records: Sequence[tuple[int, Detection]], *, deployment: str, k
     first = records[0][1]
     group = _group(first)
     n_max = 1
-    while n_max < min(len(records), MAX_RECORDS) and _group(records[n_max][1]) == group \
-            and records[n_max][0] > records[n_max - 1][0]:
+    while (
+        n_max < min(len(records), MAX_RECORDS)
+        and _group(records[n_max][1]) == group
+        and records[n_max][0] > records[n_max - 1][0]
+    ):
         n_max += 1
     base = _base_time(first)
     flags = (FLAG_SCORES if group[2] else 0) | (FLAG_FILE_TIME if group[1] else 0)
     qs: list[_Quantised] = []
 
     def frame(n: int) -> bytes:
-        qs.extend(_quantise(s, d, base) for s, d in records[len(qs):n])  # only what is tried
+        qs.extend(_quantise(s, d, base) for s, d in records[len(qs) : n])  # only what is tried
         return seal(KIND_RECORDS, deployment, frame_seq, _encode_records(qs[:n], base, flags, first.channel), key)
 
     return _largest_fitting(frame, n_max, max_bytes, "one record", gallop_from=8)
 
 
-def _largest_fitting(frame, n_max: int, max_bytes: int, what: str, gallop_from: int | None = None
-                     ) -> tuple[bytes, int]:
+def _largest_fitting(frame, n_max: int, max_bytes: int, what: str, gallop_from: int | None = None) -> tuple[bytes, int]:
     """The frame of the largest ``n <= n_max`` items within ``max_bytes`` and ``n``; a frame's
     size grows with ``n``, so gallop up (from ``gallop_from``) then search between."""
     best = frame(1)
@@ -260,8 +285,9 @@ def _largest_fitting(frame, n_max: int, max_bytes: int, what: str, gallop_from: 
     return best, lo
 
 
-def identity_runs(records: Sequence[tuple[int, Detection]], software: str = __version__
-                  ) -> list[tuple[ident.Identity, int, int]]:
+def identity_runs(
+    records: Sequence[tuple[int, Detection]], software: str = __version__
+) -> list[tuple[ident.Identity, int, int]]:
     """``(identity, start, stop)`` index ranges of ``records`` made under one identity."""
     runs: list[tuple[ident.Identity, int, int]] = []
     for i, (_, d) in enumerate(records):
@@ -273,8 +299,9 @@ def identity_runs(records: Sequence[tuple[int, Detection]], software: str = __ve
     return runs
 
 
-def pack_identity(frame: ident.IdentityFrame, *, deployment: str, key: bytes, frame_seq: int,
-                  max_bytes: int = SBD_MO_BYTES) -> bytes:
+def pack_identity(
+    frame: ident.IdentityFrame, *, deployment: str, key: bytes, frame_seq: int, max_bytes: int = SBD_MO_BYTES
+) -> bytes:
     """An identity (or status) frame."""
     try:
         body = ident.encode(frame)
@@ -286,8 +313,15 @@ def pack_identity(frame: ident.IdentityFrame, *, deployment: str, key: bytes, fr
     return data
 
 
-def pack_all(records: Sequence[tuple[int, Detection]], *, deployment: str, key: bytes, first_frame_seq: int = 1,
-             max_bytes: int = SBD_MO_BYTES, identity: bool = True) -> list[bytes]:
+def pack_all(
+    records: Sequence[tuple[int, Detection]],
+    *,
+    deployment: str,
+    key: bytes,
+    first_frame_seq: int = 1,
+    max_bytes: int = SBD_MO_BYTES,
+    identity: bool = True,
+) -> list[bytes]:
     """Every record in as few frames as the packer makes, frame sequence from
     ``first_frame_seq``; with ``identity``, an identity frame before the first record and
     wherever the identity (model, config hash, hydrophone, calibration) changes."""
@@ -297,12 +331,24 @@ def pack_all(records: Sequence[tuple[int, Detection]], *, deployment: str, key: 
         if who is not None:
             first = records[start]
             made = math.floor(utc_seconds(first[1].start_utc)) if first[1].start_utc else 0
-            frames.append(pack_identity(ident.IdentityFrame(who, first[0], made), deployment=deployment, key=key,
-                                        frame_seq=first_frame_seq + len(frames), max_bytes=max_bytes))
+            frames.append(
+                pack_identity(
+                    ident.IdentityFrame(who, first[0], made),
+                    deployment=deployment,
+                    key=key,
+                    frame_seq=first_frame_seq + len(frames),
+                    max_bytes=max_bytes,
+                )
+            )
         i = start
         while i < stop:
-            data, n = pack_records(records[i:stop], deployment=deployment, key=key,
-                                   frame_seq=first_frame_seq + len(frames), max_bytes=max_bytes)
+            data, n = pack_records(
+                records[i:stop],
+                deployment=deployment,
+                key=key,
+                frame_seq=first_frame_seq + len(frames),
+                max_bytes=max_bytes,
+            )
             frames.append(data)
             i += n
     return frames
@@ -315,7 +361,7 @@ def _decode_records(body: bytes) -> tuple[FrameRecord, ...]:
     seq, pos = read_leb128(body, 4)
     if pos + 6 > len(body):
         raise ValueError("record body too short")
-    count, flags, channel, k_td, k_b, nlabels = body[pos:pos + 6]
+    count, flags, channel, k_td, k_b, nlabels = body[pos : pos + 6]
     pos += 6
     if count == 0 or nlabels == 0 or flags & ~FLAGS or k_b & 0x0F or (flags & FLAG_SEQ_GAPS and count < 2):
         raise ValueError("bad record header")
@@ -344,10 +390,21 @@ def _decode_records(body: bytes) -> tuple[FrameRecord, ...]:
         score = bits.read(SCORE_BITS) / ((1 << SCORE_BITS) - 1) if flags & FLAG_SCORES else float("nan")
         snr = _linear_value(bits.read(SNR_BITS), 0.0, SNR_STEP_DB, SNR_BITS)
         level = _linear_value(bits.read(LEVEL_BITS), LEVEL_MIN_DB, LEVEL_STEP_DB, LEVEL_BITS)
-        out.append(FrameRecord(seq + i + gaps, round(base + q_time * TIME_STEP_S, 1), round(q_dur * DURATION_STEP_S, 2),
-                               _freq_value(f_low), _freq_value(f_low + f_bw), labels[label],
-                               round(score, 4) if flags & FLAG_SCORES else score, snr, level,
-                               bool(flags & FLAG_FILE_TIME), channel))
+        out.append(
+            FrameRecord(
+                seq + i + gaps,
+                round(base + q_time * TIME_STEP_S, 1),
+                round(q_dur * DURATION_STEP_S, 2),
+                _freq_value(f_low),
+                _freq_value(f_low + f_bw),
+                labels[label],
+                round(score, 4) if flags & FLAG_SCORES else score,
+                snr,
+                level,
+                bool(flags & FLAG_FILE_TIME),
+                channel,
+            )
+        )
     bits.check_padding()
     if flags & FLAG_SEQ_GAPS and not gaps:
         raise ValueError("sequence-gap flag without a gap")
@@ -367,8 +424,9 @@ def pack_tally(tally: Tally, *, deployment: str, key: bytes, frame_seq: int, max
 # --- health (body: edge.sync.health) -------------------------------------------------------
 
 
-def pack_health(rows: Sequence[hl.HealthRow], *, deployment: str, key: bytes, frame_seq: int,
-                max_bytes: int = SBD_MO_BYTES) -> tuple[bytes, int]:
+def pack_health(
+    rows: Sequence[hl.HealthRow], *, deployment: str, key: bytes, frame_seq: int, max_bytes: int = SBD_MO_BYTES
+) -> tuple[bytes, int]:
     """One frame holding the longest prefix of ``rows`` that fits in ``max_bytes`` (it stops
     where the sequence is not consecutive); returns the frame and how many rows it holds.
     Raises :class:`FrameError` when not even one row fits."""
@@ -387,15 +445,22 @@ def pack_health(rows: Sequence[hl.HealthRow], *, deployment: str, key: bytes, fr
     return _largest_fitting(frame, n_max, max_bytes, "one health row")
 
 
-def pack_all_health(rows: Sequence[hl.HealthRow], *, deployment: str, key: bytes, first_frame_seq: int = 1,
-                    max_bytes: int = SBD_MO_BYTES) -> list[bytes]:
+def pack_all_health(
+    rows: Sequence[hl.HealthRow],
+    *,
+    deployment: str,
+    key: bytes,
+    first_frame_seq: int = 1,
+    max_bytes: int = SBD_MO_BYTES,
+) -> list[bytes]:
     """Every health row in as few frames as the packer makes, frame sequence from
     ``first_frame_seq``."""
     frames: list[bytes] = []
     i = 0
     while i < len(rows):
-        data, n = pack_health(rows[i:], deployment=deployment, key=key, frame_seq=first_frame_seq + len(frames),
-                              max_bytes=max_bytes)
+        data, n = pack_health(
+            rows[i:], deployment=deployment, key=key, frame_seq=first_frame_seq + len(frames), max_bytes=max_bytes
+        )
         frames.append(data)
         i += n
     return frames
@@ -425,11 +490,15 @@ class KeyRing:
 
         for deployment, key in keys.items():
             if not IDENTIFIER.fullmatch(deployment):  # names files in exports: never a path
-                raise FrameError(f"deployment id {deployment!r} must be 1-64 letters, digits, '.', '_' or '-', "
-                                 "not starting with '.' or '-'")
+                raise FrameError(
+                    f"deployment id {deployment!r} must be 1-64 letters, digits, '.', '_' or '-', "
+                    "not starting with '.' or '-'"
+                )
             tag = deployment_tag(deployment)
             if tag in self.by_tag:
-                raise FrameError(f"deployments {self.by_tag[tag][0]!r} and {deployment!r} share a frame tag; rename one")
+                raise FrameError(
+                    f"deployments {self.by_tag[tag][0]!r} and {deployment!r} share a frame tag; rename one"
+                )
             self.by_tag[tag] = (deployment, key)
 
 
@@ -452,7 +521,7 @@ def decode(data: bytes, keys: KeyRing, *, kinds: tuple[int, ...] = BUOY_KINDS) -
         raise FrameError(f"frame {seq} of {deployment!r}: version {version}, this decoder reads {VERSION}")
     if kind not in kinds:
         raise FrameError(f"frame {seq} of {deployment!r}: kind {kind} not accepted here")
-    body = data[HEADER.size:-TAG_BYTES]
+    body = data[HEADER.size : -TAG_BYTES]
     try:
         if kind == KIND_RECORDS:
             return Decoded(deployment, seq, kind, records=_decode_records(body))

@@ -80,8 +80,9 @@ def _has_table(conn: sqlite3.Connection) -> bool:
 
 def count(conn: sqlite3.Connection, *, after: int = 0) -> int:
     """How many rows :func:`read` would return."""
-    return conn.execute("SELECT COUNT(*) FROM health WHERE rowid > ?", (after,)).fetchone()[0] \
-        if _has_table(conn) else 0
+    return (
+        conn.execute("SELECT COUNT(*) FROM health WHERE rowid > ?", (after,)).fetchone()[0] if _has_table(conn) else 0
+    )
 
 
 def read(conn: sqlite3.Connection, *, after: int = 0, limit: int | None = None) -> list[HealthRow]:
@@ -174,7 +175,7 @@ def decode(body: bytes) -> tuple[HealthRow, ...]:
         counters.append(value)
     ks: list[int] = []
     if count > 1:
-        packed = body[pos:pos + 5]
+        packed = body[pos : pos + 5]
         if len(packed) != 5 or packed[-1] & 0x0F:
             raise ValueError("bad health Exp-Golomb orders")
         ks = [n for b in packed for n in (b >> 4, b & 0x0F)][:9]
@@ -196,8 +197,15 @@ def decode(body: bytes) -> tuple[HealthRow, ...]:
         if len(EVENTS) <= event < EVENT_OTHER:
             raise ValueError(f"reserved health event code {event}")
         gauges = {g[0]: _gauge_value(bits.read(g[4]), g) for g in GAUGES}
-        out.append(HealthRow(seq + i, time_s, EVENTS[event] if event < len(EVENTS) else "other",
-                             LEVELS[level] if level < len(LEVELS) else "other",
-                             *(float(c) if n.endswith("_s") else c for n, c in zip(COUNTERS, counters)), **gauges))
+        out.append(
+            HealthRow(
+                seq + i,
+                time_s,
+                EVENTS[event] if event < len(EVENTS) else "other",
+                LEVELS[level] if level < len(LEVELS) else "other",
+                *(float(c) if n.endswith("_s") else c for n, c in zip(COUNTERS, counters)),
+                **gauges,
+            )
+        )
     bits.check_padding()
     return tuple(out)

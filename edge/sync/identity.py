@@ -54,7 +54,7 @@ def encode(frame: IdentityFrame) -> bytes:
         out += text(getattr(ident, what), what)
     out += struct.pack(">h", cal) + text(ident.software, "software")
     names = [name for name, _ in frame.status]
-    if names != list(STATUS_FIELDS[:len(names)]):
+    if names != list(STATUS_FIELDS[: len(names)]):
         raise ValueError(f"status counters {names} are not a prefix of {STATUS_FIELDS}")
     out += bytes((len(frame.status),))
     for _, value in frame.status:

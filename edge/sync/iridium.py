@@ -20,8 +20,15 @@ SYNC_HINT = 'pip install "pamedge[sync]"'
 BAUD = 19200
 MO_MAX, MT_MAX = 340, 270
 SBDWB_RESULTS = {0: "ok", 1: "timeout", 2: "bad checksum", 3: "bad size"}
-MO_FAILURES = {10: "call did not complete in time", 13: "session incomplete (gateway)", 32: "no network service",
-               35: "Iridium busy", 36: "busy (try later)", 17: "gateway not responding", 18: "connection lost (RF drop)"}
+MO_FAILURES = {
+    10: "call did not complete in time",
+    13: "session incomplete (gateway)",
+    32: "no network service",
+    35: "Iridium busy",
+    36: "busy (try later)",
+    17: "gateway not responding",
+    18: "connection lost (RF drop)",
+}
 
 
 class ModemError(PamedgeError, OSError):
@@ -50,7 +57,7 @@ class SbdixResult:
         if not line.startswith("+SBDIX:"):
             raise ModemError(f"expected +SBDIX, got {line!r}")
         try:
-            values = [int(x) for x in line[len("+SBDIX:"):].split(",")]
+            values = [int(x) for x in line[len("+SBDIX:") :].split(",")]
         except ValueError:
             raise ModemError(f"garbled SBDIX reply {line!r}") from None
         if len(values) != 6:
@@ -74,8 +81,15 @@ class SendResult:
 class IridiumModem:
     """One RockBLOCK on a serial port (or a simulator's pseudo-terminal)."""
 
-    def __init__(self, port: str, *, baudrate: int = BAUD, timeout_s: float = 5.0, session_timeout_s: float = 90.0,
-                 write_retries: int = 3) -> None:
+    def __init__(
+        self,
+        port: str,
+        *,
+        baudrate: int = BAUD,
+        timeout_s: float = 5.0,
+        session_timeout_s: float = 90.0,
+        write_retries: int = 3,
+    ) -> None:
         try:
             import serial
         except ImportError:
@@ -121,7 +135,7 @@ class IridiumModem:
             if i < 0:
                 self._fill(deadline)
                 continue
-            raw, self._buf = bytes(self._buf[:i]), self._buf[i + 2:]
+            raw, self._buf = bytes(self._buf[:i]), self._buf[i + 2 :]
             line = raw.decode("ascii", "replace").strip()
             if line == "SBDRING":
                 self.ring = True
@@ -197,7 +211,9 @@ class IridiumModem:
             if result == "0":
                 return
             if result != "2":
-                raise ModemError(f"AT+SBDWB: result {result} ({SBDWB_RESULTS.get(int(result), '?') if result.isdigit() else '?'})")
+                raise ModemError(
+                    f"AT+SBDWB: result {result} ({SBDWB_RESULTS.get(int(result), '?') if result.isdigit() else '?'})"
+                )
         raise ModemError(f"AT+SBDWB: bad checksum {self.write_retries} times")
 
     def session(self) -> SbdixResult:
@@ -243,8 +259,9 @@ class IridiumModem:
             if result.ok:
                 self.clear(0)
                 return SendResult(True, f"MOMSN {result.momsn}", result, mt)
-            return SendResult(False, f"MO status {result.mo_status} ({MO_FAILURES.get(result.mo_status, 'failed')})",
-                              result, mt)
+            return SendResult(
+                False, f"MO status {result.mo_status} ({MO_FAILURES.get(result.mo_status, 'failed')})", result, mt
+            )
         except ModemError as exc:
             try:
                 self.sync()

@@ -77,7 +77,7 @@ class Simulator:
         while True:
             self.read_some(0.5)
             while (i := self.buf.find(b"\r")) >= 0:
-                raw, self.buf = bytes(self.buf[:i]), self.buf[i + 1:]
+                raw, self.buf = bytes(self.buf[:i]), self.buf[i + 1 :]
                 text = raw.decode("ascii", "replace").strip().lstrip("\n")
                 if time.monotonic() < self.silent_until:
                     continue  # powered off: commands are lost
@@ -119,11 +119,17 @@ class Simulator:
         upper = text.upper()
         a = self.args
         if upper in ("AT", "AT&K0", "AT+SBDMTA=0", "AT+SBDMTA=1"):
-            self.ring_alerts = upper.startswith("AT+SBDMTA") and upper.endswith("1") or (
-                self.ring_alerts and not upper.startswith("AT+SBDMTA"))
+            self.ring_alerts = (
+                upper.startswith("AT+SBDMTA")
+                and upper.endswith("1")
+                or (self.ring_alerts and not upper.startswith("AT+SBDMTA"))
+            )
             self.line("OK")
-            if self.ring_alerts and self.mt_dir is not None and any(
-                    not p.name.startswith(".") for p in self.mt_dir.iterdir()):
+            if (
+                self.ring_alerts
+                and self.mt_dir is not None
+                and any(not p.name.startswith(".") for p in self.mt_dir.iterdir())
+            ):
                 self.write(b"SBDRING\r\n")  # unsolicited: an MT message waits at the gateway
         elif upper in ("ATE0", "ATE1"):
             self.echo = upper == "ATE1"
@@ -167,7 +173,7 @@ class Simulator:
             self.line("1")
             self.line("OK")
             return
-        data, cks, self.buf = bytes(self.buf[:n]), bytes(self.buf[n:n + 2]), self.buf[n + 2:]
+        data, cks, self.buf = bytes(self.buf[:n]), bytes(self.buf[n : n + 2]), self.buf[n + 2 :]
         if self.rnd.random() < self.args.checksum_rate:
             data = bytes([data[0] ^ 0x40]) + data[1:]  # noise on the line
         if checksum(data) != cks:

@@ -21,8 +21,17 @@ def parse_url(url: str) -> tuple[str, int, str]:
 
 
 class MqttTransport:
-    def __init__(self, url: str, *, client_id: str, timeout_s: float = 10.0, tls: bool = False,
-                 ca_file: str | None = None, username: str | None = None, password_file: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        client_id: str,
+        timeout_s: float = 10.0,
+        tls: bool = False,
+        ca_file: str | None = None,
+        username: str | None = None,
+        password_file: str | None = None,
+    ) -> None:
         try:
             import paho.mqtt.client as mqtt
         except ImportError:
@@ -42,6 +51,7 @@ class MqttTransport:
     def send(self, data: bytes) -> SendResult:
         if not self.client.is_connected():
             import time
+
             deadline = time.monotonic() + self.timeout_s
             while not self.client.is_connected() and time.monotonic() < deadline:
                 time.sleep(0.05)

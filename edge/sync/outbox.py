@@ -92,6 +92,7 @@ class Outbox:
     def __post_init__(self) -> None:
         if self.clock is None:
             import time
+
             self.clock = time.time
         with self.log.transaction() as conn:
             for statement in filter(str.strip, _SCHEMA.split(";")):
@@ -104,29 +105,48 @@ class Outbox:
     # -- filling ---------------------------------------------------------------------------
 
     def _cursor(self, deployment: str) -> tuple[int, int]:
-        row = self.conn.execute("SELECT packed_through, next_frame_seq FROM outbox_cursor WHERE deployment=?",
-                                (deployment,)).fetchone()
+        row = self.conn.execute(
+            "SELECT packed_through, next_frame_seq FROM outbox_cursor WHERE deployment=?", (deployment,)
+        ).fetchone()
         return row if row else (0, 1)
 
-    def _store(self, deployment: str, frame_seq: int, kind: int, priority: int, data: bytes,
-               first: int | None, last: int | None) -> None:
-        self.conn.execute("INSERT INTO outbox_frames (deployment, frame_seq, kind, priority, data, first_record, "
-                          "last_record, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                          (deployment, frame_seq, kind, priority, data, first, last, self.clock()))
+    def _store(
+        self,
+        deployment: str,
+        frame_seq: int,
+        kind: int,
+        priority: int,
+        data: bytes,
+        first: int | None,
+        last: int | None,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO outbox_frames (deployment, frame_seq, kind, priority, data, first_record, "
+            "last_record, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (deployment, frame_seq, kind, priority, data, first, last, self.clock()),
+        )
 
     def _identity(self, deployment: str) -> tuple[Identity, int] | None:
         """The identity last queued for ``deployment`` and the log sequence it starts at."""
-        row = self.conn.execute("SELECT identity, from_seq FROM outbox_identity WHERE deployment=?",
-                                (deployment,)).fetchone()
+        row = self.conn.execute(
+            "SELECT identity, from_seq FROM outbox_identity WHERE deployment=?", (deployment,)
+        ).fetchone()
         return (Identity(**json.loads(row[0])), row[1]) if row else None
 
     def _queue_identity(self, deployment: str, frame: IdentityFrame, frame_seq: int) -> None:
         """Inside a transaction: store an identity frame (sent first) and remember the identity."""
-        data = fr.pack_identity(frame, deployment=deployment, key=self.keys[deployment], frame_seq=frame_seq,
-                                max_bytes=self.settings.max_bytes)
+        data = fr.pack_identity(
+            frame,
+            deployment=deployment,
+            key=self.keys[deployment],
+            frame_seq=frame_seq,
+            max_bytes=self.settings.max_bytes,
+        )
         self._store(deployment, frame_seq, fr.KIND_IDENTITY, PRIORITY_TALLY, data, None, None)
-        self.conn.execute("INSERT OR REPLACE INTO outbox_identity VALUES (?, ?, ?)",
-                          (deployment, json.dumps(dataclasses.asdict(frame.identity)), frame.from_seq))
+        self.conn.execute(
+            "INSERT OR REPLACE INTO outbox_identity VALUES (?, ?, ?)",
+            (deployment, json.dumps(dataclasses.asdict(frame.identity)), frame.from_seq),
+        )
 
     def fill(self) -> int:
         """Pack every record logged since the last fill; returns the number of new frames."""
@@ -162,10 +182,19 @@ class Outbox:
             urgent = any(r.event != "period" for r in rows)
             i = 0
             while i < len(rows):
-                data, n = fr.pack_health(rows[i:], deployment=deployment, key=self.keys[deployment],
-                                         frame_seq=next_seq, max_bytes=self.settings.max_bytes)
-                if i + n == len(rows) and not urgent and len(rows) < FILL_BATCH \
-                        and self.clock() - rows[i].time_s < hold:
+                data, n = fr.pack_health(
+                    rows[i:],
+                    deployment=deployment,
+                    key=self.keys[deployment],
+                    frame_seq=next_seq,
+                    max_bytes=self.settings.max_bytes,
+                )
+                if (
+                    i + n == len(rows)
+                    and not urgent
+                    and len(rows) < FILL_BATCH
+                    and self.clock() - rows[i].time_s < hold
+                ):
                     break  # a frame with room to spare, nothing urgent, its oldest row still young
                 self._store(deployment, next_seq, fr.KIND_HEALTH, PRIORITY_HEALTH, data, None, None)
                 next_seq, made, i = next_seq + 1, made + 1, i + n
@@ -195,17 +224,30 @@ class Outbox:
                     made += 1
                 i = start
                 while i < stop:
-                    data, n = fr.pack_records(kept[i:stop], deployment=deployment, key=key, frame_seq=next_seq,
-                                              max_bytes=self.settings.max_bytes)
-                    chunk = kept[i:i + n]
+                    data, n = fr.pack_records(
+                        kept[i:stop],
+                        deployment=deployment,
+                        key=key,
+                        frame_seq=next_seq,
+                        max_bytes=self.settings.max_bytes,
+                    )
+                    chunk = kept[i : i + n]
                     concern = any(d.label in self.settings.concern for _, d in chunk)
-                    self._store(deployment, next_seq, fr.KIND_RECORDS,
-                                PRIORITY_CONCERN if concern else PRIORITY_DEFAULT, data, chunk[0][0], chunk[-1][0])
+                    self._store(
+                        deployment,
+                        next_seq,
+                        fr.KIND_RECORDS,
+                        PRIORITY_CONCERN if concern else PRIORITY_DEFAULT,
+                        data,
+                        chunk[0][0],
+                        chunk[-1][0],
+                    )
                     next_seq += 1
                     made += 1
                     i += n
-            self.conn.execute("INSERT OR REPLACE INTO outbox_cursor VALUES (?, ?, ?)",
-                              (deployment, records[-1][0], next_seq))
+            self.conn.execute(
+                "INSERT OR REPLACE INTO outbox_cursor VALUES (?, ?, ?)", (deployment, records[-1][0], next_seq)
+            )
         return made
 
     def _fill_tallies(self, deployment: str) -> int:
@@ -238,11 +280,15 @@ class Outbox:
     def _queue_tally(self, deployment: str, tally: fr.Tally) -> int:
         """Inside a transaction: store one tally frame and advance the frame sequence."""
         through, next_seq = self._cursor(deployment)
-        data = fr.pack_tally(tally, deployment=deployment, key=self.keys[deployment], frame_seq=next_seq,
-                             max_bytes=self.settings.max_bytes)
+        data = fr.pack_tally(
+            tally,
+            deployment=deployment,
+            key=self.keys[deployment],
+            frame_seq=next_seq,
+            max_bytes=self.settings.max_bytes,
+        )
         self._store(deployment, next_seq, fr.KIND_TALLIES, PRIORITY_TALLY, data, None, None)
-        self.conn.execute("INSERT OR REPLACE INTO outbox_cursor VALUES (?, ?, ?)",
-                          (deployment, through, next_seq + 1))
+        self.conn.execute("INSERT OR REPLACE INTO outbox_cursor VALUES (?, ?, ?)", (deployment, through, next_seq + 1))
         return next_seq
 
     def add_status(self, deployment: str) -> int:
@@ -252,11 +298,13 @@ class Outbox:
         with self.log.transaction():
             through, next_seq = self._cursor(deployment)
             who, from_seq = self._identity(deployment) or (Identity(software=fr.__version__), 0)
-            frame = IdentityFrame(who, from_seq, int(self.clock()),
-                                  tuple((name, int(counters[name])) for name in STATUS_FIELDS))
+            frame = IdentityFrame(
+                who, from_seq, int(self.clock()), tuple((name, int(counters[name])) for name in STATUS_FIELDS)
+            )
             self._queue_identity(deployment, frame, next_seq)
-            self.conn.execute("INSERT OR REPLACE INTO outbox_cursor VALUES (?, ?, ?)",
-                              (deployment, through, next_seq + 1))
+            self.conn.execute(
+                "INSERT OR REPLACE INTO outbox_cursor VALUES (?, ?, ?)", (deployment, through, next_seq + 1)
+            )
         return next_seq
 
     # -- sending ---------------------------------------------------------------------------
@@ -276,25 +324,31 @@ class Outbox:
         """The frame to send now, or None (queue empty, backing off, or over today's budget)."""
         if self.clock() < self.not_before():
             return None
-        row = self.conn.execute("SELECT deployment, frame_seq, kind, priority, data, attempts FROM outbox_frames "
-                                "WHERE acked IS NULL ORDER BY priority, created, deployment, frame_seq "
-                                "LIMIT 1").fetchone()
+        row = self.conn.execute(
+            "SELECT deployment, frame_seq, kind, priority, data, attempts FROM outbox_frames "
+            "WHERE acked IS NULL ORDER BY priority, created, deployment, frame_seq "
+            "LIMIT 1"
+        ).fetchone()
         if row is None:
             return None
         frame = QueuedFrame(row[0], row[1], row[2], row[3], bytes(row[4]), row[5])
         spent_bytes, spent_credits = self.spent_today()
         if self.settings.daily_bytes is not None and spent_bytes + len(frame.data) > self.settings.daily_bytes:
             return None
-        if self.settings.daily_credits is not None and \
-                spent_credits + max(1, math.ceil(len(frame.data) / CREDIT_BYTES)) > self.settings.daily_credits:
+        if (
+            self.settings.daily_credits is not None
+            and spent_credits + max(1, math.ceil(len(frame.data) / CREDIT_BYTES)) > self.settings.daily_credits
+        ):
             return None
         return frame
 
     def acked(self, frame: QueuedFrame) -> None:
         """The transport confirmed ``frame``: it leaves the queue, the session backoff resets."""
         with self.log.transaction() as conn:
-            conn.execute("UPDATE outbox_frames SET acked=?, attempts=attempts+1 WHERE deployment=? AND frame_seq=?",
-                         (self.clock(), frame.deployment, frame.frame_seq))
+            conn.execute(
+                "UPDATE outbox_frames SET acked=?, attempts=attempts+1 WHERE deployment=? AND frame_seq=?",
+                (self.clock(), frame.deployment, frame.frame_seq),
+            )
             self._spend(conn, len(frame.data))
             conn.execute("INSERT OR REPLACE INTO outbox_state VALUES ('failures', 0)")
             conn.execute("INSERT OR REPLACE INTO outbox_state VALUES ('not_before', 0)")
@@ -310,30 +364,44 @@ class Outbox:
             conn.execute("INSERT OR REPLACE INTO outbox_state VALUES ('failures', ?)", (failures,))
             conn.execute("INSERT OR REPLACE INTO outbox_state VALUES ('not_before', ?)", (until,))
             if frame is not None:
-                conn.execute("UPDATE outbox_frames SET attempts=attempts+1 WHERE deployment=? AND frame_seq=?",
-                             (frame.deployment, frame.frame_seq))
+                conn.execute(
+                    "UPDATE outbox_frames SET attempts=attempts+1 WHERE deployment=? AND frame_seq=?",
+                    (frame.deployment, frame.frame_seq),
+                )
                 if charged:
                     self._spend(conn, len(frame.data))
         return until
 
     def _spend(self, conn, nbytes: int) -> None:
         credits = max(1, math.ceil(nbytes / CREDIT_BYTES))
-        conn.execute("INSERT INTO outbox_spend VALUES (?, ?, ?) ON CONFLICT(day) DO UPDATE SET "
-                     "bytes=bytes+excluded.bytes, credits=credits+excluded.credits", (self._day(), nbytes, credits))
+        conn.execute(
+            "INSERT INTO outbox_spend VALUES (?, ?, ?) ON CONFLICT(day) DO UPDATE SET "
+            "bytes=bytes+excluded.bytes, credits=credits+excluded.credits",
+            (self._day(), nbytes, credits),
+        )
 
     def status(self) -> dict:
-        pending = self.conn.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM outbox_frames "
-                                    "WHERE acked IS NULL").fetchone()
+        pending = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM outbox_frames WHERE acked IS NULL"
+        ).fetchone()
         acked = self.conn.execute("SELECT COUNT(*) FROM outbox_frames WHERE acked IS NOT NULL").fetchone()[0]
         spent = self.spent_today()
-        return {"records": self.log.count(), "frames_pending": pending[0], "bytes_pending": pending[1],
-                "frames_acked": acked, "bytes_today": spent[0], "credits_today": spent[1],
-                "not_before": self.not_before(), "health_waiting": self._health_waiting()}
+        return {
+            "records": self.log.count(),
+            "frames_pending": pending[0],
+            "bytes_pending": pending[1],
+            "frames_acked": acked,
+            "bytes_today": spent[0],
+            "credits_today": spent[1],
+            "not_before": self.not_before(),
+            "health_waiting": self._health_waiting(),
+        }
 
     def _health_waiting(self) -> int:
         """Health rows logged but not yet packed (held for company, or logged since the fill)."""
         if len(self.keys) != 1:
             return 0
-        row = self.conn.execute("SELECT value FROM outbox_state WHERE key=?",
-                                (f"health_through:{next(iter(self.keys))}",)).fetchone()
+        row = self.conn.execute(
+            "SELECT value FROM outbox_state WHERE key=?", (f"health_through:{next(iter(self.keys))}",)
+        ).fetchone()
         return hl.count(self.conn, after=int(row[0]) if row else 0)

@@ -20,9 +20,16 @@ class SendStats:
     downlink: int = 0
 
 
-def send_pending(outbox: Outbox, transport: Transport, *, sleep: Callable[[float], None] = time.sleep,
-                 wait: bool = True, max_sessions: int | None = None,
-                 on_mt: Callable[[bytes], None] | None = None, commands=None) -> SendStats:
+def send_pending(
+    outbox: Outbox,
+    transport: Transport,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    wait: bool = True,
+    max_sessions: int | None = None,
+    on_mt: Callable[[bytes], None] | None = None,
+    commands=None,
+) -> SendStats:
     """Send queued frames until the queue is empty (or today's budget is spent, or
     ``max_sessions``); with ``wait``, sleeps through backoffs, else returns at the first.
     With ``commands`` (an :class:`edge.sync.commands.CommandHandler`), downlink commands are

@@ -24,21 +24,46 @@ DEPLOYMENT = ROOT / "firmware-config" / "deployments" / "narw-upcall.yaml"
 
 _SYNTH = {"recordings": 6, "duration_s": 40, "sample_rate": 2000, "snr_db": [6, 15]}
 CONFIGS = {
-    "single": {"classes": ["noise", "upcall"], "model": {"width": 8, "depth": 2},
-               "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}}},
-    "multi_label": {"classes": ["noise", "upcall"], "model": {"width": 8, "depth": 2, "head": "multi_label"},
-                    "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}}},
+    "single": {
+        "classes": ["noise", "upcall"],
+        "model": {"width": 8, "depth": 2},
+        "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}},
+    },
+    "multi_label": {
+        "classes": ["noise", "upcall"],
+        "model": {"width": 8, "depth": 2, "head": "multi_label"},
+        "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}},
+    },
     # single with the scanning crop policy (edge/crops.py) in its recipe
-    "scan": {"classes": ["noise", "upcall"], "model": {"width": 8, "depth": 2},
-             "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}},
-             "inference": {"crop": "scan", "scan_hop_s": 0.5}},
+    "scan": {
+        "classes": ["noise", "upcall"],
+        "model": {"width": 8, "depth": 2},
+        "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}},
+        "inference": {"crop": "scan", "scan_hop_s": 0.5},
+    },
     # beluga-like: two named heads at 32 kHz (the deployment below)
-    "multi_output": {"classes": ["noise", "whistle", "hf_pulsed"], "deployment": "beluga.yaml", "window_s": 1.0,
-                     "model": {"width": 8, "depth": 2, "head": "multi_output",
-                               "outputs": {"whistle": ["none", "whistle"], "hf_call": ["none", "hf_pulsed"]}},
-                     "data": {"synthetic": {"recordings": 5, "duration_s": 15, "sample_rate": 32000,
-                                            "calls": {"whistle": 3, "hf_pulsed": 3}, "snr_db": [8, 15]},
-                              "negatives_per_recording": 6, "hard_negatives": False}},
+    "multi_output": {
+        "classes": ["noise", "whistle", "hf_pulsed"],
+        "deployment": "beluga.yaml",
+        "window_s": 1.0,
+        "model": {
+            "width": 8,
+            "depth": 2,
+            "head": "multi_output",
+            "outputs": {"whistle": ["none", "whistle"], "hf_call": ["none", "hf_pulsed"]},
+        },
+        "data": {
+            "synthetic": {
+                "recordings": 5,
+                "duration_s": 15,
+                "sample_rate": 32000,
+                "calls": {"whistle": 3, "hf_pulsed": 3},
+                "snr_db": [8, 15],
+            },
+            "negatives_per_recording": 6,
+            "hard_negatives": False,
+        },
+    },
 }
 BELUGA = """
 name: beluga-test
@@ -70,10 +95,15 @@ def train_tiny(folder: Path, head: str = "single") -> Path:
 
     torch.set_num_threads(1)
     folder.mkdir(parents=True, exist_ok=True)
-    config = {"out": "run", "deployment": str(DEPLOYMENT), "window_s": 2.0, "seed": 7,
-              "split": {"val": 0.2, "test": 0.2},
-              "train": {"epochs": 5, "batch_size": 32, "patience": 5, "threads": 1, "steps_per_epoch": 8,
-                        "progress": False}, **CONFIGS[head]}
+    config = {
+        "out": "run",
+        "deployment": str(DEPLOYMENT),
+        "window_s": 2.0,
+        "seed": 7,
+        "split": {"val": 0.2, "test": 0.2},
+        "train": {"epochs": 5, "batch_size": 32, "patience": 5, "threads": 1, "steps_per_epoch": 8, "progress": False},
+        **CONFIGS[head],
+    }
     (folder / "beluga.yaml").write_text(BELUGA)
     (folder / "train.yaml").write_text(yaml.safe_dump(config))
     train(load_config(folder / "train.yaml"))
@@ -96,8 +126,9 @@ def tiny_bundle(tmp_path_factory, head: str = "single") -> Path:
 
         run = tiny_run(tmp_path_factory, head)
         out = tmp_path_factory.mktemp(f"models-{head}") / f"tiny-{head.replace('_', '-')}"
-        _BUNDLES[head] = convert_run(run, out, ConvertOptions(calibration_windows=128, golden_windows=4,
-                                                              latency_repeats=10, **GATE_OPEN))[0]
+        _BUNDLES[head] = convert_run(
+            run, out, ConvertOptions(calibration_windows=128, golden_windows=4, latency_repeats=10, **GATE_OPEN)
+        )[0]
     return _BUNDLES[head]
 
 

@@ -20,8 +20,12 @@ def card_of(bundle):
 
 
 def test_bundle_holds_the_contract_files(bundle):
-    assert sorted(p.name for p in bundle.iterdir()) == ["card.yaml", "golden.npz", "model.int8.onnx",
-                                                        "model.int8.tflite"]
+    assert sorted(p.name for p in bundle.iterdir()) == [
+        "card.yaml",
+        "golden.npz",
+        "model.int8.onnx",
+        "model.int8.tflite",
+    ]
     assert not [p for p in bundle.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
 
 
@@ -75,7 +79,9 @@ def test_tflite_input_and_output_are_int8_with_the_cards_quantisation(bundle):
     it = Interpreter(model_path=str(bundle / "model.int8.tflite"))
     (inp,) = it.get_input_details()
     assert inp["dtype"] == np.int8 and tuple(inp["shape"])[0] == 1
-    assert inp["quantization"] == pytest.approx((card["input"]["tflite"]["scale"], card["input"]["tflite"]["zero_point"]))
+    assert inp["quantization"] == pytest.approx(
+        (card["input"]["tflite"]["scale"], card["input"]["tflite"]["zero_point"])
+    )
     outs = {o["name"]: o for o in it.get_output_details()}
     for q in card["tflite_outputs"].values():
         assert outs[q["name"]]["dtype"] == np.int8
@@ -104,8 +110,10 @@ def _run_files(bundle, x):
     index = {o["name"]: o["index"] for o in it.get_output_details()}
     tfl = {n: [] for n in names}
     for w in x:
-        it.set_tensor(it.get_input_details()[0]["index"],
-                      np.clip(np.round(w / q_in["scale"]) + q_in["zero_point"], -128, 127).astype(np.int8)[None])
+        it.set_tensor(
+            it.get_input_details()[0]["index"],
+            np.clip(np.round(w / q_in["scale"]) + q_in["zero_point"], -128, 127).astype(np.int8)[None],
+        )
         it.invoke()
         for n in names:
             q = card["tflite_outputs"][n]
@@ -129,12 +137,18 @@ def test_golden_vectors_reproduce_with_onnxruntime_and_litert(tmp_path_factory, 
         # the ONNX golden is the file's reference arithmetic, whatever CPU converted it; this
         # CPU's fused kernels stay within the gate's path limit of it
         np.testing.assert_allclose(ref_out[name], golden[f"onnx_int8/{name}"], atol=1e-5)
-        assert np.abs(_activate(onnx_out[name], out["activation"])
-                      - _activate(golden[f"onnx_int8/{name}"], out["activation"])).max() <= 0.015
+        assert (
+            np.abs(
+                _activate(onnx_out[name], out["activation"]) - _activate(golden[f"onnx_int8/{name}"], out["activation"])
+            ).max()
+            <= 0.015
+        )
         np.testing.assert_allclose(tfl_out[name], golden[f"tflite_int8/{name}"], atol=1e-5)
         fp32 = _activate(golden[f"fp32/{name}"], out["activation"])
         for got in (onnx_out[name], tfl_out[name]):
-            assert np.abs(_activate(got, out["activation"]) - fp32).max() <= 0.1  # INT8 follows FP32 on the golden windows
+            assert (
+                np.abs(_activate(got, out["activation"]) - fp32).max() <= 0.1
+            )  # INT8 follows FP32 on the golden windows
 
 
 def test_every_head_type_converts_multi_output_gives_one_output_per_head(tmp_path_factory):
@@ -142,8 +156,10 @@ def test_every_head_type_converts_multi_output_gives_one_output_per_head(tmp_pat
 
     card = card_of(tiny_bundle(tmp_path_factory, "multi_output"))
     assert card["task"] == "multi_output" and card["negative"] is None
-    assert card["outputs"] == {"whistle": {"classes": ["none", "whistle"], "activation": "softmax", "negative": "none"},
-                               "hf_call": {"classes": ["none", "hf_pulsed"], "activation": "softmax", "negative": "none"}}
+    assert card["outputs"] == {
+        "whistle": {"classes": ["none", "whistle"], "activation": "softmax", "negative": "none"},
+        "hf_call": {"classes": ["none", "hf_pulsed"], "activation": "softmax", "negative": "none"},
+    }
     graph = onnx.load(str(tiny_bundle(tmp_path_factory, "multi_output") / "model.int8.onnx")).graph
     assert [o.name for o in graph.output] == list(card["outputs"]) == ["hf_call", "whistle"]  # the config's order
     assert set(card["tflite_outputs"]) == {"whistle", "hf_call"}

@@ -22,18 +22,30 @@ def conv(weight: int) -> bytes:
     from onnx import TensorProto, helper, numpy_helper
 
     cin, cout = 8, 4
-    init = [numpy_helper.from_array(np.array(1 / 255, np.float32), "xs"), numpy_helper.from_array(np.array(0, np.uint8), "xz"),
-            numpy_helper.from_array(np.full((cout, cin, 3, 3), weight, np.int8), "wq"),
-            numpy_helper.from_array(np.full(cout, 0.01, np.float32), "ws"), numpy_helper.from_array(np.zeros(cout, np.int8), "wz"),
-            numpy_helper.from_array(np.array(1.0, np.float32), "ys"), numpy_helper.from_array(np.array(0, np.uint8), "yz")]
-    nodes = [helper.make_node("QuantizeLinear", ["input", "xs", "xz"], ["xq"]),
-             helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
-             helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"], axis=0),
-             helper.make_node("Conv", ["xd", "wd"], ["y"], pads=[1, 1, 1, 1]),
-             helper.make_node("QuantizeLinear", ["y", "ys", "yz"], ["yq"]),
-             helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["output"])]
-    graph = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, cin, 6, 6])],
-                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, cout, 6, 6])], init)
+    init = [
+        numpy_helper.from_array(np.array(1 / 255, np.float32), "xs"),
+        numpy_helper.from_array(np.array(0, np.uint8), "xz"),
+        numpy_helper.from_array(np.full((cout, cin, 3, 3), weight, np.int8), "wq"),
+        numpy_helper.from_array(np.full(cout, 0.01, np.float32), "ws"),
+        numpy_helper.from_array(np.zeros(cout, np.int8), "wz"),
+        numpy_helper.from_array(np.array(1.0, np.float32), "ys"),
+        numpy_helper.from_array(np.array(0, np.uint8), "yz"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["input", "xs", "xz"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+        helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"], axis=0),
+        helper.make_node("Conv", ["xd", "wd"], ["y"], pads=[1, 1, 1, 1]),
+        helper.make_node("QuantizeLinear", ["y", "ys", "yz"], ["yq"]),
+        helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["output"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "conv",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, cin, 6, 6])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, cout, 6, 6])],
+        init,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model.SerializeToString()

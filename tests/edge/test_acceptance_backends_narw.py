@@ -14,8 +14,10 @@ from edge.detect import detect
 from tests.conftest import DEPLOYMENTS, ROOT, shared_path
 from tests.edge.model_bundles import has_tflite_tools
 
-pytestmark = [pytest.mark.shared,
-              pytest.mark.skipif(not has_tflite_tools(), reason='ai-edge-litert is not installed (pamedge[tflite])')]
+pytestmark = [
+    pytest.mark.shared,
+    pytest.mark.skipif(not has_tflite_tools(), reason="ai-edge-litert is not installed (pamedge[tflite])"),
+]
 
 
 def test_onnx_and_tflite_detect_alike_on_narw(tmp_path):

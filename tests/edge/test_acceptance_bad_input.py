@@ -42,15 +42,21 @@ def _card(tmp_path, write_audio, rng):
 def test_bad_files_are_reported_and_good_ones_processed(tmp_path, write_audio, rng):
     card = _card(tmp_path, write_audio, rng)
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, [str(card), "-o", str(out), "--no-model",
-                                       "--config", str(DEPLOYMENTS / "generic.yaml")])
+    result = CliRunner().invoke(
+        main, [str(card), "-o", str(out), "--no-model", "--config", str(DEPLOYMENTS / "generic.yaml")]
+    )
     assert result.exit_code == 1, result.output
     run = json.loads((out / "run.json").read_text())
     status = {os.path.basename(f["file"]): f for f in run["files"]}
     assert len(status) == 9
     ok = {n for n, f in status.items() if f["status"] == "ok"}
-    assert ok == {"20240501_120000.wav", "20240501_120020.wav", "20240501_120040.wav",
-                  "20240501_120100.flac", "20240501_120120.wav"}
+    assert ok == {
+        "20240501_120000.wav",
+        "20240501_120020.wav",
+        "20240501_120040.wav",
+        "20240501_120100.flac",
+        "20240501_120120.wav",
+    }
     reasons = {n: f["reason"] for n, f in status.items() if f["status"] == "failed"}
     assert "truncated" in reasons["20240501_120140.wav"]
     assert "empty file" in reasons["20240501_120200.wav"]
@@ -66,15 +72,26 @@ def test_bad_files_are_reported_and_good_ones_processed(tmp_path, write_audio, r
         found = {os.path.basename(r["file"]) for r in csv.DictReader(fh)}
     assert {"20240501_120000.wav", "20240501_120040.wav", "20240501_120100.flac", "20240501_120120.wav"} <= found
     assert sorted(p.name for p in (out / "raven").iterdir()) == sorted(
-        n.rsplit(".", 1)[0] + ".selections.txt" for n in ok)
+        n.rsplit(".", 1)[0] + ".selections.txt" for n in ok
+    )
     assert run["files"][4]["channels"] == 2 and run["files"][1]["subtype"] == "PCM_24"
 
 
 def test_truncated_file_can_be_accepted(tmp_path, write_audio, rng):
     card = _card(tmp_path, write_audio, rng)
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, [str(card / "20240501_120140.wav"), "-o", str(out), "--no-model",
-                                       "--allow-truncated", "--config", str(DEPLOYMENTS / "generic.yaml")])
+    result = CliRunner().invoke(
+        main,
+        [
+            str(card / "20240501_120140.wav"),
+            "-o",
+            str(out),
+            "--no-model",
+            "--allow-truncated",
+            "--config",
+            str(DEPLOYMENTS / "generic.yaml"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     run = json.loads((out / "run.json").read_text())
     assert run["files"][0]["status"] == "ok" and 9.0 < run["files"][0]["audio_s"] < 10.1

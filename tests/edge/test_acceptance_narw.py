@@ -26,14 +26,25 @@ def narw_run(tmp_path_factory):
     return root, out, report
 
 
-DAY2 = ("pamguard-examples", "src", "test", "resources", "rawDeepLearningClassifier", "Generic", "multi-species-Google",
-        "NOPP6_EST_20090329_121500.wav")
+DAY2 = (
+    "pamguard-examples",
+    "src",
+    "test",
+    "resources",
+    "rawDeepLearningClassifier",
+    "Generic",
+    "multi-species-Google",
+    "NOPP6_EST_20090329_121500.wav",
+)
 DAY2_ANNOTATIONS = ("pamguard-examples", "annotations", "NOPP6_EST_20090329_121500.upcalls.csv")
 
 
 def _hits(annotations: dict, rois: dict) -> int:
-    return sum(any(s < e_ann and e > s_ann for s, e in rois.get(name, []))
-               for name, calls in annotations.items() for s_ann, e_ann in calls)
+    return sum(
+        any(s < e_ann and e > s_ann for s, e in rois.get(name, []))
+        for name, calls in annotations.items()
+        for s_ann, e_ann in calls
+    )
 
 
 def test_candidates_overlap_the_upcalls_of_both_days_and_stay_bounded_on_background(narw_run):
@@ -64,8 +75,10 @@ def test_candidates_overlap_the_upcalls_of_both_days_and_stay_bounded_on_backgro
     assert len(background) == 3
     bg_hours = sum(f.audio_s for f in background) / 3600
     bg_rois = sum(f.roi_count for f in background)
-    print(f"candidates overlap {_hits(day1, rois)}/53 (2009-03-28), {_hits(day2, rois2)}/61 (2009-03-29); "
-          f"background {bg_rois / bg_hours:.0f} per hour")
+    print(
+        f"candidates overlap {_hits(day1, rois)}/53 (2009-03-28), {_hits(day2, rois2)}/61 (2009-03-29); "
+        f"background {bg_rois / bg_hours:.0f} per hour"
+    )
     assert _hits(day1, rois) / 53 >= 0.97
     assert _hits(day2, rois2) / 61 >= 0.97
     assert bg_rois / bg_hours <= 1300

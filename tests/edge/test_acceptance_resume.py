@@ -18,8 +18,20 @@ pytestmark = pytest.mark.slow  # kills and resumes edge-detect runs
 
 
 def _cmd(inputs, out, *extra):
-    return [sys.executable, "-m", "edge.cli.detect", *map(str, inputs), "-o", str(out), "--no-model",
-            "--config", str(DEPLOYMENTS / "narw-upcall.yaml"), "--block-s", "0.5", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "edge.cli.detect",
+        *map(str, inputs),
+        "-o",
+        str(out),
+        "--no-model",
+        "--config",
+        str(DEPLOYMENTS / "narw-upcall.yaml"),
+        "--block-s",
+        "0.5",
+        *extra,
+    ]
 
 
 def test_resume_after_sigkill_is_byte_identical(tmp_path):
@@ -47,6 +59,7 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     for name in ("detections.csv", "levels.csv", "detections.sqlite"):
         assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
-    match, mismatch, errors = filecmp.cmpfiles(whole / "raven", killed / "raven",
-                                               sorted(os.listdir(whole / "raven")), shallow=False)
+    match, mismatch, errors = filecmp.cmpfiles(
+        whole / "raven", killed / "raven", sorted(os.listdir(whole / "raven")), shallow=False
+    )
     assert len(match) == 6 and not mismatch and not errors

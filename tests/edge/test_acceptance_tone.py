@@ -12,8 +12,9 @@ from tests.conftest import DEPLOYMENTS, tone
 
 
 def _run(paths, outdir):
-    result = CliRunner().invoke(main, [*map(str, paths), "-o", str(outdir), "--no-model", "--config",
-                                       str(DEPLOYMENTS / "generic.yaml")])
+    result = CliRunner().invoke(
+        main, [*map(str, paths), "-o", str(outdir), "--no-model", "--config", str(DEPLOYMENTS / "generic.yaml")]
+    )
     return result
 
 

@@ -18,8 +18,7 @@ def read_all(recording: Recording) -> tuple[np.ndarray, list[tuple[int, int]]]:
     blocks = list(recording.blocks())
     for block in blocks:
         assert block.samples.dtype == np.float32 and block.samples.ndim == 1
-    return (np.concatenate([b.samples for b in blocks]),
-            [(b.start_sample, len(b.samples)) for b in blocks])
+    return (np.concatenate([b.samples for b in blocks]), [(b.start_sample, len(b.samples)) for b in blocks])
 
 
 def pcm16_wav(samples: np.ndarray, *, declared_frames: int | None = None, extra_chunk: bytes = b"") -> bytes:
@@ -31,14 +30,17 @@ def pcm16_wav(samples: np.ndarray, *, declared_frames: int | None = None, extra_
     return struct.pack("<4sI", b"RIFF", len(body)) + body
 
 
-@pytest.mark.parametrize(("name", "subtype", "atol"), [
-    ("a.wav", "PCM_16", 1 / 2**15),
-    ("a.wav", "PCM_24", 1 / 2**23),
-    ("a.wav", "PCM_32", 1 / 2**31),
-    ("a.wav", "FLOAT", 0.0),
-    ("a.flac", "PCM_16", 1 / 2**15),
-    ("a.flac", "PCM_24", 1 / 2**23),
-])
+@pytest.mark.parametrize(
+    ("name", "subtype", "atol"),
+    [
+        ("a.wav", "PCM_16", 1 / 2**15),
+        ("a.wav", "PCM_24", 1 / 2**23),
+        ("a.wav", "PCM_32", 1 / 2**31),
+        ("a.wav", "FLOAT", 0.0),
+        ("a.flac", "PCM_16", 1 / 2**15),
+        ("a.flac", "PCM_24", 1 / 2**23),
+    ],
+)
 def test_every_sample_format_reads_to_full_scale_float32(write_audio, rng, name, subtype, atol):
     samples = (0.5 * rng.uniform(-1, 1, 3001)).astype(np.float32)
     path = write_audio(name, samples, RATE, subtype)
@@ -136,8 +138,11 @@ def test_truncated_wav_is_refused_unless_allowed(write_audio, rng):
     path = write_audio("cut.wav", samples, RATE, "PCM_16")
     whole = path.read_bytes()
     path.write_bytes(whole[:-1001])  # a recorder that lost power mid-write (and mid-sample)
-    with pytest.raises(AudioError, match=r"cut\.wav: truncated WAV: header declares 16000 bytes of audio, "
-                                         r"the file holds 14999"):
+    with pytest.raises(
+        AudioError,
+        match=r"cut\.wav: truncated WAV: header declares 16000 bytes of audio, "
+        r"the file holds 14999",
+    ):
         probe(path)
     info = probe(path, allow_truncated=True)
     assert info.frames == 7499

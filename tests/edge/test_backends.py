@@ -13,8 +13,9 @@ from edge.bundle import load_bundle
 from edge.classify import activate
 from tests.edge.model_bundles import has_tflite_tools, multi, single
 
-needs_tflite = pytest.mark.skipif(not has_tflite_tools(),
-                                  reason='ai-edge-litert is not installed (pip install "pamedge[tflite]")')
+needs_tflite = pytest.mark.skipif(
+    not has_tflite_tools(), reason='ai-edge-litert is not installed (pip install "pamedge[tflite]")'
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def test_auto_is_onnx_when_onnxruntime_is_installed(bundle):
 def test_batched_equals_one_window_at_a_time(bundle, windows):
     backend = open_backend(bundle, "onnx", threads=2)
     whole = backend.run(windows)["logits"]
-    single = np.concatenate([backend.run(windows[i:i + 1])["logits"] for i in range(len(windows))])
+    single = np.concatenate([backend.run(windows[i : i + 1])["logits"] for i in range(len(windows))])
     assert whole.shape == (37, 2)
     np.testing.assert_allclose(whole, single, atol=1e-6)
 
@@ -65,13 +66,16 @@ def test_multi_output_heads_come_back_by_name(tmp_path_factory):
         assert backend.run(x)["hf_call"].shape == (3, 2)
 
 
-@pytest.mark.parametrize("kind, module, hint", [("onnx", "onnxruntime", "onnxruntime"),
-                                                ("tflite", "ai_edge_litert", 'pamedge[tflite]')])
+@pytest.mark.parametrize(
+    "kind, module, hint", [("onnx", "onnxruntime", "onnxruntime"), ("tflite", "ai_edge_litert", "pamedge[tflite]")]
+)
 def test_missing_backend_names_the_pip_line(bundle, kind, module, hint):
-    code = (f"import sys\nsys.modules[{module!r}] = None\nsys.modules['tflite_runtime'] = None\n"
-            "from edge.bundle import load_bundle\nfrom edge.backends import open_backend\n"
-            "from edge.errors import MissingExtraError\n"
-            f"try:\n    open_backend(load_bundle({str(bundle.path)!r}), {kind!r})\n"
-            "except MissingExtraError as exc:\n    print(exc)\nelse:\n    print('no error')\n")
+    code = (
+        f"import sys\nsys.modules[{module!r}] = None\nsys.modules['tflite_runtime'] = None\n"
+        "from edge.bundle import load_bundle\nfrom edge.backends import open_backend\n"
+        "from edge.errors import MissingExtraError\n"
+        f"try:\n    open_backend(load_bundle({str(bundle.path)!r}), {kind!r})\n"
+        "except MissingExtraError as exc:\n    print(exc)\nelse:\n    print('no error')\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "pip install" in result.stdout and hint in result.stdout, result.stdout + result.stderr

@@ -46,40 +46,63 @@ def test_full_scale_spl_convention_accepts_positive_and_rejects_negative(tmp_pat
 
 
 def test_entry_may_override_the_file_convention(tmp_path):
-    loaded = table(tmp_path, "convention: sensitivity\nhydrophones:\n"
-                             "  '1': -177.6\n"
-                             "  '2': {end_to_end_db: 176.2, convention: full_scale_spl, gain_db: 12}\n")
+    loaded = table(
+        tmp_path,
+        "convention: sensitivity\nhydrophones:\n"
+        "  '1': -177.6\n"
+        "  '2': {end_to_end_db: 176.2, convention: full_scale_spl, gain_db: 12}\n",
+    )
     assert loaded.entries["1"].full_scale_spl_db == 177.6
     assert loaded.entries["2"].full_scale_spl_db == 176.2
     assert loaded.entries["2"].gain_db == 12.0
     with pytest.raises(CalibrationError, match=r"hydrophones\.2: -176\.2 is negative"):
-        table(tmp_path, "convention: sensitivity\nhydrophones:\n"
-                        "  '2': {end_to_end_db: -176.2, convention: full_scale_spl}\n")
+        table(
+            tmp_path,
+            "convention: sensitivity\nhydrophones:\n  '2': {end_to_end_db: -176.2, convention: full_scale_spl}\n",
+        )
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("convention: sensitivity\nhydrophones: {}\nunits: dB\n", r"unknown key 'units'"),
-    ("convention: sensitivity\nhydrophones:\n  '1': {end_to_end_db: -170, gian_db: 3}\n",
-     r"hydrophones\.1: unknown key 'gian_db'"),
-    ("hydrophones:\n  '1': -170\n", r"'convention' must be one of sensitivity, full_scale_spl \(got None\)"),
-    ("convention: negative\nhydrophones: {}\n", r"'convention' must be one of .*got 'negative'"),
-    ("convention: sensitivity\nhydrophones:\n  '1': {gain_db: 3}\n", r"hydrophones\.1: missing end_to_end_db"),
-    ("convention: sensitivity\nhydrophones:\n  '1': -17.6\n", r"outside the plausible range 80\.\.260"),
-    ("convention: sensitivity\nhydrophones:\n  '1': minus 170\n", r"'minus 170' is not a number"),
-    ("convention: sensitivity\nhydrophones:\n  '1': {end_to_end_db: -170, gain_db: high}\n",
-     r"gain_db='high' is not a number"),
-    ("convention: sensitivity\nhydrophones:\n  '1': {end_to_end_db: -170, response: [[100, 1], [50, 2]]}\n",
-     r"response frequencies must increase"),
-    ("convention: sensitivity\nhydrophones:\n  '1': {end_to_end_db: -170, response: [1, 2]}\n",
-     r"response must be a list of \[frequency_hz, dB\] pairs"),
-    ("convention: sensitivity\nhydrophones:\n  '1': {end_to_end_db: -170, gain_db: .nan}\n",
-     r"hydrophones\.1: gain_db=nan is not a number"),
-    ("convention: sensitivity\nhydrophones:\n  '1': {end_to_end_db: -170, response: [[100, .nan]]}\n",
-     r"hydrophones\.1: response holds a value that is not a finite number"),
-    ("convention: sensitivity\nhydrophones: [-170]\n", r"'hydrophones' must be a mapping of serial -> value, got list"),
-    ("- just a list\n", r"expected a mapping"),
-    ("convention: [unclosed\n", r"not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("convention: sensitivity\nhydrophones: {}\nunits: dB\n", r"unknown key 'units'"),
+        (
+            "convention: sensitivity\nhydrophones:\n  '1': {end_to_end_db: -170, gian_db: 3}\n",
+            r"hydrophones\.1: unknown key 'gian_db'",
+        ),
+        ("hydrophones:\n  '1': -170\n", r"'convention' must be one of sensitivity, full_scale_spl \(got None\)"),
+        ("convention: negative\nhydrophones: {}\n", r"'convention' must be one of .*got 'negative'"),
+        ("convention: sensitivity\nhydrophones:\n  '1': {gain_db: 3}\n", r"hydrophones\.1: missing end_to_end_db"),
+        ("convention: sensitivity\nhydrophones:\n  '1': -17.6\n", r"outside the plausible range 80\.\.260"),
+        ("convention: sensitivity\nhydrophones:\n  '1': minus 170\n", r"'minus 170' is not a number"),
+        (
+            "convention: sensitivity\nhydrophones:\n  '1': {end_to_end_db: -170, gain_db: high}\n",
+            r"gain_db='high' is not a number",
+        ),
+        (
+            "convention: sensitivity\nhydrophones:\n  '1': {end_to_end_db: -170, response: [[100, 1], [50, 2]]}\n",
+            r"response frequencies must increase",
+        ),
+        (
+            "convention: sensitivity\nhydrophones:\n  '1': {end_to_end_db: -170, response: [1, 2]}\n",
+            r"response must be a list of \[frequency_hz, dB\] pairs",
+        ),
+        (
+            "convention: sensitivity\nhydrophones:\n  '1': {end_to_end_db: -170, gain_db: .nan}\n",
+            r"hydrophones\.1: gain_db=nan is not a number",
+        ),
+        (
+            "convention: sensitivity\nhydrophones:\n  '1': {end_to_end_db: -170, response: [[100, .nan]]}\n",
+            r"hydrophones\.1: response holds a value that is not a finite number",
+        ),
+        (
+            "convention: sensitivity\nhydrophones: [-170]\n",
+            r"'hydrophones' must be a mapping of serial -> value, got list",
+        ),
+        ("- just a list\n", r"expected a mapping"),
+        ("convention: [unclosed\n", r"not valid YAML"),
+    ],
+)
 def test_bad_tables_are_rejected_with_the_reason(tmp_path, text, message):
     with pytest.raises(CalibrationError, match=message) as info:
         table(tmp_path, text)
@@ -110,8 +133,11 @@ def test_bin_gain_db_without_response_is_flat():
 
 
 def test_bin_gain_db_interpolates_the_response_and_holds_its_ends(tmp_path):
-    loaded = table(tmp_path, "convention: sensitivity\nhydrophones:\n"
-                             "  '7': {end_to_end_db: -170, gain_db: 6, response: [[100, -2.0], [1000, 0.0], [10000, 4.0]]}\n")
+    loaded = table(
+        tmp_path,
+        "convention: sensitivity\nhydrophones:\n"
+        "  '7': {end_to_end_db: -170, gain_db: 6, response: [[100, -2.0], [1000, 0.0], [10000, 4.0]]}\n",
+    )
     cal = loaded.entries["7"]
     assert cal.response == ((100.0, -2.0), (1000.0, 0.0), (10000.0, 4.0))
     freqs = np.array([10.0, 100.0, 550.0, 1000.0, 5500.0, 10000.0, 20000.0])
@@ -127,8 +153,13 @@ def test_calibration_hash_is_stable_and_tracks_values():
     assert len(a.hash) == 16
     assert a.hash != Calibration("6872", 177.5, source="t.yaml").hash
     assert a.hash != Calibration("6872", 177.6, gain_db=1.0, source="t.yaml").hash
-    assert a.as_dict() == {"hydrophone": "6872", "full_scale_spl_db": 177.6, "gain_db": 0.0,
-                           "response": [], "source": "t.yaml"}
+    assert a.as_dict() == {
+        "hydrophone": "6872",
+        "full_scale_spl_db": 177.6,
+        "gain_db": 0.0,
+        "response": [],
+        "source": "t.yaml",
+    }
 
 
 def test_resolve_known_serial():
@@ -158,8 +189,10 @@ def test_resolve_unknown_serial_uses_the_default_and_warns():
 def test_resolve_without_serial_or_table():
     cal, warning = resolve(None, CalibrationSettings(default_db=-165.5), None)
     assert cal.full_scale_spl_db == 165.5
-    assert warning == ("no hydrophone serial in the file name or deployment; using the default -165.5 dB, "
-                       "received levels are not exact")
+    assert warning == (
+        "no hydrophone serial in the file name or deployment; using the default -165.5 dB, "
+        "received levels are not exact"
+    )
     cal, warning = resolve("6872", CalibrationSettings(), None)
     assert cal.hydrophone == "default"
     assert "hydrophone 6872 is not in any hydrophone table" in warning

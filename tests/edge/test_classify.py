@@ -49,7 +49,7 @@ def upcalls(seconds: float, calls: int, seed: int) -> np.ndarray:
     starts = np.linspace(0.05, seconds - 1.05, calls)
     for k, s in enumerate(starts):
         i = int(s * SR)
-        x[i:i + SR] += chirp * 0.02 * (1 + k % 4)
+        x[i : i + SR] += chirp * 0.02 * (1 + k % 4)
     return (x / np.abs(x).max() * 0.5).astype(np.float32)
 
 
@@ -71,10 +71,10 @@ def long_events(seconds: float, seed: int) -> np.ndarray:
     for s in (20.0, 70.0):
         for k in range(3):
             i = int((s + 1.1 * k) * SR)
-            x[i:i + SR] += chirp * 0.3
+            x[i : i + SR] += chirp * 0.3
     tone = np.arange(6 * SR) / SR
-    x[40 * SR:46 * SR] += 0.1 * np.sin(2 * np.pi * 150 * tone) * np.hanning(len(tone)) ** 0.1
-    x[int(43.5 * SR):int(43.5 * SR) + SR] += chirp * 0.4
+    x[40 * SR : 46 * SR] += 0.1 * np.sin(2 * np.pi * 150 * tone) * np.hanning(len(tone)) ** 0.1
+    x[int(43.5 * SR) : int(43.5 * SR) + SR] += chirp * 0.4
     return (x / np.abs(x).max() * 0.5).astype(np.float32)
 
 
@@ -94,6 +94,7 @@ def whole_file_labels(path, config, table, classifier):
     detector = StreamingRoiDetector(config.roi, prep.spec)
     psd = np.concatenate([frontend.push(b).psd for b in prep.source().blocks()])
     from edge.types import SpectralFrames
+
     rois = detector.push(SpectralFrames(psd, 0)) + detector.flush()
     feats = features(prep.spec, psd)
     n = classifier.bundle.n_frames
@@ -120,20 +121,23 @@ def test_streaming_equals_whole_file_for_any_block_size(recording, config, table
 
 
 @pytest.mark.parametrize("threshold", [0.0, 0.5])
-def test_scanning_model_streams_as_the_whole_file_and_scans_only_long_rois(long_recording, config, table, tiny,
-                                                                           tmp_path_factory, threshold):
+def test_scanning_model_streams_as_the_whole_file_and_scans_only_long_rois(
+    long_recording, config, table, tiny, tmp_path_factory, threshold
+):
     """A card with crop: scan: ROIs longer than the window are scored on several windows,
     streamed in any block size as in one pass; shorter ROIs give the centred model's result."""
-    scan = load_classifier(replace(config, model=ModelSettings(bundle=str(scanning(tmp_path_factory)),
-                                                               thresholds={"upcall": threshold})))
+    scan = load_classifier(
+        replace(config, model=ModelSettings(bundle=str(scanning(tmp_path_factory)), thresholds={"upcall": threshold}))
+    )
     centre = load_classifier(replace(config, model=ModelSettings(bundle=str(tiny), thresholds={"upcall": threshold})))
     assert scan.policy.crop == "scan" and centre.policy.crop == "centre"
     window_s = scan.bundle.n_frames * scan.bundle.spec.hop_s
     rois, labels = whole_file_labels(long_recording, config, table, scan)
     long = [r for r in rois if r.end_s - r.start_s > window_s]
     assert len(long) >= 3 and max(r.end_s - r.start_s for r in long) > 3 * window_s
-    expected = [(*(round(t, 6) for t in span(lab, r)), lab.label, lab.score)
-                for r, ls in zip(rois, labels) for lab in ls]
+    expected = [
+        (*(round(t, 6) for t in span(lab, r)), lab.label, lab.score) for r, ls in zip(rois, labels) for lab in ls
+    ]
     for block_s in (0.37, 7.0, 1000.0):
         res = process_recording(long_recording, config, table, block_s=block_s, classifier=scan)
         assert [(round(d.start_s, 6), round(d.end_s, 6), d.label, d.score) for d in res.detections] == expected
@@ -204,9 +208,11 @@ def scores_of(recording, config, table, tiny):
 def test_thresholds_from_card_overridden_by_deployment(recording, config, table, tiny):
     rois, scores = scores_of(recording, config, table, tiny)
     cut = float(np.median(scores))
-    for thresholds, expect in (({}, sum(s >= 0.5 for s in scores)),  # the card's 0.5
-                               ({"upcall": cut}, sum(s >= cut for s in scores)),
-                               ({"upcall": 1.0}, sum(s >= 1.0 for s in scores))):
+    for thresholds, expect in (
+        ({}, sum(s >= 0.5 for s in scores)),  # the card's 0.5
+        ({"upcall": cut}, sum(s >= cut for s in scores)),
+        ({"upcall": 1.0}, sum(s >= 1.0 for s in scores)),
+    ):
         classifier = load_classifier(replace(config, model=ModelSettings(bundle=str(tiny), thresholds=thresholds)))
         res = process_recording(recording, config, table, classifier=classifier)
         assert len(res.detections) == expect, thresholds
@@ -221,29 +227,36 @@ def test_site_rules_filter_detections(recording, config, table, tiny):
     cases = [
         (ModelRules(ignore=("upcall",)), []),
         (ModelRules(labels={"upcall": LabelRule(min_snr_db=snr_cut)}), [r for r in rois if r.snr_db >= snr_cut]),
-        (ModelRules(labels={"upcall": LabelRule(band_hz=band)}),
-         [r for r in rois if r.high_hz >= band[0] and r.low_hz <= band[1]]),
+        (
+            ModelRules(labels={"upcall": LabelRule(band_hz=band)}),
+            [r for r in rois if r.high_hz >= band[0] and r.low_hz <= band[1]],
+        ),
         (ModelRules(labels={"upcall": LabelRule(min_received_level_db=1e9)}), []),
     ]
     for rules, kept in cases:
-        classifier = load_classifier(replace(config, model=ModelSettings(bundle=str(tiny), thresholds={"upcall": 0.0},
-                                                                          rules=rules)))
+        classifier = load_classifier(
+            replace(config, model=ModelSettings(bundle=str(tiny), thresholds={"upcall": 0.0}, rules=rules))
+        )
         res = process_recording(recording, config, table, classifier=classifier)
         assert [d.start_s for d in res.detections] == [r.start_s for r in kept], rules
     assert 0 < len(cases[1][1]) < len(rois)
 
 
 def test_classify_limit_keeps_the_strongest(recording, config, table, tiny):
-    classifier = load_classifier(replace(config, model=ModelSettings(bundle=str(tiny), thresholds={"upcall": 0.0},
-                                                                      batch_size=4)))
+    classifier = load_classifier(
+        replace(config, model=ModelSettings(bundle=str(tiny), thresholds={"upcall": 0.0}, batch_size=4))
+    )
     full = process_recording(recording, config, table, classifier=classifier)
     limited = process_recording(recording, config, table, classifier=classifier, classify_limit=5, block_s=3.0)
     strongest = sorted(range(len(full.rois)), key=lambda i: (-full.rois[i].snr_db, i))[:5]
     assert len(limited.detections) == len(full.rois)
     for i, d in enumerate(limited.detections):
         if i in strongest:
-            assert (d.label, d.score, d.model) == (full.detections[i].label, full.detections[i].score,
-                                                   classifier.identity)
+            assert (d.label, d.score, d.model) == (
+                full.detections[i].label,
+                full.detections[i].score,
+                classifier.identity,
+            )
         else:
             assert d.label == ROI_LABEL and np.isnan(d.score) and d.model == ""
 
@@ -256,7 +269,7 @@ def whistles(seconds: float, sr: int, calls: int, seed: int) -> np.ndarray:
     sweep = np.sin(2 * np.pi * (3000 * t + 3000 * t**2)) * np.hanning(len(t))
     for s in np.linspace(3.0, seconds - 1.0, calls):
         i = int(s * sr)
-        x[i:i + len(t)] += 0.2 * sweep
+        x[i : i + len(t)] += 0.2 * sweep
     return x.astype(np.float32)
 
 

@@ -37,7 +37,12 @@ def test_beluga_deployment():
     config = load_deployment(DEPLOYMENTS / "beluga.yaml")
     assert (config.name, config.sample_rate, config.block_s) == ("beluga", 96000, 10)
     assert config.frontend == FrontendSpec(nfft=1024, hop=512, fmin=1000, fmax=48000, sample_rate=96000)
-    assert (config.roi.fmin, config.roi.fmax, config.roi.min_duration_s, config.roi.max_duration_s) == (1500, 45000, 0.05, 5.0)
+    assert (config.roi.fmin, config.roi.fmax, config.roi.min_duration_s, config.roi.max_duration_s) == (
+        1500,
+        45000,
+        0.05,
+        5.0,
+    )
     assert config.table_path().resolve() == HYDROPHONES.resolve()
 
 
@@ -76,50 +81,65 @@ def test_unknown_top_level_key_names_key_and_file(tmp_path):
         load_deployment(path)
 
 
-@pytest.mark.parametrize(("section", "key"), [
-    ("frontend", "nftt"), ("roi", "on_dB"), ("levels", "period"), ("calibration", "tabel"),
-])
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ("frontend", "nftt"),
+        ("roi", "on_dB"),
+        ("levels", "period"),
+        ("calibration", "tabel"),
+    ],
+)
 def test_unknown_section_key_names_key_section_and_file(tmp_path, section, key):
     path = write_yaml(tmp_path, f"{section}:\n  {key}: 1\n")
     with pytest.raises(ConfigError, match=rf"^{path}: {section}: unknown key '{key}'"):
         load_deployment(path)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("frontend: {nfft: 0}", r"frontend: nfft=0 must be >= 8"),
-    ("frontend: {nfft: 256, hop: 512}", r"frontend: hop=512 must be <= nfft=256"),
-    ("frontend: {window: kaiser}", r"frontend: window='kaiser' is not one of hann, hamming, blackman, rect"),
-    ("roi: {on_db: 6, off_db: 10}", r"roi: off_db=10 must be <= on_db=6"),
-    ("roi: {smooth_bins: 4}", r"roi: smooth_bins=4 must be odd"),
-    ("roi: {smooth_frames: 0}", r"roi: smooth_frames=0 must be >= 1"),
-    ("roi: {min_duration_s: 2, max_duration_s: 1}", r"roi: max_duration_s=1 must be > min_duration_s=2"),
-    ("roi: {noise_window_s: 0.5, noise_segment_s: 1}", r"roi: noise_window_s=0.5 must be >= noise_segment_s=1"),
-    ("levels: {period_s: 0}", r"levels: period_s=0 must be > 0"),
-    ("sample_rate: 2k", r"sample_rate='2k' is not an integer"),
-    ("sample_rate: 0", r"sample_rate=0 must be >= 1"),
-    ("sample_rate: true", r"sample_rate=True is not an integer"),
-    ("sample_rate: 2000\nfrontend: {fmax: 1500}", r"frontend\.fmax=1500 is above the Nyquist frequency of sample_rate=2000"),
-    ("sample_rate: 2000\nroi: {fmax: 1001}", r"roi\.fmax=1001 is above the Nyquist frequency of sample_rate=2000"),
-    ("channel: -1", r"channel=-1 must be >= 0"),
-    ("block_s: 0", r"block_s=0 must be >= 0.01"),
-    ("block_s: .inf", r"block_s=inf is not a number"),
-    ("name: ''", r"name='' must be 1-64 letters, digits"),
-    ("roi: 5", r"roi: expected a mapping, got int"),
-    ("calibration: {default_db: 170}", r"calibration: default_db: 170 is positive"),
-    ("frontend: {sample_rate: 2000}", r"frontend: unknown key 'sample_rate' \(set sample_rate at the top level\)"),
-    ("source: elsewhere.yaml", r"unknown key 'source'"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("frontend: {nfft: 0}", r"frontend: nfft=0 must be >= 8"),
+        ("frontend: {nfft: 256, hop: 512}", r"frontend: hop=512 must be <= nfft=256"),
+        ("frontend: {window: kaiser}", r"frontend: window='kaiser' is not one of hann, hamming, blackman, rect"),
+        ("roi: {on_db: 6, off_db: 10}", r"roi: off_db=10 must be <= on_db=6"),
+        ("roi: {smooth_bins: 4}", r"roi: smooth_bins=4 must be odd"),
+        ("roi: {smooth_frames: 0}", r"roi: smooth_frames=0 must be >= 1"),
+        ("roi: {min_duration_s: 2, max_duration_s: 1}", r"roi: max_duration_s=1 must be > min_duration_s=2"),
+        ("roi: {noise_window_s: 0.5, noise_segment_s: 1}", r"roi: noise_window_s=0.5 must be >= noise_segment_s=1"),
+        ("levels: {period_s: 0}", r"levels: period_s=0 must be > 0"),
+        ("sample_rate: 2k", r"sample_rate='2k' is not an integer"),
+        ("sample_rate: 0", r"sample_rate=0 must be >= 1"),
+        ("sample_rate: true", r"sample_rate=True is not an integer"),
+        (
+            "sample_rate: 2000\nfrontend: {fmax: 1500}",
+            r"frontend\.fmax=1500 is above the Nyquist frequency of sample_rate=2000",
+        ),
+        ("sample_rate: 2000\nroi: {fmax: 1001}", r"roi\.fmax=1001 is above the Nyquist frequency of sample_rate=2000"),
+        ("channel: -1", r"channel=-1 must be >= 0"),
+        ("block_s: 0", r"block_s=0 must be >= 0.01"),
+        ("block_s: .inf", r"block_s=inf is not a number"),
+        ("name: ''", r"name='' must be 1-64 letters, digits"),
+        ("roi: 5", r"roi: expected a mapping, got int"),
+        ("calibration: {default_db: 170}", r"calibration: default_db: 170 is positive"),
+        ("frontend: {sample_rate: 2000}", r"frontend: unknown key 'sample_rate' \(set sample_rate at the top level\)"),
+        ("source: elsewhere.yaml", r"unknown key 'source'"),
+    ],
+)
 def test_bad_values_are_rejected_naming_the_key_and_file(tmp_path, text, message):
     path = write_yaml(tmp_path, text + "\n")
     with pytest.raises(ConfigError, match=rf"^{path}: {message}"):
         load_deployment(path)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("- a\n- b\n", r"expected a mapping of deployment settings"),
-    ("", r"expected a mapping of deployment settings"),
-    ("name: [unclosed\n", r"not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- a\n- b\n", r"expected a mapping of deployment settings"),
+        ("", r"expected a mapping of deployment settings"),
+        ("name: [unclosed\n", r"not valid YAML"),
+    ],
+)
 def test_files_that_are_not_deployments(tmp_path, text, message):
     path = write_yaml(tmp_path, text)
     with pytest.raises(ConfigError, match=rf"^{path}: {message}"):
@@ -153,10 +173,19 @@ def test_hash_is_stable_and_independent_of_the_file_location(tmp_path):
     assert load_deployment(copy).hash == a.hash
 
 
-@pytest.mark.parametrize(("section", "key", "value"), [
-    (None, "block_s", 30), (None, "channel", 1), ("frontend", "hop", 128), ("frontend", "window", "hamming"),
-    ("roi", "on_db", 11), ("roi", "merge_gap_s", 0.2), ("levels", "period_s", 30), ("calibration", "gain_db", 6),
-])
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        (None, "block_s", 30),
+        (None, "channel", 1),
+        ("frontend", "hop", 128),
+        ("frontend", "window", "hamming"),
+        ("roi", "on_db", 11),
+        ("roi", "merge_gap_s", 0.2),
+        ("levels", "period_s", 30),
+        ("calibration", "gain_db", 6),
+    ],
+)
 def test_hash_changes_when_a_value_changes(tmp_path, section, key, value):
     data = yaml.safe_load((DEPLOYMENTS / "narw-upcall.yaml").read_text())
     (data if section is None else data[section])[key] = value

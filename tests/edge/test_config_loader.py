@@ -38,8 +38,14 @@ def test_run_and_sync_are_sections_of_the_deployment_and_stay_out_of_the_hash(tm
 
 
 def test_relative_paths_follow_one_rule(tmp_path):
-    path = _write(tmp_path, {"name": "x", "run": {"watch": "rec", "log": "logs/d.sqlite"},
-                             "sync": {"key_file": "k.key", "log": "logs/d.sqlite"}})
+    path = _write(
+        tmp_path,
+        {
+            "name": "x",
+            "run": {"watch": "rec", "log": "logs/d.sqlite"},
+            "sync": {"key_file": "k.key", "log": "logs/d.sqlite"},
+        },
+    )
     config = load_deployment(path)
     assert config.log_path() == tmp_path / "logs" / "d.sqlite"
     assert config.run.path(config.run.watch) == config.path("rec") == tmp_path / "rec"
@@ -48,8 +54,16 @@ def test_relative_paths_follow_one_rule(tmp_path):
 
 
 def test_check_lists_a_problem_in_every_section(tmp_path):
-    path = _write(tmp_path, {"name": "x", "roi": {"fmin": -1}, "run": {"poll_s": 0},
-                             "sync": {"key_file": "k", "transport": "lora"}, "colour": "blue"})
+    path = _write(
+        tmp_path,
+        {
+            "name": "x",
+            "roi": {"fmin": -1},
+            "run": {"poll_s": 0},
+            "sync": {"key_file": "k", "transport": "lora"},
+            "colour": "blue",
+        },
+    )
     config, problems = check_deployment(path)
     assert config is None
     assert [p.split(": ")[1] for p in problems] == ["roi", "run", "sync", "unknown key 'colour' (known keys"]
@@ -63,8 +77,10 @@ def test_a_source_key_in_yaml_is_unknown(tmp_path):
 
 
 def test_the_sync_section_loads_without_the_signal_processing_stack():
-    code = ("import sys; from edge.config import load_section; s, _ = load_section('narw-upcall', 'sync'); "
-            "print(s.deployment, 'numpy' in sys.modules)")
+    code = (
+        "import sys; from edge.config import load_section; s, _ = load_section('narw-upcall', 'sync'); "
+        "print(s.deployment, 'numpy' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["narw-upcall", "False"]
@@ -95,14 +111,15 @@ def test_no_import_cycles_in_the_runtime():
         rel = path.relative_to(ROOT).with_suffix("")
         name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
         modules[name] = path
-    graph = {name: {m for m in _module_imports(path, ROOT) if m in modules and m != name}
-             for name, path in modules.items()}
+    graph = {
+        name: {m for m in _module_imports(path, ROOT) if m in modules and m != name} for name, path in modules.items()
+    }
     assert {"edge.roi", "edge.config", "edge.classify"} <= graph["edge.pipeline"]  # the walk sees real edges
     cycles = []
 
     def visit(node: str, stack: list[str], done: set[str]) -> None:
         if node in stack:
-            cycles.append(stack[stack.index(node):] + [node])
+            cycles.append(stack[stack.index(node) :] + [node])
             return
         if node in done:
             return

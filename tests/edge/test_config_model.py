@@ -23,14 +23,26 @@ def with_model(tmp_path, model) -> str:
 
 
 def test_model_section_loads_and_round_trips(tmp_path):
-    path = with_model(tmp_path, {"bundle": "narw-upcall", "backend": "tflite", "threads": 2, "batch_size": 8,
-                                 "thresholds": {"upcall": 0.7},
-                                 "rules": {"ignore": ["moan"], "labels": {"upcall": {"min_snr_db": 12,
-                                                                                      "band_hz": [50, 300]}}}})
+    path = with_model(
+        tmp_path,
+        {
+            "bundle": "narw-upcall",
+            "backend": "tflite",
+            "threads": 2,
+            "batch_size": 8,
+            "thresholds": {"upcall": 0.7},
+            "rules": {"ignore": ["moan"], "labels": {"upcall": {"min_snr_db": 12, "band_hz": [50, 300]}}},
+        },
+    )
     config = load_deployment(path)
     m = config.model
-    assert (m.bundle, m.backend, m.threads, m.batch_size, m.thresholds) == ("narw-upcall", "tflite", 2, 8,
-                                                                             {"upcall": 0.7})
+    assert (m.bundle, m.backend, m.threads, m.batch_size, m.thresholds) == (
+        "narw-upcall",
+        "tflite",
+        2,
+        8,
+        {"upcall": 0.7},
+    )
     assert m.rules.ignore == ("moan",) and m.rules.labels["upcall"].band_hz == (50, 300)
     assert from_settings(config.as_dict()).hash == config.hash
 
@@ -43,14 +55,20 @@ def test_model_is_part_of_the_hash_and_absent_keeps_the_old_one(tmp_path):
     assert len({plain.hash, a.hash, b.hash}) == 3
 
 
-@pytest.mark.parametrize("model, message", [
-    ({"bundle": "x", "backnd": "onnx"}, "model: unknown key 'backnd'"),
-    ({"bundle": "x", "backend": "gpu"}, "backend='gpu' is not one of auto, onnx, tflite"),
-    ({"bundle": "x", "threads": 0}, "threads=0 must be >= 1"),
-    ({"bundle": "x", "thresholds": {"upcall": 1.5}}, "thresholds: upcall=1.5 must be <= 1"),
-    ({"bundle": "x", "rules": {"labels": {"upcall": {"band_hz": [300, 50]}}}}, "must have high > low"),
-    ({"bundle": "x", "rules": {"labels": {"upcall": {"min_snr": 3}}}}, "rules: labels: upcall: unknown key 'min_snr'"),
-])
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        ({"bundle": "x", "backnd": "onnx"}, "model: unknown key 'backnd'"),
+        ({"bundle": "x", "backend": "gpu"}, "backend='gpu' is not one of auto, onnx, tflite"),
+        ({"bundle": "x", "threads": 0}, "threads=0 must be >= 1"),
+        ({"bundle": "x", "thresholds": {"upcall": 1.5}}, "thresholds: upcall=1.5 must be <= 1"),
+        ({"bundle": "x", "rules": {"labels": {"upcall": {"band_hz": [300, 50]}}}}, "must have high > low"),
+        (
+            {"bundle": "x", "rules": {"labels": {"upcall": {"min_snr": 3}}}},
+            "rules: labels: upcall: unknown key 'min_snr'",
+        ),
+    ],
+)
 def test_bad_model_settings_name_the_file_and_key(tmp_path, model, message):
     path = with_model(tmp_path, model)
     with pytest.raises(ConfigError) as err:

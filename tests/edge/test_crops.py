@@ -83,8 +83,12 @@ def test_the_card_names_the_policy_and_an_absent_crop_is_centre():
 
 
 @settings(derandomize=True, max_examples=400, deadline=None)
-@given(start=st.floats(0.0, 3600.0), excess=st.one_of(st.floats(-1e-6, 1e-6), st.floats(-0.5, 9.0)),
-       hop=st.sampled_from([0.25, 0.5, 0.7, 1.0, 1.5]), n=st.sampled_from([31, 62, 63]))
+@given(
+    start=st.floats(0.0, 3600.0),
+    excess=st.one_of(st.floats(-1e-6, 1e-6), st.floats(-0.5, 9.0)),
+    hop=st.sampled_from([0.25, 0.5, 0.7, 1.0, 1.5]),
+    n=st.sampled_from([31, 62, 63]),
+)
 def test_any_roi_length_near_or_past_the_window_gets_windows_covering_it(start, excess, hop, n):
     """Every ROI length around the window length and the scan hops gives finite, ordered
     windows that start at the ROI's start and reach its end (never a NaN or a division by zero)."""

@@ -30,20 +30,34 @@ def test_modelled_energy_is_the_profile_formula():
 
 
 def good() -> dict:
-    return {"name": "x", "description": "", "cores": 4, "arch": "aarch64", "backend": "tflite", "threads": 2,
-            "power": {"idle_w": 1.0, "slope_w": 2.0, "source": "test", "estimate": True}}
+    return {
+        "name": "x",
+        "description": "",
+        "cores": 4,
+        "arch": "aarch64",
+        "backend": "tflite",
+        "threads": 2,
+        "power": {"idle_w": 1.0, "slope_w": 2.0, "source": "test", "estimate": True},
+    }
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"clock_mhz": 1500}, "x.yaml: unknown key 'clock_mhz'"),
-    ({"backend": "tensorrt"}, "x.yaml: backend='tensorrt' must be one of onnx, tflite"),
-    ({"threads": 8}, "x.yaml: threads=8 exceeds cores=4"),
-    ({"power": {"idle_w": -1, "slope_w": 2.0, "source": "t", "estimate": True}},
-     "x.yaml: power: idle_w=-1 must be >= 0"),
-    ({"power": {"idle_w": 1, "slope_w": 2.0, "source": "t", "estimate": True, "peak_w": 3}},
-     "x.yaml: power: unknown key 'peak_w'"),
-    ({"sensors": {"power": "hwmon"}}, "x.yaml: sensors: power_path is needed for power='hwmon'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"clock_mhz": 1500}, "x.yaml: unknown key 'clock_mhz'"),
+        ({"backend": "tensorrt"}, "x.yaml: backend='tensorrt' must be one of onnx, tflite"),
+        ({"threads": 8}, "x.yaml: threads=8 exceeds cores=4"),
+        (
+            {"power": {"idle_w": -1, "slope_w": 2.0, "source": "t", "estimate": True}},
+            "x.yaml: power: idle_w=-1 must be >= 0",
+        ),
+        (
+            {"power": {"idle_w": 1, "slope_w": 2.0, "source": "t", "estimate": True, "peak_w": 3}},
+            "x.yaml: power: unknown key 'peak_w'",
+        ),
+        ({"sensors": {"power": "hwmon"}}, "x.yaml: sensors: power_path is needed for power='hwmon'"),
+    ],
+)
 def test_bad_profiles_are_refused_naming_file_and_key(change, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         profile_from_mapping({**good(), **change}, "x.yaml")
@@ -54,14 +68,17 @@ def test_an_unknown_profile_name_lists_the_known_ones():
         load_profile("rpi3")
 
 
-@pytest.mark.parametrize("model, name", [
-    ("Raspberry Pi 4 Model B Rev 1.4", "rpi4"),
-    ("Raspberry Pi 5 Model B Rev 1.0", "rpi5"),
-    ("Raspberry Pi Zero 2 W Rev 1.0", "rpi-zero2w"),
-    ("NVIDIA Jetson Nano Developer Kit", "jetson-nano"),
-    ("NVIDIA Jetson Orin Nano Developer Kit", "jetson-orin-nano"),
-    ("Raspberry Pi 3 Model B Plus Rev 1.3", None),
-])
+@pytest.mark.parametrize(
+    "model, name",
+    [
+        ("Raspberry Pi 4 Model B Rev 1.4", "rpi4"),
+        ("Raspberry Pi 5 Model B Rev 1.0", "rpi5"),
+        ("Raspberry Pi Zero 2 W Rev 1.0", "rpi-zero2w"),
+        ("NVIDIA Jetson Nano Developer Kit", "jetson-nano"),
+        ("NVIDIA Jetson Orin Nano Developer Kit", "jetson-orin-nano"),
+        ("Raspberry Pi 3 Model B Plus Rev 1.3", None),
+    ],
+)
 def test_the_board_is_recognised_from_its_device_tree_model(model, name):
     found = detect_profile(model)
     assert (found.name if found else None) == name

@@ -13,8 +13,9 @@ from edge.types import AudioBlock
 from tests.conftest import tone
 
 SPEC = FrontendSpec(nfft=256, hop=64, sample_rate=2000)
-SETTINGS = RoiSettings(fmin=45, fmax=300, on_db=10, off_db=5, min_duration_s=0.2, noise_window_s=10,
-                       noise_segment_s=1.0, smooth_frames=5)
+SETTINGS = RoiSettings(
+    fmin=45, fmax=300, on_db=10, off_db=5, min_duration_s=0.2, noise_window_s=10, noise_segment_s=1.0, smooth_frames=5
+)
 
 
 def stream(rng, seconds=60.0):

@@ -12,7 +12,15 @@ import pytest
 import scipy.signal
 
 from edge.errors import ConfigError
-from edge.frontend import FrontendSpec, StreamingFrontend, feature_bins, features, mel_filterbank, psd_scale, window_array
+from edge.frontend import (
+    FrontendSpec,
+    StreamingFrontend,
+    feature_bins,
+    features,
+    mel_filterbank,
+    psd_scale,
+    window_array,
+)
 from edge.types import AudioBlock
 
 RATE = 2000
@@ -31,8 +39,16 @@ def test_psd_matches_scipy_spectrogram(rng, window, nfft, hop):
     spec = FrontendSpec(nfft=nfft, hop=hop, window=window, sample_rate=RATE)
     psd = psd_of(spec, x)
     freqs, _, ref = scipy.signal.spectrogram(
-        x.astype(np.float64), fs=RATE, window="boxcar" if window == "rect" else window, nperseg=nfft,
-        noverlap=nfft - hop, nfft=nfft, detrend=False, scaling="density", mode="psd")
+        x.astype(np.float64),
+        fs=RATE,
+        window="boxcar" if window == "rect" else window,
+        nperseg=nfft,
+        noverlap=nfft - hop,
+        nfft=nfft,
+        detrend=False,
+        scaling="density",
+        mode="psd",
+    )
     assert psd.dtype == np.float32
     assert psd.shape == ref.T.shape == ((20000 - nfft) // hop + 1, nfft // 2 + 1)
     np.testing.assert_allclose(spec.bin_freqs(), freqs)
@@ -112,17 +128,33 @@ def test_spec_hash_is_stable_across_instances_and_interpreters():
     spec = FrontendSpec(nfft=256, hop=64, fmin=0.0, fmax=500.0, sample_rate=RATE)
     assert spec.hash == FrontendSpec(nfft=256, hop=64, fmin=0.0, fmax=500.0, sample_rate=RATE).hash
     assert len(spec.hash) == 16 and int(spec.hash, 16) >= 0
-    code = ("from edge.frontend import FrontendSpec; "
-            "print(FrontendSpec(nfft=256, hop=64, fmin=0.0, fmax=500.0, sample_rate=2000).hash)")
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": "12345"}, timeout=300)
+    code = (
+        "from edge.frontend import FrontendSpec; "
+        "print(FrontendSpec(nfft=256, hop=64, fmin=0.0, fmax=500.0, sample_rate=2000).hash)"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+        timeout=300,
+    )
     assert other.stdout.strip() == spec.hash
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("nfft", 512), ("hop", 32), ("window", "hamming"), ("fmin", 10.0), ("fmax", 400.0), ("n_mels", 32),
-    ("sample_rate", 4000),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("nfft", 512),
+        ("hop", 32),
+        ("window", "hamming"),
+        ("fmin", 10.0),
+        ("fmax", 400.0),
+        ("n_mels", 32),
+        ("sample_rate", 4000),
+    ],
+)
 def test_spec_hash_changes_with_every_field(field, value):
     spec = FrontendSpec(nfft=256, hop=64, fmin=0.0, fmax=500.0, sample_rate=RATE)
     assert spec.hash != dataclasses.replace(spec, **{field: value}).hash
@@ -150,20 +182,23 @@ def test_bound():
         FrontendSpec(fmax=1500).bound(RATE)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"nfft": 0}, r"nfft=0 must be >= 8"),
-    ({"nfft": 256.0}, r"nfft=256\.0 is not an integer"),
-    ({"nfft": 256, "hop": 512}, r"hop=512 must be <= nfft=256"),
-    ({"hop": 0}, r"hop=0 must be >= 1"),
-    ({"window": "kaiser"}, r"window='kaiser' is not one of hann, hamming, blackman, rect"),
-    ({"fmin": -1}, r"fmin=-1 must be >= 0"),
-    ({"fmax": 0}, r"fmax=0 must be > 0"),
-    ({"fmin": 500, "fmax": 400}, r"fmax=400 must be > fmin=500"),
-    ({"n_mels": 0}, r"n_mels=0 must be >= 1"),
-    ({"sample_rate": "2k"}, r"sample_rate='2k' is not an integer"),
-    ({"fmax": 1001, "sample_rate": 2000}, r"fmax=1001 is above the Nyquist frequency of sample_rate=2000"),
-    ({"fmin": True}, r"fmin=True is not a number"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"nfft": 0}, r"nfft=0 must be >= 8"),
+        ({"nfft": 256.0}, r"nfft=256\.0 is not an integer"),
+        ({"nfft": 256, "hop": 512}, r"hop=512 must be <= nfft=256"),
+        ({"hop": 0}, r"hop=0 must be >= 1"),
+        ({"window": "kaiser"}, r"window='kaiser' is not one of hann, hamming, blackman, rect"),
+        ({"fmin": -1}, r"fmin=-1 must be >= 0"),
+        ({"fmax": 0}, r"fmax=0 must be > 0"),
+        ({"fmin": 500, "fmax": 400}, r"fmax=400 must be > fmin=500"),
+        ({"n_mels": 0}, r"n_mels=0 must be >= 1"),
+        ({"sample_rate": "2k"}, r"sample_rate='2k' is not an integer"),
+        ({"fmax": 1001, "sample_rate": 2000}, r"fmax=1001 is above the Nyquist frequency of sample_rate=2000"),
+        ({"fmin": True}, r"fmin=True is not a number"),
+    ],
+)
 def test_spec_validation_names_the_value(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         FrontendSpec(**kwargs)

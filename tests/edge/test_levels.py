@@ -34,25 +34,59 @@ def test_band_names_and_centres_at_48k():
     assert bands.names[0] == "band_250hz" and bands.names[-1] == "band_20000hz"
     assert len(bands.names) == 20
     assert bands.names[6] == "band_1000hz" and bands.centres[6] == 1000.0
-    assert bands.names[:7] == ("band_250hz", "band_315hz", "band_400hz", "band_500hz", "band_630hz",
-                               "band_800hz", "band_1000hz")
+    assert bands.names[:7] == (
+        "band_250hz",
+        "band_315hz",
+        "band_400hz",
+        "band_500hz",
+        "band_630hz",
+        "band_800hz",
+        "band_1000hz",
+    )
     np.testing.assert_allclose(bands.centres, 1000 * 10 ** (np.arange(-6, 14) / 10))
     assert bands.weights.shape == (20, 513)
 
 
 def test_low_band_names_with_fine_resolution():
     bands = DecidecadeBands.for_spec(FrontendSpec(nfft=8192, hop=4096, sample_rate=2000))
-    assert bands.names == ("band_10hz", "band_12.5hz", "band_16hz", "band_20hz", "band_25hz", "band_31.5hz",
-                           "band_40hz", "band_50hz", "band_63hz", "band_80hz", "band_100hz", "band_125hz",
-                           "band_160hz", "band_200hz", "band_250hz", "band_315hz", "band_400hz", "band_500hz",
-                           "band_630hz", "band_800hz")
+    assert bands.names == (
+        "band_10hz",
+        "band_12.5hz",
+        "band_16hz",
+        "band_20hz",
+        "band_25hz",
+        "band_31.5hz",
+        "band_40hz",
+        "band_50hz",
+        "band_63hz",
+        "band_80hz",
+        "band_100hz",
+        "band_125hz",
+        "band_160hz",
+        "band_200hz",
+        "band_250hz",
+        "band_315hz",
+        "band_400hz",
+        "band_500hz",
+        "band_630hz",
+        "band_800hz",
+    )
     assert bands.centres[5] == pytest.approx(31.6228, abs=1e-4)
 
 
-@pytest.mark.parametrize(("fmin", "first"), [
-    (31.5, "band_31.5hz"), (20, "band_20hz"), (16, "band_16hz"), (80, "band_80hz"), (40, "band_40hz"),
-    (100, "band_100hz"), (105, "band_125hz"), (19.0, "band_20hz"),
-])
+@pytest.mark.parametrize(
+    ("fmin", "first"),
+    [
+        (31.5, "band_31.5hz"),
+        (20, "band_20hz"),
+        (16, "band_16hz"),
+        (80, "band_80hz"),
+        (40, "band_40hz"),
+        (100, "band_100hz"),
+        (105, "band_125hz"),
+        (19.0, "band_20hz"),
+    ],
+)
 def test_fmin_names_the_lowest_band_by_its_nominal_centre(fmin, first):
     spec = FrontendSpec(nfft=8192, hop=4096, sample_rate=2000)
     assert DecidecadeBands.for_spec(spec, fmin).names[0] == first
@@ -82,7 +116,7 @@ def test_band_weights_narrower_than_a_bin_take_the_fraction():
 def test_tone_energy_lands_in_its_band(freq, band):
     spec = FrontendSpec(nfft=1024, hop=512, sample_rate=48000)
     levels, periods = run_levels(spec, tone(freq, 0.1, 10, 48000), LevelSettings(period_s=60))
-    (index, broadband, bands), = periods
+    ((index, broadband, bands),) = periods
     spl = 20 * np.log10(0.1 / np.sqrt(2)) + CAL_DB  # 154.59 dB re 1 uPa
     assert index == 0
     assert db(broadband) == pytest.approx(spl, abs=0.05)
@@ -106,7 +140,10 @@ def test_periods_split_by_frame_centre_with_a_short_last_period(rng):
         assert db(broadband) == pytest.approx(20 * np.log10(sigma) + CAL_DB + 10 * np.log10(span), abs=0.1)
     rows = to_rows(periods, file="f.wav", start_utc_of=lambda s: f"t+{s:g}", period_s=60, total_s=150.0)
     assert [(r.start_s, r.duration_s, r.start_utc) for r in rows] == [
-        (0, 60, "t+0"), (60, 60, "t+60"), (120, 30.0, "t+120")]
+        (0, 60, "t+0"),
+        (60, 60, "t+60"),
+        (120, 30.0, "t+120"),
+    ]
     assert rows[2].file == "f.wav"
     assert len(rows[0].bands_db) == len(DecidecadeBands.for_spec(spec).names)
     assert rows[1].broadband_db == pytest.approx(db(periods[1][1]))
@@ -151,11 +188,14 @@ def test_silence_is_minus_infinity_not_an_error():
     assert rows[0].bands_db == (float("-inf"), 0.0)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"period_s": 0}, r"period_s=0 must be > 0"),
-    ({"period_s": "1m"}, r"period_s='1m' is not a number"),
-    ({"fmin": 0}, r"fmin=0 must be > 0"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"period_s": 0}, r"period_s=0 must be > 0"),
+        ({"period_s": "1m"}, r"period_s='1m' is not a number"),
+        ({"fmin": 0}, r"fmin=0 must be > 0"),
+    ],
+)
 def test_settings_validation(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         LevelSettings(**kwargs)

@@ -18,8 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def same(a, b) -> bool:
-    return all(x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y))
-               for x, y in zip(a.__dict__.values(), b.__dict__.values()))
+    return all(
+        x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y))
+        for x, y in zip(a.__dict__.values(), b.__dict__.values())
+    )
 
 
 def test_round_trip_and_sequence_per_deployment(tmp_path):
@@ -68,8 +70,9 @@ def test_killed_at_random_instants_leaves_a_consistent_log(tmp_path):
     path = tmp_path / "log.sqlite"
     reported = 0
     for run in range(12):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(run)], cwd=ROOT, stdout=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), str(run)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
         proc.stdout.readline()  # the writer is running
         time.sleep(rnd.uniform(0.0, 0.15))
         os.kill(proc.pid, signal.SIGKILL)
@@ -101,7 +104,7 @@ def test_edge_detect_writes_the_log_with_the_csv_records(tmp_path, write_audio, 
     t = np.arange(sr) / sr
     x = 0.01 * rng.standard_normal(20 * sr)
     for k in (5, 12):
-        x[k * sr:(k + 1) * sr] += 0.3 * np.sin(2 * np.pi * (1000 * t + 500 * t ** 2))
+        x[k * sr : (k + 1) * sr] += 0.3 * np.sin(2 * np.pi * (1000 * t + 500 * t**2))
     wav = write_audio("20240501_120000.wav", x.astype(np.float32), sr)
     config = load_deployment(DEPLOYMENTS / "generic.yaml")
     detect([wav], tmp_path / "a", config)

@@ -9,35 +9,85 @@ import os
 import numpy as np
 import pytest
 
-from edge.outputs import DETECTION_COLUMNS, LEVEL_COLUMNS, RAVEN_COLUMNS, csv_text, detection_row, level_row, raven_table, write_atomic
+from edge.outputs import (
+    DETECTION_COLUMNS,
+    LEVEL_COLUMNS,
+    RAVEN_COLUMNS,
+    csv_text,
+    detection_row,
+    level_row,
+    raven_table,
+    write_atomic,
+)
 from edge.types import Detection, LevelRow
 
 NAN = float("nan")
 
 
 def detection(**changes) -> Detection:
-    values = dict(file="rec/20090328_001500.wav", channel=0, start_utc="2009-03-28T00:15:10.250Z", start_s=10.25,
-                  end_s=11.5004, low_hz=42.96875, high_hz=230.46875, label="roi", score=NAN, snr_db=27.4435,
-                  received_level_db=118.004, head="", deployment="narw-upcall", model="", config_hash="abcd",
-                  hydrophone="default", calibration_db=170.0)
+    values = dict(
+        file="rec/20090328_001500.wav",
+        channel=0,
+        start_utc="2009-03-28T00:15:10.250Z",
+        start_s=10.25,
+        end_s=11.5004,
+        low_hz=42.96875,
+        high_hz=230.46875,
+        label="roi",
+        score=NAN,
+        snr_db=27.4435,
+        received_level_db=118.004,
+        head="",
+        deployment="narw-upcall",
+        model="",
+        config_hash="abcd",
+        hydrophone="default",
+        calibration_db=170.0,
+    )
     values.update(changes)
     return Detection(**values)
 
 
 def test_raven_header_is_exactly_ravens():
     text = raven_table([])
-    assert text == ("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\t"
-                    "Label\tScore\tSNR (dB)\tReceived Level (dB re 1 uPa)\tBegin UTC\n")
+    assert text == (
+        "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\t"
+        "Label\tScore\tSNR (dB)\tReceived Level (dB re 1 uPa)\tBegin UTC\n"
+    )
 
 
 def test_raven_rows_number_from_1_with_1_based_channels_and_empty_nan():
     text = raven_table([detection(), detection(channel=1, start_s=20.0, end_s=21.0, score=0.91234)])
     lines = text.split("\n")
     assert lines[-1] == "" and len(lines) == 4
-    assert lines[1].split("\t") == ["1", "Spectrogram 1", "1", "10.250", "11.500", "43.0", "230.5", "roi", "",
-                                    "27.44", "118.00", "2009-03-28T00:15:10.250Z"]
-    assert lines[2].split("\t") == ["2", "Spectrogram 1", "2", "20.000", "21.000", "43.0", "230.5", "roi",
-                                    "0.9123", "27.44", "118.00", "2009-03-28T00:15:10.250Z"]
+    assert lines[1].split("\t") == [
+        "1",
+        "Spectrogram 1",
+        "1",
+        "10.250",
+        "11.500",
+        "43.0",
+        "230.5",
+        "roi",
+        "",
+        "27.44",
+        "118.00",
+        "2009-03-28T00:15:10.250Z",
+    ]
+    assert lines[2].split("\t") == [
+        "2",
+        "Spectrogram 1",
+        "2",
+        "20.000",
+        "21.000",
+        "43.0",
+        "230.5",
+        "roi",
+        "0.9123",
+        "27.44",
+        "118.00",
+        "2009-03-28T00:15:10.250Z",
+    ]
     rows = list(csv.reader(io.StringIO(text), delimiter="\t"))
     assert all(len(r) == len(RAVEN_COLUMNS) for r in rows)
 
@@ -45,10 +95,24 @@ def test_raven_rows_number_from_1_with_1_based_channels_and_empty_nan():
 def test_detection_row_formats_with_fixed_precision():
     row = detection_row(detection(received_level_db=float("-inf")))
     assert dict(zip(DETECTION_COLUMNS, row)) == {
-        "file": "rec/20090328_001500.wav", "channel": "0", "start_utc": "2009-03-28T00:15:10.250Z",
-        "start_s": "10.250", "end_s": "11.500", "low_hz": "43.0", "high_hz": "230.5", "label": "roi", "score": "",
-        "snr_db": "27.44", "received_level_db": "-inf", "head": "", "deployment": "narw-upcall", "model": "",
-        "config_hash": "abcd", "hydrophone": "default", "calibration_db": "170.00"}
+        "file": "rec/20090328_001500.wav",
+        "channel": "0",
+        "start_utc": "2009-03-28T00:15:10.250Z",
+        "start_s": "10.250",
+        "end_s": "11.500",
+        "low_hz": "43.0",
+        "high_hz": "230.5",
+        "label": "roi",
+        "score": "",
+        "snr_db": "27.44",
+        "received_level_db": "-inf",
+        "head": "",
+        "deployment": "narw-upcall",
+        "model": "",
+        "config_hash": "abcd",
+        "hydrophone": "default",
+        "calibration_db": "170.00",
+    }
     assert len(row) == len(DETECTION_COLUMNS)
 
 

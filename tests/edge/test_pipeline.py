@@ -31,7 +31,7 @@ def recording(tmp_path_factory):
     t = np.arange(SR) / SR
     chirp = np.sin(2 * np.pi * (60 * t + 80 * t**2)) * np.hanning(SR) * 0.05
     for s in np.linspace(5, 110, 8):
-        x[int(s * SR):int(s * SR) + SR] += chirp
+        x[int(s * SR) : int(s * SR) + SR] += chirp
     path = tmp_path_factory.mktemp("chain") / "calls.wav"
     sf.write(str(path), x.astype(np.float32), SR, subtype="PCM_16")
     return path
@@ -57,7 +57,7 @@ def test_stop_leaves_the_stages_open_and_owned_keeps_the_chunk(config, recording
     blocks = []
     stopped = Chain(prep, config).run(stop=lambda chain: blocks.append(1) or len(blocks) == 6)  # after 30 s
     assert not stopped.completed
-    assert 0 < len(stopped.rois) < len(whole) and stopped.rois == whole[:len(stopped.rois)]
+    assert 0 < len(stopped.rois) < len(whole) and stopped.rois == whole[: len(stopped.rois)]
     hop = prep.spec.hop
     c0, c1 = round(40 * SR / hop), round(80 * SR / hop)
     owned = Chain(prep, config, owned=(c0, c1)).run()
@@ -68,8 +68,9 @@ def test_stop_leaves_the_stages_open_and_owned_keeps_the_chunk(config, recording
 
 
 def _calls(tree: ast.AST, attr: str) -> bool:
-    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == attr
-               for n in ast.walk(tree))
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == attr for n in ast.walk(tree)
+    )
 
 
 def test_only_the_chain_streams_recordings_through_the_stages():

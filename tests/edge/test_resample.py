@@ -39,7 +39,7 @@ def upcalls(rate: int, seconds: float, seed: int) -> np.ndarray:
     t = np.arange(rate) / rate
     chirp = 0.05 * np.sin(2 * np.pi * (60 * t + 80 * t**2)) * np.hanning(rate)
     for s in np.arange(4.0, seconds - 2, 12.0):
-        x[int(s * rate):int(s * rate) + rate] += chirp
+        x[int(s * rate) : int(s * rate) + rate] += chirp
     return x.astype(np.float32)
 
 
@@ -65,7 +65,9 @@ def test_output_length_is_what_the_resampler_writes(tmp_path, config, in_rate, o
     assert [b.start_sample for b in blocks] == list(np.cumsum([0] + [len(b.samples) for b in blocks[:-1]]))
     skipped = list(ResampledSource(Recording(probed, block_frames=in_rate // 2), probed, out_rate, skip=1234).blocks())
     assert skipped[0].start_sample == 1234
-    assert np.array_equal(np.concatenate([b.samples for b in skipped]), np.concatenate([b.samples for b in blocks])[1234:])
+    assert np.array_equal(
+        np.concatenate([b.samples for b in skipped]), np.concatenate([b.samples for b in blocks])[1234:]
+    )
 
 
 def test_streamed_equals_whole_file_with_resampling(config, recording):
@@ -90,8 +92,9 @@ def test_a_resampled_tone_keeps_its_level_and_frequency(tmp_path, config, freq):
     tone = (0.1 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
     sf.write(str(tmp_path / "tone48k.wav"), tone, NATIVE, subtype="FLOAT")
     t2 = np.arange(2000 * 120) / 2000
-    sf.write(str(tmp_path / "tone2k.wav"), (0.1 * np.sin(2 * np.pi * freq * t2)).astype(np.float32), 2000,
-             subtype="FLOAT")
+    sf.write(
+        str(tmp_path / "tone2k.wav"), (0.1 * np.sin(2 * np.pi * freq * t2)).astype(np.float32), 2000, subtype="FLOAT"
+    )
     resampled = process_recording(tmp_path / "tone48k.wav", config, None)
     direct = process_recording(tmp_path / "tone2k.wav", config, None)
     assert len(resampled.levels) == len(direct.levels) == 2
@@ -134,8 +137,13 @@ def test_cluster_units_of_a_resampled_recording_equal_the_whole_run(tmp_path, co
     whole = tmp_path / "whole"
     detect([recording], whole, config)
     seen = []
-    run_units([recording], tmp_path / "units", config, chunk_s=30,
-              execute=lambda units, job: (seen.extend(units), (run_unit(u, job) for u in units))[1])
+    run_units(
+        [recording],
+        tmp_path / "units",
+        config,
+        chunk_s=30,
+        execute=lambda units, job: (seen.extend(units), (run_unit(u, job) for u in units))[1],
+    )
     assert len(seen) == 3  # 60-s level periods: chunks of 60, 60 and 30 s
     assert_same_outputs(whole, tmp_path / "units")
 

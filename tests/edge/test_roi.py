@@ -53,8 +53,14 @@ def mix(background: np.ndarray, *calls: tuple[float, np.ndarray]) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def detect(samples: np.ndarray, settings: RoiSettings = NARW.roi, *, noise_state=None, bin_gain_db=0.0,
-           block: int | None = None):
+def detect(
+    samples: np.ndarray,
+    settings: RoiSettings = NARW.roi,
+    *,
+    noise_state=None,
+    bin_gain_db=0.0,
+    block: int | None = None,
+):
     frontend = StreamingFrontend(SPEC, bin_gain_db)
     detector = StreamingRoiDetector(settings, SPEC, noise_state=noise_state)
     rois = []
@@ -127,13 +133,16 @@ def test_max_duration_drops_a_continuous_tone(rng):
     assert found[0].start_s == pytest.approx(30.0, abs=0.2) and found[0].end_s == pytest.approx(50.0, abs=0.2)
 
 
-@pytest.mark.parametrize(("gap_s", "merge_gap_s", "count"), [
-    (0.05, 0.15, 1),  # shipped setting: calls 50 ms apart are one event
-    (2.0, 0.15, 2),
-    (0.4, 0.15, 2),
-    (0.4, 1.0, 1),  # a wider merge gap joins them
-    (2.0, 1.0, 2),
-])
+@pytest.mark.parametrize(
+    ("gap_s", "merge_gap_s", "count"),
+    [
+        (0.05, 0.15, 1),  # shipped setting: calls 50 ms apart are one event
+        (2.0, 0.15, 2),
+        (0.4, 0.15, 2),
+        (0.4, 1.0, 1),  # a wider merge gap joins them
+        (2.0, 1.0, 2),
+    ],
+)
 def test_merge_gap(rng, gap_s, merge_gap_s, count):
     first, second = tonal(150.0, 0.6, 0.1), tonal(150.0, 0.6, 0.1)
     x = mix(noise(rng, 30), (10.0, first), (10.6 + gap_s, second))
@@ -199,18 +208,21 @@ def test_band_is_the_strong_run_around_the_peak(rng):
 
 
 # -- settings and misuse ----------------------------------------------------------------------------
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"on_db": 6, "off_db": 10}, r"off_db=10 must be <= on_db=6 \(hysteresis\)"),
-    ({"on_db": 0}, r"on_db=0 must be > 0"),
-    ({"fmin": 300, "fmax": 100}, r"fmax=100 must be > fmin=300"),
-    ({"smooth_bins": 2}, r"smooth_bins=2 must be odd"),
-    ({"smooth_frames": 4}, r"smooth_frames=4 must be odd"),
-    ({"smooth_bins": 3.0}, r"smooth_bins=3\.0 is not an integer"),
-    ({"min_duration_s": 1.0, "max_duration_s": 0.5}, r"max_duration_s=0\.5 must be > min_duration_s=1\.0"),
-    ({"merge_gap_s": -0.1}, r"merge_gap_s=-0\.1 must be >= 0"),
-    ({"noise_segment_s": 0}, r"noise_segment_s=0 must be > 0"),
-    ({"noise_window_s": 0.5}, r"noise_window_s=0\.5 must be >= noise_segment_s=1\.0"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"on_db": 6, "off_db": 10}, r"off_db=10 must be <= on_db=6 \(hysteresis\)"),
+        ({"on_db": 0}, r"on_db=0 must be > 0"),
+        ({"fmin": 300, "fmax": 100}, r"fmax=100 must be > fmin=300"),
+        ({"smooth_bins": 2}, r"smooth_bins=2 must be odd"),
+        ({"smooth_frames": 4}, r"smooth_frames=4 must be odd"),
+        ({"smooth_bins": 3.0}, r"smooth_bins=3\.0 is not an integer"),
+        ({"min_duration_s": 1.0, "max_duration_s": 0.5}, r"max_duration_s=0\.5 must be > min_duration_s=1\.0"),
+        ({"merge_gap_s": -0.1}, r"merge_gap_s=-0\.1 must be >= 0"),
+        ({"noise_segment_s": 0}, r"noise_segment_s=0 must be > 0"),
+        ({"noise_window_s": 0.5}, r"noise_window_s=0\.5 must be >= noise_segment_s=1\.0"),
+    ],
+)
 def test_settings_validation(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         RoiSettings(**kwargs)

@@ -26,7 +26,9 @@ def test_a_deployment_by_name_is_the_shipped_file():
 
 
 def test_an_unknown_deployment_name_lists_the_known_ones():
-    with pytest.raises(ConfigError, match=r"deployment 'narw': no such file .*known: beluga, generic, multispecies, narw-upcall"):
+    with pytest.raises(
+        ConfigError, match=r"deployment 'narw': no such file .*known: beluga, generic, multispecies, narw-upcall"
+    ):
         load_deployment("narw")
 
 
@@ -36,8 +38,9 @@ def test_a_missing_path_is_not_taken_for_a_name(tmp_path):
 
 
 def test_pamedge_deployments_is_searched_first(tmp_path, monkeypatch):
-    (tmp_path / "narw-upcall.yaml").write_text((DEPLOYMENTS / "narw-upcall.yaml").read_text().replace(
-        "name: narw-upcall", "name: narw-site-b"))
+    (tmp_path / "narw-upcall.yaml").write_text(
+        (DEPLOYMENTS / "narw-upcall.yaml").read_text().replace("name: narw-upcall", "name: narw-site-b")
+    )
     monkeypatch.setenv("PAMEDGE_DEPLOYMENTS", str(tmp_path))
     assert load_deployment("narw-upcall").name == "narw-site-b"
 
@@ -58,8 +61,14 @@ def _in_root(root: Path, text: str) -> str:
 
 
 def _edge_run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from edge.cli.run import main; main()", *args],
-                          capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", "from edge.cli.run import main; main()", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_the_readme_systemd_recipe_passes_its_own_check(tmp_path):
@@ -93,15 +102,24 @@ def test_a_wheel_without_the_repository_finds_everything_by_name(tmp_path, rng):
     empty folder, classifies with the shipped model, passes its self-test and checks a
     deployment by name."""
     wheels = tmp_path / "wheels"
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     if build.returncode != 0 and "No module named pip" in build.stderr:
         pytest.skip("pip is not available in this interpreter")
     assert build.returncode == 0, build.stderr
     site = tmp_path / "site"
     (wheel,) = wheels.glob("pamedge-*.whl")
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
-                              str(wheel)], capture_output=True, text=True, timeout=600)
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert install.returncode == 0, install.stderr
     assert (site / "edge" / "_shipped" / "models" / "narw-upcall" / "card.yaml").is_file()
     empty = tmp_path / "empty"
@@ -116,11 +134,23 @@ def test_a_wheel_without_the_repository_finds_everything_by_name(tmp_path, rng):
     env["PYTHONPATH"] = str(site)
 
     def cli(module: str, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-c", f"from {module} import main; main()", *args],
-                              capture_output=True, text=True, cwd=empty, env=env, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-c", f"from {module} import main; main()", *args],
+            capture_output=True,
+            text=True,
+            cwd=empty,
+            env=env,
+            timeout=300,
+        )
 
-    where = subprocess.run([sys.executable, "-c", "import edge; print(edge.__file__)"], capture_output=True,
-                           text=True, cwd=empty, env=env, timeout=300)
+    where = subprocess.run(
+        [sys.executable, "-c", "import edge; print(edge.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=empty,
+        env=env,
+        timeout=300,
+    )
     assert where.stdout.strip() == str(site / "edge" / "__init__.py")
     detect = cli("edge.cli.detect", "rec", "-o", "out", "--config", "narw-upcall", "-q")
     assert detect.returncode == 0, detect.stderr
@@ -128,8 +158,11 @@ def test_a_wheel_without_the_repository_finds_everything_by_name(tmp_path, rng):
     assert len(rows) > 1 and all(",upcall," in r and "narw-upcall@" in r for r in rows[1:])
     selftest = cli("edge.cli.selftest")
     assert selftest.returncode == 0, selftest.stdout + selftest.stderr
-    assert {line.split()[1].split("@")[0] for line in selftest.stdout.splitlines()} == \
-        {"narw-upcall", "multispecies", "beluga-demo"}
+    assert {line.split()[1].split("@")[0] for line in selftest.stdout.splitlines()} == {
+        "narw-upcall",
+        "multispecies",
+        "beluga-demo",
+    }
     check = cli("edge.cli.run", "--check", "--config", "narw-upcall")
     problems = [line for line in check.stderr.splitlines() if line.startswith("error:")]
     assert check.returncode == 2 and len(problems) == 1 and "key_file" in problems[0], check.stderr

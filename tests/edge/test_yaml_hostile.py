@@ -11,17 +11,24 @@ from edge.calibration import HydrophoneTable
 from edge.errors import CalibrationError, ConfigError
 from tests.conftest import DEPLOYMENTS
 
-BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi")
-) + "description: *i\n"
+BOMB = (
+    "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+    )
+    + "description: *i\n"
+)
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"name: caf\xe9\n", r"not UTF-8 text \(byte 0xe9 at offset 9\)"),
-    (b"name: a\nname: b\n", r"not valid YAML: duplicate key 'name' \(line 2\)"),
-    (BOMB.encode(), r"not valid YAML: aliases \(\*name\) are not allowed in pamedge configs \(line 2\)"),
-    (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", r"not valid YAML: nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"name: caf\xe9\n", r"not UTF-8 text \(byte 0xe9 at offset 9\)"),
+        (b"name: a\nname: b\n", r"not valid YAML: duplicate key 'name' \(line 2\)"),
+        (BOMB.encode(), r"not valid YAML: aliases \(\*name\) are not allowed in pamedge configs \(line 2\)"),
+        (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", r"not valid YAML: nested too deeply"),
+    ],
+)
 def test_read_yaml_refuses_in_one_line(tmp_path, content, message):
     path = tmp_path / "d.yaml"
     path.write_bytes(content)
@@ -36,8 +43,10 @@ def test_edge_detect_and_edge_run_check_exit_2_with_one_line(tmp_path):
 
     bad = tmp_path / "d.yaml"
     bad.write_text((DEPLOYMENTS / "narw-upcall.yaml").read_text() + "description: again\n")
-    for cli, args in ((detect, [str(tmp_path), "-o", str(tmp_path / "out"), "--config", str(bad)]),
-                      (run, ["--check", "--config", str(bad)])):
+    for cli, args in (
+        (detect, [str(tmp_path), "-o", str(tmp_path / "out"), "--config", str(bad)]),
+        (run, ["--check", "--config", str(bad)]),
+    ):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 2, result.output
         assert "duplicate key 'description'" in result.stderr and "Traceback" not in result.output
@@ -80,12 +89,17 @@ def test_a_key_file_others_can_write_is_refused_and_check_says_so(tmp_path):
     key.parent.mkdir(parents=True)
     key.write_text("ab" * 32 + "\n")
     key.chmod(0o666)
-    with pytest.raises(ConfigError, match=r"narw-upcall.key: the key file is writable by group or others \(mode 666\); chmod 600"):
+    with pytest.raises(
+        ConfigError, match=r"narw-upcall.key: the key file is writable by group or others \(mode 666\); chmod 600"
+    ):
         read_key(key)
     deployment = tmp_path / "deployment.yaml"
-    deployment.write_text((DEPLOYMENTS / "narw-upcall.yaml").read_text()
-                          .replace("/etc/pamedge", str(tmp_path / "etc" / "pamedge"))
-                          .replace("/var/lib/pamedge", str(tmp_path / "var")))
+    deployment.write_text(
+        (DEPLOYMENTS / "narw-upcall.yaml")
+        .read_text()
+        .replace("/etc/pamedge", str(tmp_path / "etc" / "pamedge"))
+        .replace("/var/lib/pamedge", str(tmp_path / "var"))
+    )
     assert [p for p in check(deployment) if "key_file" in p and "writable by group or others" in p]
     key.chmod(0o600)
     assert read_key(key) == bytes.fromhex("ab" * 32) and check(deployment) == []
@@ -96,17 +110,20 @@ def test_a_key_file_others_can_write_is_refused_and_check_says_so(tmp_path):
         load_keys(str(keys))
 
 
-@pytest.mark.parametrize("section, key, value, message", [
-    ("frontend", "nfft", 1_000_000_000, "nfft=1000000000 must be <= 131072"),
-    ("model", "threads", 100_000, "threads=100000 must be <= 32 (more threads than cores"),
-    ("model", "batch_size", 10**9, "batch_size=1000000000 must be <= 4096"),
-    ("roi", "smooth_frames", 100_001, "smooth_frames=100001 must be <= 101"),
-    ("roi", "noise_segment_s", 0.0001, "noise_window_s / noise_segment_s = 600000 segments"),
-    (None, "block_s", 0.0001, "block_s=0.0001 must be >= 0.01"),
-    (None, "block_s", 1e9, "block_s=1000000000.0 must be <= 3600"),
-    ("levels", "period_s", 1e9, "period_s=1000000000.0 must be <= 86400"),
-    ("run", "live", {"channels": 100_000}, "channels=100000 must be <= 64"),
-])
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("frontend", "nfft", 1_000_000_000, "nfft=1000000000 must be <= 131072"),
+        ("model", "threads", 100_000, "threads=100000 must be <= 32 (more threads than cores"),
+        ("model", "batch_size", 10**9, "batch_size=1000000000 must be <= 4096"),
+        ("roi", "smooth_frames", 100_001, "smooth_frames=100001 must be <= 101"),
+        ("roi", "noise_segment_s", 0.0001, "noise_window_s / noise_segment_s = 600000 segments"),
+        (None, "block_s", 0.0001, "block_s=0.0001 must be >= 0.01"),
+        (None, "block_s", 1e9, "block_s=1000000000.0 must be <= 3600"),
+        ("levels", "period_s", 1e9, "period_s=1000000000.0 must be <= 86400"),
+        ("run", "live", {"channels": 100_000}, "channels=100000 must be <= 64"),
+    ],
+)
 def test_sizes_are_bounded_at_validation_with_the_limit_named(tmp_path, section, key, value, message):
     """Sizes that would take gigabytes or minutes are refused when the deployment loads, in one
     line naming the file, the key and the limit (issue: hardening, case 8)."""

@@ -22,8 +22,13 @@ from tests.conftest import DEPLOYMENTS, ROOT, shared_path
 from tests.edge.model_bundles import has_tflite_tools
 
 BUNDLES = sorted(p for p in (ROOT / "models").iterdir() if (p / "card.yaml").is_file())
-BACKENDS = ["onnx", pytest.param("tflite", marks=pytest.mark.skipif(
-    not has_tflite_tools(), reason="ai-edge-litert is not installed (pamedge[tflite])"))]
+BACKENDS = [
+    "onnx",
+    pytest.param(
+        "tflite",
+        marks=pytest.mark.skipif(not has_tflite_tools(), reason="ai-edge-litert is not installed (pamedge[tflite])"),
+    ),
+]
 
 
 def card(path):
@@ -62,8 +67,13 @@ def test_selftest_passes_on_the_avx2_kernels_under_qemu():
 
     if not cpu_kind().startswith("x86-64") or shutil.which(QEMU) is None:
         pytest.skip(f"needs an x86-64 host with {QEMU} (Debian qemu-user; make system-deps)")
-    out = subprocess.run([QEMU, "-cpu", QEMU_CPU, sys.executable, "-m", "edge.cli.selftest", "--backend", "all",
-                          "--json"], capture_output=True, text=True, cwd=ROOT, timeout=1200)
+    out = subprocess.run(
+        [QEMU, "-cpu", QEMU_CPU, sys.executable, "-m", "edge.cli.selftest", "--backend", "all", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=1200,
+    )
     assert out.returncode == 0, out.stdout + out.stderr[-2000:]
     results = json.loads(out.stdout)["results"]
     assert {r["identity"].split("@")[0] for r in results} == {p.name for p in BUNDLES}
@@ -94,8 +104,13 @@ def test_selftest_passes_on_this_machine(path, kind):
 
 
 def test_edge_selftest_cli_checks_every_backend():
-    out = subprocess.run([sys.executable, "-m", "edge.cli.selftest", str(ROOT / "models" / "narw-upcall"),
-                          "--backend", "all", "--json"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "edge.cli.selftest", str(ROOT / "models" / "narw-upcall"), "--backend", "all", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     expected = ["onnx"] + (["tflite"] if has_tflite_tools() else [])
@@ -105,8 +120,9 @@ def test_edge_selftest_cli_checks_every_backend():
         assert max(r["max_abs_deviation"].values()) <= r["tolerance"]
 
 
-@pytest.mark.parametrize("deployment,bundle", [("narw-upcall", "narw-upcall"), ("multispecies", "multispecies"),
-                                               ("beluga", "beluga-demo")])
+@pytest.mark.parametrize(
+    "deployment,bundle", [("narw-upcall", "narw-upcall"), ("multispecies", "multispecies"), ("beluga", "beluga-demo")]
+)
 def test_each_deployment_loads_its_default_model(deployment, bundle):
     classifier = load_classifier(load_deployment(DEPLOYMENTS / f"{deployment}.yaml"))
     assert classifier.identity.startswith(f"{bundle}@")
@@ -132,8 +148,13 @@ def test_int8_narw_upcall_through_edge_detect_matches_its_card(narw_recordings, 
     from training.evaluate import evaluate_bundle
 
     config = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
-    result = evaluate_bundle(ROOT / "models" / "narw-upcall", narw_recordings, config,
-                             HydrophoneTable.load(config.table_path()), backend=kind)
+    result = evaluate_bundle(
+        ROOT / "models" / "narw-upcall",
+        narw_recordings,
+        config,
+        HydrophoneTable.load(config.table_path()),
+        backend=kind,
+    )
     stated = card(ROOT / "models" / "narw-upcall")["metrics"]["events"][f"{kind}_int8"]
     assert_within_one_event(result["events"]["overall"], stated, result["events"]["hours"])
 
@@ -149,19 +170,46 @@ def test_edge_train_evaluate_on_a_bundle_is_edge_detect(tmp_path):
     data = shared_path("meridian-osmose-narw", "task-2a", "data", "train")
     out = tmp_path / "evaluate.json"
     result = subprocess.run(
-        [sys.executable, "-c", "from training.cli.train import main; main()", "evaluate",
-         str(ROOT / "models" / "narw-upcall"), "--config", str(DEPLOYMENTS / "narw-upcall.yaml"),
-         "--annotations", str(data / "annotations_train.csv"), "--audio-dir", str(data / "narw"),
-         "--background", str(data / "background"), "--label", "1=upcall", "-o", str(out)],
-        capture_output=True, text=True, cwd=ROOT, timeout=600)
+        [
+            sys.executable,
+            "-c",
+            "from training.cli.train import main; main()",
+            "evaluate",
+            str(ROOT / "models" / "narw-upcall"),
+            "--config",
+            str(DEPLOYMENTS / "narw-upcall.yaml"),
+            "--annotations",
+            str(data / "annotations_train.csv"),
+            "--audio-dir",
+            str(data / "narw"),
+            "--background",
+            str(data / "background"),
+            "--label",
+            "1=upcall",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     events = json.loads(out.read_text())["events"]["overall"]
     config = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
-    report = detect([data / "narw", data / "background"], tmp_path / "out", config,
-                    table=HydrophoneTable.load(config.table_path()), classifier=load_classifier(config))
+    report = detect(
+        [data / "narw", data / "background"],
+        tmp_path / "out",
+        config,
+        table=HydrophoneTable.load(config.table_path()),
+        classifier=load_classifier(config),
+    )
     assert not report.failed
-    found = [Annotation(Path(d.file).name, d.start_s, d.end_s, d.low_hz, d.high_hz, d.label)
-             for f in report.files for d in f.detections]
+    found = [
+        Annotation(Path(d.file).name, d.start_s, d.end_s, d.low_hz, d.high_hz, d.label)
+        for f in report.files
+        for d in f.detections
+    ]
     truth = read_csv(data / "annotations_train.csv", labels={"1": "upcall"})
     direct = match_events(found, truth, hours=report.audio_s / 3600, classes=["upcall"])["overall"]
     assert (events["tp"], events["fp"], events["fn"]) == (direct["tp"], direct["fp"], direct["fn"])
@@ -169,7 +217,19 @@ def test_edge_train_evaluate_on_a_bundle_is_edge_detect(tmp_path):
 
 
 def test_edge_train_evaluate_needs_a_deployment_for_a_bundle():
-    result = subprocess.run([sys.executable, "-c", "from training.cli.train import main; main()", "evaluate",
-                             str(ROOT / "models" / "narw-upcall"), "--annotations", str(ROOT / "README.md")],
-                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from training.cli.train import main; main()",
+            "evaluate",
+            str(ROOT / "models" / "narw-upcall"),
+            "--annotations",
+            str(ROOT / "README.md"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert result.returncode != 0 and "give --config" in result.stderr

@@ -82,8 +82,10 @@ def server(store, monkeypatch):
 
 
 def _post(body: bytes, *, length: str | None = None, kind: str = "application/json") -> bytes:
-    head = (f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {kind}\r\n"
-            f"Content-Length: {len(body) if length is None else length}\r\n\r\n").encode()
+    head = (
+        f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {kind}\r\n"
+        f"Content-Length: {len(body) if length is None else length}\r\n\r\n"
+    ).encode()
     return head + body
 
 
@@ -115,12 +117,19 @@ def test_silent_connections_are_closed_and_bounded(server):
 
 
 @settings(derandomize=True, max_examples=500, deadline=None)
-@given(st.one_of(
-    st.text(max_size=200),
-    st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-                 lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-                     st.sampled_from(["imei", "momsn", "data", "transmit_time", "x"]), inner, max_size=5),
-                 max_leaves=20).map(lambda doc: json.dumps(doc, allow_nan=True))))
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(st.sampled_from(["imei", "momsn", "data", "transmit_time", "x"]), inner, max_size=5)
+            ),
+            max_leaves=20,
+        ).map(lambda doc: json.dumps(doc, allow_nan=True)),
+    )
+)
 def test_the_delivery_parser_raises_only_its_own_error(text):
     try:
         imei, momsn, when, data = parse_delivery_json(text)

@@ -35,8 +35,9 @@ def clock():
 
 @pytest.fixture
 def store(tmp_path, clock):
-    with ShoreStore(tmp_path / "shore.sqlite", KeyRing({"buoy-1": KEY, "buoy-2": bytes(range(1, 33))}),
-                    clock=clock) as s:
+    with ShoreStore(
+        tmp_path / "shore.sqlite", KeyRing({"buoy-1": KEY, "buoy-2": bytes(range(1, 33))}), clock=clock
+    ) as s:
         yield s
 
 
@@ -60,8 +61,9 @@ def test_flipped_bit_other_key_unknown_deployment_and_replay_are_rejected_and_co
     assert store.accept(fs[0]) == REJECTED  # the same frame delivered again days later: a replay
     assert dict(store.counts) == {ACCEPTED: len(fs), REJECTED: 5, DUPLICATE: 1}
     assert dict(store.rejected_by) == {"bad MAC": 2, "unknown deployment": 1, "malformed": 1, "replay": 1}
-    assert store.summary() == (f"accepted {len(fs)}  duplicate 1  rejected 5 (bad MAC 2, unknown deployment 1, "
-                               "replay 1, malformed 1)")
+    assert store.summary() == (
+        f"accepted {len(fs)}  duplicate 1  rejected 5 (bad MAC 2, unknown deployment 1, replay 1, malformed 1)"
+    )
     causes = [r[0] for r in store.conn.execute("SELECT cause FROM rejected ORDER BY rowid")]
     assert causes == ["bad MAC", "bad MAC", "unknown deployment", "malformed", "replay"]
     assert store.seqs("buoy-1") == list(range(1, 201))
@@ -108,11 +110,14 @@ def test_rockblock_webhook_dedup_and_momsn_wrap(store):
         momsns = [65533, 65534, 65535, 0, 1]
         assert len(fs) == len(momsns)
         for f, m in zip(fs, momsns):
-            assert post(port, imei="300234010000001", momsn=m, transmit_time=f"26-03-28 00:0{m % 10}:00",
-                        data=f.hex()) == (200, ACCEPTED)
+            assert post(
+                port, imei="300234010000001", momsn=m, transmit_time=f"26-03-28 00:0{m % 10}:00", data=f.hex()
+            ) == (200, ACCEPTED)
         # RockBLOCK retrying a POST: same imei, momsn and time
-        assert post(port, imei="300234010000001", momsn=0, transmit_time="26-03-28 00:00:00",
-                    data=fs[3].hex())[1] == DUPLICATE
+        assert (
+            post(port, imei="300234010000001", momsn=0, transmit_time="26-03-28 00:00:00", data=fs[3].hex())[1]
+            == DUPLICATE
+        )
         with pytest.raises(urllib.error.HTTPError, match="400"):
             post(port, imei="300234010000001", data="zz")
     finally:
@@ -139,8 +144,10 @@ def test_exports_have_the_detections_csv_columns(tmp_path, store):
     import dataclasses
 
     original = make_detections(50)
-    original[20:] = [dataclasses.replace(d, model="narw-cnn@5f1c2a9e", hydrophone="ST6872", calibration_db=-177.6)
-                     for d in original[20:]]
+    original[20:] = [
+        dataclasses.replace(d, model="narw-cnn@5f1c2a9e", hydrophone="ST6872", calibration_db=-177.6)
+        for d in original[20:]
+    ]
     for f in reversed(pack_all(list(enumerate(original, 1)), deployment="buoy-1", key=KEY)):  # identity last
         store.accept(f)
     assert export_csv(store, tmp_path / "out.csv") == 50
@@ -149,8 +156,11 @@ def test_exports_have_the_detections_csv_columns(tmp_path, store):
     assert tuple(rows[0]) == DETECTION_COLUMNS and rows[0]["deployment"] == "buoy-1"
     assert [r["label"] for r in rows] == [d.label for d in original]
     identity = [(r["model"], r["config_hash"], r["hydrophone"], r["calibration_db"]) for r in rows]
-    assert identity == [("", "0123456789abcdef", "", "")] * 20 + [
-        ("narw-cnn@5f1c2a9e", "0123456789abcdef", "ST6872", "-177.60")] * 30
+    assert (
+        identity
+        == [("", "0123456789abcdef", "", "")] * 20
+        + [("narw-cnn@5f1c2a9e", "0123456789abcdef", "ST6872", "-177.60")] * 30
+    )
     tables = export_raven(store, tmp_path / "raven")
     assert [t.name for t in tables] == ["buoy-1_20260328.selections.txt"]
     assert tables[0].read_text().startswith("Selection\tView\tChannel\tBegin Time (s)")

@@ -30,14 +30,17 @@ def test_csv_with_custom_columns(tmp_path):
     assert (a.file, a.start_s, a.end_s, a.low_hz, a.high_hz, a.label) == ("x.wav", 1.0, 2.0, 50.0, 250.0, "upcall")
 
 
-@pytest.mark.parametrize("body,line,message", [
-    ("x.wav,1,2,50,250,1,\nx.wav,3,2.5,50,250,1,\n", 3, "end 2.5 is not after start 3"),
-    ("x.wav,1,2,50,250,1,\nx.wav,9,11,50,250,1,\n", 3, "past the end of x.wav"),
-    ("x.wav,1,2,50,250,2,\n", 2, "unknown label '2'"),
-    ("x.wav,1,two,50,250,1,\n", 2, "column 'end' holds 'two'"),
-    ("x.wav,1,2,250,50,1,\n", 2, "high frequency 50.0 is below"),
-    ("y.wav,1,2,50,250,1,\n", 2, "recording 'y.wav' not found"),
-])
+@pytest.mark.parametrize(
+    "body,line,message",
+    [
+        ("x.wav,1,2,50,250,1,\nx.wav,3,2.5,50,250,1,\n", 3, "end 2.5 is not after start 3"),
+        ("x.wav,1,2,50,250,1,\nx.wav,9,11,50,250,1,\n", 3, "past the end of x.wav"),
+        ("x.wav,1,2,50,250,2,\n", 2, "unknown label '2'"),
+        ("x.wav,1,two,50,250,1,\n", 2, "column 'end' holds 'two'"),
+        ("x.wav,1,2,250,50,1,\n", 2, "high frequency 50.0 is below"),
+        ("y.wav,1,2,50,250,1,\n", 2, "recording 'y.wav' not found"),
+    ],
+)
 def test_bad_csv_names_file_and_line(tmp_path, body, line, message):
     path = tmp_path / "bad.csv"
     path.write_text(HEADER + body)
@@ -54,10 +57,12 @@ def test_missing_columns_named(tmp_path):
         read_csv(path)
 
 
-RAVEN = ("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tLabel\n"
-         "1\tSpectrogram 1\t1\t1.5\t2.5\t50\t250\tupcall\n"
-         "1\tWaveform 1\t1\t1.5\t2.5\t50\t250\tupcall\n"
-         "2\tSpectrogram 1\t1\t4.0\t5.0\t60\t240\tgunshot\n")
+RAVEN = (
+    "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tLabel\n"
+    "1\tSpectrogram 1\t1\t1.5\t2.5\t50\t250\tupcall\n"
+    "1\tWaveform 1\t1\t1.5\t2.5\t50\t250\tupcall\n"
+    "2\tSpectrogram 1\t1\t4.0\t5.0\t60\t240\tgunshot\n"
+)
 
 
 def test_raven_table(tmp_path):
@@ -84,7 +89,9 @@ def test_csv_without_frequency_columns_spans_the_band(tmp_path):
     path.write_text("filename,start,end,label\nx.wav,82.313,83.791,up\nx.wav,102.292,103.844,up\n")
     anns = read_csv(path, labels={"up": "upcall"})
     assert [(a.start_s, a.end_s, a.low_hz, a.high_hz, a.label) for a in anns] == [
-        (82.313, 83.791, 0.0, float("inf"), "upcall"), (102.292, 103.844, 0.0, float("inf"), "upcall")]
+        (82.313, 83.791, 0.0, float("inf"), "upcall"),
+        (102.292, 103.844, 0.0, float("inf"), "upcall"),
+    ]
     path.write_text("filename,start,end,label\nx.wav,5,4,up\n")
     with pytest.raises(AnnotationError, match=r"day2.csv: line 2: end 4.0 is not after start 5.0"):
         read_csv(path, labels={"up": "upcall"})

@@ -29,8 +29,7 @@ def test_background_mixing_only_adds_power(rng):
 
 def test_masks_fill_with_the_median(rng):
     x = rng.normal(60, 5, (40, 30)).astype(np.float32)
-    s = AugmentSettings(background_p=0, gain_db=0, shift_frames=0, time_masks=1, time_mask_frames=40,
-                        freq_masks=0)
+    s = AugmentSettings(background_p=0, gain_db=0, shift_frames=0, time_masks=1, time_mask_frames=40, freq_masks=0)
     out = augment(x, np.random.default_rng(5), s)
     masked = np.all(out == np.float32(np.median(x)), axis=1)
     assert masked.any()  # a mask of at least one frame was drawn with this seed

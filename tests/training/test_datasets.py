@@ -25,8 +25,9 @@ def narw():
 
 @pytest.fixture
 def recording(write_audio, rng):
-    x, anns = synth_recording(rng, sample_rate=RATE, duration_s=90, calls={"upcall": 5}, snr_db=(10, 15),
-                              name="rec.wav")
+    x, anns = synth_recording(
+        rng, sample_rate=RATE, duration_s=90, calls={"upcall": 5}, snr_db=(10, 15), name="rec.wav"
+    )
     path = write_audio("rec.wav", x, RATE, subtype="FLOAT")
     return str(path), anns
 
@@ -49,15 +50,23 @@ def test_builder_features_equal_edge_frontend_output(narw, recording):
     for x, ref in zip(ds.x, ds.refs):
         first = round(ref.offset_s / spec.hop_s)
         if 0 <= first and first + n <= len(reference):
-            assert np.array_equal(x, reference[first:first + n])
+            assert np.array_equal(x, reference[first : first + n])
             inside += 1
     assert inside >= len(ds) - 2
 
 
 def test_positives_negatives_and_hard_negatives(narw, recording):
     path, anns = recording
-    ds = build_annotated({path: anns}, narw, window_s=2.0, classes=("noise", "upcall"), seed=1,
-                         positives_per_call=2, negatives_per_recording=6, jitter_s=0.3)
+    ds = build_annotated(
+        {path: anns},
+        narw,
+        window_s=2.0,
+        classes=("noise", "upcall"),
+        seed=1,
+        positives_per_call=2,
+        negatives_per_recording=6,
+        jitter_s=0.3,
+    )
     kinds = [r.kind for r in ds.refs]
     assert kinds.count("positive") == 10 and kinds.count("negative") == 6
     for r, y in zip(ds.refs, ds.y):
@@ -72,8 +81,9 @@ def test_hard_negatives_are_detector_candidates_off_the_annotations(narw, write_
     x, anns = synth_recording(rng, sample_rate=RATE, duration_s=120, calls={"upcall": 6}, snr_db=(15, 20))
     path = str(write_audio("two.wav", x, RATE, subtype="FLOAT"))
     # label only half of the calls: the other half are candidates overlapping no annotation
-    ds = build_annotated({path: anns[::2]}, narw, window_s=2.0, classes=("noise", "upcall"), seed=0,
-                         negatives_per_recording=0)
+    ds = build_annotated(
+        {path: anns[::2]}, narw, window_s=2.0, classes=("noise", "upcall"), seed=0, negatives_per_recording=0
+    )
     hard = [r for r in ds.refs if r.kind == "hard_negative"]
     assert len(hard) >= 2
     assert all(r.label == "noise" for r in hard)

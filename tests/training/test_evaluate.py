@@ -24,9 +24,13 @@ def ev(file, start, end, label="upcall"):
 
 def test_match_events_by_time_overlap():
     truth = [ev("a", 10, 11), ev("a", 20, 21), ev("b", 5, 6), ev("a", 40, 41, "moan")]
-    dets = [ev("a", 10.5, 11.5), ev("a", 10.8, 12),  # two on one call: one TP, one FP
-            ev("b", 20, 21),  # right time, wrong file: FP
-            ev("a", 40, 41, "moan"), ev("a", 60, 61, "moan")]
+    dets = [
+        ev("a", 10.5, 11.5),
+        ev("a", 10.8, 12),  # two on one call: one TP, one FP
+        ev("b", 20, 21),  # right time, wrong file: FP
+        ev("a", 40, 41, "moan"),
+        ev("a", 60, 61, "moan"),
+    ]
     m = match_events(dets, truth, hours=2.0)
     up, moan = m["per_class"]["upcall"], m["per_class"]["moan"]
     assert (up["tp"], up["fp"], up["fn"]) == (1, 2, 2)
@@ -44,11 +48,16 @@ def test_pr_curve():
 
 
 def test_evaluate_runs_detector_and_classifier_on_unseen_recordings(tmp_path, capsys):
-    config = write_config(tmp_path, train={"epochs": 5, "batch_size": 32, "patience": 5, "threads": 1,
-                                           "steps_per_epoch": 8, "progress": False})
+    config = write_config(
+        tmp_path,
+        train={"epochs": 5, "batch_size": 32, "patience": 5, "threads": 1, "steps_per_epoch": 8, "progress": False},
+    )
     train(load_config(config))
-    unseen = write_synthetic(SyntheticSettings(recordings=2, duration_s=60, calls={"upcall": 6}, snr_db=(8, 15)),
-                             tmp_path / "unseen", seed=99)
+    unseen = write_synthetic(
+        SyntheticSettings(recordings=2, duration_s=60, calls={"upcall": 6}, snr_db=(8, 15)),
+        tmp_path / "unseen",
+        seed=99,
+    )
     with pytest.raises(SystemExit) as info:
         main(["evaluate", str(tmp_path / "run"), "--annotations", str(unseen)])
     assert info.value.code == 0
@@ -93,8 +102,9 @@ def test_evaluation_and_edge_detect_scan_an_roi_alike(tmp_path_factory):
 
     scored, ckpt = score_recordings(run, {str(path): []}, config, table, classify=onnx, policy=classifier.policy)
     ours = detections(scored[0], _outputs(ckpt), classifier.thresholds["upcall"])
-    assert [(round(d.start_s, 6), round(d.end_s, 6), d.label) for d in edge] == \
-        [(round(a.start_s, 6), round(a.end_s, 6), a.label) for a in ours]
+    assert [(round(d.start_s, 6), round(d.end_s, 6), d.label) for d in edge] == [
+        (round(a.start_s, 6), round(a.end_s, 6), a.label) for a in ours
+    ]
     rois = scored[0].rois
     assert sum(len(s) for s in scored[0].starts) > len(rois)  # long ROIs were scanned
     assert edge and len(rois) == len(scored[0].starts)

@@ -6,8 +6,10 @@ from tests.test_imports import loaded, modules_after
 
 
 def test_dataset_modules_do_not_import_torch():
-    mods = modules_after("import training.annotations, training.synth, training.datasets, training.splits, "
-                         "training.augment, training.metrics, training.sources")
+    mods = modules_after(
+        "import training.annotations, training.synth, training.datasets, training.splits, "
+        "training.augment, training.metrics, training.sources"
+    )
     assert loaded(mods, ("torch",)) == []
 
 

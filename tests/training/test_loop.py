@@ -22,12 +22,12 @@ CONFIG = {
     "classes": ["noise", "upcall"],
     "window_s": 2.0,
     "seed": 7,
-    "data": {"synthetic": {"recordings": 6, "duration_s": 40, "sample_rate": 2000, "calls": {"upcall": 6},
-                           "snr_db": [3, 12]}},
+    "data": {
+        "synthetic": {"recordings": 6, "duration_s": 40, "sample_rate": 2000, "calls": {"upcall": 6}, "snr_db": [3, 12]}
+    },
     "split": {"val": 0.2, "test": 0.2},
     "model": {"width": 8, "depth": 2},
-    "train": {"epochs": 6, "batch_size": 32, "patience": 4, "threads": 1, "steps_per_epoch": 8,
-              "progress": False},
+    "train": {"epochs": 6, "batch_size": 32, "patience": 4, "threads": 1, "steps_per_epoch": 8, "progress": False},
 }
 
 
@@ -55,8 +55,18 @@ def test_tiny_model_beats_chance_by_a_wide_margin(trained):
 
 def test_run_folder_holds_everything(trained):
     run, metrics = trained
-    for name in ("best.pt", "last.pt", "metrics.json", "confusion.csv", "pr_curve.csv", "config.yaml",
-                 "frontend.json", "split.json", "history.json", "dataset.npz"):
+    for name in (
+        "best.pt",
+        "last.pt",
+        "metrics.json",
+        "confusion.csv",
+        "pr_curve.csv",
+        "config.yaml",
+        "frontend.json",
+        "split.json",
+        "history.json",
+        "dataset.npz",
+    ):
         assert (run / name).is_file(), name
     frontend = json.loads((run / "frontend.json").read_text())
     assert frontend["spec"]["sample_rate"] == 2000 and metrics["frontend_hash"] == frontend["hash"]
@@ -108,8 +118,11 @@ def test_cli_reports_errors_in_one_line(tmp_path, capsys):
 
 
 def test_holdout_recordings_are_the_test_split(tmp_path):
-    path = write_config(tmp_path, split={"val": 0.25, "holdout": ["synthetic_002.wav"]},
-                        train={**CONFIG["train"], "epochs": 1, "steps_per_epoch": 2})
+    path = write_config(
+        tmp_path,
+        split={"val": 0.25, "holdout": ["synthetic_002.wav"]},
+        train={**CONFIG["train"], "epochs": 1, "steps_per_epoch": 2},
+    )
     train(load_config(path))
     split = json.loads((tmp_path / "run" / "split.json").read_text())
     assert [p.rsplit("/", 1)[-1] for p in split["test"]] == ["synthetic_002.wav"]
@@ -121,8 +134,12 @@ def test_holdout_recordings_are_the_test_split(tmp_path):
 
 def test_sites_group_recordings_in_the_split(tmp_path):
     sites = {f"synthetic_{i:03d}.wav": f"site{i // 2}" for i in range(6)}  # 3 sites of 2 recordings
-    path = write_config(tmp_path, data={**CONFIG["data"], "groups": sites}, split={"val": 0.34, "test": 0.34},
-                        train={**CONFIG["train"], "epochs": 1, "steps_per_epoch": 1})
+    path = write_config(
+        tmp_path,
+        data={**CONFIG["data"], "groups": sites},
+        split={"val": 0.34, "test": 0.34},
+        train={**CONFIG["train"], "epochs": 1, "steps_per_epoch": 1},
+    )
     train(load_config(path))
     split = json.loads((tmp_path / "run" / "split.json").read_text())
     assert sorted(sum(split.values(), [])) == ["site0", "site1", "site2"]
@@ -137,8 +154,9 @@ def test_synthetic_call_above_nyquist_is_a_config_error(tmp_path):
 def test_dataset_cache_is_rebuilt_when_the_data_section_changes(tmp_path):
     from training.sources import build_dataset
 
-    small = {"synthetic": {"recordings": 2, "duration_s": 20, "sample_rate": 2000, "calls": {"upcall": 2},
-                           "snr_db": [3, 12]}}
+    small = {
+        "synthetic": {"recordings": 2, "duration_s": 20, "sample_rate": 2000, "calls": {"upcall": 2}, "snr_db": [3, 12]}
+    }
     config = load_config(write_config(tmp_path, data=small))
     run = tmp_path / "run"
     first = build_dataset(config, run)

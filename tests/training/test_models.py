@@ -24,8 +24,12 @@ def test_single_and_multilabel_heads(width, depth):
 
 
 def test_multi_output_has_two_named_heads():
-    s = NetworkSettings(width=4, depth=2, head="multi_output",
-                      outputs={"hf_call": ["none", "a", "b"], "whistle": ["none", "up", "down", "flat"]})
+    s = NetworkSettings(
+        width=4,
+        depth=2,
+        head="multi_output",
+        outputs={"hf_call": ["none", "a", "b"], "whistle": ["none", "up", "down", "flat"]},
+    )
     out = ResNet(s)(torch.randn(2, 40, 30))
     assert set(out) == {"hf_call", "whistle"}
     assert out["hf_call"].shape == (2, 3) and out["whistle"].shape == (2, 4)

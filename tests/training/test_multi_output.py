@@ -27,15 +27,27 @@ roi: {fmin: 1500, fmax: 12000, min_duration_s: 0.1, noise_window_s: 10, noise_se
 
 def config(tmp_path, outputs):
     (tmp_path / "beluga.yaml").write_text(DEPLOYMENT)
-    data = {"out": "run", "deployment": "beluga.yaml", "classes": ["noise", "whistle", "hf_pulsed"],
-            "window_s": 1.0, "seed": 3,
-            "data": {"synthetic": {"recordings": 4, "duration_s": 15, "sample_rate": 32000,
-                                   "calls": {"whistle": 3, "hf_pulsed": 3}, "snr_db": [8, 15]},
-                     "negatives_per_recording": 6, "hard_negatives": False},
-            "split": {"val": 0.25, "test": 0.25},
-            "model": {"width": 8, "depth": 2, "head": "multi_output", "outputs": outputs},
-            "train": {"epochs": 6, "batch_size": 16, "steps_per_epoch": 10, "lr": 0.003, "patience": 6,
-                      "progress": False}}
+    data = {
+        "out": "run",
+        "deployment": "beluga.yaml",
+        "classes": ["noise", "whistle", "hf_pulsed"],
+        "window_s": 1.0,
+        "seed": 3,
+        "data": {
+            "synthetic": {
+                "recordings": 4,
+                "duration_s": 15,
+                "sample_rate": 32000,
+                "calls": {"whistle": 3, "hf_pulsed": 3},
+                "snr_db": [8, 15],
+            },
+            "negatives_per_recording": 6,
+            "hard_negatives": False,
+        },
+        "split": {"val": 0.25, "test": 0.25},
+        "model": {"width": 8, "depth": 2, "head": "multi_output", "outputs": outputs},
+        "train": {"epochs": 6, "batch_size": 16, "steps_per_epoch": 10, "lr": 0.003, "patience": 6, "progress": False},
+    }
     path = tmp_path / "train.yaml"
     path.write_text(yaml.safe_dump(data))
     return load_config(path)

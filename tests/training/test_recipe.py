@@ -28,9 +28,14 @@ from training.types import AnnotationError, TrainConfigError
 
 torch.set_num_threads(1)
 
-CARD = {"description": "test model", "intended_use": "tests", "split": "by recording", "synthetic": True,
-        "data": [{"name": "synthetic", "source": "training/synth.py", "licence": "MIT"}],
-        "limitations": ["synthetic only"]}
+CARD = {
+    "description": "test model",
+    "intended_use": "tests",
+    "split": "by recording",
+    "synthetic": True,
+    "data": [{"name": "synthetic", "source": "training/synth.py", "licence": "MIT"}],
+    "limitations": ["synthetic only"],
+}
 TINY = {"epochs": 3, "batch_size": 16, "patience": 3, "threads": 1, "steps_per_epoch": 6, "progress": False}
 
 
@@ -47,41 +52,60 @@ def narw():
 
 
 def test_roi_positives_are_the_crop_inference_takes(narw, write_audio, rng):
-    x, anns = synth_recording(rng, sample_rate=2000, duration_s=90, calls={"upcall": 5}, snr_db=(12, 15),
-                              name="rec.wav")
+    x, anns = synth_recording(
+        rng, sample_rate=2000, duration_s=90, calls={"upcall": 5}, snr_db=(12, 15), name="rec.wav"
+    )
     path = str(write_audio("rec.wav", x, 2000, subtype="FLOAT"))
-    ds = build_annotated({path: anns}, narw, window_s=2.0, classes=("noise", "upcall"), seed=0,
-                         negatives_per_recording=0, roi_positives=3, roi_jitter_s=0.1)
+    ds = build_annotated(
+        {path: anns},
+        narw,
+        window_s=2.0,
+        classes=("noise", "upcall"),
+        seed=0,
+        negatives_per_recording=0,
+        roi_positives=3,
+        roi_jitter_s=0.1,
+    )
     roi = [(r, y) for r, y in zip(ds.refs, ds.y) if r.kind == "roi_positive"]
     assert len(roi) >= 3 * 3 and len(roi) % 3 == 0  # the detector finds most of the 5 calls
     for ref, y in roi:
         assert y == 1
         centre = ref.offset_s + 1.0  # the window is centred on an ROI holding a call
         assert any(a.start_s - 1.0 < centre < a.end_s + 1.0 for a in anns)
-    without = build_annotated({path: anns}, narw, window_s=2.0, classes=("noise", "upcall"), seed=0,
-                              negatives_per_recording=0)
+    without = build_annotated(
+        {path: anns}, narw, window_s=2.0, classes=("noise", "upcall"), seed=0, negatives_per_recording=0
+    )
     assert "roi_positive" not in {r.kind for r in without.refs}
 
 
 def test_hard_negatives_from_background_only(narw, write_audio, rng):
     """hard_negatives: background takes unlabelled ROIs as negatives only from recordings with no
     annotation: an annotated recording's unlabelled candidates may be calls nobody marked."""
-    x, anns = synth_recording(rng, sample_rate=2000, duration_s=60, calls={"upcall": 6}, snr_db=(12, 15),
-                              name="day.wav")
+    x, anns = synth_recording(
+        rng, sample_rate=2000, duration_s=60, calls={"upcall": 6}, snr_db=(12, 15), name="day.wav"
+    )
     day = str(write_audio("day.wav", x, 2000, subtype="FLOAT"))
     bg = str(write_audio("bg.wav", upcall_noise(rng), 2000, subtype="FLOAT"))
     labelled = {day: anns[:3], bg: []}  # three of the six calls were annotated
     kinds = {}
     for mode in (True, "background"):
-        ds = build_annotated(labelled, narw, window_s=2.0, classes=("noise", "upcall"), seed=0,
-                             negatives_per_recording=0, hard_negatives=mode)
+        ds = build_annotated(
+            labelled,
+            narw,
+            window_s=2.0,
+            classes=("noise", "upcall"),
+            seed=0,
+            negatives_per_recording=0,
+            hard_negatives=mode,
+        )
         kinds[mode] = {(Path(r.source).name, r.kind) for r in ds.refs}
     assert ("day.wav", "hard_negative") in kinds[True]  # the unannotated calls, taught as noise
     assert ("day.wav", "hard_negative") not in kinds["background"]
     assert ("bg.wav", "hard_negative") in kinds["background"]
     with pytest.raises(TrainConfigError, match="hard_negatives='some' must be true, false or background"):
-        load_config(write(Path(write_audio("x.wav", x, 2000)).parent / "cfg",
-                          data={**CONFIG["data"], "hard_negatives": "some"}))
+        load_config(
+            write(Path(write_audio("x.wav", x, 2000)).parent / "cfg", data={**CONFIG["data"], "hard_negatives": "some"})
+        )
 
 
 def upcall_noise(rng) -> np.ndarray:
@@ -93,10 +117,12 @@ def upcall_noise(rng) -> np.ndarray:
 def test_card_is_validated_with_its_key_named(tmp_path):
     assert load_config(write(tmp_path, card=CARD)).card.synthetic is True
     assert load_config(write(tmp_path)).card is None
-    for bad, message in [({**CARD, "synthetic": "yes"}, "synthetic='yes' is not true/false"),
-                         ({k: v for k, v in CARD.items() if k != "description"}, "description"),
-                         ({**CARD, "data": [{"name": "x", "source": "y"}]}, r"data\[0\].licence"),
-                         ({**CARD, "colour": "red"}, "unknown key 'colour'")]:
+    for bad, message in [
+        ({**CARD, "synthetic": "yes"}, "synthetic='yes' is not true/false"),
+        ({k: v for k, v in CARD.items() if k != "description"}, "description"),
+        ({**CARD, "data": [{"name": "x", "source": "y"}]}, r"data\[0\].licence"),
+        ({**CARD, "colour": "red"}, "unknown key 'colour'"),
+    ]:
         with pytest.raises(TrainConfigError, match=message) as info:
             load_config(write(tmp_path, card=bad))
         assert "train.yaml: card" in str(info.value)
@@ -111,9 +137,11 @@ def test_inference_policy_is_validated_with_its_key_named(tmp_path):
     assert load_config(write(tmp_path)).inference.policy() == CENTRE
     config = load_config(write(tmp_path, inference={"crop": "scan", "scan_hop_s": 0.5}))
     assert config.inference.policy() == CropPolicy("scan", 0.5)
-    for bad, message in [({"crop": "middle"}, "crop='middle' is not one of centre, scan"),
-                         ({"crop": "scan", "scan_hop_s": -1}, "scan_hop_s=-1 must be a number > 0"),
-                         ({"crop": "scan", "hop": 1}, "unknown key 'hop'")]:
+    for bad, message in [
+        ({"crop": "middle"}, "crop='middle' is not one of centre, scan"),
+        ({"crop": "scan", "scan_hop_s": -1}, "scan_hop_s=-1 must be a number > 0"),
+        ({"crop": "scan", "hop": 1}, "unknown key 'hop'"),
+    ]:
         with pytest.raises(TrainConfigError, match=message) as info:
             load_config(write(tmp_path, inference=bad))
         assert "train.yaml: inference" in str(info.value)
@@ -139,11 +167,13 @@ def test_raven_tables_as_recipe_annotations(tmp_path, rng):
     folder = tmp_path / "data"
     folder.mkdir()
     for i in range(6):
-        x, anns = synth_recording(rng, sample_rate=2000, duration_s=40, calls={"upcall": 6}, snr_db=(8, 15),
-                                  name=f"r{i}.wav")
+        x, anns = synth_recording(
+            rng, sample_rate=2000, duration_s=40, calls={"upcall": 6}, snr_db=(8, 15), name=f"r{i}.wav"
+        )
         sf.write(folder / f"r{i}.wav", x, 2000, subtype="FLOAT")
-        rows = "".join(f"{k}\tSpectrogram 1\t{a.start_s}\t{a.end_s}\t{a.low_hz}\t{a.high_hz}\tUP\n"
-                       for k, a in enumerate(anns, 1))
+        rows = "".join(
+            f"{k}\tSpectrogram 1\t{a.start_s}\t{a.end_s}\t{a.low_hz}\t{a.high_hz}\tUP\n" for k, a in enumerate(anns, 1)
+        )
         (folder / f"r{i}.Table.1.selections.txt").write_text(RAVEN + rows)
     data = {"annotations": "data", "raven_label_column": "Call", "labels": {"UP": "upcall"}}
     config = load_config(write(tmp_path, data=data, train=CONFIG["train"]))
@@ -152,23 +182,41 @@ def test_raven_tables_as_recipe_annotations(tmp_path, rng):
     refs = json.loads((tmp_path / "run" / "split.json").read_text())
     assert sorted(Path(g).name for part in refs.values() for g in part) == [f"r{i}.wav" for i in range(6)]
     with pytest.raises(SystemExit) as info:
-        main(["evaluate", str(tmp_path / "run"), "--annotations", str(folder), "--label-column", "Call",
-              "--label", "UP=upcall"])
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "run"),
+                "--annotations",
+                str(folder),
+                "--label-column",
+                "Call",
+                "--label",
+                "UP=upcall",
+            ]
+        )
     assert info.value.code == 0
     assert json.loads((tmp_path / "run" / "evaluate.json").read_text())["events"]["per_class"]["upcall"]["tp"] > 0
 
 
-@pytest.mark.parametrize("rows,message,line", [
-    ("1\tSpectrogram 1\t3.0\t2.0\t50\t250\tUP\n", "end 2.0 is not after start 3.0", 2),
-    ("1\tSpectrogram 1\t1.0\t2.0\t50\t250\tUP\n2\tSpectrogram 1\t38\t41\t50\t250\tUP\n", "past the end of r0.wav", 3),
-    ("1\tSpectrogram 1\t1.0\t2.0\t50\t250\tDOWN\n", "unknown label 'DOWN'", 2),
-])
+@pytest.mark.parametrize(
+    "rows,message,line",
+    [
+        ("1\tSpectrogram 1\t3.0\t2.0\t50\t250\tUP\n", "end 2.0 is not after start 3.0", 2),
+        (
+            "1\tSpectrogram 1\t1.0\t2.0\t50\t250\tUP\n2\tSpectrogram 1\t38\t41\t50\t250\tUP\n",
+            "past the end of r0.wav",
+            3,
+        ),
+        ("1\tSpectrogram 1\t1.0\t2.0\t50\t250\tDOWN\n", "unknown label 'DOWN'", 2),
+    ],
+)
 def test_bad_raven_rows_name_file_and_line(tmp_path, write_audio, rows, message, line):
     write_audio("r0.wav", np.zeros(80000), 2000, folder=tmp_path / "data")
     table = tmp_path / "data" / "r0.Table.1.selections.txt"
     table.write_text(RAVEN + rows)
-    config = load_config(write(tmp_path, data={"annotations": "data", "raven_label_column": "Call",
-                                               "labels": {"UP": "upcall"}}))
+    config = load_config(
+        write(tmp_path, data={"annotations": "data", "raven_label_column": "Call", "labels": {"UP": "upcall"}})
+    )
     with pytest.raises(AnnotationError, match=message) as info:
         run_recipe(config)
     assert f"{table}: line {line}:" in str(info.value)
@@ -207,12 +255,13 @@ def test_synthetic_background_resampled_only_when_allowed(tmp_path, write_audio,
     settings = dict(recordings=2, duration_s=10, sample_rate=8000, calls={"upcall": 2}, background="bg.wav")
     with pytest.raises(TrainConfigError, match="4000 Hz, synthetic sample_rate is 8000"):
         write_synthetic(SyntheticSettings(**settings), tmp_path / "a", seed=0, base=bg.parent)
-    csv_path = write_synthetic(SyntheticSettings(**settings, resample_background=True, noise_rms=0.001),
-                               tmp_path / "b", seed=0, base=bg.parent)
+    csv_path = write_synthetic(
+        SyntheticSettings(**settings, resample_background=True, noise_rms=0.001), tmp_path / "b", seed=0, base=bg.parent
+    )
     x, rate = sf.read(csv_path.parent / "synthetic_000.wav")
     assert rate == 8000 and len(x) == 80000
     spectrum = np.abs(np.fft.rfft(x)) ** 2
-    low, high = spectrum[: len(spectrum) // 2].mean(), spectrum[len(spectrum) // 2:].mean()
+    low, high = spectrum[: len(spectrum) // 2].mean(), spectrum[len(spectrum) // 2 :].mean()
     assert low > 30 * high  # the real background fills 0-2 kHz; above it only the faint noise
 
 
@@ -236,11 +285,18 @@ def test_split_recipe_writes_a_self_contained_run_folder(tmp_path):
 
 
 def test_loro_recipe_pools_held_out_folds_and_ships_a_model_on_all(tmp_path):
-    data = {"synthetic": {"recordings": 4, "duration_s": 30, "sample_rate": 2000, "calls": {"upcall": 5},
-                          "snr_db": [8, 15]}}
+    data = {
+        "synthetic": {"recordings": 4, "duration_s": 30, "sample_rate": 2000, "calls": {"upcall": 5}, "snr_db": [8, 15]}
+    }
     folds = [["synthetic_000.wav", "synthetic_001.wav"], ["synthetic_002.wav", "synthetic_003.wav"]]
-    config = load_config(write(tmp_path, data=data, split={"val": 0, "test": 0},
-                               evaluation={"kind": "loro", "threshold": 0.6, "folds": folds}))
+    config = load_config(
+        write(
+            tmp_path,
+            data=data,
+            split={"val": 0, "test": 0},
+            evaluation={"kind": "loro", "threshold": 0.6, "folds": folds},
+        )
+    )
     result = run_recipe(config)
     run = tmp_path / "run"
     folds_out = result["folds"]
@@ -282,13 +338,27 @@ def test_more_sources_add_another_day_and_synthetic_calls(tmp_path, rng):
         folder.mkdir()
         x, anns = synth_recording(rng, sample_rate=2000, duration_s=30, calls={"upcall": 3}, name=f"{day}.wav")
         sf.write(folder / f"{day}.wav", x, 2000, subtype="FLOAT")
-        (folder / "truth.csv").write_text("filename,start,end,label\n" + "".join(
-            f"{a.file},{a.start_s},{a.end_s},up\n" for a in anns))
+        (folder / "truth.csv").write_text(
+            "filename,start,end,label\n" + "".join(f"{a.file},{a.start_s},{a.end_s},up\n" for a in anns)
+        )
     sf.write(tmp_path / "sea.wav", (rng.normal(0, 0.01, 48000 * 12)).astype(np.float32), 48000, subtype="FLOAT")
-    data = {"annotations": "day1/truth.csv", "labels": {"up": "upcall"},
-            "more": [{"annotations": "day2/truth.csv", "audio_dir": "day2"},
-                     {"synthetic": {"recordings": 2, "duration_s": 10, "calls": {"upcall": 2}, "snr_db": [0, 5],
-                                    "background": "sea.wav", "resample_background": True}}]}
+    data = {
+        "annotations": "day1/truth.csv",
+        "labels": {"up": "upcall"},
+        "more": [
+            {"annotations": "day2/truth.csv", "audio_dir": "day2"},
+            {
+                "synthetic": {
+                    "recordings": 2,
+                    "duration_s": 10,
+                    "calls": {"upcall": 2},
+                    "snr_db": [0, 5],
+                    "background": "sea.wav",
+                    "resample_background": True,
+                }
+            },
+        ],
+    }
     config = load_config(write(tmp_path, data=data))
     recordings = config_recordings(config, tmp_path / "run")
     names = sorted(Path(p).name for p in recordings)

@@ -10,8 +10,7 @@ from training.splits import group_split, leave_one_group_out
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.sampled_from([f"rec{i}" for i in range(12)]), min_size=1, max_size=200),
-       st.integers(0, 10_000))
+@given(st.lists(st.sampled_from([f"rec{i}" for i in range(12)]), min_size=1, max_size=200), st.integers(0, 10_000))
 def test_no_group_on_both_sides(groups, seed):
     parts = group_split(groups, fractions=(0.6, 0.2, 0.2), seed=seed)
     assert sorted(np.concatenate(parts).tolist()) == list(range(len(groups)))  # every window once
@@ -34,8 +33,13 @@ def test_dataset_windows_split_by_recording(rng):
     from training.types import WindowRef
 
     refs = [WindowRef(f"r{k}.wav", f"r{k}.wav", float(i), "noise", "negative") for k in range(6) for i in range(20)]
-    ds = Dataset(np.zeros((len(refs), 4, 3), np.float32), np.zeros(len(refs), np.int64), ("noise", "x"), refs,
-                 FrontendSpec(sample_rate=2000))
+    ds = Dataset(
+        np.zeros((len(refs), 4, 3), np.float32),
+        np.zeros(len(refs), np.int64),
+        ("noise", "x"),
+        refs,
+        FrontendSpec(sample_rate=2000),
+    )
     train, val, test = group_split(ds.groups, seed=1)
     sources = [{ds.refs[i].source for i in part} for part in (train, val, test)]
     assert not (sources[0] & sources[1] or sources[0] & sources[2] or sources[1] & sources[2])

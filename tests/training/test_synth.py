@@ -8,8 +8,9 @@ import pytest
 from training.synth import GENERATORS, band_power, coloured_noise, mix, synth_recording
 
 
-@pytest.mark.parametrize("kind,rate", [("whistle", 32000), ("hf_pulsed", 96000), ("upcall", 2000),
-                                       ("pulse_train", 8000)])
+@pytest.mark.parametrize(
+    "kind,rate", [("whistle", 32000), ("hf_pulsed", 96000), ("upcall", 2000), ("pulse_train", 8000)]
+)
 def test_call_energy_lies_in_its_labelled_band(kind, rate, rng):
     x, low, high = GENERATORS[kind](rng, rate)
     assert 0 < low < high < rate / 2
@@ -42,16 +43,18 @@ def test_mix_reaches_the_requested_snr(rng):
 
 
 def test_recording_labels_are_exact_and_seeded(rng):
-    x, anns = synth_recording(np.random.default_rng(3), sample_rate=2000, duration_s=30,
-                              calls={"upcall": 4}, snr_db=(20, 20), noise_rms=0.001)
-    x2, anns2 = synth_recording(np.random.default_rng(3), sample_rate=2000, duration_s=30,
-                                calls={"upcall": 4}, snr_db=(20, 20), noise_rms=0.001)
+    x, anns = synth_recording(
+        np.random.default_rng(3), sample_rate=2000, duration_s=30, calls={"upcall": 4}, snr_db=(20, 20), noise_rms=0.001
+    )
+    x2, anns2 = synth_recording(
+        np.random.default_rng(3), sample_rate=2000, duration_s=30, calls={"upcall": 4}, snr_db=(20, 20), noise_rms=0.001
+    )
     assert np.array_equal(x, x2) and anns == anns2
     assert len(anns) == 4 and all(a.label == "upcall" for a in anns)
     energy = x.astype(float) ** 2
     inside = np.zeros(len(x), bool)
     for a in anns:
-        inside[int(a.start_s * 2000):int(a.end_s * 2000)] = True
+        inside[int(a.start_s * 2000) : int(a.end_s * 2000)] = True
     assert energy[inside].mean() > 10 * energy[~inside].mean()
     for a, b in zip(anns, anns[1:]):
         assert a.end_s <= b.start_s

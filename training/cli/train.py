@@ -35,8 +35,11 @@ def _config_path(config: str) -> Path:
     return shipped
 
 
-@click.command("edge-train", help="Train a model from CONFIG.yaml (or a shipped recipe's name) into its run "
-               "folder, resuming an interrupted run; with an evaluation: section, also write RUN/evaluation.json.")
+@click.command(
+    "edge-train",
+    help="Train a model from CONFIG.yaml (or a shipped recipe's name) into its run "
+    "folder, resuming an interrupted run; with an evaluation: section, also write RUN/evaluation.json.",
+)
 @click.argument("config")
 @click.option("--restart", is_flag=True, help="ignore the run folder's last checkpoint")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="run folder (default: the config's out:)")
@@ -57,42 +60,73 @@ def train_cmd(config: str, restart: bool, out: str | None) -> None:
         _fail(str(exc))
     if "kind" not in result:
         w = result["windows"]
-        click.echo(f"{result['split']} windows: {w['n']}, accuracy {w['accuracy']:.3f}, "
-                   f"balanced accuracy {w['balanced_accuracy']:.3f}")
+        click.echo(
+            f"{result['split']} windows: {w['n']}, accuracy {w['accuracy']:.3f}, "
+            f"balanced accuracy {w['balanced_accuracy']:.3f}"
+        )
         return
     run = cfg.path(cfg.out)
     w = result.get("windows")
     if w is not None:
-        ranks = "".join(f", {k.replace('_accuracy', '')} {w[k]:.3f}" for k in ("top1_accuracy", "top3_accuracy") if k in w)
+        ranks = "".join(
+            f", {k.replace('_accuracy', '')} {w[k]:.3f}" for k in ("top1_accuracy", "top3_accuracy") if k in w
+        )
         click.echo(f"test windows: {w['n']}, balanced accuracy {w['balanced_accuracy']:.3f}{ranks}")
     if "events" in result:
         e = result["events"].get("overall", result["events"])
-        click.echo(f"{'LORO pooled ' if result['kind'] == 'loro' else ''}events at threshold {result['threshold']:g}: "
-                   f"precision {e['precision']:.3f} recall {e['recall']:.3f} F1 {e['f1']:.3f} "
-                   f"FP/h {e['fp_per_hour']:.2f}")
+        click.echo(
+            f"{'LORO pooled ' if result['kind'] == 'loro' else ''}events at threshold {result['threshold']:g}: "
+            f"precision {e['precision']:.3f} recall {e['recall']:.3f} F1 {e['f1']:.3f} "
+            f"FP/h {e['fp_per_hour']:.2f}"
+        )
     click.echo(f"written {run / 'evaluation.json'}")
 
 
-@click.command("edge-train evaluate", help="Run ROI detector + RUN's classifier over annotated recordings; "
-               "event-level metrics matched by time overlap.  RUN is an edge-train run folder, or a model "
-               "bundle (models/NAME, with --config) evaluated through edge's INT8 runtime as edge-detect runs it.")
+@click.command(
+    "edge-train evaluate",
+    help="Run ROI detector + RUN's classifier over annotated recordings; "
+    "event-level metrics matched by time overlap.  RUN is an edge-train run folder, or a model "
+    "bundle (models/NAME, with --config) evaluated through edge's INT8 runtime as edge-detect runs it.",
+)
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
-@click.option("--annotations", required=True, type=click.Path(exists=True),
-              help="CSV (filename,start,end,freq_min,freq_max,label), a Raven .selections.txt or a folder of them")
-@click.option("--label-column", help="Raven: the column holding labels (default: Label, Annotation, Species, Call Type)")
-@click.option("--audio-dir", type=click.Path(file_okay=False), help="folder of the CSV's recordings (default: the CSV's folder)")
+@click.option(
+    "--annotations",
+    required=True,
+    type=click.Path(exists=True),
+    help="CSV (filename,start,end,freq_min,freq_max,label), a Raven .selections.txt or a folder of them",
+)
+@click.option(
+    "--label-column", help="Raven: the column holding labels (default: Label, Annotation, Species, Call Type)"
+)
+@click.option(
+    "--audio-dir", type=click.Path(file_okay=False), help="folder of the CSV's recordings (default: the CSV's folder)"
+)
 @click.option("--background", multiple=True, type=click.Path(), help="recordings or folders with no calls")
 @click.option("--label", "labels", multiple=True, help="RAW=CLASS label mapping, e.g. 1=upcall")
 @click.option("--config", "deployment", type=click.Path(dir_okay=False), help="deployment YAML (default: the run's)")
-@click.option("--only", multiple=True, help="evaluate only the recordings with this file name (repeatable), e.g. a run's test split")
+@click.option(
+    "--only",
+    multiple=True,
+    help="evaluate only the recordings with this file name (repeatable), e.g. a run's test split",
+)
 @click.option("--threshold", type=float, default=0.5, show_default=True)
-@click.option("--backend", type=click.Choice(["auto", "onnx", "tflite"]), default="auto", show_default=True,
-              help="a bundle's INT8 file: onnx (model.int8.onnx) or tflite (model.int8.tflite)")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="where to write the JSON (default RUN/evaluate.json; RUN/evaluation.json is the recipe's "
-                   "held-out figures; for a bundle: not written unless given)")
-def evaluate_cmd(run, annotations, label_column, audio_dir, background, labels, deployment, only, threshold,
-                 backend, output) -> None:
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "onnx", "tflite"]),
+    default="auto",
+    show_default=True,
+    help="a bundle's INT8 file: onnx (model.int8.onnx) or tflite (model.int8.tflite)",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="where to write the JSON (default RUN/evaluate.json; RUN/evaluation.json is the recipe's "
+    "held-out figures; for a bundle: not written unless given)",
+)
+def evaluate_cmd(
+    run, annotations, label_column, audio_dir, background, labels, deployment, only, threshold, backend, output
+) -> None:
     try:
         import yaml
 
@@ -116,8 +150,13 @@ def evaluate_cmd(run, annotations, label_column, audio_dir, background, labels, 
         mapping = dict(item.split("=", 1) for item in labels) if labels else None
         csv_path = Path(annotations)
         default_dir = csv_path if csv_path.is_dir() else csv_path.parent
-        recordings = annotated_recordings(csv_path, Path(audio_dir) if audio_dir else default_dir, mapping,
-                                          [Path(b) for b in background], label_column=label_column)
+        recordings = annotated_recordings(
+            csv_path,
+            Path(audio_dir) if audio_dir else default_dir,
+            mapping,
+            [Path(b) for b in background],
+            label_column=label_column,
+        )
         if only:
             recordings = {p: a for p, a in recordings.items() if Path(p).name in only}
             missing = sorted(set(only) - {Path(p).name for p in recordings})
@@ -132,17 +171,23 @@ def evaluate_cmd(run, annotations, label_column, audio_dir, background, labels, 
     if bundle:
         o = result["events"]["overall"]
         written = f"; written {write(result, Path(output))}" if output else ""
-        click.echo(f"{result['model']}: events: precision {o['precision']:.4f} recall {o['recall']:.4f} "
-                   f"F1 {o['f1']:.4f} FP/h {o['fp_per_hour']:.2f} over {result['events']['hours']:.2f} h "
-                   f"(tp {o['tp']}, fp {o['fp']}, fn {o['fn']}){written}")
+        click.echo(
+            f"{result['model']}: events: precision {o['precision']:.4f} recall {o['recall']:.4f} "
+            f"F1 {o['f1']:.4f} FP/h {o['fp_per_hour']:.2f} over {result['events']['hours']:.2f} h "
+            f"(tp {o['tp']}, fp {o['fp']}, fn {o['fn']}){written}"
+        )
         return
     path = write(result, Path(output) if output else run / "evaluate.json")
     o = result["events"]["overall"]
-    heads = "".join(f"; {h}: precision {m['precision']:.3f} recall {m['recall']:.3f} FP/h {m['fp_per_hour']:.2f}"
-                    for h, m in result["events"].get("heads", {}).items())
-    click.echo(f"events: precision {o['precision']:.3f} recall {o['recall']:.3f} F1 {o['f1']:.3f} "
-               f"FP/h {o['fp_per_hour']:.2f} over {result['events']['hours']:.2f} h{heads}; "
-               f"windows: balanced accuracy {result['windows']['balanced_accuracy']:.3f}; written {path}")
+    heads = "".join(
+        f"; {h}: precision {m['precision']:.3f} recall {m['recall']:.3f} FP/h {m['fp_per_hour']:.2f}"
+        for h, m in result["events"].get("heads", {}).items()
+    )
+    click.echo(
+        f"events: precision {o['precision']:.3f} recall {o['recall']:.3f} F1 {o['f1']:.3f} "
+        f"FP/h {o['fp_per_hour']:.2f} over {result['events']['hours']:.2f} h{heads}; "
+        f"windows: balanced accuracy {result['windows']['balanced_accuracy']:.3f}; written {path}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,15 +15,33 @@ from edge.energy import Meter, Sensor, find_sensor, hwmon_watts, ina3221_watts, 
 from tests.conftest import DEPLOYMENTS, ROOT
 from tests.edge.daemon.conftest import recordings
 
-TOP = {"schema": str, "machine": dict, "config": dict, "files": list, "audio_s": float, "stages_s": dict,
-       "wall_s": float, "realtime_factor": float, "cpu_s": float, "cpu_s_per_audio_h": float, "peak_rss_mb": float,
-       "energy": dict, "projection": (dict, type(None)), "model": (dict, type(None))}
+TOP = {
+    "schema": str,
+    "machine": dict,
+    "config": dict,
+    "files": list,
+    "audio_s": float,
+    "stages_s": dict,
+    "wall_s": float,
+    "realtime_factor": float,
+    "cpu_s": float,
+    "cpu_s_per_audio_h": float,
+    "peak_rss_mb": float,
+    "energy": dict,
+    "projection": (dict, type(None)),
+    "model": (dict, type(None)),
+}
 STAGES = ["decode", "frontend", "roi", "levels", "inference", "logging", "frames"]
 
 
 def bench(*args) -> dict:
-    result = subprocess.run([sys.executable, "-m", "edge.cli.bench", "--json", *map(str, args)],
-                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "edge.cli.bench", "--json", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -38,8 +56,17 @@ def audio(tmp_path_factory):
 
 
 def test_json_schema_and_modelled_energy_for_a_named_device(audio):
-    doc = bench(audio, "--config", DEPLOYMENTS / "narw-upcall.yaml", "--device", "rpi4", "--battery-wh", "500",
-                "--duty-cycle", "0.5")
+    doc = bench(
+        audio,
+        "--config",
+        DEPLOYMENTS / "narw-upcall.yaml",
+        "--device",
+        "rpi4",
+        "--battery-wh",
+        "500",
+        "--duty-cycle",
+        "0.5",
+    )
     for key, kind in TOP.items():
         assert isinstance(doc[key], kind), key
     assert doc["schema"] == "pamedge-bench/1"
@@ -75,8 +102,13 @@ def test_without_a_sensor_or_profile_it_says_so(audio):
 
 
 def test_text_output_names_the_machine_and_the_method(audio):
-    result = subprocess.run([sys.executable, "-m", "edge.cli.bench", str(audio), "--device", "rpi-zero2w"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "edge.cli.bench", str(audio), "--device", "rpi-zero2w"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("machine: ")
     assert "modelled for rpi-zero2w" in result.stdout or "measured on this host" in result.stdout
@@ -90,8 +122,10 @@ def test_hwmon_ina3221_and_pmic_readings(tmp_path):
     assert hwmon_watts(tmp_path / "in1_input") == pytest.approx(4.0)
     (tmp_path / "in_power0_input").write_text("3200\n")  # mW
     assert ina3221_watts(tmp_path / "in_power0_input") == pytest.approx(3.2)
-    text = ("   VDD_CORE_A current(7)=2.00000000A\n   VDD_CORE_V volt(15)=0.80000000V\n"
-            "   EXT5V_V volt(24)=5.10000000V\n   3V3_SYS_A current(1)=0.10000000A\n   3V3_SYS_V volt(9)=3.30000000V\n")
+    text = (
+        "   VDD_CORE_A current(7)=2.00000000A\n   VDD_CORE_V volt(15)=0.80000000V\n"
+        "   EXT5V_V volt(24)=5.10000000V\n   3V3_SYS_A current(1)=0.10000000A\n   3V3_SYS_V volt(9)=3.30000000V\n"
+    )
     assert pmic_watts(text) == pytest.approx(2.0 * 0.8 + 0.1 * 3.3)
 
 

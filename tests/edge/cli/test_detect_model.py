@@ -70,7 +70,9 @@ def test_deployment_model_classifies_by_default(card, deployment, tmp_path):
 def test_no_model_keeps_rois_and_changes_the_config_hash(card, deployment, tmp_path):
     runner = CliRunner()
     assert runner.invoke(main, [str(card), "-o", str(tmp_path / "a"), "--config", str(deployment), "-q"]).exit_code == 0
-    result = runner.invoke(main, [str(card), "-o", str(tmp_path / "b"), "--config", str(deployment), "--no-model", "-q"])
+    result = runner.invoke(
+        main, [str(card), "-o", str(tmp_path / "b"), "--config", str(deployment), "--no-model", "-q"]
+    )
     assert result.exit_code == 0, result.output
     run = json.loads((tmp_path / "b" / "run.json").read_text())
     assert run["model"] is None
@@ -81,8 +83,9 @@ def test_no_model_keeps_rois_and_changes_the_config_hash(card, deployment, tmp_p
 
 
 def test_no_model_anywhere_is_one_line(card, tmp_path):
-    result = CliRunner().invoke(main, [str(card), "-o", str(tmp_path / "o"),
-                                       "--config", str(DEPLOYMENTS / "generic.yaml")])
+    result = CliRunner().invoke(
+        main, [str(card), "-o", str(tmp_path / "o"), "--config", str(DEPLOYMENTS / "generic.yaml")]
+    )
     assert result.exit_code == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "no classification model" in lines[0] and "--no-model" in lines[0]
@@ -90,8 +93,9 @@ def test_no_model_anywhere_is_one_line(card, tmp_path):
 
 def test_model_option_and_mismatched_bundle(card, tiny, tmp_path):
     out = tmp_path / "o"
-    result = CliRunner().invoke(main, [str(card), "-o", str(out), "--config", str(DEPLOYMENTS / "narw-upcall.yaml"),
-                                       "--model", str(tiny), "-q"])
+    result = CliRunner().invoke(
+        main, [str(card), "-o", str(out), "--config", str(DEPLOYMENTS / "narw-upcall.yaml"), "--model", str(tiny), "-q"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((out / "run.json").read_text())["model"]["path"] == str(tiny.resolve())
     result = CliRunner().invoke(main, [str(card), "-o", str(tmp_path / "p"), "--model", str(tiny)])
@@ -105,13 +109,17 @@ def test_onnx_and_tflite_backends_give_the_same_detections(card, deployment, tmp
     outs = {}
     for kind in ("onnx", "tflite"):
         outs[kind] = tmp_path / kind
-        result = CliRunner().invoke(main, [str(card), "-o", str(outs[kind]), "--config", str(deployment),
-                                           "--backend", kind, "-q"])
+        result = CliRunner().invoke(
+            main, [str(card), "-o", str(outs[kind]), "--config", str(deployment), "--backend", kind, "-q"]
+        )
         assert result.exit_code == 0, result.output
     onnx, tflite = rows(outs["onnx"]), rows(outs["tflite"])
     by_start = {(d["start_s"], d["label"]): float(d["score"]) for d in tflite}
-    matched = [(float(d["score"]), by_start[(d["start_s"], d["label"])]) for d in onnx
-               if (d["start_s"], d["label"]) in by_start]
+    matched = [
+        (float(d["score"]), by_start[(d["start_s"], d["label"])])
+        for d in onnx
+        if (d["start_s"], d["label"]) in by_start
+    ]
     assert len(matched) >= 0.98 * max(len(onnx), len(tflite)) and matched
     # two INT8 quantisations (onnxruntime's and PT2E's) of one FP32 model: close, not equal
     assert max(abs(a - b) for a, b in matched) <= 0.1

@@ -45,8 +45,20 @@ def card(tmp_path, write_audio, rng):
 def test_detect_with_plots_then_report(card, tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "out"
-    result = CliRunner().invoke(detect_main, [str(card), "-o", str(out), "--no-model", "--plots",
-                                              "--plots-per-label", "1", "--config", str(DEPLOYMENTS / "generic.yaml")])
+    result = CliRunner().invoke(
+        detect_main,
+        [
+            str(card),
+            "-o",
+            str(out),
+            "--no-model",
+            "--plots",
+            "--plots-per-label",
+            "1",
+            "--config",
+            str(DEPLOYMENTS / "generic.yaml"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "plots             1 detections, 2 recordings" in result.stdout
     assert len(list((out / "plots" / "detections" / "roi").glob("*.png"))) == 1

@@ -31,8 +31,14 @@ def shuffled(units, job):
 def test_units_in_process_equal_single_process(tmp_path, narw_inputs, narw_config, single_process, chunk_s):
     config, table = narw_config
     seen = []
-    report = run_units(narw_inputs, tmp_path / "out", config, table=table, chunk_s=chunk_s,
-                       execute=lambda units, job: (seen.extend(units), shuffled(units, job))[1])
+    report = run_units(
+        narw_inputs,
+        tmp_path / "out",
+        config,
+        table=table,
+        chunk_s=chunk_s,
+        execute=lambda units, job: (seen.extend(units), shuffled(units, job))[1],
+    )
     assert_same_outputs(single_process, tmp_path / "out")
     per_file = {u.file_index: u.n_chunks for u in seen}
     assert len(per_file) == 6 and min(per_file.values()) >= 7  # 15-minute files
@@ -57,8 +63,15 @@ def test_parts_resume_across_local_and_unit_runs(tmp_path, narw_inputs, narw_con
     assert_same_outputs(single_process, tmp_path / "a")
     for npz in (single_process / ".parts").glob("*.npz"):
         assert (tmp_path / "a" / ".parts" / npz.name).read_bytes() == npz.read_bytes()
-    run_units(narw_inputs, tmp_path / "a", config, table=table, chunk_s=120, resume=True,
-              execute=lambda units, job: [] if not units else pytest.fail("nothing left to do"))
+    run_units(
+        narw_inputs,
+        tmp_path / "a",
+        config,
+        table=table,
+        chunk_s=120,
+        resume=True,
+        execute=lambda units, job: [] if not units else pytest.fail("nothing left to do"),
+    )
     assert_same_outputs(single_process, tmp_path / "a")
 
 

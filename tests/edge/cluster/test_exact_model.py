@@ -37,8 +37,9 @@ def test_units_with_a_model_equal_single_process(tmp_path, tmp_path_factory, nar
         for unit in order:
             yield run_unit(unit, job)
 
-    report = run_units(inputs, tmp_path / "units", config, table=table, chunk_s=60, execute=shuffled,
-                       classifier=classifier)
+    report = run_units(
+        inputs, tmp_path / "units", config, table=table, chunk_s=60, execute=shuffled, classifier=classifier
+    )
     assert_same_outputs(tmp_path / "single", tmp_path / "units")
     text = (tmp_path / "units" / "detections.csv").read_text()
     assert classifier.identity in text and ",roi," not in text

@@ -17,8 +17,10 @@ SPEC = CONFIG.spec_for(2000)
 
 
 def write_series(write_audio, rng, names_seconds, folder=None):
-    return [write_audio(name, 0.01 * rng.standard_normal(int(seconds * 2000)).astype(np.float32), 2000,
-                        folder=folder) for name, seconds in names_seconds]
+    return [
+        write_audio(name, 0.01 * rng.standard_normal(int(seconds * 2000)).astype(np.float32), 2000, folder=folder)
+        for name, seconds in names_seconds
+    ]
 
 
 def test_chunk_bounds_start_level_periods_and_cover_the_file():
@@ -60,8 +62,16 @@ def test_units_walk_back_through_contiguous_recordings(tmp_path, write_audio, rn
     """20150101_000000 (90 s) then 000130 (30 s) then 000200 (300 s) are contiguous: the
     first chunk of the third replays the second whole and the first from a segment boundary
     about one floor window (plus smoothing) before its end."""
-    paths = write_series(write_audio, rng, [("20150101_000000.wav", 90), ("20150101_000130.wav", 30),
-                                            ("20150101_000200.wav", 300), ("20150101_010000.wav", 60)])
+    paths = write_series(
+        write_audio,
+        rng,
+        [
+            ("20150101_000000.wav", 90),
+            ("20150101_000130.wav", 30),
+            ("20150101_000200.wav", 300),
+            ("20150101_010000.wav", 60),
+        ],
+    )
     units = plan_units(paths, CONFIG, None, chunk_s=120)
     det = StreamingRoiDetector(CONFIG.roi, SPEC)
     seg, warm = det.segment_frames, det.warmup_segments

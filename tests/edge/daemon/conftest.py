@@ -27,8 +27,13 @@ def deployment_yaml(folder: Path, run: dict | None = None, **top) -> Path:
     data.pop("sync", None)
     data["calibration"]["table"] = str(HYDROPHONES)
     data["model"] = {"bundle": str(single()), "thresholds": {"upcall": 0.3}}
-    data["run"] = {"log": str(folder / "log.sqlite"), "poll_s": 0.01, "stable_s": 0.0, "health_period_s": 3600,
-                   **(run or {})}
+    data["run"] = {
+        "log": str(folder / "log.sqlite"),
+        "poll_s": 0.01,
+        "stable_s": 0.0,
+        "health_period_s": 3600,
+        **(run or {}),
+    }
     data.update(top)
     path = folder / "deployment.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -43,12 +48,19 @@ def upcalls(seconds: float, rng: np.random.Generator, calls_per_min: float = 6.0
     sweep = 0.2 * np.sin(2 * np.pi * (60 * t + 80 * t**2)) * np.hanning(RATE)
     for _ in range(rng.poisson(calls_per_min * seconds / 60)):
         at = rng.integers(0, max(1, n - RATE))
-        x[at:at + RATE] += sweep[: n - at]
+        x[at : at + RATE] += sweep[: n - at]
     return x
 
 
-def recordings(folder: Path, count: int, seconds: float, rng: np.random.Generator, *, start: int = 0,
-               spacing_s: float | None = None) -> list[Path]:
+def recordings(
+    folder: Path,
+    count: int,
+    seconds: float,
+    rng: np.random.Generator,
+    *,
+    start: int = 0,
+    spacing_s: float | None = None,
+) -> list[Path]:
     """``count`` recordings named by their start (``site_YYYYMMDD_HHMMSS.wav``), the first
     ``start`` files' worth after :data:`T0`; contiguous unless ``spacing_s`` (whole seconds:
     names hold no fraction) says otherwise."""
@@ -67,14 +79,17 @@ def log_rows(path: Path) -> list[tuple]:
     from edge.log import DetectionLog
 
     with DetectionLog(path) as log:
-        return [(seq, *(None if isinstance(x, float) and x != x else x for x in vars(d).values()))
-                for seq, d in log.iter_all()]
+        return [
+            (seq, *(None if isinstance(x, float) and x != x else x for x in vars(d).values()))
+            for seq, d in log.iter_all()
+        ]
 
 
 @pytest.fixture
 def make_recordings(tmp_path, rng):
-    def make(count: int, seconds: float, folder: Path | None = None, start: int = 0,
-             spacing_s: float | None = None) -> list[Path]:
+    def make(
+        count: int, seconds: float, folder: Path | None = None, start: int = 0, spacing_s: float | None = None
+    ) -> list[Path]:
         return recordings(folder or tmp_path / "rec", count, seconds, rng, start=start, spacing_s=spacing_s)
 
     return make

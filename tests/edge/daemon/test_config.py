@@ -35,13 +35,16 @@ def test_log_defaults_to_sync_log_then_beside_the_yaml(tmp_path):
     assert load_deployment(path).log_path() == tmp_path / "detections.sqlite"
 
 
-@pytest.mark.parametrize("run, message", [
-    ({"poll": 1}, "run: unknown key 'poll'"),
-    ({"retention": {"policy": "shred"}}, "run: retention: policy='shred' must be one of delete, keep, snippets"),
-    ({"degrade": {"backlog_s": [100, 10]}}, "backlog_s=[100, 10]: the limited threshold must be <="),
-    ({"degrade": {"recover": 1.5}}, "recover=1.5 must be < 1"),
-    ({"stable_s": -1}, "stable_s=-1 must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "run, message",
+    [
+        ({"poll": 1}, "run: unknown key 'poll'"),
+        ({"retention": {"policy": "shred"}}, "run: retention: policy='shred' must be one of delete, keep, snippets"),
+        ({"degrade": {"backlog_s": [100, 10]}}, "backlog_s=[100, 10]: the limited threshold must be <="),
+        ({"degrade": {"recover": 1.5}}, "recover=1.5 must be < 1"),
+        ({"stable_s": -1}, "stable_s=-1 must be >= 0"),
+    ],
+)
 def test_bad_run_settings_name_the_file_and_key_for_edge_detect_too(tmp_path, run, message):
     path = deployment_yaml(tmp_path, run)
     with pytest.raises(ConfigError, match=rf"{tmp_path}.*{message.replace('[', '.').replace(']', '.')}"):
@@ -59,8 +62,13 @@ def test_check_lists_every_problem(tmp_path):
     data = yaml.safe_load(path.read_text())
     data["sync"] = {"key_file": "missing.key", "log": "elsewhere.sqlite"}
     path.write_text(yaml.safe_dump(data))
-    result = subprocess.run([sys.executable, "-m", "edge.cli.run", "--config", str(path), "--check"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "edge.cli.run", "--config", str(path), "--check"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert result.returncode == 2
     errors = result.stderr.splitlines()
     assert len(errors) == 4, errors
@@ -72,6 +80,11 @@ def test_check_lists_every_problem(tmp_path):
 
 def test_check_passes_a_good_deployment(tmp_path):
     path = deployment_yaml(tmp_path, {"device": "rpi4", "watch": str(tmp_path / "rec")})
-    result = subprocess.run([sys.executable, "-m", "edge.cli.run", "--config", str(path), "--check"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "edge.cli.run", "--config", str(path), "--check"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert result.returncode == 0 and result.stdout.strip().endswith(": ok"), result.stderr

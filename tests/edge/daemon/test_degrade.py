@@ -44,8 +44,9 @@ def test_slow_cpu_steps_down_then_recovers(tmp_path, make_recordings):
     limited, nothing ROI-only): the backlog grows and the daemon steps down; after the
     fourth recording the CPU is fast again and it steps back up to full."""
     files = make_recordings(10, 0.5, spacing_s=1)
-    yaml_path = deployment_yaml(tmp_path, {"simulate_block_cost_s": 1.5,
-                                           "degrade": {"backlog_s": [0.75, 1.25], "recover": 0.5}})
+    yaml_path = deployment_yaml(
+        tmp_path, {"simulate_block_cost_s": 1.5, "degrade": {"backlog_s": [0.75, 1.25], "recover": 0.5}}
+    )
     deployment = load_deployment(yaml_path)
     daemon: Daemon
 
@@ -76,9 +77,18 @@ def test_disk_budget_steps_down_deletes_processed_first_and_recovers(tmp_path, m
     files = make_recordings(9, 10.0, folder=rec)
     size_mb = files[0].stat().st_size / 1e6
     budget = 10 * size_mb
-    yaml_path = deployment_yaml(tmp_path, {"watch": str(rec), "retention": {
-        "policy": "keep", "disk_budget_mb": budget}, "degrade": {
-        "backlog_s": [10000, 20000], "min_free_mb": [4 * size_mb + 1e-6, 3 * size_mb + 1e-6], "recover": 0.5}})
+    yaml_path = deployment_yaml(
+        tmp_path,
+        {
+            "watch": str(rec),
+            "retention": {"policy": "keep", "disk_budget_mb": budget},
+            "degrade": {
+                "backlog_s": [10000, 20000],
+                "min_free_mb": [4 * size_mb + 1e-6, 3 * size_mb + 1e-6],
+                "recover": 0.5,
+            },
+        },
+    )
     deployment = load_deployment(yaml_path)
     added = []
     unprocessed_when_deleted = []
@@ -99,7 +109,7 @@ def test_disk_budget_steps_down_deletes_processed_first_and_recovers(tmp_path, m
     assert [p.status for p in processed] == ["ok"] * 12  # nothing unprocessed was dropped
     remaining = sorted(p.name for p in rec.glob("*.wav"))
     all_names = sorted(Path(p.path).name for p in processed)
-    assert remaining == all_names[-len(remaining):]  # the oldest went first
+    assert remaining == all_names[-len(remaining) :]  # the oldest went first
     assert sum(p.stat().st_size for p in rec.glob("*.wav")) / 1e6 <= budget
     assert all(h.audio_mb is None or h.audio_mb <= budget + 1e-9 for h in health if h.event != "start")
     changes = levels_in(health)
@@ -111,8 +121,9 @@ def test_unprocessed_audio_is_dropped_only_as_a_last_resort(tmp_path, make_recor
     rec = tmp_path / "rec"
     files = make_recordings(6, 10.0, folder=rec)
     budget = 3.5 * files[0].stat().st_size / 1e6
-    yaml_path = deployment_yaml(tmp_path, {"watch": str(rec), "retention": {"policy": "keep",
-                                                                            "disk_budget_mb": budget}})
+    yaml_path = deployment_yaml(
+        tmp_path, {"watch": str(rec), "retention": {"policy": "keep", "disk_budget_mb": budget}}
+    )
     daemon = Daemon(load_deployment(yaml_path), FolderSource(rec, stable_s=0.0, poll_s=0.01, once=True))
     daemon.run()
     with DaemonLog(tmp_path / "log.sqlite") as log:

@@ -22,8 +22,13 @@ KILLS = 20
 
 def start(yaml_path, files, notify_socket=None) -> subprocess.Popen:
     env = {**os.environ, "NOTIFY_SOCKET": str(notify_socket)} if notify_socket else None
-    return subprocess.Popen([sys.executable, "-m", "edge.cli.run", "--config", str(yaml_path), "--replay", "-q",
-                             *map(str, files)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge.cli.run", "--config", str(yaml_path), "--replay", "-q", *map(str, files)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def wait_ready(sock: socket.socket, timeout_s: float = 60.0) -> None:
@@ -56,8 +61,12 @@ def test_sigkill_at_random_moments_then_restart(tmp_path, make_recordings):
     # ~0.1 s per recording on top of the real work, so kills land mid-run and mid-recording
     (tmp_path / "ref").mkdir()
     reference = deployment_yaml(tmp_path / "ref")
-    subprocess.run([sys.executable, "-m", "edge.cli.run", "--config", str(reference), "--replay", "-q",
-                    *map(str, files)], cwd=ROOT, check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "edge.cli.run", "--config", str(reference), "--replay", "-q", *map(str, files)],
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+    )
     expected = log_rows(tmp_path / "ref" / "log.sqlite")
     assert len(expected) >= 20
 

@@ -15,8 +15,14 @@ NARW = ("meridian-osmose-narw", "task-2a", "data", "train", "narw")
 
 
 def edge_run(*args, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edge.cli.run", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli.run", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        **kwargs,
+    )
 
 
 def batch(files, out, yaml_path) -> None:

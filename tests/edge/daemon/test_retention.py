@@ -40,9 +40,13 @@ def test_snippets_hold_each_detection_and_the_recordings_are_deleted(tmp_path, m
     for row in rows:
         _, file, _, _, start_s, end_s = row[:6]
         stem = file.rsplit("/", 1)[-1][:-4]
-        covering = [s for s in snippets if s.name.startswith(stem)
-                    and int(s.stem.rsplit("_", 1)[1]) / 1000 <= start_s
-                    and int(s.stem.rsplit("_", 1)[1]) / 1000 + sf.info(str(s)).duration >= end_s]
+        covering = [
+            s
+            for s in snippets
+            if s.name.startswith(stem)
+            and int(s.stem.rsplit("_", 1)[1]) / 1000 <= start_s
+            and int(s.stem.rsplit("_", 1)[1]) / 1000 + sf.info(str(s)).duration >= end_s
+        ]
         assert covering, row
     assert all(sf.info(str(s)).samplerate == RATE for s in snippets)
     with DaemonLog(tmp_path / "log.sqlite") as log:
@@ -79,10 +83,16 @@ def test_the_free_space_floor_deletes_oldest_processed_then_unprocessed(tmp_path
     dropped = []
     with DaemonLog(tmp_path / "log.sqlite") as log:
         for f in files[:2]:
-            log.commit_file(Processed(f"{f}:k", str(f), "ok", "", "", 10.0, RATE, None, "", 0.0, "full", 0, 0, None),
-                            [], [], None)
-        retention = Retention(RetentionSettings(policy="keep", min_free_mb=1.5 * size), [rec], log,
-                              drop=dropped.append, disk_free=lambda: capacity - folder_mb([rec]))
+            log.commit_file(
+                Processed(f"{f}:k", str(f), "ok", "", "", 10.0, RATE, None, "", 0.0, "full", 0, 0, None), [], [], None
+            )
+        retention = Retention(
+            RetentionSettings(policy="keep", min_free_mb=1.5 * size),
+            [rec],
+            log,
+            drop=dropped.append,
+            disk_free=lambda: capacity - folder_mb([rec]),
+        )
         assert retention.enforce(lambda: sorted(p for p in files[2:] if p.exists())) == [f"processed: {files[0]}"]
         capacity = 4.2 * size  # the card shrinks (another process wrote to it)
         actions = retention.enforce(lambda: sorted(p for p in files[2:] if p.exists()))

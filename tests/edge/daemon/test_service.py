@@ -41,8 +41,12 @@ def test_sigterm_finishes_the_recording_under_way_exits_0_and_a_restart_continue
     files = make_recordings(8, 60.0)
     (tmp_path / "ref").mkdir()
     ref = deployment_yaml(tmp_path / "ref")
-    subprocess.run([sys.executable, "-m", "edge.cli.run", "--config", str(ref), "--replay", "-q", *map(str, files)],
-                   cwd=ROOT, check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "edge.cli.run", "--config", str(ref), "--replay", "-q", *map(str, files)],
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+    )
     yaml_path = deployment_yaml(tmp_path, {"simulate_block_cost_s": 0.3})  # 0.3 s per recording
     log_path = tmp_path / "log.sqlite"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

@@ -28,9 +28,19 @@ def image(rng, *, start_s=0.0, columns=300, column_s=0.1, bins=64, bin_hz=7.8125
 
 
 def detection(**changes) -> Detection:
-    values = dict(file="/card/NOPP6_EST_20090328_000000.wav", channel=0, start_utc="2009-03-28T00:00:10.250Z",
-                  start_s=10.25, end_s=11.5, low_hz=60.0, high_hz=220.0, label="roi", score=NAN, snr_db=27.44,
-                  received_level_db=118.0)
+    values = dict(
+        file="/card/NOPP6_EST_20090328_000000.wav",
+        channel=0,
+        start_utc="2009-03-28T00:00:10.250Z",
+        start_s=10.25,
+        end_s=11.5,
+        low_hz=60.0,
+        high_hz=220.0,
+        label="roi",
+        score=NAN,
+        snr_db=27.44,
+        received_level_db=118.0,
+    )
     values.update(changes)
     return Detection(**values)
 
@@ -99,8 +109,9 @@ def test_overview_of_a_real_recording_in_utc(narw_plotted):
     assert abs((mdates.num2date(right) - start).total_seconds() - 900) < 1
     first = min(boxes, key=lambda b: b.get_x())
     d0 = min(f.detections, key=lambda d: d.start_s)
-    assert mdates.num2date(first.get_x()) == pytest.approx(start + dt.timedelta(seconds=d0.start_s),
-                                                           abs=dt.timedelta(milliseconds=1))
+    assert mdates.num2date(first.get_x()) == pytest.approx(
+        start + dt.timedelta(seconds=d0.start_s), abs=dt.timedelta(milliseconds=1)
+    )
     # the feature band of narw-upcall.yaml, less the DC bin
     assert ax.get_ylim()[0] == pytest.approx(3.90625) and ax.get_ylim()[1] == pytest.approx(503.90625)
     assert img.n_columns <= 2000 and not math.isnan(float(np.nanmax(img.db)))

@@ -52,8 +52,14 @@ def _tone_file(write_audio, name, sr=4000, seconds=6.0):
 
 
 def _to_plot(path, detections, sr=4000):
-    return FileToPlot(str(path), 0, FrontendSpec(nfft=256, hop=128, sample_rate=sr), Calibration("default", 170.0),
-                      None, tuple(detections))
+    return FileToPlot(
+        str(path),
+        0,
+        FrontendSpec(nfft=256, hop=128, sample_rate=sr),
+        Calibration("default", 170.0),
+        None,
+        tuple(detections),
+    )
 
 
 def _det(path, start_s, label="roi", snr=20.0, score=math.nan):
@@ -69,26 +75,41 @@ def test_stale_drawings_go_and_unreadable_recordings_are_skipped(tmp_path, write
     stale.write_bytes(b"old")
     gone = tmp_path / "gone.wav"
     warnings = []
-    files = [_to_plot(a, [_det(a, 1.0), _det(a, 3.0, snr=30.0)]), _to_plot(b, [_det(b, 2.0, label="up call")]),
-             _to_plot(gone, [_det(gone, 1.0, snr=99.0)])]
+    files = [
+        _to_plot(a, [_det(a, 1.0), _det(a, 3.0, snr=30.0)]),
+        _to_plot(b, [_det(b, 2.0, label="up call")]),
+        _to_plot(gone, [_det(gone, 1.0, snr=99.0)]),
+    ]
     index = write_plots(out, files, settings=PlotSettings(per_label=5), on_warning=warnings.append)
     assert not stale.exists()
     pngs = sorted(p.relative_to(out).as_posix() for p in (out / "plots").rglob("*.png"))
     stems = unique_stems([str(a), str(b)])
     assert stems[str(a)] != stems[str(b)] and stems[str(a)].startswith("rec_")
     # ranks are the strength order of the run: the strongest, in the unreadable file, leaves a gap
-    assert pngs == sorted([f"plots/detections/roi/002_{stems[str(a)]}_3000ms.png",
-                           f"plots/detections/roi/003_{stems[str(a)]}_1000ms.png",
-                           f"plots/detections/up_call/001_{stems[str(b)]}_2000ms.png",
-                           f"plots/files/{stems[str(a)]}.png", f"plots/files/{stems[str(b)]}.png"])
+    assert pngs == sorted(
+        [
+            f"plots/detections/roi/002_{stems[str(a)]}_3000ms.png",
+            f"plots/detections/roi/003_{stems[str(a)]}_1000ms.png",
+            f"plots/detections/up_call/001_{stems[str(b)]}_2000ms.png",
+            f"plots/files/{stems[str(a)]}.png",
+            f"plots/files/{stems[str(b)]}.png",
+        ]
+    )
     assert len(warnings) == 1 and "gone.wav" in warnings[0]
     assert index["skipped"] == [w.removeprefix("plots: ") for w in warnings]
 
 
 def test_strongest_prefers_score_then_snr(tmp_path):
     p = tmp_path / "x.wav"
-    f = _to_plot(p, [_det(p, 1, snr=40), _det(p, 2, snr=10, score=0.9), _det(p, 3, snr=30, score=0.5),
-                     _det(p, 4, label="other", snr=5)])
+    f = _to_plot(
+        p,
+        [
+            _det(p, 1, snr=40),
+            _det(p, 2, snr=10, score=0.9),
+            _det(p, 3, snr=30, score=0.5),
+            _det(p, 4, label="other", snr=5),
+        ],
+    )
     assert [d.start_s for _, d in strongest([f], 2)] == [4, 2, 3]
     assert [d.start_s for _, d in strongest([f], 0)] == []
 

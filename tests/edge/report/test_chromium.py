@@ -28,17 +28,39 @@ def test_demo_report_renders_in_headless_chromium(tmp_path):
     from edge.cli.report import main as report_main
 
     out = tmp_path / "demo-out"
-    result = CliRunner().invoke(detect_main, [str(ROOT / "examples" / "recordings"), "-o", str(out), "--no-model",
-                                              "--plots", "-q", "--config", str(DEPLOYMENTS / "generic.yaml")])
+    result = CliRunner().invoke(
+        detect_main,
+        [
+            str(ROOT / "examples" / "recordings"),
+            "-o",
+            str(out),
+            "--no-model",
+            "--plots",
+            "-q",
+            "--config",
+            str(DEPLOYMENTS / "generic.yaml"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(report_main, [str(out)])
     assert result.exit_code == 0, result.output
     page = Path(result.stdout.strip())
     shot = tmp_path / "report.png"
-    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1280,2000",
-           page.resolve().as_uri()]
+    cmd = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1280,2000",
+        page.resolve().as_uri(),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
     assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
 

@@ -25,8 +25,14 @@ def write_outdir(path, files, detections="", levels=None):
 
 
 def ok(name, start, audio_s=900.0, detections=0):
-    return {"file": name, "status": "ok", "reason": "", "audio_s": audio_s, "start_utc": start,
-            "detections": detections}
+    return {
+        "file": name,
+        "status": "ok",
+        "reason": "",
+        "audio_s": audio_s,
+        "start_utc": start,
+        "detections": detections,
+    }
 
 
 def test_band_choice_prefers_shipping_bands_then_spreads():
@@ -43,8 +49,15 @@ def entry(start, hours):
     return FileEntry("f", "ok", "", hours * 3600, start, 0, "", "", None, ())
 
 
-@pytest.mark.parametrize("hours, width", [(0.5, dt.timedelta(minutes=5)), (5, dt.timedelta(minutes=15)),
-                                          (72, dt.timedelta(hours=1)), (24 * 30, dt.timedelta(days=1))])
+@pytest.mark.parametrize(
+    "hours, width",
+    [
+        (0.5, dt.timedelta(minutes=5)),
+        (5, dt.timedelta(minutes=15)),
+        (72, dt.timedelta(hours=1)),
+        (24 * 30, dt.timedelta(days=1)),
+    ],
+)
 def test_bins_follow_the_span(hours, width):
     start = dt.datetime(2024, 5, 1, 12, tzinfo=UTC)
     assert choose_bin([entry(start, hours)])[0] == width
@@ -71,9 +84,12 @@ def test_missing_or_foreign_run_json_is_one_clear_error(tmp_path):
 
 
 def test_top_detections_are_the_strongest_per_label_in_file_order_on_ties(tmp_path):
-    rows = "".join(f"a.wav,0,,{i}.000,{i}.500,10,20,{label},{score},{snr},100\n"
-                   for i, (label, score, snr) in enumerate([("roi", "", 10), ("roi", "", 30), ("roi", "", 20),
-                                                            ("roi", "", 30), ("up", "0.9", 1), ("up", "0.95", 0)]))
+    rows = "".join(
+        f"a.wav,0,,{i}.000,{i}.500,10,20,{label},{score},{snr},100\n"
+        for i, (label, score, snr) in enumerate(
+            [("roi", "", 10), ("roi", "", 30), ("roi", "", 20), ("roi", "", 30), ("up", "0.9", 1), ("up", "0.95", 0)]
+        )
+    )
     out = write_outdir(tmp_path / "o", [ok("a.wav", "")], rows)
     data = load(out, settings=ReportSettings(top_per_label=3))
     assert data.label_counts == {"roi": 4, "up": 2}
@@ -87,9 +103,11 @@ def test_levels_empty_absent_and_gaps(tmp_path):
     header = "file,start_utc,start_s,duration_s,broadband_db,band_63hz,band_125hz\n"
     assert load(write_outdir(tmp_path / "none", files)).levels is None
     assert load(write_outdir(tmp_path / "empty", files, levels=header)).levels is None
-    levels = header + ("a.wav,2024-05-01T00:00:00Z,0.000,60.000,120.00,100.00,\n"
-                       "a.wav,2024-05-01T00:01:00Z,60.000,60.000,121.00,101.00,\n"
-                       "b.wav,2024-05-01T01:00:00Z,0.000,60.000,-inf,102.00,\n")
+    levels = header + (
+        "a.wav,2024-05-01T00:00:00Z,0.000,60.000,120.00,100.00,\n"
+        "a.wav,2024-05-01T00:01:00Z,60.000,60.000,121.00,101.00,\n"
+        "b.wav,2024-05-01T01:00:00Z,0.000,60.000,-inf,102.00,\n"
+    )
     series = load(write_outdir(tmp_path / "some", files, levels=levels)).levels
     assert series.rows == 3 and list(series.bands) == ["band_63hz"]  # 125 Hz holds no value
     # a NaN row breaks the line across the 58-minute gap; -inf (digital silence) is not drawn

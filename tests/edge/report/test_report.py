@@ -79,8 +79,15 @@ def test_report_of_a_real_run(narw_plotted):
     path, page = render(out)
     assert path == out / "report.html"
     text = page.all_text
-    for heading in ("Summary", "Failed recordings (1)", "Detections per 5 min and label", "Noise levels", "Effort",
-                    "Top detections", "Recordings (3)"):
+    for heading in (
+        "Summary",
+        "Failed recordings (1)",
+        "Detections per 5 min and label",
+        "Noise levels",
+        "Effort",
+        "Top detections",
+        "Recordings (3)",
+    ):
         assert heading in page.headings
     report = narw_plotted.report
     n = sum(len(f.detections) for f in report.files)
@@ -142,8 +149,12 @@ def test_charts_of_the_real_run(narw_plotted):
     fig = charts.levels_chart(data.levels)
     ax = fig.axes[0]
     assert ax.get_ylabel() == "SPL (dB re 1 µPa)" and ax.get_xlabel() == "Time (UTC)"
-    assert [line.get_label() for line in ax.get_lines()] == ["broadband", "63 Hz decidecade", "125 Hz decidecade",
-                                                              "250 Hz decidecade"]
+    assert [line.get_label() for line in ax.get_lines()] == [
+        "broadband",
+        "63 Hz decidecade",
+        "125 Hz decidecade",
+        "250 Hz decidecade",
+    ]
     levels = list(csv.DictReader(open(narw_plotted.outdir / "levels.csv")))
     assert np.allclose(ax.get_lines()[0].get_ydata(), [float(r["broadband_db"]) for r in levels])
 
@@ -174,12 +185,26 @@ def test_report_from_another_producer(tmp_path):
     """Only run.json and detections.csv, as a cluster run or a database export may write."""
     out = tmp_path / "export"
     out.mkdir()
-    (out / "run.json").write_text(json.dumps({"files": [
-        {"file": "buoy7/20240501_000000.wav", "status": "ok", "audio_s": 900, "start_utc": "2024-05-01T00:00:00Z",
-         "detections": 1},
-        {"file": "buoy7/20240501_001500.wav", "status": "failed", "reason": "upload incomplete"}]}))
-    (out / "detections.csv").write_text("file,start_utc,start_s,end_s,label,score,snr_db\n"
-                                        "buoy7/20240501_000000.wav,2024-05-01T00:03:00Z,180.0,181.2,upcall,0.97,14\n")
+    (out / "run.json").write_text(
+        json.dumps(
+            {
+                "files": [
+                    {
+                        "file": "buoy7/20240501_000000.wav",
+                        "status": "ok",
+                        "audio_s": 900,
+                        "start_utc": "2024-05-01T00:00:00Z",
+                        "detections": 1,
+                    },
+                    {"file": "buoy7/20240501_001500.wav", "status": "failed", "reason": "upload incomplete"},
+                ]
+            }
+        )
+    )
+    (out / "detections.csv").write_text(
+        "file,start_utc,start_s,end_s,label,score,snr_db\n"
+        "buoy7/20240501_000000.wav,2024-05-01T00:03:00Z,180.0,181.2,upcall,0.97,14\n"
+    )
     _, page = render(out)
     assert "upcall (1 detection)" in page.headings and "upload incomplete" in page.cells
     assert "buoy7/20240501_001500.wav" in page.cells

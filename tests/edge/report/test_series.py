@@ -12,13 +12,18 @@ UTC = dt.timezone.utc
 
 
 def test_time_bins_carry_effort_and_gaps(tmp_path):
-    files = [ok("a.wav", "2024-05-01T00:00:00+00:00"), ok("b.wav", "2024-05-01T00:15:00+00:00"),
-             ok("c.wav", "2024-05-01T01:00:00+00:00"),
-             {"file": "d/20240501_011500.wav", "status": "failed", "reason": "d: empty file (0 bytes)"}]
-    rows = ("a.wav,0,2024-05-01T00:01:00Z,60.000,61.000,1,2,roi,,10,100\n"
-            "b.wav,0,2024-05-01T00:16:00Z,60.000,61.000,1,2,roi,,10,100\n"
-            "b.wav,0,2024-05-01T00:19:59Z,299.000,300.000,1,2,up,0.9,10,100\n"
-            "c.wav,0,2024-05-01T01:14:00Z,840.000,841.000,1,2,roi,,10,100\n")
+    files = [
+        ok("a.wav", "2024-05-01T00:00:00+00:00"),
+        ok("b.wav", "2024-05-01T00:15:00+00:00"),
+        ok("c.wav", "2024-05-01T01:00:00+00:00"),
+        {"file": "d/20240501_011500.wav", "status": "failed", "reason": "d: empty file (0 bytes)"},
+    ]
+    rows = (
+        "a.wav,0,2024-05-01T00:01:00Z,60.000,61.000,1,2,roi,,10,100\n"
+        "b.wav,0,2024-05-01T00:16:00Z,60.000,61.000,1,2,roi,,10,100\n"
+        "b.wav,0,2024-05-01T00:19:59Z,299.000,300.000,1,2,up,0.9,10,100\n"
+        "c.wav,0,2024-05-01T01:14:00Z,840.000,841.000,1,2,roi,,10,100\n"
+    )
     data = load(write_outdir(tmp_path / "o", files, rows))
     bins = detection_bins(data)
     assert (bins.mode, bins.unit, len(bins.starts)) == ("time", "5 min", 15)  # 00:00 to 01:15

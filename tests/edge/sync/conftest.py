@@ -15,8 +15,15 @@ from edge.types import Detection
 T0 = dt.datetime(2026, 3, 28, 0, 0, tzinfo=dt.timezone.utc)
 
 
-def make_detections(n: int, *, seed: int = 5, deployment: str = "buoy-1", labels=("upcall", "gunshot"),
-                    mean_gap_s: float = 86.4, scores: bool = True) -> list[Detection]:
+def make_detections(
+    n: int,
+    *,
+    seed: int = 5,
+    deployment: str = "buoy-1",
+    labels=("upcall", "gunshot"),
+    mean_gap_s: float = 86.4,
+    scores: bool = True,
+) -> list[Detection]:
     """``n`` detections in time order, as a classifier on a right-whale buoy makes them."""
     rnd = random.Random(seed)
     t = 0.0
@@ -26,14 +33,23 @@ def make_detections(n: int, *, seed: int = 5, deployment: str = "buoy-1", labels
         start = T0 + dt.timedelta(seconds=round(t, 3))
         dur = round(rnd.uniform(0.4, 3.0), 3)
         low = round(rnd.uniform(40, 150), 1)
-        out.append(Detection(
-            file=f"{start:%Y%m%d_%H}0000.wav", channel=0,
-            start_utc=start.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            start_s=round(t % 3600, 3), end_s=round(t % 3600 + dur, 3), low_hz=low,
-            high_hz=round(low + rnd.uniform(20, 200), 1), label=rnd.choice(labels),
-            score=round(rnd.uniform(0.5, 1.0), 4) if scores else float("nan"),
-            snr_db=round(rnd.uniform(10, 40), 2), received_level_db=round(rnd.uniform(90, 140), 2),
-            deployment=deployment, config_hash="0123456789abcdef"))
+        out.append(
+            Detection(
+                file=f"{start:%Y%m%d_%H}0000.wav",
+                channel=0,
+                start_utc=start.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                start_s=round(t % 3600, 3),
+                end_s=round(t % 3600 + dur, 3),
+                low_hz=low,
+                high_hz=round(low + rnd.uniform(20, 200), 1),
+                label=rnd.choice(labels),
+                score=round(rnd.uniform(0.5, 1.0), 4) if scores else float("nan"),
+                snr_db=round(rnd.uniform(10, 40), 2),
+                received_level_db=round(rnd.uniform(90, 140), 2),
+                deployment=deployment,
+                config_hash="0123456789abcdef",
+            )
+        )
     return out
 
 
@@ -74,7 +90,7 @@ class Detector:
         try:
             with DetectionLog(self.log_path) as log:
                 for i in range(log.count(), len(self.detections), self.batch):
-                    log.append(self.detections[i:i + self.batch])
+                    log.append(self.detections[i : i + self.batch])
                     time.sleep(self.interval_s)
         except BaseException as exc:  # reported by join()
             self.error = exc

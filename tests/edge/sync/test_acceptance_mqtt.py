@@ -28,8 +28,10 @@ from tests.edge.sync.conftest import Detector, console_script, drain, kill_sende
 KEY = bytes(range(32))
 TOTAL = 10_000
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-COUNTS = r"accepted (\d+)  duplicate (\d+)  rejected (\d+) \(bad MAC (\d+), unknown deployment (\d+), " \
-         r"replay (\d+), malformed (\d+)\)"
+COUNTS = (
+    r"accepted (\d+)  duplicate (\d+)  rejected (\d+) \(bad MAC (\d+), unknown deployment (\d+), "
+    r"replay (\d+), malformed (\d+)\)"
+)
 
 
 def free_port() -> int:
@@ -48,8 +50,10 @@ class Broker:
         (folder / "data").mkdir()
         # run as this user (as root, mosquitto otherwise drops to "mosquitto", who cannot write
         # here); keep every queued QoS 1 message for an offline persistent session
-        text = (f"user {getpass.getuser()}\nallow_anonymous true\npersistence true\nmax_queued_messages 0\n"
-                f"persistence_location {folder / 'data'}/\nautosave_interval 1\nlistener {self.port} 127.0.0.1\n")
+        text = (
+            f"user {getpass.getuser()}\nallow_anonymous true\npersistence true\nmax_queued_messages 0\n"
+            f"persistence_location {folder / 'data'}/\nautosave_interval 1\nlistener {self.port} 127.0.0.1\n"
+        )
         if tls:
             ca, cert, key = tls
             text += f"listener {self.tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
@@ -57,8 +61,9 @@ class Broker:
         self.proc = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -94,16 +99,29 @@ def deployment_yaml(folder: Path, mqtt: str, **sync) -> Path:
     (folder / "buoy.key").write_text(KEY.hex())
     extra = "".join(f"  {k}: {v}\n" for k, v in sync.items())
     path = folder / "buoy-1.yaml"
-    path.write_text(f"name: buoy-1\nsync:\n  log: buoy.sqlite\n  key_file: buoy.key\n  transport: mqtt\n{extra}"
-                    f"  mqtt: {mqtt}\n")
+    path.write_text(
+        f"name: buoy-1\nsync:\n  log: buoy.sqlite\n  key_file: buoy.key\n  transport: mqtt\n{extra}  mqtt: {mqtt}\n"
+    )
     return path
 
 
 def shore_ingest(folder: Path, url: str, idle_s: float) -> tuple[int, ...]:
-    result = subprocess.run(console_script("edge-shore") + ["ingest", url, "--idle-s", str(idle_s), "--db",
-                                                            str(folder / "shore.sqlite"), "--keys",
-                                                            str(folder / "keys.yaml")],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        console_script("edge-shore")
+        + [
+            "ingest",
+            url,
+            "--idle-s",
+            str(idle_s),
+            "--db",
+            str(folder / "shore.sqlite"),
+            "--keys",
+            str(folder / "keys.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     print(result.stdout)
     return tuple(map(int, re.fullmatch(COUNTS, result.stdout.strip()).groups()))
@@ -119,8 +137,9 @@ def test_records_reach_shore_once_through_kills_and_a_broker_restarted_mid_strea
     detector = Detector(tmp_path / "buoy.sqlite", make_detections(TOTAL, seed=3), batch=250, interval_s=0.1).start()
     rnd = random.Random(6)
     for kill in range(20):  # as many kills as the Iridium run
-        proc = subprocess.Popen(send + ["--follow", "--poll-s", "0.1"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            send + ["--follow", "--poll-s", "0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
         time.sleep(rnd.uniform(0.2, 1.0))
         if kill == 3:
             broker.stop()  # mid-stream, with the shore away: what it has not read waits in the broker
@@ -150,8 +169,23 @@ def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
     run("req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(ca), "-days", "1", "-subj", "/CN=pamedge test CA")
     run("req", *ec, "-keyout", str(key), "-out", str(folder / "server.csr"), "-subj", "/CN=127.0.0.1")
     (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run("x509", "-req", "-in", str(folder / "server.csr"), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-        "-out", str(cert), "-days", "1", "-extfile", str(folder / "san.cnf"))
+    run(
+        "x509",
+        "-req",
+        "-in",
+        str(folder / "server.csr"),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-out",
+        str(cert),
+        "-days",
+        "1",
+        "-extfile",
+        str(folder / "san.cnf"),
+    )
     key.chmod(0o644)  # mosquitto runs as this user and reads it
     return ca, cert, key
 

@@ -29,9 +29,24 @@ KEY = bytes(range(32))
 def sim(tmp_path):
     link, gateway, mt = tmp_path / "modem", tmp_path / "gateway", tmp_path / "mt"
     mt.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "edge.sync.modem_sim", "--link", str(link), "--gateway",
-                             str(gateway), "--mt-dir", str(mt), "--seed", "3"], cwd=ROOT, stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edge.sync.modem_sim",
+            "--link",
+            str(link),
+            "--gateway",
+            str(gateway),
+            "--mt-dir",
+            str(mt),
+            "--seed",
+            "3",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline().startswith("ready ")
     yield link, gateway, mt
     proc.kill()
@@ -44,18 +59,21 @@ def test_pack_command_validates_and_fits_the_mt_limit():
     with pytest.raises(ValueError, match="0..1"):
         pack_command({"cmd": "set_threshold", "label": "upcall", "value": 3}, deployment="buoy-1", key=KEY, frame_seq=1)
     with pytest.raises(fr.FrameError, match="270-byte MT limit"):
-        pack_command({"cmd": "set_threshold", "label": "x" * 300, "value": 0.5}, deployment="buoy-1", key=KEY,
-                     frame_seq=1)
+        pack_command(
+            {"cmd": "set_threshold", "label": "x" * 300, "value": 0.5}, deployment="buoy-1", key=KEY, frame_seq=1
+        )
 
 
 def test_commands_through_the_simulator(tmp_path, sim):
     link, gateway, mt = sim
     cmd = lambda c, seq, key=KEY: pack_command(c, deployment="buoy-1", key=key, frame_seq=seq)  # noqa: E731
-    queued = [cmd({"cmd": "set_threshold", "label": "upcall", "value": 0.8}, 1),
-              cmd({"cmd": "pause"}, 2, key=bytes(32)),              # forged: another key
-              b"\x13garbage",                                       # malformed
-              cmd({"cmd": "set_threshold", "label": "upcall", "value": 0.8}, 1),  # replayed
-              cmd({"cmd": "status"}, 3)]
+    queued = [
+        cmd({"cmd": "set_threshold", "label": "upcall", "value": 0.8}, 1),
+        cmd({"cmd": "pause"}, 2, key=bytes(32)),  # forged: another key
+        b"\x13garbage",  # malformed
+        cmd({"cmd": "set_threshold", "label": "upcall", "value": 0.8}, 1),  # replayed
+        cmd({"cmd": "status"}, 3),
+    ]
     for i, data in enumerate(queued):
         (mt / f"{i:03d}.mt").write_bytes(data)
     with DetectionLog(tmp_path / "buoy.sqlite") as log, IridiumModem(str(link), timeout_s=2) as modem:
@@ -96,8 +114,10 @@ def test_edge_sync_send_and_status_with_a_sync_yaml(tmp_path, sim):
     with DetectionLog(tmp_path / "buoy.sqlite") as log:
         log.append(make_detections(120))
     (tmp_path / "key").write_text(KEY.hex())
-    (tmp_path / "sync.yaml").write_text(f"deployment: buoy-1\nlog: buoy.sqlite\nkey_file: key\ntransport: iridium\n"
-                                        f"daily_bytes: 100000\niridium: {{port: {link}, timeout_s: 2}}\n")
+    (tmp_path / "sync.yaml").write_text(
+        f"deployment: buoy-1\nlog: buoy.sqlite\nkey_file: key\ntransport: iridium\n"
+        f"daily_bytes: 100000\niridium: {{port: {link}, timeout_s: 2}}\n"
+    )
     runner = CliRunner()
     result = runner.invoke(main, ["status", "--config", str(tmp_path / "sync.yaml")])
     assert result.exit_code == 0 and "frames_pending" in result.output and "records         120" in result.output
@@ -121,14 +141,28 @@ def test_pause_resume_threshold_and_status_end_to_end_from_the_command_lines(tmp
     link, gateway, mt = sim
     (tmp_path / "key").write_text(KEY.hex())
     (tmp_path / "keys.yaml").write_text(f"buoy-1: {KEY.hex()}\n")
-    (tmp_path / "buoy-1.yaml").write_text(f"name: buoy-1\nsync:\n  log: buoy.sqlite\n  key_file: key\n"
-                                          f"  iridium: {{port: {link}, timeout_s: 2}}\n")
+    (tmp_path / "buoy-1.yaml").write_text(
+        f"name: buoy-1\nsync:\n  log: buoy.sqlite\n  key_file: key\n  iridium: {{port: {link}, timeout_s: 2}}\n"
+    )
     runner = CliRunner()
     send = ["send", "--config", str(tmp_path / "buoy-1.yaml")]
 
     def command(body: str, name: str) -> None:
-        result = runner.invoke(shore, ["command", body, "--db", str(tmp_path / "shore.sqlite"), "--keys",
-                                       str(tmp_path / "keys.yaml"), "--deployment", "buoy-1", "-o", str(mt / name)])
+        result = runner.invoke(
+            shore,
+            [
+                "command",
+                body,
+                "--db",
+                str(tmp_path / "shore.sqlite"),
+                "--keys",
+                str(tmp_path / "keys.yaml"),
+                "--deployment",
+                "buoy-1",
+                "-o",
+                str(mt / name),
+            ],
+        )
         assert result.exit_code == 0, result.output
 
     dets = make_detections(300)
@@ -152,8 +186,9 @@ def test_pause_resume_threshold_and_status_end_to_end_from_the_command_lines(tmp
     status = runner.invoke(sync, ["status", "--config", str(tmp_path / "buoy-1.yaml")]).output
     assert "paused          no\n" in status and "thresholds      upcall=0.9\n" in status
 
-    ingest = runner.invoke(shore, ["ingest", str(gateway), "--db", str(tmp_path / "shore.sqlite"), "--keys",
-                                   str(tmp_path / "keys.yaml")])
+    ingest = runner.invoke(
+        shore, ["ingest", str(gateway), "--db", str(tmp_path / "shore.sqlite"), "--keys", str(tmp_path / "keys.yaml")]
+    )
     assert ingest.exit_code == 0 and " rejected 0 " in ingest.output, ingest.output
     from shore.store import ShoreStore
 

@@ -14,7 +14,12 @@ DEPLOYMENTS = Path(__file__).resolve().parents[3] / "firmware-config" / "deploym
 
 def test_shipped_deployments_carry_sync_sections():
     narw = load_sync_config(DEPLOYMENTS / "narw-upcall.yaml")
-    assert (narw.deployment, narw.transport, narw.max_bytes, narw.concern) == ("narw-upcall", "iridium", 340, ("upcall",))
+    assert (narw.deployment, narw.transport, narw.max_bytes, narw.concern) == (
+        "narw-upcall",
+        "iridium",
+        340,
+        ("upcall",),
+    )
     beluga = load_sync_config(DEPLOYMENTS / "beluga.yaml")
     assert (beluga.deployment, beluga.transport, beluga.mqtt.tls) == ("beluga", "mqtt", True)
 
@@ -24,8 +29,11 @@ def test_sync_section_is_not_part_of_the_deployment_hash(tmp_path):
 
     text = (DEPLOYMENTS / "narw-upcall.yaml").read_text()
     (tmp_path / "a.yaml").write_text(text.replace("../hydrophones.yaml", str(DEPLOYMENTS.parent / "hydrophones.yaml")))
-    (tmp_path / "b.yaml").write_text(text.replace("../hydrophones.yaml", str(DEPLOYMENTS.parent / "hydrophones.yaml"))
-                                     .replace("daily_credits: 150", "daily_credits: 20"))
+    (tmp_path / "b.yaml").write_text(
+        text.replace("../hydrophones.yaml", str(DEPLOYMENTS.parent / "hydrophones.yaml")).replace(
+            "daily_credits: 150", "daily_credits: 20"
+        )
+    )
     a, b = load_deployment(tmp_path / "a.yaml"), load_deployment(tmp_path / "b.yaml")
     assert a.sync.daily_credits == 150 and b.sync.daily_credits == 20 and a.hash == b.hash
 
@@ -42,13 +50,16 @@ def test_bad_key_in_a_deployment_sync_section_is_named(tmp_path):
         load_sync_config(tmp_path / "d.yaml")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("deployment: b\nkey_file: k\niridium: {prot: /dev/x}\n", "iridium: unknown key 'prot'"),
-    ("deployment: b\nkey_file: k\nmax_bytes: 400\n", "max_bytes=400 exceeds the 340-byte Iridium SBD MO limit"),
-    ("deployment: b\nkey_file: k\ntransport: lora\n", "transport='lora' must be iridium or mqtt"),
-    ("key_file: k\n", "deployment='' must be 1-64 letters, digits"),
-    ("deployment: b\nkey_file: k\nhealth_hold_s: -5\n", "health_hold_s=-5 must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("deployment: b\nkey_file: k\niridium: {prot: /dev/x}\n", "iridium: unknown key 'prot'"),
+        ("deployment: b\nkey_file: k\nmax_bytes: 400\n", "max_bytes=400 exceeds the 340-byte Iridium SBD MO limit"),
+        ("deployment: b\nkey_file: k\ntransport: lora\n", "transport='lora' must be iridium or mqtt"),
+        ("key_file: k\n", "deployment='' must be 1-64 letters, digits"),
+        ("deployment: b\nkey_file: k\nhealth_hold_s: -5\n", "health_hold_s=-5 must be >= 0"),
+    ],
+)
 def test_bad_sync_configs_are_named(tmp_path, text, message):
     (tmp_path / "s.yaml").write_text(text)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -27,10 +27,13 @@ SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, suppress_
 
 def vector_detections():
     d = lambda t, s, e, lo, hi, label, score, snr, lev: Detection(  # noqa: E731
-        "a.wav", 0, t, s, e, lo, hi, label, score, snr, lev, deployment="demo-buoy")
-    return [d("2026-03-28T12:00:01.250Z", 1.25, 2.05, 62.0, 180.0, "upcall", 0.91, 18.5, 121.3),
-            d("2026-03-28T12:00:09.900Z", 9.9, 10.8, 70.5, 190.0, "upcall", 0.77, 12.0, 118.0),
-            d("2026-03-28T12:01:30.000Z", 90.0, 91.0, 20.0, 40.0, "gunshot", 0.6, 25.5, 140.25)]
+        "a.wav", 0, t, s, e, lo, hi, label, score, snr, lev, deployment="demo-buoy"
+    )
+    return [
+        d("2026-03-28T12:00:01.250Z", 1.25, 2.05, 62.0, 180.0, "upcall", 0.91, 18.5, 121.3),
+        d("2026-03-28T12:00:09.900Z", 9.9, 10.8, 70.5, 190.0, "upcall", 0.77, 12.0, 118.0),
+        d("2026-03-28T12:01:30.000Z", 90.0, 91.0, 20.0, 40.0, "gunshot", 0.6, 25.5, 140.25),
+    ]
 
 
 def test_documented_test_vector():
@@ -63,20 +66,40 @@ def assert_within_quantisation(original: Detection, rec: fr.FrameRecord) -> None
 T0 = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
 detection = st.builds(
     lambda t, dur, lo, bw, label, score, snr, lev, utc: Detection(
-        "f.wav", 0, (T0 + dt.timedelta(milliseconds=t)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        if utc else "", round(t / 1000 % 900, 3), round(t / 1000 % 900 + dur, 3), lo, lo + bw, label, score, snr,
-        lev, deployment="buoy-1"),
-    st.integers(0, 10 ** 11), st.floats(0, 60), st.floats(10, 40000), st.floats(0, 20000),
-    st.sampled_from(["upcall", "gunshot", "roi", "whistle-ä"]), st.floats(0, 1), st.floats(0, 63), st.floats(40, 167),
-    st.booleans())
+        "f.wav",
+        0,
+        (T0 + dt.timedelta(milliseconds=t)).isoformat(timespec="milliseconds").replace("+00:00", "Z") if utc else "",
+        round(t / 1000 % 900, 3),
+        round(t / 1000 % 900 + dur, 3),
+        lo,
+        lo + bw,
+        label,
+        score,
+        snr,
+        lev,
+        deployment="buoy-1",
+    ),
+    st.integers(0, 10**11),
+    st.floats(0, 60),
+    st.floats(10, 40000),
+    st.floats(0, 20000),
+    st.sampled_from(["upcall", "gunshot", "roi", "whistle-ä"]),
+    st.floats(0, 1),
+    st.floats(0, 63),
+    st.floats(40, 167),
+    st.booleans(),
+)
 
 
 @SETTINGS
-@given(st.lists(st.tuples(detection, st.sampled_from([1, 1, 1, 1, 2, 7, 300])), min_size=1, max_size=120),
-       st.integers(60, 1000), st.integers(1, 2 ** 32 - 40000))
+@given(
+    st.lists(st.tuples(detection, st.sampled_from([1, 1, 1, 1, 2, 7, 300])), min_size=1, max_size=120),
+    st.integers(60, 1000),
+    st.integers(1, 2**32 - 40000),
+)
 def test_round_trip_within_quantisation_and_budget(dets, max_bytes, first_seq):
     """Log sequences with gaps (records left out by a threshold) round-trip too."""
-    seqs = [first_seq + sum(step for _, step in dets[:i + 1]) for i in range(len(dets))]
+    seqs = [first_seq + sum(step for _, step in dets[: i + 1]) for i in range(len(dets))]
     records = list(zip(seqs, (d for d, _ in dets)))
     frames = pack_all(records, deployment="buoy-1", key=KEY, first_frame_seq=first_seq, max_bytes=max_bytes)
     got = []
@@ -171,13 +194,20 @@ def test_documented_identity_vector():
 
 
 @SETTINGS
-@given(st.text(max_size=60), st.text(max_size=60), st.text(max_size=40), st.none() | st.floats(-327, 327),
-       st.integers(0, 2 ** 32 - 1), st.integers(0, 2 ** 35), st.integers(0, 6), st.integers(0, 10 ** 9))
+@given(
+    st.text(max_size=60),
+    st.text(max_size=60),
+    st.text(max_size=40),
+    st.none() | st.floats(-327, 327),
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**35),
+    st.integers(0, 6),
+    st.integers(0, 10**9),
+)
 def test_identity_round_trip(model, config_hash, hydrophone, cal, time_s, from_seq, n_status, value):
     cal = None if cal is None else round(cal, 2)
     status = tuple((name, value + i) for i, name in enumerate(ident.STATUS_FIELDS[:n_status]))
-    frame = ident.IdentityFrame(ident.Identity(model, config_hash, hydrophone, cal, "0.1.0"), from_seq, time_s,
-                                status)
+    frame = ident.IdentityFrame(ident.Identity(model, config_hash, hydrophone, cal, "0.1.0"), from_seq, time_s, status)
     got = decode(fr.pack_identity(frame, deployment="buoy-1", key=KEY, frame_seq=3, max_bytes=400), RING).identity
     assert got == frame
 

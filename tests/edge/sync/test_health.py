@@ -23,11 +23,33 @@ T0 = 1774699200  # 2026-03-28T12:00:00Z
 
 
 def vector_rows():
-    return [hl.HealthRow(1, T0, "start", "full", 0.4, 0, 0, 0, 0, 0, 0, 0, None, None, None, 28000.5, 0.0, 48.3, None),
-            hl.HealthRow(2, T0 + 600, "period", "full", 600.4, 600, 540, 60, 0, 2.5, 9, 4, 0.0, 96.4, 35.2, 27950,
-                         12.3, 51.0, None),
-            hl.HealthRow(3, T0 + 1200, "level", "limited", 1200.4, 1260, 900, 360, 0, 2.5, 15, 4, 0.02, 101.7, 0.9,
-                         27900, 20.1, 63.5, None)]
+    return [
+        hl.HealthRow(1, T0, "start", "full", 0.4, 0, 0, 0, 0, 0, 0, 0, None, None, None, 28000.5, 0.0, 48.3, None),
+        hl.HealthRow(
+            2, T0 + 600, "period", "full", 600.4, 600, 540, 60, 0, 2.5, 9, 4, 0.0, 96.4, 35.2, 27950, 12.3, 51.0, None
+        ),
+        hl.HealthRow(
+            3,
+            T0 + 1200,
+            "level",
+            "limited",
+            1200.4,
+            1260,
+            900,
+            360,
+            0,
+            2.5,
+            15,
+            4,
+            0.02,
+            101.7,
+            0.9,
+            27900,
+            20.1,
+            63.5,
+            None,
+        ),
+    ]
 
 
 def test_documented_health_vector():
@@ -55,7 +77,7 @@ def assert_within_quantisation(want: hl.HealthRow, got: hl.HealthRow) -> None:
         if value is None:
             assert decoded is None, name
         elif kind == "log":
-            hi = lo * 2 ** ((2 ** bits - 3) / step)
+            hi = lo * 2 ** ((2**bits - 3) / step)
             if value <= 0:
                 assert decoded == 0, name
             else:
@@ -63,28 +85,57 @@ def assert_within_quantisation(want: hl.HealthRow, got: hl.HealthRow) -> None:
                 # half a step, then log_value's rounding to 5 significant digits
                 assert abs(decoded - clamped) <= (2 ** (0.5 / step) - 1) * clamped * 1.0001 + 5e-5 * decoded, name
         else:
-            clamped = min(max(value, lo), lo + (2 ** bits - 2) * step)
+            clamped = min(max(value, lo), lo + (2**bits - 2) * step)
             assert abs(decoded - clamped) <= step / 2 + 1e-9, name
 
 
 gauge = lambda lo, hi: st.none() | st.floats(lo, hi)  # noqa: E731
 row_values = st.tuples(
-    st.integers(0, 7200), st.sampled_from(hl.EVENTS + ("restart",)), st.sampled_from(hl.LEVELS + ("paused",)),
-    st.floats(0, 1e6), st.floats(0, 8000), st.floats(0, 8000), st.floats(0, 1e5), st.floats(0, 500), st.floats(0, 100),
-    st.integers(0, 200), st.integers(0, 2000),
-    st.none() | st.just(0.0) | st.floats(1e-6, 150), gauge(-130, 200), st.none() | st.floats(0, 1e5),
-    gauge(0, 4e6), gauge(0, 4e6), gauge(-50, 120), gauge(0, 60))
+    st.integers(0, 7200),
+    st.sampled_from(hl.EVENTS + ("restart",)),
+    st.sampled_from(hl.LEVELS + ("paused",)),
+    st.floats(0, 1e6),
+    st.floats(0, 8000),
+    st.floats(0, 8000),
+    st.floats(0, 1e5),
+    st.floats(0, 500),
+    st.floats(0, 100),
+    st.integers(0, 200),
+    st.integers(0, 2000),
+    st.none() | st.just(0.0) | st.floats(1e-6, 150),
+    gauge(-130, 200),
+    st.none() | st.floats(0, 1e5),
+    gauge(0, 4e6),
+    gauge(0, 4e6),
+    gauge(-50, 120),
+    gauge(0, 60),
+)
 
 
 @SETTINGS
-@given(st.lists(row_values, min_size=1, max_size=80), st.integers(80, 1000), st.integers(1, 2 ** 31))
+@given(st.lists(row_values, min_size=1, max_size=80), st.integers(80, 1000), st.integers(1, 2**31))
 def test_health_round_trip_within_quantisation_and_budget(values, max_bytes, first_seq):
     rows, t, totals = [], T0, [0.0] * 5 + [0, 0]
     for i, (step, event, level, uptime, rec, proc, backlog, drop, gap, files, dets, *gauges) in enumerate(values):
         t += step
         totals = [a + b for a, b in zip(totals, (rec, proc, drop, gap, 0, files, dets))]
-        rows.append(hl.HealthRow(first_seq + i, t, event, level, uptime, totals[0], totals[1], backlog, totals[2],
-                                 totals[3], totals[5], totals[6], *gauges))
+        rows.append(
+            hl.HealthRow(
+                first_seq + i,
+                t,
+                event,
+                level,
+                uptime,
+                totals[0],
+                totals[1],
+                backlog,
+                totals[2],
+                totals[3],
+                totals[5],
+                totals[6],
+                *gauges,
+            )
+        )
     frames = pack_all_health(rows, deployment="buoy-1", key=KEY, first_frame_seq=7, max_bytes=max_bytes)
     got = []
     for i, frame in enumerate(frames):
@@ -150,11 +201,27 @@ def health_record(i: int, event: str = "period", *, battery: float | None = None
     from edge.daemon.state import HealthRecord
     from edge.sync.quant import utc_text
 
-    return HealthRecord(utc=utc_text(T0 + 600 * i), event=event, uptime_s=600.0 * i + 0.25, level="full",
-                        level_reason="", recorded_s=600.0 * i + 30, processed_s=600.0 * i, backlog_s=30.0,
-                        dropped_s=0.0, gaps_s=1.5 * i, clipped_pct=0.01 if i else None, noise_db=98.0 + i % 7,
-                        realtime_factor=40.0 + i if i else None, disk_free_mb=30000.0 - 3 * i, audio_mb=120.0,
-                        cpu_temp_c=None, battery_v=battery, files=10 * i, detections=3 * i)
+    return HealthRecord(
+        utc=utc_text(T0 + 600 * i),
+        event=event,
+        uptime_s=600.0 * i + 0.25,
+        level="full",
+        level_reason="",
+        recorded_s=600.0 * i + 30,
+        processed_s=600.0 * i,
+        backlog_s=30.0,
+        dropped_s=0.0,
+        gaps_s=1.5 * i,
+        clipped_pct=0.01 if i else None,
+        noise_db=98.0 + i % 7,
+        realtime_factor=40.0 + i if i else None,
+        disk_free_mb=30000.0 - 3 * i,
+        audio_mb=120.0,
+        cpu_temp_c=None,
+        battery_v=battery,
+        files=10 * i,
+        detections=3 * i,
+    )
 
 
 def drain(box):

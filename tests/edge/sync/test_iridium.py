@@ -17,9 +17,23 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def start(tmp_path, *args):
     link = tmp_path / "modem"
-    proc = subprocess.Popen([sys.executable, "-m", "edge.sync.modem_sim", "--link", str(link), "--gateway",
-                             str(tmp_path / "gw"), "--mt-dir", str(tmp_path / "mt"), *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edge.sync.modem_sim",
+            "--link",
+            str(link),
+            "--gateway",
+            str(tmp_path / "gw"),
+            "--mt-dir",
+            str(tmp_path / "mt"),
+            *args,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline().startswith("ready ")
     return proc, link
 

@@ -104,7 +104,9 @@ def test_tallies_of_ended_periods_and_credit_budget(tmp_path):
             box.acked(f)
         assert box.status()["credits_today"] <= 20
         tallies = [d.tally for d in sent if d.kind == fr.KIND_TALLIES]
-        assert [d.kind for d in sent[:2]] == [fr.KIND_IDENTITY, fr.KIND_TALLIES] and [t.start_s % 86400 for t in tallies] == [0, 7200, 14400, 21600, 28800]
+        assert [d.kind for d in sent[:2]] == [fr.KIND_IDENTITY, fr.KIND_TALLIES] and [
+            t.start_s % 86400 for t in tallies
+        ] == [0, 7200, 14400, 21600, 28800]
         expected = fr.tallies([d for d in dets if fr.utc_seconds(d.start_utc) < tallies[-1].start_s + 7200], 7200)
         assert tallies == expected
         clock.t += 86400  # the next day: the last period has ended, and credits are fresh
@@ -128,8 +130,9 @@ def test_identity_frame_first_and_whenever_the_identity_changes(tmp_path):
     import dataclasses
 
     dets = make_detections(90)
-    dets[40:] = [dataclasses.replace(d, model="narw-cnn@1a2b3c", hydrophone="ST6872", calibration_db=-177.6)
-                 for d in dets[40:]]
+    dets[40:] = [
+        dataclasses.replace(d, model="narw-cnn@1a2b3c", hydrophone="ST6872", calibration_db=-177.6) for d in dets[40:]
+    ]
     ring = fr.KeyRing({"buoy-1": KEY})
     with DetectionLog(tmp_path / "log.sqlite") as log:
         log.append(dets[:60])
@@ -141,7 +144,9 @@ def test_identity_frame_first_and_whenever_the_identity_changes(tmp_path):
         sent += drain(box, ring)
     idents = [d.identity for d in sent if d.kind == fr.KIND_IDENTITY]
     assert [(i.from_seq, i.identity.model, i.identity.calibration_db) for i in idents] == [
-        (1, "", None), (41, "narw-cnn@1a2b3c", -177.6)]
+        (1, "", None),
+        (41, "narw-cnn@1a2b3c", -177.6),
+    ]
     assert idents[0].identity.config_hash == "0123456789abcdef" and idents[1].identity.hydrophone == "ST6872"
     assert sent[0].kind == fr.KIND_IDENTITY  # before any record
     assert sorted(r.seq for d in sent for r in d.records) == list(range(1, 91))
@@ -155,8 +160,11 @@ def test_threshold_override_decides_which_records_are_sent(tmp_path):
     with DetectionLog(tmp_path / "log.sqlite") as log:
         assert threshold_overrides(log) == {}  # no command ever handled
         handler = CommandHandler(log.conn, "buoy-1", KEY)
-        handler.handle(pack_command({"cmd": "set_threshold", "label": "upcall", "value": 0.8}, deployment="buoy-1",
-                                    key=KEY, frame_seq=1))
+        handler.handle(
+            pack_command(
+                {"cmd": "set_threshold", "label": "upcall", "value": 0.8}, deployment="buoy-1", key=KEY, frame_seq=1
+            )
+        )
         log.append(dets)
         box = Outbox(log, {"buoy-1": KEY}, clock=Clock())
         box.fill()
