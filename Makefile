@@ -45,11 +45,13 @@ test: install
 test-quick: install
 	$(BIN)/python -m pytest -q -m "not slow" -x
 
-# ruff (rules in pyproject.toml): pyflakes, pycodestyle, import order, bugbear, pyupgrade; and the
+# ruff (rules in pyproject.toml): pyflakes, pycodestyle, import order, bugbear, pyupgrade, and the
+# formatter; mypy --strict on the runtime package edge/ (pyproject.toml [tool.mypy]); and the
 # documentation site builds with no warning (a broken link or a stale CLI reference fails)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(MAKE) docs
 
 # The documentation site (mkdocs-material; the CLI reference is generated from the commands)

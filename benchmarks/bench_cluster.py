@@ -81,7 +81,7 @@ def main() -> int:
     from edge.calibration import HydrophoneTable
     from edge.cluster.client import WORKER_ENVIRON, detect_on_cluster
     from edge.config import load_deployment
-    from edge.detect import detect
+    from edge.detect import RunOptions, detect
 
     if args.workload == "beluga":
         sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -98,7 +98,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
     try:
         t0 = time.perf_counter()
-        detect(inputs, work / "single", config, table=table)
+        detect(inputs, work / "single", config, RunOptions(table=table))
         single_s = time.perf_counter() - t0
         reference = [(work / "single" / n).read_bytes() for n in ("detections.csv", "levels.csv")]
         results = {"audio_h": audio_s / 3600, "single_process_s": single_s, "workers": {}}
@@ -117,7 +117,12 @@ def main() -> int:
                     out = work / f"w{n}-{r}"
                     t0 = time.perf_counter()
                     detect_on_cluster(
-                        inputs, out, config, table=table, scheduler=cluster.scheduler_address, chunk_s=args.chunk_s
+                        inputs,
+                        out,
+                        config,
+                        RunOptions(table=table),
+                        scheduler=cluster.scheduler_address,
+                        chunk_s=args.chunk_s,
                     )
                     times.append(time.perf_counter() - t0)
                     got = [(out / name).read_bytes() for name in ("detections.csv", "levels.csv")]

@@ -13,7 +13,7 @@ import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import yaml
 
@@ -98,7 +98,7 @@ def build(cls: type[T], data: Any, where: str, **extra: Any) -> T:
         data = {}
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    known = {f.name for f in dataclasses.fields(cls) if f.init and f.metadata.get("yaml", True)}
+    known = {f.name for f in dataclasses.fields(cast(Any, cls)) if f.init and f.metadata.get("yaml", True)}
     for key in data:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known keys: {', '.join(sorted(known))})")
@@ -115,14 +115,17 @@ class _ConfigLoader(yaml.SafeLoader):
     to gigabytes once something walks the result) and no duplicate keys (the last one
     silently won)."""
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not allowed in pamedge configs", self.peek_event().start_mark
+                None,
+                None,
+                "aliases (*name) are not allowed in pamedge configs",
+                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
             )
         return super().compose_node(parent, index)
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -138,7 +138,7 @@ def is_audio(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_SUFFIXES and not path.name.startswith(".")
 
 
-def discover(inputs: list[str | Path]) -> list[Path]:
+def discover(inputs: Sequence[str | Path]) -> list[Path]:
     """Audio files named by ``inputs`` (files, or folders searched recursively).
 
     Each folder's files come in recording-time order (names without a time last, by path);
@@ -167,6 +167,6 @@ def discover(inputs: list[str | Path]) -> list[Path]:
     return out
 
 
-def _time_key(path: Path) -> tuple:
+def _time_key(path: Path) -> tuple[object, ...]:
     start, _, _ = parse_start(path)
     return (start is None, start.timestamp() if start else 0.0, str(path))

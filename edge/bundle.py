@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from edge import shipped
 from edge._hashing import file_sha256
@@ -65,10 +65,10 @@ class Bundle:
     scale_db: float
     tflite_input: Quant | None
     tflite_outputs: dict[str, Quant]
-    files: dict[str, dict]
+    files: dict[str, dict[str, Any]]
     thresholds: dict[str, float]
     tolerance: float
-    card: dict
+    card: dict[str, Any]
     centre: Centre = "window_mean"  # input.standardise.centre (edge.classify.standardise); absent in older cards
 
     def file(self, kind: str) -> Path:
@@ -110,7 +110,7 @@ def _spec_text(spec: FrontendSpec) -> str:
     )
 
 
-def _get(data: dict, key: str, where: str, kind: type | tuple = object) -> Any:
+def _get(data: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...] = object) -> Any:
     if not isinstance(data, dict) or key not in data:
         raise BundleError(f"{where}: missing key {key!r}")
     value = data[key]
@@ -128,7 +128,7 @@ def _quant(data: Any, where: str) -> Quant:
     return Quant(float(scale), zero, str(tensor) if tensor is not None else None)
 
 
-def _outputs(card: dict, where: str, task: str) -> tuple[Output, ...]:
+def _outputs(card: dict[str, Any], where: str, task: str) -> tuple[Output, ...]:
     negative = card.get("negative")
     outs = []
     for name, data in _get(card, "outputs", where, dict).items():
@@ -206,7 +206,7 @@ def load_bundle(path: str | Path, *, verify: bool = True) -> Bundle:
         n_frames=_get(window, "n_frames", f"{where}: window", int),
         n_features=_get(window, "n_features", f"{where}: window", int),
         scale_db=float(_get(standardise, "scale_db", f"{where}: input: standardise", (int, float))),
-        centre=centre,
+        centre=cast(Centre, centre),
         tflite_input=_quant(inp["tflite"], f"{where}: input: tflite") if tflite and inp.get("tflite") else None,
         tflite_outputs={k: _quant(q, f"{where}: tflite_outputs: {k}") for k, q in tq.items()} if tflite else {},
         files=files,
@@ -236,7 +236,7 @@ def verify_files(bundle: Bundle) -> None:
             )
 
 
-def resolve(ref: str | os.PathLike, *, relative_to: str | Path | None = None) -> Path:
+def resolve(ref: str | os.PathLike[str], *, relative_to: str | Path | None = None) -> Path:
     """The bundle folder named by ``ref``: a path (absolute, or relative to ``relative_to``,
     the deployment YAML's folder, then to the current folder) or a bare name looked up as
     ``models/NAME`` in ``$PAMEDGE_MODELS``, above ``relative_to``, the current folder and the

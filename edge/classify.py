@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -25,10 +25,10 @@ from edge.bundle import CENTRES, Bundle, load_bundle, resolve
 from edge.crops import Label, combine, crop_starts, policy_of_card, window_start  # noqa: F401 (re-exported)
 from edge.errors import BundleError, ConfigError
 from edge.frontend import FrontendSpec, features
-from edge.types import Backend, Centre, Roi, SpectralFrames
+from edge.types import Backend, BackendKind, Centre, Roi, SpectralFrames
 
 if TYPE_CHECKING:
-    from edge.config import DeploymentConfig, ModelSettings
+    from edge.config import DeploymentConfig, LabelRule, ModelSettings
 
 DEFAULT_THRESHOLD = 0.5  # training.evaluate's default, for classes the card gives none
 
@@ -97,7 +97,7 @@ class Classifier:
     def identity(self) -> str:
         return self.bundle.identity(self.backend.kind)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """What ``run.json`` records of the model."""
         return {
             "identity": self.identity,
@@ -189,7 +189,7 @@ class Classifier:
         return ClassifierStream(self, spec, first_frame=first_frame, limit=limit)
 
 
-def _meets(rule, roi: Roi) -> bool:
+def _meets(rule: LabelRule | None, roi: Roi) -> bool:
     if rule is None:
         return True
     if rule.min_snr_db is not None and roi.snr_db < rule.min_snr_db:
@@ -220,7 +220,8 @@ class ClassifierStream:
         self._first = int(first_frame)  # absolute frame of buffer row 0
         self._pending: list[tuple[int, Roi, list[int]]] = []  # (index, roi, its windows' first frames)
         self._ready: list[tuple[int, Roi, list[int], np.ndarray]] = []
-        self._heap: list = []
+        # (snr, -index, index, roi, crop starts, windows): the weakest, then latest, on top
+        self._heap: list[tuple[float, int, int, Roi, list[int], np.ndarray]] = []
         self._limit = limit
         self._results: dict[int, list[Label] | None] = {}
         self._count = 0
@@ -318,9 +319,12 @@ class ClassifierStream:
         """Labels of a batch of ROIs into the results.  When the batch fails, each ROI is
         classified alone, and one that still fails stays an ROI-only record with a warning
         (:attr:`failures`): a bad window costs that ROI's label, never the recording."""
+        labels: list[list[Label] | None]
         try:
-            labels = self.classifier.classify_crops(
-                [r for _, r, _, _ in items], [s for _, _, s, _ in items], [w for _, _, _, w in items]
+            labels = list(
+                self.classifier.classify_crops(
+                    [r for _, r, _, _ in items], [s for _, _, s, _ in items], [w for _, _, _, w in items]
+                )
             )
         except Exception:  # a backend error on one window must not lose the batch: retried one by one below
             labels = []
@@ -347,7 +351,7 @@ def load_classifier(
     if bundle is not None:
         settings = replace(settings, bundle=bundle)
     if backend is not None:
-        settings = replace(settings, backend=backend)
+        settings = replace(settings, backend=cast("BackendKind", backend))
     if settings.bundle is None:
         raise ConfigError(f"deployment {config.name!r} names no model (model: bundle:)")
     where = config.source or f"deployment {config.name!r}"

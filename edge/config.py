@@ -64,7 +64,7 @@ class ModelRules:
     """``model.rules``: labels never reported at this site, and conditions per label."""
 
     ignore: tuple[str, ...] = ()
-    labels: dict = field(default_factory=dict)  # label -> LabelRule
+    labels: dict[str, LabelRule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         v.require(
@@ -85,7 +85,7 @@ class ModelSettings:
     backend: BackendKind = "auto"
     threads: int = 1
     batch_size: int = 32
-    thresholds: dict = field(default_factory=dict)  # label -> probability; overrides the card's
+    thresholds: dict[str, float] = field(default_factory=dict)  # label -> probability; overrides the card's
     rules: ModelRules = field(default_factory=ModelRules)
 
     def __post_init__(self) -> None:
@@ -273,7 +273,7 @@ class DeploymentConfig:
 
 
 def _plain(value: Any) -> Any:
-    return asdict(value) if is_dataclass(value) else copy.deepcopy(value)
+    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else copy.deepcopy(value)
 
 
 def _build(
@@ -328,7 +328,7 @@ def from_mapping(data: Any, where: str) -> DeploymentConfig:
     return config
 
 
-def _read(path: str | Path | None) -> tuple[Any, Path]:
+def _read(path: str | Path) -> tuple[Any, Path]:
     from edge import shipped
 
     path = shipped.deployment(path)

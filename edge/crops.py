@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, cast
 
 from edge.errors import BundleError
 from edge.types import CropName, Roi
@@ -60,7 +61,7 @@ class CropPolicy:
         ):
             raise ValueError(f"scan_hop_s={self.scan_hop_s!r} must be a number > 0")
 
-    def as_card(self) -> dict:
+    def as_card(self) -> dict[str, Any]:
         """The card's ``window:`` keys of this policy."""
         return {"crop": self.crop, "scan_hop_s": float(self.scan_hop_s)} if self.crop == "scan" else {"crop": self.crop}
 
@@ -68,10 +69,12 @@ class CropPolicy:
 CENTRE = CropPolicy()
 
 
-def policy_of_card(window: dict, where: str) -> CropPolicy:
+def policy_of_card(window: dict[str, Any], where: str) -> CropPolicy:
     """The crop policy of a card's ``window:`` section (no ``crop``: centre)."""
     try:
-        return CropPolicy(str(window.get("crop", "centre")), window.get("scan_hop_s", DEFAULT_SCAN_HOP_S))
+        return CropPolicy(
+            cast(CropName, str(window.get("crop", "centre"))), window.get("scan_hop_s", DEFAULT_SCAN_HOP_S)
+        )
     except ValueError as exc:
         raise BundleError(f"{where}: window: {exc}") from None
 

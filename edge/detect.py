@@ -16,16 +16,17 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from edge import __version__, resample
 from edge._hashing import file_sha256
 from edge.audio import discover, probe
-from edge.calibration import HydrophoneTable
+from edge.calibration import Calibration, HydrophoneTable
 from edge.classify import Classifier
 from edge.config import DeploymentConfig
 from edge.errors import PamedgeError
@@ -41,11 +42,36 @@ from edge.outputs import (
     unique_stems,
     write_atomic,
 )
-from edge.pipeline import analysis_rate, process_recording, stamped_config
+from edge.pipeline import Prepared, analysis_rate, prepare, process_recording, stamped_config
 from edge.types import AudioInfo, Detection, LevelRow
 
 PART_VERSION = 1
 CONTIGUOUS_TOLERANCE_S = 1.0  # recordings this close end-to-start share the noise floor
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run reads and classifies its recordings, beside the deployment that says what
+    to compute: the one value edge-detect, the cluster engine and their callers pass along."""
+
+    table: HydrophoneTable | None = None  # hydrophone calibrations by serial
+    classifier: Classifier | None = None  # None: every ROI is a record labelled roi
+    channel: int | None = None  # None: the deployment's
+    block_s: float | None = None  # None: the deployment's
+    allow_truncated: bool = False  # process the samples a short WAV holds (said per file)
+    resume: bool = False  # keep what an earlier run with the same settings committed
+    command: tuple[str, ...] | None = None  # for run.json; None: this process's argv
+
+    def prepare(self, path: str | Path, config: DeploymentConfig) -> Prepared:
+        """:func:`edge.pipeline.prepare` with these options."""
+        return prepare(
+            path,
+            config,
+            self.table,
+            channel=self.channel,
+            block_s=self.block_s,
+            allow_truncated=self.allow_truncated,
+        )
 
 
 @dataclass
@@ -58,7 +84,7 @@ class FileOutcome:
     detections: list[Detection] = field(default_factory=list)
     levels: list[LevelRow] = field(default_factory=list)
     level_bands: list[str] = field(default_factory=list)
-    details: dict = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,7 +114,7 @@ class RunReport:
         return self.audio_s / self.processing_s if self.processing_s > 0 else float("nan")
 
 
-def _identity(path: Path) -> dict:
+def _identity(path: Path) -> dict[str, Any]:
     st = path.stat()
     return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
@@ -108,7 +134,7 @@ class _Parts:
     def _key(self, path: Path) -> str:
         return hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:16]
 
-    def load(self, path: Path) -> tuple[dict, list[np.ndarray] | None] | None:
+    def load(self, path: Path) -> tuple[dict[str, Any], list[np.ndarray] | None] | None:
         json_path = self.dir / f"{self._key(path)}.json"
         try:
             part = json.loads(json_path.read_text())
@@ -121,13 +147,14 @@ class _Parts:
                 state = [data[k] for k in sorted(data.files, key=lambda k: int(k[1:]))]
         return part, state
 
-    def save(self, path: Path, part: dict, state: list[np.ndarray] | None) -> None:
+    def save(self, path: Path, part: dict[str, Any], state: list[np.ndarray] | None) -> None:
         key = self._key(path)
         npz = self.dir / f"{key}.npz"
         if state:
             tmp = self.dir / f".{key}.npz.tmp"
             with open(tmp, "wb") as fh:
-                np.savez(fh, **{f"s{i}": s for i, s in enumerate(state)})
+                arrays: dict[str, Any] = {f"s{i}": s for i, s in enumerate(state)}
+                np.savez(fh, **arrays)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, npz)
@@ -156,10 +183,10 @@ def _level_header(infos: dict[Path, AudioInfo | None], config: DeploymentConfig)
         except (PamedgeError, ValueError):
             continue
         bands.update(zip(db.names, db.centres.tolist()))
-    return list(LEVEL_COLUMNS) + sorted(bands, key=bands.get)
+    return list(LEVEL_COLUMNS) + sorted(bands, key=lambda name: bands[name])
 
 
-def _outcome_from_part(part: dict) -> FileOutcome:
+def _outcome_from_part(part: dict[str, Any]) -> FileOutcome:
     return FileOutcome(
         part["file"],
         part["status"],
@@ -175,36 +202,29 @@ def _outcome_from_part(part: dict) -> FileOutcome:
 
 @dataclass
 class RunContext:
-    """One run's settings and outputs so far: what the local loop (:func:`detect`) and the
-    cluster engine (``edge.cluster``) share, so both commit parts and assemble outputs alike."""
+    """A run in progress: what :func:`start_run` found and prepared, shared by the local
+    loop (:func:`detect`) and the cluster engine."""
 
     outdir: Path
     config: DeploymentConfig
-    table: HydrophoneTable | None
+    options: RunOptions
     paths: list[Path]
     infos: dict[Path, AudioInfo | None]  # headers as probed at the start (None: unreadable)
     parts: _Parts
     raven_names: dict[Path, str]
     level_header: list[str]
     table_hash: str
-    run_key: dict
+    run_key: dict[str, Any]
     started: float
     started_utc: str
-    command: list[str] | None
-    classifier: Classifier | None = None
 
 
 def start_run(
-    inputs: list[str | Path],
+    inputs: Sequence[str | Path],
     outdir: str | Path,
     config: DeploymentConfig,
-    *,
-    table: HydrophoneTable | None = None,
-    allow_truncated: bool = False,
-    channel: int | None = None,
-    command: list[str] | None = None,
+    options: RunOptions,
     on_start: Callable[[float], None] | None = None,
-    classifier: Classifier | None = None,
 ) -> RunContext:
     """Discover the recordings, read their headers once and prepare ``outdir``;
     ``on_start(audio_s)`` gets the run's total audio (a progress bar's length).  Raises
@@ -216,23 +236,23 @@ def start_run(
     if not paths:
         raise PamedgeError(f"no .wav or .flac files found in {', '.join(map(str, inputs))}")
     outdir.mkdir(parents=True, exist_ok=True)
-    table_hash = file_sha256(Path(table.path)) if table is not None else ""
-    run_key = {
+    table_hash = file_sha256(Path(options.table.path)) if options.table is not None else ""
+    run_key: dict[str, Any] = {
         "config_hash": config.hash,
         "table_sha256": table_hash,
-        "channel": channel,
-        "allow_truncated": allow_truncated,
+        "channel": options.channel,
+        "allow_truncated": options.allow_truncated,
         "part_version": PART_VERSION,
     }
-    if classifier is not None:  # the same settings with another bundle file are another run
-        run_key["model"] = classifier.identity
+    if options.classifier is not None:  # the same settings with another bundle file are another run
+        run_key["model"] = options.classifier.identity
     infos = _probe_all(paths)
     if on_start:
         on_start(sum(i.duration_s for i in infos.values() if i is not None))
     return RunContext(
         outdir,
         config,
-        table,
+        options,
         paths,
         infos,
         _Parts(outdir),
@@ -242,8 +262,6 @@ def start_run(
         run_key,
         started,
         started_utc,
-        command,
-        classifier,
     )
 
 
@@ -274,77 +292,42 @@ def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) ->
     and ``run.json`` from ``outcomes`` (in input order)."""
     report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s)
     _assemble(report, ctx.level_header)
-    _write_run_json(
-        report,
-        ctx.config,
-        ctx.table,
-        ctx.table_hash,
-        ctx.started_utc,
-        ctx.command,
-        ctx.raven_names,
-        ctx.paths,
-        ctx.classifier,
-    )
+    _write_run_json(report, ctx)
     return report
 
 
 def detect(
-    inputs: list[str | Path],
+    inputs: Sequence[str | Path],
     outdir: str | Path,
     config: DeploymentConfig,
+    options: RunOptions = RunOptions(),
     *,
-    table: HydrophoneTable | None = None,
-    resume: bool = False,
-    allow_truncated: bool = False,
-    channel: int | None = None,
-    block_s: float | None = None,
-    on_file: Callable[[FileOutcome, float], None] | None = None,
-    command: list[str] | None = None,
     on_start: Callable[[float], None] | None = None,
-    classifier: Classifier | None = None,
+    on_file: Callable[[FileOutcome, float], None] | None = None,
 ) -> RunReport:
-    """Process every recording named by ``inputs`` into ``outdir``; with ``classifier`` the
-    ROIs are classified (:func:`edge.pipeline.process_recording`).
+    """Process every recording named by ``inputs`` into ``outdir``; with
+    ``options.classifier`` the ROIs are classified (:func:`edge.pipeline.process_recording`).
 
     ``on_start(audio_s)`` is called once with the total audio, ``on_file(outcome, audio_s)``
     after each recording (progress, warnings).
     Raises :class:`PamedgeError` only for problems with the whole run (no inputs, an
     unwritable ``outdir``); a bad recording is reported in its outcome.
     """
-    config = stamped_config(config, classifier)
-    ctx = start_run(
-        inputs,
-        outdir,
-        config,
-        table=table,
-        allow_truncated=allow_truncated,
-        channel=channel,
-        command=command,
-        on_start=on_start,
-        classifier=classifier,
-    )
+    config = stamped_config(config, options.classifier)
+    ctx = start_run(inputs, outdir, config, options, on_start)
     outcomes: list[FileOutcome] = []
     processing_s = 0.0
     prev_state: list[np.ndarray] | None = None
     prev_info: AudioInfo | None = None  # of the previous recording, when it was processed
     for path in ctx.paths:
-        done = committed(ctx, path) if resume else None
+        done = committed(ctx, path) if options.resume else None
         if done:
             outcome, state = done
         else:
             t0 = time.perf_counter()
             info = ctx.infos[path]
             carry = info is not None and contiguous(prev_info, info)
-            outcome, state = _process_one(
-                path,
-                config,
-                table,
-                allow_truncated=allow_truncated,
-                channel=channel,
-                block_s=block_s,
-                noise_state=prev_state if carry else None,
-                classifier=classifier,
-            )
+            outcome, state = _process_one(path, config, options, prev_state if carry else None)
             processing_s += time.perf_counter() - t0
             commit(ctx, path, outcome, state)
         outcomes.append(outcome)
@@ -365,12 +348,24 @@ def contiguous(prev: AudioInfo | None, info: AudioInfo) -> bool:
     return abs((info.start_utc - prev_end).total_seconds()) <= CONTIGUOUS_TOLERANCE_S
 
 
-def _process_one(path: Path, config: DeploymentConfig, table, **kwargs) -> tuple[FileOutcome, list | None]:
+def _process_one(
+    path: Path, config: DeploymentConfig, options: RunOptions, noise_state: list[np.ndarray] | None
+) -> tuple[FileOutcome, list[np.ndarray] | None]:
     try:
-        res = process_recording(path, config, table, display_name=str(path), **kwargs)
+        res = process_recording(
+            path,
+            config,
+            options.table,
+            channel=options.channel,
+            block_s=options.block_s,
+            allow_truncated=options.allow_truncated,
+            noise_state=noise_state,
+            display_name=str(path),
+            classifier=options.classifier,
+        )
     except Exception as exc:  # only the kinds failed_outcome accepts are caught
         return failed_outcome(path, exc), None
-    channel = config.channel if kwargs.get("channel") is None else kwargs["channel"]
+    channel = config.channel if options.channel is None else options.channel
     return ok_outcome(
         path,
         res.info,
@@ -382,7 +377,7 @@ def _process_one(path: Path, config: DeploymentConfig, table, **kwargs) -> tuple
         res.detections,
         res.levels,
         res.level_bands,
-        carried=kwargs.get("noise_state") is not None,
+        carried=noise_state is not None,
     ), res.noise_state
 
 
@@ -399,14 +394,14 @@ def failed_outcome(path: Path, exc: Exception) -> FileOutcome:
 def ok_outcome(
     path: Path,
     info: AudioInfo,
-    calibration,
+    calibration: Calibration,
     warnings: list[str],
     channel: int,
     config: DeploymentConfig,
     roi_count: int,
     detections: list[Detection],
     levels: list[LevelRow],
-    level_bands,
+    level_bands: Sequence[str],
     *,
     carried: bool,
 ) -> FileOutcome:
@@ -437,7 +432,7 @@ def _one_line(exc: Exception, path: Path) -> str:
     return text if str(path) in text else f"{path}: {text}"
 
 
-def _part_dict(outcome: FileOutcome, run_key: dict, path: Path) -> dict:
+def _part_dict(outcome: FileOutcome, run_key: dict[str, Any], path: Path) -> dict[str, Any]:
     data = asdict(outcome)
     data["run_key"] = run_key
     data["source"] = _identity(path)
@@ -475,18 +470,9 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _write_run_json(
-    report: RunReport,
-    config: DeploymentConfig,
-    table,
-    table_hash: str,
-    started_utc: str,
-    command,
-    raven_names,
-    paths,
-    classifier: Classifier | None = None,
-) -> None:
-    names = {str(p): raven_names[p] for p in paths}
+def _write_run_json(report: RunReport, ctx: RunContext) -> None:
+    config, table, classifier = ctx.config, ctx.options.table, ctx.options.classifier
+    names = {str(p): ctx.raven_names[p] for p in ctx.paths}
     files = []
     for f in report.files:
         entry = {
@@ -503,12 +489,12 @@ def _write_run_json(
         files.append(entry)
     doc = {
         "tool": "edge-detect",
-        "command": command or sys.argv,
+        "command": list(ctx.options.command or sys.argv),
         "versions": _versions(),
-        "started_utc": started_utc,
+        "started_utc": ctx.started_utc,
         "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "config": {"source": config.source, "hash": config.hash, "settings": config.as_dict()},
-        "calibration_table": {"path": table.path if table else "", "sha256": table_hash},
+        "calibration_table": {"path": table.path if table else "", "sha256": ctx.table_hash},
         "model": classifier.describe() if classifier is not None else None,
         "files": files,
         "totals": {

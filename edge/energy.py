@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edge.devices import DeviceProfile
 
@@ -50,7 +51,8 @@ _PMIC = re.compile(r"^\s*(\S+?)_([VA]) \S+=([\d.]+)[VA]\s*$")
 def pmic_watts(text: str) -> float:
     """The sum over rails of volts x amps in ``vcgencmd pmic_read_adc`` output (lines like
     ``VDD_CORE_A current(7)=2.1A`` and ``VDD_CORE_V volt(15)=0.8V``)."""
-    volts, amps = {}, {}
+    volts: dict[str, float] = {}
+    amps: dict[str, float] = {}
     for line in text.splitlines():
         m = _PMIC.match(line)
         if m:
@@ -89,8 +91,8 @@ def find_sensor(profile: DeviceProfile | None) -> Sensor | None:
     if profile is not None:
         s = profile.sensors
         readers = {
-            "hwmon": lambda: hwmon_watts(s.power_path),
-            "ina3221": lambda: ina3221_watts(s.power_path),
+            "hwmon": lambda: hwmon_watts(s.power_path or ""),
+            "ina3221": lambda: ina3221_watts(s.power_path or ""),
             "vcgencmd": vcgencmd_watts,
         }
         if s.power in readers:
@@ -119,9 +121,13 @@ class Meter:
         self.joules += (t - last_t) * (w + last_w) / 2  # trapezoid
         self._last = (t, w)
 
+    def _watts(self) -> float:
+        assert self.sensor.watts is not None  # a sensor without a joule counter is sampled
+        return self.sensor.watts()
+
     def _sample(self) -> None:
         while not self._stop.wait(self.period_s):
-            self._add(time.perf_counter(), self.sensor.watts())
+            self._add(time.perf_counter(), self._watts())
 
     def __enter__(self) -> Meter:
         if self.sensor.joules is not None:
@@ -129,12 +135,12 @@ class Meter:
         else:
             # the first and last samples are taken here and in __exit__, so the samples span
             # the whole block however late the sampling thread is scheduled
-            self._first = self._last = (time.perf_counter(), self.sensor.watts())
+            self._first = self._last = (time.perf_counter(), self._watts())
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.sensor.joules is not None:
             self.joules = self.sensor.joules() - self._start
             if self.joules < 0:  # the counter wrapped
@@ -142,12 +148,13 @@ class Meter:
                 self.joules += wrap
         else:
             self._stop.set()
-            self._thread.join()
-            self._add(time.perf_counter(), self.sensor.watts())
+            if self._thread is not None:
+                self._thread.join()
+            self._add(time.perf_counter(), self._watts())
             self.seconds = self._last[0] - self._first[0]
 
 
-def modelled(profile: DeviceProfile, cpu_s: float, wall_s: float) -> dict:
+def modelled(profile: DeviceProfile, cpu_s: float, wall_s: float) -> dict[str, Any]:
     """The profile's model applied to ``cpu_s`` CPU seconds over ``wall_s``."""
     u = cpu_s / (wall_s * profile.cores) if wall_s > 0 else 0.0
     return {
@@ -162,7 +169,7 @@ def modelled(profile: DeviceProfile, cpu_s: float, wall_s: float) -> dict:
 
 def projection(
     profile: DeviceProfile, cpu_s_per_audio_s: float, *, duty_cycle: float, battery_wh: float | None
-) -> dict:
+) -> dict[str, Any]:
     """Wh a day for a buoy recording ``duty_cycle`` of the time and processing as it goes
     (always on: idle power all day, plus the processing's share of the cores), and days on
     ``battery_wh``."""

@@ -77,22 +77,24 @@ class FrontendSpec:
     def n_bins(self) -> int:
         return self.nfft // 2 + 1
 
-    def _rate(self) -> int:
+    @property
+    def rate(self) -> int:
+        """The bound sample rate; :class:`ValueError` for an unbound spec."""
         if self.sample_rate is None:
             raise ValueError("FrontendSpec is not bound to a sample rate: call .bound(rate)")
         return self.sample_rate
 
     def bin_freqs(self) -> np.ndarray:
         """Centre frequency of each PSD bin, Hz, shape ``(n_bins,)``."""
-        return np.arange(self.n_bins) * (self._rate() / self.nfft)
+        return np.arange(self.n_bins) * (self.rate / self.nfft)
 
     @property
     def frame_s(self) -> float:
-        return self.nfft / self._rate()
+        return self.nfft / self.rate
 
     @property
     def hop_s(self) -> float:
-        return self.hop / self._rate()
+        return self.hop / self.rate
 
 
 def window_array(name: str, n: int) -> np.ndarray:
@@ -114,7 +116,7 @@ def psd_scale(spec: FrontendSpec, bin_gain_db: np.ndarray | float = 0.0) -> np.n
     any frequency-dependent response), so the result is in uPa^2/Hz.
     """
     win = window_array(spec.window, spec.nfft)
-    scale = np.full(spec.n_bins, 2.0 / (spec._rate() * np.sum(win**2)))
+    scale = np.full(spec.n_bins, 2.0 / (spec.rate * np.sum(win**2)))
     scale[0] /= 2  # DC and Nyquist have no mirror image to fold in
     if spec.nfft % 2 == 0:
         scale[-1] /= 2
@@ -194,8 +196,11 @@ class StreamingFrontend:
 def mel_filterbank(spec: FrontendSpec) -> np.ndarray:
     """Triangular mel (HTK) filters over ``[fmin, fmax]``, shape ``(n_mels, n_bins)``."""
     assert spec.n_mels is not None
-    fmax = spec.fmax if spec.fmax is not None else spec._rate() / 2
-    mel = lambda f: 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)  # noqa: E731
+    fmax = spec.fmax if spec.fmax is not None else spec.rate / 2
+
+    def mel(f: float) -> float:
+        return float(2595.0 * np.log10(1.0 + f / 700.0))
+
     edges_hz = 700.0 * (10 ** (np.linspace(mel(spec.fmin), mel(fmax), spec.n_mels + 2) / 2595.0) - 1)
     freqs = spec.bin_freqs()
     lower, centre, upper = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]

@@ -15,6 +15,7 @@ sample; the last one may be shorter, and says so in ``duration_s``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,9 @@ import numpy as np
 from edge import _validate as v
 from edge.frontend import FrontendSpec
 from edge.types import LevelRow, SpectralFrames
+
+# a completed level period: (index, broadband mean square, per-band mean squares), uPa^2
+Period = tuple[int, float, np.ndarray]
 
 _R10 = (1.0, 1.25, 1.6, 2.0, 2.5, 3.15, 4.0, 5.0, 6.3, 8.0)
 
@@ -49,8 +53,8 @@ class DecidecadeBands:
 
     @classmethod
     def for_spec(cls, spec: FrontendSpec, fmin: float | None = None) -> DecidecadeBands:
-        df = spec.sample_rate / spec.nfft
-        nyquist = spec.sample_rate / 2
+        df = spec.rate / spec.nfft
+        nyquist = spec.rate / 2
         if fmin is not None:  # nominal centres (20, 80 Hz) lie up to 0.7 % above the exact ones
             n_lo = int(np.ceil(10 * np.log10(fmin / 1000) - 0.05))
         else:
@@ -65,7 +69,7 @@ class DecidecadeBands:
         b_hi = np.minimum(freqs + df / 2, nyquist)
         overlap = np.minimum(b_hi[None, :], upper[:, None]) - np.maximum(b_lo[None, :], lower[:, None])
         weights = np.clip(overlap, 0.0, None)
-        names = tuple(f"band_{_nominal(n):g}hz" for n in ns)
+        names = tuple(f"band_{_nominal(int(n)):g}hz" for n in ns)
         broadband = np.clip(b_hi - np.maximum(b_lo, lower[0] if len(lower) else 0.0), 0.0, None)
         return cls(centres, names, weights, broadband)
 
@@ -82,12 +86,12 @@ class StreamingLevels:
         self.spec = spec
         self.settings = settings
         self.bands = DecidecadeBands.for_spec(spec, settings.fmin)
-        self._df = spec.sample_rate / spec.nfft
+        self._df = spec.rate / spec.nfft
         self._period = -1
         self._sum = np.zeros(spec.n_bins, np.float64)
         self._count = 0
 
-    def push(self, frames: SpectralFrames) -> list[tuple[int, float, np.ndarray]]:
+    def push(self, frames: SpectralFrames) -> list[Period]:
         """Completed periods as ``(index, broadband_ms, band_ms)``, mean-square uPa^2."""
         if frames.n_frames == 0:
             return []
@@ -102,20 +106,20 @@ class StreamingLevels:
             self._count += len(chunk)
         return out
 
-    def flush(self) -> list[tuple[int, float, np.ndarray]]:
+    def flush(self) -> list[Period]:
         return [self._emit()] if self._count else []
 
     def period_of(self, frames: np.ndarray) -> np.ndarray:
         """Period index of each absolute frame index in ``frames`` (the period holding the
         frame's centre), int64 of the same shape."""
         spec = self.spec
-        centre_s = (np.asarray(frames, np.int64) * spec.hop + spec.nfft / 2) / spec.sample_rate
+        centre_s = (np.asarray(frames, np.int64) * spec.hop + spec.nfft / 2) / spec.rate
         return np.floor(centre_s / self.settings.period_s).astype(np.int64)
 
     def first_frame_of(self, period: int) -> int:
         """The first frame belonging to ``period`` or a later one (0 for period 0)."""
         spec = self.spec
-        guess = max(0, int(np.ceil((period * self.settings.period_s * spec.sample_rate - spec.nfft / 2) / spec.hop)))
+        guess = max(0, int(np.ceil((period * self.settings.period_s * spec.rate - spec.nfft / 2) / spec.hop)))
         cand = np.arange(max(0, guess - 3), guess + 4)
         return int(cand[np.argmax(self.period_of(cand) >= period)])
 
@@ -128,7 +132,7 @@ class StreamingLevels:
 
 
 def to_rows(
-    periods: list[tuple[int, float, np.ndarray]], *, file: str, start_utc_of, period_s: float, total_s: float
+    periods: list[Period], *, file: str, start_utc_of: Callable[[float], str], period_s: float, total_s: float
 ) -> list[LevelRow]:
     """Level records from accumulated periods; ``start_utc_of(offset_s)`` gives ISO time."""
     rows = []

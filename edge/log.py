@@ -13,10 +13,15 @@ import math
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
 
 from edge.errors import PamedgeError
 from edge.types import Detection
+
+L = TypeVar("L", bound="DetectionLog")
 
 SCHEMA_VERSION = 1
 _FIELDS = (
@@ -65,7 +70,7 @@ def connect(path: str | Path, *, check_same_thread: bool = True) -> sqlite3.Conn
     return conn
 
 
-def _nan_to_none(value):
+def _nan_to_none(value: object) -> object:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
@@ -88,16 +93,16 @@ class DetectionLog:
             self.conn.close()
             raise LogError(f"{path}: not a pamedge detection log: {exc}") from None
 
-    def transaction(self):
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return _Transaction(self.conn)
 
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> DetectionLog:
+    def __enter__(self: L) -> L:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def append(self, detections: Sequence[Detection]) -> list[int]:
@@ -125,8 +130,8 @@ class DetectionLog:
 
     def count(self, deployment: str | None = None) -> int:
         if deployment is None:
-            return self.conn.execute("SELECT COUNT(*) FROM detections").fetchone()[0]
-        return self.conn.execute("SELECT COUNT(*) FROM detections WHERE deployment=?", (deployment,)).fetchone()[0]
+            return int(self.conn.execute("SELECT COUNT(*) FROM detections").fetchone()[0])
+        return int(self.conn.execute("SELECT COUNT(*) FROM detections WHERE deployment=?", (deployment,)).fetchone()[0])
 
     def read(self, deployment: str, *, after: int = 0, limit: int | None = None) -> list[tuple[int, Detection]]:
         """``(seq, detection)`` of ``deployment`` with ``seq > after``, in sequence order."""
@@ -134,7 +139,7 @@ class DetectionLog:
             f"SELECT seq, {', '.join(f'd_{f}' for f in _FIELDS)} FROM detections WHERE deployment=? AND seq>? "
             "ORDER BY seq"
         )
-        args: tuple = (deployment, after)
+        args: tuple[object, ...] = (deployment, after)
         if limit is not None:
             sql += " LIMIT ?"
             args += (limit,)
@@ -145,8 +150,8 @@ class DetectionLog:
             yield from self.read(deployment)
 
 
-def _detection(values: Iterable) -> Detection:
-    data = dict(zip(_FIELDS, values))
+def _detection(values: Iterable[object]) -> Detection:
+    data: dict[str, Any] = dict(zip(_FIELDS, values))
     for key in ("score", "calibration_db", "start_s", "end_s", "low_hz", "high_hz", "snr_db", "received_level_db"):
         if data[key] is None:
             data[key] = float("nan")
@@ -159,11 +164,13 @@ class _Transaction:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def __enter__(self):
+    def __enter__(self) -> sqlite3.Connection:
         self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
 

@@ -14,8 +14,11 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from edge.types import Detection, LevelRow
+
+P = TypeVar("P", str, Path)
 
 DETECTION_COLUMNS = (
     "file",
@@ -146,7 +149,7 @@ def write_atomic(path: Path, text: str) -> None:
 STEM_BYTES = 150  # of an output's stem: room for the suffixes below the 255-byte name limit
 
 
-def unique_stems(paths: Sequence, *, max_bytes: int = STEM_BYTES) -> dict:
+def unique_stems(paths: Sequence[P], *, max_bytes: int = STEM_BYTES) -> dict[P, str]:
     """A file-name stem per recording (keys as given) for its outputs (Raven table, plots).
     A stem shared by two recordings (the same name in two date folders) gets a short hash of
     the path, and so does one longer than ``max_bytes`` in UTF-8 (cut at a character
@@ -154,7 +157,7 @@ def unique_stems(paths: Sequence, *, max_bytes: int = STEM_BYTES) -> dict:
     counts: dict[str, int] = {}
     for p in paths:
         counts[Path(p).stem] = counts.get(Path(p).stem, 0) + 1
-    stems = {}
+    stems: dict[P, str] = {}
     for p in paths:
         stem, tag = Path(p).stem, "_" + hashlib.sha1(os.path.abspath(p).encode()).hexdigest()[:8]
         if len(stem.encode()) > max_bytes:

@@ -13,17 +13,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from edge.audio import Recording, probe
 from edge.calibration import Calibration, HydrophoneTable, resolve
-from edge.classify import Classifier, Label
+from edge.classify import Classifier
 from edge.config import DeploymentConfig
+from edge.crops import Label
 from edge.crops import span as crop_span
 from edge.errors import AudioError
 from edge.frontend import FrontendSpec, StreamingFrontend
-from edge.levels import StreamingLevels, to_rows
+from edge.levels import Period, StreamingLevels, to_rows
 from edge.resample import ResampledSource, output_length
 from edge.roi import StreamingRoiDetector
 from edge.timestamps import iso_utc
@@ -40,6 +42,7 @@ from edge.types import (
 )
 
 ROI_LABEL = "roi"
+T = TypeVar("T")
 
 
 @dataclass
@@ -151,7 +154,7 @@ def records(
     prep: Prepared,
     config: DeploymentConfig,
     rois: list[Roi],
-    periods: list,
+    periods: list[Period],
     name: str,
     labels: list[list[Label] | None] | None = None,
     model: str = "",
@@ -167,7 +170,9 @@ def records(
     def utc(offset_s: float) -> str:
         return iso_utc(info.start_utc, offset_s)
 
-    def record(r: Roi, label: str, score: float, head: str = "", by: str = "", span=None) -> Detection:
+    def record(
+        r: Roi, label: str, score: float, head: str = "", by: str = "", span: tuple[float, float] | None = None
+    ) -> Detection:
         start_s, end_s = span or (r.start_s, r.end_s)  # a scanned ROI's label covers part of it
         return Detection(
             name,
@@ -205,7 +210,7 @@ class ChainResult:
     """What a chain produced from its stretch of a recording."""
 
     rois: list[Roi]
-    periods: list  # noise-level periods (edge.levels), made into rows by :func:`records`
+    periods: list[Period]  # noise-level periods (edge.levels), made into rows by :func:`records`
     labels: list[list[Label] | None] | None  # per ROI, None without a classifier
     failures: list[tuple[Roi, str]]  # ROIs whose classification failed (kept ROI-only), and why
     noise_state: list[np.ndarray]
@@ -260,7 +265,7 @@ class Chain:
         self.on_frames = on_frames
         self.times = times
         self.rois: list[Roi] = []
-        self.periods: list = []
+        self.periods: list[Period] = []
 
     @property
     def earliest_frame(self) -> int:
@@ -329,7 +334,7 @@ class Chain:
         lo, hi = max(c0 - frames.first_frame, 0), min(c1 - frames.first_frame, frames.n_frames)
         return SpectralFrames(frames.psd[lo:hi], frames.first_frame + lo) if hi > lo else None
 
-    def _timed(self, stage: str, fn: Callable, *args):
+    def _timed(self, stage: str, fn: Callable[..., T], *args: Any) -> T:
         if self.times is None:
             return fn(*args)
         t0 = time.perf_counter()

@@ -17,11 +17,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from importlib import metadata
+from typing import Any
 
 import numpy as np
 
 from edge.errors import MissingExtraError
-from edge.types import AudioBlock, AudioInfo
+from edge.types import AudioBlock, AudioInfo, AudioSource
 
 QUALITY = "HQ"
 
@@ -41,7 +42,7 @@ def describe() -> str:
         return f"soxr (not installed) {QUALITY}"
 
 
-def _soxr():
+def _soxr() -> Any:
     try:
         import soxr
     except ImportError:
@@ -71,7 +72,7 @@ class ResampledSource:
     elsewhere would give (slightly) different samples and chunks of a recording must give
     exactly the whole recording's frames."""
 
-    def __init__(self, source, info: AudioInfo, rate: int, *, skip: int = 0) -> None:
+    def __init__(self, source: AudioSource, info: AudioInfo, rate: int, *, skip: int = 0) -> None:
         self.source = source
         self.info = info
         self.rate = int(rate)

@@ -223,11 +223,11 @@ class StreamingRoiDetector:
         if len(idx) == 0:
             raise ValueError(
                 f"ROI band {settings.fmin}-{fmax} Hz holds no frequency bin at "
-                f"sample_rate={spec.sample_rate}, nfft={spec.nfft}"
+                f"sample_rate={spec.rate}, nfft={spec.nfft}"
             )
         self._bins = slice(int(idx[0]), int(idx[-1]) + 1)
         self._freqs = freqs[self._bins]
-        self._df = spec.sample_rate / spec.nfft
+        self._df = spec.rate / spec.nfft
         hop_s = spec.hop_s
         self._seg = max(1, round(settings.noise_segment_s / hop_s))
         self._floor = _NoiseFloor(
@@ -359,7 +359,7 @@ class StreamingRoiDetector:
         self._next = a + m
         return out
 
-    def _add(self, ev: _Event, upto: int, a: int, snr, stat, raw_ext, raw0) -> None:
+    def _add(self, ev: _Event, upto: int, a: int, snr: np.ndarray, stat: np.ndarray, raw_ext: _Rows, raw0: int) -> None:
         """Add stat frames [ev.cursor, upto] of this segment to the event's pending sums."""
         lo = max(ev.cursor, a)
         if upto < lo:
@@ -370,7 +370,7 @@ class StreamingRoiDetector:
         ev.add(snr[s], raw_ext[max(r_lo, 0) : max(r_hi, 0)], float(stat[s].max()))
         ev.cursor = upto + 1
 
-    def _events(self, a: int, snr, stat, raw_ext, raw0) -> list[Roi]:
+    def _events(self, a: int, snr: np.ndarray, stat: np.ndarray, raw_ext: _Rows, raw0: int) -> list[Roi]:
         st = self.settings
         out: list[Roi] = []
         above = stat >= st.off_db
@@ -411,8 +411,8 @@ class StreamingRoiDetector:
         spec, st = self.spec, self.settings
         raw_first = max(ev.start - self._lag, 0)
         raw_last = ev.last - self._lag
-        start_s = raw_first * spec.hop / spec.sample_rate
-        end_s = (raw_last * spec.hop + spec.nfft) / spec.sample_rate
+        start_s = raw_first * spec.hop / spec.rate
+        end_s = (raw_last * spec.hop + spec.nfft) / spec.rate
         duration = end_s - start_s
         if duration < st.min_duration_s or (st.max_duration_s is not None and duration > st.max_duration_s):
             return []
@@ -425,7 +425,7 @@ class StreamingRoiDetector:
             hi += 1
         half = self._df / 2
         low_hz = max(float(self._freqs[lo]) - half, 0.0)
-        high_hz = min(float(self._freqs[hi]) + half, spec.sample_rate / 2)
+        high_hz = min(float(self._freqs[hi]) + half, spec.rate / 2)
         mean_psd = ev.power[lo : hi + 1] / max(ev.n_power, 1)
         mean_square = float(mean_psd.sum() * self._df)
         level = 10.0 * np.log10(mean_square) if mean_square > 0 else float("-inf")

@@ -10,6 +10,7 @@ CPU and not another fails here, before a deployment.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ class SelftestResult:
     def passed(self) -> bool:
         return all(d <= self.tolerance for d in self.deviation.values())
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "bundle": self.bundle,
             "backend": self.backend,

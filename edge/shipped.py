@@ -46,7 +46,7 @@ def is_name(ref: str) -> bool:
     )
 
 
-def deployment(ref: str | os.PathLike) -> Path:
+def deployment(ref: str | os.PathLike[str]) -> Path:
     """The deployment YAML named by ``ref``: an existing file, or a shipped deployment's name."""
     p = Path(ref).expanduser()
     if p.is_file() or not is_name(str(ref)):

@@ -54,8 +54,8 @@ def parse_start(path: str | Path) -> tuple[dt.datetime | None, str | None, str |
     """``(start_utc, serial, source)`` for a recording; source is ``"soundtrap-log"``,
     ``"filename"`` or None when nothing in the name gives the time."""
     path = Path(path)
-    stem = path.name.split(".")
-    stem = ".".join(stem[:-1]) if len(stem) > 1 else path.name
+    parts = path.name.split(".")
+    stem = ".".join(parts[:-1]) if len(parts) > 1 else path.name
     match = _SOUNDTRAP.match(stem)
     if match:
         serial = match.group("serial")

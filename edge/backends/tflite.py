@@ -7,6 +7,9 @@ card's scale and zero point (docs/reference/bundles.md); float tensors pass as t
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 from edge.bundle import Bundle, Quant
@@ -15,7 +18,7 @@ from edge.errors import BundleError, MissingExtraError
 INSTALL_HINT = 'pip install "pamedge[tflite]" (32-bit ARM: pip install "pamedge[tflite-legacy]")'
 
 
-def _interpreter_class():
+def _interpreter_class() -> Any:
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
@@ -63,7 +66,7 @@ class TfliteBackend:
         self._batch = 1
         self._resizable = True
 
-    def _match_outputs(self, bundle: Bundle, path) -> list[tuple[str, dict]]:
+    def _match_outputs(self, bundle: Bundle, path: str | Path) -> list[tuple[str, dict[str, Any]]]:
         """Card output -> output tensor: by the tensor name the card records, else by the
         signature's output order (``output_0``, ``output_1``, ...), which is the graph's."""
         outs = self._it.get_output_details()
@@ -71,8 +74,9 @@ class TfliteBackend:
             raise BundleError(f"{path}: {len(outs)} outputs, the card lists {len(bundle.outputs)}")
         by_name = {d["name"]: d for d in outs}
         named = [bundle.tflite_outputs.get(o.name) for o in bundle.outputs]
-        if all(q is not None and q.tensor in by_name for q in named):
-            return [(o.name, by_name[q.tensor]) for o, q in zip(bundle.outputs, named)]
+        tensors = [q.tensor for q in named if q is not None and q.tensor in by_name]
+        if len(tensors) == len(named):
+            return [(o.name, by_name[t]) for o, t in zip(bundle.outputs, tensors)]
         try:
             sig = self._it.get_signature_list()
             key = next(iter(sig))

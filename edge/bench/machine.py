@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 from edge.devices import board_model
 
@@ -21,7 +22,7 @@ def cpu_name(cpuinfo: str = "/proc/cpuinfo") -> str:
     return platform.processor() or "unknown"
 
 
-def describe() -> dict:
+def describe() -> dict[str, Any]:
     """``board`` (device-tree model, None on a PC), ``cpu``, ``cores``, ``arch``, ``kernel``."""
     return {
         "board": board_model(),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from edge.bench import machine
 from edge.bench.stages import StageTimes
+from edge.config import DeploymentConfig
 from edge.devices import DeviceProfile
 from edge.energy import modelled, projection
 
@@ -17,7 +20,7 @@ def energy_section(
     sensor: str | None,
     profile: DeviceProfile | None,
     host_profile: DeviceProfile | None,
-) -> dict:
+) -> dict[str, Any]:
     """Measured joules when a sensor was read on this machine; otherwise the profile's model
     on this run's CPU seconds, labelled with the device it is modelled for."""
     if measured_j is not None:
@@ -59,13 +62,13 @@ def energy_section(
 
 def build(
     times: StageTimes,
-    config,
+    config: DeploymentConfig,
     *,
-    energy: dict,
+    energy: dict[str, Any],
     profile: DeviceProfile | None,
     duty_cycle: float,
     battery_wh: float | None,
-) -> dict:
+) -> dict[str, Any]:
     cpu_per_audio = times.cpu_s / times.audio_s if times.audio_s else None
     proj = None
     if profile is not None and cpu_per_audio is not None:
@@ -91,7 +94,7 @@ def build(
     }
 
 
-def text(doc: dict) -> str:
+def text(doc: dict[str, Any]) -> str:
     m = doc["machine"]
     lines = [
         f"machine: {m['board'] or 'no device-tree board (a PC)'}; {m['cpu']}, {m['cores']} cores, {m['arch']}",

@@ -8,11 +8,16 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from edge.calibration import HydrophoneTable
+from edge.classify import Classifier
 from edge.config import DeploymentConfig
 from edge.detect import contiguous
 from edge.pipeline import Chain, prepare, records
+from edge.types import AudioInfo, Detection
 
 STAGES = ("decode", "frontend", "roi", "levels", "inference", "logging", "frames")
 BENCH_KEY = bytes(range(32))  # frames are encoded for timing only, never sent
@@ -21,7 +26,7 @@ BENCH_KEY = bytes(range(32))  # frames are encoded for timing only, never sent
 @dataclass
 class StageTimes:
     seconds: dict[str, float | None] = field(default_factory=lambda: {s: 0.0 for s in STAGES})
-    files: list[dict] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
     audio_s: float = 0.0
     wall_s: float = 0.0
     cpu_s: float = 0.0
@@ -34,7 +39,7 @@ def _cpu_s() -> float:
 
 
 def run_stages(
-    paths: list[Path], config: DeploymentConfig, table: HydrophoneTable | None, *, classifier=None
+    paths: list[Path], config: DeploymentConfig, table: HydrophoneTable | None, *, classifier: Classifier | None = None
 ) -> StageTimes:
     """Process ``paths`` through :class:`edge.pipeline.Chain` with each stage timed (inference
     only with ``classifier``, else its time is None), then log and frame-encode the
@@ -43,12 +48,11 @@ def run_stages(
     from edge.sync.frames import pack_all
 
     out = StageTimes()
-    t = out.seconds
-    if classifier is None:
-        t["inference"] = None
+    t: dict[str, float] = {s: 0.0 for s in STAGES}
     cpu0, wall0 = _cpu_s(), time.perf_counter()
-    detections = []
-    state, prev = None, None
+    detections: list[Detection] = []
+    state: list[np.ndarray] | None = None
+    prev: AudioInfo | None = None
     for path in paths:
         prep = prepare(path, config, table, allow_truncated=True)
         if not contiguous(prev, prep.info):  # the noise floor carries as in edge-detect and edge-run
@@ -82,6 +86,7 @@ def run_stages(
     t0 = time.perf_counter()
     pack_all(list(zip(seqs, detections)), deployment=config.name, key=BENCH_KEY)
     t["frames"] = time.perf_counter() - t0
+    out.seconds = {s: None if s == "inference" and classifier is None else t[s] for s in STAGES}
     out.wall_s = time.perf_counter() - wall0
     out.cpu_s = _cpu_s() - cpu0
     out.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

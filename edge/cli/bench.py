@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -35,7 +36,16 @@ from edge.cli.options import config_option, domain_errors, fail, hydrophones_opt
 @click.option("--no-model", is_flag=True, help="Skip the deployment's classifier (no inference stage).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (schema: docs/reference/bench.md).")
 @domain_errors
-def main(audio, config_path, hydrophones_path, device, duty_cycle, battery_wh, no_model, as_json):
+def main(
+    audio: tuple[str, ...],
+    config_path: str | None,
+    hydrophones_path: str | None,
+    device: str | None,
+    duty_cycle: float,
+    battery_wh: float | None,
+    no_model: bool,
+    as_json: bool,
+) -> None:
     """Benchmark the chain on AUDIO (files or folders; default: the bundled examples/recordings):
     per-stage seconds, real-time factor, CPU seconds, peak RSS, and energy, measured when a
     power sensor is readable and otherwise modelled with a device profile, always saying which."""
@@ -50,7 +60,7 @@ def main(audio, config_path, hydrophones_path, device, duty_cycle, battery_wh, n
 
     config = load_deployment(config_path)
     examples = shipped.path("examples") / "recordings"
-    inputs = list(audio) or [examples]
+    inputs: list[str | Path] = [*audio] or [examples]
     if not audio and not examples.is_dir():
         fail(f"no AUDIO given and no bundled recordings at {examples}")
     paths = discover(inputs)

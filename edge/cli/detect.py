@@ -4,10 +4,17 @@ levels in analyst formats."""
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, config_option, domain_errors, fail, hydrophones_option, one_line
+
+if TYPE_CHECKING:
+    from edge.classify import Classifier
+    from edge.config import DeploymentConfig
+    from edge.detect import RunReport
+    from edge.types import BackendKind
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,23 +93,23 @@ from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, config_option, domain_er
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @domain_errors
 def main(
-    inputs,
-    outdir,
-    config_path,
-    hydrophones_path,
-    no_model,
-    model_ref,
-    backend,
-    resume,
-    channel,
-    block_s,
-    allow_truncated,
-    scheduler,
-    chunk_s,
-    plots,
-    plots_per_label,
-    quiet,
-):
+    inputs: tuple[str, ...],
+    outdir: str,
+    config_path: str,
+    hydrophones_path: str | None,
+    no_model: bool,
+    model_ref: str | None,
+    backend: str | None,
+    resume: bool,
+    channel: int | None,
+    block_s: float | None,
+    allow_truncated: bool,
+    scheduler: str | None,
+    chunk_s: float | None,
+    plots: bool,
+    plots_per_label: int,
+    quiet: bool,
+) -> None:
     """Detect regions of interest in WAV/FLAC recordings (files or folders, searched recursively).
 
     ROIs are classified by the deployment's model (model: in its YAML) or --model; with
@@ -113,7 +120,7 @@ def main(
     """
     from edge.calibration import HydrophoneTable
     from edge.config import load_deployment
-    from edge.detect import detect
+    from edge.detect import FileOutcome, RunOptions, detect
 
     config = load_deployment(config_path)
     if chunk_s is not None and scheduler is None:
@@ -127,13 +134,13 @@ def main(
     table_path = hydrophones_path or config.table_path()
     table = HydrophoneTable.load(table_path) if table_path else None
 
-    progress = None
+    progress: Any = None
 
-    def on_start(total_s):
+    def on_start(total_s: float) -> None:
         nonlocal progress
         progress = _progress(total_s, quiet)
 
-    def on_file(outcome, audio_s):
+    def on_file(outcome: FileOutcome, audio_s: float) -> None:
         if progress is not None:
             progress.update(audio_s)
         for warning in outcome.details.get("warnings", []):
@@ -141,16 +148,14 @@ def main(
         if outcome.status != "ok":
             _echo_above(progress, f"failed: {outcome.reason}")
 
-    kwargs = dict(
+    options = RunOptions(
         table=table,
-        resume=resume,
-        allow_truncated=allow_truncated,
+        classifier=classifier,
         channel=channel,
         block_s=block_s,
-        on_file=on_file,
-        on_start=on_start,
-        command=sys.argv,
-        classifier=classifier,
+        allow_truncated=allow_truncated,
+        resume=resume,
+        command=tuple(sys.argv),
     )
     if scheduler is not None:
         from edge.cluster.client import require_distributed
@@ -158,12 +163,19 @@ def main(
         require_distributed()  # say so now, before probing every recording
     try:
         if scheduler is None:
-            report = detect(list(inputs), outdir, config, **kwargs)
+            report = detect(inputs, outdir, config, options, on_start=on_start, on_file=on_file)
         else:
             from edge.cluster.client import DEFAULT_CHUNK_S, detect_on_cluster
 
             report = detect_on_cluster(
-                list(inputs), outdir, config, scheduler=scheduler, chunk_s=chunk_s or DEFAULT_CHUNK_S, **kwargs
+                inputs,
+                outdir,
+                config,
+                options,
+                scheduler=scheduler,
+                chunk_s=chunk_s or DEFAULT_CHUNK_S,
+                on_start=on_start,
+                on_file=on_file,
             )
     finally:
         if progress is not None:
@@ -174,7 +186,9 @@ def main(
     sys.exit(EXIT_SOME_FAILED if report.failed else EXIT_OK)
 
 
-def _classifier(config, no_model: bool, model_ref: str | None, backend: str | None):
+def _classifier(
+    config: DeploymentConfig, no_model: bool, model_ref: str | None, backend: str | None
+) -> tuple[DeploymentConfig, Classifier | None]:
     """The deployment as run (its ``model:`` as overridden, part of the config hash) and the
     classifier, or None for ROI-only runs."""
     from dataclasses import replace
@@ -197,12 +211,12 @@ def _classifier(config, no_model: bool, model_ref: str | None, backend: str | No
     if model_ref is not None:  # from the command line: relative to the current folder
         settings = replace(settings, bundle=str(resolve(model_ref)))
     if backend is not None:
-        settings = replace(settings, backend=backend)
+        settings = replace(settings, backend=cast("BackendKind", backend))
     config = replace(config, model=settings)
     return config, load_classifier(config)
 
 
-def _plots(report, config, channel, per_label: int) -> dict:
+def _plots(report: RunReport, config: DeploymentConfig, channel: int | None, per_label: int) -> dict[str, Any]:
     """Spectrogram PNGs of the run, drawn from the recordings with their recorded calibration."""
     from edge.plots.render import PlotSettings, files_from_report, write_plots
 
@@ -214,7 +228,7 @@ def _plots(report, config, channel, per_label: int) -> dict:
     )
 
 
-def _progress(total_s: float, quiet: bool):
+def _progress(total_s: float, quiet: bool) -> Any:
     """A progress bar in seconds of audio, on a terminal only."""
     if quiet or not sys.stderr.isatty():
         return None
@@ -223,7 +237,7 @@ def _progress(total_s: float, quiet: bool):
     return tqdm(total=total_s, unit="s audio", unit_scale=True, dynamic_ncols=True, file=sys.stderr)
 
 
-def _echo_above(progress, line: str) -> None:
+def _echo_above(progress: Any, line: str) -> None:
     line = one_line(line)
     if progress is not None:
         progress.write(line, file=sys.stderr)
@@ -231,7 +245,7 @@ def _echo_above(progress, line: str) -> None:
         click.echo(line, err=True)
 
 
-def _summary(report, drawn: dict | None = None, model: str = "") -> None:
+def _summary(report: RunReport, drawn: dict[str, Any] | None = None, model: str = "") -> None:
     rows = [("model", model)] if model else []
     rows += [
         ("files ok", str(len(report.files) - len(report.failed))),

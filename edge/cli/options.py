@@ -5,12 +5,15 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from typing import NoReturn, ParamSpec, TypeVar
 
 import click
 
 from edge.errors import ConfigError, PamedgeError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+P = ParamSpec("P")
+R = TypeVar("R")
 
 config_option = click.option(
     "--config",
@@ -38,16 +41,16 @@ def one_line(text: str) -> str:
     return str(text).translate(_CONTROL)
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> None:
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     click.echo(f"error: {one_line(message)}", err=True)
     sys.exit(code)
 
 
-def domain_errors(func: Callable) -> Callable:
+def domain_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Print pamedge errors as one line (exit 2 for configuration, 1 otherwise)."""
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:

@@ -27,7 +27,7 @@ from edge.cli.options import domain_errors, fail
     help="Rows per label in the top-detections table.",
 )
 @domain_errors
-def main(outdir, output, top_per_label):
+def main(outdir: str, output: str | None, top_per_label: int) -> None:
     """Write a run report of OUTDIR (an edge-detect output folder): summary, failed
     recordings, detections per hour and label, noise levels, effort and gaps, and the
     strongest detections with their spectrograms (from `edge-detect --plots`).

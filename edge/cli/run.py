@@ -3,12 +3,20 @@ a replay) -> the detection log, with effort and health records, degradation and 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, domain_errors, fail, hydrophones_option, one_line
 
+if TYPE_CHECKING:
+    from edge.classify import Classifier
+    from edge.config import DeploymentConfig
+    from edge.daemon.state import Processed
+    from edge.daemon.types import Source
 
-def _classifier(config, no_model: bool):
+
+def _classifier(config: DeploymentConfig, no_model: bool) -> Classifier | None:
     """The deployment's classifier (``model:``), None when it names none or ``no_model``."""
     if no_model or config.model is None or config.model.bundle is None:
         return None
@@ -17,7 +25,7 @@ def _classifier(config, no_model: bool):
     return load_classifier(config)
 
 
-def _status(config_path) -> None:
+def _status(config_path: str) -> None:
     from dataclasses import asdict
 
     from edge.config import load_deployment
@@ -73,7 +81,19 @@ def _status(config_path) -> None:
 @click.option("--check", is_flag=True, help="Validate the deployment (run:, device profile, model, sync:) and exit.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
 @domain_errors
-def main(files, config_path, replay, realtime, watch, once, hydrophones_path, no_model, status, check, quiet):
+def main(
+    files: tuple[str, ...],
+    config_path: str,
+    replay: bool,
+    realtime: bool,
+    watch: str | None,
+    once: bool,
+    hydrophones_path: str | None,
+    no_model: bool,
+    status: bool,
+    check: bool,
+    quiet: bool,
+) -> None:
     """Run the buoy's detection daemon: each recording, once complete, through the ROI detector
     (and classifier) into the detection log; SIGTERM finishes the recording under way and
     exits 0; a restart continues where it stopped.
@@ -118,6 +138,7 @@ def main(files, config_path, replay, realtime, watch, once, hydrophones_path, no
     if profile is not None:
         sensors = Sensors((profile.sensors.cpu_temp,), profile.sensors.battery_voltage, profile.sensors.battery_scale)
     classifier = _classifier(config, no_model)  # a bad bundle fails before capture starts
+    source: Source
     if replay:
         source = ReplaySource(list(files), realtime=realtime)
     else:
@@ -137,11 +158,11 @@ def main(files, config_path, replay, realtime, watch, once, hydrophones_path, no
         else:
             source = FolderSource(folder, stable_s=run.stable_s, poll_s=run.poll_s, once=once)
 
-    def on_file(row):
+    def on_file(row: Processed) -> None:
         if row.status == "failed":
             click.echo(f"failed: {one_line(row.reason)}", err=True)
 
-    def on_event(text):  # to the journal under systemd
+    def on_event(text: str) -> None:  # to the journal under systemd
         click.echo(text, err=True)
 
     daemon = Daemon(

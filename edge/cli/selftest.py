@@ -24,7 +24,7 @@ EXIT_FAILED = 1
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Intra-op threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @domain_errors
-def main(model, backend, threads, as_json):
+def main(model: str | None, backend: str, threads: int, as_json: bool) -> None:
     """Run MODEL's golden vectors (a bundle name under models/ or a folder; default: every
     bundle in models/) and compare the scores with the card's tolerance.
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from edge.cli.options import domain_errors, fail
 
+if TYPE_CHECKING:
+    from edge.sync.config import SyncConfig
+    from edge.sync.outbox import Outbox
+    from edge.types import Transport
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main():
+def main() -> None:
     """Telemetry from the buoy: pack the detection log into frames (docs/reference/frames.md) and send
     them through the outbox.  Exit status 0, 1 frames left unsent, 2 usage error."""
 
@@ -28,7 +36,7 @@ def main():
 @click.option("--key-file", required=True, type=click.Path(dir_okay=False), help="The deployment key, in hex.")
 @click.option("--deployment", default=None, help="Deployment id to pack. Default: the only one in the log.")
 @domain_errors
-def pack(log_path, outdir, max_bytes, key_file, deployment):
+def pack(log_path: str, outdir: str, max_bytes: int, key_file: str, deployment: str | None) -> None:
     """Pack every record of LOG.sqlite (e.g. edge-detect's OUTDIR/detections.sqlite) into
     frames, one file per frame: <deployment>-<frame seq>.frame, frame sequence from 1.  The
     health records of an edge-run log follow the detections, in health frames."""
@@ -71,7 +79,7 @@ def pack(log_path, outdir, max_bytes, key_file, deployment):
     )
 
 
-def _open(config_path, clock=None):
+def _open(config_path: str, clock: Callable[[], float] = time.time) -> tuple[SyncConfig, Outbox, bytes]:
     from edge.log import DetectionLog
     from edge.sync.config import load_sync_config, read_key
     from edge.sync.outbox import Outbox, OutboxSettings
@@ -94,7 +102,7 @@ class _Stop(Exception):
     """SIGTERM: finish the current step, close the transport, report."""
 
 
-def _stop(signum, frame):
+def _stop(signum: int, frame: object) -> NoReturn:
     raise _Stop
 
 
@@ -126,28 +134,37 @@ def _stop(signum, frame):
     "(python -m edge.sync.modem_sim), never on a buoy.",
 )
 @domain_errors
-def send(config_path, no_wait, follow, poll_s, simulated_time):
+def send(config_path: str, no_wait: bool, follow: bool, poll_s: float, simulated_time: bool) -> None:
     """Pack new log records into the outbox and send what is queued over the configured
     transport, within the daily budget; failed sessions back off (>= 60 s).  Downlink
     commands arriving with a session are verified and applied."""
     import signal
-    import time
 
     from edge.sync.commands import CommandHandler
     from edge.sync.sender import SendStats, send_pending
 
-    clock, sleep = time.time, time.sleep
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
     if simulated_time:
         offset = [0.0]
-        clock = lambda: time.time() + offset[0]  # noqa: E731
-        sleep = lambda s: offset.__setitem__(0, offset[0] + s)  # noqa: E731
+
+        def simulated_clock() -> float:
+            return time.time() + offset[0]
+
+        def simulated_sleep(seconds: float) -> None:
+            offset[0] += seconds
+
+        clock, sleep = simulated_clock, simulated_sleep
+
     config, box, key = _open(config_path, clock)
     commands = CommandHandler(box.log.conn, config.deployment, key)
     if config.transport == "iridium":
         from edge.sync.iridium import IridiumModem
 
         s = config.iridium
-        transport = IridiumModem(s.port, baudrate=s.baud, timeout_s=s.timeout_s, session_timeout_s=s.session_timeout_s)
+        transport: Transport = IridiumModem(
+            s.port, baudrate=s.baud, timeout_s=s.timeout_s, session_timeout_s=s.session_timeout_s
+        )
     else:
         from edge.sync.mqtt import MqttTransport
 
@@ -196,7 +213,7 @@ def send(config_path, no_wait, follow, poll_s, simulated_time):
     help="Deployment YAML with a sync: section, or a shipped deployment's name (narw-upcall).",
 )
 @domain_errors
-def status(config_path):
+def status(config_path: str) -> None:
     """Records logged, frames pending and acknowledged, bytes and credits spent today, and
     what downlink commands set (paused, per-label thresholds)."""
     from edge.sync.commands import buoy_setting, threshold_overrides

@@ -8,14 +8,17 @@ runtime and ``edge-detect --help`` never load it; without it the run stops with 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from edge.cluster.engine import run_units
 from edge.cluster.plan import DEFAULT_CHUNK_S, Unit
+
+__all__ = ["DEFAULT_CHUNK_S", "connect", "detect_on_cluster", "parse_scheduler", "require_distributed"]
 from edge.cluster.task import Job, UnitResult, run_unit
 from edge.config import DeploymentConfig
-from edge.detect import FileOutcome, RunReport
+from edge.detect import FileOutcome, RunOptions, RunReport
 from edge.errors import ConfigError, MissingExtraError
 
 INSTALL_HINT = 'pip install "pamedge[dask]"'
@@ -28,7 +31,7 @@ RETRIES = 2
 WORKER_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": 268_435_456, "MALLOC_MMAP_THRESHOLD_": 33_554_432}
 
 
-def require_distributed():
+def require_distributed() -> Any:
     """The ``distributed`` module, or :class:`MissingExtraError` with the install hint."""
     try:
         import distributed
@@ -50,7 +53,7 @@ def parse_scheduler(address: str) -> int | str:
 
 
 @contextlib.contextmanager
-def connect(address: str) -> Iterator:
+def connect(address: str) -> Iterator[Any]:
     """A ``distributed.Client`` for ``address`` (``local:N`` starts and stops a cluster of N
     single-threaded worker processes on 127.0.0.1)."""
     distributed = require_distributed()
@@ -72,7 +75,7 @@ def connect(address: str) -> Iterator:
             yield client
 
 
-def dask_execute(client) -> Callable[[list[Unit], Job], Iterator[UnitResult]]:
+def dask_execute(client: Any) -> Callable[[list[Unit], Job], Iterator[UnitResult]]:
     """Run units as tasks (``pure=False``, ``retries``, the unit's key), yielding results as
     they complete; a worker that dies has its tasks re-run elsewhere by the scheduler."""
     distributed = require_distributed()
@@ -93,21 +96,15 @@ def dask_execute(client) -> Callable[[list[Unit], Job], Iterator[UnitResult]]:
 
 
 def detect_on_cluster(
-    inputs: list[str | Path],
+    inputs: Sequence[str | Path],
     outdir: str | Path,
     config: DeploymentConfig,
+    options: RunOptions = RunOptions(),
     *,
     scheduler: str,
     chunk_s: float = DEFAULT_CHUNK_S,
-    table=None,
-    resume: bool = False,
-    allow_truncated: bool = False,
-    channel: int | None = None,
-    block_s: float | None = None,
-    on_file: Callable[[FileOutcome, float], None] | None = None,
-    command: list[str] | None = None,
     on_start: Callable[[float], None] | None = None,
-    classifier=None,
+    on_file: Callable[[FileOutcome, float], None] | None = None,
 ) -> RunReport:
     """:func:`edge.detect.detect` on a Dask cluster: same outputs, byte for byte."""
     with connect(scheduler) as client:
@@ -115,15 +112,9 @@ def detect_on_cluster(
             inputs,
             outdir,
             config,
+            options,
             execute=dask_execute(client),
-            table=table,
-            resume=resume,
-            allow_truncated=allow_truncated,
-            channel=channel,
-            block_s=block_s,
             chunk_s=chunk_s,
-            on_file=on_file,
-            command=command,
             on_start=on_start,
-            classifier=classifier,
+            on_file=on_file,
         )

@@ -9,52 +9,49 @@ outputs are the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from edge.cluster.plan import DEFAULT_CHUNK_S, Unit, plan_units
 from edge.cluster.task import Job, UnitResult
 from edge.config import DeploymentConfig
-from edge.detect import FileOutcome, RunReport, commit, committed, finish, ok_outcome, start_run
+from edge.detect import (
+    FileOutcome,
+    RunOptions,
+    RunReport,
+    commit,
+    committed,
+    failed_outcome,
+    finish,
+    ok_outcome,
+    start_run,
+)
 from edge.pipeline import stamped_config
 
 Execute = Callable[[list[Unit], Job], Iterable[UnitResult]]
 
 
 def run_units(
-    inputs: list[str | Path],
+    inputs: Sequence[str | Path],
     outdir: str | Path,
     config: DeploymentConfig,
+    options: RunOptions = RunOptions(),
     *,
     execute: Execute,
-    table=None,
-    resume: bool = False,
-    allow_truncated: bool = False,
-    channel: int | None = None,
-    block_s: float | None = None,
     chunk_s: float = DEFAULT_CHUNK_S,
-    on_file: Callable[[FileOutcome, float], None] | None = None,
-    command: list[str] | None = None,
     salt: str = "",
     on_start: Callable[[float], None] | None = None,
-    classifier=None,
+    on_file: Callable[[FileOutcome, float], None] | None = None,
 ) -> RunReport:
     """Process ``inputs`` into ``outdir`` as :func:`edge.detect.detect` does, one unit per chunk."""
+    classifier = options.classifier
     config = stamped_config(config, classifier)
-    ctx = start_run(
-        inputs,
-        outdir,
-        config,
-        table=table,
-        allow_truncated=allow_truncated,
-        channel=channel,
-        command=command,
-        on_start=on_start,
-        classifier=classifier,
-    )
+    ctx = start_run(inputs, outdir, config, options, on_start)
     outcomes: list[FileOutcome | None] = [None] * len(ctx.paths)
     for i, path in enumerate(ctx.paths):
-        done = committed(ctx, path) if resume else None
+        done = committed(ctx, path) if options.resume else None
         if done:
             outcomes[i] = done[0]
             if on_file:
@@ -64,11 +61,8 @@ def run_units(
         for u in plan_units(
             ctx.paths,
             config,
-            table,
+            options,
             chunk_s=chunk_s,
-            channel=channel,
-            block_s=block_s,
-            allow_truncated=allow_truncated,
             salt=salt + ctx.run_key["config_hash"],
             window_frames=classifier.bundle.n_frames if classifier is not None else 0,
         )
@@ -77,9 +71,7 @@ def run_units(
     expected = {u.file_index: u.n_chunks for u in units}
     received: dict[int, dict[int, UnitResult]] = {i: {} for i in expected}
     processing_s = 0.0
-    job = Job.of(
-        config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated, classifier=classifier
-    )
+    job = Job.of(config, options)
     for result in execute(units, job):
         chunks = received[result.file_index]
         if result.chunk in chunks:
@@ -89,37 +81,27 @@ def run_units(
         if len(chunks) < expected[result.file_index]:
             continue
         path = ctx.paths[result.file_index]
-        outcome, state = merge(
-            path,
-            [chunks[k] for k in sorted(chunks)],
-            ctx.config,
-            ctx.table,
-            channel=channel,
-            block_s=block_s,
-            allow_truncated=allow_truncated,
-        )
+        outcome, state = merge(path, [chunks[k] for k in sorted(chunks)], ctx.config, options)
         commit(ctx, path, outcome, state)
         outcomes[result.file_index] = outcome
         if on_file:
             on_file(outcome, outcome.details.get("duration_s", outcome.audio_s))
-    missing = [str(ctx.paths[i]) for i, o in enumerate(outcomes) if o is None]
-    if missing:
+    done_outcomes = [o for o in outcomes if o is not None]
+    if len(done_outcomes) < len(outcomes):
+        missing = [str(ctx.paths[i]) for i, o in enumerate(outcomes) if o is None]
         raise RuntimeError(f"no result for {', '.join(missing)}")
-    return finish(ctx, outcomes, processing_s)
+    return finish(ctx, done_outcomes, processing_s)
 
 
 def merge(
-    path: Path, chunks: list[UnitResult], config: DeploymentConfig, table, *, channel, block_s, allow_truncated
-) -> tuple[FileOutcome, list | None]:
+    path: Path, chunks: list[UnitResult], config: DeploymentConfig, options: RunOptions
+) -> tuple[FileOutcome, list[np.ndarray] | None]:
     """One recording's outcome from its chunks in order (ROIs by start, levels by period)."""
-    from edge.detect import failed_outcome
-    from edge.pipeline import prepare
-
     failed = [c for c in chunks if c.status != "ok"]
     if failed:
         return FileOutcome(str(path), "failed", failed[0].reason), None
     try:
-        prep = prepare(path, config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
+        prep = options.prepare(path, config)
     except Exception as exc:  # e.g. the file vanished since the worker read it
         return failed_outcome(path, exc), None
     detections = [d for c in chunks for d in c.detections]

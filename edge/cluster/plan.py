@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.config import DeploymentConfig
-from edge.detect import contiguous
+from edge.detect import RunOptions, contiguous
 from edge.errors import PamedgeError
 from edge.levels import StreamingLevels
-from edge.pipeline import Prepared, prepare
+from edge.pipeline import Prepared
 from edge.roi import StreamingRoiDetector
 
 DEFAULT_CHUNK_S = 1800.0
@@ -90,12 +90,9 @@ def chunk_bounds(levels: StreamingLevels, n_frames: int, chunk_s: float) -> list
 def plan_units(
     paths: list[Path],
     config: DeploymentConfig,
-    table,
+    options: RunOptions = RunOptions(),
     *,
     chunk_s: float = DEFAULT_CHUNK_S,
-    channel: int | None = None,
-    block_s: float | None = None,
-    allow_truncated: bool = False,
     salt: str = "",
     window_frames: int = 0,
 ) -> list[Unit]:
@@ -105,19 +102,13 @@ def plan_units(
     prepared: list[Prepared | None] = []
     for path in paths:
         try:
-            prepared.append(
-                prepare(path, config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
-            )
+            prepared.append(options.prepare(path, config))
         except (PamedgeError, ValueError, OSError):
             prepared.append(None)
 
     def carries(i: int) -> bool:
-        return (
-            i > 0
-            and prepared[i] is not None
-            and prepared[i - 1] is not None
-            and contiguous(prepared[i - 1].info, prepared[i].info)
-        )
+        before, this = prepared[i - 1] if i > 0 else None, prepared[i]
+        return before is not None and this is not None and contiguous(before.info, this.info)
 
     units = []
     for i, (path, prep) in enumerate(zip(paths, prepared)):
@@ -140,6 +131,7 @@ def plan_units(
                 j = i
                 while carries(j):
                     prev = prepared[j - 1]
+                    assert prev is not None  # carries(j) says so
                     segs = -(-frame_count(prev.frames, spec.nfft, spec.hop) // seg)
                     span = Span(str(paths[j - 1]), max(0, segs - warm) * seg)
                     spans.insert(0, span)

@@ -13,6 +13,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,9 +21,9 @@ from edge.calibration import HydrophoneTable
 from edge.classify import Classifier, load_classifier
 from edge.cluster.plan import Span, Unit
 from edge.config import DeploymentConfig, from_settings
-from edge.detect import failed_outcome
+from edge.detect import RunOptions, failed_outcome
 from edge.errors import ConfigError, PamedgeError
-from edge.pipeline import Chain, failure_warnings, prepare, records
+from edge.pipeline import Chain, Prepared, failure_warnings, prepare, records
 from edge.types import Detection, LevelRow
 
 
@@ -30,7 +31,7 @@ from edge.types import Detection, LevelRow
 class Job:
     """What every unit of a run shares, in a form that travels to workers."""
 
-    settings: dict
+    settings: dict[str, Any]
     config_hash: str
     table_bytes: bytes | None = None
     table_path: str = ""
@@ -44,16 +45,8 @@ class Job:
     model_identity: str = ""
 
     @classmethod
-    def of(
-        cls,
-        config: DeploymentConfig,
-        table: HydrophoneTable | None,
-        *,
-        channel: int | None = None,
-        block_s: float | None = None,
-        allow_truncated: bool = False,
-        classifier: Classifier | None = None,
-    ) -> Job:
+    def of(cls, config: DeploymentConfig, options: RunOptions) -> Job:
+        table, classifier = options.table, options.classifier
         data = Path(table.path).read_bytes() if table is not None else None
         model = (str(classifier.bundle.path), classifier.kind, classifier.identity) if classifier else ("", "", "")
         return cls(
@@ -62,9 +55,9 @@ class Job:
             data,
             table.path if table else "",
             hashlib.sha256(data).hexdigest() if data is not None else "",
-            channel,
-            block_s,
-            allow_truncated,
+            options.channel,
+            options.block_s,
+            options.allow_truncated,
             *model,
         )
 
@@ -132,11 +125,13 @@ def run_unit(unit: Unit, job: Job) -> UnitResult:
     return result
 
 
-def _prepare(path: str, job: Job, config: DeploymentConfig, table):
+def _prepare(path: str, job: Job, config: DeploymentConfig, table: HydrophoneTable | None) -> Prepared:
     return prepare(path, config, table, channel=job.channel, block_s=job.block_s, allow_truncated=job.allow_truncated)
 
 
-def _replay(spans: tuple[Span, ...], job: Job, config: DeploymentConfig, table) -> tuple[list | None, bool]:
+def _replay(
+    spans: tuple[Span, ...], job: Job, config: DeploymentConfig, table: HydrophoneTable | None
+) -> tuple[list[np.ndarray] | None, bool]:
     """The noise floor at the end of the last span, and whether it carries (a recording the
     single-process run would fail does not hand its floor on)."""
     state, ok = None, False
@@ -150,7 +145,9 @@ def _replay(spans: tuple[Span, ...], job: Job, config: DeploymentConfig, table) 
     return state, ok
 
 
-def _process(unit: Unit, job: Job, config: DeploymentConfig, table, classifier: Classifier | None = None) -> UnitResult:
+def _process(
+    unit: Unit, job: Job, config: DeploymentConfig, table: HydrophoneTable | None, classifier: Classifier | None = None
+) -> UnitResult:
     prep = _prepare(unit.path, job, config, table)
     carried = unit.carried
     state = None
@@ -167,12 +164,15 @@ def _process(unit: Unit, job: Job, config: DeploymentConfig, table, classifier: 
         owned=(c0, c1),
     )
 
+    detector = chain.detector
+    assert detector is not None  # a chain runs its candidate stages unless told not to
+
     def chunk_done(chain: Chain) -> bool:
         """Every event started in the chunk has closed, and its classifier window is complete."""
-        open_start = chain.detector.open_event_start
+        open_start = detector.open_event_start
         return (
             not unit.last
-            and chain.detector.processed_frames >= c1
+            and detector.processed_frames >= c1
             and (open_start is None or open_start >= c1)
             and chain.pending == 0
         )

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.errors import PamedgeError
+
+if TYPE_CHECKING:
+    from edge.config import DeploymentConfig
 
 
 def _writable_dir(path: Path) -> bool:
@@ -72,7 +76,7 @@ def check(path: str | Path) -> list[str]:
     return problems
 
 
-def _check_model(config, path) -> list[str]:
+def _check_model(config: DeploymentConfig, path: str | Path) -> list[str]:
     """The deployment's model bundle loads, its backend is installed, and it matches the
     deployment's frontend."""
     from edge.classify import load_classifier

@@ -133,6 +133,6 @@ def run_from_mapping(data: Any, where: str, *, source: str = "") -> RunSettings:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping of run settings")
-    sections = {k: v.build(cls, data[k], f"{where}: {k}") for k, cls in _SECTIONS.items() if k in data}
+    sections: dict[str, Any] = {k: v.build(cls, data[k], f"{where}: {k}") for k, cls in _SECTIONS.items() if k in data}
     top = {k: val for k, val in data.items() if k not in _SECTIONS}
     return v.build(RunSettings, top, where, **sections, source=source)

@@ -16,9 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from edge.audio import discover, probe
 from edge.calibration import HydrophoneTable
+from edge.classify import Classifier
 from edge.config import DeploymentConfig
 from edge.daemon.degrade import Degrader
 from edge.daemon.health import clipped_fraction, cpu_temp_c, disk_free_mb, read_number
@@ -29,7 +33,7 @@ from edge.daemon.types import Level, PendingFile, Source
 from edge.detect import contiguous
 from edge.errors import PamedgeError
 from edge.pipeline import process_recording
-from edge.types import AudioInfo
+from edge.types import AudioInfo, Detection
 
 LEVEL_COST = {Level.FULL: 1.0, Level.LIMITED: 0.5, Level.ROI_ONLY: 0.0}  # of simulate_block_cost_s
 
@@ -65,7 +69,7 @@ class Daemon:
         source: Source,
         *,
         table: HydrophoneTable | None = None,
-        classifier=None,
+        classifier: Classifier | None = None,
         sensors: Sensors | None = None,
         on_file: Callable[[Processed], None] | None = None,
         on_event: Callable[[str], None] | None = None,
@@ -94,7 +98,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self.stop)
 
-    def stop(self, *_args) -> None:
+    def stop(self, *_args: object) -> None:
         """Finish the recording under way, then leave the loop."""
         self.stopping = True
 
@@ -165,23 +169,25 @@ class Daemon:
             self._health("level", force=True)
 
     # -- one recording ------------------------------------------------------------------
-    def _carry(self) -> tuple[AudioInfo | None, list | None]:
+    def _carry(self) -> tuple[AudioInfo | None, list[np.ndarray] | None]:
         last = self.log.last()
-        if last is None or last[0].status != "ok" or not last[0].sample_rate:
+        if last is None or last[0].status != "ok":
             return None, None
         row, state = last
+        if not row.sample_rate:
+            return None, None
         sr = row.sample_rate
         info = AudioInfo(row.path, sr, 1, round(row.duration_s * sr), "", _parse_utc(row.start_utc))
         return info, state
 
-    def _classify_kwargs(self, level: Level) -> dict:
+    def _classify_kwargs(self, level: Level) -> dict[str, Any]:
         if self.classifier is None or level == Level.ROI_ONLY:
             return {}
         if level == Level.LIMITED:
             return {"classifier": self.classifier, "classify_limit": self.settings.degrade.classify_limit}
         return {"classifier": self.classifier}
 
-    def _process(self, item: PendingFile):
+    def _process(self, item: PendingFile) -> tuple[Processed, list[Detection]]:
         level = self.degrader.level
         t0 = time.perf_counter()
         tries = self.log.attempt(item.key)

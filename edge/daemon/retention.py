@@ -78,7 +78,7 @@ class Retention:
         """Apply the policy to a committed recording."""
         if not owned or self.settings.policy == "keep":
             return
-        if self.settings.policy == "snippets" and detections and path.exists():
+        if self.settings.policy == "snippets" and detections and path.exists() and self.snippets is not None:
             write_snippets(path, detections, self.settings.snippet_pad_s, self.snippets)
         path.unlink(missing_ok=True)
         self.log.mark_deleted(key)

@@ -12,10 +12,14 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from edge.audio import discover, probe, wav_shortfall
 from edge.daemon.types import PendingFile
 from edge.errors import MissingExtraError, PamedgeError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ABANDONED_FACTOR = 10  # a WAV whose header still declares more data after this many stable_s is taken as cut short
 
@@ -201,7 +205,14 @@ class LiveSource:
     folder source it hands files to is."""
 
     def __init__(
-        self, folder: str | Path, *, device, sample_rate: int, channels: int, file_s: float, poll_s: float
+        self,
+        folder: str | Path,
+        *,
+        device: int | str | None,
+        sample_rate: int,
+        channels: int,
+        file_s: float,
+        poll_s: float,
     ) -> None:
         try:
             import sounddevice
@@ -214,7 +225,9 @@ class LiveSource:
         self.files = FolderSource(self.folder, stable_s=0.0, poll_s=poll_s)
         self._sf, self._rate, self._channels = soundfile, sample_rate, channels
         self._file_frames = int(file_s * sample_rate)
-        self._out, self._tmp, self._final, self._frames = None, None, None, 0
+        self._out: Any = None  # the soundfile.SoundFile being written
+        self._tmp = self._final = self.folder
+        self._frames = 0
         self.stream = sounddevice.InputStream(
             device=device, samplerate=sample_rate, channels=channels, dtype="int16", callback=self._callback
         )
@@ -232,9 +245,12 @@ class LiveSource:
             os.replace(self._tmp, self._final)
             self._out = None
 
-    def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio's thread
+    def _callback(
+        self, indata: np.ndarray, frames: int, time_info: object, status: object
+    ) -> None:  # PortAudio's thread
         if self._out is None:
             self._open()
+        assert self._out is not None
         self._out.write(indata)
         self._frames += frames
         if self._frames >= self._file_frames:

@@ -13,8 +13,12 @@ import contextlib
 import io
 import json
 import math
+import sqlite3
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -121,7 +125,7 @@ class HealthRecord:
     detections: int
 
 
-def _none_nan(x):
+def _none_nan(x: float | None) -> float | None:
     return None if isinstance(x, float) and not math.isfinite(x) else x
 
 
@@ -129,7 +133,8 @@ def pack_state(state: list[np.ndarray] | None) -> bytes | None:
     if not state:
         return None
     buf = io.BytesIO()
-    np.savez(buf, **{f"s{i}": s for i, s in enumerate(state)})
+    arrays: dict[str, Any] = {f"s{i}": s for i, s in enumerate(state)}
+    np.savez(buf, **arrays)
     return buf.getvalue()
 
 
@@ -144,13 +149,13 @@ class DaemonLog(DetectionLog):
     """The detection log with the daemon's tables; transactions nest, so a recording's
     detections (:meth:`DetectionLog.append`) commit together with its ``processed`` row."""
 
-    def __init__(self, path) -> None:
+    def __init__(self, path: str | Path) -> None:
         super().__init__(path)
         with self.transaction():
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 self.conn.execute(statement)
 
-    def transaction(self):
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         if self.conn.in_transaction:
             return contextlib.nullcontext(self.conn)
         return super().transaction()
@@ -199,7 +204,7 @@ class DaemonLog(DetectionLog):
         above one means earlier attempts ended the process (crash, kill, power cut)."""
         with self.transaction():
             self.conn.execute("INSERT INTO attempts VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET n = n + 1", (key,))
-            return self.conn.execute("SELECT n FROM attempts WHERE key=?", (key,)).fetchone()[0]
+            return int(self.conn.execute("SELECT n FROM attempts WHERE key=?", (key,)).fetchone()[0])
 
     def processed_keys(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT key FROM processed")}

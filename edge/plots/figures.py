@@ -13,12 +13,19 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edge import _validate as v
 from edge.plots.spectrogram import DisplaySpectrogram
 from edge.types import Detection
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
+    from matplotlib.patches import Patch
 
 PSD_LABEL = "PSD (dB re 1 µPa²/Hz)"
 FREQ_LABEL = "Frequency (Hz)"
@@ -64,22 +71,22 @@ def label_colours(labels: Sequence[str]) -> dict[str, str]:
     return {label: BOX_COLOURS[i % len(BOX_COLOURS)] for i, label in enumerate(sorted(set(labels)))}
 
 
-def _new_figure(size: tuple[float, float], dpi: int):
+def _new_figure(size: tuple[float, float], dpi: int) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=size, dpi=dpi, layout="constrained")
 
 
 def _draw(
-    fig,
-    ax,
+    fig: Figure,
+    ax: Axes,
     img: DisplaySpectrogram,
     style: FigureStyle,
     *,
     band: tuple[float, float] | None = None,
     x0: float = 0.0,
     x_scale: float = 1.0,
-):
+) -> AxesImage:
     """The spectrogram on ``ax`` (x = ``x0 + seconds * x_scale``) with its colour bar; the
     colour scale comes from the rows inside ``band`` (Hz), the frequency range shown."""
     left, right, bottom, top = img.extent
@@ -112,7 +119,7 @@ def strength_text(d: Detection) -> str:
     return f"SNR {d.snr_db:.1f} dB"
 
 
-def _box(ax, x: float, width: float, d: Detection, colour: str, lw: float):
+def _box(ax: Axes, x: float, width: float, d: Detection, colour: str, lw: float) -> Patch:
     from matplotlib.patches import Rectangle
 
     return ax.add_patch(
@@ -142,7 +149,7 @@ def _short(name: str, width: int) -> str:
 
 def detection_figure(
     img: DisplaySpectrogram, d: Detection, *, colour: str = BOX_COLOURS[0], style: FigureStyle = FigureStyle()
-):
+) -> Figure:
     """A thumbnail: the detection's padded span with its box; title with label, score (or
     SNR) and received level, and the file and UTC time below it."""
     fig = _new_figure(style.thumbnail_in, style.dpi)
@@ -167,7 +174,7 @@ def overview_figure(
     title: str,
     colours: dict[str, str] | None = None,
     style: FigureStyle = FigureStyle(),
-):
+) -> Figure:
     """A whole recording with every detection boxed; x in UTC when the start is known."""
     fig = _new_figure(style.overview_in, style.dpi)
     ax = fig.add_subplot()

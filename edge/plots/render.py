@@ -24,6 +24,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from edge import _validate as v
 from edge.calibration import Calibration
@@ -34,6 +35,12 @@ from edge.plots import require_matplotlib
 from edge.plots.figures import FigureStyle, detection_figure, label_colours, overview_figure
 from edge.plots.spectrogram import DisplaySettings, span_spectrogram
 from edge.types import Detection
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from edge.config import DeploymentConfig
+    from edge.detect import RunReport
 
 INDEX_VERSION = 1
 
@@ -67,7 +74,7 @@ class FileToPlot:
     detections: tuple[Detection, ...]
 
 
-def calibration_from_dict(data: dict) -> Calibration:
+def calibration_from_dict(data: dict[str, Any]) -> Calibration:
     """The :class:`Calibration` recorded in ``run.json`` (``files[i].calibration``)."""
     return Calibration(
         str(data["hydrophone"]),
@@ -78,7 +85,7 @@ def calibration_from_dict(data: dict) -> Calibration:
     )
 
 
-def files_from_report(report, config, *, channel: int | None = None) -> list[FileToPlot]:
+def files_from_report(report: RunReport, config: DeploymentConfig, *, channel: int | None = None) -> list[FileToPlot]:
     """Plot inputs from an :class:`edge.detect.RunReport`, its deployment and the channel the
     run analysed (None: the deployment's); failed recordings have nothing to draw."""
     out = []
@@ -126,7 +133,7 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "_"
 
 
-def png_bytes(fig) -> bytes:
+def png_bytes(fig: Figure) -> bytes:
     """A figure as an 8-bit palette PNG, drawn by Agg at the figure's size and dpi.
 
     A spectrogram is mostly noise texture, which PNG's compression cannot shrink: as RGBA a
@@ -149,7 +156,7 @@ def png_bytes(fig) -> bytes:
     return buf.getvalue()
 
 
-def save_png(fig, path: Path) -> None:
+def save_png(fig: Figure, path: Path) -> None:
     """Write ``fig`` to ``path`` whole or not at all (a killed run leaves no torn PNG)."""
     data = png_bytes(fig)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,7 +171,7 @@ def write_plots(
     *,
     settings: PlotSettings = PlotSettings(),
     on_warning: Callable[[str], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Draw thumbnails and overviews into ``outdir/plots`` and write ``plots/index.json``.
 
     A recording that can no longer be read (moved, unplugged card) is skipped with a
@@ -179,7 +186,7 @@ def write_plots(
     colours = label_colours([d.label for f in files for d in f.detections])
     stems = unique_stems([f.path for f in files])
     warn = on_warning or (lambda message: None)
-    index: dict = {
+    index: dict[str, Any] = {
         "version": INDEX_VERSION,
         "settings": {
             "per_label": settings.per_label,
@@ -262,7 +269,7 @@ def write_plots(
     return index
 
 
-def _skip(index: dict, warn: Callable[[str], None], path: str, exc: Exception) -> None:
+def _skip(index: dict[str, Any], warn: Callable[[str], None], path: str, exc: Exception) -> None:
     reason = " ".join(str(exc).split()) or type(exc).__name__
     reason = reason if path in reason else f"{path}: {reason}"
     if reason not in index["skipped"]:

@@ -12,6 +12,7 @@ consecutive frames are averaged (in power, like a long-term spectral average) in
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,7 +113,7 @@ def span_spectrogram(
         raise AudioError(f"{path}: channel {channel} requested, the file has {info.channels}")
     # A recording at another rate than the spec's is resampled as the chain resamples it
     # (edge.resample), from the span's start: a display needs no sample-exact warm-up.
-    sr, native, nfft, hop = spec.sample_rate, info.samplerate, spec.nfft, spec.hop
+    sr, native, nfft, hop = spec.rate, info.samplerate, spec.nfft, spec.hop
     total = output_length(info.frames, native, sr) if native != sr else info.frames
     first_frame = max(0, int(math.floor(start_s * sr / hop)))  # on the run's frame grid
     first_sample = first_frame * hop
@@ -156,7 +157,9 @@ def span_spectrogram(
     )
 
 
-def _blocks(path: Path, channel: int, start: int, stop: int, block_frames: int, native: int, rate: int):
+def _blocks(
+    path: Path, channel: int, start: int, stop: int, block_frames: int, native: int, rate: int
+) -> Iterator[AudioBlock]:
     """Samples ``[start, stop)`` (at ``rate``) of one channel as :class:`AudioBlock`\\ s numbered
     from ``start`` (so frame indices count from the first frame of the span), read at the
     file's ``native`` rate and resampled when it differs; stops early, quietly, where a file
@@ -174,7 +177,7 @@ def _blocks(path: Path, channel: int, start: int, stop: int, block_frames: int, 
             offset += len(samples)
 
 
-def _read(path: Path, channel: int, start: int, stop: int, block_frames: int):
+def _read(path: Path, channel: int, start: int, stop: int, block_frames: int) -> Iterator[AudioBlock]:
     """Samples ``[start, stop)`` of one channel at the file's own rate, numbered from ``start``."""
     offset = 0
     try:

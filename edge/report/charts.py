@@ -3,12 +3,18 @@ them, :func:`edge.plots.render.png_bytes` embeds them)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from edge.plots.figures import UTC
 from edge.report.data import LevelSeries, band_hz
 from edge.report.series import DetectionBins, Effort
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 SIZE_IN = (10.0, 3.4)
 DPI = 100
@@ -17,13 +23,13 @@ NO_EFFORT = "#d9d9d9"
 MAX_TICK_LABELS = 40
 
 
-def _figure(size=SIZE_IN):
+def _figure(size: tuple[float, float] = SIZE_IN) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=size, dpi=DPI, layout="constrained")
 
 
-def _date_axis(ax) -> None:
+def _date_axis(ax: Axes) -> None:
     import matplotlib.dates as mdates
 
     locator = mdates.AutoDateLocator(tz=UTC)
@@ -31,13 +37,13 @@ def _date_axis(ax) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
 
 
-def _category_ticks(ax, names: list[str]) -> None:
+def _category_ticks(ax: Axes, names: list[str]) -> None:
     step = max(1, math.ceil(len(names) / MAX_TICK_LABELS))
     ticks = list(range(0, len(names), step))
     ax.set_xticks(ticks, [names[i] for i in ticks], rotation=30, ha="right", fontsize=7)
 
 
-def detections_chart(bins: DetectionBins):
+def detections_chart(bins: DetectionBins) -> Figure:
     """Stacked bars of detections per bin and label; bins with no recording are shaded so
     that "no detections" and "not listening" look different."""
     import matplotlib.dates as mdates
@@ -47,6 +53,7 @@ def detections_chart(bins: DetectionBins):
     ax = fig.add_subplot()
     n = len(bins.starts)
     if bins.mode == "time":
+        assert bins.width is not None  # time bins always have one
         x = [mdates.date2num(s) for s in bins.starts]
         width = bins.width.total_seconds() / 86400
         _date_axis(ax)
@@ -55,15 +62,15 @@ def detections_chart(bins: DetectionBins):
         for i, seconds in enumerate(bins.effort_s):
             if seconds == 0:
                 ax.axvspan(x[i], x[i] + width, color=NO_EFFORT, lw=0, zorder=0)
-        align = "edge"
+        align: Literal["center", "edge"] = "edge"
     else:
         x, width, align = list(range(n)), 0.8, "center"
         if bins.mode == "sparse":
             fmt = "%Y-%m-%d" if bins.unit == "day" else "%Y-%m-%d %H:%M"
-            _category_ticks(ax, [s.strftime(fmt) for s in bins.starts])
+            _category_ticks(ax, [s.strftime(fmt) if isinstance(s, dt.datetime) else s for s in bins.starts])
             ax.set_xlabel(f"UTC {bins.unit} bins holding recordings (the bins between them are omitted)")
         else:
-            _category_ticks(ax, [Path(name).stem for name in bins.starts])
+            _category_ticks(ax, [Path(str(name)).stem for name in bins.starts])
             ax.set_xlabel("Recording, in run order (start times unknown)")
         ax.set_xlim(-0.6, n - 0.4)
     bottom = [0] * n
@@ -84,7 +91,7 @@ def detections_chart(bins: DetectionBins):
     return fig
 
 
-def levels_chart(levels: LevelSeries):
+def levels_chart(levels: LevelSeries) -> Figure:
     """Broadband and a few decidecade band levels over time (UTC) or over audio time."""
     import matplotlib.dates as mdates
 
@@ -115,7 +122,7 @@ def levels_chart(levels: LevelSeries):
     return fig
 
 
-def effort_chart(effort: Effort):
+def effort_chart(effort: Effort) -> Figure | None:
     """Recorded intervals, gaps and failed recordings on a UTC axis; None when no time is
     known for any recording."""
     import matplotlib.dates as mdates

@@ -17,6 +17,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edge import _validate as v
 from edge.errors import PamedgeError
@@ -71,6 +72,11 @@ class FileEntry:
     def end(self) -> dt.datetime | None:
         return None if self.start is None else self.start + dt.timedelta(seconds=self.audio_s)
 
+    @property
+    def span(self) -> tuple[dt.datetime, dt.datetime] | None:
+        """(start, end) in UTC, None when the start time is unknown."""
+        return None if self.start is None else (self.start, self.start + dt.timedelta(seconds=self.audio_s))
+
 
 @dataclass(frozen=True)
 class DetectionRow:
@@ -94,7 +100,10 @@ class DetectionRow:
 
     def strength(self) -> tuple[float, float, float]:
         """Larger is stronger: score when classified, else SNR; received level breaks ties."""
-        return tuple(x if math.isfinite(x) else -math.inf for x in (self.score, self.snr_db, self.received_level_db))
+        score, snr, level = (
+            x if math.isfinite(x) else -math.inf for x in (self.score, self.snr_db, self.received_level_db)
+        )
+        return score, snr, level
 
 
 @dataclass(frozen=True)
@@ -112,13 +121,13 @@ class LevelSeries:
 @dataclass
 class RunData:
     outdir: Path
-    run: dict
+    run: dict[str, Any]
     files: list[FileEntry]
     label_counts: dict[str, int] = field(default_factory=dict)
-    file_label_counts: dict[str, Counter] = field(default_factory=dict)
+    file_label_counts: dict[str, Counter[str]] = field(default_factory=dict)
     bin_width: dt.timedelta = dt.timedelta(hours=1)
     bin_unit: str = "hour"
-    binned: dict[str, Counter] = field(default_factory=dict)  # label -> {UTC bin start: count}
+    binned: dict[str, Counter[dt.datetime]] = field(default_factory=dict)  # label -> {UTC bin start: count}
     untimed_detections: int = 0
     top: dict[str, list[DetectionRow]] = field(default_factory=dict)
     levels: LevelSeries | None = None
@@ -180,8 +189,8 @@ def load(outdir: str | Path, *, settings: ReportSettings = ReportSettings()) -> 
 
 def choose_bin(files: list[FileEntry]) -> tuple[dt.timedelta, str]:
     """Width and name of the detection-count bins for recordings spanning what ``files`` do."""
-    timed = [f for f in files if f.start is not None]
-    span = max(f.end for f in timed) - min(f.start for f in timed) if timed else dt.timedelta(0)
+    spans = [s for s in (f.span for f in files) if s is not None]
+    span = max(e for _, e in spans) - min(s for s, _ in spans) if spans else dt.timedelta(0)
     for up_to, width, unit in BIN_LADDER:
         if up_to is None or span <= up_to:
             return width, unit
@@ -194,12 +203,12 @@ def floor_to(t: dt.datetime, width: dt.timedelta) -> dt.datetime:
     return midnight + ((t - midnight) // width) * width
 
 
-def _run_from_detections(path: Path) -> dict:
+def _run_from_detections(path: Path) -> dict[str, Any]:
     """A stand-in for ``run.json`` when a folder holds only ``detections.csv`` (a shore
     database export, say): one entry per recording named in it, its start taken from the
     first detection's UTC time less its offset, its length from the last detection's end
     (a lower bound: the page says effort and failures are unknown)."""
-    files: dict[str, dict] = {}
+    files: dict[str, dict[str, Any]] = {}
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             f = files.setdefault(
@@ -222,7 +231,7 @@ def _run_from_detections(path: Path) -> dict:
     }
 
 
-def _file_entry(f: dict) -> FileEntry:
+def _file_entry(f: dict[str, Any]) -> FileEntry:
     cal = f.get("calibration") or {}
     start = parse_utc(f.get("start_utc"))
     if start is None and f.get("status") != "ok":
@@ -244,7 +253,7 @@ def _file_entry(f: dict) -> FileEntry:
 def _read_detections(data: RunData, path: Path, top_n: int) -> None:
     if not path.exists():
         return
-    heaps: dict[str, list] = {}
+    heaps: dict[str, list[Any]] = {}
     order = itertools.count()  # ties keep file order, so the page is the same on every run
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -302,7 +311,8 @@ def read_levels(path: Path, files: list[FileEntry], *, n_bands: int) -> LevelSer
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         band_names = [c for c in reader.fieldnames or () if c.startswith("band_") and c.endswith("hz")]
-        filled, rows = Counter(), 0
+        filled: Counter[str] = Counter()
+        rows = 0
         for row in reader:
             rows += 1
             filled.update(c for c in band_names if row.get(c))
@@ -315,7 +325,9 @@ def read_levels(path: Path, files: list[FileEntry], *, n_bands: int) -> LevelSer
         if f.status == "ok":
             audio_before[f.file] = total
             total += f.audio_s
-    times, audio_h, broadband = [], [], []
+    times: list[dt.datetime | None] = []
+    audio_h: list[float] = []
+    broadband: list[float] = []
     values: dict[str, list[float]] = {b: [] for b in bands}
     prev_end: dt.datetime | None = None
     with open(path, newline="", encoding="utf-8") as fh:

@@ -14,6 +14,7 @@ import html
 import math
 import os
 from collections import Counter
+from collections.abc import Set
 from pathlib import Path
 from urllib.parse import quote
 
@@ -37,11 +38,11 @@ img.thumb{width:360px;height:auto;display:block}img.overview{max-width:100%;heig
 """
 
 
-def esc(value) -> str:
+def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def path_html(value) -> str:
+def path_html(value: object) -> str:
     """A path or command, allowed to break anywhere (a long name must not widen a table)."""
     return f'<span class="f">{esc(value)}</span>'
 
@@ -59,7 +60,7 @@ def _link(target: Path, report_dir: Path, text: str) -> str:
     return f'<a href="{esc(href)}">{esc(text)}</a>'
 
 
-def _table(headers: list[str] | None, rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
+def _table(headers: list[str] | None, rows: list[list[str]], numeric: Set[int] = frozenset()) -> str:
     """``rows`` hold cell HTML, already escaped; no header row when ``headers`` is None."""
     head = "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr></thead>" if headers else ""
     body = "".join(
@@ -193,7 +194,7 @@ def _summary(data: RunData, effort: Effort) -> str:
     return "\n".join(out)
 
 
-def _model(model) -> str:
+def _model(model: object) -> str:
     if not model:
         return "none: every ROI is a detection labelled roi"
     if isinstance(model, dict):

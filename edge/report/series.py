@@ -11,6 +11,7 @@ as categories.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 
 from edge.report.data import CONTIGUOUS_S, RunData, floor_to
@@ -31,7 +32,7 @@ class DetectionBins:
 
     mode: str
     unit: str  # "5 min", "15 min", "hour", "day" or "file"
-    starts: tuple
+    starts: tuple[dt.datetime, ...] | tuple[str, ...]
     width: dt.timedelta | None
     counts: dict[str, tuple[int, ...]]
     effort_s: tuple[float, ...]
@@ -56,9 +57,9 @@ class Effort:
 
 
 def effort(data: RunData) -> Effort:
-    timed = sorted((f.start, f.end, f.file) for f in data.ok if f.start is not None)
+    timed = sorted((s[0], s[1], f.file) for f in data.ok if (s := f.span) is not None)
     gaps = []
-    stretch_end = None
+    stretch_end: dt.datetime | None = None
     for start, end, _ in timed:
         if stretch_end is not None and (start - stretch_end).total_seconds() > CONTIGUOUS_S:
             gaps.append((stretch_end, start))
@@ -80,27 +81,29 @@ def detection_bins(data: RunData) -> DetectionBins | None:
     labels = data.labels
     if any(f.start is None for f in ok) or data.untimed_detections:
         names = tuple(f.file for f in ok)
-        counts = {label: tuple(data.file_label_counts.get(n, {}).get(label, 0) for n in names) for label in labels}
+        counts = {
+            label: tuple(data.file_label_counts.get(n, Counter[str]()).get(label, 0) for n in names) for label in labels
+        }
         return DetectionBins("file", "file", names, None, counts, tuple(f.audio_s for f in ok))
 
     width, unit = data.bin_width, data.bin_unit
-    origin = floor_to(min(f.start for f in ok), width)
-    last = max(f.end for f in ok)
+    spans = [s for s in (f.span for f in ok) if s is not None]
+    origin = floor_to(min(s for s, _ in spans), width)
+    last = max(e for _, e in spans)
     n_bins = max(1, -(-(last - origin) // width))
     effort_s = [0.0] * n_bins
-    for f in ok:  # spread each recording's seconds over the bins it overlaps
-        t = f.start
-        while t < f.end:
+    for t, end in spans:  # spread each recording's seconds over the bins it overlaps
+        while t < end:
             i = int((t - origin) // width)
-            edge = min(f.end, origin + (i + 1) * width)
+            edge = min(end, origin + (i + 1) * width)
             effort_s[min(i, n_bins - 1)] += (edge - t).total_seconds()
             t = edge
-    counts = {label: [0] * n_bins for label in labels}
+    per_label = {label: [0] * n_bins for label in labels}
     for label, per_bin in data.binned.items():
         for start, n in per_bin.items():
             i = int((start - origin) // width)
             if 0 <= i < n_bins:
-                counts[label][i] += n
+                per_label[label][i] += n
     starts = [origin + i * width for i in range(n_bins)]
     listened = [i for i, s in enumerate(effort_s) if s > 0]
     if n_bins > SPARSE_RATIO * len(listened) and len(listened) <= MAX_CATEGORIES:
@@ -109,7 +112,9 @@ def detection_bins(data: RunData) -> DetectionBins | None:
             unit,
             tuple(starts[i] for i in listened),
             width,
-            {label: tuple(c[i] for i in listened) for label, c in counts.items()},
+            {label: tuple(c[i] for i in listened) for label, c in per_label.items()},
             tuple(effort_s[i] for i in listened),
         )
-    return DetectionBins("time", unit, tuple(starts), width, {k: tuple(c) for k, c in counts.items()}, tuple(effort_s))
+    return DetectionBins(
+        "time", unit, tuple(starts), width, {k: tuple(c) for k, c in per_label.items()}, tuple(effort_s)
+    )

@@ -21,7 +21,9 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from edge.log import DetectionLog
 from edge.sync import frames as fr
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ CREATE TABLE IF NOT EXISTS buoy_settings (key TEXT PRIMARY KEY, value TEXT NOT N
 """
 
 
-def threshold_overrides(log) -> dict[str, float]:
+def threshold_overrides(log: DetectionLog | sqlite3.Connection | str | Path) -> dict[str, float]:
     """``{label: threshold}`` set by downlink ``set_threshold`` commands, from the detection
     log (a :class:`edge.log.DetectionLog`, an open SQLite connection to it, or its path);
     empty when none arrived.  A label's detections scoring below its threshold are not sent,
@@ -47,7 +49,7 @@ def threshold_overrides(log) -> dict[str, float]:
             return threshold_overrides(conn)
         finally:
             conn.close()
-    conn = getattr(log, "conn", log)
+    conn = log.conn if isinstance(log, DetectionLog) else log
     try:
         rows = conn.execute("SELECT key, value FROM buoy_settings WHERE key LIKE 'threshold:%'").fetchall()
     except sqlite3.OperationalError:  # no command has been handled on this log yet
@@ -55,9 +57,9 @@ def threshold_overrides(log) -> dict[str, float]:
     return {key.split(":", 1)[1]: float(value) for key, value in rows}
 
 
-def buoy_setting(log, key: str) -> str | None:
+def buoy_setting(log: DetectionLog | sqlite3.Connection, key: str) -> str | None:
     """One value a downlink command set (``paused``: "1" or "0"), None when never set."""
-    conn = getattr(log, "conn", log)
+    conn = log.conn if isinstance(log, DetectionLog) else log
     try:
         row = conn.execute("SELECT value FROM buoy_settings WHERE key=?", (key,)).fetchone()
     except sqlite3.OperationalError:  # no command has been handled on this log yet
@@ -73,7 +75,7 @@ class Command:
     value: float | None = None
 
 
-def pack_command(command: dict, *, deployment: str, key: bytes, frame_seq: int) -> bytes:
+def pack_command(command: dict[str, Any], *, deployment: str, key: bytes, frame_seq: int) -> bytes:
     """Shore side: one command frame, at most :data:`frames.SBD_MT_BYTES`."""
     _validate(command)
     body = json.dumps(command, separators=(",", ":"), sort_keys=True).encode()
@@ -83,7 +85,7 @@ def pack_command(command: dict, *, deployment: str, key: bytes, frame_seq: int) 
     return data
 
 
-def _validate(command) -> Command:
+def _validate(command: object) -> Command:
     if not isinstance(command, dict) or command.get("cmd") not in ("set_threshold", "status", "pause", "resume"):
         raise ValueError(f"unknown command {command!r}")
     if command["cmd"] == "set_threshold":
@@ -106,7 +108,7 @@ def _validate(command) -> Command:
 class CommandHandler:
     """Buoy side: verify, apply and record downlink commands, in the log's database."""
 
-    def __init__(self, conn, deployment: str, key: bytes) -> None:
+    def __init__(self, conn: sqlite3.Connection, deployment: str, key: bytes) -> None:
         self.conn, self.deployment = conn, deployment
         self.keys = fr.KeyRing({deployment: key})
         self.conn.execute("BEGIN IMMEDIATE")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from edge import _validate as v
 from edge.errors import ConfigError
@@ -105,7 +105,7 @@ def load_sync_config(path: str | Path) -> SyncConfig:
 
     section, data = load_section(path, "sync")
     if section is not None:
-        return section
+        return cast(SyncConfig, section)
     path = shipped.deployment(path)
     if isinstance(data, dict) and "name" in data and "deployment" not in data:
         raise ConfigError(f"{path}: deployment {data['name']!r} has no sync: section (transport, key_file, ...)")

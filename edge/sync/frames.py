@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import math
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from edge import __version__
@@ -168,7 +168,7 @@ class _Quantised:
     level: int
 
 
-def _group(d: Detection) -> tuple:
+def _group(d: Detection) -> tuple[object, ...]:
     """Records that may share a frame: same channel, same time reference, scores or not."""
     return (d.channel, not d.start_utc, not math.isnan(d.score))
 
@@ -262,7 +262,9 @@ def pack_records(
     return _largest_fitting(frame, n_max, max_bytes, "one record", gallop_from=8)
 
 
-def _largest_fitting(frame, n_max: int, max_bytes: int, what: str, gallop_from: int | None = None) -> tuple[bytes, int]:
+def _largest_fitting(
+    frame: Callable[[int], bytes], n_max: int, max_bytes: int, what: str, gallop_from: int | None = None
+) -> tuple[bytes, int]:
     """The frame of the largest ``n <= n_max`` items within ``max_bytes`` and ``n``; a frame's
     size grows with ``n``, so gallop up (from ``gallop_from``) then search between."""
     best = frame(1)
@@ -384,8 +386,8 @@ def _decode_records(body: bytes) -> tuple[FrameRecord, ...]:
         q_dur = bits.exp_golomb(k_dur)
         f_low = bits.read(FREQ_BITS)
         f_bw = bits.exp_golomb(k_bw)
-        label = bits.read(label_bits)
-        if label >= nlabels or f_low + f_bw >= 1 << FREQ_BITS:
+        label_code = bits.read(label_bits)
+        if label_code >= nlabels or f_low + f_bw >= 1 << FREQ_BITS:
             raise ValueError("field out of range")
         score = bits.read(SCORE_BITS) / ((1 << SCORE_BITS) - 1) if flags & FLAG_SCORES else float("nan")
         snr = _linear_value(bits.read(SNR_BITS), 0.0, SNR_STEP_DB, SNR_BITS)
@@ -397,7 +399,7 @@ def _decode_records(body: bytes) -> tuple[FrameRecord, ...]:
                 round(q_dur * DURATION_STEP_S, 2),
                 _freq_value(f_low),
                 _freq_value(f_low + f_bw),
-                labels[label],
+                labels[label_code],
                 round(score, 4) if flags & FLAG_SCORES else score,
                 snr,
                 level,

@@ -17,6 +17,7 @@ import math
 import sqlite3
 import struct
 from dataclasses import dataclass, fields
+from typing import Any
 
 from edge.sync.bits import BitReader, BitWriter, leb128, read_leb128, unzigzag, zigzag
 from edge.sync.quant import best_k, linear_code, linear_value, log_code, log_value, missing, utc_seconds, utc_text
@@ -27,7 +28,9 @@ EVENT_OTHER, EVENT_BITS = 7, 3
 LEVELS = ("full", "limited", "roi-only")  # 2-bit codes 0..2; 3: any other level
 LEVEL_OTHER, LEVEL_BITS = 3, 2
 # gauges: (field, kind, low end, step (linear) or steps per octave (log), bits); top code = absent
-GAUGES = (
+# (name, scale, lo, step or steps per octave, bits)
+Gauge = tuple[str, str, float, float, int]
+GAUGES: tuple[Gauge, ...] = (
     ("clipped_pct", "log", 1e-4, 12, 8),  # 0.0001 .. 100 %: 1/12 octave, 0 = none clipped
     ("noise_db", "linear", -100.0, 0.25, 10),  # -100 .. 155.5 dB (dB re 1 uPa, or dBFS uncalibrated)
     ("realtime_factor", "log", 0.01, 12, 8),  # 0.01 .. ~22,000 x real time
@@ -91,7 +94,7 @@ def read(conn: sqlite3.Connection, *, after: int = 0, limit: int | None = None) 
     if not _has_table(conn):
         return []
     sql = f"SELECT rowid, utc, {', '.join(_COLUMNS)} FROM health WHERE rowid > ? ORDER BY rowid"
-    args: tuple = (after,)
+    args: tuple[object, ...] = (after,)
     if limit is not None:
         sql, args = sql + " LIMIT ?", (after, limit)
     out = []
@@ -104,21 +107,21 @@ def read(conn: sqlite3.Connection, *, after: int = 0, limit: int | None = None) 
 
 
 def _counter(row: HealthRow, name: str) -> int:
-    return max(round(getattr(row, name)), 0)
+    return max(round(float(getattr(row, name))), 0)
 
 
-def _gauge_code(row: HealthRow, gauge: tuple) -> int:
+def _gauge_code(row: HealthRow, gauge: Gauge) -> int:
     name, kind, lo, step, bits = gauge
     value = getattr(row, name)
     if kind == "log":
-        return log_code(value, lo, step, bits)
+        return log_code(value, lo, int(step), bits)
     return linear_code(None if missing(value) else value, lo, step, bits)
 
 
-def _gauge_value(code: int, gauge: tuple) -> float | None:
+def _gauge_value(code: int, gauge: Gauge) -> float | None:
     _, kind, lo, step, bits = gauge
     if kind == "log":
-        return log_value(code, lo, step, bits)
+        return log_value(code, lo, int(step), bits)
     value = linear_value(code, lo, step, bits)
     return None if math.isnan(value) else value
 
@@ -169,7 +172,7 @@ def decode(body: bytes) -> tuple[HealthRow, ...]:
     if pos >= len(body) or body[pos] == 0:
         raise ValueError("bad health row count")
     count, pos = body[pos], pos + 1
-    counters = []
+    counters: list[Any] = []
     for _ in COUNTERS:
         value, pos = read_leb128(body, pos)
         counters.append(value)
@@ -196,14 +199,15 @@ def decode(body: bytes) -> tuple[HealthRow, ...]:
         event, level = bits.read(EVENT_BITS), bits.read(LEVEL_BITS)
         if len(EVENTS) <= event < EVENT_OTHER:
             raise ValueError(f"reserved health event code {event}")
-        gauges = {g[0]: _gauge_value(bits.read(g[4]), g) for g in GAUGES}
+        gauges: dict[str, Any] = {g[0]: _gauge_value(bits.read(g[4]), g) for g in GAUGES}
+        values: list[Any] = [float(c) if n.endswith("_s") else c for n, c in zip(COUNTERS, counters)]
         out.append(
             HealthRow(
                 seq + i,
                 time_s,
                 EVENTS[event] if event < len(EVENTS) else "other",
                 LEVELS[level] if level < len(LEVELS) else "other",
-                *(float(c) if n.endswith("_s") else c for n, c in zip(COUNTERS, counters)),
+                *values,
                 **gauges,
             )
         )

@@ -14,6 +14,7 @@ import struct
 from dataclasses import dataclass
 
 from edge.sync.bits import leb128, read_leb128, read_text, text
+from edge.types import Detection
 
 CAL_MISSING = -32768  # int16 code of an unknown calibration
 STATUS_FIELDS = ("records", "frames_pending", "bytes_pending", "frames_acked", "bytes_today", "credits_today")
@@ -30,9 +31,9 @@ class Identity:
     software: str = ""
 
     @classmethod
-    def of(cls, detection, software: str) -> Identity:
-        cal = detection.calibration_db
-        cal = None if cal is None or (isinstance(cal, float) and math.isnan(cal)) else round(float(cal), 2)
+    def of(cls, detection: Detection, software: str) -> Identity:
+        raw = detection.calibration_db
+        cal = None if raw is None or (isinstance(raw, float) and math.isnan(raw)) else round(float(raw), 2)
         return cls(detection.model or "", detection.config_hash or "", detection.hydrophone or "", cal, software)
 
 
@@ -68,10 +69,9 @@ def decode(body: bytes) -> IdentityFrame:
         raise ValueError("identity body too short")
     time_s = struct.unpack_from(">I", body)[0]
     from_seq, pos = read_leb128(body, 4)
-    fields = []
-    for what in ("model", "config_hash", "hydrophone"):
-        value, pos = read_text(body, pos, what)
-        fields.append(value)
+    model, pos = read_text(body, pos, "model")
+    config_hash, pos = read_text(body, pos, "config_hash")
+    hydrophone, pos = read_text(body, pos, "hydrophone")
     if pos + 2 > len(body):
         raise ValueError("identity body too short")
     cal = struct.unpack_from(">h", body, pos)[0]
@@ -79,11 +79,11 @@ def decode(body: bytes) -> IdentityFrame:
     if pos >= len(body) or body[pos] > len(STATUS_FIELDS):
         raise ValueError("bad status counter count")
     n, pos = body[pos], pos + 1
-    status = []
+    status: list[tuple[str, int]] = []
     for name in STATUS_FIELDS[:n]:
-        value, pos = read_leb128(body, pos)
-        status.append((name, value))
+        count, pos = read_leb128(body, pos)
+        status.append((name, count))
     if pos != len(body):
         raise ValueError("trailing bytes after the status counters")
-    identity = Identity(*fields, None if cal == CAL_MISSING else cal / 100, software)
+    identity = Identity(model, config_hash, hydrophone, None if cal == CAL_MISSING else cal / 100, software)
     return IdentityFrame(identity, from_seq, time_s, tuple(status))

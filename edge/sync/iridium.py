@@ -109,7 +109,7 @@ class IridiumModem:
     def __enter__(self) -> IridiumModem:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- line protocol ---------------------------------------------------------------------
@@ -148,7 +148,7 @@ class IridiumModem:
     def command(self, command: str, timeout_s: float | None = None) -> list[str]:
         """Send ``command``; the lines before ``OK`` (``ERROR`` raises)."""
         self._send(command)
-        lines = []
+        lines: list[str] = []
         while True:
             line = self._readline(timeout_s or self.timeout_s)
             if line == "OK":

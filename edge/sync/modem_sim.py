@@ -211,7 +211,7 @@ class Simulator:
         self.line("OK")
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m edge.sync.modem_sim", description=__doc__.split("\n\n")[0])
     p.add_argument("--link", required=True, help="path of the symlink to the pty device")
     p.add_argument("--gateway", required=True, help="folder receiving delivered MO messages (web-hook JSON)")
@@ -228,7 +228,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     master, slave = os.openpty()
     tty.setraw(slave)  # a serial line: no echo, no CR/LF translation by the kernel

@@ -34,11 +34,12 @@ class MqttTransport:
     ) -> None:
         try:
             import paho.mqtt.client as mqtt
+            from paho.mqtt.enums import CallbackAPIVersion
         except ImportError:
             raise MissingExtraError(f"the MQTT transport needs paho-mqtt: {SYNC_HINT}") from None
         self.host, self.port, self.topic = parse_url(url)
         self.timeout_s = timeout_s
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
         if tls:
             self.client.tls_set(ca_certs=ca_file)
         if username:

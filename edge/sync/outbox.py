@@ -19,14 +19,20 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import sqlite3
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from edge import __version__
 from edge.log import DetectionLog
 from edge.sync import frames as fr
 from edge.sync import health as hl
 from edge.sync.commands import threshold_overrides
 from edge.sync.identity import STATUS_FIELDS, Identity, IdentityFrame
+from edge.sync.quant import utc_seconds
+from edge.sync.tallies import Tally, tallies
 from edge.types import Detection
 
 # health goes after what says what was heard (tallies, identity, species of concern) and
@@ -87,19 +93,15 @@ class Outbox:
     log: DetectionLog
     keys: Mapping[str, bytes]
     settings: OutboxSettings = field(default_factory=OutboxSettings)
-    clock: Callable[[], float] = None  # seconds since the epoch; time.time by default
+    clock: Callable[[], float] = time.time  # seconds since the epoch
 
     def __post_init__(self) -> None:
-        if self.clock is None:
-            import time
-
-            self.clock = time.time
         with self.log.transaction() as conn:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 conn.execute(statement)
 
     @property
-    def conn(self):
+    def conn(self) -> sqlite3.Connection:
         return self.log.conn
 
     # -- filling ---------------------------------------------------------------------------
@@ -253,6 +255,8 @@ class Outbox:
     def _fill_tallies(self, deployment: str) -> int:
         """Tallies of the periods that have ended (by the clock) since the last ones."""
         period = self.settings.tally_period_s
+        if not period:
+            return 0
         state = f"tallied_seq:{deployment}"
         made = 0
         with self.log.transaction() as conn:
@@ -261,23 +265,23 @@ class Outbox:
             done, last = [], after
             overrides = threshold_overrides(conn)
             for seq, d in self.log.read(deployment, after=after):
-                if d.start_utc and (fr.utc_seconds(d.start_utc) // period + 1) * period > self.clock():
+                if d.start_utc and (utc_seconds(d.start_utc) // period + 1) * period > self.clock():
                     break  # this record's period is still open
                 if passes(d, overrides):
                     done.append(d)
                 last = seq
-            for tally in fr.tallies(done, period):
+            for tally in tallies(done, period):
                 self._queue_tally(deployment, tally)
                 made += 1
             conn.execute("INSERT OR REPLACE INTO outbox_state VALUES (?, ?)", (state, last))
         return made
 
-    def add_tally(self, deployment: str, tally: fr.Tally) -> int:
+    def add_tally(self, deployment: str, tally: Tally) -> int:
         """Queue a tally frame (sent before record frames); returns its frame sequence."""
         with self.log.transaction():
             return self._queue_tally(deployment, tally)
 
-    def _queue_tally(self, deployment: str, tally: fr.Tally) -> int:
+    def _queue_tally(self, deployment: str, tally: Tally) -> int:
         """Inside a transaction: store one tally frame and advance the frame sequence."""
         through, next_seq = self._cursor(deployment)
         data = fr.pack_tally(
@@ -297,7 +301,7 @@ class Outbox:
         counters = self.status()
         with self.log.transaction():
             through, next_seq = self._cursor(deployment)
-            who, from_seq = self._identity(deployment) or (Identity(software=fr.__version__), 0)
+            who, from_seq = self._identity(deployment) or (Identity(software=__version__), 0)
             frame = IdentityFrame(
                 who, from_seq, int(self.clock()), tuple((name, int(counters[name])) for name in STATUS_FIELDS)
             )
@@ -370,9 +374,9 @@ class Outbox:
                 )
                 if charged:
                     self._spend(conn, len(frame.data))
-        return until
+        return float(until)
 
-    def _spend(self, conn, nbytes: int) -> None:
+    def _spend(self, conn: sqlite3.Connection, nbytes: int) -> None:
         credits = max(1, math.ceil(nbytes / CREDIT_BYTES))
         conn.execute(
             "INSERT INTO outbox_spend VALUES (?, ?, ?) ON CONFLICT(day) DO UPDATE SET "
@@ -380,7 +384,7 @@ class Outbox:
             (self._day(), nbytes, credits),
         )
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         pending = self.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM outbox_frames WHERE acked IS NULL"
         ).fetchone()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import TypeGuard
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -20,7 +21,7 @@ def utc_text(seconds: int) -> str:
     return (EPOCH + dt.timedelta(seconds=seconds)).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def missing(value) -> bool:
+def missing(value: object) -> TypeGuard[None | float]:
     return value is None or (isinstance(value, float) and not math.isfinite(value))
 
 
@@ -40,7 +41,7 @@ def log_code(value: float | None, lo: float, steps_per_octave: int, bits: int) -
     """0 for a value <= 0, else ``1 + round(steps_per_octave * log2(value / lo))`` saturating
     at 1 and at the top code - 1; the top code means missing (None or not finite)."""
     top = (1 << bits) - 1
-    if missing(value):
+    if value is None or missing(value):
         return top
     if value <= 0:
         return 0

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from edge.sync.commands import CommandHandler
 from edge.sync.outbox import Outbox
 from edge.types import Transport
 
@@ -28,7 +29,7 @@ def send_pending(
     wait: bool = True,
     max_sessions: int | None = None,
     on_mt: Callable[[bytes], None] | None = None,
-    commands=None,
+    commands: CommandHandler | None = None,
 ) -> SendStats:
     """Send queued frames until the queue is empty (or today's budget is spent, or
     ``max_sessions``); with ``wait``, sleeps through backoffs, else returns at the first.

@@ -10,7 +10,7 @@ import pytest
 from edge.calibration import HydrophoneTable
 from edge.classify import load_classifier
 from edge.config import ModelSettings, load_deployment
-from edge.detect import detect
+from edge.detect import RunOptions, detect
 from tests.conftest import DEPLOYMENTS, ROOT, shared_path
 from tests.edge.model_bundles import has_tflite_tools
 
@@ -28,7 +28,7 @@ def test_onnx_and_tflite_detect_alike_on_narw(tmp_path):
     runs = {}
     for kind in ("onnx", "tflite"):
         cfg = replace(config, model=ModelSettings(bundle=str(bundle), backend=kind))
-        report = detect([folder], tmp_path / kind, cfg, table=table, classifier=load_classifier(cfg))
+        report = detect([folder], tmp_path / kind, cfg, RunOptions(table=table, classifier=load_classifier(cfg)))
         runs[kind] = {(d.file, d.start_s, d.label, d.head): d.score for f in report.files for d in f.detections}
         assert not report.failed
     onnx, tflite = runs["onnx"], runs["tflite"]

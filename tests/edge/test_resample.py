@@ -14,7 +14,7 @@ import soundfile as sf
 from edge.cluster.engine import run_units
 from edge.cluster.task import run_unit
 from edge.config import load_deployment
-from edge.detect import detect
+from edge.detect import RunOptions, detect
 from edge.errors import AudioError
 from edge.pipeline import prepare, process_recording
 from edge.resample import ResampledSource, output_length
@@ -154,7 +154,7 @@ def test_the_48_khz_noaa_right_whale_clip_runs_through_narw_upcall(tmp_path):
     from edge.classify import load_classifier
 
     narw = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
-    report = detect([clip], tmp_path / "out", narw, classifier=load_classifier(narw))
+    report = detect([clip], tmp_path / "out", narw, RunOptions(classifier=load_classifier(narw)))
     (only,) = report.files
     assert only.status == "ok" and only.details["sample_rate"] == 48000 and only.details["analysis_rate"] == 2000
     assert [d.label for d in only.detections] == ["upcall"]

@@ -16,7 +16,7 @@ from edge.bundle import load_bundle
 from edge.calibration import HydrophoneTable
 from edge.classify import load_classifier
 from edge.config import load_deployment
-from edge.detect import detect
+from edge.detect import RunOptions, detect
 from edge.selftest import selftest
 from tests.conftest import DEPLOYMENTS, ROOT, shared_path
 from tests.edge.model_bundles import has_tflite_tools
@@ -201,8 +201,7 @@ def test_edge_train_evaluate_on_a_bundle_is_edge_detect(tmp_path):
         [data / "narw", data / "background"],
         tmp_path / "out",
         config,
-        table=HydrophoneTable.load(config.table_path()),
-        classifier=load_classifier(config),
+        RunOptions(table=HydrophoneTable.load(config.table_path()), classifier=load_classifier(config)),
     )
     assert not report.failed
     found = [

@@ -10,7 +10,7 @@ import pytest
 
 from edge.calibration import HydrophoneTable
 from edge.config import load_deployment
-from edge.detect import detect
+from edge.detect import RunOptions, detect
 from tests.conftest import DEPLOYMENTS, shared_path
 
 DEPLOYMENT = DEPLOYMENTS / "narw-upcall.yaml"
@@ -34,7 +34,7 @@ def single_process(narw_inputs, narw_config, tmp_path_factory) -> Path:
     """``edge.detect.detect`` over the NARW folder: the outputs every cluster run must equal."""
     out = tmp_path_factory.mktemp("single") / "out"
     config, table = narw_config
-    detect(narw_inputs, out, config, table=table)
+    detect(narw_inputs, out, config, RunOptions(table=table))
     return out
 
 

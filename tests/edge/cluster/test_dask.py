@@ -45,6 +45,7 @@ def test_cli_local_cluster_is_byte_identical(tmp_path, narw_inputs, single_proce
 
 def test_killed_worker_has_its_units_rerun_without_duplicates(tmp_path, narw_inputs, narw_config, single_process):
     from edge.cluster.client import detect_on_cluster
+    from edge.detect import RunOptions
 
     config, table = narw_config
     killed = []
@@ -66,7 +67,7 @@ def test_killed_worker_has_its_units_rerun_without_duplicates(tmp_path, narw_inp
             narw_inputs,
             tmp_path / "out",
             config,
-            table=table,
+            RunOptions(table=table),
             scheduler=cluster.scheduler_address,
             chunk_s=60,
             on_file=on_file,

@@ -12,7 +12,7 @@ import pytest
 from edge.cluster.engine import run_units
 from edge.cluster.plan import plan_units
 from edge.cluster.task import Job, run_unit
-from edge.detect import detect
+from edge.detect import RunOptions, detect
 from edge.errors import ConfigError
 from tests.edge.cluster.conftest import assert_same_outputs
 
@@ -35,7 +35,7 @@ def test_units_in_process_equal_single_process(tmp_path, narw_inputs, narw_confi
         narw_inputs,
         tmp_path / "out",
         config,
-        table=table,
+        RunOptions(table=table),
         chunk_s=chunk_s,
         execute=lambda units, job: (seen.extend(units), shuffled(units, job))[1],
     )
@@ -58,8 +58,8 @@ def test_parts_resume_across_local_and_unit_runs(tmp_path, narw_inputs, narw_con
                 yield run_unit(unit, job)
 
     with pytest.raises(RuntimeError, match="no result for"):
-        run_units(narw_inputs, tmp_path / "a", config, table=table, chunk_s=120, execute=first_files)
-    detect(narw_inputs, tmp_path / "a", config, table=table, resume=True)
+        run_units(narw_inputs, tmp_path / "a", config, RunOptions(table=table), chunk_s=120, execute=first_files)
+    detect(narw_inputs, tmp_path / "a", config, RunOptions(table=table, resume=True))
     assert_same_outputs(single_process, tmp_path / "a")
     for npz in (single_process / ".parts").glob("*.npz"):
         assert (tmp_path / "a" / ".parts" / npz.name).read_bytes() == npz.read_bytes()
@@ -67,9 +67,8 @@ def test_parts_resume_across_local_and_unit_runs(tmp_path, narw_inputs, narw_con
         narw_inputs,
         tmp_path / "a",
         config,
-        table=table,
+        RunOptions(table=table, resume=True),
         chunk_s=120,
-        resume=True,
         execute=lambda units, job: [] if not units else pytest.fail("nothing left to do"),
     )
     assert_same_outputs(single_process, tmp_path / "a")
@@ -77,8 +76,8 @@ def test_parts_resume_across_local_and_unit_runs(tmp_path, narw_inputs, narw_con
 
 def test_worker_refuses_settings_that_hash_differently(narw_config):
     config, table = narw_config
-    job = Job.of(config, table)
-    [unit] = plan_units([__import__("pathlib").Path(__file__)], config, table)
+    job = Job.of(config, RunOptions(table=table))
+    [unit] = plan_units([__import__("pathlib").Path(__file__)], config, RunOptions(table=table))
     with pytest.raises(ConfigError, match="deployment hash mismatch on the worker"):
         run_unit(unit, dataclasses.replace(job, config_hash="0" * 16))
     with pytest.raises(ConfigError, match="hydrophone table sha256 mismatch"):

@@ -13,7 +13,7 @@ from edge.cluster.engine import run_units
 from edge.cluster.plan import plan_units
 from edge.cluster.task import run_unit
 from edge.config import ModelSettings
-from edge.detect import detect
+from edge.detect import RunOptions, detect
 from tests.edge.cluster.conftest import assert_same_outputs
 from tests.edge.model_bundles import scanning, single
 
@@ -29,7 +29,7 @@ def test_units_with_a_model_equal_single_process(tmp_path, tmp_path_factory, nar
     config = replace(config, model=ModelSettings(bundle=str(bundle), thresholds={"upcall": 0.0}))
     classifier = load_classifier(config)
     inputs = narw_inputs[1:]  # the three recordings with upcalls
-    detect(inputs, tmp_path / "single", config, table=table, classifier=classifier)
+    detect(inputs, tmp_path / "single", config, RunOptions(table=table, classifier=classifier))
 
     def shuffled(units, job):
         order = list(units)
@@ -38,7 +38,7 @@ def test_units_with_a_model_equal_single_process(tmp_path, tmp_path_factory, nar
             yield run_unit(unit, job)
 
     report = run_units(
-        inputs, tmp_path / "units", config, table=table, chunk_s=60, execute=shuffled, classifier=classifier
+        inputs, tmp_path / "units", config, RunOptions(table=table, classifier=classifier), chunk_s=60, execute=shuffled
     )
     assert_same_outputs(tmp_path / "single", tmp_path / "units")
     text = (tmp_path / "units" / "detections.csv").read_text()
@@ -49,7 +49,7 @@ def test_units_with_a_model_equal_single_process(tmp_path, tmp_path_factory, nar
 def test_units_replay_half_a_window_more_with_a_model(narw_inputs, narw_config, tmp_path_factory):
     config, table = narw_config
     paths = sorted(narw_inputs[1].glob("*.wav"))[:1]
-    plain = plan_units(paths, config, table, chunk_s=120)
-    with_model = plan_units(paths, config, table, chunk_s=120, window_frames=94)
+    plain = plan_units(paths, config, RunOptions(table=table), chunk_s=120)
+    with_model = plan_units(paths, config, RunOptions(table=table), chunk_s=120, window_frames=94)
     later = [(p.c0, w.c0, p.replay_from - w.replay_from) for p, w in zip(plain, with_model) if p.replay_from > 0]
     assert later and all(a == b and d >= 94 // 2 for a, b, d in later)

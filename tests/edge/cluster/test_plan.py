@@ -47,7 +47,7 @@ def test_units_warm_up_from_segment_boundaries(tmp_path, write_audio, rng):
     """A lone 10-minute recording in 2-minute chunks: each unit replays whole segments,
     at least the floor's window plus the event margin, and none replays another file."""
     [path] = write_series(write_audio, rng, [("lone.wav", 600)])
-    units = plan_units([path], CONFIG, None, chunk_s=120)
+    units = plan_units([path], CONFIG, chunk_s=120)
     det = StreamingRoiDetector(CONFIG.roi, SPEC)
     seg, need = det.segment_frames, det.warmup_segments + margin_segments(CONFIG, det.segment_frames, SPEC.hop_s)
     assert [u.chunk for u in units] == list(range(5)) and all(u.n_chunks == 5 for u in units)
@@ -72,7 +72,7 @@ def test_units_walk_back_through_contiguous_recordings(tmp_path, write_audio, rn
             ("20150101_010000.wav", 60),
         ],
     )
-    units = plan_units(paths, CONFIG, None, chunk_s=120)
+    units = plan_units(paths, CONFIG, chunk_s=120)
     det = StreamingRoiDetector(CONFIG.roi, SPEC)
     seg, warm = det.segment_frames, det.warmup_segments
     third = [u for u in units if u.file_index == 2]
@@ -91,7 +91,7 @@ def test_units_walk_back_through_contiguous_recordings(tmp_path, write_audio, rn
 def test_unreadable_recording_is_one_unit(tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio")
-    [unit] = plan_units([bad], CONFIG, None)
+    [unit] = plan_units([bad], CONFIG)
     assert (unit.c0, unit.c1, unit.n_chunks) == (0, 0, 1)
 
 

@@ -13,7 +13,7 @@ from edge.config import load_deployment
 from edge.daemon.daemon import Daemon
 from edge.daemon.sources import ReplaySource
 from edge.daemon.state import DaemonLog
-from edge.detect import detect
+from edge.detect import RunOptions, detect
 from tests.conftest import shared_path
 from tests.edge.daemon.conftest import deployment_yaml, log_rows
 from tests.edge.daemon.test_replay import NARW, edge_run
@@ -41,7 +41,7 @@ def test_replay_with_the_model_equals_edge_detect(tmp_path, tiny):
     result = edge_run("--config", yaml_path, "--replay", *files)
     assert result.returncode == 0, result.stderr
     config = load_deployment(yaml_path)
-    detect(files, tmp_path / "detect", config, classifier=load_classifier(config))
+    detect(files, tmp_path / "detect", config, RunOptions(classifier=load_classifier(config)))
     expected = log_rows(tmp_path / "detect" / "detections.sqlite")
     assert {r[8] for r in expected} - {"roi"}  # classified labels, not ROI-only records
     assert log_rows(tmp_path / "log.sqlite") == expected

@@ -7,7 +7,7 @@ import sys
 
 from edge.classify import load_classifier
 from edge.config import load_deployment
-from edge.detect import detect
+from edge.detect import RunOptions, detect
 from tests.conftest import ROOT, shared_path
 from tests.edge.daemon.conftest import deployment_yaml, log_rows
 
@@ -28,7 +28,7 @@ def edge_run(*args, **kwargs) -> subprocess.CompletedProcess:
 def batch(files, out, yaml_path) -> None:
     """What edge-detect does with the same deployment (its model included)."""
     config = load_deployment(yaml_path)
-    detect(files, out, config, classifier=load_classifier(config) if config.model else None)
+    detect(files, out, config, RunOptions(classifier=load_classifier(config) if config.model else None))
 
 
 def test_replay_of_the_narw_recordings_equals_edge_detect(tmp_path):
