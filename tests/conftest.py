@@ -1,7 +1,12 @@
-"""Shared fixtures: the real recordings in ../shared/data, seeded randomness, WAV factories."""
+"""Shared fixtures (seeded randomness, WAV factories) and the ``shared`` marker.
+
+Helpers live in :mod:`tests.support`; this file holds fixtures only.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from pathlib import Path
 
@@ -9,18 +14,40 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_REAL = Path(os.environ.get("PAMEDGE_SHARED_DATA", ROOT.parent / "shared" / "data" / "real"))
-DEPLOYMENTS = ROOT / "firmware-config" / "deployments"
-HYDROPHONES = ROOT / "firmware-config" / "hydrophones.yaml"
+
+def _reads_shared(func: object, seen: set[int] | None = None) -> bool:
+    """Whether ``func``, or a test helper it calls (followed through the names its code uses),
+    reads ../shared/data."""
+    seen = set() if seen is None else seen
+    if id(func) in seen or not inspect.isfunction(func) or not func.__module__.startswith("tests"):
+        return False
+    seen.add(id(func))
+    if _mentions_shared(func):
+        return True
+    names = set(func.__code__.co_names) | {n for c in func.__code__.co_consts if inspect.iscode(c) for n in c.co_names}
+    return any(_reads_shared(func.__globals__.get(n), seen) for n in names)
 
 
-def shared_path(*parts: str) -> Path:
-    """A path under ../shared/data/real, or skip the test saying why it cannot run."""
-    path = SHARED_REAL.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"real recordings not available: {path} is absent (a fresh clone has no ../shared; CI has it)")
-    return path
+@functools.cache
+def _mentions_shared(func: object) -> bool:
+    try:
+        source = inspect.getsource(func)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return False
+    return "shared_path(" in source or "SHARED_REAL" in source
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``shared`` every test that reads ../shared/data, itself or through any fixture it
+    uses (``pytest -m "not shared"`` runs what a fresh clone can; those tests skip there
+    anyway, saying why)."""
+    for item in items:
+        funcs = [getattr(item, "function", None)]
+        info = getattr(item, "_fixtureinfo", None)
+        if info is not None:
+            funcs += [d.func for defs in info.name2fixturedefs.values() for d in defs]
+        if any(f is not None and _reads_shared(f) for f in funcs):
+            item.add_marker(pytest.mark.shared)
 
 
 @pytest.fixture
@@ -41,11 +68,6 @@ def write_audio(tmp_path):
         return path
 
     return write
-
-
-def tone(freq_hz: float, amplitude: float, seconds: float, sample_rate: int) -> np.ndarray:
-    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
-    return amplitude * np.sin(2 * np.pi * freq_hz * t)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -14,49 +14,10 @@ from pathlib import Path
 import pytest
 
 import edge
+from tests.support.imports import HEAVY, NEVER_IN_THE_CLI, loaded, modules_after
 
 PACKAGE_DIR = Path(edge.__file__).resolve().parent
-HEAVY = (
-    "numpy",
-    "scipy",
-    "torch",
-    "onnx",
-    "onnxruntime",
-    "tensorflow",
-    "litert_torch",
-    "ai_edge_litert",
-    "tflite_runtime",
-    "matplotlib",
-)
-NEVER_IN_THE_CLI = (
-    "torch",
-    "onnx",
-    "onnxruntime",
-    "tensorflow",
-    "litert_torch",
-    "ai_edge_litert",
-    "tflite_runtime",
-    "matplotlib",
-    "scipy.signal",
-    "dask",
-    "distributed",
-)
 DASK = ("dask", "distributed")
-
-REPORT = "import json, sys; print(json.dumps(sorted(sys.modules)))"
-
-
-def modules_after(code: str) -> set[str]:
-    """Names in ``sys.modules`` after running ``code`` in a fresh interpreter."""
-    result = subprocess.run(
-        [sys.executable, "-c", f"{code}\n{REPORT}"], capture_output=True, text=True, cwd=PACKAGE_DIR.parent, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return set(json.loads(result.stdout.strip().splitlines()[-1]))
-
-
-def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
-    return sorted(m for m in modules for name in names if m == name or m.startswith(name + "."))
 
 
 def test_import_edge_loads_nothing_heavy():
@@ -206,6 +167,7 @@ def test_model_modules_load_no_backend_until_one_is_opened():
     assert loaded(modules_after(code), NEVER_IN_THE_CLI) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["onnx", "tflite"])
 def test_detection_with_a_model_loads_nothing_of_the_converter(tmp_path, tmp_path_factory, backend):
     """A runtime-only install (``pip install .``) classifies: the backend and nothing that
@@ -215,8 +177,8 @@ def test_detection_with_a_model_loads_nothing_of_the_converter(tmp_path, tmp_pat
     import numpy as np
     import soundfile as sf
 
-    from tests.conftest import DEPLOYMENTS
-    from tests.edge.model_bundles import single
+    from tests.support.bundles import single
+    from tests.support.data import DEPLOYMENTS
 
     if backend == "tflite" and importlib.util.find_spec("ai_edge_litert") is None:
         pytest.skip('ai-edge-litert is not installed (pip install "pamedge[tflite]")')

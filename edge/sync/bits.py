@@ -70,9 +70,13 @@ def unzigzag(z: int) -> int:
     return z // 2 if z % 2 == 0 else -(z + 1) // 2
 
 
-def leb128(value: int) -> bytes:
+def leb128(value: int, *, max_bytes: int = 5) -> bytes:
+    """``value`` as a minimal unsigned LEB128 of at most ``max_bytes`` (what
+    :func:`read_leb128` accepts: a frame is never written that its decoder would refuse)."""
     if value < 0:
         raise ValueError(f"{value=} is negative")
+    if value >> (7 * max_bytes):
+        raise ValueError(f"{value=} does not fit a {max_bytes}-byte varint (at most {(1 << 7 * max_bytes) - 1})")
     out = bytearray()
     while True:
         byte, value = value & 0x7F, value >> 7

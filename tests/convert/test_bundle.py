@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.convert.conftest import tiny_bundle
+from tests.support.tiny_models import tiny_bundle
 
 pytestmark = pytest.mark.slow  # trains and converts tiny models
 

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import pytest
 
-from tests.convert.conftest import tiny_run
+from tests.support.tiny_models import tiny_run
 
 pytestmark = pytest.mark.slow  # trains a tiny model
 

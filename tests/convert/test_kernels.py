@@ -94,6 +94,7 @@ def test_cpu_kind_names_a_kernel_family():
     assert kernels.cpu_kind() in ("x86-64 VNNI", "x86-64 AVX2", "x86-64", "arm64") or "x86" not in kernels.cpu_kind()
 
 
+@pytest.mark.slow
 def test_qemu_haswell_runs_the_avx2_kernels_on_any_x86_64_host():
     """The gate's emulated path itself (on a VNNI host it is the only AVX2 path there is)."""
     import shutil

@@ -6,11 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import DEPLOYMENTS, shared_path
-
-NARW_FILES = ("NOPP6_EST_20090328_000000.wav", "NOPP6_EST_20090328_001500.wav")
-FAILED_NAME = "NOPP6_EST_20090328_004500.wav"  # zero bytes; its name still places it in time
-PER_LABEL = 4
+from tests.support.data import DEPLOYMENTS, shared_path
+from tests.support.plots import FAILED_NAME, NARW_FILES, PER_LABEL
 
 
 @pytest.fixture(scope="session")
@@ -35,16 +32,3 @@ def narw_plotted(tmp_path_factory):
     report = detect([*(root / name for name in NARW_FILES), failed], outdir, config)
     index = write_plots(outdir, files_from_report(report, config), settings=PlotSettings(per_label=PER_LABEL))
     return SimpleNamespace(outdir=outdir, report=report, config=config, index=index, failed=failed)
-
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """``(width, height)`` from a PNG's IHDR chunk, checking the signature on the way."""
-    import struct
-
-    assert data[:8] == PNG_SIGNATURE, "not a PNG"
-    length, kind = struct.unpack(">I4s", data[8:16])
-    assert kind == b"IHDR" and length == 13
-    return struct.unpack(">II", data[16:24])

@@ -11,7 +11,7 @@ import pytest
 from edge.backends import open_backend, resolve_kind
 from edge.bundle import load_bundle
 from edge.classify import activate
-from tests.edge.model_bundles import has_tflite_tools, multi, single
+from tests.support.bundles import has_tflite_tools, multi, single
 
 needs_tflite = pytest.mark.skipif(
     not has_tflite_tools(), reason='ai-edge-litert is not installed (pip install "pamedge[tflite]")'

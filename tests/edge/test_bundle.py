@@ -13,8 +13,8 @@ from edge.bundle import MODELS_ENV, load_bundle, resolve
 from edge.classify import load_classifier
 from edge.config import ModelSettings, load_deployment
 from edge.errors import BundleError, ConfigError
-from tests.conftest import DEPLOYMENTS
-from tests.edge.model_bundles import single
+from tests.support.bundles import single
+from tests.support.data import DEPLOYMENTS
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from edge.calibration import Calibration, CalibrationSettings, HydrophoneTable, resolve, to_full_scale_spl
 from edge.errors import CalibrationError, ConfigError
-from tests.conftest import HYDROPHONES
+from tests.support.data import HYDROPHONES
 
 
 def table(tmp_path, text: str) -> HydrophoneTable:

@@ -15,10 +15,9 @@ from edge.crops import crop_starts, span
 from edge.frontend import features
 from edge.pipeline import ROI_LABEL, Chain, prepare, process_recording
 from edge.roi import StreamingRoiDetector
-from tests.conftest import DEPLOYMENTS
-from tests.edge.model_bundles import multi, scanning, single
-
-SR = 2000
+from tests.support.bundles import multi, scanning, single
+from tests.support.data import DEPLOYMENTS
+from tests.support.signals import SR, long_events, upcalls
 
 
 @pytest.fixture(scope="module")
@@ -36,23 +35,6 @@ def table(config):
     return HydrophoneTable.load(config.table_path())
 
 
-def upcalls(seconds: float, calls: int, seed: int) -> np.ndarray:
-    """Coloured noise with ``calls`` 1-s upcalls (60 -> 220 Hz) of varied level, the first
-    and last at the recording's very ends (windows there repeat the edge frames)."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * SR)
-    x = np.cumsum(rng.normal(0, 1, n)) * 2e-4
-    x -= np.convolve(x, np.ones(401) / 401, mode="same")
-    x += rng.normal(0, 2e-3, n)
-    t = np.arange(SR) / SR
-    chirp = np.sin(2 * np.pi * (60 * t + 80 * t**2)) * np.hanning(SR)
-    starts = np.linspace(0.05, seconds - 1.05, calls)
-    for k, s in enumerate(starts):
-        i = int(s * SR)
-        x[i : i + SR] += chirp * 0.02 * (1 + k % 4)
-    return (x / np.abs(x).max() * 0.5).astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
     import soundfile as sf
@@ -60,22 +42,6 @@ def recording(tmp_path_factory):
     path = tmp_path_factory.mktemp("rec") / "calls.wav"
     sf.write(str(path), upcalls(150.0, 24, seed=3), SR, subtype="PCM_16")
     return path
-
-
-def long_events(seconds: float, seed: int) -> np.ndarray:
-    """:func:`upcalls` plus events longer than the 2-s window: three calls 0.1 s apart
-    (twice; one ROI of about 3.3 s each) and a 6-s tone with a call on its second half."""
-    x = upcalls(seconds, 8, seed).astype(np.float64)
-    t = np.arange(SR) / SR
-    chirp = np.sin(2 * np.pi * (60 * t + 80 * t**2)) * np.hanning(SR)
-    for s in (20.0, 70.0):
-        for k in range(3):
-            i = int((s + 1.1 * k) * SR)
-            x[i : i + SR] += chirp * 0.3
-    tone = np.arange(6 * SR) / SR
-    x[40 * SR : 46 * SR] += 0.1 * np.sin(2 * np.pi * 150 * tone) * np.hanning(len(tone)) ** 0.1
-    x[int(43.5 * SR) : int(43.5 * SR) + SR] += chirp * 0.4
-    return (x / np.abs(x).max() * 0.5).astype(np.float32)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import yaml
 from edge.config import DeploymentConfig, load_deployment
 from edge.errors import ConfigError
 from edge.frontend import FrontendSpec
-from tests.conftest import DEPLOYMENTS, HYDROPHONES
+from tests.support.data import DEPLOYMENTS, HYDROPHONES
 
 
 def write_yaml(tmp_path, text: str, name: str = "deploy.yaml"):

@@ -9,12 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from edge.config import DeploymentConfig, check_deployment, from_settings, load_deployment, load_section
-from tests.conftest import DEPLOYMENTS
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.data import DEPLOYMENTS, ROOT
 
 
 def _write(tmp_path: Path, data: dict, name: str = "d.yaml") -> Path:
@@ -105,6 +104,7 @@ def _module_imports(path: Path, package_root: Path) -> set[str]:
     return out
 
 
+@pytest.mark.slow
 def test_no_import_cycles_in_the_runtime():
     modules = {}
     for path in (ROOT / "edge").rglob("*.py"):

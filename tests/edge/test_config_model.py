@@ -7,7 +7,7 @@ import yaml
 
 from edge.config import from_settings, load_deployment
 from edge.errors import ConfigError
-from tests.conftest import DEPLOYMENTS
+from tests.support.data import DEPLOYMENTS
 
 
 def with_model(tmp_path, model) -> str:

@@ -10,7 +10,7 @@ from edge.audio import Recording, probe
 from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.roi import RoiSettings, StreamingRoiDetector
 from edge.types import AudioBlock
-from tests.conftest import tone
+from tests.support.signals import tone
 
 SPEC = FrontendSpec(nfft=256, hop=64, sample_rate=2000)
 SETTINGS = RoiSettings(

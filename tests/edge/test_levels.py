@@ -9,7 +9,7 @@ from edge.errors import ConfigError
 from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.levels import DecidecadeBands, LevelSettings, StreamingLevels, to_rows
 from edge.types import AudioBlock, SpectralFrames
-from tests.conftest import tone
+from tests.support.signals import tone
 
 CAL_DB = 177.6
 

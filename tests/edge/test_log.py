@@ -9,12 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+import pytest
 
 from edge.log import DetectionLog, write_log
-from tests.edge.sync.conftest import make_detections
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.data import ROOT
+from tests.support.telemetry import make_detections
 
 
 def same(a, b) -> bool:
@@ -52,7 +52,7 @@ def test_write_log_replaces_atomically(tmp_path):
 WRITER = """
 import sys
 from edge.log import DetectionLog
-from tests.edge.sync.conftest import make_detections
+from tests.support.telemetry import make_detections
 log = DetectionLog(sys.argv[1])
 batch = 0
 while True:
@@ -63,6 +63,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_killed_at_random_instants_leaves_a_consistent_log(tmp_path):
     """SIGKILL mid-append 12 times: every batch is whole or absent, the sequence has no gap
     and never repeats, and every batch the writer reported committed is there."""
@@ -98,7 +99,7 @@ def test_edge_detect_writes_the_log_with_the_csv_records(tmp_path, write_audio, 
     from edge.config import load_deployment
     from edge.detect import detect
     from edge.outputs import detection_row
-    from tests.conftest import DEPLOYMENTS
+    from tests.support.data import DEPLOYMENTS
 
     sr = 8000
     t = np.arange(sr) / sr

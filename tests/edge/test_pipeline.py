@@ -4,7 +4,6 @@ it stops where asked, times its stages, and no other module runs a loop of its o
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,10 +11,9 @@ import soundfile as sf
 
 from edge.config import load_deployment
 from edge.pipeline import Chain, prepare, process_recording, records
-from tests.conftest import DEPLOYMENTS
+from tests.support.data import DEPLOYMENTS, ROOT
 
 SR = 2000
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from edge.detect import RunOptions, detect
 from edge.errors import AudioError
 from edge.pipeline import prepare, process_recording
 from edge.resample import ResampledSource, output_length
-from tests.conftest import DEPLOYMENTS, shared_path
-from tests.edge.cluster.conftest import assert_same_outputs
+from tests.support.data import DEPLOYMENTS, shared_path
+from tests.support.outputs import assert_same_outputs
 
 NATIVE = 48000
 

@@ -16,7 +16,7 @@ from edge.errors import ConfigError
 from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.roi import RoiSettings, StreamingRoiDetector
 from edge.types import AudioBlock, SpectralFrames
-from tests.conftest import DEPLOYMENTS
+from tests.support.data import DEPLOYMENTS
 
 RATE = 2000
 # The detector's behaviour is tested with fixed settings (the right-whale band and durations, and

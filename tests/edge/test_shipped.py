@@ -13,7 +13,7 @@ import soundfile as sf
 
 from edge.config import load_deployment
 from edge.errors import ConfigError
-from tests.conftest import DEPLOYMENTS, ROOT
+from tests.support.data import DEPLOYMENTS, ROOT
 
 SYSTEMD = ROOT / "firmware-config" / "systemd"
 
@@ -71,6 +71,7 @@ def _edge_run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Comp
     )
 
 
+@pytest.mark.slow
 def test_the_readme_systemd_recipe_passes_its_own_check(tmp_path):
     """README "systemd": copy the units and a shipped deployment to /etc, then the unit's
     ExecStartPre (edge-run --check) must pass once the key file exists."""
@@ -125,7 +126,7 @@ def test_a_wheel_without_the_repository_finds_everything_by_name(tmp_path, rng):
     empty = tmp_path / "empty"
     empty.mkdir()
     # a 2 kHz recording with three upcalls (the tests' synthetic-call generator)
-    from tests.edge.test_classify import upcalls
+    from tests.support.signals import upcalls
 
     audio = empty / "rec" / "upcalls.wav"
     audio.parent.mkdir()

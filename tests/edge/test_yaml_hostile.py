@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from edge._validate import read_yaml
 from edge.calibration import HydrophoneTable
 from edge.errors import CalibrationError, ConfigError
-from tests.conftest import DEPLOYMENTS
+from tests.support.data import DEPLOYMENTS
 
 BOMB = (
     "a: &a [x, x, x, x, x, x, x, x, x]\n"
@@ -29,6 +29,7 @@ BOMB = (
         (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", r"not valid YAML: nested too deeply"),
     ],
 )
+@pytest.mark.slow
 def test_read_yaml_refuses_in_one_line(tmp_path, content, message):
     path = tmp_path / "d.yaml"
     path.write_bytes(content)

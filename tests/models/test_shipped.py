@@ -18,8 +18,8 @@ from edge.classify import load_classifier
 from edge.config import load_deployment
 from edge.detect import RunOptions, detect
 from edge.selftest import selftest
-from tests.conftest import DEPLOYMENTS, ROOT, shared_path
-from tests.edge.model_bundles import has_tflite_tools
+from tests.support.bundles import has_tflite_tools
+from tests.support.data import DEPLOYMENTS, ROOT, shared_path
 
 BUNDLES = sorted(p for p in (ROOT / "models").iterdir() if (p / "card.yaml").is_file())
 BACKENDS = [
@@ -140,6 +140,7 @@ def narw_recordings(tmp_path_factory):
     return config_recordings(config, tmp_path_factory.mktemp("narw-run"))
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_int8_narw_upcall_through_edge_detect_matches_its_card(narw_recordings, kind):
@@ -159,6 +160,7 @@ def test_int8_narw_upcall_through_edge_detect_matches_its_card(narw_recordings, 
     assert_within_one_event(result["events"]["overall"], stated, result["events"]["hours"])
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_edge_train_evaluate_on_a_bundle_is_edge_detect(tmp_path):
     """edge-train evaluate BUNDLE runs the INT8 file as edge-detect does: its events on the
@@ -215,6 +217,7 @@ def test_edge_train_evaluate_on_a_bundle_is_edge_detect(tmp_path):
     assert events["tp"] >= 40
 
 
+@pytest.mark.slow
 def test_edge_train_evaluate_needs_a_deployment_for_a_bundle():
     result = subprocess.run(
         [

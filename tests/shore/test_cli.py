@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from edge.cli.sync import main as sync_main
 from edge.log import DetectionLog
 from shore.cli import main as shore_main
-from tests.edge.sync.conftest import make_detections
+from tests.support.telemetry import make_detections
 
 KEY = bytes(range(32)).hex()
 
@@ -115,6 +116,7 @@ def test_command_frames_are_sequenced_and_verified_by_the_buoy(tmp_path):
     assert handler.handle((tmp_path / "a.mt").read_bytes()) is None  # replayed
 
 
+@pytest.mark.slow
 def test_http_ingest_from_the_command_line(tmp_path):
     """edge-shore ingest --http PORT --idle-s S: web-hook POSTs until S seconds pass without one."""
     import socket

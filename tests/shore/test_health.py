@@ -15,7 +15,7 @@ from edge.daemon.state import DaemonLog, HealthRecord, Processed
 from edge.log import DetectionLog
 from shore.cli import main as shore_main
 from shore.export import HEALTH_COLUMNS
-from tests.edge.sync.conftest import T0, make_detections
+from tests.support.telemetry import T0, make_detections
 
 KEY = bytes(range(32)).hex()
 FILE_S = 600.0

@@ -20,7 +20,7 @@ import shore.ingest as ingest
 from edge.sync.frames import KeyRing
 from shore.ingest import DeliveryError, ingest_folder, parse_delivery_json, webhook_server
 from shore.store import ACCEPTED, MAX_KEPT_REJECT_BYTES, ShoreStore
-from tests.shore.test_shore import KEY, frames
+from tests.support.shore import KEY, frames
 
 IMEI = "300234010000001"
 
@@ -130,6 +130,7 @@ def test_silent_connections_are_closed_and_bounded(server):
         ).map(lambda doc: json.dumps(doc, allow_nan=True)),
     )
 )
+@pytest.mark.slow
 def test_the_delivery_parser_raises_only_its_own_error(text):
     try:
         imei, momsn, when, data = parse_delivery_json(text)

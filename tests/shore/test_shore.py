@@ -15,9 +15,8 @@ from edge.sync.frames import KeyRing, pack_all
 from shore.export import export_csv, export_raven
 from shore.ingest import ingest_folder, webhook_server
 from shore.store import ACCEPTED, DUPLICATE, REJECTED, WINDOW_S, ShoreStore
-from tests.edge.sync.conftest import make_detections
-
-KEY = bytes(range(32))
+from tests.support.shore import KEY, frames
+from tests.support.telemetry import make_detections
 
 
 class Clock:
@@ -39,10 +38,6 @@ def store(tmp_path, clock):
         tmp_path / "shore.sqlite", KeyRing({"buoy-1": KEY, "buoy-2": bytes(range(1, 33))}), clock=clock
     ) as s:
         yield s
-
-
-def frames(n=200, **kw):
-    return pack_all(list(enumerate(make_detections(n), 1)), deployment="buoy-1", key=KEY, **kw)
 
 
 def test_flipped_bit_other_key_unknown_deployment_and_replay_are_rejected_and_counted(store, clock):

@@ -6,7 +6,7 @@ import pytest
 
 from edge.audio import probe
 from edge.errors import PamedgeError
-from tests.conftest import shared_path
+from tests.support.data import shared_path
 from training.annotations import read_csv, read_raven
 from training.types import AnnotationError
 

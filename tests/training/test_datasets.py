@@ -10,7 +10,7 @@ import pytest
 from edge.config import load_deployment
 from edge.frontend import features
 from edge.pipeline import prepare
-from tests.conftest import DEPLOYMENTS
+from tests.support.data import DEPLOYMENTS
 from training.datasets import Dataset, build_annotated, build_clips
 from training.synth import synth_recording
 from training.types import TrainConfigError

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from tests.training.test_loop import write_config
+from tests.support.training import write_config
 from training.cli.train import main
 from training.config import SyntheticSettings, load_config
 from training.loop import train
@@ -47,6 +47,7 @@ def test_pr_curve():
     assert curve == [(0.9, 1.0, 0.5), (0.8, 0.5, 0.5), (0.7, 2 / 3, 1.0), (0.1, 0.5, 1.0)]
 
 
+@pytest.mark.slow
 def test_evaluate_runs_detector_and_classifier_on_unseen_recordings(tmp_path, capsys):
     config = write_config(
         tmp_path,
@@ -71,6 +72,7 @@ def test_evaluate_runs_detector_and_classifier_on_unseen_recordings(tmp_path, ca
     assert result["windows"]["balanced_accuracy"] >= 0.75
 
 
+@pytest.mark.slow
 def test_evaluation_and_edge_detect_scan_an_roi_alike(tmp_path_factory):
     """One implementation of the crop policy: training.evaluate with the bundle's own ONNX
     file as its classifier gives edge-detect's detections of a scanning bundle, window
@@ -83,10 +85,10 @@ def test_evaluation_and_edge_detect_scan_an_roi_alike(tmp_path_factory):
     from edge.classify import activate, load_classifier
     from edge.config import ModelSettings, load_deployment
     from edge.pipeline import process_recording
-    from tests.conftest import DEPLOYMENTS
-    from tests.convert.conftest import tiny_run
-    from tests.edge.model_bundles import scanning
-    from tests.edge.test_classify import SR, long_events
+    from tests.support.bundles import scanning
+    from tests.support.data import DEPLOYMENTS
+    from tests.support.signals import SR, long_events
+    from tests.support.tiny_models import tiny_run
     from training.evaluate import _outputs, detections, score_recordings
 
     config = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")

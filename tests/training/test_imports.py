@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_imports import loaded, modules_after
+from tests.support.imports import loaded, modules_after
 
 
 def test_dataset_modules_do_not_import_torch():

@@ -6,37 +6,14 @@ import json
 
 import pytest
 import torch
-import yaml
 
-from tests.conftest import DEPLOYMENTS
+from tests.support.training import CONFIG, write_config
 from training.cli.train import main
 from training.config import load_config
 from training.loop import train
 from training.types import TrainConfigError
 
 torch.set_num_threads(1)
-
-CONFIG = {
-    "out": "run",
-    "deployment": str(DEPLOYMENTS / "narw-upcall.yaml"),
-    "classes": ["noise", "upcall"],
-    "window_s": 2.0,
-    "seed": 7,
-    "data": {
-        "synthetic": {"recordings": 6, "duration_s": 40, "sample_rate": 2000, "calls": {"upcall": 6}, "snr_db": [3, 12]}
-    },
-    "split": {"val": 0.2, "test": 0.2},
-    "model": {"width": 8, "depth": 2},
-    "train": {"epochs": 6, "batch_size": 32, "patience": 4, "threads": 1, "steps_per_epoch": 8, "progress": False},
-}
-
-
-def write_config(folder, **changes):
-    folder.mkdir(parents=True, exist_ok=True)
-    data = {**CONFIG, **changes}
-    path = folder / "train.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +23,7 @@ def trained(tmp_path_factory):
     return folder / "run", metrics
 
 
+@pytest.mark.slow
 def test_tiny_model_beats_chance_by_a_wide_margin(trained):
     run, metrics = trained
     assert metrics["split"] == "test"
@@ -53,6 +31,7 @@ def test_tiny_model_beats_chance_by_a_wide_margin(trained):
     assert metrics["windows"]["balanced_accuracy"] >= 0.85
 
 
+@pytest.mark.slow
 def test_run_folder_holds_everything(trained):
     run, metrics = trained
     for name in (
@@ -76,6 +55,7 @@ def test_run_folder_holds_everything(trained):
     assert (run / "pr_curve.csv").read_text().startswith("class,threshold,precision,recall")
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_and_resume_is_a_no_op(trained, tmp_path):
     run, metrics = trained
     again = train(load_config(write_config(tmp_path)))
@@ -84,6 +64,7 @@ def test_same_seed_same_metrics_and_resume_is_a_no_op(trained, tmp_path):
     assert train(load_config(write_config(tmp_path))) == metrics
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_result(trained, tmp_path):
     _, metrics = trained
     config = write_config(tmp_path, train={**CONFIG["train"], "epochs": 3})

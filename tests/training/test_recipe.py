@@ -15,8 +15,8 @@ import torch
 import yaml
 
 from edge.config import load_deployment
-from tests.conftest import DEPLOYMENTS
-from tests.training.test_loop import CONFIG
+from tests.support.data import DEPLOYMENTS
+from tests.support.training import CONFIG
 from training.cli.train import main
 from training.config import SyntheticSettings, load_config
 from training.datasets import build_annotated, build_clips
@@ -163,6 +163,7 @@ def test_top3_accuracy_for_rankings():
 RAVEN = "Selection\tView\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tCall\n"
 
 
+@pytest.mark.slow
 def test_raven_tables_as_recipe_annotations(tmp_path, rng):
     folder = tmp_path / "data"
     folder.mkdir()
@@ -265,6 +266,7 @@ def test_synthetic_background_resampled_only_when_allowed(tmp_path, write_audio,
     assert low > 30 * high  # the real background fills 0-2 kHz; above it only the faint noise
 
 
+@pytest.mark.slow
 def test_split_recipe_writes_a_self_contained_run_folder(tmp_path):
     config = load_config(write(tmp_path, card=CARD, evaluation={"kind": "split", "threshold": 0.5}))
     result = run_recipe(config)
@@ -284,6 +286,7 @@ def test_split_recipe_writes_a_self_contained_run_folder(tmp_path):
         assert (run / name).is_file()
 
 
+@pytest.mark.slow
 def test_loro_recipe_pools_held_out_folds_and_ships_a_model_on_all(tmp_path):
     data = {
         "synthetic": {"recordings": 4, "duration_s": 30, "sample_rate": 2000, "calls": {"upcall": 5}, "snr_db": [8, 15]}

@@ -12,8 +12,8 @@ import pytest
 
 from edge.devices import load_profile
 from edge.energy import Meter, Sensor, find_sensor, hwmon_watts, ina3221_watts, pmic_watts, projection, rapl_sensor
-from tests.conftest import DEPLOYMENTS, ROOT
-from tests.edge.daemon.conftest import recordings
+from tests.support.daemon import recordings
+from tests.support.data import DEPLOYMENTS, ROOT
 
 TOP = {
     "schema": str,
@@ -55,6 +55,7 @@ def audio(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_json_schema_and_modelled_energy_for_a_named_device(audio):
     doc = bench(
         audio,
@@ -101,6 +102,7 @@ def test_without_a_sensor_or_profile_it_says_so(audio):
     assert "--device" in doc["energy"]["label"] and doc["projection"] is None
 
 
+@pytest.mark.slow
 def test_text_output_names_the_machine_and_the_method(audio):
     result = subprocess.run(
         [sys.executable, "-m", "edge.cli.bench", str(audio), "--device", "rpi-zero2w"],
@@ -153,10 +155,11 @@ def test_projection_days_on_a_battery():
     assert p["days"] == pytest.approx(1000 / p["wh_per_day"])
 
 
+@pytest.mark.slow
 def test_with_a_model_the_inference_stage_is_timed(audio, tmp_path, tmp_path_factory):
     import yaml
 
-    from tests.edge.model_bundles import single
+    from tests.support.bundles import single
 
     tiny = single(tmp_path_factory)
     data = yaml.safe_load((DEPLOYMENTS / "narw-upcall.yaml").read_text())

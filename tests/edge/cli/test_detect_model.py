@@ -14,9 +14,9 @@ import yaml
 from click.testing import CliRunner
 
 from edge.cli.detect import main
-from tests.conftest import DEPLOYMENTS
-from tests.edge.model_bundles import has_tflite_tools, single
-from tests.edge.test_classify import SR, upcalls
+from tests.support.bundles import has_tflite_tools, single
+from tests.support.data import DEPLOYMENTS
+from tests.support.signals import SR, upcalls
 
 
 @pytest.fixture(scope="module")

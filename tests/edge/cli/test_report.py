@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from edge.cli.detect import main as detect_main
 from edge.cli.report import main as report_main
-from tests.conftest import DEPLOYMENTS
+from tests.support.data import DEPLOYMENTS
 
 HINT = 'pip install "pamedge[plot]"'
 
@@ -42,6 +42,7 @@ def card(tmp_path, write_audio, rng):
     return tmp_path / "card"
 
 
+@pytest.mark.slow
 def test_detect_with_plots_then_report(card, tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "out"

@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from edge.cli.selftest import main
-from tests.edge.model_bundles import has_tflite_tools, single
+from tests.support.bundles import has_tflite_tools, single
 
 
 @pytest.fixture

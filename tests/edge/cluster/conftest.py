@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import filecmp
-import os
 from pathlib import Path
 
 import pytest
@@ -11,9 +9,8 @@ import pytest
 from edge.calibration import HydrophoneTable
 from edge.config import load_deployment
 from edge.detect import RunOptions, detect
-from tests.conftest import DEPLOYMENTS, shared_path
-
-DEPLOYMENT = DEPLOYMENTS / "narw-upcall.yaml"
+from tests.support.data import shared_path
+from tests.support.outputs import DEPLOYMENT
 
 
 @pytest.fixture(scope="session")
@@ -36,14 +33,3 @@ def single_process(narw_inputs, narw_config, tmp_path_factory) -> Path:
     config, table = narw_config
     detect(narw_inputs, out, config, RunOptions(table=table))
     return out
-
-
-def assert_same_outputs(expected: Path, got: Path) -> None:
-    for name in ("detections.csv", "levels.csv", "detections.sqlite"):
-        assert (got / name).read_bytes() == (expected / name).read_bytes(), name
-    names = sorted(os.listdir(expected / "raven"))
-    assert sorted(os.listdir(got / "raven")) == names
-    match, mismatch, errors = filecmp.cmpfiles(expected / "raven", got / "raven", names, shallow=False)
-    assert match == names and not mismatch and not errors
-    rows = (got / "detections.csv").read_text().splitlines()[1:]
-    assert len(rows) == len(set(rows)) > 0, "duplicated detections"

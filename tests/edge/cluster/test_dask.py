@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.edge.cluster.conftest import DEPLOYMENT, assert_same_outputs
+from tests.support.outputs import DEPLOYMENT, assert_same_outputs
 
 distributed = pytest.importorskip("distributed")
 pytestmark = [pytest.mark.shared, pytest.mark.slow]

@@ -14,7 +14,7 @@ from edge.cluster.plan import plan_units
 from edge.cluster.task import Job, run_unit
 from edge.detect import RunOptions, detect
 from edge.errors import ConfigError
-from tests.edge.cluster.conftest import assert_same_outputs
+from tests.support.outputs import assert_same_outputs
 
 pytestmark = pytest.mark.shared
 
@@ -27,6 +27,7 @@ def shuffled(units, job):
         yield run_unit(unit, job)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunk_s", [120, 60])
 def test_units_in_process_equal_single_process(tmp_path, narw_inputs, narw_config, single_process, chunk_s):
     config, table = narw_config
@@ -47,6 +48,7 @@ def test_units_in_process_equal_single_process(tmp_path, narw_inputs, narw_confi
     assert carried == [False, True, True, False, True, True]
 
 
+@pytest.mark.slow
 def test_parts_resume_across_local_and_unit_runs(tmp_path, narw_inputs, narw_config, single_process):
     """A run committed part-way by units and resumed by the local engine (and the reverse)
     ends with the same bytes, noise-floor states included."""

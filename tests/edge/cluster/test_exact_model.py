@@ -14,12 +14,13 @@ from edge.cluster.plan import plan_units
 from edge.cluster.task import run_unit
 from edge.config import ModelSettings
 from edge.detect import RunOptions, detect
-from tests.edge.cluster.conftest import assert_same_outputs
-from tests.edge.model_bundles import scanning, single
+from tests.support.bundles import scanning, single
+from tests.support.outputs import assert_same_outputs
 
 pytestmark = pytest.mark.shared
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", [single, scanning], ids=["centre", "scan"])
 def test_units_with_a_model_equal_single_process(tmp_path, tmp_path_factory, narw_inputs, narw_config, model):
     """Also with a scanning model (crop: scan): the real recordings' 7-9 s ROIs are scanned,

@@ -10,7 +10,7 @@ from edge.cluster.plan import chunk_bounds, frame_count, margin_segments, plan_u
 from edge.config import DeploymentConfig, from_settings, load_deployment
 from edge.levels import LevelSettings, StreamingLevels
 from edge.roi import StreamingRoiDetector
-from tests.conftest import DEPLOYMENTS
+from tests.support.data import DEPLOYMENTS
 
 CONFIG = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
 SPEC = CONFIG.spec_for(2000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_imports import NEVER_IN_THE_CLI, loaded, modules_after
+from tests.support.imports import NEVER_IN_THE_CLI, loaded, modules_after
 
 
 @pytest.mark.parametrize("module", ["edge.cli.run", "edge.cli.bench"])

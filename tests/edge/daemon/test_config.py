@@ -12,8 +12,8 @@ import yaml
 from edge.config import load_deployment
 from edge.daemon.config import DegradeSettings
 from edge.errors import ConfigError
-from tests.conftest import DEPLOYMENTS, ROOT
-from tests.edge.daemon.conftest import deployment_yaml
+from tests.support.daemon import deployment_yaml
+from tests.support.data import DEPLOYMENTS, ROOT
 
 
 def test_shipped_deployments_have_valid_run_sections_that_do_not_change_the_hash(tmp_path):

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from edge.config import load_deployment
 from edge.daemon.config import DegradeSettings
 from edge.daemon.daemon import Daemon
@@ -13,7 +15,7 @@ from edge.daemon.degrade import Degrader
 from edge.daemon.sources import FolderSource, ReplaySource
 from edge.daemon.state import DaemonLog
 from edge.daemon.types import Level
-from tests.edge.daemon.conftest import deployment_yaml
+from tests.support.daemon import deployment_yaml
 
 
 def test_steps_down_at_once_and_up_one_level_at_a_time_with_hysteresis():
@@ -39,6 +41,7 @@ def levels_in(health) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_slow_cpu_steps_down_then_recovers(tmp_path, make_recordings):
     """Real-time replay of 0.5-s recordings costing 1.5 s each at the full level (0.75 s at
     limited, nothing ROI-only): the backlog grows and the daemon steps down; after the

@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
-from tests.edge.daemon.conftest import deployment_yaml, log_rows
+from tests.support.daemon import deployment_yaml, log_rows
+from tests.support.data import ROOT
 
 KILLS = 20
 

@@ -14,10 +14,9 @@ from edge.daemon.daemon import Daemon
 from edge.daemon.sources import ReplaySource
 from edge.daemon.state import DaemonLog
 from edge.detect import RunOptions, detect
-from tests.conftest import shared_path
-from tests.edge.daemon.conftest import deployment_yaml, log_rows
-from tests.edge.daemon.test_replay import NARW, edge_run
-from tests.edge.model_bundles import single
+from tests.support.bundles import single
+from tests.support.daemon import NARW, deployment_yaml, edge_run, log_rows
+from tests.support.data import shared_path
 
 LIMIT = 3
 
@@ -35,6 +34,7 @@ def with_model(tmp_path, tiny, run=None):
     return path
 
 
+@pytest.mark.slow
 def test_replay_with_the_model_equals_edge_detect(tmp_path, tiny):
     files = sorted(shared_path(*NARW).glob("*.wav"))
     yaml_path = with_model(tmp_path, tiny)

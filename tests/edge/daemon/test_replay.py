@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import pytest
 
 from edge.classify import load_classifier
 from edge.config import load_deployment
 from edge.detect import RunOptions, detect
-from tests.conftest import ROOT, shared_path
-from tests.edge.daemon.conftest import deployment_yaml, log_rows
-
-NARW = ("meridian-osmose-narw", "task-2a", "data", "train", "narw")
-
-
-def edge_run(*args, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "edge.cli.run", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        **kwargs,
-    )
+from tests.support.daemon import NARW, deployment_yaml, edge_run, log_rows
+from tests.support.data import shared_path
 
 
 def batch(files, out, yaml_path) -> None:
@@ -31,6 +17,7 @@ def batch(files, out, yaml_path) -> None:
     detect(files, out, config, RunOptions(classifier=load_classifier(config) if config.model else None))
 
 
+@pytest.mark.slow
 def test_replay_of_the_narw_recordings_equals_edge_detect(tmp_path):
     files = sorted(shared_path(*NARW).glob("*.wav"))
     assert len(files) == 3
@@ -47,6 +34,7 @@ def test_replay_of_the_narw_recordings_equals_edge_detect(tmp_path):
     assert log_rows(tmp_path / "log.sqlite") == expected
 
 
+@pytest.mark.slow
 def test_noise_floor_carries_across_contiguous_files(tmp_path, make_recordings):
     """Per-file replay equals edge-detect's run (which carries the floor) on synthetic files
     too, so the carry is not an accident of the real data."""

@@ -11,7 +11,7 @@ from edge.daemon.retention import merged_spans
 from edge.daemon.sources import FolderSource, ReplaySource
 from edge.daemon.state import DaemonLog
 from edge.types import Detection
-from tests.edge.daemon.conftest import RATE, deployment_yaml, log_rows
+from tests.support.daemon import RATE, deployment_yaml, log_rows
 
 
 def det(start, end) -> Detection:

@@ -11,9 +11,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from edge.daemon.notify import notify
-from tests.conftest import ROOT
-from tests.edge.daemon.conftest import deployment_yaml, log_rows
+from tests.support.daemon import deployment_yaml, log_rows
+from tests.support.data import ROOT
 
 
 def committed(log_path) -> int:
@@ -37,6 +39,7 @@ def test_notify_sends_a_datagram_to_the_socket_and_is_a_noop_without_one(tmp_pat
     sock.close()
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_the_recording_under_way_exits_0_and_a_restart_continues(tmp_path, make_recordings):
     files = make_recordings(8, 60.0)
     (tmp_path / "ref").mkdir()
@@ -101,6 +104,7 @@ def test_a_recording_that_keeps_ending_the_daemon_is_given_up(tmp_path, make_rec
     assert "given up: processing it ended the daemon 3 times" in rows[1].reason
 
 
+@pytest.mark.slow
 def test_status_prints_the_newest_health_record_and_totals(tmp_path, make_recordings):
     files = make_recordings(2, 60.0)
     yaml_path = deployment_yaml(tmp_path)

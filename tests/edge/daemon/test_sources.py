@@ -7,7 +7,7 @@ import io
 import soundfile as sf
 
 from edge.daemon.sources import ABANDONED_FACTOR, FolderSource, ReplaySource
-from tests.edge.daemon.conftest import RATE, upcalls
+from tests.support.daemon import RATE, upcalls
 
 
 class FakeClock:

@@ -93,6 +93,7 @@ def test_overview_in_seconds_without_a_start_time(rng):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["roi (3)"]
 
 
+@pytest.mark.slow
 def test_overview_of_a_real_recording_in_utc(narw_plotted):
     f = files_from_report(narw_plotted.report, narw_plotted.config)[0]
     img = span_spectrogram(f.path, spec=f.spec, calibration=f.calibration, channel=f.channel)

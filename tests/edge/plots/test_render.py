@@ -16,10 +16,11 @@ from edge.calibration import Calibration
 from edge.frontend import FrontendSpec
 from edge.plots.render import FileToPlot, PlotSettings, safe_name, strongest, unique_stems, write_plots
 from edge.types import Detection
-from tests.conftest import tone
-from tests.edge.conftest import PER_LABEL, png_size
+from tests.support.plots import PER_LABEL, png_size
+from tests.support.signals import tone
 
 
+@pytest.mark.slow
 def test_thumbnails_are_the_strongest_per_label_and_valid_pngs(narw_plotted):
     out, index = narw_plotted.outdir, narw_plotted.index
     assert json.loads((out / "plots" / "index.json").read_text()) == index
@@ -37,6 +38,7 @@ def test_thumbnails_are_the_strongest_per_label_and_valid_pngs(narw_plotted):
         assert pixels.shape[:2] == (320, 480) and float(np.std(pixels[..., :3])) > 0.05
 
 
+@pytest.mark.slow
 def test_one_overview_per_processed_recording(narw_plotted):
     out, index, report = narw_plotted.outdir, narw_plotted.index, narw_plotted.report
     ok = [f for f in report.files if f.status == "ok"]
@@ -66,6 +68,7 @@ def _det(path, start_s, label="roi", snr=20.0, score=math.nan):
     return Detection(str(path), 0, "", start_s, start_s + 0.5, 200.0, 400.0, label, score, snr, 120.0)
 
 
+@pytest.mark.slow
 def test_stale_drawings_go_and_unreadable_recordings_are_skipped(tmp_path, write_audio):
     a = _tone_file(write_audio, "a/rec.wav")
     b = _tone_file(write_audio, "b/rec.wav")  # same stem in another folder

@@ -10,7 +10,7 @@ from edge.calibration import Calibration
 from edge.errors import AudioError
 from edge.frontend import FrontendSpec
 from edge.plots.spectrogram import DisplaySettings, band_bins, span_spectrogram
-from tests.conftest import tone
+from tests.support.signals import tone
 
 SR = 8000
 SPEC = FrontendSpec(nfft=512, hop=256, sample_rate=SR)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import DEPLOYMENTS, ROOT
+from tests.support.data import DEPLOYMENTS, ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHART_BLUE = np.array([0x1F, 0x77, 0xB4]) / 255  # the first label's bars in the detections chart

@@ -25,8 +25,8 @@ from edge.report import charts
 from edge.report.build import write_report
 from edge.report.data import load
 from edge.report.series import detection_bins, effort
-from tests.conftest import DEPLOYMENTS
-from tests.edge.conftest import FAILED_NAME, PER_LABEL, png_size
+from tests.support.data import DEPLOYMENTS
+from tests.support.plots import FAILED_NAME, PER_LABEL, png_size
 
 
 class Page(HTMLParser):
@@ -74,6 +74,7 @@ def render(outdir: Path, **kwargs) -> tuple[Path, Page]:
     return path, Page(path.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 def test_report_of_a_real_run(narw_plotted):
     out = narw_plotted.outdir
     path, page = render(out)
@@ -112,6 +113,7 @@ def test_report_of_a_real_run(narw_plotted):
     assert "<script" not in path.read_text() and "http://" not in path.read_text()
 
 
+@pytest.mark.slow
 def test_every_label_is_listed(narw_plotted, tmp_path):
     """A classifier's labels (simulated by relabelling the ROIs) each get counts and a table."""
     out = tmp_path / "labelled"
@@ -135,6 +137,7 @@ def test_every_label_is_listed(narw_plotted, tmp_path):
     assert all((tmp_path / "elsewhere" / unquote(h)).resolve().exists() for h in page.links)
 
 
+@pytest.mark.slow
 def test_charts_of_the_real_run(narw_plotted):
     data = load(narw_plotted.outdir)
     bins = detection_bins(data)
@@ -211,6 +214,7 @@ def test_report_from_another_producer(tmp_path):
     assert os.path.exists(out / "report.html")
 
 
+@pytest.mark.slow
 def test_report_from_detections_alone(narw_plotted, tmp_path):
     """A folder holding only detections.csv (a shore database export) still gets a page,
     which says what it cannot know."""

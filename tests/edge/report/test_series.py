@@ -6,7 +6,7 @@ import datetime as dt
 
 from edge.report.data import load
 from edge.report.series import detection_bins, effort
-from tests.edge.report.test_data import ok, write_outdir
+from tests.support.report import ok, write_outdir
 
 UTC = dt.timezone.utc
 

@@ -2,118 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import random
-import signal
-import subprocess
-
 import pytest
 
-from edge.types import Detection
-
-T0 = dt.datetime(2026, 3, 28, 0, 0, tzinfo=dt.timezone.utc)
-
-
-def make_detections(
-    n: int,
-    *,
-    seed: int = 5,
-    deployment: str = "buoy-1",
-    labels=("upcall", "gunshot"),
-    mean_gap_s: float = 86.4,
-    scores: bool = True,
-) -> list[Detection]:
-    """``n`` detections in time order, as a classifier on a right-whale buoy makes them."""
-    rnd = random.Random(seed)
-    t = 0.0
-    out = []
-    for _ in range(n):
-        t += rnd.expovariate(1 / mean_gap_s)
-        start = T0 + dt.timedelta(seconds=round(t, 3))
-        dur = round(rnd.uniform(0.4, 3.0), 3)
-        low = round(rnd.uniform(40, 150), 1)
-        out.append(
-            Detection(
-                file=f"{start:%Y%m%d_%H}0000.wav",
-                channel=0,
-                start_utc=start.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                start_s=round(t % 3600, 3),
-                end_s=round(t % 3600 + dur, 3),
-                low_hz=low,
-                high_hz=round(low + rnd.uniform(20, 200), 1),
-                label=rnd.choice(labels),
-                score=round(rnd.uniform(0.5, 1.0), 4) if scores else float("nan"),
-                snr_db=round(rnd.uniform(10, 40), 2),
-                received_level_db=round(rnd.uniform(90, 140), 2),
-                deployment=deployment,
-                config_hash="0123456789abcdef",
-            )
-        )
-    return out
+from tests.support.telemetry import make_detections
 
 
 @pytest.fixture
 def detections():
     return make_detections
-
-
-def console_script(name: str) -> list[str]:
-    """The installed console script (``edge-sync``, ``edge-shore``) next to this interpreter."""
-    import shutil
-    import sys
-    from pathlib import Path
-
-    script = Path(sys.executable).parent / name
-    found = str(script) if script.exists() else shutil.which(name)
-    if found is None:
-        pytest.skip(f"{name} is not installed: pip install -e .")
-    return [found]
-
-
-class Detector:
-    """The detector's side of a buoy, in a thread: appends ``detections`` to the log in
-    batches, as edge-detect does, while the sender runs (and is killed) in its own process."""
-
-    def __init__(self, log_path, detections, *, batch: int = 97, interval_s: float = 0.1) -> None:
-        import threading
-
-        self.log_path, self.detections, self.batch, self.interval_s = log_path, detections, batch, interval_s
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        import time
-
-        from edge.log import DetectionLog
-
-        try:
-            with DetectionLog(self.log_path) as log:
-                for i in range(log.count(), len(self.detections), self.batch):
-                    log.append(self.detections[i : i + self.batch])
-                    time.sleep(self.interval_s)
-        except BaseException as exc:  # reported by join()
-            self.error = exc
-
-    def start(self) -> Detector:
-        self.thread.start()
-        return self
-
-    def join(self) -> None:
-        self.thread.join(120)
-        assert not self.thread.is_alive(), "the detector thread did not finish"
-        if self.error is not None:
-            raise self.error
-
-
-def kill_sender(proc: subprocess.Popen) -> None:
-    """SIGKILL a running ``edge-sync send``; it must not have crashed on its own before."""
-    os.kill(proc.pid, signal.SIGKILL)
-    _, err = proc.communicate()
-    assert "Traceback" not in err, err[-2000:]
-
-
-def drain(send: list[str]) -> None:
-    """One last ``edge-sync send`` run that empties the outbox."""
-    done = subprocess.run(send, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0 and done.stdout.strip().endswith("pending 0"), done.stdout + done.stderr[-2000:]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -19,9 +18,9 @@ from edge.sync.commands import CommandHandler, pack_command
 from edge.sync.iridium import IridiumModem
 from edge.sync.outbox import Outbox
 from edge.sync.sender import send_pending
-from tests.edge.sync.conftest import make_detections
+from tests.support.data import ROOT
+from tests.support.telemetry import make_detections
 
-ROOT = Path(__file__).resolve().parents[3]
 KEY = bytes(range(32))
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from edge.errors import ConfigError
 from edge.sync.config import load_sync_config
-
-DEPLOYMENTS = Path(__file__).resolve().parents[3] / "firmware-config" / "deployments"
+from tests.support.data import DEPLOYMENTS
 
 
 def test_shipped_deployments_carry_sync_sections():

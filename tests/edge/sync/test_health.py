@@ -5,7 +5,6 @@ daemon's health table (priority, hold, acknowledged rows never re-sent, restarts
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,8 +13,8 @@ from hypothesis import strategies as st
 from edge.sync import frames as fr
 from edge.sync import health as hl
 from edge.sync.frames import FrameError, KeyRing, decode, pack_all_health, pack_health
+from tests.support.data import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 KEY = bytes(range(32))
 RING = KeyRing({"demo-buoy": KEY, "buoy-1": KEY})
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -112,6 +111,7 @@ row_values = st.tuples(
 )
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(st.lists(row_values, min_size=1, max_size=80), st.integers(80, 1000), st.integers(1, 2**31))
 def test_health_round_trip_within_quantisation_and_budget(values, max_bytes, first_seq):
@@ -178,7 +178,7 @@ def test_reserved_event_codes_are_rejected():
 
 def test_a_log_written_by_edge_detect_has_no_health_rows(tmp_path):
     from edge.log import DetectionLog
-    from tests.edge.sync.conftest import make_detections
+    from tests.support.telemetry import make_detections
 
     with DetectionLog(tmp_path / "log.sqlite") as log:
         log.append(make_detections(3))
@@ -235,7 +235,7 @@ def drain(box):
 def test_outbox_sends_health_rows_once_after_concern_before_other_records_and_survives_restart(tmp_path):
     from edge.daemon.state import DaemonLog
     from edge.sync.outbox import Outbox, OutboxSettings
-    from tests.edge.sync.conftest import make_detections
+    from tests.support.telemetry import make_detections
 
     path = tmp_path / "log.sqlite"
     clock = Clock(T0 + 86400)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("serial", reason='needs pyserial: pip install "pamedge[sync]"')
 
 from edge.sync.iridium import IridiumModem, ModemError, SbdixResult, checksum
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.data import ROOT
 
 
 def start(tmp_path, *args):

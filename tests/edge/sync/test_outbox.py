@@ -6,7 +6,7 @@ from __future__ import annotations
 from edge.log import DetectionLog
 from edge.sync import frames as fr
 from edge.sync.outbox import MIN_BACKOFF_S, Outbox, OutboxSettings
-from tests.edge.sync.conftest import make_detections
+from tests.support.telemetry import make_detections
 
 KEY = bytes(range(32))
 

@@ -11,8 +11,8 @@ from edge.calibration import HydrophoneTable
 from edge.classify import load_classifier
 from edge.config import ModelSettings, load_deployment
 from edge.detect import RunOptions, detect
-from tests.conftest import DEPLOYMENTS, ROOT, shared_path
-from tests.edge.model_bundles import has_tflite_tools
+from tests.support.bundles import has_tflite_tools
+from tests.support.data import DEPLOYMENTS, ROOT, shared_path
 
 pytestmark = [
     pytest.mark.shared,
@@ -20,6 +20,7 @@ pytestmark = [
 ]
 
 
+@pytest.mark.slow
 def test_onnx_and_tflite_detect_alike_on_narw(tmp_path):
     folder = shared_path("meridian-osmose-narw", "task-2a", "data", "train", "narw")
     config = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")

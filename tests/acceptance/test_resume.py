@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.conftest import DEPLOYMENTS, shared_path
+from tests.support.data import DEPLOYMENTS, shared_path
 
 pytestmark = pytest.mark.slow  # kills and resumes edge-detect runs
 

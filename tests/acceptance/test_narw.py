@@ -12,7 +12,7 @@ import pytest
 from edge.config import load_deployment
 from edge.detect import detect
 from edge.pipeline import process_recording
-from tests.conftest import DEPLOYMENTS, shared_path
+from tests.support.data import DEPLOYMENTS, shared_path
 
 NARW = ("meridian-osmose-narw", "task-2a", "data", "train")
 
@@ -47,6 +47,7 @@ def _hits(annotations: dict, rois: dict) -> int:
     )
 
 
+@pytest.mark.slow
 def test_candidates_overlap_the_upcalls_of_both_days_and_stay_bounded_on_background(narw_run):
     """The recall-first candidate stage: on each annotated day (2009-03-28, the 53 upcalls of
     the train split; 2009-03-29, 61 upcalls) candidates overlap >= 97 % of upcalls; the cost
@@ -93,6 +94,7 @@ def test_detections_carry_identity_and_time(narw_run):
     assert row["config_hash"] and row["hydrophone"] == "default" and row["calibration_db"] == "170.00"
 
 
+@pytest.mark.slow
 def test_streaming_equivalence_on_real_recording():
     path = shared_path(*NARW, "narw", "NOPP6_EST_20090328_000000.wav")
     config = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")

@@ -8,7 +8,8 @@ import json
 from click.testing import CliRunner
 
 from edge.cli.detect import main
-from tests.conftest import DEPLOYMENTS, tone
+from tests.support.data import DEPLOYMENTS
+from tests.support.signals import tone
 
 
 def _run(paths, outdir):

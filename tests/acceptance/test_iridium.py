@@ -14,7 +14,6 @@ import random
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -22,10 +21,16 @@ pytest.importorskip("serial", reason='needs pyserial: pip install "pamedge[sync]
 
 from edge.sync.frames import FrameError, FrameRecord, KeyRing, decode, utc_seconds
 from shore.store import REJECTED, WINDOW_S, ShoreStore
-from tests.edge.sync.conftest import Detector, console_script, drain, kill_sender, make_detections
-from tests.edge.sync.test_frames import assert_within_quantisation
+from tests.support.data import ROOT
+from tests.support.telemetry import (
+    Detector,
+    assert_within_quantisation,
+    console_script,
+    drain,
+    kill_sender,
+    make_detections,
+)
 
-ROOT = Path(__file__).resolve().parents[3]
 KEY = bytes(range(32))
 TOTAL = 10_000
 COUNTS = (

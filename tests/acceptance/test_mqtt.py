@@ -23,7 +23,7 @@ pytest.importorskip("paho.mqtt.client", reason='needs paho-mqtt: pip install "pa
 from edge.log import DetectionLog
 from edge.sync.frames import KeyRing
 from shore.store import ShoreStore
-from tests.edge.sync.conftest import Detector, console_script, drain, kill_sender, make_detections
+from tests.support.telemetry import Detector, console_script, drain, kill_sender, make_detections
 
 KEY = bytes(range(32))
 TOTAL = 10_000

@@ -11,7 +11,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from edge.cli.detect import main
-from tests.conftest import DEPLOYMENTS
+from tests.support.data import DEPLOYMENTS
 
 
 def _card(tmp_path, write_audio, rng):

@@ -1,0 +1,1 @@
+"""Helpers the tests share (factories, paths, assertions): imported, never collected."""
