@@ -1,4 +1,5 @@
-"""The shell commands of README.md, CONTRIBUTING.md and docs/ as a user pastes them.
+"""The shell commands (and Python examples) of README.md, CONTRIBUTING.md and docs/ as a user
+pastes them.
 
 Every pamedge command in a ``sh`` block parses against the CLI it names (its options, its
 arguments, its subcommand), so a renamed option or a mangled line fails here, not in a user's
@@ -27,7 +28,7 @@ import pytest
 from tests.support.data import ROOT, SHARED_REAL
 
 DOCS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").rglob("*.md"))]
-FENCE = re.compile(r"^```(?:sh|bash|shell)\n(.*?)^```", re.S | re.M)
+FENCE = re.compile(r"^```(sh|bash|shell|python)\n(.*?)^```", re.S | re.M)
 NOT_RUN = re.compile(r"<!-- not run by the tests: (.+?) -->\s*$")
 # what a user's shell would substitute, for the parse check of blocks that do not run
 SUBSTITUTE = {"$(nproc)": "2"}
@@ -37,6 +38,7 @@ SUBSTITUTE = {"$(nproc)": "2"}
 class Block:
     path: Path
     line: int
+    language: str  # "python" or a shell
     text: str
     not_run: str  # the reason, "" when the block runs
 
@@ -53,13 +55,15 @@ def blocks() -> list[Block]:
             line = text.count("\n", 0, m.start()) + 1
             above = text[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
             reason = NOT_RUN.match(above.strip())
-            out.append(Block(path, line, m.group(1), reason.group(1) if reason else ""))
+            out.append(Block(path, line, m.group(1), m.group(2), reason.group(1) if reason else ""))
     return out
 
 
 def commands(block: Block) -> list[list[str]]:
     """The block's command lines as argument lists (continuations joined, comments dropped,
-    shell variables it assigns substituted)."""
+    shell variables it assigns substituted); none for a Python block."""
+    if block.language == "python":
+        return []
     variables: dict[str, str] = {}
     out = []
     for line in block.text.replace("\\\n", " ").splitlines():
@@ -152,8 +156,9 @@ RUN = [_run_param(b) for b in BLOCKS if not b.not_run]
 @pytest.mark.parametrize("block", RUN)
 def test_blocks_run_as_pasted(block, tmp_path):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    argv = [sys.executable, "-c", block.text] if block.language == "python" else ["bash", "-e", "-c", block.text]
     done = subprocess.run(
-        ["bash", "-e", "-c", block.text],
+        argv,
         cwd=clone_shaped(tmp_path),
         env=env,
         capture_output=True,
