@@ -100,7 +100,9 @@ class RunSettings:
     poll_s: float = 2.0
     health_period_s: float = 60.0
     device: str | None = None  # device profile name (firmware-config/devices/NAME.yaml) or path
-    max_attempts: int | None = 3  # starts of one recording that may end the process before it is failed
+    # a recording that ended the daemon is retried in isolated workers: failed after this many
+    # of them crash (None: retried in the daemon itself, for ever)
+    max_attempts: int | None = 3
     live: LiveSettings | None = None
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     degrade: DegradeSettings = field(default_factory=DegradeSettings)

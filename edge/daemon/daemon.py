@@ -26,16 +26,19 @@ from edge.classify import Classifier
 from edge.config import DeploymentConfig
 from edge.daemon.degrade import Degrader
 from edge.daemon.health import clipped_fraction, cpu_temp_c, disk_free_mb, read_number
+from edge.daemon.isolate import WorkerCrash, process_isolated
 from edge.daemon.notify import notify
 from edge.daemon.retention import Retention, utc_now
 from edge.daemon.state import DaemonLog, HealthRecord, Processed
 from edge.daemon.types import Level, PendingFile, Source
 from edge.detect import contiguous
 from edge.errors import PamedgeError
-from edge.pipeline import process_recording
+from edge.pipeline import RecordingResult, process_recording
 from edge.types import AudioInfo, Detection
 
 LEVEL_COST = {Level.FULL: 1.0, Level.LIMITED: 0.5, Level.ROI_ONLY: 0.0}  # of simulate_block_cost_s
+# an isolated worker slower than twice real time on its recording is taken for hung
+ISOLATED_MIN_TIMEOUT_S, ISOLATED_TIMEOUT_FACTOR = 300.0, 2.0
 
 
 @dataclass
@@ -190,17 +193,9 @@ class Daemon:
     def _process(self, item: PendingFile) -> tuple[Processed, list[Detection]]:
         level = self.degrader.level
         t0 = time.perf_counter()
-        tries = self.log.attempt(item.key)
-        if self.settings.max_attempts is not None and tries > self.settings.max_attempts:
-            reason = (
-                f"{item.path}: given up: processing it ended the daemon {tries - 1} times "
-                "(a crash, kill or power loss each time)"
-            )
-            row = Processed(
-                item.key, str(item.path), "failed", reason, "", 0.0, None, None, utc_now(), 0.0, level.label, 0, 0, None
-            )
-            self.log.commit_file(row, [], [], None)
-            return row, []
+        # a recording under way when the daemon last ended (crash, kill or power cut) goes to a
+        # worker process of its own: only its worker dying counts against it
+        isolate = self.log.attempt(item.key) > 1 and self.settings.max_attempts is not None
         prev_info, prev_state = self._carry()
         try:
             info = probe(item.path, allow_truncated=True)
@@ -209,15 +204,21 @@ class Daemon:
             if prev_info is not None and prev_info.start_utc and info.start_utc:
                 prev_end = prev_info.start_utc + dt.timedelta(seconds=prev_info.duration_s)
                 gap = (info.start_utc - prev_end).total_seconds()
-            result = process_recording(
-                item.path,
-                self.config,
-                self.table,
-                allow_truncated=True,
-                noise_state=prev_state if carry else None,
-                display_name=str(item.path),
-                **self._classify_kwargs(level),
-            )
+            if isolate:
+                isolated = self._isolated(item, info, prev_state if carry else None, level)
+                if isinstance(isolated, Processed):
+                    return isolated, []
+                result = isolated
+            else:
+                result = process_recording(
+                    item.path,
+                    self.config,
+                    self.table,
+                    allow_truncated=True,
+                    noise_state=prev_state if carry else None,
+                    display_name=str(item.path),
+                    **self._classify_kwargs(level),
+                )
         except (PamedgeError, ValueError, OSError) as exc:
             row = Processed(
                 item.key,
@@ -266,6 +267,52 @@ class Daemon:
         if result.levels:
             self._noise_db = result.levels[-1].broadband_db
         return row, result.detections
+
+    def _isolated(
+        self, item: PendingFile, info: AudioInfo, noise_state: list[np.ndarray] | None, level: Level
+    ) -> RecordingResult | Processed:
+        """The recording processed in isolated workers, retried while they crash up to
+        ``max_attempts`` crashes in all (counted durably); then the failed row, committed."""
+        kwargs = self._classify_kwargs(level)
+        limit = self.settings.max_attempts or 1
+        while True:
+            outcome = process_isolated(
+                item.path,
+                self.config,
+                self.table,
+                kwargs.get("classifier"),
+                noise_state=noise_state,
+                classify_limit=kwargs.get("classify_limit"),
+                timeout_s=max(ISOLATED_MIN_TIMEOUT_S, ISOLATED_TIMEOUT_FACTOR * info.duration_s),
+                on_wait=lambda: notify("WATCHDOG=1"),
+            )
+            if not isinstance(outcome, WorkerCrash):
+                return outcome
+            crashes = self.log.crashed(item.key)
+            self.on_event(f"{item.path}: the isolated worker processing it died ({outcome.how}), crash {crashes}")
+            if crashes >= limit:
+                reason = (
+                    f"{item.path}: given up: it ended the daemon, then crashed the worker processing it in "
+                    f"isolation {crashes} time{'s' * (crashes != 1)} (last: {outcome.how})"
+                )
+                row = Processed(
+                    item.key,
+                    str(item.path),
+                    "failed",
+                    reason,
+                    "",
+                    0.0,
+                    None,
+                    None,
+                    utc_now(),
+                    0.0,
+                    level.label,
+                    0,
+                    0,
+                    None,
+                )
+                self.log.commit_file(row, [], [], None)
+                return row
 
     def _simulated_cost(self, info: AudioInfo, level: Level) -> None:
         cost = self.settings.simulate_block_cost_s * LEVEL_COST[level]

@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS attempts (
     key TEXT PRIMARY KEY,
     n INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS crashes (
+    key TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS health (
     seq INTEGER PRIMARY KEY,
     utc TEXT NOT NULL,
@@ -205,6 +209,13 @@ class DaemonLog(DetectionLog):
         with self.transaction():
             self.conn.execute("INSERT INTO attempts VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET n = n + 1", (key,))
             return int(self.conn.execute("SELECT n FROM attempts WHERE key=?", (key,)).fetchone()[0])
+
+    def crashed(self, key: str) -> int:
+        """Count, durably, one more isolated worker that died processing ``key``; returns the
+        count (:mod:`edge.daemon.isolate`)."""
+        with self.transaction():
+            self.conn.execute("INSERT INTO crashes VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET n = n + 1", (key,))
+            return int(self.conn.execute("SELECT n FROM crashes WHERE key=?", (key,)).fetchone()[0])
 
     def processed_keys(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT key FROM processed")}
