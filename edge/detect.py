@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -46,6 +47,18 @@ from edge.pipeline import Prepared, analysis_rate, prepare, process_recording, s
 from edge.types import AudioInfo, Detection, LevelRow
 
 PART_VERSION = 1
+# what a run (and edge-detect --plots, edge-report) writes in OUTDIR: an earlier run's are never
+# replaced silently, and --overwrite removes them all (no stale Raven table stays beside new ones)
+RUN_OUTPUTS = (
+    "run.json",
+    ".parts",
+    "detections.csv",
+    "levels.csv",
+    "detections.sqlite",
+    "raven",
+    "plots",
+    "report.html",
+)
 CONTIGUOUS_TOLERANCE_S = 1.0  # recordings this close end-to-start share the noise floor
 
 
@@ -60,6 +73,7 @@ class RunOptions:
     block_s: float | None = None  # None: the deployment's
     allow_truncated: bool = False  # process the samples a short WAV holds (said per file)
     resume: bool = False  # keep what an earlier run with the same settings committed
+    overwrite: bool = False  # replace an earlier run's outputs in OUTDIR (else refused)
     command: tuple[str, ...] | None = None  # for run.json; None: this process's argv
 
     def prepare(self, path: str | Path, config: DeploymentConfig) -> Prepared:
@@ -235,6 +249,7 @@ def start_run(
     paths = discover(list(inputs))
     if not paths:
         raise PamedgeError(f"no .wav or .flac files found in {', '.join(map(str, inputs))}")
+    _clear_earlier_run(outdir, options)
     outdir.mkdir(parents=True, exist_ok=True)
     table_hash = file_sha256(Path(options.table.path)) if options.table is not None else ""
     run_key: dict[str, Any] = {
@@ -263,6 +278,25 @@ def start_run(
         started,
         started_utc,
     )
+
+
+def _clear_earlier_run(outdir: Path, options: RunOptions) -> None:
+    if options.resume:
+        return
+    earlier = [name for name in RUN_OUTPUTS if (outdir / name).exists() or (outdir / name).is_symlink()]
+    if not earlier:
+        return
+    if not options.overwrite:
+        raise PamedgeError(
+            f"{outdir}: holds an earlier run ({', '.join(earlier)}): --resume continues it, "
+            "--overwrite replaces it, or give another folder"
+        )
+    for name in earlier:
+        path = outdir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def committed(ctx: RunContext, path: Path) -> tuple[FileOutcome, list[np.ndarray] | None] | None:

@@ -47,6 +47,11 @@ if TYPE_CHECKING:
     "--resume", is_flag=True, help="Skip recordings already completed in OUTDIR by a run with the same settings."
 )
 @click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an earlier run's outputs in OUTDIR (without it, or --resume, such an OUTDIR is refused).",
+)
+@click.option(
     "--channel",
     type=click.IntRange(min=0),
     default=None,
@@ -101,6 +106,7 @@ def main(
     model_ref: str | None,
     backend: str | None,
     resume: bool,
+    overwrite: bool,
     channel: int | None,
     block_s: float | None,
     allow_truncated: bool,
@@ -123,6 +129,8 @@ def main(
     from edge.detect import FileOutcome, RunOptions, detect
 
     config = load_deployment(config_path)
+    if resume and overwrite:
+        fail("--resume continues the run in OUTDIR, --overwrite replaces it: give one")
     if chunk_s is not None and scheduler is None:
         fail("--chunk-s splits recordings into units for --scheduler; give --scheduler too")
     config, classifier = _classifier(config, no_model, model_ref, backend)
@@ -155,6 +163,7 @@ def main(
         block_s=block_s,
         allow_truncated=allow_truncated,
         resume=resume,
+        overwrite=overwrite,
         command=tuple(sys.argv),
     )
     if scheduler is not None:

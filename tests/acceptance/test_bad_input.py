@@ -111,3 +111,32 @@ def test_usage_errors_exit_2(tmp_path):
     assert result.exit_code == 2 and "missing" in result.stderr
     result = CliRunner().invoke(main, [str(tmp_path), "-o", str(tmp_path / "o")])
     assert result.exit_code == 2 and "--no-model" in result.stderr
+
+
+def test_an_earlier_run_in_outdir_is_never_replaced_silently(tmp_path, write_audio, rng):
+    """A second run into a folder holding a run is refused (one line, exit 2, nothing touched)
+    unless --resume continues it or --overwrite replaces it, leaving no stale Raven table."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    write_audio("20240501_120000.wav", 0.01 * rng.standard_normal(8000 * 5), 8000, folder=a)
+    write_audio("20240501_130000.wav", 0.01 * rng.standard_normal(8000 * 5), 8000, folder=b)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(main, [str(a), "-o", str(out), "-q", "--no-model"]).exit_code == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    (out / "notes.txt").write_text("mine\n")
+
+    refused = runner.invoke(main, [str(b), "-o", str(out), "-q", "--no-model"])
+    assert refused.exit_code == 2
+    assert refused.output.count("\n") == 1 and f"{out}: holds an earlier run" in refused.output
+    assert "--overwrite" in refused.output and "--resume" in refused.output
+    assert {
+        p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "notes.txt"
+    } == before
+
+    both = runner.invoke(main, [str(b), "-o", str(out), "-q", "--no-model", "--resume", "--overwrite"])
+    assert both.exit_code == 2 and "give one" in both.output
+
+    assert runner.invoke(main, [str(b), "-o", str(out), "-q", "--no-model", "--overwrite"]).exit_code == 0
+    assert sorted(p.name for p in (out / "raven").iterdir()) == ["20240501_130000.selections.txt"]
+    assert [f["file"] for f in json.loads((out / "run.json").read_text())["files"]] == [str(b / "20240501_130000.wav")]
+    assert (out / "notes.txt").read_text() == "mine\n"  # only pamedge's outputs are replaced
