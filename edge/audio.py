@@ -9,6 +9,7 @@ WAV headers are checked here against the file's real size.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -138,22 +139,22 @@ def is_audio(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_SUFFIXES and not path.name.startswith(".")
 
 
-def discover(inputs: Sequence[str | Path]) -> list[Path]:
-    """Audio files named by ``inputs`` (files, or folders searched recursively).
+def discover(inputs: Sequence[str | Path], skipped: list[str] | None = None) -> list[Path]:
+    """Audio files named by ``inputs`` (files, or folders searched recursively, symbolic links
+    to folders followed once).
 
     Each folder's files come in recording-time order (names without a time last, by path);
     inputs keep the order given and a file named twice is taken once, also when reached
     through a symbolic link (its real path decides), so no recording is processed twice.
+    What the search could not take (an unreadable folder, a link loop, a dangling link, a
+    FIFO or device with an audio name) is appended to ``skipped``, one line each naming it.
     """
+    notes = skipped if skipped is not None else []
     seen: set[Path] = set()
     out: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = [
-                p
-                for p in item.rglob("*")
-                if p.is_file() and is_audio(p) and not any(part.startswith(".") for part in p.relative_to(item).parts)
-            ]
+            found = _search(item, notes)
             found.sort(key=_time_key)
         elif item.exists():
             found = [item]
@@ -165,6 +166,49 @@ def discover(inputs: Sequence[str | Path]) -> list[Path]:
                 seen.add(key)
                 out.append(path)
     return out
+
+
+def _search(root: Path, notes: list[str]) -> list[Path]:
+    """Audio files under ``root``, hidden files and folders left out; what cannot be taken is
+    said in ``notes``."""
+    found: list[Path] = []
+    visited: set[str] = set()
+
+    def unreadable(exc: OSError) -> None:
+        notes.append(f"{exc.filename}: folder not searched: {(exc.strerror or str(exc)).lower()}")
+
+    for folder, subfolders, names in os.walk(root, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in visited:  # a link back to a folder already searched (a loop, or a second way in)
+            notes.append(f"{folder}: folder not searched again: a symbolic link to {real}, searched already")
+            subfolders[:] = []
+            continue
+        visited.add(real)
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for name in names:
+            path = Path(folder, name)
+            if not is_audio(path):
+                continue
+            try:
+                mode = os.stat(path).st_mode
+            except FileNotFoundError:
+                notes.append(f"{path}: skipped: a dangling symbolic link")
+                continue
+            except OSError as exc:
+                notes.append(f"{path}: skipped: {(exc.strerror or str(exc)).lower()}")
+                continue
+            if not stat.S_ISREG(mode):
+                notes.append(f"{path}: skipped: not a regular file ({_kind(mode)})")
+                continue
+            found.append(path)
+    return found
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device")):
+        if test(mode):
+            return name
+    return "a block device" if stat.S_ISBLK(mode) else "a folder"
 
 
 def _time_key(path: Path) -> tuple[object, ...]:

@@ -107,6 +107,7 @@ class RunReport:
     files: list[FileOutcome]
     wall_s: float
     processing_s: float
+    skipped: list[str] = field(default_factory=list)  # what the search of the inputs could not take
 
     @property
     def failed(self) -> list[FileOutcome]:
@@ -231,6 +232,7 @@ class RunContext:
     run_key: dict[str, Any]
     started: float
     started_utc: str
+    skipped: list[str]
 
 
 def start_run(
@@ -246,9 +248,11 @@ def start_run(
     started = time.time()
     started_utc = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     outdir = Path(outdir)
-    paths = discover(list(inputs))
+    skipped: list[str] = []
+    paths = discover(list(inputs), skipped)
     if not paths:
-        raise PamedgeError(f"no .wav or .flac files found in {', '.join(map(str, inputs))}")
+        why = f" ({len(skipped)} skipped, the first: {skipped[0]})" if skipped else ""
+        raise PamedgeError(f"no .wav or .flac files found in {', '.join(map(str, inputs))}{why}")
     _clear_earlier_run(outdir, options)
     outdir.mkdir(parents=True, exist_ok=True)
     table_hash = file_sha256(Path(options.table.path)) if options.table is not None else ""
@@ -277,6 +281,7 @@ def start_run(
         run_key,
         started,
         started_utc,
+        skipped,
     )
 
 
@@ -324,7 +329,7 @@ def commit(ctx: RunContext, path: Path, outcome: FileOutcome, state: list[np.nda
 def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) -> RunReport:
     """Assemble ``detections.csv``, ``detections.sqlite`` (the detection log), ``levels.csv``
     and ``run.json`` from ``outcomes`` (in input order)."""
-    report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s)
+    report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s, ctx.skipped)
     _assemble(report, ctx.level_header)
     _write_run_json(report, ctx)
     return report
@@ -531,6 +536,7 @@ def _write_run_json(report: RunReport, ctx: RunContext) -> None:
         "calibration_table": {"path": table.path if table else "", "sha256": ctx.table_hash},
         "model": classifier.describe() if classifier is not None else None,
         "files": files,
+        "skipped": report.skipped,
         "totals": {
             "files": len(report.files),
             "ok": len(report.files) - len(report.failed),

@@ -189,6 +189,8 @@ def main(
     finally:
         if progress is not None:
             progress.close()
+    for note in report.skipped:  # the search's, said once the progress bar is gone
+        click.echo(f"warning: {one_line(note)}", err=True)
     drawn = _plots(report, config, channel, plots_per_label) if plots else None
     if not quiet:
         _summary(report, drawn, f"{classifier.identity} ({classifier.kind})" if classifier else "none (ROIs only)")
@@ -259,6 +261,7 @@ def _summary(report: RunReport, drawn: dict[str, Any] | None = None, model: str 
     rows += [
         ("files ok", str(len(report.files) - len(report.failed))),
         ("files failed", str(len(report.failed))),
+        *([("inputs skipped", str(len(report.skipped)))] if report.skipped else []),
         ("audio hours", f"{report.audio_s / 3600:.2f}"),
     ]
     for label, count in report.per_label().items() or [("-", 0)]:
