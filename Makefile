@@ -40,10 +40,11 @@ demo: install-runtime
 test: install
 	$(BIN)/python -m pytest -q
 
-# The inner loop: everything but the tests marked slow (end-to-end runs, trainings, wheels);
-# tests that need ../shared still run where it is present.
+# The inner loop, under a minute: everything but the tests marked slow (end-to-end runs,
+# trainings, wheels), on every core (pytest-xdist); tests that need ../shared still run where
+# it is present.  CI's make test runs the whole suite in one process.
 test-quick: install
-	$(BIN)/python -m pytest -q -m "not slow" -x
+	$(BIN)/python -m pytest -q -m "not slow" -x -n auto
 
 # ruff (rules in pyproject.toml): pyflakes, pycodestyle, import order, bugbear, pyupgrade, and the
 # formatter; mypy --strict on the runtime package edge/ (pyproject.toml [tool.mypy]); and the
