@@ -44,6 +44,7 @@ from edge.outputs import (
     write_atomic,
 )
 from edge.pipeline import Prepared, analysis_rate, prepare, process_recording, stamped_config
+from edge.quality import SignalQuality
 from edge.types import AudioInfo, Detection, LevelRow
 
 PART_VERSION = 1
@@ -417,6 +418,7 @@ def _process_one(
         res.levels,
         res.level_bands,
         carried=noise_state is not None,
+        quality=res.quality,
     ), res.noise_state
 
 
@@ -443,10 +445,13 @@ def ok_outcome(
     level_bands: Sequence[str],
     *,
     carried: bool,
+    quality: SignalQuality | None = None,
 ) -> FileOutcome:
     """The outcome of a recording processed whole; ``carried`` says the noise floor came
-    from the previous recording."""
+    from the previous recording, ``quality`` counts its unusable frames."""
     rate = analysis_rate(config, info)
+    hop_s = config.spec_for(rate).hop_s
+    quality = quality or SignalQuality()
     details = {
         "sample_rate": info.sample_rate,
         "analysis_rate": rate,
@@ -462,6 +467,8 @@ def ok_outcome(
         "frontend_hash": config.spec_for(rate).hash,
         "warnings": warnings,
         "noise_floor_carried": carried,
+        "silent_s": round(quality.silent_frames * hop_s, 3),  # digital silence (edge.quality)
+        "nonfinite_s": round(quality.nonfinite_frames * hop_s, 3),  # frames with NaN or inf samples
     }
     return FileOutcome(str(path), "ok", "", info.duration_s, roi_count, detections, levels, list(level_bands), details)
 

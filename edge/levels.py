@@ -89,21 +89,28 @@ class StreamingLevels:
         self._df = spec.rate / spec.nfft
         self._period = -1
         self._sum = np.zeros(spec.n_bins, np.float64)
-        self._count = 0
+        self._count = 0  # frames of the open period
+        self._valid = 0  # of which usable (edge.quality)
 
-    def push(self, frames: SpectralFrames) -> list[Period]:
-        """Completed periods as ``(index, broadband_ms, band_ms)``, mean-square uPa^2."""
+    def push(self, frames: SpectralFrames, valid: np.ndarray | None = None) -> list[Period]:
+        """Completed periods as ``(index, broadband_ms, band_ms)``, mean-square uPa^2; frames
+        ``valid`` marks False (non-finite samples) are left out of the means, and a period of
+        none but those is NaN."""
         if frames.n_frames == 0:
             return []
         period = self.period_of(frames.first_frame + np.arange(frames.n_frames))
         out = []
         cuts = np.flatnonzero(np.diff(period)) + 1
-        for chunk, p in zip(np.split(frames.psd, cuts), period[np.r_[0, cuts]]):
+        masks = np.split(valid, cuts) if valid is not None else [None] * (len(cuts) + 1)
+        for chunk, mask, p in zip(np.split(frames.psd, cuts), masks, period[np.r_[0, cuts]]):
             if p != self._period and self._count:
                 out.append(self._emit())
             self._period = int(p)
-            self._sum += chunk.sum(axis=0, dtype=np.float64)
             self._count += len(chunk)
+            if mask is not None:
+                chunk = chunk[mask]
+            self._sum += chunk.sum(axis=0, dtype=np.float64)
+            self._valid += len(chunk)
         return out
 
     def flush(self) -> list[Period]:
@@ -124,10 +131,10 @@ class StreamingLevels:
         return int(cand[np.argmax(self.period_of(cand) >= period)])
 
     def _emit(self) -> tuple[int, float, np.ndarray]:
-        mean_psd = self._sum / self._count
+        mean_psd = self._sum / self._valid if self._valid else np.full_like(self._sum, np.nan)
         result = (self._period, float(self.bands.broadband @ mean_psd), self.bands.weights @ mean_psd)
         self._sum = np.zeros_like(self._sum)
-        self._count = 0
+        self._count = self._valid = 0
         return result
 
 
@@ -152,4 +159,6 @@ def to_rows(
 
 
 def _db(mean_square: float) -> float:
+    if mean_square != mean_square:  # no usable frame in the period
+        return float("nan")
     return float(10.0 * np.log10(mean_square)) if mean_square > 0 else float("-inf")

@@ -26,6 +26,7 @@ from edge.crops import span as crop_span
 from edge.errors import AudioError
 from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.levels import Period, StreamingLevels, to_rows
+from edge.quality import SignalQuality
 from edge.resample import ResampledSource, output_length
 from edge.roi import StreamingRoiDetector
 from edge.timestamps import iso_utc
@@ -57,6 +58,7 @@ class RecordingResult:
     level_bands: tuple[str, ...]
     warnings: list[str] = field(default_factory=list)
     noise_state: list[np.ndarray] = field(default_factory=list)
+    quality: SignalQuality = field(default_factory=SignalQuality)
 
     @property
     def end_utc(self) -> dt.datetime | None:
@@ -216,6 +218,7 @@ class ChainResult:
     noise_state: list[np.ndarray]
     level_bands: tuple[str, ...]
     completed: bool  # the recording's end was reached (not stopped early)
+    quality: SignalQuality  # unusable frames among those owned
 
 
 class Chain:
@@ -266,6 +269,7 @@ class Chain:
         self.times = times
         self.rois: list[Roi] = []
         self.periods: list[Period] = []
+        self.quality = SignalQuality()
 
     @property
     def earliest_frame(self) -> int:
@@ -306,16 +310,24 @@ class Chain:
             noise_state,
             self.levels.bands.names if self.levels is not None else (),
             completed,
+            self.quality,
         )
 
     def _step(self, block: AudioBlock) -> None:
         frames = self._timed("frontend", self.frontend.push, block)
+        valid = self.quality.check(frames, self.owned)  # non-finite frames zeroed in place
         if self.on_frames is not None:
             self.on_frames(frames)
         found = self._own([r for stage in self.candidates for r in self._timed("roi", stage.push, frames, block)])
         self.rois += found
-        if self.levels is not None and (owned := self._owned_frames(frames)) is not None:
-            self.periods += self._timed("levels", self.levels.push, owned)
+        if self.levels is not None and (span := self._owned_span(frames)) is not None:
+            lo, hi = span
+            owned = (
+                frames
+                if (lo, hi) == (0, frames.n_frames)
+                else SpectralFrames(frames.psd[lo:hi], frames.first_frame + lo)
+            )
+            self.periods += self._timed("levels", self.levels.push, owned, None if valid is None else valid[lo:hi])
         if self.stream is not None:
             self._timed("inference", self.stream.push, frames, found, self.earliest_frame)
 
@@ -325,14 +337,14 @@ class Chain:
         c0, c1 = self.owned
         return [r for r in rois if c0 <= r.start_frame < c1]
 
-    def _owned_frames(self, frames: SpectralFrames) -> SpectralFrames | None:
-        """The frames whose levels this chain reports: all, or those in its chunk (None when
-        none of them is)."""
+    def _owned_span(self, frames: SpectralFrames) -> tuple[int, int] | None:
+        """Rows ``[lo, hi)`` of ``frames`` whose levels this chain reports: all, or those in its
+        chunk (None when none of them is)."""
         if self.owned is None:
-            return frames
+            return (0, frames.n_frames) if frames.n_frames else None
         c0, c1 = self.owned
         lo, hi = max(c0 - frames.first_frame, 0), min(c1 - frames.first_frame, frames.n_frames)
-        return SpectralFrames(frames.psd[lo:hi], frames.first_frame + lo) if hi > lo else None
+        return (lo, hi) if hi > lo else None
 
     def _timed(self, stage: str, fn: Callable[..., T], *args: Any) -> T:
         if self.times is None:
@@ -372,7 +384,11 @@ def process_recording(
     strongest by SNR, and leaves the others ROI-only records labelled ``roi``."""
     prep = prepare(path, config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
     out = Chain(prep, config, noise_state=noise_state, classifier=classifier, classify_limit=classify_limit).run()
-    warnings = prep.warnings + failure_warnings(prep, out.failures)
+    warnings = (
+        prep.warnings
+        + failure_warnings(prep, out.failures)
+        + out.quality.warnings(str(prep.info.path), prep.spec.hop_s)
+    )
     detections, level_rows = records(
         prep,
         config,
@@ -383,5 +399,13 @@ def process_recording(
         classifier.identity if classifier is not None else "",
     )
     return RecordingResult(
-        prep.info, prep.calibration, out.rois, detections, level_rows, out.level_bands, warnings, out.noise_state
+        prep.info,
+        prep.calibration,
+        out.rois,
+        detections,
+        level_rows,
+        out.level_bands,
+        warnings,
+        out.noise_state,
+        out.quality,
     )

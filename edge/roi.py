@@ -41,6 +41,7 @@ from edge.frontend import FrontendSpec
 from edge.types import AudioBlock, Roi, SpectralFrames
 
 _TINY = np.float32(1e-30)
+_MAX_SNR = np.float32(1e30)  # 300 dB: after digital silence the floor is -300 dB, not a signal
 
 
 @dataclass(frozen=True)
@@ -351,7 +352,9 @@ class StreamingRoiDetector:
         fsx[: k - 1] = fsx[m : m + k - 1]
         level = 10.0 * np.log10(np.maximum(ts.mean(axis=0), _TINY))
         floor_db = self._floor.push(level)
-        ts *= (10.0 ** (-floor_db / 10.0)).astype(np.float32)  # -> SNR as a power ratio
+        with np.errstate(over="ignore"):  # a floor of digital silence (edge.quality): SNR capped below
+            ts *= (10.0 ** (-floor_db / 10.0)).astype(np.float32)  # -> SNR as a power ratio
+        np.minimum(ts, _MAX_SNR, out=ts)
         stat = 10.0 * np.log10(np.maximum(ts.max(axis=1), _TINY))
         out = self._events(a, ts, stat, _Rows(self._hist_raw, raw), a - len(self._hist_raw))
         if self._lag:

@@ -29,6 +29,7 @@ from edge.detect import (
     start_run,
 )
 from edge.pipeline import stamped_config
+from edge.quality import SignalQuality
 
 Execute = Callable[[list[Unit], Job], Iterable[UnitResult]]
 
@@ -106,7 +107,12 @@ def merge(
         return failed_outcome(path, exc), None
     detections = [d for c in chunks for d in c.detections]
     levels = [r for c in chunks for r in c.levels]
-    warnings = prep.warnings + [w for c in chunks for w in c.warnings]
+    quality = SignalQuality()
+    for c in chunks:
+        quality.add(c.quality)
+    warnings = (
+        prep.warnings + [w for c in chunks for w in c.warnings] + quality.warnings(str(prep.info.path), prep.spec.hop_s)
+    )
     return (
         ok_outcome(
             path,
@@ -120,6 +126,7 @@ def merge(
             levels,
             chunks[0].level_bands,
             carried=chunks[0].carried,
+            quality=quality,
         ),
         chunks[-1].noise_state,
     )

@@ -24,6 +24,7 @@ from edge.config import DeploymentConfig, from_settings
 from edge.detect import RunOptions, failed_outcome
 from edge.errors import ConfigError, PamedgeError
 from edge.pipeline import Chain, Prepared, failure_warnings, prepare, records
+from edge.quality import SignalQuality
 from edge.types import Detection, LevelRow
 
 
@@ -109,6 +110,7 @@ class UnitResult:
     roi_count: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)  # ROIs whose classification failed
+    quality: SignalQuality = field(default_factory=SignalQuality)  # over the chunk's frames
 
 
 def run_unit(unit: Unit, job: Job) -> UnitResult:
@@ -199,4 +201,5 @@ def _process(
         carried,
         len(out.rois),
         warnings=failure_warnings(prep, out.failures),
+        quality=out.quality,
     )
