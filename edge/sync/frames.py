@@ -152,7 +152,8 @@ def _freq_code(hz: float) -> int:
 
 
 def _freq_value(code: int) -> float:
-    return 0.0 if code == 0 else round(FREQ_REF_HZ * 2 ** ((code - 1) / FREQ_STEPS_PER_OCTAVE), 1)
+    # 5 significant digits: rounding to 0.1 Hz added up to 1 % below 50 Hz to the 1/32 octave
+    return 0.0 if code == 0 else float(f"{FREQ_REF_HZ * 2 ** ((code - 1) / FREQ_STEPS_PER_OCTAVE):.5g}")
 
 
 @dataclass(frozen=True)
