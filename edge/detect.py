@@ -9,6 +9,7 @@ uninterrupted run, and a failed recording never stops the others.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
@@ -17,8 +18,8 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,11 @@ from edge.classify import Classifier
 from edge.config import DeploymentConfig
 from edge.errors import PamedgeError
 from edge.levels import DecidecadeBands
-from edge.log import write_log
+from edge.log import build_log
 from edge.outputs import (
     DETECTION_COLUMNS,
     LEVEL_COLUMNS,
-    csv_text,
+    StagedFiles,
     detection_row,
     level_row,
     raven_table,
@@ -100,15 +101,47 @@ class FileOutcome:
     levels: list[LevelRow] = field(default_factory=list)
     level_bands: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    # set by light(): the records are in the recording's part, not here
+    n_detections: int | None = None
+    label_counts: dict[str, int] | None = None
+
+    @property
+    def detection_count(self) -> int:
+        return len(self.detections) if self.n_detections is None else self.n_detections
+
+    def per_label(self) -> dict[str, int]:
+        if self.label_counts is not None:
+            return self.label_counts
+        counts: dict[str, int] = {}
+        for d in self.detections:
+            counts[d.label] = counts.get(d.label, 0) + 1
+        return counts
+
+    def light(self) -> FileOutcome:
+        """This outcome without its records (kept in its committed part): a run holds one
+        recording's records at a time, however many recordings and records it has."""
+        if self.n_detections is not None:
+            return self
+        return replace(self, detections=[], levels=[], n_detections=len(self.detections), label_counts=self.per_label())
 
 
 @dataclass
 class RunReport:
     outdir: Path
-    files: list[FileOutcome]
+    files: list[FileOutcome]  # light (FileOutcome.light): records are read back by full()
     wall_s: float
     processing_s: float
     skipped: list[str] = field(default_factory=list)  # what the search of the inputs could not take
+    parts: _Parts | None = None
+
+    def full(self, f: FileOutcome) -> FileOutcome:
+        """``f`` with its detections and level rows, read back from its committed part."""
+        if f.n_detections is None or f.status != "ok" or self.parts is None:
+            return f
+        loaded = self.parts.load(Path(f.file))
+        if loaded is None:
+            raise PamedgeError(f"{self.outdir}: the committed part of {f.file} is missing")
+        return _outcome_from_part(loaded[0])
 
     @property
     def failed(self) -> list[FileOutcome]:
@@ -121,8 +154,8 @@ class RunReport:
     def per_label(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for f in self.files:
-            for d in f.detections:
-                counts[d.label] = counts.get(d.label, 0) + 1
+            for label, n in f.per_label().items():
+                counts[label] = counts.get(label, 0) + n
         return dict(sorted(counts.items()))
 
     @property
@@ -168,12 +201,16 @@ class _Parts:
         npz = self.dir / f"{key}.npz"
         if state:
             tmp = self.dir / f".{key}.npz.tmp"
-            with open(tmp, "wb") as fh:
-                arrays: dict[str, Any] = {f"s{i}": s for i, s in enumerate(state)}
-                np.savez(fh, **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, npz)
+            try:
+                with open(tmp, "wb") as fh:
+                    arrays: dict[str, Any] = {f"s{i}": s for i, s in enumerate(state)}
+                    np.savez(fh, **arrays)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, npz)
+            except BaseException:  # a full card: no temporary left behind
+                tmp.unlink(missing_ok=True)
+                raise
         elif npz.exists():
             npz.unlink()
         write_atomic(self.dir / f"{key}.json", json.dumps(part, sort_keys=True))  # the commit point
@@ -322,17 +359,33 @@ def committed(ctx: RunContext, path: Path) -> tuple[FileOutcome, list[np.ndarray
 
 def commit(ctx: RunContext, path: Path, outcome: FileOutcome, state: list[np.ndarray] | None) -> None:
     """Make one recording's results durable: its Raven table, then its part."""
-    if outcome.status == "ok":
-        write_atomic(ctx.outdir / "raven" / ctx.raven_names[path], raven_table(outcome.detections))
-    ctx.parts.save(path, _part_dict(outcome, ctx.run_key, path), state)
+    try:
+        if outcome.status == "ok":
+            write_atomic(ctx.outdir / "raven" / ctx.raven_names[path], raven_table(outcome.detections))
+        ctx.parts.save(path, _part_dict(outcome, ctx.run_key, path), state)
+    except OSError as exc:  # a full or read-only card: stop here, keep what is committed
+        raise PamedgeError(
+            f"{ctx.outdir}: the results of {path} could not be written ({exc.strerror or exc}); the "
+            "recordings before it are kept in .parts: make room, then run again with --resume"
+        ) from None
 
 
 def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) -> RunReport:
     """Assemble ``detections.csv``, ``detections.sqlite`` (the detection log), ``levels.csv``
     and ``run.json`` from ``outcomes`` (in input order)."""
-    report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s, ctx.skipped)
-    _assemble(report, ctx.level_header)
-    _write_run_json(report, ctx)
+    report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s, ctx.skipped, ctx.parts)
+    staged = StagedFiles(ctx.outdir)
+    try:
+        _assemble(report, ctx.level_header, staged)
+        staged.text("run.json", _run_json(report, ctx))
+        staged.commit()
+    except (OSError, MemoryError) as exc:
+        staged.discard()
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise PamedgeError(
+            f"{ctx.outdir}: the run's outputs could not be written ({why}); none was replaced, and every "
+            "recording's results are kept in .parts: make room, then run again with --resume"
+        ) from None
     return report
 
 
@@ -370,7 +423,7 @@ def detect(
             outcome, state = _process_one(path, config, options, prev_state if carry else None)
             processing_s += time.perf_counter() - t0
             commit(ctx, path, outcome, state)
-        outcomes.append(outcome)
+        outcomes.append(outcome.light())
         ok = outcome.status == "ok"
         prev_state = state if ok else None
         prev_info = ctx.infos[path] if ok else None
@@ -485,18 +538,35 @@ def _part_dict(outcome: FileOutcome, run_key: dict[str, Any], path: Path) -> dic
     return data
 
 
-def _assemble(report: RunReport, level_header: list[str]) -> None:
-    det_rows, lev_rows = [], []
-    for f in report.files:
-        det_rows += [detection_row(d) for d in f.detections]
-        index = {name: i for i, name in enumerate(f.level_bands)}
-        for row in f.levels:
-            cells = level_row(row)
-            base, bands = cells[: len(LEVEL_COLUMNS)], cells[len(LEVEL_COLUMNS) :]
-            lev_rows.append(base + [bands[index[c]] if c in index else "" for c in level_header[len(LEVEL_COLUMNS) :]])
-    write_atomic(report.outdir / "detections.csv", csv_text(DETECTION_COLUMNS, det_rows))
-    write_atomic(report.outdir / "levels.csv", csv_text(level_header, lev_rows))
-    write_log(report.outdir / "detections.sqlite", [d for f in report.files for d in f.detections])
+def _assemble(report: RunReport, level_header: list[str], staged: StagedFiles) -> None:
+    """``detections.csv``, ``levels.csv`` and the detection log, streamed one recording's
+    part at a time into ``staged`` (memory holds one recording's records, however many)."""
+    with (
+        open(staged.path("detections.csv"), "w", encoding="utf-8", newline="") as det_fh,
+        open(staged.path("levels.csv"), "w", encoding="utf-8", newline="") as lev_fh,
+    ):
+        detections, levels = csv.writer(det_fh, lineterminator="\n"), csv.writer(lev_fh, lineterminator="\n")
+        detections.writerow(DETECTION_COLUMNS)
+        levels.writerow(level_header)
+
+        def batches() -> Iterator[list[Detection]]:
+            for light in report.files:
+                f = report.full(light)
+                detections.writerows(detection_row(d) for d in f.detections)
+                index = {name: i for i, name in enumerate(f.level_bands)}
+                for row in f.levels:
+                    cells = level_row(row)
+                    base, bands = cells[: len(LEVEL_COLUMNS)], cells[len(LEVEL_COLUMNS) :]
+                    levels.writerow(
+                        base + [bands[index[c]] if c in index else "" for c in level_header[len(LEVEL_COLUMNS) :]]
+                    )
+                yield f.detections
+
+        log = report.outdir / "detections.sqlite"
+        build_log(staged.path(log.name), batches(), log)
+        for fh in (det_fh, lev_fh):
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def _versions() -> dict[str, str]:
@@ -516,7 +586,7 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _write_run_json(report: RunReport, ctx: RunContext) -> None:
+def _run_json(report: RunReport, ctx: RunContext) -> str:
     config, table, classifier = ctx.config, ctx.options.table, ctx.options.classifier
     names = {str(p): ctx.raven_names[p] for p in ctx.paths}
     files = []
@@ -527,7 +597,7 @@ def _write_run_json(report: RunReport, ctx: RunContext) -> None:
             "reason": f.reason,
             "audio_s": round(f.audio_s, 3),
             "roi_count": f.roi_count,
-            "detections": len(f.detections),
+            "detections": f.detection_count,
             **f.details,
         }
         if f.status == "ok":
@@ -549,11 +619,11 @@ def _write_run_json(report: RunReport, ctx: RunContext) -> None:
             "ok": len(report.files) - len(report.failed),
             "failed": len(report.failed),
             "audio_s": round(report.audio_s, 3),
-            "detections": sum(len(f.detections) for f in report.files),
+            "detections": sum(f.detection_count for f in report.files),
             "detections_per_label": report.per_label(),
             "wall_s": round(report.wall_s, 3),
             "processing_s": round(report.processing_s, 3),
             "realtime_factor": round(report.realtime_factor, 1) if report.processing_s else None,
         },
     }
-    write_atomic(report.outdir / "run.json", json.dumps(doc, indent=2, default=str) + "\n")
+    return json.dumps(doc, indent=2, default=str) + "\n"

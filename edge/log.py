@@ -9,6 +9,7 @@ returned.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import sqlite3
@@ -89,6 +90,11 @@ class DetectionLog:
                     self.conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 elif row[0] != str(SCHEMA_VERSION):
                     raise LogError(f"{path}: detection log schema {row[0]}, this pamedge reads {SCHEMA_VERSION}")
+        except sqlite3.OperationalError as exc:
+            self.conn.close()
+            if "full" in str(exc):  # "database or disk is full": the card, not the file
+                raise OSError(errno.ENOSPC, f"the disk is full ({exc})", str(path)) from None
+            raise LogError(f"{path}: cannot be opened as a detection log: {exc}") from None
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise LogError(f"{path}: not a pamedge detection log: {exc}") from None
@@ -174,19 +180,34 @@ class _Transaction:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
+def build_log(tmp: Path, batches: Iterable[Sequence[Detection]], final: Path) -> None:
+    """A new log at ``tmp`` holding the ``batches`` in order (one transaction each, so memory
+    holds one batch), made one self-contained, synced file, ready to be renamed to ``final``."""
+    for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    try:
+        with DetectionLog(tmp) as log:
+            for batch in batches:
+                log.append(batch)
+            log.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            log.conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to copy off the card
+    except sqlite3.OperationalError as exc:  # "database or disk is full": the card, not the log
+        raise OSError(errno.ENOSPC if "full" in str(exc) else errno.EIO, str(exc), str(final)) from None
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    for stale in (final.with_name(final.name + "-wal"), final.with_name(final.name + "-shm")):
+        stale.unlink(missing_ok=True)  # a journal left by a reader must not be replayed onto the new file
+
+
 def write_log(path: str | Path, detections: Sequence[Detection]) -> None:
     """Write a new log holding exactly ``detections`` at ``path``, atomically: a run killed
     while writing leaves the previous file (or none), never a partial one."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
-        leftover.unlink(missing_ok=True)
-    with DetectionLog(tmp) as log:
-        log.append(detections)
-        log.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        log.conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to copy off the card
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    for stale in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        stale.unlink(missing_ok=True)  # a journal left by a reader must not be replayed onto the new file
-    os.replace(tmp, path)
+    try:
+        build_log(tmp, [detections], path)
+        os.replace(tmp, path)
+    except BaseException:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+        raise

@@ -146,6 +146,41 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+class StagedFiles:
+    """A set of outputs written under temporary names in ``folder`` and renamed into place
+    together by :meth:`commit`: a failure while writing any of them (a full card) leaves the
+    previous set, or none, and :meth:`discard` leaves no temporary behind."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.staged: list[tuple[Path, Path]] = []
+
+    def path(self, name: str) -> Path:
+        """The temporary path standing for ``folder/name`` until the commit (fixed length: a
+        name near the 255-byte limit still has one)."""
+        tmp = self.folder / f".{hashlib.sha1(name.encode()).hexdigest()[:16]}.staged"
+        tmp.unlink(missing_ok=True)  # an earlier run's, killed before its commit
+        self.staged.append((tmp, self.folder / name))
+        return tmp
+
+    def text(self, name: str, text: str) -> None:
+        with open(self.path(name), "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def commit(self) -> None:
+        for tmp, final in self.staged:
+            os.replace(tmp, final)
+        self.staged = []
+
+    def discard(self) -> None:
+        for tmp, _ in self.staged:
+            for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+                leftover.unlink(missing_ok=True)
+        self.staged = []
+
+
 STEM_BYTES = 150  # of an output's stem: room for the suffixes below the 255-byte name limit
 
 

@@ -54,7 +54,7 @@ def run_units(
     for i, path in enumerate(ctx.paths):
         done = committed(ctx, path) if options.resume else None
         if done:
-            outcomes[i] = done[0]
+            outcomes[i] = done[0].light()
             if on_file:
                 on_file(done[0], done[0].details.get("duration_s", done[0].audio_s))
     units = [
@@ -84,7 +84,7 @@ def run_units(
         path = ctx.paths[result.file_index]
         outcome, state = merge(path, [chunks[k] for k in sorted(chunks)], ctx.config, options)
         commit(ctx, path, outcome, state)
-        outcomes[result.file_index] = outcome
+        outcomes[result.file_index] = outcome.light()
         if on_file:
             on_file(outcome, outcome.details.get("duration_s", outcome.audio_s))
     done_outcomes = [o for o in outcomes if o is not None]

@@ -102,7 +102,7 @@ def files_from_report(report: RunReport, config: DeploymentConfig, *, channel: i
                 config.spec_for(rate),
                 calibration_from_dict(details["calibration"]),
                 dt.datetime.fromisoformat(start) if start else None,
-                tuple(f.detections),
+                tuple(report.full(f).detections),
             )
         )
     return out

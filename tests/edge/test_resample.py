@@ -157,4 +157,4 @@ def test_the_48_khz_noaa_right_whale_clip_runs_through_narw_upcall(tmp_path):
     report = detect([clip], tmp_path / "out", narw, RunOptions(classifier=load_classifier(narw)))
     (only,) = report.files
     assert only.status == "ok" and only.details["sample_rate"] == 48000 and only.details["analysis_rate"] == 2000
-    assert [d.label for d in only.detections] == ["upcall"]
+    assert [d.label for d in report.full(only).detections] == ["upcall"]

@@ -209,7 +209,7 @@ def test_edge_train_evaluate_on_a_bundle_is_edge_detect(tmp_path):
     found = [
         Annotation(Path(d.file).name, d.start_s, d.end_s, d.low_hz, d.high_hz, d.label)
         for f in report.files
-        for d in f.detections
+        for d in report.full(f).detections
     ]
     truth = read_csv(data / "annotations_train.csv", labels={"1": "upcall"})
     direct = match_events(found, truth, hours=report.audio_s / 3600, classes=["upcall"])["overall"]

@@ -44,7 +44,7 @@ def test_one_overview_per_processed_recording(narw_plotted):
     ok = [f for f in report.files if f.status == "ok"]
     assert [o["file"] for o in index["overviews"]] == [f.file for f in ok]  # the failed one has none
     for o, f in zip(index["overviews"], ok):
-        assert o["detections"] == len(f.detections)
+        assert o["detections"] == f.detection_count
         assert png_size((out / o["png"]).read_bytes()) == (1200, 400)
     assert index["skipped"] == []
 

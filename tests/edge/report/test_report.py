@@ -91,7 +91,7 @@ def test_report_of_a_real_run(narw_plotted):
     ):
         assert heading in page.headings
     report = narw_plotted.report
-    n = sum(len(f.detections) for f in report.files)
+    n = sum(f.detection_count for f in report.files)
     assert f"roi ({n} detections)" in page.headings
     assert "narw-upcall" in text and stamped_config(narw_plotted.config, None).hash in text  # ROI-only run
     # the failed recording, by name and with its reason
@@ -145,7 +145,7 @@ def test_charts_of_the_real_run(narw_plotted):
     ax = fig.axes[0]
     assert ax.get_ylabel() == "Detections per 5 min" and ax.get_xlabel() == "Time (UTC)"
     bars = [p for p in ax.patches if isinstance(p, Rectangle)]
-    n = sum(len(f.detections) for f in narw_plotted.report.files)
+    n = sum(f.detection_count for f in narw_plotted.report.files)
     assert len(bars) == 6 and sum(b.get_height() for b in bars) == n  # 00:00-00:30 in 5-min bins
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [f"roi ({n})"]
 
@@ -174,7 +174,7 @@ def test_report_without_times_levels_or_detections(tmp_path, write_audio, rng):
     wav = write_audio("quiet.wav", 0.01 * rng.standard_normal(8000 * 20), 8000)
     out = tmp_path / "out"
     report = detect([wav], out, load_deployment(DEPLOYMENTS / "generic.yaml"))
-    assert sum(len(f.detections) for f in report.files) == 0
+    assert sum(f.detection_count for f in report.files) == 0
     _, page = render(out)
     assert "No detections." in page.all_text
     assert "Start times are not known for every recording" in page.all_text
@@ -223,10 +223,10 @@ def test_report_from_detections_alone(narw_plotted, tmp_path):
     shutil.copy(narw_plotted.outdir / "detections.csv", out / "detections.csv")
     _, page = render(out)
     report = narw_plotted.report
-    n = sum(len(f.detections) for f in report.files)
+    n = sum(f.detection_count for f in report.files)
     assert f"roi ({n} detections)" in page.headings
     assert "no run.json" in page.all_text and "failed recordings are unknown" in page.all_text
-    with_detections = {f.file for f in report.files if f.detections}
+    with_detections = {f.file for f in report.files if f.detection_count}
     assert with_detections and with_detections <= set(page.cells)
 
 
