@@ -77,6 +77,9 @@ class Roi:
     # detector's on threshold; -1 when unknown.  ``start_s`` lies up to the smoothing lag
     # before it.  Splitting a stream into chunks assigns each ROI to the chunk holding it.
     start_frame: int = -1
+    # a click train (edge.clicks): its click count and median inter-click interval; 0 otherwise
+    clicks: int = 0
+    ici_s: float = 0.0
 
     @property
     def duration_s(self) -> float:

@@ -30,7 +30,9 @@ def test_onnx_and_tflite_detect_alike_on_narw(tmp_path):
     for kind in ("onnx", "tflite"):
         cfg = replace(config, model=ModelSettings(bundle=str(bundle), backend=kind))
         report = detect([folder], tmp_path / kind, cfg, RunOptions(table=table, classifier=load_classifier(cfg)))
-        runs[kind] = {(d.file, d.start_s, d.label, d.head): d.score for f in report.files for d in report.full(f).detections}
+        runs[kind] = {
+            (d.file, d.start_s, d.label, d.head): d.score for f in report.files for d in report.full(f).detections
+        }
         assert not report.failed
     onnx, tflite = runs["onnx"], runs["tflite"]
     matched = onnx.keys() & tflite.keys()
