@@ -225,11 +225,17 @@ class ImpulseDetector:
         a = max(peak - self._half, self._y0)
         w = self._y[a - self._y0 : peak + self._half - self._y0]
         level = 20 * math.log10(max(float(w.max() - w.min()), _TINY)) + self.level_db
-        env = np.abs(w)
-        loud = np.flatnonzero(env >= 0.1 * env.max())  # -20 dB of the peak
-        duration = (loud[-1] - loud[0] + 1) / self.rate if len(loud) else (stop - start) / self.rate
-        n = max(256, 1 << (len(w) - 1).bit_length())
-        power = np.abs(np.fft.rfft(w * np.hanning(len(w)), n)) ** 2
+        # duration: the contiguous stretch around the peak of the smoothed energy within -10 dB of it
+        k = max(1, self._smooth)
+        env = np.convolve(w**2, np.ones(k) / k, mode="same")
+        top_env = int(np.argmax(env))
+        lo_env, hi_env = _contiguous(env >= 0.1 * env[top_env], top_env)
+        duration = (hi_env - lo_env + 1) / self.rate
+        # the spectrum of the click itself (its extent and as much again each side), not of the window's noise
+        pad = max(8, hi_env - lo_env + 1)
+        part = w[max(lo_env - pad, 0) : hi_env + pad + 1]
+        n = max(256, 1 << (len(part) - 1).bit_length())
+        power = np.abs(np.fft.rfft(part * np.hanning(len(part)), n)) ** 2
         freqs = np.fft.rfftfreq(n, 1 / self.rate)
         top = int(np.argmax(power))
         centroid = float((freqs * power).sum() / max(power.sum(), _TINY))
@@ -272,11 +278,16 @@ class ImpulseDetector:
 
 def _band(power: np.ndarray, freqs: np.ndarray, top: int, fraction: float) -> tuple[float, float]:
     """Edges of the contiguous bins around ``top`` holding at least ``fraction`` of its power."""
-    keep = power >= fraction * power[top]
-    lo = top
+    lo, hi = _contiguous(power >= fraction * power[top], top)
+    return float(freqs[lo]), float(freqs[hi])
+
+
+def _contiguous(keep: np.ndarray, at: int) -> tuple[int, int]:
+    """First and last index of the run of True in ``keep`` holding ``at``."""
+    lo = at
     while lo > 0 and keep[lo - 1]:
         lo -= 1
-    hi = top
-    while hi < len(power) - 1 and keep[hi + 1]:
+    hi = at
+    while hi < len(keep) - 1 and keep[hi + 1]:
         hi += 1
-    return float(freqs[lo]), float(freqs[hi])
+    return lo, hi

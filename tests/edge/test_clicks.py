@@ -1,0 +1,100 @@
+"""The impulse detector (edge.clicks) on synthetic click trains with known times: what it finds,
+what it measures, how it groups clicks into trains, and that the stream's cut does not matter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.clicks import ClickSettings, ImpulseDetector
+from edge.errors import ConfigError
+from edge.types import AudioBlock, SpectralFrames
+
+SR = 96_000
+NOISE = 0.01  # white noise RMS, full scale
+EMPTY = SpectralFrames(np.zeros((0, 3), np.float32), 0)
+
+
+def clicks_in_noise(rng, seconds, times, snr_db, fc=20_000.0):
+    """White noise with a 50-us Gabor click (centre ``fc``) at each of ``times``, its peak
+    amplitude ``snr_db`` over the noise RMS."""
+    x = NOISE * rng.standard_normal(int(seconds * SR))
+    t = np.arange(-48, 48) / SR
+    for when, snr in zip(times, snr_db):
+        i = int(when * SR)
+        x[i - 48 : i + 48] += NOISE * 10 ** (snr / 20) * np.exp(-((t / 50e-6) ** 2)) * np.cos(2 * np.pi * fc * t)
+    return x.astype(np.float32)
+
+
+def run(x, settings=None, block=SR):
+    d = ImpulseDetector(settings or ClickSettings(fmin=5000), SR, level_db=170.0, hop=512)
+    rois = []
+    for start in range(0, len(x), block):
+        rois += d.push(EMPTY, AudioBlock(x[start : start + block], start))
+    return d, rois + d.flush()
+
+
+@pytest.fixture(scope="module")
+def train():
+    rng = np.random.default_rng(4)
+    times = np.arange(0.5, 59.5, 0.5) + rng.uniform(-0.05, 0.05, 118)
+    return clicks_in_noise(rng, 60, times, rng.uniform(12, 20, len(times))), times
+
+
+@pytest.mark.slow
+def test_clicks_of_a_train_are_found_and_noise_gives_none(train):
+    x, times = train
+    d, rois = run(x)
+    found = np.array([c.time_s for c in d.clicks])
+    hits = sum(bool(np.any(np.abs(found - t) < 0.001)) for t in times)
+    false = sum(not np.any(np.abs(times - f) < 0.001) for f in found)
+    assert hits >= 0.95 * len(times) and false <= 1
+    assert len(rois) == 1 and rois[0].clicks == len(found) and abs(rois[0].ici_s - 0.5) < 0.05
+    noise = (NOISE * np.random.default_rng(9).standard_normal(60 * SR)).astype(np.float32)
+    quiet, none = run(noise)
+    assert len(quiet.clicks) <= 1 and none == []  # at most one false click per minute of noise
+
+
+def test_each_click_is_measured(train):
+    x, _ = train
+    d, _ = run(x)
+    assert abs(np.median([c.peak_hz for c in d.clicks]) - 20_000) < 500
+    # a broad 50-us click at 12-20 dB: a weak one's peak may stray by a few bins
+    assert np.mean([abs(c.peak_hz - 20_000) <= 2_500 for c in d.clicks]) >= 0.9
+    assert np.median([c.duration_s for c in d.clicks]) < 0.0003  # a 50-us Gaussian envelope, smoothed
+    for c in d.clicks:  # the centroid holds for every one
+        assert 16_000 < c.centroid_hz < 24_000
+        assert c.low10_hz <= c.low3_hz < c.peak_hz < c.high3_hz <= c.high10_hz
+        assert 0 < c.duration_s < 0.001 and c.snr_db > 10
+    # a 50-us click of peak amplitude a: peak-to-peak about 2a, in dB re 1 uPa pp with the 170-dB calibration
+    levels = np.array([c.received_level_db for c in d.clicks])
+    expected = 20 * np.log10(2 * NOISE * 10 ** (np.array([12, 20]) / 20)) + 170
+    assert expected[0] - 3 < levels.min() and levels.max() < expected[1] + 3
+
+
+def test_trains_split_at_long_gaps_into_rois(train):
+    rng = np.random.default_rng(5)
+    times = np.concatenate([np.arange(1, 4, 0.3), np.arange(10, 12, 0.2), [20.0, 20.4]])
+    x = clicks_in_noise(rng, 25, times, np.full(len(times), 18.0))
+    _, rois = run(x, ClickSettings(fmin=5000, train_max_ici_s=2.0, train_min_clicks=3))
+    assert [r.clicks for r in rois] == [10, 10]  # the two-click group is no train
+    assert [round(r.ici_s, 2) for r in rois] == [0.3, 0.2]
+    for r, first in zip(rois, (1.0, 10.0)):
+        assert abs(r.start_s - first) < 0.001 and r.start_frame == int(r.start_s * SR) // 512
+        assert 12_000 < r.low_hz < 20_000 < r.high_hz < 28_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", [1_237, 48_000])
+def test_the_cut_of_the_stream_does_not_matter(train, block):
+    x, _ = train
+    whole, whole_rois = run(x, block=len(x))
+    cut, cut_rois = run(x, block=block)
+    assert cut.clicks == whole.clicks and cut_rois == whole_rois
+
+
+def test_a_band_the_rate_cannot_hold_is_refused():
+    with pytest.raises(ValueError, match="does not fit below the Nyquist frequency 24000 Hz"):
+        ImpulseDetector(ClickSettings(fmin=5000, fmax=30_000), 48_000, level_db=170.0, hop=512)
+    with pytest.raises(ConfigError, match="threshold_db"):
+        ClickSettings(threshold_db=0)
