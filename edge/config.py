@@ -30,6 +30,7 @@ from edge.types import BackendKind
 
 if TYPE_CHECKING:
     from edge.calibration import CalibrationSettings
+    from edge.clicks import ClickSettings
     from edge.daemon.config import RunSettings
     from edge.frontend import FrontendSpec
     from edge.levels import LevelSettings
@@ -172,6 +173,7 @@ SECTIONS: dict[str, Section] = {
     "model": Section("edge.config:_model", optional=True),
     "run": Section("edge.config:_run"),
     "sync": Section("edge.config:_sync", optional=True),
+    "clicks": Section("edge.clicks:ClickSettings", optional=True),
 }
 
 
@@ -199,6 +201,7 @@ class DeploymentConfig:
     run: RunSettings = _section("run", hashed=False)  # edge-run on the buoy (edge.daemon.config)
     sync: SyncConfig | None = _section("sync", hashed=False)  # telemetry to shore (edge-sync)
     model: ModelSettings | None = _section("model")  # the classifier (None: ROI-only)
+    clicks: ClickSettings | None = _section("clicks")  # the impulse detector (None: off)
     source: str = field(default="", metadata=v.SOURCE)
 
     def __post_init__(self) -> None:
@@ -216,7 +219,8 @@ class DeploymentConfig:
             )
         if self.sample_rate is not None:
             nyquist = self.sample_rate / 2
-            for section, fmax in (("frontend", self.frontend.fmax), ("roi", self.roi.fmax)):
+            click_fmax = self.clicks.fmax if self.clicks is not None else None
+            for section, fmax in (("frontend", self.frontend.fmax), ("roi", self.roi.fmax), ("clicks", click_fmax)):
                 v.require(
                     fmax is None or fmax <= nyquist,
                     f"{section}.fmax={fmax} is above the Nyquist frequency of sample_rate={self.sample_rate}",
@@ -231,7 +235,8 @@ class DeploymentConfig:
         else the Nyquist frequency of its rate): a recording resampled to the deployment's
         rate must hold it below its own Nyquist frequency."""
         nyquist = (self.sample_rate or 0) / 2
-        return max(self.frontend.fmax or nyquist, self.roi.fmax or nyquist)
+        clicks = (self.clicks.fmax or nyquist) if self.clicks is not None else 0.0
+        return max(self.frontend.fmax or nyquist, self.roi.fmax or nyquist, clicks)
 
     def path(self, value: str | Path) -> Path:
         """``value`` relative to the YAML file's folder (:func:`edge._validate.relative_path`)."""
@@ -258,8 +263,9 @@ class DeploymentConfig:
     def as_dict(self) -> dict[str, Any]:
         """What the run computes from: the fields that enter the hash."""
         data = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.metadata.get("hash", True)}
-        if data["model"] is None:
-            data.pop("model")  # ROI-only deployments keep the hash they had before models existed
+        for optional in ("model", "clicks"):  # deployments keep the hash they had before these existed
+            if data[optional] is None:
+                data.pop(optional)
         return data
 
     def model_base(self) -> Path | None:

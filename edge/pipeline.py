@@ -20,6 +20,7 @@ import numpy as np
 from edge.audio import Recording, probe
 from edge.calibration import Calibration, HydrophoneTable, resolve
 from edge.classify import Classifier
+from edge.clicks import ImpulseDetector
 from edge.config import DeploymentConfig
 from edge.crops import Label
 from edge.crops import span as crop_span
@@ -258,6 +259,16 @@ class Chain:
             else None
         )
         self.candidates: list[CandidateStage] = [self.detector] if self.detector is not None else []
+        if candidates and config.clicks is not None:
+            self.candidates.append(
+                ImpulseDetector(
+                    config.clicks,
+                    prep.rate,
+                    level_db=prep.calibration.full_scale_spl_db - prep.calibration.gain_db,
+                    hop=prep.spec.hop,
+                    first_frame=first_frame,
+                )
+            )
         self.levels = StreamingLevels(prep.spec, config.levels) if levels else None
         self.stream = (
             classifier.stream(prep.spec, first_frame=first_frame, limit=classify_limit)

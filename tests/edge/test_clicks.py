@@ -3,12 +3,20 @@ what it measures, how it groups clicks into trains, and that the stream's cut do
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from edge.clicks import ClickSettings, ImpulseDetector
+from edge.cluster.engine import run_units
+from edge.cluster.task import run_unit
+from edge.config import load_deployment
+from edge.detect import detect
 from edge.errors import ConfigError
+from edge.pipeline import process_recording
 from edge.types import AudioBlock, SpectralFrames
+from tests.support.data import DEPLOYMENTS, ROOT
 
 SR = 96_000
 NOISE = 0.01  # white noise RMS, full scale
@@ -98,3 +106,55 @@ def test_a_band_the_rate_cannot_hold_is_refused():
         ImpulseDetector(ClickSettings(fmin=5000, fmax=30_000), 48_000, level_db=170.0, hop=512)
     with pytest.raises(ConfigError, match="threshold_db"):
         ClickSettings(threshold_db=0)
+
+
+@pytest.fixture(scope="module")
+def click_deployment(tmp_path_factory):
+    """multispecies.yaml (44.1 kHz) with the impulse detector on, no model."""
+    import yaml
+
+    from tests.support.data import HYDROPHONES
+
+    data = yaml.safe_load((DEPLOYMENTS / "multispecies.yaml").read_text())
+    data.update(name="sperm-clicks", clicks={"fmin": 2000})
+    data["calibration"]["table"] = str(HYDROPHONES)
+    data.pop("model")
+    path = tmp_path_factory.mktemp("clicks") / "deployment.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+SPERM = ROOT / "examples" / "species" / "SanctSound_HI03_02_spermwhale_20191216T115715Z.wav"
+
+
+def test_the_sperm_whale_clip_is_one_click_train_among_the_rois(click_deployment):
+    config = load_deployment(click_deployment)
+    res = process_recording(SPERM, config, None)
+    trains = [r for r in res.rois if r.clicks]
+    assert len(trains) == 1 and trains[0].clicks >= 20 and trains[0].end_s - trains[0].start_s > 3.0
+    assert [d for d in res.detections if d.start_s == trains[0].start_s]  # a record like any ROI
+
+
+def test_a_deployment_without_clicks_keeps_its_hash_and_one_with_them_changes_it(click_deployment, tmp_path):
+    import yaml
+
+    with_clicks = load_deployment(click_deployment)
+    data = yaml.safe_load(click_deployment.read_text())
+    data.pop("clicks")
+    (tmp_path / "plain.yaml").write_text(yaml.safe_dump(data))
+    without = load_deployment(tmp_path / "plain.yaml")
+    assert "clicks" not in without.as_dict() and with_clicks.as_dict()["clicks"]["fmin"] == 2000
+    assert replace(with_clicks, clicks=None).hash == without.hash != with_clicks.hash
+    plain = load_deployment(DEPLOYMENTS / "multispecies.yaml")
+    with pytest.raises(ConfigError, match="clicks.fmax=30000.0 is above the Nyquist frequency of sample_rate=44100"):
+        replace(plain, clicks=ClickSettings(fmax=30000.0))
+
+
+def test_cluster_units_give_the_clicks_of_the_whole_run(click_deployment, tmp_path):
+    config = load_deployment(click_deployment)
+    detect([SPERM], tmp_path / "whole", config)
+    run_units(
+        [SPERM], tmp_path / "units", config, chunk_s=1, execute=lambda units, job: [run_unit(u, job) for u in units]
+    )
+    for name in ("detections.csv", "levels.csv"):
+        assert (tmp_path / "units" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
