@@ -109,7 +109,8 @@ class ImpulseDetector:
         self._sep = round(settings.min_separation_s * rate)
         self._smooth = max(1, round(settings.smooth_s * rate))
         self._psi_tail = np.zeros(self._smooth - 1)
-        self._medians: deque[float] = deque(maxlen=max(1, round(settings.noise_window_s / SEGMENT_S)))
+        self._window = max(1, round(settings.noise_window_s / SEGMENT_S))
+        self._medians: deque[float] = deque(maxlen=self._window)
         self._start = first_frame * hop  # absolute index of the stream's first sample
         self._y = np.zeros(0)  # band-passed samples from self._y0 on, still needed
         self._y0 = self._start
@@ -152,16 +153,15 @@ class ImpulseDetector:
 
     def _advance(self, *, final: bool) -> list[Roi]:
         end = self._y0 + len(self._y)
-        while True:  # whole segments from the stream's start; the energy of n needs n + 1
-            a, b = self._done, self._done + self._seg
-            if b + 1 <= end:
-                self._segment(a, b, end)
-            elif final and a < end:
-                b = end
-                self._segment(a, b, end)
-            else:
-                break
-            self._done = b
+        # whole segments from the stream's start (the energy of n needs n + 1), and at the
+        # stream's end the partial last one
+        whole = max(0, (end - 1 - self._done) // self._seg)
+        stop = self._done + whole * self._seg
+        if final and stop < end:
+            stop = end
+        if stop > self._done:
+            self._span(self._done, stop, end)
+            self._done = stop
         out = self._measure(final)
         if final:
             self._close_run()
@@ -176,26 +176,37 @@ class ImpulseDetector:
             self._y0 = keep
         return out
 
-    def _segment(self, a: int, b: int, end: int) -> None:
-        """Samples ``[a, b)`` (absolute): their energy against the floor of earlier segments
-        (the stream's first and last samples take a zero neighbour)."""
+    def _span(self, a: int, b: int, end: int) -> None:
+        """Samples ``[a, b)`` (absolute; whole segments, the last possibly partial at the
+        stream's end): their energy against the floor of the segments before each (the stream's
+        first and last samples take a zero neighbour)."""
         lo, hi = a - 1 - self._y0, b + 1 - self._y0
         y = np.concatenate(([0.0] if lo < 0 else [], self._y[max(lo, 0) : hi], [0.0] if b + 1 > end else []))
         psi = y[1:-1] ** 2 - y[:-2] * y[2:]
         if self._smooth > 1:  # a moving mean over about a click's length: noise averages out, a click does not
             full = np.concatenate((self._psi_tail, psi))
-            c = np.cumsum(np.concatenate(([0.0], full)))
             self._psi_tail = full[-(self._smooth - 1) :]
-            psi = (c[self._smooth :] - c[: -self._smooth]) / self._smooth
+            # each output sums the same samples in the same order however the stream is cut
+            # (a running cumsum would carry rounding from wherever the span began)
+            psi = np.convolve(full, np.full(self._smooth, 1.0 / self._smooth), mode="valid")
         psi = np.maximum(psi, 0.0)
-        median = float(np.median(psi))
-        floor = max(float(np.median(self._medians)) if self._medians else median, _TINY)
-        self._medians.append(median)
-        threshold = floor * 10 ** (self.settings.threshold_db / 10)
+        seg = self._seg
+        whole = len(psi) // seg
+        medians = list(np.median(psi[: whole * seg].reshape(whole, seg), axis=1)) if whole else []
+        if len(psi) > whole * seg:
+            medians.append(float(np.median(psi[whole * seg :])))
+        floors = np.empty(len(medians))
+        history = list(self._medians)
+        for i, median in enumerate(medians):  # each segment's floor: the segments before it
+            floors[i] = max(float(np.median(history[-self._window :])) if history else median, _TINY)
+            history.append(median)
+        self._medians.extend(medians)
+        threshold = np.repeat(floors * 10 ** (self.settings.threshold_db / 10), seg)[: len(psi)]
         for k in np.flatnonzero(psi > threshold):
             n = a + int(k)
             if self._run is not None and n - self._run[1] > self._sep:
                 self._close_run()
+            floor = float(floors[k // seg])
             if self._run is None:
                 self._run = [n, n + 1, n]
                 self._peak_psi, self._floor_at_peak = float(psi[k]), floor
