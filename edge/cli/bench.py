@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
-from edge.cli.options import config_option, domain_errors, fail, hydrophones_option
+from edge.cli.options import config_option, domain_errors, fail, hydrophones_option, version_option
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@version_option
 @click.argument("audio", nargs=-1, type=click.Path())
 @config_option
 @hydrophones_option

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, config_option, domain_errors, fail, hydrophones_option, one_line
+from edge.cli.options import (
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    config_option,
+    domain_errors,
+    fail,
+    hydrophones_option,
+    one_line,
+    version_option,
+)
 
 if TYPE_CHECKING:
     from edge.classify import Classifier
@@ -18,6 +27,7 @@ if TYPE_CHECKING:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@version_option
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @click.option(
     "-o",
@@ -42,6 +52,25 @@ if TYPE_CHECKING:
     default=None,
     help="Inference backend; overrides the deployment's model.backend. auto: onnx when onnxruntime is "
     "installed, else tflite.",
+)
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Keep a label when its score reaches this, for every label: overrides the card's and the "
+    "deployment's thresholds (and enters the config hash, as they do).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 32),
+    default=None,
+    help="Inference threads; overrides the deployment's model.threads.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 4096),
+    default=None,
+    help="Windows per inference batch; overrides the deployment's model.batch_size.",
 )
 @click.option(
     "--resume", is_flag=True, help="Skip recordings already completed in OUTDIR by a run with the same settings."
@@ -105,6 +134,9 @@ def main(
     no_model: bool,
     model_ref: str | None,
     backend: str | None,
+    min_score: float | None,
+    threads: int | None,
+    batch_size: int | None,
     resume: bool,
     overwrite: bool,
     channel: int | None,
@@ -133,7 +165,8 @@ def main(
         fail("--resume continues the run in OUTDIR, --overwrite replaces it: give one")
     if chunk_s is not None and scheduler is None:
         fail("--chunk-s splits recordings into units for --scheduler; give --scheduler too")
-    config, classifier = _classifier(config, no_model, model_ref, backend)
+    overrides = {"threads": threads, "batch_size": batch_size}
+    config, classifier = _classifier(config, no_model, model_ref, backend, min_score, overrides)
     if plots:
         from edge.plots import INSTALL_HINT, have_matplotlib
 
@@ -198,7 +231,12 @@ def main(
 
 
 def _classifier(
-    config: DeploymentConfig, no_model: bool, model_ref: str | None, backend: str | None
+    config: DeploymentConfig,
+    no_model: bool,
+    model_ref: str | None,
+    backend: str | None,
+    min_score: float | None = None,
+    overrides: dict[str, int | None] | None = None,
 ) -> tuple[DeploymentConfig, Classifier | None]:
     """The deployment as run (its ``model:`` as overridden, part of the config hash) and the
     classifier, or None for ROI-only runs."""
@@ -206,9 +244,13 @@ def _classifier(
 
     from edge.config import ModelSettings
 
+    given: dict[str, Any] = {k: val for k, val in (overrides or {}).items() if val is not None}
     if no_model:
-        if model_ref or backend:
-            fail("--no-model writes ROIs without a classifier: drop --model/--backend, or --no-model")
+        if model_ref or backend or min_score is not None or given:
+            fail(
+                "--no-model writes ROIs without a classifier: drop --model/--backend/--min-score/--threads/"
+                "--batch-size, or --no-model"
+            )
         return replace(config, model=None), None
     settings = config.model or ModelSettings()
     if model_ref is None and settings.bundle is None:
@@ -223,8 +265,14 @@ def _classifier(
         settings = replace(settings, bundle=str(resolve(model_ref)))
     if backend is not None:
         settings = replace(settings, backend=cast("BackendKind", backend))
+    settings = replace(settings, **given)
     config = replace(config, model=settings)
-    return config, load_classifier(config)
+    classifier = load_classifier(config)
+    if min_score is not None:  # every label the bundle knows, at one threshold, recorded in the config
+        settings = replace(settings, thresholds=dict.fromkeys(classifier.thresholds, float(min_score)))
+        config = replace(config, model=settings)
+        classifier = load_classifier(config)
+    return config, classifier
 
 
 def _plots(report: RunReport, config: DeploymentConfig, channel: int | None, per_label: int) -> dict[str, Any]:

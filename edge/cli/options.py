@@ -23,6 +23,14 @@ config_option = click.option(
     help="Deployment YAML, or a shipped deployment's name (narw-upcall, multispecies, beluga, generic). Default: generic broadband settings "
     "at each recording's own sample rate.",
 )
+# pamedge's version and the Python running it: what a bug report needs first
+version_option = click.version_option(
+    None,
+    "-V",
+    "--version",
+    package_name="pamedge",
+    message="%(prog)s (pamedge) %(version)s, Python " + sys.version.split()[0],
+)
 hydrophones_option = click.option(
     "--hydrophones",
     "hydrophones_path",

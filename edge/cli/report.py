@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from edge.cli.options import domain_errors, fail
+from edge.cli.options import domain_errors, fail, version_option
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@version_option
 @click.argument("outdir", type=click.Path(file_okay=False))
 @click.option(
     "-o",

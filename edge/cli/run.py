@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from edge.cli.options import EXIT_OK, EXIT_SOME_FAILED, domain_errors, fail, hydrophones_option, one_line
+from edge.cli.options import (
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    domain_errors,
+    fail,
+    hydrophones_option,
+    one_line,
+    version_option,
+)
 
 if TYPE_CHECKING:
     from edge.classify import Classifier
@@ -44,6 +52,7 @@ def _status(config_path: str) -> None:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@version_option
 @click.argument("files", nargs=-1, type=click.Path())
 @click.option(
     "--config",

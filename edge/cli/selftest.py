@@ -7,12 +7,13 @@ import sys
 
 import click
 
-from edge.cli.options import EXIT_OK, EXIT_USAGE, domain_errors, fail
+from edge.cli.options import EXIT_OK, EXIT_USAGE, domain_errors, fail, version_option
 
 EXIT_FAILED = 1
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@version_option
 @click.argument("model", required=False, metavar="[MODEL]")
 @click.option(
     "--backend",

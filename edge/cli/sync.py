@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from edge.cli.options import domain_errors, fail
+from edge.cli.options import domain_errors, fail, version_option
 
 if TYPE_CHECKING:
     from edge.sync.config import SyncConfig
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@version_option
 def main() -> None:
     """Telemetry from the buoy: pack the detection log into frames (docs/reference/frames.md) and send
     them through the outbox.  Exit status 0, 1 frames left unsent, 2 usage error."""

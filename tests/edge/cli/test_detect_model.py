@@ -125,3 +125,34 @@ def test_onnx_and_tflite_backends_give_the_same_detections(card, deployment, tmp
     assert max(abs(a - b) for a, b in matched) <= 0.1
     assert json.loads((outs["tflite"] / "run.json").read_text())["model"]["file"] == "model.int8.tflite"
     assert np.all([d["model"].startswith("tiny-single@") for d in tflite])
+
+
+def test_min_score_threads_and_batch_size_override_the_deployment(card, deployment, tmp_path):
+    runner = CliRunner()
+    base = runner.invoke(main, [str(card), "-o", str(tmp_path / "base"), "--config", str(deployment), "-q"])
+    assert base.exit_code == 0, base.output
+    strict = runner.invoke(
+        main,
+        [str(card), "-o", str(tmp_path / "strict"), "--config", str(deployment), "-q"]
+        + ["--min-score", "0.7", "--threads", "2", "--batch-size", "5"],
+    )
+    assert strict.exit_code == 0, strict.output
+    kept, every = rows(tmp_path / "strict"), rows(tmp_path / "base")
+    assert kept and len(kept) < len(every) and all(float(r["score"]) >= 0.7 for r in kept)
+    # the same ROIs scored alike: what --min-score keeps is what the default run scored >= 0.7
+    assert sorted((r["file"], r["start_s"]) for r in kept) == sorted(
+        (r["file"], r["start_s"]) for r in every if float(r["score"]) >= 0.7
+    )
+    run = json.loads((tmp_path / "strict" / "run.json").read_text())
+    model = run["config"]["settings"]["model"]
+    assert (model["threads"], model["batch_size"], model["thresholds"]) == (2, 5, {"upcall": 0.7})
+    assert run["model"]["thresholds"] == {"upcall": 0.7}
+    assert run["config"]["hash"] != json.loads((tmp_path / "base" / "run.json").read_text())["config"]["hash"]
+
+
+def test_version_and_model_options_without_a_model(card, tmp_path):
+    runner = CliRunner()
+    version = runner.invoke(main, ["--version"], prog_name="edge-detect")
+    assert version.exit_code == 0 and version.output.startswith("edge-detect (pamedge) ") and "Python" in version.output
+    clash = runner.invoke(main, [str(card), "-o", str(tmp_path / "x"), "--no-model", "--min-score", "0.5"])
+    assert clash.exit_code == 2 and "--no-model writes ROIs without a classifier" in clash.output
