@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from edge import __version__, resample
-from edge._hashing import file_sha256
+from edge._hashing import file_sha256, stable_hash
 from edge.audio import discover, probe
 from edge.calibration import Calibration, HydrophoneTable
 from edge.classify import Classifier
@@ -37,9 +37,11 @@ from edge.log import build_log
 from edge.outputs import (
     DETECTION_COLUMNS,
     LEVEL_COLUMNS,
+    RAVEN_RUN_COLUMNS,
     StagedFiles,
     detection_row,
     level_row,
+    raven_rows,
     raven_table,
     unique_stems,
     write_atomic,
@@ -51,6 +53,7 @@ from edge.types import AudioInfo, Detection, LevelRow
 PART_VERSION = 1
 # what a run (and edge-detect --plots, edge-report) writes in OUTDIR: an earlier run's are never
 # replaced silently, and --overwrite removes them all (no stale Raven table stays beside new ones)
+RAVEN_RUN_TABLE = "all.selections.txt"  # in raven/, beside each recording's own table
 RUN_OUTPUTS = (
     "run.json",
     ".parts",
@@ -170,7 +173,12 @@ def _identity(path: Path) -> dict[str, Any]:
 
 def _raven_names(paths: list[Path]) -> dict[Path, str]:
     """One selection-table name per recording (edge.outputs.unique_stems)."""
-    return {p: f"{stem}.selections.txt" for p, stem in unique_stems(paths).items()}
+    names = {p: f"{stem}.selections.txt" for p, stem in unique_stems(paths).items()}
+    # a recording called all.wav must not take the run-level table's name
+    return {
+        p: name if name != RAVEN_RUN_TABLE else f"all_{stable_hash(os.path.abspath(p))[:8]}.selections.txt"
+        for p, name in names.items()
+    }
 
 
 class _Parts:
@@ -541,18 +549,28 @@ def _part_dict(outcome: FileOutcome, run_key: dict[str, Any], path: Path) -> dic
 def _assemble(report: RunReport, level_header: list[str], staged: StagedFiles) -> None:
     """``detections.csv``, ``levels.csv`` and the detection log, streamed one recording's
     part at a time into ``staged`` (memory holds one recording's records, however many)."""
+    (report.outdir / "raven").mkdir(exist_ok=True)
     with (
         open(staged.path("detections.csv"), "w", encoding="utf-8", newline="") as det_fh,
         open(staged.path("levels.csv"), "w", encoding="utf-8", newline="") as lev_fh,
+        open(staged.path(f"raven/{RAVEN_RUN_TABLE}"), "w", encoding="utf-8", newline="") as raven_fh,
     ):
         detections, levels = csv.writer(det_fh, lineterminator="\n"), csv.writer(lev_fh, lineterminator="\n")
+        raven = csv.writer(raven_fh, delimiter="\t", lineterminator="\n")
         detections.writerow(DETECTION_COLUMNS)
         levels.writerow(level_header)
+        raven.writerow(RAVEN_RUN_COLUMNS)
 
         def batches() -> Iterator[list[Detection]]:
+            offset_s, selections = 0.0, 0
             for light in report.files:
                 f = report.full(light)
                 detections.writerows(detection_row(d) for d in f.detections)
+                if f.status == "ok":  # recordings laid end to end in run order, as Raven opens a file list
+                    path = os.path.abspath(f.file)
+                    raven.writerows(raven_rows(f.detections, first=selections + 1, offset_s=offset_s, path=path))
+                    selections += len(f.detections)
+                    offset_s += f.details.get("duration_s", f.audio_s)
                 index = {name: i for i, name in enumerate(f.level_bands)}
                 for row in f.levels:
                     cells = level_row(row)
@@ -564,7 +582,7 @@ def _assemble(report: RunReport, level_header: list[str], staged: StagedFiles) -
 
         log = report.outdir / "detections.sqlite"
         build_log(staged.path(log.name), batches(), log)
-        for fh in (det_fh, lev_fh):
+        for fh in (det_fh, lev_fh, raven_fh):
             fh.flush()
             os.fsync(fh.fileno())
 

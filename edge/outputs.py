@@ -40,6 +40,7 @@ DETECTION_COLUMNS = (
     "calibration_db",
 )
 LEVEL_COLUMNS = ("file", "start_utc", "start_s", "duration_s", "broadband_db")
+RAVEN_RUN_EXTRA = ("Begin Path", "File Offset (s)", "Begin File")
 RAVEN_COLUMNS = (
     "Selection",
     "View",
@@ -54,6 +55,9 @@ RAVEN_COLUMNS = (
     "Received Level (dB re 1 uPa)",
     "Begin UTC",
 )
+# raven/all.selections.txt: every recording's selections on one time line, each saying which
+# file it is in and where (Raven opens the sound files a table names in Begin Path)
+RAVEN_RUN_COLUMNS = (*RAVEN_COLUMNS, *RAVEN_RUN_EXTRA)
 
 
 def _fmt(value: float, digits: int) -> str:
@@ -108,25 +112,35 @@ def csv_text(header: Sequence[str] | None, rows: Iterable[Sequence[str]], *, del
 
 def raven_table(detections: Sequence[Detection]) -> str:
     """A Raven Pro selection table (tab-separated; channels count from 1 in Raven)."""
+    return csv_text(RAVEN_COLUMNS, raven_rows(detections), delimiter="\t")
+
+
+def raven_rows(
+    detections: Sequence[Detection], *, first: int = 1, offset_s: float = 0.0, path: str | None = None
+) -> list[list[str]]:
+    """Selection-table rows numbered from ``first``; with ``path``, the run-level table's
+    columns too: times on the run's time line (``offset_s``: the recording's start on it),
+    ``Begin Path``, ``File Offset (s)`` and ``Begin File`` (:data:`RAVEN_RUN_COLUMNS`)."""
     rows = []
-    for i, d in enumerate(detections, start=1):
-        rows.append(
-            [
-                str(i),
-                "Spectrogram 1",
-                str(d.channel + 1),
-                _fmt(d.start_s, 3),
-                _fmt(d.end_s, 3),
-                _fmt(d.low_hz, 1),
-                _fmt(d.high_hz, 1),
-                d.label,
-                _fmt(d.score, 4),
-                _fmt(d.snr_db, 2),
-                _fmt(d.received_level_db, 2),
-                d.start_utc,
-            ]
-        )
-    return csv_text(RAVEN_COLUMNS, rows, delimiter="\t")
+    for i, d in enumerate(detections, start=first):
+        row = [
+            str(i),
+            "Spectrogram 1",
+            str(d.channel + 1),
+            _fmt(d.start_s + offset_s, 3),
+            _fmt(d.end_s + offset_s, 3),
+            _fmt(d.low_hz, 1),
+            _fmt(d.high_hz, 1),
+            d.label,
+            _fmt(d.score, 4),
+            _fmt(d.snr_db, 2),
+            _fmt(d.received_level_db, 2),
+            d.start_utc,
+        ]
+        if path is not None:
+            row += [path, _fmt(d.start_s, 3), os.path.basename(path)]
+        rows.append(row)
+    return rows
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -103,7 +103,7 @@ def render(
         f"<title>{esc(f'pamedge run report: {name}')}</title><style>{CSS}</style></head><body><main>",
         f"<h1>Run report: {esc(name or 'deployment')}</h1>",
         f'<p class="sub">{esc(data.outdir)} &middot; finished {esc(data.run.get("finished_utc", "?"))}</p>',
-        _summary(data, effort),
+        _summary(data, effort, report_dir),
         _failures(data),
         _detections(data, bins, charts.get("detections")),
         _levels(data, charts.get("levels")),
@@ -117,7 +117,7 @@ def render(
     return "\n".join(parts) + "\n"
 
 
-def _summary(data: RunData, effort: Effort) -> str:
+def _summary(data: RunData, effort: Effort, report_dir: Path) -> str:
     run, totals = data.run, data.run.get("totals") or {}
     config = run.get("config") or {}
     audio_s = sum(f.audio_s for f in data.ok)
@@ -168,7 +168,11 @@ def _summary(data: RunData, effort: Effort) -> str:
         ),
         ("command", " ".join(map(str, run.get("command") or []))),
     ]
-    out.append(_table(None, [[f"<b>{esc(k)}</b>", path_html(v)] for k, v in rows]))
+    cells = [[f"<b>{esc(k)}</b>", path_html(v)] for k, v in rows]
+    run_table = data.outdir / "raven" / "all.selections.txt"
+    if run_table.is_file():  # every selection of the run, opening the sound files in Raven
+        cells.append(["<b>Raven, whole run</b>", _link(run_table, report_dir, "raven/all.selections.txt")])
+    out.append(_table(None, cells))
     per_label = [
         [
             esc(label),

@@ -72,7 +72,7 @@ def test_bad_files_are_reported_and_good_ones_processed(tmp_path, write_audio, r
         found = {os.path.basename(r["file"]) for r in csv.DictReader(fh)}
     assert {"20240501_120000.wav", "20240501_120040.wav", "20240501_120100.flac", "20240501_120120.wav"} <= found
     assert sorted(p.name for p in (out / "raven").iterdir()) == sorted(
-        n.rsplit(".", 1)[0] + ".selections.txt" for n in ok
+        [n.rsplit(".", 1)[0] + ".selections.txt" for n in ok] + ["all.selections.txt"]
     )
     assert run["files"][4]["channels"] == 2 and run["files"][1]["subtype"] == "PCM_24"
 
@@ -137,6 +137,6 @@ def test_an_earlier_run_in_outdir_is_never_replaced_silently(tmp_path, write_aud
     assert both.exit_code == 2 and "give one" in both.output
 
     assert runner.invoke(main, [str(b), "-o", str(out), "-q", "--no-model", "--overwrite"]).exit_code == 0
-    assert sorted(p.name for p in (out / "raven").iterdir()) == ["20240501_130000.selections.txt"]
+    assert sorted(p.name for p in (out / "raven").iterdir()) == ["20240501_130000.selections.txt", "all.selections.txt"]
     assert [f["file"] for f in json.loads((out / "run.json").read_text())["files"]] == [str(b / "20240501_130000.wav")]
     assert (out / "notes.txt").read_text() == "mine\n"  # only pamedge's outputs are replaced

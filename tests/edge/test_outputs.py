@@ -194,7 +194,7 @@ def test_edge_detect_with_an_80_character_cjk_recording_name(tmp_path, write_aud
     result = CliRunner().invoke(main, [str(tmp_path / "rec"), "-o", str(out), "--no-model", "-q"])
     assert result.exit_code == 0, result.output
     tables = sorted(p.name for p in (out / "raven").iterdir())
-    assert len(tables) == 2 and all(len(t.encode()) <= 255 for t in tables)
+    assert len(tables) == 3 and "all.selections.txt" in tables and all(len(t.encode()) <= 255 for t in tables)
     assert (out / "detections.csv").is_file() and (out / "run.json").is_file()
     rows = list(csv.DictReader(io.StringIO((out / "detections.csv").read_text())))
     assert {os.path.basename(r["file"]) for r in rows} == {f"{LONG_STEM}.wav", "short.wav"}
@@ -212,3 +212,54 @@ def test_a_newline_in_a_file_name_does_not_split_its_failed_line(tmp_path):
     result = CliRunner().invoke(main, [str(tmp_path / "rec"), "-o", str(tmp_path / "out"), "--no-model", "-q"])
     lines = [line for line in result.stderr.splitlines() if line.startswith("failed:")]
     assert len(lines) == 1 and "x\\nfailed: forged.wav" in lines[0], result.stderr
+
+
+def test_the_run_level_raven_table_opens_every_recording_on_one_time_line(tmp_path, write_audio):
+    """raven/all.selections.txt: Raven's selection-table columns plus Begin Path (the sound
+    file, absolute), File Offset (s) (the time in it) and Begin File; Begin Time on the time line
+    of the recordings laid end to end in run order, as Raven opens a list of files."""
+    from click.testing import CliRunner
+
+    from edge.cli.detect import main
+    from tests.support.daemon import RATE, upcalls
+
+    rng = np.random.default_rng(12)
+    names = ["site_20240501_120000.wav", "site_20240501_120100.wav"]
+    for name in names:
+        write_audio(name, upcalls(60.0, rng, calls_per_min=8), RATE, folder=tmp_path / "rec")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, [str(tmp_path / "rec"), "-o", str(out), "--config", "narw-upcall", "--no-model", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO((out / "raven" / "all.selections.txt").read_text()), delimiter="\t"))
+    assert list(rows[0])[:7] == [
+        "Selection",
+        "View",
+        "Channel",
+        "Begin Time (s)",
+        "End Time (s)",
+        "Low Freq (Hz)",
+        "High Freq (Hz)",
+    ]
+    assert list(rows[0])[-3:] == ["Begin Path", "File Offset (s)", "Begin File"]
+    assert [int(r["Selection"]) for r in rows] == list(range(1, len(rows) + 1))
+    per_file = {
+        n: list(csv.DictReader(io.StringIO((out / "raven" / f"{n[:-4]}.selections.txt").read_text()), delimiter="\t"))
+        for n in names
+    }
+    assert len(rows) == sum(map(len, per_file.values())) > 2
+    offsets = {names[0]: 0.0, names[1]: 60.0}
+    for row in rows:
+        name = row["Begin File"]
+        assert row["Begin Path"] == str(tmp_path / "rec" / name) and os.path.isfile(row["Begin Path"])
+        mine = next(r for r in per_file[name] if r["Begin Time (s)"] == row["File Offset (s)"])
+        assert float(row["Begin Time (s)"]) == pytest.approx(float(mine["Begin Time (s)"]) + offsets[name], abs=0.001)
+        assert float(row["End Time (s)"]) - float(row["Begin Time (s)"]) == pytest.approx(
+            float(mine["End Time (s)"]) - float(mine["Begin Time (s)"]), abs=0.002
+        )
+        assert (row["Low Freq (Hz)"], row["High Freq (Hz)"], row["Label"]) == (
+            mine["Low Freq (Hz)"],
+            mine["High Freq (Hz)"],
+            mine["Label"],
+        )
