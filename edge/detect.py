@@ -51,6 +51,9 @@ from edge.quality import SignalQuality
 from edge.types import AudioInfo, Detection, LevelRow
 
 PART_VERSION = 1
+# what edge-detect can write besides run.json: detections.csv, levels.csv, detections.sqlite,
+# and the Raven tables (raven/: one per recording and raven/all.selections.txt)
+OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven"})
 # what a run (and edge-detect --plots, edge-report) writes in OUTDIR: an earlier run's are never
 # replaced silently, and --overwrite removes them all (no stale Raven table stays beside new ones)
 RAVEN_RUN_TABLE = "all.selections.txt"  # in raven/, beside each recording's own table
@@ -79,6 +82,7 @@ class RunOptions:
     allow_truncated: bool = False  # process the samples a short WAV holds (said per file)
     resume: bool = False  # keep what an earlier run with the same settings committed
     overwrite: bool = False  # replace an earlier run's outputs in OUTDIR (else refused)
+    outputs: frozenset[str] = OUTPUTS  # which of the run's files to write (run.json always)
     command: tuple[str, ...] | None = None  # for run.json; None: this process's argv
 
     def prepare(self, path: str | Path, config: DeploymentConfig) -> Prepared:
@@ -368,7 +372,7 @@ def committed(ctx: RunContext, path: Path) -> tuple[FileOutcome, list[np.ndarray
 def commit(ctx: RunContext, path: Path, outcome: FileOutcome, state: list[np.ndarray] | None) -> None:
     """Make one recording's results durable: its Raven table, then its part."""
     try:
-        if outcome.status == "ok":
+        if outcome.status == "ok" and "raven" in ctx.options.outputs:
             write_atomic(ctx.outdir / "raven" / ctx.raven_names[path], raven_table(outcome.detections))
         ctx.parts.save(path, _part_dict(outcome, ctx.run_key, path), state)
     except OSError as exc:  # a full or read-only card: stop here, keep what is committed
@@ -384,7 +388,7 @@ def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) ->
     report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s, ctx.skipped, ctx.parts)
     staged = StagedFiles(ctx.outdir)
     try:
-        _assemble(report, ctx.level_header, staged)
+        _assemble(report, ctx.level_header, staged, ctx.options.outputs)
         staged.text("run.json", _run_json(report, ctx))
         staged.commit()
     except (OSError, MemoryError) as exc:
@@ -546,45 +550,62 @@ def _part_dict(outcome: FileOutcome, run_key: dict[str, Any], path: Path) -> dic
     return data
 
 
-def _assemble(report: RunReport, level_header: list[str], staged: StagedFiles) -> None:
-    """``detections.csv``, ``levels.csv`` and the detection log, streamed one recording's
-    part at a time into ``staged`` (memory holds one recording's records, however many)."""
-    (report.outdir / "raven").mkdir(exist_ok=True)
-    with (
-        open(staged.path("detections.csv"), "w", encoding="utf-8", newline="") as det_fh,
-        open(staged.path("levels.csv"), "w", encoding="utf-8", newline="") as lev_fh,
-        open(staged.path(f"raven/{RAVEN_RUN_TABLE}"), "w", encoding="utf-8", newline="") as raven_fh,
-    ):
-        detections, levels = csv.writer(det_fh, lineterminator="\n"), csv.writer(lev_fh, lineterminator="\n")
-        raven = csv.writer(raven_fh, delimiter="\t", lineterminator="\n")
-        detections.writerow(DETECTION_COLUMNS)
-        levels.writerow(level_header)
-        raven.writerow(RAVEN_RUN_COLUMNS)
+def _assemble(report: RunReport, level_header: list[str], staged: StagedFiles, outputs: frozenset[str]) -> None:
+    """The run's tables (``detections.csv``, ``levels.csv``, ``raven/all.selections.txt``) and
+    detection log, those of ``outputs``, streamed one recording's part at a time into ``staged``
+    (memory holds one recording's records, however many)."""
+    files: list[Any] = []
+    writers: dict[str, Any] = {}
+
+    def table(kind: str, name: str, header: Sequence[str], delimiter: str = ",") -> None:
+        if kind in outputs:
+            fh = open(staged.path(name), "w", encoding="utf-8", newline="")
+            files.append(fh)
+            writers[kind] = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
+            writers[kind].writerow(header)
+
+    try:
+        if "raven" in outputs:
+            (report.outdir / "raven").mkdir(exist_ok=True)
+        table("csv", "detections.csv", DETECTION_COLUMNS)
+        table("levels", "levels.csv", level_header)
+        table("raven", f"raven/{RAVEN_RUN_TABLE}", RAVEN_RUN_COLUMNS, "\t")
 
         def batches() -> Iterator[list[Detection]]:
             offset_s, selections = 0.0, 0
             for light in report.files:
                 f = report.full(light)
-                detections.writerows(detection_row(d) for d in f.detections)
-                if f.status == "ok":  # recordings laid end to end in run order, as Raven opens a file list
+                if "csv" in writers:
+                    writers["csv"].writerows(detection_row(d) for d in f.detections)
+                if "raven" in writers and f.status == "ok":  # recordings end to end, as Raven opens a file list
                     path = os.path.abspath(f.file)
-                    raven.writerows(raven_rows(f.detections, first=selections + 1, offset_s=offset_s, path=path))
+                    writers["raven"].writerows(
+                        raven_rows(f.detections, first=selections + 1, offset_s=offset_s, path=path)
+                    )
                     selections += len(f.detections)
                     offset_s += f.details.get("duration_s", f.audio_s)
-                index = {name: i for i, name in enumerate(f.level_bands)}
-                for row in f.levels:
-                    cells = level_row(row)
-                    base, bands = cells[: len(LEVEL_COLUMNS)], cells[len(LEVEL_COLUMNS) :]
-                    levels.writerow(
-                        base + [bands[index[c]] if c in index else "" for c in level_header[len(LEVEL_COLUMNS) :]]
-                    )
+                if "levels" in writers:
+                    index = {name: i for i, name in enumerate(f.level_bands)}
+                    for row in f.levels:
+                        cells = level_row(row)
+                        base, bands = cells[: len(LEVEL_COLUMNS)], cells[len(LEVEL_COLUMNS) :]
+                        writers["levels"].writerow(
+                            base + [bands[index[c]] if c in index else "" for c in level_header[len(LEVEL_COLUMNS) :]]
+                        )
                 yield f.detections
 
-        log = report.outdir / "detections.sqlite"
-        build_log(staged.path(log.name), batches(), log)
-        for fh in (det_fh, lev_fh, raven_fh):
+        if "sqlite" in outputs:
+            log = report.outdir / "detections.sqlite"
+            build_log(staged.path(log.name), batches(), log)
+        else:
+            for _ in batches():
+                pass
+        for fh in files:
             fh.flush()
             os.fsync(fh.fileno())
+    finally:
+        for fh in files:
+            fh.close()
 
 
 def _versions() -> dict[str, str]:
@@ -618,7 +639,7 @@ def _run_json(report: RunReport, ctx: RunContext) -> str:
             "detections": f.detection_count,
             **f.details,
         }
-        if f.status == "ok":
+        if f.status == "ok" and "raven" in ctx.options.outputs:
             entry["raven"] = f"raven/{names[f.file]}"
         files.append(entry)
     doc = {
@@ -631,6 +652,7 @@ def _run_json(report: RunReport, ctx: RunContext) -> str:
         "calibration_table": {"path": table.path if table else "", "sha256": ctx.table_hash},
         "model": classifier.describe() if classifier is not None else None,
         "files": files,
+        "outputs": sorted(ctx.options.outputs),
         "skipped": report.skipped,
         "totals": {
             "files": len(report.files),

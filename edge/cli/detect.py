@@ -73,6 +73,15 @@ if TYPE_CHECKING:
     help="Windows per inference batch; overrides the deployment's model.batch_size.",
 )
 @click.option(
+    "--outputs",
+    "outputs_text",
+    default="csv,levels,sqlite,raven",
+    show_default=True,
+    metavar="LIST",
+    help="Which outputs to write besides run.json, comma-separated: csv (detections.csv), levels "
+    "(levels.csv), sqlite (detections.sqlite, the log edge-sync sends from), raven (raven/).",
+)
+@click.option(
     "--resume", is_flag=True, help="Skip recordings already completed in OUTDIR by a run with the same settings."
 )
 @click.option(
@@ -137,6 +146,7 @@ def main(
     min_score: float | None,
     threads: int | None,
     batch_size: int | None,
+    outputs_text: str,
     resume: bool,
     overwrite: bool,
     channel: int | None,
@@ -161,6 +171,11 @@ def main(
     from edge.detect import FileOutcome, RunOptions, detect
 
     config = load_deployment(config_path)
+    from edge.detect import OUTPUTS
+
+    outputs = frozenset(o.strip() for o in outputs_text.split(",") if o.strip())
+    if not outputs or outputs - OUTPUTS:
+        fail(f"--outputs {outputs_text!r}: expected a comma-separated list of {', '.join(sorted(OUTPUTS))}")
     if resume and overwrite:
         fail("--resume continues the run in OUTDIR, --overwrite replaces it: give one")
     if chunk_s is not None and scheduler is None:
@@ -197,6 +212,7 @@ def main(
         allow_truncated=allow_truncated,
         resume=resume,
         overwrite=overwrite,
+        outputs=outputs,
         command=tuple(sys.argv),
     )
     if scheduler is not None:

@@ -140,3 +140,22 @@ def test_an_earlier_run_in_outdir_is_never_replaced_silently(tmp_path, write_aud
     assert sorted(p.name for p in (out / "raven").iterdir()) == ["20240501_130000.selections.txt", "all.selections.txt"]
     assert [f["file"] for f in json.loads((out / "run.json").read_text())["files"]] == [str(b / "20240501_130000.wav")]
     assert (out / "notes.txt").read_text() == "mine\n"  # only pamedge's outputs are replaced
+
+
+def test_outputs_writes_only_what_is_asked(tmp_path, write_audio, rng):
+    write_audio("20240501_120000.wav", 0.01 * rng.standard_normal(8000 * 5), 8000, folder=tmp_path / "a")
+    runner = CliRunner()
+    common = [str(tmp_path / "a"), "--no-model", "-q"]
+    assert runner.invoke(main, [*common, "-o", str(tmp_path / "all")]).exit_code == 0
+    some = runner.invoke(main, [*common, "-o", str(tmp_path / "some"), "--outputs", "csv,levels"])
+    assert some.exit_code == 0, some.output
+    assert {p.name for p in (tmp_path / "some").iterdir()} == {".parts", "detections.csv", "levels.csv", "run.json"}
+    for name in ("detections.csv", "levels.csv"):
+        assert (tmp_path / "some" / name).read_bytes() == (tmp_path / "all" / name).read_bytes()
+    run = json.loads((tmp_path / "some" / "run.json").read_text())
+    assert run["outputs"] == ["csv", "levels"] and "raven" not in run["files"][0]
+    bad = runner.invoke(main, [*common, "-o", str(tmp_path / "bad"), "--outputs", "csv,xml"])
+    assert (
+        bad.exit_code == 2
+        and "--outputs 'csv,xml': expected a comma-separated list of csv, levels, raven, sqlite" in bad.output
+    )
