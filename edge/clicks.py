@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,6 +46,7 @@ class ClickSettings:
     window_s: float = 0.002  # measured around each click's peak (half before, half after)
     train_max_ici_s: float = 2.0  # clicks closer than this belong to one train
     train_min_clicks: int = 3
+    train_max_s: float = 300.0  # a train this long is closed and another begins (snapping shrimp never stop)
 
     def __post_init__(self) -> None:
         v.number("fmin", self.fmin, minimum=0)
@@ -58,6 +60,7 @@ class ClickSettings:
         v.number("window_s", self.window_s, minimum=0.0002, maximum=0.1, why="samples held per click")
         v.number("train_max_ici_s", self.train_max_ici_s, minimum=0, exclusive=True, maximum=60, why="a minute")
         v.integer("train_min_clicks", self.train_min_clicks, minimum=1, maximum=1000, why="clicks held per train")
+        v.number("train_max_s", self.train_max_s, minimum=0, exclusive=True, maximum=3600, why="clicks held per train")
 
 
 @dataclass(frozen=True)
@@ -76,17 +79,21 @@ class Click:
     snr_db: float  # Teager-Kaiser energy over the floor
 
 
-@dataclass
-class _Train:
-    clicks: list[Click] = field(default_factory=list)
-
-
 class ImpulseDetector:
     """A :class:`~edge.types.CandidateStage` finding click trains in a stream at ``rate``;
     ``level_db`` is the calibration's full-scale SPL minus its gain, ``hop`` the frontend's
     (ROIs carry the frame they start in)."""
 
-    def __init__(self, settings: ClickSettings, rate: int, *, level_db: float, hop: int, first_frame: int = 0) -> None:
+    def __init__(
+        self,
+        settings: ClickSettings,
+        rate: int,
+        *,
+        level_db: float,
+        hop: int,
+        first_frame: int = 0,
+        on_click: Callable[[Click], None] | None = None,
+    ) -> None:
         from scipy.signal import butter  # design only, once per stream
 
         nyquist = rate / 2
@@ -119,8 +126,9 @@ class ImpulseDetector:
         self._peak_psi = 0.0
         self._floor_at_peak = 1.0
         self._pending: list[tuple[int, int, int, float]] = []  # excursions waiting for their window
-        self._train = _Train()
-        self.clicks: list[Click] = []  # every click measured, in time order (per-click outputs)
+        self._train: list[Click] = []  # the open train: memory holds it, never every click of a recording
+        self.n_clicks = 0
+        self.on_click = on_click  # sees every click measured, in time order (per-click outputs)
 
     # -- the CandidateStage protocol ----------------------------------------------------------
 
@@ -141,8 +149,8 @@ class ImpulseDetector:
         """No train returned later starts before its first click, nor before what is still
         waiting to be measured."""
         candidates = [self._y0 + len(self._y) - self._seg - self._half]
-        if self._train.clicks:
-            candidates.append(round((self._train.clicks[0].time_s - self.settings.window_s) * self.rate))
+        if self._train:
+            candidates.append(round((self._train[0].time_s - self.settings.window_s) * self.rate))
         if self._pending:
             candidates.append(self._pending[0][0] - self._half)
         if self._run is not None:
@@ -257,16 +265,21 @@ class ImpulseDetector:
     # -- trains ----------------------------------------------------------------------------
 
     def _add(self, click: Click) -> list[Roi]:
-        self.clicks.append(click)
+        self.n_clicks += 1
+        if self.on_click is not None:
+            self.on_click(click)
         out: list[Roi] = []
-        train = self._train.clicks
-        if train and click.time_s - train[-1].time_s > self.settings.train_max_ici_s:
+        train = self._train
+        if train and (
+            click.time_s - train[-1].time_s > self.settings.train_max_ici_s
+            or click.time_s - train[0].time_s > self.settings.train_max_s
+        ):
             out = self._close_train()
-        self._train.clicks.append(click)
+        self._train.append(click)
         return out
 
     def _close_train(self) -> list[Roi]:
-        clicks, self._train = self._train.clicks, _Train()
+        clicks, self._train = self._train, []
         if len(clicks) < self.settings.train_min_clicks:
             return []
         start = max(clicks[0].time_s - clicks[0].duration_s / 2, 0.0)

@@ -35,7 +35,9 @@ def clicks_in_noise(rng, seconds, times, snr_db, fc=20_000.0):
 
 
 def run(x, settings=None, block=SR):
-    d = ImpulseDetector(settings or ClickSettings(fmin=5000), SR, level_db=170.0, hop=512)
+    found = []
+    d = ImpulseDetector(settings or ClickSettings(fmin=5000), SR, level_db=170.0, hop=512, on_click=found.append)
+    d.clicks = found  # the test's record of every click (the detector itself keeps only the open train)
     rois = []
     for start in range(0, len(x), block):
         rois += d.push(EMPTY, AudioBlock(x[start : start + block], start))
@@ -90,6 +92,17 @@ def test_trains_split_at_long_gaps_into_rois(train):
     for r, first in zip(rois, (1.0, 10.0)):
         assert abs(r.start_s - first) < 0.001 and r.start_frame == int(r.start_s * SR) // 512
         assert 12_000 < r.low_hz < 20_000 < r.high_hz < 28_000
+
+
+def test_an_endless_click_stream_is_cut_into_trains_of_bounded_length():
+    """Snapping shrimp never stop: the open train (all the detector holds of the clicks) is
+    closed at train_max_s and another begins."""
+    rng = np.random.default_rng(6)
+    times = np.arange(0.2, 9.8, 0.1)
+    x = clicks_in_noise(rng, 10, times, np.full(len(times), 18.0))
+    d, rois = run(x, ClickSettings(fmin=5000, train_max_s=3.0))
+    assert len(rois) >= 3 and all(r.end_s - r.start_s <= 3.1 for r in rois)
+    assert sum(r.clicks for r in rois) == d.n_clicks == len(d.clicks) >= 0.95 * len(times)
 
 
 @pytest.mark.slow
