@@ -94,7 +94,7 @@ class ImpulseDetector:
         first_frame: int = 0,
         on_click: Callable[[Click], None] | None = None,
     ) -> None:
-        from scipy.signal import butter  # design only, once per stream
+        from scipy.signal import butter, sosfilt  # once per stream
 
         nyquist = rate / 2
         fmax = settings.fmax if settings.fmax is not None else 0.9 * nyquist
@@ -111,6 +111,7 @@ class ImpulseDetector:
             else butter(4, fmax / nyquist, btype="lowpass", output="sos")
         )
         self._zi = np.zeros((self._sos.shape[0], 2))
+        self._sosfilt = sosfilt
         self._seg = max(3, round(SEGMENT_S * rate))
         self._half = max(2, round(settings.window_s * rate / 2))
         self._sep = round(settings.min_separation_s * rate)
@@ -135,9 +136,7 @@ class ImpulseDetector:
     def push(self, frames: SpectralFrames, block: AudioBlock | None = None) -> list[Roi]:
         if block is None:
             raise ValueError("the impulse detector needs the samples the frames were made from")
-        from scipy.signal import sosfilt
-
-        y, self._zi = sosfilt(self._sos, np.asarray(block.samples, np.float64), zi=self._zi)
+        y, self._zi = self._sosfilt(self._sos, np.asarray(block.samples, np.float64), zi=self._zi)
         self._y = np.concatenate((self._y, y))
         return self._advance(final=False)
 

@@ -38,6 +38,7 @@ from edge.outputs import (
     DETECTION_COLUMNS,
     LEVEL_COLUMNS,
     RAVEN_RUN_COLUMNS,
+    RAVEN_RUN_TABLE,
     StagedFiles,
     detection_row,
     level_row,
@@ -56,7 +57,6 @@ PART_VERSION = 1
 OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven"})
 # what a run (and edge-detect --plots, edge-report) writes in OUTDIR: an earlier run's are never
 # replaced silently, and --overwrite removes them all (no stale Raven table stays beside new ones)
-RAVEN_RUN_TABLE = "all.selections.txt"  # in raven/, beside each recording's own table
 RUN_OUTPUTS = (
     "run.json",
     ".parts",
@@ -145,10 +145,10 @@ class RunReport:
         """``f`` with its detections and level rows, read back from its committed part."""
         if f.n_detections is None or f.status != "ok" or self.parts is None:
             return f
-        loaded = self.parts.load(Path(f.file))
-        if loaded is None:
+        part = self.parts.part(Path(f.file))
+        if part is None:
             raise PamedgeError(f"{self.outdir}: the committed part of {f.file} is missing")
-        return _outcome_from_part(loaded[0])
+        return _outcome_from_part(part)
 
     @property
     def failed(self) -> list[FileOutcome]:
@@ -195,11 +195,17 @@ class _Parts:
     def _key(self, path: Path) -> str:
         return hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:16]
 
-    def load(self, path: Path) -> tuple[dict[str, Any], list[np.ndarray] | None] | None:
-        json_path = self.dir / f"{self._key(path)}.json"
+    def part(self, path: Path) -> dict[str, Any] | None:
+        """The committed outcome of ``path`` (its records), without its noise state."""
         try:
-            part = json.loads(json_path.read_text())
+            part: dict[str, Any] = json.loads((self.dir / f"{self._key(path)}.json").read_text())
         except (OSError, ValueError):
+            return None
+        return part
+
+    def load(self, path: Path) -> tuple[dict[str, Any], list[np.ndarray] | None] | None:
+        part = self.part(path)
+        if part is None:
             return None
         state = None
         npz = self.dir / f"{self._key(path)}.npz"

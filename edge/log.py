@@ -20,30 +20,12 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from edge.errors import PamedgeError
-from edge.types import Detection
+from edge.types import DETECTION_FIELDS, Detection
 
 L = TypeVar("L", bound="DetectionLog")
 
 SCHEMA_VERSION = 1
-_FIELDS = (
-    "file",
-    "channel",
-    "start_utc",
-    "start_s",
-    "end_s",
-    "low_hz",
-    "high_hz",
-    "label",
-    "score",
-    "snr_db",
-    "received_level_db",
-    "head",
-    "deployment",
-    "model",
-    "config_hash",
-    "hydrophone",
-    "calibration_db",
-)
+_FIELDS = DETECTION_FIELDS
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS detections (
@@ -92,8 +74,8 @@ class DetectionLog:
                     raise LogError(f"{path}: detection log schema {row[0]}, this pamedge reads {SCHEMA_VERSION}")
         except sqlite3.OperationalError as exc:
             self.conn.close()
-            if "full" in str(exc):  # "database or disk is full": the card, not the file
-                raise OSError(errno.ENOSPC, f"the disk is full ({exc})", str(path)) from None
+            if "full" in str(exc):
+                raise _disk_error(exc, path) from None
             raise LogError(f"{path}: cannot be opened as a detection log: {exc}") from None
         except sqlite3.DatabaseError as exc:
             self.conn.close()
@@ -191,23 +173,30 @@ def build_log(tmp: Path, batches: Iterable[Sequence[Detection]], final: Path) ->
                 log.append(batch)
             log.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             log.conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to copy off the card
-    except sqlite3.OperationalError as exc:  # "database or disk is full": the card, not the log
-        raise OSError(errno.ENOSPC if "full" in str(exc) else errno.EIO, str(exc), str(final)) from None
+    except sqlite3.OperationalError as exc:
+        raise _disk_error(exc, final) from None
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     for stale in (final.with_name(final.name + "-wal"), final.with_name(final.name + "-shm")):
         stale.unlink(missing_ok=True)  # a journal left by a reader must not be replayed onto the new file
 
 
+def _disk_error(exc: sqlite3.OperationalError, path: str | Path) -> OSError:
+    """SQLite's failure to write as the OSError it stands for ("database or disk is full":
+    the card, not the log), naming the file."""
+    return OSError(errno.ENOSPC if "full" in str(exc) else errno.EIO, str(exc), str(path))
+
+
 def write_log(path: str | Path, detections: Sequence[Detection]) -> None:
     """Write a new log holding exactly ``detections`` at ``path``, atomically: a run killed
     while writing leaves the previous file (or none), never a partial one."""
+    from edge.outputs import StagedFiles
+
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    staged = StagedFiles(path.parent)
     try:
-        build_log(tmp, [detections], path)
-        os.replace(tmp, path)
+        build_log(staged.path(path.name), [detections], path)
+        staged.commit()
     except BaseException:
-        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
-            leftover.unlink(missing_ok=True)
+        staged.discard()
         raise

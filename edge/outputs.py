@@ -16,29 +16,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from edge.types import Detection, LevelRow
+from edge.types import DETECTION_FIELDS, Detection, LevelRow
 
 P = TypeVar("P", str, Path)
 
-DETECTION_COLUMNS = (
-    "file",
-    "channel",
-    "start_utc",
-    "start_s",
-    "end_s",
-    "low_hz",
-    "high_hz",
-    "label",
-    "score",
-    "snr_db",
-    "received_level_db",
-    "head",
-    "deployment",
-    "model",
-    "config_hash",
-    "hydrophone",
-    "calibration_db",
-)
+DETECTION_COLUMNS = DETECTION_FIELDS
 LEVEL_COLUMNS = ("file", "start_utc", "start_s", "duration_s", "broadband_db")
 RAVEN_RUN_EXTRA = ("Begin Path", "File Offset (s)", "Begin File")
 RAVEN_COLUMNS = (
@@ -58,6 +40,7 @@ RAVEN_COLUMNS = (
 # raven/all.selections.txt: every recording's selections on one time line, each saying which
 # file it is in and where (Raven opens the sound files a table names in Begin Path)
 RAVEN_RUN_COLUMNS = (*RAVEN_COLUMNS, *RAVEN_RUN_EXTRA)
+RAVEN_RUN_TABLE = "all.selections.txt"  # in raven/, beside each recording's own table
 
 
 def _fmt(value: float, digits: int) -> str:
@@ -143,6 +126,14 @@ def raven_rows(
     return rows
 
 
+def write_synced(path: Path, text: str) -> None:
+    """``text`` into ``path``, on the disk when this returns."""
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` so that ``path`` holds either the old or the whole new content,
     even if the process is killed or the power is cut."""
@@ -150,10 +141,7 @@ def write_atomic(path: Path, text: str) -> None:
     # a fixed-length temporary name: ".NAME.tmp" of a name near the 255-byte limit cannot be created
     tmp = path.with_name(f".{hashlib.sha1(path.name.encode()).hexdigest()[:16]}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_synced(tmp, text)
         os.replace(tmp, path)
     except BaseException:  # a full card or an interrupt: leave no half-written temporary behind
         tmp.unlink(missing_ok=True)
@@ -178,10 +166,7 @@ class StagedFiles:
         return tmp
 
     def text(self, name: str, text: str) -> None:
-        with open(self.path(name), "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_synced(self.path(name), text)
 
     def commit(self) -> None:
         for tmp, final in self.staged:

@@ -35,6 +35,8 @@ class SignalQuality:
         energy = frames.psd.sum(axis=1, dtype=np.float64)  # NaN or inf where any bin is
         finite = np.isfinite(energy)
         silent = energy == 0
+        if finite.all() and not silent.any():  # the usual block: nothing to count
+            return None
         index = frames.first_frame + np.arange(frames.n_frames)
         mine = np.ones(frames.n_frames, bool) if owned is None else (index >= owned[0]) & (index < owned[1])
         if silent.any():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -107,6 +107,10 @@ class Detection:
     config_hash: str = ""
     hydrophone: str = ""
     calibration_db: float = float("nan")  # full-scale SPL used, dB re 1 uPa
+
+
+# a record's fields in order: the columns of detections.csv and of the detection log
+DETECTION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Detection))
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def commands(block: Block) -> list[list[str]]:
     return out
 
 
-def console_scripts() -> dict[str, click.Command]:
+def console_scripts() -> dict[str, metadata.EntryPoint]:
     found = {}
     for ep in metadata.entry_points(group="console_scripts"):
         if ep.dist is not None and ep.dist.name == "pamedge":

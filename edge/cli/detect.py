@@ -275,7 +275,7 @@ def _classifier(
             "was given; use --no-model to write ROIs as detections"
         )
     from edge.bundle import resolve
-    from edge.classify import load_classifier
+    from edge.classify import Classifier, load_classifier
 
     if model_ref is not None:  # from the command line: relative to the current folder
         settings = replace(settings, bundle=str(resolve(model_ref)))
@@ -285,9 +285,9 @@ def _classifier(
     config = replace(config, model=settings)
     classifier = load_classifier(config)
     if min_score is not None:  # every label the bundle knows, at one threshold, recorded in the config
-        settings = replace(settings, thresholds=dict.fromkeys(classifier.thresholds, float(min_score)))
+        settings = replace(settings, thresholds=dict.fromkeys(sorted(classifier.bundle.labels), float(min_score)))
         config = replace(config, model=settings)
-        classifier = load_classifier(config)
+        classifier = Classifier(classifier.bundle, classifier.backend, settings, "--min-score")
     return config, classifier
 
 

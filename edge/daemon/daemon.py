@@ -220,24 +220,7 @@ class Daemon:
                     **self._classify_kwargs(level),
                 )
         except (PamedgeError, ValueError, OSError) as exc:
-            row = Processed(
-                item.key,
-                str(item.path),
-                "failed",
-                " ".join(str(exc).split()),
-                "",
-                0.0,
-                None,
-                None,
-                utc_now(),
-                time.perf_counter() - t0,
-                level.label,
-                0,
-                0,
-                None,
-            )
-            self.log.commit_file(row, [], [], None)
-            return row, []
+            return self._failed(item, " ".join(str(exc).split()), level, time.perf_counter() - t0), []
         clipped = clipped_fraction(item.path, self.config.channel)
         self._simulated_cost(info, level)
         processing_s = time.perf_counter() - t0
@@ -295,24 +278,28 @@ class Daemon:
                     f"{item.path}: given up: it ended the daemon, then crashed the worker processing it in "
                     f"isolation {crashes} time{'s' * (crashes != 1)} (last: {outcome.how})"
                 )
-                row = Processed(
-                    item.key,
-                    str(item.path),
-                    "failed",
-                    reason,
-                    "",
-                    0.0,
-                    None,
-                    None,
-                    utc_now(),
-                    0.0,
-                    level.label,
-                    0,
-                    0,
-                    None,
-                )
-                self.log.commit_file(row, [], [], None)
-                return row
+                return self._failed(item, reason, level, 0.0)
+
+    def _failed(self, item: PendingFile, reason: str, level: Level, processing_s: float) -> Processed:
+        """Commit ``item`` as failed for ``reason`` and return its row."""
+        row = Processed(
+            item.key,
+            str(item.path),
+            "failed",
+            reason,
+            "",
+            0.0,
+            None,
+            None,
+            utc_now(),
+            processing_s,
+            level.label,
+            0,
+            0,
+            None,
+        )
+        self.log.commit_file(row, [], [], None)
+        return row
 
     def _simulated_cost(self, info: AudioInfo, level: Level) -> None:
         cost = self.settings.simulate_block_cost_s * LEVEL_COST[level]

@@ -10,8 +10,6 @@ it; the daemon dying (the worker goes with it, ``PR_SET_PDEATHSIG``) counts agai
 
 from __future__ import annotations
 
-import ctypes
-import multiprocessing
 import os
 import signal
 import time
@@ -56,6 +54,8 @@ def process_isolated(
     what it raises (a bad recording), returns :class:`WorkerCrash` when the worker dies or
     outlives ``timeout_s``.  ``on_wait`` is called about once a second meanwhile (the
     systemd watchdog)."""
+    import multiprocessing
+
     from edge.cluster.task import Job
     from edge.detect import RunOptions
 
@@ -104,6 +104,8 @@ def process_isolated(
 def _die_with(parent: int) -> None:
     """Ask the kernel to SIGKILL this process when the daemon dies (Linux), and leave at once
     if it already has."""
+    import ctypes
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

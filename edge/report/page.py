@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from edge import __version__
+from edge.outputs import RAVEN_RUN_TABLE
 from edge.report.data import DetectionRow, ReportSettings, RunData
 from edge.report.series import DetectionBins, Effort
 
@@ -169,9 +170,9 @@ def _summary(data: RunData, effort: Effort, report_dir: Path) -> str:
         ("command", " ".join(map(str, run.get("command") or []))),
     ]
     cells = [[f"<b>{esc(k)}</b>", path_html(v)] for k, v in rows]
-    run_table = data.outdir / "raven" / "all.selections.txt"
+    run_table = data.outdir / "raven" / RAVEN_RUN_TABLE
     if run_table.is_file():  # every selection of the run, opening the sound files in Raven
-        cells.append(["<b>Raven, whole run</b>", _link(run_table, report_dir, "raven/all.selections.txt")])
+        cells.append(["<b>Raven, whole run</b>", _link(run_table, report_dir, f"raven/{RAVEN_RUN_TABLE}")])
     out.append(_table(None, cells))
     per_label = [
         [
