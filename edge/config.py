@@ -31,6 +31,7 @@ from edge.types import BackendKind
 if TYPE_CHECKING:
     from edge.calibration import CalibrationSettings
     from edge.clicks import ClickSettings
+    from edge.ranking import RankingSettings
     from edge.daemon.config import RunSettings
     from edge.frontend import FrontendSpec
     from edge.levels import LevelSettings
@@ -174,6 +175,7 @@ SECTIONS: dict[str, Section] = {
     "run": Section("edge.config:_run"),
     "sync": Section("edge.config:_sync", optional=True),
     "clicks": Section("edge.clicks:ClickSettings", optional=True),
+    "ranking": Section("edge.ranking:RankingSettings", optional=True),
 }
 
 
@@ -202,6 +204,7 @@ class DeploymentConfig:
     sync: SyncConfig | None = _section("sync", hashed=False)  # telemetry to shore (edge-sync)
     model: ModelSettings | None = _section("model")  # the classifier (None: ROI-only)
     clicks: ClickSettings | None = _section("clicks")  # the impulse detector (None: off)
+    ranking: RankingSettings | None = _section("ranking")  # a ranked answer per recording (None: off)
     source: str = field(default="", metadata=v.SOURCE)
 
     def __post_init__(self) -> None:
@@ -263,7 +266,7 @@ class DeploymentConfig:
     def as_dict(self) -> dict[str, Any]:
         """What the run computes from: the fields that enter the hash."""
         data = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.metadata.get("hash", True)}
-        for optional in ("model", "clicks"):  # deployments keep the hash they had before these existed
+        for optional in ("model", "clicks", "ranking"):  # deployments keep the hash they had before these existed
             if data[optional] is None:
                 data.pop(optional)
         return data

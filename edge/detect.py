@@ -38,10 +38,12 @@ from edge.outputs import (
     DETECTION_COLUMNS,
     LEVEL_COLUMNS,
     RAVEN_RUN_COLUMNS,
+    RANKING_COLUMNS,
     RAVEN_RUN_TABLE,
     StagedFiles,
     detection_row,
     level_row,
+    ranking_rows,
     raven_rows,
     raven_table,
     unique_stems,
@@ -49,12 +51,13 @@ from edge.outputs import (
 )
 from edge.pipeline import Prepared, analysis_rate, prepare, process_recording, stamped_config
 from edge.quality import SignalQuality
-from edge.types import AudioInfo, Detection, LevelRow
+from edge.types import AudioInfo, Detection, LevelRow, Rank
 
 PART_VERSION = 1
 # what edge-detect can write besides run.json: detections.csv, levels.csv, detections.sqlite,
-# and the Raven tables (raven/: one per recording and raven/all.selections.txt)
-OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven"})
+# the Raven tables (raven/: one per recording and raven/all.selections.txt), and ranking.csv
+# (when the deployment ranks and a model runs)
+OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven", "ranking"})
 # what a run (and edge-detect --plots, edge-report) writes in OUTDIR: an earlier run's are never
 # replaced silently, and --overwrite removes them all (no stale Raven table stays beside new ones)
 RUN_OUTPUTS = (
@@ -63,6 +66,7 @@ RUN_OUTPUTS = (
     "detections.csv",
     "levels.csv",
     "detections.sqlite",
+    "ranking.csv",
     "raven",
     "plots",
     "report.html",
@@ -83,7 +87,20 @@ class RunOptions:
     resume: bool = False  # keep what an earlier run with the same settings committed
     overwrite: bool = False  # replace an earlier run's outputs in OUTDIR (else refused)
     outputs: frozenset[str] = OUTPUTS  # which of the run's files to write (run.json always)
+    top_k: int | None = None  # classes per recording in ranking.csv; None: the deployment's ranking.top_k
     command: tuple[str, ...] | None = None  # for run.json; None: this process's argv
+
+    def written(self, config: DeploymentConfig) -> frozenset[str]:
+        """The outputs a run writes: those asked for that it has (no ranking without a
+        ranking section and a model)."""
+        ranks = config.ranking is not None and self.classifier is not None
+        return self.outputs if ranks else self.outputs - {"ranking"}
+
+    def ranked(self, config: DeploymentConfig) -> int:
+        """Classes per recording in the ranking (0: no ranking)."""
+        if "ranking" not in self.written(config) or config.ranking is None:
+            return 0
+        return self.top_k or config.ranking.top_k
 
     def prepare(self, path: str | Path, config: DeploymentConfig) -> Prepared:
         """:func:`edge.pipeline.prepare` with these options."""
@@ -108,6 +125,7 @@ class FileOutcome:
     levels: list[LevelRow] = field(default_factory=list)
     level_bands: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    ranking: list[Rank] = field(default_factory=list)  # every class, most probable first (edge.ranking)
     # set by light(): the records are in the recording's part, not here
     n_detections: int | None = None
     label_counts: dict[str, int] | None = None
@@ -268,6 +286,7 @@ def _outcome_from_part(part: dict[str, Any]) -> FileOutcome:
         [LevelRow(**{**r, "bands_db": tuple(r["bands_db"])}) for r in part["levels"]],
         part["level_bands"],
         part["details"],
+        [Rank(**r) for r in part.get("ranking", [])],
     )
 
 
@@ -394,7 +413,7 @@ def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) ->
     report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s, ctx.skipped, ctx.parts)
     staged = StagedFiles(ctx.outdir)
     try:
-        _assemble(report, ctx.level_header, staged, ctx.options.outputs)
+        _assemble(report, ctx.level_header, staged, ctx.options.written(ctx.config), ctx.options.ranked(ctx.config))
         staged.text("run.json", _run_json(report, ctx))
         staged.commit()
     except (OSError, MemoryError) as exc:
@@ -490,6 +509,7 @@ def _process_one(
         res.level_bands,
         carried=noise_state is not None,
         quality=res.quality,
+        ranking=res.ranking,
     ), res.noise_state
 
 
@@ -517,6 +537,7 @@ def ok_outcome(
     *,
     carried: bool,
     quality: SignalQuality | None = None,
+    ranking: list[Rank] | None = None,
 ) -> FileOutcome:
     """The outcome of a recording processed whole; ``carried`` says the noise floor came
     from the previous recording, ``quality`` counts its unusable frames."""
@@ -541,7 +562,9 @@ def ok_outcome(
         "silent_s": round(quality.silent_frames * hop_s, 3),  # digital silence (edge.quality)
         "nonfinite_s": round(quality.nonfinite_frames * hop_s, 3),  # frames with NaN or inf samples
     }
-    return FileOutcome(str(path), "ok", "", info.duration_s, roi_count, detections, levels, list(level_bands), details)
+    return FileOutcome(
+        str(path), "ok", "", info.duration_s, roi_count, detections, levels, list(level_bands), details, ranking or []
+    )
 
 
 def _one_line(exc: Exception, path: Path) -> str:
@@ -556,8 +579,11 @@ def _part_dict(outcome: FileOutcome, run_key: dict[str, Any], path: Path) -> dic
     return data
 
 
-def _assemble(report: RunReport, level_header: list[str], staged: StagedFiles, outputs: frozenset[str]) -> None:
-    """The run's tables (``detections.csv``, ``levels.csv``, ``raven/all.selections.txt``) and
+def _assemble(
+    report: RunReport, level_header: list[str], staged: StagedFiles, outputs: frozenset[str], top_k: int = 0
+) -> None:
+    """The run's tables (``detections.csv``, ``levels.csv``, ``raven/all.selections.txt``,
+    ``ranking.csv`` with ``top_k`` classes per recording) and
     detection log, those of ``outputs``, streamed one recording's part at a time into ``staged``
     (memory holds one recording's records, however many)."""
     files: list[Any] = []
@@ -576,6 +602,7 @@ def _assemble(report: RunReport, level_header: list[str], staged: StagedFiles, o
         table("csv", "detections.csv", DETECTION_COLUMNS)
         table("levels", "levels.csv", level_header)
         table("raven", f"raven/{RAVEN_RUN_TABLE}", RAVEN_RUN_COLUMNS, "\t")
+        table("ranking", "ranking.csv", RANKING_COLUMNS)
 
         def batches() -> Iterator[list[Detection]]:
             offset_s, selections = 0.0, 0
@@ -583,6 +610,10 @@ def _assemble(report: RunReport, level_header: list[str], staged: StagedFiles, o
                 f = report.full(light)
                 if "csv" in writers:
                     writers["csv"].writerows(detection_row(d) for d in f.detections)
+                if "ranking" in writers and f.ranking:
+                    writers["ranking"].writerows(
+                        ranking_rows(f.file, f.details.get("channel", 0), f.ranking, top_k)
+                    )
                 if "raven" in writers and f.status == "ok":  # recordings end to end, as Raven opens a file list
                     path = os.path.abspath(f.file)
                     writers["raven"].writerows(
@@ -633,6 +664,7 @@ def _versions() -> dict[str, str]:
 
 def _run_json(report: RunReport, ctx: RunContext) -> str:
     config, table, classifier = ctx.config, ctx.options.table, ctx.options.classifier
+    top_k = ctx.options.ranked(config)
     names = {str(p): ctx.raven_names[p] for p in ctx.paths}
     files = []
     for f in report.files:
@@ -647,6 +679,8 @@ def _run_json(report: RunReport, ctx: RunContext) -> str:
         }
         if f.status == "ok" and "raven" in ctx.options.outputs:
             entry["raven"] = f"raven/{names[f.file]}"
+        if top_k and f.ranking:
+            entry["ranking"] = [asdict(r) for r in f.ranking[:top_k]]
         files.append(entry)
     doc = {
         "tool": "edge-detect",
@@ -658,7 +692,8 @@ def _run_json(report: RunReport, ctx: RunContext) -> str:
         "calibration_table": {"path": table.path if table else "", "sha256": ctx.table_hash},
         "model": classifier.describe() if classifier is not None else None,
         "files": files,
-        "outputs": sorted(ctx.options.outputs),
+        "outputs": sorted(ctx.options.written(config)),
+        "top_k": top_k or None,
         "skipped": report.skipped,
         "totals": {
             "files": len(report.files),

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from edge.types import DETECTION_FIELDS, Detection, LevelRow
+from edge.types import DETECTION_FIELDS, Detection, LevelRow, Rank
 
 P = TypeVar("P", str, Path)
 
@@ -41,6 +41,7 @@ RAVEN_COLUMNS = (
 # file it is in and where (Raven opens the sound files a table names in Begin Path)
 RAVEN_RUN_COLUMNS = (*RAVEN_COLUMNS, *RAVEN_RUN_EXTRA)
 RAVEN_RUN_TABLE = "all.selections.txt"  # in raven/, beside each recording's own table
+RANKING_COLUMNS = ("file", "channel", "rank", "label", "score", "windows")
 
 
 def _fmt(value: float, digits: int) -> str:
@@ -71,6 +72,11 @@ def detection_row(d: Detection) -> list[str]:
         d.hydrophone,
         _fmt(d.calibration_db, 2),
     ]
+
+
+def ranking_rows(file: str, channel: int, ranking: Sequence[Rank], top_k: int) -> list[list[str]]:
+    """A recording's rows of ``ranking.csv``: its ``top_k`` most probable classes."""
+    return [[file, str(channel), str(i), r.label, _fmt(r.score, 4), str(r.windows)] for i, r in enumerate(ranking[:top_k], 1)]
 
 
 def level_row(row: LevelRow) -> list[str]:

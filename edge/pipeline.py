@@ -28,6 +28,7 @@ from edge.errors import AudioError
 from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.levels import Period, StreamingLevels, to_rows
 from edge.quality import SignalQuality
+from edge.ranking import WindowRanker
 from edge.resample import ResampledSource, output_length
 from edge.roi import StreamingRoiDetector
 from edge.timestamps import iso_utc
@@ -39,6 +40,7 @@ from edge.types import (
     Detection,
     Frontend,
     LevelRow,
+    Rank,
     Roi,
     SpectralFrames,
 )
@@ -60,6 +62,7 @@ class RecordingResult:
     warnings: list[str] = field(default_factory=list)
     noise_state: list[np.ndarray] = field(default_factory=list)
     quality: SignalQuality = field(default_factory=SignalQuality)
+    ranking: list[Rank] = field(default_factory=list)  # every class, most probable first (edge.ranking)
 
     @property
     def end_utc(self) -> dt.datetime | None:
@@ -220,6 +223,7 @@ class ChainResult:
     level_bands: tuple[str, ...]
     completed: bool  # the recording's end was reached (not stopped early)
     quality: SignalQuality  # unusable frames among those owned
+    ranking: list[Rank]  # empty unless the deployment ranks and a classifier runs
 
 
 class Chain:
@@ -231,7 +235,8 @@ class Chain:
     keeps only the ROIs starting and the level frames lying in ``[c0, c1)`` (a unit's chunk),
     ``levels=False`` skips noise levels, ``candidates=False`` skips the candidate stages (only
     frames wanted: clip features), ``on_frames`` sees every batch of frames (training
-    features), and ``times`` (a dict of stage -> seconds) accumulates each stage's time."""
+    features), ``rank`` says whether to rank the recording's classes (default: when the
+    deployment ranks, a classifier runs and the chain holds the whole recording), and ``times`` (a dict of stage -> seconds) accumulates each stage's time."""
 
     def __init__(
         self,
@@ -247,6 +252,7 @@ class Chain:
         owned: tuple[int, int] | None = None,
         on_frames: Callable[[SpectralFrames], None] | None = None,
         times: dict[str, float] | None = None,
+        rank: bool | None = None,
     ) -> None:
         if classifier is not None and not candidates:
             raise ValueError("a classifier needs the candidate stages (candidates=True)")
@@ -273,6 +279,14 @@ class Chain:
         self.stream = (
             classifier.stream(prep.spec, first_frame=first_frame, limit=classify_limit)
             if classifier is not None
+            else None
+        )
+        # the ranking scores every window of the whole recording (a cluster unit says whether
+        # it holds the whole recording: ``rank``)
+        whole = first_frame == 0 and owned is None if rank is None else rank
+        self.ranker = (
+            WindowRanker(classifier, prep.spec, config.ranking)
+            if classifier is not None and config.ranking is not None and whole
             else None
         )
         self.owned = owned
@@ -311,6 +325,7 @@ class Chain:
         if self.levels is not None:
             self.periods += self._timed("levels", self.levels.flush)
         labels = self._timed("inference", self.stream.finish) if self.stream is not None else None
+        ranking = self._timed("inference", self.ranker.finish) if self.ranker is not None and completed else []
         failures = self.stream.failures if self.stream is not None else []
         noise_state = self.detector.noise_state() if self.detector is not None else []
         return ChainResult(
@@ -322,6 +337,7 @@ class Chain:
             self.levels.bands.names if self.levels is not None else (),
             completed,
             self.quality,
+            ranking,
         )
 
     def _step(self, block: AudioBlock) -> None:
@@ -341,6 +357,8 @@ class Chain:
             self.periods += self._timed("levels", self.levels.push, owned, None if valid is None else valid[lo:hi])
         if self.stream is not None:
             self._timed("inference", self.stream.push, frames, found, self.earliest_frame)
+        if self.ranker is not None:
+            self._timed("inference", self.ranker.push, frames)
 
     def _own(self, rois: list[Roi]) -> list[Roi]:
         if self.owned is None:
@@ -419,4 +437,5 @@ def process_recording(
         warnings,
         out.noise_state,
         out.quality,
+        out.ranking,
     )

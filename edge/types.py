@@ -125,6 +125,16 @@ class LevelRow:
     bands_db: tuple[float, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class Rank:
+    """One class of a recording's ranked answer (edge.ranking): its score and the number of
+    windows whose most probable class it is."""
+
+    label: str
+    score: float
+    windows: int
+
+
 # The string options of the configs, as types (each is also validated where it is read)
 BackendKind = Literal["auto", "onnx", "tflite"]
 WindowName = Literal["hann", "hamming", "blackman", "rect"]

@@ -75,11 +75,19 @@ if TYPE_CHECKING:
 @click.option(
     "--outputs",
     "outputs_text",
-    default="csv,levels,sqlite,raven",
+    default="csv,levels,sqlite,raven,ranking",
     show_default=True,
     metavar="LIST",
     help="Which outputs to write besides run.json, comma-separated: csv (detections.csv), levels "
-    "(levels.csv), sqlite (detections.sqlite, the log edge-sync sends from), raven (raven/).",
+    "(levels.csv), sqlite (detections.sqlite, the log edge-sync sends from), raven (raven/), ranking "
+    "(ranking.csv, when the deployment has a ranking: section and a model runs).",
+)
+@click.option(
+    "--top-k",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Classes per recording in ranking.csv, most probable first; overrides the deployment's "
+    "ranking.top_k (default 3).",
 )
 @click.option(
     "--resume", is_flag=True, help="Skip recordings already completed in OUTDIR by a run with the same settings."
@@ -147,6 +155,7 @@ def main(
     threads: int | None,
     batch_size: int | None,
     outputs_text: str,
+    top_k: int | None,
     resume: bool,
     overwrite: bool,
     channel: int | None,
@@ -182,6 +191,9 @@ def main(
         fail("--chunk-s splits recordings into units for --scheduler; give --scheduler too")
     overrides = {"threads": threads, "batch_size": batch_size}
     config, classifier = _classifier(config, no_model, model_ref, backend, min_score, overrides)
+    if top_k is not None and (config.ranking is None or classifier is None):
+        why = "it has no model" if config.ranking is not None else f"deployment {config.name!r} has no ranking: section"
+        fail(f"--top-k sets the classes per recording of the ranking, but {why}")
     if plots:
         from edge.plots import INSTALL_HINT, have_matplotlib
 
@@ -213,6 +225,7 @@ def main(
         resume=resume,
         overwrite=overwrite,
         outputs=outputs,
+        top_k=top_k,
         command=tuple(sys.argv),
     )
     if scheduler is not None:
@@ -330,6 +343,12 @@ def _summary(report: RunReport, drawn: dict[str, Any] | None = None, model: str 
     ]
     for label, count in report.per_label().items() or [("-", 0)]:
         rows.append((f"detections {label}", str(count)))
+    firsts: dict[str, int] = {}
+    for f in report.files:
+        if f.ranking:
+            firsts[f.ranking[0].label] = firsts.get(f.ranking[0].label, 0) + 1
+    for label, count in sorted(firsts.items()):
+        rows.append((f"ranked first {label}", f"{count} recording{'s' if count > 1 else ''}"))
     rows.append(("real-time factor", f"{report.realtime_factor:.0f}x" if report.processing_s else "n/a (resumed)"))
     if drawn is not None:
         rows.append(("plots", f"{len(drawn['thumbnails'])} detections, {len(drawn['overviews'])} recordings"))

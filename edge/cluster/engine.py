@@ -127,6 +127,7 @@ def merge(
             chunks[0].level_bands,
             carried=chunks[0].carried,
             quality=quality,
+            ranking=[r for c in chunks for r in c.ranking],
         ),
         chunks[-1].noise_state,
     )

@@ -123,7 +123,8 @@ def plan_units(
             need += -(-(window_frames // 2 + 2 + config.roi.smooth_frames // 2) // seg)
         n = frame_count(prep.frames, spec.nfft, spec.hop)
         bounds = chunk_bounds(StreamingLevels(spec, config.levels), n, chunk_s)
-        if config.clicks is not None:  # a click train and its floor do not split at a chunk: one unit per recording
+        # a click train and its floor, and a recording's ranking, do not split at a chunk: one unit per recording
+        if config.clicks is not None or config.ranking is not None:
             bounds = [(0, n)]
         for k, (c0, c1) in enumerate(bounds):
             start = (c0 - need * seg) // seg * seg

@@ -25,7 +25,7 @@ from edge.detect import RunOptions, failed_outcome
 from edge.errors import ConfigError, PamedgeError
 from edge.pipeline import Chain, Prepared, failure_warnings, prepare, records
 from edge.quality import SignalQuality
-from edge.types import Detection, LevelRow
+from edge.types import Detection, LevelRow, Rank
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,7 @@ class UnitResult:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)  # ROIs whose classification failed
     quality: SignalQuality = field(default_factory=SignalQuality)  # over the chunk's frames
+    ranking: list[Rank] = field(default_factory=list)  # the recording's, from its one unit
 
 
 def run_unit(unit: Unit, job: Job) -> UnitResult:
@@ -164,6 +165,7 @@ def _process(
         first_frame=start,
         classifier=classifier,
         owned=(c0, c1),
+        rank=start == 0 and c0 == 0 and unit.last,  # plan_units gives a ranked recording one unit
     )
 
     detector = chain.detector
@@ -202,4 +204,5 @@ def _process(
         len(out.rois),
         warnings=failure_warnings(prep, out.failures),
         quality=out.quality,
+        ranking=out.ranking,
     )

@@ -1,0 +1,114 @@
+"""A ranked answer per recording: which of the model's classes made it, most to least probable.
+
+Every window of the recording (the model's window, every ``hop_s``) is scored, whether or
+not a candidate stage found something there: a species whose calls the ROI detector misses
+(a killer whale call under a shipping band, a click train) still counts.  A class's score is
+the mean of its ``pool`` best windows' probabilities: a recording is ranked by its best
+evidence, not diluted by the stretches between calls.  The model's negative class (``other``:
+noise or species the model does not claim) is scored ``1 - the best class's score``: the
+evidence that none of the claimed species is there.  ``windows`` counts the windows whose
+most probable class it is.
+
+Memory is bounded: the last window's frames and, per class, its ``pool`` best probabilities.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge import _validate as v
+from edge.classify import Classifier
+from edge.frontend import FrontendSpec, features
+from edge.types import Rank, SpectralFrames
+
+
+@dataclass(frozen=True)
+class RankingSettings:
+    """The ``ranking:`` section of a deployment (no section: no ranking)."""
+
+    hop_s: float = 1.0  # a window every hop_s seconds
+    pool: int = 3  # a class's score: the mean of its `pool` best windows
+    top_k: int = 3  # rows per recording in ranking.csv (edge-detect --top-k overrides)
+
+    def __post_init__(self) -> None:
+        v.number("hop_s", self.hop_s, minimum=0.01, maximum=3600, why="a window is held in memory")
+        v.integer("pool", self.pool, minimum=1, maximum=1000, why="probabilities held per class")
+        v.integer("top_k", self.top_k, minimum=1, maximum=1000)
+
+
+class WindowRanker:
+    """Scores every window of one recording as its frames stream in (frames from the first)."""
+
+    def __init__(self, classifier: Classifier, spec: FrontendSpec, settings: RankingSettings) -> None:
+        if len(classifier.bundle.outputs) != 1 or classifier.bundle.task == "multi_label":
+            raise ValueError(f"ranking needs a single-label model; {classifier.bundle.name} is {classifier.bundle.task}")
+        self.classifier = classifier
+        self.spec = spec
+        self.settings = settings
+        output = classifier.bundle.outputs[0]
+        self.classes = tuple(output.classes)
+        self.negative = output.negative
+        self.n = classifier.bundle.n_frames
+        self.hop = max(1, round(settings.hop_s / spec.hop_s))
+        self._buffer = np.zeros((0, 0), np.float32)
+        self._first = 0  # frame index of the buffer's first row
+        self._next = 0  # the next window's first frame
+        self._total = 0  # frames seen
+        self._last_start = -1
+        self._best: list[list[float]] = [[] for _ in self.classes]  # min-heaps of the pool best
+        self._wins = [0] * len(self.classes)
+        self.n_windows = 0
+
+    def push(self, frames: SpectralFrames) -> None:
+        if not frames.n_frames:
+            return
+        feats = features(self.spec, frames.psd)
+        self._buffer = feats if not len(self._buffer) else np.concatenate([self._buffer, feats])
+        self._total += frames.n_frames
+        starts = []
+        while self._next + self.n <= self._total:
+            starts.append(self._next)
+            self._next += self.hop
+        self._score(starts)
+        # keep the next window's frames and the last window's (the end-aligned one of finish)
+        drop = max(self._first, min(self._next, self._total - self.n)) - self._first
+        if drop > 0:
+            self._buffer = self._buffer[drop:]
+            self._first += drop
+
+    def finish(self) -> list[Rank]:
+        """Score what is left (a last window ending at the recording's end; a recording
+        shorter than a window is one window, its edge frames repeated) and rank."""
+        if self._total and (not self.n_windows or self._last_start + self.n < self._total):
+            self._score([max(0, self._total - self.n)])
+        return self.ranking()
+
+    def ranking(self) -> list[Rank]:
+        """Every class, most to least probable."""
+        score = [float(np.mean(b)) if b else 0.0 for b in self._best]
+        if self.negative is not None:
+            k = self.classes.index(self.negative)
+            others = [s for i, s in enumerate(score) if i != k]
+            score[k] = 1.0 - max(others) if others else 1.0
+        ranked = sorted(range(len(self.classes)), key=lambda i: (-score[i], i))
+        return [Rank(self.classes[i], round(score[i], 4), self._wins[i]) for i in ranked]
+
+    def _score(self, starts: list[int]) -> None:
+        if not starts:
+            return
+        idx = [np.clip(np.arange(s, s + self.n) - self._first, 0, len(self._buffer) - 1) for s in starts]
+        windows = self._buffer[np.stack(idx)]
+        probs = self.classifier.scores(windows)[self.classifier.bundle.outputs[0].name]
+        for p in probs:
+            self._wins[int(np.argmax(p))] += 1
+            for i, value in enumerate(p.tolist()):
+                best = self._best[i]
+                if len(best) < self.settings.pool:
+                    heapq.heappush(best, value)
+                elif value > best[0]:
+                    heapq.heapreplace(best, value)
+        self.n_windows += len(starts)
+        self._last_start = starts[-1]
