@@ -107,4 +107,6 @@ def load_run(path: str | Path) -> Run:
 
 
 def negative(run: Run) -> str | None:
-    return NEGATIVE if NEGATIVE in run.ckpt["classes"] else None
+    """The class that is none of the others: the recipe's ``negative`` (default noise)."""
+    name = run.config.get("negative") or NEGATIVE
+    return name if name in run.ckpt["classes"] else None

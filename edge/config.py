@@ -31,10 +31,10 @@ from edge.types import BackendKind
 if TYPE_CHECKING:
     from edge.calibration import CalibrationSettings
     from edge.clicks import ClickSettings
-    from edge.ranking import RankingSettings
     from edge.daemon.config import RunSettings
     from edge.frontend import FrontendSpec
     from edge.levels import LevelSettings
+    from edge.ranking import RankingSettings
     from edge.roi import RoiSettings
     from edge.sync.config import SyncConfig
 
@@ -194,6 +194,9 @@ class DeploymentConfig:
     name: str = "generic"
     description: str = ""
     sample_rate: int | None = None  # None: each recording's own rate
+    # the lowest recording rate taken when it cannot hold the whole band (None: such a recording
+    # is refused); the band above its Nyquist frequency is then empty, and said per recording
+    min_sample_rate: int | None = None
     channel: int = 0
     block_s: float = 10.0
     frontend: FrontendSpec = _section("frontend")
@@ -213,6 +216,12 @@ class DeploymentConfig:
         v.integer(
             "sample_rate", self.sample_rate, minimum=1, allow_none=True, maximum=1_536_000, why="the fastest recorders"
         )
+        v.integer("min_sample_rate", self.min_sample_rate, minimum=1, allow_none=True, maximum=1_536_000)
+        if self.min_sample_rate is not None:
+            v.require(
+                self.sample_rate is not None and self.min_sample_rate <= self.sample_rate,
+                f"min_sample_rate={self.min_sample_rate} needs a sample_rate (the analysis rate) at least as high",
+            )
         v.integer("channel", self.channel, minimum=0)
         v.number("block_s", self.block_s, minimum=0.01, maximum=3600, why="a block is held in memory")
         if self.frontend.sample_rate is not None and self.sample_rate is not None:
@@ -266,7 +275,12 @@ class DeploymentConfig:
     def as_dict(self) -> dict[str, Any]:
         """What the run computes from: the fields that enter the hash."""
         data = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.metadata.get("hash", True)}
-        for optional in ("model", "clicks", "ranking"):  # deployments keep the hash they had before these existed
+        for optional in (
+            "model",
+            "clicks",
+            "ranking",
+            "min_sample_rate",
+        ):  # deployments keep the hash they had before these existed
             if data[optional] is None:
                 data.pop(optional)
         return data

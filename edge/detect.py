@@ -37,8 +37,8 @@ from edge.log import build_log
 from edge.outputs import (
     DETECTION_COLUMNS,
     LEVEL_COLUMNS,
-    RAVEN_RUN_COLUMNS,
     RANKING_COLUMNS,
+    RAVEN_RUN_COLUMNS,
     RAVEN_RUN_TABLE,
     StagedFiles,
     detection_row,
@@ -611,9 +611,7 @@ def _assemble(
                 if "csv" in writers:
                     writers["csv"].writerows(detection_row(d) for d in f.detections)
                 if "ranking" in writers and f.ranking:
-                    writers["ranking"].writerows(
-                        ranking_rows(f.file, f.details.get("channel", 0), f.ranking, top_k)
-                    )
+                    writers["ranking"].writerows(ranking_rows(f.file, f.details.get("channel", 0), f.ranking, top_k))
                 if "raven" in writers and f.status == "ok":  # recordings end to end, as Raven opens a file list
                     path = os.path.abspath(f.file)
                     writers["raven"].writerows(

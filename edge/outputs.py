@@ -76,7 +76,10 @@ def detection_row(d: Detection) -> list[str]:
 
 def ranking_rows(file: str, channel: int, ranking: Sequence[Rank], top_k: int) -> list[list[str]]:
     """A recording's rows of ``ranking.csv``: its ``top_k`` most probable classes."""
-    return [[file, str(channel), str(i), r.label, _fmt(r.score, 4), str(r.windows)] for i, r in enumerate(ranking[:top_k], 1)]
+    return [
+        [file, str(channel), str(i), r.label, _fmt(r.score, 4), str(r.windows)]
+        for i, r in enumerate(ranking[:top_k], 1)
+    ]
 
 
 def level_row(row: LevelRow) -> list[str]:

@@ -127,16 +127,25 @@ def prepare(
     cannot be processed with this deployment."""
     info = probe(path, allow_truncated=allow_truncated)
     rate = analysis_rate(config, info)
+    narrow = ""
     if rate != info.sample_rate:
         top = config.band_top_hz()
         if info.sample_rate / 2 < top:
-            raise AudioError(
-                f"{info.path}: sample rate {info.sample_rate} Hz cannot be analysed by deployment "
-                f"{config.name!r} at {rate} Hz: its Nyquist frequency {info.sample_rate / 2:g} Hz is below "
-                f"the deployment's band, which reaches {top:g} Hz"
+            if config.min_sample_rate is None or info.sample_rate < config.min_sample_rate:
+                floor = f" (min_sample_rate {config.min_sample_rate} Hz)" if config.min_sample_rate else ""
+                raise AudioError(
+                    f"{info.path}: sample rate {info.sample_rate} Hz cannot be analysed by deployment "
+                    f"{config.name!r} at {rate} Hz: its Nyquist frequency {info.sample_rate / 2:g} Hz is below "
+                    f"the deployment's band, which reaches {top:g} Hz{floor}"
+                )
+            narrow = (
+                f"{info.path}: recorded at {info.sample_rate} Hz: nothing above {info.sample_rate / 2:g} Hz, "
+                f"where deployment {config.name!r} analyses up to {top:g} Hz"
             )
     calibration, warning = resolve(info.serial, config.calibration, table)
     warnings = [f"{info.path}: {warning}"] if warning else []
+    if narrow:
+        warnings.append(narrow)
     if info.shortfall:  # said per file (CLI line, run.json), not only allowed by the run's flag
         warnings.append(
             f"{info.path}: truncated WAV: header declares {info.shortfall[0]} bytes of audio, the "

@@ -39,18 +39,66 @@ class RankingSettings:
         v.integer("top_k", self.top_k, minimum=1, maximum=1000)
 
 
+def window_starts(n_frames: int, window: int, hop: int) -> list[int]:
+    """The first frames of the windows a recording of ``n_frames`` frames is ranked on: every
+    ``hop`` frames while a whole window fits, and one ending at the recording's end when the
+    last leaves frames out (a recording shorter than a window: one window from its start,
+    its last frame repeated).  :class:`WindowRanker` streams exactly these."""
+    if n_frames <= 0:
+        return []
+    starts = list(range(0, n_frames - window + 1, hop))
+    if not starts or starts[-1] + window < n_frames:
+        starts.append(max(0, n_frames - window))
+    return starts
+
+
+class Tally:
+    """Per class, the ``pool`` best window probabilities and the windows it tops."""
+
+    def __init__(self, classes: tuple[str, ...], negative: str | None, pool: int) -> None:
+        self.classes = classes
+        self.negative = negative
+        self.pool = pool
+        self._best: list[list[float]] = [[] for _ in classes]  # min-heaps
+        self._wins = [0] * len(classes)
+        self.n_windows = 0
+
+    def add(self, probs: np.ndarray) -> None:
+        """Windows' probabilities ``(k, n_classes)``."""
+        for p in np.asarray(probs, dtype=np.float64):
+            self._wins[int(np.argmax(p))] += 1
+            for i, value in enumerate(p.tolist()):
+                best = self._best[i]
+                if len(best) < self.pool:
+                    heapq.heappush(best, value)
+                elif value > best[0]:
+                    heapq.heapreplace(best, value)
+            self.n_windows += 1
+
+    def ranking(self) -> list[Rank]:
+        """Every class, most to least probable."""
+        score = [float(np.mean(b)) if b else 0.0 for b in self._best]
+        if self.negative is not None:
+            k = self.classes.index(self.negative)
+            others = [s for i, s in enumerate(score) if i != k]
+            score[k] = 1.0 - max(others) if others else 1.0
+        ranked = sorted(range(len(self.classes)), key=lambda i: (-score[i], i))
+        return [Rank(self.classes[i], round(score[i], 4), self._wins[i]) for i in ranked]
+
+
 class WindowRanker:
     """Scores every window of one recording as its frames stream in (frames from the first)."""
 
     def __init__(self, classifier: Classifier, spec: FrontendSpec, settings: RankingSettings) -> None:
         if len(classifier.bundle.outputs) != 1 or classifier.bundle.task == "multi_label":
-            raise ValueError(f"ranking needs a single-label model; {classifier.bundle.name} is {classifier.bundle.task}")
+            raise ValueError(
+                f"ranking needs a single-label model; {classifier.bundle.name} is {classifier.bundle.task}"
+            )
         self.classifier = classifier
         self.spec = spec
         self.settings = settings
         output = classifier.bundle.outputs[0]
-        self.classes = tuple(output.classes)
-        self.negative = output.negative
+        self.tally = Tally(tuple(output.classes), output.negative, settings.pool)
         self.n = classifier.bundle.n_frames
         self.hop = max(1, round(settings.hop_s / spec.hop_s))
         self._buffer = np.zeros((0, 0), np.float32)
@@ -58,9 +106,6 @@ class WindowRanker:
         self._next = 0  # the next window's first frame
         self._total = 0  # frames seen
         self._last_start = -1
-        self._best: list[list[float]] = [[] for _ in self.classes]  # min-heaps of the pool best
-        self._wins = [0] * len(self.classes)
-        self.n_windows = 0
 
     def push(self, frames: SpectralFrames) -> None:
         if not frames.n_frames:
@@ -82,33 +127,14 @@ class WindowRanker:
     def finish(self) -> list[Rank]:
         """Score what is left (a last window ending at the recording's end; a recording
         shorter than a window is one window, its edge frames repeated) and rank."""
-        if self._total and (not self.n_windows or self._last_start + self.n < self._total):
+        if self._total and (not self.tally.n_windows or self._last_start + self.n < self._total):
             self._score([max(0, self._total - self.n)])
-        return self.ranking()
-
-    def ranking(self) -> list[Rank]:
-        """Every class, most to least probable."""
-        score = [float(np.mean(b)) if b else 0.0 for b in self._best]
-        if self.negative is not None:
-            k = self.classes.index(self.negative)
-            others = [s for i, s in enumerate(score) if i != k]
-            score[k] = 1.0 - max(others) if others else 1.0
-        ranked = sorted(range(len(self.classes)), key=lambda i: (-score[i], i))
-        return [Rank(self.classes[i], round(score[i], 4), self._wins[i]) for i in ranked]
+        return self.tally.ranking()
 
     def _score(self, starts: list[int]) -> None:
         if not starts:
             return
         idx = [np.clip(np.arange(s, s + self.n) - self._first, 0, len(self._buffer) - 1) for s in starts]
         windows = self._buffer[np.stack(idx)]
-        probs = self.classifier.scores(windows)[self.classifier.bundle.outputs[0].name]
-        for p in probs:
-            self._wins[int(np.argmax(p))] += 1
-            for i, value in enumerate(p.tolist()):
-                best = self._best[i]
-                if len(best) < self.settings.pool:
-                    heapq.heappush(best, value)
-                elif value > best[0]:
-                    heapq.heapreplace(best, value)
-        self.n_windows += len(starts)
+        self.tally.add(self.classifier.scores(windows)[self.classifier.bundle.outputs[0].name])
         self._last_start = starts[-1]

@@ -87,6 +87,9 @@ class SyntheticSettings:
         v.number("noise_rms", self.noise_rms, minimum=0)
 
 
+SYNTHETIC_CLIP_KEYS = {"call", "count", "into", "min_rate", "duration_s", "snr_db"}
+
+
 @dataclass(frozen=True)
 class DataSettings:
     """``data``: exactly one of ``annotations`` (CSV), ``clips`` (folder) or ``synthetic``."""
@@ -114,8 +117,29 @@ class DataSettings:
     # folder): [{annotations: CSV or Raven, audio_dir: folder}, ...], read like the first; or
     # synthetic calls mixed into real backgrounds: {synthetic: {...data.synthetic settings}}
     more: list = field(default_factory=list)
+    # clip libraries: windows taken per clip (evenly spaced), and the lower rates each clip is
+    # also rendered at (resampled down by edge's resampler, then analysed as a recording at that
+    # rate is): a model that must take recordings of any rate learns the empty band above theirs
+    max_windows_per_clip: int = 4
+    band_limits: list = field(default_factory=list)
+    # synthetic clips of a label mixed into clips of another: {label: {call: sperm_clicks,
+    # count: N, into: other, min_rate: 32000, duration_s: 4, snr_db: [low, high]}}; each takes
+    # the split group of the clip it was mixed into
+    synthetic_clips: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        v.integer("max_windows_per_clip", self.max_windows_per_clip, minimum=1, maximum=10000)
+        v.require(
+            isinstance(self.band_limits, list) and all(isinstance(r, int) and r > 0 for r in self.band_limits),
+            f"band_limits={self.band_limits!r} must be a list of sample rates (Hz)",
+        )
+        v.require(isinstance(self.synthetic_clips, dict), f"synthetic_clips={self.synthetic_clips!r} must be a mapping")
+        for label, s in self.synthetic_clips.items():
+            v.require(
+                isinstance(s, dict) and set(s) <= SYNTHETIC_CLIP_KEYS and {"call", "count", "into"} <= set(s),
+                f"synthetic_clips: {label}: {s!r} must give call, count, into (and optionally "
+                "min_rate, duration_s, snr_db)",
+            )
         v.require(isinstance(self.groups, dict), f"groups={self.groups!r} must map file name -> site or deployment")
         for i, m in enumerate(self.more):
             annotated = (
@@ -250,7 +274,7 @@ class InferenceSettings:
             raise ConfigError(str(exc)) from None
 
 
-EVALUATIONS = ("loro", "split")
+EVALUATIONS = ("loro", "split", "group_folds")
 
 
 @dataclass(frozen=True)
@@ -264,6 +288,7 @@ class EvaluationSettings:
     kind: str = "split"
     threshold: float = 0.5
     folds: list = field(default_factory=list)
+    k: int = 5  # group_folds: folds of whole split groups, each scored per recording by a model that never saw it
 
     def __post_init__(self) -> None:
         v.require(self.kind in EVALUATIONS, f"kind={self.kind!r} is not one of {', '.join(EVALUATIONS)}")
@@ -275,6 +300,7 @@ class EvaluationSettings:
             f"folds={self.folds!r} must be a list of lists of recording file names",
         )
         v.require(self.kind != "loro" or len(self.folds) >= 2, "kind=loro needs folds: [[file, ...], ...] (>= 2)")
+        v.integer("k", self.k, minimum=2, maximum=100)
 
 
 @dataclass(frozen=True)
@@ -293,6 +319,7 @@ class TrainConfig:
     card: CardSettings | None = None
     evaluation: EvaluationSettings | None = None
     inference: InferenceSettings = field(default_factory=InferenceSettings)
+    negative: str = "noise"  # the class that is none of the others (clip libraries may call it other)
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -303,6 +330,7 @@ class TrainConfig:
             f"classes={self.classes!r} must list >= 2 class names (noise first)",
         )
         object.__setattr__(self, "classes", tuple(self.classes))
+        v.require(isinstance(self.negative, str) and self.negative, f"negative={self.negative!r} must be a class name")
         v.number("window_s", self.window_s, minimum=0, exclusive=True)
         v.integer("seed", self.seed, minimum=0)
 

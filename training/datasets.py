@@ -239,8 +239,39 @@ def clip_list(path: str | Path) -> list[tuple[Path, str, str]]:
     return rows
 
 
+def clip_entries(root: str | Path, label_from: str = "folder") -> list[tuple[Path, str, str]]:
+    """``(clip, label, group)`` of a clip library: a folder (labels from folder or file names,
+    each clip its own split group) or a CSV clip list (see :func:`clip_list`)."""
+    from edge.audio import discover
+
+    root = Path(root)
+    if root.is_file():
+        return clip_list(root)
+    return [(p, clip_label(p, root, from_=label_from), str(p)) for p in discover([root])]
+
+
+def band_limited(path: Path, rate: int, channel: int, work: Path) -> Path:
+    """``path`` resampled down to ``rate`` by edge's resampler, written once into ``work``: a
+    recording of the same sound made at that rate (analysed as any such recording is)."""
+    import hashlib
+
+    import soundfile as sf
+
+    from edge.resample import resample_blocks
+
+    out = work / f"{Path(path).stem[:60]}-{hashlib.sha1(str(path).encode()).hexdigest()[:10]}-{rate}.wav"
+    if not out.exists():
+        x, source_rate = sf.read(path, dtype="float32", always_2d=True)
+        y = np.concatenate(list(resample_blocks(iter([x[:, min(channel, x.shape[1] - 1)]]), source_rate, rate)))
+        work.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp.wav")
+        sf.write(tmp, y, rate, subtype="FLOAT")
+        tmp.replace(out)
+    return out
+
+
 def build_clips(
-    root: str | Path,
+    root: str | Path | list[tuple[Path, str, str]],
     config: DeploymentConfig,
     *,
     window_s: float,
@@ -249,19 +280,31 @@ def build_clips(
     label_from: str = "folder",
     seed: int = 0,
     max_windows_per_clip: int = 4,
+    band_limits: tuple[int, ...] = (),
+    work: Path | None = None,
 ) -> Dataset:
     """Dataset from a clip library: each clip sliced into windows (at most
     ``max_windows_per_clip``, evenly spaced) or, when shorter, padded at a random offset by
-    repeating its edge frames.  ``root`` is a folder (labels from folder or file names, each
-    clip its own split group) or a CSV clip list (see :func:`clip_list`)."""
-    from edge.audio import discover
+    repeating its edge frames.  ``root`` is a folder or CSV clip list (:func:`clip_entries`)
+    or the entries themselves.  Each clip recorded above a rate of ``band_limits`` also enters
+    resampled down to it (:func:`band_limited`, cached in ``work``), in the same split group."""
+    from edge.audio import probe
 
-    root = Path(root)
     rng = np.random.default_rng(seed)
-    if root.is_file():
-        entries = clip_list(root)
-    else:
-        entries = [(p, clip_label(p, root, from_=label_from), str(p)) for p in discover([root])]
+    entries = root if isinstance(root, list) else clip_entries(root, label_from)
+    if band_limits:
+        if work is None:
+            raise ValueError("band_limits needs a work folder for the resampled clips")
+        lowest = config.min_sample_rate or config.sample_rate or 0
+        limited = []
+        for path, label, group in entries:
+            rate = probe(path).sample_rate
+            limited += [
+                (band_limited(path, r, config.channel, work), label, group)
+                for r in sorted(band_limits)
+                if lowest <= r < rate
+            ]
+        entries = [*entries, *limited]
     xs, labels, refs, spec = [], [], [], None
     for path, label, group in entries:
         if classes is not None and label not in classes:

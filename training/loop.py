@@ -80,14 +80,14 @@ def scores(config: TrainConfig, y: np.ndarray, probs) -> dict:
     }
 
 
-def _strata(ds: Dataset) -> np.ndarray:
-    """Per window: the call class of its recording's positives ("noise" for background), so
-    recordings with calls and without are both split across train, val and test."""
+def _strata(ds: Dataset, negative: str = NEGATIVE) -> np.ndarray:
+    """Per window: the call class of its recording's positives (the negative class for
+    background), so recordings with calls and without are both split across train, val and test."""
     calls = {}
     for ref in ds.refs:
-        if ref.label != NEGATIVE:
+        if ref.label != negative:
             calls.setdefault(ref.group, ref.label)
-    return np.array([calls.get(ref.group, NEGATIVE) for ref in ds.refs])
+    return np.array([calls.get(ref.group, negative) for ref in ds.refs])
 
 
 def _target(config: TrainConfig, y: np.ndarray):
@@ -96,8 +96,8 @@ def _target(config: TrainConfig, y: np.ndarray):
     if config.model.head == "multi_label":  # noise is "no class present"
         t = np.zeros((len(y), len(config.classes)), np.float32)
         t[np.arange(len(y)), y] = 1.0
-        if NEGATIVE in config.classes:
-            t[:, config.classes.index(NEGATIVE)] = 0.0
+        if config.negative in config.classes:
+            t[:, config.classes.index(config.negative)] = 0.0
         return torch.from_numpy(t)
     return torch.from_numpy(y)
 
@@ -105,14 +105,15 @@ def _target(config: TrainConfig, y: np.ndarray):
 def _make_model(config: TrainConfig) -> ResNet:
     if config.model.head == "multi_output":
         known = {c for cls in config.model.outputs.values() for c in cls}
-        missing = [c for c in config.classes if c != NEGATIVE and c not in known]
+        missing = [c for c in config.classes if c != config.negative and c not in known]
         if missing:
             raise TrainConfigError(f"{config.source}: model: outputs: classes {missing} are in no head")
     return ResNet(config.model, len(config.classes))
 
 
-def train(config: TrainConfig, *, resume: bool = True) -> dict:
-    """Train (or resume) the run the config describes; returns the final metrics."""
+def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None = None) -> dict:
+    """Train (or resume) the run the config describes; returns the final metrics.  A
+    ``dataset`` already built from the config (a fold of the same recipe) is used as is."""
     run = config.path(config.out)
     run.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config.train.threads)
@@ -120,9 +121,11 @@ def train(config: TrainConfig, *, resume: bool = True) -> dict:
     (run / "config.yaml").write_text(
         yaml.safe_dump(json.loads(json.dumps(config.as_dict(relative_to=run))), sort_keys=False)
     )
-    ds = build_dataset(config, run)
+    ds = dataset if dataset is not None else build_dataset(config, run)
+    if dataset is not None:
+        ds.save(run / "dataset.npz")  # the run folder stays self-contained (edge-convert reads it)
     (run / "frontend.json").write_text(json.dumps({"spec": asdict(ds.spec), "hash": ds.spec.hash}, indent=1))
-    strata = _strata(ds)
+    strata = _strata(ds, config.negative)
     if config.split.holdout:
         names = np.array([Path(g).name for g in ds.groups])
         missing = sorted(set(config.split.holdout) - set(names.tolist()))
@@ -153,7 +156,8 @@ def train(config: TrainConfig, *, resume: bool = True) -> dict:
         )
     )
     tr, va = ds.subset(train_idx), ds.subset(val_idx)
-    backgrounds = tr.x[tr.y == config.classes.index(NEGATIVE)] if NEGATIVE in config.classes else None
+    neg = config.negative
+    backgrounds = tr.x[tr.y == config.classes.index(neg)] if neg in config.classes else None
 
     model = _make_model(config)
     opt = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
@@ -256,7 +260,7 @@ def finish(config: TrainConfig, run: Path, ds: Dataset, idx: np.ndarray, part: s
         w.writerow(["class", "threshold", "precision", "recall"])
         for head, classes, _, truth, p in tables:
             for k, c in enumerate(classes):
-                if c == NEGATIVE or (head and k == 0):
+                if c == config.negative or (head and k == 0):
                     continue
                 for t, pr, r in pr_curve(truth == k, p[:, k]):
                     w.writerow([f"{head}/{c}" if head else c, f"{t:.6f}", f"{pr:.6f}", f"{r:.6f}"])

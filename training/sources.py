@@ -15,8 +15,8 @@ from edge.calibration import HydrophoneTable
 from edge.config import load_deployment
 from training.annotations import raven_recording, read_csv, read_raven
 from training.config import SyntheticSettings, TrainConfig
-from training.datasets import Dataset, build_annotated, build_clips
-from training.synth import coloured_noise, synth_recording
+from training.datasets import Dataset, build_annotated, build_clips, clip_entries
+from training.synth import GENERATORS, coloured_noise, mix, synth_recording
 from training.types import Annotation, AnnotationError, TrainConfigError
 
 
@@ -92,6 +92,63 @@ def write_synthetic(settings: SyntheticSettings, folder: Path, seed: int, base: 
         w.writerow(["filename", "start", "end", "freq_min", "freq_max", "label"])
         w.writerows(rows)
     return path
+
+
+def synthetic_clips(
+    entries: list[tuple[Path, str, str]], settings: dict, folder: Path, seed: int, channel: int = 0
+) -> list[tuple[Path, str, str]]:
+    """Clips of synthetic calls mixed into clips of the library (``data.synthetic_clips``):
+    per label, ``count`` clips of ``call`` in turn into the clips labelled ``into`` recorded at
+    ``min_rate`` or more, ``duration_s`` long (or the clip's length) at an SNR in ``snr_db``
+    (the call's mean power over the clip's in its band).  Each keeps the group of the clip it
+    was mixed into, so no background is on both sides of a split.  Written once into
+    ``folder``; reused while the settings and seed hold."""
+    key = stable_hash({"settings": settings, "seed": seed, "into": [(str(p), g) for p, _, g in entries]})
+    stamp, index = folder / "settings.key", folder / "clips.csv"
+    if stamp.exists() and index.exists() and stamp.read_text() == key:
+        with open(index, newline="") as fh:
+            return [(folder / r["path"], r["label"], r["group"]) for r in csv.DictReader(fh)]
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, s in sorted(settings.items()):
+        if s["call"] not in GENERATORS:
+            raise TrainConfigError(f"data: synthetic_clips: {label}: unknown call {s['call']!r}")
+        into = [(p, g) for p, lab, g in entries if lab == s["into"] and probe(p).sample_rate >= s.get("min_rate", 0)]
+        if not into:
+            raise TrainConfigError(
+                f"data: synthetic_clips: {label}: no clip labelled {s['into']!r} at {s.get('min_rate', 0)} Hz or more"
+            )
+        low_snr, high_snr = s.get("snr_db", (0.0, 20.0))
+        for i in range(int(s["count"])):
+            path, group = into[i % len(into)]
+            x, rate = sf.read(path, dtype="float64", always_2d=True)
+            x = x[:, min(channel, x.shape[1] - 1)]
+            n = min(len(x), int(float(s.get("duration_s", 4.0)) * rate))
+            start = int(rng.integers(0, len(x) - n + 1))
+            background = x[start : start + n]
+            call, low, high = GENERATORS[s["call"]](rng, rate, duration_s=n / rate)
+            y = mix(background, call[:n], 0, float(rng.uniform(low_snr, high_snr)), rate, low, high)
+            name = f"{label}_{i:04d}.wav"
+            sf.write(folder / name, np.clip(y, -1, 1).astype(np.float32), rate, subtype="FLOAT")
+            rows.append((name, label, group))
+    with open(index, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "group"])
+        w.writerows(rows)
+    stamp.write_text(key)
+    return [(folder / name, label, group) for name, label, group in rows]
+
+
+def clip_sources(config: TrainConfig, run_dir: Path, channel: int = 0) -> list[tuple[Path, str, str]]:
+    """``(clip, label, group)`` of a clip-library recipe: its clips and synthetic clips."""
+    d = config.data
+    assert d.clips is not None
+    entries = clip_entries(config.path(d.clips), d.label_from)
+    if d.synthetic_clips:
+        entries += synthetic_clips(entries, d.synthetic_clips, run_dir / "synthetic_clips", config.seed, channel)
+    return entries
 
 
 def _raven_tables(path: Path) -> list[Path]:
@@ -255,14 +312,17 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
             return cached
         cache.unlink()  # the frontend or the data section changed since: rebuild
     if d.clips is not None:
+        entries = clip_sources(config, run_dir, deployment.channel)
         ds = build_clips(
-            config.path(d.clips),
+            entries,
             deployment,
             window_s=config.window_s,
             classes=config.classes,
             table=table,
-            label_from=d.label_from,
             seed=config.seed,
+            max_windows_per_clip=d.max_windows_per_clip,
+            band_limits=tuple(d.band_limits),
+            work=run_dir / "band_limited",
         )
     else:
         recordings = config_recordings(config, run_dir)

@@ -12,7 +12,7 @@ import numpy as np
 
 from training.types import Annotation
 
-CALL_TYPES = ("whistle", "hf_pulsed", "upcall", "pulse_train")
+CALL_TYPES = ("whistle", "hf_pulsed", "upcall", "pulse_train", "sperm_clicks")
 
 
 def _check_band(kind: str, high_hz: float, sample_rate: int) -> None:
@@ -102,7 +102,48 @@ def pulse_train(
     return x / np.max(np.abs(x)), float(fc - bw), float(fc + bw)
 
 
-GENERATORS = {"whistle": whistle, "hf_pulsed": hf_pulsed, "upcall": upcall, "pulse_train": pulse_train}
+def sperm_clicks(
+    rng: np.random.Generator, sample_rate: int, *, duration_s: float | None = None
+) -> tuple[np.ndarray, float, float]:
+    """Sperm-whale-like usual clicks: broadband multipulse clicks (2-4 decaying pulses 2-6 ms
+    apart, energy about 2-20 kHz) every 0.5-1.3 s, or a creak (every 0.05-0.25 s) one time in
+    five; the train fills ``duration_s`` (default 2-5 s)."""
+    dur = duration_s or rng.uniform(2.0, 5.0)
+    high = min(20000.0, 0.45 * sample_rate)
+    _check_band("sperm_clicks", 2000.0, sample_rate)
+    n = int(dur * sample_rate)
+    x = np.zeros(n)
+    creak = rng.random() < 0.2
+    ici = rng.uniform(0.05, 0.25) if creak else rng.uniform(0.5, 1.3)
+    fc = rng.uniform(0.35, 0.75) * high
+    sigma = 1.0 / (2 * np.pi * 0.6 * fc / 2.355)  # a Gabor pulse of about 60 % relative bandwidth
+    half = int(3 * sigma * sample_rate) + 1
+    tt = np.arange(-half, half + 1) / sample_rate
+    pulse = np.exp(-0.5 * (tt / sigma) ** 2) * np.cos(2 * np.pi * fc * tt)
+    ipi = int(rng.uniform(0.002, 0.006) * sample_rate)
+    pulses = int(rng.integers(2, 5))
+    t = rng.uniform(0, ici)
+    while True:
+        start = int(t * sample_rate)
+        if start + pulses * ipi + len(pulse) >= n:
+            break
+        amp = rng.uniform(0.6, 1.0)
+        for k in range(pulses):
+            s = start + k * ipi
+            x[s : s + len(pulse)] += amp * 0.5**k * pulse
+        t += ici * rng.uniform(0.9, 1.1)
+    if not np.any(x):
+        x[n // 2 : n // 2 + len(pulse)] += pulse[: n - n // 2]
+    return x / np.max(np.abs(x)), 2000.0, float(high)
+
+
+GENERATORS = {
+    "whistle": whistle,
+    "hf_pulsed": hf_pulsed,
+    "upcall": upcall,
+    "pulse_train": pulse_train,
+    "sperm_clicks": sperm_clicks,
+}
 
 
 def coloured_noise(rng: np.random.Generator, n: int, *, alpha: float = 1.0, rms: float = 0.01) -> np.ndarray:

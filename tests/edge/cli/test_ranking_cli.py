@@ -1,0 +1,81 @@
+"""edge-detect's ranked answer per recording (ranking.csv, --top-k) and recordings below the
+deployment's band (min_sample_rate)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import soundfile as sf
+from click.testing import CliRunner
+
+from edge.cli.detect import main
+from tests.support.data import ROOT
+
+SPECIES = ROOT / "examples" / "species"
+DEPLOYMENT = ROOT / "firmware-config" / "deployments" / "multispecies.yaml"
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_ranking_csv_gives_each_recording_its_top_k(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, [str(SPECIES), "-o", str(out), "--config", str(DEPLOYMENT), "-q", "--top-k", "2"])
+    assert result.exit_code == 0, result.output
+    rows = _rows(out / "ranking.csv")
+    assert list(rows[0]) == ["file", "channel", "rank", "label", "score", "windows"]
+    doc = json.loads((out / "run.json").read_text())
+    assert "ranking" in doc["outputs"] and doc["top_k"] == 2
+    files = [f["file"] for f in doc["files"]]
+    assert [r["file"] for r in rows] == [f for f in files for _ in range(2)]  # input order, two rows each
+    for f in doc["files"]:
+        mine = [r for r in rows if r["file"] == f["file"]]
+        assert [r["rank"] for r in mine] == ["1", "2"]
+        assert float(mine[0]["score"]) >= float(mine[1]["score"])
+        assert [r["label"] for r in mine] == [e["label"] for e in f["ranking"]]
+        assert len({r["label"] for r in mine}) == 2
+
+
+def test_top_k_needs_a_ranking_and_a_model(tmp_path):
+    result = CliRunner().invoke(
+        main, [str(SPECIES), "-o", str(tmp_path / "a"), "--config", str(DEPLOYMENT), "--no-model", "--top-k", "2"]
+    )
+    assert result.exit_code == 2
+    assert "--top-k" in result.output and "no model" in result.output
+    narw = ROOT / "firmware-config" / "deployments" / "narw-upcall.yaml"
+    result = CliRunner().invoke(main, [str(SPECIES), "-o", str(tmp_path / "b"), "--config", str(narw), "--top-k", "2"])
+    assert result.exit_code == 2
+    assert "no ranking: section" in result.output
+
+
+def test_outputs_without_ranking_write_no_ranking_csv(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        main, [str(SPECIES), "-o", str(out), "--config", str(DEPLOYMENT), "-q", "--outputs", "csv"]
+    )
+    assert result.exit_code == 0, result.output
+    assert not (out / "ranking.csv").exists()
+    assert (out / "detections.csv").exists()
+
+
+def test_a_recording_below_the_band_is_taken_down_to_min_sample_rate(tmp_path):
+    rng = np.random.default_rng(3)
+    low = tmp_path / "in" / "humpback_4k.wav"
+    low.parent.mkdir()
+    sf.write(low, (0.05 * rng.standard_normal(4000 * 3)).astype(np.float32), 4000)
+    too_low = tmp_path / "in" / "at_1k.wav"
+    sf.write(too_low, (0.05 * rng.standard_normal(1000 * 3)).astype(np.float32), 1000)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, [str(low.parent), "-o", str(out), "--config", str(DEPLOYMENT), "-q"])
+    assert result.exit_code == 1  # one of two failed
+    assert f"{too_low}: sample rate 1000 Hz cannot be analysed" in result.output
+    assert "min_sample_rate 2000 Hz" in result.output
+    assert f"{low}: recorded at 4000 Hz: nothing above 2000 Hz" in result.output
+    doc = json.loads((out / "run.json").read_text())
+    ok = next(f for f in doc["files"] if f["file"] == str(low))
+    assert ok["status"] == "ok" and ok["analysis_rate"] == 44100 and ok["sample_rate"] == 4000
+    assert len(ok["ranking"]) == 3

@@ -1,0 +1,120 @@
+"""The ranked answer per recording (edge.ranking): window policy, pooling, streaming."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from edge.classify import load_classifier
+from edge.config import ConfigError, load_deployment
+from edge.pipeline import Chain, prepare
+from edge.ranking import RankingSettings, Tally, window_starts
+from tests.support.data import ROOT
+
+
+@pytest.mark.parametrize(
+    ("n_frames", "window", "hop", "expected"),
+    [
+        (0, 10, 5, []),
+        (4, 10, 5, [0]),  # shorter than a window: one window, its last frame repeated
+        (10, 10, 5, [0]),
+        (20, 10, 5, [0, 5, 10]),
+        (23, 10, 5, [0, 5, 10, 13]),  # the last window ends at the recording's end
+        (23, 10, 20, [0, 13]),
+    ],
+)
+def test_window_starts(n_frames, window, hop, expected):
+    assert window_starts(n_frames, window, hop) == expected
+
+
+def test_tally_pools_the_best_windows_and_scores_other_as_no_species():
+    t = Tally(("other", "humpback", "minke"), "other", pool=2)
+    t.add(
+        np.array(
+            [
+                [0.9, 0.05, 0.05],
+                [0.8, 0.1, 0.1],
+                [0.1, 0.8, 0.1],
+                [0.2, 0.6, 0.2],
+                [0.6, 0.1, 0.3],
+            ]
+        )
+    )
+    ranked = t.ranking()
+    assert [r.label for r in ranked] == ["humpback", "other", "minke"]
+    assert ranked[0].score == pytest.approx(0.7)  # mean of its two best windows, 0.8 and 0.6
+    assert ranked[1].score == pytest.approx(0.3)  # 1 - the best species' score
+    assert ranked[2].score == pytest.approx(0.25)
+    assert {r.label: r.windows for r in ranked} == {"other": 3, "humpback": 2, "minke": 0}
+    assert t.n_windows == 5
+
+
+def test_tally_of_pure_noise_ranks_other_first():
+    t = Tally(("other", "humpback"), "other", pool=3)
+    t.add(np.tile([0.95, 0.05], (10, 1)))
+    assert [r.label for r in t.ranking()] == ["other", "humpback"]
+
+
+def test_settings_are_validated_on_load(tmp_path):
+    path = tmp_path / "d.yaml"
+    path.write_text("name: d\nranking: {hop_s: 0, pool: 3}\n")
+    with pytest.raises(ConfigError, match="hop_s"):
+        load_deployment(path)
+    path.write_text("name: d\nranking: {top_k: 0}\n")
+    with pytest.raises(ConfigError, match="top_k"):
+        load_deployment(path)
+    assert RankingSettings().top_k == 3
+
+
+def _ranking(path, config, classifier, block_s):
+    prep = prepare(path, config, None, block_s=block_s)
+    return Chain(prep, config, classifier=classifier).run().ranking
+
+
+def test_streamed_ranking_equals_the_whole_file_and_the_window_policy(tmp_path):
+    """Blocks of 0.5 s, 3 s and the whole file give one ranking, and it is the Tally of the
+    model's scores over window_starts on the recording's features."""
+    config = load_deployment(ROOT / "firmware-config" / "deployments" / "multispecies.yaml")
+    classifier = load_classifier(config)
+    rng = np.random.default_rng(5)
+    rate = 44100
+    t = np.arange(int(7.3 * rate)) / rate
+    x = 0.01 * rng.standard_normal(len(t))
+    x[rate : 3 * rate] += 0.2 * np.sin(
+        2 * np.pi * (800 + 300 * np.sin(2 * np.pi * 0.7 * t[rate : 3 * rate])) * t[rate : 3 * rate]
+    )
+    path = tmp_path / "clip.wav"
+    sf.write(path, x.astype(np.float32), rate, subtype="FLOAT")
+    rankings = [_ranking(path, config, classifier, b) for b in (0.5, 3.0, 100.0)]
+    assert rankings[0] == rankings[1] == rankings[2]
+    assert sorted(r.label for r in rankings[0]) == sorted(classifier.bundle.outputs[0].classes)
+
+    from edge.frontend import features
+
+    prep = prepare(path, config, None)
+    chunks = []
+    Chain(
+        prep, config, levels=False, candidates=False, on_frames=lambda f: chunks.append(features(prep.spec, f.psd))
+    ).run()
+    feats = np.concatenate(chunks)
+    n = classifier.bundle.n_frames
+    hop = round(config.ranking.hop_s / prep.spec.hop_s)
+    starts = window_starts(len(feats), n, hop)
+    tally = Tally(
+        tuple(classifier.bundle.outputs[0].classes), classifier.bundle.outputs[0].negative, config.ranking.pool
+    )
+    windows = np.stack([feats[np.clip(np.arange(s, s + n), 0, len(feats) - 1)] for s in starts])
+    tally.add(classifier.scores(windows)[classifier.bundle.outputs[0].name])
+    assert tally.ranking() == rankings[0]
+    assert sum(r.windows for r in rankings[0]) == len(starts)
+
+
+def test_a_recording_shorter_than_a_window_is_ranked(tmp_path):
+    config = load_deployment(ROOT / "firmware-config" / "deployments" / "multispecies.yaml")
+    classifier = load_classifier(config)
+    path = tmp_path / "short.wav"
+    sf.write(path, (0.01 * np.random.default_rng(1).standard_normal(22050)).astype(np.float32), 44100)
+    ranking = _ranking(path, config, classifier, 10.0)
+    assert sum(r.windows for r in ranking) == 1
+    assert ranking == sorted(ranking, key=lambda r: -r.score)
