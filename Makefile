@@ -34,7 +34,10 @@ demo: install-runtime
 	rm -rf demo-out
 	$(BIN)/edge-detect examples/species -o demo-out --plots \
 		--config firmware-config/deployments/multispecies.yaml; test $$? -le 1
-	@echo "outputs in demo-out/: detections.csv (classified by models/multispecies) detections.sqlite levels.csv raven/ run.json plots/; the run report:"
+	@echo "outputs in demo-out/: detections.csv (classified by models/multispecies) ranking.csv detections.sqlite levels.csv raven/ run.json plots/"
+	@echo "the ranked answer per clip (species from the file names):"
+	@$(BIN)/python examples/species/check_ranking.py demo-out
+	@echo "the run report:"
 	@$(BIN)/edge-report demo-out
 
 test: install

@@ -67,6 +67,7 @@ class FileEntry:
     hydrophone: str
     full_scale_spl_db: float | None
     warnings: tuple[str, ...]
+    ranking: tuple[tuple[str, float, int], ...] = ()  # (label, score, windows), most probable first
 
     @property
     def end(self) -> dt.datetime | None:
@@ -247,6 +248,7 @@ def _file_entry(f: dict[str, Any]) -> FileEntry:
         str(cal.get("hydrophone", "")),
         cal.get("full_scale_spl_db"),
         tuple(f.get("warnings") or ()),
+        tuple((str(r["label"]), float(r["score"]), int(r["windows"])) for r in f.get("ranking") or ()),
     )
 
 

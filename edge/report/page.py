@@ -106,6 +106,7 @@ def render(
         f'<p class="sub">{esc(data.outdir)} &middot; finished {esc(data.run.get("finished_utc", "?"))}</p>',
         _summary(data, effort, report_dir),
         _failures(data),
+        _ranking(data),
         _detections(data, bins, charts.get("detections")),
         _levels(data, charts.get("levels")),
         _effort(effort, charts.get("effort")),
@@ -215,6 +216,29 @@ def _failures(data: RunData) -> str:
         f'<h2 id="failed">Failed recordings ({len(data.failed)})</h2>'
         "<p>These recordings were not processed; their time is missing from the effort below.</p>"
         + _table(["recording", "reason"], rows)
+    )
+
+
+def _ranking(data: RunData) -> str:
+    """Each recording's ranked answer (ranking.csv), when the run ranked."""
+    ranked = [f for f in data.ok if f.ranking]
+    if not ranked:
+        return ""
+    k = max(len(f.ranking) for f in ranked)
+    rows = [
+        [path_html(f.file)]
+        + [
+            f"{esc(label)} {score:.2f} <span class='muted'>({windows} win.)</span>"
+            for label, score, windows in f.ranking
+        ]
+        + [""] * (k - len(f.ranking))
+        for f in ranked
+    ]
+    return (
+        f'<h2 id="ranking">Ranked answer per recording ({len(ranked)})</h2>'
+        "<p>The model's classes, most probable first: a class's score is the mean of its best windows' scores "
+        "(every window of the recording scored); <i>other</i> is the evidence that none of the claimed species is "
+        "there. Also in ranking.csv.</p>" + _table(["recording", *[f"#{i + 1}" for i in range(k)]], rows)
     )
 
 

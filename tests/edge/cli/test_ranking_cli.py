@@ -79,3 +79,15 @@ def test_a_recording_below_the_band_is_taken_down_to_min_sample_rate(tmp_path):
     ok = next(f for f in doc["files"] if f["file"] == str(low))
     assert ok["status"] == "ok" and ok["analysis_rate"] == 44100 and ok["sample_rate"] == 4000
     assert len(ok["ranking"]) == 3
+
+
+def test_the_report_shows_each_recordings_ranked_answer(tmp_path):
+    from edge.report.build import write_report
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, [str(SPECIES), "-o", str(out), "--config", str(DEPLOYMENT), "-q"])
+    assert result.exit_code == 0, result.output
+    html = write_report(out).read_text()
+    assert 'id="ranking">Ranked answer per recording (6)' in html
+    first = _rows(out / "ranking.csv")[0]
+    assert f"{first['label']} {float(first['score']):.2f}" in html
