@@ -141,12 +141,12 @@ def _score(
     ranked = rank_recording(model, feats, n, hop, tuple(ckpt["classes"]), config.negative, ranking.pool)
     labels = [r["label"] for r in ranked]
     return {
-        "file": str(path),
+        "file": Path(path).name,
         "label": label,
         "group": group,
         "fold": fold,
         "synthetic": Path(path).resolve().is_relative_to(synthetic_dir),
-        "ranking": ranked[:3],
+        "ranking": [f"{r['label']} {r['score']:.3f}" for r in ranked[:3]],
         "top1": labels[0] == label,
         "top3": label in labels[:3],
     }

@@ -1,0 +1,81 @@
+"""Clip-library training: grouped folds, band-limited renderings, synthetic clips in real ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("torch", reason="needs the train extra")
+
+from edge.audio import probe  # noqa: E402
+from training.datasets import band_limited  # noqa: E402
+from training.folds import deal, summarise  # noqa: E402
+from training.sources import synthetic_clips  # noqa: E402
+from training.synth import sperm_clicks  # noqa: E402
+
+
+def test_deal_puts_every_group_in_one_fold_and_spreads_each_class():
+    groups = {f"k{i}": "killer_whale" for i in range(11)} | {f"m{i}": "minke" for i in range(3)}
+    folds = deal(groups, 5)
+    flat = [g for f in folds for g in f]
+    assert sorted(flat) == sorted(groups)
+    killer = [sum(g.startswith("k") for g in f) for f in folds]
+    assert max(killer) - min(killer) <= 1  # 11 groups over 5 folds: 2 or 3 each
+    assert sum(any(g.startswith("m") for g in f) for f in folds) == 3  # 3 minke groups in 3 folds
+    assert deal(groups, 5) == folds  # stable
+
+
+def test_summarise_counts_top1_and_top3_per_class():
+    rows = [
+        {"label": "a", "group": "g1", "top1": True, "top3": True},
+        {"label": "a", "group": "g1", "top1": False, "top3": True},
+        {"label": "b", "group": "g2", "top1": False, "top3": False},
+    ]
+    s = summarise(rows)
+    assert s["top1"] == pytest.approx(1 / 3) and s["top3"] == pytest.approx(2 / 3)
+    assert s["classes"]["a"] == {"recordings": 2, "groups": 1, "top1": 0.5, "top3": 1.0}
+    assert s["class_mean_top1"] == pytest.approx(0.25)
+
+
+def test_a_band_limited_rendering_keeps_the_band_below_its_nyquist(tmp_path):
+    rate = 44100
+    t = np.arange(rate) / rate
+    x = 0.3 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 9000 * t)
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, x.astype(np.float32), rate)
+    out = band_limited(clip, 8000, 0, tmp_path / "work")
+    assert probe(out).sample_rate == 8000
+    y, _ = sf.read(out)
+    spectrum = np.abs(np.fft.rfft(y[1000:-1000] * np.hanning(len(y) - 2000)))
+    freqs = np.fft.rfftfreq(len(y) - 2000, 1 / 8000)
+    assert abs(freqs[np.argmax(spectrum)] - 1000) < 2  # the 1 kHz tone stays, 9 kHz is gone
+    assert out.stat().st_mtime_ns == band_limited(clip, 8000, 0, tmp_path / "work").stat().st_mtime_ns  # cached
+
+
+def test_sperm_clicks_are_a_regular_broadband_train(rng):
+    x, low, high = sperm_clicks(rng, 48000, duration_s=4.0)
+    assert (low, high) == (2000.0, 20000.0)
+    envelope = np.abs(x) > 0.3
+    onsets = np.flatnonzero(envelope[1:] & ~envelope[:-1])
+    clicks = onsets[np.insert(np.diff(onsets) > 0.03 * 48000, 0, True)]  # pulses of one click are one
+    assert len(clicks) >= 3
+    spectrum = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(len(x), 1 / 48000)
+    assert spectrum[(freqs > 2000) & (freqs < 20000)].sum() > 0.9 * spectrum.sum()
+
+
+def test_synthetic_clips_take_the_group_of_their_background_and_are_reused(tmp_path):
+    rng = np.random.default_rng(2)
+    entries = []
+    for i, rate in enumerate((48000, 8000)):
+        p = tmp_path / f"bg{i}.wav"
+        sf.write(p, (0.01 * rng.standard_normal(rate * 5)).astype(np.float32), rate)
+        entries.append((p, "other", f"site{i}"))
+    settings = {"sperm": {"call": "sperm_clicks", "count": 4, "into": "other", "min_rate": 32000, "duration_s": 3}}
+    made = synthetic_clips(entries, settings, tmp_path / "syn", seed=1)
+    assert [(label, group) for _, label, group in made] == [("sperm", "site0")] * 4  # only the 48 kHz clip
+    assert all(probe(p).sample_rate == 48000 and abs(probe(p).duration_s - 3) < 1e-3 for p, _, _ in made)
+    stamp = [p.stat().st_mtime_ns for p, _, _ in made]
+    again = synthetic_clips(entries, settings, tmp_path / "syn", seed=1)
+    assert again == made and [p.stat().st_mtime_ns for p, _, _ in again] == stamp
