@@ -8,11 +8,11 @@ import soundfile as sf
 
 pytest.importorskip("torch", reason="needs the train extra")
 
-from edge.audio import probe  # noqa: E402
-from training.datasets import band_limited  # noqa: E402
-from training.folds import deal, summarise  # noqa: E402
-from training.sources import synthetic_clips  # noqa: E402
-from training.synth import sperm_clicks  # noqa: E402
+from edge.audio import probe
+from training.datasets import band_limited
+from training.folds import deal, summarise
+from training.sources import synthetic_clips
+from training.synth import sperm_clicks
 
 
 def test_deal_puts_every_group_in_one_fold_and_spreads_each_class():
