@@ -164,21 +164,32 @@ class Classifier:
         scores = self.scores(windows)
         return [self.decide(scores, i, roi) for i, roi in enumerate(rois)]
 
-    def classify_crops(self, rois: list[Roi], starts: list[list[int]], windows: list[np.ndarray]) -> list[list[Label]]:
+    def classify_crops(
+        self,
+        rois: list[Roi],
+        starts: list[list[int]],
+        windows: list[np.ndarray],
+        sink: list[tuple[int, int, dict[str, np.ndarray]]] | None = None,
+    ) -> list[list[Label]]:
         """Labels per ROI from its crops (``starts[i]``, :func:`edge.crops.crop_starts`) and
         their raw feature windows ``windows[i]`` ``(len(starts[i]), n_frames, n_features)``,
-        combined by :func:`edge.crops.combine`."""
+        combined by :func:`edge.crops.combine`.  ``sink`` gets ``(i, crop start frame, scores
+        per output)`` for every window, kept or not (the scores output)."""
         if not rois:
             return []
         scores = self.scores(np.concatenate(windows))
         out, j = [], 0
-        for roi, ss in zip(rois, starts):
+        for i, (roi, ss) in enumerate(zip(rois, starts)):
+            if sink is not None:
+                sink += [(i, s, {o: p[j + c] for o, p in scores.items()}) for c, s in enumerate(ss)]
             per_crop = [self.decide(scores, j + c, roi) for c in range(len(ss))]
             out.append(combine(roi, ss, self.bundle.n_frames, self.bundle.spec.hop_s, per_crop))
             j += len(ss)
         return out
 
-    def stream(self, spec: FrontendSpec, *, first_frame: int = 0, limit: int | None = None) -> ClassifierStream:
+    def stream(
+        self, spec: FrontendSpec, *, first_frame: int = 0, limit: int | None = None, keep_scores: bool = False
+    ) -> ClassifierStream:
         """A recording's classification state; ``spec`` must be the bundle's."""
         if spec.hash != self.bundle.spec_hash:
             raise BundleError(
@@ -186,7 +197,7 @@ class Classifier:
                 f"recording is processed with frontend {spec.hash} (sample rate {spec.sample_rate} Hz, "
                 f"the model's {self.bundle.sample_rate} Hz)"
             )
-        return ClassifierStream(self, spec, first_frame=first_frame, limit=limit)
+        return ClassifierStream(self, spec, first_frame=first_frame, limit=limit, keep_scores=keep_scores)
 
 
 def _meets(rule: LabelRule | None, roi: Roi) -> bool:
@@ -206,10 +217,17 @@ class ClassifierStream:
 
     ``limit`` classifies only that many ROIs, the strongest by SNR (earlier first among
     equals); the others get ``None`` (ROI-only records).  Memory: the frames back to the
-    earliest window still needed, plus the windows of ``limit`` ROIs when limited."""
+    earliest window still needed, plus the windows of ``limit`` ROIs when limited.
+    ``keep_scores`` keeps every window's scores (:attr:`window_scores`)."""
 
     def __init__(
-        self, classifier: Classifier, spec: FrontendSpec, *, first_frame: int = 0, limit: int | None = None
+        self,
+        classifier: Classifier,
+        spec: FrontendSpec,
+        *,
+        first_frame: int = 0,
+        limit: int | None = None,
+        keep_scores: bool = False,
     ) -> None:
         self.classifier = classifier
         self.spec = spec
@@ -226,6 +244,8 @@ class ClassifierStream:
         self._results: dict[int, list[Label] | None] = {}
         self._count = 0
         self.failures: list[tuple[Roi, str]] = []  # ROIs whose classification raised, and why
+        # (ROI index, window's first frame, scores per output) of every window classified
+        self.window_scores: list[tuple[int, int, dict[str, np.ndarray]]] | None = [] if keep_scores else None
 
     @property
     def pending(self) -> int:
@@ -320,20 +340,26 @@ class ClassifierStream:
         classified alone, and one that still fails stays an ROI-only record with a warning
         (:attr:`failures`): a bad window costs that ROI's label, never the recording."""
         labels: list[list[Label] | None]
+        sink: list[tuple[int, int, dict[str, np.ndarray]]] | None = [] if self.window_scores is not None else None
         try:
             labels = list(
                 self.classifier.classify_crops(
-                    [r for _, r, _, _ in items], [s for _, _, s, _ in items], [w for _, _, _, w in items]
+                    [r for _, r, _, _ in items], [s for _, _, s, _ in items], [w for _, _, _, w in items], sink
                 )
             )
         except Exception:  # a backend error on one window must not lose the batch: retried one by one below
-            labels = []
-            for _, roi, starts, windows in items:
+            labels, sink = [], [] if sink is not None else None
+            for k, (_, roi, starts, windows) in enumerate(items):
+                one: list[tuple[int, int, dict[str, np.ndarray]]] | None = [] if sink is not None else None
                 try:
-                    labels += self.classifier.classify_crops([roi], [starts], [windows])
+                    labels += self.classifier.classify_crops([roi], [starts], [windows], one)
                 except Exception as exc:  # kept as an ROI-only record, said in a warning
                     labels.append(None)
                     self.failures.append((roi, " ".join(str(exc).split()) or type(exc).__name__))
+                if sink is not None and one:
+                    sink += [(k, s, p) for _, s, p in one]
+        if sink is not None and self.window_scores is not None:
+            self.window_scores += [(items[k][0], s, p) for k, s, p in sink]
         for (index, _, _, _), lab in zip(items, labels):
             self._results[index] = lab
 

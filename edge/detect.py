@@ -40,24 +40,28 @@ from edge.outputs import (
     RANKING_COLUMNS,
     RAVEN_RUN_COLUMNS,
     RAVEN_RUN_TABLE,
+    SCORE_COLUMNS,
     StagedFiles,
     detection_row,
     level_row,
     ranking_rows,
     raven_rows,
     raven_table,
+    score_row,
     unique_stems,
     write_atomic,
 )
 from edge.pipeline import Prepared, analysis_rate, prepare, process_recording, stamped_config
 from edge.quality import SignalQuality
-from edge.types import AudioInfo, Detection, LevelRow, Rank
+from edge.types import AudioInfo, Detection, LevelRow, Rank, WindowScore
 
 PART_VERSION = 1
 # what edge-detect can write besides run.json: detections.csv, levels.csv, detections.sqlite,
 # the Raven tables (raven/: one per recording and raven/all.selections.txt), and ranking.csv
 # (when the deployment ranks and a model runs)
-OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven", "ranking"})
+OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven", "ranking", "scores"})
+# scores.csv (every window the classifier scored, kept or rejected) is asked for: it can be large
+DEFAULT_OUTPUTS = OUTPUTS - {"scores"}
 # what a run (and edge-detect --plots, edge-report) writes in OUTDIR: an earlier run's are never
 # replaced silently, and --overwrite removes them all (no stale Raven table stays beside new ones)
 RUN_OUTPUTS = (
@@ -67,6 +71,7 @@ RUN_OUTPUTS = (
     "levels.csv",
     "detections.sqlite",
     "ranking.csv",
+    "scores.csv",
     "raven",
     "plots",
     "report.html",
@@ -86,15 +91,15 @@ class RunOptions:
     allow_truncated: bool = False  # process the samples a short WAV holds (said per file)
     resume: bool = False  # keep what an earlier run with the same settings committed
     overwrite: bool = False  # replace an earlier run's outputs in OUTDIR (else refused)
-    outputs: frozenset[str] = OUTPUTS  # which of the run's files to write (run.json always)
+    outputs: frozenset[str] = DEFAULT_OUTPUTS  # which of the run's files to write (run.json always)
     top_k: int | None = None  # classes per recording in ranking.csv; None: the deployment's ranking.top_k
     command: tuple[str, ...] | None = None  # for run.json; None: this process's argv
 
     def written(self, config: DeploymentConfig) -> frozenset[str]:
         """The outputs a run writes: those asked for that it has (no ranking without a
         ranking section and a model)."""
-        ranks = config.ranking is not None and self.classifier is not None
-        return self.outputs if ranks else self.outputs - {"ranking"}
+        out = self.outputs if self.classifier is not None else self.outputs - {"scores", "ranking"}
+        return out if config.ranking is not None else out - {"ranking"}
 
     def ranked(self, config: DeploymentConfig) -> int:
         """Classes per recording in the ranking (0: no ranking)."""
@@ -126,6 +131,7 @@ class FileOutcome:
     level_bands: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     ranking: list[Rank] = field(default_factory=list)  # every class, most probable first (edge.ranking)
+    scores: list[WindowScore] = field(default_factory=list)  # every window classified (the scores output)
     # set by light(): the records are in the recording's part, not here
     n_detections: int | None = None
     label_counts: dict[str, int] | None = None
@@ -147,7 +153,9 @@ class FileOutcome:
         recording's records at a time, however many recordings and records it has."""
         if self.n_detections is not None:
             return self
-        return replace(self, detections=[], levels=[], n_detections=len(self.detections), label_counts=self.per_label())
+        return replace(
+            self, detections=[], levels=[], scores=[], n_detections=len(self.detections), label_counts=self.per_label()
+        )
 
 
 @dataclass
@@ -287,6 +295,7 @@ def _outcome_from_part(part: dict[str, Any]) -> FileOutcome:
         part["level_bands"],
         part["details"],
         [Rank(**r) for r in part.get("ranking", [])],
+        [WindowScore(**s) for s in part.get("scores", [])],
     )
 
 
@@ -413,7 +422,14 @@ def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) ->
     report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s, ctx.skipped, ctx.parts)
     staged = StagedFiles(ctx.outdir)
     try:
-        _assemble(report, ctx.level_header, staged, ctx.options.written(ctx.config), ctx.options.ranked(ctx.config))
+        _assemble(
+            report,
+            ctx.level_header,
+            staged,
+            ctx.options.written(ctx.config),
+            ctx.options.ranked(ctx.config),
+            score_classes(ctx.options.classifier),
+        )
         staged.text("run.json", _run_json(report, ctx))
         staged.commit()
     except (OSError, MemoryError) as exc:
@@ -492,6 +508,7 @@ def _process_one(
             noise_state=noise_state,
             display_name=str(path),
             classifier=options.classifier,
+            keep_scores="scores" in options.outputs,
         )
     except Exception as exc:  # only the kinds failed_outcome accepts are caught
         return failed_outcome(path, exc), None
@@ -510,6 +527,7 @@ def _process_one(
         carried=noise_state is not None,
         quality=res.quality,
         ranking=res.ranking,
+        scores=res.scores,
     ), res.noise_state
 
 
@@ -538,6 +556,7 @@ def ok_outcome(
     carried: bool,
     quality: SignalQuality | None = None,
     ranking: list[Rank] | None = None,
+    scores: list[WindowScore] | None = None,
 ) -> FileOutcome:
     """The outcome of a recording processed whole; ``carried`` says the noise floor came
     from the previous recording, ``quality`` counts its unusable frames."""
@@ -563,7 +582,17 @@ def ok_outcome(
         "nonfinite_s": round(quality.nonfinite_frames * hop_s, 3),  # frames with NaN or inf samples
     }
     return FileOutcome(
-        str(path), "ok", "", info.duration_s, roi_count, detections, levels, list(level_bands), details, ranking or []
+        str(path),
+        "ok",
+        "",
+        info.duration_s,
+        roi_count,
+        detections,
+        levels,
+        list(level_bands),
+        details,
+        ranking or [],
+        scores or [],
     )
 
 
@@ -579,8 +608,20 @@ def _part_dict(outcome: FileOutcome, run_key: dict[str, Any], path: Path) -> dic
     return data
 
 
+def score_classes(classifier: Classifier | None) -> list[str]:
+    """The class columns of ``scores.csv``: every output's classes, in order, once."""
+    if classifier is None:
+        return []
+    return list(dict.fromkeys(c for o in classifier.bundle.outputs for c in o.classes))
+
+
 def _assemble(
-    report: RunReport, level_header: list[str], staged: StagedFiles, outputs: frozenset[str], top_k: int = 0
+    report: RunReport,
+    level_header: list[str],
+    staged: StagedFiles,
+    outputs: frozenset[str],
+    top_k: int = 0,
+    classes: Sequence[str] = (),
 ) -> None:
     """The run's tables (``detections.csv``, ``levels.csv``, ``raven/all.selections.txt``,
     ``ranking.csv`` with ``top_k`` classes per recording) and
@@ -603,6 +644,7 @@ def _assemble(
         table("levels", "levels.csv", level_header)
         table("raven", f"raven/{RAVEN_RUN_TABLE}", RAVEN_RUN_COLUMNS, "\t")
         table("ranking", "ranking.csv", RANKING_COLUMNS)
+        table("scores", "scores.csv", [*SCORE_COLUMNS, *classes])
 
         def batches() -> Iterator[list[Detection]]:
             offset_s, selections = 0.0, 0
@@ -610,6 +652,8 @@ def _assemble(
                 f = report.full(light)
                 if "csv" in writers:
                     writers["csv"].writerows(detection_row(d) for d in f.detections)
+                if "scores" in writers:
+                    writers["scores"].writerows(score_row(s, classes) for s in f.scores)
                 if "ranking" in writers and f.ranking:
                     writers["ranking"].writerows(ranking_rows(f.file, f.details.get("channel", 0), f.ranking, top_k))
                 if "raven" in writers and f.status == "ok":  # recordings end to end, as Raven opens a file list

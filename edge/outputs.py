@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from edge.types import DETECTION_FIELDS, Detection, LevelRow, Rank
+from edge.types import DETECTION_FIELDS, Detection, LevelRow, Rank, WindowScore
 
 P = TypeVar("P", str, Path)
 
@@ -42,6 +42,20 @@ RAVEN_COLUMNS = (
 RAVEN_RUN_COLUMNS = (*RAVEN_COLUMNS, *RAVEN_RUN_EXTRA)
 RAVEN_RUN_TABLE = "all.selections.txt"  # in raven/, beside each recording's own table
 RANKING_COLUMNS = ("file", "channel", "rank", "label", "score", "windows")
+# scores.csv: these, then one column per class of the model (empty where a head lacks it)
+SCORE_COLUMNS = (
+    "file",
+    "channel",
+    "roi_start_s",
+    "roi_end_s",
+    "low_hz",
+    "high_hz",
+    "snr_db",
+    "received_level_db",
+    "window_start_s",
+    "window_end_s",
+    "head",
+)
 
 
 def _fmt(value: float, digits: int) -> str:
@@ -79,6 +93,25 @@ def ranking_rows(file: str, channel: int, ranking: Sequence[Rank], top_k: int) -
     return [
         [file, str(channel), str(i), r.label, _fmt(r.score, 4), str(r.windows)]
         for i, r in enumerate(ranking[:top_k], 1)
+    ]
+
+
+def score_row(s: WindowScore, classes: Sequence[str]) -> list[str]:
+    """A row of ``scores.csv`` (times and levels as in detections.csv, scores to 1e-6:
+    finer than the detections' 1e-4, so a threshold applied afterwards decides as the run did)."""
+    return [
+        s.file,
+        str(s.channel),
+        _fmt(s.roi_start_s, 3),
+        _fmt(s.roi_end_s, 3),
+        _fmt(s.low_hz, 1),
+        _fmt(s.high_hz, 1),
+        _fmt(s.snr_db, 2),
+        _fmt(s.received_level_db, 2),
+        _fmt(s.start_s, 3),
+        _fmt(s.end_s, 3),
+        s.head,
+        *[_fmt(s.scores[c], 6) if c in s.scores else "" for c in classes],
     ]
 
 

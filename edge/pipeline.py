@@ -43,6 +43,7 @@ from edge.types import (
     Rank,
     Roi,
     SpectralFrames,
+    WindowScore,
 )
 
 ROI_LABEL = "roi"
@@ -63,6 +64,7 @@ class RecordingResult:
     noise_state: list[np.ndarray] = field(default_factory=list)
     quality: SignalQuality = field(default_factory=SignalQuality)
     ranking: list[Rank] = field(default_factory=list)  # every class, most probable first (edge.ranking)
+    scores: list[WindowScore] = field(default_factory=list)  # with keep_scores: every window classified
 
     @property
     def end_utc(self) -> dt.datetime | None:
@@ -233,6 +235,7 @@ class ChainResult:
     completed: bool  # the recording's end was reached (not stopped early)
     quality: SignalQuality  # unusable frames among those owned
     ranking: list[Rank]  # empty unless the deployment ranks and a classifier runs
+    window_scores: list[tuple[int, int, dict[str, np.ndarray]]]  # (ROI index, first frame, scores) with scores=True
 
 
 class Chain:
@@ -262,6 +265,7 @@ class Chain:
         on_frames: Callable[[SpectralFrames], None] | None = None,
         times: dict[str, float] | None = None,
         rank: bool | None = None,
+        scores: bool = False,
     ) -> None:
         if classifier is not None and not candidates:
             raise ValueError("a classifier needs the candidate stages (candidates=True)")
@@ -286,7 +290,7 @@ class Chain:
             )
         self.levels = StreamingLevels(prep.spec, config.levels) if levels else None
         self.stream = (
-            classifier.stream(prep.spec, first_frame=first_frame, limit=classify_limit)
+            classifier.stream(prep.spec, first_frame=first_frame, limit=classify_limit, keep_scores=scores)
             if classifier is not None
             else None
         )
@@ -347,6 +351,7 @@ class Chain:
             completed,
             self.quality,
             ranking,
+            (self.stream.window_scores or []) if self.stream is not None else [],
         )
 
     def _step(self, block: AudioBlock) -> None:
@@ -393,6 +398,40 @@ class Chain:
         return out
 
 
+def score_rows(
+    prep: Prepared,
+    rois: list[Roi],
+    window_scores: list[tuple[int, int, dict[str, np.ndarray]]],
+    name: str,
+    classifier: Classifier,
+) -> list[WindowScore]:
+    """The scores output of a recording: a row per window and output, in ROI order."""
+    hop_s, n = prep.spec.hop_s, classifier.bundle.n_frames
+    classes = {o.name: o.classes for o in classifier.bundle.outputs}
+    multi = classifier.bundle.task == "multi_output"
+    rows = []
+    for i, start, per_output in sorted(window_scores, key=lambda w: (w[0], w[1])):
+        r = rois[i]
+        for output, p in per_output.items():
+            rows.append(
+                WindowScore(
+                    name,
+                    prep.channel,
+                    r.start_s,
+                    r.end_s,
+                    r.low_hz,
+                    r.high_hz,
+                    r.snr_db,
+                    r.received_level_db,
+                    start * hop_s,
+                    (start + n) * hop_s,
+                    output if multi else "",
+                    {c: float(v) for c, v in zip(classes[output], p.tolist())},
+                )
+            )
+    return rows
+
+
 def failure_warnings(prep: Prepared, failures: list[tuple[Roi, str]]) -> list[str]:
     """One warning line per ROI whose classification failed, naming the file and time."""
     return [
@@ -414,6 +453,7 @@ def process_recording(
     display_name: str | None = None,
     classifier: Classifier | None = None,
     classify_limit: int | None = None,
+    keep_scores: bool = False,
 ) -> RecordingResult:
     """Process one recording; raises :class:`AudioError` when it cannot be.
 
@@ -421,7 +461,14 @@ def process_recording(
     no label for give no record); ``classify_limit`` classifies only that many ROIs, the
     strongest by SNR, and leaves the others ROI-only records labelled ``roi``."""
     prep = prepare(path, config, table, channel=channel, block_s=block_s, allow_truncated=allow_truncated)
-    out = Chain(prep, config, noise_state=noise_state, classifier=classifier, classify_limit=classify_limit).run()
+    out = Chain(
+        prep,
+        config,
+        noise_state=noise_state,
+        classifier=classifier,
+        classify_limit=classify_limit,
+        scores=keep_scores,
+    ).run()
     warnings = (
         prep.warnings
         + failure_warnings(prep, out.failures)
@@ -447,4 +494,7 @@ def process_recording(
         out.noise_state,
         out.quality,
         out.ranking,
+        score_rows(prep, out.rois, out.window_scores, display_name or str(path), classifier)
+        if classifier is not None and keep_scores
+        else [],
     )

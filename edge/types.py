@@ -126,6 +126,25 @@ class LevelRow:
 
 
 @dataclass(frozen=True)
+class WindowScore:
+    """One window the classifier scored for an ROI, whatever it decided (the scores output):
+    the ROI, the window's span and the score of every class of one output (``head``)."""
+
+    file: str
+    channel: int
+    roi_start_s: float
+    roi_end_s: float
+    low_hz: float
+    high_hz: float
+    snr_db: float
+    received_level_db: float
+    start_s: float  # the window's span, seconds from the recording's start
+    end_s: float
+    head: str  # the output's name for multi-output models, "" otherwise
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Rank:
     """One class of a recording's ranked answer (edge.ranking): its score and the number of
     windows whose most probable class it is."""

@@ -80,7 +80,8 @@ if TYPE_CHECKING:
     metavar="LIST",
     help="Which outputs to write besides run.json, comma-separated: csv (detections.csv), levels "
     "(levels.csv), sqlite (detections.sqlite, the log edge-sync sends from), raven (raven/), ranking "
-    "(ranking.csv, when the deployment has a ranking: section and a model runs).",
+    "(ranking.csv, when the deployment has a ranking: section and a model runs), scores (scores.csv: "
+    "every window the model scored for an ROI, kept or rejected, a column per class; not by default).",
 )
 @click.option(
     "--top-k",

@@ -128,6 +128,7 @@ def merge(
             carried=chunks[0].carried,
             quality=quality,
             ranking=[r for c in chunks for r in c.ranking],
+            scores=[s for c in chunks for s in c.scores],
         ),
         chunks[-1].noise_state,
     )

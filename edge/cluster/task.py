@@ -23,9 +23,9 @@ from edge.cluster.plan import Span, Unit
 from edge.config import DeploymentConfig, from_settings
 from edge.detect import RunOptions, failed_outcome
 from edge.errors import ConfigError, PamedgeError
-from edge.pipeline import Chain, Prepared, failure_warnings, prepare, records
+from edge.pipeline import Chain, Prepared, failure_warnings, prepare, records, score_rows
 from edge.quality import SignalQuality
-from edge.types import Detection, LevelRow, Rank
+from edge.types import Detection, LevelRow, Rank, WindowScore
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class Job:
     model_path: str = ""
     model_kind: str = ""
     model_identity: str = ""
+    scores: bool = False  # keep every classified window's scores (the scores output)
 
     @classmethod
     def of(cls, config: DeploymentConfig, options: RunOptions) -> Job:
@@ -60,6 +61,7 @@ class Job:
             options.block_s,
             options.allow_truncated,
             *model,
+            "scores" in options.outputs and classifier is not None,
         )
 
     def classifier(self, config: DeploymentConfig) -> Classifier | None:
@@ -112,6 +114,7 @@ class UnitResult:
     warnings: list[str] = field(default_factory=list)  # ROIs whose classification failed
     quality: SignalQuality = field(default_factory=SignalQuality)  # over the chunk's frames
     ranking: list[Rank] = field(default_factory=list)  # the recording's, from its one unit
+    scores: list[WindowScore] = field(default_factory=list)  # the chunk's classified windows
 
 
 def run_unit(unit: Unit, job: Job) -> UnitResult:
@@ -166,6 +169,7 @@ def _process(
         classifier=classifier,
         owned=(c0, c1),
         rank=start == 0 and c0 == 0 and unit.last,  # plan_units gives a ranked recording one unit
+        scores=job.scores,
     )
 
     detector = chain.detector
@@ -205,4 +209,7 @@ def _process(
         warnings=failure_warnings(prep, out.failures),
         quality=out.quality,
         ranking=out.ranking,
+        scores=score_rows(prep, out.rois, out.window_scores, unit.path, classifier)
+        if classifier and job.scores
+        else [],
     )

@@ -1,0 +1,87 @@
+"""The scores output: every window the model scored for an ROI, kept or rejected, from which
+an analyst recomputes the run's detections at any threshold (issue: thresholds after the run)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+
+from click.testing import CliRunner
+
+from edge.cli.detect import main
+from edge.crops import Label, combine
+from edge.types import Roi
+from tests.support.data import ROOT
+
+RECORDINGS = ROOT / "examples" / "recordings"
+NARW = ROOT / "firmware-config" / "deployments" / "narw-upcall.yaml"
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _recompute(scores, thresholds, negative, n_frames, hop_s):
+    """Detections (file, start, end, label, score) from scores.csv and thresholds alone: per
+    window the best class other than the negative when it reaches its threshold, a scanned
+    ROI's windows combined as the device combines them (edge.crops.combine)."""
+    by_roi = defaultdict(list)
+    for r in scores:
+        by_roi[(r["file"], r["roi_start_s"], r["roi_end_s"])].append(r)
+    classes = [c for c in thresholds if c != negative]
+    out = []
+    for (file, start, end), rows in by_roi.items():
+        rows.sort(key=lambda r: float(r["window_start_s"]))
+        per_crop = []
+        for r in rows:
+            best = max(classes, key=lambda c: float(r[c]))
+            per_crop.append([Label(best, float(r[best]))] if float(r[best]) >= thresholds[best] else [])
+        roi = Roi(float(start), float(end), 0.0, 0.0, 0.0, 0.0)
+        starts = [round(float(r["window_start_s"]) / hop_s) for r in rows]
+        for lab in combine(roi, starts, n_frames, hop_s, per_crop):
+            s = float(start) if lab.start_s is None else lab.start_s
+            e = float(end) if lab.end_s is None else lab.end_s
+            out.append((file, f"{s:.3f}", f"{e:.3f}", lab.label, f"{lab.score:.4f}"))
+    return sorted(out)
+
+
+def test_scores_recompute_every_detection_at_the_runs_thresholds_and_at_another(tmp_path):
+    out = tmp_path / "run"
+    args = [str(RECORDINGS), "-o", str(out), "--config", str(NARW), "-q", "--outputs", "csv,scores"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "run.json").read_text())
+    model = doc["model"]
+    n_frames, hop_s = 62, model["window"].get("hop_s", 0.032)
+    scores = _rows(out / "scores.csv")
+    detections = _rows(out / "detections.csv")
+    assert set(scores[0]) >= {"window_start_s", "window_end_s", "snr_db", "noise", "upcall"}
+    rejected = {(r["file"], r["roi_start_s"]) for r in scores} - {
+        (d["file"], f"{float(d['start_s']):.3f}") for d in detections
+    }
+    assert rejected, "the scores output holds ROIs the model rejected too"
+    kept = sorted((d["file"], d["start_s"], d["end_s"], d["label"], d["score"]) for d in detections)
+    assert _recompute(scores, model["thresholds"], "noise", n_frames, hop_s) == kept
+
+    # a lower threshold afterwards gives what a run at that threshold gives
+    low = tmp_path / "low"
+    result = CliRunner().invoke(main, [*args[:2], str(low), *args[3:], "--min-score", "0.001"])
+    assert result.exit_code == 0, result.output
+    at_low = sorted(
+        (d["file"], d["start_s"], d["end_s"], d["label"], d["score"]) for d in _rows(low / "detections.csv")
+    )
+    assert _recompute(scores, {"upcall": 0.001}, "noise", n_frames, hop_s) == at_low
+    assert len(at_low) > len(kept)
+
+
+def test_scores_are_not_written_unless_asked_or_without_a_model(tmp_path):
+    result = CliRunner().invoke(main, [str(RECORDINGS), "-o", str(tmp_path / "a"), "--config", str(NARW), "-q"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "a" / "scores.csv").exists()
+    args = [str(RECORDINGS), "-o", str(tmp_path / "b"), "--config", str(NARW), "-q", "--no-model"]
+    result = CliRunner().invoke(main, [*args, "--outputs", "csv,scores"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "b" / "scores.csv").exists()
+    assert "scores" not in json.loads((tmp_path / "b" / "run.json").read_text())["outputs"]
