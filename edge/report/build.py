@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from edge.outputs import write_atomic
 from edge.plots import require_matplotlib
@@ -29,6 +30,9 @@ def write_report(
         "detections": png_bytes(charts.detections_chart(bins)) if bins is not None else None,
         "levels": png_bytes(charts.levels_chart(data.levels)) if data.levels is not None else None,
         "effort": png_bytes(effort_fig) if effort_fig is not None else None,
+        "scores": png_bytes(charts.scores_chart(data.score_counts, _thresholds(data.run)))
+        if data.score_counts
+        else None,
     }
     output = Path(output) if output is not None else outdir / "report.html"
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -37,3 +41,8 @@ def write_report(
     )
     write_atomic(output, text)
     return output
+
+
+def _thresholds(run: dict[str, Any]) -> dict[str, float]:
+    model = run.get("model") or {}
+    return {str(k): float(v) for k, v in (model.get("thresholds") or {}).items()}

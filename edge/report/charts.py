@@ -154,3 +154,23 @@ def effort_chart(effort: Effort) -> Figure | None:
     ax.set_xlabel("Time (UTC)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
+
+
+def scores_chart(counts: dict[str, list[int]], thresholds: dict[str, float]) -> Figure:
+    """Windows per score bin and class (scores.csv), log scale, each class's threshold dashed:
+    where a threshold cuts its class's distribution, and what a lower one would add."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    for i, (label, n) in enumerate(sorted(counts.items())):
+        colour = LABEL_COLOURS[i % len(LABEL_COLOURS)]
+        edges = [k / len(n) for k in range(len(n) + 1)]
+        ax.stairs(n, edges, color=colour, lw=1.5, label=f"{label} ({sum(n)})")
+        if label in thresholds:
+            ax.axvline(thresholds[label], color=colour, ls="--", lw=1)
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("Score (dashed: the run's threshold)")
+    ax.set_ylabel("Windows")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(True, lw=0.3, alpha=0.5)
+    return fig

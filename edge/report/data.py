@@ -134,6 +134,8 @@ class RunData:
     levels: LevelSeries | None = None
     thumbnails: dict[tuple[str, str, str], Path] = field(default_factory=dict)
     overviews: dict[str, Path] = field(default_factory=dict)
+    score_counts: dict[str, list[int]] = field(default_factory=dict)  # class -> windows per score bin (scores.csv)
+    score_windows: int = 0
 
     @property
     def ok(self) -> list[FileEntry]:
@@ -185,7 +187,33 @@ def load(outdir: str | Path, *, settings: ReportSettings = ReportSettings()) -> 
     _read_detections(data, outdir / "detections.csv", settings.top_per_label)
     data.levels = read_levels(outdir / "levels.csv", data.files, n_bands=settings.n_bands)
     _read_plot_index(data, outdir / "plots" / "index.json")
+    _read_scores(data, outdir / "scores.csv")
     return data
+
+
+SCORE_BINS = 20  # of width 0.05 over [0, 1]
+SCORE_FIRST_COLUMN = "head"  # scores.csv: the class columns follow it
+
+
+def _read_scores(data: RunData, path: Path) -> None:
+    """Windows per score bin and class from ``scores.csv`` (read row by row)."""
+    if not path.is_file():
+        return
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if not header or SCORE_FIRST_COLUMN not in header:
+            return
+        first = header.index(SCORE_FIRST_COLUMN) + 1
+        classes = header[first:]
+        counts = {c: [0] * SCORE_BINS for c in classes}
+        for row in reader:
+            data.score_windows += 1
+            for c, text in zip(classes, row[first:]):
+                value = _float(text)
+                if not math.isnan(value):
+                    counts[c][min(SCORE_BINS - 1, max(0, int(value * SCORE_BINS)))] += 1
+    data.score_counts = {c: n for c, n in counts.items() if any(n)}
 
 
 def choose_bin(files: list[FileEntry]) -> tuple[dt.timedelta, str]:

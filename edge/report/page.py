@@ -108,6 +108,7 @@ def render(
         _failures(data),
         _ranking(data),
         _detections(data, bins, charts.get("detections")),
+        _scores(data, charts.get("scores")),
         _levels(data, charts.get("levels")),
         _effort(effort, charts.get("effort")),
         _top(data, report_dir, settings),
@@ -257,6 +258,16 @@ def _detections(data: RunData, bins: DetectionBins | None, chart: bytes | None) 
         out.append(f"<p>UTC {bins.unit} bins; grey: no recording (zero there means not listening, not silence).</p>")
     out.append(_img(chart, "detections per bin and label", "chart"))
     return "\n".join(out)
+
+
+def _scores(data: RunData, chart: bytes | None) -> str:
+    if chart is None:
+        return ""
+    return (
+        f'<h2 id="scores">Scores per class ({data.score_windows} windows)</h2>'
+        "<p>Every window the model scored for an ROI, kept or rejected (scores.csv): pick another threshold "
+        "from the run's scores without running it again.</p>" + _img(chart, "windows per score and class", "chart")
+    )
 
 
 def _levels(data: RunData, chart: bytes | None) -> str:

@@ -85,3 +85,19 @@ def test_scores_are_not_written_unless_asked_or_without_a_model(tmp_path):
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "b" / "scores.csv").exists()
     assert "scores" not in json.loads((tmp_path / "b" / "run.json").read_text())["outputs"]
+
+
+def test_the_report_draws_the_score_distribution_per_class(tmp_path):
+    from edge.report.build import write_report
+    from edge.report.data import load
+
+    out = tmp_path / "run"
+    args = [str(RECORDINGS), "-o", str(out), "--config", str(NARW), "-q", "--outputs", "csv,scores"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    rows = _rows(out / "scores.csv")
+    data = load(out)
+    assert data.score_windows == len(rows)
+    upcall = [float(r["upcall"]) for r in rows]
+    assert data.score_counts["upcall"][0] == sum(s < 0.05 for s in upcall)
+    assert data.score_counts["upcall"][-1] == sum(s >= 0.95 for s in upcall)
+    assert f'id="scores">Scores per class ({len(rows)} windows)' in write_report(out).read_text()
