@@ -35,6 +35,7 @@ from edge.errors import PamedgeError
 from edge.levels import DecidecadeBands
 from edge.log import build_log
 from edge.outputs import (
+    CLICK_COLUMNS,
     DETECTION_COLUMNS,
     LEVEL_COLUMNS,
     RANKING_COLUMNS,
@@ -42,6 +43,7 @@ from edge.outputs import (
     RAVEN_RUN_TABLE,
     SCORE_COLUMNS,
     StagedFiles,
+    click_row,
     detection_row,
     level_row,
     ranking_rows,
@@ -53,15 +55,16 @@ from edge.outputs import (
 )
 from edge.pipeline import Prepared, analysis_rate, prepare, process_recording, stamped_config
 from edge.quality import SignalQuality
-from edge.types import AudioInfo, Detection, LevelRow, Rank, WindowScore
+from edge.types import AudioInfo, ClickRecord, Detection, LevelRow, Rank, WindowScore
 
 PART_VERSION = 1
 # what edge-detect can write besides run.json: detections.csv, levels.csv, detections.sqlite,
 # the Raven tables (raven/: one per recording and raven/all.selections.txt), and ranking.csv
 # (when the deployment ranks and a model runs)
-OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven", "ranking", "scores"})
-# scores.csv (every window the classifier scored, kept or rejected) is asked for: it can be large
-DEFAULT_OUTPUTS = OUTPUTS - {"scores"}
+OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven", "ranking", "scores", "clicks"})
+# scores.csv (every window the classifier scored, kept or rejected) and clicks.csv (every click
+# of the impulse detector) are asked for: they can be large
+DEFAULT_OUTPUTS = OUTPUTS - {"scores", "clicks"}
 # what a run (and edge-detect --plots, edge-report) writes in OUTDIR: an earlier run's are never
 # replaced silently, and --overwrite removes them all (no stale Raven table stays beside new ones)
 RUN_OUTPUTS = (
@@ -72,6 +75,7 @@ RUN_OUTPUTS = (
     "detections.sqlite",
     "ranking.csv",
     "scores.csv",
+    "clicks.csv",
     "raven",
     "plots",
     "report.html",
@@ -99,6 +103,7 @@ class RunOptions:
         """The outputs a run writes: those asked for that it has (no ranking without a
         ranking section and a model)."""
         out = self.outputs if self.classifier is not None else self.outputs - {"scores", "ranking"}
+        out = out if config.clicks is not None else out - {"clicks"}
         return out if config.ranking is not None else out - {"ranking"}
 
     def ranked(self, config: DeploymentConfig) -> int:
@@ -132,6 +137,7 @@ class FileOutcome:
     details: dict[str, Any] = field(default_factory=dict)
     ranking: list[Rank] = field(default_factory=list)  # every class, most probable first (edge.ranking)
     scores: list[WindowScore] = field(default_factory=list)  # every window classified (the scores output)
+    clicks: list[ClickRecord] = field(default_factory=list)  # every click measured (the clicks output)
     # set by light(): the records are in the recording's part, not here
     n_detections: int | None = None
     label_counts: dict[str, int] | None = None
@@ -154,7 +160,13 @@ class FileOutcome:
         if self.n_detections is not None:
             return self
         return replace(
-            self, detections=[], levels=[], scores=[], n_detections=len(self.detections), label_counts=self.per_label()
+            self,
+            detections=[],
+            levels=[],
+            scores=[],
+            clicks=[],
+            n_detections=len(self.detections),
+            label_counts=self.per_label(),
         )
 
 
@@ -296,6 +308,7 @@ def _outcome_from_part(part: dict[str, Any]) -> FileOutcome:
         part["details"],
         [Rank(**r) for r in part.get("ranking", [])],
         [WindowScore(**s) for s in part.get("scores", [])],
+        [ClickRecord(**c) for c in part.get("clicks", [])],
     )
 
 
@@ -509,6 +522,7 @@ def _process_one(
             display_name=str(path),
             classifier=options.classifier,
             keep_scores="scores" in options.outputs,
+            keep_clicks="clicks" in options.outputs,
         )
     except Exception as exc:  # only the kinds failed_outcome accepts are caught
         return failed_outcome(path, exc), None
@@ -528,6 +542,7 @@ def _process_one(
         quality=res.quality,
         ranking=res.ranking,
         scores=res.scores,
+        clicks=res.clicks,
     ), res.noise_state
 
 
@@ -557,6 +572,7 @@ def ok_outcome(
     quality: SignalQuality | None = None,
     ranking: list[Rank] | None = None,
     scores: list[WindowScore] | None = None,
+    clicks: list[ClickRecord] | None = None,
 ) -> FileOutcome:
     """The outcome of a recording processed whole; ``carried`` says the noise floor came
     from the previous recording, ``quality`` counts its unusable frames."""
@@ -593,6 +609,7 @@ def ok_outcome(
         details,
         ranking or [],
         scores or [],
+        clicks or [],
     )
 
 
@@ -645,6 +662,7 @@ def _assemble(
         table("raven", f"raven/{RAVEN_RUN_TABLE}", RAVEN_RUN_COLUMNS, "\t")
         table("ranking", "ranking.csv", RANKING_COLUMNS)
         table("scores", "scores.csv", [*SCORE_COLUMNS, *classes])
+        table("clicks", "clicks.csv", CLICK_COLUMNS)
 
         def batches() -> Iterator[list[Detection]]:
             offset_s, selections = 0.0, 0
@@ -654,6 +672,8 @@ def _assemble(
                     writers["csv"].writerows(detection_row(d) for d in f.detections)
                 if "scores" in writers:
                     writers["scores"].writerows(score_row(s, classes) for s in f.scores)
+                if "clicks" in writers:
+                    writers["clicks"].writerows(click_row(c) for c in f.clicks)
                 if "ranking" in writers and f.ranking:
                     writers["ranking"].writerows(ranking_rows(f.file, f.details.get("channel", 0), f.ranking, top_k))
                 if "raven" in writers and f.status == "ok":  # recordings end to end, as Raven opens a file list

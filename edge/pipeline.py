@@ -20,7 +20,7 @@ import numpy as np
 from edge.audio import Recording, probe
 from edge.calibration import Calibration, HydrophoneTable, resolve
 from edge.classify import Classifier
-from edge.clicks import ImpulseDetector
+from edge.clicks import Click, ImpulseDetector
 from edge.config import DeploymentConfig
 from edge.crops import Label
 from edge.crops import span as crop_span
@@ -37,6 +37,7 @@ from edge.types import (
     AudioInfo,
     AudioSource,
     CandidateStage,
+    ClickRecord,
     Detection,
     Frontend,
     LevelRow,
@@ -65,6 +66,7 @@ class RecordingResult:
     quality: SignalQuality = field(default_factory=SignalQuality)
     ranking: list[Rank] = field(default_factory=list)  # every class, most probable first (edge.ranking)
     scores: list[WindowScore] = field(default_factory=list)  # with keep_scores: every window classified
+    clicks: list[ClickRecord] = field(default_factory=list)  # with keep_clicks: every click measured
 
     @property
     def end_utc(self) -> dt.datetime | None:
@@ -236,6 +238,7 @@ class ChainResult:
     quality: SignalQuality  # unusable frames among those owned
     ranking: list[Rank]  # empty unless the deployment ranks and a classifier runs
     window_scores: list[tuple[int, int, dict[str, np.ndarray]]]  # (ROI index, first frame, scores) with scores=True
+    clicks: list[Click]  # with clicks=True: the impulse detector's clicks (those in the chunk owned)
 
 
 class Chain:
@@ -266,9 +269,11 @@ class Chain:
         times: dict[str, float] | None = None,
         rank: bool | None = None,
         scores: bool = False,
+        clicks: bool = False,
     ) -> None:
         if classifier is not None and not candidates:
             raise ValueError("a classifier needs the candidate stages (candidates=True)")
+        self.clicks: list[Click] = []  # with clicks=True: every click the impulse detector measured
         self.prep = prep
         self.first_frame = first_frame
         self.frontend: Frontend = prep.frontend(first_frame)
@@ -286,6 +291,7 @@ class Chain:
                     level_db=prep.calibration.full_scale_spl_db - prep.calibration.gain_db,
                     hop=prep.spec.hop,
                     first_frame=first_frame,
+                    on_click=self.clicks.append if clicks else None,
                 )
             )
         self.levels = StreamingLevels(prep.spec, config.levels) if levels else None
@@ -352,7 +358,14 @@ class Chain:
             self.quality,
             ranking,
             (self.stream.window_scores or []) if self.stream is not None else [],
+            self._own_clicks(),
         )
+
+    def _own_clicks(self) -> list[Click]:
+        if self.owned is None:
+            return self.clicks
+        c0, c1 = (c * self.prep.spec.hop / self.prep.rate for c in self.owned)
+        return [c for c in self.clicks if c0 <= c.time_s < c1]
 
     def _step(self, block: AudioBlock) -> None:
         frames = self._timed("frontend", self.frontend.push, block)
@@ -432,6 +445,35 @@ def score_rows(
     return rows
 
 
+def click_records(prep: Prepared, rois: list[Roi], clicks: list[Click], name: str) -> list[ClickRecord]:
+    """The clicks output of a recording: each click with the click train holding it (a train
+    spans its first click's start to its last click's end, so its clicks' peaks lie within)."""
+    trains = sorted((r.start_s, r.end_s) for r in rois if r.clicks)
+    out, k = [], 0
+    for c in clicks:
+        while k < len(trains) and trains[k][1] < c.time_s:
+            k += 1
+        train = trains[k][0] if k < len(trains) and trains[k][0] <= c.time_s <= trains[k][1] else float("nan")
+        out.append(
+            ClickRecord(
+                name,
+                prep.channel,
+                train,
+                c.time_s,
+                c.duration_s,
+                c.peak_hz,
+                c.centroid_hz,
+                c.low3_hz,
+                c.high3_hz,
+                c.low10_hz,
+                c.high10_hz,
+                c.received_level_db,
+                c.snr_db,
+            )
+        )
+    return out
+
+
 def failure_warnings(prep: Prepared, failures: list[tuple[Roi, str]]) -> list[str]:
     """One warning line per ROI whose classification failed, naming the file and time."""
     return [
@@ -454,6 +496,7 @@ def process_recording(
     classifier: Classifier | None = None,
     classify_limit: int | None = None,
     keep_scores: bool = False,
+    keep_clicks: bool = False,
 ) -> RecordingResult:
     """Process one recording; raises :class:`AudioError` when it cannot be.
 
@@ -468,6 +511,7 @@ def process_recording(
         classifier=classifier,
         classify_limit=classify_limit,
         scores=keep_scores,
+        clicks=keep_clicks,
     ).run()
     warnings = (
         prep.warnings
@@ -497,4 +541,5 @@ def process_recording(
         score_rows(prep, out.rois, out.window_scores, display_name or str(path), classifier)
         if classifier is not None and keep_scores
         else [],
+        click_records(prep, out.rois, out.clicks, display_name or str(path)),
     )

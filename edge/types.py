@@ -126,6 +126,26 @@ class LevelRow:
 
 
 @dataclass(frozen=True)
+class ClickRecord:
+    """One click of the impulse detector (edge.clicks) as the clicks output lists it: its
+    measurements and the click train (ROI) it belongs to, if any."""
+
+    file: str
+    channel: int
+    train_start_s: float  # the start of its click train's ROI; NaN when in no train
+    time_s: float  # its peak, seconds from the recording's start
+    duration_s: float
+    peak_hz: float
+    centroid_hz: float
+    low3_hz: float
+    high3_hz: float
+    low10_hz: float
+    high10_hz: float
+    received_level_db: float  # dB re 1 uPa peak-to-peak
+    snr_db: float
+
+
+@dataclass(frozen=True)
 class WindowScore:
     """One window the classifier scored for an ROI, whatever it decided (the scores output):
     the ROI, the window's span and the score of every class of one output (``head``)."""

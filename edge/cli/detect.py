@@ -81,7 +81,9 @@ if TYPE_CHECKING:
     help="Which outputs to write besides run.json, comma-separated: csv (detections.csv), levels "
     "(levels.csv), sqlite (detections.sqlite, the log edge-sync sends from), raven (raven/), ranking "
     "(ranking.csv, when the deployment has a ranking: section and a model runs), scores (scores.csv: "
-    "every window the model scored for an ROI, kept or rejected, a column per class; not by default).",
+    "every window the model scored for an ROI, kept or rejected, a column per class; not by default), "
+    "clicks (clicks.csv: every click of the impulse detector, its measurements and click train, when the "
+    "deployment has a clicks: section; not by default).",
 )
 @click.option(
     "--top-k",

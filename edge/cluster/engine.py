@@ -129,6 +129,7 @@ def merge(
             quality=quality,
             ranking=[r for c in chunks for r in c.ranking],
             scores=[s for c in chunks for s in c.scores],
+            clicks=[k for c in chunks for k in c.clicks],
         ),
         chunks[-1].noise_state,
     )

@@ -23,9 +23,9 @@ from edge.cluster.plan import Span, Unit
 from edge.config import DeploymentConfig, from_settings
 from edge.detect import RunOptions, failed_outcome
 from edge.errors import ConfigError, PamedgeError
-from edge.pipeline import Chain, Prepared, failure_warnings, prepare, records, score_rows
+from edge.pipeline import Chain, Prepared, click_records, failure_warnings, prepare, records, score_rows
 from edge.quality import SignalQuality
-from edge.types import Detection, LevelRow, Rank, WindowScore
+from edge.types import ClickRecord, Detection, LevelRow, Rank, WindowScore
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Job:
     model_kind: str = ""
     model_identity: str = ""
     scores: bool = False  # keep every classified window's scores (the scores output)
+    clicks: bool = False  # keep every click (the clicks output)
 
     @classmethod
     def of(cls, config: DeploymentConfig, options: RunOptions) -> Job:
@@ -62,6 +63,7 @@ class Job:
             options.allow_truncated,
             *model,
             "scores" in options.outputs and classifier is not None,
+            "clicks" in options.outputs and config.clicks is not None,
         )
 
     def classifier(self, config: DeploymentConfig) -> Classifier | None:
@@ -115,6 +117,7 @@ class UnitResult:
     quality: SignalQuality = field(default_factory=SignalQuality)  # over the chunk's frames
     ranking: list[Rank] = field(default_factory=list)  # the recording's, from its one unit
     scores: list[WindowScore] = field(default_factory=list)  # the chunk's classified windows
+    clicks: list[ClickRecord] = field(default_factory=list)  # the chunk's clicks
 
 
 def run_unit(unit: Unit, job: Job) -> UnitResult:
@@ -170,6 +173,7 @@ def _process(
         owned=(c0, c1),
         rank=start == 0 and c0 == 0 and unit.last,  # plan_units gives a ranked recording one unit
         scores=job.scores,
+        clicks=job.clicks,
     )
 
     detector = chain.detector
@@ -212,4 +216,5 @@ def _process(
         scores=score_rows(prep, out.rois, out.window_scores, unit.path, classifier)
         if classifier and job.scores
         else [],
+        clicks=click_records(prep, out.rois, out.clicks, unit.path),
     )

@@ -12,7 +12,7 @@ from edge.clicks import ClickSettings, ImpulseDetector
 from edge.cluster.engine import run_units
 from edge.cluster.task import run_unit
 from edge.config import load_deployment
-from edge.detect import detect
+from edge.detect import RunOptions, detect
 from edge.errors import ConfigError
 from edge.pipeline import process_recording
 from edge.types import AudioBlock, SpectralFrames
@@ -163,11 +163,34 @@ def test_a_deployment_without_clicks_keeps_its_hash_and_one_with_them_changes_it
         replace(plain, clicks=ClickSettings(fmax=30000.0))
 
 
+def test_clicks_csv_lists_every_click_with_its_train(click_deployment, tmp_path):
+    import csv
+
+    config = load_deployment(click_deployment)
+    res = process_recording(SPERM, config, None, keep_clicks=True)
+    (train,) = [r for r in res.rois if r.clicks]
+    detect([SPERM], tmp_path / "run", config, RunOptions(outputs=frozenset({"csv", "clicks"})))
+    with open(tmp_path / "run" / "clicks.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [float(r["time_s"]) for r in rows] == pytest.approx([c.time_s for c in res.clicks], abs=1e-4)
+    in_train = [r for r in rows if r["train_start_s"] == f"{train.start_s:.3f}"]
+    assert len(in_train) == train.clicks
+    assert all(train.start_s <= float(r["time_s"]) <= train.end_s for r in in_train)
+    assert all(float(r["low10_hz"]) <= float(r["peak_hz"]) <= float(r["high10_hz"]) for r in rows)
+    assert not (tmp_path / "run" / "scores.csv").exists()
+
+
 def test_cluster_units_give_the_clicks_of_the_whole_run(click_deployment, tmp_path):
     config = load_deployment(click_deployment)
-    detect([SPERM], tmp_path / "whole", config)
+    options = RunOptions(outputs=frozenset({"csv", "levels", "clicks"}))
+    detect([SPERM], tmp_path / "whole", config, options)
     run_units(
-        [SPERM], tmp_path / "units", config, chunk_s=1, execute=lambda units, job: [run_unit(u, job) for u in units]
+        [SPERM],
+        tmp_path / "units",
+        config,
+        options,
+        chunk_s=1,
+        execute=lambda units, job: [run_unit(u, job) for u in units],
     )
-    for name in ("detections.csv", "levels.csv"):
+    for name in ("detections.csv", "levels.csv", "clicks.csv"):
         assert (tmp_path / "units" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
