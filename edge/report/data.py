@@ -178,6 +178,8 @@ def load(outdir: str | Path, *, settings: ReportSettings = ReportSettings()) -> 
         if not (outdir / "detections.csv").exists():
             raise PamedgeError(f"{outdir}: no run.json and no detections.csv (not an output folder)") from None
         run = _run_from_detections(outdir / "detections.csv")
+        if (outdir / HEALTH_CSV).is_file():  # edge-shore export --health beside it: the buoys' effort
+            _effort_from_health(run, outdir / HEALTH_CSV)
     except (OSError, ValueError) as exc:
         raise PamedgeError(f"{run_path}: cannot read: {exc}") from None
     if not isinstance(run, dict) or not isinstance(run.get("files"), list):
@@ -232,14 +234,22 @@ def floor_to(t: dt.datetime, width: dt.timedelta) -> dt.datetime:
     return midnight + ((t - midnight) // width) * width
 
 
+HEALTH_CSV = "health.csv"  # edge-shore export --health health.csv
+
+
 def _run_from_detections(path: Path) -> dict[str, Any]:
     """A stand-in for ``run.json`` when a folder holds only ``detections.csv`` (a shore
     database export, say): one entry per recording named in it, its start taken from the
     first detection's UTC time less its offset, its length from the last detection's end
-    (a lower bound: the page says effort and failures are unknown)."""
+    (a lower bound: the page says effort and failures are unknown); the deployments, config
+    hashes, models and calibrations the records name (their identity columns)."""
     files: dict[str, dict[str, Any]] = {}
+    identity: dict[str, set[str]] = {"deployment": set(), "config_hash": set(), "model": set()}
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
+            for key, seen in identity.items():
+                if row.get(key):
+                    seen.add(row[key])
             f = files.setdefault(
                 row["file"],
                 {"file": row["file"], "status": "ok", "reason": "", "audio_s": 0.0, "detections": 0, "start_utc": ""},
@@ -252,12 +262,55 @@ def _run_from_detections(path: Path) -> dict[str, Any]:
             offset = _float(row.get("start_s"))
             if start is not None and math.isfinite(offset) and not f["start_utc"]:
                 f["start_utc"] = (start - dt.timedelta(seconds=offset)).isoformat()
-    return {
+            if row.get("hydrophone") or row.get("calibration_db"):
+                f["calibration"] = {
+                    "hydrophone": row.get("hydrophone", ""),
+                    "full_scale_spl_db": _float(row.get("calibration_db")),
+                }
+    run: dict[str, Any] = {
         "files": list(files.values()),
         "detections_only": True,
         "note": f"no run.json: built from {path.name} alone; recording lengths are lower bounds "
         "(the last detection's end) and failed recordings are unknown",
     }
+    if identity["deployment"] or identity["config_hash"]:
+        run["config"] = {
+            "source": f"the records' identity columns ({path.name})",
+            "hash": ", ".join(sorted(identity["config_hash"])) or "not recorded",
+            "settings": {"name": ", ".join(sorted(identity["deployment"]))},
+        }
+    run["model"] = {"identity": ", ".join(sorted(identity["model"]))} if identity["model"] else None
+    return run
+
+
+def _effort_from_health(run: dict[str, Any], path: Path) -> None:
+    """Effort from the buoys' health records (``edge-shore export --health``): each period
+    between two health rows of a deployment is listened to for its ``period_processed_s``,
+    so the page's effort is what the buoys processed, not the span of their detections."""
+    periods = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            end = parse_utc(row.get("utc"))
+            period, processed = _float(row.get("period_s")), _float(row.get("period_processed_s"))
+            if end is None or not (period > 0 and processed >= 0):
+                continue
+            start = end - dt.timedelta(seconds=period)
+            periods.append(
+                {
+                    "file": f"{row.get('deployment', '?')} health {row.get('seq', '?')}",
+                    "status": "ok",
+                    "reason": "",
+                    "audio_s": min(processed, period),
+                    "detections": int(n) if math.isfinite(n := _float(row.get("period_detections"))) else 0,
+                    "start_utc": start.isoformat(),
+                }
+            )
+    if periods:
+        run["files"] = periods
+        run["note"] = (
+            f"no run.json: detections from detections.csv, effort from {path.name} (the buoys' health "
+            "periods: the seconds each period processed); failed recordings are unknown"
+        )
 
 
 def _file_entry(f: dict[str, Any]) -> FileEntry:

@@ -205,6 +205,8 @@ def _model(model: object) -> str:
     if not model:
         return "none: every ROI is a detection labelled roi"
     if isinstance(model, dict):
+        if model.get("identity"):  # name@sha256 prefix, as the records carry it
+            return f"{model['identity']}" + (f" ({model['backend']})" if model.get("backend") else "")
         return ", ".join(f"{k} {model[k]}" for k in ("name", "sha256", "hash") if model.get(k)) or "yes"
     return str(model)
 

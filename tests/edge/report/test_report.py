@@ -235,3 +235,51 @@ def test_folder_without_outputs_is_refused(tmp_path):
 
     with pytest.raises(PamedgeError, match="no run.json and no detections.csv"):
         load(tmp_path)
+
+
+def test_report_of_a_shore_export_names_its_deployment_and_takes_effort_from_health(tmp_path):
+    """edge-shore export -o detections.csv --health health.csv: the page names the deployment,
+    config and model the records carry, and its effort is the seconds the buoy processed."""
+    from edge.outputs import DETECTION_COLUMNS, csv_text, detection_row
+    from edge.types import Detection
+    from shore.export import HEALTH_COLUMNS
+
+    out = tmp_path / "shore-export"
+    out.mkdir()
+    dets = [
+        Detection(
+            f"buoy-1/2024050{d}_000000.wav",
+            0,
+            f"2024-05-0{d}T00:10:00Z",
+            600.0,
+            601.0,
+            50,
+            250,
+            "upcall",
+            0.9,
+            12.0,
+            120.0,
+            deployment="buoy-1",
+            model="narw-upcall@00e5b7d325d5",
+            config_hash="abc123",
+            hydrophone="6872",
+            calibration_db=176.2,
+        )
+        for d in (1, 2)
+    ]
+    (out / "detections.csv").write_text(csv_text(DETECTION_COLUMNS, [detection_row(d) for d in dets]))
+    health = [dict.fromkeys(HEALTH_COLUMNS, "") for _ in range(3)]
+    for i, (utc, processed) in enumerate(
+        [("2024-05-01T06:00:00Z", ""), ("2024-05-01T12:00:00Z", 18000), ("2024-05-02T12:00:00Z", 43200)]
+    ):
+        health[i].update(deployment="buoy-1", seq=i + 1, utc=utc)
+        if processed:
+            health[i].update(period_s=21600 if i == 1 else 86400, period_processed_s=processed, period_detections=1)
+    (out / "health.csv").write_text(csv_text(HEALTH_COLUMNS, [[str(h[c]) for c in HEALTH_COLUMNS] for h in health]))
+    _, page = render(out)
+    cells = " ".join(page.cells)
+    assert "buoy-1" in cells and "abc123" in cells and "narw-upcall@00e5b7d325d5" in cells
+    assert "not recorded" not in cells
+    assert f"{(18000 + 43200) / 3600:.2f}" in page.all_text  # audio hours: what the buoy processed
+    assert "effort from health.csv" in page.all_text
+    assert "upcall (2 detections)" in page.headings
