@@ -159,3 +159,75 @@ def read_raven(
     except OSError as exc:
         raise AnnotationError(f"{path}: cannot read: {exc.strerror}") from None
     return out
+
+
+# a reviewed multi-recording Raven table (edge-detect's raven/all.selections.txt, reviewed)
+REVIEW_COLUMNS = ("Begin File", "File Offset (s)", "Begin Time (s)", "End Time (s)", "Low Freq (Hz)", "High Freq (Hz)")
+VERDICT_COLUMN = "Verdict"
+TRUE_VERDICTS = frozenset({"true", "yes", "y", "1", "correct", "tp"})
+FALSE_VERDICTS = frozenset({"false", "no", "n", "0", "wrong", "fp"})
+
+
+def is_reviewed_table(path: str | Path) -> bool:
+    """A tab-separated table naming each selection's recording (``Begin File``)."""
+    try:
+        with open(path, newline="") as fh:
+            header = fh.readline().rstrip("\r\n").split("\t")
+    except OSError:
+        return False
+    return "Begin File" in header
+
+
+def read_reviewed(
+    path: str | Path,
+    *,
+    negative: str,
+    labels: Mapping[str, str] | None = None,
+    durations: Mapping[str, float] | None = None,
+    label_column: str | None = None,
+) -> list[Annotation]:
+    """Annotations from a reviewed multi-recording Raven table (``raven/all.selections.txt``
+    after an analyst's review): each selection's recording is ``Begin File``, its times are
+    ``File Offset (s)`` and its length.  The ``Verdict`` column decides: true (yes, y, 1,
+    correct, tp) keeps the row's label, false (no, n, 0, wrong, fp) makes it ``negative`` (a
+    hard negative: a window the model must learn to reject), another word is the right label
+    (through ``labels``), and an empty verdict leaves the row out (not reviewed)."""
+    path = Path(path)
+    try:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh, delimiter="\t")
+            _header(reader.fieldnames, (*REVIEW_COLUMNS, VERDICT_COLUMN), path)
+            label_col = label_column or next((c for c in RAVEN_LABEL_COLUMNS if c in (reader.fieldnames or [])), None)
+            if label_col is None:
+                raise AnnotationError(f"{path}: line 1: no label column ({', '.join(RAVEN_LABEL_COLUMNS)})")
+            out = []
+            for row in reader:
+                where = f"{path}: line {reader.line_num}"
+                if "View" in row and row["View"] and not row["View"].startswith("Spectrogram"):
+                    continue
+                verdict = (row.get(VERDICT_COLUMN) or "").strip()
+                if not verdict:
+                    continue
+                if verdict.lower() in TRUE_VERDICTS:
+                    label = _labels(row.get(label_col) or "", labels, where)
+                elif verdict.lower() in FALSE_VERDICTS:
+                    label = negative
+                else:
+                    label = _labels(verdict, labels, where)
+                offset = _number(row, "File Offset (s)", where)
+                length = _number(row, "End Time (s)", where) - _number(row, "Begin Time (s)", where)
+                recording = Path((row.get("Begin File") or "").strip()).name
+                if not recording:
+                    raise AnnotationError(f"{where}: empty 'Begin File'")
+                ann = Annotation(
+                    recording,
+                    offset,
+                    offset + length,
+                    _number(row, "Low Freq (Hz)", where),
+                    _number(row, "High Freq (Hz)", where),
+                    label,
+                )
+                out.append(_check(ann, where, durations))
+    except OSError as exc:
+        raise AnnotationError(f"{path}: cannot read: {exc.strerror}") from None
+    return out

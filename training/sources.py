@@ -13,7 +13,7 @@ from edge._hashing import stable_hash
 from edge.audio import discover, probe
 from edge.calibration import HydrophoneTable
 from edge.config import load_deployment
-from training.annotations import raven_recording, read_csv, read_raven
+from training.annotations import is_reviewed_table, raven_recording, read_csv, read_raven, read_reviewed
 from training.config import SyntheticSettings, TrainConfig
 from training.datasets import Dataset, build_annotated, build_clips, clip_entries
 from training.synth import GENERATORS, coloured_noise, mix, synth_recording
@@ -172,12 +172,17 @@ def read_annotations(
     *,
     label_column: str | None = None,
     default_label: str | None = None,
+    negative: str = "noise",
 ) -> list[Annotation]:
     """Annotations from a CSV or Raven table(s); ``names`` maps recording file names to paths
-    (a Raven table's recording is found by its stem, see :func:`raven_recording`)."""
+    (a Raven table's recording is found by its stem, see :func:`raven_recording`; a reviewed
+    multi-recording table names each row's, see :func:`~training.annotations.read_reviewed`,
+    whose rejected detections become ``negative``)."""
     durations = {name: probe(p).duration_s for name, p in names.items()}
     if not is_raven(path):
         return read_csv(path, labels=labels, durations=durations)
+    if path.is_file() and is_reviewed_table(path):
+        return read_reviewed(path, negative=negative, labels=labels, durations=durations, label_column=label_column)
     stems = {}
     for name in names:
         stems.setdefault(Path(name).stem, name)
@@ -208,13 +213,16 @@ def annotated_recordings(
     *,
     label_column: str | None = None,
     default_label: str | None = None,
+    negative: str = "noise",
 ) -> dict[str, list[Annotation]]:
     """Recording path -> annotations from a CSV or Raven table(s) (files of ``audio_dir``
     with no annotation are left out; ``background`` recordings get none)."""
     names = {}
     for p in discover([audio_dir]):
         names.setdefault(p.name, p)
-    anns = read_annotations(csv_path, names, labels, label_column=label_column, default_label=default_label)
+    anns = read_annotations(
+        csv_path, names, labels, label_column=label_column, default_label=default_label, negative=negative
+    )
     recordings: dict[str, list[Annotation]] = {}
     for a in anns:
         recordings.setdefault(str(names[a.file]), []).append(a)
@@ -280,6 +288,7 @@ def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Anno
             [config.path(b) for b in d.background] if i == 0 else [],
             label_column=d.raven_label_column,
             default_label=d.raven_default_label,
+            negative=config.negative,
         )
         for rec, anns in found.items():
             if rec in recordings and anns:

@@ -1,0 +1,105 @@
+"""The review round trip: edge-detect's run-level Raven table, reviewed by an analyst (a
+Verdict column), read back by edge-train as annotations and hard negatives."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import yaml
+
+pytest.importorskip("torch", reason="needs the train extra")
+
+from edge.config import load_deployment
+from edge.detect import RunOptions, detect
+from tests.support.data import DEPLOYMENTS, ROOT
+from training.annotations import read_reviewed
+from training.config import load_config
+from training.sources import build_dataset, config_recordings
+from training.types import AnnotationError
+
+RECORDINGS = ROOT / "examples" / "recordings"
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory):
+    """raven/all.selections.txt of a --no-model run over the bundled recordings, with a
+    Verdict column: true, false, unreviewed and a corrected label, in turn."""
+    out = tmp_path_factory.mktemp("review")
+    config = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
+    detect([RECORDINGS], out / "run", config, RunOptions(outputs=frozenset({"raven"})))
+    with open(out / "run" / "raven" / "all.selections.txt", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    assert len(rows) >= 8
+    verdicts = ["true", "false", "", "gunshot"]
+    for i, row in enumerate(rows):
+        row["Verdict"] = verdicts[i % 4]
+    table = out / "reviewed.selections.txt"
+    with open(table, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=[*rows[0], "Verdict"], delimiter="\t", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    return table, rows
+
+
+def test_verdicts_become_labels_hard_negatives_or_nothing(reviewed):
+    table, rows = reviewed
+    anns = read_reviewed(table, negative="noise", labels={"roi": "upcall", "gunshot": "gunshot"})
+    expected = [
+        (
+            r["Begin File"],
+            round(float(r["File Offset (s)"]), 3),
+            {"true": "upcall", "false": "noise"}.get(r["Verdict"], r["Verdict"]),
+        )
+        for r in rows
+        if r["Verdict"]
+    ]
+    assert [(a.file, round(a.start_s, 3), a.label) for a in anns] == expected
+    length = float(rows[0]["End Time (s)"]) - float(rows[0]["Begin Time (s)"])
+    assert anns[0].end_s - anns[0].start_s == pytest.approx(length)
+
+
+def test_a_bad_row_is_named_by_file_and_line(reviewed, tmp_path):
+    table, _ = reviewed
+    lines = table.read_text().splitlines()
+    cells = lines[2].split("\t")
+    cells[lines[0].split("\t").index("File Offset (s)")] = "soon"  # of the second selection
+    bad = tmp_path / "bad.selections.txt"
+    bad.write_text("\n".join([lines[0], lines[1], "\t".join(cells), *lines[3:]]) + "\n")
+    with pytest.raises(AnnotationError, match=rf"{bad}: line 3: column 'File Offset \(s\)' holds 'soon'"):
+        read_reviewed(bad, negative="noise")
+    with pytest.raises(AnnotationError, match=r"unknown label 'gunshot'"):
+        read_reviewed(table, negative="noise", labels={"roi": "upcall"})
+
+
+def test_edge_train_builds_its_windows_from_the_review(reviewed, tmp_path):
+    """A recipe naming the reviewed table trains on the confirmed calls as upcalls and the
+    rejected detections as noise; unreviewed rows give no window."""
+    table, rows = reviewed
+    recipe = tmp_path / "review.yaml"
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "out": "run",
+                "deployment": str(DEPLOYMENTS / "narw-upcall.yaml"),
+                "classes": ["noise", "upcall"],
+                "data": {
+                    "annotations": str(table),
+                    "audio_dir": str(RECORDINGS),
+                    "labels": {"roi": "upcall", "gunshot": "upcall"},
+                    "positives_per_call": 1,
+                    "negatives_per_recording": 0,
+                    "hard_negatives": False,
+                },
+            }
+        )
+    )
+    config = load_config(recipe)
+    recordings = config_recordings(config, tmp_path / "run")
+    labels = sorted(a.label for anns in recordings.values() for a in anns)
+    reviewed_rows = [r for r in rows if r["Verdict"]]
+    assert labels.count("noise") == sum(r["Verdict"] == "false" for r in reviewed_rows)
+    assert labels.count("upcall") == sum(r["Verdict"] != "false" for r in reviewed_rows)
+    ds = build_dataset(config, tmp_path / "run")
+    assert len(ds) == len(reviewed_rows)  # one window per reviewed selection, none for the others
+    assert sorted(r.label for r in ds.refs) == labels
