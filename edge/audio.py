@@ -8,6 +8,7 @@ WAV headers are checked here against the file's real size.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import stat
 import struct
@@ -45,8 +46,10 @@ def wav_shortfall(path: Path) -> tuple[int, int] | None:
     return None
 
 
-def probe(path: str | Path, *, allow_truncated: bool = False) -> AudioInfo:
-    """Header facts and start time of a recording, or :class:`AudioError` saying why not."""
+def probe(path: str | Path, *, allow_truncated: bool = False, timezone: dt.tzinfo | None = None) -> AudioInfo:
+    """Header facts and start time of a recording, or :class:`AudioError` saying why not;
+    ``timezone`` is the recorder's clock for times written in local time
+    (:func:`edge.timestamps.parse_start`: the file's metadata, then its name)."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -67,7 +70,7 @@ def probe(path: str | Path, *, allow_truncated: bool = False) -> AudioInfo:
         )
     if info.frames <= 0:
         raise AudioError(f"{path}: no audio samples")
-    start, serial, source = parse_start(path)
+    start, serial, source = parse_start(path, timezone=timezone, metadata=True)
     return AudioInfo(
         str(path),
         int(info.samplerate),

@@ -17,6 +17,7 @@ signal-processing stack (numpy is a third of its start-up time on a Pi).
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import importlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
@@ -197,6 +198,10 @@ class DeploymentConfig:
     # the lowest recording rate taken when it cannot hold the whole band (None: such a recording
     # is refused); the band above its Nyquist frequency is then empty, and said per recording
     min_sample_rate: int | None = None
+    # the recorders' clock where they write local time (Song Meter names, GUANO without an
+    # offset, bext): UTC, an offset such as UTC+2, or an IANA zone; None: such times are taken
+    # as UTC, and edge-detect says so
+    timezone: str | None = None
     channel: int = 0
     block_s: float = 10.0
     frontend: FrontendSpec = _section("frontend")
@@ -222,6 +227,12 @@ class DeploymentConfig:
                 self.sample_rate is not None and self.min_sample_rate <= self.sample_rate,
                 f"min_sample_rate={self.min_sample_rate} needs a sample_rate (the analysis rate) at least as high",
             )
+        if self.timezone is not None:
+            v.require(isinstance(self.timezone, str), f"timezone={self.timezone!r} must be a string such as UTC+2")
+            try:
+                self.tz()
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         v.integer("channel", self.channel, minimum=0)
         v.number("block_s", self.block_s, minimum=0.01, maximum=3600, why="a block is held in memory")
         if self.frontend.sample_rate is not None and self.sample_rate is not None:
@@ -237,6 +248,12 @@ class DeploymentConfig:
                     fmax is None or fmax <= nyquist,
                     f"{section}.fmax={fmax} is above the Nyquist frequency of sample_rate={self.sample_rate}",
                 )
+
+    def tz(self) -> dt.tzinfo | None:
+        """The recorders' clock (``timezone``), None when not set."""
+        from edge.timestamps import zone
+
+        return zone(self.timezone) if self.timezone is not None else None
 
     def spec_for(self, sample_rate: int) -> FrontendSpec:
         """The frontend spec for a recording at ``sample_rate``."""
@@ -280,6 +297,7 @@ class DeploymentConfig:
             "clicks",
             "ranking",
             "min_sample_rate",
+            "timezone",
         ):  # deployments keep the hash they had before these existed
             if data[optional] is None:
                 data.pop(optional)

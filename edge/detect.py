@@ -272,12 +272,13 @@ class _Parts:
         write_atomic(self.dir / f"{key}.json", json.dumps(part, sort_keys=True))  # the commit point
 
 
-def _probe_all(paths: list[Path]) -> dict[Path, AudioInfo | None]:
+def _probe_all(paths: list[Path], config: DeploymentConfig) -> dict[Path, AudioInfo | None]:
     """Each recording's header (None where unreadable), read once per run."""
     infos: dict[Path, AudioInfo | None] = {}
+    timezone = config.tz()
     for p in paths:
         try:
-            infos[p] = probe(p, allow_truncated=True)
+            infos[p] = probe(p, allow_truncated=True, timezone=timezone)
         except PamedgeError:
             infos[p] = None
     return infos
@@ -362,7 +363,7 @@ def start_run(
     }
     if options.classifier is not None:  # the same settings with another bundle file are another run
         run_key["model"] = options.classifier.identity
-    infos = _probe_all(paths)
+    infos = _probe_all(paths, config)
     if on_start:
         on_start(sum(i.duration_s for i in infos.values() if i is not None))
     return RunContext(

@@ -31,7 +31,7 @@ from edge.quality import SignalQuality
 from edge.ranking import WindowRanker
 from edge.resample import ResampledSource, output_length
 from edge.roi import StreamingRoiDetector
-from edge.timestamps import iso_utc
+from edge.timestamps import ASSUMED_UTC, iso_utc
 from edge.types import (
     AudioBlock,
     AudioInfo,
@@ -129,7 +129,7 @@ def prepare(
 ) -> Prepared:
     """Probe a recording and resolve its calibration; raises :class:`AudioError` when it
     cannot be processed with this deployment."""
-    info = probe(path, allow_truncated=allow_truncated)
+    info = probe(path, allow_truncated=allow_truncated, timezone=config.tz())
     rate = analysis_rate(config, info)
     narrow = ""
     if rate != info.sample_rate:
@@ -150,6 +150,11 @@ def prepare(
     warnings = [f"{info.path}: {warning}"] if warning else []
     if narrow:
         warnings.append(narrow)
+    if info.time_source and ASSUMED_UTC in info.time_source:
+        warnings.append(
+            f"{info.path}: its start time ({info.time_source.split(' (')[0]}) is the recorder's local clock, "
+            "taken as UTC: set timezone: in the deployment (e.g. UTC+2 or Europe/Berlin)"
+        )
     if info.shortfall:  # said per file (CLI line, run.json), not only allowed by the run's flag
         warnings.append(
             f"{info.path}: truncated WAV: header declares {info.shortfall[0]} bytes of audio, the "

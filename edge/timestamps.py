@@ -11,7 +11,15 @@ Recognised names (first match wins):
   default), DCLDE ``NOPP6_EST_20090328_000000.wav``;
 * ``YYYY-MM-DD_HH-MM-SS`` (``GSC_2000-05-19_00-30-00.wav``).
 
-Names are taken to be UTC except the SoundTrap case above.
+* Song Meter ``<prefix>_YYYYMMDD_HHMMSS`` (``SMM07257_20240501_120000.wav``, prefixes S4A, SMM,
+  SMU, SMA, SM3, SM4): the recorder's local time by default.
+
+Inside WAV files (:mod:`edge.wavmeta`), first: an AudioMoth comment or a GUANO timestamp with
+its offset gives UTC exactly; a GUANO timestamp without one and a Broadcast WAV ``bext`` time
+are the recorder's local clock.  A local time becomes UTC through the deployment's
+``timezone``; without one it is taken as UTC, and the source says so (``... assumed UTC``:
+edge-detect warns).  Other names are taken to be UTC (AudioMoth's default) except the
+SoundTrap case above.
 """
 
 from __future__ import annotations
@@ -27,6 +35,39 @@ _SOUNDTRAP = re.compile(r"^(?P<serial>\d+)\.(?P<ts>\d{12})$")
 _ISO_BASIC = re.compile(r"(?<!\d)(\d{8})T(\d{6})(?:\.(\d{1,6}))?Z(?![A-Za-z0-9])")
 _DATE_TIME = re.compile(r"(?<!\d)(\d{8})[_-](\d{6})(?!\d)")
 _DASHED = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})[_T ](\d{2})-(\d{2})-(\d{2})(?!\d)")
+_SONG_METER = re.compile(r"^(?:S4A|SMM|SMU|SMA|SM3|SM4)[A-Za-z0-9-]*_(\d{8})_(\d{6})(?!\d)")
+_OFFSET = re.compile(r"^(?:UTC)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$")
+ASSUMED_UTC = "assumed UTC"  # in a time source: a local time taken as UTC for want of a timezone
+
+
+def zone(text: str) -> dt.tzinfo:
+    """A deployment's ``timezone``: ``UTC``, an offset (``UTC+2``, ``-03:30``) or an IANA name
+    (``Europe/Berlin``, daylight saving included); ValueError naming what is wrong."""
+    text = text.strip()
+    if text.upper() in ("UTC", "Z", "GMT"):
+        return UTC
+    match = _OFFSET.match(text)
+    if match:
+        sign, hours, minutes = match.groups()
+        delta = dt.timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if delta > dt.timedelta(hours=14):
+            raise ValueError(f"timezone {text!r}: offsets reach +-14 h")
+        return dt.timezone(-delta if sign == "-" else delta)
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(text)
+    except (ValueError, OSError, ImportError) as exc:  # ZoneInfoNotFoundError is a KeyError subclass too
+        raise ValueError(f"timezone {text!r}: not UTC, an offset like UTC+2, or a known IANA zone ({exc})") from None
+    except KeyError:
+        raise ValueError(f"timezone {text!r}: not UTC, an offset like UTC+2, or a known IANA zone") from None
+
+
+def _local(moment: dt.datetime, timezone: dt.tzinfo | None, source: str) -> tuple[dt.datetime, str]:
+    """A local (naive) time as UTC through ``timezone``, else taken as UTC and said so."""
+    if timezone is None:
+        return moment.replace(tzinfo=UTC), f"{source} (local time, {ASSUMED_UTC}: no timezone)"
+    return moment.replace(tzinfo=timezone).astimezone(UTC), f"{source}+timezone"
 
 
 def _make(text: str, fmt: str) -> dt.datetime | None:
@@ -50,12 +91,30 @@ def soundtrap_log_start(log_path: Path) -> dt.datetime | None:
     return None
 
 
-def parse_start(path: str | Path) -> tuple[dt.datetime | None, str | None, str | None]:
-    """``(start_utc, serial, source)`` for a recording; source is ``"soundtrap-log"``,
-    ``"filename"`` or None when nothing in the name gives the time."""
+def parse_start(
+    path: str | Path, *, timezone: dt.tzinfo | None = None, metadata: bool = False
+) -> tuple[dt.datetime | None, str | None, str | None]:
+    """``(start_utc, serial, source)`` for a recording; source is ``"audiomoth"``,
+    ``"guano"``, ``"bext"`` (with ``metadata``: read from the WAV file), ``"soundtrap-log"``,
+    ``"filename"``, each with ``+timezone`` when a local time was converted or a note when it
+    was assumed UTC, or None when nothing gives the time.  ``timezone`` is the recorder's
+    clock for sources that write local time."""
     path = Path(path)
     parts = path.name.split(".")
     stem = ".".join(parts[:-1]) if len(parts) > 1 else path.name
+    if metadata and path.suffix.lower() == ".wav":
+        from edge.wavmeta import recorder_time
+
+        found = recorder_time(path)
+        if found is not None:
+            if found.start.tzinfo is not None:
+                return found.start, found.serial, found.source
+            utc, source = _local(found.start, timezone, found.source)
+            return utc, found.serial, source
+    match = _SONG_METER.match(stem)
+    if match and (local := _make(match.group(1) + match.group(2), "%Y%m%d%H%M%S")):
+        utc, source = _local(local.replace(tzinfo=None), timezone, "filename (Song Meter)")
+        return utc, None, source
     match = _SOUNDTRAP.match(stem)
     if match:
         serial = match.group("serial")

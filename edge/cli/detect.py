@@ -211,10 +211,17 @@ def main(
         nonlocal progress
         progress = _progress(total_s, quiet)
 
+    repeats: dict[str, int] = {}  # a warning said for many recordings is printed once, then counted
+
     def on_file(outcome: FileOutcome, audio_s: float) -> None:
         if progress is not None:
             progress.update(audio_s)
         for warning in outcome.details.get("warnings", []):
+            text = warning.removeprefix(f"{outcome.file}: ")
+            if text in repeats:
+                repeats[text] += 1
+                continue
+            repeats[text] = 0
             _echo_above(progress, f"warning: {warning}")
         if outcome.status != "ok":
             _echo_above(progress, f"failed: {outcome.reason}")
@@ -254,6 +261,9 @@ def main(
     finally:
         if progress is not None:
             progress.close()
+        for text, more in repeats.items():
+            if more:
+                click.echo(one_line(f"warning: ... and for {more} more recording{'s' * (more > 1)}: {text}"), err=True)
     for note in report.skipped:  # the search's, said once the progress bar is gone
         click.echo(f"warning: {one_line(note)}", err=True)
     drawn = _plots(report, config, channel, plots_per_label) if plots else None

@@ -198,7 +198,7 @@ class Daemon:
         isolate = self.log.attempt(item.key) > 1 and self.settings.max_attempts is not None
         prev_info, prev_state = self._carry()
         try:
-            info = probe(item.path, allow_truncated=True)
+            info = probe(item.path, allow_truncated=True, timezone=self.config.tz())
             carry = contiguous(prev_info, info)
             gap = None
             if prev_info is not None and prev_info.start_utc and info.start_utc:
@@ -310,7 +310,7 @@ class Daemon:
     def _drop(self, path: Path) -> None:
         """Record an unprocessed recording deleted to keep the disk from filling."""
         try:
-            info = probe(path, allow_truncated=True)
+            info = probe(path, allow_truncated=True, timezone=self.config.tz())
             start = info.start_utc.isoformat() if info.start_utc else ""
             duration, rate = info.duration_s, info.sample_rate
         except PamedgeError:
