@@ -43,6 +43,7 @@ from edge.outputs import (
     RAVEN_RUN_TABLE,
     SCORE_COLUMNS,
     StagedFiles,
+    audacity_labels,
     click_row,
     detection_row,
     level_row,
@@ -61,10 +62,10 @@ PART_VERSION = 1
 # what edge-detect can write besides run.json: detections.csv, levels.csv, detections.sqlite,
 # the Raven tables (raven/: one per recording and raven/all.selections.txt), and ranking.csv
 # (when the deployment ranks and a model runs)
-OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven", "ranking", "scores", "clicks"})
+OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven", "audacity", "ranking", "scores", "clicks"})
 # scores.csv (every window the classifier scored, kept or rejected) and clicks.csv (every click
-# of the impulse detector) are asked for: they can be large
-DEFAULT_OUTPUTS = OUTPUTS - {"scores", "clicks"}
+# of the impulse detector) are asked for, as they can be large; Audacity label tracks too
+DEFAULT_OUTPUTS = OUTPUTS - {"scores", "clicks", "audacity"}
 # what a run (and edge-detect --plots, edge-report) writes in OUTDIR: an earlier run's are never
 # replaced silently, and --overwrite removes them all (no stale Raven table stays beside new ones)
 RUN_OUTPUTS = (
@@ -77,6 +78,7 @@ RUN_OUTPUTS = (
     "scores.csv",
     "clicks.csv",
     "raven",
+    "audacity",
     "plots",
     "report.html",
 )
@@ -422,6 +424,9 @@ def commit(ctx: RunContext, path: Path, outcome: FileOutcome, state: list[np.nda
     try:
         if outcome.status == "ok" and "raven" in ctx.options.outputs:
             write_atomic(ctx.outdir / "raven" / ctx.raven_names[path], raven_table(outcome.detections))
+        if outcome.status == "ok" and "audacity" in ctx.options.outputs:
+            stem = ctx.raven_names[path].removesuffix(".selections.txt")
+            write_atomic(ctx.outdir / "audacity" / f"{stem}.txt", audacity_labels(outcome.detections))
         ctx.parts.save(path, _part_dict(outcome, ctx.run_key, path), state)
     except OSError as exc:  # a full or read-only card: stop here, keep what is committed
         raise PamedgeError(

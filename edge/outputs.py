@@ -171,6 +171,17 @@ def csv_text(header: Sequence[str] | None, rows: Iterable[Sequence[str]], *, del
     return buf.getvalue()
 
 
+def audacity_labels(detections: Sequence[Detection]) -> str:
+    """An Audacity label track (File > Import > Labels): per detection ``start<TAB>end<TAB>label
+    score``, then Audacity's frequency line ``\\<TAB>low<TAB>high`` (spectral selection)."""
+    lines = []
+    for d in detections:
+        text = d.label if math.isnan(d.score) else f"{d.label} {d.score:.2f}"
+        lines.append(f"{_fmt(d.start_s, 6)}\t{_fmt(d.end_s, 6)}\t{text}")
+        lines.append(f"\\\t{_fmt(d.low_hz, 1)}\t{_fmt(d.high_hz, 1)}")
+    return "".join(line + "\n" for line in lines)
+
+
 def raven_table(detections: Sequence[Detection]) -> str:
     """A Raven Pro selection table (tab-separated; channels count from 1 in Raven)."""
     return csv_text(RAVEN_COLUMNS, raven_rows(detections), delimiter="\t")

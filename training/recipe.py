@@ -38,7 +38,7 @@ def run_recipe(config: TrainConfig, *, resume: bool = True) -> dict:
         result = group_folds(config, run, ev.k, resume=resume)
         metrics = train(config, resume=resume)
         result["shipped_model"] = (
-            "trained on every group (validation split for early stopping only); its windows: "
+            "trained on the groups of its train split, its validation split choosing the epoch; its windows: "
             f"balanced accuracy {metrics['windows']['balanced_accuracy']:.3f} on its {metrics['split']} part"
         )
     elif ev.kind == "loro":

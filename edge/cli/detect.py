@@ -79,7 +79,8 @@ if TYPE_CHECKING:
     show_default=True,
     metavar="LIST",
     help="Which outputs to write besides run.json, comma-separated: csv (detections.csv), levels "
-    "(levels.csv), sqlite (detections.sqlite, the log edge-sync sends from), raven (raven/), ranking "
+    "(levels.csv), sqlite (detections.sqlite, the log edge-sync sends from), raven (raven/), audacity "
+    "(audacity/: a label track per recording, File > Import > Labels; not by default), ranking "
     "(ranking.csv, when the deployment has a ranking: section and a model runs), scores (scores.csv: "
     "every window the model scored for an ROI, kept or rejected, a column per class; not by default), "
     "clicks (clicks.csv: every click of the impulse detector, its measurements and click train, when the "

@@ -268,10 +268,10 @@ def test_a_failure_classifying_one_roi_costs_only_its_label(config, table, tiny,
     bad = good.rois[len(good.rois) // 2]
     real = type(classifier).classify_crops
 
-    def flaky(self, rois, starts, windows):
+    def flaky(self, rois, starts, windows, sink=None):
         if any(r == bad for r in rois):
             raise RuntimeError("onnxruntime: simulated kernel failure")
-        return real(self, rois, starts, windows)
+        return real(self, rois, starts, windows, sink)
 
     monkeypatch.setattr(type(classifier), "classify_crops", flaky)
     res = process_recording(recording, config, table, classifier=classifier)

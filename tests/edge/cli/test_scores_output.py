@@ -101,3 +101,20 @@ def test_the_report_draws_the_score_distribution_per_class(tmp_path):
     assert data.score_counts["upcall"][0] == sum(s < 0.05 for s in upcall)
     assert data.score_counts["upcall"][-1] == sum(s >= 0.95 for s in upcall)
     assert f'id="scores">Scores per class ({len(rows)} windows)' in write_report(out).read_text()
+
+
+def test_audacity_label_tracks_hold_each_recordings_detections(tmp_path):
+    out = tmp_path / "run"
+    args = [str(RECORDINGS), "-o", str(out), "--config", str(NARW), "-q", "--no-model", "--outputs", "csv,audacity"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    detections = _rows(out / "detections.csv")
+    tracks = sorted((out / "audacity").iterdir())
+    assert [t.stem for t in tracks] == sorted({p.stem for p in RECORDINGS.glob("*.wav")})
+    for track in tracks:
+        lines = track.read_text().splitlines()
+        labels, bands = lines[0::2], lines[1::2]
+        mine = [d for d in detections if d["file"].endswith(f"{track.stem}.wav")]
+        assert [line.split("\t") for line in labels] == [
+            [f"{float(d['start_s']):.6f}", f"{float(d['end_s']):.6f}", d["label"]] for d in mine
+        ]
+        assert [line.split("\t") for line in bands] == [["\\", d["low_hz"], d["high_hz"]] for d in mine]
