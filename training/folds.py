@@ -13,6 +13,7 @@ that a class is heard in real recordings.  The shipped model is then trained on 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -104,16 +105,25 @@ def group_folds(config: TrainConfig, run: Path, k: int, *, resume: bool = True) 
             rows.append(
                 _score(model, ckpt, path, label, group, i, deployment, table, ranking, config, cache, synthetic_dir)
             )
+    return summary(rows, k, folds, ranking, run)
+
+
+def summary(rows: list[dict], k: int, folds: list[list[str]], ranking: RankingSettings, run: Path) -> dict:
+    """The evaluation (it goes into the model card, so it stays small): figures per class, and
+    the real recordings ranked wrong; every recording's ranking in ``folds/recordings.json``."""
+    (run / "folds").mkdir(parents=True, exist_ok=True)
+    (run / "folds" / "recordings.json").write_text(json.dumps(rows, indent=1))
     real = [r for r in rows if not r["synthetic"]]
     return {
         "kind": "group_folds",
         "k": k,
-        "data": "every recording of the clip list, ranked by the model of the fold that held its group out",
+        "data": "every recording of the clip list, ranked by the model of the fold that held its group out "
+        "(each recording's ranking: folds/recordings.json)",
         "pooling": {"hop_s": ranking.hop_s, "pool": ranking.pool},
         "folds": folds,
         "real": summarise(real),
         "synthetic": summarise([r for r in rows if r["synthetic"]]),
-        "recordings": rows,
+        "misranked": [f"{r['file']} ({r['label']}): {r['ranking'][0]}" for r in real if not r["top1"]],
     }
 
 
