@@ -13,6 +13,7 @@ import io
 import math
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import TypeVar
 
@@ -115,21 +116,7 @@ def score_row(s: WindowScore, classes: Sequence[str]) -> list[str]:
     ]
 
 
-CLICK_COLUMNS = (
-    "file",
-    "channel",
-    "train_start_s",
-    "time_s",
-    "duration_s",
-    "peak_hz",
-    "centroid_hz",
-    "low3_hz",
-    "high3_hz",
-    "low10_hz",
-    "high10_hz",
-    "received_level_db",
-    "snr_db",
-)
+CLICK_COLUMNS = tuple(f.name for f in fields(ClickRecord))
 
 
 def click_row(c: ClickRecord) -> list[str]:

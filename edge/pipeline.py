@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -459,23 +459,7 @@ def click_records(prep: Prepared, rois: list[Roi], clicks: list[Click], name: st
         while k < len(trains) and trains[k][1] < c.time_s:
             k += 1
         train = trains[k][0] if k < len(trains) and trains[k][0] <= c.time_s <= trains[k][1] else float("nan")
-        out.append(
-            ClickRecord(
-                name,
-                prep.channel,
-                train,
-                c.time_s,
-                c.duration_s,
-                c.peak_hz,
-                c.centroid_hz,
-                c.low3_hz,
-                c.high3_hz,
-                c.low10_hz,
-                c.high10_hz,
-                c.received_level_db,
-                c.snr_db,
-            )
-        )
+        out.append(ClickRecord(name, prep.channel, train, **asdict(c)))  # a click's measurements, as measured
     return out
 
 

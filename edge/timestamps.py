@@ -57,10 +57,8 @@ def zone(text: str) -> dt.tzinfo:
         from zoneinfo import ZoneInfo
 
         return ZoneInfo(text)
-    except (ValueError, OSError, ImportError) as exc:  # ZoneInfoNotFoundError is a KeyError subclass too
+    except (ValueError, OSError, ImportError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
         raise ValueError(f"timezone {text!r}: not UTC, an offset like UTC+2, or a known IANA zone ({exc})") from None
-    except KeyError:
-        raise ValueError(f"timezone {text!r}: not UTC, an offset like UTC+2, or a known IANA zone") from None
 
 
 def _local(moment: dt.datetime, timezone: dt.tzinfo | None, source: str) -> tuple[dt.datetime, str]:

@@ -91,7 +91,6 @@ def group_folds(config: TrainConfig, run: Path, k: int, *, resume: bool = True) 
     synthetic_dir = (run / "synthetic_clips").resolve()
     entries = clip_sources(config, run, deployment.channel)
     ranking = deployment.ranking or RankingSettings()
-    cache: dict[str, np.ndarray] = {}
     rows = []
     for i, held in enumerate(folds):
         fold_dir = (run / "folds" / f"fold_{i}").resolve()
@@ -102,9 +101,7 @@ def group_folds(config: TrainConfig, run: Path, k: int, *, resume: bool = True) 
         for path, label, group in entries:
             if group not in held_set or label not in config.classes:
                 continue
-            rows.append(
-                _score(model, ckpt, path, label, group, i, deployment, table, ranking, config, cache, synthetic_dir)
-            )
+            rows.append(_score(model, ckpt, path, label, group, i, deployment, table, ranking, config, synthetic_dir))
     return summary(rows, k, folds, ranking, run)
 
 
@@ -138,13 +135,9 @@ def _score(
     table: HydrophoneTable | None,
     ranking: RankingSettings,
     config: TrainConfig,
-    cache: dict[str, np.ndarray],
     synthetic_dir: Path,
 ) -> dict:
-    key = str(path)
-    if key not in cache:
-        cache[key] = recording_features(path, deployment, table, with_rois=False).feats
-    feats = cache[key]
+    feats = recording_features(path, deployment, table, with_rois=False).feats  # each recording is held out once
     hop_s = FrontendSpec(**ckpt["spec"]).hop_s
     n = max(1, int(round(config.window_s / hop_s)))
     hop = max(1, round(ranking.hop_s / hop_s))
