@@ -3,7 +3,8 @@ loader that reads it (edge-detect, edge-run, edge-run --check, edge-sync, cluste
 training all come through here).
 
 Each section maps onto the frozen settings of the part that uses it (:data:`SECTIONS`:
-``frontend``, ``roi``, ``levels``, ``calibration``, ``model``, ``run``, ``sync``), built by
+``frontend``, ``roi``, ``levels``, ``calibration``, ``model``, ``run``, ``sync``, ``clicks``,
+``ranking``, ``soundscape``, ``site``), built by
 that part's own builder; each field of :class:`DeploymentConfig` declares in its metadata
 whether it enters the config hash (what the records are made with) or not (how the buoy runs
 and talks to shore).  An unknown key anywhere is an error naming the key and the file,
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from edge.levels import LevelSettings
     from edge.ranking import RankingSettings
     from edge.roi import RoiSettings
+    from edge.site import SiteSettings
+    from edge.soundscape.settings import SoundscapeSettings
     from edge.sync.config import SyncConfig
 
 BACKENDS = ("auto", "onnx", "tflite")
@@ -177,6 +180,8 @@ SECTIONS: dict[str, Section] = {
     "sync": Section("edge.config:_sync", optional=True),
     "clicks": Section("edge.clicks:ClickSettings", optional=True),
     "ranking": Section("edge.ranking:RankingSettings", optional=True),
+    "soundscape": Section("edge.soundscape.settings:SoundscapeSettings", optional=True),
+    "site": Section("edge.site:SiteSettings", optional=True),
 }
 
 
@@ -213,6 +218,9 @@ class DeploymentConfig:
     model: ModelSettings | None = _section("model")  # the classifier (None: ROI-only)
     clicks: ClickSettings | None = _section("clicks")  # the impulse detector (None: off)
     ranking: RankingSettings | None = _section("ranking")  # a ranked answer per recording (None: off)
+    # hybrid millidecade levels per UTC minute (edge.soundscape; None: off unless --outputs hmd)
+    soundscape: SoundscapeSettings | None = _section("soundscape")
+    site: SiteSettings | None = _section("site", hashed=False)  # position and recorder (edge.site)
     source: str = field(default="", metadata=v.SOURCE)
 
     def __post_init__(self) -> None:
@@ -296,6 +304,7 @@ class DeploymentConfig:
             "model",
             "clicks",
             "ranking",
+            "soundscape",
             "min_sample_rate",
             "timezone",
         ):  # deployments keep the hash they had before these existed

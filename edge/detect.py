@@ -56,16 +56,23 @@ from edge.outputs import (
 )
 from edge.pipeline import Prepared, analysis_rate, prepare, process_recording, stamped_config
 from edge.quality import SignalQuality
+from edge.soundscape.products import days
+from edge.soundscape.settings import SoundscapeSettings
+from edge.soundscape.types import Minute
+from edge.soundscape.welch import recording_minutes
+from edge.soundscape.write import INSTALL_HINT as NETCDF_HINT
+from edge.soundscape.write import decidecade_csv, have_netcdf, hmd_csv, netcdf_attrs, percentile_csv, stem, write_netcdf
 from edge.types import AudioInfo, ClickRecord, Detection, LevelRow, Rank, WindowScore
 
 PART_VERSION = 1
 # what edge-detect can write besides run.json: detections.csv, levels.csv, detections.sqlite,
 # the Raven tables (raven/: one per recording and raven/all.selections.txt), and ranking.csv
 # (when the deployment ranks and a model runs)
-OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven", "audacity", "ranking", "scores", "clicks"})
+OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven", "audacity", "ranking", "scores", "clicks", "hmd"})
 # scores.csv (every window the classifier scored, kept or rejected) and clicks.csv (every click
-# of the impulse detector) are asked for, as they can be large; Audacity label tracks too
-DEFAULT_OUTPUTS = OUTPUTS - {"scores", "clicks", "audacity"}
+# of the impulse detector) are asked for, as they can be large; Audacity label tracks too; the
+# soundscape products (hmd: soundscape/) when the deployment has a soundscape: section or asked for
+DEFAULT_OUTPUTS = OUTPUTS - {"scores", "clicks", "audacity", "hmd"}
 # what a run (and edge-detect --plots, edge-report) writes in OUTDIR: an earlier run's are never
 # replaced silently, and --overwrite removes them all (no stale Raven table stays beside new ones)
 RUN_OUTPUTS = (
@@ -79,6 +86,7 @@ RUN_OUTPUTS = (
     "clicks.csv",
     "raven",
     "audacity",
+    "soundscape",
     "plots",
     "report.html",
 )
@@ -140,6 +148,8 @@ class FileOutcome:
     ranking: list[Rank] = field(default_factory=list)  # every class, most probable first (edge.ranking)
     scores: list[WindowScore] = field(default_factory=list)  # every window classified (the scores output)
     clicks: list[ClickRecord] = field(default_factory=list)  # every click measured (the clicks output)
+    hmd: list[Minute] = field(default_factory=list)  # HMD minutes (the hmd output), kept beside the part
+    hmd_rate: int = 0  # the rate they were computed at: the recording's own
     # set by light(): the records are in the recording's part, not here
     n_detections: int | None = None
     label_counts: dict[str, int] | None = None
@@ -167,6 +177,7 @@ class FileOutcome:
             levels=[],
             scores=[],
             clicks=[],
+            hmd=[],
             n_detections=len(self.detections),
             label_counts=self.per_label(),
         )
@@ -273,6 +284,35 @@ class _Parts:
             npz.unlink()
         write_atomic(self.dir / f"{key}.json", json.dumps(part, sort_keys=True))  # the commit point
 
+    def save_hmd(self, path: Path, rate: int, minutes: list[Minute]) -> None:
+        """The HMD minutes of ``path``, written before its part (whose commit makes them count)."""
+        key = self._key(path)
+        tmp = self.dir / f".{key}.hmd.npz.tmp"
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(
+                    fh,
+                    rate=np.int64(rate),
+                    start=np.array([m.start_utc.timestamp() for m in minutes], np.float64),
+                    effort=np.array([m.effort_s for m in minutes], np.float64),
+                    psd=np.array([m.psd for m in minutes], np.float64).reshape(len(minutes), -1),
+                )
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.dir / f"{key}.hmd.npz")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def load_hmd(self, path: Path) -> tuple[int, list[Minute]]:
+        """The HMD minutes committed for ``path`` (none when it has none)."""
+        npz = self.dir / f"{self._key(path)}.hmd.npz"
+        if not npz.exists():
+            return 0, []
+        with np.load(npz) as data:
+            starts = [dt.datetime.fromtimestamp(t, dt.timezone.utc) for t in data["start"].tolist()]
+            return int(data["rate"]), [Minute(t, float(e), p) for t, e, p in zip(starts, data["effort"], data["psd"])]
+
 
 def _probe_all(paths: list[Path], config: DeploymentConfig) -> dict[Path, AudioInfo | None]:
     """Each recording's header (None where unreadable), read once per run."""
@@ -363,6 +403,8 @@ def start_run(
         "allow_truncated": options.allow_truncated,
         "part_version": PART_VERSION,
     }
+    if "hmd" in options.outputs:  # a part committed without its HMD minutes is not this run's
+        run_key["hmd"] = asdict(config.soundscape or SoundscapeSettings())
     if options.classifier is not None:  # the same settings with another bundle file are another run
         run_key["model"] = options.classifier.identity
     infos = _probe_all(paths, config)
@@ -427,6 +469,8 @@ def commit(ctx: RunContext, path: Path, outcome: FileOutcome, state: list[np.nda
         if outcome.status == "ok" and "audacity" in ctx.options.outputs:
             stem = ctx.raven_names[path].removesuffix(".selections.txt")
             write_atomic(ctx.outdir / "audacity" / f"{stem}.txt", audacity_labels(outcome.detections))
+        if outcome.status == "ok" and "hmd" in ctx.options.outputs:
+            ctx.parts.save_hmd(path, outcome.hmd_rate, outcome.hmd)
         ctx.parts.save(path, _part_dict(outcome, ctx.run_key, path), state)
     except OSError as exc:  # a full or read-only card: stop here, keep what is committed
         raise PamedgeError(
@@ -449,7 +493,8 @@ def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) ->
             ctx.options.ranked(ctx.config),
             score_classes(ctx.options.classifier),
         )
-        staged.text("run.json", _run_json(report, ctx))
+        days = _soundscape(report, ctx, staged) if "hmd" in ctx.options.outputs else None
+        staged.text("run.json", _run_json(report, ctx, days))
         staged.commit()
     except (OSError, MemoryError) as exc:
         staged.discard()
@@ -533,7 +578,15 @@ def _process_one(
     except Exception as exc:  # only the kinds failed_outcome accepts are caught
         return failed_outcome(path, exc), None
     channel = config.channel if options.channel is None else options.channel
-    return ok_outcome(
+    hmd: list[Minute] = []
+    if "hmd" in options.outputs:
+        try:
+            hmd = soundscape_minutes(res.info, res.calibration, channel, config)
+        except ValueError as exc:  # no UTC start: its detections stand, its levels cannot be per UTC minute
+            res.warnings.append(str(exc))
+        except Exception as exc:
+            return failed_outcome(path, exc), None
+    outcome = ok_outcome(
         path,
         res.info,
         res.calibration,
@@ -549,7 +602,8 @@ def _process_one(
         ranking=res.ranking,
         scores=res.scores,
         clicks=res.clicks,
-    ), res.noise_state
+    )
+    return replace(outcome, hmd=hmd, hmd_rate=res.info.sample_rate), res.noise_state
 
 
 def failed_outcome(path: Path, exc: Exception) -> FileOutcome:
@@ -625,7 +679,8 @@ def _one_line(exc: Exception, path: Path) -> str:
 
 
 def _part_dict(outcome: FileOutcome, run_key: dict[str, Any], path: Path) -> dict[str, Any]:
-    data = asdict(outcome)
+    data = asdict(replace(outcome, hmd=[]))  # the minutes are in their own file (_Parts.save_hmd)
+    data.pop("hmd")
     data["run_key"] = run_key
     data["source"] = _identity(path)
     return data
@@ -713,6 +768,61 @@ def _assemble(
             fh.close()
 
 
+def soundscape_minutes(
+    info: AudioInfo,
+    calibration: Calibration,
+    channel: int,
+    config: DeploymentConfig,
+    owned: tuple[float, float] | None = None,
+) -> list[Minute]:
+    """The HMD minutes of a recording (of a chunk of it with ``owned``), at its own rate."""
+    settings = config.soundscape or SoundscapeSettings()
+    return recording_minutes(info, calibration, channel=channel, fmax=settings.fmax, owned=owned)[1]
+
+
+def _soundscape(report: RunReport, ctx: RunContext, staged: StagedFiles) -> dict[str, Any]:
+    """``soundscape/``: the daily HMD, decidecade and percentile tables (and NetCDF with the
+    soundscape extra) from the committed minutes, one day in memory at a time."""
+    settings = ctx.config.soundscape or SoundscapeSettings()
+    by_day: dict[dt.date, list[Path]] = {}
+    for f in report.files:
+        if f.status == "ok":
+            for held in sorted({m.start_utc.date() for m in ctx.parts.load_hmd(Path(f.file))[1]}):
+                by_day.setdefault(held, []).append(Path(f.file))
+    netcdf = have_netcdf()
+    if by_day:
+        (report.outdir / "soundscape").mkdir(exist_ok=True)
+    written = []
+    for date in sorted(by_day):
+        recorded = []
+        for path in by_day[date]:
+            rate, minutes = ctx.parts.load_hmd(path)
+            recorded.append((rate, [m for m in minutes if m.start_utc.date() == date]))
+        for day in days(recorded, settings.fmax):
+            name = stem(day)
+            staged.text(f"soundscape/hmd_{name}.csv", hmd_csv(day))
+            staged.text(f"soundscape/decidecade_{name}.csv", decidecade_csv(day))
+            staged.text(f"soundscape/percentiles_{name}.csv", percentile_csv(day, settings))
+            if netcdf:
+                calibrations = {
+                    f.details.get("calibration", {}).get("hash", "") for f in report.files if f.status == "ok"
+                }
+                attrs = netcdf_attrs(
+                    day,
+                    deployment=ctx.config.name,
+                    site=ctx.config.site,
+                    calibration=", ".join(sorted(c for c in calibrations if c)),
+                    version=__version__,
+                )
+                write_netcdf(day, staged.path(f"soundscape/hmd_{name}.nc"), attrs)
+            written.append(name)
+    return {
+        "days": written,
+        "netcdf": netcdf,
+        **({} if netcdf else {"netcdf_missing": f"NetCDF needs xarray and netCDF4: {NETCDF_HINT}"}),
+    }
+
+
 def _versions() -> dict[str, str]:
     import scipy
     import soundfile
@@ -730,7 +840,7 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _run_json(report: RunReport, ctx: RunContext) -> str:
+def _run_json(report: RunReport, ctx: RunContext, soundscape: dict[str, Any] | None = None) -> str:
     config, table, classifier = ctx.config, ctx.options.table, ctx.options.classifier
     top_k = ctx.options.ranked(config)
     names = {str(p): ctx.raven_names[p] for p in ctx.paths}
@@ -762,6 +872,7 @@ def _run_json(report: RunReport, ctx: RunContext) -> str:
         "files": files,
         "outputs": sorted(ctx.options.written(config)),
         "top_k": top_k or None,
+        **({"soundscape": soundscape} if soundscape is not None else {}),
         "skipped": report.skipped,
         "totals": {
             "files": len(report.files),

@@ -75,8 +75,7 @@ if TYPE_CHECKING:
 @click.option(
     "--outputs",
     "outputs_text",
-    default="csv,levels,sqlite,raven,ranking",
-    show_default=True,
+    default=None,
     metavar="LIST",
     help="Which outputs to write besides run.json, comma-separated: csv (detections.csv), levels "
     "(levels.csv), sqlite (detections.sqlite, the log edge-sync sends from), raven (raven/), audacity "
@@ -84,7 +83,9 @@ if TYPE_CHECKING:
     "(ranking.csv, when the deployment has a ranking: section and a model runs), scores (scores.csv: "
     "every window the model scored for an ROI, kept or rejected, a column per class; not by default), "
     "clicks (clicks.csv: every click of the impulse detector, its measurements and click train, when the "
-    "deployment has a clicks: section; not by default).",
+    "deployment has a clicks: section; not by default), hmd (soundscape/: hybrid millidecade levels per UTC "
+    "minute, decidecades and percentiles per day, NetCDF with the soundscape extra; by default when the "
+    "deployment has a soundscape: section).  [default: csv,levels,sqlite,raven,ranking]",
 )
 @click.option(
     "--top-k",
@@ -158,7 +159,7 @@ def main(
     min_score: float | None,
     threads: int | None,
     batch_size: int | None,
-    outputs_text: str,
+    outputs_text: str | None,
     top_k: int | None,
     resume: bool,
     overwrite: bool,
@@ -184,8 +185,11 @@ def main(
     from edge.detect import FileOutcome, RunOptions, detect
 
     config = load_deployment(config_path)
-    from edge.detect import OUTPUTS
+    from edge.detect import DEFAULT_OUTPUTS, OUTPUTS
 
+    if outputs_text is None:
+        outputs = DEFAULT_OUTPUTS | ({"hmd"} if config.soundscape is not None else set())
+        outputs_text = ",".join(sorted(outputs))
     outputs = frozenset(o.strip() for o in outputs_text.split(",") if o.strip())
     if not outputs or outputs - OUTPUTS:
         fail(f"--outputs {outputs_text!r}: expected a comma-separated list of {', '.join(sorted(OUTPUTS))}")

@@ -10,6 +10,7 @@ outputs are the same.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from edge.detect import (
 )
 from edge.pipeline import stamped_config
 from edge.quality import SignalQuality
+from edge.soundscape.welch import no_utc_start
 
 Execute = Callable[[list[Unit], Job], Iterable[UnitResult]]
 
@@ -113,23 +115,24 @@ def merge(
     warnings = (
         prep.warnings + [w for c in chunks for w in c.warnings] + quality.warnings(str(prep.info.path), prep.spec.hop_s)
     )
-    return (
-        ok_outcome(
-            path,
-            prep.info,
-            prep.calibration,
-            warnings,
-            prep.channel,
-            config,
-            sum(c.roi_count for c in chunks),
-            detections,
-            levels,
-            chunks[0].level_bands,
-            carried=chunks[0].carried,
-            quality=quality,
-            ranking=[r for c in chunks for r in c.ranking],
-            scores=[s for c in chunks for s in c.scores],
-            clicks=[k for c in chunks for k in c.clicks],
-        ),
-        chunks[-1].noise_state,
+    hmd = [m for c in chunks for m in c.hmd]
+    if options.outputs & {"hmd"} and prep.info.start_utc is None:
+        warnings.append(no_utc_start(prep.info.path))
+    outcome = ok_outcome(
+        path,
+        prep.info,
+        prep.calibration,
+        warnings,
+        prep.channel,
+        config,
+        sum(c.roi_count for c in chunks),
+        detections,
+        levels,
+        chunks[0].level_bands,
+        carried=chunks[0].carried,
+        quality=quality,
+        ranking=[r for c in chunks for r in c.ranking],
+        scores=[s for c in chunks for s in c.scores],
+        clicks=[k for c in chunks for k in c.clicks],
     )
+    return replace(outcome, hmd=hmd, hmd_rate=prep.info.sample_rate), chunks[-1].noise_state

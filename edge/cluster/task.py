@@ -21,10 +21,11 @@ from edge.calibration import HydrophoneTable
 from edge.classify import Classifier, load_classifier
 from edge.cluster.plan import Span, Unit
 from edge.config import DeploymentConfig, from_settings
-from edge.detect import RunOptions, failed_outcome
+from edge.detect import RunOptions, failed_outcome, soundscape_minutes
 from edge.errors import ConfigError, PamedgeError
 from edge.pipeline import Chain, Prepared, click_records, failure_warnings, prepare, records, score_rows
 from edge.quality import SignalQuality
+from edge.soundscape.types import Minute
 from edge.types import ClickRecord, Detection, LevelRow, Rank, WindowScore
 
 
@@ -46,6 +47,7 @@ class Job:
     model_identity: str = ""
     scores: bool = False  # keep every classified window's scores (the scores output)
     clicks: bool = False  # keep every click (the clicks output)
+    hmd: bool = False  # hybrid millidecade minutes (the hmd output)
 
     @classmethod
     def of(cls, config: DeploymentConfig, options: RunOptions) -> Job:
@@ -64,6 +66,7 @@ class Job:
             *model,
             "scores" in options.outputs and classifier is not None,
             "clicks" in options.outputs and config.clicks is not None,
+            "hmd" in options.outputs,
         )
 
     def classifier(self, config: DeploymentConfig) -> Classifier | None:
@@ -118,6 +121,7 @@ class UnitResult:
     ranking: list[Rank] = field(default_factory=list)  # the recording's, from its one unit
     scores: list[WindowScore] = field(default_factory=list)  # the chunk's classified windows
     clicks: list[ClickRecord] = field(default_factory=list)  # the chunk's clicks
+    hmd: list[Minute] = field(default_factory=list)  # the HMD minutes starting in the chunk
 
 
 def run_unit(unit: Unit, job: Job) -> UnitResult:
@@ -217,4 +221,16 @@ def _process(
         if classifier and job.scores
         else [],
         clicks=click_records(prep, out.rois, out.clicks, unit.path),
+        hmd=_hmd(prep, config, unit) if job.hmd else [],
     )
+
+
+def _hmd(prep: Prepared, config: DeploymentConfig, unit: Unit) -> list[Minute]:
+    """The HMD minutes starting in the unit's chunk (the minute the recording begins in
+    belongs to its first chunk), at the recording's own rate; none without a UTC start
+    (the merge says so once for the recording)."""
+    if prep.info.start_utc is None:
+        return []
+    hop_s = prep.spec.hop / prep.rate
+    t1 = float("inf") if unit.last else unit.c1 * hop_s
+    return soundscape_minutes(prep.info, prep.calibration, prep.channel, config, owned=(unit.c0 * hop_s, t1))

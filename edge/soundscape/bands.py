@@ -43,7 +43,9 @@ def hmd_bands(sample_rate: int, fmax: float | None = None) -> Bands:
         lower.append(lo)
         upper.append(hi)
     cs = np.concatenate(centres)
-    return Bands(cs, np.concatenate(lower), np.concatenate(upper), tuple(f"{x:.4f}".rstrip("0").rstrip(".") for x in cs))
+    return Bands(
+        cs, np.concatenate(lower), np.concatenate(upper), tuple(f"{x:.4f}".rstrip("0").rstrip(".") for x in cs)
+    )
 
 
 def decidecade_bands(top_hz: float, bottom_hz: float = 10.0) -> Bands:

@@ -75,9 +75,7 @@ def percentiles(day: Day, ps: Sequence[float], min_effort_s: float) -> tuple[np.
     return pct, mean
 
 
-def spectral_probability_density(
-    db: np.ndarray, step_db: float = SPD_STEP_DB
-) -> tuple[np.ndarray, np.ndarray]:
+def spectral_probability_density(db: np.ndarray, step_db: float = SPD_STEP_DB) -> tuple[np.ndarray, np.ndarray]:
     """Per band, the empirical probability density of its levels ``db`` ``(n_minutes,
     n_bands)`` over level bins ``step_db`` wide: ``(edges, density)``, density
     ``(n_levels, n_bands)`` in 1/dB (each band's column integrates to 1 over its minutes)."""

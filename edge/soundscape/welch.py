@@ -157,6 +157,12 @@ class MinuteSpectra:
         return minute
 
 
+def no_utc_start(path: str) -> str:
+    return (
+        f"{path}: no UTC start time (from its name or metadata): no hybrid millidecade levels, which are per UTC minute"
+    )
+
+
 def recording_minutes(
     info: AudioInfo,
     calibration: Calibration,
@@ -169,10 +175,7 @@ def recording_minutes(
     """The HMD minutes of one recording at its own rate (``owned``: those of a chunk);
     raises ValueError when it has no UTC start time."""
     if info.start_utc is None:
-        raise ValueError(
-            f"{info.path}: no UTC start time (from its name or metadata): hybrid millidecade levels are "
-            "per UTC minute"
-        )
+        raise ValueError(no_utc_start(info.path))
     spectra = MinuteSpectra(info.sample_rate, info.start_utc, calibration, fmax=fmax, owned=owned)
     start = spectra.first_sample()
     blocks: Iterator[AudioBlock] = iter(
