@@ -295,7 +295,7 @@ class _Parts:
                     rate=np.int64(rate),
                     start=np.array([m.start_utc.timestamp() for m in minutes], np.float64),
                     effort=np.array([m.effort_s for m in minutes], np.float64),
-                    psd=np.array([m.psd for m in minutes], np.float64).reshape(len(minutes), -1),
+                    psd=np.array([m.psd for m in minutes], np.float64) if minutes else np.zeros((0, 0)),
                 )
                 fh.flush()
                 os.fsync(fh.fileno())

@@ -79,7 +79,7 @@ class MinuteSpectra:
 
     def first_sample(self) -> int:
         """The first sample a reading needs (the owned chunk's first minute, or 0)."""
-        if self._owned is None:
+        if self._owned is None or self._owned[0] <= 0:
             return 0
         m = self._minute_at(self._owned[0])
         return max(0, self.origin + m * self.per_minute)
