@@ -30,6 +30,8 @@ def write_report(
         "detections": png_bytes(charts.detections_chart(bins)) if bins is not None else None,
         "levels": png_bytes(charts.levels_chart(data.levels)) if data.levels is not None else None,
         "effort": png_bytes(effort_fig) if effort_fig is not None else None,
+        "ltsa": png_bytes(charts.ltsa_chart(data.soundscape)) if data.soundscape is not None else None,
+        "spd": png_bytes(charts.spd_chart(data.soundscape)) if data.soundscape is not None else None,
         "scores": png_bytes(charts.scores_chart(data.score_counts, _thresholds(data.run)))
         if data.score_counts
         else None,

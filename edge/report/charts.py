@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from edge.plots.figures import UTC
-from edge.report.data import LevelSeries, band_hz
+from edge.report.data import LevelSeries, SoundscapeSeries, band_hz
 from edge.report.series import DetectionBins, Effort
 
 if TYPE_CHECKING:
@@ -119,6 +119,60 @@ def levels_chart(levels: LevelSeries) -> Figure:
     ax.set_ylabel("SPL (dB re 1 µPa)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(True, lw=0.3, alpha=0.5)
+    return fig
+
+
+def ltsa_chart(s: SoundscapeSeries) -> Figure:
+    """Long-term spectral average: minutes (UTC) by HMD band, colour the PSD level; minutes
+    without audio stay blank."""
+    import matplotlib.dates as mdates
+    import numpy as np
+
+    fig = _figure((10.0, 4.0))
+    ax = fig.add_subplot()
+    db = np.array(s.db, dtype=float).T  # (bands, minutes)
+    x = np.array([mdates.date2num(t) for t in s.times] + [mdates.date2num(s.times[-1]) + 1 / 1440])
+    f = np.array(s.centres)
+    y = np.concatenate(([f[0] / 1.05], np.sqrt(f[:-1] * f[1:]), [f[-1] * 1.05]))
+    finite = db[np.isfinite(db)]
+    vmin, vmax = np.percentile(finite, [1, 99]) if len(finite) else (0.0, 1.0)
+    mesh = ax.pcolormesh(x, y, np.ma.masked_invalid(db), shading="flat", cmap="viridis", vmin=vmin, vmax=vmax)
+    ax.set_yscale("log")
+    _date_axis(ax)
+    ax.set_xlabel("Time (UTC)")
+    ax.set_ylabel("Frequency (Hz)")
+    fig.colorbar(mesh, ax=ax, label="PSD (dB re 1 µPa²/Hz)")
+    return fig
+
+
+def spd_chart(s: SoundscapeSeries) -> Figure:
+    """Spectral probability density (Merchant et al. 2015) of the minutes' HMD levels, with
+    percentile lines."""
+    import numpy as np
+
+    from edge.soundscape.products import spectral_probability_density
+
+    fig = _figure((10.0, 4.0))
+    ax = fig.add_subplot()
+    db = np.array(s.db, dtype=float)
+    edges, density = spectral_probability_density(db)
+    f = np.array(s.centres)
+    x = np.concatenate(([f[0] / 1.05], np.sqrt(f[:-1] * f[1:]), [f[-1] * 1.05]))
+    mesh = ax.pcolormesh(x, edges, np.ma.masked_equal(density, 0.0), shading="flat", cmap="magma_r")
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for p, style in ((1, ":"), (5, "--"), (50, "-"), (95, "--"), (99, ":")):
+                ax.plot(f, np.nanpercentile(db, p, axis=0), color="black", lw=0.8, ls=style, label=f"p{p}")
+            mean = 10 * np.log10(np.nanmean(10 ** (db / 10), axis=0))
+    ax.plot(f, mean, color="tab:blue", lw=1.0, label="mean")
+    ax.set_xscale("log")
+    ax.set_xlabel("Frequency (Hz)")
+    ax.set_ylabel("PSD (dB re 1 µPa²/Hz)")
+    ax.legend(fontsize=7, loc="lower left", ncols=3)
+    fig.colorbar(mesh, ax=ax, label="probability density (1/dB)")
     return fig
 
 

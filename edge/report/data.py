@@ -120,6 +120,17 @@ class LevelSeries:
 
 
 @dataclass
+class SoundscapeSeries:
+    """HMD levels per UTC minute over the run's days, on a subset of the bands (log-spaced,
+    at most ``n`` of them: a month of every band would not fit a report's memory)."""
+
+    times: list[dt.datetime]
+    centres: list[float]  # Hz
+    db: list[list[float]]  # per minute, per kept band, dB re 1 uPa^2/Hz (NaN: no level)
+    effort_s: list[float]
+
+
+@dataclass
 class RunData:
     outdir: Path
     run: dict[str, Any]
@@ -136,6 +147,7 @@ class RunData:
     overviews: dict[str, Path] = field(default_factory=dict)
     score_counts: dict[str, list[int]] = field(default_factory=dict)  # class -> windows per score bin (scores.csv)
     score_windows: int = 0
+    soundscape: SoundscapeSeries | None = None  # soundscape/hmd_*.csv (edge-detect --outputs hmd)
 
     @property
     def ok(self) -> list[FileEntry]:
@@ -190,7 +202,44 @@ def load(outdir: str | Path, *, settings: ReportSettings = ReportSettings()) -> 
     data.levels = read_levels(outdir / "levels.csv", data.files, n_bands=settings.n_bands)
     _read_plot_index(data, outdir / "plots" / "index.json")
     _read_scores(data, outdir / "scores.csv")
+    data.soundscape = read_soundscape(outdir / "soundscape")
     return data
+
+
+SOUNDSCAPE_BANDS = 160  # bands kept for the long-term spectral average and the SPD
+
+
+def read_soundscape(folder: Path, n: int = SOUNDSCAPE_BANDS) -> SoundscapeSeries | None:
+    """The daily HMD tables of ``folder``, in day order, on the widest day's bands."""
+    paths = sorted(folder.glob("hmd_*.csv")) if folder.is_dir() else []
+    tables = []
+    for path in paths:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header and header[:2] == ["time_utc", "effort_s"]:
+                tables.append((header[2:], list(reader)))
+    if not tables:
+        return None
+    names = max((h for h, _ in tables), key=len)
+    freqs = [float(x) for x in names]
+    keep = sorted({min(range(len(freqs)), key=lambda i: abs(math.log(freqs[i] / f))) for f in _log_spaced(freqs, n)})
+    series = SoundscapeSeries([], [freqs[i] for i in keep], [], [])
+    for _, rows in tables:
+        for row in rows:
+            t = parse_utc(row[0])
+            if t is None:
+                continue
+            series.times.append(t)
+            series.effort_s.append(_float(row[1]))
+            values = row[2:]
+            series.db.append([_float(values[i]) if i < len(values) else math.nan for i in keep])
+    return series
+
+
+def _log_spaced(freqs: list[float], n: int) -> list[float]:
+    lo, hi = math.log(freqs[0]), math.log(freqs[-1])
+    return [math.exp(lo + (hi - lo) * k / max(1, n - 1)) for k in range(n)]
 
 
 SCORE_BINS = 20  # of width 0.05 over [0, 1]

@@ -110,6 +110,7 @@ def render(
         _detections(data, bins, charts.get("detections")),
         _scores(data, charts.get("scores")),
         _levels(data, charts.get("levels")),
+        _soundscape(data, charts.get("ltsa"), charts.get("spd")),
         _effort(effort, charts.get("effort")),
         _top(data, report_dir, settings),
         _recordings(data, report_dir, settings),
@@ -280,6 +281,22 @@ def _levels(data: RunData, chart: bytes | None) -> str:
     return (
         head + f"<p>SPL per period (dB re 1 µPa): broadband and decidecade bands {esc(bands)} "
         f"({data.levels.rows} periods; levels.csv holds every band).</p>" + _img(chart, "noise levels", "chart")
+    )
+
+
+def _soundscape(data: RunData, ltsa: bytes | None, spd: bytes | None) -> str:
+    s = data.soundscape
+    if s is None or ltsa is None or spd is None:
+        return ""
+    days = sorted({t.date() for t in s.times})
+    span = f"{days[0]} to {days[-1]}" if len(days) > 1 else str(days[0])
+    return (
+        '<h2 id="soundscape">Soundscape</h2>'
+        f"<p>Hybrid millidecade levels per UTC minute ({len(s.times)} minutes, {esc(span)}; soundscape/ holds every "
+        "band, the decidecades and the percentiles per day). Long-term spectral average:</p>"
+        + _img(ltsa, "long-term spectral average", "chart")
+        + "<p>Spectral probability density of the minutes' levels per band, with the 1st, 5th, 50th, 95th and 99th "
+        "percentiles and the power mean:</p>" + _img(spd, "spectral probability density", "chart")
     )
 
 

@@ -137,3 +137,18 @@ def test_site_and_soundscape_sections_are_validated(tmp_path):
         SiteSettings(latitude=95, longitude=0)
     with pytest.raises(ConfigError, match="percentiles"):
         SoundscapeSettings(percentiles=(50, 101))
+
+
+def test_report_draws_the_long_term_spectral_average_and_the_spd(tmp_path, recordings):
+    pytest.importorskip("matplotlib")
+    from edge.report.build import write_report
+    from edge.report.data import read_soundscape
+
+    out = tmp_path / "out"
+    CliRunner().invoke(main, ["--config", str(deployment(tmp_path)), "--no-model", str(recordings), "-o", str(out)])
+    series = read_soundscape(out / "soundscape")
+    assert series is not None and len(series.times) == 6  # 23:58, 23:59, 00:00 .. 00:03
+    assert series.centres[0] == 1.0 and series.centres[-1] == pytest.approx(3990, rel=0.01)
+    html = write_report(out).read_text()
+    assert 'id="soundscape"' in html
+    assert 'alt="long-term spectral average"' in html and 'alt="spectral probability density"' in html
