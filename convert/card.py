@@ -140,6 +140,7 @@ def build_card(
         "metrics": gate.as_card(options),
         "latency_ms": latency,
         "thresholds": thresholds(run, threshold),
+        **({"species": card_section["species"]} if card_section.get("species") else {}),
         "training": provenance(run),
         "golden": golden_section(gate, options),
     }

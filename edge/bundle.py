@@ -18,6 +18,7 @@ from edge import shipped
 from edge._hashing import file_sha256
 from edge.errors import BundleError
 from edge.frontend import FrontendSpec
+from edge.tethys.types import Species, species_map
 from edge.types import Centre
 
 # How a window is centred before the model (edge.classify.standardise): the card's
@@ -97,6 +98,11 @@ class Bundle:
                 f"model {self.name} ({self.path}) was trained on frontend {self.spec_hash} "
                 f"({_spec_text(self.spec)}); {where} computes frontend {spec.hash} ({_spec_text(spec)})"
             )
+
+    @property
+    def species(self) -> dict[str, Species]:
+        """The card's ``species:`` (label -> ITIS number, name, call), empty when absent."""
+        return species_map(self.card.get("species"), str(self.path / "card.yaml"))
 
     @property
     def labels(self) -> set[str]:

@@ -62,17 +62,27 @@ from edge.soundscape.types import Minute
 from edge.soundscape.welch import recording_minutes
 from edge.soundscape.write import INSTALL_HINT as NETCDF_HINT
 from edge.soundscape.write import decidecade_csv, have_netcdf, hmd_csv, netcdf_attrs, percentile_csv, stem, write_netcdf
+from edge.tethys.documents import (
+    TethysError,
+    deployment_document,
+    detections_documents,
+    effort_periods,
+    to_bytes,
+)
+from edge.tethys.types import Recording as TethysRecording
+from edge.tethys.types import Species
 from edge.types import AudioInfo, ClickRecord, Detection, LevelRow, Rank, WindowScore
 
 PART_VERSION = 1
 # what edge-detect can write besides run.json: detections.csv, levels.csv, detections.sqlite,
 # the Raven tables (raven/: one per recording and raven/all.selections.txt), and ranking.csv
 # (when the deployment ranks and a model runs)
-OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven", "audacity", "ranking", "scores", "clicks", "hmd"})
+OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven", "audacity", "ranking", "scores", "clicks", "hmd", "tethys"})
 # scores.csv (every window the classifier scored, kept or rejected) and clicks.csv (every click
-# of the impulse detector) are asked for, as they can be large; Audacity label tracks too; the
-# soundscape products (hmd: soundscape/) when the deployment has a soundscape: section or asked for
-DEFAULT_OUTPUTS = OUTPUTS - {"scores", "clicks", "audacity", "hmd"}
+# of the impulse detector) are asked for, as they can be large; Audacity label tracks too;
+# soundscape products (hmd: soundscape/) when the deployment has a soundscape: section or asked for;
+# Tethys documents (tethys/: they need a site: section and a model whose card names its species)
+DEFAULT_OUTPUTS = OUTPUTS - {"scores", "clicks", "audacity", "hmd", "tethys"}
 # what a run (and edge-detect --plots, edge-report) writes in OUTDIR: an earlier run's are never
 # replaced silently, and --overwrite removes them all (no stale Raven table stays beside new ones)
 RUN_OUTPUTS = (
@@ -87,6 +97,7 @@ RUN_OUTPUTS = (
     "raven",
     "audacity",
     "soundscape",
+    "tethys",
     "plots",
     "report.html",
 )
@@ -388,6 +399,8 @@ def start_run(
     started = time.time()
     started_utc = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     outdir = Path(outdir)
+    if "tethys" in options.outputs:
+        tethys_species(config, options.classifier)  # refused now, not after hours of processing
     skipped: list[str] = []
     paths = discover(list(inputs), skipped)
     if not paths:
@@ -494,6 +507,8 @@ def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) ->
             score_classes(ctx.options.classifier),
         )
         days = _soundscape(report, ctx, staged) if "hmd" in ctx.options.outputs else None
+        if "tethys" in ctx.options.outputs:
+            _tethys(report, ctx, staged)
         staged.text("run.json", _run_json(report, ctx, days))
         staged.commit()
     except (OSError, MemoryError) as exc:
@@ -821,6 +836,70 @@ def _soundscape(report: RunReport, ctx: RunContext, staged: StagedFiles) -> dict
         "netcdf": netcdf,
         **({} if netcdf else {"netcdf_missing": f"NetCDF needs xarray and netCDF4: {NETCDF_HINT}"}),
     }
+
+
+def tethys_species(config: DeploymentConfig, classifier: Classifier | None) -> dict[str, Species]:
+    """The species a run's Tethys documents name; raises :class:`PamedgeError` when the run
+    cannot write them (no site: section, no model, a card without species:)."""
+    if config.site is None:
+        raise TethysError(
+            f"--outputs tethys: deployment {config.name!r} has no site: section (latitude, longitude, depth_m, "
+            "instrument, recorder_serial): Tethys documents need where the recordings were made"
+        )
+    if classifier is None:
+        raise TethysError("--outputs tethys: no model runs, and Tethys detections name species (ITIS numbers)")
+    species = classifier.bundle.species
+    if not species:
+        raise TethysError(
+            f"--outputs tethys: model {classifier.identity} has no species: mapping (label -> ITIS number) in "
+            f"{classifier.bundle.path / 'card.yaml'}"
+        )
+    return species
+
+
+_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
+
+
+def _tethys(report: RunReport, ctx: RunContext, staged: StagedFiles) -> None:
+    """``tethys/``: the Deployment document and a Detections document per stretch of
+    continuous recording (effort), as Tethys takes them."""
+    classifier = ctx.options.classifier
+    assert classifier is not None  # tethys_species refused the run otherwise
+    species = tethys_species(ctx.config, classifier)
+    recordings, detections = [], []
+    for light in report.files:
+        if light.status != "ok" or not light.details.get("start_utc"):
+            continue
+        f = report.full(light)
+        d = f.details
+        recordings.append(
+            TethysRecording(
+                f.file,
+                dt.datetime.fromisoformat(d["start_utc"]),
+                float(d["duration_s"]),
+                int(d["sample_rate"]),
+                _BITS.get(d.get("subtype", ""), 0),
+                int(d.get("channel", 0)),
+                float((d.get("calibration") or {}).get("gain_db", 0.0)),
+            )
+        )
+        detections += f.detections
+    (report.outdir / "tethys").mkdir(exist_ok=True)
+    name = ctx.config.name
+    with open(staged.path(f"tethys/{name}_deployment.xml"), "wb") as fh:
+        fh.write(to_bytes(deployment_document(name, ctx.config.site, recordings)))
+    docs = detections_documents(
+        name,
+        effort_periods(recordings),
+        detections,
+        species,
+        model=classifier.identity,
+        version=__version__,
+        thresholds=classifier.thresholds,
+    )
+    for k, doc in enumerate(docs, start=1):
+        with open(staged.path(f"tethys/{name}_detections_{k}.xml"), "wb") as fh:
+            fh.write(to_bytes(doc))
 
 
 def _versions() -> dict[str, str]:

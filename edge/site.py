@@ -20,6 +20,7 @@ class SiteSettings:
     depth_m: float | None = None  # hydrophone depth below the surface
     name: str = ""  # site name, e.g. "CCB"
     project: str = ""
+    deployment_id: int = 1  # the deployment's number within its project (Tethys DeploymentId)
     instrument: str = ""  # recorder type, e.g. "SoundTrap ST600"
     recorder_serial: str = ""
     platform: str = ""  # e.g. "mooring", "drifting buoy"
@@ -29,6 +30,7 @@ class SiteSettings:
     def __post_init__(self) -> None:
         v.number("latitude", self.latitude, minimum=-90, maximum=90)
         v.number("longitude", self.longitude, minimum=-180, maximum=180)
+        v.integer("deployment_id", self.deployment_id, minimum=0)
         v.number("depth_m", self.depth_m, minimum=0, maximum=11000, allow_none=True, why="the deepest ocean")
         for key in ("name", "project", "instrument", "recorder_serial", "platform", "deployed_utc", "recovered_utc"):
             value = getattr(self, key)

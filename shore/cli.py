@@ -117,16 +117,52 @@ def ingest(source, db, keys_path, http_port, idle_s):
     default=None,
     help="CSV of the buoys' health and effort records (README: edge-shore export --health).",
 )
+@click.option(
+    "--tethys",
+    "tethys_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder for Tethys documents of the deployment --config names: its Deployment document and a Detections "
+    "document per stretch of effort (from the health records).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="The deployment YAML (its site: section) for --tethys.",
+)
+@click.option(
+    "--model",
+    "model_ref",
+    default=None,
+    help="Model bundle (folder or shipped name) whose card maps labels to species, for --tethys; default: the "
+    "deployment's model.",
+)
 @domain_errors
-def export(db, output, raven_dir, health_csv):
+def export(db, output, raven_dir, health_csv, tethys_dir, config_path, model_ref):
     """Export the records of the shore database.  Exit status 0, 2 usage error."""
     from edge.sync.frames import KeyRing
     from shore.export import export_csv, export_health_csv, export_raven
     from shore.store import ShoreStore
 
-    if output is None and raven_dir is None and health_csv is None:
-        fail("give -o OUT.csv, --raven DIR and/or --health OUT.csv")
+    if output is None and raven_dir is None and health_csv is None and tethys_dir is None:
+        fail("give -o OUT.csv, --raven DIR, --health OUT.csv and/or --tethys DIR")
+    if tethys_dir is not None and config_path is None:
+        fail("--tethys needs --config DEPLOYMENT.yaml (its site: section and name)")
     with ShoreStore(db, KeyRing({})) as store:
+        if tethys_dir:
+            from edge.bundle import load_bundle, resolve
+            from edge.config import load_deployment
+            from shore.tethys import export_tethys
+
+            config = load_deployment(config_path)
+            ref = model_ref or (config.model.bundle if config.model is not None else None)
+            if ref is None:
+                fail(f"--tethys: deployment {config.name!r} names no model: give --model BUNDLE")
+            bundle = load_bundle(resolve(str(ref), relative_to=config.model_base()))
+            written = export_tethys(store, tethys_dir, config, bundle.species, bundle.identity("onnx"))
+            click.echo(f"{len(written)} Tethys documents -> {tethys_dir}")
         if output:
             click.echo(f"{export_csv(store, output)} records -> {output}")
         if raven_dir:

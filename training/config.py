@@ -238,8 +238,14 @@ class CardSettings:
     split: str
     synthetic: bool
     limitations: list = field(default_factory=list)
+    # label -> {tsn: ITIS taxonomic serial number, name: scientific name, call: call type}: how
+    # Tethys exports (edge-detect --outputs tethys) name what the model detects
+    species: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from edge.tethys.types import species_map
+
+        species_map(self.species, "species")  # raises naming the label and key
         _text("description", self.description)
         _text("intended_use", self.intended_use)
         _text("split", self.split)

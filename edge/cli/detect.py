@@ -85,7 +85,8 @@ if TYPE_CHECKING:
     "clicks (clicks.csv: every click of the impulse detector, its measurements and click train, when the "
     "deployment has a clicks: section; not by default), hmd (soundscape/: hybrid millidecade levels per UTC "
     "minute, decidecades and percentiles per day, NetCDF with the soundscape extra; by default when the "
-    "deployment has a soundscape: section).  [default: csv,levels,sqlite,raven,ranking]",
+    "deployment has a soundscape: section), tethys (tethys/: Tethys Deployment and Detections documents with "
+    "effort; needs the deployment's site: section and a model whose card names its species; not by default).  [default: csv,levels,sqlite,raven,ranking]",
 )
 @click.option(
     "--top-k",
