@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 # Every extra, so tests of training, conversion and sync can run.  torch==2.13.0 is a local
 # CPU wheel and must be named in the same pip command, or pip fetches a CUDA build.
-EXTRAS := onnx,tflite,train,convert,sync,live,plot,soundscape,dask,dev,docs
+EXTRAS := onnx,tflite,train,convert,sync,live,plot,soundscape,parquet,dask,dev,docs
 # What the demo needs: the runtime (with its default backend) and the plots; no torch.
 RUNTIME_EXTRAS := plot
 

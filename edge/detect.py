@@ -38,14 +38,17 @@ from edge.outputs import (
     CLICK_COLUMNS,
     DETECTION_COLUMNS,
     LEVEL_COLUMNS,
+    PARQUET_HINT,
     RANKING_COLUMNS,
     RAVEN_RUN_COLUMNS,
     RAVEN_RUN_TABLE,
     SCORE_COLUMNS,
+    ScoresParquet,
     StagedFiles,
     audacity_labels,
     click_row,
     detection_row,
+    have_pyarrow,
     level_row,
     ranking_rows,
     raven_rows,
@@ -77,12 +80,15 @@ PART_VERSION = 1
 # what edge-detect can write besides run.json: detections.csv, levels.csv, detections.sqlite,
 # the Raven tables (raven/: one per recording and raven/all.selections.txt), and ranking.csv
 # (when the deployment ranks and a model runs)
-OUTPUTS = frozenset({"csv", "levels", "sqlite", "raven", "audacity", "ranking", "scores", "clicks", "hmd", "tethys"})
+OUTPUTS = frozenset(
+    {"csv", "levels", "sqlite", "raven", "audacity", "ranking", "scores", "parquet", "clicks", "hmd", "tethys"}
+)
 # scores.csv (every window the classifier scored, kept or rejected) and clicks.csv (every click
 # of the impulse detector) are asked for, as they can be large; Audacity label tracks too;
 # soundscape products (hmd: soundscape/) when the deployment has a soundscape: section or asked for;
 # Tethys documents (tethys/: they need a site: section and a model whose card names its species)
-DEFAULT_OUTPUTS = OUTPUTS - {"scores", "clicks", "audacity", "hmd", "tethys"}
+# scores.parquet (the scores typed, with the parquet extra) is asked for too
+DEFAULT_OUTPUTS = OUTPUTS - {"scores", "parquet", "clicks", "audacity", "hmd", "tethys"}
 # what a run (and edge-detect --plots, edge-report) writes in OUTDIR: an earlier run's are never
 # replaced silently, and --overwrite removes them all (no stale Raven table stays beside new ones)
 RUN_OUTPUTS = (
@@ -93,6 +99,7 @@ RUN_OUTPUTS = (
     "detections.sqlite",
     "ranking.csv",
     "scores.csv",
+    "scores.parquet",
     "clicks.csv",
     "raven",
     "audacity",
@@ -123,7 +130,7 @@ class RunOptions:
     def written(self, config: DeploymentConfig) -> frozenset[str]:
         """The outputs a run writes: those asked for that it has (no ranking without a
         ranking section and a model)."""
-        out = self.outputs if self.classifier is not None else self.outputs - {"scores", "ranking"}
+        out = self.outputs if self.classifier is not None else self.outputs - {"scores", "parquet", "ranking"}
         out = out if config.clicks is not None else out - {"clicks"}
         return out if config.ranking is not None else out - {"ranking"}
 
@@ -401,6 +408,10 @@ def start_run(
     outdir = Path(outdir)
     if "tethys" in options.outputs:
         tethys_species(config, options.classifier)  # refused now, not after hours of processing
+    if "parquet" in options.outputs and not have_pyarrow():
+        raise PamedgeError(
+            f"--outputs parquet writes scores.parquet with pyarrow, which is not installed: {PARQUET_HINT}"
+        )
     skipped: list[str] = []
     paths = discover(list(inputs), skipped)
     if not paths:
@@ -739,6 +750,7 @@ def _assemble(
         table("ranking", "ranking.csv", RANKING_COLUMNS)
         table("scores", "scores.csv", [*SCORE_COLUMNS, *classes])
         table("clicks", "clicks.csv", CLICK_COLUMNS)
+        parquet = ScoresParquet(staged.path("scores.parquet"), classes) if "parquet" in outputs else None
 
         def batches() -> Iterator[list[Detection]]:
             offset_s, selections = 0.0, 0
@@ -750,6 +762,8 @@ def _assemble(
                     writers["scores"].writerows(score_row(s, classes) for s in f.scores)
                 if "clicks" in writers:
                     writers["clicks"].writerows(click_row(c) for c in f.clicks)
+                if parquet is not None:
+                    parquet.write(f.scores)
                 if "ranking" in writers and f.ranking:
                     writers["ranking"].writerows(ranking_rows(f.file, f.details.get("channel", 0), f.ranking, top_k))
                 if "raven" in writers and f.status == "ok":  # recordings end to end, as Raven opens a file list
@@ -775,6 +789,8 @@ def _assemble(
         else:
             for _ in batches():
                 pass
+        if parquet is not None:
+            parquet.close()
         for fh in files:
             fh.flush()
             os.fsync(fh.fileno())

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from edge.types import DETECTION_FIELDS, ClickRecord, Detection, LevelRow, Rank, WindowScore
 
@@ -275,3 +275,61 @@ def unique_stems(paths: Sequence[P], *, max_bytes: int = STEM_BYTES) -> dict[P, 
         else:
             stems[p] = stem + ("" if counts[stem] == 1 else tag)
     return stems
+
+
+PARQUET_HINT = "pip install 'pamedge[parquet]'"
+
+
+def have_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class ScoresParquet:
+    """``scores.parquet``: the rows and columns of ``scores.csv``, typed (scores as float32,
+    null where a head has no such class), written a recording at a time (one row group
+    each), so memory holds one recording's scores."""
+
+    def __init__(self, path: Path, classes: Sequence[str]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._pa = pa
+        self.classes = list(classes)
+        text, f64 = pa.string(), pa.float64()
+        self.schema = pa.schema(
+            [
+                ("file", text),
+                ("channel", pa.int32()),
+                *((name, f64) for name in SCORE_COLUMNS[2:10]),
+                ("head", text),
+                *((c, pa.float32()) for c in self.classes),
+            ]
+        )
+        self._writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
+
+    def write(self, scores: Sequence[WindowScore]) -> None:
+        if not scores:
+            return
+        columns: dict[str, list[Any]] = {
+            "file": [s.file for s in scores],
+            "channel": [s.channel for s in scores],
+            "roi_start_s": [s.roi_start_s for s in scores],
+            "roi_end_s": [s.roi_end_s for s in scores],
+            "low_hz": [s.low_hz for s in scores],
+            "high_hz": [s.high_hz for s in scores],
+            "snr_db": [s.snr_db for s in scores],
+            "received_level_db": [s.received_level_db for s in scores],
+            "window_start_s": [s.start_s for s in scores],
+            "window_end_s": [s.end_s for s in scores],
+            "head": [s.head for s in scores],
+        }
+        for c in self.classes:
+            columns[c] = [s.scores.get(c) for s in scores]
+        self._writer.write_table(self._pa.table(columns, schema=self.schema))
+
+    def close(self) -> None:
+        self._writer.close()

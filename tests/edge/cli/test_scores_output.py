@@ -7,6 +7,7 @@ import csv
 import json
 from collections import defaultdict
 
+import pytest
 from click.testing import CliRunner
 
 from edge.cli.detect import main
@@ -118,3 +119,31 @@ def test_audacity_label_tracks_hold_each_recordings_detections(tmp_path):
             [f"{float(d['start_s']):.6f}", f"{float(d['end_s']):.6f}", d["label"]] for d in mine
         ]
         assert [line.split("\t") for line in bands] == [["\\", d["low_hz"], d["high_hz"]] for d in mine]
+
+
+def test_scores_parquet_holds_the_csv_rows_typed(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "run"
+    args = [str(RECORDINGS), "-o", str(out), "--config", str(NARW), "-q", "--outputs", "csv,scores,parquet"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out / "scores.parquet")
+    rows = _rows(out / "scores.csv")
+    assert table.num_rows == len(rows) > 0
+    assert table.column_names == list(rows[0])
+    assert str(table.schema.field("upcall").type) == "float" and str(table.schema.field("channel").type) == "int32"
+    got = table.to_pylist()
+    for a, b in zip(got, rows):
+        assert a["file"] == b["file"] and a["window_start_s"] == pytest.approx(float(b["window_start_s"]), abs=5e-4)
+        assert a["upcall"] == pytest.approx(float(b["upcall"]), abs=1e-6)
+
+
+def test_parquet_without_pyarrow_is_refused_before_processing(tmp_path, monkeypatch):
+    import edge.detect
+
+    monkeypatch.setattr(edge.detect, "have_pyarrow", lambda: False)
+    out = tmp_path / "run"
+    args = [str(RECORDINGS), "-o", str(out), "--config", str(NARW), "-q", "--outputs", "csv,scores,parquet"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "pip install 'pamedge[parquet]'" in result.output, result.output
+    assert not out.exists()
