@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -59,12 +60,10 @@ from edge.outputs import (
 )
 from edge.pipeline import Prepared, analysis_rate, prepare, process_recording, stamped_config
 from edge.quality import SignalQuality
-from edge.soundscape.products import days
 from edge.soundscape.settings import SoundscapeSettings
 from edge.soundscape.types import Minute
 from edge.soundscape.welch import recording_minutes
-from edge.soundscape.write import INSTALL_HINT as NETCDF_HINT
-from edge.soundscape.write import decidecade_csv, have_netcdf, hmd_csv, netcdf_attrs, percentile_csv, stem, write_netcdf
+from edge.soundscape.write import netcdf_attrs, write_days
 from edge.tethys.documents import (
     TethysError,
     deployment_document,
@@ -814,44 +813,25 @@ def soundscape_minutes(
 def _soundscape(report: RunReport, ctx: RunContext, staged: StagedFiles) -> dict[str, Any]:
     """``soundscape/``: the daily HMD, decidecade and percentile tables (and NetCDF with the
     soundscape extra) from the committed minutes, one day in memory at a time."""
-    settings = ctx.config.soundscape or SoundscapeSettings()
-    by_day: dict[dt.date, list[Path]] = {}
+    by_day: dict[dt.date, list[Callable[[], tuple[int, list[Minute]]]]] = {}
     for f in report.files:
         if f.status == "ok":
-            for held in sorted({m.start_utc.date() for m in ctx.parts.load_hmd(Path(f.file))[1]}):
-                by_day.setdefault(held, []).append(Path(f.file))
-    netcdf = have_netcdf()
+            path = Path(f.file)
+            for held in sorted({m.start_utc.date() for m in ctx.parts.load_hmd(path)[1]}):
+                by_day.setdefault(held, []).append(functools.partial(ctx.parts.load_hmd, path))
     if by_day:
         (report.outdir / "soundscape").mkdir(exist_ok=True)
-    written = []
-    for date in sorted(by_day):
-        recorded = []
-        for path in by_day[date]:
-            rate, minutes = ctx.parts.load_hmd(path)
-            recorded.append((rate, [m for m in minutes if m.start_utc.date() == date]))
-        for day in days(recorded, settings.fmax):
-            name = stem(day)
-            staged.text(f"soundscape/hmd_{name}.csv", hmd_csv(day))
-            staged.text(f"soundscape/decidecade_{name}.csv", decidecade_csv(day))
-            staged.text(f"soundscape/percentiles_{name}.csv", percentile_csv(day, settings))
-            if netcdf:
-                calibrations = {
-                    f.details.get("calibration", {}).get("hash", "") for f in report.files if f.status == "ok"
-                }
-                attrs = netcdf_attrs(
-                    day,
-                    deployment=ctx.config.name,
-                    site=ctx.config.site,
-                    calibration=", ".join(sorted(c for c in calibrations if c)),
-                    version=__version__,
-                )
-                write_netcdf(day, staged.path(f"soundscape/hmd_{name}.nc"), attrs)
-            written.append(name)
-    return {
-        "days": written,
-        "netcdf": netcdf,
-        **({} if netcdf else {"netcdf_missing": f"NetCDF needs xarray and netCDF4: {NETCDF_HINT}"}),
-    }
+    ok = [f for f in report.files if f.status == "ok"]
+    calibration = ", ".join(sorted({f.details.get("calibration", {}).get("hash", "") for f in ok} - {""}))
+    return write_days(
+        by_day,
+        ctx.config.soundscape or SoundscapeSettings(),
+        lambda name, text: staged.text(f"soundscape/{name}", text),
+        lambda name: staged.path(f"soundscape/{name}"),
+        lambda day: netcdf_attrs(
+            day, deployment=ctx.config.name, site=ctx.config.site, calibration=calibration, version=__version__
+        ),
+    )
 
 
 def tethys_species(config: DeploymentConfig, classifier: Classifier | None) -> dict[str, Species]:

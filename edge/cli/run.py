@@ -51,6 +51,43 @@ def _status(config_path: str) -> None:
         click.echo(f"{'total_' + key:<18} {value}")
 
 
+def _soundscape(config_path: str, folder: str) -> None:
+    from pathlib import Path
+
+    from edge import __version__
+    from edge.config import load_deployment
+    from edge.daemon.state import DaemonLog
+    from edge.outputs import write_atomic
+    from edge.soundscape.settings import SoundscapeSettings
+    from edge.soundscape.write import netcdf_attrs, write_days
+
+    config = load_deployment(config_path)
+    path = config.log_path()
+    if not path.is_file():
+        fail(f"{path}: no log yet (edge-run has not run with this deployment)")
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def netcdf_path(name: str) -> Path:
+        return out / name  # xarray writes it whole; a file cut short by a power cut is written again next time
+
+    with DaemonLog(path) as log:
+        by_day = log.soundscape_days()
+        if not by_day:
+            fail(f"{path}: no soundscape minutes (the deployment needs a soundscape: section while edge-run runs)")
+        done = write_days(
+            by_day,
+            config.soundscape or SoundscapeSettings(),
+            lambda name, text: write_atomic(out / name, text),
+            netcdf_path,
+            lambda day: netcdf_attrs(
+                day, deployment=config.name, site=config.site, calibration="", version=__version__
+            ),
+        )
+    netcdf = "" if done["netcdf"] else f" (CSV only: {done['netcdf_missing']})"
+    click.echo(f"{len(done['days'])} days -> {out}{netcdf}")
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @version_option
 @click.argument("files", nargs=-1, type=click.Path())
@@ -87,6 +124,14 @@ def _status(config_path: str) -> None:
     is_flag=True,
     help="Print the newest health record and the committed effort totals from the log, and exit.",
 )
+@click.option(
+    "--soundscape",
+    "soundscape_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the daily soundscape products (hybrid millidecade, decidecade and percentile tables; NetCDF with "
+    "the soundscape extra) from the HMD minutes in the detection log into DIR, and exit.",
+)
 @click.option("--check", is_flag=True, help="Validate the deployment (run:, device profile, model, sync:) and exit.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
 @domain_errors
@@ -100,6 +145,7 @@ def main(
     hydrophones_path: str | None,
     no_model: bool,
     status: bool,
+    soundscape_dir: str | None,
     check: bool,
     quiet: bool,
 ) -> None:
@@ -121,6 +167,9 @@ def main(
         return
     if status:
         _status(config_path)
+        return
+    if soundscape_dir is not None:
+        _soundscape(config_path, soundscape_dir)
         return
     from edge.calibration import HydrophoneTable
     from edge.config import load_deployment

@@ -34,6 +34,8 @@ from edge.daemon.types import Level, PendingFile, Source
 from edge.detect import contiguous
 from edge.errors import PamedgeError
 from edge.pipeline import RecordingResult, process_recording
+from edge.soundscape.types import Minute
+from edge.soundscape.welch import recording_minutes
 from edge.types import AudioInfo, Detection
 
 LEVEL_COST = {Level.FULL: 1.0, Level.LIMITED: 0.5, Level.ROI_ONLY: 0.0}  # of simulate_block_cost_s
@@ -222,13 +224,14 @@ class Daemon:
         except (PamedgeError, ValueError, OSError) as exc:
             return self._failed(item, " ".join(str(exc).split()), level, time.perf_counter() - t0), []
         clipped = clipped_fraction(item.path, self.config.channel)
+        minutes, warnings = self._soundscape(info, result, level)
         self._simulated_cost(info, level)
         processing_s = time.perf_counter() - t0
         row = Processed(
             item.key,
             str(item.path),
             "ok",
-            "; ".join(result.warnings),
+            "; ".join(result.warnings + warnings),
             info.start_utc.isoformat() if info.start_utc else "",
             info.duration_s,
             info.sample_rate,
@@ -240,7 +243,7 @@ class Daemon:
             len(result.detections),
             None if clipped is None else 100.0 * clipped,
         )
-        self.log.commit_file(row, result.detections, result.levels, result.noise_state)
+        self.log.commit_file(row, result.detections, result.levels, result.noise_state, minutes)
         p = self._period
         p["audio_s"] += info.duration_s
         p["processing_s"] += processing_s
@@ -250,6 +253,19 @@ class Daemon:
         if result.levels:
             self._noise_db = result.levels[-1].broadband_db
         return row, result.detections
+
+    def _soundscape(self, info: AudioInfo, result: RecordingResult, level: Level) -> tuple[list[Minute], list[str]]:
+        """The recording's HMD minutes when the deployment has a soundscape: section and
+        the daemon keeps up (shed with classification at roi-only); a warning instead when
+        the recording has no UTC start."""
+        settings = self.config.soundscape
+        if settings is None or level >= Level.ROI_ONLY:
+            return [], []
+        try:
+            _, minutes = recording_minutes(info, result.calibration, channel=self.config.channel, fmax=settings.fmax)
+        except ValueError as exc:
+            return [], [str(exc)]
+        return minutes, []
 
     def _isolated(
         self, item: PendingFile, info: AudioInfo, noise_state: list[np.ndarray] | None, level: Level

@@ -10,11 +10,13 @@ each recording, so one that keeps ending the process is given up rather than ret
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import functools
 import io
 import json
 import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from edge.log import DetectionLog
+from edge.soundscape.types import Minute
 from edge.types import Detection, LevelRow
 
 _SCHEMA = """
@@ -52,6 +55,13 @@ CREATE TABLE IF NOT EXISTS noise_levels (
     duration_s REAL NOT NULL,
     broadband_db REAL,
     bands TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS soundscape_minutes (
+    file TEXT NOT NULL,
+    start_utc TEXT NOT NULL,
+    effort_s REAL NOT NULL,
+    sample_rate INTEGER NOT NULL,
+    psd BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS attempts (
     key TEXT PRIMARY KEY,
@@ -170,10 +180,19 @@ class DaemonLog(DetectionLog):
         detections: Sequence[Detection],
         levels: Sequence[LevelRow],
         noise_state: list[np.ndarray] | None,
+        minutes: Sequence[Minute] = (),
     ) -> None:
-        """Make one recording durable: detections, noise levels and its ``processed`` row."""
+        """Make one recording durable: detections, noise levels, its HMD minutes (at its
+        sample rate, ``row.sample_rate``) and its ``processed`` row."""
         with self.transaction():
             self.append(detections)
+            self.conn.executemany(
+                "INSERT INTO soundscape_minutes VALUES (?, ?, ?, ?, ?)",
+                [
+                    (row.path, m.start_utc.isoformat(), m.effort_s, row.sample_rate, m.psd.astype("<f4").tobytes())
+                    for m in minutes
+                ],
+            )
             self.conn.executemany(
                 "INSERT INTO noise_levels VALUES (?, ?, ?, ?, ?, ?)",
                 [
@@ -202,6 +221,26 @@ class DaemonLog(DetectionLog):
                     "clipped_pct": _none_nan(row.clipped_pct),
                 },
             )
+
+    def soundscape_days(self) -> dict[dt.date, list[Callable[[], tuple[int, list[Minute]]]]]:
+        """The UTC days holding HMD minutes, each with loaders of its recordings' minutes
+        (:func:`edge.soundscape.write.write_days`)."""
+        by_day: dict[dt.date, list[Callable[[], tuple[int, list[Minute]]]]] = {}
+        for path, start in self.conn.execute(
+            "SELECT DISTINCT file, substr(start_utc, 1, 10) FROM soundscape_minutes ORDER BY file"
+        ):
+            by_day.setdefault(dt.date.fromisoformat(start), []).append(functools.partial(self._minutes, path))
+        return by_day
+
+    def _minutes(self, path: str) -> tuple[int, list[Minute]]:
+        rows = self.conn.execute(
+            "SELECT start_utc, effort_s, sample_rate, psd FROM soundscape_minutes WHERE file=? ORDER BY start_utc",
+            (path,),
+        ).fetchall()
+        minutes = [
+            Minute(dt.datetime.fromisoformat(t), e, np.frombuffer(p, "<f4").astype(np.float64)) for t, e, _, p in rows
+        ]
+        return (rows[0][2] if rows else 0), minutes
 
     def attempt(self, key: str) -> int:
         """Count, durably, one more start of processing ``key``; returns the count.  A count

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edge.soundscape.products import decidecades, percentiles, to_db
+from edge.soundscape.products import days, decidecades, percentiles, to_db
 from edge.soundscape.settings import SoundscapeSettings
-from edge.soundscape.types import Day
+from edge.soundscape.types import Day, Minute
 
 INSTALL_HINT = "pip install 'pamedge[soundscape]'"
 # IOOS QARTOD flags, as the SoundCoop template uses them
@@ -178,3 +178,47 @@ def netcdf_attrs(day: Day, *, deployment: str, site: Any, calibration: str, vers
         if site.recorder_serial:
             attrs["instrument_serial"] = site.recorder_serial
     return attrs
+
+
+def write_day(
+    day: Day,
+    settings: SoundscapeSettings,
+    text: Callable[[str, str], None],
+    path: Callable[[str], Path],
+    attrs: dict[str, Any] | None,
+) -> None:
+    """A day's files: ``text(name, content)`` writes a CSV, ``path(name)`` gives where the
+    NetCDF goes (written only with ``attrs``, i.e. when :func:`have_netcdf`)."""
+    name = stem(day)
+    text(f"hmd_{name}.csv", hmd_csv(day))
+    text(f"decidecade_{name}.csv", decidecade_csv(day))
+    text(f"percentiles_{name}.csv", percentile_csv(day, settings))
+    if attrs is not None:
+        write_netcdf(day, path(f"hmd_{name}.nc"), attrs)
+
+
+def write_days(
+    by_day: dict[dt.date, list[Callable[[], tuple[int, list[Minute]]]]],
+    settings: SoundscapeSettings,
+    text: Callable[[str, str], None],
+    path: Callable[[str], Path],
+    attrs_of: Callable[[Day], dict[str, Any]],
+) -> dict[str, Any]:
+    """Every day of ``by_day`` (each day: loaders of the recordings holding minutes of it,
+    called when the day is written, so memory holds one day), as :func:`write_day` writes
+    it; returns what run.json says of them."""
+    netcdf = have_netcdf()
+    written = []
+    for date in sorted(by_day):
+        recorded = []
+        for load in by_day[date]:
+            rate, minutes = load()
+            recorded.append((rate, [m for m in minutes if m.start_utc.date() == date]))
+        for day in days(recorded, settings.fmax):
+            write_day(day, settings, text, path, attrs_of(day) if netcdf else None)
+            written.append(stem(day))
+    return {
+        "days": written,
+        "netcdf": netcdf,
+        **({} if netcdf else {"netcdf_missing": f"NetCDF needs xarray and netCDF4: {INSTALL_HINT}"}),
+    }
