@@ -77,16 +77,16 @@ from edge.types import AudioInfo, ClickRecord, Detection, LevelRow, Rank, Window
 
 PART_VERSION = 1
 # what edge-detect can write besides run.json: detections.csv, levels.csv, detections.sqlite,
-# the Raven tables (raven/: one per recording and raven/all.selections.txt), and ranking.csv
-# (when the deployment ranks and a model runs)
+# the Raven tables (raven/: one per recording and raven/all.selections.txt), ranking.csv (when
+# the deployment ranks and a model runs), and those below
 OUTPUTS = frozenset(
     {"csv", "levels", "sqlite", "raven", "audacity", "ranking", "scores", "parquet", "clicks", "hmd", "tethys"}
 )
-# scores.csv (every window the classifier scored, kept or rejected) and clicks.csv (every click
-# of the impulse detector) are asked for, as they can be large; Audacity label tracks too;
-# soundscape products (hmd: soundscape/) when the deployment has a soundscape: section or asked for;
-# Tethys documents (tethys/: they need a site: section and a model whose card names its species)
-# scores.parquet (the scores typed, with the parquet extra) is asked for too
+# asked for, not written by default: scores.csv and scores.parquet (every window the classifier
+# scored, kept or rejected) and clicks.csv (every click of the impulse detector), as they can be
+# large; Audacity label tracks; Tethys documents (tethys/: they need a site: section and a model
+# whose card names its species); the soundscape products (hmd: soundscape/), which edge-detect
+# also writes by default when the deployment has a soundscape: section
 DEFAULT_OUTPUTS = OUTPUTS - {"scores", "parquet", "clicks", "audacity", "hmd", "tethys"}
 # what a run (and edge-detect --plots, edge-report) writes in OUTDIR: an earlier run's are never
 # replaced silently, and --overwrite removes them all (no stale Raven table stays beside new ones)
@@ -282,44 +282,39 @@ class _Parts:
                 state = [data[k] for k in sorted(data.files, key=lambda k: int(k[1:]))]
         return part, state
 
+    def _savez(self, name: str, arrays: dict[str, Any]) -> None:
+        """``arrays`` into ``.parts/name`` whole or not at all."""
+        tmp = self.dir / f".{name}.tmp"
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.dir / name)
+        except BaseException:  # a full card: no temporary left behind
+            tmp.unlink(missing_ok=True)
+            raise
+
     def save(self, path: Path, part: dict[str, Any], state: list[np.ndarray] | None) -> None:
         key = self._key(path)
         npz = self.dir / f"{key}.npz"
         if state:
-            tmp = self.dir / f".{key}.npz.tmp"
-            try:
-                with open(tmp, "wb") as fh:
-                    arrays: dict[str, Any] = {f"s{i}": s for i, s in enumerate(state)}
-                    np.savez(fh, **arrays)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, npz)
-            except BaseException:  # a full card: no temporary left behind
-                tmp.unlink(missing_ok=True)
-                raise
+            self._savez(npz.name, {f"s{i}": s for i, s in enumerate(state)})
         elif npz.exists():
             npz.unlink()
         write_atomic(self.dir / f"{key}.json", json.dumps(part, sort_keys=True))  # the commit point
 
     def save_hmd(self, path: Path, rate: int, minutes: list[Minute]) -> None:
         """The HMD minutes of ``path``, written before its part (whose commit makes them count)."""
-        key = self._key(path)
-        tmp = self.dir / f".{key}.hmd.npz.tmp"
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez(
-                    fh,
-                    rate=np.int64(rate),
-                    start=np.array([m.start_utc.timestamp() for m in minutes], np.float64),
-                    effort=np.array([m.effort_s for m in minutes], np.float64),
-                    psd=np.array([m.psd for m in minutes], np.float64) if minutes else np.zeros((0, 0)),
-                )
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.dir / f"{key}.hmd.npz")
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        self._savez(
+            f"{self._key(path)}.hmd.npz",
+            {
+                "rate": np.int64(rate),
+                "start": np.array([m.start_utc.timestamp() for m in minutes], np.float64),
+                "effort": np.array([m.effort_s for m in minutes], np.float64),
+                "psd": np.array([m.psd for m in minutes], np.float64) if minutes else np.zeros((0, 0)),
+            },
+        )
 
     def load_hmd(self, path: Path) -> tuple[int, list[Minute]]:
         """The HMD minutes committed for ``path`` (none when it has none)."""
