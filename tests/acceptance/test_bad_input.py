@@ -157,7 +157,7 @@ def test_outputs_writes_only_what_is_asked(tmp_path, write_audio, rng):
     bad = runner.invoke(main, [*common, "-o", str(tmp_path / "bad"), "--outputs", "csv,xml"])
     assert (
         bad.exit_code == 2
-        and "--outputs 'csv,xml': expected a comma-separated list of audacity, clicks, csv, levels, ranking, raven, "
-        "scores, sqlite"
+        and "--outputs 'csv,xml': expected a comma-separated list of audacity, clicks, csv, hmd, levels, parquet, "
+        "ranking, raven, scores, sqlite, tethys"
         in bad.output
     )
