@@ -40,7 +40,7 @@ def days(recordings: Iterable[tuple[int, Sequence[Minute]]], fmax: float | None 
             p = held[t][1]
             psd[i, : len(p)] = p
         effort = np.array([held[t][0] for t in times])
-        out.append(Day(day, times, effort, bands, psd))
+        out.append(Day(day, times, effort, bands, psd, rates[day]))
     return out
 
 

@@ -46,3 +46,4 @@ class Day:
     effort_s: np.ndarray  # (n_minutes,)
     bands: Bands
     psd: np.ndarray  # (n_minutes, n_bands) uPa^2/Hz, linear
+    sample_rate: int = 0  # the highest among its recordings (whose bands these are)

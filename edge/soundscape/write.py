@@ -94,18 +94,29 @@ def write_netcdf(day: Day, path: Path, attrs: dict[str, Any]) -> None:
                 ("time", "frequency"),
                 to_db(day.psd).astype(np.float32),
                 {
-                    "long_name": "hybrid millidecade band power spectral density",
-                    "units": "dB re 1 uPa^2/Hz",
-                    "comment": "mean over the minute of 1-s Hann Welch segments, 50 % overlap (ISO 18405 mean-square "
-                    "sound pressure spectral density level)",
+                    "standard_name": "sound_intensity_in_water",
+                    "long_name": "one-sided mean-square sound pressure spectral density, hybrid millidecade bands",
+                    "units": "dB re 1 micropascal^2/Hz",
+                    "coverage_content_type": "physicalMeasurement",
+                    "comment": "mean over the minute of 1-s Hann Welch segments with 50 % overlap (ISO 18405 "
+                    "mean-square sound pressure spectral density level), averaged over each band",
                 },
             ),
-            "effort": (("time",), day.effort_s.astype(np.float32), {"long_name": "audio in the minute", "units": "s"}),
+            "effort": (
+                ("time",),
+                day.effort_s.astype(np.float32),
+                {
+                    "long_name": "seconds of audio in the minute",
+                    "units": "seconds",
+                    "coverage_content_type": "qualityInformation",
+                },
+            ),
             "quality_flag": (
                 ("time", "frequency"),
                 quality_flags(day),
                 {
                     "long_name": "data quality flag",
+                    "coverage_content_type": "qualityInformation",
                     "flag_values": np.array(
                         [QUALITY_GOOD, QUALITY_NOT_EVALUATED, 3, QUALITY_BAD, QUALITY_MISSING], np.int8
                     ),
@@ -115,11 +126,25 @@ def write_netcdf(day: Day, path: Path, attrs: dict[str, Any]) -> None:
             "frequency_bounds": (("frequency", "nv"), np.stack([b.lower, b.upper], axis=1).astype(np.float32)),
         },
         coords={
-            "time": ("time", times, {"long_name": "start of the UTC minute", "standard_name": "time"}),
+            "time": (
+                "time",
+                times,
+                {
+                    "standard_name": "time",
+                    "long_name": "UTC start of the minute",
+                    "coverage_content_type": "coordinate",
+                },
+            ),
             "frequency": (
                 "frequency",
                 b.centres.astype(np.float32),
-                {"long_name": "band centre frequency", "units": "Hz", "bounds": "frequency_bounds"},
+                {
+                    "standard_name": "sound_frequency",
+                    "long_name": "centre frequency of the hybrid millidecade band",
+                    "units": "Hz",
+                    "bounds": "frequency_bounds",
+                    "coverage_content_type": "coordinate",
+                },
             ),
         },
         attrs=attrs,
@@ -132,9 +157,11 @@ def write_netcdf(day: Day, path: Path, attrs: dict[str, Any]) -> None:
 
 
 def netcdf_attrs(day: Day, *, deployment: str, site: Any, calibration: str, version: str) -> dict[str, Any]:
-    """ACDD global attributes of a day's file; ``site`` is the deployment's site section or None."""
+    """ACDD global attributes of a day's file, and the SoundCoop template's ``SamplingRate``
+    (the highest among the day's recordings); ``site`` is the deployment's site section or None."""
     first, last = day.times[0], day.times[-1] + dt.timedelta(minutes=1)
     attrs: dict[str, Any] = {
+        "SamplingRate": day.sample_rate,
         "title": f"Hybrid millidecade spectra, {deployment}, {day.date.isoformat()}",
         "summary": "Calibrated ocean sound levels in hybrid millidecade bands (Martin et al. 2021, JASA Express "
         "Letters 1, 011203) per UTC minute, one file per day",

@@ -84,7 +84,8 @@ def test_netcdf_holds_the_csv_levels_and_the_site(tmp_path, recordings):
     CliRunner().invoke(main, ["--config", str(deployment(tmp_path)), "--no-model", str(recordings), "-o", str(out)])
     with xr.open_dataset(out / "soundscape" / "hmd_20240501.nc") as ds:
         assert dict(ds.sizes)["time"] == 2 and ds.psd.dims == ("time", "frequency")
-        assert ds.psd.attrs["units"] == "dB re 1 uPa^2/Hz"
+        assert ds.psd.attrs["units"] == "dB re 1 micropascal^2/Hz" and ds.attrs["SamplingRate"] == 8000
+        assert ds.frequency.attrs["standard_name"] == "sound_frequency" and ds.effort.attrs["units"] == "seconds"
         assert ds.attrs["geospatial_lat_min"] == 41.5 and ds.attrs["site"] == "CCB"
         assert ds.attrs["time_coverage_start"] == "2024-05-01T23:58:00Z"
         rows = read(out / "soundscape" / "hmd_20240501.csv")
