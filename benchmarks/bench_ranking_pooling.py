@@ -1,0 +1,106 @@
+"""Pooling rules for the ranked answer per recording, compared on the grouped folds of a
+multispecies recipe run: every held-out recording's window probabilities from the fold model
+that never saw its group (as ``edge-train`` evaluates, FP32), then each rule's ranking.
+
+Rules: the class score is the mean of its ``k`` best windows, ``other`` is 1 minus the best
+species; ``k`` is 3 (the shipped ``ranking.pool``) or a fraction of the recording's windows
+(at least 3), so that a 15-min recording needs sustained evidence and a clip of a few
+windows is ranked as before.
+
+    python benchmarks/bench_ranking_pooling.py --run RUN_DIR [--json]
+
+RUN_DIR is the output folder of ``edge-train training/recipes/multispecies.yaml`` (its
+``folds/`` hold the fold models and ``folds/recordings.json`` the groups dealt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edge.calibration import HydrophoneTable  # noqa: E402
+from edge.config import load_deployment  # noqa: E402
+from edge.frontend import FrontendSpec  # noqa: E402
+from edge.ranking import window_starts  # noqa: E402
+from training.config import load_config  # noqa: E402
+from training.features import recording_features  # noqa: E402
+from training.loop import load_model, predict  # noqa: E402
+from training.sources import clip_sources  # noqa: E402
+
+RULES = {"k = 3": 0.0, "k = 5 % of windows": 0.05, "k = 10 %": 0.10, "k = 25 %": 0.25}
+
+
+def window_probabilities(run: Path) -> tuple[list[str], list[tuple[str, str, np.ndarray]]]:
+    """(classes, [(label, file, probabilities (n_windows, n_classes))]) over the real recordings."""
+    rows = json.loads((run / "folds" / "recordings.json").read_text())
+    fold_of = {r["group"]: r["fold"] for r in rows}
+    config = load_config(run / "config.yaml")
+    deployment = load_deployment(config.path(config.deployment))
+    table = HydrophoneTable.load(deployment.table_path()) if deployment.table_path() else None
+    hop_s = deployment.ranking.hop_s if deployment.ranking else 1.0
+    synthetic = (run / "synthetic_clips").resolve()
+    models: dict[int, tuple] = {}
+    out = []
+    for path, label, group in clip_sources(config, run, deployment.channel):
+        if group not in fold_of or label not in config.classes or Path(path).resolve().is_relative_to(synthetic):
+            continue
+        i = fold_of[group]
+        model, ckpt = models.setdefault(i, load_model(run / "folds" / f"fold_{i}"))
+        feats = recording_features(path, deployment, table, with_rois=False).feats
+        frame_s = FrontendSpec(**ckpt["spec"]).hop_s
+        n = max(1, int(round(config.window_s / frame_s)))
+        starts = window_starts(len(feats), n, max(1, round(hop_s / frame_s)))
+        idx = np.clip(np.arange(n)[None, :] + np.array(starts)[:, None], 0, len(feats) - 1)
+        out.append((label, Path(path).name, np.asarray(predict(model, feats[idx].astype(np.float32)))))
+    return list(models[0][1]["classes"]), out
+
+
+def rank(p: np.ndarray, fraction: float, classes: list[str], negative: str) -> list[str]:
+    k = min(len(p), max(3, math.ceil(fraction * len(p))))
+    score = np.sort(p, axis=0)[::-1][:k].mean(axis=0)
+    j = classes.index(negative)
+    score[j] = 1.0 - np.delete(score, j).max()
+    return [classes[i] for i in np.argsort(-score, kind="stable")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    classes, recordings = window_probabilities(args.run)
+    negative = load_config(args.run / "config.yaml").negative or classes[0]
+    result = {}
+    for name, fraction in RULES.items():
+        per: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0, 0])
+        for label, _, p in recordings:
+            r = rank(p, fraction, classes, negative)
+            per[label][0] += r[0] == label
+            per[label][1] += label in r[:3]
+            per[label][2] += 1
+        n = sum(v[2] for v in per.values())
+        result[name] = {
+            "top1": sum(v[0] for v in per.values()) / n,
+            "top3": sum(v[1] for v in per.values()) / n,
+            "recordings": n,
+            "per_class_top1": {c: f"{per[c][0]}/{per[c][2]}" for c in classes},
+        }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    for name, r in result.items():
+        classes_text = "  ".join(f"{c} {v}" for c, v in r["per_class_top1"].items())
+        print(f"{name:<20} top-1 {r['top1']:.3f}  top-3 {r['top3']:.3f}  ({r['recordings']})  {classes_text}")
+
+
+if __name__ == "__main__":
+    main()
