@@ -55,7 +55,7 @@ def export_tethys(
     detections = [d for d in store.records() if d.deployment == name]
     folder = Path(folder)
     written = [folder / f"{name}_deployment.xml"]
-    write_atomic(written[0], to_bytes(deployment_document(name, config.site, recordings)).decode())
+    write_atomic(written[0], to_bytes(deployment_document(name, config.site, recordings, audio=False)).decode())
     docs = detections_documents(name, periods, detections, species, model=model, version=__version__)
     for k, doc in enumerate(docs, start=1):
         path = folder / f"{name}_detections_{k}.xml"

@@ -52,8 +52,12 @@ def effort_periods(recordings: Iterable[Recording], tolerance_s: float = CONTIGU
     return periods
 
 
-def deployment_document(name: str, site: SiteSettings | None, recordings: Sequence[Recording]) -> ET.Element:
-    """The Deployment document: where, with what, when and how the recordings were made."""
+def deployment_document(
+    name: str, site: SiteSettings | None, recordings: Sequence[Recording], *, audio: bool = True
+) -> ET.Element:
+    """The Deployment document: where, with what, when and how the recordings were made;
+    ``audio`` says the recordings are files here (their folder goes into ``Data``), not
+    stretches of effort known from a buoy's health records."""
     if site is None:
         raise TethysError(
             f"deployment {name!r} has no site: section: Tethys documents need at least its latitude and longitude"
@@ -94,8 +98,9 @@ def deployment_document(name: str, site: SiteSettings | None, recordings: Sequen
             regimen = _sub(gains, "Regimen")
             _sub(regimen, "TimeStamp", _time(r.start_utc))
             _sub(regimen, "Gain_dB", float(r.gain_db))
-    audio = _sub(_sub(doc, "Data"), "Audio")
-    _sub(audio, "URI", os.path.commonpath([os.path.abspath(os.path.dirname(r.path)) for r in recordings]))
+    if audio:
+        folder = os.path.commonpath([os.path.abspath(os.path.dirname(r.path)) for r in recordings])
+        _sub(_sub(_sub(doc, "Data"), "Audio"), "URI", folder)
     for tag, when, audio_when in (
         ("DeploymentDetails", site.deployed_utc, first),
         ("RecoveryDetails", site.recovered_utc, last),

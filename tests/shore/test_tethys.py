@@ -70,6 +70,11 @@ def test_tethys_export_from_the_shore_database(tmp_path):
     docs = sorted(out.glob("buoy-1_detections_*.xml"))
     for path in [out / "buoy-1_deployment.xml", *docs]:
         schema.validate(str(path))
+    deployment = ET.parse(out / "buoy-1_deployment.xml").getroot()
+    assert deployment.find("t:Data", NS) is None  # no audio files ashore: no folder named
+    assert (
+        deployment.findtext("t:SamplingDetails/t:Channel/t:Sampling/t:Regimen/t:SampleRate_kHz", namespaces=NS) == "2"
+    )
     # health rows follow each 10-min recording by 1 s: on effort from the first (00:10:01) to the stop
     # after the 7th recording (01:10:00); off while the 8th was dropped; on again from 01:20:01
     assert len(docs) == 2
