@@ -72,7 +72,8 @@ class MinuteSpectra:
         self._buf_start = 0  # sample index of _buf[0]
         self._minute = -1  # index of the open minute (from first_minute)
         self._sum = np.zeros(self.nfft // 2 + 1, np.float64)
-        self._count = 0
+        self._count = 0  # segments summed in the open minute
+        self._skipped = 0  # and left out of it (non-finite samples)
         import scipy.fft  # imported when used: edge-detect --help must stay light
 
         self._rfft = scipy.fft.rfft
@@ -115,7 +116,7 @@ class MinuteSpectra:
         return out
 
     def flush(self) -> list[Minute]:
-        return [self._emit()] if self._count else []
+        return [self._emit()] if self._count or self._skipped else []
 
     def _segments(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """Segment starts lying in ``[lo, hi - nfft]`` (absolute samples), with their minutes."""
@@ -137,23 +138,32 @@ class MinuteSpectra:
         step = max(1, _CHUNK_SAMPLES // self.nfft)
         cuts = np.flatnonzero(np.diff(minutes)) + 1
         for idx, m in zip(np.split(np.arange(len(local)), cuts), minutes[np.r_[0, cuts]]):
-            if m != self._minute and self._count:
+            if m != self._minute and (self._count or self._skipped):
                 out.append(self._emit())
             self._minute = int(m)
             for i in range(0, len(idx), step):
-                seg = views[local[idx[i : i + step]]] * self._window
-                spectrum = self._rfft(seg, axis=-1)
+                seg = views[local[idx[i : i + step]]]
+                finite = np.isfinite(seg).all(axis=1)
+                self._skipped += int(len(seg) - finite.sum())
+                if not finite.all():  # a segment with NaN or inf samples is left out, not the minute
+                    seg = seg[finite]
+                spectrum = self._rfft(seg * self._window, axis=-1)
                 self._sum += (spectrum.real.astype(np.float64) ** 2 + spectrum.imag.astype(np.float64) ** 2).sum(axis=0)
                 self._count += len(seg)
         return out
 
     def _emit(self) -> Minute:
-        mean = self._sum / self._count * self._scale
-        effort = ((self._count - 1) * self.hop + self.nfft) / self.rate
+        if not self._count:  # every segment of the minute held non-finite samples
+            mean = np.full_like(self._sum, np.nan)
+            effort = 0.0
+        else:
+            mean = self._sum / self._count * self._scale
+            # the audio the minute's usable segments cover (exact when none was left out)
+            effort = ((self._count - 1) * self.hop + self.nfft) / self.rate
         start = self.first_minute + dt.timedelta(minutes=self._minute)
         minute = Minute(start, effort, self._integrate.power(mean) / self.bands.widths)
         self._sum = np.zeros_like(self._sum)
-        self._count = 0
+        self._count = self._skipped = 0
         return minute
 
 

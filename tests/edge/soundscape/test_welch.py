@@ -56,6 +56,20 @@ def test_streamed_equals_whole_recording(rng, block_s):
         np.testing.assert_allclose(a.psd, b.psd, rtol=1e-6)
 
 
+def test_non_finite_samples_leave_out_their_segments_not_the_minute(rng):
+    rate = 4000
+    x = (0.01 * rng.standard_normal(rate * 180)).astype(np.float32)
+    clean = minutes_of(x, rate, start=START.replace(second=0, microsecond=0))
+    x[rate * 70 : rate * 70 + 10] = np.nan  # 2.5 ms at 00:01:10: the two segments holding it
+    x[rate * 120 :] = np.inf  # the whole third minute
+    got = minutes_of(x, rate, start=START.replace(second=0, microsecond=0))
+    assert [m.effort_s for m in got] == [60.0, 59.0, 0.0]
+    np.testing.assert_allclose(got[0].psd, clean[0].psd, rtol=1e-6)
+    diff = np.abs(10 * np.log10(got[1].psd / clean[1].psd))  # 117 of 119 segments: the same noise, nearly
+    assert np.median(diff) < 0.05 and diff.max() < 0.5
+    assert np.isnan(got[2].psd).all()
+
+
 def test_chunks_own_the_minutes_starting_in_them(rng):
     rate = 4000
     x = (0.01 * rng.standard_normal(rate * 200)).astype(np.float32)
