@@ -316,6 +316,14 @@ class _Parts:
             },
         )
 
+    def hmd_days(self, path: Path) -> list[dt.date]:
+        """The UTC days ``path``'s committed minutes fall on (their start times alone are read)."""
+        npz = self.dir / f"{self._key(path)}.hmd.npz"
+        if not npz.exists():
+            return []
+        with np.load(npz) as data:
+            return sorted({dt.datetime.fromtimestamp(t, dt.timezone.utc).date() for t in data["start"].tolist()})
+
     def load_hmd(self, path: Path) -> tuple[int, list[Minute]]:
         """The HMD minutes committed for ``path`` (none when it has none)."""
         npz = self.dir / f"{self._key(path)}.hmd.npz"
@@ -812,7 +820,7 @@ def _soundscape(report: RunReport, ctx: RunContext, staged: StagedFiles) -> dict
     for f in report.files:
         if f.status == "ok":
             path = Path(f.file)
-            for held in sorted({m.start_utc.date() for m in ctx.parts.load_hmd(path)[1]}):
+            for held in ctx.parts.hmd_days(path):
                 by_day.setdefault(held, []).append(functools.partial(ctx.parts.load_hmd, path))
     if by_day:
         (report.outdir / "soundscape").mkdir(exist_ok=True)
@@ -858,11 +866,10 @@ def _tethys(report: RunReport, ctx: RunContext, staged: StagedFiles) -> None:
     assert classifier is not None  # tethys_species refused the run otherwise
     species = tethys_species(ctx.config, classifier)
     recordings, detections = [], []
-    for light in report.files:
-        if light.status != "ok" or not light.details.get("start_utc"):
-            continue
-        f = report.full(light)
+    for f in report.files:
         d = f.details
+        if f.status != "ok" or not d.get("start_utc"):
+            continue
         recordings.append(
             TethysRecording(
                 f.file,
@@ -874,7 +881,8 @@ def _tethys(report: RunReport, ctx: RunContext, staged: StagedFiles) -> None:
                 float((d.get("calibration") or {}).get("gain_db", 0.0)),
             )
         )
-        detections += f.detections
+        if f.detection_count:
+            detections += report.full(f).detections
     (report.outdir / "tethys").mkdir(exist_ok=True)
     name = ctx.config.name
     with open(staged.path(f"tethys/{name}_deployment.xml"), "wb") as fh:

@@ -69,9 +69,15 @@ class DecidecadeBands:
         b_hi = np.minimum(freqs + df / 2, nyquist)
         overlap = np.minimum(b_hi[None, :], upper[:, None]) - np.maximum(b_lo[None, :], lower[:, None])
         weights = np.clip(overlap, 0.0, None)
-        names = tuple(f"band_{_nominal(int(n)):g}hz" for n in ns)
+        names = tuple(band_name(int(n)) for n in ns)
         broadband = np.clip(b_hi - np.maximum(b_lo, lower[0] if len(lower) else 0.0), 0.0, None)
         return cls(centres, names, weights, broadband)
+
+
+def band_name(n: int) -> str:
+    """The column name of decidecade band ``n`` (centre ``1000 * 10**(n/10)`` Hz), by its
+    nominal centre: ``band_31.5hz``."""
+    return f"band_{_nominal(n):g}hz"
 
 
 def _nominal(n: int) -> float:

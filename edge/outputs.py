@@ -17,6 +17,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from edge._extras import installed
 from edge.types import DETECTION_FIELDS, ClickRecord, Detection, LevelRow, Rank, WindowScore
 
 P = TypeVar("P", str, Path)
@@ -281,11 +282,11 @@ PARQUET_HINT = "pip install 'pamedge[parquet]'"
 
 
 def have_pyarrow() -> bool:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return installed("pyarrow")
+
+
+# scores.csv's columns that WindowScore names otherwise
+_SCORE_FIELDS = {"window_start_s": "start_s", "window_end_s": "end_s"}
 
 
 class ScoresParquet:
@@ -299,13 +300,10 @@ class ScoresParquet:
 
         self._pa = pa
         self.classes = list(classes)
-        text, f64 = pa.string(), pa.float64()
+        types = {"file": pa.string(), "channel": pa.int32(), "head": pa.string()}
         self.schema = pa.schema(
             [
-                ("file", text),
-                ("channel", pa.int32()),
-                *((name, f64) for name in SCORE_COLUMNS[2:10]),
-                ("head", text),
+                *((name, types.get(name, pa.float64())) for name in SCORE_COLUMNS),
                 *((c, pa.float32()) for c in self.classes),
             ]
         )
@@ -315,17 +313,7 @@ class ScoresParquet:
         if not scores:
             return
         columns: dict[str, list[Any]] = {
-            "file": [s.file for s in scores],
-            "channel": [s.channel for s in scores],
-            "roi_start_s": [s.roi_start_s for s in scores],
-            "roi_end_s": [s.roi_end_s for s in scores],
-            "low_hz": [s.low_hz for s in scores],
-            "high_hz": [s.high_hz for s in scores],
-            "snr_db": [s.snr_db for s in scores],
-            "received_level_db": [s.received_level_db for s in scores],
-            "window_start_s": [s.start_s for s in scores],
-            "window_end_s": [s.end_s for s in scores],
-            "head": [s.head for s in scores],
+            name: [getattr(s, _SCORE_FIELDS.get(name, name)) for s in scores] for name in SCORE_COLUMNS
         }
         for c in self.classes:
             columns[c] = [s.scores.get(c) for s in scores]

@@ -136,6 +136,14 @@ def parse_start(
     return None, None, None
 
 
+def parse_utc(text: str | None) -> dt.datetime | None:
+    """An ISO 8601 time (``Z`` or offset; none: UTC) as an aware UTC datetime; None when empty."""
+    if not text:
+        return None
+    value = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def iso_utc(moment: dt.datetime | None, offset_s: float = 0.0) -> str:
     """ISO 8601 in UTC with ``Z``, to the millisecond (fraction omitted when zero), or ""
     when ``moment`` is None."""

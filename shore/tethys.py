@@ -49,7 +49,7 @@ def export_tethys(
     if config.sample_rate is None:
         raise TethysError(f"deployment {name!r}: no sample_rate: the Deployment document needs the sampling rate")
     recordings = [
-        Recording(f"{name}", p.start, (p.end - p.start).total_seconds(), config.sample_rate, 0, config.channel, 0.0)
+        Recording(name, p.start, (p.end - p.start).total_seconds(), config.sample_rate, 0, config.channel, 0.0)
         for p in periods
     ]
     detections = [d for d in store.records() if d.deployment == name]

@@ -68,9 +68,6 @@ def _soundscape(config_path: str, folder: str) -> None:
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
 
-    def netcdf_path(name: str) -> Path:
-        return out / name  # xarray writes it whole; a file cut short by a power cut is written again next time
-
     with DaemonLog(path) as log:
         by_day = log.soundscape_days()
         if not by_day:
@@ -79,7 +76,7 @@ def _soundscape(config_path: str, folder: str) -> None:
             by_day,
             config.soundscape or SoundscapeSettings(),
             lambda name, text: write_atomic(out / name, text),
-            netcdf_path,
+            lambda name: out / name,  # a NetCDF file cut short by a power cut is written whole next time
             lambda day: netcdf_attrs(
                 day, deployment=config.name, site=config.site, calibration="", version=__version__
             ),

@@ -116,7 +116,7 @@ def merge(
         prep.warnings + [w for c in chunks for w in c.warnings] + quality.warnings(str(prep.info.path), prep.spec.hop_s)
     )
     hmd = [m for c in chunks for m in c.hmd]
-    if options.outputs & {"hmd"} and prep.info.start_utc is None:
+    if "hmd" in options.outputs and prep.info.start_utc is None:
         warnings.append(no_utc_start(prep.info.path))
     outcome = ok_outcome(
         path,

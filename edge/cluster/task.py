@@ -231,6 +231,5 @@ def _hmd(prep: Prepared, config: DeploymentConfig, unit: Unit) -> list[Minute]:
     (the merge says so once for the recording)."""
     if prep.info.start_utc is None:
         return []
-    hop_s = prep.spec.hop / prep.rate
-    t1 = float("inf") if unit.last else unit.c1 * hop_s
-    return soundscape_minutes(prep.info, prep.calibration, prep.channel, config, owned=(unit.c0 * hop_s, t1))
+    t1 = float("inf") if unit.last else unit.c1 * prep.spec.hop_s
+    return soundscape_minutes(prep.info, prep.calibration, prep.channel, config, owned=(unit.c0 * prep.spec.hop_s, t1))

@@ -31,11 +31,10 @@ from edge.daemon.notify import notify
 from edge.daemon.retention import Retention, utc_now
 from edge.daemon.state import DaemonLog, HealthRecord, Processed
 from edge.daemon.types import Level, PendingFile, Source
-from edge.detect import contiguous
+from edge.detect import contiguous, soundscape_minutes
 from edge.errors import PamedgeError
 from edge.pipeline import RecordingResult, process_recording
 from edge.soundscape.types import Minute
-from edge.soundscape.welch import recording_minutes
 from edge.types import AudioInfo, Detection
 
 LEVEL_COST = {Level.FULL: 1.0, Level.LIMITED: 0.5, Level.ROI_ONLY: 0.0}  # of simulate_block_cost_s
@@ -258,14 +257,12 @@ class Daemon:
         """The recording's HMD minutes when the deployment has a soundscape: section and
         the daemon keeps up (shed with classification at roi-only); a warning instead when
         the recording has no UTC start."""
-        settings = self.config.soundscape
-        if settings is None or level >= Level.ROI_ONLY:
+        if self.config.soundscape is None or level >= Level.ROI_ONLY:
             return [], []
         try:
-            _, minutes = recording_minutes(info, result.calibration, channel=self.config.channel, fmax=settings.fmax)
+            return soundscape_minutes(info, result.calibration, self.config.channel, self.config), []
         except ValueError as exc:
             return [], [str(exc)]
-        return minutes, []
 
     def _isolated(
         self, item: PendingFile, info: AudioInfo, noise_state: list[np.ndarray] | None, level: Level

@@ -13,8 +13,7 @@ charts for the report), ``render`` (PNG files and ``plots/index.json``).
 
 from __future__ import annotations
 
-import importlib.util
-
+from edge._extras import installed
 from edge.errors import MissingExtraError
 
 INSTALL_HINT = 'pip install "pamedge[plot]"'
@@ -22,10 +21,7 @@ INSTALL_HINT = 'pip install "pamedge[plot]"'
 
 def have_matplotlib() -> bool:
     """True when matplotlib can be imported; does not import it (cheap, for early checks)."""
-    try:
-        return importlib.util.find_spec("matplotlib") is not None
-    except (ImportError, ValueError):
-        return False
+    return installed("matplotlib")
 
 
 def require_matplotlib(what: str = "plots") -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -13,6 +14,7 @@ from edge.report.data import LevelSeries, SoundscapeSeries, band_hz
 from edge.report.series import DetectionBins, Effort
 
 if TYPE_CHECKING:
+    import numpy as np
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -122,6 +124,14 @@ def levels_chart(levels: LevelSeries) -> Figure:
     return fig
 
 
+def _log_edges(centres: list[float]) -> np.ndarray:
+    """Cell edges around band centres on a log axis: geometric means, the ends 5 % out."""
+    import numpy as np
+
+    f = np.asarray(centres, dtype=float)
+    return np.concatenate(([f[0] / 1.05], np.sqrt(f[:-1] * f[1:]), [f[-1] * 1.05]))
+
+
 def ltsa_chart(s: SoundscapeSeries) -> Figure:
     """Long-term spectral average: minutes (UTC) by HMD band, colour the PSD level; minutes
     without audio stay blank."""
@@ -132,8 +142,7 @@ def ltsa_chart(s: SoundscapeSeries) -> Figure:
     ax = fig.add_subplot()
     db = np.array(s.db, dtype=float).T  # (bands, minutes)
     x = np.array([mdates.date2num(t) for t in s.times] + [mdates.date2num(s.times[-1]) + 1 / 1440])
-    f = np.array(s.centres)
-    y = np.concatenate(([f[0] / 1.05], np.sqrt(f[:-1] * f[1:]), [f[-1] * 1.05]))
+    y = _log_edges(s.centres)
     finite = db[np.isfinite(db)]
     vmin, vmax = np.percentile(finite, [1, 99]) if len(finite) else (0.0, 1.0)
     mesh = ax.pcolormesh(x, y, np.ma.masked_invalid(db), shading="flat", cmap="viridis", vmin=vmin, vmax=vmax)
@@ -157,16 +166,12 @@ def spd_chart(s: SoundscapeSeries) -> Figure:
     db = np.array(s.db, dtype=float)
     edges, density = spectral_probability_density(db)
     f = np.array(s.centres)
-    x = np.concatenate(([f[0] / 1.05], np.sqrt(f[:-1] * f[1:]), [f[-1] * 1.05]))
-    mesh = ax.pcolormesh(x, edges, np.ma.masked_equal(density, 0.0), shading="flat", cmap="magma_r")
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            for p, style in ((1, ":"), (5, "--"), (50, "-"), (95, "--"), (99, ":")):
-                ax.plot(f, np.nanpercentile(db, p, axis=0), color="black", lw=0.8, ls=style, label=f"p{p}")
-            mean = 10 * np.log10(np.nanmean(10 ** (db / 10), axis=0))
+    mesh = ax.pcolormesh(_log_edges(s.centres), edges, np.ma.masked_equal(density, 0.0), shading="flat", cmap="magma_r")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # bands without a level in any minute
+        for p, style in ((1, ":"), (5, "--"), (50, "-"), (95, "--"), (99, ":")):
+            ax.plot(f, np.nanpercentile(db, p, axis=0), color="black", lw=0.8, ls=style, label=f"p{p}")
+        mean = 10 * np.log10(np.nanmean(10 ** (db / 10), axis=0))
     ax.plot(f, mean, color="tab:blue", lw=1.0, label="mean")
     ax.set_xscale("log")
     ax.set_xlabel("Frequency (Hz)")

@@ -21,7 +21,7 @@ from typing import Any
 
 from edge import _validate as v
 from edge.errors import PamedgeError
-from edge.timestamps import parse_start
+from edge.timestamps import parse_start, parse_utc
 
 UTC = dt.timezone.utc
 CONTIGUOUS_S = 1.0  # recordings this close end-to-start are one stretch of effort (as in edge-detect)
@@ -162,14 +162,6 @@ class RunData:
         return sorted(self.label_counts)
 
 
-def parse_utc(text: str | None) -> dt.datetime | None:
-    """An ISO 8601 time (``Z`` or offset) as an aware UTC datetime; None when empty."""
-    if not text:
-        return None
-    value = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 def _float(text: str | None) -> float:
     """A CSV number; empty, unparsable and infinite values (digital silence) are NaN."""
     try:
@@ -210,30 +202,33 @@ SOUNDSCAPE_BANDS = 160  # bands kept for the long-term spectral average and the 
 
 
 def read_soundscape(folder: Path, n: int = SOUNDSCAPE_BANDS) -> SoundscapeSeries | None:
-    """The daily HMD tables of ``folder``, in day order, on the widest day's bands."""
-    paths = sorted(folder.glob("hmd_*.csv")) if folder.is_dir() else []
-    tables = []
-    for path in paths:
+    """The daily HMD tables of ``folder``, in day order, on the widest day's bands: headers
+    first, then each table's rows streamed, keeping ``n`` bands of each (memory holds those,
+    not every band of every minute)."""
+    paths = []
+    for path in sorted(folder.glob("hmd_*.csv")) if folder.is_dir() else []:
         with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header and header[:2] == ["time_utc", "effort_s"]:
-                tables.append((header[2:], list(reader)))
-    if not tables:
+            header = next(csv.reader(fh), None)
+        if header and header[:2] == ["time_utc", "effort_s"]:
+            paths.append((path, header[2:]))
+    if not paths:
         return None
-    names = max((h for h, _ in tables), key=len)
+    names = max((h for _, h in paths), key=len)
     freqs = [float(x) for x in names]
     keep = sorted({min(range(len(freqs)), key=lambda i: abs(math.log(freqs[i] / f))) for f in _log_spaced(freqs, n)})
     series = SoundscapeSeries([], [freqs[i] for i in keep], [], [])
-    for _, rows in tables:
-        for row in rows:
-            t = parse_utc(row[0])
-            if t is None:
-                continue
-            series.times.append(t)
-            series.effort_s.append(_float(row[1]))
-            values = row[2:]
-            series.db.append([_float(values[i]) if i < len(values) else math.nan for i in keep])
+    for path, _ in paths:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = csv.reader(fh)
+            next(rows)
+            for row in rows:
+                t = parse_utc(row[0])
+                if t is None:
+                    continue
+                series.times.append(t)
+                series.effort_s.append(_float(row[1]))
+                values = row[2:]
+                series.db.append([_float(values[i]) if i < len(values) else math.nan for i in keep])
     return series
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.levels import _nominal
+from edge.levels import band_name
 from edge.soundscape.types import Bands
 
 LINEAR_TOP_HZ = 434  # the last 1 Hz band's centre
@@ -55,7 +55,7 @@ def decidecade_bands(top_hz: float, bottom_hz: float = 10.0) -> Bands:
     n_hi = int(np.floor(10 * np.log10(top_hz / 1000) - 0.5 + 1e-9))
     n = np.arange(n_lo, n_hi + 1)
     c = 1000.0 * 10.0 ** (n / 10)
-    names = tuple(f"band_{_nominal(int(x)):g}hz" for x in n)
+    names = tuple(band_name(int(x)) for x in n)
     return Bands(c, c * 10**-0.05, c * 10**0.05, names)
 
 

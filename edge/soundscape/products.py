@@ -9,6 +9,7 @@ their efforts add up.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -62,17 +63,12 @@ def percentiles(day: Day, ps: Sequence[float], min_effort_s: float) -> tuple[np.
     """Percentile levels (dB re 1 uPa^2/Hz) per band over the minutes with at least
     ``min_effort_s`` of audio, ``(len(ps), n_bands)``, and the power mean over them
     (``(n_bands,)``); NaN where no minute qualifies."""
-    db = to_db(day.psd[day.effort_s >= min_effort_s])
-    if not len(db):
+    psd = day.psd[day.effort_s >= min_effort_s]
+    if not len(psd):
         return np.full((len(ps), len(day.bands)), np.nan), np.full(len(day.bands), np.nan)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bands above a low rate
-            pct = np.nanpercentile(db, ps, axis=0)
-            mean = to_db(np.nanmean(day.psd[day.effort_s >= min_effort_s], axis=0))
-    return pct, mean
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bands above a low rate
+        return np.nanpercentile(to_db(psd), ps, axis=0), to_db(np.nanmean(psd, axis=0))
 
 
 def spectral_probability_density(db: np.ndarray, step_db: float = SPD_STEP_DB) -> tuple[np.ndarray, np.ndarray]:

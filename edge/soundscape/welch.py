@@ -12,7 +12,6 @@ other level: full-scale SPL minus gain, minus the hydrophone's frequency respons
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -188,12 +187,10 @@ def recording_minutes(
         raise ValueError(no_utc_start(info.path))
     spectra = MinuteSpectra(info.sample_rate, info.start_utc, calibration, fmax=fmax, owned=owned)
     start = spectra.first_sample()
-    blocks: Iterator[AudioBlock] = iter(
-        Recording(info, channel=channel, block_frames=block_frames or 10 * info.sample_rate, start=start).blocks()
-    )
+    recording = Recording(info, channel=channel, block_frames=block_frames or 10 * info.sample_rate, start=start)
     end = None if owned is None else owned[1]
     out: list[Minute] = []
-    for block in blocks:
+    for block in recording.blocks():
         out += spectra.push(block)
         if end is not None and block.start_sample / info.sample_rate > end + MINUTE_S:
             break  # the chunk's last minute is complete

@@ -8,16 +8,18 @@ HMD NetCDF template lays out a day (``psd``, ``effort`` and ``quality_flag`` ove
 from __future__ import annotations
 
 import datetime as dt
-import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edge._extras import installed
+from edge.outputs import csv_text
 from edge.soundscape.products import days, decidecades, percentiles, to_db
 from edge.soundscape.settings import SoundscapeSettings
 from edge.soundscape.types import Day, Minute
+from edge.timestamps import iso_utc
 
 INSTALL_HINT = "pip install 'pamedge[soundscape]'"
 # IOOS QARTOD flags, as the SoundCoop template uses them
@@ -25,12 +27,7 @@ QUALITY_GOOD, QUALITY_NOT_EVALUATED, QUALITY_BAD, QUALITY_MISSING = 1, 2, 4, 9
 
 
 def have_netcdf() -> bool:
-    try:
-        import netCDF4  # noqa: F401
-        import xarray  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return installed("xarray", "netCDF4")
 
 
 def stem(day: Day) -> str:
@@ -41,29 +38,17 @@ def _cells(values: np.ndarray, digits: int = 2) -> list[str]:
     return ["" if not np.isfinite(x) else f"{x:.{digits}f}" for x in values.tolist()]
 
 
-def _table(header: Sequence[str], rows: list[list[str]]) -> str:
-    out = io.StringIO()
-    out.write(",".join(header) + "\n")
-    for row in rows:
-        out.write(",".join(row) + "\n")
-    return out.getvalue()
-
-
-def _time(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def hmd_csv(day: Day) -> str:
     """Minutes x HMD bands (columns named by centre frequency, Hz)."""
     db = to_db(day.psd)
-    rows = [[_time(t), f"{e:g}", *_cells(row)] for t, e, row in zip(day.times, day.effort_s, db)]
-    return _table(["time_utc", "effort_s", *day.bands.names], rows)
+    rows = [[iso_utc(t), f"{e:g}", *_cells(row)] for t, e, row in zip(day.times, day.effort_s, db)]
+    return csv_text(["time_utc", "effort_s", *day.bands.names], rows)
 
 
 def decidecade_csv(day: Day) -> str:
     bands, db = decidecades(day)
-    rows = [[_time(t), f"{e:g}", *_cells(row)] for t, e, row in zip(day.times, day.effort_s, db)]
-    return _table(["time_utc", "effort_s", *bands.names], rows)
+    rows = [[iso_utc(t), f"{e:g}", *_cells(row)] for t, e, row in zip(day.times, day.effort_s, db)]
+    return csv_text(["time_utc", "effort_s", *bands.names], rows)
 
 
 def percentile_csv(day: Day, settings: SoundscapeSettings) -> str:
@@ -72,7 +57,7 @@ def percentile_csv(day: Day, settings: SoundscapeSettings) -> str:
     minutes = int(np.sum(day.effort_s >= settings.min_effort_s))
     rows = [[f"p{p:g}", str(minutes), *_cells(row)] for p, row in zip(settings.percentiles, pct)]
     rows.append(["mean", str(minutes), *_cells(mean)])
-    return _table(["statistic", "minutes", *day.bands.names], rows)
+    return csv_text(["statistic", "minutes", *day.bands.names], rows)
 
 
 def quality_flags(day: Day) -> np.ndarray:
@@ -169,8 +154,8 @@ def netcdf_attrs(day: Day, *, deployment: str, site: Any, calibration: str, vers
         "keywords": "ocean sound, soundscape, hybrid millidecade, passive acoustic monitoring",
         "source": f"pamedge {version}",
         "date_created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "time_coverage_start": _time(first),
-        "time_coverage_end": _time(last),
+        "time_coverage_start": iso_utc(first),
+        "time_coverage_end": iso_utc(last),
         "time_coverage_resolution": "PT1M",
         "deployment": deployment,
         "calibration": calibration,

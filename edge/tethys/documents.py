@@ -11,6 +11,7 @@ from typing import Any
 from edge.errors import PamedgeError
 from edge.site import SiteSettings
 from edge.tethys.types import EffortPeriod, Recording, Species
+from edge.timestamps import parse_utc
 from edge.types import Detection
 
 NAMESPACE = "http://tethys.sdsu.edu/schema/1.0"
@@ -150,18 +151,18 @@ def detections_documents(
             f"model {model or '(none)'}: no species: mapping (label -> ITIS number) in its card; "
             "Tethys detections name species by ITIS number"
         )
-    by_period: list[list[Detection]] = [[] for _ in periods]
+    by_period: list[list[tuple[dt.datetime, Detection]]] = [[] for _ in periods]
     unknown: set[str] = set()
     for d in detections:
-        if not d.start_utc:
+        start = parse_utc(d.start_utc)
+        if start is None:
             continue  # a recording without a UTC start is in no effort period
         if d.label not in species:
             unknown.add(d.label)
             continue
-        start = _parse(d.start_utc)
         for i, p in enumerate(periods):
             if p.start <= start <= p.end:
-                by_period[i].append(d)
+                by_period[i].append((start, d))
                 break
     if unknown:
         raise TethysError(
@@ -194,11 +195,10 @@ def detections_documents(
             _sub(kind, "Granularity", GRANULARITY)
             _sub(kind, "Call", s.call or label)
         on = _sub(doc, "OnEffort")
-        for d in sorted(dets, key=lambda d: (d.start_utc, d.low_hz)):
+        for start, d in sorted(dets, key=lambda sd: (sd[1].start_utc, sd[1].low_hz)):
             s = species[d.label]
             det = _sub(on, "Detection")
             _sub(det, "Input_file", d.file)
-            start = _parse(d.start_utc)
             _sub(det, "Start", _time(start))
             _sub(det, "End", _time(start + dt.timedelta(seconds=d.end_s - d.start_s)))
             _sub(det, "SpeciesId", s.tsn)
@@ -220,11 +220,6 @@ def detections_documents(
 
 def _finite(value: float) -> bool:
     return value == value and abs(value) != float("inf")
-
-
-def _parse(text: str) -> dt.datetime:
-    t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
 def to_bytes(doc: ET.Element) -> bytes:
