@@ -5,7 +5,9 @@ reference (scipy.signal.welch over each minute's samples, held whole in memory).
 A seeded synthetic recording (white noise with a tone, 96 kHz) goes block by block (10 s)
 through each; each is timed on its own, one core, medians of ``--repeats`` interleaved
 runs, reported as seconds per audio hour, ratios to the detector's frontend, and the peak
-memory each holds beyond the audio (tracemalloc).
+memory each holds beyond the audio (tracemalloc).  Beside them, what the stage's own reading
+of a recording costs (it reads each file a second time, at the file's rate): the same audio
+as a 16-bit WAV decoded block by block through ``edge.audio.Recording``, from the page cache.
 
     python benchmarks/bench_soundscape.py [--minutes 10] [--repeats 3] [--rate 96000] [--json]
 """
@@ -18,15 +20,18 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edge.audio import Recording, probe  # noqa: E402
 from edge.calibration import Calibration  # noqa: E402
 from edge.frontend import FrontendSpec, StreamingFrontend  # noqa: E402
 from edge.levels import LevelSettings, StreamingLevels  # noqa: E402
@@ -85,6 +90,14 @@ def reference(x: np.ndarray, rate: int) -> float:
     return time.perf_counter() - t0
 
 
+def decode(path: Path) -> float:
+    info = probe(path)
+    t0 = time.perf_counter()
+    for _ in Recording(info, block_frames=10 * info.sample_rate).blocks():
+        pass
+    return time.perf_counter() - t0
+
+
 def peak_mib(fn, x: np.ndarray, rate: int) -> float:
     tracemalloc.start()
     fn(x, rate)
@@ -104,11 +117,16 @@ def main() -> None:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     x = recording(args.minutes, args.rate)
     hours = len(x) / args.rate / 3600
-    runs: dict[str, list[float]] = {"soundscape": [], "detector_levels": [], "reference_welch": []}
-    for _ in range(args.repeats):  # interleaved: the same machine state for each
-        runs["soundscape"].append(soundscape(x, args.rate))
-        runs["detector_levels"].append(detector_levels(x, args.rate))
-        runs["reference_welch"].append(reference(x, args.rate))
+    runs: dict[str, list[float]] = {"soundscape": [], "detector_levels": [], "reference_welch": [], "decode_wav": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "bench.wav"
+        sf.write(str(wav), x, args.rate, subtype="PCM_16")
+        decode(wav)  # into the page cache
+        for _ in range(args.repeats):  # interleaved: the same machine state for each
+            runs["soundscape"].append(soundscape(x, args.rate))
+            runs["detector_levels"].append(detector_levels(x, args.rate))
+            runs["reference_welch"].append(reference(x, args.rate))
+            runs["decode_wav"].append(decode(wav))
     per_h = {k: statistics.median(v) / hours for k, v in runs.items()}
     result = {
         "rate": args.rate,
