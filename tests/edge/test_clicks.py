@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from edge.clicks import ClickSettings, ImpulseDetector
+from edge.clicks import ClickSettings, ImpulseDetector, bank
 from edge.cluster.engine import run_units
 from edge.cluster.task import run_unit
 from edge.config import load_deployment
@@ -65,6 +65,37 @@ def test_clicks_of_a_train_are_found_and_noise_gives_none(train):
     assert len(quiet.clicks) <= 1 and none == []  # at most one false click per minute of noise
 
 
+def test_low_narrowband_clicks_are_found_like_high_broad_ones():
+    """A 6-kHz click of 30 % bandwidth (about 0.6 ms) holds its energy in one octave of the
+    5-43 kHz band: the octave's band finds it (the whole band's energy alone, or Teager-Kaiser
+    energy, which weights each sample by its frequency squared, found 36 of these 118)."""
+    rng = np.random.default_rng(4)
+    times = np.arange(0.5, 59.5, 0.5) + rng.uniform(-0.05, 0.05, 118)
+    sigma = 2.355 / (2 * np.pi * 0.3 * 6_000)  # the spectrum's half-power width: 30 % of 6 kHz
+    t = np.arange(-int(3 * sigma * SR), int(3 * sigma * SR) + 1) / SR
+    click = np.exp(-0.5 * (t / sigma) ** 2) * np.cos(2 * np.pi * 6_000 * t)
+    x = NOISE * rng.standard_normal(60 * SR)
+    for when, snr in zip(times, rng.uniform(12, 20, len(times))):
+        i = int(when * SR) - len(click) // 2
+        x[i : i + len(click)] += NOISE * 10 ** (snr / 20) * click
+    d, _ = run(x.astype(np.float32))
+    found = np.array([c.time_s for c in d.clicks])
+    assert sum(bool(np.any(np.abs(found - w) < 0.001)) for w in times) >= 0.95 * len(times)
+    assert sum(not np.any(np.abs(times - f) < 0.001) for f in found) <= 1
+    assert abs(np.median([c.peak_hz for c in d.clicks]) - 6_000) < 500
+
+
+def test_the_bank_is_the_whole_band_and_its_octaves():
+    assert bank(5_000, 43_200, 1) == [(5_000, 43_200), (5_000, 10_000), (10_000, 20_000), (20_000, 43_200)]
+    assert bank(5_000, 43_200, 0) == [(5_000, 43_200)]
+    assert bank(5_000, 8_000, 1) == [(5_000, 8_000)]  # less than an octave: the whole band alone
+    # a last sub-band narrower than half a step joins the one below it
+    assert bank(2_000, 9_000, 1) == [(2_000, 9_000), (2_000, 4_000), (4_000, 9_000)]
+    edges = bank(2_000, 43_200, 2)[1:]
+    assert edges[0][0] == 2_000 and edges[-1][1] == 43_200
+    assert all(a[1] == b[0] for a, b in zip(edges, edges[1:]))  # contiguous
+
+
 def test_each_click_is_measured(train):
     x, _ = train
     d, _ = run(x)
@@ -75,7 +106,7 @@ def test_each_click_is_measured(train):
     for c in d.clicks:  # the centroid holds for every one
         assert 16_000 < c.centroid_hz < 24_000
         assert c.low10_hz <= c.low3_hz < c.peak_hz < c.high3_hz <= c.high10_hz
-        assert 0 < c.duration_s < 0.001 and c.snr_db > 10
+        assert 0 < c.duration_s < 0.001 and c.snr_db > ClickSettings().threshold_db
     # a 50-us click of peak amplitude a: peak-to-peak about 2a, in dB re 1 uPa pp with the 170-dB calibration
     levels = np.array([c.received_level_db for c in d.clicks])
     expected = 20 * np.log10(2 * NOISE * 10 ** (np.array([12, 20]) / 20)) + 170
