@@ -12,8 +12,9 @@ in the whole band competes with all of the band's noise (and Teager-Kaiser energ
 first, weights a sample by its frequency squared, so clicks at 5 kHz lost about 10 dB against
 noise at 40 kHz); the same time-bandwidth product in every band gives every band the same
 noise statistics, so one threshold serves all.
-Each click is measured on the band-passed samples around its peak: peak and centroid
-frequency, -3 and -10 dB bandwidth, duration (above -20 dB of its peak), received level in dB
+
+Each click is measured on the whole band's samples around its peak: peak and centroid
+frequency, -3 and -10 dB bandwidth, duration (energy within -10 dB of its peak), received level in dB
 re 1 uPa peak-to-peak (calibrated) and SNR.  Clicks closer in time than ``train_max_ici_s``
 form a train; a train of ``train_min_clicks`` or more is a region of interest (its band the
 median -10 dB band of its clicks, its level the median click level, with its click count and
