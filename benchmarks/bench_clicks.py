@@ -142,7 +142,8 @@ def matched_filter_bound(noise: np.ndarray, false_per_min: float) -> int:
     def out(x: np.ndarray) -> np.ndarray:
         return np.hypot(*(fftconvolve(x.astype(np.float64), p, "same") for p in pair))
 
-    peaks = np.sort(out(noise)[find_peaks(out(noise), distance=int(0.002 * SR))[0]])[::-1]
+    y = out(noise)
+    peaks = np.sort(y[find_peaks(y, distance=int(0.002 * SR))[0]])[::-1]
     allowed = int(false_per_min * len(noise) / SR / 60)
     level = peaks[allowed] if allowed < len(peaks) else 0.0
     times, x = click_minute("20 kHz, 50 us", 1)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from edge.calibration import HydrophoneTable  # noqa: E402
 from edge.config import load_deployment  # noqa: E402
 from edge.frontend import FrontendSpec  # noqa: E402
-from edge.ranking import window_starts  # noqa: E402
+from edge.ranking import Tally, window_starts  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.features import recording_features  # noqa: E402
 from training.loop import load_model, predict  # noqa: E402
@@ -65,11 +65,10 @@ def window_probabilities(run: Path) -> tuple[list[str], list[tuple[str, str, np.
 
 
 def rank(p: np.ndarray, fraction: float, classes: list[str], negative: str) -> list[str]:
-    k = min(len(p), max(3, math.ceil(fraction * len(p))))
-    score = np.sort(p, axis=0)[::-1][:k].mean(axis=0)
-    j = classes.index(negative)
-    score[j] = 1.0 - np.delete(score, j).max()
-    return [classes[i] for i in np.argsort(-score, kind="stable")]
+    """edge-detect's ranking (edge.ranking.Tally) with ``k`` best windows pooled."""
+    tally = Tally(tuple(classes), negative, min(len(p), max(3, math.ceil(fraction * len(p)))))
+    tally.add(p)
+    return [r.label for r in tally.ranking()]
 
 
 def main() -> None:

@@ -198,12 +198,11 @@ class ImpulseDetector:
         stream's end): each band's averaged energy against the band's floor of the segments
         before each; a sample's ratio is its highest band's."""
         seg, n = self._seg, b - a
-        nseg = -(-n // seg)
+        nseg, whole = -(-n // seg), n // seg
         ratio = np.zeros(n)
         for band in self._bands:
             energy = _mean_by_segment(band.energy[: n + band.length - 1], band.length, seg, nseg)[:n]
             band.energy = band.energy[n:]  # the band's own history: its last length - 1 samples before b
-            whole = n // seg
             medians = np.median(energy[: whole * seg].reshape(whole, seg), axis=1) if whole else np.zeros(0)
             if n > whole * seg:
                 medians = np.append(medians, np.median(energy[whole * seg :]))

@@ -69,10 +69,11 @@ from edge.tethys.documents import (
     deployment_document,
     detections_documents,
     effort_periods,
-    to_bytes,
+    to_text,
 )
 from edge.tethys.types import Recording as TethysRecording
 from edge.tethys.types import Species
+from edge.timestamps import CONTIGUOUS_S, parse_utc
 from edge.types import AudioInfo, ClickRecord, Detection, LevelRow, Rank, WindowScore
 
 PART_VERSION = 1
@@ -107,7 +108,6 @@ RUN_OUTPUTS = (
     "plots",
     "report.html",
 )
-CONTIGUOUS_TOLERANCE_S = 1.0  # recordings this close end-to-start share the noise floor
 
 
 @dataclass(frozen=True)
@@ -578,12 +578,12 @@ def detect(
 
 
 def contiguous(prev: AudioInfo | None, info: AudioInfo) -> bool:
-    """True when ``info`` starts where ``prev`` ended (within :data:`CONTIGUOUS_TOLERANCE_S`)
+    """True when ``info`` starts where ``prev`` ended (within :data:`edge.timestamps.CONTIGUOUS_S`)
     at the same sample rate: the noise floor carries from one to the other."""
     if prev is None or prev.start_utc is None or info.start_utc is None or info.sample_rate != prev.sample_rate:
         return False
     prev_end = prev.start_utc + dt.timedelta(seconds=prev.duration_s)
-    return abs((info.start_utc - prev_end).total_seconds()) <= CONTIGUOUS_TOLERANCE_S
+    return abs((info.start_utc - prev_end).total_seconds()) <= CONTIGUOUS_S
 
 
 def _process_one(
@@ -868,12 +868,13 @@ def _tethys(report: RunReport, ctx: RunContext, staged: StagedFiles) -> None:
     recordings, detections = [], []
     for f in report.files:
         d = f.details
-        if f.status != "ok" or not d.get("start_utc"):
+        start = parse_utc(d.get("start_utc")) if f.status == "ok" else None
+        if start is None:
             continue
         recordings.append(
             TethysRecording(
                 f.file,
-                dt.datetime.fromisoformat(d["start_utc"]),
+                start,
                 float(d["duration_s"]),
                 int(d["sample_rate"]),
                 _BITS.get(d.get("subtype", ""), 0),
@@ -885,8 +886,7 @@ def _tethys(report: RunReport, ctx: RunContext, staged: StagedFiles) -> None:
             detections += report.full(f).detections
     (report.outdir / "tethys").mkdir(exist_ok=True)
     name = ctx.config.name
-    with open(staged.path(f"tethys/{name}_deployment.xml"), "wb") as fh:
-        fh.write(to_bytes(deployment_document(name, ctx.config.site, recordings)))
+    staged.text(f"tethys/{name}_deployment.xml", to_text(deployment_document(name, ctx.config.site, recordings)))
     docs = detections_documents(
         name,
         effort_periods(recordings),
@@ -897,8 +897,7 @@ def _tethys(report: RunReport, ctx: RunContext, staged: StagedFiles) -> None:
         thresholds=classifier.thresholds,
     )
     for k, doc in enumerate(docs, start=1):
-        with open(staged.path(f"tethys/{name}_detections_{k}.xml"), "wb") as fh:
-            fh.write(to_bytes(doc))
+        staged.text(f"tethys/{name}_detections_{k}.xml", to_text(doc))
 
 
 def _versions() -> dict[str, str]:

@@ -136,6 +136,11 @@ def parse_start(
     return None, None, None
 
 
+# recordings this close end-to-start are one stretch: the noise floor carries from one to the
+# next (edge-detect, edge-run) and effort is unbroken (the run report, Tethys documents)
+CONTIGUOUS_S = 1.0
+
+
 def parse_utc(text: str | None) -> dt.datetime | None:
     """An ISO 8601 time (``Z`` or offset; none: UTC) as an aware UTC datetime; None when empty."""
     if not text:

@@ -11,7 +11,7 @@ from pathlib import Path
 from edge import __version__
 from edge.config import DeploymentConfig
 from edge.outputs import write_atomic
-from edge.tethys.documents import TethysError, deployment_document, detections_documents, to_bytes
+from edge.tethys.documents import TethysError, deployment_document, detections_documents, to_text
 from edge.tethys.types import EffortPeriod, Recording, Species
 from shore.store import ShoreStore
 
@@ -55,10 +55,10 @@ def export_tethys(
     detections = [d for d in store.records() if d.deployment == name]
     folder = Path(folder)
     written = [folder / f"{name}_deployment.xml"]
-    write_atomic(written[0], to_bytes(deployment_document(name, config.site, recordings, audio=False)).decode())
+    write_atomic(written[0], to_text(deployment_document(name, config.site, recordings, audio=False)))
     docs = detections_documents(name, periods, detections, species, model=model, version=__version__)
     for k, doc in enumerate(docs, start=1):
         path = folder / f"{name}_detections_{k}.xml"
-        write_atomic(path, to_bytes(doc).decode())
+        write_atomic(path, to_text(doc))
         written.append(path)
     return written

@@ -21,10 +21,9 @@ from typing import Any
 
 from edge import _validate as v
 from edge.errors import PamedgeError
-from edge.timestamps import parse_start, parse_utc
+from edge.timestamps import CONTIGUOUS_S, parse_start, parse_utc
 
 UTC = dt.timezone.utc
-CONTIGUOUS_S = 1.0  # recordings this close end-to-start are one stretch of effort (as in edge-detect)
 # Detection-count bins by the span of the recordings: a half-hour run in one hourly bar
 # says nothing, a season in hourly bars is unreadable.
 BIN_LADDER = (

@@ -14,7 +14,8 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from edge.report.data import CONTIGUOUS_S, RunData, floor_to
+from edge.report.data import RunData, floor_to
+from edge.timestamps import CONTIGUOUS_S
 
 SPARSE_RATIO = 3  # categorical bins when fewer than 1 in 3 time bins hold any recording...
 MAX_CATEGORIES = 200  # ...and there are few enough of them to label

@@ -1,8 +1,9 @@
-"""Tethys Deployment and Detections documents as ElementTrees (written by :func:`to_bytes`)."""
+"""Tethys Deployment and Detections documents as ElementTrees (written by :func:`to_text`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
@@ -11,11 +12,10 @@ from typing import Any
 from edge.errors import PamedgeError
 from edge.site import SiteSettings
 from edge.tethys.types import EffortPeriod, Recording, Species
-from edge.timestamps import parse_utc
+from edge.timestamps import CONTIGUOUS_S, parse_utc
 from edge.types import Detection
 
 NAMESPACE = "http://tethys.sdsu.edu/schema/1.0"
-CONTIGUOUS_S = 1.0  # recordings this close end-to-start are one stretch of effort
 GRANULARITY = "call"  # one Detection per call (an ROI the model labelled)
 
 
@@ -210,19 +210,16 @@ def detections_documents(
                 ("MinFreq_Hz", d.low_hz),
                 ("MaxFreq_Hz", d.high_hz),
             ):
-                if _finite(value):
+                if math.isfinite(value):
                     _sub(params, tag, round(float(value), 6))
-            if _finite(d.snr_db):  # not among Tethys's named parameters: a user-defined one
+            if math.isfinite(d.snr_db):  # not among Tethys's named parameters: a user-defined one
                 _sub(_sub(params, "UserDefined"), "SNR_dB", round(float(d.snr_db), 6))
         docs.append(doc)
     return docs
 
 
-def _finite(value: float) -> bool:
-    return value == value and abs(value) != float("inf")
-
-
-def to_bytes(doc: ET.Element) -> bytes:
+def to_text(doc: ET.Element) -> str:
+    """The document as XML text, indented, declaring UTF-8 (which it is written in)."""
     ET.indent(doc)
     text: bytes = ET.tostring(doc, encoding="utf-8", xml_declaration=True)
-    return text + b"\n"
+    return text.decode() + "\n"
