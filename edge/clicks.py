@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge import _validate as v
+from edge.resample import PASS_BAND
 from edge.types import AudioBlock, Roi, SpectralFrames
 
 SEGMENT_S = 0.01  # floor and detection work unit
@@ -91,7 +92,8 @@ class Click:
 class ImpulseDetector:
     """A :class:`~edge.types.CandidateStage` finding click trains in a stream at ``rate``;
     ``level_db`` is the calibration's full-scale SPL minus its gain, ``hop`` the frontend's
-    (ROIs carry the frame they start in)."""
+    (ROIs carry the frame they start in).  ``source_rate``, the recording's own rate when it
+    was resampled up to ``rate``, caps the band at what the recording holds (see :func:`heard_top`)."""
 
     def __init__(
         self,
@@ -102,6 +104,7 @@ class ImpulseDetector:
         hop: int,
         first_frame: int = 0,
         on_click: Callable[[Click], None] | None = None,
+        source_rate: int | None = None,
     ) -> None:
         from scipy.signal import butter, sosfilt  # once per stream
 
@@ -112,6 +115,12 @@ class ImpulseDetector:
                 f"clicks band {settings.fmin:g}-{fmax:g} Hz does not fit below the Nyquist frequency "
                 f"{nyquist:g} Hz of the analysis rate {rate} Hz"
             )
+        top = heard_top(settings, rate, source_rate)
+        if top is None:
+            raise ValueError(
+                f"clicks band {settings.fmin:g}-{fmax:g} Hz lies above what a recording at {source_rate} Hz holds"
+            )
+        fmax = top
         self.settings, self.rate, self.hop, self.level_db = settings, rate, hop, level_db
         self._bands = [
             _Band(
@@ -313,6 +322,19 @@ class _Band:
         self.zi = np.zeros((self.sos.shape[0], 2))
         self.energy = np.zeros(self.length - 1)  # the stream starts after silence
         self.medians = np.zeros(0)
+
+
+def heard_top(settings: ClickSettings, rate: int, source_rate: int | None) -> float | None:
+    """The top of the band the detector listens in: the settings' ``fmax`` (default 90 % of
+    the analysis Nyquist frequency), lowered to the resampler's pass band (91 % of the
+    recording's Nyquist frequency) for a recording resampled up from ``source_rate``; None
+    when that leaves less than a quarter octave above ``fmin``.  Above a low-rate recording's
+    Nyquist frequency the resampled stream holds only the filter's residue, whose floor is so
+    low that its fluctuations pass any threshold: thousands of clicks an hour that no sound made."""
+    fmax = settings.fmax if settings.fmax is not None else 0.9 * rate / 2
+    if source_rate is not None and source_rate < rate:
+        fmax = min(fmax, PASS_BAND * source_rate / 2)
+    return fmax if fmax > settings.fmin * 2**0.25 else None
 
 
 def bank(fmin: float, fmax: float, per_octave: int) -> list[tuple[float, float]]:

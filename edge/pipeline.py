@@ -20,7 +20,7 @@ import numpy as np
 from edge.audio import Recording, probe
 from edge.calibration import Calibration, HydrophoneTable, resolve
 from edge.classify import Classifier
-from edge.clicks import Click, ImpulseDetector
+from edge.clicks import Click, ImpulseDetector, heard_top
 from edge.config import DeploymentConfig
 from edge.crops import Label
 from edge.crops import span as crop_span
@@ -288,7 +288,10 @@ class Chain:
             else None
         )
         self.candidates: list[CandidateStage] = [self.detector] if self.detector is not None else []
-        if candidates and config.clicks is not None:
+        # a recording whose band lies below the clicks band (a 2-kHz recording analysed at
+        # 44.1 kHz) holds no clicks: no stage, rather than one listening to the resampler's residue
+        source_rate = prep.info.sample_rate if prep.resampled else None
+        if candidates and config.clicks is not None and heard_top(config.clicks, prep.rate, source_rate) is not None:
             self.candidates.append(
                 ImpulseDetector(
                     config.clicks,
@@ -297,6 +300,7 @@ class Chain:
                     hop=prep.spec.hop,
                     first_frame=first_frame,
                     on_click=self.clicks.append if clicks else None,
+                    source_rate=source_rate,
                 )
             )
         self.levels = StreamingLevels(prep.spec, config.levels) if levels else None

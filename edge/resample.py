@@ -25,6 +25,7 @@ from edge.errors import MissingExtraError
 from edge.types import AudioBlock, AudioInfo, AudioSource
 
 QUALITY = "HQ"
+PASS_BAND = 0.91  # QUALITY's pass band: the fraction of the lower Nyquist frequency kept flat
 
 
 def output_length(frames: int, in_rate: int, out_rate: int) -> int:

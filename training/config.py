@@ -122,6 +122,10 @@ class DataSettings:
     # rate is): a model that must take recordings of any rate learns the empty band above theirs
     max_windows_per_clip: int = 4
     band_limits: list = field(default_factory=list)
+    # the lowest of those rates a label keeps its name at: {dolphin: 16000} leaves out dolphin
+    # renderings at 4 and 8 kHz, whose band holds none of the whistles and clicks (they would
+    # teach the model that empty noise is a dolphin); a label not named is rendered at every rate
+    band_limit_floor: dict = field(default_factory=dict)
     # synthetic clips of a label mixed into clips of another: {label: {call: sperm_clicks,
     # count: N, into: other, min_rate: 32000, duration_s: 4, snr_db: [low, high]}}; each takes
     # the split group of the clip it was mixed into
@@ -132,6 +136,11 @@ class DataSettings:
         v.require(
             isinstance(self.band_limits, list) and all(isinstance(r, int) and r > 0 for r in self.band_limits),
             f"band_limits={self.band_limits!r} must be a list of sample rates (Hz)",
+        )
+        v.require(
+            isinstance(self.band_limit_floor, dict)
+            and all(isinstance(r, int) and not isinstance(r, bool) and r > 0 for r in self.band_limit_floor.values()),
+            f"band_limit_floor={self.band_limit_floor!r} must map labels to sample rates (Hz)",
         )
         v.require(isinstance(self.synthetic_clips, dict), f"synthetic_clips={self.synthetic_clips!r} must be a mapping")
         for label, s in self.synthetic_clips.items():

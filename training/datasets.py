@@ -281,13 +281,16 @@ def build_clips(
     seed: int = 0,
     max_windows_per_clip: int = 4,
     band_limits: tuple[int, ...] = (),
+    band_limit_floor: dict[str, int] | None = None,
     work: Path | None = None,
 ) -> Dataset:
     """Dataset from a clip library: each clip sliced into windows (at most
     ``max_windows_per_clip``, evenly spaced) or, when shorter, padded at a random offset by
     repeating its edge frames.  ``root`` is a folder or CSV clip list (:func:`clip_entries`)
     or the entries themselves.  Each clip recorded above a rate of ``band_limits`` also enters
-    resampled down to it (:func:`band_limited`, cached in ``work``), in the same split group."""
+    resampled down to it (:func:`band_limited`, cached in ``work``), in the same split group,
+    unless the rate is below the label's ``band_limit_floor`` (its calls lie above that
+    rendering's Nyquist frequency)."""
     from edge.audio import probe
 
     rng = np.random.default_rng(seed)
@@ -302,7 +305,7 @@ def build_clips(
             limited += [
                 (band_limited(path, r, config.channel, work), label, group)
                 for r in sorted(band_limits)
-                if lowest <= r < rate
+                if lowest <= r < rate and r >= (band_limit_floor or {}).get(label, 0)
             ]
         entries = [*entries, *limited]
     xs, labels, refs, spec = [], [], [], None

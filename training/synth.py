@@ -12,7 +12,7 @@ import numpy as np
 
 from training.types import Annotation
 
-CALL_TYPES = ("whistle", "hf_pulsed", "upcall", "pulse_train", "sperm_clicks")
+CALL_TYPES = ("whistle", "hf_pulsed", "upcall", "pulse_train", "sperm_clicks", "dolphin_whistles")
 
 
 def _check_band(kind: str, high_hz: float, sample_rate: int) -> None:
@@ -137,12 +137,62 @@ def sperm_clicks(
     return x / np.max(np.abs(x)), 2000.0, float(high)
 
 
+# delphinid whistle contours (upsweep, downsweep, convex, concave, sine): the shapes whistle
+# catalogues sort them into; u runs 0..1 over the whistle
+_CONTOURS = {
+    "upsweep": lambda u, k: u,
+    "downsweep": lambda u, k: 1 - u,
+    "convex": lambda u, k: np.sin(np.pi * u),
+    "concave": lambda u, k: 1 - np.sin(np.pi * u),
+    "sine": lambda u, k: 0.5 * (1 - np.cos(2 * np.pi * k * u)),
+}
+
+
+def dolphin_whistles(
+    rng: np.random.Generator, sample_rate: int, *, duration_s: float | None = None
+) -> tuple[np.ndarray, float, float]:
+    """Delphinid whistles: one every 0.3-1.5 s (they may overlap, as a group's do), each 0.2-1.5 s
+    long with a fundamental swept over 2-12 kHz within 4-18 kHz in one of five contour shapes,
+    its second harmonic 6-15 dB down where it fits below the Nyquist frequency; the whistles
+    fill ``duration_s`` (default 2-5 s)."""
+    dur = duration_s or rng.uniform(2.0, 5.0)
+    top = min(18000.0, 0.45 * sample_rate)
+    _check_band("dolphin_whistles", 4000.0 + 2000.0, sample_rate)
+    n = int(dur * sample_rate)
+    x = np.zeros(n)
+    low_all, high_all = top, 0.0
+    t = rng.uniform(0.0, 0.5)
+    while t < dur - 0.1:
+        length = min(rng.uniform(0.2, 1.5), dur - t)
+        m = int(length * sample_rate)
+        lo = rng.uniform(4000.0, top - 2000.0)
+        hi = min(top, lo + rng.uniform(2000.0, 12000.0))
+        shape = _CONTOURS[str(rng.choice(list(_CONTOURS)))]
+        contour = lo + (hi - lo) * shape(np.arange(m) / m, rng.uniform(1.0, 3.0))
+        phase = 2 * np.pi * np.cumsum(contour) / sample_rate + rng.uniform(0, 2 * np.pi)
+        w = np.sin(phase)
+        if 2 * hi < 0.48 * sample_rate:
+            w += 10 ** (-rng.uniform(6, 15) / 20) * np.sin(2 * phase)
+        taper = min(m // 2, int(0.02 * sample_rate))  # 20-ms onset and offset
+        env = np.ones(m)
+        if taper:
+            env[:taper] = env[-taper:][::-1] = np.hanning(2 * taper)[:taper]
+        start = int(t * sample_rate)
+        x[start : start + m] += rng.uniform(0.5, 1.0) * w * env
+        low_all, high_all = min(low_all, float(contour.min())), max(high_all, float(contour.max()))
+        t += rng.uniform(0.3, 1.5)
+    if not np.any(x):
+        raise ValueError(f"dolphin_whistles: {dur:.2f} s holds no whistle")
+    return x / np.max(np.abs(x)), low_all, high_all
+
+
 GENERATORS = {
     "whistle": whistle,
     "hf_pulsed": hf_pulsed,
     "upcall": upcall,
     "pulse_train": pulse_train,
     "sperm_clicks": sperm_clicks,
+    "dolphin_whistles": dolphin_whistles,
 }
 
 

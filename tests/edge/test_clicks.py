@@ -225,3 +225,33 @@ def test_cluster_units_give_the_clicks_of_the_whole_run(click_deployment, tmp_pa
     )
     for name in ("detections.csv", "levels.csv", "clicks.csv"):
         assert (tmp_path / "units" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
+
+
+def test_a_low_rate_recording_is_heard_only_in_the_band_it_holds(click_deployment, tmp_path):
+    import soundfile as sf
+
+    from edge.clicks import heard_top
+
+    config = load_deployment(click_deployment)
+    rng = np.random.default_rng(11)
+    # 2 kHz: nothing above 1 kHz, the clicks band starts at 2 kHz: no clicks (the resampler's
+    # residue up there gave thousands an hour before)
+    sf.write(tmp_path / "low.wav", (0.01 * rng.standard_normal(2000 * 60)).astype(np.float32), 2000)
+    res = process_recording(tmp_path / "low.wav", config, None, keep_clicks=True)
+    assert res.clicks == [] and not [r for r in res.rois if r.clicks]
+    # 8 kHz: heard up to the resampler's pass band, 91 % of 4 kHz; clicks at 3 kHz are found there
+    assert heard_top(config.clicks, 44100, 8000) == pytest.approx(0.91 * 4000)
+    assert heard_top(config.clicks, 44100, None) == pytest.approx(0.9 * 22050)
+    rate = 8000
+    x = 0.001 * rng.standard_normal(rate * 20)
+    t = np.arange(-40, 41) / rate
+    click = np.exp(-0.5 * (t / 6e-4) ** 2) * np.cos(2 * np.pi * 3000 * t)  # about 2.4-3.6 kHz
+    times = np.arange(1.0, 19.0, 0.8)
+    for s in times:
+        i = int(s * rate)
+        x[i - 40 : i + 41] += 0.05 * click
+    sf.write(tmp_path / "mid.wav", x.astype(np.float32), rate)
+    res = process_recording(tmp_path / "mid.wav", config, None, keep_clicks=True)
+    found = np.array([c.time_s for c in res.clicks])
+    assert len(found) == len(times) and np.allclose(found, times, atol=5e-3)  # the band filter delays peaks by ~2 ms
+    assert all(2600 <= c.peak_hz <= 3400 for c in res.clicks)

@@ -9,10 +9,12 @@ import soundfile as sf
 pytest.importorskip("torch", reason="needs the train extra")
 
 from edge.audio import probe
-from training.datasets import band_limited
+from edge.config import load_deployment
+from tests.support.data import DEPLOYMENTS
+from training.datasets import band_limited, build_clips
 from training.folds import deal, summarise
 from training.sources import synthetic_clips
-from training.synth import sperm_clicks
+from training.synth import band_power, dolphin_whistles, sperm_clicks
 
 
 def test_deal_puts_every_group_in_one_fold_and_spreads_each_class():
@@ -79,3 +81,35 @@ def test_synthetic_clips_take_the_group_of_their_background_and_are_reused(tmp_p
     stamp = [p.stat().st_mtime_ns for p, _, _ in made]
     again = synthetic_clips(entries, settings, tmp_path / "syn", seed=1)
     assert again == made and [p.stat().st_mtime_ns for p, _, _ in again] == stamp
+
+
+def test_a_label_is_not_rendered_below_its_band_limit_floor(tmp_path):
+    config = load_deployment(DEPLOYMENTS / "multispecies.yaml")
+    rng = np.random.default_rng(4)
+    entries = []
+    for label in ("dolphin", "humpback"):
+        p = tmp_path / f"{label}.wav"
+        sf.write(p, (0.01 * rng.standard_normal(44100 * 3)).astype(np.float32), 44100)
+        entries.append((p, label, label))
+    kwargs = {"window_s": 2.0, "max_windows_per_clip": 1, "band_limits": (4000, 8000, 16000)}
+    every = build_clips(entries, config, work=tmp_path / "w", **kwargs)
+    floored = build_clips(entries, config, work=tmp_path / "w", band_limit_floor={"dolphin": 16000}, **kwargs)
+    rates = sorted(probe(r.source).sample_rate for r in floored.refs if r.label == "dolphin")
+    assert sorted(r.label for r in every.refs).count("dolphin") == 4  # 44.1 kHz and three renderings
+    assert rates == [16000, 44100]  # 4 and 8 kHz hold none of a dolphin's band
+    assert [r.label for r in floored.refs].count("humpback") == 4  # a label not named: every rate
+
+
+def test_dolphin_whistles_are_several_tonal_sweeps_in_the_whistle_band():
+    rng = np.random.default_rng(7)
+    x, low, high = dolphin_whistles(rng, 48000, duration_s=4.0)
+    assert 4000 <= low < high <= 18000
+    assert band_power(x, 48000, low, 2 * high) > 0.95 * band_power(x, 48000, 0, 24000)
+    # tonal: each 20-ms frame with a whistle has its power in a few bins, unlike noise
+    frames = x[: len(x) // 960 * 960].reshape(-1, 960)
+    loud = frames[np.sqrt(np.mean(frames**2, axis=1)) > 0.05]
+    spectra = np.abs(np.fft.rfft(loud * np.hanning(960), axis=1)) ** 2
+    top = np.sort(spectra, axis=1)[:, -6:].sum(axis=1) / spectra.sum(axis=1)
+    assert len(loud) > 0.3 * len(frames) and np.median(top) > 0.8
+    with pytest.raises(ValueError, match="Nyquist"):
+        dolphin_whistles(rng, 8000)
