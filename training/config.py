@@ -213,8 +213,14 @@ class LoopSettings:
     threads: int = 1
     steps_per_epoch: int | None = None  # default: one pass's worth of balanced batches
     progress: bool = True
+    # the weights kept: "best" (the epoch of the best validation balanced accuracy, stopping after
+    # `patience` epochs without one) or "last" (after `epochs`, no early stop): for a validation
+    # split of a few groups per class, whose balanced accuracy swings by 0.2 from epoch to epoch
+    # and would pick an epoch by chance
+    select: str = "best"
 
     def __post_init__(self) -> None:
+        v.require(self.select in ("best", "last"), f"select={self.select!r} must be best or last")
         v.integer("epochs", self.epochs, minimum=1)
         v.integer("batch_size", self.batch_size, minimum=1)
         v.number("lr", self.lr, minimum=0, exclusive=True)

@@ -176,7 +176,8 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
         unit="epoch",
         disable=not config.train.progress,
     )
-    while state["epoch"] < config.train.epochs and state["stale"] < config.train.patience:
+    last_wins = config.train.select == "last"
+    while state["epoch"] < config.train.epochs and (last_wins or state["stale"] < config.train.patience):
         epoch = state["epoch"]
         rng = np.random.default_rng([config.seed, epoch])  # a resumed epoch draws what it would have
         torch.manual_seed(config.seed * 1000 + epoch)
@@ -194,8 +195,8 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
         state["history"].append(
             {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_balanced_accuracy": val["balanced_accuracy"]}
         )
-        if val["balanced_accuracy"] > state["best"]:
-            state["best"], state["stale"] = val["balanced_accuracy"], 0
+        if last_wins or val["balanced_accuracy"] > state["best"]:  # best.pt: the weights kept
+            state["best"], state["stale"] = max(val["balanced_accuracy"], state["best"]), 0
             torch.save(
                 {
                     "model": model.state_dict(),

@@ -12,7 +12,7 @@ import numpy as np
 
 from training.types import Annotation
 
-CALL_TYPES = ("whistle", "hf_pulsed", "upcall", "pulse_train", "sperm_clicks", "dolphin_whistles")
+CALL_TYPES = ("whistle", "hf_pulsed", "upcall", "pulse_train", "sperm_clicks", "dolphins")
 
 
 def _check_band(kind: str, high_hz: float, sample_rate: int) -> None:
@@ -106,15 +106,15 @@ def sperm_clicks(
     rng: np.random.Generator, sample_rate: int, *, duration_s: float | None = None
 ) -> tuple[np.ndarray, float, float]:
     """Sperm-whale-like usual clicks: broadband multipulse clicks (2-4 decaying pulses 2-6 ms
-    apart, energy about 2-20 kHz) every 0.5-1.3 s, or a creak (every 0.05-0.25 s) one time in
-    five; the train fills ``duration_s`` (default 2-5 s)."""
+    apart, energy about 2-20 kHz) every 0.5-1.3 s; the train fills ``duration_s`` (default
+    2-5 s).  No creaks (clicks every 0.05-0.25 s): beside the few real recordings they taught a
+    model that any fast click train, a dolphin's echolocation, is a sperm whale."""
     dur = duration_s or rng.uniform(2.0, 5.0)
     high = min(20000.0, 0.45 * sample_rate)
     _check_band("sperm_clicks", 2000.0, sample_rate)
     n = int(dur * sample_rate)
     x = np.zeros(n)
-    creak = rng.random() < 0.2
-    ici = rng.uniform(0.05, 0.25) if creak else rng.uniform(0.5, 1.3)
+    ici = rng.uniform(0.5, 1.3)
     fc = rng.uniform(0.35, 0.75) * high
     sigma = 1.0 / (2 * np.pi * 0.6 * fc / 2.355)  # a Gabor pulse of about 60 % relative bandwidth
     half = int(3 * sigma * sample_rate) + 1
@@ -148,16 +148,18 @@ _CONTOURS = {
 }
 
 
-def dolphin_whistles(
+def dolphins(
     rng: np.random.Generator, sample_rate: int, *, duration_s: float | None = None
 ) -> tuple[np.ndarray, float, float]:
-    """Delphinid whistles: one every 0.3-1.5 s (they may overlap, as a group's do), each 0.2-1.5 s
-    long with a fundamental swept over 2-12 kHz within 4-18 kHz in one of five contour shapes,
-    its second harmonic 6-15 dB down where it fits below the Nyquist frequency; the whistles
-    fill ``duration_s`` (default 2-5 s)."""
+    """A delphinid group: whistles, one every 0.3-1.5 s (they may overlap, as a group's do), each
+    0.2-1.5 s long with a fundamental swept over 2-12 kHz within 4-18 kHz in one of five contour
+    shapes, its second harmonic 6-15 dB down where it fits below the Nyquist frequency; and one
+    time in two an echolocation click train over part of it (single broadband clicks, peak
+    energy near the top of the band, every 20-150 ms: faster, higher and simpler than a sperm
+    whale's clicks, which a model must not take for them).  Fills ``duration_s`` (default 2-5 s)."""
     dur = duration_s or rng.uniform(2.0, 5.0)
     top = min(18000.0, 0.45 * sample_rate)
-    _check_band("dolphin_whistles", 4000.0 + 2000.0, sample_rate)
+    _check_band("dolphins", 4000.0 + 2000.0, sample_rate)
     n = int(dur * sample_rate)
     x = np.zeros(n)
     low_all, high_all = top, 0.0
@@ -182,7 +184,20 @@ def dolphin_whistles(
         low_all, high_all = min(low_all, float(contour.min())), max(high_all, float(contour.max()))
         t += rng.uniform(0.3, 1.5)
     if not np.any(x):
-        raise ValueError(f"dolphin_whistles: {dur:.2f} s holds no whistle")
+        raise ValueError(f"dolphins: {dur:.2f} s holds no whistle")
+    x /= np.max(np.abs(x))
+    if rng.random() < 0.5:
+        fc = rng.uniform(0.3, 0.4) * sample_rate
+        sigma = 1.0 / (2 * np.pi * 0.8 * fc / 2.355)  # about 80 % relative bandwidth
+        half = int(3 * sigma * sample_rate) + 1
+        tt = np.arange(-half, half + 1) / sample_rate
+        click = np.exp(-0.5 * (tt / sigma) ** 2) * np.cos(2 * np.pi * fc * tt)
+        t, stop = rng.uniform(0, dur / 2), rng.uniform(dur / 2, dur)
+        ici, level = rng.uniform(0.02, 0.15), rng.uniform(0.3, 1.0)
+        while (start := int(t * sample_rate)) + len(click) < min(n, int(stop * sample_rate)):
+            x[start : start + len(click)] += level * rng.uniform(0.7, 1.0) * click
+            t += ici * rng.uniform(0.95, 1.05)
+        high_all = max(high_all, min(fc * 1.4, 0.48 * sample_rate))
     return x / np.max(np.abs(x)), low_all, high_all
 
 
@@ -192,7 +207,7 @@ GENERATORS = {
     "upcall": upcall,
     "pulse_train": pulse_train,
     "sperm_clicks": sperm_clicks,
-    "dolphin_whistles": dolphin_whistles,
+    "dolphins": dolphins,
 }
 
 

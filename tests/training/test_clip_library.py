@@ -14,7 +14,7 @@ from tests.support.data import DEPLOYMENTS
 from training.datasets import band_limited, build_clips
 from training.folds import deal, summarise
 from training.sources import synthetic_clips
-from training.synth import band_power, dolphin_whistles, sperm_clicks
+from training.synth import band_power, dolphins, sperm_clicks
 
 
 def test_deal_puts_every_group_in_one_fold_and_spreads_each_class():
@@ -100,16 +100,26 @@ def test_a_label_is_not_rendered_below_its_band_limit_floor(tmp_path):
     assert [r.label for r in floored.refs].count("humpback") == 4  # a label not named: every rate
 
 
-def test_dolphin_whistles_are_several_tonal_sweeps_in_the_whistle_band():
+def test_dolphins_are_tonal_whistles_with_fast_click_trains_one_time_in_two():
     rng = np.random.default_rng(7)
-    x, low, high = dolphin_whistles(rng, 48000, duration_s=4.0)
-    assert 4000 <= low < high <= 18000
-    assert band_power(x, 48000, low, 2 * high) > 0.95 * band_power(x, 48000, 0, 24000)
-    # tonal: each 20-ms frame with a whistle has its power in a few bins, unlike noise
-    frames = x[: len(x) // 960 * 960].reshape(-1, 960)
-    loud = frames[np.sqrt(np.mean(frames**2, axis=1)) > 0.05]
-    spectra = np.abs(np.fft.rfft(loud * np.hanning(960), axis=1)) ** 2
-    top = np.sort(spectra, axis=1)[:, -6:].sum(axis=1) / spectra.sum(axis=1)
-    assert len(loud) > 0.3 * len(frames) and np.median(top) > 0.8
+    with_clicks = 0
+    for _ in range(8):
+        x, low, high = dolphins(rng, 48000, duration_s=4.0)
+        assert 4000 <= low < high <= 0.48 * 48000
+        assert band_power(x, 48000, 3500, 24000) > 0.95 * band_power(x, 48000, 0, 24000)
+        # tonal: the loud 20-ms frames mostly hold their power in a few bins, unlike noise or clicks
+        frames = x[: len(x) // 960 * 960].reshape(-1, 960)
+        loud = frames[np.sqrt(np.mean(frames**2, axis=1)) > 0.05]
+        spectra = np.abs(np.fft.rfft(loud * np.hanning(960), axis=1)) ** 2
+        top = np.sort(spectra, axis=1)[:, -6:].sum(axis=1) / spectra.sum(axis=1)
+        assert len(loud) > 0.3 * len(frames) and np.median(top) > 0.5
+        # echolocation clicks: power above the whistles' band, in short pulses under 150 ms apart
+        y = np.fft.irfft(np.where(np.fft.rfftfreq(len(x), 1 / 48000) > 19000, np.fft.rfft(x), 0), len(x))
+        peaks = np.flatnonzero(np.abs(y) > 0.5 * np.abs(y).max())
+        onsets = peaks[np.insert(np.diff(peaks) > 0.005 * 48000, 0, True)]
+        if np.abs(y).max() > 0.05:
+            with_clicks += 1
+            assert len(onsets) >= 5 and np.median(np.diff(onsets)) < 0.16 * 48000
+    assert 2 <= with_clicks <= 6
     with pytest.raises(ValueError, match="Nyquist"):
-        dolphin_whistles(rng, 8000)
+        dolphins(rng, 8000)

@@ -145,3 +145,17 @@ def test_dataset_cache_is_rebuilt_when_the_data_section_changes(tmp_path):
     bigger = {"synthetic": {**small["synthetic"], "recordings": 4}}
     second = build_dataset(load_config(write_config(tmp_path, data=bigger)), run)
     assert len(set(second.groups)) == 2 * len(set(first.groups))  # not the stale cache
+
+
+@pytest.mark.slow
+def test_select_last_keeps_the_last_epochs_weights_and_never_stops_early(tmp_path):
+    config = write_config(tmp_path, train={**CONFIG["train"], "epochs": 4, "patience": 1, "select": "last"})
+    train(load_config(config))
+    run = tmp_path / "run"
+    history = json.loads((run / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]  # patience 1 would have stopped a best run
+    kept = torch.load(run / "best.pt", weights_only=False)["model"]
+    last = torch.load(run / "last.pt", weights_only=False)["model"]
+    assert kept.keys() == last.keys() and all(torch.equal(kept[k], last[k]) for k in kept)
+    with pytest.raises(TrainConfigError, match="select='first' must be best or last"):
+        load_config(write_config(tmp_path / "bad", train={**CONFIG["train"], "select": "first"}))
