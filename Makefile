@@ -85,15 +85,16 @@ bench: install
 MODELS := narw-upcall multispecies beluga-demo
 # narw-upcall: this host's fused AVX2 kernels deviate 0.0175 from the reference arithmetic at
 # most (over 8,498 windows, agreement 1.000), past the default 0.015 limit (0.03 / margin 2);
-# its selftest tolerance is 0.036 so the margin stays 2 (benchmarks/RESULTS.md). multispecies: its
-# windows sit near ties between classes (argmax agreement 0.971 on 276 held-out windows, AVX2
-# deviation 0.0189); what it is used for, the ranked answer per recording, agrees (RESULTS)
+# its selftest tolerance is 0.036 so the margin stays 2 (benchmarks/RESULTS.md). multispecies: this
+# host's AVX2 kernels deviate 0.0226 from the reference arithmetic (argmax agreement 0.990 ONNX,
+# 0.985 TFLite on 200 validation windows); what it is used for, the ranked answer per recording,
+# agrees (benchmarks/bench_ranking_int8.py, RESULTS)
 models: install
 	@for name in $(MODELS); do \
 		echo "== $$name"; \
 		$(BIN)/edge-train training/recipes/$$name.yaml -o runs/$$name $(if $(RESTART),--restart) || exit 1; \
 		case $$name in narw-upcall) opts="--golden-tolerance 0.036";; \
-			multispecies) opts="--golden-tolerance 0.04 --min-agreement 0.96";; *) opts="";; esac; \
+			multispecies) opts="--golden-tolerance 0.05 --min-agreement 0.98";; *) opts="";; esac; \
 		$(BIN)/edge-convert runs/$$name -o models/$$name --force $$opts || exit 1; \
 	done
 

@@ -37,8 +37,13 @@ def run_recipe(config: TrainConfig, *, resume: bool = True) -> dict:
 
         result = group_folds(config, run, ev.k, resume=resume)
         metrics = train(config, resume=resume)
+        kept = (
+            f"the last of {config.train.epochs} epochs kept"
+            if config.train.select == "last"
+            else "its validation split choosing the epoch"
+        )
         result["shipped_model"] = (
-            "trained on the groups of its train split, its validation split choosing the epoch; its windows: "
+            f"trained on the groups of its train split, {kept}; its windows: "
             f"balanced accuracy {metrics['windows']['balanced_accuracy']:.3f} on its {metrics['split']} part"
         )
     elif ev.kind == "loro":
