@@ -21,6 +21,10 @@ class AugmentSettings:
     snr_db: tuple[float, float] = (0.0, 20.0)  # window level over the background, dB
     gain_db: float = 6.0  # +- uniform
     shift_frames: int = 4  # +- circular time shift
+    # +- frequency shift in feature bins, the edge bin repeated into the gap (not circular: the
+    # top of the band must not wrap into its bottom): calls a few tens of hertz higher or lower
+    # than the training days' (0: off, and no random draw, so recipes without it are unchanged)
+    shift_bins: int = 0
     time_masks: int = 1
     time_mask_frames: int = 4
     freq_masks: int = 1
@@ -35,7 +39,7 @@ class AugmentSettings:
         )
         object.__setattr__(self, "snr_db", tuple(float(s) for s in self.snr_db))
         v.number("gain_db", self.gain_db, minimum=0)
-        for name in ("shift_frames", "time_masks", "time_mask_frames", "freq_masks", "freq_mask_bins"):
+        for name in ("shift_frames", "shift_bins", "time_masks", "time_mask_frames", "freq_masks", "freq_mask_bins"):
             v.integer(name, getattr(self, name), minimum=0)
 
 
@@ -52,6 +56,8 @@ def augment(
         out += np.float32(rng.uniform(-settings.gain_db, settings.gain_db))
     if settings.shift_frames:
         out = np.roll(out, int(rng.integers(-settings.shift_frames, settings.shift_frames + 1)), axis=0)
+    if settings.shift_bins:
+        out = shift_bins(out, int(rng.integers(-settings.shift_bins, settings.shift_bins + 1)))
     fill = np.float32(np.median(out))
     for _ in range(settings.time_masks):
         w = int(rng.integers(0, settings.time_mask_frames + 1))
@@ -62,6 +68,16 @@ def augment(
         f0 = int(rng.integers(0, max(1, out.shape[1] - w)))
         out[:, f0 : f0 + w] = fill
     return out
+
+
+def shift_bins(x: np.ndarray, k: int) -> np.ndarray:
+    """Window ``x`` ``(n_frames, n_features)`` moved ``k`` feature bins up (``k`` < 0: down),
+    the edge bin repeated into the bins left empty."""
+    if k == 0:
+        return x
+    if k > 0:
+        return np.concatenate((np.repeat(x[:, :1], k, axis=1), x[:, :-k]), axis=1)
+    return np.concatenate((x[:, -k:], np.repeat(x[:, -1:], -k, axis=1)), axis=1)
 
 
 def balanced_indices(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

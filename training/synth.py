@@ -12,7 +12,7 @@ import numpy as np
 
 from training.types import Annotation
 
-CALL_TYPES = ("whistle", "hf_pulsed", "upcall", "pulse_train", "sperm_clicks", "dolphins")
+CALL_TYPES = ("whistle", "hf_pulsed", "upcall", "pulse_train", "sperm_clicks", "dolphins", "minke")
 
 
 def _check_band(kind: str, high_hz: float, sample_rate: int) -> None:
@@ -201,6 +201,55 @@ def dolphins(
     return x / np.max(np.abs(x)), low_all, high_all
 
 
+def minke(
+    rng: np.random.Generator, sample_rate: int, *, duration_s: float | None = None
+) -> tuple[np.ndarray, float, float]:
+    """Minke-whale-like calls, one of the two best described, fills ``duration_s`` (default
+    2-5 s).  One time in two a boing (North Pacific): a 1.3-1.5 kHz tone pulsed 90-120 times a
+    second (sidebands every pulse rate), 1.5-3.5 s long, drifting a few tens of hertz, after a
+    short precursor tone 50-150 Hz lower; else a pulse train (North Atlantic): 40-100 ms pulses
+    sweeping down from 150-400 Hz to 50-120 Hz, each with a sharp onset whose energy reaches about
+    1 kHz, every 0.3-0.8 s, the interval speeding up or slowing down along the train."""
+    dur = duration_s or rng.uniform(2.0, 5.0)
+    n = int(dur * sample_rate)
+    x = np.zeros(n)
+    if rng.random() < 0.5:
+        fc, rate = rng.uniform(1300.0, 1500.0), rng.uniform(90.0, 120.0)
+        _check_band("minke", fc + 4 * rate, sample_rate)
+        start = rng.uniform(0.0, max(0.0, dur - 1.5) / 2)
+        length = min(rng.uniform(1.5, 3.5), dur - start)
+        m = int(length * sample_rate)
+        t = np.arange(m) / sample_rate
+        contour = fc + rng.uniform(-30, 30) * t / max(length, 1e-9)
+        am = (0.5 + 0.5 * np.cos(2 * np.pi * rate * t)) ** rng.uniform(1.0, 3.0)
+        call = am * np.sin(2 * np.pi * np.cumsum(contour) / sample_rate) * np.hanning(m) ** 0.25
+        pre = int(rng.uniform(0.05, 0.2) * sample_rate)
+        a = int(start * sample_rate)
+        if a >= pre:  # the precursor just before the boing
+            tp = np.arange(pre) / sample_rate
+            x[a - pre : a] += 0.7 * np.sin(2 * np.pi * (fc - rng.uniform(50, 150)) * tp) * np.hanning(pre)
+        x[a : a + m] += call
+        low, high = fc - 4 * rate, fc + 4 * rate
+    else:
+        _check_band("minke", 1000.0, sample_rate)
+        f_hi, f_lo = rng.uniform(150.0, 400.0), rng.uniform(50.0, 120.0)
+        ici, drift = rng.uniform(0.3, 0.8), rng.uniform(-0.3, 0.3)  # relative change over the train
+        t = rng.uniform(0.0, ici)
+        while (a := int(t * sample_rate)) < n:
+            m = min(int(rng.uniform(0.04, 0.1) * sample_rate), n - a)
+            tp = np.arange(m) / sample_rate
+            sweep = f_hi + (f_lo - f_hi) * tp / (m / sample_rate)
+            pulse = np.sin(2 * np.pi * np.cumsum(sweep) / sample_rate) * np.exp(-tp / (m / sample_rate / 3))
+            sigma = rng.uniform(0.0003, 0.0005)  # a sharp start: a Gaussian thump, energy to about 1 kHz
+            pulse += 1.5 * np.exp(-0.5 * ((tp - 3 * sigma) / sigma) ** 2)
+            x[a : a + m] += rng.uniform(0.6, 1.0) * pulse
+            t += ici * (1 + drift * t / dur)
+        low, high = 50.0, 1000.0
+    if not np.any(x):
+        raise ValueError(f"minke: {dur:.2f} s holds no call")
+    return x / np.max(np.abs(x)), float(low), float(high)
+
+
 GENERATORS = {
     "whistle": whistle,
     "hf_pulsed": hf_pulsed,
@@ -208,6 +257,7 @@ GENERATORS = {
     "pulse_train": pulse_train,
     "sperm_clicks": sperm_clicks,
     "dolphins": dolphins,
+    "minke": minke,
 }
 
 

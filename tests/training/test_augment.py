@@ -47,3 +47,32 @@ def test_settings_validated():
         AugmentSettings(background_p=2)
     with pytest.raises(ConfigError, match="snr_db"):
         AugmentSettings(snr_db=(10, 0))
+
+
+def test_frequency_shift_moves_the_call_and_repeats_the_edge_bin():
+    from training.augment import shift_bins
+
+    x = np.zeros((4, 8), np.float32)
+    x[:, 3] = 10.0  # a tone in bin 3
+    x[:, 0], x[:, 7] = 1.0, 2.0
+    up, down = shift_bins(x, 2), shift_bins(x, -2)
+    assert np.flatnonzero(up[0] == 10.0).tolist() == [5] and np.flatnonzero(down[0] == 10.0).tolist() == [1]
+    assert up[0, :3].tolist() == [1.0, 1.0, 1.0] and down[0, -3:].tolist() == [2.0, 2.0, 2.0]  # not wrapped
+    assert shift_bins(x, 0) is x
+
+
+def test_no_frequency_shift_draws_nothing_so_older_recipes_augment_as_before():
+    x = np.random.default_rng(0).normal(size=(10, 6)).astype(np.float32)
+    off = AugmentSettings(shift_bins=0)
+    a = augment(x, np.random.default_rng(3), off)
+    b = augment(x, np.random.default_rng(3), AugmentSettings())
+    assert np.array_equal(a, b)
+    shifted = [
+        augment(
+            x,
+            np.random.default_rng(s),
+            AugmentSettings(shift_bins=2, gain_db=0, shift_frames=0, time_masks=0, freq_masks=0),
+        )
+        for s in range(20)
+    ]
+    assert any(not np.array_equal(s, x) for s in shifted)

@@ -14,7 +14,7 @@ from tests.support.data import DEPLOYMENTS
 from training.datasets import band_limited, build_clips
 from training.folds import deal, summarise
 from training.sources import synthetic_clips
-from training.synth import band_power, dolphins, sperm_clicks
+from training.synth import band_power, dolphins, minke, sperm_clicks
 
 
 def test_deal_puts_every_group_in_one_fold_and_spreads_each_class():
@@ -123,3 +123,27 @@ def test_dolphins_are_tonal_whistles_with_fast_click_trains_one_time_in_two():
     assert 2 <= with_clicks <= 6
     with pytest.raises(ValueError, match="Nyquist"):
         dolphins(rng, 8000)
+
+
+def test_minke_calls_are_pulsed_boings_near_1_4_khz_or_low_pulse_trains():
+    rng = np.random.default_rng(5)
+    kinds = []
+    for _ in range(8):
+        x, low, high = minke(rng, 44100, duration_s=5.0)
+        spectrum = np.abs(np.fft.rfft(x)) ** 2
+        freqs = np.fft.rfftfreq(len(x), 1 / 44100)
+        if low > 500:  # a boing: a tone at 1.3-1.5 kHz with sidebands one pulse rate (90-120 Hz) apart
+            kinds.append("boing")
+            peak = freqs[np.argmax(spectrum)]
+            assert 1250 <= peak <= 1550 and low < peak < high
+            side = spectrum[(freqs > peak + 80) & (freqs < peak + 130)].max()
+            gap = spectrum[(freqs > peak + 20) & (freqs < peak + 60)].mean()
+            assert side > 10 * gap
+        else:  # a pulse train: low-frequency pulses 0.3-0.8 s apart (drifting by up to 30 %)
+            kinds.append("train")
+            assert spectrum[freqs < 1000].sum() > 0.9 * spectrum.sum()
+            env = np.convolve(np.abs(x), np.ones(441) / 441, mode="same")
+            onsets = np.flatnonzero((env[1:] > 0.2 * env.max()) & (env[:-1] <= 0.2 * env.max()))
+            gaps = np.diff(onsets) / 44100
+            assert len(onsets) >= 4 and 0.2 <= np.median(gaps) <= 1.05
+    assert set(kinds) == {"boing", "train"}
