@@ -239,6 +239,9 @@ def test_a_low_rate_recording_is_heard_only_in_the_band_it_holds(click_deploymen
     sf.write(tmp_path / "low.wav", (0.01 * rng.standard_normal(2000 * 60)).astype(np.float32), 2000)
     res = process_recording(tmp_path / "low.wav", config, None, keep_clicks=True)
     assert res.clicks == [] and not [r for r in res.rois if r.clicks]
+    assert heard_top(config.clicks, 44100, 2000) is None
+    with pytest.raises(ValueError, match="lies above what a recording at 2000 Hz holds"):
+        ImpulseDetector(config.clicks, 44100, level_db=170.0, hop=1024, source_rate=2000)
     # 8 kHz: heard up to the resampler's pass band, 91 % of 4 kHz; clicks at 3 kHz are found there
     assert heard_top(config.clicks, 44100, 8000) == pytest.approx(0.91 * 4000)
     assert heard_top(config.clicks, 44100, None) == pytest.approx(0.9 * 22050)
