@@ -354,6 +354,8 @@ class TrainConfig:
         v.require(isinstance(self.negative, str) and self.negative, f"negative={self.negative!r} must be a class name")
         v.number("window_s", self.window_s, minimum=0, exclusive=True)
         v.integer("seed", self.seed, minimum=0)
+        unknown = sorted(set(self.data.band_limit_floor) - set(self.classes))
+        v.require(not unknown, f"data: band_limit_floor names {unknown}, not among classes {list(self.classes)}")
 
     def path(self, value: str | None) -> Path | None:
         if value is None:

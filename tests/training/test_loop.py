@@ -159,3 +159,12 @@ def test_select_last_keeps_the_last_epochs_weights_and_never_stops_early(tmp_pat
     assert kept.keys() == last.keys() and all(torch.equal(kept[k], last[k]) for k in kept)
     with pytest.raises(TrainConfigError, match="select='first' must be best or last"):
         load_config(write_config(tmp_path / "bad", train={**CONFIG["train"], "select": "first"}))
+
+
+def test_a_band_limit_floor_for_a_label_that_is_no_class_is_refused(tmp_path):
+    data = {**CONFIG["data"], "band_limit_floor": {"dolphn": 16000}}
+    with pytest.raises(TrainConfigError, match=r"band_limit_floor names \['dolphn'\], not among classes"):
+        load_config(write_config(tmp_path, data=data))
+    data["band_limit_floor"] = {"upcall": "16k"}
+    with pytest.raises(TrainConfigError, match="band_limit_floor=.* must map labels to sample rates"):
+        load_config(write_config(tmp_path, data=data))
