@@ -81,7 +81,7 @@ bench: install
 # The three shipped models, trained from their recipes (training/recipes/) into runs/<name>/ with
 # their held-out evaluation (evaluation.json), then converted into the INT8 bundles in models/
 # (edge-convert: written only if they pass the accuracy gate); needs ../shared/data/real.  An interrupted run
-# resumes; `make models RESTART=1` trains from scratch.  About 12.5 min on 2 cores (README).
+# resumes; `make models RESTART=1` trains from scratch (times on 2 cores: docs/tutorials/train.md).
 MODELS := narw-upcall multispecies beluga-demo
 # narw-upcall: this host's fused AVX2 kernels deviate 0.0175 from the reference arithmetic at
 # most (over 8,498 windows, agreement 1.000), past the default 0.015 limit (0.03 / margin 2);
