@@ -170,12 +170,16 @@ def real_background() -> list[tuple[np.ndarray, int]]:
 
 
 def real_clicks() -> list[dict]:
-    """Per SanctSound clip with real clicks (dolphins, sperm and killer whales), at the default
-    threshold with ``fmin`` 2 kHz and ``min_separation_s`` 0.02 as multispecies.yaml sets them:
-    clicks found and click trains (no truth: whether the trains hold, not which count is right)."""
+    """Per SanctSound clip with real clicks (dolphins, sperm and killer whales), with the clicks
+    section of multispecies.yaml: clicks found and click trains (no truth: whether the trains
+    hold, not which count is right)."""
+    from edge.config import load_deployment
+
+    settings = load_deployment(ROOT / "firmware-config" / "deployments" / "multispecies.yaml").clicks
+    assert settings is not None
     out = []
     for name, x, rate in _clips(("dolphin", "sperm", "killer")):
-        detector = ImpulseDetector(ClickSettings(fmin=2000, min_separation_s=0.02), rate, level_db=170.0, hop=512)
+        detector = ImpulseDetector(settings, rate, level_db=170.0, hop=512)
         empty = SpectralFrames(np.zeros((0, 3), np.float32), 0)
         trains = detector.push(empty, AudioBlock(x, 0)) + detector.flush()
         out.append({"clip": name, "clicks": detector.n_clicks, "trains": len(trains)})

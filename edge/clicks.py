@@ -72,6 +72,10 @@ class ClickSettings:
         v.integer("train_min_clicks", self.train_min_clicks, minimum=1, maximum=1000, why="clicks held per train")
         v.number("train_max_s", self.train_max_s, minimum=0, exclusive=True, maximum=3600, why="clicks held per train")
 
+    def top_hz(self, rate: int) -> float:
+        """The band's top at analysis ``rate``: ``fmax``, else 90 % of the Nyquist frequency."""
+        return self.fmax if self.fmax is not None else 0.9 * rate / 2
+
 
 @dataclass(frozen=True)
 class Click:
@@ -109,7 +113,7 @@ class ImpulseDetector:
         from scipy.signal import butter, sosfilt  # once per stream
 
         nyquist = rate / 2
-        fmax = settings.fmax if settings.fmax is not None else 0.9 * nyquist
+        fmax = settings.top_hz(rate)
         if not settings.fmin < fmax < nyquist:
             raise ValueError(
                 f"clicks band {settings.fmin:g}-{fmax:g} Hz does not fit below the Nyquist frequency "
@@ -331,7 +335,7 @@ def heard_top(settings: ClickSettings, rate: int, source_rate: int | None) -> fl
     when that leaves less than a quarter octave above ``fmin``.  Above a low-rate recording's
     Nyquist frequency the resampled stream holds only the filter's residue, whose floor is so
     low that its fluctuations pass any threshold: thousands of clicks an hour that no sound made."""
-    fmax = settings.fmax if settings.fmax is not None else 0.9 * rate / 2
+    fmax = settings.top_hz(rate)
     if source_rate is not None and source_rate < rate:
         fmax = min(fmax, PASS_BAND * source_rate / 2)
     return fmax if fmax > settings.fmin * 2**0.25 else None

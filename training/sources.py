@@ -331,7 +331,7 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
             seed=config.seed,
             max_windows_per_clip=d.max_windows_per_clip,
             band_limits=tuple(d.band_limits),
-            band_limit_floor={str(k): int(r) for k, r in d.band_limit_floor.items()},
+            band_limit_floor=d.band_limit_floor,
             work=run_dir / "band_limited",
         )
     else:

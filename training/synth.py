@@ -20,6 +20,13 @@ def _check_band(kind: str, high_hz: float, sample_rate: int) -> None:
         raise ValueError(f"{kind} reaches {high_hz:.0f} Hz, above the Nyquist frequency of sample_rate={sample_rate}")
 
 
+def _gabor(fc: float, sigma: float, sample_rate: int) -> np.ndarray:
+    """A Gabor click: a ``fc`` cosine under a Gaussian envelope of ``sigma`` seconds, +-3 sigma long."""
+    half = int(3 * sigma * sample_rate) + 1
+    tt = np.arange(-half, half + 1) / sample_rate
+    return np.exp(-0.5 * (tt / sigma) ** 2) * np.cos(2 * np.pi * fc * tt)
+
+
 def whistle(
     rng: np.random.Generator,
     sample_rate: int,
@@ -59,10 +66,7 @@ def hf_pulsed(
     _check_band("hf_pulsed", fc + bw, sample_rate)
     n = int(dur * sample_rate)
     x = np.zeros(n)
-    sigma = 1.0 / (2 * np.pi * bw / 2.355)  # Gaussian envelope whose spectrum has FWHM ~ bw
-    half = int(3 * sigma * sample_rate) + 1
-    tt = np.arange(-half, half + 1) / sample_rate
-    click = np.exp(-0.5 * (tt / sigma) ** 2) * np.cos(2 * np.pi * fc * tt)
+    click = _gabor(fc, 1.0 / (2 * np.pi * bw / 2.355), sample_rate)  # its spectrum's FWHM ~ bw
     period = int(sample_rate / rng.uniform(100, 600))
     for start in range(0, n - len(click), max(period, 1)):
         x[start : start + len(click)] += click
@@ -116,10 +120,7 @@ def sperm_clicks(
     x = np.zeros(n)
     ici = rng.uniform(0.5, 1.3)
     fc = rng.uniform(0.35, 0.75) * high
-    sigma = 1.0 / (2 * np.pi * 0.6 * fc / 2.355)  # a Gabor pulse of about 60 % relative bandwidth
-    half = int(3 * sigma * sample_rate) + 1
-    tt = np.arange(-half, half + 1) / sample_rate
-    pulse = np.exp(-0.5 * (tt / sigma) ** 2) * np.cos(2 * np.pi * fc * tt)
+    pulse = _gabor(fc, 1.0 / (2 * np.pi * 0.6 * fc / 2.355), sample_rate)  # about 60 % relative bandwidth
     ipi = int(rng.uniform(0.002, 0.006) * sample_rate)
     pulses = int(rng.integers(2, 5))
     t = rng.uniform(0, ici)
@@ -188,10 +189,7 @@ def dolphins(
     x /= np.max(np.abs(x))
     if rng.random() < 0.5:
         fc = rng.uniform(0.3, 0.4) * sample_rate
-        sigma = 1.0 / (2 * np.pi * 0.8 * fc / 2.355)  # about 80 % relative bandwidth
-        half = int(3 * sigma * sample_rate) + 1
-        tt = np.arange(-half, half + 1) / sample_rate
-        click = np.exp(-0.5 * (tt / sigma) ** 2) * np.cos(2 * np.pi * fc * tt)
+        click = _gabor(fc, 1.0 / (2 * np.pi * 0.8 * fc / 2.355), sample_rate)  # about 80 % relative bandwidth
         t, stop = rng.uniform(0, dur / 2), rng.uniform(dur / 2, dur)
         ici, level = rng.uniform(0.02, 0.15), rng.uniform(0.3, 1.0)
         while (start := int(t * sample_rate)) + len(click) < min(n, int(stop * sample_rate)):
