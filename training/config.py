@@ -110,6 +110,11 @@ class DataSettings:
     # "background" (only recordings with no annotation at all: an annotated day's unlabelled
     # candidates hold the calls its annotators missed, and a negative label would teach them away)
     hard_negatives: bool | str = True
+    # an annotated recording's unlabelled candidates that a teacher model (a training run folder
+    # whose data holds no annotated recording of this recipe, e.g. synthetic calls in other
+    # sites' background) scores as a call (>= ``above``) are left out of the hard negatives:
+    # {teacher: RUN_FOLDER, above: 0.5}.  They are most likely calls the annotators missed.
+    vet_hard_negatives: dict | None = None
     roi_positives: int = 0  # windows centred on each ROI that holds a call (the crop inference takes)
     roi_jitter_s: float = 0.1
     groups: dict = field(default_factory=dict)  # file name -> site/deployment: split unit (default: the file)
@@ -180,6 +185,14 @@ class DataSettings:
         )
         v.integer("roi_positives", self.roi_positives, minimum=0)
         v.number("roi_jitter_s", self.roi_jitter_s, minimum=0)
+        vet = self.vet_hard_negatives
+        if vet is not None:
+            v.require(
+                isinstance(vet, dict) and set(vet) <= {"teacher", "above"} and isinstance(vet.get("teacher"), str),
+                f"vet_hard_negatives={vet!r} must be {{teacher: RUN_FOLDER, above: SCORE}}",
+            )
+            v.number("vet_hard_negatives.above", vet.get("above", 0.5), minimum=0, maximum=1, exclusive=True)
+            v.require(self.hard_negatives is True, "vet_hard_negatives: needs hard_negatives: true (it vets them)")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ loading a cache built with another spec fails.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -160,10 +160,15 @@ def build_annotated(
     groups: Mapping[str, str] | None = None,
     roi_positives: int = 0,
     roi_jitter_s: float = 0.1,
+    vet: Callable[[np.ndarray], np.ndarray] | None = None,
+    vet_above: float = 0.5,
 ) -> Dataset:
     """Dataset from recordings (path -> its annotations; background files map to ``[]``).
 
-    ``classes`` must list :data:`NEGATIVE` (``"noise"``) first when negatives are wanted."""
+    ``classes`` must list :data:`NEGATIVE` (``"noise"``) first when negatives are wanted.
+    ``vet`` (raw windows -> probability of a call) leaves out the hard negatives of annotated
+    recordings it scores >= ``vet_above``: unlabelled candidates of an annotated day that look
+    like calls are more likely missed calls than noise."""
     rng = np.random.default_rng(seed)
     xs, labels, refs, spec = [], [], [], None
     for path, anns in recordings.items():
@@ -183,10 +188,22 @@ def build_annotated(
             roi_positives=roi_positives,
             roi_jitter_s=roi_jitter_s,
         )
+        if vet is not None and anns:
+            a, b, c = _vetted(a, b, c, vet, vet_above)
         xs += a
         labels += b
         refs += c
     return _assemble(xs, labels, refs, classes, spec)
+
+
+def _vetted(xs, labels, refs, vet, above):
+    hard = [i for i, r in enumerate(refs) if r.kind == "hard_negative"]
+    if not hard:
+        return xs, labels, refs
+    p = vet(np.stack([xs[i] for i in hard]))
+    drop = {i for i, score in zip(hard, p) if score >= above}
+    keep = [i for i in range(len(refs)) if i not in drop]
+    return [xs[i] for i in keep], [labels[i] for i in keep], [refs[i] for i in keep]
 
 
 def _assemble(xs, labels, refs, classes, spec) -> Dataset:

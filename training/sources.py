@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,10 @@ import soundfile as sf
 from edge._hashing import stable_hash
 from edge.audio import discover, probe
 from edge.calibration import HydrophoneTable
-from edge.config import load_deployment
+from edge.config import DeploymentConfig, load_deployment
 from training.annotations import is_reviewed_table, raven_recording, read_csv, read_raven, read_reviewed
 from training.config import SyntheticSettings, TrainConfig
-from training.datasets import Dataset, build_annotated, build_clips, clip_entries
+from training.datasets import NEGATIVE, Dataset, build_annotated, build_clips, clip_entries
 from training.synth import GENERATORS, coloured_noise, mix, synth_recording
 from training.types import Annotation, AnnotationError, TrainConfigError
 
@@ -297,6 +298,21 @@ def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Anno
     return recordings
 
 
+def _teacher(config: TrainConfig, deployment: DeploymentConfig) -> Callable[[np.ndarray], np.ndarray]:
+    """Raw windows -> probability of any call, by ``data.vet_hard_negatives.teacher``'s model."""
+    from training.loop import load_model, predict
+
+    run = config.path((config.data.vet_hard_negatives or {})["teacher"])
+    if not (run / "best.pt").is_file():
+        raise TrainConfigError(f"{config.source}: data: vet_hard_negatives: {run} holds no trained model (best.pt)")
+    model, ckpt = load_model(run)
+    if list(ckpt["classes"])[0] != NEGATIVE or ckpt["model_settings"]["head"] != "single":
+        raise TrainConfigError(f"{run}: a teacher must be a single-output model whose first class is {NEGATIVE!r}")
+    if deployment.spec_for(ckpt["spec"]["sample_rate"]).hash != ckpt["spec_hash"]:
+        raise TrainConfigError(f"{run}: the teacher's frontend spec differs from this recipe's deployment")
+    return lambda x: 1.0 - predict(model, x)[:, 0]
+
+
 def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
     """The dataset the config describes, from ``run_dir/dataset.npz`` when cached with the
     same frontend spec."""
@@ -351,6 +367,8 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
             hard_negatives=d.hard_negatives,
             roi_positives=d.roi_positives,
             roi_jitter_s=d.roi_jitter_s,
+            vet=_teacher(config, deployment) if d.vet_hard_negatives else None,
+            vet_above=float((d.vet_hard_negatives or {}).get("above", 0.5)),
         )
     ds.key = key
     ds.save(cache)

@@ -89,6 +89,37 @@ def test_hard_negatives_are_detector_candidates_off_the_annotations(narw, write_
     assert all(r.label == "noise" for r in hard)
 
 
+def test_vetting_leaves_out_the_unlabelled_calls_of_annotated_recordings_only(narw, write_audio, rng):
+    x, anns = synth_recording(rng, sample_rate=RATE, duration_s=120, calls={"upcall": 6}, snr_db=(15, 20))
+    day = str(write_audio("day.wav", x, RATE, subtype="FLOAT"))
+    bg = str(write_audio("bg.wav", x, RATE, subtype="FLOAT"))  # the same sound, but a background file
+    missed = anns[1::2]  # the annotator labelled every other call
+    kw = dict(window_s=2.0, classes=("noise", "upcall"), seed=0, negatives_per_recording=0)
+    plain = build_annotated({day: anns[::2], bg: []}, narw, **kw)
+
+    def on_missed(ref):
+        return any(ref.offset_s < a.end_s and a.start_s < ref.offset_s + 2.0 for a in missed)
+
+    # a stand-in teacher that knows which windows hold a missed call
+    truth = {w.tobytes(): float(on_missed(r)) for w, r in zip(plain.x, plain.refs) if r.source == day}
+    asked = []
+
+    def teacher(windows):
+        asked.append(len(windows))
+        return np.array([truth[w.tobytes()] for w in windows])
+
+    vetted = build_annotated({day: anns[::2], bg: []}, narw, vet=teacher, vet_above=0.5, **kw)
+    hard = {(r.source, r.offset_s) for r in plain.refs if r.kind == "hard_negative"}
+    kept = {(r.source, r.offset_s) for r in vetted.refs if r.kind == "hard_negative"}
+    on_day = [r for r in plain.refs if r.kind == "hard_negative" and r.source == day]
+    assert sum(map(on_missed, on_day)) >= 2 and not all(map(on_missed, on_day))
+    assert kept == hard - {(r.source, r.offset_s) for r in on_day if on_missed(r)}
+    assert {s for s, _ in hard - kept} == {day}  # the background file's candidates are never vetted
+    assert asked == [len(on_day)]  # one call of the teacher per annotated recording, hard negatives only
+    others = [(r.source, r.offset_s, r.kind) for r in plain.refs if r.kind != "hard_negative"]
+    assert [(r.source, r.offset_s, r.kind) for r in vetted.refs if r.kind != "hard_negative"] == others
+
+
 def test_cache_roundtrip_and_spec_check(narw, recording, tmp_path):
     path, anns = recording
     ds = build_annotated({path: anns}, narw, window_s=1.0, classes=("noise", "upcall"), hard_negatives=False)

@@ -102,6 +102,18 @@ def test_hard_negatives_from_background_only(narw, write_audio, rng):
     assert ("day.wav", "hard_negative") in kinds[True]  # the unannotated calls, taught as noise
     assert ("day.wav", "hard_negative") not in kinds["background"]
     assert ("bg.wav", "hard_negative") in kinds["background"]
+    cfg = Path(write_audio("x.wav", x, 2000)).parent / "cfg"
+    for vet, message in [
+        ({"teacher": "t", "above": 1.5}, "above=1.5 must be <= 1"),
+        ({"teacher": "t", "by": 1}, "must be {teacher: RUN_FOLDER, above: SCORE}"),
+        ({"above": 0.5}, "must be {teacher: RUN_FOLDER, above: SCORE}"),
+    ]:
+        with pytest.raises(TrainConfigError, match=message):
+            load_config(write(cfg, data={**CONFIG["data"], "vet_hard_negatives": vet}))
+    with pytest.raises(TrainConfigError, match="vet_hard_negatives: needs hard_negatives: true"):
+        load_config(
+            write(cfg, data={**CONFIG["data"], "hard_negatives": False, "vet_hard_negatives": {"teacher": "t"}})
+        )
     with pytest.raises(TrainConfigError, match="hard_negatives='some' must be true, false or background"):
         load_config(
             write(Path(write_audio("x.wav", x, 2000)).parent / "cfg", data={**CONFIG["data"], "hard_negatives": "some"})
@@ -373,3 +385,33 @@ def test_more_sources_add_another_day_and_synthetic_calls(tmp_path, rng):
         config_recordings(load_config(write(tmp_path, data=data)), tmp_path / "run2")
     with pytest.raises(TrainConfigError, match=r"train.yaml: data: more\[0\]="):
         load_config(write(tmp_path, data={**data, "more": [{"annotations": "x.csv", "colour": "red"}]}))
+
+
+def test_a_teacher_run_vets_the_hard_negatives_of_annotated_days(tmp_path, rng):
+    """data.vet_hard_negatives: a trained run scores an annotated day's unlabelled candidates;
+    those at or over ``above`` leave the dataset, a background file's all stay.  A folder
+    holding no trained model is refused by name."""
+    from training.loop import train
+    from training.sources import build_dataset
+
+    teacher = load_config(write(tmp_path / "teacher", train={**TINY, "epochs": 1}))
+    train(teacher)
+    x, anns = synth_recording(rng, sample_rate=2000, duration_s=60, calls={"upcall": 6}, snr_db=(12, 15), name="d.wav")
+    sf.write(tmp_path / "d.wav", x, 2000, subtype="FLOAT")
+    sf.write(tmp_path / "bg.wav", upcall_noise(rng), 2000, subtype="FLOAT")
+    (tmp_path / "truth.csv").write_text(
+        "filename,start,end,label\n" + "".join(f"{a.file},{a.start_s},{a.end_s},up\n" for a in anns[:3])
+    )
+    data = {"annotations": "truth.csv", "labels": {"up": "upcall"}, "background": ["bg.wav"]}
+
+    def hard(vet, out):
+        config = load_config(write(tmp_path, data={**data, **({"vet_hard_negatives": vet} if vet else {})}))
+        ds = build_dataset(config, tmp_path / out)
+        return sorted(Path(r.source).name for r in ds.refs if r.kind == "hard_negative")
+
+    every = hard(None, "plain")
+    assert "d.wav" in every and "bg.wav" in every
+    # any score passes a threshold this low: the day's candidates all go, the background's stay
+    assert hard({"teacher": "teacher/run", "above": 1e-9}, "vetted") == [n for n in every if n == "bg.wav"]
+    with pytest.raises(TrainConfigError, match="holds no trained model"):
+        hard({"teacher": "nowhere"}, "none")
