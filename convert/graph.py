@@ -23,17 +23,33 @@ class Exported(nn.Module):
         self.model = model.eval()
         self.multi = model.settings.head == "multi_output"
         self.names = list(model.heads) if self.multi else ["logits"]
+        self.head: nn.Linear | None = None
+        if model.settings.members > 1:
+            # the members' mean logits as one linear layer over their pooled features side by
+            # side (weights / K, mean bias): the same numbers, and no float add of logits, which
+            # the TFLite converter leaves unquantised
+            heads = [m.head for m in model.members]
+            self.head = nn.Linear(sum(h.in_features for h in heads), heads[0].out_features)
+            with torch.no_grad():
+                self.head.weight.copy_(torch.cat([h.weight for h in heads], dim=1) / len(heads))
+                self.head.bias.copy_(torch.stack([h.bias for h in heads]).mean(dim=0))
         self.eval()
 
     def forward(self, x: torch.Tensor):
-        m = self.model
-        h = m.blocks(m.stem_act(m.stem(x.unsqueeze(1))))
-        # the training model's AdaptiveAvgPool2d(1) as a whole-map average pool: the same
-        # numbers, but onnxruntime quantises AveragePool and leaves ReduceMean in float
-        z = nn.functional.avg_pool2d(h, tuple(h.shape[2:])).flatten(1)
+        m, x = self.model, x.unsqueeze(1)
+        if self.head is not None:
+            return self.head(torch.cat([self._pooled(member, x) for member in m.members], dim=1))
+        z = self._pooled(m, x)
         if self.multi:
             return tuple(m.heads[name](z) for name in self.names)
         return m.head(z)
+
+    @staticmethod
+    def _pooled(m: ResNet, x: torch.Tensor) -> torch.Tensor:
+        h = m.blocks(m.stem_act(m.stem(x)))
+        # the training model's AdaptiveAvgPool2d(1) as a whole-map average pool: the same
+        # numbers, but onnxruntime quantises AveragePool and leaves ReduceMean in float
+        return nn.functional.avg_pool2d(h, tuple(h.shape[2:])).flatten(1)
 
 
 def torch_logits(graph: Exported, x: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:

@@ -30,9 +30,19 @@ class NetworkSettings:
     outputs: dict = field(default_factory=dict)  # multi_output: head name -> class list
     scale_db: float = 20.0
     centre: str = "window_mean"  # how each window is centred first (edge.classify.standardise)
+    # networks trained side by side from their own initial weights on the same batches; the
+    # model's logits are their mean (one file, members x the compute): a few recordings per
+    # class leave one network's answer to its initial weights
+    members: int = 1
 
     def __post_init__(self) -> None:
         from edge.bundle import CENTRES
+
+        v.integer("members", self.members, minimum=1, maximum=16, why="each member multiplies the compute")
+        v.require(
+            self.members == 1 or self.head != "multi_output",
+            "members > 1 is for single and multi_label heads (multi_output: one network)",
+        )
 
         v.require(self.centre in CENTRES, f"centre={self.centre!r} is not one of {', '.join(CENTRES)}")
         v.integer("width", self.width, minimum=1)

@@ -9,6 +9,8 @@ unchanged.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
@@ -36,11 +38,19 @@ class Block(nn.Module):
 
 
 class ResNet(nn.Module):
-    """``forward`` returns logits ``(batch, n_classes)``, or a dict of them per named head."""
+    """``forward`` returns logits ``(batch, n_classes)``, or a dict of them per named head.
+
+    With ``settings.members`` > 1 it holds that many networks over one standardised input: in
+    training it returns their logits stacked ``(members, batch, n_classes)`` (each learns on
+    its own, :func:`loss_fn`), in evaluation (and in an exported file) their mean."""
 
     def __init__(self, settings: NetworkSettings, n_classes: int | None = None) -> None:
         super().__init__()
         self.settings = settings
+        if settings.members > 1:
+            one = replace(settings, members=1)
+            self.members = nn.ModuleList(ResNet(one, n_classes) for _ in range(settings.members))
+            return
         w = settings.width
         self.stem = nn.Sequential(nn.Conv2d(1, w, 3, 1, 1, bias=False), nn.BatchNorm2d(w))
         self.stem_act = nn.ReLU()
@@ -58,11 +68,20 @@ class ResNet(nn.Module):
             self.head = nn.Linear(c, n_classes)
 
     def forward(self, x: torch.Tensor):
+        x = self.standardise(x)
+        if self.settings.members > 1:
+            logits = torch.stack([m.network(x) for m in self.members])
+            return logits if self.training else logits.mean(dim=0)
+        return self.network(x)
+
+    def standardise(self, x: torch.Tensor) -> torch.Tensor:
+        """edge.classify.standardise, in torch: ``(batch, 1, n_frames, n_features)``."""
         x = x.unsqueeze(1)
-        if self.settings.centre == "bin_median":  # edge.classify.standardise, in torch
-            x = (x - x.median(dim=2, keepdim=True).values) / self.settings.scale_db
-        else:
-            x = (x - x.mean(dim=(2, 3), keepdim=True)) / self.settings.scale_db
+        if self.settings.centre == "bin_median":
+            return (x - x.median(dim=2, keepdim=True).values) / self.settings.scale_db
+        return (x - x.mean(dim=(2, 3), keepdim=True)) / self.settings.scale_db
+
+    def network(self, x: torch.Tensor):
         z = self.pool(self.blocks(self.stem_act(self.stem(x)))).flatten(1)
         if self.settings.head == "multi_output":
             return {name: head(z) for name, head in self.heads.items()}
@@ -70,7 +89,11 @@ class ResNet(nn.Module):
 
 
 def loss_fn(settings: NetworkSettings, logits, target) -> torch.Tensor:
-    """Cross-entropy (single, and per head summed for multi-output) or BCE (multi-label)."""
+    """Cross-entropy (single, and per head summed for multi-output) or BCE (multi-label); for
+    members' stacked logits, the mean of each member's own loss."""
+    if settings.members > 1 and not isinstance(logits, dict) and logits.dim() == 3:
+        one = replace(settings, members=1)
+        return torch.stack([loss_fn(one, m, target) for m in logits]).mean()
     if settings.head == "multi_output":
         return sum(nn.functional.cross_entropy(logits[k], target[k]) for k in logits)
     if settings.head == "multi_label":

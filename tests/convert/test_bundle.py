@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.support.tiny_models import tiny_bundle
+from tests.support.tiny_models import tiny_bundle, tiny_run
 
 pytestmark = pytest.mark.slow  # trains and converts tiny models
 
@@ -121,7 +121,7 @@ def _run_files(bundle, x):
     return onnx_out, {n: np.stack(v) for n, v in tfl.items()}
 
 
-@pytest.mark.parametrize("head", ["single", "multi_label", "multi_output"])
+@pytest.mark.parametrize("head", ["single", "multi_label", "multi_output", "members"])
 def test_golden_vectors_reproduce_with_onnxruntime_and_litert(tmp_path_factory, head):
     bundle = tiny_bundle(tmp_path_factory, head)
     card = card_of(bundle)
@@ -184,3 +184,37 @@ def test_the_runs_crop_policy_goes_into_the_card_and_the_gate(tmp_path_factory):
     assert policy_of_card(load_bundle(out).card["window"], "card") == CropPolicy("scan", 0.5)
     assert card["metrics"]["gate"]["passed"]
     assert set(card["metrics"]["events"]) == {"fp32", "onnx_int8", "tflite_int8"}  # evaluated by scanning
+
+
+def test_members_become_one_fully_int8_file_whose_logits_are_their_mean(tmp_path_factory):
+    import torch
+
+    from convert.export import export_fp32
+    from convert.float_ops import onnx_float_ops, tflite_float_ops
+    from convert.graph import Exported, torch_logits
+    from training.loop import load_model
+
+    run, bundle = tiny_run(tmp_path_factory, "members"), tiny_bundle(tmp_path_factory, "members")
+    model, _ = load_model(run)
+    assert len(model.members) == 3
+    x = np.load(bundle / "golden.npz")["input"].astype(np.float32)
+    raw = torch.from_numpy(np.random.default_rng(0).normal(-60, 10, (4, *x.shape[1:])).astype(np.float32))
+    with torch.no_grad():
+        each = torch.stack([m.network(model.standardise(raw)) for m in model.members])
+        assert torch.allclose(model(raw), each.mean(dim=0), atol=1e-5)  # evaluation: the members' mean
+        model.train()
+        assert model(raw).shape == (3, 4, 2)  # training: each member's own logits
+        model.eval()
+    exported = Exported(model)
+    logits = torch_logits(exported, x)["logits"]
+    with torch.no_grad():
+        each = torch.stack([m.network(torch.from_numpy(x).unsqueeze(1)) for m in model.members])
+    np.testing.assert_allclose(logits, each.mean(dim=0).numpy(), atol=1e-5)
+    import onnxruntime as ort
+
+    fp32 = export_fp32(exported, x, {})
+    got = ort.InferenceSession(fp32, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, logits, atol=1e-4)
+    assert onnx_float_ops((bundle / "model.int8.onnx").read_bytes()) == []
+    assert tflite_float_ops((bundle / "model.int8.tflite").read_bytes()) == []
+    assert card_of(bundle)["quantisation"]["float_ops"] == {"onnx": [], "tflite": []}

@@ -30,6 +30,12 @@ CONFIGS = {
         "model": {"width": 8, "depth": 2, "head": "multi_label"},
         "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}},
     },
+    # single, three networks whose mean logits are the model (model.members)
+    "members": {
+        "classes": ["noise", "upcall"],
+        "model": {"width": 8, "depth": 2, "members": 3},
+        "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}},
+    },
     # single with the scanning crop policy (edge/crops.py) in its recipe
     "scan": {
         "classes": ["noise", "upcall"],

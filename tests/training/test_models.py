@@ -60,6 +60,31 @@ def test_settings_validated():
         NetworkSettings(head="softmax")
     with pytest.raises(ConfigError, match="multi_output needs outputs"):
         NetworkSettings(head="multi_output", outputs={"a": [1]})
+    with pytest.raises(ConfigError, match="members=0 must be"):
+        NetworkSettings(members=0)
+    with pytest.raises(ConfigError, match="members > 1 is for single and multi_label heads"):
+        NetworkSettings(head="multi_output", outputs={"a": ["none", "x"], "b": ["none", "y"]}, members=2)
+
+
+def test_members_learn_apart_and_answer_together():
+    torch.manual_seed(0)
+    s = NetworkSettings(width=4, depth=2, members=3)
+    model = ResNet(s, 2)
+    assert len(model.members) == 3
+    first = [next(m.parameters()) for m in model.members]
+    assert not torch.equal(first[0], first[1])  # each its own initial weights
+    x, target = torch.randn(5, 30, 20), torch.tensor([0, 1, 1, 0, 1])
+    stacked = model.train()(x)
+    assert stacked.shape == (3, 5, 2)
+    one = NetworkSettings(width=4, depth=2)
+    expected = torch.stack([loss_fn(one, m, target) for m in stacked]).mean()
+    assert torch.allclose(loss_fn(s, stacked, target), expected)
+    loss_fn(s, stacked, target).backward()
+    assert all(next(m.parameters()).grad is not None for m in model.members)
+    model.eval()
+    with torch.no_grad():
+        each = torch.stack([m.network(model.standardise(x)) for m in model.members])
+        assert torch.allclose(model(x), each.mean(dim=0), atol=1e-6)
 
 
 @pytest.mark.parametrize("centre", ["window_mean", "bin_median"])
