@@ -110,79 +110,55 @@ def build(cls: type[T], data: Any, where: str, **extra: Any) -> T:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-class _ConfigLoader(yaml.SafeLoader):
-    """YAML as pamedge's configs need it: no aliases (``*name``: a few lines of them expand
-    to gigabytes once something walks the result) and no duplicate keys (the last one
-    silently won)."""
-
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(
-                None,
-                None,
-                "aliases (*name) are not allowed in pamedge configs",
-                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
-            )
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        _refuse_duplicates(self, node)
-        return super().construct_mapping(node, deep)
-
-
-def _refuse_duplicates(loader: Any, node: yaml.MappingNode) -> None:
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, (str, int, float, bool)):
-            continue  # an unhashable key is the constructor's to refuse
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {str(key)[:60]!r}", key_node.start_mark)
-        seen.add(key)
-
-
 _MAX_DEPTH = 100  # nested collections: a config holds a handful; thousands are an attack
 
 
-class _FastConfigLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """libyaml's parser with :class:`_ConfigLoader`'s duplicate-key refusal; aliases and deep
-    nesting are refused before it runs (:func:`_screen`).  About 5x faster: a model card took
-    30 ms in pure Python here, several times that on a Raspberry Pi at every start-up."""
+class _ConfigLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML as pamedge's configs need it, through libyaml where PyYAML has it (several times
+    faster than pure Python): no duplicate keys (the last one silently won); aliases and deep
+    nesting are refused before it composes anything (:func:`_screen`)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        _refuse_duplicates(self, node)
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # an unhashable key is the constructor's to refuse
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {str(key)[:60]!r}", key_node.start_mark
+                )
+            seen.add(key)
         return yaml.constructor.SafeConstructor.construct_mapping(self, node, deep)
 
 
 def _screen(text: str) -> None:
-    """Refuse aliases and deep nesting from libyaml's event stream (iterative, no recursion)."""
+    """Refuse aliases (``*name``: a few lines of them expand to gigabytes once something walks
+    the result) and deep nesting, from the parser's event stream (iterative, no recursion)."""
     depth = 0
     try:
-        events = list(yaml.parse(text, Loader=yaml.CSafeLoader))
+        for event in yaml.parse(text, Loader=_ConfigLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not allowed in pamedge configs", cast(Any, event.start_mark)
+                )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > _MAX_DEPTH:
+                    raise RecursionError
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
     except yaml.YAMLError as exc:
         if "nesting depth" in str(exc):  # libyaml's own limit (1000), met while scanning ahead
             raise RecursionError from None
         raise
-    for event in events:
-        if isinstance(event, yaml.AliasEvent):
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not allowed in pamedge configs", cast(Any, event.start_mark)
-            )
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > _MAX_DEPTH:
-                raise RecursionError
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
 
 
 def parse_yaml(text: str, where: str | Path) -> Any:
-    """Parsed YAML ``text`` (:class:`_ConfigLoader`, or libyaml with the same refusals where
-    PyYAML has it); any problem is a one-line :class:`ConfigError` naming ``where`` and the line."""
+    """Parsed YAML ``text`` (:class:`_ConfigLoader`); any problem is a one-line
+    :class:`ConfigError` naming ``where`` and the line."""
     try:
-        if yaml.__with_libyaml__:
-            _screen(text)
-            return yaml.load(text, Loader=_FastConfigLoader)
+        _screen(text)
         return yaml.load(text, Loader=_ConfigLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -91,7 +91,7 @@ class ResNet(nn.Module):
 def loss_fn(settings: NetworkSettings, logits, target) -> torch.Tensor:
     """Cross-entropy (single, and per head summed for multi-output) or BCE (multi-label); for
     members' stacked logits, the mean of each member's own loss."""
-    if settings.members > 1 and not isinstance(logits, dict) and logits.dim() == 3:
+    if settings.members > 1 and logits.dim() == 3:  # training: (members, batch, classes)
         one = replace(settings, members=1)
         return torch.stack([loss_fn(one, m, target) for m in logits]).mean()
     if settings.head == "multi_output":

@@ -302,7 +302,7 @@ def _teacher(config: TrainConfig, deployment: DeploymentConfig) -> Callable[[np.
     """Raw windows -> probability of any call, by ``data.vet_hard_negatives.teacher``'s model."""
     from training.loop import load_model, predict
 
-    run = config.path((config.data.vet_hard_negatives or {})["teacher"])
+    run = config.path(str((config.data.vet_hard_negatives or {})["teacher"]))
     if not (run / "best.pt").is_file():
         raise TrainConfigError(f"{config.source}: data: vet_hard_negatives: {run} holds no trained model (best.pt)")
     model, ckpt = load_model(run)

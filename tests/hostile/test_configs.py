@@ -147,9 +147,9 @@ def test_sizes_are_bounded_at_validation_with_the_limit_named(tmp_path, section,
 
 
 def test_libyaml_and_the_pure_python_loader_read_every_shipped_yaml_alike():
-    """parse_yaml takes libyaml where PyYAML has it (a model card: 30 ms -> 7 ms here); the
-    refusals above hold on that path, and every YAML file the project ships reads the same."""
-    from edge._validate import _ConfigLoader, parse_yaml
+    """parse_yaml takes libyaml where PyYAML has it; the refusals above hold on that path, and
+    every YAML file the project ships reads as PyYAML's pure-Python safe loader reads it."""
+    from edge._validate import parse_yaml
     from tests.support.data import ROOT
 
     if not yaml.__with_libyaml__:  # PyYAML built without it: parse_yaml is the pure-Python loader
@@ -158,4 +158,4 @@ def test_libyaml_and_the_pure_python_loader_read_every_shipped_yaml_alike():
     assert len(files) >= 10
     for path in files:
         text = path.read_text()
-        assert parse_yaml(text, path) == yaml.load(text, Loader=_ConfigLoader), path
+        assert parse_yaml(text, path) == yaml.load(text, Loader=yaml.SafeLoader), path
