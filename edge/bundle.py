@@ -23,7 +23,7 @@ from edge.types import Centre
 
 # How a window is centred before the model (edge.classify.standardise): the card's
 # input.standardise.centre
-CENTRES = ("window_mean", "bin_median", "pcen")
+CENTRES = ("window_mean", "bin_median")
 
 FORMAT = "pamedge-bundle/1"
 TASKS = ("single", "multi_label", "multi_output")

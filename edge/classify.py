@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from edge.config import DeploymentConfig, LabelRule, ModelSettings
 
 DEFAULT_THRESHOLD = 0.5  # training.evaluate's default, for classes the card gives none
-PCEN_BIAS = np.float32(2.0)  # PCEN's offset (delta) with root 1/2: the common defaults (librosa's too)
 
 
 def crop(feats: np.ndarray, start: int, n_frames: int) -> np.ndarray:
@@ -45,23 +44,14 @@ def standardise(windows: np.ndarray, scale_db: float, centre: Centre = "window_m
     ``window_mean`` subtracts the window's mean (over every frame and feature);
     ``bin_median`` subtracts each feature's (frequency bin's) lower median over the window's
     frames, so the background's spectral colour, which differs by day and site, is removed
-    and a call stands out as its excess over the local floor; ``pcen`` is per-channel energy
-    normalisation (Wang et al. 2017; Lostanlen et al. 2019) with that same floor as its
-    smoother's settled state, so no state runs across windows: each bin's power over its
-    floor, root-compressed with an offset, ``sqrt(P / M + 2) - sqrt(2)``.  Near the floor
-    (the noise a day or site brings, and its dB spread below the floor) it is squeezed
-    towards 0; power well over the floor grows as its square root, so a faint call in more
-    noise looks like a louder call in less.  Then divides by ``scale_db``.
+    and a call stands out as its excess over the local floor.  Then divides by ``scale_db``.
     One half of the model-input contract (the other is :func:`activate`); training, convert
     and the gate import both from here (torch mirrors it in training.models)."""
     x = np.asarray(windows, dtype=np.float32)
-    if centre in ("bin_median", "pcen"):
+    if centre == "bin_median":
         k = (x.shape[1] - 1) // 2  # the lower median, as torch.median takes it
         floor = np.partition(x, k, axis=1)[:, k : k + 1, :]
-        excess = x - floor
-        if centre == "pcen":
-            excess = np.sqrt(np.power(np.float32(10), excess / np.float32(10)) + PCEN_BIAS) - np.sqrt(PCEN_BIAS)
-        return (excess / np.float32(scale_db)).astype(np.float32)
+        return ((x - floor) / np.float32(scale_db)).astype(np.float32)
     if centre != "window_mean":
         raise ValueError(f"standardise centre {centre!r} is not one of {', '.join(CENTRES)}")
     return ((x - x.mean(axis=(1, 2), keepdims=True)) / np.float32(scale_db)).astype(np.float32)

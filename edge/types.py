@@ -178,7 +178,7 @@ class Rank:
 BackendKind = Literal["auto", "onnx", "tflite"]
 WindowName = Literal["hann", "hamming", "blackman", "rect"]
 CropName = Literal["centre", "scan"]
-Centre = Literal["window_mean", "bin_median", "pcen"]
+Centre = Literal["window_mean", "bin_median"]
 RetentionPolicy = Literal["delete", "keep", "snippets"]
 TransportName = Literal["iridium", "mqtt"]
 

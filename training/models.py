@@ -14,7 +14,6 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from edge.classify import PCEN_BIAS
 from training.config import HEADS, NetworkSettings  # noqa: F401  (re-exported)
 
 
@@ -78,12 +77,8 @@ class ResNet(nn.Module):
     def standardise(self, x: torch.Tensor) -> torch.Tensor:
         """edge.classify.standardise, in torch: ``(batch, 1, n_frames, n_features)``."""
         x = x.unsqueeze(1)
-        if self.settings.centre in ("bin_median", "pcen"):
-            excess = x - x.median(dim=2, keepdim=True).values
-            if self.settings.centre == "pcen":
-                bias = float(PCEN_BIAS)
-                excess = torch.sqrt(torch.pow(10.0, excess / 10.0) + bias) - bias**0.5
-            return excess / self.settings.scale_db
+        if self.settings.centre == "bin_median":
+            return (x - x.median(dim=2, keepdim=True).values) / self.settings.scale_db
         return (x - x.mean(dim=(2, 3), keepdim=True)) / self.settings.scale_db
 
     def network(self, x: torch.Tensor):
