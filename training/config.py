@@ -69,9 +69,18 @@ class SyntheticSettings:
     # Nyquist frequency the mix holds only coloured noise at noise_rms.
     resample_background: bool = False
     noise_rms: float = 0.01
+    # The share of the recordings mixed instead into the annotated training recordings' own
+    # noise: stretches at least quiet_margin_s from every annotation (a held-out recording's
+    # never), in turn.  The listed backgrounds are other sites; calls in the array's own noise
+    # (its tonal lines, its flow noise) are what a model must hear on the array's next day.
+    annotated_background: float = 0.0
+    quiet_margin_s: float = 5.0
 
     def __post_init__(self) -> None:
         v.integer("recordings", self.recordings, minimum=2)
+        v.number("annotated_background", self.annotated_background, minimum=0)
+        v.require(self.annotated_background <= 1, f"annotated_background={self.annotated_background} must be <= 1")
+        v.number("quiet_margin_s", self.quiet_margin_s, minimum=0)
         v.number("duration_s", self.duration_s, minimum=0, exclusive=True)
         v.integer("sample_rate", self.sample_rate, minimum=1)
         v.require(isinstance(self.calls, dict) and self.calls, f"calls={self.calls!r} must map call type -> count")
@@ -183,6 +192,11 @@ class DataSettings:
                 except TypeError as exc:
                     raise ConfigError(f"more[{i}]: synthetic: {exc}") from None
         v.require(not self.more or self.annotations is not None, "more: needs annotations: (the first source)")
+        v.require(
+            not (isinstance(self.synthetic, dict) and self.synthetic.get("annotated_background")),
+            "synthetic: annotated_background needs annotated recordings: give data.annotations and the "
+            "synthetic calls under more:",
+        )
         given = [k for k in ("annotations", "clips", "synthetic") if getattr(self, k) is not None]
         v.require(len(given) == 1, f"data: give exactly one of annotations, clips, synthetic (got {given or 'none'})")
         v.require(self.label_from in ("folder", "name"), f"label_from={self.label_from!r} is not folder or name")
@@ -379,6 +393,15 @@ class TrainConfig:
         v.integer("seed", self.seed, minimum=0)
         unknown = sorted(set(self.data.band_limit_floor) - set(self.classes))
         v.require(not unknown, f"data: band_limit_floor names {unknown}, not among classes {list(self.classes)}")
+        own = any(
+            isinstance(m, dict) and (m.get("synthetic") or {}).get("annotated_background") for m in self.data.more
+        )
+        v.require(
+            not own or self.split.val == self.split.test == 0,
+            "data: synthetic: annotated_background needs split val: 0 and test: 0 (held-out recordings named in "
+            "split.holdout): the recordings a fraction would hold out are drawn after the synthetic ones are mixed, "
+            "so their noise would be trained on",
+        )
 
     def path(self, value: str | None) -> Path | None:
         if value is None:

@@ -44,9 +44,43 @@ def _background(path: Path, settings: SyntheticSettings, rng: np.random.Generato
     return x + coloured_noise(rng, len(x), alpha=settings.noise_alpha, rms=settings.noise_rms)
 
 
-def write_synthetic(settings: SyntheticSettings, folder: Path, seed: int, base: Path | None = None) -> Path:
+def quiet_stretches(
+    path: Path, anns: list[Annotation], settings: SyntheticSettings, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """The stretches of an annotated recording at least ``quiet_margin_s`` from every
+    annotation and at least ``duration_s`` long, at the synthetic sample rate."""
+    x = _background(path, settings, rng)
+    rate, m = settings.sample_rate, settings.quiet_margin_s
+    spans, prev = [], 0.0
+    for a in sorted(anns, key=lambda a: a.start_s):
+        spans.append((prev, a.start_s - m))
+        prev = max(prev, a.end_s + m)
+    spans.append((prev, len(x) / rate))
+    n = int(settings.duration_s * rate)
+    cuts = [(int(s * rate), int(e * rate)) for s, e in spans]
+    return [x[s:e] for s, e in cuts if e - s >= n]
+
+
+def _quiet_segment(stretches: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples from a uniformly drawn position among all the stretches' positions."""
+    room = np.array([len(s) - n + 1 for s in stretches], dtype=np.float64)
+    k = int(rng.choice(len(stretches), p=room / room.sum()))
+    start = int(rng.integers(0, int(room[k])))
+    return stretches[k][start : start + n]
+
+
+def write_synthetic(
+    settings: SyntheticSettings,
+    folder: Path,
+    seed: int,
+    base: Path | None = None,
+    quiet_from: list[tuple[Path, list[Annotation]]] | None = None,
+) -> Path:
     """Generate the synthetic recordings and their ``annotations.csv`` into ``folder``
-    (relative background paths are taken from ``base``)."""
+    (relative background paths are taken from ``base``).  With ``annotated_background``,
+    that share of the recordings (the first ones) is mixed into the quiet stretches of the
+    annotated recordings ``quiet_from``, a recording at a time in turn; the rest into
+    ``background`` as before."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     names = (
@@ -58,15 +92,28 @@ def write_synthetic(settings: SyntheticSettings, folder: Path, seed: int, base: 
     )
     backgrounds = [_background((base or Path.cwd()) / b, settings, rng) for b in names]
     n = int(settings.duration_s * settings.sample_rate)
+    quiet: list[list[np.ndarray]] = []
+    if settings.annotated_background and quiet_from:
+        quiet = [q for q in (quiet_stretches(p, anns, settings, rng) for p, anns in quiet_from) if q]
+        if not quiet:
+            raise TrainConfigError(
+                f"data: synthetic: annotated_background: no annotated recording has a stretch of "
+                f"duration_s={settings.duration_s} s at least quiet_margin_s={settings.quiet_margin_s} s "
+                "from every annotation"
+            )
+    n_quiet = int(round(settings.annotated_background * settings.recordings)) if quiet else 0
     rows = []
     for i in range(settings.recordings):
         name = f"synthetic_{i:03d}.wav"
         bg = None
-        if backgrounds:
-            background = backgrounds[i % len(backgrounds)]
+        if i < n_quiet:
+            bg = _quiet_segment(quiet[i % len(quiet)], n, rng)
+        elif backgrounds:
+            k = i - n_quiet
+            background = backgrounds[k % len(backgrounds)]
             if len(background) < n:
                 raise TrainConfigError(
-                    f"data: synthetic: background {names[i % len(names)]} is shorter than "
+                    f"data: synthetic: background {names[k % len(names)]} is shorter than "
                     f"duration_s={settings.duration_s}"
                 )
             start = int(rng.integers(0, max(1, len(background) - n)))
@@ -232,15 +279,36 @@ def annotated_recordings(
     return recordings
 
 
-def _synthetic(config: TrainConfig, run_dir: Path, settings: dict, relative: dict, folder: Path, seed: int) -> Path:
+def _synthetic(
+    config: TrainConfig,
+    run_dir: Path,
+    settings: dict,
+    relative: dict,
+    folder: Path,
+    seed: int,
+    annotated: dict[str, list[Annotation]] | None = None,
+) -> Path:
     """The annotations CSV of synthetic recordings in ``folder``, generated once and reused
-    while the settings (``relative``: their paths relative to the run) and seed hold."""
+    while the settings (``relative``: their paths relative to the run) and seed hold, and for
+    ``annotated_background`` the annotated recordings it draws on (``annotated``: recording
+    path -> annotations; the held-out ones, ``split.holdout``, are never drawn on)."""
+    parsed = SyntheticSettings(**settings)
+    quiet_from: list[tuple[Path, list[Annotation]]] = []
+    if parsed.annotated_background:
+        held = set(config.split.holdout)
+        quiet_from = [(Path(p), a) for p, a in (annotated or {}).items() if a and Path(p).name not in held]
+        if not quiet_from:
+            raise TrainConfigError(
+                f"{config.source}: data: synthetic: annotated_background: no annotated recording outside "
+                f"the held-out ones ({', '.join(sorted(held)) or 'none held out'})"
+            )
     csv_path, stamp = folder / "annotations.csv", folder / "settings.key"
-    key = stable_hash({"synthetic": relative, "seed": seed})
+    drawn_on = {"quiet_from": sorted(p.name for p, _ in quiet_from)} if quiet_from else {}
+    key = stable_hash({"synthetic": relative, "seed": seed, **drawn_on})
     if not (csv_path.exists() and stamp.exists() and stamp.read_text() == key):
         shutil.rmtree(folder, ignore_errors=True)  # other settings: these recordings are not the recipe's
         csv_path = write_synthetic(
-            SyntheticSettings(**settings), folder, seed, base=Path(config.source).parent if config.source else None
+            parsed, folder, seed, base=Path(config.source).parent if config.source else None, quiet_from=quiet_from
         )
         stamp.write_text(key)
     return csv_path
@@ -266,23 +334,16 @@ def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Anno
     recordings: dict[str, list[Annotation]] = {}
     sources = [{"annotations": d.annotations, "audio_dir": d.audio_dir}, *d.more]
     relative = [None, *config.as_dict(relative_to=run_dir)["data"]["more"]]  # as the synthetic stamps key them
+    # every annotated source is read first: synthetic calls may be mixed into their quiet stretches
+    found_by_source: dict[int, dict[str, list[Annotation]]] = {}
     for i, source in enumerate(sources):
-        if "synthetic" in source:  # calls mixed into real backgrounds, written once into the run folder
-            csv_path = _synthetic(
-                config,
-                run_dir,
-                source["synthetic"],
-                relative[i]["synthetic"],
-                run_dir / f"synthetic_{i}",
-                config.seed + i,
-            )
-            recordings.update(annotated_recordings(csv_path, csv_path.parent, None, []))
+        if "synthetic" in source:
             continue
         path = config.path(source["annotations"])
         audio_dir = (
             config.path(source["audio_dir"]) if source.get("audio_dir") else (path if path.is_dir() else path.parent)
         )
-        found = annotated_recordings(
+        found_by_source[i] = annotated_recordings(
             path,
             audio_dir,
             labels,
@@ -291,7 +352,21 @@ def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Anno
             default_label=d.raven_default_label,
             negative=config.negative,
         )
-        for rec, anns in found.items():
+    annotated = {rec: anns for found in found_by_source.values() for rec, anns in found.items() if anns}
+    for i, source in enumerate(sources):  # in the recipe's order: the dataset's order
+        if "synthetic" in source:  # calls mixed into real backgrounds, written once into the run folder
+            csv_path = _synthetic(
+                config,
+                run_dir,
+                source["synthetic"],
+                relative[i]["synthetic"],
+                run_dir / f"synthetic_{i}",
+                config.seed + i,
+                annotated,
+            )
+            recordings.update(annotated_recordings(csv_path, csv_path.parent, None, []))
+            continue
+        for rec, anns in found_by_source[i].items():
             if rec in recordings and anns:
                 raise TrainConfigError(f"{config.source}: data: {rec} is annotated by more than one source")
             recordings.setdefault(rec, []).extend(anns)

@@ -415,3 +415,73 @@ def test_a_teacher_run_vets_the_hard_negatives_of_annotated_days(tmp_path, rng):
     assert hard({"teacher": "teacher/run", "above": 1e-9}, "vetted") == [n for n in every if n == "bg.wav"]
     with pytest.raises(TrainConfigError, match="holds no trained model"):
         hard({"teacher": "nowhere"}, "none")
+
+
+def _tone_db(x: np.ndarray, hz: float, rate: int = 2000) -> float:
+    """Power at ``hz`` over the median of the spectrum, dB (a Hann-windowed periodogram)."""
+    p = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / rate)
+    return float(10 * np.log10(p[np.argmin(np.abs(f - hz))] / np.median(p)))
+
+
+def test_synthetic_calls_in_the_annotated_days_quiet_stretches(tmp_path, rng):
+    """annotated_background: that share of the synthetic recordings is mixed into the annotated
+    recordings' own noise, a recording at a time, never within quiet_margin_s of an annotation
+    and never a held-out recording's; the rest into the listed background."""
+    from training.sources import config_recordings, quiet_stretches
+    from training.types import Annotation
+
+    rate, t = 2000, np.arange(60 * 2000) / 2000
+    for day, marker, (c0, c1) in (("day1", 300.0, (20.0, 21.0)), ("day2", 500.0, (30.0, 31.0))):
+        folder = tmp_path / day
+        folder.mkdir()
+        x = rng.normal(0, 0.01, len(t)) + 0.01 * np.sin(2 * np.pi * marker * t)  # the day's own tonal line
+        call = (t >= c0) & (t < c1)
+        x[call] += 0.5 * np.sin(2 * np.pi * 700 * t[call])  # its annotated call, never to be mixed into
+        sf.write(folder / f"{day}.wav", x.astype(np.float32), rate, subtype="FLOAT")
+        (folder / "truth.csv").write_text(f"filename,start,end,label\n{day}.wav,{c0},{c1},up\n")
+    sf.write(tmp_path / "sea.wav", rng.normal(0, 0.01, rate * 30).astype(np.float32), rate, subtype="FLOAT")
+    synthetic = {
+        "recordings": 4,
+        "duration_s": 10,
+        "calls": {"upcall": 1},
+        "snr_db": [0, 5],
+        "background": "sea.wav",
+        "annotated_background": 0.5,
+        "quiet_margin_s": 2.0,
+    }
+    data = {
+        "annotations": "day1/truth.csv",
+        "labels": {"up": "upcall"},
+        "more": [{"annotations": "day2/truth.csv", "audio_dir": "day2"}, {"synthetic": synthetic}],
+    }
+    split = {"val": 0, "test": 0}
+
+    def backgrounds(run: str, **changes) -> list[tuple[bool, bool, bool]]:
+        config = load_config(write(tmp_path, data=data, split={**split, **changes}))
+        recordings = config_recordings(config, tmp_path / run)
+        out = []
+        for i in range(4):
+            x, _ = sf.read(next(p for p in recordings if p.endswith(f"synthetic_{i:03d}.wav")))
+            out.append((_tone_db(x, 300) > 20, _tone_db(x, 500) > 20, _tone_db(x, 700) > 20))
+        return out
+
+    assert backgrounds("run") == [(True, False, False), (False, True, False)] + [(False, False, False)] * 2
+    # the stretches drawn on: 0-18 s and 23-60 s of day1 (its call at 20-21 s, 2 s margins)
+    stretches = quiet_stretches(
+        tmp_path / "day1" / "day1.wav",
+        [Annotation("day1.wav", 20.0, 21.0, 0, 1000, "upcall")],
+        SyntheticSettings(**{k: v for k, v in synthetic.items() if k != "background"}),
+        rng,
+    )
+    assert [len(s) / rate for s in stretches] == [18.0, 37.0]
+    # day2 held out (leave one day out): its noise is never trained on
+    assert backgrounds("held", holdout=["day2.wav"]) == [(True, False, False)] * 2 + [(False, False, False)] * 2
+    with pytest.raises(TrainConfigError, match="no annotated recording outside the held-out ones"):
+        backgrounds("none", holdout=["day1.wav", "day2.wav"])
+    with pytest.raises(TrainConfigError, match="annotated_background needs split val: 0 and test: 0"):
+        load_config(write(tmp_path, data=data, split={"val": 0.2, "test": 0}))
+    with pytest.raises(TrainConfigError, match="annotated_background needs annotated recordings"):
+        load_config(write(tmp_path, data={"synthetic": synthetic}, split=split))
+    with pytest.raises(TrainConfigError, match="annotated_background=1.5 must be <= 1"):
+        load_config(write(tmp_path, data={**data, "more": [{"synthetic": {**synthetic, "annotated_background": 1.5}}]}))
