@@ -291,12 +291,12 @@ def _synthetic(
     """The annotations CSV of synthetic recordings in ``folder``, generated once and reused
     while the settings (``relative``: their paths relative to the run) and seed hold, and for
     ``annotated_background`` the annotated recordings it draws on (``annotated``: recording
-    path -> annotations; the held-out ones, ``split.holdout``, are never drawn on)."""
+    path -> its annotations, none empty; the held-out ones, ``split.holdout``, are never drawn on)."""
     parsed = SyntheticSettings(**settings)
     quiet_from: list[tuple[Path, list[Annotation]]] = []
     if parsed.annotated_background:
         held = set(config.split.holdout)
-        quiet_from = [(Path(p), a) for p, a in (annotated or {}).items() if a and Path(p).name not in held]
+        quiet_from = [(Path(p), a) for p, a in (annotated or {}).items() if Path(p).name not in held]
         if not quiet_from:
             raise TrainConfigError(
                 f"{config.source}: data: synthetic: annotated_background: no annotated recording outside "
