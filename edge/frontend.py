@@ -126,6 +126,12 @@ def psd_scale(spec: FrontendSpec, bin_gain_db: np.ndarray | float = 0.0) -> np.n
 # Frames are transformed about this many samples at a time into reused work arrays that stay
 # in the CPU's cache: block-sized temporaries made the frontend 3x slower, mostly page faults.
 _CHUNK_SAMPLES = 1 << 17
+# scipy.fft (pocketfft) transforms a batch in groups of SIMD lanes (4 float32 lanes on NEON and
+# SSE, up to 16 with AVX-512) and the frames left over one at a time.  On 64-bit ARM the two
+# paths round differently (fused multiply-adds), so a frame's PSD would depend on where a block
+# boundary put it.  Batches are padded with zero frames to whole groups of the widest lanes:
+# every frame takes the grouped path, and any block size gives the same bits.
+_FFT_GROUP = 16
 
 
 class StreamingFrontend:
@@ -145,8 +151,9 @@ class StreamingFrontend:
         self._tail = np.zeros(0, dtype=np.float32)
         self._next_frame = int(first_frame)
         self._chunk = max(1, _CHUNK_SAMPLES // spec.nfft)
-        self._windowed = np.empty((self._chunk, spec.nfft), np.float32)  # work arrays
-        self._squares = np.empty((self._chunk, 2 * spec.n_bins), np.float32)
+        rows = -(-self._chunk // _FFT_GROUP) * _FFT_GROUP
+        self._windowed = np.zeros((rows, spec.nfft), np.float32)  # work arrays
+        self._squares = np.empty((rows, 2 * spec.n_bins), np.float32)
         # Imported here, not at module level: scipy.fft costs about 0.1-0.2 s, and loading a
         # bundle or a config (edge-selftest, edge-run --check) needs FrontendSpec, not the FFT.
         import scipy.fft
@@ -187,7 +194,10 @@ class StreamingFrontend:
     def _power(self, frames: np.ndarray, out: np.ndarray) -> None:
         """Calibrated PSD of ``frames`` ``(m, nfft)`` into ``out`` ``(m, n_bins)``."""
         m = len(frames)
-        spectrum = self._rfft(np.multiply(frames, self._window, out=self._windowed[:m]), axis=-1)
+        padded = -(-m // _FFT_GROUP) * _FFT_GROUP
+        np.multiply(frames, self._window, out=self._windowed[:m])
+        self._windowed[m:padded] = 0.0
+        spectrum = self._rfft(self._windowed[:padded], axis=-1)[:m]
         squares = np.square(spectrum.view(np.float32), out=self._squares[:m])  # re^2, im^2 interleaved
         np.add(squares[:, 0::2], squares[:, 1::2], out=out)
         out *= self._scale

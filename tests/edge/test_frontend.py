@@ -118,6 +118,32 @@ def test_streaming_with_random_blocks_equals_one_block_exactly(rng):
     assert np.array_equal(streamed, whole)
 
 
+def test_streaming_is_exact_when_grouped_and_leftover_transforms_round_differently(rng, monkeypatch):
+    """pocketfft on 64-bit ARM transforms a batch four frames at a time (NEON lanes, fused
+    multiply-adds) and the leftover frames one by one, and the two round differently: a
+    transform with that property must still give the same bits for any block size."""
+    import scipy.fft
+
+    grouped_rfft = scipy.fft.rfft
+
+    def lane_grouped_rfft(a, axis=-1):
+        whole = len(a) // 4 * 4
+        leftover = np.fft.rfft(a[whole:].astype(np.float64), axis=axis).astype(np.complex64)
+        return np.concatenate([grouped_rfft(a[:whole], axis=axis), leftover])
+
+    monkeypatch.setattr(scipy.fft, "rfft", lane_grouped_rfft)
+    x = rng.standard_normal(20000).astype(np.float32)
+    spec = FrontendSpec(nfft=256, hop=64, sample_rate=RATE)
+    whole = psd_of(spec, x)
+    frontend = StreamingFrontend(spec)
+    parts, start = [], 0
+    while start < len(x):
+        n = int(rng.choice([1, 64, 65, 257, 300, int(rng.integers(1, 3000))]))
+        parts.append(frontend.push(AudioBlock(x[start : start + n], start)).psd)
+        start += n
+    assert np.array_equal(np.concatenate(parts), whole)
+
+
 def test_streaming_block_shorter_than_a_frame_returns_no_frames():
     spec = FrontendSpec(nfft=256, hop=64, sample_rate=RATE)
     frames = StreamingFrontend(spec).push(AudioBlock(np.zeros(255, np.float32), 0))

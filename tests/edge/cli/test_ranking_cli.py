@@ -7,6 +7,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
@@ -82,6 +83,7 @@ def test_a_recording_below_the_band_is_taken_down_to_min_sample_rate(tmp_path):
 
 
 def test_the_report_shows_each_recordings_ranked_answer(tmp_path):
+    pytest.importorskip("matplotlib", reason="the report's charts need pamedge[plot]")
     from edge.report.build import write_report
 
     out = tmp_path / "run"

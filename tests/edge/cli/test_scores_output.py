@@ -89,6 +89,7 @@ def test_scores_are_not_written_unless_asked_or_without_a_model(tmp_path):
 
 
 def test_the_report_draws_the_score_distribution_per_class(tmp_path):
+    pytest.importorskip("matplotlib", reason="the report's charts need pamedge[plot]")
     from edge.report.build import write_report
     from edge.report.data import load
 

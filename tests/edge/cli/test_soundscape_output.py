@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib.util
 import json
 from pathlib import Path
 
@@ -58,11 +59,10 @@ def test_a_soundscape_section_writes_the_daily_products(tmp_path, recordings):
     assert result.exit_code == 0, result.output
     assert "noclock.wav: no UTC start time" in result.output  # said, and its detections still written
     names = {p.name for p in (out / "soundscape").iterdir()}
-    assert names == {
-        f"{kind}_{day}.{ext}"
-        for day in ("20240501", "20240502")
-        for kind, ext in (("decidecade", "csv"), ("hmd", "csv"), ("hmd", "nc"), ("percentiles", "csv"))
-    }
+    products = [("decidecade", "csv"), ("hmd", "csv"), ("percentiles", "csv")]
+    if importlib.util.find_spec("xarray") is not None:  # NetCDF with pamedge[soundscape] only
+        products.append(("hmd", "nc"))
+    assert names == {f"{kind}_{day}.{ext}" for day in ("20240501", "20240502") for kind, ext in products}
     first = read(out / "soundscape" / "hmd_20240501.csv")
     assert [r["time_utc"] for r in first] == ["2024-05-01T23:58:00Z", "2024-05-01T23:59:00Z"]
     assert [float(r["effort_s"]) for r in first] == [30.0, 60.0]

@@ -65,25 +65,34 @@ def test_sigkill_at_random_moments_then_restart(tmp_path, make_recordings):
         [sys.executable, "-m", "edge.cli.run", "--config", str(reference), "--replay", "-q", *map(str, files)],
         cwd=ROOT,
         check=True,
-        timeout=120,
+        timeout=600,
     )
     expected = log_rows(tmp_path / "ref" / "log.sqlite")
     assert len(expected) >= 20
 
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify"))
+    settings = {"simulate_block_cost_s": 0.05, "max_attempts": None}
+    # How long the replay runs after READY on this machine (about 0.8 s here, several times that
+    # on a Raspberry Pi or under emulation): the kills are drawn over that span, not a fixed one.
+    (tmp_path / "timed").mkdir()
+    proc = start(deployment_yaml(tmp_path / "timed", settings), files, tmp_path / "notify")
+    wait_ready(sock)
+    ready = time.monotonic()
+    assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()
+    replay_s = time.monotonic() - ready
+
     (tmp_path / "killed").mkdir()
     # max_attempts: null -- a recording killed three times must still be processed in the end here
-    yaml_path = deployment_yaml(tmp_path / "killed", {"simulate_block_cost_s": 0.05, "max_attempts": None})
+    yaml_path = deployment_yaml(tmp_path / "killed", settings)
     log_path = tmp_path / "killed" / "log.sqlite"
     rng = np.random.default_rng(7)
     finished_early = 0
     progress: list[int] = []  # recordings committed after each kill
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(tmp_path / "notify"))
     for _ in range(KILLS):
         proc = start(yaml_path, files, tmp_path / "notify")
         wait_ready(sock)
-        # the whole replay takes about 0.8 s after READY (8 recordings, 0.1 s each)
-        time.sleep(rng.uniform(0.0, 1.0))
+        time.sleep(rng.uniform(0.0, 1.25 * replay_s))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         else:
@@ -95,7 +104,7 @@ def test_sigkill_at_random_moments_then_restart(tmp_path, make_recordings):
                 progress.append(conn.execute("SELECT COUNT(*) FROM processed").fetchone()[0])
     sock.close()
     proc = start(yaml_path, files)
-    assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
+    assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()
     assert_consistent(log_path)
     assert finished_early < KILLS
     assert any(0 < n < len(files) for n in progress), progress  # kills landed mid-run
