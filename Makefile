@@ -10,7 +10,7 @@ EXTRAS := onnx,tflite,train,convert,sync,live,plot,soundscape,parquet,dask,dev,d
 # What the demo needs: the runtime (with its default backend) and the plots; no torch.
 RUNTIME_EXTRAS := plot
 
-.PHONY: install install-runtime demo test test-quick lint bench clean system-deps models check-routes docs docs-serve
+.PHONY: install install-runtime demo test test-quick lint bench clean system-deps models check-routes check-arm64 docs docs-serve
 
 install: $(STAMP)
 
@@ -69,6 +69,12 @@ docs-serve: install
 # Each install route of the README's table of boards: the wheels exist (pip download only).
 check-routes: install-runtime
 	$(BIN)/python .ci/install_routes.py
+
+# The runtime on 64-bit ARM (Raspberry Pi 4 and 5, Neoverse-N1 CPUs) emulated by qemu-aarch64: every
+# shipped bundle's selftest and the tests whose results depend on the CPU's arithmetic (.ci/arm64.sh;
+# root, apt-get, PyPI; says why and passes where the host cannot emulate).
+check-arm64: install
+	bash .ci/arm64.sh
 
 bench: install
 	$(BIN)/python benchmarks/bench_frontend.py

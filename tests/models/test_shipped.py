@@ -133,6 +133,7 @@ def test_each_deployment_loads_its_default_model(deployment, bundle):
 def narw_recordings(tmp_path_factory):
     """The recordings the shipped narw-upcall was trained and gated on, as its recipe names them
     (both annotated days, background, and its synthetic calls regenerated from the seed)."""
+    pytest.importorskip("torch", reason="the recipe's recordings are gathered by training/ (pamedge[train])")
     from training.config import load_config
     from training.sources import config_recordings
 
@@ -166,6 +167,7 @@ def test_int8_narw_upcall_through_edge_detect_matches_its_card(narw_recordings, 
 def test_edge_train_evaluate_on_a_bundle_is_edge_detect(tmp_path):
     """edge-train evaluate BUNDLE runs the INT8 file as edge-detect does: its events on the
     2009-03-28 recordings equal those of edge-detect's own detections."""
+    pytest.importorskip("torch", reason="edge-train needs pamedge[train]")
     from training.annotations import read_csv
     from training.metrics import match_events
     from training.types import Annotation
@@ -220,6 +222,7 @@ def test_edge_train_evaluate_on_a_bundle_is_edge_detect(tmp_path):
 
 @pytest.mark.slow
 def test_edge_train_evaluate_needs_a_deployment_for_a_bundle():
+    pytest.importorskip("torch", reason="edge-train needs pamedge[train]")
     result = subprocess.run(
         [
             sys.executable,
