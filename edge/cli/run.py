@@ -129,7 +129,11 @@ def _soundscape(config_path: str, folder: str) -> None:
     help="Write the daily soundscape products (hybrid millidecade, decidecade and percentile tables; NetCDF with "
     "the soundscape extra) from the HMD minutes in the detection log into DIR, and exit.",
 )
-@click.option("--check", is_flag=True, help="Validate the deployment (run:, device profile, model, sync:) and exit.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Validate the deployment (run:, device profile, model and its golden windows on this CPU, sync:) and exit.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
 @domain_errors
 def main(

@@ -80,9 +80,21 @@ def _check_model(config: DeploymentConfig, path: str | Path) -> list[str]:
     """The deployment's model bundle loads, its backend is installed, and it matches the
     deployment's frontend."""
     from edge.classify import load_classifier
+    from edge.selftest import selftest
 
     try:
-        load_classifier(config)
+        classifier = load_classifier(config)
+        # INT8 kernels differ by CPU (AVX2's saturating sums, VNNI, ARM's dot products): the
+        # bundle's golden windows through this CPU's kernels, as edge-selftest runs them, so a
+        # buoy that would score differently from the validated model says so before it records.
+        result = selftest(classifier.bundle, classifier.kind, threads=classifier.settings.threads)
     except PamedgeError as exc:
         return [f"{path}: model: {exc}"]
-    return []
+    if result.passed:
+        return []
+    worst = max(result.deviation, key=lambda name: result.deviation[name])
+    return [
+        f"{path}: model: {result.identity} deviates {result.deviation[worst]:.4f} from its golden windows "
+        f"on this CPU's {result.backend} kernels ({worst}; tolerance {result.tolerance:g}): its scores here "
+        f"are not the validated model's (edge-selftest {result.bundle} --backend {result.backend})"
+    ]

@@ -11,10 +11,12 @@ card (edge/crops.py).
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import shutil
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bundles"
@@ -43,3 +45,15 @@ def scanning(tmp_path_factory, scan_hop_s: float = 0.5) -> Path:
         card["window"] = {**card["window"], "crop": "scan", "scan_hop_s": scan_hop_s}
         (path / "card.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
     return path
+
+
+def move_golden_reference(bundle: Path, key: str = "onnx_int8/logits", by: tuple[float, ...] = (2.0, -2.0)) -> None:
+    """Move one golden reference of a bundle (a copy) and re-sign the card: what a CPU whose
+    kernels compute other answers would see in ``edge-selftest``."""
+    golden = dict(np.load(bundle / "golden.npz"))
+    golden[key] = golden[key] + np.array(by, np.float32)
+    np.savez(bundle / "golden.npz", **golden)
+    card = yaml.safe_load((bundle / "card.yaml").read_text())
+    data = (bundle / "golden.npz").read_bytes()
+    card["files"]["golden.npz"] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (bundle / "card.yaml").write_text(yaml.safe_dump(card))

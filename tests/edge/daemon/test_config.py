@@ -3,6 +3,7 @@ listing every problem."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import yaml
 from edge.config import load_deployment
 from edge.daemon.config import DegradeSettings
 from edge.errors import ConfigError
+from tests.support.bundles import move_golden_reference, single
 from tests.support.daemon import deployment_yaml
 from tests.support.data import DEPLOYMENTS, ROOT
 
@@ -88,3 +90,23 @@ def test_check_passes_a_good_deployment(tmp_path):
         timeout=60,
     )
     assert result.returncode == 0 and result.stdout.strip().endswith(": ok"), result.stderr
+
+
+def test_check_runs_the_models_golden_windows_on_this_cpu(tmp_path):
+    """A bundle whose golden windows this CPU's kernels miss (as AVX2's saturating ones once
+    did) is a problem edge-run --check reports, naming the deviation and edge-selftest."""
+    from edge.daemon.check import check
+
+    bundle = shutil.copytree(single(), tmp_path / "tiny")
+    move_golden_reference(bundle)
+    path = deployment_yaml(tmp_path, {"watch": str(tmp_path / "rec")})
+    data = yaml.safe_load(path.read_text())
+    data["model"]["bundle"] = str(bundle)
+    path.write_text(yaml.safe_dump(data))
+    problems = check(path)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{path}: model: tiny-single@")
+    assert "from its golden windows on this CPU's onnx kernels (logits; tolerance 0.03)" in problems[0]
+    assert problems[0].endswith("(edge-selftest tiny-single --backend onnx)")
+    deviation = float(problems[0].split(" deviates ")[1].split()[0])
+    assert 0.03 < deviation <= 1.0  # scores (softmax of the logits) moved past the tolerance
