@@ -29,7 +29,21 @@ skip() { echo "check-arm64: skipped: $*"; exit 0; }
 command -v apt-get >/dev/null || skip "no apt-get: Debian's arm64 Python comes from apt"
 command -v qemu-aarch64 >/dev/null || skip "no qemu-aarch64 (Debian qemu-user; make system-deps)"
 [ -x "$HOST_PY" ] || skip "no .venv (make install first)"
-unshare -m true 2>/dev/null || skip "no private mount namespaces here (unshare -m)"
+mkdir -p "$DIR"
+
+# --- what ARM programs read of this CPU -------------------------------------------------------------
+cpuinfo() {  # $1: CPU part, $2: extra features
+    for i in 0 1; do
+        printf 'processor\t: %s\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid%s\n' "$i" "$2"
+        printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: %s\nCPU revision\t: 3\n\n' "$1"
+    done
+}
+cpuinfo 0xd08 "" >"$DIR/cpuinfo-cortex-a72"
+cpuinfo 0xd0b " atomics fphp asimdhp asimdrdm lrcpc dcpop asimddp" >"$DIR/cpuinfo-cortex-a76"
+cpuinfo 0xd0c " atomics fphp asimdhp asimdrdm lrcpc dcpop asimddp" >"$DIR/cpuinfo-neoverse-n1"
+
+unshare -m bash -c 'mount --bind "$1" /proc/cpuinfo' _ "$DIR/cpuinfo-cortex-a72" 2>/dev/null ||
+    skip "cannot bind-mount an ARM /proc/cpuinfo in a private mount namespace"
 
 # --- an arm64 Python from Debian's packages, unpacked (not installed) into a sysroot ----------
 DEBS=(python$PYVER-minimal libpython$PYVER-minimal libpython$PYVER-stdlib libc6 zlib1g libexpat1 libffi8
@@ -74,20 +88,6 @@ if [ ! -x "$DIR/venv/bin/edge-selftest" ]; then
     echo "$DIR/site" >"$DIR/venv/lib/python$PYVER/site-packages/arm64-site.pth"
     "$DIR/venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$ROOT"
 fi
-
-# --- what ARM programs read of this CPU -------------------------------------------------------------
-cpuinfo() {  # $1: CPU part, $2: extra features
-    for i in 0 1; do
-        printf 'processor\t: %s\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid%s\n' "$i" "$2"
-        printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: %s\nCPU revision\t: 3\n\n' "$1"
-    done
-}
-cpuinfo 0xd08 "" >"$DIR/cpuinfo-cortex-a72"
-cpuinfo 0xd0b " atomics fphp asimdhp asimdrdm lrcpc dcpop asimddp" >"$DIR/cpuinfo-cortex-a76"
-cpuinfo 0xd0c " atomics fphp asimdhp asimdrdm lrcpc dcpop asimddp" >"$DIR/cpuinfo-neoverse-n1"
-
-unshare -m bash -c 'mount --bind "$1" /proc/cpuinfo' _ "$DIR/cpuinfo-cortex-a72" 2>/dev/null ||
-    skip "cannot bind-mount an ARM /proc/cpuinfo in a private mount namespace"
 
 on_arm() {  # $1: QEMU CPU model; the rest: the command, run in the repository
     local cpu=$1

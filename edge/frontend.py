@@ -134,6 +134,10 @@ _CHUNK_SAMPLES = 1 << 17
 _FFT_GROUP = 16
 
 
+def _whole_groups(n: int) -> int:
+    return -(-n // _FFT_GROUP) * _FFT_GROUP
+
+
 class StreamingFrontend:
     """Per-stream state: the sample tail and the next frame index.  Cheap to create; the
     window and scale are computed once here and reused for every block.
@@ -151,8 +155,8 @@ class StreamingFrontend:
         self._tail = np.zeros(0, dtype=np.float32)
         self._next_frame = int(first_frame)
         self._chunk = max(1, _CHUNK_SAMPLES // spec.nfft)
-        rows = -(-self._chunk // _FFT_GROUP) * _FFT_GROUP
-        self._windowed = np.zeros((rows, spec.nfft), np.float32)  # work arrays
+        rows = _whole_groups(self._chunk)
+        self._windowed = np.empty((rows, spec.nfft), np.float32)  # work arrays
         self._squares = np.empty((rows, 2 * spec.n_bins), np.float32)
         # Imported here, not at module level: scipy.fft costs about 0.1-0.2 s, and loading a
         # bundle or a config (edge-selftest, edge-run --check) needs FrontendSpec, not the FFT.
@@ -194,7 +198,7 @@ class StreamingFrontend:
     def _power(self, frames: np.ndarray, out: np.ndarray) -> None:
         """Calibrated PSD of ``frames`` ``(m, nfft)`` into ``out`` ``(m, n_bins)``."""
         m = len(frames)
-        padded = -(-m // _FFT_GROUP) * _FFT_GROUP
+        padded = _whole_groups(m)
         np.multiply(frames, self._window, out=self._windowed[:m])
         self._windowed[m:padded] = 0.0
         spectrum = self._rfft(self._windowed[:padded], axis=-1)[:m]

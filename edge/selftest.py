@@ -17,6 +17,7 @@ import numpy as np
 from edge.bundle import GOLDEN, Bundle
 from edge.classify import activate
 from edge.errors import BundleError
+from edge.types import Backend
 
 
 @dataclass
@@ -50,7 +51,11 @@ def selftest(bundle: Bundle, kind: str, *, threads: int = 1) -> SelftestResult:
     """Run ``bundle``'s golden windows through backend ``kind`` (onnx or tflite)."""
     from edge.backends import open_backend
 
-    backend = open_backend(bundle, kind, threads=threads)
+    return golden_test(bundle, open_backend(bundle, kind, threads=threads))
+
+
+def golden_test(bundle: Bundle, backend: Backend) -> SelftestResult:
+    """Run ``bundle``'s golden windows through ``backend``, one already opened on its file."""
     path = bundle.path / GOLDEN
     try:
         with np.load(path) as data:

@@ -80,21 +80,21 @@ def _check_model(config: DeploymentConfig, path: str | Path) -> list[str]:
     """The deployment's model bundle loads, its backend is installed, and it matches the
     deployment's frontend."""
     from edge.classify import load_classifier
-    from edge.selftest import selftest
+    from edge.selftest import golden_test
 
     try:
         classifier = load_classifier(config)
         # INT8 kernels differ by CPU (AVX2's saturating sums, VNNI, ARM's dot products): the
         # bundle's golden windows through this CPU's kernels, as edge-selftest runs them, so a
         # buoy that would score differently from the validated model says so before it records.
-        result = selftest(classifier.bundle, classifier.kind, threads=classifier.settings.threads)
+        result = golden_test(classifier.bundle, classifier.backend)
     except PamedgeError as exc:
         return [f"{path}: model: {exc}"]
     if result.passed:
         return []
-    worst = max(result.deviation, key=lambda name: result.deviation[name])
+    worst, deviation = max(result.deviation.items(), key=lambda item: item[1])
     return [
-        f"{path}: model: {result.identity} deviates {result.deviation[worst]:.4f} from its golden windows "
+        f"{path}: model: {result.identity} deviates {deviation:.4f} from its golden windows "
         f"on this CPU's {result.backend} kernels ({worst}; tolerance {result.tolerance:g}): its scores here "
         f"are not the validated model's (edge-selftest {result.bundle} --backend {result.backend})"
     ]

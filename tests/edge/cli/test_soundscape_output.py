@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import importlib.util
 import json
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from edge.config import load_deployment
 from edge.detect import RunOptions, detect
 from edge.site import SiteSettings
 from edge.soundscape.settings import SoundscapeSettings
+from edge.soundscape.write import have_netcdf
 
 RATE = 8000
 
@@ -60,7 +60,7 @@ def test_a_soundscape_section_writes_the_daily_products(tmp_path, recordings):
     assert "noclock.wav: no UTC start time" in result.output  # said, and its detections still written
     names = {p.name for p in (out / "soundscape").iterdir()}
     products = [("decidecade", "csv"), ("hmd", "csv"), ("percentiles", "csv")]
-    if importlib.util.find_spec("xarray") is not None:  # NetCDF with pamedge[soundscape] only
+    if have_netcdf():  # NetCDF with pamedge[soundscape] only
         products.append(("hmd", "nc"))
     assert names == {f"{kind}_{day}.{ext}" for day in ("20240501", "20240502") for kind, ext in products}
     first = read(out / "soundscape" / "hmd_20240501.csv")
