@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -239,3 +240,38 @@ def test_edge_train_evaluate_needs_a_deployment_for_a_bundle():
         timeout=300,
     )
     assert result.returncode != 0 and "give --config" in result.stderr
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_narw_upcall_hears_right_whales_of_other_sites_and_recorders(tmp_path, kind):
+    """Four right-whale clips that no recipe of the project trains narw-upcall on (SanctSound
+    GR01 at 48 kHz, PAMGuard's right-whale model input at 8 kHz, two southern right whale clips
+    at 8 kHz): each gets an upcall through the INT8 bundle (their lowest best score 0.77 on
+    this host), and PAMGuard's blue, minke and dolphin examples none (their best 0.07)."""
+    pamguard = shared_path("pamguard-examples", "src")
+    sounds = pamguard / "Resources" / "exampleSounds"
+    whales = [
+        shared_path("noaa-sanctsound", "files", "SanctSound_GR01_01_northatlanticrightwhale_20181227T060148Z.wav"),
+        pamguard
+        / "test"
+        / "resources"
+        / "rawDeepLearningClassifier"
+        / "Generic"
+        / "right_whale"
+        / "right_whale_example.wav",
+        sounds / "southern_right_whale_clip1.wav",
+        sounds / "southern_right_whale_clip2.wav",
+    ]
+    others = [sounds / "Blue_whale.wav", sounds / "Minke_whale.wav", sounds / "dolphin_whistle.wav"]
+    config = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
+    config = replace(config, model=replace(config.model, backend=kind))
+    report = detect(
+        whales + others,
+        tmp_path,
+        config,
+        RunOptions(table=HydrophoneTable.load(config.table_path()), classifier=load_classifier(config)),
+    )
+    assert not report.failed
+    upcalls = {Path(f.file).name: f.per_label().get("upcall", 0) for f in report.files}
+    assert {w.name for w in whales} == {name for name, n in upcalls.items() if n >= 1}, upcalls
