@@ -101,7 +101,9 @@ def group_folds(config: TrainConfig, run: Path, k: int, *, resume: bool = True) 
         for path, label, group in entries:
             if group not in held_set or label not in config.classes:
                 continue
-            rows.append(_score(model, ckpt, path, label, group, i, deployment, table, ranking, config, synthetic_dir))
+            rows.append(
+                score_recording(model, ckpt, path, label, group, i, deployment, table, ranking, config, synthetic_dir)
+            )
     return summary(rows, k, folds, ranking, run)
 
 
@@ -124,7 +126,7 @@ def summary(rows: list[dict], k: int, folds: list[list[str]], ranking: RankingSe
     }
 
 
-def _score(
+def score_recording(
     model: object,
     ckpt: dict,
     path: Path,

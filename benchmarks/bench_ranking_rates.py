@@ -1,0 +1,86 @@
+"""The ranked answer per recording when the recording was made at a lower rate: each real
+recording of a multispecies recipe run, resampled down to each rate below its own (edge's
+resampler, as a recorder at that rate would hand it over), ranked by the fold model that never
+saw its group, pooled as edge-detect pools (``training.folds.score_recording``).
+
+A further set of public clips at 4-64 kHz is scored the same way; this says how the folds'
+figures move with the rate before anyone sees it, and which classes a low rate cannot hold.
+
+    python benchmarks/bench_ranking_rates.py --run RUN_DIR [--rates 4000,8000,11025,16000] [--json]
+
+RUN_DIR is the output folder of ``edge-train training/recipes/multispecies.yaml`` (its
+``folds/`` hold the fold models and ``folds/recordings.json`` the groups dealt). The renderings
+are cached in ``RUN_DIR/band_limited`` (the recipe's own renderings are reused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edge.audio import probe  # noqa: E402
+from edge.calibration import HydrophoneTable  # noqa: E402
+from edge.config import load_deployment  # noqa: E402
+from edge.ranking import RankingSettings  # noqa: E402
+from training.config import load_config  # noqa: E402
+from training.datasets import band_limited  # noqa: E402
+from training.folds import score_recording, summarise  # noqa: E402
+from training.loop import load_model  # noqa: E402
+from training.sources import clip_sources  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--rates", default="4000,8000,11025,16000", help="comma-separated, Hz")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rates = sorted(int(r) for r in args.rates.split(","))
+    run = args.run.resolve()
+    fold_of = {r["group"]: r["fold"] for r in json.loads((run / "folds" / "recordings.json").read_text())}
+    config = load_config(run / "config.yaml")
+    deployment = load_deployment(config.path(config.deployment))
+    table = HydrophoneTable.load(deployment.table_path()) if deployment.table_path() else None
+    ranking = deployment.ranking or RankingSettings()
+    synthetic = (run / "synthetic_clips").resolve()
+    models: dict[int, tuple] = {}
+    rows: dict[str, list[dict]] = {"native": []} | {str(r): [] for r in rates}
+    for path, label, group in clip_sources(config, run, deployment.channel):
+        if group not in fold_of or label not in config.classes or Path(path).resolve().is_relative_to(synthetic):
+            continue
+        i = fold_of[group]
+        model, ckpt = models.setdefault(i, load_model(run / "folds" / f"fold_{i}"))
+        own = probe(path).sample_rate
+        args_ = (label, group, i, deployment, table, ranking, config, synthetic)
+        rows["native"].append(score_recording(model, ckpt, path, *args_) | {"rate": own})
+        for r in rates:
+            if r < own:
+                rendered = band_limited(path, r, deployment.channel, run / "band_limited")
+                rows[str(r)].append(score_recording(model, ckpt, rendered, *args_) | {"rate": r})
+    result = {name: summarise(rs) for name, rs in rows.items()}
+    for name, rs in rows.items():
+        result[name]["misranked"] = [f"{r['file']} ({r['label']}): {r['ranking'][0]}" for r in rs if not r["top1"]]
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return
+    classes = sorted({c for s in result.values() for c in s["classes"]})
+    print(f"{'rendered at':<12} {'n':>4} {'top-1':>6} {'top-3':>6} {'class mean':>10}  " + "  ".join(classes))
+    for name, s in result.items():
+        per = "  ".join(
+            f"{round(s['classes'][c]['top1'] * s['classes'][c]['recordings'])}/{s['classes'][c]['recordings']}"
+            if c in s["classes"]
+            else "-"
+            for c in classes
+        )
+        print(
+            f"{name:<12} {s['recordings']:>4} {s['top1']:>6.3f} {s['top3']:>6.3f} {s['class_mean_top1']:>10.3f}  {per}"
+        )
+
+
+if __name__ == "__main__":
+    main()
