@@ -49,7 +49,11 @@ def main() -> None:
     ranking = deployment.ranking or RankingSettings()
     synthetic = (run / "synthetic_clips").resolve()
     models: dict[int, tuple] = {}
-    rows: dict[str, list[dict]] = {"native": []} | {str(r): [] for r in rates}
+    # per rate: the recordings made above it, rendered at it and at their own rate (the fair
+    # comparison: the recordings below a rate differ from class to class)
+    rows: dict[str, list[dict]] = {"own rate, all": []}
+    for r in rates:
+        rows |= {f"{r}": [], f"{r}, own rate": []}
     for path, label, group in clip_sources(config, run, deployment.channel):
         if group not in fold_of or label not in config.classes or Path(path).resolve().is_relative_to(synthetic):
             continue
@@ -57,11 +61,13 @@ def main() -> None:
         model, ckpt = models.setdefault(i, load_model(run / "folds" / f"fold_{i}"))
         own = probe(path).sample_rate
         args_ = (label, group, i, deployment, table, ranking, config, synthetic)
-        rows["native"].append(score_recording(model, ckpt, path, *args_) | {"rate": own})
+        native = score_recording(model, ckpt, path, *args_) | {"rate": own}
+        rows["own rate, all"].append(native)
         for r in rates:
             if r < own:
                 rendered = band_limited(path, r, deployment.channel, run / "band_limited")
-                rows[str(r)].append(score_recording(model, ckpt, rendered, *args_) | {"rate": r})
+                rows[f"{r}"].append(score_recording(model, ckpt, rendered, *args_) | {"rate": r})
+                rows[f"{r}, own rate"].append(native)
     result = {name: summarise(rs) for name, rs in rows.items()}
     for name, rs in rows.items():
         result[name]["misranked"] = [f"{r['file']} ({r['label']}): {r['ranking'][0]}" for r in rs if not r["top1"]]
@@ -69,7 +75,7 @@ def main() -> None:
         print(json.dumps(result, indent=1))
         return
     classes = sorted({c for s in result.values() for c in s["classes"]})
-    print(f"{'rendered at':<12} {'n':>4} {'top-1':>6} {'top-3':>6} {'class mean':>10}  " + "  ".join(classes))
+    print(f"{'rendered at':<16} {'n':>4} {'top-1':>6} {'top-3':>6} {'class mean':>10}  " + "  ".join(classes))
     for name, s in result.items():
         per = "  ".join(
             f"{round(s['classes'][c]['top1'] * s['classes'][c]['recordings'])}/{s['classes'][c]['recordings']}"

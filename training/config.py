@@ -255,9 +255,16 @@ class LoopSettings:
     # split of a few groups per class, whose balanced accuracy swings by 0.2 from epoch to epoch
     # and would pick an epoch by chance
     select: str = "best"
+    # the learning rate over the run: "constant", or "cosine" (from lr down to 0 by the last
+    # step, per step): without a decay the weights kept are one random point of the noisy
+    # region the optimiser ends in, and a small data set's model then moves with the seed
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         v.require(self.select in ("best", "last"), f"select={self.select!r} must be best or last")
+        v.require(
+            self.lr_schedule in ("constant", "cosine"), f"lr_schedule={self.lr_schedule!r} must be constant or cosine"
+        )
         v.integer("epochs", self.epochs, minimum=1)
         v.integer("batch_size", self.batch_size, minimum=1)
         v.number("lr", self.lr, minimum=0, exclusive=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import random
 from dataclasses import asdict
 from pathlib import Path
@@ -21,7 +22,7 @@ import yaml
 from tqdm import tqdm
 
 from training.augment import augment, balanced_indices
-from training.config import TrainConfig
+from training.config import LoopSettings, TrainConfig
 from training.datasets import NEGATIVE, Dataset
 from training.metrics import pr_curve, window_metrics
 from training.models import ResNet, loss_fn
@@ -183,7 +184,10 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
         torch.manual_seed(config.seed * 1000 + epoch)
         model.train()
         losses = []
-        for _ in range(steps):
+        for step in range(steps):
+            if config.train.lr_schedule == "cosine":
+                for group in opt.param_groups:
+                    group["lr"] = learning_rate(config.train, epoch * steps + step, config.train.epochs * steps)
             idx = balanced_indices(tr.y, config.train.batch_size, rng)
             xb = np.stack([augment(tr.x[i], rng, config.augment, backgrounds) for i in idx])
             loss = loss_fn(config.model, model(torch.from_numpy(xb)), _target(config, tr.y[idx]))
@@ -217,6 +221,14 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
     bar.close()
     (run / "history.json").write_text(json.dumps(state["history"], indent=1))
     return finish(config, run, ds, test_idx if len(test_idx) else val_idx, "test" if len(test_idx) else "val")
+
+
+def learning_rate(settings: LoopSettings, step: int, total: int) -> float:
+    """The learning rate of ``step`` (0-based) of ``total``: ``lr`` throughout, or a cosine
+    from ``lr`` at the first step down to 0 after the last."""
+    if settings.lr_schedule == "constant":
+        return settings.lr
+    return settings.lr * 0.5 * (1 + math.cos(math.pi * step / total))
 
 
 def load_model(run: Path) -> tuple[ResNet, dict]:

@@ -9,8 +9,8 @@ import torch
 
 from tests.support.training import CONFIG, write_config
 from training.cli.train import main
-from training.config import load_config
-from training.loop import train
+from training.config import LoopSettings, load_config
+from training.loop import learning_rate, train
 from training.types import TrainConfigError
 
 torch.set_num_threads(1)
@@ -159,6 +159,29 @@ def test_select_last_keeps_the_last_epochs_weights_and_never_stops_early(tmp_pat
     assert kept.keys() == last.keys() and all(torch.equal(kept[k], last[k]) for k in kept)
     with pytest.raises(TrainConfigError, match="select='first' must be best or last"):
         load_config(write_config(tmp_path / "bad", train={**CONFIG["train"], "select": "first"}))
+
+
+def test_cosine_schedule_decays_from_lr_to_zero_and_constant_stays():
+    cosine = LoopSettings(lr=0.002, lr_schedule="cosine")
+    rates = [learning_rate(cosine, step, 100) for step in range(100)]
+    assert rates[0] == 0.002 and rates[50] == pytest.approx(0.001)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    assert 0 < rates[-1] < 0.002 * 1e-3
+    assert {learning_rate(LoopSettings(lr=0.002), step, 100) for step in range(100)} == {0.002}
+    with pytest.raises(ValueError, match="lr_schedule='step' must be constant or cosine"):
+        LoopSettings(lr_schedule="step")
+
+
+@pytest.mark.slow
+def test_a_cosine_run_ends_on_the_last_steps_learning_rate(tmp_path):
+    config = load_config(
+        write_config(tmp_path, train={**CONFIG["train"], "epochs": 3, "steps_per_epoch": 4, "lr_schedule": "cosine"})
+    )
+    train(config)
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    lrs = [g["lr"] for g in last["optimizer"]["param_groups"]]
+    assert lrs == [pytest.approx(learning_rate(config.train, 11, 12))] * len(lrs)  # step 12 of 12
+    assert max(lrs) < config.train.lr / 50
 
 
 def test_a_band_limit_floor_for_a_label_that_is_no_class_is_refused(tmp_path):
