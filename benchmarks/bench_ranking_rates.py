@@ -84,7 +84,7 @@ def main() -> None:
             for c in classes
         )
         print(
-            f"{name:<12} {s['recordings']:>4} {s['top1']:>6.3f} {s['top3']:>6.3f} {s['class_mean_top1']:>10.3f}  {per}"
+            f"{name:<16} {s['recordings']:>4} {s['top1']:>6.3f} {s['top3']:>6.3f} {s['class_mean_top1']:>10.3f}  {per}"
         )
 
 
