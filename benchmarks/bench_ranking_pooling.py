@@ -27,41 +27,30 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.calibration import HydrophoneTable  # noqa: E402
-from edge.config import load_deployment  # noqa: E402
 from edge.frontend import FrontendSpec  # noqa: E402
 from edge.ranking import Tally, window_starts  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.features import recording_features  # noqa: E402
-from training.loop import load_model, predict  # noqa: E402
-from training.sources import clip_sources  # noqa: E402
+from training.folds import FoldsRun  # noqa: E402
+from training.loop import predict  # noqa: E402
 
 RULES = {"k = 3": 0.0, "k = 5 % of windows": 0.05, "k = 10 %": 0.10, "k = 25 %": 0.25}
 
 
 def window_probabilities(run: Path) -> tuple[list[str], list[tuple[str, str, np.ndarray]]]:
     """(classes, [(label, file, probabilities (n_windows, n_classes))]) over the real recordings."""
-    rows = json.loads((run / "folds" / "recordings.json").read_text())
-    fold_of = {r["group"]: r["fold"] for r in rows}
-    config = load_config(run / "config.yaml")
-    deployment = load_deployment(config.path(config.deployment))
-    table = HydrophoneTable.load(deployment.table_path()) if deployment.table_path() else None
+    folds = FoldsRun(run)
+    deployment, table = folds.deployment, folds.table
     hop_s = deployment.ranking.hop_s if deployment.ranking else 1.0
-    synthetic = (run / "synthetic_clips").resolve()
-    models: dict[int, tuple] = {}
     out = []
-    for path, label, group in clip_sources(config, run, deployment.channel):
-        if group not in fold_of or label not in config.classes or Path(path).resolve().is_relative_to(synthetic):
-            continue
-        i = fold_of[group]
-        model, ckpt = models.setdefault(i, load_model(run / "folds" / f"fold_{i}"))
-        feats = recording_features(path, deployment, table, with_rois=False).feats
-        frame_s = FrontendSpec(**ckpt["spec"]).hop_s
-        n = max(1, int(round(config.window_s / frame_s)))
+    for rec in folds.held_out():
+        feats = recording_features(rec.path, deployment, table, with_rois=False).feats
+        frame_s = FrontendSpec(**rec.ckpt["spec"]).hop_s
+        n = max(1, int(round(folds.config.window_s / frame_s)))
         starts = window_starts(len(feats), n, max(1, round(hop_s / frame_s)))
         idx = np.clip(np.arange(n)[None, :] + np.array(starts)[:, None], 0, len(feats) - 1)
-        out.append((label, Path(path).name, np.asarray(predict(model, feats[idx].astype(np.float32)))))
-    return list(models[0][1]["classes"]), out
+        out.append((rec.label, rec.path.name, np.asarray(predict(rec.model, feats[idx].astype(np.float32)))))
+    return list(folds.config.classes), out  # the fold models' classes: the recipe's
 
 
 def rank(p: np.ndarray, fraction: float, classes: list[str], negative: str) -> list[str]:

@@ -24,14 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edge.audio import probe  # noqa: E402
-from edge.calibration import HydrophoneTable  # noqa: E402
-from edge.config import load_deployment  # noqa: E402
-from edge.ranking import RankingSettings  # noqa: E402
-from training.config import load_config  # noqa: E402
 from training.datasets import band_limited  # noqa: E402
-from training.folds import score_recording, summarise  # noqa: E402
-from training.loop import load_model  # noqa: E402
-from training.sources import clip_sources  # noqa: E402
+from training.folds import FoldsRun, summarise  # noqa: E402
 
 
 def main() -> None:
@@ -41,32 +35,20 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rates = sorted(int(r) for r in args.rates.split(","))
-    run = args.run.resolve()
-    fold_of = {r["group"]: r["fold"] for r in json.loads((run / "folds" / "recordings.json").read_text())}
-    config = load_config(run / "config.yaml")
-    deployment = load_deployment(config.path(config.deployment))
-    table = HydrophoneTable.load(deployment.table_path()) if deployment.table_path() else None
-    ranking = deployment.ranking or RankingSettings()
-    synthetic = (run / "synthetic_clips").resolve()
-    models: dict[int, tuple] = {}
+    folds = FoldsRun(args.run)
     # per rate: the recordings made above it, rendered at it and at their own rate (the fair
     # comparison: the recordings below a rate differ from class to class)
     rows: dict[str, list[dict]] = {"own rate, all": []}
     for r in rates:
         rows |= {f"{r}": [], f"{r}, own rate": []}
-    for path, label, group in clip_sources(config, run, deployment.channel):
-        if group not in fold_of or label not in config.classes or Path(path).resolve().is_relative_to(synthetic):
-            continue
-        i = fold_of[group]
-        model, ckpt = models.setdefault(i, load_model(run / "folds" / f"fold_{i}"))
-        own = probe(path).sample_rate
-        args_ = (label, group, i, deployment, table, ranking, config, synthetic)
-        native = score_recording(model, ckpt, path, *args_) | {"rate": own}
+    for rec in folds.held_out():
+        own = probe(rec.path).sample_rate
+        native = folds.score(rec) | {"rate": own}
         rows["own rate, all"].append(native)
         for r in rates:
             if r < own:
-                rendered = band_limited(path, r, deployment.channel, run / "band_limited")
-                rows[f"{r}"].append(score_recording(model, ckpt, rendered, *args_) | {"rate": r})
+                rendered = band_limited(rec.path, r, folds.deployment.channel, folds.run / "band_limited")
+                rows[f"{r}"].append(folds.score(rec, rendered) | {"rate": r})
                 rows[f"{r}, own rate"].append(native)
     result = {name: summarise(rs) for name, rs in rows.items()}
     for name, rs in rows.items():

@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig, load_deployment
 from edge.frontend import FrontendSpec
 from edge.ranking import RankingSettings, Tally, window_starts
-from training.config import TrainConfig
+from training.config import TrainConfig, load_config
 from training.features import recording_features
 from training.loop import _strata, load_model, predict, train
 from training.sources import build_dataset, clip_sources
@@ -105,6 +106,66 @@ def group_folds(config: TrainConfig, run: Path, k: int, *, resume: bool = True) 
                 score_recording(model, ckpt, path, label, group, i, deployment, table, ranking, config, synthetic_dir)
             )
     return summary(rows, k, folds, ranking, run)
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """A real recording of a ``group_folds`` run and the fold model that never saw its group."""
+
+    path: Path
+    label: str
+    group: str
+    fold: int
+    model: object
+    ckpt: dict
+
+
+class FoldsRun:
+    """A finished ``group_folds`` run read back (benchmarks compare rules on it): its config,
+    deployment and calibration table, and its real recordings each with the fold model that
+    never saw its group, every fold model loaded once."""
+
+    def __init__(self, run: Path) -> None:
+        self.run = Path(run).resolve()
+        self.config = load_config(self.run / "config.yaml")
+        self.deployment = load_deployment(self.config.path(self.config.deployment))
+        path = self.deployment.table_path()
+        self.table = HydrophoneTable.load(path) if path else None
+        self.ranking = self.deployment.ranking or RankingSettings()
+        self.synthetic_dir = (self.run / "synthetic_clips").resolve()
+        self._fold_of = {
+            r["group"]: r["fold"] for r in json.loads((self.run / "folds" / "recordings.json").read_text())
+        }
+        self._models: dict[int, tuple] = {}
+
+    def held_out(self) -> Iterator[HeldOut]:
+        """Every real recording of a class, with its fold's model."""
+        for path, label, group in clip_sources(self.config, self.run, self.deployment.channel):
+            if group not in self._fold_of or label not in self.config.classes:
+                continue
+            if Path(path).resolve().is_relative_to(self.synthetic_dir):
+                continue
+            fold = self._fold_of[group]
+            if fold not in self._models:
+                self._models[fold] = load_model(self.run / "folds" / f"fold_{fold}")
+            yield HeldOut(Path(path), label, group, fold, *self._models[fold])
+
+    def score(self, rec: HeldOut, audio: Path | None = None) -> dict:
+        """``rec`` ranked by its fold's model as edge-detect ranks it (:func:`score_recording`),
+        from ``audio`` (the same sound, e.g. resampled) when given."""
+        return score_recording(
+            rec.model,
+            rec.ckpt,
+            rec.path if audio is None else audio,
+            rec.label,
+            rec.group,
+            rec.fold,
+            self.deployment,
+            self.table,
+            self.ranking,
+            self.config,
+            self.synthetic_dir,
+        )
 
 
 def summary(rows: list[dict], k: int, folds: list[list[str]], ranking: RankingSettings, run: Path) -> dict:

@@ -185,9 +185,9 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
         model.train()
         losses = []
         for step in range(steps):
-            if config.train.lr_schedule == "cosine":
-                for group in opt.param_groups:
-                    group["lr"] = learning_rate(config.train, epoch * steps + step, config.train.epochs * steps)
+            lr = learning_rate(config.train, epoch * steps + step, config.train.epochs * steps)
+            for group in opt.param_groups:
+                group["lr"] = lr
             idx = balanced_indices(tr.y, config.train.batch_size, rng)
             xb = np.stack([augment(tr.x[i], rng, config.augment, backgrounds) for i in idx])
             loss = loss_fn(config.model, model(torch.from_numpy(xb)), _target(config, tr.y[idx]))
