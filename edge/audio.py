@@ -12,7 +12,7 @@ import datetime as dt
 import os
 import stat
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -94,9 +94,18 @@ class Recording:
 
     ``start`` begins reading at that sample; blocks still end on multiples of
     ``block_frames`` counted from the file's first sample (the first block is shorter), so
-    a reading begun part-way cuts the stream where a whole-file reading does."""
+    a reading begun part-way cuts the stream where a whole-file reading does.  ``observe`` sees
+    each block as read (edge.quality counts clipping on the recording's own samples)."""
 
-    def __init__(self, info: AudioInfo, *, channel: int = 0, block_frames: int = 1 << 20, start: int = 0) -> None:
+    def __init__(
+        self,
+        info: AudioInfo,
+        *,
+        channel: int = 0,
+        block_frames: int = 1 << 20,
+        start: int = 0,
+        observe: Callable[[AudioBlock], None] | None = None,
+    ) -> None:
         if not 0 <= channel < info.channels:
             raise AudioError(f"{info.path}: channel {channel} requested, the file has {info.channels}")
         if block_frames < 1:
@@ -107,6 +116,7 @@ class Recording:
         if not 0 <= start <= info.frames:
             raise ValueError(f"{start=} is outside the recording's {info.frames} samples")
         self.start = int(start)
+        self.observe = observe
 
     def blocks(self) -> Iterator[AudioBlock]:
         start = self.start
@@ -119,9 +129,11 @@ class Recording:
                     data = fh.read(self.block_frames - start % self.block_frames, dtype=dtype, always_2d=True)
                     if len(data) == 0:
                         break
-                    samples = np.multiply(data[:, self.channel], scale, dtype=np.float32)
-                    yield AudioBlock(samples, start)
-                    start += len(samples)
+                    block = AudioBlock(np.multiply(data[:, self.channel], scale, dtype=np.float32), start)
+                    if self.observe is not None:
+                        self.observe(block)
+                    yield block
+                    start += len(block.samples)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(f"{self.info.path}: read failed after {start} samples ({_reason(exc)})") from None
         if start < self.info.frames:

@@ -684,6 +684,7 @@ def ok_outcome(
         "noise_floor_carried": carried,
         "silent_s": round(quality.silent_frames * hop_s, 3),  # digital silence (edge.quality)
         "nonfinite_s": round(quality.nonfinite_frames * hop_s, 3),  # frames with NaN or inf samples
+        "clipped_samples": quality.clipped_samples,  # at full scale, the recording's own rate (edge.quality)
     }
     return FileOutcome(
         str(path),

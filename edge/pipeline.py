@@ -27,7 +27,7 @@ from edge.crops import span as crop_span
 from edge.errors import AudioError
 from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.levels import Period, StreamingLevels, to_rows
-from edge.quality import SignalQuality
+from edge.quality import ClipCounter, SignalQuality
 from edge.ranking import WindowRanker
 from edge.resample import ResampledSource, output_length
 from edge.roi import StreamingRoiDetector
@@ -98,13 +98,16 @@ class Prepared:
         """Samples at the analysis rate."""
         return output_length(self.info.frames, self.info.sample_rate, self.rate) if self.resampled else self.info.frames
 
-    def source(self, start: int = 0) -> AudioSource:
-        """Its samples at the analysis rate in blocks, from (analysis-rate) sample ``start``."""
+    def source(self, start: int = 0, observe: Callable[[AudioBlock], None] | None = None) -> AudioSource:
+        """Its samples at the analysis rate in blocks, from (analysis-rate) sample ``start``;
+        ``observe`` sees the blocks at the recording's own rate, as read."""
         if not self.resampled:
-            return Recording(self.info, channel=self.channel, block_frames=self.block_frames, start=start)
+            return Recording(
+                self.info, channel=self.channel, block_frames=self.block_frames, start=start, observe=observe
+            )
         if not 0 <= start <= self.frames:
             raise ValueError(f"{start=} is outside the recording's {self.frames} samples at {self.rate} Hz")
-        whole = Recording(self.info, channel=self.channel, block_frames=self.block_frames)
+        whole = Recording(self.info, channel=self.channel, block_frames=self.block_frames, observe=observe)
         return ResampledSource(whole, self.info, self.rate, skip=start)
 
     def frontend(self, first_frame: int = 0) -> StreamingFrontend:
@@ -323,6 +326,14 @@ class Chain:
         self.rois: list[Roi] = []
         self.periods: list[Period] = []
         self.quality = SignalQuality()
+        # clipping is counted at the recording's own rate: the owned frames in its samples
+        own_rate = prep.info.sample_rate
+        self.clipping = ClipCounter(
+            prep.info.subtype,
+            None
+            if owned is None
+            else (owned[0] * prep.spec.hop * own_rate // prep.rate, owned[1] * prep.spec.hop * own_rate // prep.rate),
+        )
 
     @property
     def earliest_frame(self) -> int:
@@ -337,7 +348,7 @@ class Chain:
     def run(self, stop: Callable[[Chain], bool] | None = None) -> ChainResult:
         """Stream the recording from ``first_frame`` to its end, or until ``stop(self)`` is
         true after a block (the stages are then not flushed: what is open stays open)."""
-        blocks = iter(self.prep.source(self.first_frame * self.prep.spec.hop).blocks())
+        blocks = iter(self.prep.source(self.first_frame * self.prep.spec.hop, self.clipping.push).blocks())
         completed = True
         while (block := self._timed("decode", next, blocks, None)) is not None:
             self._step(block)
@@ -356,6 +367,7 @@ class Chain:
         ranking = self._timed("inference", self.ranker.finish) if self.ranker is not None and completed else []
         failures = self.stream.failures if self.stream is not None else []
         noise_state = self.detector.noise_state() if self.detector is not None else []
+        self.clipping.fold_into(self.quality, self.prep.info.sample_rate)
         return ChainResult(
             self.rois,
             self.periods,

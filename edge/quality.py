@@ -1,4 +1,5 @@
-"""Frames that hold no usable signal: non-finite samples and digital silence.
+"""Frames that hold no usable signal (non-finite samples, digital silence) and samples clipped
+at full scale.
 
 A float WAV can hold NaN or inf samples (a recorder's or converter's fault); one of them would
 make every frame it touches NaN, its whole level period ``-inf`` and the ROI detector's noise
@@ -7,15 +8,29 @@ counted.  Frames of exactly zero energy are digital silence: a dead or disconnec
 a muted channel.  Both are counted over the frames a chain owns (a cluster unit's chunk), so a
 recording's counts are the same however it is split, and each becomes one warning per
 recording naming where it starts.
+
+Clipping is counted on the recording's own samples, before any resampling (a resampled clip
+rings past full scale and no longer sits on it): samples at the converter's rail (the largest
+or smallest code of an integer file, +-1.0 of a float one) in runs of two or more of the same
+sign.  A file normalised to its peak touches full scale at single samples; a clipped sound
+holds it.  A clipped call's received level is understated and its spectrum smeared with
+harmonics, so the warning says where it starts, and the count goes to run.json.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
-from edge.types import SpectralFrames
+from edge.types import AudioBlock, SpectralFrames
+
+N = TypeVar("N", int, float)
+
+# bits per sample of the integer subtypes libsndfile reads; others (float, lossy) are float
+_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "ALAC_16": 16, "ALAC_20": 20, "PCM_24": 24, "ALAC_24": 24}
+_BITS |= {"PCM_32": 32, "ALAC_32": 32}
 
 
 @dataclass
@@ -26,6 +41,8 @@ class SignalQuality:
     first_nonfinite: int | None = None
     silent_frames: int = 0
     first_silent: int | None = None
+    clipped_samples: int = 0  # at the recording's own rate (:class:`ClipCounter`)
+    first_clipped_s: float | None = None
 
     def check(self, frames: SpectralFrames, owned: tuple[int, int] | None) -> np.ndarray | None:
         """Zero the non-finite frames of ``frames`` in place and count both kinds among those in
@@ -55,6 +72,8 @@ class SignalQuality:
         self.silent_frames += other.silent_frames
         self.first_nonfinite = _earlier(self.first_nonfinite, other.first_nonfinite)
         self.first_silent = _earlier(self.first_silent, other.first_silent)
+        self.clipped_samples += other.clipped_samples
+        self.first_clipped_s = _earlier(self.first_clipped_s, other.first_clipped_s)
 
     def warnings(self, path: str, hop_s: float) -> list[str]:
         out = []
@@ -68,14 +87,69 @@ class SignalQuality:
                 f"{path}: {self.silent_frames * hop_s:.2f} s of digital silence (frames of zero energy) from "
                 f"{_at(self.first_silent, hop_s)}: a dead or disconnected hydrophone, or a muted channel?"
             )
+        if self.clipped_samples:
+            out.append(
+                f"{path}: {self.clipped_samples} samples clipped at full scale from {self.first_clipped_s or 0:.2f} s: "
+                "received levels of the loudest sounds are understated and their classification less sure "
+                "(recorder gain too high?)"
+            )
         return out
+
+
+def full_scale(subtype: str) -> float:
+    """The largest sample value a file of ``subtype`` holds, on edge's full scale of 1.0 (the
+    smallest is -1.0): one code below 1.0 for integer files, 1.0 for float and lossy ones."""
+    bits = _BITS.get(subtype)
+    return 1.0 if bits is None else float(np.float32(1.0 - 2.0 ** (1 - bits)))
+
+
+class ClipCounter:
+    """Counts the samples of a recording held at full scale (module docstring), pushed block by
+    block at the recording's own rate in order; ``owned`` counts only samples ``[s0, s1)`` (a
+    cluster unit's chunk), so a recording's count is the same however it is cut or blocked."""
+
+    def __init__(self, subtype: str, owned: tuple[int, int] | None = None) -> None:
+        self.rail = full_scale(subtype)
+        self.owned = owned
+        self.samples = 0
+        self.first: int | None = None  # sample index
+        self._last_sign = 0  # the previous block's last sample: +1, -1 at a rail, else 0
+        self._last_counted = False
+
+    def push(self, block: AudioBlock) -> None:
+        x = block.samples
+        if x.size == 0:
+            return
+        if not (np.fmax.reduce(x) >= self.rail or np.fmin.reduce(x) <= -1.0):  # the usual block (NaN ignored)
+            self._last_sign = 0
+            return
+        sign = (x >= self.rail).astype(np.int8) - (x <= -1.0).astype(np.int8)
+        # a sample is clipped when at a rail with a neighbour at the same rail
+        same = (sign != 0) & (sign == np.concatenate(([self._last_sign], sign[:-1])))
+        clipped = same.copy()
+        clipped[:-1] |= same[1:]
+        index = np.flatnonzero(clipped) + block.start_sample
+        if same[0] and not self._last_counted:  # the last block's last sample began the run
+            index = np.concatenate(([block.start_sample - 1], index))
+        if self.owned is not None:
+            index = index[(index >= self.owned[0]) & (index < self.owned[1])]
+        if index.size:
+            self.samples += int(index.size)
+            self.first = _earlier(self.first, int(index[0]))
+        self._last_sign = int(sign[-1])
+        self._last_counted = bool(clipped[-1])
+
+    def fold_into(self, quality: SignalQuality, sample_rate: int) -> None:
+        quality.clipped_samples += self.samples
+        if self.first is not None:
+            quality.first_clipped_s = _earlier(quality.first_clipped_s, self.first / sample_rate)
 
 
 def _first(index: np.ndarray) -> int | None:
     return int(index[0]) if index.size else None
 
 
-def _earlier(a: int | None, b: int | None) -> int | None:
+def _earlier(a: N | None, b: N | None) -> N | None:
     return b if a is None else a if b is None else min(a, b)
 
 

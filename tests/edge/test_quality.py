@@ -1,5 +1,6 @@
 """Unusable frames (edge.quality): a NaN sample costs its frames, not its level period, and
-digital silence is said; counts and warnings are the same however a recording is cut."""
+digital silence and clipping are said; counts and warnings are the same however a recording
+is cut."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from edge.audio import Recording, probe
 from edge.cluster.engine import run_units
 from edge.cluster.task import run_unit
 from edge.config import load_deployment
 from edge.detect import RunOptions, detect
 from edge.pipeline import process_recording
+from edge.quality import ClipCounter, full_scale
+from edge.types import AudioBlock
 from tests.support.data import DEPLOYMENTS
 
 SR = 2000
@@ -75,3 +81,119 @@ def test_cluster_units_count_as_the_whole_run(damaged, config, tmp_path):
         assert units[key] == whole[key], key
     assert whole["silent_s"] == pytest.approx(60.0, abs=0.5) and 0 < whole["nonfinite_s"] < 1.0
     assert (tmp_path / "units" / "levels.csv").read_bytes() == (tmp_path / "whole" / "levels.csv").read_bytes()
+
+
+def _reference_clipped(x: np.ndarray, rail: float) -> int:
+    """Samples at a rail with a neighbour at the same rail, counted one by one."""
+    sign = [1 if v >= rail else -1 if v <= -1.0 else 0 for v in x]
+    return sum(
+        1
+        for i, s in enumerate(sign)
+        if s and ((i > 0 and sign[i - 1] == s) or (i + 1 < len(sign) and sign[i + 1] == s))
+    )
+
+
+@given(
+    codes=st.lists(st.sampled_from([-1, 0, 0, 1]), min_size=1, max_size=60),
+    cuts=st.lists(st.integers(1, 59), max_size=6),
+    owned=st.tuples(st.integers(0, 60), st.integers(0, 60)),
+)
+@settings(max_examples=300, deadline=None)
+def test_clipped_samples_are_counted_however_the_blocks_fall(codes, cuts, owned):
+    rail = full_scale("PCM_16")
+    x = np.array([rail if c == 1 else -1.0 if c == -1 else 0.25 for c in codes], np.float32)
+    lo, hi = sorted(owned)
+    counter = ClipCounter("PCM_16", (lo, hi))
+    edges = sorted({0, len(x), *(c for c in cuts if c < len(x))})
+    for a, b in zip(edges, edges[1:], strict=False):
+        counter.push(AudioBlock(x[a:b], a))
+    whole = ClipCounter("PCM_16")
+    whole.push(AudioBlock(x, 0))
+    assert whole.samples == _reference_clipped(x, rail)
+    # the owned part of the recording counts its own clipped samples, the neighbours decided
+    # over the whole (so chunks' counts add up to the whole recording's)
+    expected = [i for i in range(len(x)) if lo <= i < hi and _reference_clipped_at(x, rail, i)]
+    assert counter.samples == len(expected)
+    assert counter.first == (expected[0] if expected else None)
+
+
+def _reference_clipped_at(x: np.ndarray, rail: float, i: int) -> bool:
+    def s(j: int) -> int:
+        return 0 if not 0 <= j < len(x) else 1 if x[j] >= rail else -1 if x[j] <= -1.0 else 0
+
+    return s(i) != 0 and s(i) in (s(i - 1), s(i + 1))
+
+
+@pytest.mark.parametrize(
+    ("subtype", "dtype", "top"),
+    [
+        ("PCM_16", np.int16, 2**15 - 1),
+        ("PCM_24", np.int32, 2**31 - 256),
+        ("PCM_U8", np.int16, 127 * 256),
+        ("FLOAT", np.float32, 1.0),
+    ],
+)
+def test_a_hard_clipped_tone_is_counted_at_each_formats_full_scale(write_audio, subtype, dtype, top):
+    """A 100-Hz tone driven 6 dB past full scale for 0.5 s of a 2-s file: its flat tops and
+    bottoms are counted, and the same tone just under full scale, or peak-normalised so single
+    samples touch it, is not."""
+    t = np.arange(2 * SR) / SR
+    drive = np.where((t >= 1.0) & (t < 1.5), 2.0, 0.5) * np.sin(2 * np.pi * 100 * t)
+    clipped = np.clip(drive, -1.0, 1.0)
+    expected = int(np.count_nonzero(np.abs(drive) >= 1.0))
+
+    def as_file(x: np.ndarray, name: str):
+        if np.issubdtype(dtype, np.integer):
+            x = np.where(x >= 1.0, top, np.where(x <= -1.0, np.iinfo(dtype).min, np.round(x * (top - 1)))).astype(dtype)
+        return write_audio(name, x.astype(dtype), SR, subtype=subtype)
+
+    for path, want in [
+        (as_file(clipped, "clipped.wav"), expected),
+        (as_file(0.99 * np.sin(2 * np.pi * 100 * t), "under.wav"), 0),
+        (as_file(np.sin(2 * np.pi * 100 * t + 0.3) / np.abs(np.sin(2 * np.pi * 100 * t + 0.3)).max(), "peak.wav"), 0),
+    ]:
+        info = probe(path)
+        counter = ClipCounter(info.subtype)
+        for block in Recording(info, block_frames=777).blocks():
+            counter.push(block)
+        assert counter.samples == want, path.name
+        if want:
+            assert counter.first / SR == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.fixture
+def clipped_48k(write_audio):
+    """Three minutes of noise at 48 kHz (16-bit) with a loud 150-Hz tone clipped at full scale
+    for 2 s at 100 s: as a recorder set with too much gain writes a close ship's pass."""
+    rate = 48000
+    rng = np.random.default_rng(11)
+    x = 0.01 * rng.standard_normal(rate * 180)
+    t = np.arange(2 * rate) / rate
+    x[100 * rate : 102 * rate] += 3.0 * np.sin(2 * np.pi * 150 * t)
+    pcm = np.clip(np.round(x * 32768), -32768, 32767).astype(np.int16)
+    return write_audio("site_20240501_130000.wav", pcm, rate), int(np.count_nonzero((pcm == 32767) | (pcm == -32768)))
+
+
+def test_clipping_is_said_before_resampling_and_counts_as_the_whole_run(clipped_48k, config, tmp_path):
+    path, at_rail = clipped_48k
+    detect([path], tmp_path / "whole", config)
+    run_units(
+        [path],
+        tmp_path / "units",
+        config,
+        RunOptions(),
+        chunk_s=60,
+        execute=lambda units, job: map(run_unit, units, [job] * len(units)),
+    )
+    whole, units = (json.loads((tmp_path / d / "run.json").read_text())["files"][0] for d in ("whole", "units"))
+    assert whole["sample_rate"] == 48000 and whole["analysis_rate"] == SR
+    assert whole["clipped_samples"] == units["clipped_samples"] == at_rail > 10_000
+    (line,) = [w for w in whole["warnings"] if "clipped at full scale" in w]
+    assert line == next(w for w in units["warnings"] if "clipped at full scale" in w)
+    assert str(path) in line and f"{at_rail} samples clipped at full scale from 100.00 s" in line
+
+
+def test_an_unclipped_recording_says_nothing_of_clipping(damaged, config, tmp_path):
+    detect([damaged], tmp_path / "out", config)
+    files = json.loads((tmp_path / "out" / "run.json").read_text())["files"]
+    assert files[0]["clipped_samples"] == 0 and not [w for w in files[0]["warnings"] if "clipped at full scale" in w]
