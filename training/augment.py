@@ -1,7 +1,8 @@
 """Augmentation of feature windows (training split only) and class-balanced sampling.
 
 Features are dB (edge's ``features``), so mixing a background is a power sum, gain is an
-offset and SpecAugment masks replace cells by the window's median level.
+offset and SpecAugment masks replace cells by the window's median level.  Mixup works on a
+whole batch and its targets (the training loop's ``train.mixup``).
 """
 
 from __future__ import annotations
@@ -86,3 +87,13 @@ def balanced_indices(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
     classes, counts = np.unique(y, return_counts=True)
     weight = (1.0 / counts)[np.searchsorted(classes, y)]
     return rng.choice(len(y), size=n, replace=True, p=weight / weight.sum())
+
+
+def mixup(x: np.ndarray, target: np.ndarray, alpha: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A batch of windows ``x`` ``(batch, n_frames, n_features)`` and their targets ``(batch,
+    n_classes)`` mixed with the same batch shuffled, by one weight drawn from Beta(alpha, alpha):
+    the windows linearly in dB, which the model's own centring and scaling keep linear, so the
+    network sees the mixture its targets describe."""
+    lam = np.float32(rng.beta(alpha, alpha))
+    order = rng.permutation(len(x))
+    return lam * x + (1 - lam) * x[order], lam * target + (1 - lam) * target[order]

@@ -21,7 +21,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from training.augment import augment, balanced_indices
+from training.augment import augment, balanced_indices, mixup
 from training.config import LoopSettings, TrainConfig
 from training.datasets import NEGATIVE, Dataset
 from training.metrics import pr_curve, window_metrics
@@ -101,6 +101,14 @@ def _target(config: TrainConfig, y: np.ndarray):
             t[:, config.classes.index(config.negative)] = 0.0
         return torch.from_numpy(t)
     return torch.from_numpy(y)
+
+
+def _soft_target(config: TrainConfig, y: np.ndarray) -> np.ndarray:
+    """Targets as class probabilities ``(batch, n_classes)``, for mixing (single and
+    multi_label heads)."""
+    if config.model.head == "multi_label":
+        return _target(config, y).numpy()
+    return np.eye(len(config.classes), dtype=np.float32)[y]
 
 
 def _make_model(config: TrainConfig) -> ResNet:
@@ -190,7 +198,12 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
                 group["lr"] = lr
             idx = balanced_indices(tr.y, config.train.batch_size, rng)
             xb = np.stack([augment(tr.x[i], rng, config.augment, backgrounds) for i in idx])
-            loss = loss_fn(config.model, model(torch.from_numpy(xb)), _target(config, tr.y[idx]))
+            if config.train.mixup:
+                xb, tb = mixup(xb, _soft_target(config, tr.y[idx]), config.train.mixup, rng)
+                target = torch.from_numpy(tb)
+            else:
+                target = _target(config, tr.y[idx])
+            loss = loss_fn(config.model, model(torch.from_numpy(xb)), target)
             opt.zero_grad()
             loss.backward()
             opt.step()

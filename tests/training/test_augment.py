@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edge.errors import ConfigError
-from training.augment import AugmentSettings, augment, balanced_indices
+from training.augment import AugmentSettings, augment, balanced_indices, mixup
 
 
 def test_augment_is_seeded_and_keeps_shape(rng):
@@ -76,3 +76,26 @@ def test_no_frequency_shift_draws_nothing_so_older_recipes_augment_as_before():
         for s in range(20)
     ]
     assert any(not np.array_equal(s, x) for s in shifted)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mixup_mixes_each_window_and_its_target_with_one_partner_by_one_weight(seed):
+    """Four windows of four classes (one-hot targets, so each mixed target names its window's
+    weight and its partner): every window is lam * itself + (1 - lam) * its partner, one lam."""
+    x = np.random.default_rng(seed).normal(size=(4, 6, 5)).astype(np.float32)
+    t = np.eye(4, dtype=np.float32)
+    mixed, target = mixup(x, t, 0.4, np.random.default_rng(seed))
+    again = mixup(x, t, 0.4, np.random.default_rng(seed))
+    assert np.array_equal(mixed, again[0]) and np.array_equal(target, again[1])  # seeded
+    assert mixed.shape == x.shape and mixed.dtype == target.dtype == np.float32
+    assert np.allclose(target.sum(axis=1), 1.0)
+    lams = set()
+    for i in range(4):
+        lam = target[i, i] if target[i, i] < 1 else None  # 1: the window drew itself
+        if lam is None:
+            assert np.allclose(mixed[i], x[i], atol=1e-6)
+            continue
+        partner = int(np.argmax(np.where(np.arange(4) == i, -1, target[i])))
+        assert np.allclose(mixed[i], lam * x[i] + (1 - lam) * x[partner], atol=1e-5)
+        lams.add(round(float(lam), 5))
+    assert len(lams) <= 1 and all(0 <= lam <= 1 for lam in lams)

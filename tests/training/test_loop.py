@@ -191,3 +191,30 @@ def test_a_band_limit_floor_for_a_label_that_is_no_class_is_refused(tmp_path):
     data["band_limit_floor"] = {"upcall": "16k"}
     with pytest.raises(TrainConfigError, match="band_limit_floor=.* must map labels to sample rates"):
         load_config(write_config(tmp_path, data=data))
+
+
+@pytest.mark.slow
+def test_mixup_trains_on_mixed_targets_reproducibly(tmp_path):
+    """train.mixup through the loop, also with members (their stacked logits take the soft
+    targets): the same seed gives the same weights, and the mixing changes them."""
+    short = {**CONFIG["train"], "epochs": 2, "steps_per_epoch": 4}
+    model = {**CONFIG["model"], "members": 2}
+    weights = []
+    for name, mix in (("a", 0.4), ("b", 0.4), ("c", 0.0)):
+        config = load_config(write_config(tmp_path / name, train={**short, "mixup": mix}, model=model))
+        train(config)
+        history = json.loads((tmp_path / name / "run" / "history.json").read_text())
+        assert len(history) == 2 and all(0 < h["loss"] < 10 for h in history)
+        weights.append(torch.load(tmp_path / name / "run" / "last.pt", weights_only=False)["model"])
+    same, mixed_off = weights[1], weights[2]
+    assert all(torch.equal(weights[0][k], same[k]) for k in same)
+    assert any(not torch.equal(weights[0][k], mixed_off[k]) for k in same if k.endswith("weight"))
+
+
+def test_mixup_settings_are_validated(tmp_path):
+    with pytest.raises(TrainConfigError, match="mixup=-0.2 must be >= 0"):
+        load_config(write_config(tmp_path / "neg", train={**CONFIG["train"], "mixup": -0.2}))
+    outputs = {"a": ["none", "upcall"], "b": ["none", "other"]}
+    model = {**CONFIG["model"], "head": "multi_output", "outputs": outputs}
+    with pytest.raises(TrainConfigError, match="mixup is for single and multi_label heads"):
+        load_config(write_config(tmp_path / "mo", train={**CONFIG["train"], "mixup": 0.4}, model=model))
