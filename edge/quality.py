@@ -11,8 +11,8 @@ recording naming where it starts.
 
 Clipping is counted on the recording's own samples, before any resampling (a resampled clip
 rings past full scale and no longer sits on it): samples at the converter's rail (the largest
-or smallest code of an integer file, +-1.0 of a float one) in runs of two or more of the same
-sign.  A file normalised to its peak touches full scale at single samples; a clipped sound
+or smallest code of an integer file, exactly +-1.0 of a float one: a float sample beyond it was
+not clipped) in runs of two or more of the same sign.  A file normalised to its peak touches full scale at single samples; a clipped sound
 holds it.  A clipped call's received level is understated and its spectrum smeared with
 harmonics, so the warning says where it starts, and the count goes to run.json.
 """
@@ -123,7 +123,7 @@ class ClipCounter:
         if not (np.fmax.reduce(x) >= self.rail or np.fmin.reduce(x) <= -1.0):  # the usual block (NaN ignored)
             self._last_sign = 0
             return
-        sign = (x >= self.rail).astype(np.int8) - (x <= -1.0).astype(np.int8)
+        sign = (x == self.rail).astype(np.int8) - (x == -1.0).astype(np.int8)
         # a sample is clipped when at a rail with a neighbour at the same rail
         same = (sign != 0) & (sign == np.concatenate(([self._last_sign], sign[:-1])))
         clipped = same.copy()

@@ -85,7 +85,7 @@ def test_cluster_units_count_as_the_whole_run(damaged, config, tmp_path):
 
 def _reference_clipped(x: np.ndarray, rail: float) -> int:
     """Samples at a rail with a neighbour at the same rail, counted one by one."""
-    sign = [1 if v >= rail else -1 if v <= -1.0 else 0 for v in x]
+    sign = [1 if v == rail else -1 if v == -1.0 else 0 for v in x]
     return sum(
         1
         for i, s in enumerate(sign)
@@ -119,7 +119,7 @@ def test_clipped_samples_are_counted_however_the_blocks_fall(codes, cuts, owned)
 
 def _reference_clipped_at(x: np.ndarray, rail: float, i: int) -> bool:
     def s(j: int) -> int:
-        return 0 if not 0 <= j < len(x) else 1 if x[j] >= rail else -1 if x[j] <= -1.0 else 0
+        return 0 if not 0 <= j < len(x) else 1 if x[j] == rail else -1 if x[j] == -1.0 else 0
 
     return s(i) != 0 and s(i) in (s(i - 1), s(i + 1))
 
@@ -136,7 +136,7 @@ def _reference_clipped_at(x: np.ndarray, rail: float, i: int) -> bool:
 def test_a_hard_clipped_tone_is_counted_at_each_formats_full_scale(write_audio, subtype, dtype, top):
     """A 100-Hz tone driven 6 dB past full scale for 0.5 s of a 2-s file: its flat tops and
     bottoms are counted, and the same tone just under full scale, or peak-normalised so single
-    samples touch it, is not."""
+    samples touch it, is not; nor, in a float file, the tone written past 1.0 unclipped."""
     t = np.arange(2 * SR) / SR
     drive = np.where((t >= 1.0) & (t < 1.5), 2.0, 0.5) * np.sin(2 * np.pi * 100 * t)
     clipped = np.clip(drive, -1.0, 1.0)
@@ -151,7 +151,7 @@ def test_a_hard_clipped_tone_is_counted_at_each_formats_full_scale(write_audio, 
         (as_file(clipped, "clipped.wav"), expected),
         (as_file(0.99 * np.sin(2 * np.pi * 100 * t), "under.wav"), 0),
         (as_file(np.sin(2 * np.pi * 100 * t + 0.3) / np.abs(np.sin(2 * np.pi * 100 * t + 0.3)).max(), "peak.wav"), 0),
-    ]:
+    ] + ([(as_file(drive, "over.wav"), 0)] if subtype == "FLOAT" else []):  # past 1.0, not clipped
         info = probe(path)
         counter = ClipCounter(info.subtype)
         for block in Recording(info, block_frames=777).blocks():
