@@ -12,8 +12,8 @@ recording naming where it starts.
 Clipping is counted on the recording's own samples, before any resampling (a resampled clip
 rings past full scale and no longer sits on it): samples at the converter's rail (the largest
 or smallest code of an integer file, exactly +-1.0 of a float one: a float sample beyond it was
-not clipped) in runs of two or more of the same sign.  A file normalised to its peak touches full scale at single samples; a clipped sound
-holds it.  A clipped call's received level is understated and its spectrum smeared with
+not clipped) in runs of two or more of the same sign.  A file normalised to its peak touches
+full scale at single samples; a clipped sound holds it.  A clipped call's received level is understated and its spectrum smeared with
 harmonics, so the warning says where it starts, and the count goes to run.json.
 """
 
@@ -29,8 +29,17 @@ from edge.types import AudioBlock, SpectralFrames
 N = TypeVar("N", int, float)
 
 # bits per sample of the integer subtypes libsndfile reads; others (float, lossy) are float
-_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "ALAC_16": 16, "ALAC_20": 20, "PCM_24": 24, "ALAC_24": 24}
-_BITS |= {"PCM_32": 32, "ALAC_32": 32}
+_BITS = {
+    "PCM_S8": 8,
+    "PCM_U8": 8,
+    "PCM_16": 16,
+    "ALAC_16": 16,
+    "ALAC_20": 20,
+    "PCM_24": 24,
+    "ALAC_24": 24,
+    "PCM_32": 32,
+    "ALAC_32": 32,
+}
 
 
 @dataclass
