@@ -35,7 +35,6 @@ sys.path.insert(0, str(ROOT))
 
 from edge.frontend import FrontendSpec  # noqa: E402
 from edge.ranking import Tally, window_starts  # noqa: E402
-from training.config import load_config  # noqa: E402
 from training.features import recording_features  # noqa: E402
 from training.folds import FoldsRun  # noqa: E402
 from training.loop import predict  # noqa: E402
@@ -53,8 +52,9 @@ RULES = {
 LONG_WINDOWS = 300  # a recording of at least this many windows (5 min at the 1-s hop) is long
 
 
-def window_probabilities(run: Path) -> tuple[list[str], list[tuple[str, str, np.ndarray, int]]]:
-    """(classes, [(label, file, probabilities (n_windows, n_classes), fold)]) over the real recordings."""
+def window_probabilities(run: Path) -> tuple[list[str], str, list[tuple[str, str, np.ndarray, int]]]:
+    """(classes, the negative class, [(label, file, probabilities (n_windows, n_classes), fold)])
+    over the real recordings."""
     folds = FoldsRun(run)
     deployment, table = folds.deployment, folds.table
     hop_s = deployment.ranking.hop_s if deployment.ranking else 1.0
@@ -67,7 +67,8 @@ def window_probabilities(run: Path) -> tuple[list[str], list[tuple[str, str, np.
         idx = np.clip(np.arange(n)[None, :] + np.array(starts)[:, None], 0, len(feats) - 1)
         p = np.asarray(predict(rec.model, feats[idx].astype(np.float32)))
         out.append((rec.label, rec.path.name, p, rec.fold))
-    return list(folds.config.classes), out  # the fold models' classes: the recipe's
+    classes = list(folds.config.classes)  # the fold models' classes: the recipe's
+    return classes, folds.config.negative or classes[0], out
 
 
 def rank(p: np.ndarray, rule: tuple[int, float], classes: list[str], negative: str) -> list[str]:
@@ -83,8 +84,7 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    classes, recordings = window_probabilities(args.run)
-    negative = load_config(args.run / "config.yaml").negative or classes[0]
+    classes, negative, recordings = window_probabilities(args.run)
     result = {}
     for name, rule in RULES.items():
         per: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0, 0])

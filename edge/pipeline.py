@@ -326,14 +326,11 @@ class Chain:
         self.rois: list[Roi] = []
         self.periods: list[Period] = []
         self.quality = SignalQuality()
-        # clipping is counted at the recording's own rate: the owned frames in its samples
-        own_rate = prep.info.sample_rate
-        self.clipping = ClipCounter(
-            prep.info.subtype,
-            None
-            if owned is None
-            else (owned[0] * prep.spec.hop * own_rate // prep.rate, owned[1] * prep.spec.hop * own_rate // prep.rate),
-        )
+
+        def own(frame: int) -> int:  # clipping is counted at the recording's own rate
+            return frame * prep.spec.hop * prep.info.sample_rate // prep.rate
+
+        self.clipping = ClipCounter(prep.info.subtype, None if owned is None else (own(owned[0]), own(owned[1])))
 
     @property
     def earliest_frame(self) -> int:

@@ -66,10 +66,11 @@ def test_counts_do_not_depend_on_the_blocks(damaged, config, block_s):
     assert [r.broadband_db for r in cut.levels] == [r.broadband_db for r in whole.levels]
 
 
-def test_cluster_units_count_as_the_whole_run(damaged, config, tmp_path):
-    detect([damaged], tmp_path / "whole", config)
+def _whole_and_units(path, config, tmp_path) -> tuple[dict, dict]:
+    """run.json's entry for ``path`` run whole by edge-detect and as 60-s cluster units."""
+    detect([path], tmp_path / "whole", config)
     run_units(
-        [damaged],
+        [path],
         tmp_path / "units",
         config,
         RunOptions(),
@@ -77,6 +78,11 @@ def test_cluster_units_count_as_the_whole_run(damaged, config, tmp_path):
         execute=lambda units, job: map(run_unit, units, [job] * len(units)),
     )
     whole, units = (json.loads((tmp_path / d / "run.json").read_text())["files"][0] for d in ("whole", "units"))
+    return whole, units
+
+
+def test_cluster_units_count_as_the_whole_run(damaged, config, tmp_path):
+    whole, units = _whole_and_units(damaged, config, tmp_path)
     for key in ("warnings", "silent_s", "nonfinite_s"):
         assert units[key] == whole[key], key
     assert whole["silent_s"] == pytest.approx(60.0, abs=0.5) and 0 < whole["nonfinite_s"] < 1.0
@@ -85,12 +91,7 @@ def test_cluster_units_count_as_the_whole_run(damaged, config, tmp_path):
 
 def _reference_clipped(x: np.ndarray, rail: float) -> int:
     """Samples at a rail with a neighbour at the same rail, counted one by one."""
-    sign = [1 if v == rail else -1 if v == -1.0 else 0 for v in x]
-    return sum(
-        1
-        for i, s in enumerate(sign)
-        if s and ((i > 0 and sign[i - 1] == s) or (i + 1 < len(sign) and sign[i + 1] == s))
-    )
+    return sum(_reference_clipped_at(x, rail, i) for i in range(len(x)))
 
 
 @given(
@@ -118,6 +119,8 @@ def test_clipped_samples_are_counted_however_the_blocks_fall(codes, cuts, owned)
 
 
 def _reference_clipped_at(x: np.ndarray, rail: float, i: int) -> bool:
+    """Sample ``i`` is at a rail and a neighbour at the same rail."""
+
     def s(j: int) -> int:
         return 0 if not 0 <= j < len(x) else 1 if x[j] == rail else -1 if x[j] == -1.0 else 0
 
@@ -176,16 +179,7 @@ def clipped_48k(write_audio):
 
 def test_clipping_is_said_before_resampling_and_counts_as_the_whole_run(clipped_48k, config, tmp_path):
     path, at_rail = clipped_48k
-    detect([path], tmp_path / "whole", config)
-    run_units(
-        [path],
-        tmp_path / "units",
-        config,
-        RunOptions(),
-        chunk_s=60,
-        execute=lambda units, job: map(run_unit, units, [job] * len(units)),
-    )
-    whole, units = (json.loads((tmp_path / d / "run.json").read_text())["files"][0] for d in ("whole", "units"))
+    whole, units = _whole_and_units(path, config, tmp_path)
     assert whole["sample_rate"] == 48000 and whole["analysis_rate"] == SR
     assert whole["clipped_samples"] == units["clipped_samples"] == at_rail > 10_000
     (line,) = [w for w in whole["warnings"] if "clipped at full scale" in w]
