@@ -136,6 +136,9 @@ class DataSettings:
     vet_hard_negatives: dict | None = None
     roi_positives: int = 0  # windows centred on each ROI that holds a call (the crop inference takes)
     roi_jitter_s: float = 0.1
+    # ROIs longer than the window give the windows inference scans (inference: crop: scan), each a
+    # hard negative or a positive by the part of the ROI it covers, instead of their middle only
+    scan_rois: bool = False
     groups: dict = field(default_factory=dict)  # file name -> site/deployment: split unit (default: the file)
     # further annotated recordings beside ``annotations`` (another day or site in its own
     # folder): [{annotations: CSV or Raven, audio_dir: folder}, ...], read like the first; or
@@ -209,6 +212,7 @@ class DataSettings:
         )
         v.integer("roi_positives", self.roi_positives, minimum=0)
         v.number("roi_jitter_s", self.roi_jitter_s, minimum=0)
+        v.require(isinstance(self.scan_rois, bool), f"scan_rois={self.scan_rois!r} must be true or false")
         vet = self.vet_hard_negatives
         if vet is not None:
             v.require(
@@ -406,6 +410,10 @@ class TrainConfig:
         v.require(
             not self.train.mixup or self.model.head != "multi_output",
             "train: mixup is for single and multi_label heads (multi_output: a target per head)",
+        )
+        v.require(
+            not self.data.scan_rois or self.inference.crop == "scan",
+            "data: scan_rois takes the windows inference scans: it needs inference: {crop: scan}",
         )
         unknown = sorted(set(self.data.band_limit_floor) - set(self.classes))
         v.require(not unknown, f"data: band_limit_floor names {unknown}, not among classes {list(self.classes)}")

@@ -18,6 +18,7 @@ import numpy as np
 
 from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig
+from edge.crops import CropPolicy, crop_starts
 from edge.frontend import FrontendSpec
 from training.features import RecordingFeatures, recording_features
 from training.types import Annotation, TrainConfigError, WindowRef
@@ -95,6 +96,7 @@ def windows_from_recording(
     group: str | None = None,
     roi_positives: int = 0,
     roi_jitter_s: float = 0.1,
+    scan: CropPolicy | None = None,
 ) -> tuple[list[np.ndarray], list[str], list[WindowRef]]:
     """Windows of one recording: around each annotation (centred, +- ``jitter_s``), random
     unannotated windows, ROI candidates that overlap no annotation (hard negatives) and, with
@@ -103,7 +105,13 @@ def windows_from_recording(
     The ROI-centred positives are the crop inference takes: the detector's ROI is rarely
     centred on the annotation, so a classifier that only saw annotation-centred calls misses
     calls sitting off-centre in its window.  An ROI whose centred window holds less than half
-    of the call is neither positive nor hard negative (its label would be wrong either way)."""
+    of the call is neither positive nor hard negative (its label would be wrong either way).
+
+    With ``scan`` (the model's crop policy), an ROI longer than the window gives every window
+    the policy scores instead of its centred one: each is a hard negative when the part of the
+    ROI it covers (its detection's span) overlaps no annotation, and a positive when it holds
+    half a call or more; a short ROI is taken as above.  Without it a long ROI of noise teaches
+    only its middle while inference asks about its every part."""
     n = max(1, int(round(window_s / rf.spec.hop_s)))
     span = n * rf.spec.hop_s
     group = group or rf.path
@@ -126,22 +134,32 @@ def windows_from_recording(
             if not _overlaps(start, start + span, annotations):
                 add(start, NEGATIVE, "negative")
                 break
+
+    def take(start: float, part_start: float, part_end: float) -> None:
+        # a window at ``start`` that speaks for the ROI's part [part_start, part_end]
+        if not _overlaps(part_start, part_end, annotations):
+            if hard_negatives:
+                add(start, NEGATIVE, "hard_negative")
+            return
+        held = [
+            (min(start + span, a.end_s) - max(start, a.start_s), a)
+            for a in annotations
+            if part_start < a.end_s and a.start_s < part_end
+        ]
+        inside, ann = max(held, key=lambda h: h[0])
+        if roi_positives and inside >= 0.5 * ann.duration_s:
+            for _ in range(roi_positives):
+                add(start + rng.uniform(-roi_jitter_s, roi_jitter_s), ann.label, "roi_positive")
+
     if hard_negatives or roi_positives:
         for roi in rf.rois:
-            start = (roi.start_s + roi.end_s) / 2 - span / 2
-            if not _overlaps(roi.start_s, roi.end_s, annotations):
-                if hard_negatives:
-                    add(start, NEGATIVE, "hard_negative")
-                continue
-            held = [
-                (min(start + span, a.end_s) - max(start, a.start_s), a)
-                for a in annotations
-                if roi.start_s < a.end_s and a.start_s < roi.end_s
-            ]
-            inside, ann = max(held, key=lambda h: h[0])
-            if roi_positives and inside >= 0.5 * ann.duration_s:
-                for _ in range(roi_positives):
-                    add(start + rng.uniform(-roi_jitter_s, roi_jitter_s), ann.label, "roi_positive")
+            starts = crop_starts(roi, n, rf.spec.hop_s, scan) if scan is not None else []
+            if len(starts) > 1:
+                for first in starts:
+                    w0 = first * rf.spec.hop_s
+                    take(w0, max(roi.start_s, w0), min(roi.end_s, w0 + span))
+            else:
+                take((roi.start_s + roi.end_s) / 2 - span / 2, roi.start_s, roi.end_s)
     return xs, labels, refs
 
 
@@ -162,13 +180,15 @@ def build_annotated(
     roi_jitter_s: float = 0.1,
     vet: Callable[[np.ndarray], np.ndarray] | None = None,
     vet_above: float = 0.5,
+    scan: CropPolicy | None = None,
 ) -> Dataset:
     """Dataset from recordings (path -> its annotations; background files map to ``[]``).
 
     ``classes`` must list :data:`NEGATIVE` (``"noise"``) first when negatives are wanted.
     ``vet`` (raw windows -> probability of a call) leaves out the hard negatives of annotated
     recordings it scores >= ``vet_above``: unlabelled candidates of an annotated day that look
-    like calls are more likely missed calls than noise."""
+    like calls are more likely missed calls than noise.  ``scan``: the model's crop policy, whose
+    windows of long ROIs are taken (:func:`windows_from_recording`)."""
     rng = np.random.default_rng(seed)
     xs, labels, refs, spec = [], [], [], None
     for path, anns in recordings.items():
@@ -187,6 +207,7 @@ def build_annotated(
             group=(groups or {}).get(path),
             roi_positives=roi_positives,
             roi_jitter_s=roi_jitter_s,
+            scan=scan,
         )
         if vet is not None and anns:
             a, b, c = _vetted(a, b, c, vet, vet_above)

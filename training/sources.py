@@ -444,6 +444,7 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
             roi_jitter_s=d.roi_jitter_s,
             vet=_teacher(config, deployment) if d.vet_hard_negatives else None,
             vet_above=float((d.vet_hard_negatives or {}).get("above", 0.5)),
+            scan=config.inference.policy() if d.scan_rois else None,
         )
     ds.key = key
     ds.save(cache)

@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 
 from edge.config import load_deployment
+from edge.crops import CropPolicy, crop_starts
 from edge.frontend import features
 from edge.pipeline import prepare
+from edge.types import Roi
 from tests.support.data import DEPLOYMENTS
-from training.datasets import Dataset, build_annotated, build_clips
+from training.datasets import Dataset, build_annotated, build_clips, windows_from_recording
+from training.features import RecordingFeatures
 from training.synth import synth_recording
-from training.types import TrainConfigError
+from training.types import Annotation, TrainConfigError
 
 RATE = 2000
 
@@ -118,6 +121,59 @@ def test_vetting_leaves_out_the_unlabelled_calls_of_annotated_recordings_only(na
     assert asked == [len(on_day)]  # one call of the teacher per annotated recording, hard negatives only
     others = [(r.source, r.offset_s, r.kind) for r in plain.refs if r.kind != "hard_negative"]
     assert [(r.source, r.offset_s, r.kind) for r in vetted.refs if r.kind != "hard_negative"] == others
+
+
+def _scan_windows(narw, scan):
+    """Windows of a 60-s recording whose feature row i holds i (so a window names its first
+    frame): a long ROI of noise, a long ROI holding one upcall near its end, a short ROI."""
+    spec = narw.spec_for(RATE)
+    n_frames = int(60 / spec.hop_s)
+    feats = np.repeat(np.arange(n_frames, dtype=np.float32)[:, None], 4, axis=1)
+    rois = [Roi(10.0, 18.0, 50, 250, 8, 100), Roi(30.0, 38.0, 50, 250, 8, 100), Roi(50.0, 51.0, 50, 250, 8, 100)]
+    rf = RecordingFeatures("rec.wav", spec, feats, rois, 60.0)
+    call = Annotation("rec.wav", 36.2, 37.2, 50, 250, "upcall")
+    xs, labels, refs = windows_from_recording(
+        rf,
+        [call],
+        window_s=2.0,
+        rng=np.random.default_rng(0),
+        positives_per_call=1,
+        negatives=0,
+        roi_positives=1,
+        roi_jitter_s=0.0,
+        scan=scan,
+    )
+    for x, ref in zip(xs, refs):  # every window is the frames it says it is
+        assert x[0, 0] == round(ref.offset_s / spec.hop_s)
+    return spec, rois, call, [(r.kind, round(r.offset_s / spec.hop_s)) for r in refs]
+
+
+def test_scanned_rois_teach_every_window_inference_scores(narw):
+    policy = CropPolicy("scan", 1.0)
+    spec, rois, call, centred = _scan_windows(narw, None)
+    _, _, _, scanned = _scan_windows(narw, policy)
+    n = round(2.0 / spec.hop_s)
+    noise_long, with_call, short = (crop_starts(r, n, spec.hop_s, policy) for r in rois)
+    assert len(noise_long) == len(with_call) > 1 and len(short) == 1
+    # without scan: one centred window per ROI; the middle of the ROI holding the call near its
+    # end misses the call, so that ROI teaches nothing, though inference finds the call there
+    assert [k for k, _ in centred] == ["positive", "hard_negative", "hard_negative"]
+    # with it: every scanned window of the noise ROI is a hard negative
+    hard = {f for k, f in scanned if k == "hard_negative"}
+    positives = {f for k, f in scanned if k == "roi_positive"}
+    assert set(noise_long) <= hard
+    # the call's ROI: windows holding half the call or more are positives, those whose part of
+    # the ROI misses the call hard negatives, the rest (a sliver of the call) neither
+    for first in with_call:
+        w0, w1 = first * spec.hop_s, first * spec.hop_s + n * spec.hop_s
+        inside = min(w1, call.end_s) - max(w0, call.start_s)
+        part = (max(rois[1].start_s, w0), min(rois[1].end_s, w1))
+        touches = part[0] < call.end_s and call.start_s < part[1]
+        assert (first in positives) == (inside >= 0.5 * call.duration_s)
+        assert (first in hard) == (not touches)
+    assert {f for f in positives} < set(with_call) and any(f in hard for f in with_call)
+    # a short ROI is taken exactly as without scan
+    assert [x for x in scanned if x[1] == short[0]] == [x for x in centred if x[1] == short[0]]
 
 
 def test_cache_roundtrip_and_spec_check(narw, recording, tmp_path):

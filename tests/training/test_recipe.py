@@ -163,6 +163,13 @@ def test_inference_policy_is_validated_with_its_key_named(tmp_path):
     assert run_policy(run) == CropPolicy("scan", 0.5)
     (run / "config.yaml").write_text(yaml.safe_dump({**config.as_dict(relative_to=run), "inference": None}))
     assert run_policy(run) == CENTRE  # runs written before the key existed
+    # data.scan_rois takes the windows a scanning policy scores: meaningless for centred crops
+    scanning = load_config(write(tmp_path, data={**CONFIG["data"], "scan_rois": True}, inference={"crop": "scan"}))
+    assert scanning.data.scan_rois
+    with pytest.raises(TrainConfigError, match="scan_rois takes the windows inference scans: it needs"):
+        load_config(write(tmp_path, data={**CONFIG["data"], "scan_rois": True}))
+    with pytest.raises(TrainConfigError, match="scan_rois='yes' must be true or false"):
+        load_config(write(tmp_path, data={**CONFIG["data"], "scan_rois": "yes"}, inference={"crop": "scan"}))
 
 
 def test_top3_accuracy_for_rankings():
