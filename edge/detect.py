@@ -28,7 +28,7 @@ import numpy as np
 
 from edge import __version__, resample
 from edge._hashing import file_sha256, stable_hash
-from edge.audio import discover, probe
+from edge.audio import AUDIO_KINDS, discover, probe
 from edge.calibration import Calibration, HydrophoneTable
 from edge.classify import Classifier
 from edge.config import DeploymentConfig
@@ -418,7 +418,7 @@ def start_run(
     paths = discover(list(inputs), skipped)
     if not paths:
         why = f" ({len(skipped)} skipped, the first: {skipped[0]})" if skipped else ""
-        raise PamedgeError(f"no .wav or .flac files found in {', '.join(map(str, inputs))}{why}")
+        raise PamedgeError(f"no recordings ({AUDIO_KINDS}) found in {', '.join(map(str, inputs))}{why}")
     _clear_earlier_run(outdir, options)
     outdir.mkdir(parents=True, exist_ok=True)
     table_hash = file_sha256(Path(options.table.path)) if options.table is not None else ""

@@ -51,7 +51,7 @@ def main(
     per-stage seconds, real-time factor, CPU seconds, peak RSS, and energy, measured when a
     power sensor is readable and otherwise modelled with a device profile, always saying which."""
     from edge import shipped
-    from edge.audio import discover
+    from edge.audio import AUDIO_KINDS, discover
     from edge.bench.report import build, energy_section, text
     from edge.bench.stages import run_stages
     from edge.calibration import HydrophoneTable
@@ -66,7 +66,7 @@ def main(
         fail(f"no AUDIO given and no bundled recordings at {examples}")
     paths = discover(inputs)
     if not paths:
-        fail(f"no .wav or .flac files in {', '.join(map(str, inputs))}")
+        fail(f"no recordings ({AUDIO_KINDS}) in {', '.join(map(str, inputs))}")
     table_path = hydrophones_path or config.table_path()
     table = HydrophoneTable.load(table_path) if table_path else None
     classifier = None

@@ -174,7 +174,8 @@ def main(
     plots_per_label: int,
     quiet: bool,
 ) -> None:
-    """Detect regions of interest in WAV/FLAC recordings (files or folders, searched recursively).
+    """Detect regions of interest in recordings (WAV, FLAC, AIFF, W64, RF64, CAF, MP3, Ogg; files or
+    folders, searched recursively).
 
     ROIs are classified by the deployment's model (model: in its YAML) or --model; with
     --no-model every ROI is written as a detection labelled 'roi'.

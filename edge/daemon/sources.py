@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge.audio import discover, probe, wav_shortfall
+from edge.audio import AUDIO_KINDS, discover, probe, wav_shortfall
 from edge.daemon.types import PendingFile
 from edge.errors import MissingExtraError, PamedgeError
 
@@ -142,7 +142,7 @@ class ReplaySource:
     ) -> None:
         self.paths = discover(list(paths))
         if not self.paths:
-            raise PamedgeError(f"no .wav or .flac files found in {', '.join(map(str, paths))}")
+            raise PamedgeError(f"no recordings ({AUDIO_KINDS}) found in {', '.join(map(str, paths))}")
         self.realtime, self.clock, self.sleep = realtime, clock, sleep
         self.durations = [_duration(p) for p in self.paths]
         self.t0 = clock()

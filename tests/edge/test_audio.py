@@ -192,7 +192,7 @@ def test_discover_is_recursive_time_ordered_and_skips_hidden_and_non_audio(tmp_p
     ]:
         write_audio(name, silence, RATE, folder=root / folder)
     (root / "2024-05-01" / "20240501_000000.log.txt").write_text("log")
-    (root / "20240501_000000.mp3").write_bytes(b"ID3")
+    (root / "20240501_000000.png").write_bytes(b"\x89PNG")
     found = discover([root])
     assert [p.relative_to(root).as_posix() for p in found] == [
         "2024-05-01/20240501_060000.flac",
@@ -201,6 +201,51 @@ def test_discover_is_recursive_time_ordered_and_skips_hidden_and_non_audio(tmp_p
         "aaa.wav",  # names without a time come last, by path
         "zzz.wav",
     ]
+
+
+# (file name, soundfile format, subtype, lossy): the containers a folder search takes
+CONTAINERS = [
+    ("a.aiff", "AIFF", "PCM_16", False),
+    ("b.aif", "AIFF", "PCM_24", False),
+    ("c.w64", "W64", "FLOAT", False),
+    ("d.rf64", "RF64", "PCM_16", False),
+    ("e.caf", "CAF", "PCM_16", False),
+    ("f.mp3", "MP3", "MPEG_LAYER_III", True),
+    ("g.ogg", "OGG", "VORBIS", True),
+    ("h.opus", "OGG", "OPUS", True),
+]
+
+
+def test_every_container_a_folder_search_takes_reads_a_tone_at_its_level(tmp_path):
+    """Clip libraries publish MP3 and Ogg, recorders write AIFF, W64 and RF64 past 4 GB: a folder
+    of them is searched like one of WAV files, and each reads back a 1-kHz tone at its level
+    (lossless: to the sample; lossy: within 0.2 dB, the codec's error; an MP3 pure tone read in
+    blocks came back with runs of zeros, 2-5 dB low, before edge.audio decoded MP3 clips whole)."""
+    import soundfile as sf
+
+    rate = 48000  # Opus takes 8-48 kHz
+    tone = (0.25 * np.sin(2 * np.pi * 1000 * np.arange(2 * rate) / rate)).astype(np.float32)
+    # a libsndfile older than 1.1 (a system one, where no wheel exists) has no MP3
+    here = [c for c in CONTAINERS if c[2] in sf.available_subtypes(c[1])]
+    assert sum(not lossy for *_, lossy in here) == 5
+    for name, fmt, subtype, _ in here:
+        sf.write(str(tmp_path / name), tone, rate, format=fmt, subtype=subtype)
+    (tmp_path / "notes.txt").write_text("not audio")
+    found = discover([tmp_path])
+    assert sorted(p.name for p in found) == sorted(c[0] for c in here)
+    for name, _, subtype, lossy in here:
+        info = probe(tmp_path / name)
+        assert (info.sample_rate, info.channels, info.subtype) == (rate, 1, subtype), name
+        got, _ = read_all(Recording(info, block_frames=10000))
+        assert abs(len(got) - len(tone)) <= (2000 if lossy else 0), name
+        if not lossy:
+            np.testing.assert_allclose(got, tone, rtol=0, atol=2.0**-15)
+            continue
+        middle = got[rate // 2 : -rate // 2]  # away from the codec's start-up and tail
+        level = 20 * np.log10(np.sqrt(np.mean(middle.astype(np.float64) ** 2)) / (0.25 / np.sqrt(2)))
+        spectrum = np.abs(np.fft.rfft(middle * np.hanning(len(middle))))
+        assert abs(level) < 0.2, (name, level)
+        assert abs(np.argmax(spectrum) * rate / len(middle) - 1000) < 5, name
 
 
 def test_discover_keeps_input_order_and_takes_a_file_once(tmp_path, write_audio):

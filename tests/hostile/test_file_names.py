@@ -83,4 +83,7 @@ def test_a_folder_of_nothing_but_skipped_entries_says_why(tmp_path):
     os.mkfifo(card / "pipe.wav")
     result = CliRunner().invoke(main, [str(card), "-o", str(tmp_path / "out"), "--no-model", "-q"])
     assert result.exit_code == 2
-    assert "no .wav or .flac files found" in result.output and "not a regular file (a FIFO)" in result.output
+    assert (
+        "no recordings (WAV, FLAC, AIFF, W64, RF64, CAF, MP3 or Ogg) found" in result.output
+        and "not a regular file (a FIFO)" in result.output
+    )

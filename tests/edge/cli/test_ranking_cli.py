@@ -93,3 +93,28 @@ def test_the_report_shows_each_recordings_ranked_answer(tmp_path):
     assert 'id="ranking">Ranked answer per recording (6)' in html
     first = _rows(out / "ranking.csv")[0]
     assert f"{first['label']} {float(first['score']):.2f}" in html
+
+
+@pytest.mark.skipif(
+    "MPEG_LAYER_III" not in sf.available_subtypes("MP3"), reason="this libsndfile (older than 1.1) has no MP3"
+)
+def test_published_clips_in_mp3_and_ogg_are_found_in_a_folder_and_ranked_as_their_wav(tmp_path):
+    """Clip libraries publish MP3 and Ogg Vorbis: a folder of them is searched and ranked like
+    the WAV they were encoded from (the humpback and killer-whale demo clips)."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    names = ["orcasound_humpback_Trumpet", "orcasound_killerwhale_S06-o030617151013050"]
+    for name in names:
+        x, rate = sf.read(SPECIES / f"{name}.wav")
+        sf.write(clips / f"{name}.mp3", x, rate, format="MP3")
+        sf.write(clips / f"{name}.ogg", x, rate, format="OGG", subtype="VORBIS")
+    ranked = {}
+    for folder in (clips, *(SPECIES / f"{n}.wav" for n in names)):
+        out = tmp_path / f"run{len(ranked)}"
+        result = CliRunner().invoke(main, [str(folder), "-o", str(out), "--config", str(DEPLOYMENT), "-q"])
+        assert result.exit_code == 0, result.output
+        ranked.update({r["file"]: r["label"] for r in _rows(out / "ranking.csv") if r["rank"] == "1"})
+    assert len(ranked) == 6
+    for name in names:
+        wav = ranked[str(SPECIES / f"{name}.wav")]
+        assert ranked[str(clips / f"{name}.mp3")] == ranked[str(clips / f"{name}.ogg")] == wav
