@@ -51,7 +51,7 @@ def test_bundle_is_portable_int8_with_a_stated_margin(path):
     c = card(path)
     assert c["quantisation"]["onnx"]["scheme"] == "u8s7"
     golden, gate = c["golden"], c["metrics"]["gate"]
-    # 0.03 by default; narw-upcall's AVX2 kernels need 0.036, multispecies' 0.05 (Makefile "models"):
+    # 0.03 by default; narw-upcall's kernels need 0.038, multispecies' 0.05 (Makefile "models"):
     # never looser (a saturating kernel path moves scores by 0.2-0.85, benchmarks/RESULTS.md)
     assert 0.03 <= golden["tolerance"] <= 0.05 and gate["max_path_deviation"] == golden["tolerance"] / 2
     deviations = [d for paths in c["metrics"]["kernel_paths"]["max_abs_deviation"].values() for d in paths.values()]
