@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
+    from edge.bundle import MODEL_FILES, load_bundle, resolve
     from edge.config import load_deployment
     from edge.frontend import FrontendSpec
     from training.config import load_config
@@ -37,16 +39,19 @@ def main() -> None:
     with open(clips, newline="") as fh:
         paths = [str((clips.parent / r["path"]).resolve()) for r in csv.DictReader(fh)]
     out = Path(args.out)
-    if not (out / "ranking.csv").exists():
+    deployment = load_deployment(args.config)
+    assert deployment.ranking is not None and deployment.model is not None
+    bundle = load_bundle(resolve(deployment.model.bundle, relative_to=Path(args.config).parent))
+    # an earlier run's ranking is reused only when it ran this bundle (a retrained model's files differ)
+    ran = json.loads((out / "run.json").read_text())["model"]["identity"] if (out / "run.json").exists() else None
+    if ran not in {bundle.identity(kind) for kind, name in MODEL_FILES.items() if name in bundle.files}:
         cmd = [sys.executable, "-m", "edge.cli.detect", *paths, "-o", str(out), "-q", "--config", args.config]
-        subprocess.run([*cmd, "--outputs", "ranking", "--top-k", "6"], check=False)
+        subprocess.run([*cmd, "--outputs", "ranking", "--top-k", "6", "--overwrite"], check=False)
     int8: dict[str, list[str]] = {}
     with open(out / "ranking.csv", newline="") as fh:
         for r in csv.DictReader(fh):
             int8.setdefault(str(Path(r["file"]).resolve()), []).append(r["label"])
     model, ckpt = load_model(Path(args.run))
-    deployment = load_deployment(args.config)
-    assert deployment.ranking is not None
     hop_s = FrontendSpec(**ckpt["spec"]).hop_s
     n, hop = round(recipe.window_s / hop_s), round(deployment.ranking.hop_s / hop_s)
     first = order = total = 0
