@@ -141,9 +141,7 @@ class Recording:
         try:
             with sf.SoundFile(self.info.path) as fh:
                 dtype, scale = _read_as(self.info.subtype)
-                if start:
-                    fh.seek(start)
-                read = _reader(fh, dtype, self.info)
+                read = _reader(fh, dtype, self.info, start)
                 while True:
                     data = read(self.block_frames - start % self.block_frames)
                     if len(data) == 0:
@@ -163,14 +161,17 @@ MPEG = ("MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III")
 WHOLE_DECODE_SAMPLES = 1 << 24  # 64 MB of float32: an MP3 up to this size is decoded in one read
 
 
-def _reader(fh: sf.SoundFile, dtype: str, info: AudioInfo) -> Callable[[int], np.ndarray]:
-    """``read(frames)`` from the file's position, ``(n, channels)``.  libsndfile 1.2's MPEG
-    decoder gives runs of zeros for some streams read in parts (a pure tone: tests/edge/test_audio.py)
-    and decodes them right in one read, so an MP3 clip is decoded whole and handed out in blocks."""
-    if info.subtype not in MPEG or (info.frames - fh.tell()) * info.channels > WHOLE_DECODE_SAMPLES:
+def _reader(fh: sf.SoundFile, dtype: str, info: AudioInfo, start: int) -> Callable[[int], np.ndarray]:
+    """``read(frames)`` from sample ``start`` on, ``(n, channels)``.  libsndfile 1.2's MPEG
+    decoder gives runs of zeros for some streams read in parts or after a seek (a pure tone:
+    tests/edge/test_audio.py) and decodes them right in one read from the start, so an MP3 clip is
+    decoded whole and handed out in blocks."""
+    if info.subtype not in MPEG or info.frames * info.channels > WHOLE_DECODE_SAMPLES:
+        if start:
+            fh.seek(start)
         return lambda frames: fh.read(frames, dtype=dtype, always_2d=True)
     decoded: np.ndarray = fh.read(dtype=dtype, always_2d=True)
-    at = 0
+    at = start
 
     def read(frames: int) -> np.ndarray:
         nonlocal at

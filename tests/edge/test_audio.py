@@ -7,6 +7,7 @@ import struct
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from edge.audio import Recording, discover, probe, wav_shortfall
 from edge.errors import AudioError
@@ -221,8 +222,6 @@ def test_every_container_a_folder_search_takes_reads_a_tone_at_its_level(tmp_pat
     of them is searched like one of WAV files, and each reads back a 1-kHz tone at its level
     (lossless: to the sample; lossy: within 0.2 dB, the codec's error; an MP3 pure tone read in
     blocks came back with runs of zeros, 2-5 dB low, before edge.audio decoded MP3 clips whole)."""
-    import soundfile as sf
-
     rate = 48000  # Opus takes 8-48 kHz
     tone = (0.25 * np.sin(2 * np.pi * 1000 * np.arange(2 * rate) / rate)).astype(np.float32)
     # a libsndfile older than 1.1 (a system one, where no wheel exists) has no MP3
@@ -246,6 +245,21 @@ def test_every_container_a_folder_search_takes_reads_a_tone_at_its_level(tmp_pat
         spectrum = np.abs(np.fft.rfft(middle * np.hanning(len(middle))))
         assert abs(level) < 0.2, (name, level)
         assert abs(np.argmax(spectrum) * rate / len(middle) - 1000) < 5, name
+
+
+@pytest.mark.skipif("MPEG_LAYER_III" not in sf.available_subtypes("MP3"), reason="this libsndfile has no MP3")
+def test_an_mp3_read_from_a_later_sample_gives_the_whole_reads_samples(tmp_path):
+    """A cluster unit starts reading part-way; libsndfile decodes a pure-tone MP3 after a seek
+    to runs of zeros, so the unit's samples must come from a read from the start."""
+    rate = 48000
+    tone = (0.25 * np.sin(2 * np.pi * 1000 * np.arange(10 * rate) / rate)).astype(np.float32)
+    sf.write(str(tmp_path / "t.mp3"), tone, rate, format="MP3")
+    info = probe(tmp_path / "t.mp3")
+    whole, _ = read_all(Recording(info, block_frames=info.frames))
+    for start in (48000, 100001):
+        part, cuts = read_all(Recording(info, block_frames=60000, start=start))
+        assert cuts[0] == (start, 60000 - start % 60000)  # blocks still cut where a whole reading cuts
+        np.testing.assert_array_equal(part, whole[start:])
 
 
 def test_discover_keeps_input_order_and_takes_a_file_once(tmp_path, write_audio):
