@@ -66,6 +66,7 @@ def fold(run: Path, held: list[str], out: Path) -> dict:
     # A fold's held-out day has 53-61 upcalls, so one event is 0.016-0.019 of recall: the
     # shipping gate's 0.01 event limit would refuse a fold bundle for one call.  These bundles
     # are measured, never shipped: the gate runs with one event and twice the score margin.
+    refused = False
     try:
         convert_main(
             [str(run), "-o", str(bundle), "--force", "--max-event-delta", "0.02", "--golden-tolerance", "0.06"],
@@ -73,8 +74,6 @@ def fold(run: Path, held: list[str], out: Path) -> dict:
         )
     except SystemExit as exc:
         refused = exc.code not in (0, None)
-    else:
-        refused = False
     deployment = load_deployment(ROOT / "firmware-config" / "deployments" / "narw-upcall.yaml")
     recordings = _recordings(held, run)
     days = sorted({Path(p).name.split("_")[2] for p in recordings if Path(p).name.startswith("NOPP6")})

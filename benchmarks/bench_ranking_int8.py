@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    from edge.bundle import MODEL_FILES, load_bundle, resolve
+    from edge.classify import load_classifier
     from edge.config import load_deployment
     from edge.frontend import FrontendSpec
     from training.config import load_config
@@ -40,11 +40,11 @@ def main() -> None:
         paths = [str((clips.parent / r["path"]).resolve()) for r in csv.DictReader(fh)]
     out = Path(args.out)
     deployment = load_deployment(args.config)
-    assert deployment.ranking is not None and deployment.model is not None
-    bundle = load_bundle(resolve(deployment.model.bundle, relative_to=Path(args.config).parent))
-    # an earlier run's ranking is reused only when it ran this bundle (a retrained model's files differ)
+    assert deployment.ranking is not None
+    # an earlier run's ranking is reused only when it ran this bundle (a retrained model's files
+    # differ): the identity edge-detect writes into run.json for the deployment's model
     ran = json.loads((out / "run.json").read_text())["model"]["identity"] if (out / "run.json").exists() else None
-    if ran not in {bundle.identity(kind) for kind, name in MODEL_FILES.items() if name in bundle.files}:
+    if ran != load_classifier(deployment).identity:
         cmd = [sys.executable, "-m", "edge.cli.detect", *paths, "-o", str(out), "-q", "--config", args.config]
         subprocess.run([*cmd, "--outputs", "ranking", "--top-k", "6", "--overwrite"], check=False)
     int8: dict[str, list[str]] = {}
