@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from training.models import ResNet
+from training.models import ResNet, band_pool
 
 
 class Exported(nn.Module):
@@ -46,10 +46,7 @@ class Exported(nn.Module):
 
     @staticmethod
     def _pooled(m: ResNet, x: torch.Tensor) -> torch.Tensor:
-        h = m.blocks(m.stem_act(m.stem(x)))
-        # the training model's AdaptiveAvgPool2d(1) as a whole-map average pool: the same
-        # numbers, but onnxruntime quantises AveragePool and leaves ReduceMean in float
-        return nn.functional.avg_pool2d(h, tuple(h.shape[2:])).flatten(1)
+        return band_pool(m.blocks(m.stem_act(m.stem(x))), m.settings.freq_bands)
 
 
 def torch_logits(graph: Exported, x: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:

@@ -34,6 +34,10 @@ class NetworkSettings:
     # model's logits are their mean (one file, members x the compute): a few recordings per
     # class leave one network's answer to its initial weights
     members: int = 1
+    # frequency bands the last feature map is averaged into (over time within each): 1 averages
+    # the whole map, so a sound's shape is heard but not where in the band it lies (a small
+    # network's convolutions are nearly blind to that); with bands the head also knows the band
+    freq_bands: int = 1
 
     def __post_init__(self) -> None:
         from edge.bundle import CENTRES
@@ -44,6 +48,7 @@ class NetworkSettings:
             "members > 1 is for single and multi_label heads (multi_output: one network)",
         )
 
+        v.integer("freq_bands", self.freq_bands, minimum=1, maximum=16, why="each band multiplies the head's inputs")
         v.require(self.centre in CENTRES, f"centre={self.centre!r} is not one of {', '.join(CENTRES)}")
         v.integer("width", self.width, minimum=1)
         v.integer("depth", self.depth, minimum=1)

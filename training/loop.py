@@ -111,7 +111,15 @@ def _soft_target(config: TrainConfig, y: np.ndarray) -> np.ndarray:
     return np.eye(len(config.classes), dtype=np.float32)[y]
 
 
-def _make_model(config: TrainConfig) -> ResNet:
+def _make_model(config: TrainConfig, n_features: int) -> ResNet:
+    bins = n_features
+    for _ in range(config.model.depth):
+        bins = -(-bins // 2)  # each stage's stride
+    if bins < config.model.freq_bands:
+        raise TrainConfigError(
+            f"{config.source}: model: freq_bands={config.model.freq_bands}, but the last feature map of "
+            f"{n_features} input bins and depth {config.model.depth} has {bins}"
+        )
     if config.model.head == "multi_output":
         known = {c for cls in config.model.outputs.values() for c in cls}
         missing = [c for c in config.classes if c != config.negative and c not in known]
@@ -168,7 +176,7 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
     neg = config.negative
     backgrounds = tr.x[tr.y == config.classes.index(neg)] if neg in config.classes else None
 
-    model = _make_model(config)
+    model = _make_model(config, ds.x.shape[2])
     opt = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
     state = {"epoch": 0, "best": -1.0, "stale": 0, "history": []}
     last = run / "last.pt"

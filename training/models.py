@@ -59,7 +59,7 @@ class ResNet(nn.Module):
             blocks.append(Block(c, w * 2**i, 2))
             c = w * 2**i
         self.blocks = nn.Sequential(*blocks)
-        self.pool = nn.AdaptiveAvgPool2d(1)
+        c *= settings.freq_bands
         if settings.head == "multi_output":
             self.heads = nn.ModuleDict({name: nn.Linear(c, len(cls)) for name, cls in settings.outputs.items()})
         else:
@@ -82,10 +82,25 @@ class ResNet(nn.Module):
         return (x - x.mean(dim=(2, 3), keepdim=True)) / self.settings.scale_db
 
     def network(self, x: torch.Tensor):
-        z = self.pool(self.blocks(self.stem_act(self.stem(x)))).flatten(1)
+        z = band_pool(self.blocks(self.stem_act(self.stem(x))), self.settings.freq_bands)
         if self.settings.head == "multi_output":
             return {name: head(z) for name, head in self.heads.items()}
         return self.head(z)
+
+
+def band_pool(h: torch.Tensor, bands: int) -> torch.Tensor:
+    """Feature map ``(batch, channels, frames, bins)`` averaged over time and over each of
+    ``bands`` runs of bins (uneven when the bins do not divide: adaptive pooling's edges),
+    flattened channel-major: ``(batch, channels * bands)``.  Plain average pools over slices,
+    which onnxruntime and the TFLite converter quantise (ReduceMean stays float)."""
+    frames, bins = h.shape[2:]
+    if bands == 1:
+        return nn.functional.avg_pool2d(h, (frames, bins)).flatten(1)
+    if bins < bands:
+        raise ValueError(f"the last feature map has {bins} frequency bins, fewer than freq_bands={bands}")
+    edges = [(i * bins // bands, -(-(i + 1) * bins // bands)) for i in range(bands)]
+    parts = [nn.functional.avg_pool2d(h[..., a:b], (frames, b - a)) for a, b in edges]
+    return torch.cat(parts, dim=3).flatten(1)
 
 
 def loss_fn(settings: NetworkSettings, logits, target) -> torch.Tensor:

@@ -121,7 +121,7 @@ def _run_files(bundle, x):
     return onnx_out, {n: np.stack(v) for n, v in tfl.items()}
 
 
-@pytest.mark.parametrize("head", ["single", "multi_label", "multi_output", "members"])
+@pytest.mark.parametrize("head", ["single", "multi_label", "multi_output", "members", "bands"])
 def test_golden_vectors_reproduce_with_onnxruntime_and_litert(tmp_path_factory, head):
     bundle = tiny_bundle(tmp_path_factory, head)
     card = card_of(bundle)
@@ -184,6 +184,30 @@ def test_the_runs_crop_policy_goes_into_the_card_and_the_gate(tmp_path_factory):
     assert policy_of_card(load_bundle(out).card["window"], "card") == CropPolicy("scan", 0.5)
     assert card["metrics"]["gate"]["passed"]
     assert set(card["metrics"]["events"]) == {"fp32", "onnx_int8", "tflite_int8"}  # evaluated by scanning
+
+
+def test_frequency_bands_export_fully_int8_with_the_training_models_logits(tmp_path_factory):
+    import onnxruntime as ort
+    import torch
+
+    from convert.export import export_fp32
+    from convert.float_ops import onnx_float_ops, tflite_float_ops
+    from convert.graph import Exported, torch_logits
+    from training.loop import load_model
+
+    run, bundle = tiny_run(tmp_path_factory, "bands"), tiny_bundle(tmp_path_factory, "bands")
+    model, _ = load_model(run)
+    assert model.head.in_features == 16 * 3  # the last stage's 16 channels in 3 bands
+    x = np.load(bundle / "golden.npz")["input"].astype(np.float32)
+    with torch.no_grad():
+        reference = model.network(torch.from_numpy(x).unsqueeze(1)).numpy()
+    logits = torch_logits(Exported(model), x)["logits"]
+    np.testing.assert_allclose(logits, reference, atol=1e-5)
+    fp32 = export_fp32(Exported(model), x, {})
+    got = ort.InferenceSession(fp32, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, logits, atol=1e-4)
+    assert onnx_float_ops((bundle / "model.int8.onnx").read_bytes()) == []
+    assert tflite_float_ops((bundle / "model.int8.tflite").read_bytes()) == []
 
 
 def test_members_become_one_fully_int8_file_whose_logits_are_their_mean(tmp_path_factory):

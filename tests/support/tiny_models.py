@@ -36,6 +36,12 @@ CONFIGS = {
         "model": {"width": 8, "depth": 2, "members": 3},
         "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}},
     },
+    # single, the pooled map kept in three frequency bands (17 bins: uneven, overlapping slices)
+    "bands": {
+        "classes": ["noise", "upcall"],
+        "model": {"width": 8, "depth": 2, "freq_bands": 3},
+        "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}},
+    },
     # single with the scanning crop policy (edge/crops.py) in its recipe
     "scan": {
         "classes": ["noise", "upcall"],

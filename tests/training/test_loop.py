@@ -113,6 +113,24 @@ def test_holdout_recordings_are_the_test_split(tmp_path):
         train(load_config(bad))
 
 
+def test_more_frequency_bands_than_the_last_feature_map_has_is_refused(tmp_path):
+    # the synthetic set's 65 bins: 33 after one stage, 17 after two
+    train(
+        load_config(
+            write_config(
+                tmp_path / "ok",
+                model={"width": 4, "depth": 2, "freq_bands": 16},
+                train={**CONFIG["train"], "epochs": 1, "steps_per_epoch": 1},
+            )
+        )
+    )
+    path = write_config(tmp_path, model={"width": 4, "depth": 6, "freq_bands": 4})
+    with pytest.raises(
+        TrainConfigError, match=r"freq_bands=4, but the last feature map of 65 input bins and depth 6 has 2"
+    ):
+        train(load_config(path))
+
+
 def test_sites_group_recordings_in_the_split(tmp_path):
     sites = {f"synthetic_{i:03d}.wav": f"site{i // 2}" for i in range(6)}  # 3 sites of 2 recordings
     path = write_config(

@@ -120,3 +120,42 @@ def test_bin_median_removes_the_backgrounds_colour():
     assert not np.allclose(standardise(x, 20.0), standardise(tilted, 20.0), atol=0.1)
     with pytest.raises(ValueError, match="centre 'loudest'"):
         standardise(x, 20.0, "loudest")
+
+
+def test_frequency_bands_tell_the_head_where_a_sound_lies():
+    """With freq_bands the pooled features are per band of the last feature map: the same
+    tone high or low in the window gives band features that differ by where it is, which the
+    whole-map average cannot tell apart (a translation of the map)."""
+    from training.models import band_pool
+
+    h = torch.zeros(1, 2, 4, 8)
+    h[0, :, :, 1] = 1.0  # a low sound ...
+    low = band_pool(h, 4)
+    high = band_pool(torch.flip(h, dims=[3]), 4)  # ... and the same, high
+    assert low.shape == (1, 8)
+    assert torch.equal(band_pool(h, 1), band_pool(torch.flip(h, dims=[3]), 1))  # whole map: one answer
+    assert not torch.equal(low, high)
+    assert low[0, 0] == 0.5 and high[0, 3] == 0.5  # channel-major: channel 0's bands first
+    # uneven bins: adaptive pooling's edges, bands overlapping by a bin
+    h = torch.arange(9, dtype=torch.float32).reshape(1, 1, 1, 9)
+    torch.testing.assert_close(band_pool(h, 4), nn.functional.adaptive_avg_pool2d(h, (1, 4)).flatten(1))
+    with pytest.raises(ValueError, match="fewer than freq_bands=4"):
+        band_pool(torch.zeros(1, 1, 2, 3), 4)
+
+
+@pytest.mark.parametrize("members", [1, 2])
+def test_frequency_bands_in_the_model_and_its_export(members):
+    import numpy as np
+
+    from convert.graph import Exported
+
+    torch.manual_seed(4)
+    model = ResNet(NetworkSettings(width=4, depth=3, freq_bands=3, members=members), 5).eval()
+    x = torch.randn(2, 62, 65) * 6 + 70  # 65 bins: 9 in the last map, 3 bands of 3
+    with torch.no_grad():
+        reference = model(x)
+        assert reference.shape == (2, 5)
+        got = Exported(model)(model.standardise(x).squeeze(1))
+    np.testing.assert_allclose(got.numpy(), reference.numpy(), atol=1e-5)
+    with pytest.raises(ConfigError, match="freq_bands=0 must be"):
+        NetworkSettings(freq_bands=0)
