@@ -38,8 +38,11 @@ def test_onnx_and_tflite_detect_alike_on_narw(tmp_path):
     matched = onnx.keys() & tflite.keys()
     assert len(onnx) >= 30 and {k[2] for k in onnx} == {"upcall"}
     assert len(matched) >= 0.98 * max(len(onnx), len(tflite))
-    # two INT8 quantisations of one FP32 model (onnxruntime's u8s7, PT2E's int8): most scores
-    # agree to about a hundredth (the model trained on both days scores more calls mid-range,
-    # where the two quantisations differ most), a few borderline ones by a few hundredths
+    # two INT8 quantisations of one FP32 model (onnxruntime's u8s7, PT2E's int8): half the scores
+    # agree to a thousandth, the borderline ones (mid-range, where the two quantisations differ
+    # most) by a few hundredths: the model pooled in frequency bands measured 0.030 at the 95th
+    # percentile and 0.115 at most (54 of 54 detections the same; onnxruntime's kernels 0.029
+    # from its own reference arithmetic), the model before 0.02 and 0.1
     diffs = sorted(abs(onnx[k] - tflite[k]) for k in matched)
-    assert diffs[int(0.95 * len(diffs))] <= 0.02 and diffs[-1] <= 0.1
+    assert diffs[len(diffs) // 2] <= 0.005
+    assert diffs[int(0.95 * len(diffs))] <= 0.04 and diffs[-1] <= 0.15
