@@ -112,9 +112,7 @@ def _soft_target(config: TrainConfig, y: np.ndarray) -> np.ndarray:
 
 
 def _make_model(config: TrainConfig, n_features: int) -> ResNet:
-    bins = n_features
-    for _ in range(config.model.depth):
-        bins = -(-bins // 2)  # each stage's stride
+    bins = ResNet.map_bins(config.model, n_features)
     if bins < config.model.freq_bands:
         raise TrainConfigError(
             f"{config.source}: model: freq_bands={config.model.freq_bands}, but the last feature map of "

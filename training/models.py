@@ -67,6 +67,15 @@ class ResNet(nn.Module):
                 raise ValueError("n_classes is needed for single and multi_label heads")
             self.head = nn.Linear(c, n_classes)
 
+    @staticmethod
+    def map_bins(settings: NetworkSettings, n_features: int) -> int:
+        """Frequency bins of the last feature map for ``n_features`` input bins (each stage's
+        stride 2, padding 1: the bins halved, rounded up)."""
+        bins = n_features
+        for _ in range(settings.depth):
+            bins = -(-bins // 2)
+        return bins
+
     def forward(self, x: torch.Tensor):
         x = self.standardise(x)
         if self.settings.members > 1:

@@ -186,12 +186,23 @@ def test_the_runs_crop_policy_goes_into_the_card_and_the_gate(tmp_path_factory):
     assert set(card["metrics"]["events"]) == {"fp32", "onnx_int8", "tflite_int8"}  # evaluated by scanning
 
 
-def test_frequency_bands_export_fully_int8_with_the_training_models_logits(tmp_path_factory):
+def _fp32_onnx_and_int8_files_hold(exported, x, logits, bundle):
+    """The graph's FP32 ONNX export gives torch's ``logits``; the bundle's INT8 files have no float op."""
     import onnxruntime as ort
-    import torch
 
     from convert.export import export_fp32
     from convert.float_ops import onnx_float_ops, tflite_float_ops
+
+    fp32 = export_fp32(exported, x, {})
+    got = ort.InferenceSession(fp32, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, logits, atol=1e-4)
+    assert onnx_float_ops((bundle / "model.int8.onnx").read_bytes()) == []
+    assert tflite_float_ops((bundle / "model.int8.tflite").read_bytes()) == []
+
+
+def test_frequency_bands_export_fully_int8_with_the_training_models_logits(tmp_path_factory):
+    import torch
+
     from convert.graph import Exported, torch_logits
     from training.loop import load_model
 
@@ -203,18 +214,12 @@ def test_frequency_bands_export_fully_int8_with_the_training_models_logits(tmp_p
         reference = model.network(torch.from_numpy(x).unsqueeze(1)).numpy()
     logits = torch_logits(Exported(model), x)["logits"]
     np.testing.assert_allclose(logits, reference, atol=1e-5)
-    fp32 = export_fp32(Exported(model), x, {})
-    got = ort.InferenceSession(fp32, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
-    np.testing.assert_allclose(got, logits, atol=1e-4)
-    assert onnx_float_ops((bundle / "model.int8.onnx").read_bytes()) == []
-    assert tflite_float_ops((bundle / "model.int8.tflite").read_bytes()) == []
+    _fp32_onnx_and_int8_files_hold(Exported(model), x, logits, bundle)
 
 
 def test_members_become_one_fully_int8_file_whose_logits_are_their_mean(tmp_path_factory):
     import torch
 
-    from convert.export import export_fp32
-    from convert.float_ops import onnx_float_ops, tflite_float_ops
     from convert.graph import Exported, torch_logits
     from training.loop import load_model
 
@@ -234,11 +239,5 @@ def test_members_become_one_fully_int8_file_whose_logits_are_their_mean(tmp_path
     with torch.no_grad():
         each = torch.stack([m.network(torch.from_numpy(x).unsqueeze(1)) for m in model.members])
     np.testing.assert_allclose(logits, each.mean(dim=0).numpy(), atol=1e-5)
-    import onnxruntime as ort
-
-    fp32 = export_fp32(exported, x, {})
-    got = ort.InferenceSession(fp32, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
-    np.testing.assert_allclose(got, logits, atol=1e-4)
-    assert onnx_float_ops((bundle / "model.int8.onnx").read_bytes()) == []
-    assert tflite_float_ops((bundle / "model.int8.tflite").read_bytes()) == []
+    _fp32_onnx_and_int8_files_hold(exported, x, logits, bundle)
     assert card_of(bundle)["quantisation"]["float_ops"] == {"onnx": [], "tflite": []}
