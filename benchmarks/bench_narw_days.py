@@ -1,8 +1,9 @@
 """Right whales on a day the model never saw: leave-one-day-out through the INT8 bundle.
 
 Each fold run of the narw-upcall recipe (``runs/narw-upcall/loro/fold_K``, trained on one
-annotated day) is converted to an INT8 bundle with the accuracy gate (``edge-convert``) and
-run exactly as ``edge-detect`` runs it (edge's frontend, candidate stage, INT8 classifier and
+annotated day) is converted to an INT8 bundle (``edge-convert``; its agreement and event limits
+opened, since these bundles are measured and never shipped, and the shipping limits' verdict
+reported beside the figures; its kernel-path limit kept) and run exactly as ``edge-detect`` runs it (edge's frontend, candidate stage, INT8 classifier and
 crop policy; training.evaluate.evaluate_bundle) over the day it was not trained on plus a GSC
 background file it never saw.  Per day: upcalls, candidates overlapping them (the candidate
 stage's recall), precision, recall, false positives per hour (every detection overlapping no
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 from dataclasses import replace
@@ -57,29 +59,54 @@ def candidates(recordings: dict, deployment) -> dict:
     }
 
 
+def _shipping_verdict(bundle: Path, options) -> list[str]:
+    """What the shipping gate's limits say of the bundle's measured gate figures (empty: passed)."""
+    import yaml
+
+    metrics = yaml.safe_load((bundle / "card.yaml").read_text())["metrics"]
+    failures = [
+        f"{f} argmax agreement {a:.4f} < {options.min_agreement}"
+        for f, a in metrics["argmax_agreement"].items()
+        if a < options.min_agreement
+    ]
+    events = metrics.get("events") or {}
+    for f in ("onnx_int8", "tflite_int8"):
+        for k in ("precision", "recall"):
+            if f not in events:
+                continue
+            a, b = events[f][k], events["fp32"][k]
+            delta = 0.0 if math.isnan(a) and math.isnan(b) else abs(a - b)  # as the gate: one undefined fails
+            if not delta <= options.max_event_delta:
+                failures.append(f"{f} event {k} {delta:.4g} from FP32 > {options.max_event_delta}")
+    return failures
+
+
 def fold(run: Path, held: list[str], out: Path) -> dict:
     from convert.cli import main as convert_main
+    from convert.types import ConvertOptions
     from edge.config import load_deployment
     from training.evaluate import evaluate_bundle
 
     bundle = out / run.name
-    # A fold's held-out day has 53-61 upcalls, so one event is 0.016-0.019 of recall: the
-    # shipping gate's 0.01 event limit would refuse a fold bundle for one call.  These bundles
-    # are measured, never shipped: the gate runs with one event and twice the score margin.
+    # These bundles are measured, never shipped: the gate's agreement and event limits are
+    # opened so that a fold the shipping gate would refuse (one event is 0.016-0.019 of a day's
+    # recall) is still measured, and its verdict at the shipping limits is reported beside the
+    # figures.  The kernel-path limit stays (the shipped model's 0.06): a file that is not
+    # portable would measure this CPU only.
+    shipping = ConvertOptions(golden_tolerance=0.06)
     refused = False
+    args = [str(run), "-o", str(bundle), "--force", "--golden-tolerance", "0.06"]
     try:
-        convert_main(
-            [str(run), "-o", str(bundle), "--force", "--max-event-delta", "0.02", "--golden-tolerance", "0.06"],
-            standalone_mode=False,
-        )
+        convert_main([*args, "--min-agreement", "0", "--max-event-delta", "1"], standalone_mode=False)
     except SystemExit as exc:
         refused = exc.code not in (0, None)
     deployment = load_deployment(ROOT / "firmware-config" / "deployments" / "narw-upcall.yaml")
     recordings = _recordings(held, run)
     days = sorted({Path(p).name.split("_")[2] for p in recordings if Path(p).name.startswith("NOPP6")})
     row = {"fold": run.name, "held_out": held, "day": ",".join(days), **candidates(recordings, deployment)}
-    if refused:  # no bundle to measure: said in the table (edge-convert printed why), the other folds go on
+    if refused:  # not portable: edge-convert printed which kernel path; the other folds go on
         return {**row, "refused": True}
+    row["shipping_gate"] = _shipping_verdict(bundle, shipping)
     card = evaluate_bundle(bundle, recordings, deployment)
     row["model"] = card["model"]
     row["at_card_threshold"] = card["events"]["overall"]
@@ -112,8 +139,8 @@ def main() -> None:
         if r.get("refused"):
             print(
                 f"held-out day {r['day']} ({r['fold']}): candidates overlap {r['overlapped']}/{r['upcalls']} upcalls; "
-                f"{r['background_candidates_per_hour']:.0f} candidates/h on background; INT8 not measured: its "
-                "files fail even the measuring gate (edge-convert's table above gives their events at 0.5)"
+                f"{r['background_candidates_per_hour']:.0f} candidates/h on background; INT8 not measured: a kernel "
+                "path deviates past the selftest tolerance (edge-convert's table above)"
             )
             continue
         e = r["at_card_threshold"]
@@ -121,7 +148,8 @@ def main() -> None:
             f"held-out day {r['day']} ({r['fold']}, {r['model']}): candidates overlap {r['overlapped']}/{r['upcalls']} "
             f"upcalls; {r['background_candidates_per_hour']:.0f} candidates/h on background; INT8 at the card's "
             f"threshold: precision {e['precision']:.3f} recall {e['recall']:.3f} FP/h {e['fp_per_hour']:.1f} "
-            f"(tp {e['tp']}, fp {e['fp']}, fn {e['fn']})"
+            f"(tp {e['tp']}, fp {e['fp']}, fn {e['fn']}); the shipping gate's limits: "
+            + ("passed" if not r["shipping_gate"] else "refused (" + "; ".join(r["shipping_gate"]) + ")")
         )
         for s in r["sweep"]:
             print(
