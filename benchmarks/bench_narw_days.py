@@ -1,11 +1,12 @@
 """Right whales on a day the model never saw: leave-one-day-out through the INT8 bundle.
 
 Each fold run of the narw-upcall recipe (``runs/narw-upcall/loro/fold_K``, trained on one
-annotated day) is converted to an INT8 bundle (``edge-convert``; its agreement and event limits
-opened, since these bundles are measured and never shipped, and the shipping limits' verdict
-reported beside the figures; its kernel-path limit kept) and run exactly as ``edge-detect`` runs it (edge's frontend, candidate stage, INT8 classifier and
-crop policy; training.evaluate.evaluate_bundle) over the day it was not trained on plus a GSC
-background file it never saw.  Per day: upcalls, candidates overlapping them (the candidate
+annotated day) is converted to an INT8 bundle (``edge-convert``: these bundles are measured,
+never shipped, so its agreement and event limits are opened, its kernel-path limit kept, and
+the shipping limits' verdict is printed beside the figures) and run exactly as ``edge-detect``
+runs it (edge's frontend, candidate stage, INT8 classifier and crop policy;
+training.evaluate.evaluate_bundle) over the day it was not trained on plus a GSC background
+file it never saw.  Per day: upcalls, candidates overlapping them (the candidate
 stage's recall), precision, recall, false positives per hour (every detection overlapping no
 annotation, over all scored audio) at the card's threshold and over a threshold sweep, and
 candidates per hour of background.
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 from dataclasses import replace
@@ -63,22 +63,15 @@ def _shipping_verdict(bundle: Path, options) -> list[str]:
     """What the shipping gate's limits say of the bundle's measured gate figures (empty: passed)."""
     import yaml
 
+    from convert.gate import event_failures
+
     metrics = yaml.safe_load((bundle / "card.yaml").read_text())["metrics"]
     failures = [
         f"{f} argmax agreement {a:.4f} < {options.min_agreement}"
         for f, a in metrics["argmax_agreement"].items()
         if a < options.min_agreement
     ]
-    events = metrics.get("events") or {}
-    for f in ("onnx_int8", "tflite_int8"):
-        for k in ("precision", "recall"):
-            if f not in events:
-                continue
-            a, b = events[f][k], events["fp32"][k]
-            delta = 0.0 if math.isnan(a) and math.isnan(b) else abs(a - b)  # as the gate: one undefined fails
-            if not delta <= options.max_event_delta:
-                failures.append(f"{f} event {k} {delta:.4g} from FP32 > {options.max_event_delta}")
-    return failures
+    return failures + (event_failures(metrics["events"], options.max_event_delta) if metrics.get("events") else [])
 
 
 def fold(run: Path, held: list[str], out: Path) -> dict:

@@ -177,13 +177,19 @@ def run_gate(run: Run, converted, onnx_model, tflite_model, options: ConvertOpti
                 run.path, recordings, dep, table, threshold=threshold, curve=(), seed=options.seed, classify=classify
             )["events"]["overall"]
             result.events[name] = {k: round(float(overall[k]), 6) for k in ("precision", "recall", "fp_per_hour")}
-        for f in FILES:
-            for k in ("precision", "recall"):
-                a, b = result.events[f][k], result.events["fp32"][k]
-                delta = 0.0 if np.isnan(a) and np.isnan(b) else abs(a - b)  # both undefined: no detections
-                if not delta <= options.max_event_delta:  # one undefined fails
-                    result.failures.append(
-                        f"{f} event {k} differs from FP32 by {delta:.4f} > {options.max_event_delta}"
-                    )
+        result.failures.extend(event_failures(result.events, options.max_event_delta))
     result.passed = not result.failures
     return result
+
+
+def event_failures(events: dict, max_event_delta: float) -> list[str]:
+    """Each INT8 file's event precision and recall against FP32's (``events``: name ->
+    {precision, recall, ...}, as in the card's ``metrics.events``), one line per limit broken."""
+    failures = []
+    for f in FILES:
+        for k in ("precision", "recall"):
+            a, b = events[f][k], events["fp32"][k]
+            delta = 0.0 if np.isnan(a) and np.isnan(b) else abs(a - b)  # both undefined: no detections
+            if not delta <= max_event_delta:  # one undefined fails
+                failures.append(f"{f} event {k} differs from FP32 by {delta:.4f} > {max_event_delta}")
+    return failures

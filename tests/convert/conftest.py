@@ -8,7 +8,7 @@ convert extra is missing.
 How well a model trained for seconds survives INT8 depends on the CPU it was trained and
 quantised on, so these conversions run the gate with limits no model can fail
 (:data:`GATE_OPEN`): the tests here check what the converter writes, the gate's decisions are
-tested on their own (test_gate.py), and the runtime's tests use the committed bundles in
+tested on their own (test_gate.py, test_cli.py), and the runtime's tests use the committed bundles in
 tests/fixtures/bundles (``tests/fixtures/make_bundles.py`` rebuilds them with the real gate).
 """
 
