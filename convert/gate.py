@@ -191,5 +191,5 @@ def event_failures(events: dict, max_event_delta: float) -> list[str]:
             a, b = events[f][k], events["fp32"][k]
             delta = 0.0 if np.isnan(a) and np.isnan(b) else abs(a - b)  # both undefined: no detections
             if not delta <= max_event_delta:  # one undefined fails
-                failures.append(f"{f} event {k} differs from FP32 by {delta:.4f} > {max_event_delta}")
+                failures.append(f"{f} event {k} differs from FP32 by {delta:.4g} > {max_event_delta}")
     return failures
