@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge.audio import probe  # noqa: E402
 from training.datasets import band_limited  # noqa: E402
-from training.folds import FoldsRun, summarise  # noqa: E402
+from training.folds import FoldsRun, print_summaries, summarise_rows  # noqa: E402
 
 
 def main() -> None:
@@ -50,24 +50,11 @@ def main() -> None:
                 rendered = band_limited(rec.path, r, folds.deployment.channel, folds.run / "band_limited")
                 rows[f"{r}"].append(folds.score(rec, rendered) | {"rate": r})
                 rows[f"{r}, own rate"].append(native)
-    result = {name: summarise(rs) for name, rs in rows.items()}
-    for name, rs in rows.items():
-        result[name]["misranked"] = [f"{r['file']} ({r['label']}): {r['ranking'][0]}" for r in rs if not r["top1"]]
+    result = summarise_rows(rows)
     if args.json:
         print(json.dumps(result, indent=1))
         return
-    classes = sorted({c for s in result.values() for c in s["classes"]})
-    print(f"{'rendered at':<16} {'n':>4} {'top-1':>6} {'top-3':>6} {'class mean':>10}  " + "  ".join(classes))
-    for name, s in result.items():
-        per = "  ".join(
-            f"{round(s['classes'][c]['top1'] * s['classes'][c]['recordings'])}/{s['classes'][c]['recordings']}"
-            if c in s["classes"]
-            else "-"
-            for c in classes
-        )
-        print(
-            f"{name:<16} {s['recordings']:>4} {s['top1']:>6.3f} {s['top3']:>6.3f} {s['class_mean_top1']:>10.3f}  {per}"
-        )
+    print_summaries(result, "rendered at")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,13 @@ class AugmentSettings:
     # top of the band must not wrap into its bottom): calls a few tens of hertz higher or lower
     # than the training days' (0: off, and no random draw, so recipes without it are unchanged)
     shift_bins: int = 0
+    # a short clip's window: with this chance a window is cut to a part of it (a fraction in
+    # short_frac of its frames, holding its loudest frame) with edge frames repeated around it, as
+    # a clip shorter than the window is padded (training.datasets.build_clips; edge.ranking):
+    # where one class's clips are mostly short, padding would otherwise tell that class
+    # (0: off, and no random draw)
+    short_p: float = 0.0
+    short_frac: tuple[float, float] = (0.3, 0.9)
     time_masks: int = 1
     time_mask_frames: int = 4
     freq_masks: int = 1
@@ -39,6 +46,15 @@ class AugmentSettings:
             f"snr_db={self.snr_db!r} must be [low, high]",
         )
         object.__setattr__(self, "snr_db", tuple(float(s) for s in self.snr_db))
+        v.number("short_p", self.short_p, minimum=0)
+        v.require(self.short_p <= 1, f"short_p={self.short_p} must be <= 1")
+        v.require(
+            isinstance(self.short_frac, (list, tuple))
+            and len(self.short_frac) == 2
+            and 0 < self.short_frac[0] <= self.short_frac[1] <= 1,
+            f"short_frac={self.short_frac!r} must be [low, high] with 0 < low <= high <= 1",
+        )
+        object.__setattr__(self, "short_frac", tuple(float(f) for f in self.short_frac))
         v.number("gain_db", self.gain_db, minimum=0)
         for name in ("shift_frames", "shift_bins", "time_masks", "time_mask_frames", "freq_masks", "freq_mask_bins"):
             v.integer(name, getattr(self, name), minimum=0)
@@ -55,6 +71,9 @@ def augment(
         out = 10 * np.log10(10 ** (out / 10) + 10 ** ((bg + shift) / 10)).astype(np.float32)
     if settings.gain_db:
         out += np.float32(rng.uniform(-settings.gain_db, settings.gain_db))
+    if settings.short_p and rng.random() < settings.short_p:
+        frames = max(1, int(round(rng.uniform(*settings.short_frac) * len(out))))
+        out = shorten(out, frames, rng)
     if settings.shift_frames:
         out = np.roll(out, int(rng.integers(-settings.shift_frames, settings.shift_frames + 1)), axis=0)
     if settings.shift_bins:
@@ -69,6 +88,20 @@ def augment(
         f0 = int(rng.integers(0, max(1, out.shape[1] - w)))
         out[:, f0 : f0 + w] = fill
     return out
+
+
+def shorten(x: np.ndarray, frames: int, rng: np.random.Generator) -> np.ndarray:
+    """Window ``x`` ``(n_frames, n_features)`` as a clip of ``frames`` frames would give it: the
+    ``frames`` consecutive frames holding its loudest (the most over each bin's median; a clip
+    library cuts around the call), at a random offset, its first and last frame repeated
+    into the frames before and after (:meth:`training.features.RecordingFeatures.window`)."""
+    n = len(x)
+    if frames >= n:
+        return x
+    loudest = int(np.argmax((x - np.median(x, axis=0)).sum(axis=1)))
+    first = int(rng.integers(max(0, loudest - frames + 1), min(loudest, n - frames) + 1))
+    offset = int(rng.integers(0, n - frames + 1))
+    return x[first + np.clip(np.arange(n) - offset, 0, frames - 1)]
 
 
 def shift_bins(x: np.ndarray, k: int) -> np.ndarray:

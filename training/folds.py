@@ -81,6 +81,32 @@ def summarise(rows: list[dict]) -> dict:
     }
 
 
+def summarise_rows(rows: dict[str, list[dict]]) -> dict[str, dict]:
+    """:func:`summarise` of each named set of recordings, with the recordings ranked wrong."""
+    result = {name: summarise(rs) for name, rs in rows.items()}
+    for name, rs in rows.items():
+        result[name]["misranked"] = [f"{r['file']} ({r['label']}): {r['ranking'][0]}" for r in rs if not r["top1"]]
+    return result
+
+
+def print_summaries(result: dict[str, dict], heading: str) -> None:
+    """:func:`summarise` results as a table, a row each: top-1, top-3, the mean over classes
+    and each class's recordings right first (the benchmarks' printout)."""
+    classes = sorted({c for s in result.values() for c in s["classes"]})
+    width = max(len(heading), *(len(name) for name in result))
+    print(f"{heading:<{width}} {'n':>4} {'top-1':>6} {'top-3':>6} {'class mean':>10}  " + "  ".join(classes))
+    for name, s in result.items():
+        per = "  ".join(
+            f"{round(s['classes'][c]['top1'] * s['classes'][c]['recordings'])}/{s['classes'][c]['recordings']}"
+            if c in s["classes"]
+            else "-"
+            for c in classes
+        )
+        print(
+            f"{name:<{width}} {s['recordings']:>4} {s['top1']:>6.3f} {s['top3']:>6.3f} {s['class_mean_top1']:>10.3f}  {per}"
+        )
+
+
 def group_folds(config: TrainConfig, run: Path, k: int, *, resume: bool = True) -> dict:
     deployment = load_deployment(config.path(config.deployment))
     table = HydrophoneTable.load(deployment.table_path()) if deployment.table_path() else None

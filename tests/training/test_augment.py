@@ -99,3 +99,44 @@ def test_mixup_mixes_each_window_and_its_target_with_one_partner_by_one_weight(s
         assert np.allclose(mixed[i], lam * x[i] + (1 - lam) * x[partner], atol=1e-5)
         lams.add(round(float(lam), 5))
     assert len(lams) <= 1 and all(0 <= lam <= 1 for lam in lams)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_shortened_window_is_a_short_clip_around_the_loudest_frame_padded_as_clips_are(seed):
+    """What build_clips makes of a clip of ``frames`` frames (its window at a random negative
+    start, edge frames repeated), cut from the window around its loudest frame."""
+    from training.augment import shorten
+    from training.features import RecordingFeatures
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(50, 1, (40, 6)).astype(np.float32)
+    loud = int(rng.integers(0, 40))
+    x[loud] += 30  # a call in one frame
+    frames = int(rng.integers(1, 40))
+    out = shorten(x, frames, np.random.default_rng(seed))
+    assert out.shape == x.shape
+    rows = [int(np.flatnonzero((x == r).all(axis=1))[0]) for r in out]  # each output frame is an input frame
+    kept = sorted(set(rows))
+    assert kept == list(range(kept[0], kept[0] + frames)) and loud in kept  # consecutive, the call kept
+    offset = rows.count(kept[0]) - 1  # frames of padding before the clip's first
+    clip = RecordingFeatures("clip", None, x[kept[0] : kept[0] + frames], [], 0.0)  # type: ignore[arg-type]
+    assert np.array_equal(out, clip.window(-offset, len(x)))
+
+
+def test_no_short_clips_draws_nothing_and_every_window_is_shortened_at_one():
+    x = np.random.default_rng(0).normal(50, 1, (20, 4)).astype(np.float32)
+    quiet = {"gain_db": 0, "shift_frames": 0, "time_masks": 0, "freq_masks": 0}
+    assert np.array_equal(
+        augment(x, np.random.default_rng(3), AugmentSettings(short_p=0, **quiet)),
+        augment(x, np.random.default_rng(3), AugmentSettings(**quiet)),
+    )
+    for s in range(10):
+        out = augment(x, np.random.default_rng(s), AugmentSettings(short_p=1, short_frac=(0.3, 0.5), **quiet))
+        assert len({r.tobytes() for r in out}) <= 10  # at most half the frames are the clip's own
+
+
+def test_short_clip_settings_validated():
+    with pytest.raises(ConfigError, match="short_p=1.5"):
+        AugmentSettings(short_p=1.5)
+    with pytest.raises(ConfigError, match="short_frac"):
+        AugmentSettings(short_frac=(0.0, 0.5))

@@ -12,7 +12,7 @@ from edge.audio import probe
 from edge.config import load_deployment
 from tests.support.data import DEPLOYMENTS
 from training.datasets import band_limited, build_clips
-from training.folds import deal, summarise
+from training.folds import deal, print_summaries, summarise, summarise_rows
 from training.sources import synthetic_clips
 from training.synth import band_power, dolphins, minke, sperm_clicks
 
@@ -38,6 +38,18 @@ def test_summarise_counts_top1_and_top3_per_class():
     assert s["top1"] == pytest.approx(1 / 3) and s["top3"] == pytest.approx(2 / 3)
     assert s["classes"]["a"] == {"recordings": 2, "groups": 1, "top1": 0.5, "top3": 1.0}
     assert s["class_mean_top1"] == pytest.approx(0.25)
+
+
+def test_the_benchmarks_table_gives_each_set_its_counts_per_class_and_names_the_misranked(capsys):
+    row = {"label": "a", "group": "g1", "top1": True, "top3": True, "file": "x.wav", "ranking": ["a 0.9"]}
+    wrong = {**row, "label": "b", "top1": False, "file": "y.wav", "ranking": ["a 0.6"]}
+    result = summarise_rows({"whole": [row, wrong], "1 s": [row]})
+    assert result["whole"]["misranked"] == ["y.wav (b): a 0.6"] and result["1 s"]["misranked"] == []
+    print_summaries(result, "cut to")
+    head, whole, short = capsys.readouterr().out.splitlines()
+    assert head.split()[:2] == ["cut", "to"] and head.split()[-2:] == ["a", "b"]
+    assert whole.split() == ["whole", "2", "0.500", "1.000", "0.500", "1/1", "0/1"]
+    assert short.split() == ["1", "s", "1", "1.000", "1.000", "1.000", "1/1", "-"]
 
 
 def test_a_band_limited_rendering_keeps_the_band_below_its_nyquist(tmp_path):
