@@ -58,12 +58,10 @@ def main() -> None:
     for p in paths:
         if p not in int8:
             continue
-        feats = recording_features(p, deployment, None, with_rois=False).feats
+        rf = recording_features(p, deployment, None, with_rois=False)
         fp32 = [
             r["label"]
-            for r in rank_recording(
-                model, feats, n, hop, tuple(ckpt["classes"]), recipe.negative, deployment.ranking.pool
-            )
+            for r in rank_recording(model, rf, n, hop, tuple(ckpt["classes"]), recipe.negative, deployment.ranking.pool)
         ]
         total += 1
         first += fp32[0] == int8[p][0]

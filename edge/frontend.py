@@ -231,7 +231,10 @@ def feature_bins(spec: FrontendSpec) -> slice:
     return slice(int(idx[0]), int(idx[-1]) + 1)
 
 
-def features(spec: FrontendSpec, psd: np.ndarray, *, floor_db: float = -20.0) -> np.ndarray:
+FEATURE_FLOOR_DB = -20.0  # dB re 1 uPa^2/Hz: far below any ocean's level, so only digital silence reaches it
+
+
+def features(spec: FrontendSpec, psd: np.ndarray, *, floor_db: float = FEATURE_FLOOR_DB) -> np.ndarray:
     """Model input from PSD frames: dB re 1 uPa^2/Hz over the band (or mel bands).
 
     ``psd`` shape ``(n_frames, n_bins)`` -> ``(n_frames, n_features)`` float32.  Values below

@@ -9,6 +9,12 @@ noise or species the model does not claim) is scored ``1 - the best class's scor
 evidence that none of the claimed species is there.  ``windows`` counts the windows whose
 most probable class it is.
 
+Frames of digital silence (a clip library's zero padding, a recorder's dropout) are left out
+before the windows are cut, with the frames that hold part of it (:class:`SoundingFrames`):
+they are no evidence of any class, and a window holding them beside sound is unlike anything a
+model trained on (a second of zeros either side turned 15 of 22 killer-whale clips into
+humpbacks).  A recording of nothing else is ranked on no window.
+
 Memory is bounded: the last window's frames and, per class, its ``pool`` best probabilities.
 """
 
@@ -21,7 +27,7 @@ import numpy as np
 
 from edge import _validate as v
 from edge.classify import Classifier
-from edge.frontend import FrontendSpec, features
+from edge.frontend import FEATURE_FLOOR_DB, FrontendSpec, features
 from edge.types import Rank, SpectralFrames
 
 
@@ -50,6 +56,47 @@ def window_starts(n_frames: int, window: int, hop: int) -> list[int]:
     if not starts or starts[-1] + window < n_frames:
         starts.append(max(0, n_frames - window))
     return starts
+
+
+class SoundingFrames:
+    """A recording's feature frames with those of digital silence left out (every feature at
+    :func:`edge.frontend.features`' floor, which no ocean reaches), and the ``margin`` frames
+    either side of each, which hold part of it; streamed, the last ``margin`` frames are held
+    back until what follows them is known.  The frames kept do not depend on how the stream
+    is cut (:func:`sounding` is the whole-recording form)."""
+
+    def __init__(self, margin: int, floor_db: float = FEATURE_FLOOR_DB) -> None:
+        self.margin = margin
+        self.floor_db = floor_db
+        self._held = np.zeros((0, 0), np.float32)
+        self._before = np.zeros(0, bool)  # silence of the `margin` frames given out before `_held`
+
+    @staticmethod
+    def for_spec(spec: FrontendSpec) -> SoundingFrames:
+        return SoundingFrames(-(-spec.nfft // spec.hop))  # frames overlapping one sample: nfft / hop
+
+    def push(self, feats: np.ndarray) -> np.ndarray:
+        return self._release(feats, final=False)
+
+    def finish(self) -> np.ndarray:
+        return self._release(np.zeros((0, self._held.shape[1] if self._held.size else 0), np.float32), final=True)
+
+    def _release(self, feats: np.ndarray, *, final: bool) -> np.ndarray:
+        frames = feats if not len(self._held) else np.concatenate([self._held, feats])
+        silent = np.concatenate([self._before, np.all(frames <= self.floor_db + 1e-3, axis=1)])
+        m, k = self.margin, len(self._before)
+        near = np.convolve(silent, np.ones(2 * m + 1), mode="same")[k:] > 0 if m else silent[k:]
+        ready = len(frames) if final else max(0, len(frames) - m)
+        self._held = frames[ready:]
+        self._before = silent[max(0, k + ready - m) : k + ready]
+        return frames[:ready][~near[:ready]]
+
+
+def sounding(feats: np.ndarray, spec: FrontendSpec) -> np.ndarray:
+    """A whole recording's frames of sound, as :class:`SoundingFrames` streams them."""
+    keep = SoundingFrames.for_spec(spec)
+    kept = [keep.push(feats), keep.finish()]
+    return np.concatenate(kept) if len(feats) else feats
 
 
 class Tally:
@@ -87,7 +134,8 @@ class Tally:
 
 
 class WindowRanker:
-    """Scores every window of one recording as its frames stream in (frames from the first)."""
+    """Scores every window of one recording as its frames stream in (frames from the first,
+    counted without those of digital silence)."""
 
     def __init__(self, classifier: Classifier, spec: FrontendSpec, settings: RankingSettings) -> None:
         if len(classifier.bundle.outputs) != 1 or classifier.bundle.task == "multi_label":
@@ -101,6 +149,7 @@ class WindowRanker:
         self.tally = Tally(tuple(output.classes), output.negative, settings.pool)
         self.n = classifier.bundle.n_frames
         self.hop = max(1, round(settings.hop_s / spec.hop_s))
+        self._sound = SoundingFrames.for_spec(spec)
         self._buffer = np.zeros((0, 0), np.float32)
         self._first = 0  # frame index of the buffer's first row
         self._next = 0  # the next window's first frame
@@ -108,11 +157,14 @@ class WindowRanker:
         self._last_start = -1
 
     def push(self, frames: SpectralFrames) -> None:
-        if not frames.n_frames:
+        if frames.n_frames:
+            self._add(self._sound.push(features(self.spec, frames.psd)))
+
+    def _add(self, feats: np.ndarray) -> None:
+        if not len(feats):
             return
-        feats = features(self.spec, frames.psd)
         self._buffer = feats if not len(self._buffer) else np.concatenate([self._buffer, feats])
-        self._total += frames.n_frames
+        self._total += len(feats)
         starts = []
         while self._next + self.n <= self._total:
             starts.append(self._next)
@@ -127,6 +179,7 @@ class WindowRanker:
     def finish(self) -> list[Rank]:
         """Score what is left (a last window ending at the recording's end; a recording
         shorter than a window is one window, its edge frames repeated) and rank."""
+        self._add(self._sound.finish())
         if self._total and (not self.tally.n_windows or self._last_start + self.n < self._total):
             self._score([max(0, self._total - self.n)])
         return self.tally.ranking()

@@ -20,6 +20,7 @@ from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig
 from edge.crops import CropPolicy, crop_starts
 from edge.frontend import FrontendSpec
+from edge.ranking import sounding
 from training.features import RecordingFeatures, recording_features
 from training.types import Annotation, TrainConfigError, WindowRef
 
@@ -323,7 +324,8 @@ def build_clips(
     work: Path | None = None,
 ) -> Dataset:
     """Dataset from a clip library: each clip sliced into windows (at most
-    ``max_windows_per_clip``, evenly spaced) or, when shorter, padded at a random offset by
+    ``max_windows_per_clip``, evenly spaced, over its frames of sound: digital silence is left
+    out as :mod:`edge.ranking` leaves it out) or, when shorter, padded at a random offset by
     repeating its edge frames.  ``root`` is a folder or CSV clip list (:func:`clip_entries`)
     or the entries themselves.  Each clip recorded above a rate of ``band_limits`` also enters
     resampled down to it (:func:`band_limited`, cached in ``work``), in the same split group,
@@ -351,9 +353,12 @@ def build_clips(
         if classes is not None and label not in classes:
             continue
         rf = recording_features(path, config, table, with_rois=False)
+        rf.feats = sounding(rf.feats, rf.spec)  # as edge.ranking ranks a recording: digital silence left out
         spec = rf.spec
         n = max(1, int(round(window_s / rf.spec.hop_s)))
         total = len(rf.feats)
+        if not total:
+            raise TrainConfigError(f"{path}: digital silence throughout, no sound to train on")
         if total <= n:
             starts = [-int(rng.integers(0, n - total + 1))]
         else:

@@ -24,9 +24,9 @@ import numpy as np
 from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig, load_deployment
 from edge.frontend import FrontendSpec
-from edge.ranking import RankingSettings, Tally, window_starts
+from edge.ranking import RankingSettings, Tally, sounding, window_starts
 from training.config import TrainConfig, load_config
-from training.features import recording_features
+from training.features import RecordingFeatures, recording_features
 from training.loop import _strata, load_model, predict, train
 from training.sources import build_dataset, clip_sources
 
@@ -47,13 +47,15 @@ def deal(groups: dict[str, str], k: int) -> list[list[str]]:
 
 
 def rank_recording(
-    model: object, feats: np.ndarray, n: int, hop: int, classes: tuple[str, ...], negative: str, pool: int
+    model: object, rf: RecordingFeatures, n: int, hop: int, classes: tuple[str, ...], negative: str, pool: int
 ) -> list[dict]:
     """The ranked answer for one recording's features, as edge-detect computes it."""
+    feats = sounding(rf.feats, rf.spec)
     starts = window_starts(len(feats), n, hop)
-    idx = np.clip(np.arange(n)[None, :] + np.array(starts)[:, None], 0, len(feats) - 1)
     tally = Tally(classes, negative if negative in classes else None, pool)
-    tally.add(predict(model, feats[idx].astype(np.float32)))  # type: ignore[arg-type]
+    if starts:
+        idx = np.clip(np.arange(n)[None, :] + np.array(starts)[:, None], 0, len(feats) - 1)
+        tally.add(predict(model, feats[idx].astype(np.float32)))  # type: ignore[arg-type]
     return [{"label": r.label, "score": r.score, "windows": r.windows} for r in tally.ranking()]
 
 
@@ -226,11 +228,11 @@ def score_recording(
     config: TrainConfig,
     synthetic_dir: Path,
 ) -> dict:
-    feats = recording_features(path, deployment, table, with_rois=False).feats  # each recording is held out once
+    rf = recording_features(path, deployment, table, with_rois=False)  # each recording is held out once
     hop_s = FrontendSpec(**ckpt["spec"]).hop_s
     n = max(1, int(round(config.window_s / hop_s)))
     hop = max(1, round(ranking.hop_s / hop_s))
-    ranked = rank_recording(model, feats, n, hop, tuple(ckpt["classes"]), config.negative, ranking.pool)
+    ranked = rank_recording(model, rf, n, hop, tuple(ckpt["classes"]), config.negative, ranking.pool)
     labels = [r["label"] for r in ranked]
     return {
         "file": Path(path).name,

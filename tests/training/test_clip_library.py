@@ -15,6 +15,7 @@ from training.datasets import band_limited, build_clips
 from training.folds import deal, print_summaries, summarise, summarise_rows
 from training.sources import synthetic_clips
 from training.synth import band_power, dolphins, minke, sperm_clicks
+from training.types import TrainConfigError
 
 
 def test_deal_puts_every_group_in_one_fold_and_spreads_each_class():
@@ -159,3 +160,21 @@ def test_minke_calls_are_pulsed_boings_near_1_4_khz_or_low_pulse_trains():
             gaps = np.diff(onsets) / 44100
             assert len(onsets) >= 4 and 0.2 <= np.median(gaps) <= 1.05
     assert set(kinds) == {"boing", "train"}
+
+
+def test_a_clip_padded_with_digital_silence_trains_as_its_sound_and_silence_alone_is_refused(tmp_path):
+    """As edge.ranking ranks it: the zeros and the frames holding part of them left out."""
+    config = load_deployment(DEPLOYMENTS / "multispecies.yaml")
+    x = (0.01 * np.random.default_rng(2).standard_normal(44100 * 3)).astype(np.float32)
+    gap = np.zeros(44100, np.float32)
+    plain, padded, silent = tmp_path / "plain.wav", tmp_path / "padded.wav", tmp_path / "silent.wav"
+    sf.write(plain, x, 44100, subtype="FLOAT")
+    sf.write(padded, np.concatenate([gap, x, gap]), 44100, subtype="FLOAT")
+    sf.write(silent, np.concatenate([gap, gap]), 44100, subtype="FLOAT")
+    kwargs = {"window_s": 2.0, "max_windows_per_clip": 1}
+    a = build_clips([(plain, "humpback", "a")], config, **kwargs)
+    b = build_clips([(padded, "humpback", "b")], config, **kwargs)
+    # frames of noise alike (levels within a dB), none at the feature floor (-20 dB)
+    assert a.x.shape == b.x.shape and b.x.min() > 0 and abs(float(np.median(a.x) - np.median(b.x))) < 1
+    with pytest.raises(TrainConfigError, match="silent.wav: digital silence throughout"):
+        build_clips([(silent, "humpback", "c")], config, **kwargs)
