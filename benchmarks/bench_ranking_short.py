@@ -18,6 +18,7 @@ written to ``RUN_DIR/short_clips``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -48,7 +49,7 @@ def cut(folds: FoldsRun, path: Path, length_s: float, out: Path) -> Path:
     rate = probe(path).sample_rate
     audio, _ = sf.read(path, start=int(start_s * rate), frames=int(round(length_s * rate)), dtype="float32")
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"{path.stem}.wav"
+    target = out / f"{path.stem}-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}.wav"  # stems may repeat
     sf.write(target, audio, rate, subtype="FLOAT")
     return target
 
