@@ -7,9 +7,10 @@ last frame repeated).
 
 Clip libraries hold many clips shorter than the 2-s window, and a training set where one class's
 clips are mostly short can teach the padding as that class; this says whether a recording's
-species survives being cut short.
+species survives being cut short.  ``--zeros S`` also ranks each recording with S seconds of
+digital silence either side, as some libraries pad their clips (edge.ranking leaves the zeros out).
 
-    python benchmarks/bench_ranking_short.py --run RUN_DIR [--lengths 1.0,1.5] [--json]
+    python benchmarks/bench_ranking_short.py --run RUN_DIR [--lengths 1.0,1.5] [--zeros 1.0] [--json]
 
 RUN_DIR is the output folder of ``edge-train training/recipes/multispecies.yaml``. The cuts are
 written to ``RUN_DIR/short_clips``.
@@ -49,15 +50,30 @@ def cut(folds: FoldsRun, path: Path, length_s: float, out: Path) -> Path:
     rate = probe(path).sample_rate
     audio, _ = sf.read(path, start=int(start_s * rate), frames=int(round(length_s * rate)), dtype="float32")
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"{path.stem}-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}.wav"  # stems may repeat
+    target = out / _name(path)
     sf.write(target, audio, rate, subtype="FLOAT")
     return target
+
+
+def padded(path: Path, zeros_s: float, out: Path) -> Path:
+    """``path`` with ``zeros_s`` seconds of digital silence either side."""
+    audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    gap = int(round(zeros_s * rate))
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / _name(path)
+    sf.write(target, np.pad(audio, ((gap, gap), (0, 0))), rate, subtype="FLOAT")
+    return target
+
+
+def _name(path: Path) -> str:
+    return f"{path.stem}-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}.wav"  # stems may repeat
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--lengths", default="1.0,1.5", help="comma-separated, seconds")
+    parser.add_argument("--zeros", type=float, default=0.0, help="seconds of zeros either side (0: not ranked)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     lengths = sorted(float(s) for s in args.lengths.split(","))
@@ -65,11 +81,16 @@ def main() -> None:
     # per length: every recording cut to it (those no longer as they are), beside the same
     # recordings whole, and the recordings longer than it alone (the ones the cut changes)
     rows: dict[str, list[dict]] = {"whole": []}
+    if args.zeros:
+        rows[f"whole, {args.zeros:g} s of zeros either side"] = []
     for length in lengths:
         rows |= {f"{length:g} s": [], f"{length:g} s, longer only": [], f"whole, longer than {length:g} s": []}
     for rec in folds.held_out():
         whole = folds.score(rec)
         rows["whole"].append(whole)
+        if args.zeros:
+            zeros = padded(rec.path, args.zeros, folds.run / "zero_padded" / f"{args.zeros:g}")
+            rows[f"whole, {args.zeros:g} s of zeros either side"].append(folds.score(rec, zeros))
         duration = probe(rec.path).duration_s
         for length in lengths:
             if duration <= length:
