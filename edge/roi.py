@@ -41,7 +41,8 @@ from edge.frontend import FrontendSpec
 from edge.types import AudioBlock, Roi, SpectralFrames
 
 _TINY = np.float32(1e-30)
-_MAX_SNR = np.float32(1e30)  # 300 dB: after digital silence the floor is -300 dB, not a signal
+_SILENCE_DB = np.float32(-300.0)  # a segment level of digital silence: 10 log10(_TINY)
+_MAX_SNR = np.float32(1e30)  # 300 dB: over a floor of digital silence (-300 dB), not a signal
 _BATCH_CELLS = 1 << 16  # float32 cells of a batch of segments: 256 kB, within a core's L2 cache
 
 
@@ -122,13 +123,19 @@ def _freq_box_sum(raw: np.ndarray, width: int) -> np.ndarray:
 
 
 class _NoiseFloor:
-    """The last ``size`` segment levels per bin and their median.
+    """The last ``size`` segment levels per bin and their median over the segments of sound: a
+    segment holding digital silence (a recorder's dropout, a clip's zero padding; pushed as
+    ``None``) is kept in the window as silence's level but not in the median, so the floor does
+    not fall to -300 dB and make the half minute after a dropout one event; it still depends on
+    the last ``size`` segments only.  A segment holding silence with no segment of sound in the
+    window has no floor to be measured against and starts no event (its floor is +300 dB).
 
     Stored bins x segments so the median is a sort of short contiguous rows (a numpy median
     across a deque of segments cost more than the rest of the detector)."""
 
     def __init__(self, n_bins: int, size: int, history: list[np.ndarray]) -> None:
         self._levels = np.empty((n_bins, size), np.float32)
+        self._sound = np.zeros(size, bool)
         self.size = self._size = size
         self._count = 0
         self._next = 0
@@ -136,14 +143,24 @@ class _NoiseFloor:
             if level.shape == (n_bins,):
                 self.push(level)
 
-    def push(self, level: np.ndarray) -> np.ndarray:
-        """Add a segment's level (dB per bin); return the floor (dB per bin)."""
-        self._levels[:, self._next] = level
+    def push(self, level: np.ndarray | None) -> np.ndarray:
+        """Add a segment's level (dB per bin; ``None``: it holds digital silence); return the
+        floor (dB per bin)."""
+        self._levels[:, self._next] = _SILENCE_DB if level is None else level
+        self._sound[self._next] = level is not None and bool(np.any(level > _SILENCE_DB))
         self._next = (self._next + 1) % self._size
         self._count = min(self._count + 1, self._size)
-        ordered = np.sort(self._levels[:, : self._count], axis=1)
-        mid = self._count // 2
-        if self._count % 2:
+        sound = self._sound[: self._count]
+        if sound.all():
+            held = self._levels[:, : self._count]
+        elif sound.any():
+            held = self._levels[:, : self._count][:, sound]
+        else:
+            return np.full(len(self._levels), -_SILENCE_DB, np.float32)
+        ordered = np.sort(held, axis=1)
+        n = ordered.shape[1]
+        mid = n // 2
+        if n % 2:
             return ordered[:, mid]
         return (ordered[:, mid - 1] + ordered[:, mid]) * np.float32(0.5)
 
@@ -363,7 +380,9 @@ class StreamingRoiDetector:
         fsx[: k - 1] = fsx[m : m + k - 1]
         cells = ts.reshape(n_seg, seg, nb)
         level = 10.0 * np.log10(np.maximum(cells.mean(axis=1), _TINY))
-        floor_db = np.stack([self._floor.push(row) for row in level])
+        # a segment with a frame of digital silence (every band power zero) is no noise sample
+        silent = np.all(raw.reshape(n_seg, seg, nb) <= 0, axis=2).any(axis=1) if n_seg else []
+        floor_db = np.stack([self._floor.push(None if quiet else row) for row, quiet in zip(level, silent)])
         with np.errstate(over="ignore"):  # a floor of digital silence (edge.quality): SNR capped below
             cells *= (10.0 ** (-floor_db / 10.0)).astype(np.float32)[:, None, :]  # -> SNR as a power ratio
         np.minimum(ts, _MAX_SNR, out=ts)

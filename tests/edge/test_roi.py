@@ -108,6 +108,31 @@ def test_results_do_not_depend_on_how_frames_are_chunked(rng):
         assert rois + detector.flush() == expected
 
 
+def test_an_upcall_just_after_a_dropout_is_found(rng):
+    """Digital silence (a recorder's dropout) stays out of the floor: before, the floor fell to
+    -300 dB and the first half minute after the dropout was one event, dropped as longer than
+    max_duration_s, the upcall in it with it."""
+    x = np.concatenate([noise(rng, 90), np.zeros(40 * RATE), mix(noise(rng, 30), (5.0, upcall()))])
+    rois, _ = detect(x.astype(np.float32))
+    after = [r for r in rois if r.start_s >= 130.0]
+    assert len(after) == 1 and after[0].start_s == pytest.approx(135.0, abs=0.2)
+    assert not [r for r in rois if 90.0 <= r.start_s < 130.0]  # nothing in or at the end of the silence
+
+
+def test_results_with_a_dropout_do_not_depend_on_how_frames_are_chunked(rng):
+    x = np.concatenate([noise(rng, 70), np.zeros(25 * RATE), mix(noise(rng, 40), (3.0, upcall()), (20.0, upcall()))])
+    frames = StreamingFrontend(SPEC).push(AudioBlock(x.astype(np.float32), 0))
+    whole = StreamingRoiDetector(NARW.roi, SPEC)
+    expected = whole.push(frames) + whole.flush()
+    assert len(expected) >= 2
+    detector, rois, first = StreamingRoiDetector(NARW.roi, SPEC), [], 0
+    while first < frames.n_frames:
+        n = int(rng.integers(1, 1000))
+        rois += detector.push(SpectralFrames(frames.psd[first : first + n], first))
+        first += n
+    assert rois + detector.flush() == expected
+
+
 def test_audio_block_size_does_not_change_results(rng):
     x = mix(noise(rng, 40), (10.0, upcall()), (25.0, upcall(amplitude=0.1)))
     assert detect(x, block=4321)[0] == detect(x)[0]
