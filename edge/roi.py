@@ -10,6 +10,7 @@ Per stream (whisper.cpp's context/state split: settings are shared, this state i
    last ``noise_window_s`` only, so a stream cut into chunks with that much overlap gives the
    same floor.  Segments are counted from the stream's first frame, so any block size gives
    the same results.  The floor for a segment includes that segment (one segment of latency).
+   Segments holding digital silence stay out of the median (:class:`_NoiseFloor`).
 3. The detection statistic of a frame is the largest SNR over the band.  It is computed as a
    power ratio and only the per-frame maximum goes through a logarithm: on 96 kHz data a
    log per cell would cost as much as the FFT.  An event starts at a
