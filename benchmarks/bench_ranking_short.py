@@ -44,7 +44,8 @@ def loudest_start(feats: np.ndarray, n: int) -> int:
 
 
 def cut(folds: FoldsRun, path: Path, length_s: float, out: Path) -> Path:
-    """``path``'s loudest ``length_s`` seconds at its own rate (its first channel analysed)."""
+    """``path``'s loudest ``length_s`` seconds (of the deployment's channel) at its own rate,
+    every channel kept."""
     rf = recording_features(path, folds.deployment, folds.table, with_rois=False)
     start_s = loudest_start(rf.feats, max(1, round(length_s / rf.spec.hop_s))) * rf.spec.hop_s
     rate = probe(path).sample_rate

@@ -43,7 +43,7 @@ from edge.types import AudioBlock, Roi, SpectralFrames
 
 _TINY = np.float32(1e-30)
 _SILENCE_DB = np.float32(-300.0)  # a segment level of digital silence: 10 log10(_TINY)
-_MAX_SNR = np.float32(1e30)  # 300 dB: over a floor of digital silence (-300 dB), not a signal
+_MAX_SNR = np.float32(1e30)  # 300 dB over the floor is no signal: a cap, so power ratios stay finite
 _BATCH_CELLS = 1 << 16  # float32 cells of a batch of segments: 256 kB, within a core's L2 cache
 
 
