@@ -59,13 +59,11 @@ def candidates(recordings: dict, deployment) -> dict:
     }
 
 
-def _shipping_verdict(bundle: Path, options) -> list[str]:
-    """What the shipping gate's limits say of the bundle's measured gate figures (empty: passed)."""
-    import yaml
-
+def _shipping_verdict(metrics: dict, options) -> list[str]:
+    """What the shipping gate's limits say of a bundle's measured gate figures (its card's
+    ``metrics``; empty: passed)."""
     from convert.gate import event_failures
 
-    metrics = yaml.safe_load((bundle / "card.yaml").read_text())["metrics"]
     failures = [
         f"{f} argmax agreement {a:.4f} < {options.min_agreement}"
         for f, a in metrics["argmax_agreement"].items()
@@ -115,10 +113,11 @@ def fold(run: Path, held: list[str], out: Path) -> dict:
     row = {"fold": run.name, "held_out": held, "day": ",".join(days), **candidates(recordings, deployment)}
     if refused:  # not portable: edge-convert printed which kernel path; the other folds go on
         return {**row, "refused": True}
-    row["shipping_gate"] = _shipping_verdict(bundle, shipping)
+    card = yaml.safe_load((bundle / "card.yaml").read_text())
+    row["shipping_gate"] = _shipping_verdict(card["metrics"], shipping)
     sweep = {t: evaluate_bundle(bundle, recordings, deployment, threshold=t) for t in SWEEP}
     # the card's threshold is usually one of the sweep's: its whole-pipeline pass is not run twice
-    card_thresholds = set(yaml.safe_load((bundle / "card.yaml").read_text())["thresholds"].values())
+    card_thresholds = set(card["thresholds"].values())
     (t0,) = card_thresholds if len(card_thresholds) == 1 else (None,)
     at_card = sweep[t0] if t0 in sweep else evaluate_bundle(bundle, recordings, deployment)
     row["model"] = at_card["model"]

@@ -16,7 +16,6 @@ are cached in ``RUN_DIR/band_limited`` (the recipe's own renderings are reused).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge.audio import probe  # noqa: E402
 from training.datasets import band_limited  # noqa: E402
-from training.folds import FoldsRun, print_summaries, summarise_rows  # noqa: E402
+from training.folds import FoldsRun, report  # noqa: E402
 
 
 def main() -> None:
@@ -50,11 +49,7 @@ def main() -> None:
                 rendered = band_limited(rec.path, r, folds.deployment.channel, folds.run / "band_limited")
                 rows[f"{r}"].append(folds.score(rec, rendered) | {"rate": r})
                 rows[f"{r}, own rate"].append(native)
-    result = summarise_rows(rows)
-    if args.json:
-        print(json.dumps(result, indent=1))
-        return
-    print_summaries(result, "rendered at")
+    report(rows, "rendered at", args.json)
 
 
 if __name__ == "__main__":

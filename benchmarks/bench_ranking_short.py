@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
 from pathlib import Path
 
@@ -31,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edge.audio import probe  # noqa: E402
-from training.features import recording_features  # noqa: E402
-from training.folds import FoldsRun, print_summaries, summarise_rows  # noqa: E402
+from training.features import RecordingFeatures, recording_features  # noqa: E402
+from training.folds import FoldsRun, report  # noqa: E402
 
 
 def loudest_start(feats: np.ndarray, n: int) -> int:
@@ -43,10 +42,10 @@ def loudest_start(feats: np.ndarray, n: int) -> int:
     return int(np.argmax(np.convolve(level, np.ones(n), mode="valid")))
 
 
-def cut(folds: FoldsRun, path: Path, length_s: float, out: Path) -> Path:
-    """``path``'s loudest ``length_s`` seconds (of the deployment's channel) at its own rate,
-    every channel kept."""
-    rf = recording_features(path, folds.deployment, folds.table, with_rois=False)
+def cut(rf: RecordingFeatures, length_s: float, out: Path) -> Path:
+    """The recording's loudest ``length_s`` seconds (by ``rf``, its features on the
+    deployment's channel) at its own rate, every channel kept."""
+    path = Path(rf.path)
     start_s = loudest_start(rf.feats, max(1, round(length_s / rf.spec.hop_s))) * rf.spec.hop_s
     rate = probe(path).sample_rate
     audio, _ = sf.read(path, start=int(start_s * rate), frames=int(round(length_s * rate)), dtype="float32")
@@ -93,19 +92,17 @@ def main() -> None:
             zeros = padded(rec.path, args.zeros, folds.run / "zero_padded" / f"{args.zeros:g}")
             rows[f"whole, {args.zeros:g} s of zeros either side"].append(folds.score(rec, zeros))
         duration = probe(rec.path).duration_s
+        rf = None  # the recording's features, computed once for every length it is cut to
         for length in lengths:
             if duration <= length:
                 rows[f"{length:g} s"].append(whole)
                 continue
-            short = folds.score(rec, cut(folds, rec.path, length, folds.run / "short_clips" / f"{length:g}"))
+            rf = rf or recording_features(rec.path, folds.deployment, folds.table, with_rois=False)
+            short = folds.score(rec, cut(rf, length, folds.run / "short_clips" / f"{length:g}"))
             rows[f"{length:g} s"].append(short)
             rows[f"{length:g} s, longer only"].append(short)
             rows[f"whole, longer than {length:g} s"].append(whole)
-    result = summarise_rows(rows)
-    if args.json:
-        print(json.dumps(result, indent=1))
-        return
-    print_summaries(result, "recordings")
+    report(rows, "recordings", args.json)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from edge.frontend import FrontendSpec
 from edge.types import AudioBlock, Roi, SpectralFrames
 
 _TINY = np.float32(1e-30)
-_SILENCE_DB = np.float32(-300.0)  # a segment level of digital silence: 10 log10(_TINY)
+_SILENCE_DB = np.float32(10.0) * np.log10(_TINY)  # a segment level of digital silence, as levels are computed
 _MAX_SNR = np.float32(1e30)  # 300 dB over the floor is no signal: a cap, so power ratios stay finite
 _BATCH_CELLS = 1 << 16  # float32 cells of a batch of segments: 256 kB, within a core's L2 cache
 
@@ -382,9 +382,9 @@ class StreamingRoiDetector:
         cells = ts.reshape(n_seg, seg, nb)
         level = 10.0 * np.log10(np.maximum(cells.mean(axis=1), _TINY))
         # a segment with a frame of digital silence (every band power zero) is no noise sample
-        silent = np.all(raw.reshape(n_seg, seg, nb) <= 0, axis=2).any(axis=1) if n_seg else []
+        silent = np.all(raw.reshape(n_seg, seg, nb) <= 0, axis=2).any(axis=1)
         floor_db = np.stack([self._floor.push(None if quiet else row) for row, quiet in zip(level, silent)])
-        with np.errstate(over="ignore"):  # a floor of digital silence (edge.quality): SNR capped below
+        with np.errstate(over="ignore"):  # a floor far under the cells' power: SNR capped below
             cells *= (10.0 ** (-floor_db / 10.0)).astype(np.float32)[:, None, :]  # -> SNR as a power ratio
         np.minimum(ts, _MAX_SNR, out=ts)
         stat = 10.0 * np.log10(np.maximum(ts.max(axis=1), _TINY))

@@ -91,6 +91,15 @@ def summarise_rows(rows: dict[str, list[dict]]) -> dict[str, dict]:
     return result
 
 
+def report(rows: dict[str, list[dict]], heading: str, as_json: bool) -> None:
+    """The benchmarks' output: :func:`summarise_rows` as JSON, or as :func:`print_summaries`' table."""
+    result = summarise_rows(rows)
+    if as_json:
+        print(json.dumps(result, indent=1))
+    else:
+        print_summaries(result, heading)
+
+
 def print_summaries(result: dict[str, dict], heading: str) -> None:
     """:func:`summarise` results as a table, a row each: top-1, top-3, the mean over classes
     and each class's recordings right first (the benchmarks' printout)."""
