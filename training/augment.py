@@ -33,6 +33,16 @@ class AugmentSettings:
     # (0: off, and no random draw)
     short_p: float = 0.0
     short_frac: tuple[float, float] = (0.3, 0.9)
+    # tonal lines (a ship's, a mooring's, the recorder's own: stationary lines and their
+    # harmonics, which change from day to day and site to site while calls cross them): with this
+    # chance a window, of any class, gets a harmonic family of lines, its fundamental in
+    # lines_fundamental_bins (feature bins), up to lines_harmonics of it inside the band, each
+    # lines_db over its bin's median level in the window and drifting by up to half a bin over it,
+    # so that no class is told by the lines of the days it was recorded on (0: off, no random draw)
+    lines_p: float = 0.0
+    lines_db: tuple[float, float] = (3.0, 15.0)
+    lines_fundamental_bins: tuple[float, float] = (3.0, 16.0)
+    lines_harmonics: int = 4
     time_masks: int = 1
     time_mask_frames: int = 4
     freq_masks: int = 1
@@ -55,6 +65,19 @@ class AugmentSettings:
             f"short_frac={self.short_frac!r} must be [low, high] with 0 < low <= high <= 1",
         )
         object.__setattr__(self, "short_frac", tuple(float(f) for f in self.short_frac))
+        v.number("lines_p", self.lines_p, minimum=0)
+        v.require(self.lines_p <= 1, f"lines_p={self.lines_p} must be <= 1")
+        for name, minimum in (("lines_db", None), ("lines_fundamental_bins", 1.0)):
+            pair = getattr(self, name)
+            v.require(
+                isinstance(pair, (list, tuple))
+                and len(pair) == 2
+                and pair[0] <= pair[1]
+                and (minimum is None or pair[0] >= minimum),
+                f"{name}={pair!r} must be [low, high]" + (f" with low >= {minimum:g}" if minimum else ""),
+            )
+            object.__setattr__(self, name, tuple(float(f) for f in pair))
+        v.integer("lines_harmonics", self.lines_harmonics, minimum=1)
         v.number("gain_db", self.gain_db, minimum=0)
         for name in ("shift_frames", "shift_bins", "time_masks", "time_mask_frames", "freq_masks", "freq_mask_bins"):
             v.integer(name, getattr(self, name), minimum=0)
@@ -71,6 +94,8 @@ def augment(
         out = 10 * np.log10(10 ** (out / 10) + 10 ** ((bg + shift) / 10)).astype(np.float32)
     if settings.gain_db:
         out += np.float32(rng.uniform(-settings.gain_db, settings.gain_db))
+    if settings.lines_p and rng.random() < settings.lines_p:
+        out = add_lines(out, rng, settings)
     if settings.short_p and rng.random() < settings.short_p:
         frames = max(1, int(round(rng.uniform(*settings.short_frac) * len(out))))
         out = shorten(out, frames, rng)
@@ -88,6 +113,29 @@ def augment(
         f0 = int(rng.integers(0, max(1, out.shape[1] - w)))
         out[:, f0 : f0 + w] = fill
     return out
+
+
+# a line's power over neighbouring bins: a Hann window's main lobe, -6 dB one bin off its centre
+_LINE_SIGMA_BINS = 1 / np.sqrt(2 * np.log(4))
+
+
+def add_lines(x: np.ndarray, rng: np.random.Generator, settings: AugmentSettings) -> np.ndarray:
+    """Window ``x`` ``(n_frames, n_features)`` (dB) with a harmonic family of stationary tonal
+    lines added in power (``AugmentSettings.lines_*``)."""
+    n_frames, n_bins = x.shape
+    fundamental = rng.uniform(*settings.lines_fundamental_bins)
+    drift = rng.uniform(-0.5, 0.5) * np.linspace(-0.5, 0.5, n_frames)[:, None]  # bins, over the window
+    floor = np.median(x, axis=0)
+    bins = np.arange(n_bins)
+    power = 10 ** (x.astype(np.float64) / 10)
+    for k in range(1, settings.lines_harmonics + 1):
+        centre = k * fundamental
+        if centre > n_bins - 1:
+            break
+        level = floor[int(round(centre))] + rng.uniform(*settings.lines_db)
+        offset = bins[None, :] - (centre + k * drift)
+        power += 10 ** (level / 10) * np.exp(-0.5 * (offset / _LINE_SIGMA_BINS) ** 2)
+    return (10 * np.log10(power)).astype(np.float32)
 
 
 def shorten(x: np.ndarray, frames: int, rng: np.random.Generator) -> np.ndarray:

@@ -140,3 +140,44 @@ def test_short_clip_settings_validated():
         AugmentSettings(short_p=1.5)
     with pytest.raises(ConfigError, match="short_frac"):
         AugmentSettings(short_frac=(0.0, 0.5))
+
+
+def test_tonal_lines_are_a_harmonic_family_over_each_bins_floor():
+    """Flat noise at 40 dB: a family of lines raises the fundamental's bin and its harmonics'
+    by about lines_db (added in power) and leaves bins two or more from every line near 40 dB."""
+    from training.augment import add_lines
+
+    x = np.full((30, 40), 40.0, np.float32)
+    x[:, 20:] = 60.0  # a louder upper band: each line sits over its own bin's floor
+    s = AugmentSettings(lines_p=1, lines_db=(10, 10), lines_fundamental_bins=(8, 8), lines_harmonics=6)
+    out = add_lines(x, np.random.default_rng(2), s)
+    assert out.shape == x.shape and out.dtype == np.float32
+    rise = out - x
+    for centre in (8, 16, 24, 32):  # the fifth harmonic (bin 40) lies above the band
+        assert np.all(rise[:, centre] > 9.0) and np.all(rise[:, centre] < 10.5)
+    far = [b for b in range(40) if min(abs(b - c) for c in (8, 16, 24, 32)) >= 3]
+    assert np.all(rise[:, far] < 0.1)
+    assert np.all(rise >= 0)  # lines only add power
+
+
+def test_no_lines_draws_nothing_and_lines_reach_every_class():
+    x = np.random.default_rng(0).normal(50, 1, (20, 30)).astype(np.float32)
+    quiet = {"gain_db": 0, "shift_frames": 0, "time_masks": 0, "freq_masks": 0}
+    assert np.array_equal(
+        augment(x, np.random.default_rng(3), AugmentSettings(lines_p=0, **quiet)),
+        augment(x, np.random.default_rng(3), AugmentSettings(**quiet)),
+    )
+    lined = augment(x, np.random.default_rng(3), AugmentSettings(lines_p=1, lines_db=(12, 12), **quiet))
+    loud = (lined - x).mean(axis=0) > 6  # bins a line holds, over the whole window
+    assert 1 <= loud.sum() <= 4 * 3  # up to lines_harmonics lines, each within a bin or so
+
+
+def test_line_settings_validated():
+    with pytest.raises(ConfigError, match="lines_p=2"):
+        AugmentSettings(lines_p=2)
+    with pytest.raises(ConfigError, match="lines_db"):
+        AugmentSettings(lines_db=(15, 3))
+    with pytest.raises(ConfigError, match="lines_fundamental_bins"):
+        AugmentSettings(lines_fundamental_bins=(0.5, 4))
+    with pytest.raises(ConfigError, match="lines_harmonics"):
+        AugmentSettings(lines_harmonics=0)
