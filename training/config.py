@@ -263,7 +263,12 @@ class LoopSettings:
     # `patience` epochs without one) or "last" (after `epochs`, no early stop): for a validation
     # split of a few groups per class, whose balanced accuracy swings by 0.2 from epoch to epoch
     # and would pick an epoch by chance
+    # or "average" (after `epochs`, no early stop: the mean of the weights of the last
+    # `average_epochs` epochs, BatchNorm statistics recomputed on training batches; stochastic
+    # weight averaging, Izmailov et al. 2018): the centre of the region a constant learning rate
+    # wanders in rather than one random point of it
     select: str = "best"
+    average_epochs: int = 5
     # the learning rate over the run: "constant", or "cosine" (from lr down to 0 by the last
     # step, per step): without a decay the weights kept are one random point of the noisy
     # region the optimiser ends in, and a small data set's model then moves with the seed
@@ -274,7 +279,12 @@ class LoopSettings:
     mixup: float = 0.0
 
     def __post_init__(self) -> None:
-        v.require(self.select in ("best", "last"), f"select={self.select!r} must be best or last")
+        v.require(self.select in ("best", "last", "average"), f"select={self.select!r} must be best, last or average")
+        v.integer("average_epochs", self.average_epochs, minimum=1)
+        v.require(
+            self.select != "average" or self.average_epochs <= self.epochs,
+            f"average_epochs={self.average_epochs} must be at most epochs={self.epochs}",
+        )
         v.number("mixup", self.mixup, minimum=0)
         v.require(
             self.lr_schedule in ("constant", "cosine"), f"lr_schedule={self.lr_schedule!r} must be constant or cosine"

@@ -177,12 +177,14 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
     model = _make_model(config, ds.x.shape[2])
     opt = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
     state = {"epoch": 0, "best": -1.0, "stale": 0, "history": []}
+    average: dict[str, torch.Tensor] | None = None  # select: average, the running mean of the weights
     last = run / "last.pt"
     if resume and last.exists():
         ckpt = torch.load(last, weights_only=False)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         state = ckpt["state"]
+        average = ckpt.get("average")
     steps = config.train.steps_per_epoch or max(1, len(tr) // config.train.batch_size)
     bar = tqdm(
         total=config.train.epochs,
@@ -191,7 +193,8 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
         unit="epoch",
         disable=not config.train.progress,
     )
-    last_wins = config.train.select == "last"
+    last_wins = config.train.select in ("last", "average")
+    averaged_from = config.train.epochs - config.train.average_epochs  # epochs before the averaged ones
     while state["epoch"] < config.train.epochs and (last_wins or state["stale"] < config.train.patience):
         epoch = state["epoch"]
         rng = np.random.default_rng([config.seed, epoch])  # a resumed epoch draws what it would have
@@ -218,28 +221,65 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
         state["history"].append(
             {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_balanced_accuracy": val["balanced_accuracy"]}
         )
+        if config.train.select == "average" and epoch >= averaged_from:
+            average = running_mean(average, model, epoch - averaged_from)
         if last_wins or val["balanced_accuracy"] > state["best"]:  # best.pt: the weights kept
             state["best"], state["stale"] = max(val["balanced_accuracy"], state["best"]), 0
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "classes": list(config.classes),
-                    "model_settings": asdict(config.model),
-                    "spec": asdict(ds.spec),
-                    "spec_hash": ds.spec.hash,
-                    "window_s": config.window_s,
-                },
-                run / "best.pt",
-            )
+            _save_kept(config, ds, model, run)
         else:
             state["stale"] += 1
         state["epoch"] = epoch + 1
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, last)
+        torch.save(
+            {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state, "average": average}, last
+        )
         bar.update(1)
         bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_bacc=f"{val['balanced_accuracy']:.3f}")
     bar.close()
+    if config.train.select == "average" and state["epoch"] == config.train.epochs and average is not None:
+        model.load_state_dict(average)
+        rng = np.random.default_rng([config.seed, config.train.epochs])  # the same batches on a rerun
+        batches = [
+            torch.from_numpy(
+                np.stack(
+                    [
+                        augment(tr.x[i], rng, config.augment, backgrounds)
+                        for i in balanced_indices(tr.y, config.train.batch_size, rng)
+                    ]
+                )
+            )
+            for _ in range(min(steps, _BN_BATCHES))
+        ]
+        torch.optim.swa_utils.update_bn(batches, model)
+        _save_kept(config, ds, model, run)
     (run / "history.json").write_text(json.dumps(state["history"], indent=1))
     return finish(config, run, ds, test_idx if len(test_idx) else val_idx, "test" if len(test_idx) else "val")
+
+
+# training batches over which an averaged model's BatchNorm statistics are measured again
+_BN_BATCHES = 64
+
+
+def running_mean(average: dict | None, model: torch.nn.Module, n: int) -> dict:
+    """The mean of ``n`` models' weights (``average``, None for none) and ``model``'s: floating
+    tensors averaged, the rest (BatchNorm's batch count) taken from ``model``."""
+    current = {k: t.detach().clone() for k, t in model.state_dict().items()}
+    if average is None or n == 0:
+        return current
+    return {k: average[k] + (t - average[k]) / (n + 1) if t.is_floating_point() else t for k, t in current.items()}
+
+
+def _save_kept(config: TrainConfig, ds: Dataset, model: torch.nn.Module, run: Path) -> None:
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "classes": list(config.classes),
+            "model_settings": asdict(config.model),
+            "spec": asdict(ds.spec),
+            "spec_hash": ds.spec.hash,
+            "window_s": config.window_s,
+        },
+        run / "best.pt",
+    )
 
 
 def learning_rate(settings: LoopSettings, step: int, total: int) -> float:

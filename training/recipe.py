@@ -37,11 +37,10 @@ def run_recipe(config: TrainConfig, *, resume: bool = True) -> dict:
 
         result = group_folds(config, run, ev.k, resume=resume)
         metrics = train(config, resume=resume)
-        kept = (
-            f"the last of {config.train.epochs} epochs kept"
-            if config.train.select == "last"
-            else "its validation split choosing the epoch"
-        )
+        kept = {
+            "last": f"the last of {config.train.epochs} epochs kept",
+            "average": f"the mean weights of the last {config.train.average_epochs} of {config.train.epochs} epochs kept",
+        }.get(config.train.select, "its validation split choosing the epoch")
         result["shipped_model"] = (
             f"trained on the groups of its train split, {kept}; its windows: "
             f"balanced accuracy {metrics['windows']['balanced_accuracy']:.3f} on its {metrics['split']} part"

@@ -175,7 +175,7 @@ def test_select_last_keeps_the_last_epochs_weights_and_never_stops_early(tmp_pat
     kept = torch.load(run / "best.pt", weights_only=False)["model"]
     last = torch.load(run / "last.pt", weights_only=False)["model"]
     assert kept.keys() == last.keys() and all(torch.equal(kept[k], last[k]) for k in kept)
-    with pytest.raises(TrainConfigError, match="select='first' must be best or last"):
+    with pytest.raises(TrainConfigError, match="select=.first. must be best, last or average"):
         load_config(write_config(tmp_path / "bad", train={**CONFIG["train"], "select": "first"}))
 
 
@@ -236,3 +236,43 @@ def test_mixup_settings_are_validated(tmp_path):
     model = {**CONFIG["model"], "head": "multi_output", "outputs": outputs}
     with pytest.raises(TrainConfigError, match="mixup is for single and multi_label heads"):
         load_config(write_config(tmp_path / "mo", train={**CONFIG["train"], "mixup": 0.4}, model=model))
+
+
+def test_running_mean_averages_floating_weights_and_keeps_counts():
+    from training.loop import running_mean
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    first = running_mean(None, net, 0)
+    with torch.no_grad():
+        net[0].weight.add_(3.0)
+        net[1].num_batches_tracked.fill_(7)
+    mean = running_mean(first, net, 1)
+    assert torch.allclose(mean["0.weight"], first["0.weight"] + 1.5)
+    assert mean["1.num_batches_tracked"].item() == 7  # an integer count is taken, not averaged
+    assert running_mean(mean, net, 0)["0.weight"].equal(net[0].weight)  # n = 0 starts again
+
+
+@pytest.mark.slow
+def test_select_average_keeps_the_mean_of_the_last_epochs_with_batchnorm_measured_again(tmp_path):
+    base = {**CONFIG["train"], "patience": 1, "steps_per_epoch": 3}
+    three = tmp_path / "three"
+    train(load_config(write_config(three, train={**base, "epochs": 3, "select": "last"})))
+    averaged = tmp_path / "averaged"
+    config = load_config(write_config(averaged, train={**base, "epochs": 4, "select": "average", "average_epochs": 2}))
+    train(config)
+    history = json.loads((averaged / "run" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]  # no early stop
+    w3 = torch.load(three / "run" / "last.pt", weights_only=False)["model"]
+    w4 = torch.load(averaged / "run" / "last.pt", weights_only=False)["model"]
+    kept = torch.load(averaged / "run" / "best.pt", weights_only=False)["model"]
+    weights = [k for k in kept if k.endswith(".weight") and kept[k].dim() > 1]  # convolutions and head
+    assert weights and all(torch.allclose(kept[k], (w3[k] + w4[k]) / 2, atol=1e-6) for k in weights)
+    stats = [k for k in kept if k.endswith("running_mean")]
+    assert stats and any(not torch.allclose(kept[k], (w3[k] + w4[k]) / 2) for k in stats)  # measured again
+    train(config)  # a finished run resumed keeps the same weights
+    again = torch.load(averaged / "run" / "best.pt", weights_only=False)["model"]
+    assert all(torch.equal(again[k], kept[k]) for k in kept)
+    with pytest.raises(TrainConfigError, match="average_epochs=5 must be at most epochs=4"):
+        load_config(
+            write_config(tmp_path / "bad", train={**base, "epochs": 4, "select": "average", "average_epochs": 5})
+        )
