@@ -205,8 +205,7 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
             lr = learning_rate(config.train, epoch * steps + step, config.train.epochs * steps)
             for group in opt.param_groups:
                 group["lr"] = lr
-            idx = balanced_indices(tr.y, config.train.batch_size, rng)
-            xb = np.stack([augment(tr.x[i], rng, config.augment, backgrounds) for i in idx])
+            idx, xb = _batch(config, tr, rng, backgrounds)
             if config.train.mixup:
                 xb, tb = mixup(xb, _soft_target(config, tr.y[idx]), config.train.mixup, rng)
                 target = torch.from_numpy(tb)
@@ -238,21 +237,19 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
     if config.train.select == "average" and state["epoch"] == config.train.epochs and average is not None:
         model.load_state_dict(average)
         rng = np.random.default_rng([config.seed, config.train.epochs])  # the same batches on a rerun
-        batches = [
-            torch.from_numpy(
-                np.stack(
-                    [
-                        augment(tr.x[i], rng, config.augment, backgrounds)
-                        for i in balanced_indices(tr.y, config.train.batch_size, rng)
-                    ]
-                )
-            )
-            for _ in range(min(steps, _BN_BATCHES))
-        ]
+        batches = [torch.from_numpy(_batch(config, tr, rng, backgrounds)[1]) for _ in range(min(steps, _BN_BATCHES))]
         torch.optim.swa_utils.update_bn(batches, model)
         _save_kept(config, ds, model, run)
     (run / "history.json").write_text(json.dumps(state["history"], indent=1))
     return finish(config, run, ds, test_idx if len(test_idx) else val_idx, "test" if len(test_idx) else "val")
+
+
+def _batch(
+    config: TrainConfig, tr: Dataset, rng: np.random.Generator, backgrounds: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A class-balanced batch of augmented training windows: their indices and the windows."""
+    idx = balanced_indices(tr.y, config.train.batch_size, rng)
+    return idx, np.stack([augment(tr.x[i], rng, config.augment, backgrounds) for i in idx])
 
 
 # training batches over which an averaged model's BatchNorm statistics are measured again
