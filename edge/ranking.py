@@ -13,7 +13,8 @@ Frames of digital silence (a clip library's zero padding, a recorder's dropout) 
 before the windows are cut, with the frames that hold part of it (:class:`SoundingFrames`):
 they are no evidence of any class, and a window holding them beside sound is unlike anything a
 model trained on (a second of zeros either side of each held-out recording turned 77 of 130
-killer whales into other species: benchmarks/RESULTS.md, "Short clips and digital silence").  A recording of nothing else is ranked on no window.
+killer whales into other species: benchmarks/RESULTS.md, "Short clips and digital silence").
+A recording of nothing else is ranked on no window.
 
 Memory is bounded: the last window's frames and, per class, its ``pool`` best probabilities.
 """

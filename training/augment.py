@@ -51,36 +51,33 @@ class AugmentSettings:
     def __post_init__(self) -> None:
         v.number("background_p", self.background_p, minimum=0)
         v.require(self.background_p <= 1, f"background_p={self.background_p} must be <= 1")
-        v.require(
-            isinstance(self.snr_db, (list, tuple)) and len(self.snr_db) == 2 and self.snr_db[0] <= self.snr_db[1],
-            f"snr_db={self.snr_db!r} must be [low, high]",
-        )
-        object.__setattr__(self, "snr_db", tuple(float(s) for s in self.snr_db))
+        object.__setattr__(self, "snr_db", _pair("snr_db", self.snr_db))
         v.number("short_p", self.short_p, minimum=0)
         v.require(self.short_p <= 1, f"short_p={self.short_p} must be <= 1")
-        v.require(
-            isinstance(self.short_frac, (list, tuple))
-            and len(self.short_frac) == 2
-            and 0 < self.short_frac[0] <= self.short_frac[1] <= 1,
-            f"short_frac={self.short_frac!r} must be [low, high] with 0 < low <= high <= 1",
+        frac = _pair(
+            "short_frac", self.short_frac, lambda low, high: 0 < low and high <= 1, " with 0 < low <= high <= 1"
         )
-        object.__setattr__(self, "short_frac", tuple(float(f) for f in self.short_frac))
+        object.__setattr__(self, "short_frac", frac)
         v.number("lines_p", self.lines_p, minimum=0)
         v.require(self.lines_p <= 1, f"lines_p={self.lines_p} must be <= 1")
-        for name, minimum in (("lines_db", None), ("lines_fundamental_bins", 1.0)):
-            pair = getattr(self, name)
-            v.require(
-                isinstance(pair, (list, tuple))
-                and len(pair) == 2
-                and pair[0] <= pair[1]
-                and (minimum is None or pair[0] >= minimum),
-                f"{name}={pair!r} must be [low, high]" + (f" with low >= {minimum:g}" if minimum else ""),
-            )
-            object.__setattr__(self, name, tuple(float(f) for f in pair))
+        object.__setattr__(self, "lines_db", _pair("lines_db", self.lines_db))
+        bins = _pair(
+            "lines_fundamental_bins", self.lines_fundamental_bins, lambda low, high: low >= 1, " with low >= 1"
+        )
+        object.__setattr__(self, "lines_fundamental_bins", bins)
         v.integer("lines_harmonics", self.lines_harmonics, minimum=1)
         v.number("gain_db", self.gain_db, minimum=0)
         for name in ("shift_frames", "shift_bins", "time_masks", "time_mask_frames", "freq_masks", "freq_mask_bins"):
             v.integer(name, getattr(self, name), minimum=0)
+
+
+def _pair(name: str, value, ok=lambda low, high: True, rule: str = "") -> tuple[float, float]:
+    """A setting's ``[low, high]`` (``low <= high`` and ``ok``) as floats; else ConfigError."""
+    v.require(
+        isinstance(value, (list, tuple)) and len(value) == 2 and value[0] <= value[1] and ok(*value),
+        f"{name}={value!r} must be [low, high]{rule}",
+    )
+    return (float(value[0]), float(value[1]))
 
 
 def augment(

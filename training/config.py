@@ -260,13 +260,12 @@ class LoopSettings:
     steps_per_epoch: int | None = None  # default: one pass's worth of balanced batches
     progress: bool = True
     # the weights kept: "best" (the epoch of the best validation balanced accuracy, stopping after
-    # `patience` epochs without one) or "last" (after `epochs`, no early stop): for a validation
+    # `patience` epochs without one); "last" (after `epochs`, no early stop: for a validation
     # split of a few groups per class, whose balanced accuracy swings by 0.2 from epoch to epoch
-    # and would pick an epoch by chance
-    # or "average" (after `epochs`, no early stop: the mean of the weights of the last
-    # `average_epochs` epochs, BatchNorm statistics recomputed on training batches; stochastic
-    # weight averaging, Izmailov et al. 2018): the centre of the region a constant learning rate
-    # wanders in rather than one random point of it
+    # and would pick an epoch by chance); or "average" (after `epochs`, no early stop: the mean of
+    # the weights of the last `average_epochs` epochs, BatchNorm statistics measured again on
+    # training batches; stochastic weight averaging, Izmailov et al. 2018: the centre of the
+    # region a constant learning rate wanders in rather than one random point of it)
     select: str = "best"
     average_epochs: int = 5
     # the learning rate over the run: "constant", or "cosine" (from lr down to 0 by the last

@@ -228,18 +228,21 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
         else:
             state["stale"] += 1
         state["epoch"] = epoch + 1
-        torch.save(
-            {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state, "average": average}, last
-        )
+        _save_checkpoint(last, model.state_dict(), opt, state, average)
         bar.update(1)
         bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_bacc=f"{val['balanced_accuracy']:.3f}")
     bar.close()
-    if config.train.select == "average" and state["epoch"] == config.train.epochs and average is not None:
+    # once per run: a finished run resumed (make models, evaluation again) keeps its best.pt
+    if config.train.select == "average" and state["epoch"] == config.train.epochs and not state.get("averaged"):
+        assert average is not None  # the last average_epochs epochs each added to it
+        trained = {k: t.clone() for k, t in model.state_dict().items()}  # last.pt keeps the last epoch's
         model.load_state_dict(average)
-        rng = np.random.default_rng([config.seed, config.train.epochs])  # the same batches on a rerun
+        rng = np.random.default_rng([config.seed, config.train.epochs])  # seeded, as each epoch's draws are
         batches = [torch.from_numpy(_batch(config, tr, rng, backgrounds)[1]) for _ in range(min(steps, _BN_BATCHES))]
         torch.optim.swa_utils.update_bn(batches, model)
         _save_kept(config, ds, model, run)
+        state["averaged"] = True
+        _save_checkpoint(last, trained, opt, state, average)
     (run / "history.json").write_text(json.dumps(state["history"], indent=1))
     return finish(config, run, ds, test_idx if len(test_idx) else val_idx, "test" if len(test_idx) else "val")
 
@@ -263,6 +266,11 @@ def running_mean(average: dict | None, model: torch.nn.Module, n: int) -> dict:
     if average is None or n == 0:
         return current
     return {k: average[k] + (t - average[k]) / (n + 1) if t.is_floating_point() else t for k, t in current.items()}
+
+
+def _save_checkpoint(path: Path, weights: dict, opt: torch.optim.Optimizer, state: dict, average: dict | None) -> None:
+    """last.pt: what a resumed run starts from."""
+    torch.save({"model": weights, "optimizer": opt.state_dict(), "state": state, "average": average}, path)
 
 
 def _save_kept(config: TrainConfig, ds: Dataset, model: torch.nn.Module, run: Path) -> None:
