@@ -61,7 +61,16 @@ def main() -> None:
         rf = recording_features(p, deployment, None, with_rois=False)
         fp32 = [
             r["label"]
-            for r in rank_recording(model, rf, n, hop, tuple(ckpt["classes"]), recipe.negative, deployment.ranking.pool)
+            for r in rank_recording(
+                model,
+                rf,
+                n,
+                hop,
+                tuple(ckpt["classes"]),
+                recipe.negative,
+                deployment.ranking.pool,
+                recipe.inference.policy().pad,
+            )
         ]
         total += 1
         first += fp32[0] == int8[p][0]

@@ -33,6 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edge.crops import window_frames  # noqa: E402
 from edge.frontend import FrontendSpec  # noqa: E402
 from edge.ranking import Tally, window_starts  # noqa: E402
 from training.features import recording_features  # noqa: E402
@@ -64,7 +65,7 @@ def window_probabilities(run: Path) -> tuple[list[str], str, list[tuple[str, str
         frame_s = FrontendSpec(**rec.ckpt["spec"]).hop_s
         n = max(1, int(round(folds.config.window_s / frame_s)))
         starts = window_starts(len(feats), n, max(1, round(hop_s / frame_s)))
-        idx = np.clip(np.arange(n)[None, :] + np.array(starts)[:, None], 0, len(feats) - 1)
+        idx = window_frames(starts, n, len(feats), folds.config.inference.policy().pad)
         p = np.asarray(predict(rec.model, feats[idx].astype(np.float32)))
         out.append((rec.label, rec.path.name, p, rec.fold))
     classes = list(folds.config.classes)  # the fold models' classes: the recipe's

@@ -17,6 +17,13 @@ detection spanning the union of those crops clipped to the ROI (from the ROI's o
 end when the run holds its first or last crop), scored by the run's highest
 score; two runs separated by a crop that dropped the label stay two detections (two calls in
 one ROI).  Frequency bounds, SNR and received level stay the ROI's.
+
+A recording shorter than the window (a catalogue clip cut around one call) fills it by the
+policy's ``pad`` (:func:`window_frames`, which ``edge.ranking`` and the clip datasets of
+``training`` call): ``edge`` (the default; cards without ``pad``) repeats its first and last
+frames; ``loop`` repeats the recording from its start, as audio taggers repeat-pad, so a
+short clip looks like its own sound rather than like a run of identical frames that only the
+classes of short catalogue clips would ever show in training.
 """
 
 from __future__ import annotations
@@ -25,10 +32,13 @@ import math
 from dataclasses import dataclass
 from typing import Any, cast
 
+import numpy as np
+
 from edge.errors import BundleError
-from edge.types import CropName, Roi
+from edge.types import CropName, PadName, Roi
 
 CROPS = ("centre", "scan")
+PADS = ("edge", "loop")
 DEFAULT_SCAN_HOP_S = 1.0
 
 
@@ -49,10 +59,13 @@ class Label:
 class CropPolicy:
     crop: CropName = "centre"
     scan_hop_s: float = DEFAULT_SCAN_HOP_S
+    pad: PadName = "edge"
 
     def __post_init__(self) -> None:
         if self.crop not in CROPS:
             raise ValueError(f"crop={self.crop!r} is not one of {', '.join(CROPS)}")
+        if self.pad not in PADS:
+            raise ValueError(f"pad={self.pad!r} is not one of {', '.join(PADS)}")
         if (
             isinstance(self.scan_hop_s, bool)
             or not isinstance(self.scan_hop_s, (int, float))
@@ -62,8 +75,14 @@ class CropPolicy:
             raise ValueError(f"scan_hop_s={self.scan_hop_s!r} must be a number > 0")
 
     def as_card(self) -> dict[str, Any]:
-        """The card's ``window:`` keys of this policy."""
-        return {"crop": self.crop, "scan_hop_s": float(self.scan_hop_s)} if self.crop == "scan" else {"crop": self.crop}
+        """The card's ``window:`` keys of this policy (``pad`` only when not the default, so
+        the cards of models before it stay as they were)."""
+        keys: dict[str, Any] = {"crop": self.crop}
+        if self.crop == "scan":
+            keys["scan_hop_s"] = float(self.scan_hop_s)
+        if self.pad != "edge":
+            keys["pad"] = self.pad
+        return keys
 
 
 CENTRE = CropPolicy()
@@ -73,10 +92,22 @@ def policy_of_card(window: dict[str, Any], where: str) -> CropPolicy:
     """The crop policy of a card's ``window:`` section (no ``crop``: centre)."""
     try:
         return CropPolicy(
-            cast(CropName, str(window.get("crop", "centre"))), window.get("scan_hop_s", DEFAULT_SCAN_HOP_S)
+            cast(CropName, str(window.get("crop", "centre"))),
+            window.get("scan_hop_s", DEFAULT_SCAN_HOP_S),
+            cast(PadName, str(window.get("pad", "edge"))),
         )
     except ValueError as exc:
         raise BundleError(f"{where}: window: {exc}") from None
+
+
+def window_frames(starts: list[int] | np.ndarray, n_frames: int, total: int, pad: PadName = "edge") -> np.ndarray:
+    """Frame indices ``(len(starts), n_frames)`` of the windows starting at ``starts`` in a
+    recording of ``total`` frames.  Frames past its ends repeat its edge frames; a recording
+    shorter than the window with ``pad: loop`` is repeated instead (a start before its first
+    frame, as a clip placed at an offset in training, rotates the loop)."""
+    idx = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(n_frames)[None, :]
+    out: np.ndarray = np.mod(idx, total) if pad == "loop" and total < n_frames else np.clip(idx, 0, total - 1)
+    return out
 
 
 def window_start(roi: Roi, n_frames: int, hop_s: float) -> int:

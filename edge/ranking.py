@@ -28,6 +28,7 @@ import numpy as np
 
 from edge import _validate as v
 from edge.classify import Classifier
+from edge.crops import window_frames
 from edge.frontend import FEATURE_FLOOR_DB, FrontendSpec, features
 from edge.types import Rank, SpectralFrames
 
@@ -149,6 +150,7 @@ class WindowRanker:
         output = classifier.bundle.outputs[0]
         self.tally = Tally(tuple(output.classes), output.negative, settings.pool)
         self.n = classifier.bundle.n_frames
+        self.pad = classifier.policy.pad  # how a recording shorter than the window fills it (the card's)
         self.hop = max(1, round(settings.hop_s / spec.hop_s))
         self._sound = SoundingFrames.for_spec(spec)
         self._buffer = np.zeros((0, 0), np.float32)
@@ -179,7 +181,8 @@ class WindowRanker:
 
     def finish(self) -> list[Rank]:
         """Score what is left (a last window ending at the recording's end; a recording
-        shorter than a window is one window, its edge frames repeated) and rank."""
+        shorter than a window is one window, padded as the card's ``window: pad`` says:
+        :func:`edge.crops.window_frames`) and rank."""
         self._add(self._sound.finish())
         if self._total and (not self.tally.n_windows or self._last_start + self.n < self._total):
             self._score([max(0, self._total - self.n)])
@@ -188,7 +191,8 @@ class WindowRanker:
     def _score(self, starts: list[int]) -> None:
         if not starts:
             return
-        idx = [np.clip(np.arange(s, s + self.n) - self._first, 0, len(self._buffer) - 1) for s in starts]
-        windows = self._buffer[np.stack(idx)]
+        # the buffer starts at frame _first; a recording shorter than the window is all in it
+        idx = window_frames(np.asarray(starts) - self._first, self.n, len(self._buffer), self.pad)
+        windows = self._buffer[idx]
         self.tally.add(self.classifier.scores(windows)[self.classifier.bundle.outputs[0].name])
         self._last_start = starts[-1]

@@ -178,6 +178,7 @@ class Rank:
 BackendKind = Literal["auto", "onnx", "tflite"]
 WindowName = Literal["hann", "hamming", "blackman", "rect"]
 CropName = Literal["centre", "scan"]
+PadName = Literal["edge", "loop"]
 Centre = Literal["window_mean", "bin_median"]
 RetentionPolicy = Literal["delete", "keep", "snippets"]
 TransportName = Literal["iridium", "mqtt"]

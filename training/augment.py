@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge import _validate as v
+from edge.crops import window_frames
+from edge.types import PadName
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,14 @@ def _pair(name: str, value, ok=lambda low, high: True, rule: str = "") -> tuple[
 
 
 def augment(
-    x: np.ndarray, rng: np.random.Generator, settings: AugmentSettings, backgrounds: np.ndarray | None = None
+    x: np.ndarray,
+    rng: np.random.Generator,
+    settings: AugmentSettings,
+    backgrounds: np.ndarray | None = None,
+    pad: PadName = "edge",
 ) -> np.ndarray:
-    """One augmented copy of window ``x`` ``(n_frames, n_features)`` (dB)."""
+    """One augmented copy of window ``x`` ``(n_frames, n_features)`` (dB); a window cut short
+    (``short_p``) is padded as the model pads a short clip (``pad``)."""
     out = np.array(x, dtype=np.float32)
     if backgrounds is not None and len(backgrounds) and rng.random() < settings.background_p:
         bg = backgrounds[rng.integers(len(backgrounds))]
@@ -95,7 +102,7 @@ def augment(
         out = add_lines(out, rng, settings)
     if settings.short_p and rng.random() < settings.short_p:
         frames = max(1, int(round(rng.uniform(*settings.short_frac) * len(out))))
-        out = shorten(out, frames, rng)
+        out = shorten(out, frames, rng, pad)
     if settings.shift_frames:
         out = np.roll(out, int(rng.integers(-settings.shift_frames, settings.shift_frames + 1)), axis=0)
     if settings.shift_bins:
@@ -135,18 +142,19 @@ def add_lines(x: np.ndarray, rng: np.random.Generator, settings: AugmentSettings
     return (10 * np.log10(power)).astype(np.float32)
 
 
-def shorten(x: np.ndarray, frames: int, rng: np.random.Generator) -> np.ndarray:
+def shorten(x: np.ndarray, frames: int, rng: np.random.Generator, pad: PadName = "edge") -> np.ndarray:
     """Window ``x`` ``(n_frames, n_features)`` as a clip of ``frames`` frames would give it: the
     ``frames`` consecutive frames holding its loudest (the most over each bin's median; a clip
-    library cuts around the call), at a random offset, its first and last frame repeated
-    into the frames before and after (:meth:`training.features.RecordingFeatures.window`)."""
+    library cuts around the call), at a random offset, padded as ``pad`` says (its first and
+    last frame repeated into the frames before and after, or looped:
+    :func:`edge.crops.window_frames`)."""
     n = len(x)
     if frames >= n:
         return x
     loudest = int(np.argmax((x - np.median(x, axis=0)).sum(axis=1)))
     first = int(rng.integers(max(0, loudest - frames + 1), min(loudest, n - frames) + 1))
     offset = int(rng.integers(0, n - frames + 1))
-    return x[first + np.clip(np.arange(n) - offset, 0, frames - 1)]
+    return x[first + window_frames([-offset], n, frames, pad)[0]]
 
 
 def shift_bins(x: np.ndarray, k: int) -> np.ndarray:

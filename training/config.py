@@ -347,17 +347,20 @@ class InferenceSettings:
     """``inference:``: how the model is applied to an ROI, part of the model (edge-convert
     writes it into the card's ``window:``; edge/crops.py implements it for device and
     evaluation alike).  ``crop``: centre (one window centred on the ROI) or scan (ROIs longer
-    than the window also scored on windows at most ``scan_hop_s`` apart)."""
+    than the window also scored on windows at most ``scan_hop_s`` apart).  ``pad``: how a
+    recording shorter than the window fills it, in training clips and in the ranked answer:
+    edge (its first and last frames repeated) or loop (the recording repeated)."""
 
     crop: str = "centre"
     scan_hop_s: float = 1.0
+    pad: str = "edge"
 
     def __post_init__(self) -> None:
         self.policy()
 
     def policy(self) -> CropPolicy:
         try:
-            return CropPolicy(self.crop, self.scan_hop_s)
+            return CropPolicy(self.crop, self.scan_hop_s, self.pad)  # type: ignore[arg-type]
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
 

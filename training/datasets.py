@@ -21,6 +21,7 @@ from edge.config import DeploymentConfig
 from edge.crops import CropPolicy, crop_starts
 from edge.frontend import FrontendSpec
 from edge.ranking import sounding
+from edge.types import PadName
 from training.features import RecordingFeatures, recording_features
 from training.types import Annotation, TrainConfigError, WindowRef
 
@@ -322,11 +323,12 @@ def build_clips(
     band_limits: tuple[int, ...] = (),
     band_limit_floor: dict[str, int] | None = None,
     work: Path | None = None,
+    pad: PadName = "edge",
 ) -> Dataset:
     """Dataset from a clip library: each clip sliced into windows (at most
     ``max_windows_per_clip``, evenly spaced, over its frames of sound: digital silence is left
-    out as :mod:`edge.ranking` leaves it out) or, when shorter, padded at a random offset by
-    repeating its edge frames.  ``root`` is a folder or CSV clip list (:func:`clip_entries`)
+    out as :mod:`edge.ranking` leaves it out) or, when shorter, padded at a random offset as
+    ``pad`` says (:func:`edge.crops.window_frames`: its edge frames repeated, or looped).  ``root`` is a folder or CSV clip list (:func:`clip_entries`)
     or the entries themselves.  Each clip recorded above a rate of ``band_limits`` also enters
     resampled down to it (:func:`band_limited`, cached in ``work``), in the same split group,
     unless the rate is below the label's ``band_limit_floor`` (its calls lie above that
@@ -365,7 +367,7 @@ def build_clips(
             k = min(max_windows_per_clip, total // n)
             starts = np.linspace(0, total - n, k).astype(int).tolist()
         for s in starts:
-            xs.append(rf.window(s, n))
+            xs.append(rf.window(s, n, pad))
             labels.append(label)
             refs.append(WindowRef(str(path), group, s * rf.spec.hop_s, label, "clip"))
     classes = classes or tuple(sorted(set(labels)))

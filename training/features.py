@@ -16,9 +16,10 @@ import numpy as np
 
 from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig
+from edge.crops import window_frames
 from edge.frontend import FrontendSpec, features
 from edge.pipeline import Chain, prepare
-from edge.types import Roi
+from edge.types import PadName, Roi
 
 
 @dataclass
@@ -35,11 +36,12 @@ class RecordingFeatures:
     def frame_of(self, t_s: float) -> int:
         return int(round(t_s / self.spec.hop_s))
 
-    def window(self, start_frame: int, n_frames: int) -> np.ndarray:
+    def window(self, start_frame: int, n_frames: int, pad: PadName = "edge") -> np.ndarray:
         """``n_frames`` frames from ``start_frame``, shape ``(n_frames, n_features)``; parts
-        outside the recording repeat its edge frames (padding for calls near the ends)."""
-        idx = np.clip(np.arange(start_frame, start_frame + n_frames), 0, len(self.feats) - 1)
-        return self.feats[idx]
+        outside the recording repeat its edge frames (padding for calls near the ends), or for
+        a recording shorter than the window with ``pad: loop`` the recording
+        (:func:`edge.crops.window_frames`)."""
+        return self.feats[window_frames([start_frame], n_frames, len(self.feats), pad)[0]]
 
 
 def recording_features(

@@ -23,8 +23,10 @@ import numpy as np
 
 from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig, load_deployment
+from edge.crops import window_frames
 from edge.frontend import FrontendSpec
 from edge.ranking import RankingSettings, Tally, sounding, window_starts
+from edge.types import PadName
 from training.config import TrainConfig, load_config
 from training.features import RecordingFeatures, recording_features
 from training.loop import _strata, load_model, predict, train
@@ -47,14 +49,21 @@ def deal(groups: dict[str, str], k: int) -> list[list[str]]:
 
 
 def rank_recording(
-    model: object, rf: RecordingFeatures, n: int, hop: int, classes: tuple[str, ...], negative: str, pool: int
+    model: object,
+    rf: RecordingFeatures,
+    n: int,
+    hop: int,
+    classes: tuple[str, ...],
+    negative: str,
+    pool: int,
+    pad: PadName = "edge",
 ) -> list[dict]:
     """The ranked answer for one recording's features, as edge-detect computes it."""
     feats = sounding(rf.feats, rf.spec)
     starts = window_starts(len(feats), n, hop)
     tally = Tally(classes, negative if negative in classes else None, pool)
     if starts:
-        idx = np.clip(np.arange(n)[None, :] + np.array(starts)[:, None], 0, len(feats) - 1)
+        idx = window_frames(starts, n, len(feats), pad)
         tally.add(predict(model, feats[idx].astype(np.float32)))  # type: ignore[arg-type]
     return [{"label": r.label, "score": r.score, "windows": r.windows} for r in tally.ranking()]
 
@@ -241,7 +250,9 @@ def score_recording(
     hop_s = FrontendSpec(**ckpt["spec"]).hop_s
     n = max(1, int(round(config.window_s / hop_s)))
     hop = max(1, round(ranking.hop_s / hop_s))
-    ranked = rank_recording(model, rf, n, hop, tuple(ckpt["classes"]), config.negative, ranking.pool)
+    ranked = rank_recording(
+        model, rf, n, hop, tuple(ckpt["classes"]), config.negative, ranking.pool, config.inference.policy().pad
+    )
     labels = [r["label"] for r in ranked]
     return {
         "file": Path(path).name,

@@ -252,7 +252,9 @@ def _batch(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A class-balanced batch of augmented training windows: their indices and the windows."""
     idx = balanced_indices(tr.y, config.train.batch_size, rng)
-    return idx, np.stack([augment(tr.x[i], rng, config.augment, backgrounds) for i in idx])
+    return idx, np.stack(
+        [augment(tr.x[i], rng, config.augment, backgrounds, config.inference.policy().pad) for i in idx]
+    )
 
 
 # training batches over which an averaged model's BatchNorm statistics are measured again

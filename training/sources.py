@@ -398,14 +398,15 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
     cache = run_dir / "dataset.npz"
     # what the windows depend on besides the frontend: a changed data section, window or class
     # list must rebuild the cache, never train on windows the recipe no longer describes
-    key = stable_hash(
-        {
-            "data": config.as_dict(relative_to=run_dir)["data"],
-            "window_s": config.window_s,
-            "classes": list(config.classes),
-            "seed": config.seed,
-        }
-    )
+    what = {
+        "data": config.as_dict(relative_to=run_dir)["data"],
+        "window_s": config.window_s,
+        "classes": list(config.classes),
+        "seed": config.seed,
+    }
+    if config.inference.pad != "edge":  # short clips' windows; the default leaves older caches valid
+        what["pad"] = config.inference.pad
+    key = stable_hash(what)
     if cache.exists():
         cached = Dataset.load(cache)
         if deployment.spec_for(cached.spec.sample_rate).hash == cached.spec.hash and cached.key == key:
@@ -424,6 +425,7 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
             band_limits=tuple(d.band_limits),
             band_limit_floor=d.band_limit_floor,
             work=run_dir / "band_limited",
+            pad=config.inference.policy().pad,
         )
     else:
         recordings = config_recordings(config, run_dir)

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.crops import CENTRE, CropPolicy, Label, combine, crop_starts, policy_of_card, span, window_start
+from edge.crops import (
+    CENTRE,
+    CropPolicy,
+    Label,
+    combine,
+    crop_starts,
+    policy_of_card,
+    span,
+    window_frames,
+    window_start,
+)
 from edge.errors import BundleError
 from edge.types import Roi
 
@@ -80,6 +91,33 @@ def test_the_card_names_the_policy_and_an_absent_crop_is_centre():
         policy_of_card({"crop": "middle"}, "card.yaml")
     with pytest.raises(BundleError, match="scan_hop_s=0"):
         policy_of_card({"crop": "scan", "scan_hop_s": 0}, "card.yaml")
+
+
+def test_the_card_names_the_padding_and_an_absent_pad_is_edge():
+    assert CENTRE.pad == "edge" and "pad" not in CENTRE.as_card()  # cards before it stay as they were
+    looped = CropPolicy(pad="loop")
+    assert looped.as_card() == {"crop": "centre", "pad": "loop"}
+    assert policy_of_card(looped.as_card(), "card.yaml") == looped
+    assert policy_of_card({"crop": "scan", "scan_hop_s": 0.5, "pad": "loop"}, "c") == CropPolicy("scan", 0.5, "loop")
+    with pytest.raises(BundleError, match=r"card.yaml: window: pad='zeros' is not one of edge, loop"):
+        policy_of_card({"pad": "zeros"}, "card.yaml")
+
+
+def test_a_recording_shorter_than_the_window_is_padded_by_its_edge_frames_or_looped():
+    assert window_frames([0], 7, 3).tolist() == [[0, 1, 2, 2, 2, 2, 2]]
+    assert window_frames([-2], 7, 3).tolist() == [[0, 0, 0, 1, 2, 2, 2]]
+    assert window_frames([0], 7, 3, "loop").tolist() == [[0, 1, 2, 0, 1, 2, 0]]
+    # a clip placed at an offset (training) rotates the loop
+    assert window_frames([-2], 7, 3, "loop").tolist() == [[1, 2, 0, 1, 2, 0, 1]]
+    assert window_frames([0], 3, 1, "loop").tolist() == [[0, 0, 0]]
+
+
+@pytest.mark.parametrize("pad", ["edge", "loop"])
+def test_windows_of_a_recording_at_least_a_window_long_repeat_its_edge_frames_whatever_the_padding(pad):
+    # a call near a long recording's end is padded by its last frame, never by its first second
+    got = window_frames([0, 3, 6], 5, 8, pad)
+    assert got.tolist() == [[0, 1, 2, 3, 4], [3, 4, 5, 6, 7], [6, 7, 7, 7, 7]]
+    assert got.dtype == np.int64
 
 
 @settings(derandomize=True, max_examples=400, deadline=None)

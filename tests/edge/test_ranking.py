@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import soundfile as sf
+import yaml
 
 from edge.classify import load_classifier
 from edge.config import ConfigError, load_deployment
@@ -90,16 +93,9 @@ def test_streamed_ranking_equals_the_whole_file_and_the_window_policy(tmp_path):
     assert rankings[0] == rankings[1] == rankings[2]
     assert sorted(r.label for r in rankings[0]) == sorted(classifier.bundle.outputs[0].classes)
 
-    from edge.frontend import features
-
-    prep = prepare(path, config, None)
-    chunks = []
-    Chain(
-        prep, config, levels=False, candidates=False, on_frames=lambda f: chunks.append(features(prep.spec, f.psd))
-    ).run()
-    feats = np.concatenate(chunks)
+    feats = _features(path, config)
     n = classifier.bundle.n_frames
-    hop = round(config.ranking.hop_s / prep.spec.hop_s)
+    hop = round(config.ranking.hop_s / config.spec_for(config.sample_rate).hop_s)
     starts = window_starts(len(feats), n, hop)
     tally = Tally(
         tuple(classifier.bundle.outputs[0].classes), classifier.bundle.outputs[0].negative, config.ranking.pool
@@ -118,6 +114,51 @@ def test_a_recording_shorter_than_a_window_is_ranked(tmp_path):
     ranking = _ranking(path, config, classifier, 10.0)
     assert sum(r.windows for r in ranking) == 1
     assert ranking == sorted(ranking, key=lambda r: -r.score)
+
+
+def _features(path, config):
+    from edge.frontend import features
+
+    prep = prepare(path, config, None)
+    chunks = []
+    Chain(
+        prep, config, levels=False, candidates=False, on_frames=lambda f: chunks.append(features(prep.spec, f.psd))
+    ).run()
+    return np.concatenate(chunks)
+
+
+def test_a_short_recording_is_looped_to_the_window_when_the_card_says_pad_loop(tmp_path):
+    """A card's ``window: pad: loop`` makes the one window of a clip shorter than the window
+    the clip repeated, streamed in any block size, and it is not the edge-padded window."""
+    bundle = tmp_path / "multispecies"
+    shutil.copytree(ROOT / "models" / "multispecies", bundle)
+    card = yaml.safe_load((bundle / "card.yaml").read_text())
+    card["window"]["pad"] = "loop"
+    (bundle / "card.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
+    config = load_deployment(ROOT / "firmware-config" / "deployments" / "multispecies.yaml")
+    looped, edged = load_classifier(config, bundle=str(bundle)), load_classifier(config)
+    assert (looped.policy.pad, edged.policy.pad) == ("loop", "edge")
+    rate = 44100
+    t = np.arange(int(0.6 * rate)) / rate
+    rng = np.random.default_rng(11)
+    x = 0.01 * rng.standard_normal(len(t)) + 0.2 * np.sin(2 * np.pi * (900 + 2000 * t) * t) * np.hanning(len(t))
+    path = tmp_path / "short.wav"
+    sf.write(path, x.astype(np.float32), rate, subtype="FLOAT")
+    rankings = [_ranking(path, config, looped, b) for b in (0.1, 0.25, 10.0)]
+    assert rankings[0] == rankings[1] == rankings[2]
+    feats = _features(path, config)
+    n = looped.bundle.n_frames
+    assert len(feats) < n / 2
+    output = looped.bundle.outputs[0]
+
+    def ranked(window):
+        tally = Tally(tuple(output.classes), output.negative, config.ranking.pool)
+        tally.add(looped.scores(window[None])[output.name])
+        return tally.ranking()
+
+    assert rankings[0] == ranked(feats[np.arange(n) % len(feats)])
+    assert _ranking(path, config, edged, 10.0) == ranked(feats[np.minimum(np.arange(n), len(feats) - 1)])
+    assert rankings[0] != ranked(feats[np.minimum(np.arange(n), len(feats) - 1)])
 
 
 @pytest.mark.parametrize("seed", range(6))

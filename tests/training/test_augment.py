@@ -123,6 +123,28 @@ def test_a_shortened_window_is_a_short_clip_around_the_loudest_frame_padded_as_c
     assert np.array_equal(out, clip.window(-offset, len(x)))
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_a_shortened_window_is_looped_when_the_model_loops_short_clips(seed):
+    """With ``pad: loop`` the cut is what build_clips makes of a clip of ``frames`` frames with
+    the same padding: the clip repeated, at some rotation."""
+    from edge.crops import window_frames
+    from training.augment import shorten
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(50, 1, (40, 6)).astype(np.float32)
+    loud = int(rng.integers(0, 40))
+    x[loud] += 30
+    frames = int(rng.integers(2, 30))
+    out = shorten(x, frames, np.random.default_rng(seed), "loop")
+    rows = [int(np.flatnonzero((x == r).all(axis=1))[0]) for r in out]
+    first = min(rows)
+    assert sorted(set(rows)) == list(range(first, first + frames)) and loud in rows
+    # every frame of the clip is followed by the next, the last by the first
+    assert all((b - first) == (a - first + 1) % frames for a, b in zip(rows, rows[1:]))
+    offset = (first - rows[0]) % frames
+    assert np.array_equal(out, x[first + window_frames([-offset], len(x), frames, "loop")[0]])
+
+
 # only the option under test draws: no gain, shift or masks
 QUIET = {"gain_db": 0, "shift_frames": 0, "time_masks": 0, "freq_masks": 0}
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edge.config import load_deployment
-from edge.crops import CropPolicy, crop_starts
+from edge.crops import CropPolicy, crop_starts, window_frames
 from edge.frontend import features
 from edge.pipeline import prepare
 from edge.types import Roi
@@ -207,3 +207,20 @@ def test_clip_library_labels_from_folders_with_padding(write_audio, rng, tmp_pat
     padded = next(x for x, r in zip(ds.x, ds.refs) if r.source.endswith("b.wav"))
     assert np.isfinite(padded).all()
     assert {r.group for r in ds.refs} == {str(p) for p in root.rglob("*.wav")}
+
+
+def test_a_clip_shorter_than_the_window_is_looped_when_the_model_loops_short_clips(write_audio, rng, tmp_path):
+    from training.features import recording_features
+
+    config = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
+    path = write_audio("humpback/b.wav", rng.normal(0, 0.01, RATE // 2), RATE, folder=tmp_path / "clips")
+    feats = recording_features(path, config, with_rois=False).feats
+    for pad in ("edge", "loop"):
+        ds = build_clips(tmp_path / "clips", config, window_s=2.0, pad=pad, seed=4)
+        (window,), (ref,) = ds.x, ds.refs
+        start = int(round(ref.offset_s / ds.spec.hop_s))  # the clip's random offset, <= 0
+        assert start <= 0 and len(feats) < len(window) / 2
+        assert np.array_equal(window, feats[window_frames([start], len(window), len(feats), pad)[0]])
+    # looped: every frame of the clip, each followed by the next, never a run of one repeated frame
+    assert len({r.tobytes() for r in window}) == len(feats)
+    assert not any(np.array_equal(a, b) for a, b in zip(window, window[1:]))

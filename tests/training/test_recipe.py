@@ -153,6 +153,7 @@ def test_inference_policy_is_validated_with_its_key_named(tmp_path):
         ({"crop": "middle"}, "crop='middle' is not one of centre, scan"),
         ({"crop": "scan", "scan_hop_s": -1}, "scan_hop_s=-1 must be a number > 0"),
         ({"crop": "scan", "hop": 1}, "unknown key 'hop'"),
+        ({"pad": "zeros"}, "pad='zeros' is not one of edge, loop"),
     ]:
         with pytest.raises(TrainConfigError, match=message) as info:
             load_config(write(tmp_path, inference=bad))
@@ -163,6 +164,9 @@ def test_inference_policy_is_validated_with_its_key_named(tmp_path):
     assert run_policy(run) == CropPolicy("scan", 0.5)
     (run / "config.yaml").write_text(yaml.safe_dump({**config.as_dict(relative_to=run), "inference": None}))
     assert run_policy(run) == CENTRE  # runs written before the key existed
+    looped = load_config(write(tmp_path, inference={"pad": "loop"}))
+    (run / "config.yaml").write_text(yaml.safe_dump(looped.as_dict(relative_to=run)))
+    assert run_policy(run) == CropPolicy(pad="loop")
     # data.scan_rois takes the windows a scanning policy scores: meaningless for centred crops
     scanning = load_config(write(tmp_path, data={**CONFIG["data"], "scan_rois": True}, inference={"crop": "scan"}))
     assert scanning.data.scan_rois
