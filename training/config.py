@@ -276,9 +276,18 @@ class LoopSettings:
     # alike, by a weight drawn from Beta(mixup, mixup) per batch; 0: off.  Reported to lift
     # right-whale upcall classifiers trained on few calls (Padovese et al. 2021, JASA 149:2520)
     mixup: float = 0.0
+    # the loss of a single-label head: "cross_entropy", or "gce" (generalised cross-entropy,
+    # Zhang and Sabuncu 2018: (1 - p_label ** gce_q) / gce_q, bounded, so a window labelled
+    # wrongly, e.g. an upcall an annotation missed taken as a hard negative, pulls the model
+    # less than under cross-entropy, which is unbounded; gce_q -> 0 is cross-entropy)
+    loss: str = "cross_entropy"
+    gce_q: float = 0.7
 
     def __post_init__(self) -> None:
         v.require(self.select in ("best", "last", "average"), f"select={self.select!r} must be best, last or average")
+        v.require(self.loss in ("cross_entropy", "gce"), f"loss={self.loss!r} must be cross_entropy or gce")
+        v.number("gce_q", self.gce_q, minimum=0, exclusive=True)
+        v.require(self.gce_q <= 1, f"gce_q={self.gce_q} must be <= 1")
         v.integer("average_epochs", self.average_epochs, minimum=1)
         v.require(
             self.select != "average" or self.average_epochs <= self.epochs,
@@ -424,6 +433,10 @@ class TrainConfig:
         v.require(isinstance(self.negative, str) and self.negative, f"negative={self.negative!r} must be a class name")
         v.number("window_s", self.window_s, minimum=0, exclusive=True)
         v.integer("seed", self.seed, minimum=0)
+        v.require(
+            self.train.loss == "cross_entropy" or self.model.head == "single",
+            f"train: loss={self.train.loss} is for a single-label head (model.head: single)",
+        )
         v.require(
             not self.train.mixup or self.model.head != "multi_output",
             "train: mixup is for single and multi_label heads (multi_output: a target per head)",

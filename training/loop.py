@@ -211,7 +211,8 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
                 target = torch.from_numpy(tb)
             else:
                 target = _target(config, tr.y[idx])
-            loss = loss_fn(config.model, model(torch.from_numpy(xb)), target)
+            gce_q = config.train.gce_q if config.train.loss == "gce" else 0.0
+            loss = loss_fn(config.model, model(torch.from_numpy(xb)), target, gce_q)
             opt.zero_grad()
             loss.backward()
             opt.step()

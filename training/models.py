@@ -112,14 +112,20 @@ def band_pool(h: torch.Tensor, bands: int) -> torch.Tensor:
     return torch.cat(parts, dim=3).flatten(1)
 
 
-def loss_fn(settings: NetworkSettings, logits, target) -> torch.Tensor:
+def loss_fn(settings: NetworkSettings, logits, target, gce_q: float = 0.0) -> torch.Tensor:
     """Cross-entropy (single, and per head summed for multi-output) or BCE (multi-label); for
-    members' stacked logits, the mean of each member's own loss."""
+    members' stacked logits, the mean of each member's own loss.  ``gce_q`` > 0: a single
+    head's generalised cross-entropy (``train.loss: gce``), targets as class indices or
+    (mixup) as probabilities."""
     if settings.members > 1 and logits.dim() == 3:  # training: (members, batch, classes)
         one = replace(settings, members=1)
-        return torch.stack([loss_fn(one, m, target) for m in logits]).mean()
+        return torch.stack([loss_fn(one, m, target, gce_q) for m in logits]).mean()
     if settings.head == "multi_output":
         return sum(nn.functional.cross_entropy(logits[k], target[k]) for k in logits)
     if settings.head == "multi_label":
         return nn.functional.binary_cross_entropy_with_logits(logits, target.float())
+    if gce_q > 0:
+        soft = target if target.is_floating_point() else nn.functional.one_hot(target, logits.shape[-1]).float()
+        p = torch.softmax(logits, dim=-1)
+        return ((soft * (1 - p.clamp_min(1e-12) ** gce_q)).sum(dim=-1) / gce_q).mean()
     return nn.functional.cross_entropy(logits, target)

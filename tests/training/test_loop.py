@@ -238,6 +238,35 @@ def test_mixup_settings_are_validated(tmp_path):
         load_config(write_config(tmp_path / "mo", train={**CONFIG["train"], "mixup": 0.4}, model=model))
 
 
+def test_loss_settings_are_validated(tmp_path):
+    assert load_config(write_config(tmp_path / "ok", train={**CONFIG["train"], "loss": "gce"})).train.gce_q == 0.7
+    for bad, message in [
+        ({"loss": "focal"}, "loss='focal' must be cross_entropy or gce"),
+        ({"loss": "gce", "gce_q": 0}, "gce_q=0 must be > 0"),
+        ({"loss": "gce", "gce_q": 1.5}, "gce_q=1.5 must be <= 1"),
+    ]:
+        with pytest.raises(TrainConfigError, match=message):
+            load_config(write_config(tmp_path / "bad", train={**CONFIG["train"], **bad}))
+    model = {**CONFIG["model"], "head": "multi_label"}
+    with pytest.raises(TrainConfigError, match="loss=gce is for a single-label head"):
+        load_config(write_config(tmp_path / "ml", train={**CONFIG["train"], "loss": "gce"}, model=model))
+
+
+@pytest.mark.slow
+def test_a_gce_run_trains_reproducibly_and_differs_from_cross_entropy(tmp_path):
+    short = {**CONFIG["train"], "epochs": 2, "steps_per_epoch": 4}
+    weights = []
+    for name, loss in (("a", "gce"), ("b", "gce"), ("c", "cross_entropy")):
+        train(load_config(write_config(tmp_path / name, train={**short, "loss": loss})))
+        history = json.loads((tmp_path / name / "run" / "history.json").read_text())
+        assert len(history) == 2 and all(0 < h["loss"] < 10 for h in history)
+        if loss == "gce":
+            assert all(h["loss"] < 1 / 0.7 for h in history)  # each window's loss is at most 1 / q
+        weights.append(torch.load(tmp_path / name / "run" / "last.pt", weights_only=False)["model"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert any(not torch.equal(weights[0][k], weights[2][k]) for k in weights[0] if k.endswith("weight"))
+
+
 def test_running_mean_averages_floating_weights_and_keeps_counts():
     from training.loop import running_mean
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
@@ -21,6 +23,28 @@ def test_single_and_multilabel_heads(width, depth):
         assert out.shape == (3, 4)
         target = torch.tensor([0, 1, 3]) if head == "single" else torch.zeros(3, 4)
         assert torch.isfinite(loss_fn(s, out, target))
+
+
+def test_generalised_cross_entropy_is_bounded_and_tends_to_cross_entropy():
+    """(1 - p_label ** q) / q per window, by hand; never above 1 / q however wrong the label
+    (cross-entropy grows without bound); a soft target weighs each class's term; q -> 0 gives
+    cross-entropy; members average their own losses."""
+    s = NetworkSettings(width=4, depth=1)
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 9.0]])
+    target = torch.tensor([0, 0])  # the second window labelled wrongly, confidently
+    p = torch.softmax(logits, dim=-1)
+    expected = ((1 - p[0, 0] ** 0.7) / 0.7 + (1 - p[1, 0] ** 0.7) / 0.7) / 2
+    assert torch.allclose(loss_fn(s, logits, target, 0.7), expected)
+    assert loss_fn(s, logits[1:], target[1:], 0.7) < 1 / 0.7 < loss_fn(s, logits[1:], target[1:])
+    soft = torch.tensor([[0.25, 0.75, 0.0], [1.0, 0.0, 0.0]])
+    by_hand = (0.25 * (1 - p[0, 0] ** 0.5) + 0.75 * (1 - p[0, 1] ** 0.5)) / 0.5
+    assert torch.allclose(loss_fn(s, logits[:1], soft[:1], 0.5), by_hand)
+    assert torch.allclose(loss_fn(s, logits, target, 1e-3), loss_fn(s, logits, target), rtol=1e-2)
+    members = replace(s, members=2)
+    stacked = torch.stack([logits, -logits])
+    assert torch.allclose(
+        loss_fn(members, stacked, target, 0.7), (loss_fn(s, logits, target, 0.7) + loss_fn(s, -logits, target, 0.7)) / 2
+    )
 
 
 def test_multi_output_has_two_named_heads():
