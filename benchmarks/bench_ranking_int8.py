@@ -69,7 +69,7 @@ def main() -> None:
                 tuple(ckpt["classes"]),
                 recipe.negative,
                 deployment.ranking.pool,
-                recipe.inference.policy().pad,
+                recipe.inference.pad,
             )
         ]
         total += 1

@@ -65,7 +65,7 @@ def window_probabilities(run: Path) -> tuple[list[str], str, list[tuple[str, str
         frame_s = FrontendSpec(**rec.ckpt["spec"]).hop_s
         n = max(1, int(round(folds.config.window_s / frame_s)))
         starts = window_starts(len(feats), n, max(1, round(hop_s / frame_s)))
-        idx = window_frames(starts, n, len(feats), folds.config.inference.policy().pad)
+        idx = window_frames(starts, n, len(feats), folds.config.inference.pad)
         p = np.asarray(predict(rec.model, feats[idx].astype(np.float32)))
         out.append((rec.label, rec.path.name, p, rec.fold))
     classes = list(folds.config.classes)  # the fold models' classes: the recipe's

@@ -13,6 +13,7 @@ from typing import Any
 from edge import _validate as v
 from edge.crops import CropPolicy
 from edge.errors import ConfigError
+from edge.types import PadName
 from training.augment import AugmentSettings
 from training.types import TrainConfigError
 
@@ -362,7 +363,7 @@ class InferenceSettings:
 
     crop: str = "centre"
     scan_hop_s: float = 1.0
-    pad: str = "edge"
+    pad: PadName = "edge"
 
     def __post_init__(self) -> None:
         self.policy()

@@ -251,7 +251,7 @@ def score_recording(
     n = max(1, int(round(config.window_s / hop_s)))
     hop = max(1, round(ranking.hop_s / hop_s))
     ranked = rank_recording(
-        model, rf, n, hop, tuple(ckpt["classes"]), config.negative, ranking.pool, config.inference.policy().pad
+        model, rf, n, hop, tuple(ckpt["classes"]), config.negative, ranking.pool, config.inference.pad
     )
     labels = [r["label"] for r in ranked]
     return {

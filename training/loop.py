@@ -194,6 +194,7 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
         disable=not config.train.progress,
     )
     last_wins = config.train.select in ("last", "average")
+    gce_q = config.train.gce_q if config.train.loss == "gce" else 0.0  # 0: cross-entropy
     averaged_from = config.train.epochs - config.train.average_epochs  # epochs before the averaged ones
     while state["epoch"] < config.train.epochs and (last_wins or state["stale"] < config.train.patience):
         epoch = state["epoch"]
@@ -211,7 +212,6 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
                 target = torch.from_numpy(tb)
             else:
                 target = _target(config, tr.y[idx])
-            gce_q = config.train.gce_q if config.train.loss == "gce" else 0.0
             loss = loss_fn(config.model, model(torch.from_numpy(xb)), target, gce_q)
             opt.zero_grad()
             loss.backward()
@@ -253,9 +253,7 @@ def _batch(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A class-balanced batch of augmented training windows: their indices and the windows."""
     idx = balanced_indices(tr.y, config.train.batch_size, rng)
-    return idx, np.stack(
-        [augment(tr.x[i], rng, config.augment, backgrounds, config.inference.policy().pad) for i in idx]
-    )
+    return idx, np.stack([augment(tr.x[i], rng, config.augment, backgrounds, config.inference.pad) for i in idx])
 
 
 # training batches over which an averaged model's BatchNorm statistics are measured again

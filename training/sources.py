@@ -14,6 +14,7 @@ from edge._hashing import stable_hash
 from edge.audio import discover, probe
 from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig, load_deployment
+from edge.crops import CENTRE
 from training.annotations import is_reviewed_table, raven_recording, read_csv, read_raven, read_reviewed
 from training.config import SyntheticSettings, TrainConfig
 from training.datasets import NEGATIVE, Dataset, build_annotated, build_clips, clip_entries
@@ -404,8 +405,9 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
         "classes": list(config.classes),
         "seed": config.seed,
     }
-    if config.inference.pad != "edge":  # short clips' windows; the default leaves older caches valid
-        what["pad"] = config.inference.pad
+    policy = config.inference.policy()
+    if policy != CENTRE:  # scanned ROIs' and short clips' windows; the default leaves older caches valid
+        what["inference"] = policy.as_card()
     key = stable_hash(what)
     if cache.exists():
         cached = Dataset.load(cache)
@@ -425,7 +427,7 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
             band_limits=tuple(d.band_limits),
             band_limit_floor=d.band_limit_floor,
             work=run_dir / "band_limited",
-            pad=config.inference.policy().pad,
+            pad=config.inference.pad,
         )
     else:
         recordings = config_recordings(config, run_dir)

@@ -101,6 +101,20 @@ def test_mixup_mixes_each_window_and_its_target_with_one_partner_by_one_weight(s
     assert len(lams) <= 1 and all(0 <= lam <= 1 for lam in lams)
 
 
+def window_with_a_call(seed: int, frames: tuple[int, int]) -> tuple[np.ndarray, int, int]:
+    """A window of noise with a call in one frame (its index), and a clip length drawn in ``frames``."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(50, 1, (40, 6)).astype(np.float32)
+    loud = int(rng.integers(0, 40))
+    x[loud] += 30
+    return x, loud, int(rng.integers(*frames))
+
+
+def rows_of(out: np.ndarray, x: np.ndarray) -> list[int]:
+    """Which frame of ``x`` each frame of ``out`` is."""
+    return [int(np.flatnonzero((x == r).all(axis=1))[0]) for r in out]
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_a_shortened_window_is_a_short_clip_around_the_loudest_frame_padded_as_clips_are(seed):
     """What build_clips makes of a clip of ``frames`` frames (its window at a random negative
@@ -108,14 +122,10 @@ def test_a_shortened_window_is_a_short_clip_around_the_loudest_frame_padded_as_c
     from training.augment import shorten
     from training.features import RecordingFeatures
 
-    rng = np.random.default_rng(seed)
-    x = rng.normal(50, 1, (40, 6)).astype(np.float32)
-    loud = int(rng.integers(0, 40))
-    x[loud] += 30  # a call in one frame
-    frames = int(rng.integers(1, 40))
+    x, loud, frames = window_with_a_call(seed, (1, 40))
     out = shorten(x, frames, np.random.default_rng(seed))
     assert out.shape == x.shape
-    rows = [int(np.flatnonzero((x == r).all(axis=1))[0]) for r in out]  # each output frame is an input frame
+    rows = rows_of(out, x)
     kept = sorted(set(rows))
     assert kept == list(range(kept[0], kept[0] + frames)) and loud in kept  # consecutive, the call kept
     offset = rows.count(kept[0]) - 1  # frames of padding before the clip's first
@@ -130,13 +140,9 @@ def test_a_shortened_window_is_looped_when_the_model_loops_short_clips(seed):
     from edge.crops import window_frames
     from training.augment import shorten
 
-    rng = np.random.default_rng(seed)
-    x = rng.normal(50, 1, (40, 6)).astype(np.float32)
-    loud = int(rng.integers(0, 40))
-    x[loud] += 30
-    frames = int(rng.integers(2, 30))
+    x, loud, frames = window_with_a_call(seed, (2, 30))
     out = shorten(x, frames, np.random.default_rng(seed), "loop")
-    rows = [int(np.flatnonzero((x == r).all(axis=1))[0]) for r in out]
+    rows = rows_of(out, x)
     first = min(rows)
     assert sorted(set(rows)) == list(range(first, first + frames)) and loud in rows
     # every frame of the clip is followed by the next, the last by the first
