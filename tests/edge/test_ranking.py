@@ -129,14 +129,24 @@ def _features(path, config):
 
 def test_a_short_recording_is_looped_to_the_window_when_the_card_says_pad_loop(tmp_path):
     """A card's ``window: pad: loop`` makes the one window of a clip shorter than the window
-    the clip repeated, streamed in any block size, and it is not the edge-padded window."""
-    bundle = tmp_path / "multispecies"
-    shutil.copytree(ROOT / "models" / "multispecies", bundle)
-    card = yaml.safe_load((bundle / "card.yaml").read_text())
-    card["window"]["pad"] = "loop"
-    (bundle / "card.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
+    the clip repeated, streamed in any block size, and it is not the edge-padded window (a card
+    without ``pad``, as bundles written before it, pads with edge frames)."""
+
+    def bundle_with(pad: str | None) -> str:
+        bundle = tmp_path / f"multispecies-{pad}"
+        shutil.copytree(ROOT / "models" / "multispecies", bundle)
+        card = yaml.safe_load((bundle / "card.yaml").read_text())
+        card["window"].pop("pad", None)
+        if pad is not None:
+            card["window"]["pad"] = pad
+        (bundle / "card.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
+        return str(bundle)
+
     config = load_deployment(ROOT / "firmware-config" / "deployments" / "multispecies.yaml")
-    looped, edged = load_classifier(config, bundle=str(bundle)), load_classifier(config)
+    looped, edged = (
+        load_classifier(config, bundle=bundle_with("loop")),
+        load_classifier(config, bundle=bundle_with(None)),
+    )
     assert (looped.policy.pad, edged.policy.pad) == ("loop", "edge")
     rate = 44100
     t = np.arange(int(0.6 * rate)) / rate

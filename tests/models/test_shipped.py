@@ -88,6 +88,18 @@ def test_the_three_models_ship():
 
 
 @pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.name)
+def test_bundle_windows_recordings_as_its_recipe_says(path):
+    """The card's window policy (crop, scan hop, short-recording padding) is the recipe's
+    ``inference:``: a recipe changed without its bundle rebuilt would train one way and run another."""
+    from edge.crops import policy_of_card
+    from training.config import load_config
+
+    recipe = load_config(ROOT / "training" / "recipes" / f"{path.name}.yaml").inference
+    policy = policy_of_card(card(path)["window"], path.name)
+    assert (policy.crop, policy.scan_hop_s, policy.pad) == (recipe.crop, recipe.scan_hop_s, recipe.pad)
+
+
+@pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.name)
 def test_bundle_passed_its_gate_and_is_fully_int8(path):
     c = card(path)
     assert c["metrics"]["gate"]["passed"] is True
