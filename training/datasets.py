@@ -329,10 +329,11 @@ def build_clips(
     ``max_windows_per_clip``, evenly spaced, over its frames of sound: digital silence is left
     out as :mod:`edge.ranking` leaves it out) or, when shorter, padded at a random offset as
     ``pad`` says (:func:`edge.crops.window_frames`: its edge frames repeated, or looped).
-    ``root`` is a folder or CSV clip list (:func:`clip_entries`) or the entries themselves.  Each clip recorded above a rate of ``band_limits`` also enters
-    resampled down to it (:func:`band_limited`, cached in ``work``), in the same split group,
-    unless the rate is below the label's ``band_limit_floor`` (its calls lie above that
-    rendering's Nyquist frequency)."""
+    ``root`` is a folder or CSV clip list (:func:`clip_entries`) or the entries themselves.
+    Each clip recorded above a rate of ``band_limits`` also enters resampled down to it
+    (:func:`band_limited`, cached in ``work``), in the same split group, unless the rate is
+    below the label's ``band_limit_floor`` (its calls lie above that rendering's Nyquist
+    frequency)."""
     from edge.audio import probe
 
     rng = np.random.default_rng(seed)
