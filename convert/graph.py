@@ -46,7 +46,7 @@ class Exported(nn.Module):
 
     @staticmethod
     def _pooled(m: ResNet, x: torch.Tensor) -> torch.Tensor:
-        return band_pool(m.blocks(m.stem_act(m.stem(x))), m.settings.freq_bands)
+        return band_pool(m.blocks(m.stem_act(m.stem(x))), m.settings.freq_bands, m.settings.time_pool)
 
 
 def torch_logits(graph: Exported, x: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:

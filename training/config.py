@@ -18,6 +18,7 @@ from training.augment import AugmentSettings
 from training.types import TrainConfigError
 
 HEADS = ("single", "multi_label", "multi_output")
+TIME_POOLS = ("mean", "max")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class NetworkSettings:
     # the whole map, so a sound's shape is heard but not where in the band it lies (a small
     # network's convolutions are nearly blind to that); with bands the head also knows the band
     freq_bands: int = 1
+    # how the last feature map is pooled over time (after its bins are averaged per band): mean
+    # weighs a short call by its share of the window, max takes its strongest moment wherever it lies
+    time_pool: str = "mean"
 
     def __post_init__(self) -> None:
         from edge.bundle import CENTRES
@@ -50,6 +54,7 @@ class NetworkSettings:
         )
 
         v.integer("freq_bands", self.freq_bands, minimum=1, maximum=16, why="each band multiplies the head's inputs")
+        v.require(self.time_pool in TIME_POOLS, f"time_pool={self.time_pool!r} is not one of {', '.join(TIME_POOLS)}")
         v.require(self.centre in CENTRES, f"centre={self.centre!r} is not one of {', '.join(CENTRES)}")
         v.integer("width", self.width, minimum=1)
         v.integer("depth", self.depth, minimum=1)

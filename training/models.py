@@ -91,24 +91,30 @@ class ResNet(nn.Module):
         return (x - x.mean(dim=(2, 3), keepdim=True)) / self.settings.scale_db
 
     def network(self, x: torch.Tensor):
-        z = band_pool(self.blocks(self.stem_act(self.stem(x))), self.settings.freq_bands)
+        z = band_pool(self.blocks(self.stem_act(self.stem(x))), self.settings.freq_bands, self.settings.time_pool)
         if self.settings.head == "multi_output":
             return {name: head(z) for name, head in self.heads.items()}
         return self.head(z)
 
 
-def band_pool(h: torch.Tensor, bands: int) -> torch.Tensor:
-    """Feature map ``(batch, channels, frames, bins)`` averaged over time and over each of
-    ``bands`` runs of bins (uneven when the bins do not divide: adaptive pooling's edges),
-    flattened channel-major: ``(batch, channels * bands)``.  Plain average pools over slices,
-    which onnxruntime and the TFLite converter quantise (ReduceMean stays float)."""
+def band_pool(h: torch.Tensor, bands: int, time_pool: str = "mean") -> torch.Tensor:
+    """Feature map ``(batch, channels, frames, bins)`` averaged over each of ``bands`` runs of
+    bins (uneven when the bins do not divide: adaptive pooling's edges) and pooled over time
+    (``time_pool``: its mean, or its maximum), flattened channel-major: ``(batch, channels *
+    bands)``.  Plain average and max pools over slices, which onnxruntime and the TFLite
+    converter quantise (ReduceMean stays float)."""
     frames, bins = h.shape[2:]
-    if bands == 1:
-        return nn.functional.avg_pool2d(h, (frames, bins)).flatten(1)
     if bins < bands:
         raise ValueError(f"the last feature map has {bins} frequency bins, fewer than freq_bands={bands}")
     edges = [(i * bins // bands, -(-(i + 1) * bins // bands)) for i in range(bands)]
-    parts = [nn.functional.avg_pool2d(h[..., a:b], (frames, b - a)) for a, b in edges]
+    if time_pool == "max":
+        parts = [
+            nn.functional.max_pool2d(nn.functional.avg_pool2d(h[..., a:b], (1, b - a)), (frames, 1)) for a, b in edges
+        ]
+    elif bands == 1:
+        return nn.functional.avg_pool2d(h, (frames, bins)).flatten(1)
+    else:
+        parts = [nn.functional.avg_pool2d(h[..., a:b], (frames, b - a)) for a, b in edges]
     return torch.cat(parts, dim=3).flatten(1)
 
 

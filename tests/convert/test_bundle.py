@@ -121,7 +121,7 @@ def _run_files(bundle, x):
     return onnx_out, {n: np.stack(v) for n, v in tfl.items()}
 
 
-@pytest.mark.parametrize("head", ["single", "multi_label", "multi_output", "members", "bands"])
+@pytest.mark.parametrize("head", ["single", "multi_label", "multi_output", "members", "bands", "time_max"])
 def test_golden_vectors_reproduce_with_onnxruntime_and_litert(tmp_path_factory, head):
     bundle = tiny_bundle(tmp_path_factory, head)
     card = card_of(bundle)
@@ -200,14 +200,16 @@ def _fp32_onnx_and_int8_files_hold(exported, x, logits, bundle):
     assert tflite_float_ops((bundle / "model.int8.tflite").read_bytes()) == []
 
 
-def test_frequency_bands_export_fully_int8_with_the_training_models_logits(tmp_path_factory):
+@pytest.mark.parametrize("head", ["bands", "time_max"])
+def test_frequency_bands_export_fully_int8_with_the_training_models_logits(tmp_path_factory, head):
     import torch
 
     from convert.graph import Exported, torch_logits
     from training.loop import load_model
 
-    run, bundle = tiny_run(tmp_path_factory, "bands"), tiny_bundle(tmp_path_factory, "bands")
+    run, bundle = tiny_run(tmp_path_factory, head), tiny_bundle(tmp_path_factory, head)
     model, _ = load_model(run)
+    assert model.settings.time_pool == ("max" if head == "time_max" else "mean")
     assert model.head.in_features == 16 * 3  # the last stage's 16 channels in 3 bands
     x = np.load(bundle / "golden.npz")["input"].astype(np.float32)
     with torch.no_grad():

@@ -42,6 +42,12 @@ CONFIGS = {
         "model": {"width": 8, "depth": 2, "freq_bands": 3},
         "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}},
     },
+    # single, each band's strongest moment over time instead of its mean (model.time_pool)
+    "time_max": {
+        "classes": ["noise", "upcall"],
+        "model": {"width": 8, "depth": 2, "freq_bands": 3, "time_pool": "max"},
+        "data": {"synthetic": {**_SYNTH, "calls": {"upcall": 6}}},
+    },
     # single with the scanning crop policy (edge/crops.py) in its recipe
     "scan": {
         "classes": ["noise", "upcall"],

@@ -183,3 +183,38 @@ def test_frequency_bands_in_the_model_and_its_export(members):
     np.testing.assert_allclose(got.numpy(), reference.numpy(), atol=1e-5)
     with pytest.raises(ConfigError, match="freq_bands=0 must be"):
         NetworkSettings(freq_bands=0)
+
+
+def test_max_over_time_keeps_a_short_call_as_strong_as_a_long_one():
+    """time_pool: max takes each band's strongest moment: a sound lasting one frame of the
+    last map gives the feature a sound lasting all of them gives, where the mean dilutes it by
+    its share of the window (a short faint upcall in a 2 s window)."""
+    from training.models import band_pool
+
+    short, long = torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8)
+    short[0, 0, 3, :2] = 1.0  # one time step, the lowest band
+    long[0, 0, :, :2] = 1.0
+    assert torch.equal(band_pool(short, 4, "max"), band_pool(long, 4, "max"))
+    assert band_pool(short, 4, "max")[0, 0] == 1.0 and band_pool(short, 4, "max")[0, 1:].abs().sum() == 0
+    assert band_pool(short, 4, "mean")[0, 0] == pytest.approx(band_pool(long, 4, "mean")[0, 0] / 8)
+    # bands first, then time: the max of band means, not the mean of per-bin maxima
+    h = torch.zeros(1, 1, 2, 2)
+    h[0, 0, 0, 0] = h[0, 0, 1, 1] = 1.0
+    assert band_pool(h, 1, "max")[0, 0] == 0.5
+    with pytest.raises(ConfigError, match="time_pool='median' is not one of mean, max"):
+        NetworkSettings(time_pool="median")
+
+
+@pytest.mark.parametrize("bands", [1, 3])
+def test_max_over_time_in_the_model_and_its_export(bands):
+    import numpy as np
+
+    from convert.graph import Exported
+
+    torch.manual_seed(5)
+    model = ResNet(NetworkSettings(width=4, depth=3, freq_bands=bands, time_pool="max"), 2).eval()
+    x = torch.randn(3, 62, 65) * 6 + 70
+    with torch.no_grad():
+        reference = model(x)
+        got = Exported(model)(model.standardise(x).squeeze(1))
+    np.testing.assert_allclose(got.numpy(), reference.numpy(), atol=1e-5)
