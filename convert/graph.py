@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from training.models import ResNet, band_pool
+from training.models import ResNet
 
 
 class Exported(nn.Module):
@@ -38,15 +38,11 @@ class Exported(nn.Module):
     def forward(self, x: torch.Tensor):
         m, x = self.model, x.unsqueeze(1)
         if self.head is not None:
-            return self.head(torch.cat([self._pooled(member, x) for member in m.members], dim=1))
-        z = self._pooled(m, x)
+            return self.head(torch.cat([member.pooled(x) for member in m.members], dim=1))
+        z = m.pooled(x)
         if self.multi:
             return tuple(m.heads[name](z) for name in self.names)
         return m.head(z)
-
-    @staticmethod
-    def _pooled(m: ResNet, x: torch.Tensor) -> torch.Tensor:
-        return band_pool(m.blocks(m.stem_act(m.stem(x))), m.settings.freq_bands, m.settings.time_pool)
 
 
 def torch_logits(graph: Exported, x: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:

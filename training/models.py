@@ -90,8 +90,13 @@ class ResNet(nn.Module):
             return (x - x.median(dim=2, keepdim=True).values) / self.settings.scale_db
         return (x - x.mean(dim=(2, 3), keepdim=True)) / self.settings.scale_db
 
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's input from standardised windows ``(batch, 1, n_frames, n_features)``: the
+        last feature map pooled as the settings say (the exported graph pools through this too)."""
+        return band_pool(self.blocks(self.stem_act(self.stem(x))), self.settings.freq_bands, self.settings.time_pool)
+
     def network(self, x: torch.Tensor):
-        z = band_pool(self.blocks(self.stem_act(self.stem(x))), self.settings.freq_bands, self.settings.time_pool)
+        z = self.pooled(x)
         if self.settings.head == "multi_output":
             return {name: head(z) for name, head in self.heads.items()}
         return self.head(z)
