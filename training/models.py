@@ -109,15 +109,15 @@ def band_pool(h: torch.Tensor, bands: int, time_pool: str = "mean") -> torch.Ten
     bands)``.  Plain average and max pools over slices, which onnxruntime and the TFLite
     converter quantise (ReduceMean stays float)."""
     frames, bins = h.shape[2:]
+    if bands == 1 and time_pool == "mean":  # one pool, no slices: the exported graph of one band
+        return nn.functional.avg_pool2d(h, (frames, bins)).flatten(1)
     if bins < bands:
         raise ValueError(f"the last feature map has {bins} frequency bins, fewer than freq_bands={bands}")
     edges = [(i * bins // bands, -(-(i + 1) * bins // bands)) for i in range(bands)]
-    if time_pool == "max":
+    if time_pool == "max":  # each band's bins averaged per frame, then the band's strongest frame
         parts = [
             nn.functional.max_pool2d(nn.functional.avg_pool2d(h[..., a:b], (1, b - a)), (frames, 1)) for a, b in edges
         ]
-    elif bands == 1:
-        return nn.functional.avg_pool2d(h, (frames, bins)).flatten(1)
     else:
         parts = [nn.functional.avg_pool2d(h[..., a:b], (frames, b - a)) for a, b in edges]
     return torch.cat(parts, dim=3).flatten(1)
