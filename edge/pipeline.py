@@ -163,9 +163,15 @@ def prepare(
             f"{info.path}: truncated WAV: header declares {info.shortfall[0]} bytes of audio, the "
             f"file holds {info.shortfall[1]}; processed the {info.frames} samples present"
         )
+    spec = config.spec_for(rate)
+    if info.frames * rate / info.sample_rate < spec.nfft:  # the frontend gives no frame: said, not silent
+        warnings.append(
+            f"{info.path}: {info.frames} samples ({info.frames / info.sample_rate:.4f} s) is shorter than one "
+            f"analysis frame ({spec.nfft} samples at {rate} Hz, {spec.nfft / rate:.4f} s): nothing analysed"
+        )
     channel = config.channel if channel is None else channel
     block_frames = max(1, round((block_s or config.block_s) * info.sample_rate))
-    prepared = Prepared(info, calibration, warnings, config.spec_for(rate), channel, block_frames, rate)
+    prepared = Prepared(info, calibration, warnings, spec, channel, block_frames, rate)
     prepared.source()  # checks the channel (and, when resampling, that soxr is installed)
     return prepared
 

@@ -87,6 +87,8 @@ class SoundingFrames:
         frames = feats if not len(self._held) else np.concatenate([self._held, feats])
         silent = np.concatenate([self._before, np.all(frames <= self.floor_db + 1e-3, axis=1)])
         m, k = self.margin, len(self._before)
+        if not len(silent):  # a recording shorter than one frame: nothing to release
+            return frames
         near = np.convolve(silent, np.ones(2 * m + 1), mode="same")[k:] > 0 if m else silent[k:]
         ready = len(frames) if final else max(0, len(frames) - m)
         self._held = frames[ready:]

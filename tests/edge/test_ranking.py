@@ -220,3 +220,31 @@ def test_a_clip_padded_with_digital_silence_is_ranked_as_the_clip_and_silence_al
     assert all(abs(r.score - s.score) < 0.05 for r, s in zip(a, b))
     silence = _ranking(zeros, config, classifier, 1.0)
     assert (silence[0].label, silence[0].score) == ("other", 1.0) and sum(r.windows for r in silence) == 0
+
+
+def test_sounding_frames_of_nothing_release_nothing():
+    keep = SoundingFrames(2)
+    assert len(keep.push(np.zeros((0, 3), np.float32))) == 0
+    assert len(keep.finish()) == 0
+
+
+@pytest.mark.parametrize("n_samples", [10, 2047])
+def test_a_recording_shorter_than_one_frame_is_ranked_on_no_window_and_said(tmp_path, n_samples):
+    """A clip cut shorter than one analysis frame (2048 samples at 44.1 kHz) gives the frontend no
+    frame: it is ranked on no window, with a warning naming it, instead of failing the file."""
+    config = load_deployment(ROOT / "firmware-config" / "deployments" / "multispecies.yaml")
+    classifier = load_classifier(config)
+    path = tmp_path / "tiny.wav"
+    sf.write(path, 0.1 * np.random.default_rng(3).standard_normal(n_samples), 44100)
+    prep = prepare(path, config, None)
+    assert any(f"{n_samples} samples" in w and "shorter than one analysis frame" in w for w in prep.warnings)
+    ranking = _ranking(path, config, classifier, 1.0)
+    assert (ranking[0].label, ranking[0].score) == ("other", 1.0) and sum(r.windows for r in ranking) == 0
+
+
+def test_a_recording_of_one_frame_is_ranked_without_that_warning(tmp_path):
+    config = load_deployment(ROOT / "firmware-config" / "deployments" / "multispecies.yaml")
+    path = tmp_path / "frame.wav"
+    sf.write(path, 0.1 * np.random.default_rng(3).standard_normal(2048), 44100)
+    assert not any("analysis frame" in w for w in prepare(path, config, None).warnings)
+    assert sum(r.windows for r in _ranking(path, config, load_classifier(config), 1.0)) == 1
