@@ -288,10 +288,14 @@ class LoopSettings:
     # less than under cross-entropy, which is unbounded; gce_q -> 0 is cross-entropy)
     loss: str = "cross_entropy"
     gce_q: float = 0.7
+    # keep every epoch's weights too (epochs/epochNN.pt in the run folder, the network's weights
+    # only), to study what the epoch kept does to held-out figures (benchmarks/bench_narw_epochs.py)
+    keep_epochs: bool = False
 
     def __post_init__(self) -> None:
         v.require(self.select in ("best", "last", "average"), f"select={self.select!r} must be best, last or average")
         v.require(self.loss in ("cross_entropy", "gce"), f"loss={self.loss!r} must be cross_entropy or gce")
+        v.require(isinstance(self.keep_epochs, bool), f"keep_epochs={self.keep_epochs!r} must be true or false")
         v.number("gce_q", self.gce_q, minimum=0, exclusive=True)
         v.require(self.gce_q <= 1, f"gce_q={self.gce_q} must be <= 1")
         v.integer("average_epochs", self.average_epochs, minimum=1)

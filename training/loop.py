@@ -229,6 +229,9 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
         else:
             state["stale"] += 1
         state["epoch"] = epoch + 1
+        if config.train.keep_epochs:
+            (run / "epochs").mkdir(exist_ok=True)
+            torch.save(model.state_dict(), run / "epochs" / f"epoch{epoch + 1:02d}.pt")
         _save_checkpoint(last, model.state_dict(), opt, state, average)
         bar.update(1)
         bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_bacc=f"{val['balanced_accuracy']:.3f}")
@@ -296,12 +299,20 @@ def learning_rate(settings: LoopSettings, step: int, total: int) -> float:
     return settings.lr * 0.5 * (1 + math.cos(math.pi * step / total))
 
 
-def load_model(run: Path) -> tuple[ResNet, dict]:
+def load_model(run: Path, epoch: int | None = None) -> tuple[ResNet, dict]:
+    """The run's kept model and its checkpoint; with ``epoch``, that epoch's weights instead
+    (a run with ``train.keep_epochs``)."""
     from training.models import NetworkSettings
 
     ckpt = torch.load(run / "best.pt", weights_only=False)
     model = ResNet(NetworkSettings(**ckpt["model_settings"]), len(ckpt["classes"]))
-    model.load_state_dict(ckpt["model"])
+    if epoch is None:
+        model.load_state_dict(ckpt["model"])
+    else:
+        path = run / "epochs" / f"epoch{epoch:02d}.pt"
+        if not path.exists():
+            raise TrainConfigError(f"{path}: no weights kept for epoch {epoch} (train.keep_epochs: true keeps them)")
+        model.load_state_dict(torch.load(path, weights_only=True))
     model.eval()
     return model, ckpt
 

@@ -322,3 +322,32 @@ def test_select_average_keeps_the_mean_of_the_last_epochs_with_batchnorm_measure
         load_config(
             write_config(tmp_path / "bad", train={**base, "epochs": 4, "select": "average", "average_epochs": 5})
         )
+
+
+@pytest.mark.slow
+def test_keep_epochs_saves_every_epochs_weights_and_the_kept_one_is_among_them(tmp_path):
+    config = load_config(
+        write_config(
+            tmp_path,
+            split={"val": 0, "test": 0},
+            train={**CONFIG["train"], "epochs": 3, "steps_per_epoch": 4, "keep_epochs": True},
+        )
+    )
+    train(config)
+    run = tmp_path / "run"
+    assert sorted(p.name for p in (run / "epochs").iterdir()) == ["epoch01.pt", "epoch02.pt", "epoch03.pt"]
+    history = [h["val_balanced_accuracy"] for h in json.loads((run / "history.json").read_text())]
+    kept, _ = load_model(run)
+    chosen, _ = load_model(run, 1 + history.index(max(history)))  # select: best keeps the first best epoch
+    assert all(torch.equal(a, b) for a, b in zip(kept.state_dict().values(), chosen.state_dict().values()))
+    last, _ = load_model(run, 3)
+    first, _ = load_model(run, 1)
+    assert not torch.equal(first.state_dict()["head.weight"], last.state_dict()["head.weight"])  # each its own
+    assert torch.equal(last.state_dict()["head.weight"], torch.load(run / "last.pt")["model"]["head.weight"])
+    with pytest.raises(TrainConfigError, match="no weights kept for epoch 4"):
+        load_model(run, 4)
+
+
+def test_keep_epochs_is_validated(tmp_path):
+    with pytest.raises(TrainConfigError, match="keep_epochs='yes' must be true or false"):
+        load_config(write_config(tmp_path, train={**CONFIG["train"], "keep_epochs": "yes"}))
