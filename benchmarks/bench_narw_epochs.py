@@ -149,11 +149,16 @@ def main() -> None:
                 f"| {r['fp_per_hour']:.0f} | {r['f1']:.3f} |"
             )
         lo, hi = s["f1_range"]
+        if s["kept_epoch"] is None:
+            kept = "the kept weights are no single epoch's (an average)"
+        elif s["kept_rank"] is None:
+            kept = f"kept epoch {s['kept_epoch']}, before those read"
+        else:
+            kept = f"kept epoch {s['kept_epoch']} ranks {s['kept_rank']} of {s['epochs']}"
         print(
             f"\nepochs {s['from_epoch']}-{s['last_epoch']}: F1 {lo:.3f}-{hi:.3f}, FP/h "
             f"{s['fp_per_hour_range'][0]:.0f}-{s['fp_per_hour_range'][1]:.0f}; Spearman (balanced accuracy, F1) "
-            f"{s['spearman_balanced_accuracy_f1']:.2f}; kept epoch {s['kept_epoch']} ranks {s['kept_rank']} "
-            f"of {s['epochs']}, the last {s['last_rank']}"
+            f"{s['spearman_balanced_accuracy_f1']:.2f}; {kept}, the last {s['last_rank']}"
         )
 
 
