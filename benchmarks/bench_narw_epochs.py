@@ -80,12 +80,12 @@ def score_epochs(config, held: list[str], run: Path, threshold: float) -> list[d
         rows.append(
             {
                 "epoch": n,
-                "balanced_accuracy": entry["val_balanced_accuracy"],
-                "found": o["tp"],
-                "false": o["fp"],
-                "missed": o["fn"],
-                "fp_per_hour": o["fp_per_hour"],
-                "f1": 2 * p * r / (p + r) if p + r else 0.0,
+                "balanced_accuracy": float(entry["val_balanced_accuracy"]),
+                "found": int(o["tp"]),
+                "false": int(o["fp"]),
+                "missed": int(o["fn"]),
+                "fp_per_hour": float(o["fp_per_hour"]),
+                "f1": float(2 * p * r / (p + r)) if p + r else 0.0,
             }
         )
         print(f"  epoch {n:2d}: {o['tp']}/{o['fp']}/{o['fn']}", file=sys.stderr, flush=True)
