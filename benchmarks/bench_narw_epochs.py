@@ -56,26 +56,17 @@ def kept_epoch(run: Path, epochs: list[int]) -> int | None:
 def score_epochs(config, held: list[str], run: Path, threshold: float) -> list[dict]:
     from edge.calibration import HydrophoneTable
     from edge.config import load_deployment
-    from training.evaluate import _events, _outputs, run_policy, score
-    from training.loop import load_model
+    from training.evaluate import held_out_events
     from training.sources import config_recordings
 
     deployment = load_deployment(config.path(config.deployment))
     table = HydrophoneTable.load(deployment.table_path()) if deployment.table_path() else None
     recordings = {p: a for p, a in config_recordings(config, run.parent).items() if Path(p).name in held}
-    truth = [a for anns in recordings.values() for a in anns]
-    policy = run_policy(run)
     history = json.loads((run / "history.json").read_text())
     rows = []
     for entry in history:
         n = entry["epoch"]
-        model, ckpt = load_model(run, n)
-        scored = [
-            score(model, ckpt, p, deployment, table, anns[0].file if anns else Path(p).name, None, policy)
-            for p, anns in recordings.items()
-        ]
-        hours = sum(s.duration_s for s in scored) / 3600
-        o = _events(scored, truth, _outputs(ckpt), threshold, hours)["overall"]
+        o = held_out_events(run, recordings, deployment, table, threshold=threshold, epoch=n)["overall"]
         p, r = o["precision"], o["recall"]
         rows.append(
             {

@@ -179,11 +179,13 @@ def score_recordings(
     table: HydrophoneTable | None = None,
     classify=None,
     policy: CropPolicy | None = None,
+    epoch: int | None = None,
 ) -> tuple[list[Scored], dict]:
     """Every recording's ROIs scored by the run's model (on the windows of ``policy``, by
-    default the run's own), and the model's checkpoint."""
+    default the run's own), and the model's checkpoint; with ``epoch``, by that epoch's
+    weights (a run with ``train.keep_epochs``)."""
     policy = run_policy(run) if policy is None else policy
-    model, ckpt = load_model(run)
+    model, ckpt = load_model(run, epoch)
     spec = config.spec_for(ckpt["spec"]["sample_rate"])
     if spec.hash != ckpt["spec_hash"]:
         raise TrainConfigError(
@@ -195,6 +197,23 @@ def score_recordings(
         for path, anns in recordings.items()
     ]
     return scored, ckpt
+
+
+def held_out_events(
+    run: Path,
+    recordings: dict[str, list[Annotation]],
+    config: DeploymentConfig,
+    table: HydrophoneTable | None = None,
+    *,
+    threshold: float = 0.5,
+    epoch: int | None = None,
+) -> dict:
+    """Event-level metrics (``overall``, ``per_class``, ``hours``, ``detections``) of the run's
+    model, or of one epoch's weights, on ``recordings`` through the whole pipeline at
+    ``threshold``: :func:`evaluate`'s ``events`` without its window-level part."""
+    scored, ckpt = score_recordings(run, recordings, config, table, epoch=epoch)
+    truth = [a for anns in recordings.values() for a in anns]
+    return _events(scored, truth, _outputs(ckpt), threshold, sum(s.duration_s for s in scored) / 3600)
 
 
 def evaluate(

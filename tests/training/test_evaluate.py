@@ -110,3 +110,41 @@ def test_evaluation_and_edge_detect_scan_an_roi_alike(tmp_path_factory):
     rois = scored[0].rois
     assert sum(len(s) for s in scored[0].starts) > len(rois)  # long ROIs were scanned
     assert edge and len(rois) == len(scored[0].starts)
+
+
+@pytest.mark.slow
+def test_held_out_events_of_the_kept_epoch_are_evaluates_and_each_kept_epoch_can_be_scored(tmp_path):
+    from edge.config import load_deployment
+    from training.evaluate import evaluate, held_out_events
+    from training.sources import annotated_recordings
+
+    config = load_config(
+        write_config(
+            tmp_path,
+            train={
+                "epochs": 3,
+                "batch_size": 32,
+                "patience": 3,
+                "threads": 1,
+                "steps_per_epoch": 8,
+                "progress": False,
+                "keep_epochs": True,
+            },
+        )
+    )
+    train(config)
+    run = tmp_path / "run"
+    csv = write_synthetic(
+        SyntheticSettings(recordings=2, duration_s=30, calls={"upcall": 3}, snr_db=(8, 15)), tmp_path / "unseen", seed=7
+    )
+    recordings = annotated_recordings(csv, csv.parent, None, [])
+    deployment = load_deployment(config.path(config.deployment))
+    whole = evaluate(run, recordings, deployment)["events"]
+    kept = held_out_events(run, recordings, deployment)
+    assert kept["overall"] == whole["overall"] and kept["hours"] == pytest.approx(60 / 3600)
+    history = [h["val_balanced_accuracy"] for h in json.loads((run / "history.json").read_text())]
+    best = 1 + history.index(max(history))
+    assert held_out_events(run, recordings, deployment, epoch=best)["overall"] == kept["overall"]
+    for epoch in (1, 2, 3):  # each epoch's weights go through the whole pipeline
+        overall = held_out_events(run, recordings, deployment, epoch=epoch)["overall"]
+        assert overall["tp"] + overall["fn"] == 6
