@@ -128,8 +128,12 @@ def detections(scored: Scored, outputs: dict[str, list[str]], threshold: float) 
 
 
 def _events(
-    scored: list[Scored], truth: list[Annotation], outputs: dict[str, list[str]], threshold: float, hours: float
+    scored: list[Scored], recordings: dict[str, list[Annotation]], outputs: dict[str, list[str]], threshold: float
 ) -> dict:
+    """Detections of the scored recordings at ``threshold`` matched to their annotations, false
+    positives counted over the scored hours."""
+    truth = [a for anns in recordings.values() for a in anns]
+    hours = sum(s.duration_s for s in scored) / 3600
     dets = [d for s in scored for d in detections(s, outputs, threshold)]
     calls = [c for h, cls in outputs.items() for c in (cls[1:] if h else cls) if c != NEGATIVE]
     events = match_events(dets, [a for a in truth if a.label in calls], hours=hours, classes=calls)
@@ -212,8 +216,7 @@ def held_out_events(
     model, or of one epoch's weights, on ``recordings`` through the whole pipeline at
     ``threshold``: :func:`evaluate`'s ``events`` without its window-level part."""
     scored, ckpt = score_recordings(run, recordings, config, table, epoch=epoch)
-    truth = [a for anns in recordings.values() for a in anns]
-    return _events(scored, truth, _outputs(ckpt), threshold, sum(s.duration_s for s in scored) / 3600)
+    return _events(scored, recordings, _outputs(ckpt), threshold)
 
 
 def evaluate(
@@ -237,9 +240,7 @@ def evaluate(
     scored, ckpt = score_recordings(run, recordings, config, table, classify, policy)
     model, _ = load_model(run)
     outputs = _outputs(ckpt)
-    truth = [a for anns in recordings.values() for a in anns]
-    hours = sum(s.duration_s for s in scored) / 3600
-    events = _events(scored, truth, outputs, threshold, hours)
+    events = _events(scored, recordings, outputs, threshold)
     ds = build_annotated(
         recordings,
         config,
@@ -254,7 +255,7 @@ def evaluate(
         "recordings": len(recordings),
         "inference": policy.as_card(),
         "events": events,
-        "curve": [{"threshold": t, **_events(scored, truth, outputs, t, hours)["overall"]} for t in curve],
+        "curve": [{"threshold": t, **_events(scored, recordings, outputs, t)["overall"]} for t in curve],
         "windows": _windows(ckpt, ds.y, predict(model, ds.x) if classify is None else _classify(classify, ckpt, ds.x)),
         "detections": events["detections"],
     }
