@@ -32,3 +32,12 @@ def single_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory) -> Path:
     return tiny_bundle(tmp_path_factory, "single")
+
+
+@pytest.fixture
+def no_emulated_path(monkeypatch):
+    """The gate without its emulated AVX2 path (qemu, seconds a conversion): for tests of what
+    the gate decides, not of which kernel paths it reaches (test_kernels.py, test_bundle.py)."""
+    from convert import kernels
+
+    monkeypatch.setattr(kernels, "emulated_avx2_reason", lambda: "not emulated in this test")

@@ -12,7 +12,7 @@ from convert.cli import main
 pytestmark = pytest.mark.slow  # trains and converts tiny models
 
 
-def test_gate_failure_writes_nothing_exits_1_and_prints_the_table(single_run, bundle, tmp_path):
+def test_gate_failure_writes_nothing_exits_1_and_prints_the_table(single_run, bundle, tmp_path, no_emulated_path):
     out = tmp_path / "models" / "fails"
     result = CliRunner().invoke(
         main, [str(single_run), "-o", str(out), "--min-agreement", "1.01", "--calibration-windows", "64"]
@@ -23,7 +23,7 @@ def test_gate_failure_writes_nothing_exits_1_and_prints_the_table(single_run, bu
     assert not out.exists() and not (tmp_path / "models").exists()  # not even the parent, nor a temp folder
 
 
-def test_gate_failure_with_force_keeps_the_existing_bundle(single_run, bundle, tmp_path):
+def test_gate_failure_with_force_keeps_the_existing_bundle(single_run, bundle, tmp_path, no_emulated_path):
     out = tmp_path / "kept"
     shutil.copytree(bundle, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
