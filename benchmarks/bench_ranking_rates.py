@@ -6,7 +6,13 @@ saw its group, pooled as edge-detect pools (``training.folds.score_recording``).
 A further set of public clips at 4-64 kHz is scored the same way; this says how the folds'
 figures move with the rate before anyone sees it, and which classes a low rate cannot hold.
 
-    python benchmarks/bench_ranking_rates.py --run RUN_DIR [--rates 4000,8000,11025,16000] [--json]
+    python benchmarks/bench_ranking_rates.py --run RUN_DIR [--rates 4000,8000,11025,16000,22050] [--codecs mp3] [--json]
+
+22.05 kHz is the rate of 32 of the killer-whale training clips (HALLO) and of no other class's
+recording: it says whether a band ending at 11 kHz tells the class. ``--codecs mp3`` also ranks
+each recording as an MP3 of itself at its own rate (``training.datasets.codec_copy``, cached in
+``RUN_DIR/codecs``; recordings at rates MP3 cannot hold are left out of that row): public clips are
+often MP3s.
 
 RUN_DIR is the output folder of ``edge-train training/recipes/multispecies.yaml`` (its
 ``folds/`` hold the fold models and ``folds/recordings.json`` the groups dealt). The renderings
@@ -23,23 +29,27 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edge.audio import probe  # noqa: E402
-from training.datasets import band_limited  # noqa: E402
+from training.datasets import band_limited, codec_copy  # noqa: E402
 from training.folds import FoldsRun, report  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", type=Path, required=True)
-    parser.add_argument("--rates", default="4000,8000,11025,16000", help="comma-separated, Hz")
+    parser.add_argument("--rates", default="4000,8000,11025,16000,22050", help="comma-separated, Hz")
+    parser.add_argument("--codecs", default="", help="comma-separated: mp3")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    rates = sorted(int(r) for r in args.rates.split(","))
+    rates = sorted(int(r) for r in args.rates.split(",") if r)
     folds = FoldsRun(args.run)
     # per rate: the recordings made above it, rendered at it and at their own rate (the fair
     # comparison: the recordings below a rate differ from class to class)
     rows: dict[str, list[dict]] = {"own rate, all": []}
+    codecs = [c for c in args.codecs.split(",") if c]
     for r in rates:
         rows |= {f"{r}": [], f"{r}, own rate": []}
+    for c in codecs:
+        rows |= {c: [], f"{c}, own rate": []}
     for rec in folds.held_out():
         own = probe(rec.path).sample_rate
         native = folds.score(rec) | {"rate": own}
@@ -49,6 +59,11 @@ def main() -> None:
                 rendered = band_limited(rec.path, r, folds.deployment.channel, folds.run / "band_limited")
                 rows[f"{r}"].append(folds.score(rec, rendered) | {"rate": r})
                 rows[f"{r}, own rate"].append(native)
+        for c in codecs:
+            encoded = codec_copy(rec.path, c, folds.deployment.channel, folds.run / "codecs")
+            if encoded is not None:
+                rows[c].append(folds.score(rec, encoded) | {"rate": own})
+                rows[f"{c}, own rate"].append(native)
     report(rows, "rendered at", args.json)
 
 

@@ -15,7 +15,7 @@ from edge.crops import CropPolicy
 from edge.errors import ConfigError
 from edge.types import PadName
 from training.augment import AugmentSettings
-from training.types import TrainConfigError
+from training.types import CODECS, TrainConfigError
 
 HEADS = ("single", "multi_label", "multi_output")
 TIME_POOLS = ("mean", "max")
@@ -164,6 +164,10 @@ class DataSettings:
     # renderings at 4 and 8 kHz, whose band holds none of the whistles and clicks (they would
     # teach the model that empty noise is a dolphin); a label not named is rendered at every rate
     band_limit_floor: dict = field(default_factory=dict)
+    # lossy codecs each clip also enters through, at its own rate, in its split group: [mp3]
+    # (public clips are often MP3s, whose quantisation noise in quiet bands a model trained on
+    # PCM alone takes for a species; a clip at a rate the codec cannot hold enters as it is)
+    codecs: list = field(default_factory=list)
     # synthetic clips of a label mixed into clips of another: {label: {call: sperm_clicks,
     # count: N, into: other, min_rate: 32000, duration_s: 4, snr_db: [low, high]}}; each takes
     # the split group of the clip it was mixed into
@@ -179,6 +183,10 @@ class DataSettings:
             isinstance(self.band_limit_floor, dict)
             and all(isinstance(r, int) and not isinstance(r, bool) and r > 0 for r in self.band_limit_floor.values()),
             f"band_limit_floor={self.band_limit_floor!r} must map labels to sample rates (Hz)",
+        )
+        v.require(
+            isinstance(self.codecs, list) and set(self.codecs) <= set(CODECS),
+            f"codecs={self.codecs!r} must be a list of {', '.join(CODECS)}",
         )
         v.require(isinstance(self.synthetic_clips, dict), f"synthetic_clips={self.synthetic_clips!r} must be a mapping")
         for label, s in self.synthetic_clips.items():

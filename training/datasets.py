@@ -23,7 +23,7 @@ from edge.frontend import FrontendSpec
 from edge.ranking import sounding
 from edge.types import PadName
 from training.features import RecordingFeatures, recording_features
-from training.types import Annotation, TrainConfigError, WindowRef
+from training.types import CODECS, Annotation, TrainConfigError, WindowRef
 
 NEGATIVE = "noise"
 
@@ -310,6 +310,28 @@ def band_limited(path: Path, rate: int, channel: int, work: Path) -> Path:
     return out
 
 
+def codec_copy(path: Path, codec: str, channel: int, work: Path) -> Path | None:
+    """``path`` encoded by ``codec`` (:data:`training.types.CODECS`; libsndfile's encoder at its
+    default quality) at its own rate, written once into ``work``, or None when the codec cannot
+    hold that rate: the same sound as a lossy copy of it is handed over (and decoded as any such
+    recording is)."""
+    import hashlib
+
+    import soundfile as sf
+
+    rate = sf.info(str(path)).samplerate
+    if rate not in CODECS[codec]:
+        return None
+    out = work / f"{Path(path).stem[:60]}-{hashlib.sha1(str(path).encode()).hexdigest()[:10]}.{codec}"
+    if not out.exists():
+        x, _ = sf.read(path, dtype="float32", always_2d=True)
+        work.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.stem + ".tmp." + codec)
+        sf.write(tmp, x[:, min(channel, x.shape[1] - 1)], rate, format=codec.upper())
+        tmp.replace(out)
+    return out
+
+
 def build_clips(
     root: str | Path | list[tuple[Path, str, str]],
     config: DeploymentConfig,
@@ -324,6 +346,7 @@ def build_clips(
     band_limit_floor: dict[str, int] | None = None,
     work: Path | None = None,
     pad: PadName = "edge",
+    codecs: tuple[str, ...] = (),
 ) -> Dataset:
     """Dataset from a clip library: each clip sliced into windows (at most
     ``max_windows_per_clip``, evenly spaced, over its frames of sound: digital silence is left
@@ -333,11 +356,12 @@ def build_clips(
     Each clip recorded above a rate of ``band_limits`` also enters resampled down to it
     (:func:`band_limited`, cached in ``work``), in the same split group, unless the rate is
     below the label's ``band_limit_floor`` (its calls lie above that rendering's Nyquist
-    frequency)."""
+    frequency); and through each of ``codecs`` at its own rate (:func:`codec_copy`)."""
     from edge.audio import probe
 
     rng = np.random.default_rng(seed)
     entries = root if isinstance(root, list) else clip_entries(root, label_from)
+    originals = list(entries)
     if band_limits:
         if work is None:
             raise ValueError("band_limits needs a work folder for the resampled clips")
@@ -351,6 +375,15 @@ def build_clips(
                 if lowest <= r < rate and r >= (band_limit_floor or {}).get(label, 0)
             ]
         entries = [*entries, *limited]
+    if codecs:
+        if work is None:
+            raise ValueError("codecs needs a work folder for the encoded clips")
+        copies = [
+            (codec_copy(path, c, config.channel, work), label, group)
+            for path, label, group in originals
+            for c in codecs
+        ]
+        entries = [*entries, *((p, label, group) for p, label, group in copies if p is not None)]
     xs, labels, refs, spec = [], [], [], None
     for path, label, group in entries:
         if classes is not None and label not in classes:

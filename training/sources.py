@@ -428,6 +428,7 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
             band_limit_floor=d.band_limit_floor,
             work=run_dir / "band_limited",
             pad=config.inference.pad,
+            codecs=tuple(d.codecs),
         )
     else:
         recordings = config_recordings(config, run_dir)

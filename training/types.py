@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from edge.errors import PamedgeError
 
+# the lossy codecs a clip library can also be rendered through (data.codecs), and the sample
+# rates each holds (MPEG-1, -2 and -2.5 layer III)
+CODECS = {"mp3": (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)}
+
 
 class AnnotationError(PamedgeError, ValueError):
     """An annotation file is malformed; the message names the file and the line."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -11,7 +13,7 @@ pytest.importorskip("torch", reason="needs the train extra")
 from edge.audio import probe
 from edge.config import load_deployment
 from tests.support.data import DEPLOYMENTS
-from training.datasets import band_limited, build_clips
+from training.datasets import band_limited, build_clips, codec_copy
 from training.folds import deal, print_summaries, summarise, summarise_rows
 from training.sources import synthetic_clips
 from training.synth import band_power, dolphins, minke, sperm_clicks
@@ -66,6 +68,43 @@ def test_a_band_limited_rendering_keeps_the_band_below_its_nyquist(tmp_path):
     freqs = np.fft.rfftfreq(len(y) - 2000, 1 / 8000)
     assert abs(freqs[np.argmax(spectrum)] - 1000) < 2  # the 1 kHz tone stays, 9 kHz is gone
     assert out.stat().st_mtime_ns == band_limited(clip, 8000, 0, tmp_path / "work").stat().st_mtime_ns  # cached
+
+
+def test_an_mp3_copy_is_the_same_sound_at_the_same_rate_and_none_where_mp3_cannot_hold_the_rate(tmp_path):
+    rate = 44100
+    t = np.arange(2 * rate) / rate
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, (0.3 * np.sin(2 * np.pi * 3000 * t)).astype(np.float32), rate)
+    out = codec_copy(clip, "mp3", 0, tmp_path / "work")
+    assert out is not None and out.suffix == ".mp3" and sf.info(str(out)).format == "MP3"
+    y, got_rate = sf.read(out)
+    assert got_rate == rate and abs(len(y) - len(t)) < 0.1 * rate  # the encoder's delay and padding aside
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    assert abs(np.fft.rfftfreq(len(y), 1 / rate)[np.argmax(spectrum)] - 3000) < 2
+    assert 0.25 < np.sqrt(2 * np.mean(y[rate // 2 : -rate // 2] ** 2)) < 0.35  # level kept
+    assert out.stat().st_mtime_ns == codec_copy(clip, "mp3", 0, tmp_path / "work").stat().st_mtime_ns  # cached
+    odd = tmp_path / "odd.wav"
+    sf.write(odd, np.zeros(36000, np.float32), 36000)  # MPEG layer III holds no 36 kHz
+    assert codec_copy(odd, "mp3", 0, tmp_path / "work") is None
+
+
+def test_each_clip_also_enters_as_an_mp3_of_itself_in_its_group(tmp_path):
+    config = load_deployment(DEPLOYMENTS / "multispecies.yaml")
+    rng = np.random.default_rng(5)
+    entries = []
+    for label, rate in (("humpback", 48000), ("dolphin", 96000)):
+        p = tmp_path / f"{label}.wav"
+        sf.write(p, (0.01 * rng.standard_normal(rate * 3)).astype(np.float32), rate)
+        entries.append((p, label, f"g-{label}"))
+    kwargs = {"window_s": 2.0, "max_windows_per_clip": 1, "band_limits": (16000,)}
+    plain = build_clips(entries, config, work=tmp_path / "w", **kwargs)
+    lossy = build_clips(entries, config, work=tmp_path / "w", codecs=("mp3",), **kwargs)
+    new = [r for r in lossy.refs if r not in plain.refs]
+    # one MP3 per clip MP3 can hold (48 kHz, not 96), at its own rate and in its group; renderings
+    # at lower rates are of the clips, not of their MP3s
+    assert [(Path(r.source).suffix, r.label, r.group) for r in new] == [(".mp3", "humpback", "g-humpback")]
+    assert probe(new[0].source).sample_rate == 48000
+    assert len(lossy.refs) == len(plain.refs) + 1
 
 
 def test_sperm_clicks_are_a_regular_broadband_train(rng):

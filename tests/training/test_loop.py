@@ -219,6 +219,12 @@ def test_a_cosine_run_ends_on_the_last_steps_learning_rate(tmp_path):
     assert max(lrs) < config.train.lr / 50
 
 
+def test_an_unknown_codec_is_refused(tmp_path):
+    data = {**CONFIG["data"], "codecs": ["aac"]}
+    with pytest.raises(TrainConfigError, match=r"codecs=\['aac'\] must be a list of mp3"):
+        load_config(write_config(tmp_path, data=data))
+
+
 def test_a_band_limit_floor_for_a_label_that_is_no_class_is_refused(tmp_path):
     data = {**CONFIG["data"], "band_limit_floor": {"dolphn": 16000}}
     with pytest.raises(TrainConfigError, match=r"band_limit_floor names \['dolphn'\], not among classes"):
