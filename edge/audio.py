@@ -158,6 +158,7 @@ class Recording:
 
 
 MPEG = ("MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III")
+LOSSY = (*MPEG, "VORBIS", "OPUS")  # libsndfile subtypes of lossy encodings
 WHOLE_DECODE_SAMPLES = 1 << 24  # 64 MB of float32: an MP3 up to this size is decoded in one read
 
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from edge.audio import Recording, probe
+from edge.audio import LOSSY, Recording, probe
 from edge.calibration import Calibration, HydrophoneTable, resolve
 from edge.classify import Classifier
 from edge.clicks import Click, ImpulseDetector, heard_top
@@ -162,6 +162,11 @@ def prepare(
         warnings.append(
             f"{info.path}: truncated WAV: header declares {info.shortfall[0]} bytes of audio, the "
             f"file holds {info.shortfall[1]}; processed the {info.frames} samples present"
+        )
+    if config.ranking is not None and info.subtype in LOSSY:
+        warnings.append(
+            f"{info.path}: a lossy recording ({info.subtype}): the encoder's noise in quiet bands can move "
+            "its ranked answer (docs/explanation/limits.md)"
         )
     spec = config.spec_for(rate)
     if info.frames * rate / info.sample_rate < spec.nfft:  # the frontend gives no frame: said, not silent

@@ -228,6 +228,21 @@ def test_sounding_frames_of_nothing_release_nothing():
     assert len(keep.finish()) == 0
 
 
+def test_a_lossy_recording_is_ranked_with_a_warning_that_says_so(tmp_path):
+    """The species ranker moves its answer for a third of clips as MP3s (benchmarks/RESULTS.md,
+    "MP3 copies"): a deployment that ranks says so for an MP3 or Ogg recording, not for PCM, and a
+    deployment that does not rank says nothing."""
+    noise = 0.1 * np.random.default_rng(4).standard_normal(44100 * 2)
+    ranking = load_deployment(ROOT / "firmware-config" / "deployments" / "multispecies.yaml")
+    plain = load_deployment(ROOT / "firmware-config" / "deployments" / "narw-upcall.yaml")
+    for name, fmt in (("clip.mp3", "MP3"), ("clip.ogg", "OGG"), ("clip.wav", "WAV")):
+        sf.write(tmp_path / name, noise, 44100, format=fmt)
+        lossy = [w for w in prepare(tmp_path / name, ranking, None).warnings if "a lossy recording" in w]
+        assert len(lossy) == (fmt != "WAV")
+        assert not any("a lossy recording" in w for w in prepare(tmp_path / name, plain, None).warnings)
+    assert lossy == [] and "(MPEG_LAYER_III)" in prepare(tmp_path / "clip.mp3", ranking, None).warnings[-1]
+
+
 @pytest.mark.parametrize("n_samples", [10, 2047])
 def test_a_recording_shorter_than_one_frame_is_ranked_on_no_window_and_said(tmp_path, n_samples):
     """A clip cut shorter than one analysis frame (2048 samples at 44.1 kHz) gives the frontend no
