@@ -290,24 +290,33 @@ def clip_entries(root: str | Path, label_from: str = "folder") -> list[tuple[Pat
     return [(p, clip_label(p, root, from_=label_from), str(p)) for p in discover([root])]
 
 
+def _rendering(path: Path, work: Path, name: str, write: Callable[[Path], None]) -> Path:
+    """``work``/``name`` (prefixed by ``path``'s stem and a hash of it) made once by ``write``
+    into a temporary file then renamed, so an interrupted build leaves no half file behind."""
+    import hashlib
+
+    out = work / f"{Path(path).stem[:60]}-{hashlib.sha1(str(path).encode()).hexdigest()[:10]}{name}"
+    if not out.exists():
+        work.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f"{out.stem}.tmp{out.suffix}")
+        write(tmp)
+        tmp.replace(out)
+    return out
+
+
 def band_limited(path: Path, rate: int, channel: int, work: Path) -> Path:
     """``path`` resampled down to ``rate`` by edge's resampler, written once into ``work``: a
     recording of the same sound made at that rate (analysed as any such recording is)."""
-    import hashlib
-
     import soundfile as sf
 
     from edge.resample import resample_blocks
 
-    out = work / f"{Path(path).stem[:60]}-{hashlib.sha1(str(path).encode()).hexdigest()[:10]}-{rate}.wav"
-    if not out.exists():
+    def write(tmp: Path) -> None:
         x, source_rate = sf.read(path, dtype="float32", always_2d=True)
         y = np.concatenate(list(resample_blocks(iter([x[:, min(channel, x.shape[1] - 1)]]), source_rate, rate)))
-        work.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp.wav")
         sf.write(tmp, y, rate, subtype="FLOAT")
-        tmp.replace(out)
-    return out
+
+    return _rendering(path, work, f"-{rate}.wav", write)
 
 
 def codec_copy(path: Path, codec: str, channel: int, work: Path) -> Path | None:
@@ -315,21 +324,17 @@ def codec_copy(path: Path, codec: str, channel: int, work: Path) -> Path | None:
     default quality) at its own rate, written once into ``work``, or None when the codec cannot
     hold that rate: the same sound as a lossy copy of it is handed over (and decoded as any such
     recording is)."""
-    import hashlib
-
     import soundfile as sf
 
     rate = sf.info(str(path)).samplerate
     if rate not in CODECS[codec]:
         return None
-    out = work / f"{Path(path).stem[:60]}-{hashlib.sha1(str(path).encode()).hexdigest()[:10]}.{codec}"
-    if not out.exists():
+
+    def write(tmp: Path) -> None:
         x, _ = sf.read(path, dtype="float32", always_2d=True)
-        work.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.stem + ".tmp." + codec)
         sf.write(tmp, x[:, min(channel, x.shape[1] - 1)], rate, format=codec.upper())
-        tmp.replace(out)
-    return out
+
+    return _rendering(path, work, f".{codec}", write)
 
 
 def build_clips(

@@ -21,6 +21,7 @@ import pytest
 from tests.support.tiny_models import (
     tiny_bundle,
     tiny_run,
+    without_emulated_path,
 )
 
 
@@ -35,9 +36,8 @@ def bundle(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def no_emulated_path(monkeypatch):
-    """The gate without its emulated AVX2 path (qemu, seconds a conversion): for tests of what
-    the gate decides, not of which kernel paths it reaches (test_kernels.py, test_bundle.py)."""
-    from convert import kernels
-
-    monkeypatch.setattr(kernels, "emulated_avx2_reason", lambda: "not emulated in this test")
+def no_emulated_path():
+    """The gate without its emulated AVX2 path: for tests of what the gate decides, not of which
+    kernel paths it reaches (test_kernels.py, test_bundle.py)."""
+    with without_emulated_path():
+        yield

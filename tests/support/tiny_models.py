@@ -3,6 +3,7 @@ tests/convert/conftest.py for why their gate is open)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -139,18 +140,26 @@ def tiny_run(tmp_path_factory, head: str = "single") -> Path:
 EMULATED_HEADS = {"single"}
 
 
+@contextmanager
+def without_emulated_path():
+    """Conversions in this block skip the gate's emulated AVX2 path (qemu, seconds each); the
+    card says why it was not checked."""
+    from convert import kernels
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kernels, "emulated_avx2_reason", lambda: "not emulated in this test")
+        yield
+
+
 def tiny_bundle(tmp_path_factory, head: str = "single") -> Path:
     """A bundle folder (docs/reference/bundles.md) converted from :func:`tiny_run` (once per session)."""
     if head not in _BUNDLES:
-        from convert import kernels
         from convert.bundle import convert_run
         from convert.types import ConvertOptions
 
         run = tiny_run(tmp_path_factory, head)
         out = tmp_path_factory.mktemp(f"models-{head}") / f"tiny-{head.replace('_', '-')}"
         options = ConvertOptions(calibration_windows=128, golden_windows=4, latency_repeats=10, **GATE_OPEN)
-        with pytest.MonkeyPatch.context() as patch:
-            if head not in EMULATED_HEADS:
-                patch.setattr(kernels, "emulated_avx2_reason", lambda: "not emulated for this test bundle")
+        with nullcontext() if head in EMULATED_HEADS else without_emulated_path():
             _BUNDLES[head] = convert_run(run, out, options)[0]
     return _BUNDLES[head]
