@@ -234,7 +234,8 @@ def test_sounding_frames_of_nothing_release_nothing():
 
 
 def test_a_lossy_recording_is_ranked_with_a_warning_that_says_so(tmp_path):
-    """The species ranker moves its answer for a third of clips as MP3s (benchmarks/RESULTS.md,
+    """A lossy codec's noise moves a species ranker's answers (a third of 36 clips as MP3s for a model
+    trained on PCM alone; fewer, not none, for one trained on MP3 copies too; benchmarks/RESULTS.md,
     "MP3 copies"): a deployment that ranks says so for an MP3 or Ogg recording, not for PCM, and a
     deployment that does not rank says nothing."""
     noise = 0.1 * np.random.default_rng(4).standard_normal(44100 * 2)
