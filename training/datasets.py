@@ -290,6 +290,15 @@ def clip_entries(root: str | Path, label_from: str = "folder") -> list[tuple[Pat
     return [(p, clip_label(p, root, from_=label_from), str(p)) for p in discover([root])]
 
 
+def read_channel(path: str | Path, channel: int, dtype: str = "float32") -> tuple[np.ndarray, int]:
+    """One channel of ``path``, whole, and its rate; a channel past the file's last is its last
+    (clip libraries mix mono and stereo files, and a recipe names one channel for all)."""
+    import soundfile as sf
+
+    x, rate = sf.read(path, dtype=dtype, always_2d=True)
+    return x[:, min(channel, x.shape[1] - 1)], rate
+
+
 def _rendering(path: Path, work: Path, name: str, write: Callable[[Path], None]) -> Path:
     """``work``/``name`` (prefixed by ``path``'s stem and a hash of it) made once by ``write``
     into a temporary file then renamed, so an interrupted build leaves no half file behind."""
@@ -312,8 +321,8 @@ def band_limited(path: Path, rate: int, channel: int, work: Path) -> Path:
     from edge.resample import resample_blocks
 
     def write(tmp: Path) -> None:
-        x, source_rate = sf.read(path, dtype="float32", always_2d=True)
-        y = np.concatenate(list(resample_blocks(iter([x[:, min(channel, x.shape[1] - 1)]]), source_rate, rate)))
+        x, source_rate = read_channel(path, channel)
+        y = np.concatenate(list(resample_blocks(iter([x]), source_rate, rate)))
         sf.write(tmp, y, rate, subtype="FLOAT")
 
     return _rendering(path, work, f"-{rate}.wav", write)
@@ -331,8 +340,7 @@ def codec_copy(path: Path, codec: str, channel: int, work: Path) -> Path | None:
         return None
 
     def write(tmp: Path) -> None:
-        x, _ = sf.read(path, dtype="float32", always_2d=True)
-        sf.write(tmp, x[:, min(channel, x.shape[1] - 1)], rate, format=codec.upper())
+        sf.write(tmp, read_channel(path, channel)[0], rate, format=codec.upper())
 
     return _rendering(path, work, f".{codec}", write)
 

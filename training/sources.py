@@ -17,7 +17,7 @@ from edge.config import DeploymentConfig, load_deployment
 from edge.crops import CENTRE
 from training.annotations import is_reviewed_table, raven_recording, read_csv, read_raven, read_reviewed
 from training.config import SyntheticSettings, TrainConfig
-from training.datasets import NEGATIVE, Dataset, build_annotated, build_clips, clip_entries
+from training.datasets import NEGATIVE, Dataset, build_annotated, build_clips, clip_entries, read_channel
 from training.synth import GENERATORS, coloured_noise, mix, synth_recording
 from training.types import Annotation, AnnotationError, TrainConfigError
 
@@ -25,10 +25,9 @@ from training.types import Annotation, AnnotationError, TrainConfigError
 def _background(path: Path, settings: SyntheticSettings, rng: np.random.Generator) -> np.ndarray:
     """A background recording at the synthetic sample rate (resampled when allowed)."""
     try:
-        x, rate = sf.read(path, dtype="float64", always_2d=True)
+        x, rate = read_channel(path, 0, "float64")
     except (OSError, RuntimeError) as exc:
         raise TrainConfigError(f"data: synthetic: background {path}: cannot read: {exc}") from None
-    x = x[:, 0]
     if rate == settings.sample_rate:
         return x
     if not settings.resample_background:
@@ -172,8 +171,7 @@ def synthetic_clips(
         low_snr, high_snr = s.get("snr_db", (0.0, 20.0))
         for i in range(int(s["count"])):
             path, group = into[i % len(into)]
-            x, rate = sf.read(path, dtype="float64", always_2d=True)
-            x = x[:, min(channel, x.shape[1] - 1)]
+            x, rate = read_channel(path, channel, "float64")
             n = min(len(x), int(float(s.get("duration_s", 4.0)) * rate))
             start = int(rng.integers(0, len(x) - n + 1))
             background = x[start : start + n]
