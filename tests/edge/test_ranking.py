@@ -217,10 +217,11 @@ def test_a_clip_padded_with_digital_silence_is_ranked_as_the_clip_and_silence_al
     sf.write(zeros, np.concatenate([gap, gap]), rate, subtype="FLOAT")
     a, b = (_ranking(p, config, classifier, 1.0) for p in (plain, padded))
     assert [r.label for r in a] == [r.label for r in b]
-    # the padding also moves the analysis windows over the sound (its start by 1 s at 48 kHz, a
-    # fraction of a hop at 44.1 kHz), which alone moves the lesser classes' scores by a few
-    # hundredths (humpback 0.28 against 0.22 for the model shipped 2026-12-06); zeros taken for
-    # sound moved the first class itself (77 of 130 killer whales ranked another species)
+    # the padding also moves the analysis frames over the sound and leaves frames of part zeros,
+    # part sound at its edges (a pad of whole hops at 44.1 kHz as well), which alone moves the lesser
+    # classes' scores by a few hundredths (humpback 0.28 against 0.22 for the model shipped
+    # 2026-12-06); zeros taken for sound moved the first class itself (77 of 130 killer whales
+    # ranked another species)
     assert abs(a[0].score - b[0].score) < 0.05
     assert all(abs(r.score - s.score) < 0.1 for r, s in zip(a, b))
     silence = _ranking(zeros, config, classifier, 1.0)
