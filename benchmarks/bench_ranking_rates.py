@@ -12,7 +12,9 @@ figures move with the rate before anyone sees it, and which classes a low rate c
 recording: it says whether a band ending at 11 kHz tells the class. ``--codecs mp3`` also ranks
 each recording as an MP3 of itself at its own rate (``training.datasets.codec_copy``, cached in
 ``RUN_DIR/codecs``; recordings at rates MP3 cannot hold are left out of that row): public clips are
-often MP3s.
+often MP3s. With ``--codecs`` each recording is also ranked as an MP3 of its rendering at each rate
+the codec holds (row ``mp3 R``; 8, 11.025, 16 and 22.05 kHz, not 4 kHz): public clips made at a
+low rate are handed over as MP3s as often.
 
 RUN_DIR is the output folder of ``edge-train training/recipes/multispecies.yaml`` (its
 ``folds/`` hold the fold models and ``folds/recordings.json`` the groups dealt). The renderings
@@ -31,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from edge.audio import probe  # noqa: E402
 from training.datasets import band_limited, codec_copy  # noqa: E402
 from training.folds import FoldsRun, report  # noqa: E402
+from training.types import CODECS  # noqa: E402
 
 
 def main() -> None:
@@ -50,6 +53,9 @@ def main() -> None:
         rows |= {f"{r}": [], f"{r}, own rate": []}
     for c in codecs:
         rows |= {c: [], f"{c}, own rate": []}
+        for r in rates:
+            if r in CODECS[c]:
+                rows |= {f"{c} {r}": [], f"{c} {r}, own rate": []}
     for rec in folds.held_out():
         own = probe(rec.path).sample_rate
         native = folds.score(rec) | {"rate": own}
@@ -59,6 +65,11 @@ def main() -> None:
                 rendered = band_limited(rec.path, r, folds.deployment.channel, folds.run / "band_limited")
                 rows[f"{r}"].append(folds.score(rec, rendered) | {"rate": r})
                 rows[f"{r}, own rate"].append(native)
+                for c in codecs:
+                    if r in CODECS[c]:
+                        encoded = codec_copy(rendered, c, 0, folds.run / "codecs")
+                        rows[f"{c} {r}"].append(folds.score(rec, encoded) | {"rate": r})
+                        rows[f"{c} {r}, own rate"].append(native)
         for c in codecs:
             encoded = codec_copy(rec.path, c, folds.deployment.channel, folds.run / "codecs")
             if encoded is not None:
