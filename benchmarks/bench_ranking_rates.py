@@ -13,8 +13,8 @@ recording: it says whether a band ending at 11 kHz tells the class. ``--codecs m
 each recording as an MP3 of itself at its own rate (``training.datasets.codec_copy``, cached in
 ``RUN_DIR/codecs``; recordings at rates MP3 cannot hold are left out of that row): public clips are
 often MP3s. With ``--codecs`` each recording is also ranked as an MP3 of its rendering at each rate
-the codec holds (row ``mp3 R``; 8, 11.025, 16 and 22.05 kHz, not 4 kHz): public clips made at a
-low rate are handed over as MP3s as often.
+the codec holds (row ``mp3 R``, to read beside ``R, own rate``; 8, 11.025, 16 and 22.05 kHz, not
+4 kHz): public clips made at a low rate are handed over as MP3s as often.
 
 RUN_DIR is the output folder of ``edge-train training/recipes/multispecies.yaml`` (its
 ``folds/`` hold the fold models and ``folds/recordings.json`` the groups dealt). The renderings
@@ -53,9 +53,8 @@ def main() -> None:
         rows |= {f"{r}": [], f"{r}, own rate": []}
     for c in codecs:
         rows |= {c: [], f"{c}, own rate": []}
-        for r in rates:
-            if r in CODECS[c]:
-                rows |= {f"{c} {r}": [], f"{c} {r}, own rate": []}
+        # beside row f"{r}, own rate": the same recordings (those above r) at their own rate
+        rows |= {f"{c} {r}": [] for r in rates if r in CODECS[c]}
     for rec in folds.held_out():
         own = probe(rec.path).sample_rate
         native = folds.score(rec) | {"rate": own}
@@ -69,7 +68,6 @@ def main() -> None:
                     if r in CODECS[c]:
                         encoded = codec_copy(rendered, c, 0, folds.run / "codecs")
                         rows[f"{c} {r}"].append(folds.score(rec, encoded) | {"rate": r})
-                        rows[f"{c} {r}, own rate"].append(native)
         for c in codecs:
             encoded = codec_copy(rec.path, c, folds.deployment.channel, folds.run / "codecs")
             if encoded is not None:
