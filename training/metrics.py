@@ -24,7 +24,7 @@ def _prf(tp: float, fp: float, fn: float) -> dict:
 
 
 def window_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> dict:
-    """Accuracy, balanced accuracy, per-class P/R/F1 and the confusion matrix."""
+    """Accuracy, balanced accuracy, log loss, per-class P/R/F1 and the confusion matrix."""
     y_true = np.asarray(y_true, int)
     y_pred = np.argmax(probs, axis=1)
     m = confusion(y_true, y_pred, len(classes))
@@ -41,9 +41,19 @@ def window_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]
         "n": int(len(y_true)),
         "accuracy": float(np.mean(y_pred == y_true)) if len(y_true) else 0.0,
         "balanced_accuracy": float(np.mean([m[i, i] / m[i].sum() for i in present])) if present else 0.0,
+        "log_loss": log_loss(y_true, probs),
         "per_class": per_class,
         "confusion": m.tolist(),
     }
+
+
+def log_loss(y_true: np.ndarray, probs: np.ndarray) -> float:
+    """Mean of -ln(score of the true class) over windows (scores floored at 1e-7): how
+    confidently right a model is where balanced accuracy only counts the argmax."""
+    if not len(y_true):
+        return 0.0
+    p = np.asarray(probs, np.float64)[np.arange(len(y_true)), np.asarray(y_true, int)]
+    return float(np.mean(-np.log(np.maximum(p, 1e-7))))
 
 
 def pr_curve(y_true: np.ndarray, scores: np.ndarray) -> list[tuple[float, float, float]]:

@@ -11,7 +11,7 @@ from tests.support.training import CONFIG, write_config
 from training.cli.train import main
 from training.config import LoopSettings, load_config
 from training.datasets import Dataset
-from training.loop import learning_rate, load_model, predict, scores, train
+from training.loop import better_epoch, learning_rate, load_model, predict, scores, train
 from training.types import TrainConfigError
 
 torch.set_num_threads(1)
@@ -342,9 +342,11 @@ def test_keep_epochs_saves_every_epochs_weights_and_the_kept_one_is_among_them(t
     train(config)
     run = tmp_path / "run"
     assert sorted(p.name for p in (run / "epochs").iterdir()) == ["epoch01.pt", "epoch02.pt", "epoch03.pt"]
-    history = [h["val_balanced_accuracy"] for h in json.loads((run / "history.json").read_text())]
+    history = json.loads((run / "history.json").read_text())
     kept, _ = load_model(run)
-    chosen, _ = load_model(run, 1 + history.index(max(history)))  # select: best keeps the first best epoch
+    # select: best keeps the best balanced accuracy, of equal ones the lowest validation log loss
+    best = max(history, key=lambda h: (h["val_balanced_accuracy"], -h["val_log_loss"]))
+    chosen, _ = load_model(run, best["epoch"])
     assert all(torch.equal(a, b) for a, b in zip(kept.state_dict().values(), chosen.state_dict().values()))
     last, _ = load_model(run, 3)
     first, _ = load_model(run, 1)
@@ -352,6 +354,24 @@ def test_keep_epochs_saves_every_epochs_weights_and_the_kept_one_is_among_them(t
     assert torch.equal(last.state_dict()["head.weight"], torch.load(run / "last.pt")["model"]["head.weight"])
     with pytest.raises(TrainConfigError, match="no weights kept for epoch 4"):
         load_model(run, 4)
+
+
+def test_select_best_breaks_a_tie_of_balanced_accuracy_by_the_lower_log_loss():
+    # a small validation set saturates: beluga-demo's reached 1.000 at its 3rd of 12 epochs, and
+    # keeping that barely trained epoch put scores near the threshold, where INT8 rounding flips them
+    state = {"best": -1.0}
+    kept = []
+    for epoch, (bacc, loss) in enumerate(
+        [(0.88, 0.50), (1.0, 0.36), (1.0, 0.25), (0.97, 0.18), (1.0, 0.30), (1.0, 0.09)]
+    ):
+        if better_epoch({"balanced_accuracy": bacc, "log_loss": loss}, state):
+            state.update(best=bacc, best_log_loss=loss)
+            kept.append(epoch + 1)
+    assert kept == [1, 2, 3, 6]
+    # a run resumed from a checkpoint written before log losses were kept: the kept epoch's is
+    # unknown, so an equal accuracy with a known log loss replaces it
+    assert better_epoch({"balanced_accuracy": 1.0, "log_loss": 0.1}, {"best": 1.0})
+    assert not better_epoch({"balanced_accuracy": 0.9, "log_loss": 0.0}, {"best": 1.0, "best_log_loss": 5.0})
 
 
 def test_keep_epochs_is_validated(tmp_path):

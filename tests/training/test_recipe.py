@@ -183,6 +183,13 @@ def test_top3_accuracy_for_rankings():
     assert "top3_accuracy" not in window_metrics(np.array([0, 1]), np.eye(2), ["a", "b"])
 
 
+def test_log_loss_is_the_mean_surprise_of_the_true_class_and_floors_a_zero_score():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [1.0, 0.0]])
+    m = window_metrics(np.array([0, 1, 1]), probs, ["a", "b"])
+    assert m["log_loss"] == pytest.approx((-np.log(0.9) - np.log(0.8) - np.log(1e-7)) / 3)
+    assert window_metrics(np.array([0, 1]), np.eye(2), ["a", "b"])["log_loss"] == pytest.approx(0.0)
+
+
 RAVEN = "Selection\tView\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tCall\n"
 
 
