@@ -269,14 +269,14 @@ class LoopSettings:
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    patience: int = 5  # epochs without a better validation balanced accuracy (or an equal one, lower log loss)
+    patience: int = 5  # epochs without a better validation balanced accuracy (or log loss at an equal one)
     threads: int = 1
     steps_per_epoch: int | None = None  # default: one pass's worth of balanced batches
     progress: bool = True
     # the weights kept: "best" (the epoch of the best validation balanced accuracy, of equal ones
-    # the lowest validation log loss, stopping after `patience` epochs without one); "last" (after `epochs`, no early stop: for a validation
-    # split of a few groups per class, whose balanced accuracy swings by 0.2 from epoch to epoch
-    # and would pick an epoch by chance); or "average" (after `epochs`, no early stop: the mean of
+    # the lowest validation log loss, stopping after `patience` epochs without one); "last"
+    # (after `epochs`, no early stop: for a validation split of a few groups per class, whose
+    # balanced accuracy swings by 0.2 from epoch to epoch and would pick an epoch by chance); or "average" (after `epochs`, no early stop: the mean of
     # the weights of the last `average_epochs` epochs, BatchNorm statistics measured again on
     # training batches; stochastic weight averaging, Izmailov et al. 2018: the centre of the
     # region a constant learning rate wanders in rather than one random point of it)
