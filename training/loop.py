@@ -160,7 +160,8 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
             seed=config.seed,
             strata=strata,
         )
-    if len(val_idx) == 0:
+    held_out = len(val_idx) > 0  # else the training windows stand in for validation recordings
+    if not held_out:
         val_idx = train_idx
     (run / "split.json").write_text(
         json.dumps(
@@ -229,7 +230,7 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
         )
         if config.train.select == "average" and epoch >= averaged_from:
             average = running_mean(average, model, epoch - averaged_from)
-        if last_wins or better_epoch(val, state):  # best.pt: the weights kept
+        if last_wins or better_epoch(val, state, by_log_loss=held_out):  # best.pt: the weights kept
             state["best"], state["best_log_loss"], state["stale"] = val["balanced_accuracy"], val["log_loss"], 0
             _save_kept(config, ds, model, run)
         else:
@@ -257,14 +258,16 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
     return finish(config, run, ds, test_idx if len(test_idx) else val_idx, "test" if len(test_idx) else "val")
 
 
-def better_epoch(val: dict, state: dict) -> bool:
-    """select: best: a higher balanced accuracy, or the same with a lower log loss.  A small
-    validation set reaches the top balanced accuracy within a few epochs (beluga-demo: 1.000 at
-    its 3rd), and keeping that first, barely trained epoch left scores so near the decision
-    threshold that INT8 rounding flipped windows on some CPUs and failed the accuracy gate."""
+def better_epoch(val: dict, state: dict, *, by_log_loss: bool = True) -> bool:
+    """select: best: a higher balanced accuracy or, ``by_log_loss``, the same with a lower log
+    loss.  A small validation set reaches the top balanced accuracy within a few epochs
+    (beluga-demo: 1.000 at its 3rd), and keeping that first, barely trained epoch left scores so
+    near the decision threshold that INT8 rounding flipped windows on some CPUs and failed the
+    accuracy gate.  Not where the training windows stand in for validation (narw-upcall): their
+    log loss falls as the network fits them and says nothing of other recordings."""
     if val["balanced_accuracy"] != state["best"]:
         return val["balanced_accuracy"] > state["best"]
-    return val["log_loss"] < state.get("best_log_loss", math.inf)  # a run resumed from before has none
+    return by_log_loss and val["log_loss"] < state.get("best_log_loss", math.inf)  # none: resumed from before
 
 
 def _batch(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -342,11 +343,10 @@ def test_keep_epochs_saves_every_epochs_weights_and_the_kept_one_is_among_them(t
     train(config)
     run = tmp_path / "run"
     assert sorted(p.name for p in (run / "epochs").iterdir()) == ["epoch01.pt", "epoch02.pt", "epoch03.pt"]
-    history = json.loads((run / "history.json").read_text())
+    history = [h["val_balanced_accuracy"] for h in json.loads((run / "history.json").read_text())]
     kept, _ = load_model(run)
-    # select: best keeps the best balanced accuracy, of equal ones the lowest validation log loss
-    best = max(history, key=lambda h: (h["val_balanced_accuracy"], -h["val_log_loss"]))
-    chosen, _ = load_model(run, best["epoch"])
+    # select: best with the training windows standing in for validation keeps the first best epoch
+    chosen, _ = load_model(run, 1 + history.index(max(history)))
     assert all(torch.equal(a, b) for a, b in zip(kept.state_dict().values(), chosen.state_dict().values()))
     last, _ = load_model(run, 3)
     first, _ = load_model(run, 1)
@@ -354,6 +354,24 @@ def test_keep_epochs_saves_every_epochs_weights_and_the_kept_one_is_among_them(t
     assert torch.equal(last.state_dict()["head.weight"], torch.load(run / "last.pt")["model"]["head.weight"])
     with pytest.raises(TrainConfigError, match="no weights kept for epoch 4"):
         load_model(run, 4)
+
+
+@pytest.mark.slow
+def test_with_validation_recordings_the_kept_epoch_is_the_best_by_accuracy_then_log_loss(tmp_path):
+    config = load_config(write_config(tmp_path, train={**CONFIG["train"], "epochs": 4, "keep_epochs": True}))
+    train(config)
+    run = tmp_path / "run"
+    split = json.loads((run / "split.json").read_text())
+    assert split["val"] and not set(split["val"]) & set(split["train"])
+    history = json.loads((run / "history.json").read_text())
+    best = min(history, key=lambda h: (-h["val_balanced_accuracy"], h["val_log_loss"], h["epoch"]))
+    kept, _ = load_model(run)
+    chosen, _ = load_model(run, best["epoch"])
+    assert all(torch.equal(a, b) for a, b in zip(kept.state_dict().values(), chosen.state_dict().values()))
+    ds = Dataset.load(run / "dataset.npz")
+    val = np.isin(ds.groups, split["val"])
+    again = scores(config, ds.y[val], predict(kept, ds.x[val]))
+    assert again["log_loss"] == pytest.approx(best["val_log_loss"], rel=1e-6)
 
 
 def test_select_best_breaks_a_tie_of_balanced_accuracy_by_the_lower_log_loss():
@@ -372,6 +390,11 @@ def test_select_best_breaks_a_tie_of_balanced_accuracy_by_the_lower_log_loss():
     # unknown, so an equal accuracy with a known log loss replaces it
     assert better_epoch({"balanced_accuracy": 1.0, "log_loss": 0.1}, {"best": 1.0})
     assert not better_epoch({"balanced_accuracy": 0.9, "log_loss": 0.0}, {"best": 1.0, "best_log_loss": 5.0})
+    # with the training windows standing in for validation (split val: 0) a tie keeps the first:
+    # their log loss only falls as the network fits them
+    tie = {"balanced_accuracy": 1.0, "log_loss": 0.01}
+    assert not better_epoch(tie, {"best": 1.0, "best_log_loss": 0.3}, by_log_loss=False)
+    assert better_epoch({"balanced_accuracy": 1.0, "log_loss": 0.5}, {"best": 0.9}, by_log_loss=False)
 
 
 def test_keep_epochs_is_validated(tmp_path):
