@@ -276,8 +276,8 @@ class LoopSettings:
     # the weights kept: "best" (the epoch of the best validation balanced accuracy, of equal ones
     # the lowest validation log loss, stopping after `patience` epochs without one); "last"
     # (after `epochs`, no early stop: for a validation split of a few groups per class, whose
-    # balanced accuracy swings by 0.2 from epoch to epoch and would pick an epoch by chance); or "average" (after `epochs`, no early stop: the mean of
-    # the weights of the last `average_epochs` epochs, BatchNorm statistics measured again on
+    # balanced accuracy swings by 0.2 from epoch to epoch and would pick an epoch by chance); or
+    # "average" (after `epochs`, no early stop: the mean of the weights of the last `average_epochs` epochs, BatchNorm statistics measured again on
     # training batches; stochastic weight averaging, Izmailov et al. 2018: the centre of the
     # region a constant learning rate wanders in rather than one random point of it)
     select: str = "best"
