@@ -86,11 +86,18 @@ class SyntheticSettings:
     # (its tonal lines, its flow noise) are what a model must hear on the array's next day.
     annotated_background: float = 0.0
     quiet_margin_s: float = 5.0
+    # The share of the calls taken instead from the annotated training recordings' own calls of
+    # the type (a held-out recording's never), each lifted out of its noise by
+    # training.synth.isolate_call and mixed in at snr_db like a generated one: real call shapes
+    # in other noise and at other levels than the day they were recorded on.
+    recorded_calls: float = 0.0
 
     def __post_init__(self) -> None:
         v.integer("recordings", self.recordings, minimum=2)
-        v.number("annotated_background", self.annotated_background, minimum=0)
-        v.require(self.annotated_background <= 1, f"annotated_background={self.annotated_background} must be <= 1")
+        for name in ("annotated_background", "recorded_calls"):
+            share = getattr(self, name)
+            v.number(name, share, minimum=0)
+            v.require(share <= 1, f"{name}={share} must be <= 1")
         v.number("quiet_margin_s", self.quiet_margin_s, minimum=0)
         v.number("duration_s", self.duration_s, minimum=0, exclusive=True)
         v.integer("sample_rate", self.sample_rate, minimum=1)
@@ -116,6 +123,9 @@ class SyntheticSettings:
         )
         v.number("noise_rms", self.noise_rms, minimum=0)
 
+
+# synthetic settings that draw on the annotated recordings (their noise, their calls)
+ANNOTATED_SYNTHETIC = ("annotated_background", "recorded_calls")
 
 SYNTHETIC_CLIP_KEYS = {"call", "count", "into", "min_rate", "duration_s", "snr_db"}
 
@@ -214,11 +224,11 @@ class DataSettings:
                 except TypeError as exc:
                     raise ConfigError(f"more[{i}]: synthetic: {exc}") from None
         v.require(not self.more or self.annotations is not None, "more: needs annotations: (the first source)")
-        v.require(
-            not (isinstance(self.synthetic, dict) and self.synthetic.get("annotated_background")),
-            "synthetic: annotated_background needs annotated recordings: give data.annotations and the "
-            "synthetic calls under more:",
-        )
+        for key in ANNOTATED_SYNTHETIC:
+            v.require(
+                not (isinstance(self.synthetic, dict) and self.synthetic.get(key)),
+                f"synthetic: {key} needs annotated recordings: give data.annotations and the synthetic calls under more:",
+            )
         given = [k for k in ("annotations", "clips", "synthetic") if getattr(self, k) is not None]
         v.require(len(given) == 1, f"data: give exactly one of annotations, clips, synthetic (got {given or 'none'})")
         v.require(self.label_from in ("folder", "name"), f"label_from={self.label_from!r} is not folder or name")
@@ -465,15 +475,14 @@ class TrainConfig:
         )
         unknown = sorted(set(self.data.band_limit_floor) - set(self.classes))
         v.require(not unknown, f"data: band_limit_floor names {unknown}, not among classes {list(self.classes)}")
-        own = any(
-            isinstance(m, dict) and (m.get("synthetic") or {}).get("annotated_background") for m in self.data.more
-        )
-        v.require(
-            not own or self.split.val == self.split.test == 0,
-            "data: synthetic: annotated_background needs split val: 0 and test: 0 (held-out recordings named in "
-            "split.holdout): the recordings a fraction would hold out are drawn after the synthetic ones are mixed, "
-            "so their noise would be trained on",
-        )
+        for key in ANNOTATED_SYNTHETIC:
+            own = any(isinstance(m, dict) and (m.get("synthetic") or {}).get(key) for m in self.data.more)
+            v.require(
+                not own or self.split.val == self.split.test == 0,
+                f"data: synthetic: {key} needs split val: 0 and test: 0 (held-out recordings named in "
+                "split.holdout): the recordings a fraction would hold out are drawn after the synthetic ones are "
+                "mixed, so their noise or calls would be trained on",
+            )
 
     def path(self, value: str | None) -> Path | None:
         if value is None:

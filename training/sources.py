@@ -16,9 +16,9 @@ from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig, load_deployment
 from edge.crops import CENTRE
 from training.annotations import is_reviewed_table, raven_recording, read_csv, read_raven, read_reviewed
-from training.config import SyntheticSettings, TrainConfig
+from training.config import ANNOTATED_SYNTHETIC, SyntheticSettings, TrainConfig
 from training.datasets import NEGATIVE, Dataset, build_annotated, build_clips, clip_entries, read_channel
-from training.synth import GENERATORS, coloured_noise, mix, synth_recording
+from training.synth import GENERATORS, RecordedCall, coloured_noise, isolate_call, mix, nominal_band, synth_recording
 from training.types import Annotation, AnnotationError, TrainConfigError
 
 
@@ -69,6 +69,34 @@ def _quiet_segment(stretches: list[np.ndarray], n: int, rng: np.random.Generator
     return stretches[k][start : start + n]
 
 
+def recorded_calls(
+    recordings: list[tuple[Path, list[Annotation]]], settings: SyntheticSettings, rng: np.random.Generator
+) -> dict[str, list[RecordedCall]]:
+    """Call type -> the calls of that type in ``recordings`` that ``isolate_call`` lifts out of
+    their noise, at the synthetic sample rate (those where nothing stands out are left out).
+    An annotation without frequency bounds is searched in its type's ``nominal_band``."""
+    kinds = set(settings.calls)
+    bands = {k: nominal_band(k, settings.sample_rate) for k in kinds}  # for annotations without bounds
+    out: dict[str, list[RecordedCall]] = {k: [] for k in kinds}
+    for path, anns in recordings:
+        ours = [a for a in anns if a.label in kinds]
+        if not ours:
+            continue
+        x = _background(path, settings, rng)
+        for a in ours:
+            low, high = (a.low_hz, a.high_hz) if np.isfinite(a.high_hz) else bands[a.label]
+            call = isolate_call(x, settings.sample_rate, a.start_s, a.end_s, low, high)
+            if call is not None:
+                out[a.label].append(call)
+    empty = sorted(k for k, calls in out.items() if not calls)
+    if empty:
+        raise TrainConfigError(
+            f"data: synthetic: recorded_calls: no call of {', '.join(empty)} could be lifted out of the annotated "
+            f"recordings outside the held-out ones ({', '.join(sorted(p.name for p, _ in recordings)) or 'none'})"
+        )
+    return out
+
+
 def write_synthetic(
     settings: SyntheticSettings,
     folder: Path,
@@ -77,10 +105,11 @@ def write_synthetic(
     quiet_from: list[tuple[Path, list[Annotation]]] | None = None,
 ) -> Path:
     """Generate the synthetic recordings and their ``annotations.csv`` into ``folder``
-    (relative background paths are taken from ``base``).  With ``annotated_background``,
-    that share of the recordings (the first ones) is mixed into the quiet stretches of the
-    annotated recordings ``quiet_from``, a recording at a time in turn; the rest into
-    ``background`` as before."""
+    (relative background paths are taken from ``base``).  ``quiet_from``: the annotated
+    recordings (none held out) that ``annotated_background`` and ``recorded_calls`` draw on.
+    With ``annotated_background``, that share of the recordings (the first ones) is mixed
+    into their quiet stretches, a recording at a time in turn; the rest into ``background``
+    as before.  With ``recorded_calls``, that share of the calls is their own calls."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     names = (
@@ -101,6 +130,7 @@ def write_synthetic(
                 f"duration_s={settings.duration_s} s at least quiet_margin_s={settings.quiet_margin_s} s "
                 "from every annotation"
             )
+    recorded = recorded_calls(quiet_from or [], settings, rng) if settings.recorded_calls else None
     n_quiet = int(round(settings.annotated_background * settings.recordings)) if quiet else 0
     rows = []
     for i in range(settings.recordings):
@@ -129,6 +159,8 @@ def write_synthetic(
                 noise_alpha=settings.noise_alpha,
                 noise_rms=settings.noise_rms,
                 name=name,
+                recorded=recorded,
+                recorded_share=settings.recorded_calls,
             )
         except ValueError as exc:
             raise TrainConfigError(f"data: synthetic: {exc}") from None
@@ -290,15 +322,17 @@ def _synthetic(
     """The annotations CSV of synthetic recordings in ``folder``, generated once and reused
     while the settings (``relative``: their paths relative to the run) and seed hold, and for
     ``annotated_background`` the annotated recordings it draws on (``annotated``: recording
-    path -> its annotations, none empty; the held-out ones, ``split.holdout``, are never drawn on)."""
+    path -> its annotations, none empty; the held-out ones, ``split.holdout``, are never drawn on), and
+    so for ``recorded_calls``."""
     parsed = SyntheticSettings(**settings)
     quiet_from: list[tuple[Path, list[Annotation]]] = []
-    if parsed.annotated_background:
+    drawing = [k for k in ANNOTATED_SYNTHETIC if getattr(parsed, k)]
+    if drawing:
         held = set(config.split.holdout)
         quiet_from = [(Path(p), a) for p, a in (annotated or {}).items() if Path(p).name not in held]
         if not quiet_from:
             raise TrainConfigError(
-                f"{config.source}: data: synthetic: annotated_background: no annotated recording outside "
+                f"{config.source}: data: synthetic: {drawing[0]}: no annotated recording outside "
                 f"the held-out ones ({', '.join(sorted(held)) or 'none held out'})"
             )
     csv_path, stamp = folder / "annotations.csv", folder / "settings.key"

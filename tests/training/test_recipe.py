@@ -503,3 +503,69 @@ def test_synthetic_calls_in_the_annotated_days_quiet_stretches(tmp_path, rng):
         load_config(write(tmp_path, data={"synthetic": synthetic}, split=split))
     with pytest.raises(TrainConfigError, match="annotated_background=1.5 must be <= 1"):
         load_config(write(tmp_path, data={**data, "more": [{"synthetic": {**synthetic, "annotated_background": 1.5}}]}))
+
+
+def test_recorded_calls_are_the_training_days_own_never_a_held_out_ones(tmp_path, rng):
+    """recorded_calls: that share of the synthetic calls are the annotated recordings' own calls,
+    lifted out of their noise and mixed into the listed background where the synthetic
+    annotations say; a held-out recording's calls are never drawn on."""
+    from training.sources import config_recordings
+    from training.synth import band_power
+
+    rate, t = 2000, np.arange(60 * 2000) / 2000
+    for day, (f0, f1) in (("day1", (100.0, 200.0)), ("day2", (600.0, 800.0))):
+        folder = tmp_path / day
+        folder.mkdir()
+        x = rng.normal(0, 0.01, len(t))
+        tt = np.arange(rate) / rate
+        sweep = 0.3 * np.sin(2 * np.pi * (f0 * tt + (f1 - f0) * tt**2 / 2)) * np.hanning(rate)
+        rows = ["filename,start,end,freq_min,freq_max,label"]
+        for c0 in (15.0, 35.0):
+            x[int(c0 * rate) : int(c0 * rate) + rate] += sweep
+            rows.append(f"{day}.wav,{c0},{c0 + 1},{f0 - 20},{f1 + 20},up")
+        sf.write(folder / f"{day}.wav", x.astype(np.float32), rate, subtype="FLOAT")
+        (folder / "truth.csv").write_text("\n".join(rows) + "\n")
+    sf.write(tmp_path / "sea.wav", rng.normal(0, 0.01, rate * 30).astype(np.float32), rate, subtype="FLOAT")
+    synthetic = {
+        "recordings": 3,
+        "duration_s": 10,
+        "calls": {"upcall": 3},
+        "snr_db": [20, 20],
+        "background": "sea.wav",
+        "recorded_calls": 1.0,
+    }
+    data = {
+        "annotations": "day1/truth.csv",
+        "labels": {"up": "upcall"},
+        "more": [{"annotations": "day2/truth.csv", "audio_dir": "day2"}, {"synthetic": synthetic}],
+    }
+    split = {"val": 0, "test": 0}
+
+    def days_drawn(run: str, **changes) -> list[str]:
+        config = load_config(write(tmp_path, data=data, split={**split, **changes}))
+        out = []
+        for path, anns in config_recordings(config, tmp_path / run).items():
+            if "synthetic_" not in Path(path).name:
+                continue
+            x, _ = sf.read(path)
+            for a in anns:
+                seg = x[int(a.start_s * rate) : int(a.end_s * rate)]
+                low_day = band_power(seg, rate, 80, 220) > 10 * band_power(seg, rate, 580, 820)
+                high_day = band_power(seg, rate, 580, 820) > 10 * band_power(seg, rate, 80, 220)
+                assert low_day != high_day and a.label == "upcall"  # one lifted call, where labelled
+                out.append("day1" if low_day else "day2")
+        return out
+
+    both = days_drawn("run")
+    assert len(both) == 9 and set(both) == {"day1", "day2"}
+    assert days_drawn("held", holdout=["day2.wav"]) == ["day1"] * 9  # leave one day out
+    with pytest.raises(TrainConfigError, match="recorded_calls: no annotated recording outside the held-out ones"):
+        days_drawn("none", holdout=["day1.wav", "day2.wav"])
+    with pytest.raises(TrainConfigError, match="recorded_calls needs split val: 0 and test: 0"):
+        load_config(write(tmp_path, data=data, split={"val": 0.2, "test": 0}))
+    with pytest.raises(TrainConfigError, match="recorded_calls=2.0 must be <= 1"):
+        load_config(
+            write(
+                tmp_path, data={**data, "more": [data["more"][0], {"synthetic": {**synthetic, "recorded_calls": 2.0}}]}
+            )
+        )
