@@ -299,12 +299,26 @@ def read_channel(path: str | Path, channel: int, dtype: str = "float32") -> tupl
     return x[:, min(channel, x.shape[1] - 1)], rate
 
 
-def _rendering(path: Path, work: Path, name: str, write: Callable[[Path], None]) -> Path:
-    """``work``/``name`` (prefixed by ``path``'s stem and a hash of it) made once by ``write``
-    into a temporary file then renamed, so an interrupted build leaves no half file behind."""
-    import hashlib
+def file_stamp(path: str | Path) -> list[int]:
+    """A recording's size and modification time (ns): what a cache built from it is keyed on,
+    so a file replaced in place is read again (a full content hash would read every clip)."""
+    st = Path(path).stat()
+    return [st.st_size, st.st_mtime_ns]
 
-    out = work / f"{Path(path).stem[:60]}-{hashlib.sha1(str(path).encode()).hexdigest()[:10]}{name}"
+
+def stamps(paths: Iterable[str | Path]) -> dict[str, list[int]]:
+    """:func:`file_stamp` of each path."""
+    return {str(p): file_stamp(p) for p in paths}
+
+
+def _rendering(path: Path, work: Path, name: str, channel: int, write: Callable[[Path], None]) -> Path:
+    """``work``/``name`` (prefixed by ``path``'s stem and a hash of it, the channel taken and
+    the file's stamp) made once by ``write`` into a temporary file then renamed, so an
+    interrupted build leaves no half file behind."""
+    from edge._hashing import stable_hash
+
+    key = stable_hash({"path": str(path), "channel": channel, "stamp": file_stamp(path)})
+    out = work / f"{Path(path).stem[:60]}-{key[:10]}{name}"
     if not out.exists():
         work.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f"{out.stem}.tmp{out.suffix}")
@@ -325,7 +339,7 @@ def band_limited(path: Path, rate: int, channel: int, work: Path) -> Path:
         y = np.concatenate(list(resample_blocks(iter([x]), source_rate, rate)))
         sf.write(tmp, y, rate, subtype="FLOAT")
 
-    return _rendering(path, work, f"-{rate}.wav", write)
+    return _rendering(path, work, f"-{rate}.wav", channel, write)
 
 
 def codec_copy(path: Path, codec: str, channel: int, work: Path) -> Path | None:
@@ -342,7 +356,7 @@ def codec_copy(path: Path, codec: str, channel: int, work: Path) -> Path | None:
     def write(tmp: Path) -> None:
         sf.write(tmp, read_channel(path, channel)[0], rate, format=codec.upper())
 
-    return _rendering(path, work, f".{codec}", write)
+    return _rendering(path, work, f".{codec}", channel, write)
 
 
 def build_clips(

@@ -17,7 +17,16 @@ from edge.config import DeploymentConfig, load_deployment
 from edge.crops import CENTRE
 from training.annotations import is_reviewed_table, raven_recording, read_csv, read_raven, read_reviewed
 from training.config import ANNOTATED_SYNTHETIC, SyntheticSettings, TrainConfig
-from training.datasets import NEGATIVE, Dataset, build_annotated, build_clips, clip_entries, read_channel
+from training.datasets import (
+    NEGATIVE,
+    Dataset,
+    build_annotated,
+    build_clips,
+    clip_entries,
+    file_stamp,
+    read_channel,
+    stamps,
+)
 from training.synth import GENERATORS, RecordedCall, coloured_noise, isolate_call, mix, nominal_band, synth_recording
 from training.types import Annotation, AnnotationError, TrainConfigError
 
@@ -183,7 +192,14 @@ def synthetic_clips(
     (the call's mean power over the clip's in its band).  Each keeps the group of the clip it
     was mixed into, so no background is on both sides of a split.  Written once into
     ``folder``; reused while the settings and seed hold."""
-    key = stable_hash({"settings": settings, "seed": seed, "into": [(str(p), g) for p, _, g in entries]})
+    key = stable_hash(
+        {
+            "settings": settings,
+            "seed": seed,
+            "into": [(str(p), g) for p, _, g in entries],
+            "stamps": stamps(p for p, _, _ in entries),
+        }
+    )
     stamp, index = folder / "settings.key", folder / "clips.csv"
     if stamp.exists() and index.exists() and stamp.read_text() == key:
         with open(index, newline="") as fh:
@@ -337,12 +353,15 @@ def _synthetic(
             )
     csv_path, stamp = folder / "annotations.csv", folder / "settings.key"
     drawn_on = {"quiet_from": sorted(p.name for p, _ in quiet_from)} if quiet_from else {}
-    key = stable_hash({"synthetic": relative, "seed": seed, **drawn_on})
+    base = Path(config.source).parent if config.source else Path.cwd()
+    names = (
+        parsed.background if isinstance(parsed.background, list) else [parsed.background] if parsed.background else []
+    )
+    read = [base / b for b in names] + [p for p, _ in quiet_from]  # a file replaced in place mixes anew
+    key = stable_hash({"synthetic": relative, "seed": seed, **drawn_on, "stamps": sorted(stamps(read).values())})
     if not (csv_path.exists() and stamp.exists() and stamp.read_text() == key):
         shutil.rmtree(folder, ignore_errors=True)  # other settings: these recordings are not the recipe's
-        csv_path = write_synthetic(
-            parsed, folder, seed, base=Path(config.source).parent if config.source else None, quiet_from=quiet_from
-        )
+        csv_path = write_synthetic(parsed, folder, seed, base=base, quiet_from=quiet_from)
         stamp.write_text(key)
     return csv_path
 
@@ -440,6 +459,15 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
     policy = config.inference.policy()
     if policy != CENTRE:  # scanned ROIs' and short clips' windows; the default leaves older caches valid
         what["inference"] = policy.as_card()
+    # the files read (the synthetic ones written into the run folder among them, remade when what
+    # they mix changes): a recording or clip replaced in place must rebuild the cache too
+    if d.clips is not None:
+        entries = clip_sources(config, run_dir, deployment.channel)
+        read = [p for p, _, _ in entries]
+    else:
+        recordings = config_recordings(config, run_dir)
+        read = [Path(p) for p in recordings]
+    what["stamps"] = sorted(file_stamp(p) for p in read)
     key = stable_hash(what)
     if cache.exists():
         cached = Dataset.load(cache)
@@ -447,7 +475,6 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
             return cached
         cache.unlink()  # the frontend or the data section changed since: rebuild
     if d.clips is not None:
-        entries = clip_sources(config, run_dir, deployment.channel)
         ds = build_clips(
             entries,
             deployment,
@@ -463,7 +490,6 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
             codecs=tuple(d.codecs),
         )
     else:
-        recordings = config_recordings(config, run_dir)
         groups = {p: str(d.groups[Path(p).name]) for p in recordings if Path(p).name in d.groups}
         ds = build_annotated(
             recordings,

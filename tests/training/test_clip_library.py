@@ -68,6 +68,28 @@ def test_a_band_limited_rendering_keeps_the_band_below_its_nyquist(tmp_path):
     freqs = np.fft.rfftfreq(len(y) - 2000, 1 / 8000)
     assert abs(freqs[np.argmax(spectrum)] - 1000) < 2  # the 1 kHz tone stays, 9 kHz is gone
     assert out.stat().st_mtime_ns == band_limited(clip, 8000, 0, tmp_path / "work").stat().st_mtime_ns  # cached
+    # the clip replaced in place (another tone) is rendered anew, never the stale rendering
+    sf.write(clip, (0.3 * np.sin(2 * np.pi * 2000 * np.arange(2 * rate) / rate)).astype(np.float32), rate)
+    y, _ = sf.read(band_limited(clip, 8000, 0, tmp_path / "work"))
+    spectrum = np.abs(np.fft.rfft(y[1000:-1000] * np.hanning(len(y) - 2000)))
+    assert abs(np.fft.rfftfreq(len(y) - 2000, 1 / 8000)[np.argmax(spectrum)] - 2000) < 2
+
+
+def test_a_rendering_of_another_channel_is_another_file(tmp_path):
+    rate = 16000
+    t = np.arange(rate) / rate
+    clip = tmp_path / "stereo.wav"
+    sf.write(
+        clip,
+        np.stack([np.sin(2 * np.pi * 500 * t), np.sin(2 * np.pi * 1500 * t)], axis=1).astype(np.float32) * 0.3,
+        rate,
+    )
+    peaks = []
+    for channel in (0, 1):
+        y, _ = sf.read(band_limited(clip, 4000, channel, tmp_path / "work"))
+        spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+        peaks.append(np.fft.rfftfreq(len(y), 1 / 4000)[np.argmax(spectrum)])
+    assert abs(peaks[0] - 500) < 5 and abs(peaks[1] - 1500) < 5
 
 
 def test_an_mp3_copy_is_the_same_sound_at_the_same_rate_and_none_where_mp3_cannot_hold_the_rate(tmp_path):

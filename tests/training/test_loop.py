@@ -400,3 +400,31 @@ def test_select_best_breaks_a_tie_of_balanced_accuracy_by_the_lower_log_loss():
 def test_keep_epochs_is_validated(tmp_path):
     with pytest.raises(TrainConfigError, match="keep_epochs='yes' must be true or false"):
         load_config(write_config(tmp_path, train={**CONFIG["train"], "keep_epochs": "yes"}))
+
+
+def test_dataset_cache_is_rebuilt_when_a_recording_is_replaced_in_place(tmp_path, rng):
+    """The same recipe over a background recording that changed since the cache was built: the
+    synthetic recordings are mixed anew and the windows built from them, never the stale ones."""
+    import soundfile as sf
+
+    from training.sources import build_dataset
+
+    sea = tmp_path / "sea.wav"
+    sf.write(sea, rng.normal(0, 0.01, 2000 * 30).astype(np.float32), 2000, subtype="FLOAT")
+    data = {
+        "synthetic": {
+            "recordings": 2,
+            "duration_s": 20,
+            "sample_rate": 2000,
+            "calls": {"upcall": 2},
+            "snr_db": [3, 12],
+            "background": "sea.wav",
+        }
+    }
+    config = load_config(write_config(tmp_path, data=data))
+    run = tmp_path / "run"
+    first = build_dataset(config, run)
+    assert np.array_equal(build_dataset(config, run).x, first.x)  # unchanged: the cache is reused
+    sf.write(sea, rng.normal(0, 0.1, 2000 * 31).astype(np.float32), 2000, subtype="FLOAT")  # 20 dB louder sea
+    again = build_dataset(config, run)
+    assert np.median(again.x) > np.median(first.x) + 10  # dB: the new sea's, not the stale cache's
