@@ -303,7 +303,8 @@ def isolate_call(
     x: np.ndarray, sample_rate: int, start_s: float, end_s: float, low_hz: float, high_hz: float
 ) -> tuple[np.ndarray, float, float] | None:
     """A recorded call lifted out of its recording's noise, as a generator returns one:
-    ``(samples, low_hz, high_hz)``, peak 1, or None when nothing stands out.
+    ``(samples, low_hz, high_hz)``, peak 1, or None when nothing stands out (no cell of the
+    annotation ``ISOLATE_PEAK_DB`` over its floor).
 
     The call is the time-frequency cells within its annotation (``start_s..end_s``,
     ``low_hz..high_hz``, widened by a frame and a bin) whose smoothed power stands
@@ -336,7 +337,11 @@ def isolate_call(
     regions, n = ndimage.label(mask)
     if n == 0:
         return None
-    excess = ndimage.sum(power - floor, regions, index=np.arange(1, n + 1))
+    index = np.arange(1, n + 1)
+    excess = ndimage.sum(power - floor, regions, index=index)
+    peak = ndimage.maximum(power / floor, regions, index=index)
+    if peak.max() < 10 ** (ISOLATE_PEAK_DB / 10):
+        return None  # what passed is the noise's own fluctuation
     mask = np.isin(regions, 1 + np.flatnonzero(excess >= 0.2 * excess.max()))
     mask = ndimage.binary_dilation(mask, structure=np.ones((3, 5), dtype=bool))
     gain = np.sqrt(np.clip(1 - floor / power, 0, 1)) * mask
@@ -353,10 +358,13 @@ def isolate_call(
 
 
 # isolate_call's settings, fixed from the upcall's size in a 64-ms spectrogram (not tuned on
-# any held-out figure): cells 6 dB over their bin's median after 3x5 smoothing (noise alone,
-# about three independent cells per smoothed one, passes one in a thousand; regions too weak
-# beside the call's are dropped), the median over 10 s either side of the call
+# any held-out figure): cells 6 dB over their bin's median after 3x5 smoothing (about one
+# cell in 130 of pink noise passes, in specks that regions too weak beside the call's drop),
+# the median over 10 s either side of the call; nothing is lifted unless some cell stands
+# ISOLATE_PEAK_DB over its floor (the strongest of a 1-s, 240-Hz box of pink noise with a
+# tonal line in it: at most 9.5 dB over 1,000 boxes)
 ISOLATE_DB = 6.0
+ISOLATE_PEAK_DB = 10.0
 ISOLATE_CONTEXT_S = 10.0
 
 # A call of a recording, lifted out by isolate_call: its samples and band, ready to be mixed
