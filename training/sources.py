@@ -85,7 +85,13 @@ def recorded_calls(
     their noise, at the synthetic sample rate (those where nothing stands out are left out).
     An annotation without frequency bounds is searched in its type's ``nominal_band``."""
     kinds = set(settings.calls)
-    bands = {k: nominal_band(k, settings.sample_rate) for k in kinds}  # for annotations without bounds
+    unknown = sorted(kinds - set(GENERATORS))
+    if unknown:
+        raise TrainConfigError(f"data: synthetic: unknown call type {unknown[0]!r}; known: {', '.join(GENERATORS)}")
+    try:  # where to look for a call whose annotation has no frequency bounds
+        bands = {k: nominal_band(k, settings.sample_rate) for k in kinds}
+    except ValueError as exc:
+        raise TrainConfigError(f"data: synthetic: {exc}") from None
     out: dict[str, list[RecordedCall]] = {k: [] for k in kinds}
     for path, anns in recordings:
         ours = [a for a in anns if a.label in kinds]
@@ -457,7 +463,7 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
         "seed": config.seed,
     }
     policy = config.inference.policy()
-    if policy != CENTRE:  # scanned ROIs' and short clips' windows; the default leaves older caches valid
+    if policy != CENTRE:  # scanned ROIs' and short clips' windows
         what["inference"] = policy.as_card()
     # the files read (the synthetic ones written into the run folder among them, remade when what
     # they mix changes): a recording or clip replaced in place must rebuild the cache too

@@ -351,10 +351,10 @@ def isolate_call(
     s0 = max(0, int((t[cols[0]] - frame / 2) * sample_rate))
     s1 = min(len(seg), int((t[cols[-1]] + frame / 2) * sample_rate))
     call = y[s0:s1]
-    peak = np.max(np.abs(call)) if len(call) else 0.0
-    if peak <= 0:
+    top = np.max(np.abs(call)) if len(call) else 0.0
+    if top <= 0:
         return None
-    return call / peak, float(max(f[rows[0]], 0.0)), float(f[rows[-1]])
+    return call / top, float(max(f[rows[0]], 0.0)), float(f[rows[-1]])
 
 
 # isolate_call's settings, fixed from the upcall's size in a 64-ms spectrogram (not tuned on

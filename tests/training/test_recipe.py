@@ -561,6 +561,9 @@ def test_recorded_calls_are_the_training_days_own_never_a_held_out_ones(tmp_path
     assert days_drawn("held", holdout=["day2.wav"]) == ["day1"] * 9  # leave one day out
     with pytest.raises(TrainConfigError, match="recorded_calls: no annotated recording outside the held-out ones"):
         days_drawn("none", holdout=["day1.wav", "day2.wav"])
+    song = {**data, "more": [data["more"][0], {"synthetic": {**synthetic, "calls": {"song": 1}}}]}
+    with pytest.raises(TrainConfigError, match="unknown call type 'song'"):
+        config_recordings(load_config(write(tmp_path, data=song, split=split)), tmp_path / "song")
     with pytest.raises(TrainConfigError, match="recorded_calls needs split val: 0 and test: 0"):
         load_config(write(tmp_path, data=data, split={"val": 0.2, "test": 0}))
     with pytest.raises(TrainConfigError, match="recorded_calls=2.0 must be <= 1"):
