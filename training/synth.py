@@ -337,10 +337,11 @@ def isolate_call(
     regions, n = ndimage.label(mask)
     if n == 0:
         return None
-    index = np.arange(1, n + 1)
-    excess = ndimage.sum(power - floor, regions, index=index)
-    peak = ndimage.maximum(power / floor, regions, index=index)
-    if peak.max() < 10 ** (ISOLATE_PEAK_DB / 10):
+    # per region (numpy's, not ndimage.maximum, which crashes under qemu-user after scipy.signal loads)
+    excess = np.bincount(regions.ravel(), weights=(power - floor).ravel(), minlength=n + 1)[1:]
+    peak = np.zeros(n + 1)
+    np.maximum.at(peak, regions.ravel(), (power / floor).ravel())
+    if peak[1:].max() < 10 ** (ISOLATE_PEAK_DB / 10):
         return None  # what passed is the noise's own fluctuation
     mask = np.isin(regions, 1 + np.flatnonzero(excess >= 0.2 * excess.max()))
     mask = ndimage.binary_dilation(mask, structure=np.ones((3, 5), dtype=bool))
