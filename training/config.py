@@ -123,6 +123,13 @@ class SyntheticSettings:
         )
         v.number("noise_rms", self.noise_rms, minimum=0)
 
+    @property
+    def backgrounds(self) -> list[str]:
+        """``background`` as a list (one recording, several, or none)."""
+        if isinstance(self.background, list):
+            return list(self.background)
+        return [self.background] if self.background else []
+
 
 # synthetic settings that draw on the annotated recordings (their noise, their calls)
 ANNOTATED_SYNTHETIC = ("annotated_background", "recorded_calls")
@@ -287,9 +294,10 @@ class LoopSettings:
     # the lowest validation log loss, stopping after `patience` epochs without one); "last"
     # (after `epochs`, no early stop: for a validation split of a few groups per class, whose
     # balanced accuracy swings by 0.2 from epoch to epoch and would pick an epoch by chance); or
-    # "average" (after `epochs`, no early stop: the mean of the weights of the last `average_epochs` epochs, BatchNorm statistics measured again on
-    # training batches; stochastic weight averaging, Izmailov et al. 2018: the centre of the
-    # region a constant learning rate wanders in rather than one random point of it)
+    # "average" (after `epochs`, no early stop: the mean of the weights of the last
+    # `average_epochs` epochs, BatchNorm statistics measured again on training batches;
+    # stochastic weight averaging, Izmailov et al. 2018: the centre of the region a constant
+    # learning rate wanders in rather than one random point of it)
     select: str = "best"
     average_epochs: int = 5
     # the learning rate over the run: "constant", or "cosine" (from lr down to 0 by the last

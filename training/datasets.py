@@ -306,9 +306,9 @@ def file_stamp(path: str | Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
-def stamps(paths: Iterable[str | Path]) -> dict[str, list[int]]:
-    """:func:`file_stamp` of each path."""
-    return {str(p): file_stamp(p) for p in paths}
+def stamps(paths: Iterable[str | Path]) -> list[list[int]]:
+    """:func:`file_stamp` of each path, in order."""
+    return [file_stamp(p) for p in paths]
 
 
 def _rendering(path: Path, work: Path, name: str, channel: int, write: Callable[[Path], None]) -> Path:

@@ -23,7 +23,6 @@ from training.datasets import (
     build_annotated,
     build_clips,
     clip_entries,
-    file_stamp,
     read_channel,
     stamps,
 )
@@ -85,12 +84,9 @@ def recorded_calls(
     their noise, at the synthetic sample rate (those where nothing stands out are left out).
     An annotation without frequency bounds is searched in its type's ``nominal_band``."""
     kinds = set(settings.calls)
-    unknown = sorted(kinds - set(GENERATORS))
-    if unknown:
-        raise TrainConfigError(f"data: synthetic: unknown call type {unknown[0]!r}; known: {', '.join(GENERATORS)}")
     try:  # where to look for a call whose annotation has no frequency bounds
-        bands = {k: nominal_band(k, settings.sample_rate) for k in kinds}
-    except ValueError as exc:
+        bands = {k: nominal_band(k, settings.sample_rate) for k in sorted(kinds)}
+    except ValueError as exc:  # an unknown call type, a band above Nyquist
         raise TrainConfigError(f"data: synthetic: {exc}") from None
     out: dict[str, list[RecordedCall]] = {k: [] for k in kinds}
     for path, anns in recordings:
@@ -127,13 +123,7 @@ def write_synthetic(
     as before.  With ``recorded_calls``, that share of the calls is their own calls."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    names = (
-        settings.background
-        if isinstance(settings.background, list)
-        else [settings.background]
-        if settings.background
-        else []
-    )
+    names = settings.backgrounds
     backgrounds = [_background((base or Path.cwd()) / b, settings, rng) for b in names]
     n = int(settings.duration_s * settings.sample_rate)
     quiet: list[list[np.ndarray]] = []
@@ -360,11 +350,8 @@ def _synthetic(
     csv_path, stamp = folder / "annotations.csv", folder / "settings.key"
     drawn_on = {"quiet_from": sorted(p.name for p, _ in quiet_from)} if quiet_from else {}
     base = Path(config.source).parent if config.source else Path.cwd()
-    names = (
-        parsed.background if isinstance(parsed.background, list) else [parsed.background] if parsed.background else []
-    )
-    read = [base / b for b in names] + [p for p, _ in quiet_from]  # a file replaced in place mixes anew
-    key = stable_hash({"synthetic": relative, "seed": seed, **drawn_on, "stamps": sorted(stamps(read).values())})
+    read = [base / b for b in parsed.backgrounds] + [p for p, _ in quiet_from]  # replaced in place: mixed anew
+    key = stable_hash({"synthetic": relative, "seed": seed, **drawn_on, "stamps": stamps(read)})
     if not (csv_path.exists() and stamp.exists() and stamp.read_text() == key):
         shutil.rmtree(folder, ignore_errors=True)  # other settings: these recordings are not the recipe's
         csv_path = write_synthetic(parsed, folder, seed, base=base, quiet_from=quiet_from)
@@ -473,7 +460,7 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
     else:
         recordings = config_recordings(config, run_dir)
         read = [Path(p) for p in recordings]
-    what["stamps"] = sorted(file_stamp(p) for p in read)
+    what["stamps"] = stamps(read)
     key = stable_hash(what)
     if cache.exists():
         cached = Dataset.load(cache)

@@ -259,12 +259,19 @@ GENERATORS = {
 }
 
 
+def generator(kind: str):
+    """The generator of call type ``kind``; ValueError naming the known ones otherwise."""
+    if kind not in GENERATORS:
+        raise ValueError(f"unknown call type {kind!r}; known: {', '.join(CALL_TYPES)}")
+    return GENERATORS[kind]
+
+
 def nominal_band(kind: str, sample_rate: int, draws: int = 32) -> tuple[float, float]:
     """The band a call type's generator draws its calls in (the union of ``draws`` calls from
     a fixed seed), widened by a fifth either side: where to look for a recorded call of the
     type whose annotation gives no frequency bounds."""
-    rng = np.random.default_rng(0)
-    bands = [GENERATORS[kind](rng, sample_rate)[1:] for _ in range(draws)]
+    rng, generate = np.random.default_rng(0), generator(kind)
+    bands = [generate(rng, sample_rate)[1:] for _ in range(draws)]
     return 0.8 * min(b[0] for b in bands), min(1.2 * max(b[1] for b in bands), sample_rate / 2)
 
 
@@ -299,9 +306,23 @@ def mix(
     return out
 
 
+# isolate_call's settings, fixed from the upcall's size in a 64-ms spectrogram (not tuned on
+# any held-out figure): cells 6 dB over their bin's median after 3x5 smoothing (about one
+# cell in 130 of pink noise passes, in specks that regions too weak beside the call's drop),
+# the median over 10 s either side of the call; nothing is lifted unless some cell stands
+# ISOLATE_PEAK_DB over its floor (the strongest of a 1-s, 240-Hz box of pink noise with a
+# tonal line in it: at most 9.5 dB over 1,000 boxes)
+ISOLATE_DB = 6.0
+ISOLATE_PEAK_DB = 10.0
+ISOLATE_CONTEXT_S = 10.0
+
+# A call of a recording, lifted out by isolate_call: its samples and band, ready to be mixed
+RecordedCall = tuple[np.ndarray, float, float]
+
+
 def isolate_call(
     x: np.ndarray, sample_rate: int, start_s: float, end_s: float, low_hz: float, high_hz: float
-) -> tuple[np.ndarray, float, float] | None:
+) -> RecordedCall | None:
     """A recorded call lifted out of its recording's noise, as a generator returns one:
     ``(samples, low_hz, high_hz)``, peak 1, or None when nothing stands out (no cell of the
     annotation ``ISOLATE_PEAK_DB`` over its floor).
@@ -358,20 +379,6 @@ def isolate_call(
     return call / top, float(max(f[rows[0]], 0.0)), float(f[rows[-1]])
 
 
-# isolate_call's settings, fixed from the upcall's size in a 64-ms spectrogram (not tuned on
-# any held-out figure): cells 6 dB over their bin's median after 3x5 smoothing (about one
-# cell in 130 of pink noise passes, in specks that regions too weak beside the call's drop),
-# the median over 10 s either side of the call; nothing is lifted unless some cell stands
-# ISOLATE_PEAK_DB over its floor (the strongest of a 1-s, 240-Hz box of pink noise with a
-# tonal line in it: at most 9.5 dB over 1,000 boxes)
-ISOLATE_DB = 6.0
-ISOLATE_PEAK_DB = 10.0
-ISOLATE_CONTEXT_S = 10.0
-
-# A call of a recording, lifted out by isolate_call: its samples and band, ready to be mixed
-RecordedCall = tuple[np.ndarray, float, float]
-
-
 def synth_recording(
     rng: np.random.Generator,
     *,
@@ -406,14 +413,13 @@ def synth_recording(
     annotations = []
     gap = int(min_gap_s * sample_rate)
     for kind, count in calls.items():
-        if kind not in GENERATORS:
-            raise ValueError(f"unknown call type {kind!r}; known: {', '.join(CALL_TYPES)}")
+        generate = generator(kind)
         pool = (recorded or {}).get(kind) or []
         for _ in range(count):
             if recorded_share > 0 and pool and rng.random() < recorded_share:
                 call, low, high = pool[int(rng.integers(len(pool)))]
             else:
-                call, low, high = GENERATORS[kind](rng, sample_rate)
+                call, low, high = generate(rng, sample_rate)
             for _attempt in range(200):
                 start = int(rng.integers(gap, max(gap + 1, n - len(call) - gap)))
                 end = start + len(call)
