@@ -25,6 +25,16 @@ from training.sources import config_recordings
 from training.types import TrainConfigError
 
 
+def shipped_model_note(split: dict, kept: str, metrics: dict) -> str:
+    """What the shipped model of a ``group_folds`` run trained on, and its window figure: with
+    no validation part (``split: {val: 0}``) the training windows stand in for it (training.loop),
+    and a figure on them says nothing of held-out recordings, so the note says whose windows."""
+    bacc = metrics["windows"]["balanced_accuracy"]
+    if split.get("val") == split.get("train") and not split.get("test"):
+        return f"trained on every recording, {kept}; its own training-set windows: balanced accuracy {bacc:.3f}"
+    return f"trained on the groups of its train split, {kept}; its windows: balanced accuracy {bacc:.3f} on its {metrics['split']} part"
+
+
 def run_recipe(config: TrainConfig, *, resume: bool = True) -> dict:
     """Train the config's model and, when it has an ``evaluation:`` section, write
     ``evaluation.json`` into its run folder; returns the evaluation (else the metrics)."""
@@ -41,10 +51,8 @@ def run_recipe(config: TrainConfig, *, resume: bool = True) -> dict:
             "last": f"the last of {config.train.epochs} epochs kept",
             "average": f"the mean weights of the last {config.train.average_epochs} of {config.train.epochs} epochs kept",
         }.get(config.train.select, "its validation split choosing the epoch")
-        result["shipped_model"] = (
-            f"trained on the groups of its train split, {kept}; its windows: "
-            f"balanced accuracy {metrics['windows']['balanced_accuracy']:.3f} on its {metrics['split']} part"
-        )
+        split = json.loads((run / "split.json").read_text())
+        result["shipped_model"] = shipped_model_note(split, kept, metrics)
     elif ev.kind == "loro":
         summary = leave_one_out(config, [list(f) for f in ev.folds], run / "loro", ev.threshold, resume=resume)
         metrics = train(config, resume=resume)

@@ -21,7 +21,7 @@ from training.cli.train import main
 from training.config import SyntheticSettings, load_config
 from training.datasets import build_annotated, build_clips
 from training.metrics import window_metrics
-from training.recipe import run_recipe
+from training.recipe import run_recipe, shipped_model_note
 from training.sources import write_synthetic
 from training.synth import synth_recording
 from training.types import AnnotationError, TrainConfigError
@@ -572,3 +572,13 @@ def test_recorded_calls_are_the_training_days_own_never_a_held_out_ones(tmp_path
                 tmp_path, data={**data, "more": [data["more"][0], {"synthetic": {**synthetic, "recorded_calls": 2.0}}]}
             )
         )
+
+
+def test_shipped_model_note_says_whose_windows_its_figure_is_on():
+    """A group_folds run with no validation part (split: {val: 0}) trains its shipped model on
+    every recording; its window figure is then on its own training windows, not held-out ones."""
+    metrics = {"windows": {"balanced_accuracy": 0.9712}, "split": "val"}
+    every = shipped_model_note({"train": ["a", "b"], "val": ["a", "b"], "test": []}, "the last kept", metrics)
+    assert every == "trained on every recording, the last kept; its own training-set windows: balanced accuracy 0.971"
+    part = shipped_model_note({"train": ["a"], "val": ["b"], "test": []}, "the last kept", metrics)
+    assert part.startswith("trained on the groups of its train split") and part.endswith("0.971 on its val part")
