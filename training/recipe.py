@@ -25,14 +25,15 @@ from training.sources import config_recordings
 from training.types import TrainConfigError
 
 
-def shipped_model_note(split: dict, kept: str, metrics: dict) -> str:
-    """What the shipped model of a ``group_folds`` run trained on, and its window figure: with
-    no validation part (``split: {val: 0}``) the training windows stand in for it (training.loop),
-    and a figure on them says nothing of held-out recordings, so the note says whose windows."""
+def shipped_model_note(split: dict, metrics: dict, kept: str | None = None) -> str:
+    """What a recipe's shipped model trained on, and its window figure: with no validation part
+    (``split: {val: 0}``) the training windows stand in for it (training.loop), and a figure on them
+    says nothing of held-out recordings, so the note says whose windows."""
     bacc = metrics["windows"]["balanced_accuracy"]
+    how = f", {kept}" if kept else ""
     if split.get("val") == split.get("train") and not split.get("test"):
-        return f"trained on every recording, {kept}; its own training-set windows: balanced accuracy {bacc:.3f}"
-    return f"trained on the groups of its train split, {kept}; its windows: balanced accuracy {bacc:.3f} on its {metrics['split']} part"
+        return f"trained on every recording{how}; its own training-set windows: balanced accuracy {bacc:.3f}"
+    return f"trained on the groups of its train split{how}; its windows: balanced accuracy {bacc:.3f} on its {metrics['split']} part"
 
 
 def run_recipe(config: TrainConfig, *, resume: bool = True) -> dict:
@@ -51,8 +52,7 @@ def run_recipe(config: TrainConfig, *, resume: bool = True) -> dict:
             "last": f"the last of {config.train.epochs} epochs kept",
             "average": f"the mean weights of the last {config.train.average_epochs} of {config.train.epochs} epochs kept",
         }.get(config.train.select, "its validation split choosing the epoch")
-        split = json.loads((run / "split.json").read_text())
-        result["shipped_model"] = shipped_model_note(split, kept, metrics)
+        result["shipped_model"] = shipped_model_note(json.loads((run / "split.json").read_text()), metrics, kept)
     elif ev.kind == "loro":
         summary = leave_one_out(config, [list(f) for f in ev.folds], run / "loro", ev.threshold, resume=resume)
         metrics = train(config, resume=resume)
@@ -65,8 +65,7 @@ def run_recipe(config: TrainConfig, *, resume: bool = True) -> dict:
             "events": summary["pooled"],
             "curve": summary["curve"],
             "folds": [{k: f[k] for k in ("holdout", "events", "hours")} for f in summary["folds"]],
-            "shipped_model": "trained on every recording; its own training-set windows: "
-            f"balanced accuracy {metrics['windows']['balanced_accuracy']:.3f}",
+            "shipped_model": shipped_model_note(json.loads((run / "split.json").read_text()), metrics),
         }
     else:
         metrics = train(config, resume=resume)

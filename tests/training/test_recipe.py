@@ -347,6 +347,7 @@ def test_loro_recipe_pools_held_out_folds_and_ships_a_model_on_all(tmp_path):
     shipped = json.loads((run / "split.json").read_text())
     assert len(shipped["train"]) == 4 and shipped["test"] == []
     assert json.loads((run / "evaluation.json").read_text())["kind"] == "loro"
+    assert result["shipped_model"].startswith("trained on every recording; its own training-set windows")
 
 
 def test_shipped_recipes_are_package_data_and_valid():
@@ -578,7 +579,7 @@ def test_shipped_model_note_says_whose_windows_its_figure_is_on():
     """A group_folds run with no validation part (split: {val: 0}) trains its shipped model on
     every recording; its window figure is then on its own training windows, not held-out ones."""
     metrics = {"windows": {"balanced_accuracy": 0.9712}, "split": "val"}
-    every = shipped_model_note({"train": ["a", "b"], "val": ["a", "b"], "test": []}, "the last kept", metrics)
+    every = shipped_model_note({"train": ["a", "b"], "val": ["a", "b"], "test": []}, metrics, "the last kept")
     assert every == "trained on every recording, the last kept; its own training-set windows: balanced accuracy 0.971"
-    part = shipped_model_note({"train": ["a"], "val": ["b"], "test": []}, "the last kept", metrics)
+    part = shipped_model_note({"train": ["a"], "val": ["b"], "test": []}, metrics, "the last kept")
     assert part.startswith("trained on the groups of its train split") and part.endswith("0.971 on its val part")
