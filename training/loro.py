@@ -76,6 +76,7 @@ def leave_one_out(
                 "windows": window["windows"],
                 "events": result["events"]["overall"],
                 "hours": result["events"]["hours"],
+                "curve": result["curve"],
             }
         )
     hours = [r["events"]["hours"] for r in results]

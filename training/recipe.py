@@ -64,7 +64,9 @@ def run_recipe(config: TrainConfig, *, resume: bool = True) -> dict:
             "data": "each fold's held-out recordings (never seen by that fold's model), pooled",
             "events": summary["pooled"],
             "curve": summary["curve"],
-            "folds": [{k: f[k] for k in ("holdout", "events", "hours")} for f in summary["folds"]],
+            # each held-out day's own curve too: the pooled one hides that two days may want
+            # opposite ends of it
+            "folds": [{k: f[k] for k in ("holdout", "events", "hours", "curve")} for f in summary["folds"]],
             "shipped_model": shipped_model_note(json.loads((run / "split.json").read_text()), metrics),
         }
     else:

@@ -344,6 +344,13 @@ def test_loro_recipe_pools_held_out_folds_and_ships_a_model_on_all(tmp_path):
     assert pooled["tp"] + pooled["fn"] == 20  # every call of the four recordings, each held out once
     at = [p for p in result["curve"] if p["threshold"] == 0.6]
     assert at and (at[0]["tp"], at[0]["fp"]) == (pooled["tp"], pooled["fp"])
+    for i, point in enumerate(result["curve"]):  # each held-out day's curve, summing to the pooled one
+        per_day = [f["curve"][i] for f in folds_out]
+        assert all(p["threshold"] == point["threshold"] for p in per_day)
+        assert sum(p["tp"] for p in per_day) == point["tp"] and sum(p["fp"] for p in per_day) == point["fp"]
+    for f in folds_out:
+        mine = [p for p in f["curve"] if p["threshold"] == 0.6]
+        assert mine and (mine[0]["tp"], mine[0]["fp"]) == (f["events"]["tp"], f["events"]["fp"])
     shipped = json.loads((run / "split.json").read_text())
     assert len(shipped["train"]) == 4 and shipped["test"] == []
     assert json.loads((run / "evaluation.json").read_text())["kind"] == "loro"
