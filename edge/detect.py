@@ -9,74 +9,46 @@ uninterrupted run, and a failed recording never stops the others.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import functools
-import hashlib
-import json
 import os
-import platform
 import shutil
-import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edge import __version__, resample
+from edge import resample
 from edge._hashing import file_sha256, stable_hash
+from edge.assemble import run_json, score_classes, tethys_species, write_soundscape, write_tables, write_tethys
 from edge.audio import AUDIO_KINDS, discover, probe
 from edge.calibration import Calibration, HydrophoneTable
 from edge.classify import Classifier
 from edge.config import DeploymentConfig
 from edge.errors import PamedgeError
 from edge.levels import DecidecadeBands
-from edge.log import build_log
 from edge.outputs import (
-    CLICK_COLUMNS,
-    DETECTION_COLUMNS,
     LEVEL_COLUMNS,
     PARQUET_HINT,
-    RANKING_COLUMNS,
-    RAVEN_RUN_COLUMNS,
     RAVEN_RUN_TABLE,
-    SCORE_COLUMNS,
-    ScoresParquet,
     StagedFiles,
     audacity_labels,
-    click_row,
-    detection_row,
     have_pyarrow,
-    level_row,
-    ranking_rows,
-    raven_rows,
     raven_table,
-    score_row,
     unique_stems,
     write_atomic,
 )
+from edge.parts import PART_VERSION, Parts, source_identity
 from edge.pipeline import Prepared, analysis_rate, prepare, process_recording, stamped_config
 from edge.quality import SignalQuality
 from edge.soundscape.settings import SoundscapeSettings
 from edge.soundscape.types import Minute
 from edge.soundscape.welch import recording_minutes
-from edge.soundscape.write import netcdf_attrs, write_days
-from edge.tethys.documents import (
-    TethysError,
-    deployment_document,
-    detections_documents,
-    effort_periods,
-    to_text,
-)
-from edge.tethys.types import Recording as TethysRecording
-from edge.tethys.types import Species
-from edge.timestamps import CONTIGUOUS_S, parse_utc
+from edge.timestamps import CONTIGUOUS_S
 from edge.types import AudioInfo, ClickRecord, Detection, LevelRow, Rank, WindowScore
 
-PART_VERSION = 1
 # what edge-detect can write besides run.json: detections.csv, levels.csv, detections.sqlite,
 # the Raven tables (raven/: one per recording and raven/all.selections.txt), ranking.csv (when
 # the deployment ranks and a model runs), and those below
@@ -207,7 +179,7 @@ class RunReport:
     wall_s: float
     processing_s: float
     skipped: list[str] = field(default_factory=list)  # what the search of the inputs could not take
-    parts: _Parts | None = None
+    parts: Parts | None = None
 
     def full(self, f: FileOutcome) -> FileOutcome:
         """``f`` with its detections and level rows, read back from its committed part."""
@@ -238,11 +210,6 @@ class RunReport:
         return self.audio_s / self.processing_s if self.processing_s > 0 else float("nan")
 
 
-def _identity(path: Path) -> dict[str, Any]:
-    st = path.stat()
-    return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def _raven_names(paths: list[Path]) -> dict[Path, str]:
     """One selection-table name per recording (edge.outputs.unique_stems)."""
     names = {p: f"{stem}.selections.txt" for p, stem in unique_stems(paths).items()}
@@ -251,87 +218,6 @@ def _raven_names(paths: list[Path]) -> dict[Path, str]:
         p: name if name != RAVEN_RUN_TABLE else f"all_{stable_hash(os.path.abspath(p))[:8]}.selections.txt"
         for p, name in names.items()
     }
-
-
-class _Parts:
-    """Committed per-recording results under ``OUTDIR/.parts``."""
-
-    def __init__(self, outdir: Path) -> None:
-        self.dir = outdir / ".parts"
-        self.dir.mkdir(parents=True, exist_ok=True)
-
-    def _key(self, path: Path) -> str:
-        return hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:16]
-
-    def part(self, path: Path) -> dict[str, Any] | None:
-        """The committed outcome of ``path`` (its records), without its noise state."""
-        try:
-            part: dict[str, Any] = json.loads((self.dir / f"{self._key(path)}.json").read_text())
-        except (OSError, ValueError):
-            return None
-        return part
-
-    def load(self, path: Path) -> tuple[dict[str, Any], list[np.ndarray] | None] | None:
-        part = self.part(path)
-        if part is None:
-            return None
-        state = None
-        npz = self.dir / f"{self._key(path)}.npz"
-        if npz.exists():
-            with np.load(npz) as data:
-                state = [data[k] for k in sorted(data.files, key=lambda k: int(k[1:]))]
-        return part, state
-
-    def _savez(self, name: str, arrays: dict[str, Any]) -> None:
-        """``arrays`` into ``.parts/name`` whole or not at all."""
-        tmp = self.dir / f".{name}.tmp"
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.dir / name)
-        except BaseException:  # a full card: no temporary left behind
-            tmp.unlink(missing_ok=True)
-            raise
-
-    def save(self, path: Path, part: dict[str, Any], state: list[np.ndarray] | None) -> None:
-        key = self._key(path)
-        npz = self.dir / f"{key}.npz"
-        if state:
-            self._savez(npz.name, {f"s{i}": s for i, s in enumerate(state)})
-        elif npz.exists():
-            npz.unlink()
-        write_atomic(self.dir / f"{key}.json", json.dumps(part, sort_keys=True))  # the commit point
-
-    def save_hmd(self, path: Path, rate: int, minutes: list[Minute]) -> None:
-        """The HMD minutes of ``path``, written before its part (whose commit makes them count)."""
-        self._savez(
-            f"{self._key(path)}.hmd.npz",
-            {
-                "rate": np.int64(rate),
-                "start": np.array([m.start_utc.timestamp() for m in minutes], np.float64),
-                "effort": np.array([m.effort_s for m in minutes], np.float64),
-                "psd": np.array([m.psd for m in minutes], np.float64) if minutes else np.zeros((0, 0)),
-            },
-        )
-
-    def hmd_days(self, path: Path) -> list[dt.date]:
-        """The UTC days ``path``'s committed minutes fall on (their start times alone are read)."""
-        npz = self.dir / f"{self._key(path)}.hmd.npz"
-        if not npz.exists():
-            return []
-        with np.load(npz) as data:
-            return sorted({dt.datetime.fromtimestamp(t, dt.timezone.utc).date() for t in data["start"].tolist()})
-
-    def load_hmd(self, path: Path) -> tuple[int, list[Minute]]:
-        """The HMD minutes committed for ``path`` (none when it has none)."""
-        npz = self.dir / f"{self._key(path)}.hmd.npz"
-        if not npz.exists():
-            return 0, []
-        with np.load(npz) as data:
-            starts = [dt.datetime.fromtimestamp(t, dt.timezone.utc) for t in data["start"].tolist()]
-            return int(data["rate"]), [Minute(t, float(e), p) for t, e, p in zip(starts, data["effort"], data["psd"])]
 
 
 def _probe_all(paths: list[Path], config: DeploymentConfig) -> dict[Path, AudioInfo | None]:
@@ -385,7 +271,7 @@ class RunContext:
     options: RunOptions
     paths: list[Path]
     infos: dict[Path, AudioInfo | None]  # headers as probed at the start (None: unreadable)
-    parts: _Parts
+    parts: Parts
     raven_names: dict[Path, str]
     level_header: list[str]
     table_hash: str
@@ -442,7 +328,7 @@ def start_run(
         options,
         paths,
         infos,
-        _Parts(outdir),
+        Parts(outdir),
         _raven_names(paths),
         _level_header(infos, config),
         table_hash,
@@ -479,7 +365,7 @@ def committed(ctx: RunContext, path: Path) -> tuple[FileOutcome, list[np.ndarray
     if (
         loaded
         and loaded[0].get("run_key") == ctx.run_key
-        and loaded[0].get("source") == _identity(path)
+        and loaded[0].get("source") == source_identity(path)
         and loaded[0]["status"] == "ok"
     ):
         part, state = loaded
@@ -511,7 +397,7 @@ def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) ->
     report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s, ctx.skipped, ctx.parts)
     staged = StagedFiles(ctx.outdir)
     try:
-        _assemble(
+        write_tables(
             report,
             ctx.level_header,
             staged,
@@ -519,10 +405,10 @@ def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) ->
             ctx.options.ranked(ctx.config),
             score_classes(ctx.options.classifier),
         )
-        days = _soundscape(report, ctx, staged) if "hmd" in ctx.options.outputs else None
+        days = write_soundscape(report, ctx, staged) if "hmd" in ctx.options.outputs else None
         if "tethys" in ctx.options.outputs:
-            _tethys(report, ctx, staged)
-        staged.text("run.json", _run_json(report, ctx, days))
+            write_tethys(report, ctx, staged)
+        staged.text("run.json", run_json(report, ctx, days))
         staged.commit()
     except (OSError, MemoryError) as exc:
         staged.discard()
@@ -708,98 +594,11 @@ def _one_line(exc: Exception, path: Path) -> str:
 
 
 def _part_dict(outcome: FileOutcome, run_key: dict[str, Any], path: Path) -> dict[str, Any]:
-    data = asdict(replace(outcome, hmd=[]))  # the minutes are in their own file (_Parts.save_hmd)
+    data = asdict(replace(outcome, hmd=[]))  # the minutes are in their own file (Parts.save_hmd)
     data.pop("hmd")
     data["run_key"] = run_key
-    data["source"] = _identity(path)
+    data["source"] = source_identity(path)
     return data
-
-
-def score_classes(classifier: Classifier | None) -> list[str]:
-    """The class columns of ``scores.csv``: every output's classes, in order, once."""
-    if classifier is None:
-        return []
-    return list(dict.fromkeys(c for o in classifier.bundle.outputs for c in o.classes))
-
-
-def _assemble(
-    report: RunReport,
-    level_header: list[str],
-    staged: StagedFiles,
-    outputs: frozenset[str],
-    top_k: int = 0,
-    classes: Sequence[str] = (),
-) -> None:
-    """The run's tables (``detections.csv``, ``levels.csv``, ``raven/all.selections.txt``,
-    ``ranking.csv`` with ``top_k`` classes per recording) and
-    detection log, those of ``outputs``, streamed one recording's part at a time into ``staged``
-    (memory holds one recording's records, however many)."""
-    files: list[Any] = []
-    writers: dict[str, Any] = {}
-
-    def table(kind: str, name: str, header: Sequence[str], delimiter: str = ",") -> None:
-        if kind in outputs:
-            fh = open(staged.path(name), "w", encoding="utf-8", newline="")
-            files.append(fh)
-            writers[kind] = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
-            writers[kind].writerow(header)
-
-    try:
-        if "raven" in outputs:
-            (report.outdir / "raven").mkdir(exist_ok=True)
-        table("csv", "detections.csv", DETECTION_COLUMNS)
-        table("levels", "levels.csv", level_header)
-        table("raven", f"raven/{RAVEN_RUN_TABLE}", RAVEN_RUN_COLUMNS, "\t")
-        table("ranking", "ranking.csv", RANKING_COLUMNS)
-        table("scores", "scores.csv", [*SCORE_COLUMNS, *classes])
-        table("clicks", "clicks.csv", CLICK_COLUMNS)
-        parquet = ScoresParquet(staged.path("scores.parquet"), classes) if "parquet" in outputs else None
-
-        def batches() -> Iterator[list[Detection]]:
-            offset_s, selections = 0.0, 0
-            for light in report.files:
-                f = report.full(light)
-                if "csv" in writers:
-                    writers["csv"].writerows(detection_row(d) for d in f.detections)
-                if "scores" in writers:
-                    writers["scores"].writerows(score_row(s, classes) for s in f.scores)
-                if "clicks" in writers:
-                    writers["clicks"].writerows(click_row(c) for c in f.clicks)
-                if parquet is not None:
-                    parquet.write(f.scores)
-                if "ranking" in writers and f.ranking:
-                    writers["ranking"].writerows(ranking_rows(f.file, f.details.get("channel", 0), f.ranking, top_k))
-                if "raven" in writers and f.status == "ok":  # recordings end to end, as Raven opens a file list
-                    path = os.path.abspath(f.file)
-                    writers["raven"].writerows(
-                        raven_rows(f.detections, first=selections + 1, offset_s=offset_s, path=path)
-                    )
-                    selections += len(f.detections)
-                    offset_s += f.details.get("duration_s", f.audio_s)
-                if "levels" in writers:
-                    index = {name: i for i, name in enumerate(f.level_bands)}
-                    for row in f.levels:
-                        cells = level_row(row)
-                        base, bands = cells[: len(LEVEL_COLUMNS)], cells[len(LEVEL_COLUMNS) :]
-                        writers["levels"].writerow(
-                            base + [bands[index[c]] if c in index else "" for c in level_header[len(LEVEL_COLUMNS) :]]
-                        )
-                yield f.detections
-
-        if "sqlite" in outputs:
-            log = report.outdir / "detections.sqlite"
-            build_log(staged.path(log.name), batches(), log)
-        else:
-            for _ in batches():
-                pass
-        if parquet is not None:
-            parquet.close()
-        for fh in files:
-            fh.flush()
-            os.fsync(fh.fileno())
-    finally:
-        for fh in files:
-            fh.close()
 
 
 def soundscape_minutes(
@@ -812,156 +611,3 @@ def soundscape_minutes(
     """The HMD minutes of a recording (of a chunk of it with ``owned``), at its own rate."""
     settings = config.soundscape or SoundscapeSettings()
     return recording_minutes(info, calibration, channel=channel, fmax=settings.fmax, owned=owned)[1]
-
-
-def _soundscape(report: RunReport, ctx: RunContext, staged: StagedFiles) -> dict[str, Any]:
-    """``soundscape/``: the daily HMD, decidecade and percentile tables (and NetCDF with the
-    soundscape extra) from the committed minutes, one day in memory at a time."""
-    by_day: dict[dt.date, list[Callable[[], tuple[int, list[Minute]]]]] = {}
-    for f in report.files:
-        if f.status == "ok":
-            path = Path(f.file)
-            for held in ctx.parts.hmd_days(path):
-                by_day.setdefault(held, []).append(functools.partial(ctx.parts.load_hmd, path))
-    if by_day:
-        (report.outdir / "soundscape").mkdir(exist_ok=True)
-    ok = [f for f in report.files if f.status == "ok"]
-    calibration = ", ".join(sorted({f.details.get("calibration", {}).get("hash", "") for f in ok} - {""}))
-    return write_days(
-        by_day,
-        ctx.config.soundscape or SoundscapeSettings(),
-        lambda name, text: staged.text(f"soundscape/{name}", text),
-        lambda name: staged.path(f"soundscape/{name}"),
-        lambda day: netcdf_attrs(
-            day, deployment=ctx.config.name, site=ctx.config.site, calibration=calibration, version=__version__
-        ),
-    )
-
-
-def tethys_species(config: DeploymentConfig, classifier: Classifier | None) -> dict[str, Species]:
-    """The species a run's Tethys documents name; raises :class:`PamedgeError` when the run
-    cannot write them (no site: section, no model, a card without species:)."""
-    if config.site is None:
-        raise TethysError(
-            f"--outputs tethys: deployment {config.name!r} has no site: section (latitude, longitude, depth_m, "
-            "instrument, recorder_serial): Tethys documents need where the recordings were made"
-        )
-    if classifier is None:
-        raise TethysError("--outputs tethys: no model runs, and Tethys detections name species (ITIS numbers)")
-    species = classifier.bundle.species
-    if not species:
-        raise TethysError(
-            f"--outputs tethys: model {classifier.identity} has no species: mapping (label -> ITIS number) in "
-            f"{classifier.bundle.path / 'card.yaml'}"
-        )
-    return species
-
-
-_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
-
-
-def _tethys(report: RunReport, ctx: RunContext, staged: StagedFiles) -> None:
-    """``tethys/``: the Deployment document and a Detections document per stretch of
-    continuous recording (effort), as Tethys takes them."""
-    classifier = ctx.options.classifier
-    assert classifier is not None  # tethys_species refused the run otherwise
-    species = tethys_species(ctx.config, classifier)
-    recordings, detections = [], []
-    for f in report.files:
-        d = f.details
-        start = parse_utc(d.get("start_utc")) if f.status == "ok" else None
-        if start is None:
-            continue
-        recordings.append(
-            TethysRecording(
-                f.file,
-                start,
-                float(d["duration_s"]),
-                int(d["sample_rate"]),
-                _BITS.get(d.get("subtype", ""), 0),
-                int(d.get("channel", 0)),
-                float((d.get("calibration") or {}).get("gain_db", 0.0)),
-            )
-        )
-        if f.detection_count:
-            detections += report.full(f).detections
-    (report.outdir / "tethys").mkdir(exist_ok=True)
-    name = ctx.config.name
-    staged.text(f"tethys/{name}_deployment.xml", to_text(deployment_document(name, ctx.config.site, recordings)))
-    docs = detections_documents(
-        name,
-        effort_periods(recordings),
-        detections,
-        species,
-        model=classifier.identity,
-        version=__version__,
-        thresholds=classifier.thresholds,
-    )
-    for k, doc in enumerate(docs, start=1):
-        staged.text(f"tethys/{name}_detections_{k}.xml", to_text(doc))
-
-
-def _versions() -> dict[str, str]:
-    import scipy
-    import soundfile
-
-    return {
-        "pamedge": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "soundfile": soundfile.__version__,
-        "libsndfile": soundfile.__libsndfile_version__,
-        "resampler": resample.describe(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-    }
-
-
-def _run_json(report: RunReport, ctx: RunContext, soundscape: dict[str, Any] | None = None) -> str:
-    config, table, classifier = ctx.config, ctx.options.table, ctx.options.classifier
-    top_k = ctx.options.ranked(config)
-    names = {str(p): ctx.raven_names[p] for p in ctx.paths}
-    files = []
-    for f in report.files:
-        entry = {
-            "file": f.file,
-            "status": f.status,
-            "reason": f.reason,
-            "audio_s": round(f.audio_s, 3),
-            "roi_count": f.roi_count,
-            "detections": f.detection_count,
-            **f.details,
-        }
-        if f.status == "ok" and "raven" in ctx.options.outputs:
-            entry["raven"] = f"raven/{names[f.file]}"
-        if top_k and f.ranking:
-            entry["ranking"] = [asdict(r) for r in f.ranking[:top_k]]
-        files.append(entry)
-    doc = {
-        "tool": "edge-detect",
-        "command": list(ctx.options.command or sys.argv),
-        "versions": _versions(),
-        "started_utc": ctx.started_utc,
-        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "config": {"source": config.source, "hash": config.hash, "settings": config.as_dict()},
-        "calibration_table": {"path": table.path if table else "", "sha256": ctx.table_hash},
-        "model": classifier.describe() if classifier is not None else None,
-        "files": files,
-        "outputs": sorted(ctx.options.written(config)),
-        "top_k": top_k or None,
-        **({"soundscape": soundscape} if soundscape is not None else {}),
-        "skipped": report.skipped,
-        "totals": {
-            "files": len(report.files),
-            "ok": len(report.files) - len(report.failed),
-            "failed": len(report.failed),
-            "audio_s": round(report.audio_s, 3),
-            "detections": sum(f.detection_count for f in report.files),
-            "detections_per_label": report.per_label(),
-            "wall_s": round(report.wall_s, 3),
-            "processing_s": round(report.processing_s, 3),
-            "realtime_factor": round(report.realtime_factor, 1) if report.processing_s else None,
-        },
-    }
-    return json.dumps(doc, indent=2, default=str) + "\n"
