@@ -167,11 +167,27 @@ def shift_bins(x: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate((x[:, -k:], np.repeat(x[:, -1:], -k, axis=1)), axis=1)
 
 
-def balanced_indices(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` indices drawn so every class present in ``y`` is equally likely."""
+def balanced_indices(y: np.ndarray, n: int, rng: np.random.Generator, bands: np.ndarray | None = None) -> np.ndarray:
+    """``n`` indices drawn so every class present in ``y`` is equally likely.
+
+    With ``bands`` (each window's band tier, :func:`training.datasets.band_tiers`), a class's
+    windows are also weighted so that its mix of tiers is the pooled mix of all windows over the
+    tiers it has: a class whose recordings are more often of a low rate than the others' would
+    otherwise teach that a narrow band means that class."""
     y = np.asarray(y)
     classes, counts = np.unique(y, return_counts=True)
     weight = (1.0 / counts)[np.searchsorted(classes, y)]
+    if bands is not None:
+        bands = np.asarray(bands)
+        tiers, pooled = np.unique(bands, return_counts=True)
+        share = dict(zip(tiers.tolist(), (pooled / pooled.sum()).tolist()))
+        weight = np.empty(len(y))
+        for c in classes:
+            mine = y == c
+            held, n_held = np.unique(bands[mine], return_counts=True)
+            total = sum(share[t] for t in held.tolist())
+            per_window = {t: share[t] / total / k for t, k in zip(held.tolist(), n_held.tolist())}
+            weight[mine] = [per_window[t] for t in bands[mine].tolist()]
     return rng.choice(len(y), size=n, replace=True, p=weight / weight.sum())
 
 

@@ -317,11 +317,19 @@ class LoopSettings:
     # keep every epoch's weights too (epochs/epochNN.pt in the run folder, the network's weights
     # only), to study what the epoch kept does to held-out figures (benchmarks/bench_narw_epochs.py)
     keep_epochs: bool = False
+    # how batches are drawn: "class" (every class equally likely), or "class_and_band" (also each
+    # class's windows weighted so its mix of recording bands, tiered by data.band_limits, is the
+    # pooled mix: else a class with more low-rate recordings than the others, such as an `other`
+    # class holding 2 kHz background, teaches that a narrow band means that class)
+    balance: str = "class"
 
     def __post_init__(self) -> None:
         v.require(self.select in ("best", "last", "average"), f"select={self.select!r} must be best, last or average")
         v.require(self.loss in ("cross_entropy", "gce"), f"loss={self.loss!r} must be cross_entropy or gce")
         v.require(isinstance(self.keep_epochs, bool), f"keep_epochs={self.keep_epochs!r} must be true or false")
+        v.require(
+            self.balance in ("class", "class_and_band"), f"balance={self.balance!r} must be class or class_and_band"
+        )
         v.number("gce_q", self.gce_q, minimum=0, exclusive=True)
         v.require(self.gce_q <= 1, f"gce_q={self.gce_q} must be <= 1")
         v.integer("average_epochs", self.average_epochs, minimum=1)
@@ -480,6 +488,10 @@ class TrainConfig:
         v.require(
             not self.data.scan_rois or self.inference.crop == "scan",
             "data: scan_rois takes the windows inference scans: it needs inference: {crop: scan}",
+        )
+        v.require(
+            self.train.balance == "class" or bool(self.data.band_limits),
+            "train: balance: class_and_band tiers windows by data.band_limits, which is empty",
         )
         unknown = sorted(set(self.data.band_limit_floor) - set(self.classes))
         v.require(not unknown, f"data: band_limit_floor names {unknown}, not among classes {list(self.classes)}")

@@ -10,7 +10,7 @@ loading a cache built with another spec fails.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -325,6 +325,26 @@ def _rendering(path: Path, work: Path, name: str, channel: int, write: Callable[
         write(tmp)
         tmp.replace(out)
     return out
+
+
+def band_tiers(ds: Dataset, limits: Sequence[int]) -> np.ndarray:
+    """Each window's band tier: the smallest of ``limits`` (a recipe's ``band_limits``) at or
+    above the sample rate of the recording it was cut from (a rendering's own rate), 0 for a
+    recording above them all (its full band)."""
+    from edge.audio import probe
+
+    rates: dict[str, int] = {}
+    tiers = np.zeros(len(ds), dtype=np.int64)
+    for i, ref in enumerate(ds.refs):
+        if ref.source not in rates:
+            try:
+                rates[ref.source] = probe(ref.source).sample_rate
+            except Exception as exc:
+                raise TrainConfigError(
+                    f"{ref.source}: its sample rate is needed to balance bands (train.balance): {exc}"
+                ) from None
+        tiers[i] = min((b for b in limits if b >= rates[ref.source]), default=0)
+    return tiers
 
 
 def band_limited(path: Path, rate: int, channel: int, work: Path) -> Path:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from training.augment import augment, balanced_indices, mixup
 from training.config import LoopSettings, TrainConfig
-from training.datasets import NEGATIVE, Dataset
+from training.datasets import NEGATIVE, Dataset, band_tiers
 from training.metrics import pr_curve, window_metrics
 from training.models import ResNet, loss_fn
 from training.sources import build_dataset
@@ -175,6 +175,7 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
     tr, va = ds.subset(train_idx), ds.subset(val_idx)
     neg = config.negative
     backgrounds = tr.x[tr.y == config.classes.index(neg)] if neg in config.classes else None
+    bands = band_tiers(tr, config.data.band_limits) if config.train.balance == "class_and_band" else None
 
     model = _make_model(config, ds.x.shape[2])
     opt = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
@@ -208,7 +209,7 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
             lr = learning_rate(config.train, epoch * steps + step, config.train.epochs * steps)
             for group in opt.param_groups:
                 group["lr"] = lr
-            idx, xb = _batch(config, tr, rng, backgrounds)
+            idx, xb = _batch(config, tr, rng, backgrounds, bands)
             if config.train.mixup:
                 xb, tb = mixup(xb, _soft_target(config, tr.y[idx]), config.train.mixup, rng)
                 target = torch.from_numpy(tb)
@@ -249,7 +250,9 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
         trained = {k: t.clone() for k, t in model.state_dict().items()}  # last.pt keeps the last epoch's
         model.load_state_dict(average)
         rng = np.random.default_rng([config.seed, config.train.epochs])  # seeded, as each epoch's draws are
-        batches = [torch.from_numpy(_batch(config, tr, rng, backgrounds)[1]) for _ in range(min(steps, _BN_BATCHES))]
+        batches = [
+            torch.from_numpy(_batch(config, tr, rng, backgrounds, bands)[1]) for _ in range(min(steps, _BN_BATCHES))
+        ]
         torch.optim.swa_utils.update_bn(batches, model)
         _save_kept(config, ds, model, run)
         state["averaged"] = True
@@ -271,10 +274,14 @@ def better_epoch(val: dict, state: dict, *, by_log_loss: bool = True) -> bool:
 
 
 def _batch(
-    config: TrainConfig, tr: Dataset, rng: np.random.Generator, backgrounds: np.ndarray | None
+    config: TrainConfig,
+    tr: Dataset,
+    rng: np.random.Generator,
+    backgrounds: np.ndarray | None,
+    bands: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A class-balanced batch of augmented training windows: their indices and the windows."""
-    idx = balanced_indices(tr.y, config.train.batch_size, rng)
+    idx = balanced_indices(tr.y, config.train.batch_size, rng, bands)
     return idx, np.stack([augment(tr.x[i], rng, config.augment, backgrounds, config.inference.pad) for i in idx])
 
 

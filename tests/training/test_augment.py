@@ -42,6 +42,43 @@ def test_balanced_sampling(rng):
     assert abs(np.mean(y[idx]) - 0.5) < 0.02
 
 
+def test_band_balanced_sampling_gives_every_class_the_pooled_mix_of_bands(rng):
+    """Class 0 holds mostly low-rate windows (tier 4000), class 1 mostly full-band ones (0):
+    with ``bands`` each class is drawn with the pooled mix of its tiers, and still equally often;
+    a class holding one tier only keeps it."""
+    y = np.array([0] * 800 + [1] * 200 + [2] * 100)
+    bands = np.array([4000] * 600 + [0] * 200 + [4000] * 20 + [0] * 180 + [0] * 100)
+    idx = balanced_indices(y, 60000, rng, bands)
+    pooled_low = 620 / 1100
+    for c in (0, 1):
+        mine = idx[y[idx] == c]
+        assert abs(np.mean(bands[mine] == 4000) - pooled_low) < 0.02
+    assert all(abs(np.mean(y[idx] == c) - 1 / 3) < 0.02 for c in (0, 1, 2))
+    assert np.all(bands[idx[y[idx] == 2]] == 0)
+    plain = balanced_indices(y, 60000, np.random.default_rng(0))  # without bands: class 0's own mix
+    assert abs(np.mean(bands[plain[y[plain] == 0]] == 4000) - 0.75) < 0.02
+
+
+def test_band_tiers_from_each_windows_recording_rate(tmp_path):
+    import soundfile as sf
+
+    from edge.frontend import FrontendSpec
+    from training.datasets import Dataset, band_tiers
+    from training.types import TrainConfigError, WindowRef
+
+    refs = []
+    for rate in (2000, 4000, 11025, 44100):
+        path = tmp_path / f"r{rate}.wav"
+        sf.write(path, np.zeros(rate // 10), rate)
+        refs.append(WindowRef(str(path), "g", 0.0, "a", "clip"))
+    ds = Dataset(np.zeros((4, 2, 2), np.float32), np.zeros(4, int), ("a",), refs, FrontendSpec())
+    assert band_tiers(ds, [4000, 8000, 16000]).tolist() == [4000, 4000, 16000, 0]
+    refs.append(WindowRef(str(tmp_path / "gone.wav"), "g", 0.0, "a", "clip"))
+    gone = Dataset(np.zeros((5, 2, 2), np.float32), np.zeros(5, int), ("a",), refs, FrontendSpec())
+    with pytest.raises(TrainConfigError, match="gone.wav: its sample rate is needed"):
+        band_tiers(gone, [4000])
+
+
 def test_settings_validated():
     with pytest.raises(ConfigError, match="background_p=2"):
         AugmentSettings(background_p=2)

@@ -235,6 +235,16 @@ def test_a_band_limit_floor_for_a_label_that_is_no_class_is_refused(tmp_path):
         load_config(write_config(tmp_path, data=data))
 
 
+def test_band_balance_needs_band_limits_and_a_known_name(tmp_path):
+    train_ = {**CONFIG["train"], "balance": "class_and_band"}
+    with pytest.raises(TrainConfigError, match="balance: class_and_band tiers windows by data.band_limits"):
+        load_config(write_config(tmp_path, train=train_))
+    config = load_config(write_config(tmp_path, train=train_, data={**CONFIG["data"], "band_limits": [4000]}))
+    assert config.train.balance == "class_and_band"
+    with pytest.raises(TrainConfigError, match="balance='band' must be class or class_and_band"):
+        load_config(write_config(tmp_path, train={**CONFIG["train"], "balance": "band"}))
+
+
 @pytest.mark.slow
 def test_mixup_trains_on_mixed_targets_reproducibly(tmp_path):
     """train.mixup through the loop, also with members (their stacked logits take the soft
