@@ -13,7 +13,7 @@ pytest.importorskip("torch", reason="needs the train extra")
 from edge.audio import probe
 from edge.config import load_deployment
 from tests.support.data import DEPLOYMENTS
-from training.datasets import band_limited, build_clips, codec_copy
+from training.datasets import band_limited, band_tiers, build_clips, codec_copy
 from training.folds import deal, print_summaries, summarise, summarise_rows
 from training.sources import synthetic_clips
 from training.synth import band_power, dolphins, minke, sperm_clicks
@@ -172,6 +172,9 @@ def test_a_label_is_not_rendered_below_its_band_limit_floor(tmp_path):
     assert sorted(r.label for r in every.refs).count("dolphin") == 4  # 44.1 kHz and three renderings
     assert rates == [16000, 44100]  # 4 and 8 kHz hold none of a dolphin's band
     assert [r.label for r in floored.refs].count("humpback") == 4  # a label not named: every rate
+    # each window's band tier (train.balance: class_and_band) is its rendering's
+    tiers = band_tiers(every, (4000, 8000, 16000))
+    assert sorted(t for t, r in zip(tiers.tolist(), every.refs) if r.label == "humpback") == [0, 4000, 8000, 16000]
 
 
 def test_dolphins_are_tonal_whistles_with_fast_click_trains_one_time_in_two():
