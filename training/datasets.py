@@ -19,6 +19,7 @@ import numpy as np
 from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig
 from edge.crops import CropPolicy, crop_starts
+from edge.errors import PamedgeError
 from edge.frontend import FrontendSpec
 from edge.ranking import sounding
 from edge.types import PadName
@@ -339,7 +340,7 @@ def band_tiers(ds: Dataset, limits: Sequence[int]) -> np.ndarray:
         if ref.source not in rates:
             try:
                 rates[ref.source] = probe(ref.source).sample_rate
-            except Exception as exc:
+            except (PamedgeError, OSError) as exc:  # a run folder moved since its dataset was built
                 raise TrainConfigError(
                     f"{ref.source}: its sample rate is needed to balance bands (train.balance): {exc}"
                 ) from None
