@@ -167,8 +167,9 @@ def shift_bins(x: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate((x[:, -k:], np.repeat(x[:, -1:], -k, axis=1)), axis=1)
 
 
-def balanced_indices(y: np.ndarray, n: int, rng: np.random.Generator, bands: np.ndarray | None = None) -> np.ndarray:
-    """``n`` indices drawn so every class present in ``y`` is equally likely.
+def balanced_weights(y: np.ndarray, bands: np.ndarray | None = None) -> np.ndarray:
+    """Each window's probability of being drawn, so every class present in ``y`` is equally
+    likely; a run's windows do not change, so it is computed once per run.
 
     With ``bands`` (each window's band tier, :func:`training.datasets.band_tiers`), a class's
     windows are also weighted so that its mix of tiers is the pooled mix of all windows over the
@@ -188,7 +189,12 @@ def balanced_indices(y: np.ndarray, n: int, rng: np.random.Generator, bands: np.
             total = sum(share[t] for t in held.tolist())
             per_window = {t: share[t] / total / k for t, k in zip(held.tolist(), n_held.tolist())}
             weight[mine] = [per_window[t] for t in bands[mine].tolist()]
-    return rng.choice(len(y), size=n, replace=True, p=weight / weight.sum())
+    return weight / weight.sum()
+
+
+def balanced_indices(y: np.ndarray, n: int, rng: np.random.Generator, bands: np.ndarray | None = None) -> np.ndarray:
+    """``n`` indices drawn with :func:`balanced_weights`."""
+    return rng.choice(len(y), size=n, replace=True, p=balanced_weights(y, bands))
 
 
 def mixup(x: np.ndarray, target: np.ndarray, alpha: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

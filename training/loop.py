@@ -21,7 +21,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from training.augment import augment, balanced_indices, mixup
+from training.augment import augment, balanced_weights, mixup
 from training.config import LoopSettings, TrainConfig
 from training.datasets import NEGATIVE, Dataset, band_tiers
 from training.metrics import pr_curve, window_metrics
@@ -176,6 +176,7 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
     neg = config.negative
     backgrounds = tr.x[tr.y == config.classes.index(neg)] if neg in config.classes else None
     bands = band_tiers(tr, config.data.band_limits) if config.train.balance == "class_and_band" else None
+    draw = balanced_weights(tr.y, bands)  # each training window's chance in a batch
 
     model = _make_model(config, ds.x.shape[2])
     opt = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
@@ -209,7 +210,7 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
             lr = learning_rate(config.train, epoch * steps + step, config.train.epochs * steps)
             for group in opt.param_groups:
                 group["lr"] = lr
-            idx, xb = _batch(config, tr, rng, backgrounds, bands)
+            idx, xb = _batch(config, tr, rng, backgrounds, draw)
             if config.train.mixup:
                 xb, tb = mixup(xb, _soft_target(config, tr.y[idx]), config.train.mixup, rng)
                 target = torch.from_numpy(tb)
@@ -251,7 +252,7 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
         model.load_state_dict(average)
         rng = np.random.default_rng([config.seed, config.train.epochs])  # seeded, as each epoch's draws are
         batches = [
-            torch.from_numpy(_batch(config, tr, rng, backgrounds, bands)[1]) for _ in range(min(steps, _BN_BATCHES))
+            torch.from_numpy(_batch(config, tr, rng, backgrounds, draw)[1]) for _ in range(min(steps, _BN_BATCHES))
         ]
         torch.optim.swa_utils.update_bn(batches, model)
         _save_kept(config, ds, model, run)
@@ -278,10 +279,11 @@ def _batch(
     tr: Dataset,
     rng: np.random.Generator,
     backgrounds: np.ndarray | None,
-    bands: np.ndarray | None = None,
+    draw: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A class-balanced batch of augmented training windows: their indices and the windows."""
-    idx = balanced_indices(tr.y, config.train.batch_size, rng, bands)
+    """A class-balanced batch of augmented training windows (``draw``: each window's chance,
+    :func:`training.augment.balanced_weights`): their indices and the windows."""
+    idx = rng.choice(len(draw), size=config.train.batch_size, replace=True, p=draw)
     return idx, np.stack([augment(tr.x[i], rng, config.augment, backgrounds, config.inference.pad) for i in idx])
 
 
