@@ -192,8 +192,11 @@ class StreamingFrontend:
 
     def _frames(self, frames: np.ndarray, out: np.ndarray) -> None:
         """PSD of ``frames`` ``(m, nfft)`` into ``out``, a cache-sized chunk at a time."""
-        for i in range(0, len(frames), self._chunk):
-            self._power(frames[i : i + self._chunk], out[i : i + self._chunk])
+        # an inf sample times the window's zero end is NaN: such frames are the quality check's
+        # to blank and report (edge.quality), not numpy's to warn about
+        with np.errstate(invalid="ignore"):
+            for i in range(0, len(frames), self._chunk):
+                self._power(frames[i : i + self._chunk], out[i : i + self._chunk])
 
     def _power(self, frames: np.ndarray, out: np.ndarray) -> None:
         """Calibrated PSD of ``frames`` ``(m, nfft)`` into ``out`` ``(m, n_bins)``."""

@@ -362,8 +362,8 @@ def _summary(report: RunReport, drawn: dict[str, Any] | None = None, model: str 
         *([("inputs skipped", str(len(report.skipped)))] if report.skipped else []),
         ("audio hours", f"{report.audio_s / 3600:.2f}"),
     ]
-    for label, count in report.per_label().items() or [("-", 0)]:
-        rows.append((f"detections {label}", str(count)))
+    per_label = report.per_label()
+    rows += [(f"detections {label}", str(count)) for label, count in per_label.items()] or [("detections", "0")]
     firsts: dict[str, int] = {}
     for f in report.files:
         if f.ranking:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -56,6 +57,19 @@ def test_a_nan_sample_costs_its_frames_and_silence_is_said(damaged, config):
     assert str(damaged) in nonfinite and "from 29.8" in nonfinite and "NaN or inf" in nonfinite
     assert str(damaged) in silence and "59.90 s of digital silence" in silence and "from 120.00 s" in silence
     assert res.quality.nonfinite_frames > 0 and res.quality.nonfinite_frames * config.spec_for(SR).hop_s < 1.0
+
+
+def test_a_run_of_inf_samples_is_said_once_and_numpy_stays_quiet(write_audio, config):
+    # inf times the window's zero first sample is NaN: the quality check's to report, in one line
+    rng = np.random.default_rng(4)
+    x = (0.01 * rng.standard_normal(SR * 10)).astype(np.float32)
+    x[3 * SR : 3 * SR + 300] = np.inf
+    path = write_audio("site_20240501_120000.wav", x, SR, subtype="FLOAT")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = process_recording(path, config, None)
+    assert [w for w in res.warnings if "non-finite" in w and "from 2.88 s" in w]
+    assert res.quality.nonfinite_frames > 0
 
 
 @pytest.mark.parametrize("block_s", [0.5, 7.0])

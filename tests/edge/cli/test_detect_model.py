@@ -156,3 +156,13 @@ def test_version_and_model_options_without_a_model(card, tmp_path):
     assert version.exit_code == 0 and version.output.startswith("edge-detect (pamedge) ") and "Python" in version.output
     clash = runner.invoke(main, [str(card), "-o", str(tmp_path / "x"), "--no-model", "--min-score", "0.5"])
     assert clash.exit_code == 2 and "--no-model writes ROIs without a classifier" in clash.output
+
+
+def test_a_run_with_no_detections_says_zero(deployment, tmp_path):
+    quiet = tmp_path / "quiet"
+    quiet.mkdir()
+    sf.write(str(quiet / "still.wav"), np.zeros(SR * 5, np.float32), SR)
+    result = CliRunner().invoke(main, [str(quiet), "-o", str(tmp_path / "o"), "--config", str(deployment)])
+    assert result.exit_code == 0, result.output
+    lines = [line.split() for line in result.stdout.splitlines() if line.startswith("detections")]
+    assert lines == [["detections", "0"]], result.stdout
