@@ -306,9 +306,18 @@ class ImpulseDetector:
                 float(np.median([c.received_level_db for c in clicks])),
                 start_frame=int(start * self.rate) // self.hop,
                 clicks=len(clicks),
-                ici_s=float(np.median(icis)),
+                ici_s=float(np.median(icis)) if len(icis) else float("nan"),  # one click: no interval
             )
         ]
+
+
+def train_text(clicks: int, ici_s: float) -> str:
+    """A click train as plots and the report say it: "14 clicks, ICI 0.845 s"; "" for a record
+    that is not one."""
+    if not clicks:
+        return ""
+    count = f"{clicks} click{'s' if clicks != 1 else ''}"
+    return count if math.isnan(ici_s) else f"{count}, ICI {ici_s:.3g} s"
 
 
 @dataclass

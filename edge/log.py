@@ -24,7 +24,18 @@ from edge.types import DETECTION_FIELDS, Detection
 
 L = TypeVar("L", bound="DetectionLog")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# what each older schema lacks, added in place when a log of it is opened (a buoy's log outlives
+# its software): 1 -> 2, a click train's click count and median inter-click interval
+_MIGRATIONS = {
+    "1": (
+        "2",
+        (
+            "ALTER TABLE detections ADD COLUMN d_clicks INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE detections ADD COLUMN d_ici_s",
+        ),
+    ),
+}
 _FIELDS = DETECTION_FIELDS
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -70,7 +81,14 @@ class DetectionLog:
                 row = self.conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
                 if row is None:
                     self.conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                elif row[0] != str(SCHEMA_VERSION):
+                    row = (str(SCHEMA_VERSION),)
+                version = row[0]
+                while version in _MIGRATIONS:
+                    version, statements = _MIGRATIONS[version]
+                    for statement in statements:
+                        self.conn.execute(statement)
+                    self.conn.execute("UPDATE meta SET value=? WHERE key='schema'", (version,))
+                if version != str(SCHEMA_VERSION):
                     raise LogError(f"{path}: detection log schema {row[0]}, this pamedge reads {SCHEMA_VERSION}")
         except sqlite3.OperationalError as exc:
             self.conn.close()
@@ -140,7 +158,17 @@ class DetectionLog:
 
 def _detection(values: Iterable[object]) -> Detection:
     data: dict[str, Any] = dict(zip(_FIELDS, values))
-    for key in ("score", "calibration_db", "start_s", "end_s", "low_hz", "high_hz", "snr_db", "received_level_db"):
+    for key in (
+        "score",
+        "calibration_db",
+        "start_s",
+        "end_s",
+        "low_hz",
+        "high_hz",
+        "snr_db",
+        "received_level_db",
+        "ici_s",
+    ):
         if data[key] is None:
             data[key] = float("nan")
     return Detection(**data)

@@ -38,6 +38,8 @@ RAVEN_COLUMNS = (
     "SNR (dB)",
     "Received Level (dB re 1 uPa)",
     "Begin UTC",
+    "Clicks",
+    "ICI (s)",
 )
 # raven/all.selections.txt: every recording's selections on one time line, each saying which
 # file it is in and where (Raven opens the sound files a table names in Begin Path)
@@ -87,7 +89,13 @@ def detection_row(d: Detection) -> list[str]:
         d.config_hash,
         d.hydrophone,
         _fmt(d.calibration_db, 2),
+        *_train(d),
     ]
+
+
+def _train(d: Detection) -> list[str]:
+    """A click train's click count and median ICI (to 0.1 ms, as click times); empty otherwise."""
+    return [str(d.clicks), _fmt(d.ici_s, 4)] if d.clicks else ["", ""]
 
 
 def ranking_rows(file: str, channel: int, ranking: Sequence[Rank], top_k: int) -> list[list[str]]:
@@ -196,6 +204,7 @@ def raven_rows(
             _fmt(d.snr_db, 2),
             _fmt(d.received_level_db, 2),
             d.start_utc,
+            *_train(d),
         ]
         if path is not None:
             row += [path, _fmt(d.start_s, 3), os.path.basename(path)]

@@ -19,7 +19,7 @@ import numpy as np
 from edge.outputs import write_atomic
 from edge.soundscape.types import Minute
 
-PART_VERSION = 1  # a part of another version is not this run's (the run key holds it)
+PART_VERSION = 2  # a part of another version is not this run's (the run key holds it)
 
 
 def source_identity(path: Path) -> dict[str, Any]:

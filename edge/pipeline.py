@@ -230,6 +230,8 @@ def records(
             config_hash=config_hash,
             hydrophone=calibration.hydrophone,
             calibration_db=calibration.full_scale_spl_db,
+            clicks=r.clicks,
+            ici_s=r.ici_s if r.clicks else float("nan"),
         )
 
     detections = []

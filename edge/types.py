@@ -107,6 +107,9 @@ class Detection:
     config_hash: str = ""
     hydrophone: str = ""
     calibration_db: float = float("nan")  # full-scale SPL used, dB re 1 uPa
+    # a click train's (edge.clicks) click count and median inter-click interval; 0 and NaN otherwise
+    clicks: int = 0
+    ici_s: float = float("nan")
 
 
 # a record's fields in order: the columns of detections.csv and of the detection log

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS frames (deployment TEXT NOT NULL, frame_seq INTEGER N
 CREATE TABLE IF NOT EXISTS records (deployment TEXT NOT NULL, seq INTEGER NOT NULL, time_s REAL NOT NULL,
     file_time INTEGER NOT NULL, channel INTEGER NOT NULL, duration_s REAL NOT NULL, low_hz REAL NOT NULL,
     high_hz REAL NOT NULL, label TEXT NOT NULL, score REAL, snr_db REAL, received_level_db REAL,
-    PRIMARY KEY (deployment, seq));
+    clicks INTEGER NOT NULL DEFAULT 0, ici_s REAL, PRIMARY KEY (deployment, seq));
 CREATE TABLE IF NOT EXISTS tallies (deployment TEXT NOT NULL, start_s INTEGER NOT NULL, period_s INTEGER NOT NULL,
     label TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (deployment, start_s, period_s, label));
 CREATE TABLE IF NOT EXISTS identity (deployment TEXT NOT NULL, frame_seq INTEGER NOT NULL, from_seq INTEGER NOT NULL,
@@ -61,6 +61,8 @@ CREATE TABLE IF NOT EXISTS health (deployment TEXT NOT NULL, seq INTEGER NOT NUL
     files INTEGER NOT NULL, detections INTEGER NOT NULL, clipped_pct REAL, noise_db REAL, realtime_factor REAL,
     disk_free_mb REAL, audio_mb REAL, cpu_temp_c REAL, battery_v REAL, PRIMARY KEY (deployment, seq))
 """
+# columns a store made by an older pamedge lacks, added when it is opened
+_ADDED = {"records": (("clicks", "INTEGER NOT NULL DEFAULT 0"), ("ici_s", "REAL"))}
 _HEALTH_FIELDS = [f.name for f in dataclasses.fields(HealthRow)]
 
 
@@ -90,6 +92,11 @@ class ShoreStore:
         self.conn.execute("BEGIN IMMEDIATE")
         for statement in filter(str.strip, _SCHEMA.split(";")):
             self.conn.execute(statement)
+        for table, columns in _ADDED.items():
+            have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns:
+                if name not in have:
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
         self.conn.execute("COMMIT")
 
     def close(self) -> None:
@@ -171,7 +178,7 @@ class ShoreStore:
             )
             for r in frame.records:
                 self.conn.execute(
-                    "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         frame.deployment,
                         r.seq,
@@ -185,6 +192,8 @@ class ShoreStore:
                         _nan(r.score),
                         _nan(r.snr_db),
                         _nan(r.received_level_db),
+                        r.clicks,
+                        _nan(r.ici_s),
                     ),
                 )
             if frame.identity is not None:
@@ -296,7 +305,7 @@ class ShoreStore:
         deployment, starts, idents = None, [], []
         for row in self.conn.execute(
             "SELECT deployment, seq, time_s, duration_s, low_hz, high_hz, label, score, "
-            "snr_db, received_level_db, file_time, channel FROM records "
+            "snr_db, received_level_db, file_time, channel, clicks, ici_s FROM records "
             "ORDER BY deployment, seq"
         ):
             if row[0] != deployment:
@@ -313,6 +322,8 @@ class ShoreStore:
                 *(float("nan") if v is None else v for v in row[7:10]),
                 bool(row[10]),
                 row[11],
+                row[12],
+                float("nan") if row[13] is None else row[13],
             )
             d = rec.detection(row[0])
             i = bisect.bisect_right(starts, row[1]) - 1

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edge import _validate as v
+from edge.clicks import train_text
 from edge.plots.spectrogram import DisplaySpectrogram
 from edge.types import Detection
 
@@ -158,8 +159,9 @@ def detection_figure(
     _box(ax, d.start_s, d.end_s - d.start_s, d, colour, 1.6)
     ax.set_xlabel("Time (s from file start)")
     when = d.start_utc.replace("T", " ").replace("Z", " UTC") if d.start_utc else f"{d.start_s:.3f} s"
+    train = f"   {train_text(d.clicks, d.ici_s)}" if d.clicks else ""
     ax.set_title(
-        f"{d.label}   {strength_text(d)}   RL {d.received_level_db:.1f} dB re 1 µPa\n"
+        f"{d.label}   {strength_text(d)}   RL {d.received_level_db:.1f} dB re 1 µPa{train}\n"
         f"{_short(Path(d.file).name, 36)}  {when}",
         fontsize=8,
     )

@@ -92,6 +92,8 @@ class DetectionRow:
     score: float
     snr_db: float
     received_level_db: float
+    clicks: int = 0  # a click train's count and median inter-click interval
+    ici_s: float = math.nan
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -394,6 +396,8 @@ def _read_detections(data: RunData, path: Path, top_n: int) -> None:
                 _float(row.get("score")),
                 _float(row.get("snr_db")),
                 _float(row.get("received_level_db")),
+                int(row.get("clicks") or 0),
+                _float(row.get("ici_s")),
             )
             data.label_counts[d.label] = data.label_counts.get(d.label, 0) + 1
             data.file_label_counts.setdefault(d.file, Counter())[d.label] += 1

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from edge import __version__
+from edge.clicks import train_text
 from edge.outputs import RAVEN_RUN_TABLE
 from edge.report.data import DetectionRow, ReportSettings, RunData
 from edge.report.series import DetectionBins, Effort
@@ -384,7 +385,8 @@ def _top_row(i: int, d: DetectionRow, data: RunData, raven: dict[str, str], repo
         _num(d.snr_db, ".1f"),
         _num(d.received_level_db, ".1f"),
         esc(start) + f'<br><span class="muted">{esc(d.start_s)} s in file</span>',
-        f"{duration:.2f}",
+        f"{duration:.2f}"
+        + (f'<br><span class="muted">{esc(train_text(d.clicks, d.ici_s))}</span>' if d.clicks else ""),
         f"{_num(d.low_hz, '.0f')}-{_num(d.high_hz, '.0f')}",
         path_html(Path(d.file).name),
         link,

@@ -30,6 +30,8 @@ from edge.sync.quant import EPOCH as _EPOCH
 from edge.sync.quant import best_k as _best_k
 from edge.sync.quant import linear_code as _linear_code
 from edge.sync.quant import linear_value as _linear_value
+from edge.sync.quant import log_code as _log_code
+from edge.sync.quant import log_value as _log_value
 from edge.sync.quant import utc_seconds
 from edge.sync.tallies import Tally, tallies  # noqa: F401 -- tallies: re-exported (edge.sync.outbox)
 from edge.sync.tallies import decode as decode_tally
@@ -54,9 +56,10 @@ FREQ_REF_HZ, FREQ_STEPS_PER_OCTAVE, FREQ_BITS = 10.0, 32, 9
 SCORE_BITS = 7
 SNR_STEP_DB, SNR_BITS = 0.5, 7  # 0 .. 63 dB; the top code means "missing"
 LEVEL_MIN_DB, LEVEL_STEP_DB, LEVEL_BITS = 40.0, 0.5, 8  # 40 .. 167 dB; the top code means "missing"
+ICI_REF_S, ICI_STEPS_PER_OCTAVE, ICI_BITS = 0.0005, 32, 9  # 0.5 ms .. about 30 s; the top code means "missing"
 
-FLAG_SCORES, FLAG_FILE_TIME, FLAG_SEQ_GAPS = 0x01, 0x02, 0x04
-FLAGS = FLAG_SCORES | FLAG_FILE_TIME | FLAG_SEQ_GAPS
+FLAG_SCORES, FLAG_FILE_TIME, FLAG_SEQ_GAPS, FLAG_CLICKS = 0x01, 0x02, 0x04, 0x08
+FLAGS = FLAG_SCORES | FLAG_FILE_TIME | FLAG_SEQ_GAPS | FLAG_CLICKS
 
 # why a frame was not accepted (FrameError.reason; shore counts them)
 BAD_MAC, UNKNOWN_DEPLOYMENT, MALFORMED, REPLAY = "bad MAC", "unknown deployment", "malformed", "replay"
@@ -116,6 +119,8 @@ class FrameRecord:
     received_level_db: float
     file_time: bool = False
     channel: int = 0
+    clicks: int = 0  # a click train's click count (0: not a train) and median inter-click interval
+    ici_s: float = float("nan")
 
     def detection(self, deployment: str) -> Detection:
         """The record as a :class:`Detection`; what frames do not carry (file, model, config
@@ -140,6 +145,8 @@ class FrameRecord:
             self.snr_db,
             self.received_level_db,
             deployment=deployment,
+            clicks=self.clicks,
+            ici_s=self.ici_s,
         )
 
 
@@ -167,6 +174,8 @@ class _Quantised:
     score: int
     snr: int
     level: int
+    clicks: int
+    ici: int
 
 
 def _group(d: Detection) -> tuple[object, ...]:
@@ -188,6 +197,8 @@ def _quantise(seq: int, d: Detection, base: int) -> _Quantised:
         score,
         _linear_code(d.snr_db, 0.0, SNR_STEP_DB, SNR_BITS),
         _linear_code(d.received_level_db, LEVEL_MIN_DB, LEVEL_STEP_DB, LEVEL_BITS),
+        max(d.clicks, 0),
+        _log_code(d.ici_s, ICI_REF_S, ICI_STEPS_PER_OCTAVE, ICI_BITS) if d.clicks > 0 else 0,
     )
 
 
@@ -198,13 +209,17 @@ def _base_time(d: Detection) -> int:
 def _encode_records(qs: list[_Quantised], base: int, flags: int, channel: int) -> bytes:
     if any(q.seq != qs[i - 1].seq + 1 for i, q in enumerate(qs) if i):
         flags |= FLAG_SEQ_GAPS
+    k_clicks = 0
+    if any(q.clicks for q in qs):  # only then: a frame without click trains is as before
+        flags |= FLAG_CLICKS
+        k_clicks = _best_k([q.clicks for q in qs])
     labels = sorted({q.label for q in qs})
     label_bits = (len(labels) - 1).bit_length()
     dts = [zigzag(q.q_time - (qs[i - 1].q_time if i else 0)) for i, q in enumerate(qs)]
     k_time, k_dur, k_bw = _best_k(dts), _best_k([q.q_dur for q in qs]), _best_k([q.f_bw for q in qs])
     out = bytearray(struct.pack(">I", base))
     out += leb128(qs[0].seq)
-    out += bytes((len(qs), flags, channel, k_time << 4 | k_dur, k_bw << 4, len(labels)))
+    out += bytes((len(qs), flags, channel, k_time << 4 | k_dur, k_bw << 4 | k_clicks, len(labels)))
     for label in labels:
         raw = label.encode()
         out += bytes((len(raw),)) + raw
@@ -222,6 +237,10 @@ def _encode_records(qs: list[_Quantised], base: int, flags: int, channel: int) -
             bits.write(q.score, SCORE_BITS)
         bits.write(q.snr, SNR_BITS)
         bits.write(q.level, LEVEL_BITS)
+        if flags & FLAG_CLICKS:
+            bits.exp_golomb(q.clicks, k_clicks)
+            if q.clicks:
+                bits.write(q.ici, ICI_BITS)
     return bytes(out) + bits.to_bytes()
 
 
@@ -366,7 +385,10 @@ def _decode_records(body: bytes) -> tuple[FrameRecord, ...]:
         raise ValueError("record body too short")
     count, flags, channel, k_td, k_b, nlabels = body[pos : pos + 6]
     pos += 6
-    if count == 0 or nlabels == 0 or flags & ~FLAGS or k_b & 0x0F or (flags & FLAG_SEQ_GAPS and count < 2):
+    k_clicks = k_b & 0x0F
+    if count == 0 or nlabels == 0 or flags & ~FLAGS or (k_clicks and not flags & FLAG_CLICKS):
+        raise ValueError("bad record header")
+    if flags & FLAG_SEQ_GAPS and count < 2:
         raise ValueError("bad record header")
     if flags & FLAG_FILE_TIME and base:
         raise ValueError("file-relative times with a base time")
@@ -379,7 +401,7 @@ def _decode_records(body: bytes) -> tuple[FrameRecord, ...]:
     k_time, k_dur, k_bw = k_td >> 4, k_td & 0x0F, k_b >> 4
     label_bits = (nlabels - 1).bit_length()
     bits = BitReader(body[pos:])
-    out, q_time, gaps = [], 0, 0
+    out, q_time, gaps, trains = [], 0, 0, 0
     for i in range(count):
         if flags & FLAG_SEQ_GAPS and i:
             gaps += bits.exp_golomb(0)
@@ -393,6 +415,13 @@ def _decode_records(body: bytes) -> tuple[FrameRecord, ...]:
         score = bits.read(SCORE_BITS) / ((1 << SCORE_BITS) - 1) if flags & FLAG_SCORES else float("nan")
         snr = _linear_value(bits.read(SNR_BITS), 0.0, SNR_STEP_DB, SNR_BITS)
         level = _linear_value(bits.read(LEVEL_BITS), LEVEL_MIN_DB, LEVEL_STEP_DB, LEVEL_BITS)
+        clicks, ici = 0, float("nan")
+        if flags & FLAG_CLICKS:
+            clicks = bits.exp_golomb(k_clicks)
+            if clicks:
+                trains += 1
+                ici_value = _log_value(bits.read(ICI_BITS), ICI_REF_S, ICI_STEPS_PER_OCTAVE, ICI_BITS)
+                ici = float("nan") if ici_value is None else ici_value
         out.append(
             FrameRecord(
                 seq + i + gaps,
@@ -406,11 +435,15 @@ def _decode_records(body: bytes) -> tuple[FrameRecord, ...]:
                 level,
                 bool(flags & FLAG_FILE_TIME),
                 channel,
+                clicks,
+                ici,
             )
         )
     bits.check_padding()
     if flags & FLAG_SEQ_GAPS and not gaps:
         raise ValueError("sequence-gap flag without a gap")
+    if flags & FLAG_CLICKS and not trains:
+        raise ValueError("click-train flag without a click train")
     return tuple(out)
 
 

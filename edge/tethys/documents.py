@@ -212,8 +212,15 @@ def detections_documents(
             ):
                 if math.isfinite(value):
                     _sub(params, tag, round(float(value), 6))
-            if math.isfinite(d.snr_db):  # not among Tethys's named parameters: a user-defined one
-                _sub(_sub(params, "UserDefined"), "SNR_dB", round(float(d.snr_db), 6))
+            # not among Tethys's named parameters: user-defined ones
+            extra: list[tuple[str, float]] = [("SNR_dB", d.snr_db)]
+            if d.clicks:
+                extra += [("Clicks", d.clicks), ("ICI_s", d.ici_s)]
+            extra = [(tag, value) for tag, value in extra if math.isfinite(value)]
+            if extra:
+                defined = _sub(params, "UserDefined")
+                for tag, value in extra:
+                    _sub(defined, tag, value if isinstance(value, int) else round(float(value), 6))
         docs.append(doc)
     return docs
 

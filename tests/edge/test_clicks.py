@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from edge.clicks import ClickSettings, ImpulseDetector, bank
+from edge.clicks import ClickSettings, ImpulseDetector, bank, train_text
 from edge.cluster.engine import run_units
 from edge.cluster.task import run_unit
 from edge.config import load_deployment
@@ -176,7 +176,9 @@ def test_the_sperm_whale_clip_is_one_click_train_among_the_rois(click_deployment
     res = process_recording(SPERM, config, None)
     trains = [r for r in res.rois if r.clicks]
     assert len(trains) == 1 and trains[0].clicks >= 20 and trains[0].end_s - trains[0].start_s > 3.0
-    assert [d for d in res.detections if d.start_s == trains[0].start_s]  # a record like any ROI
+    (record,) = [d for d in res.detections if d.start_s == trains[0].start_s]  # a record like any ROI
+    assert (record.clicks, record.ici_s) == (trains[0].clicks, trains[0].ici_s)  # with its count and ICI
+    assert all(d.clicks == 0 and d.ici_s != d.ici_s for d in res.detections if d is not record)  # tonal: none
 
 
 def test_a_deployment_without_clicks_keeps_its_hash_and_one_with_them_changes_it(click_deployment, tmp_path):
@@ -209,6 +211,10 @@ def test_clicks_csv_lists_every_click_with_its_train(click_deployment, tmp_path)
     assert all(train.start_s <= float(r["time_s"]) <= train.end_s for r in in_train)
     assert all(float(r["low10_hz"]) <= float(r["peak_hz"]) <= float(r["high10_hz"]) for r in rows)
     assert not (tmp_path / "run" / "scores.csv").exists()
+    with open(tmp_path / "run" / "detections.csv", newline="") as fh:
+        (record,) = [r for r in csv.DictReader(fh) if r["clicks"]]
+    assert record["start_s"] == f"{train.start_s:.3f}" and record["clicks"] == str(train.clicks)
+    assert float(record["ici_s"]) == pytest.approx(train.ici_s, abs=5e-5)
 
 
 def test_cluster_units_give_the_clicks_of_the_whole_run(click_deployment, tmp_path):
@@ -258,3 +264,9 @@ def test_a_low_rate_recording_is_heard_only_in_the_band_it_holds(click_deploymen
     found = np.array([c.time_s for c in res.clicks])
     assert len(found) == len(times) and np.allclose(found, times, atol=5e-3)  # the band filter delays peaks by ~2 ms
     assert all(2600 <= c.peak_hz <= 3400 for c in res.clicks)
+
+
+def test_a_train_is_said_with_its_count_and_interval():
+    assert train_text(14, 0.845) == "14 clicks, ICI 0.845 s"
+    assert train_text(1, float("nan")) == "1 click"
+    assert train_text(0, float("nan")) == ""

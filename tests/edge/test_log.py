@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -119,3 +121,33 @@ def test_edge_detect_writes_the_log_with_the_csv_records(tmp_path, write_audio, 
         logged = list(log.iter_all())
     assert [detection_row(d) for _, d in logged] == rows
     assert [s for s, _ in logged] == list(range(1, len(rows) + 1))
+
+
+def test_a_click_train_round_trips_and_a_schema_1_log_is_brought_up_to_date(tmp_path):
+    path = tmp_path / "old.sqlite"
+    old = make_detections(3)
+    # a log as pamedge wrote it before click trains were records (schema 1: no click columns)
+    fields_1 = [f.name for f in dataclasses.fields(old[0]) if f.name not in ("clicks", "ici_s")]
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('schema', '1');"
+        f"CREATE TABLE detections (deployment TEXT NOT NULL, seq INTEGER NOT NULL, "
+        f"{', '.join(f'd_{f}' for f in fields_1)}, PRIMARY KEY (deployment, seq)) WITHOUT ROWID;"
+    )
+    for seq, d in enumerate(old, 1):
+        conn.execute(
+            f"INSERT INTO detections VALUES ({', '.join('?' * (len(fields_1) + 2))})",
+            (d.deployment, seq, *(getattr(d, f) for f in fields_1)),
+        )
+    conn.commit()
+    conn.close()
+    train = dataclasses.replace(old[0], label="sperm", clicks=14, ici_s=0.845)
+    with DetectionLog(path) as log:
+        assert all(same(x, y) for (_, x), y in zip(log.read("buoy-1"), old))  # kept, as tonal records
+        assert log.append([train]) == [4]
+        assert log.conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "2"
+    with DetectionLog(path) as log:
+        got = log.read("buoy-1")
+        assert [d.clicks for _, d in got] == [0, 0, 0, 14] and same(got[3][1], train)
+        assert all(math.isnan(d.ici_s) for _, d in got[:3])

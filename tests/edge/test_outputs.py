@@ -52,7 +52,7 @@ def test_raven_header_is_exactly_ravens():
     text = raven_table([])
     assert text == (
         "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\t"
-        "Label\tScore\tSNR (dB)\tReceived Level (dB re 1 uPa)\tBegin UTC\n"
+        "Label\tScore\tSNR (dB)\tReceived Level (dB re 1 uPa)\tBegin UTC\tClicks\tICI (s)\n"
     )
 
 
@@ -73,6 +73,8 @@ def test_raven_rows_number_from_1_with_1_based_channels_and_empty_nan():
         "27.44",
         "118.00",
         "2009-03-28T00:15:10.250Z",
+        "",
+        "",
     ]
     assert lines[2].split("\t") == [
         "2",
@@ -87,6 +89,8 @@ def test_raven_rows_number_from_1_with_1_based_channels_and_empty_nan():
         "27.44",
         "118.00",
         "2009-03-28T00:15:10.250Z",
+        "",
+        "",
     ]
     rows = list(csv.reader(io.StringIO(text), delimiter="\t"))
     assert all(len(r) == len(RAVEN_COLUMNS) for r in rows)
@@ -112,8 +116,18 @@ def test_detection_row_formats_with_fixed_precision():
         "config_hash": "abcd",
         "hydrophone": "default",
         "calibration_db": "170.00",
+        "clicks": "",
+        "ici_s": "",
     }
     assert len(row) == len(DETECTION_COLUMNS)
+
+
+def test_a_click_train_carries_its_click_count_and_ici_in_every_table():
+    train = detection(label="sperm", clicks=14, ici_s=0.84567)
+    row = dict(zip(DETECTION_COLUMNS, detection_row(train)))
+    assert (row["clicks"], row["ici_s"]) == ("14", "0.8457")
+    raven = list(csv.DictReader(io.StringIO(raven_table([train, detection()])), delimiter="\t"))
+    assert [(r["Clicks"], r["ICI (s)"]) for r in raven] == [("14", "0.8457"), ("", "")]
 
 
 def test_level_row_appends_bands():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import sqlite3
 import threading
 import urllib.error
 import urllib.parse
@@ -136,8 +138,6 @@ def test_a_forged_post_does_not_suppress_the_genuine_delivery(store):
 
 
 def test_exports_have_the_detections_csv_columns(tmp_path, store):
-    import dataclasses
-
     original = make_detections(50)
     original[20:] = [
         dataclasses.replace(d, model="narw-cnn@5f1c2a9e", hydrophone="ST6872", calibration_db=-177.6)
@@ -159,3 +159,29 @@ def test_exports_have_the_detections_csv_columns(tmp_path, store):
     tables = export_raven(store, tmp_path / "raven")
     assert [t.name for t in tables] == ["buoy-1_20260328.selections.txt"]
     assert tables[0].read_text().startswith("Selection\tView\tChannel\tBegin Time (s)")
+
+
+def test_a_click_train_reaches_the_export_and_an_older_store_gains_the_columns(tmp_path, clock):
+    path = tmp_path / "old.sqlite"
+    with ShoreStore(path, KeyRing({"buoy-1": KEY}), clock=clock) as s:  # then drop what an older store lacked
+        s.conn.execute("DROP TABLE records")
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE records (deployment TEXT NOT NULL, seq INTEGER NOT NULL, time_s REAL NOT NULL, "
+        "file_time INTEGER NOT NULL, channel INTEGER NOT NULL, duration_s REAL NOT NULL, low_hz REAL NOT NULL, "
+        "high_hz REAL NOT NULL, label TEXT NOT NULL, score REAL, snr_db REAL, received_level_db REAL, "
+        "PRIMARY KEY (deployment, seq))"
+    )
+    conn.commit()
+    conn.close()
+    dets = make_detections(4)
+    dets[2] = dataclasses.replace(dets[2], label="sperm", clicks=23, ici_s=0.91)
+    with ShoreStore(path, KeyRing({"buoy-1": KEY}), clock=clock) as s:
+        for f in pack_all(list(enumerate(dets, 1)), deployment="buoy-1", key=KEY):
+            assert s.accept(f) == ACCEPTED
+        assert export_csv(s, tmp_path / "out.csv") == 4
+    with open(tmp_path / "out.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["clicks"], r["ici_s"]) for r in rows if r["label"] != "sperm"] == [("", "")] * 3
+    (train,) = [r for r in rows if r["label"] == "sperm"]
+    assert train["clicks"] == "23" and float(train["ici_s"]) == pytest.approx(0.91, rel=0.011)  # 1/32 octave

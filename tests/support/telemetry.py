@@ -131,3 +131,8 @@ def assert_within_quantisation(original: Detection, rec: fr.FrameRecord) -> None
         assert abs(rec.score - original.score) <= 0.5 / 127 + 1e-4
     assert abs(rec.snr_db - original.snr_db) <= 0.25 + 1e-9
     assert abs(rec.received_level_db - original.received_level_db) <= 0.25 + 1e-9
+    assert rec.clicks == original.clicks
+    if original.clicks and not math.isnan(original.ici_s):
+        assert abs(rec.ici_s - original.ici_s) <= 0.011 * original.ici_s  # 1/32 octave
+    else:
+        assert math.isnan(rec.ici_s)

@@ -205,11 +205,14 @@ def test_report_from_another_producer(tmp_path):
         )
     )
     (out / "detections.csv").write_text(
-        "file,start_utc,start_s,end_s,label,score,snr_db\n"
-        "buoy7/20240501_000000.wav,2024-05-01T00:03:00Z,180.0,181.2,upcall,0.97,14\n"
+        "file,start_utc,start_s,end_s,label,score,snr_db,clicks,ici_s\n"
+        "buoy7/20240501_000000.wav,2024-05-01T00:03:00Z,180.0,181.2,upcall,0.97,14,,\n"
+        "buoy7/20240501_000000.wav,2024-05-01T00:05:00Z,300.0,312.4,sperm,0.88,20,14,0.8450\n"
     )
     _, page = render(out)
     assert "upcall (1 detection)" in page.headings and "upload incomplete" in page.cells
+    # the train's duration cell says its clicks; the upcall's says nothing of clicks
+    assert [c for c in page.cells if "click" in c] == ["12.4014 clicks, ICI 0.845 s"]
     assert "buoy7/20240501_001500.wav" in page.cells
     assert os.path.exists(out / "report.html")
 

@@ -50,7 +50,7 @@ def test_documented_test_vector():
 
 T0 = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
 detection = st.builds(
-    lambda t, dur, lo, bw, label, score, snr, lev, utc: Detection(
+    lambda t, dur, lo, bw, label, score, snr, lev, utc, train: Detection(
         "f.wav",
         0,
         (T0 + dt.timedelta(milliseconds=t)).isoformat(timespec="milliseconds").replace("+00:00", "Z") if utc else "",
@@ -63,6 +63,8 @@ detection = st.builds(
         snr,
         lev,
         deployment="buoy-1",
+        clicks=train[0],
+        ici_s=train[1],
     ),
     st.integers(0, 10**11),
     st.floats(0, 60),
@@ -73,6 +75,12 @@ detection = st.builds(
     st.floats(0, 63),
     st.floats(40, 167),
     st.booleans(),
+    # most records are tonal; a click train has its count and median ICI (NaN for one click)
+    st.one_of(
+        st.just((0, float("nan"))),
+        st.just((0, float("nan"))),
+        st.tuples(st.integers(1, 100_000), st.floats(0.0005, 30) | st.just(float("nan"))),
+    ),
 )
 
 
@@ -228,3 +236,60 @@ def test_identity_runs_split_where_what_made_the_records_changes():
     runs = [(f.identity.from_seq, f.identity.identity.calibration_db) for f in frames if f.identity]
     assert runs == [(1, None), (5, 176.2), (8, None)]
     assert [r.seq for f in frames for r in f.records] == list(range(1, 11))
+
+
+def test_click_trains_ride_in_a_flagged_frame_and_tonal_frames_stay_as_they_were():
+    tonal = vector_detections()
+    trains = [
+        Detection(
+            "b.wav",
+            0,
+            "2026-03-28T12:02:00.000Z",
+            120.0,
+            131.5,
+            8000.0,
+            11000.0,
+            "sperm",
+            0.88,
+            22.0,
+            171.0,
+            deployment="demo-buoy",
+            clicks=14,
+            ici_s=0.845,
+        ),
+        Detection(
+            "b.wav",
+            0,
+            "2026-03-28T12:03:00.000Z",
+            180.0,
+            180.1,
+            9000.0,
+            30000.0,
+            "dolphin",
+            0.7,
+            9.5,
+            150.0,
+            deployment="demo-buoy",
+            clicks=1,
+            ici_s=float("nan"),
+        ),
+    ]
+    frame, n = pack_records(list(enumerate(tonal + trains, 41)), deployment="demo-buoy", key=KEY, frame_seq=8)
+    got = decode(frame, RING).records
+    assert n == 5 and frame[9 + 4 + 1 + 1] & fr.FLAG_CLICKS  # after base time, seq varint, count
+    assert [(r.clicks, r.ici_s == pytest.approx(0.845, rel=0.011)) for r in got[:4]] == [(0, False)] * 3 + [(14, True)]
+    assert got[4].clicks == 1 and got[4].ici_s != got[4].ici_s  # one click: no interval
+    assert got[3].detection("demo-buoy").clicks == 14
+    # a frame of tonal records carries no click field: not a bit longer than before the flag existed
+    plain, _ = pack_records(list(enumerate(tonal, 41)), deployment="demo-buoy", key=KEY, frame_seq=7)
+    assert not plain[9 + 4 + 1 + 1] & fr.FLAG_CLICKS and len(plain) == 64
+
+
+def test_a_click_flag_without_a_click_train_is_malformed():
+    records = list(enumerate(vector_detections(), 41))
+    qs = [fr._quantise(seq, d, fr._base_time(records[0][1])) for seq, d in records]
+    body = fr._encode_records(qs, fr._base_time(records[0][1]), fr.FLAG_SCORES | fr.FLAG_CLICKS, 0)
+    frame = fr.seal(fr.KIND_RECORDS, "demo-buoy", 9, body, KEY)
+    with pytest.raises(FrameError, match="click-train flag") as err:
+        decode(frame, RING)
+    assert err.value.reason == fr.MALFORMED

@@ -5,6 +5,7 @@ runs that cannot write Tethys refused before any processing."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -120,3 +121,19 @@ def test_a_label_without_a_species_is_named():
     species = {"upcall": Species(180537, "Eubalaena glacialis")}
     with pytest.raises(TethysError, match="label\\(s\\) gunshot have no ITIS number"):
         detections_documents("d", periods, [detection(1, "gunshot")], species, model="m@1", version="0")
+
+
+def test_a_click_train_gives_its_count_and_ici_as_user_defined_parameters(tmp_path):
+    periods = effort_periods([recording(0, 15, "a")])
+    species = {"sperm": Species(180488, "Physeter macrocephalus", "Click")}
+    train = dataclasses.replace(detection(2, "sperm"), clicks=14, ici_s=0.845)
+    (doc,) = detections_documents("d", periods, [train, detection(3, "sperm")], species, model="m@1", version="0")
+    found = doc.findall(f"{{{NAMESPACE}}}OnEffort/{{{NAMESPACE}}}Detection")
+    defined = [d.find(f"{{{NAMESPACE}}}Parameters/{{{NAMESPACE}}}UserDefined") for d in found]
+    assert [[(el.tag.split("}")[1], el.text) for el in u] for u in defined] == [
+        [("SNR_dB", "10"), ("Clicks", "14"), ("ICI_s", "0.845")],
+        [("SNR_dB", "10")],
+    ]
+    path = tmp_path / "train.xml"
+    path.write_bytes(ET.tostring(doc, xml_declaration=True, encoding="utf-8"))
+    validate(path)
