@@ -18,7 +18,8 @@ frequency, -3 and -10 dB bandwidth, duration (energy within -10 dB of its peak),
 re 1 uPa peak-to-peak (calibrated) and SNR.  Clicks closer in time than ``train_max_ici_s``
 form a train; a train of ``train_min_clicks`` or more is a region of interest (its band the
 median -10 dB band of its clicks, its level the median click level, with its click count and
-median inter-click interval), which the classifier and every output handle like any ROI.
+median inter-click interval between its principal clicks, those within ``PRINCIPAL_DB`` of its
+strongest), which the classifier and every output handle like any ROI.
 
 The work is done in whole 10-ms segments counted from the stream's first sample, so the clicks
 do not depend on how the stream is cut into blocks, and memory holds a segment, a click's
@@ -38,6 +39,9 @@ from edge.resample import PASS_BAND
 from edge.types import AudioBlock, Roi, SpectralFrames
 
 SEGMENT_S = 0.01  # floor and detection work unit
+# a train's interval is read from its principal clicks, those within this of its strongest's SNR:
+# faint impulses between a sperm whale's clicks (shrimp, a distant animal) would otherwise halve it
+PRINCIPAL_DB = 10.0
 _TINY = 1e-30
 
 
@@ -295,7 +299,9 @@ class ImpulseDetector:
             return []
         start = max(clicks[0].time_s - clicks[0].duration_s / 2, 0.0)
         end = clicks[-1].time_s + clicks[-1].duration_s / 2
-        icis = np.diff([c.time_s for c in clicks])
+        strongest = max(c.snr_db for c in clicks)
+        principal = [c.time_s for c in clicks if c.snr_db >= strongest - PRINCIPAL_DB]
+        icis = np.diff(principal if len(principal) > 1 else [c.time_s for c in clicks])
         return [
             Roi(
                 start,

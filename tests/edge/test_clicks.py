@@ -65,6 +65,20 @@ def test_clicks_of_a_train_are_found_and_noise_gives_none(train):
     assert len(quiet.clicks) <= 1 and none == []  # at most one false click per minute of noise
 
 
+def test_a_trains_interval_is_its_principal_clicks_not_the_faint_impulses_between_them():
+    rng = np.random.default_rng(12)
+    strong = np.arange(2.5, 11.6, 0.8)  # a whale's clicks, 0.8 s apart, 32-34 dB (after the floor's first 2 s)
+    faint = strong[:-1] + rng.uniform(0.15, 0.65, len(strong) - 1)  # an impulse between each two, 15-17 dB
+    times = np.concatenate([strong, faint])
+    snr = np.concatenate([rng.uniform(32, 34, len(strong)), rng.uniform(15, 17, len(faint))])
+    d, rois = run(clicks_in_noise(rng, 12, times, snr))
+    assert len(d.clicks) == len(times) and len(rois) == 1
+    assert rois[0].clicks == len(times) and rois[0].ici_s == pytest.approx(0.8, abs=0.002)  # all: about 0.4 s
+    lone = clicks_in_noise(rng, 4, [2.5], [33.0])
+    (one,) = run(lone, ClickSettings(fmin=5000, train_min_clicks=1))[1]
+    assert one.clicks == 1 and np.isnan(one.ici_s)  # one click: no interval
+
+
 def test_low_narrowband_clicks_are_found_like_high_broad_ones():
     """A 6-kHz click of 30 % bandwidth (about 0.6 ms) holds its energy in one octave of the
     5-43 kHz band: the octave's band finds it (the whole band's energy alone, or Teager-Kaiser
@@ -176,6 +190,9 @@ def test_the_sperm_whale_clip_is_one_click_train_among_the_rois(click_deployment
     res = process_recording(SPERM, config, None)
     trains = [r for r in res.rois if r.clicks]
     assert len(trains) == 1 and trains[0].clicks >= 20 and trains[0].end_s - trains[0].start_s > 3.0
+    # its interval is the whale's (its six strong clicks 0.77-0.88 s apart), not that of every
+    # pulse and faint impulse counted among its clicks (most under 0.05 s apart)
+    assert 0.76 <= trains[0].ici_s <= 0.88
     (record,) = [d for d in res.detections if d.start_s == trains[0].start_s]  # a record like any ROI
     assert (record.clicks, record.ici_s) == (trains[0].clicks, trains[0].ici_s)  # with its count and ICI
     assert all(d.clicks == 0 and d.ici_s != d.ici_s for d in res.detections if d is not record)  # tonal: none
