@@ -39,6 +39,9 @@ from edge.resample import PASS_BAND
 from edge.types import AudioBlock, Roi, SpectralFrames
 
 SEGMENT_S = 0.01  # floor and detection work unit
+# samples filtered at once: each band holds a few arrays of this many float64 values, so memory
+# does not grow with the block (a 5-s block at 384 kHz held about 300 MB whole)
+CHUNK_SAMPLES = 1 << 17
 # a train's interval is read from its principal clicks, those within this of its strongest's SNR:
 # faint impulses between a sperm whale's clicks (shrimp, a distant animal) would otherwise halve it
 PRINCIPAL_DB = 10.0
@@ -141,6 +144,7 @@ class ImpulseDetector:
         ]
         self._sosfilt = sosfilt
         self._seg = max(3, round(SEGMENT_S * rate))
+        self._chunk = max(1, CHUNK_SAMPLES // self._seg) * self._seg  # whole segments
         self._half = max(2, round(settings.window_s * rate / 2))
         self._sep = round(settings.min_separation_s * rate)
         self._window = max(1, round(settings.noise_window_s / SEGMENT_S))
@@ -160,13 +164,16 @@ class ImpulseDetector:
     def push(self, frames: SpectralFrames, block: AudioBlock | None = None) -> list[Roi]:
         if block is None:
             raise ValueError("the impulse detector needs the samples the frames were made from")
-        x = np.asarray(block.samples, np.float64)
-        for i, band in enumerate(self._bands):
-            y, band.zi = self._sosfilt(band.sos, x, zi=band.zi)
-            if i == 0:  # the whole band: what clicks are measured on
-                self._y = np.concatenate((self._y, y))
-            band.energy = np.concatenate((band.energy, y * y))
-        return self._advance(final=False)
+        out: list[Roi] = []
+        for a in range(0, len(block.samples), self._chunk):
+            x = np.asarray(block.samples[a : a + self._chunk], np.float64)
+            for i, band in enumerate(self._bands):
+                y, band.zi = self._sosfilt(band.sos, x, zi=band.zi)
+                if i == 0:  # the whole band: what clicks are measured on
+                    self._y = np.concatenate((self._y, y))
+                band.energy = np.concatenate((band.energy, y * y))
+            out += self._advance(final=False)
+        return out
 
     def flush(self) -> list[Roi]:
         return self._advance(final=True)

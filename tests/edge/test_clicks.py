@@ -287,3 +287,21 @@ def test_a_train_is_said_with_its_count_and_interval():
     assert train_text(14, 0.845) == "14 clicks, ICI 0.845 s"
     assert train_text(1, float("nan")) == "1 click"
     assert train_text(0, float("nan")) == ""
+
+
+def test_memory_does_not_grow_with_the_block():
+    """A 10-s block at 384 kHz (porpoise recorders) is filtered a chunk at a time: whole, its
+    eight bands' float64 arrays took hundreds of MB."""
+    import tracemalloc
+
+    rate = 384_000
+    x = (NOISE * np.random.default_rng(5).standard_normal(10 * rate)).astype(np.float32)
+    detector = ImpulseDetector(ClickSettings(fmin=2000), rate, level_db=170.0, hop=512)
+    tracemalloc.start()
+    try:
+        detector.push(EMPTY, AudioBlock(x, 0))
+        detector.flush()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 40e6, f"{peak / 1e6:.0f} MB"
