@@ -305,3 +305,39 @@ def test_memory_does_not_grow_with_the_block():
     finally:
         tracemalloc.stop()
     assert peak < 40e6, f"{peak / 1e6:.0f} MB"
+
+
+def test_the_clicks_deployment_hears_a_porpoise_at_384_khz_and_the_sperm_whale_at_its_own_rate(tmp_path):
+    """firmware-config/deployments/clicks.yaml: each recording at its own rate, no model."""
+    import csv
+
+    import soundfile as sf
+    from click.testing import CliRunner
+
+    from edge.cli.detect import main
+
+    rate, rng = 384_000, np.random.default_rng(21)
+    x = NOISE * rng.standard_normal(6 * rate)
+    sigma = 1 / (2 * np.pi * 16_000)  # narrow-band 130-kHz clicks of about 100 us
+    t = np.arange(-int(4 * sigma * rate), int(4 * sigma * rate) + 1) / rate
+    click = np.exp(-0.5 * (t / sigma) ** 2) * np.cos(2 * np.pi * 130_000 * t)
+    times = np.arange(0.5, 5.5, 0.07)
+    for at in times:
+        i = int(at * rate) - len(click) // 2
+        x[i : i + len(click)] += NOISE * 10 ** (rng.uniform(14, 20) / 20) * click
+    sf.write(tmp_path / "porpoise.wav", x.astype(np.float32), rate, subtype="FLOAT")
+    out = tmp_path / "out"
+    args = [str(tmp_path / "porpoise.wav"), str(SPERM), "-o", str(out), "--config", str(DEPLOYMENTS / "clicks.yaml")]
+    result = CliRunner().invoke(main, [*args, "--no-model", "--outputs", "csv,clicks", "-q"])
+    assert result.exit_code == 0, result.output
+    with open(out / "detections.csv", newline="") as fh:
+        trains = {r["file"]: r for r in csv.DictReader(fh) if r["clicks"]}
+    porpoise, sperm = trains[str(tmp_path / "porpoise.wav")], trains[str(SPERM)]
+    assert int(porpoise["clicks"]) == len(times) and float(porpoise["ici_s"]) == pytest.approx(0.07, abs=0.001)
+    assert 100_000 <= float(porpoise["low_hz"]) < 130_000 < float(porpoise["high_hz"]) <= 172_800
+    assert 0.76 <= float(sperm["ici_s"]) <= 0.88  # at its own 48 kHz, as under multispecies at 44.1 kHz
+    with open(out / "clicks.csv", newline="") as fh:
+        peaks = [float(r["peak_hz"]) for r in csv.DictReader(fh) if r["file"].endswith("porpoise.wav")]
+    # each peak inside the click's -3 dB band (122-138 kHz) give or take a 1.5-kHz bin; the median at it
+    assert len(peaks) == len(times) and all(120_500 <= p <= 139_500 for p in peaks)
+    assert abs(np.median(peaks) - 130_000) <= 1_500
