@@ -19,7 +19,7 @@ re 1 uPa peak-to-peak (calibrated) and SNR.  Clicks closer in time than ``train_
 form a train; a train of ``train_min_clicks`` or more is a region of interest (its band the
 median -10 dB band of its clicks, its level the median click level, with its click count and
 median inter-click interval between its principal clicks, those within ``PRINCIPAL_DB`` of its
-strongest), which the classifier and every output handle like any ROI.
+strongest, unless they are too far apart to be a train of their own), which the classifier and every output handle like any ROI.
 
 The work is done in whole 10-ms segments counted from the stream's first sample, so the clicks
 do not depend on how the stream is cut into blocks, and memory holds a segment, a click's
@@ -307,8 +307,10 @@ class ImpulseDetector:
         start = max(clicks[0].time_s - clicks[0].duration_s / 2, 0.0)
         end = clicks[-1].time_s + clicks[-1].duration_s / 2
         strongest = max(c.snr_db for c in clicks)
-        principal = [c.time_s for c in clicks if c.snr_db >= strongest - PRINCIPAL_DB]
-        icis = np.diff(principal if len(principal) > 1 else [c.time_s for c in clicks])
+        icis = np.diff([c.time_s for c in clicks if c.snr_db >= strongest - PRINCIPAL_DB])
+        if not len(icis) or np.median(icis) > self.settings.train_max_ici_s:
+            # one principal click, or a few far apart (no train of their own): every click's
+            icis = np.diff([c.time_s for c in clicks])
         return [
             Roi(
                 start,

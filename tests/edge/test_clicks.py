@@ -74,6 +74,12 @@ def test_a_trains_interval_is_its_principal_clicks_not_the_faint_impulses_betwee
     d, rois = run(clicks_in_noise(rng, 12, times, snr))
     assert len(d.clicks) == len(times) and len(rois) == 1
     assert rois[0].clicks == len(times) and rois[0].ici_s == pytest.approx(0.8, abs=0.002)  # all: about 0.4 s
+    # two loud clicks 4 s apart in a train of faint ones every 0.5 s: no train of their own, so
+    # the interval is every click's (a train's cannot exceed the 2-s gap that ends a train)
+    faint = np.arange(2.5, 11.0, 0.5)
+    snr = np.where(np.isin(faint, [4.5, 8.5]), 33.0, 16.0)
+    d, rois = run(clicks_in_noise(rng, 12, faint, snr))
+    assert len(rois) == 1 and rois[0].clicks == len(faint) and rois[0].ici_s == pytest.approx(0.5, abs=0.002)
     lone = clicks_in_noise(rng, 4, [2.5], [33.0])
     (one,) = run(lone, ClickSettings(fmin=5000, train_min_clicks=1))[1]
     assert one.clicks == 1 and np.isnan(one.ici_s)  # one click: no interval
