@@ -85,7 +85,7 @@ def modem(tmp_path):
 
 def the_detections() -> list:
     """What the detector logs: the second half under another model and hydrophone."""
-    dets = make_detections(TOTAL, seed=2026)
+    dets = make_detections(TOTAL, seed=2026, trains=0.1)
     return dets[: TOTAL // 2] + [
         dataclasses.replace(d, model="narw-cnn@5f1c2a9e", hydrophone="ST6872", calibration_db=-177.6)
         for d in dets[TOTAL // 2 :]
@@ -156,6 +156,8 @@ def test_ten_thousand_detections_through_a_faulty_modem_and_twenty_kills(tmp_pat
                 rec.score,
                 rec.snr_db,
                 rec.received_level_db,
+                clicks=rec.clicks,
+                ici_s=rec.ici_s,
             ),
         )
         assert (rec.model, rec.config_hash, rec.hydrophone) == (d.model, d.config_hash, d.hydrophone)

@@ -134,7 +134,9 @@ def test_records_reach_shore_once_through_kills_and_a_broker_restarted_mid_strea
     shore_ingest(tmp_path, url, 0.3)  # creates shore's persistent session (client id pamedge-shore)
     config = deployment_yaml(tmp_path, f"{{url: '{url}', client_id: buoy-test, timeout_s: 1}}", max_bytes=250)
     send = console_script("edge-sync") + ["send", "--config", str(config), "--simulated-time"]
-    detector = Detector(tmp_path / "buoy.sqlite", make_detections(TOTAL, seed=3), batch=250, interval_s=0.1).start()
+    detector = Detector(
+        tmp_path / "buoy.sqlite", make_detections(TOTAL, seed=3, trains=0.1), batch=250, interval_s=0.1
+    ).start()
     rnd = random.Random(6)
     for kill in range(20):  # as many kills as the Iridium run
         proc = subprocess.Popen(
@@ -154,7 +156,10 @@ def test_records_reach_shore_once_through_kills_and_a_broker_restarted_mid_strea
     assert rejected == 0 and accepted >= TOTAL // 40
     with ShoreStore(tmp_path / "shore.sqlite", KeyRing({"buoy-1": KEY})) as store:
         assert store.seqs("buoy-1") == list(range(1, TOTAL + 1))  # none lost, none duplicated
-        assert {d.config_hash for d in store.records()} == {"0123456789abcdef"}
+        got = list(store.records())
+        assert {d.config_hash for d in got} == {"0123456789abcdef"}
+        trains = [d.clicks for d in make_detections(TOTAL, seed=3, trains=0.1)]
+        assert [d.clicks for d in got] == trains and sum(map(bool, trains)) > TOTAL // 20  # click trains arrive whole
 
 
 def make_certificates(folder: Path) -> tuple[Path, Path, Path]:

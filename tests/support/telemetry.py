@@ -3,6 +3,7 @@ buoy in a thread, the edge-sync process helpers, and the frame quantisation chec
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import os
@@ -27,8 +28,10 @@ def make_detections(
     labels=("upcall", "gunshot"),
     mean_gap_s: float = 86.4,
     scores: bool = True,
+    trains: float = 0.0,
 ) -> list[Detection]:
-    """``n`` detections in time order, as a classifier on a right-whale buoy makes them."""
+    """``n`` detections in time order, as a classifier on a right-whale buoy makes them; with
+    ``trains``, that share of them click trains (a click count and a median ICI)."""
     rnd = random.Random(seed)
     t = 0.0
     out = []
@@ -54,6 +57,8 @@ def make_detections(
                 config_hash="0123456789abcdef",
             )
         )
+        if trains and rnd.random() < trains:
+            out[-1] = dataclasses.replace(out[-1], clicks=rnd.randint(3, 400), ici_s=round(rnd.uniform(0.002, 1.5), 4))
     return out
 
 
