@@ -8,7 +8,8 @@ Packs every record at the SBD budget (340 bytes), as ``edge-sync pack`` does (an
 frame before each run of records with one model / config hash / hydrophone / calibration),
 then a "day" of 1,000 detections made by repeating the log's records shifted in time (same
 spacing and values), and prints frames, bytes and bytes per detection (header, tag and the
-identity frames included).
+identity frames included). A log holding click trains is measured also with the trains' click
+counts and ICIs left out (the records as tonal ones), side by side: what carrying them costs.
 """
 
 from __future__ import annotations
@@ -44,7 +45,13 @@ def main(path: str) -> None:
     with DetectionLog(path) as log:
         for deployment in log.deployments():
             records = log.read(deployment)
-            for name, recs in (("log", records), ("1,000-detection day", day_of(records))):
+            variants = [("log", records)]
+            if all(d.start_utc for _, d in records):  # a day is laid out on their UTC times
+                variants.append(("1,000-detection day", day_of(records)))
+            if any(d.clicks for _, d in records):
+                tonal = [(s, dataclasses.replace(d, clicks=0, ici_s=float("nan"))) for s, d in records]
+                variants.append(("log without the trains' clicks and ICI", tonal))
+            for name, recs in variants:
                 n, frames, total, identity = measure(recs, deployment)
                 print(
                     f"{deployment} {name}: {n} detections -> {frames} SBD frames, {total} bytes "
