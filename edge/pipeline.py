@@ -135,6 +135,12 @@ def prepare(
     info = probe(path, allow_truncated=allow_truncated, timezone=config.tz())
     rate = analysis_rate(config, info)
     narrow = ""
+    bottom = max(config.roi.fmin, config.frontend.fmin)
+    if rate == info.sample_rate and rate / 2 <= bottom:  # at its own rate, below the whole band
+        raise AudioError(
+            f"{info.path}: sample rate {info.sample_rate} Hz cannot be analysed by deployment {config.name!r}: "
+            f"its Nyquist frequency {rate / 2:g} Hz is below the deployment's band, which starts at {bottom:g} Hz"
+        )
     if rate != info.sample_rate:
         top = config.band_top_hz()
         if info.sample_rate / 2 < top:

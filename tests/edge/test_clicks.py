@@ -347,3 +347,22 @@ def test_the_clicks_deployment_hears_a_porpoise_at_384_khz_and_the_sperm_whale_a
     # each peak inside the click's -3 dB band (122-138 kHz) give or take a 1.5-kHz bin; the median at it
     assert len(peaks) == len(times) and all(120_500 <= p <= 139_500 for p in peaks)
     assert abs(np.median(peaks) - 130_000) <= 1_500
+
+
+def test_a_recording_below_the_clicks_deployments_band_fails_in_one_line_and_the_run_goes_on(tmp_path):
+    import soundfile as sf
+    from click.testing import CliRunner
+
+    from edge.cli.detect import main
+
+    sf.write(tmp_path / "low.wav", np.zeros(2000 * 5, np.float32) + 0.001, 2000)  # Nyquist 1 kHz, band from 2 kHz
+    out = tmp_path / "out"
+    args = [str(tmp_path / "low.wav"), str(SPERM), "-o", str(out), "--config", str(DEPLOYMENTS / "clicks.yaml")]
+    result = CliRunner().invoke(main, [*args, "--no-model", "-q"])
+    assert result.exit_code == 1  # some failed, the others complete
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed:")]
+    assert failed == [
+        f"failed: {tmp_path / 'low.wav'}: sample rate 2000 Hz cannot be analysed by deployment 'clicks': "
+        "its Nyquist frequency 1000 Hz is below the deployment's band, which starts at 2000 Hz"
+    ]
+    assert (out / "detections.csv").read_text().count(str(SPERM)) >= 1
