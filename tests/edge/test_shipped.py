@@ -27,7 +27,8 @@ def test_a_deployment_by_name_is_the_shipped_file():
 
 def test_an_unknown_deployment_name_lists_the_known_ones():
     with pytest.raises(
-        ConfigError, match=r"deployment 'narw': no such file .*known: beluga, clicks, generic, multispecies, narw-upcall"
+        ConfigError,
+        match=r"deployment 'narw': no such file .*known: beluga, clicks, generic, multispecies, narw-upcall",
     ):
         load_deployment("narw")
 
