@@ -1,5 +1,6 @@
-"""Timing each stage of the chain on real recordings: decode, frontend, ROI detection and
-levels, inference (when a classifier is configured), logging to SQLite and frame encoding."""
+"""Timing each stage of the chain on real recordings: decode, frontend, ROI detection, the
+impulse detector (when the deployment has one), levels, inference (when a classifier is
+configured), logging to SQLite and frame encoding."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from edge.detect import contiguous
 from edge.pipeline import Chain, prepare, records
 from edge.types import AudioInfo, Detection
 
-STAGES = ("decode", "frontend", "roi", "levels", "inference", "logging", "frames")
+STAGES = ("decode", "frontend", "roi", "clicks", "levels", "inference", "logging", "frames")
 BENCH_KEY = bytes(range(32))  # frames are encoded for timing only, never sent
 
 
@@ -86,7 +87,8 @@ def run_stages(
     t0 = time.perf_counter()
     pack_all(list(zip(seqs, detections)), deployment=config.name, key=BENCH_KEY)
     t["frames"] = time.perf_counter() - t0
-    out.seconds = {s: None if s == "inference" and classifier is None else t[s] for s in STAGES}
+    absent = {"inference": classifier is None, "clicks": config.clicks is None}  # not configured: None
+    out.seconds = {s: None if absent.get(s) else t[s] for s in STAGES}
     out.wall_s = time.perf_counter() - wall0
     out.cpu_s = _cpu_s() - cpu0
     out.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

@@ -31,7 +31,7 @@ TOP = {
     "projection": (dict, type(None)),
     "model": (dict, type(None)),
 }
-STAGES = ["decode", "frontend", "roi", "levels", "inference", "logging", "frames"]
+STAGES = ["decode", "frontend", "roi", "clicks", "levels", "inference", "logging", "frames"]
 
 
 def bench(*args) -> dict:
@@ -72,8 +72,10 @@ def test_json_schema_and_modelled_energy_for_a_named_device(audio):
         assert isinstance(doc[key], kind), key
     assert doc["schema"] == "pamedge-bench/1"
     assert set(doc["machine"]) == {"board", "cpu", "cores", "arch", "kernel", "python"}
-    assert list(doc["stages_s"]) == STAGES
-    assert all(doc["stages_s"][s] >= 0 for s in STAGES)  # inference too: the deployment names its model
+    assert list(doc["stages_s"]) == STAGES and doc["stages_s"]["clicks"] is None  # narw-upcall has no clicks:
+    assert all(
+        doc["stages_s"][s] >= 0 for s in STAGES if s != "clicks"
+    )  # inference too: the deployment names its model
     assert doc["audio_s"] == 240.0 and [f["audio_s"] for f in doc["files"]] == [120.0, 120.0]
     assert doc["realtime_factor"] == pytest.approx(doc["audio_s"] / doc["wall_s"])
     assert doc["config"]["name"] == "narw-upcall" and doc["model"]["identity"].startswith("narw-upcall@")
@@ -169,3 +171,21 @@ def test_with_a_model_the_inference_stage_is_timed(audio, tmp_path, tmp_path_fac
     doc = bench(audio, "--config", tmp_path / "d.yaml")
     assert doc["stages_s"]["inference"] > 0 and doc["model"]["identity"]
     assert bench(audio, "--config", tmp_path / "d.yaml", "--no-model")["stages_s"]["inference"] is None
+
+
+def test_the_impulse_detector_is_timed_as_its_own_stage(tmp_path):
+    """clicks.yaml: the clicks stage beside the tonal ROI stage, at the recording's own rate."""
+    import numpy as np
+    import soundfile as sf
+
+    rate, rng = 96_000, np.random.default_rng(8)
+    x = 0.01 * rng.standard_normal(20 * rate)
+    t = np.arange(-48, 48) / rate
+    for at in np.arange(0.5, 19.5, 0.25):  # 20-kHz clicks 20 dB over the noise
+        i = int(at * rate)
+        x[i - 48 : i + 48] += 0.1 * np.exp(-((t / 50e-6) ** 2)) * np.cos(2 * np.pi * 20_000 * t)
+    sf.write(tmp_path / "clicks.wav", x.astype(np.float32), rate)
+    doc = bench(tmp_path, "--config", DEPLOYMENTS / "clicks.yaml", "--no-model")
+    stages = doc["stages_s"]
+    assert list(stages) == STAGES and stages["inference"] is None
+    assert stages["clicks"] > 0 and stages["roi"] > 0
