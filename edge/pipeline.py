@@ -310,7 +310,6 @@ class Chain:
             else None
         )
         self.candidates: list[CandidateStage] = [self.detector] if self.detector is not None else []
-        self.stage_names = ["roi"] * len(self.candidates)  # what each candidate stage is timed as
         # a recording whose band lies below the clicks band (a 2-kHz recording analysed at
         # 44.1 kHz) holds no clicks: no stage, rather than one listening to the resampler's residue
         source_rate = prep.info.sample_rate if prep.resampled else None
@@ -326,7 +325,6 @@ class Chain:
                     source_rate=source_rate,
                 )
             )
-            self.stage_names.append("clicks")
         self.levels = StreamingLevels(prep.spec, config.levels) if levels else None
         self.stream = (
             classifier.stream(prep.spec, first_frame=first_frame, limit=classify_limit, keep_scores=scores)
@@ -374,9 +372,7 @@ class Chain:
                 completed = False
                 break
         if completed:
-            found = self._own(
-                [r for stage, name in zip(self.candidates, self.stage_names) for r in self._timed(name, stage.flush)]
-            )
+            found = self._own([r for stage in self.candidates for r in self._timed(stage.name, stage.flush)])
             self.rois += found
             if self.stream is not None:
                 empty = SpectralFrames(np.zeros((0, self.prep.spec.n_bins), np.float32), 0)
@@ -413,13 +409,7 @@ class Chain:
         valid = self.quality.check(frames, self.owned)  # non-finite frames zeroed in place
         if self.on_frames is not None:
             self.on_frames(frames)
-        found = self._own(
-            [
-                r
-                for stage, name in zip(self.candidates, self.stage_names)
-                for r in self._timed(name, stage.push, frames, block)
-            ]
-        )
+        found = self._own([r for stage in self.candidates for r in self._timed(stage.name, stage.push, frames, block)])
         self.rois += found
         if self.levels is not None and (span := self._owned_span(frames)) is not None:
             lo, hi = span

@@ -225,6 +225,8 @@ class _Event:
 class StreamingRoiDetector:
     """Finds ROIs in a stream of :class:`SpectralFrames` from one recording or deployment."""
 
+    name = "roi"  # the stage edge-bench times it as
+
     def __init__(
         self,
         settings: RoiSettings,

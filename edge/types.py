@@ -207,7 +207,10 @@ class CandidateStage(Protocol):
 
     ``push`` returns the ROIs completed so far, ``flush`` closes what is open at the stream's
     end, and ``earliest_frame`` is the first frame an ROI not yet returned can start at: the
-    classifier keeps the frames from there on, so a stage must never return an ROI before it."""
+    classifier keeps the frames from there on, so a stage must never return an ROI before it.
+    ``name`` is the stage's in edge-bench's timings (``roi``, ``clicks``)."""
+
+    name: str
 
     def push(self, frames: SpectralFrames, block: AudioBlock | None = None) -> list[Roi]: ...
 
