@@ -19,7 +19,8 @@ re 1 uPa peak-to-peak (calibrated) and SNR.  Clicks closer in time than ``train_
 form a train; a train of ``train_min_clicks`` or more is a region of interest (its band the
 median -10 dB band of its clicks, its level the median click level, with its click count and
 median inter-click interval between its principal clicks, those within ``PRINCIPAL_DB`` of its
-strongest, unless they are too far apart to be a train of their own), which the classifier and every output handle like any ROI.
+strongest, unless they are too far apart to be a train of their own), which the classifier and
+every output handle like any ROI.
 
 The work is done in whole 10-ms segments counted from the stream's first sample, so the clicks
 do not depend on how the stream is cut into blocks, and memory holds a segment, a click's

@@ -15,6 +15,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -37,6 +38,8 @@ _MIGRATIONS = {
     ),
 }
 _FIELDS = DETECTION_FIELDS
+# NaN is stored as NULL (SQLite has no NaN); these come back as NaN
+_FLOAT_FIELDS = tuple(f.name for f in fields(Detection) if f.type in (float, "float"))
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS detections (
@@ -158,17 +161,7 @@ class DetectionLog:
 
 def _detection(values: Iterable[object]) -> Detection:
     data: dict[str, Any] = dict(zip(_FIELDS, values))
-    for key in (
-        "score",
-        "calibration_db",
-        "start_s",
-        "end_s",
-        "low_hz",
-        "high_hz",
-        "snr_db",
-        "received_level_db",
-        "ici_s",
-    ):
+    for key in _FLOAT_FIELDS:
         if data[key] is None:
             data[key] = float("nan")
     return Detection(**data)
