@@ -7,9 +7,10 @@ the shipping limits' verdict is printed beside the figures) and run exactly as `
 runs it (edge's frontend, candidate stage, INT8 classifier and crop policy;
 training.evaluate.evaluate_bundle) over the day it was not trained on plus a GSC background
 file it never saw.  Per day: upcalls, candidates overlapping them (the candidate
-stage's recall), precision, recall, false positives per hour (every detection overlapping no
-annotation, over all scored audio) at the card's threshold and over a threshold sweep, and
-candidates per hour of background.
+stage's recall), precision, recall, false positives per hour over all scored audio at the
+card's threshold and over a threshold sweep, each by one-to-one matching and by the issue's
+overlap rule (a call is found when a detection overlaps it; a detection is false when it
+overlaps no annotation), and candidates per hour of background.
 
     python benchmarks/bench_narw_days.py [--loro runs/narw-upcall/loro/loro.json] [--json]
 """
@@ -127,6 +128,8 @@ def fold(run: Path, held: list[str], out: Path) -> dict:
 
 
 def main() -> None:
+    from training.metrics import overlap_text
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--loro",
@@ -157,13 +160,13 @@ def main() -> None:
             f"held-out day {r['day']} ({r['fold']}, {r['model']}): candidates overlap {r['overlapped']}/{r['upcalls']} "
             f"upcalls; {r['background_candidates_per_hour']:.0f} candidates/h on background; INT8 at the card's "
             f"threshold: precision {e['precision']:.3f} recall {e['recall']:.3f} FP/h {e['fp_per_hour']:.1f} "
-            f"(tp {e['tp']}, fp {e['fp']}, fn {e['fn']}); the shipping gate's limits: "
+            f"(tp {e['tp']}, fp {e['fp']}, fn {e['fn']}){overlap_text(e)}; the shipping gate's limits: "
             + ("passed" if not r["shipping_gate"] else "refused (" + "; ".join(r["shipping_gate"]) + ")")
         )
         for s in r["sweep"]:
             print(
                 f"    threshold {s['threshold']:.1f}: precision {s['precision']:.3f} recall {s['recall']:.3f} "
-                f"FP/h {s['fp_per_hour']:.1f}"
+                f"FP/h {s['fp_per_hour']:.1f}{overlap_text(s)}"
             )
 
 

@@ -26,16 +26,22 @@ from edge.config import load_deployment
 from training.config import TrainConfig, load_config
 from training.evaluate import evaluate, write
 from training.loop import train
+from training.metrics import overlap_rates, overlap_text
 from training.sources import config_recordings
 from training.types import TrainConfigError
 
 
 def pool(counts: list[dict], hours: list[float]) -> dict:
-    """Precision, recall, F1 and FP per hour of event counts summed over folds."""
+    """Precision, recall, F1 and FP per hour of event counts summed over folds (and under
+    ``overlap``, the overlap rule's, when every fold has them)."""
     tp, fp, fn = (sum(c[k] for c in counts) for k in ("tp", "fp", "fn"))
     h = sum(hours)
     p = tp / (tp + fp) if tp + fp else 0.0
     rc = tp / (tp + fn) if tp + fn else 0.0
+    loose = {}
+    if all("overlap" in c for c in counts):
+        summed = {k: sum(c["overlap"][k] for c in counts) for k in ("found", "missed", "hits", "fp")}
+        loose = {"overlap": overlap_rates(summed, h)}
     return {
         "tp": tp,
         "fp": fp,
@@ -45,6 +51,7 @@ def pool(counts: list[dict], hours: list[float]) -> dict:
         "recall": rc,
         "f1": 2 * p * rc / (p + rc) if p + rc else 0.0,
         "fp_per_hour": fp / h if h else float("nan"),
+        **loose,
     }
 
 
@@ -101,7 +108,7 @@ def main(config, folds, threshold, out) -> None:
         click.echo(
             f"threshold {t:g}: precision {point['precision']:.3f} recall {point['recall']:.3f} "
             f"FP/h {point['fp_per_hour']:.2f} (tp {point['tp']}, fp {point['fp']}, fn {point['fn']}, "
-            f"{point['hours']:.2f} h)"
+            f"{point['hours']:.2f} h)" + overlap_text(point)
         )
 
 

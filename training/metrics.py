@@ -67,31 +67,79 @@ def pr_curve(y_true: np.ndarray, scores: np.ndarray) -> list[tuple[float, float,
     return [(float(s[i]), float(tp[i] / (tp[i] + fp[i])), float(tp[i] / total)) for i in last]
 
 
+def _overlaps(d: Annotation, a: Annotation) -> bool:
+    return d.file == a.file and min(d.end_s, a.end_s) - max(d.start_s, a.start_s) > 0
+
+
+def overlap_counts(dets: Sequence[Annotation], anns: Sequence[Annotation]) -> dict:
+    """The rule of DCLDE-style scoring and of the right-whale issue: an annotation is found when
+    any detection overlaps it, and a detection is false when it overlaps no annotation.  Unlike
+    one-to-one matching, a second detection on a call (a call split in two candidates) is not
+    false, and one detection over two abutting calls finds both."""
+    hits = sum(any(_overlaps(d, a) for a in anns) for d in dets)
+    found = sum(any(_overlaps(d, a) for d in dets) for a in anns)
+    return {"found": found, "missed": len(anns) - found, "hits": hits, "fp": len(dets) - hits}
+
+
+def overlap_rates(counts: dict, hours: float) -> dict:
+    """Precision (detections on a call), recall (calls a detection overlaps), FP per hour of
+    :func:`overlap_counts`' counts, which may be summed over recordings or folds first."""
+    dets, anns = counts["hits"] + counts["fp"], counts["found"] + counts["missed"]
+    return {
+        **counts,
+        "precision": counts["hits"] / dets if dets else 0.0,
+        "recall": counts["found"] / anns if anns else 0.0,
+        "fp_per_hour": counts["fp"] / hours if hours else float("nan"),
+    }
+
+
+def overlap_text(events: dict) -> str:
+    """``events``' overlap-rule figures as a clause for a line of output ("" without them)."""
+    o = events.get("overlap")
+    if not o:
+        return ""
+    return (
+        f"; overlap rule: precision {o['precision']:.3f} recall {o['recall']:.3f} FP/h {o['fp_per_hour']:.2f} "
+        f"({o['found']} calls found, {o['fp']} detections on none)"
+    )
+
+
 def match_events(
     detections: Sequence[Annotation], truth: Sequence[Annotation], *, hours: float, classes: Sequence[str] | None = None
 ) -> dict:
     """Event-level metrics: a detection matches an annotation of the same file and label that
     it overlaps in time (each annotation at most once, strongest overlap first).  Per class
-    and overall: precision, recall, F1, false positives per hour."""
+    and overall: precision, recall, F1, false positives per hour, and under ``overlap`` the
+    same by :func:`overlap_counts`' rule (each figure at least the one-to-one one)."""
     classes = list(classes or sorted({a.label for a in truth} | {d.label for d in detections}))
     out = {}
     totals = np.zeros(3)
+    loose = dict.fromkeys(("found", "missed", "hits", "fp"), 0)
     for c in classes:
         dets = [d for d in detections if d.label == c]
         anns = [a for a in truth if a.label == c]
         pairs = []
         for i, d in enumerate(dets):
             for j, a in enumerate(anns):
-                ov = min(d.end_s, a.end_s) - max(d.start_s, a.start_s)
-                if d.file == a.file and ov > 0:
-                    pairs.append((ov, i, j))
+                if _overlaps(d, a):
+                    pairs.append((min(d.end_s, a.end_s) - max(d.start_s, a.start_s), i, j))
         used_d, used_a = set(), set()
         for _, i, j in sorted(pairs, reverse=True):
             if i not in used_d and j not in used_a:
                 used_d.add(i)
                 used_a.add(j)
         tp, fp, fn = len(used_a), len(dets) - len(used_d), len(anns) - len(used_a)
-        out[c] = {**_prf(tp, fp, fn), "fp_per_hour": fp / hours if hours else float("nan")}
+        counts = overlap_counts(dets, anns)
+        loose = {k: loose[k] + counts[k] for k in loose}
+        out[c] = {
+            **_prf(tp, fp, fn),
+            "fp_per_hour": fp / hours if hours else float("nan"),
+            "overlap": overlap_rates(counts, hours),
+        }
         totals += (tp, fp, fn)
-    overall = {**_prf(*totals), "fp_per_hour": totals[1] / hours if hours else float("nan")}
+    overall = {
+        **_prf(*totals),
+        "fp_per_hour": totals[1] / hours if hours else float("nan"),
+        "overlap": overlap_rates(loose, hours),
+    }
     return {"hours": hours, "per_class": out, "overall": overall}

@@ -38,6 +38,34 @@ def test_match_events_by_time_overlap():
     assert up["fp_per_hour"] == 1.0
     assert (moan["tp"], moan["fp"], moan["fn"]) == (1, 1, 0)
     assert m["overall"]["tp"] == 2 and m["overall"]["fp_per_hour"] == 1.5
+    # the overlap rule: the second detection on the first call is on a call, not false
+    o = m["per_class"]["upcall"]["overlap"]
+    assert (o["found"], o["missed"], o["hits"], o["fp"]) == (1, 2, 2, 1)
+    assert o["precision"] == pytest.approx(2 / 3) and o["recall"] == pytest.approx(1 / 3)
+    assert o["fp_per_hour"] == 0.5
+    assert m["overall"]["overlap"]["fp"] == 2 and m["overall"]["overlap"]["found"] == 2
+
+
+def test_overlap_rule_one_detection_over_abutting_calls():
+    # a chorus: two upcalls that abut make one candidate and one detection
+    truth = [ev("a", 10, 11), ev("a", 11.2, 12.0), ev("a", 30, 31)]
+    dets = [ev("a", 9.8, 12.1)]
+    m = match_events(dets, truth, hours=1.0)["overall"]
+    assert (m["tp"], m["fp"], m["fn"]) == (1, 0, 2)
+    o = m["overlap"]
+    assert (o["found"], o["missed"], o["hits"], o["fp"]) == (2, 1, 1, 0)
+    assert o["recall"] == pytest.approx(2 / 3) and o["precision"] == 1.0
+
+
+def test_pooled_overlap_counts_sum_over_folds():
+    from training.loro import pool
+
+    a = match_events([ev("a", 10, 11), ev("a", 50, 51)], [ev("a", 10, 11)], hours=0.5)["overall"]
+    b = match_events([ev("b", 1, 2)], [ev("b", 1, 2), ev("b", 5, 6)], hours=0.25)["overall"]
+    p = pool([a, b], [0.5, 0.25])
+    assert (p["tp"], p["fp"], p["fn"]) == (2, 1, 1)
+    assert (p["overlap"]["found"], p["overlap"]["fp"]) == (2, 1)
+    assert p["overlap"]["fp_per_hour"] == pytest.approx(1 / 0.75)
 
 
 def test_pr_curve():

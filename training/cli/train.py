@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from edge.errors import PamedgeError
+from training.metrics import overlap_text
 
 _HINT = 'edge-train needs PyTorch: pip install torch==2.13.0 "pamedge[train]"'
 
@@ -77,7 +78,7 @@ def train_cmd(config: str, restart: bool, out: str | None) -> None:
         click.echo(
             f"{'LORO pooled ' if result['kind'] == 'loro' else ''}events at threshold {result['threshold']:g}: "
             f"precision {e['precision']:.3f} recall {e['recall']:.3f} F1 {e['f1']:.3f} "
-            f"FP/h {e['fp_per_hour']:.2f}"
+            f"FP/h {e['fp_per_hour']:.2f}{overlap_text(e)}"
         )
     click.echo(f"written {run / 'evaluation.json'}")
 
@@ -174,7 +175,7 @@ def evaluate_cmd(
         click.echo(
             f"{result['model']}: events: precision {o['precision']:.4f} recall {o['recall']:.4f} "
             f"F1 {o['f1']:.4f} FP/h {o['fp_per_hour']:.2f} over {result['events']['hours']:.2f} h "
-            f"(tp {o['tp']}, fp {o['fp']}, fn {o['fn']}){written}"
+            f"(tp {o['tp']}, fp {o['fp']}, fn {o['fn']}){overlap_text(o)}{written}"
         )
         return
     path = write(result, Path(output) if output else run / "evaluate.json")
@@ -185,7 +186,7 @@ def evaluate_cmd(
     )
     click.echo(
         f"events: precision {o['precision']:.3f} recall {o['recall']:.3f} F1 {o['f1']:.3f} "
-        f"FP/h {o['fp_per_hour']:.2f} over {result['events']['hours']:.2f} h{heads}; "
+        f"FP/h {o['fp_per_hour']:.2f} over {result['events']['hours']:.2f} h{overlap_text(o)}{heads}; "
         f"windows: balanced accuracy {result['windows']['balanced_accuracy']:.3f}; written {path}"
     )
 
