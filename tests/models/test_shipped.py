@@ -50,14 +50,20 @@ def assert_within_one_event(got: dict, stated: dict, hours: float) -> None:
 def test_bundle_is_portable_int8_with_a_stated_margin(path):
     c = card(path)
     assert c["quantisation"]["onnx"]["scheme"] == "u8s7"
-    golden, gate = c["golden"], c["metrics"]["gate"]
-    # 0.03 by default; narw-upcall's kernels need 0.06, multispecies' 0.05 (Makefile "models"):
-    # never looser, a third of what a saturating kernel path moves scores by (0.2-0.85,
+    golden, gate, kernel = c["golden"], c["metrics"]["gate"], c["metrics"]["kernel_paths"]
+    # 0.03 by default; narw-upcall's kernels need 0.06, multispecies' 0.05 (Makefile "models"),
+    # raised to one output step's score change where that is larger (convert.portability): never
+    # looser than needed, well under what a saturating kernel path moves scores by (0.2-0.85,
     # benchmarks/RESULTS.md), so the selftest still catches it
-    assert 0.03 <= golden["tolerance"] <= 0.06 and gate["max_path_deviation"] == golden["tolerance"] / 2
-    deviations = [d for paths in c["metrics"]["kernel_paths"]["max_abs_deviation"].values() for d in paths.values()]
-    assert max(deviations, default=0.0) <= gate["max_path_deviation"]
-    assert golden["margin"] is None or golden["margin"] >= 2
+    one_step = (kernel.get("one_step_score_change") or {}).values()
+    assert 0.03 <= golden["tolerance"] <= max([0.06, *one_step]) + 1e-4
+    assert 0.015 <= gate["max_path_deviation"] <= 0.03
+    steps = kernel.get("max_output_steps") or {}
+    for f, paths in kernel["max_abs_deviation"].items():
+        for p, d in paths.items():
+            rounding = (steps.get(f) or {}).get(p)
+            assert d <= gate["max_path_deviation"] or (rounding is not None and rounding <= 1.001), (f, p, d)
+            assert d <= golden["tolerance"], (f, p, d)
 
 
 @pytest.mark.slow
