@@ -176,3 +176,41 @@ def test_held_out_events_of_the_kept_epoch_are_evaluates_and_each_kept_epoch_can
     for epoch in (1, 2, 3):  # each epoch's weights go through the whole pipeline
         overall = held_out_events(run, recordings, deployment, epoch=epoch)["overall"]
         assert overall["tp"] + overall["fn"] == 6
+
+
+def _bundle_evaluate(tmp_path, rows, capsys):
+    import numpy as np
+    import soundfile as sf
+
+    from tests.support.data import DEPLOYMENTS, ROOT
+
+    rng = np.random.default_rng(4)
+    sf.write(str(tmp_path / "quiet.wav"), 0.01 * rng.standard_normal(20 * 2000), 2000, subtype="PCM_16")
+    csv = tmp_path / "calls.csv"
+    csv.write_text("filename,start,end,label\n" + "".join(f"quiet.wav,{a},{b},{lab}\n" for a, b, lab in rows))
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "evaluate",
+                str(ROOT / "models" / "narw-upcall"),
+                "--config",
+                str(DEPLOYMENTS / "narw-upcall.yaml"),
+                "--annotations",
+                str(csv),
+            ]
+        )
+    return info.value.code, capsys.readouterr()
+
+
+def test_evaluate_refuses_annotations_whose_labels_the_model_cannot_detect(tmp_path, capsys):
+    code, out = _bundle_evaluate(tmp_path, [(2, 3, "up"), (8, 9, "up")], capsys)
+    assert code == 2
+    assert "no annotation has a label the model detects (2 'up')" in out.err
+    assert "--label RAW=CLASS" in out.err and "upcall" in out.err
+
+
+def test_evaluate_warns_of_the_annotations_it_does_not_score(tmp_path, capsys):
+    code, out = _bundle_evaluate(tmp_path, [(2, 3, "upcall"), (8, 9, "moan")], capsys)
+    assert code == 0
+    assert "annotations not scored, their labels unknown to the model: 1 'moan'" in out.err
+    assert "events: precision" in out.out

@@ -163,6 +163,7 @@ def evaluate_cmd(
             missing = sorted(set(only) - {Path(p).name for p in recordings})
             if missing:
                 _fail(f"--only: no recording named {', '.join(missing)}")
+        _check_labels(annotations, recordings, _model_labels(run, bundle))
         if bundle:
             result = evaluate_bundle(run, recordings, dep, table, backend=backend, threshold=threshold)
         else:
@@ -188,6 +189,40 @@ def evaluate_cmd(
         f"events: precision {o['precision']:.3f} recall {o['recall']:.3f} F1 {o['f1']:.3f} "
         f"FP/h {o['fp_per_hour']:.2f} over {result['events']['hours']:.2f} h{overlap_text(o)}{heads}; "
         f"windows: balanced accuracy {result['windows']['balanced_accuracy']:.3f}; written {path}"
+    )
+
+
+def _model_labels(run: Path, bundle: bool) -> set[str]:
+    """The classes ``run`` (a run folder or a bundle) can detect."""
+    import yaml
+
+    if bundle:
+        from edge.bundle import load_bundle
+
+        return load_bundle(run, verify=False).labels
+    cfg = yaml.safe_load((run / "config.yaml").read_text()) or {}
+    negative = cfg.get("negative", "noise")
+    heads = cfg.get("model", {}).get("outputs") or {}
+    if heads:  # multi-output: each head's first class is its "none"
+        return {c for classes in heads.values() for c in classes[1:]}
+    return {c for c in cfg.get("classes", []) if c != negative}
+
+
+def _check_labels(source: str, recordings: dict, labels: set[str]) -> None:
+    """Annotations whose label the model cannot detect are not scored: say so, and refuse a
+    set where none is (its figures would be of nothing but false positives)."""
+    from collections import Counter
+
+    unknown = Counter(a.label for anns in recordings.values() for a in anns if a.label not in labels)
+    total = sum(len(anns) for anns in recordings.values())
+    if not unknown:
+        return
+    told = ", ".join(f"{n} {label!r}" for label, n in unknown.most_common())
+    hint = f"the model detects {', '.join(sorted(labels))}; map labels with --label RAW=CLASS"
+    if sum(unknown.values()) == total:
+        _fail(f"{source}: no annotation has a label the model detects ({told}): {hint}")
+    click.echo(
+        f"warning: {source}: annotations not scored, their labels unknown to the model: {told} ({hint})", err=True
     )
 
 
