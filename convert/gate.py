@@ -189,7 +189,10 @@ def run_gate(run: Run, converted, onnx_model, tflite_model, options: ConvertOpti
 def _scheme_hint(f: str, options: ConvertOptions) -> str:
     if f != "onnx_int8":
         return ""
-    others = [k for k in ("u8s7", "u8u8", "s8s8") if k != options.onnx_scheme]
+    from convert.quantise_onnx import SCHEMES
+
+    # u8s8 is the scheme whose pair sums saturate on AVX2: never the way out
+    others = [k for k in SCHEMES if k not in (options.onnx_scheme, "u8s8")]
     return f": try --onnx-scheme {' or '.join(others)}"
 
 

@@ -58,6 +58,24 @@ def _outputs(ckpt: dict) -> dict[str, list[str]]:
     return {"": list(ckpt["classes"])}
 
 
+def _calls(outputs: dict[str, list[str]]) -> list[str]:
+    """The classes a detection can carry: each named head's classes but its first ("none"),
+    an unnamed output's but the noise class."""
+    return [c for h, cls in outputs.items() for c in (cls[1:] if h else cls) if c != NEGATIVE]
+
+
+def detectable(run: Path) -> set[str]:
+    """The classes the events of ``run`` (a run folder, or a bundle with its ``card.yaml``) are
+    scored for: an annotation of any other label is not."""
+    if (run / "card.yaml").is_file():
+        from edge.bundle import load_bundle
+
+        return load_bundle(run, verify=False).labels
+    import torch
+
+    return set(_calls(_outputs(torch.load(run / "best.pt", weights_only=False))))
+
+
 def run_policy(run: Path) -> CropPolicy:
     """The crop policy of a run: its ``config.yaml``'s ``inference:`` (none: centre)."""
     path = Path(run) / "config.yaml"
@@ -135,7 +153,7 @@ def _events(
     truth = [a for anns in recordings.values() for a in anns]
     hours = sum(s.duration_s for s in scored) / 3600
     dets = [d for s in scored for d in detections(s, outputs, threshold)]
-    calls = [c for h, cls in outputs.items() for c in (cls[1:] if h else cls) if c != NEGATIVE]
+    calls = _calls(outputs)
     events = match_events(dets, [a for a in truth if a.label in calls], hours=hours, classes=calls)
     events["detections"] = len(dets)
     if len(outputs) > 1:

@@ -26,7 +26,7 @@ from edge.config import load_deployment
 from training.config import TrainConfig, load_config
 from training.evaluate import evaluate, write
 from training.loop import train
-from training.metrics import overlap_rates, overlap_text
+from training.metrics import overlap_rates, overlap_text, sum_overlap
 from training.sources import config_recordings
 from training.types import TrainConfigError
 
@@ -40,8 +40,7 @@ def pool(counts: list[dict], hours: list[float]) -> dict:
     rc = tp / (tp + fn) if tp + fn else 0.0
     loose = {}
     if all("overlap" in c for c in counts):
-        summed = {k: sum(c["overlap"][k] for c in counts) for k in ("found", "missed", "hits", "fp")}
-        loose = {"overlap": overlap_rates(summed, h)}
+        loose = {"overlap": overlap_rates(sum_overlap([c["overlap"] for c in counts]), h)}
     return {
         "tp": tp,
         "fp": fp,

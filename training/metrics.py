@@ -67,23 +67,21 @@ def pr_curve(y_true: np.ndarray, scores: np.ndarray) -> list[tuple[float, float,
     return [(float(s[i]), float(tp[i] / (tp[i] + fp[i])), float(tp[i] / total)) for i in last]
 
 
-def _overlaps(d: Annotation, a: Annotation) -> bool:
-    return d.file == a.file and min(d.end_s, a.end_s) - max(d.start_s, a.start_s) > 0
+def _overlap(d: Annotation, a: Annotation) -> float:
+    """Seconds a detection and an annotation share (0 for different recordings)."""
+    return min(d.end_s, a.end_s) - max(d.start_s, a.start_s) if d.file == a.file else 0.0
 
 
-def overlap_counts(dets: Sequence[Annotation], anns: Sequence[Annotation]) -> dict:
-    """The rule of DCLDE-style scoring and of the right-whale issue: an annotation is found when
-    any detection overlaps it, and a detection is false when it overlaps no annotation.  Unlike
-    one-to-one matching, a second detection on a call (a call split in two candidates) is not
-    false, and one detection over two abutting calls finds both."""
-    hits = sum(any(_overlaps(d, a) for a in anns) for d in dets)
-    found = sum(any(_overlaps(d, a) for d in dets) for a in anns)
-    return {"found": found, "missed": len(anns) - found, "hits": hits, "fp": len(dets) - hits}
+OVERLAP_COUNTS = ("found", "missed", "hits", "fp")
 
 
 def overlap_rates(counts: dict, hours: float) -> dict:
-    """Precision (detections on a call), recall (calls a detection overlaps), FP per hour of
-    :func:`overlap_counts`' counts, which may be summed over recordings or folds first."""
+    """The rule of DCLDE-style scoring and of the right-whale issue: an annotation is found when
+    any detection overlaps it, and a detection is false when it overlaps no annotation (unlike
+    one-to-one matching, a second detection on a call is not false, and one detection over two
+    abutting calls finds both).  Precision (detections on a call), recall (calls a detection
+    overlaps) and FP per hour of ``counts`` (:data:`OVERLAP_COUNTS`), which may be summed over
+    classes, recordings or folds first (:func:`sum_overlap`)."""
     dets, anns = counts["hits"] + counts["fp"], counts["found"] + counts["missed"]
     return {
         **counts,
@@ -91,6 +89,11 @@ def overlap_rates(counts: dict, hours: float) -> dict:
         "recall": counts["found"] / anns if anns else 0.0,
         "fp_per_hour": counts["fp"] / hours if hours else float("nan"),
     }
+
+
+def sum_overlap(counts: Sequence[dict]) -> dict:
+    """:data:`OVERLAP_COUNTS` summed over ``counts``."""
+    return {k: sum(c[k] for c in counts) for k in OVERLAP_COUNTS}
 
 
 def overlap_text(events: dict) -> str:
@@ -110,27 +113,25 @@ def match_events(
     """Event-level metrics: a detection matches an annotation of the same file and label that
     it overlaps in time (each annotation at most once, strongest overlap first).  Per class
     and overall: precision, recall, F1, false positives per hour, and under ``overlap`` the
-    same by :func:`overlap_counts`' rule (each figure at least the one-to-one one)."""
+    same by :func:`overlap_rates`' rule (each figure at least the one-to-one one)."""
     classes = list(classes or sorted({a.label for a in truth} | {d.label for d in detections}))
     out = {}
     totals = np.zeros(3)
-    loose = dict.fromkeys(("found", "missed", "hits", "fp"), 0)
+    loose = []
     for c in classes:
         dets = [d for d in detections if d.label == c]
         anns = [a for a in truth if a.label == c]
-        pairs = []
-        for i, d in enumerate(dets):
-            for j, a in enumerate(anns):
-                if _overlaps(d, a):
-                    pairs.append((min(d.end_s, a.end_s) - max(d.start_s, a.start_s), i, j))
+        pairs = [(ov, i, j) for i, d in enumerate(dets) for j, a in enumerate(anns) if (ov := _overlap(d, a)) > 0]
         used_d, used_a = set(), set()
         for _, i, j in sorted(pairs, reverse=True):
             if i not in used_d and j not in used_a:
                 used_d.add(i)
                 used_a.add(j)
         tp, fp, fn = len(used_a), len(dets) - len(used_d), len(anns) - len(used_a)
-        counts = overlap_counts(dets, anns)
-        loose = {k: loose[k] + counts[k] for k in loose}
+        # the overlap rule from the same pairs: every detection and annotation in one
+        hits, found = len({i for _, i, _ in pairs}), len({j for _, _, j in pairs})
+        counts = {"found": found, "missed": len(anns) - found, "hits": hits, "fp": len(dets) - hits}
+        loose.append(counts)
         out[c] = {
             **_prf(tp, fp, fn),
             "fp_per_hour": fp / hours if hours else float("nan"),
@@ -140,6 +141,6 @@ def match_events(
     overall = {
         **_prf(*totals),
         "fp_per_hour": totals[1] / hours if hours else float("nan"),
-        "overlap": overlap_rates(loose, hours),
+        "overlap": overlap_rates(sum_overlap(loose), hours),
     }
     return {"hours": hours, "per_class": out, "overall": overall}

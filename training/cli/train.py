@@ -134,7 +134,7 @@ def evaluate_cmd(
         from edge.calibration import HydrophoneTable
         from edge.config import load_deployment
         from training.config import from_mapping
-        from training.evaluate import evaluate, evaluate_bundle, write
+        from training.evaluate import detectable, evaluate, evaluate_bundle, write
         from training.sources import annotated_recordings
     except ImportError as exc:
         _fail(f"{exc}; {_HINT}")
@@ -163,7 +163,7 @@ def evaluate_cmd(
             missing = sorted(set(only) - {Path(p).name for p in recordings})
             if missing:
                 _fail(f"--only: no recording named {', '.join(missing)}")
-        _check_labels(annotations, recordings, _model_labels(run, bundle))
+        _check_labels(annotations, recordings, detectable(run))
         if bundle:
             result = evaluate_bundle(run, recordings, dep, table, backend=backend, threshold=threshold)
         else:
@@ -190,22 +190,6 @@ def evaluate_cmd(
         f"FP/h {o['fp_per_hour']:.2f} over {result['events']['hours']:.2f} h{overlap_text(o)}{heads}; "
         f"windows: balanced accuracy {result['windows']['balanced_accuracy']:.3f}; written {path}"
     )
-
-
-def _model_labels(run: Path, bundle: bool) -> set[str]:
-    """The classes ``run`` (a run folder or a bundle) can detect."""
-    import yaml
-
-    if bundle:
-        from edge.bundle import load_bundle
-
-        return load_bundle(run, verify=False).labels
-    cfg = yaml.safe_load((run / "config.yaml").read_text()) or {}
-    negative = cfg.get("negative", "noise")
-    heads = cfg.get("model", {}).get("outputs") or {}
-    if heads:  # multi-output: each head's first class is its "none"
-        return {c for classes in heads.values() for c in classes[1:]}
-    return {c for c in cfg.get("classes", []) if c != negative}
 
 
 def _check_labels(source: str, recordings: dict, labels: set[str]) -> None:
