@@ -35,6 +35,11 @@ def deployments_dirs() -> list[Path]:
     return [*([Path(env)] if env else []), path("firmware-config") / "deployments"]
 
 
+def deployment_names() -> list[str]:
+    """The names ``--config`` takes: every deployment YAML in :func:`deployments_dirs`."""
+    return sorted({c.stem for d in deployments_dirs() if d.is_dir() for c in d.glob("*.yaml")})
+
+
 def is_name(ref: str) -> bool:
     """A bare name (``narw-upcall``), not a path (``./x.yaml``, ``a/b``, ``x.yaml``)."""
     return (
@@ -55,7 +60,7 @@ def deployment(ref: str | os.PathLike[str]) -> Path:
         candidate = folder / f"{ref}.yaml"
         if candidate.is_file():
             return candidate
-    known = sorted({c.stem for d in deployments_dirs() if d.is_dir() for c in d.glob("*.yaml")})
+    known = deployment_names()
     raise ConfigError(
         f"deployment {str(ref)!r}: no such file and no shipped deployment of that name "
         f"(known: {', '.join(known) or 'none'})"

@@ -65,6 +65,9 @@ def test_cli_help_text():
     )
     assert result.returncode == 0, result.stderr
     assert "--outdir" in result.stdout and "--no-model" in result.stdout and "--config" in result.stdout
+    # every shipped deployment is named, read from the folder (clicks was once left out of a hand list)
+    shipped = sorted(p.stem for p in (PACKAGE_DIR.parent / "firmware-config" / "deployments").glob("*.yaml"))
+    assert "clicks" in shipped and ", ".join(shipped) in " ".join(result.stdout.split())
 
 
 def all_modules() -> list[str]:

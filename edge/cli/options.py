@@ -9,6 +9,7 @@ from typing import NoReturn, ParamSpec, TypeVar
 
 import click
 
+from edge import shipped
 from edge.errors import ConfigError, PamedgeError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
@@ -20,8 +21,9 @@ config_option = click.option(
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Deployment YAML, or a shipped deployment's name (narw-upcall, multispecies, beluga, generic). Default: generic broadband settings "
-    "at each recording's own sample rate.",
+    # the names read from the shipped folder, so a deployment added there is listed without an edit here
+    help=f"Deployment YAML, or a shipped deployment's name ({', '.join(shipped.deployment_names())}). "
+    "Default: generic broadband settings at each recording's own sample rate.",
 )
 # pamedge's version and the Python running it: what a bug report needs first
 version_option = click.version_option(
