@@ -24,7 +24,17 @@ every output handle like any ROI.
 
 The work is done in whole 10-ms segments counted from the stream's first sample, so the clicks
 do not depend on how the stream is cut into blocks, and memory holds a segment, a click's
-window and the open train.
+window and the open train (and, until the stream has that much, its first ``LEAD_S``).
+
+A stream does not start after silence: a recording cut from the ocean starts mid-waveform,
+and its low-frequency sound (far louder than the band, 50 dB on a shallow site) would go through
+the band-pass filters as a step, a "click" at or just after the first sample of a file. So each band's
+filter, averaging and floor are first run, detecting nothing, over a lead-in: the stream's first
+``LEAD_S`` reflected about its first sample (odd reflection, as ``scipy.signal.filtfilt`` pads),
+which joins the stream with no step or kink and holds the stream's own noise for the floor.
+Its curvature still differs at the join, which a tone near the band 70 dB over the band's noise
+rings the filters with; no click starts before they have rung down (:func:`_settling`: 7 ms
+from 2 kHz), the one stretch of a recording the detector does not hear.
 """
 
 from __future__ import annotations
@@ -47,6 +57,9 @@ CHUNK_SAMPLES = 1 << 17
 # faint impulses between a sperm whale's clicks (shrimp, a distant animal) would otherwise halve it
 PRINCIPAL_DB = 10.0
 _TINY = 1e-30
+# the lead-in each band is run over before the stream (see the module's docstring): filters settle
+# within milliseconds, and 50 segments give the first segments' floor a median of its own
+LEAD_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -146,12 +159,22 @@ class ImpulseDetector:
             for lo, hi in bank(settings.fmin, fmax, settings.bands_per_octave)
         ]
         self._sosfilt = sosfilt
+        # the lead-in matches the stream's value and slope, not its curvature: low-frequency sound far
+        # louder than the band still rings the filters at the join, so no click starts before they settle
+        self._settle = max(
+            _settling(band.sos, band.length, lo, rate)
+            for band, (lo, _) in zip(self._bands, bank(settings.fmin, fmax, settings.bands_per_octave))
+        )
         self._seg = max(3, round(SEGMENT_S * rate))
         self._chunk = max(1, CHUNK_SAMPLES // self._seg) * self._seg  # whole segments
         self._half = max(2, round(settings.window_s * rate / 2))
         self._sep = round(settings.min_separation_s * rate)
         self._window = max(1, round(settings.noise_window_s / SEGMENT_S))
         self._start = first_frame * hop  # absolute index of the stream's first sample
+        # the stream's first samples, held until the lead-in can be made of them (whole segments, at
+        # most the floor's window): then the bands are primed and these go through like any block
+        self._lead = min(round(LEAD_S / SEGMENT_S), self._window) * self._seg
+        self._head: list[np.ndarray] | None = []
         self._y = np.zeros(0)  # band-passed samples from self._y0 on, still needed
         self._y0 = self._start
         self._done = self._start  # energy is known for the samples before this
@@ -167,9 +190,45 @@ class ImpulseDetector:
     def push(self, frames: SpectralFrames, block: AudioBlock | None = None) -> list[Roi]:
         if block is None:
             raise ValueError("the impulse detector needs the samples the frames were made from")
+        samples = np.asarray(block.samples)
+        if self._head is None:
+            return self._filter(samples)
+        held = sum(len(h) for h in self._head)
+        if held + len(samples) <= self._lead:  # still gathering the lead-in
+            self._head.append(np.array(samples, np.float64))  # a copy: the caller may reuse its buffer
+            return []
+        parts = [*self._head, samples]
+        self._prime(np.concatenate((*self._head, samples[: self._lead + 1 - held])))
+        return [roi for part in parts for roi in self._filter(part)]
+
+    def flush(self) -> list[Roi]:
         out: list[Roi] = []
-        for a in range(0, len(block.samples), self._chunk):
-            x = np.asarray(block.samples[a : a + self._chunk], np.float64)
+        if self._head is not None:  # a stream shorter than the lead-in
+            parts = self._head
+            self._prime(np.concatenate(parts) if parts else np.zeros(0))
+            out = [roi for part in parts for roi in self._filter(part)]
+        return out + self._advance(final=True)
+
+    def _prime(self, first: np.ndarray) -> None:
+        """Run every band over the lead-in made of the stream's ``first`` samples (its filter
+        state, averaging and floor history; nothing is detected), once, before the stream."""
+        self._head = None
+        n = min(self._lead, (len(first) - 1) // self._seg * self._seg)  # whole segments
+        if n <= 0:
+            return
+        first = np.asarray(first, np.float64)  # as the stream is filtered, however it arrives
+        lead = 2 * first[0] - first[n:0:-1]  # odd reflection about the first sample: no step, no kink
+        for band in self._bands:
+            y, band.zi = self._sosfilt(band.sos, lead, zi=band.zi)
+            energy = np.concatenate((band.energy, y * y))
+            averaged = _mean_by_segment(energy, band.length, self._seg, n // self._seg)
+            band.medians = np.median(averaged.reshape(-1, self._seg), axis=1)[-self._window :]
+            band.energy = energy[len(energy) - (band.length - 1) :]
+
+    def _filter(self, samples: np.ndarray) -> list[Roi]:
+        out: list[Roi] = []
+        for a in range(0, len(samples), self._chunk):
+            x = np.asarray(samples[a : a + self._chunk], np.float64)
             for i, band in enumerate(self._bands):
                 y, band.zi = self._sosfilt(band.sos, x, zi=band.zi)
                 if i == 0:  # the whole band: what clicks are measured on
@@ -177,9 +236,6 @@ class ImpulseDetector:
                 band.energy = np.concatenate((band.energy, y * y))
             out += self._advance(final=False)
         return out
-
-    def flush(self) -> list[Roi]:
-        return self._advance(final=True)
 
     @property
     def earliest_frame(self) -> int:
@@ -236,7 +292,8 @@ class ImpulseDetector:
             floors = _floors(band.medians, medians, self._window)
             band.medians = np.concatenate((band.medians, medians))[-self._window :]
             np.maximum(ratio, energy / np.repeat(floors, seg)[:n], out=ratio)
-        for k in np.flatnonzero(ratio > 10 ** (self.settings.threshold_db / 10)):
+        settled = max(0, self._start + self._settle - a)
+        for k in settled + np.flatnonzero(ratio[settled:] > 10 ** (self.settings.threshold_db / 10)):
             i = a + int(k)
             if self._run is not None and i - self._run[1] > self._sep:
                 self._close_run()
@@ -351,7 +408,7 @@ class _Band:
 
     def __post_init__(self) -> None:
         self.zi = np.zeros((self.sos.shape[0], 2))
-        self.energy = np.zeros(self.length - 1)  # the stream starts after silence
+        self.energy = np.zeros(self.length - 1)  # before the lead-in: silence
         self.medians = np.zeros(0)
 
 
@@ -366,6 +423,16 @@ def heard_top(settings: ClickSettings, rate: int, source_rate: int | None) -> fl
     if source_rate is not None and source_rate < rate:
         fmax = min(fmax, PASS_BAND * source_rate / 2)
     return fmax if fmax > settings.fmin * 2**0.25 else None
+
+
+def _settling(sos: np.ndarray, length: int, low_hz: float, rate: int) -> int:
+    """Samples until a band's filter has rung down by 80 dB from an impulse (40 periods of its
+    lowest frequency are simulated), plus its averaging length."""
+    from scipy.signal import sosfilt
+
+    n = max(64, round(40 * rate / max(low_hz, 1.0)))
+    h = np.abs(sosfilt(sos, np.r_[1.0, np.zeros(n - 1)]))
+    return int(np.flatnonzero(h > 1e-4 * h.max())[-1]) + length
 
 
 def bank(fmin: float, fmax: float, per_octave: int) -> list[tuple[float, float]]:

@@ -165,6 +165,41 @@ def test_the_cut_of_the_stream_does_not_matter(train, block):
     assert cut.clicks == whole.clicks and cut_rois == whole_rois
 
 
+@pytest.mark.parametrize("tone_hz", [50, 150, 1000])
+def test_a_recording_cut_mid_waveform_has_no_click_at_its_start(tone_hz):
+    """A recording starts mid-waveform: its low-frequency sound, here 70 dB over the noise of a
+    band from 2 kHz, went through the band-pass filters as a step, one "click" at the first
+    sample of every file (and a floor too low for the first segments). A lead-in reflected from
+    the stream's first samples primes the filters and the floor, and no click starts before
+    the filters have rung down."""
+    rate = 48_000
+    t = np.arange(2 * rate) / rate
+    rng = np.random.default_rng(tone_hz)
+    for phase in (0.3, 1.9, 4.0):
+        x = 1e-4 * (
+            10 ** (70 / 20) * np.sqrt(2) * np.sin(2 * np.pi * tone_hz * t + phase) + rng.standard_normal(len(t))
+        )
+        found = []
+        d = ImpulseDetector(ClickSettings(fmin=2000), rate, level_db=170.0, hop=512, on_click=found.append)
+        d.push(EMPTY, AudioBlock(x, 0))
+        d.flush()
+        assert found == [], [c.time_s for c in found]
+
+
+def test_the_first_clicks_of_a_stream_are_found_and_a_short_stream_is_cut_anyhow():
+    """The lead-in is made of the stream's first half second, gathered over as many blocks as it
+    takes (here shorter than the stream itself): the clicks are those of the whole stream in one
+    block, the first 20 ms in."""
+    rng = np.random.default_rng(6)
+    times = [0.02, 0.1, 0.2, 0.25]
+    x = clicks_in_noise(rng, 0.3, times, [16.0] * 4)
+    whole, whole_rois = run(x, block=len(x))
+    assert [round(c.time_s, 3) for c in whole.clicks] == times and len(whole_rois) == 1
+    for block in (100, 4_800, 20_000):
+        cut, cut_rois = run(x, block=block)
+        assert cut.clicks == whole.clicks and cut_rois == whole_rois
+
+
 def test_a_band_the_rate_cannot_hold_is_refused():
     with pytest.raises(ValueError, match="does not fit below the Nyquist frequency 24000 Hz"):
         ImpulseDetector(ClickSettings(fmin=5000, fmax=30_000), 48_000, level_db=170.0, hop=512)
@@ -196,6 +231,7 @@ def test_the_sperm_whale_clip_is_one_click_train_among_the_rois(click_deployment
     res = process_recording(SPERM, config, None)
     trains = [r for r in res.rois if r.clicks]
     assert len(trains) == 1 and trains[0].clicks >= 20 and trains[0].end_s - trains[0].start_s > 3.0
+    assert trains[0].start_s > 0.1  # its first click, not the file's first sample (a recording's start is no click)
     # its interval is the whale's (its six strong clicks 0.77-0.88 s apart), not that of every
     # pulse and faint impulse counted among its clicks (most under 0.05 s apart)
     assert 0.76 <= trains[0].ici_s <= 0.88
