@@ -149,6 +149,7 @@ class ImpulseDetector:
             )
         fmax = top
         self.settings, self.rate, self.hop, self.level_db = settings, rate, hop, level_db
+        edges = bank(settings.fmin, fmax, settings.bands_per_octave)
         self._bands = [
             _Band(
                 butter(4, [lo / nyquist, hi / nyquist], btype="bandpass", output="sos")
@@ -156,15 +157,12 @@ class ImpulseDetector:
                 else butter(4, hi / nyquist, btype="lowpass", output="sos"),
                 max(1, round(settings.time_bandwidth / (hi - lo) * rate)),
             )
-            for lo, hi in bank(settings.fmin, fmax, settings.bands_per_octave)
+            for lo, hi in edges
         ]
         self._sosfilt = sosfilt
         # the lead-in matches the stream's value and slope, not its curvature: low-frequency sound far
         # louder than the band still rings the filters at the join, so no click starts before they settle
-        self._settle = max(
-            _settling(band.sos, band.length, lo, rate)
-            for band, (lo, _) in zip(self._bands, bank(settings.fmin, fmax, settings.bands_per_octave))
-        )
+        self._settle = max(_settling(band, lo or hi, rate) for band, (lo, hi) in zip(self._bands, edges))
         self._seg = max(3, round(SEGMENT_S * rate))
         self._chunk = max(1, CHUNK_SAMPLES // self._seg) * self._seg  # whole segments
         self._half = max(2, round(settings.window_s * rate / 2))
@@ -425,14 +423,14 @@ def heard_top(settings: ClickSettings, rate: int, source_rate: int | None) -> fl
     return fmax if fmax > settings.fmin * 2**0.25 else None
 
 
-def _settling(sos: np.ndarray, length: int, low_hz: float, rate: int) -> int:
-    """Samples until a band's filter has rung down by 80 dB from an impulse (40 periods of its
-    lowest frequency are simulated), plus its averaging length."""
+def _settling(band: _Band, edge_hz: float, rate: int) -> int:
+    """Samples until ``band``'s filter has rung down by 80 dB from an impulse (40 periods of
+    ``edge_hz``, its lower edge or a low-pass's cut-off, are simulated), plus its averaging length."""
     from scipy.signal import sosfilt
 
-    n = max(64, round(40 * rate / max(low_hz, 1.0)))
-    h = np.abs(sosfilt(sos, np.r_[1.0, np.zeros(n - 1)]))
-    return int(np.flatnonzero(h > 1e-4 * h.max())[-1]) + length
+    n = max(64, round(40 * rate / edge_hz))
+    h = np.abs(sosfilt(band.sos, np.r_[1.0, np.zeros(n - 1)]))
+    return int(np.flatnonzero(h > 1e-4 * h.max())[-1]) + band.length
 
 
 def bank(fmin: float, fmax: float, per_octave: int) -> list[tuple[float, float]]:
