@@ -24,17 +24,18 @@ every output handle like any ROI.
 
 The work is done in whole 10-ms segments counted from the stream's first sample, so the clicks
 do not depend on how the stream is cut into blocks, and memory holds a segment, a click's
-window and the open train (and, until the stream has that much, its first ``LEAD_S``).
+window and the open train (and, until the stream has that much sound, its first ``LEAD_S``).
 
-A stream does not start after silence: a recording cut from the ocean starts mid-waveform,
-and its low-frequency sound (far louder than the band, 50 dB on a shallow site) would go through
-the band-pass filters as a step, a "click" at or just after the first sample of a file. So each band's
-filter, averaging and floor are first run, detecting nothing, over a lead-in: the stream's first
-``LEAD_S`` reflected about its first sample (odd reflection, as ``scipy.signal.filtfilt`` pads),
-which joins the stream with no step or kink and holds the stream's own noise for the floor.
-Its curvature still differs at the join, which a tone near the band 70 dB over the band's noise
-rings the filters with; no click starts before they have rung down (:func:`_settling`: 7 ms
-from 2 kHz), the one stretch of a recording the detector does not hear.
+A recording starts mid-waveform, not after silence: its low-frequency sound (far louder than
+the band, 50 dB on a shallow site) enters the band-pass filters as a step, and the first
+segments' floor, a median of a few, is no floor. So no click starts before the filters have rung
+down 80 dB from the sound's first sample (:func:`_settling`: 7 ms from 2 kHz, the one stretch of
+a recording the detector does not hear), and each band's floor history starts from a lead-in: the
+first ``LEAD_S`` of sound reflected about its first sample (odd reflection, as
+``scipy.signal.filtfilt`` pads), filtered apart, its segment medians.  Digital silence (``SILENCE_S``
+or more of exact zeros: a clip library's padding, a recorder's dropout) is no sound: its
+segments stay out of every floor, nothing is heard in it, leading silence comes before the
+lead-in, and sound resuming after it rings down like a start.
 """
 
 from __future__ import annotations
@@ -57,9 +58,13 @@ CHUNK_SAMPLES = 1 << 17
 # faint impulses between a sperm whale's clicks (shrimp, a distant animal) would otherwise halve it
 PRINCIPAL_DB = 10.0
 _TINY = 1e-30
-# the lead-in each band is run over before the stream (see the module's docstring): filters settle
-# within milliseconds, and 50 segments give the first segments' floor a median of its own
+# the lead-in each band's floor history starts from (see the module's docstring): 50 segments give
+# the first segments' floor a median of its own
 LEAD_S = 0.5
+# exact zeros in a row that are digital silence (a dropout, a clip library's padding): a quiet
+# recording's low-frequency sound a few bits deep stays at zero for up to 1.75 ms as it crosses it
+# (the SanctSound clips of ../shared), so ten times that
+SILENCE_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -160,8 +165,8 @@ class ImpulseDetector:
             for lo, hi in edges
         ]
         self._sosfilt = sosfilt
-        # the lead-in matches the stream's value and slope, not its curvature: low-frequency sound far
-        # louder than the band still rings the filters at the join, so no click starts before they settle
+        # the filters start from rest: low-frequency sound far louder than the band rings them at the
+        # sound's start (and where it resumes after silence), so no click starts before they settle
         self._settle = max(_settling(band, lo or hi, rate) for band, (lo, hi) in zip(self._bands, edges))
         self._seg = max(3, round(SEGMENT_S * rate))
         self._chunk = max(1, CHUNK_SAMPLES // self._seg) * self._seg  # whole segments
@@ -169,8 +174,13 @@ class ImpulseDetector:
         self._sep = round(settings.min_separation_s * rate)
         self._window = max(1, round(settings.noise_window_s / SEGMENT_S))
         self._start = first_frame * hop  # absolute index of the stream's first sample
-        # the stream's first samples, held until the lead-in can be made of them (whole segments, at
-        # most the floor's window): then the bands are primed and these go through like any block
+        self._z = max(2, round(SILENCE_S * rate))
+        self._zeros = np.zeros(0, bool)  # which samples are exactly zero, from self._zeros0 on
+        self._zeros0 = self._start
+        self._was_silent = False  # the last sample before self._done lies in digital silence
+        self._quiet_until = self._start + self._settle  # no click starts before this sample
+        # the stream's first samples of sound, held until the lead-in can be made of them (whole
+        # segments, at most the floor's window): then the floors are primed and these go through
         self._lead = min(round(LEAD_S / SEGMENT_S), self._window) * self._seg
         self._head: list[np.ndarray] | None = []
         self._y = np.zeros(0)  # band-passed samples from self._y0 on, still needed
@@ -191,37 +201,50 @@ class ImpulseDetector:
         samples = np.asarray(block.samples)
         if self._head is None:
             return self._filter(samples)
+        out: list[Roi] = []
+        if not self._head:  # no sound yet: leading zeros go through at once (silence, nothing held)
+            nonzero = samples != 0
+            if not nonzero.any():
+                return self._filter(samples)
+            first = int(nonzero.argmax())
+            out, samples = self._filter(samples[:first]), samples[first:]
         held = sum(len(h) for h in self._head)
         if held + len(samples) <= self._lead:  # still gathering the lead-in
             self._head.append(np.array(samples, np.float64))  # a copy: the caller may reuse its buffer
-            return []
+            return out
         parts = [*self._head, samples]
         self._prime(np.concatenate((*self._head, samples[: self._lead + 1 - held])))
-        return [roi for part in parts for roi in self._filter(part)]
+        return out + [roi for part in parts for roi in self._filter(part)]
 
     def flush(self) -> list[Roi]:
         out: list[Roi] = []
-        if self._head is not None:  # a stream shorter than the lead-in
+        if self._head:  # a stream whose sound is shorter than the lead-in
             parts = self._head
-            self._prime(np.concatenate(parts) if parts else np.zeros(0))
+            self._prime(np.concatenate(parts))
             out = [roi for part in parts for roi in self._filter(part)]
+        self._head = None
         return out + self._advance(final=True)
 
     def _prime(self, first: np.ndarray) -> None:
-        """Run every band over the lead-in made of the stream's ``first`` samples (its filter
-        state, averaging and floor history; nothing is detected), once, before the stream."""
+        """The floor history each band starts from: its segment medians over the lead-in made of
+        the ``first`` samples of the stream's sound, filtered apart (the stream's own filters start
+        from rest, their ringing at its start left unheard); once, before the sound goes through."""
         self._head = None
+        sound = self._y0 + len(self._y)  # what went through before the sound: leading zeros
+        self._quiet_until = max(self._quiet_until, sound + self._settle)
         n = min(self._lead, (len(first) - 1) // self._seg * self._seg)  # whole segments
         if n <= 0:
             return
         first = np.asarray(first, np.float64)  # as the stream is filtered, however it arrives
         lead = 2 * first[0] - first[n:0:-1]  # odd reflection about the first sample: no step, no kink
+        pad = np.zeros(self._z - 1, bool)
+        loud = ~_silent(np.concatenate((pad, lead == 0, pad)), self._z, n).reshape(-1, self._seg).all(axis=1)
         for band in self._bands:
-            y, band.zi = self._sosfilt(band.sos, lead, zi=band.zi)
-            energy = np.concatenate((band.energy, y * y))
-            averaged = _mean_by_segment(energy, band.length, self._seg, n // self._seg)
-            band.medians = np.median(averaged.reshape(-1, self._seg), axis=1)[-self._window :]
-            band.energy = energy[len(energy) - (band.length - 1) :]
+            y = self._sosfilt(band.sos, lead)
+            averaged = _mean_by_segment(
+                np.concatenate((np.zeros(band.length - 1), y * y)), band.length, self._seg, n // self._seg
+            )
+            band.medians = np.median(averaged.reshape(-1, self._seg), axis=1)[loud][-self._window :]
 
     def _filter(self, samples: np.ndarray) -> list[Roi]:
         out: list[Roi] = []
@@ -232,6 +255,7 @@ class ImpulseDetector:
                 if i == 0:  # the whole band: what clicks are measured on
                     self._y = np.concatenate((self._y, y))
                 band.energy = np.concatenate((band.energy, y * y))
+            self._zeros = np.concatenate((self._zeros, x == 0))
             out += self._advance(final=False)
         return out
 
@@ -239,7 +263,7 @@ class ImpulseDetector:
     def earliest_frame(self) -> int:
         """No train returned later starts before its first click, nor before what is still
         waiting to be measured."""
-        candidates = [self._y0 + len(self._y) - self._seg - self._half]
+        candidates = [min(self._y0 + len(self._y) - self._seg, self._done) - self._half]
         if self._train:
             candidates.append(round((self._train[0].time_s - self.settings.window_s) * self.rate))
         if self._pending:
@@ -252,8 +276,9 @@ class ImpulseDetector:
 
     def _advance(self, *, final: bool) -> list[Roi]:
         end = self._y0 + len(self._y)
-        # whole segments from the stream's start, and at the stream's end the partial last one
-        whole = max(0, (end - self._done) // self._seg)
+        # whole segments from the stream's start, and at the stream's end the partial last one; a
+        # silence's length is known only self._z - 1 samples on, so those wait for the next block
+        whole = max(0, (end - (self._z - 1) - self._done) // self._seg)
         stop = self._done + whole * self._seg
         if final and stop < end:
             stop = end
@@ -280,6 +305,11 @@ class ImpulseDetector:
         before each; a sample's ratio is its highest band's."""
         seg, n = self._seg, b - a
         nseg, whole = -(-n // seg), n // seg
+        silent = self._silence(a, b)
+        loud = np.ones(nseg, bool)
+        loud[:whole] = ~silent[: whole * seg].reshape(whole, seg).all(axis=1)
+        if nseg > whole:
+            loud[-1] = not silent[whole * seg :].all()
         ratio = np.zeros(n)
         for band in self._bands:
             energy = _mean_by_segment(band.energy[: n + band.length - 1], band.length, seg, nseg)[:n]
@@ -287,11 +317,19 @@ class ImpulseDetector:
             medians = np.median(energy[: whole * seg].reshape(whole, seg), axis=1) if whole else np.zeros(0)
             if n > whole * seg:
                 medians = np.append(medians, np.median(energy[whole * seg :]))
-            floors = _floors(band.medians, medians, self._window)
-            band.medians = np.concatenate((band.medians, medians))[-self._window :]
+            # digital silence is no floor: its segments stay out of the median, and nothing is heard there
+            floors = np.full(nseg, np.inf)
+            floors[loud] = _floors(band.medians, medians[loud], self._window)
+            band.medians = np.concatenate((band.medians, medians[loud]))[-self._window :]
             np.maximum(ratio, energy / np.repeat(floors, seg)[:n], out=ratio)
-        settled = max(0, self._start + self._settle - a)
-        for k in settled + np.flatnonzero(ratio[settled:] > 10 ** (self.settings.threshold_db / 10)):
+        heard = ~silent
+        # sound resuming after silence enters the filters as a step, as a stream's start would: they
+        # ring down first
+        for k in np.flatnonzero(heard & ~np.concatenate(([not self._was_silent], heard[:-1]))):
+            self._quiet_until = max(self._quiet_until, a + int(k) + self._settle)
+        heard[: max(0, self._quiet_until - a)] = False
+        self._was_silent = bool(silent[-1])
+        for k in np.flatnonzero(heard & (ratio > 10 ** (self.settings.threshold_db / 10))):
             i = a + int(k)
             if self._run is not None and i - self._run[1] > self._sep:
                 self._close_run()
@@ -304,6 +342,17 @@ class ImpulseDetector:
                     self._run[2], self._peak_ratio = i, float(ratio[k])
         if self._run is not None and b - self._run[1] > self._sep:
             self._close_run()
+
+    def _silence(self, a: int, b: int) -> np.ndarray:
+        """Which samples of ``[a, b)`` lie in a run of at least ``self._z`` exact zeros (what is
+        known of the run up to ``self._z - 1`` samples on; before the stream, none)."""
+        z = self._z
+        lo, hi = a - (z - 1) - self._zeros0, b + (z - 1) - self._zeros0
+        flags = self._zeros[max(lo, 0) : hi]
+        ext = np.concatenate((np.zeros(max(0, -lo), bool), flags, np.zeros(hi - max(lo, 0) - len(flags), bool)))
+        cut = max(0, b - (z - 1) - self._zeros0)
+        self._zeros, self._zeros0 = self._zeros[cut:], self._zeros0 + cut
+        return _silent(ext, z, b - a)
 
     def _close_run(self) -> None:
         if self._run is not None:
@@ -421,6 +470,15 @@ def heard_top(settings: ClickSettings, rate: int, source_rate: int | None) -> fl
     if source_rate is not None and source_rate < rate:
         fmax = min(fmax, PASS_BAND * source_rate / 2)
     return fmax if fmax > settings.fmin * 2**0.25 else None
+
+
+def _silent(zeros: np.ndarray, z: int, n: int) -> np.ndarray:
+    """For the ``n`` samples after the first ``z - 1`` of ``zeros`` (whether each sample is exactly
+    zero, with ``z - 1`` more either side): whether each lies in a run of ``z`` or more zeros."""
+    c = np.concatenate(([0], np.cumsum(zeros, dtype=np.int64)))
+    full = c[z:] - c[:-z] == z  # full[j]: zeros[j : j + z] are all zero
+    d = np.concatenate(([0], np.cumsum(full, dtype=np.int64)))
+    return np.asarray(d[z : z + n] - d[:n] > 0)
 
 
 def _settling(band: _Band, edge_hz: float, rate: int) -> int:

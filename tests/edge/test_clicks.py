@@ -200,6 +200,40 @@ def test_the_first_clicks_of_a_stream_are_found_and_a_short_stream_is_cut_anyhow
         assert cut.clicks == whole.clicks and cut_rois == whole_rois
 
 
+def _tone_and_clicks(seconds, seed):
+    """A low-frequency tone 60 dB over white noise at 96 kHz, with a 16-dB click every 0.25 s
+    from 0.5 s on: a recording whose start and any gap in it are steps to the band-pass filters."""
+    rng = np.random.default_rng(seed)
+    times = np.arange(0.5, seconds - 0.1, 0.25)
+    x = clicks_in_noise(rng, seconds, times, [16.0] * len(times)).astype(np.float64)
+    x += NOISE * 1000 * np.sin(2 * np.pi * 120 * np.arange(len(x)) / SR + 0.7)
+    return x.astype(np.float32), times
+
+
+def test_zero_padding_either_side_changes_no_click():
+    """Clip libraries pad clips with digital silence: the clicks are those of the clip alone (the
+    lead-in is made from the first sound, silence is no floor, the sound's start and end no click)."""
+    x, times = _tone_and_clicks(3.0, 7)
+    alone, alone_rois = run(x)
+    assert [round(c.time_s, 3) for c in alone.clicks] == [round(t, 3) for t in times] and len(alone_rois) == 1
+    for pad_s, block in ((0.3, SR), (1.0, 4_801), (3.0, SR)):
+        pad = np.zeros(int(pad_s * SR), np.float32)
+        padded, rois = run(np.concatenate((pad, x, pad)), block=block)
+        assert [c.time_s - len(pad) / SR for c in padded.clicks] == pytest.approx([c.time_s for c in alone.clicks])
+        assert [r.start_s - len(pad) / SR for r in rois] == pytest.approx([r.start_s for r in alone_rois])
+
+
+def test_a_dropout_is_neither_a_click_nor_a_floor():
+    """A recorder's dropout (a second and a half of zeros) in the middle of a recording: before,
+    the sound resuming was a click and the zeros dragged the floor down for the next second."""
+    x, times = _tone_and_clicks(6.0, 8)
+    gap = slice(int(2.6 * SR), int(4.1 * SR))
+    x[gap] = 0
+    kept = times[(times < 2.6) | (times > 4.1 + 0.01)]
+    d, _ = run(x, block=10_000)
+    assert [round(c.time_s, 3) for c in d.clicks] == [round(t, 3) for t in kept]
+
+
 def test_a_band_the_rate_cannot_hold_is_refused():
     with pytest.raises(ValueError, match="does not fit below the Nyquist frequency 24000 Hz"):
         ImpulseDetector(ClickSettings(fmin=5000, fmax=30_000), 48_000, level_db=170.0, hop=512)
