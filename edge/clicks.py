@@ -31,8 +31,8 @@ the band, 50 dB on a shallow site) enters the band-pass filters as a step, and t
 segments' floor, a median of a few, is no floor. So no click starts before the filters have rung
 down 80 dB from the sound's first sample (:func:`_settling`: 7 ms from 2 kHz, the one stretch of
 a recording the detector does not hear), and each band's floor history starts from a lead-in: the
-first ``LEAD_S`` of sound reflected about its first sample (odd reflection, as
-``scipy.signal.filtfilt`` pads), filtered apart, its segment medians.  Digital silence (``SILENCE_S``
+segment medians of the first ``LEAD_S`` of sound, filtered apart before it goes through (its own
+filters' ringing is one segment of fifty in that median).  Digital silence (``SILENCE_S``
 or more of exact zeros: a clip library's padding, a recorder's dropout) is no sound: its
 segments stay out of every floor, nothing is heard in it, leading silence comes before the
 lead-in, and sound resuming after it rings down like a start.
@@ -235,8 +235,7 @@ class ImpulseDetector:
         n = min(self._lead, (len(first) - 1) // self._seg * self._seg)  # whole segments
         if n <= 0:
             return
-        first = np.asarray(first, np.float64)  # as the stream is filtered, however it arrives
-        lead = 2 * first[0] - first[n:0:-1]  # odd reflection about the first sample: no step, no kink
+        lead = np.asarray(first[:n], np.float64)  # as the stream is filtered, however it arrives
         pad = np.zeros(self._z - 1, bool)
         loud = ~_silent(np.concatenate((pad, lead == 0, pad)), self._z, n).reshape(-1, self._seg).all(axis=1)
         for band in self._bands:
