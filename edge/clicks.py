@@ -178,7 +178,7 @@ class ImpulseDetector:
         self._zeros = np.zeros(0, bool)  # which samples are exactly zero, from self._zeros0 on
         self._zeros0 = self._start
         self._was_silent = False  # the last sample before self._done lies in digital silence
-        self._quiet_until = self._start + self._settle  # no click starts before this sample
+        self._quiet_until = self._start  # no click starts before this sample (set where sound starts)
         # the stream's first samples of sound, held until the lead-in can be made of them (whole
         # segments, at most the floor's window): then the floors are primed and these go through
         self._lead = min(round(LEAD_S / SEGMENT_S), self._window) * self._seg
@@ -237,13 +237,13 @@ class ImpulseDetector:
             return
         lead = np.asarray(first[:n], np.float64)  # as the stream is filtered, however it arrives
         pad = np.zeros(self._z - 1, bool)
-        loud = ~_silent(np.concatenate((pad, lead == 0, pad)), self._z, n).reshape(-1, self._seg).all(axis=1)
+        loud = _loud(_silent(np.concatenate((pad, lead == 0, pad)), self._z, n), self._seg)
         for band in self._bands:
             y = self._sosfilt(band.sos, lead)
             averaged = _mean_by_segment(
                 np.concatenate((np.zeros(band.length - 1), y * y)), band.length, self._seg, n // self._seg
             )
-            band.medians = np.median(averaged.reshape(-1, self._seg), axis=1)[loud][-self._window :]
+            band.medians = _segment_medians(averaged, self._seg)[loud][-self._window :]
 
     def _filter(self, samples: np.ndarray) -> list[Roi]:
         out: list[Roi] = []
@@ -303,19 +303,14 @@ class ImpulseDetector:
         stream's end): each band's averaged energy against the band's floor of the segments
         before each; a sample's ratio is its highest band's."""
         seg, n = self._seg, b - a
-        nseg, whole = -(-n // seg), n // seg
+        nseg = -(-n // seg)
         silent = self._silence(a, b)
-        loud = np.ones(nseg, bool)
-        loud[:whole] = ~silent[: whole * seg].reshape(whole, seg).all(axis=1)
-        if nseg > whole:
-            loud[-1] = not silent[whole * seg :].all()
+        loud = _loud(silent, seg)
         ratio = np.zeros(n)
         for band in self._bands:
             energy = _mean_by_segment(band.energy[: n + band.length - 1], band.length, seg, nseg)[:n]
             band.energy = band.energy[n:]  # the band's own history: its last length - 1 samples before b
-            medians = np.median(energy[: whole * seg].reshape(whole, seg), axis=1) if whole else np.zeros(0)
-            if n > whole * seg:
-                medians = np.append(medians, np.median(energy[whole * seg :]))
+            medians = _segment_medians(energy, seg)
             # digital silence is no floor: its segments stay out of the median, and nothing is heard there
             floors = np.full(nseg, np.inf)
             floors[loud] = _floors(band.medians, medians[loud], self._window)
@@ -478,6 +473,19 @@ def _silent(zeros: np.ndarray, z: int, n: int) -> np.ndarray:
     full = c[z:] - c[:-z] == z  # full[j]: zeros[j : j + z] are all zero
     d = np.concatenate(([0], np.cumsum(full, dtype=np.int64)))
     return np.asarray(d[z : z + n] - d[:n] > 0)
+
+
+def _segment_medians(values: np.ndarray, seg: int) -> np.ndarray:
+    """The median of each ``seg`` values (the last segment possibly partial)."""
+    whole = len(values) // seg
+    medians = np.median(values[: whole * seg].reshape(whole, seg), axis=1) if whole else np.zeros(0)
+    return np.append(medians, np.median(values[whole * seg :])) if len(values) > whole * seg else medians
+
+
+def _loud(silent: np.ndarray, seg: int) -> np.ndarray:
+    """Which segments of ``seg`` samples (the last possibly partial) hold a sample not in silence."""
+    padded = np.concatenate((silent, np.ones(-len(silent) % seg, bool)))  # padding silent: changes no "all"
+    return np.asarray(~padded.reshape(-1, seg).all(axis=1))
 
 
 def _settling(band: _Band, edge_hz: float, rate: int) -> int:
