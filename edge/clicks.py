@@ -47,7 +47,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge import _validate as v
-from edge.resample import PASS_BAND
 from edge.types import AudioBlock, Roi, SpectralFrames
 
 SEGMENT_S = 0.01  # floor and detection work unit
@@ -122,8 +121,9 @@ class Click:
 class ImpulseDetector:
     """A :class:`~edge.types.CandidateStage` finding click trains in a stream at ``rate``;
     ``level_db`` is the calibration's full-scale SPL minus its gain, ``hop`` the frontend's
-    (ROIs carry the frame they start in).  ``source_rate``, the recording's own rate when it
-    was resampled up to ``rate``, caps the band at what the recording holds (see :func:`heard_top`)."""
+    (ROIs carry the frame they start in).  ``held_hz``, the top of the band the recording holds
+    when it holds less than the whole band (``Prepared.held_hz``: a recording resampled up to
+    ``rate``, a lossy one), caps the band (see :func:`heard_top`)."""
 
     name = "clicks"  # the stage edge-bench times it as
 
@@ -136,7 +136,7 @@ class ImpulseDetector:
         hop: int,
         first_frame: int = 0,
         on_click: Callable[[Click], None] | None = None,
-        source_rate: int | None = None,
+        held_hz: float | None = None,
     ) -> None:
         from scipy.signal import butter, sosfilt  # once per stream
 
@@ -147,10 +147,10 @@ class ImpulseDetector:
                 f"clicks band {settings.fmin:g}-{fmax:g} Hz does not fit below the Nyquist frequency "
                 f"{nyquist:g} Hz of the analysis rate {rate} Hz"
             )
-        top = heard_top(settings, rate, source_rate)
+        top = heard_top(settings, rate, held_hz)
         if top is None:
             raise ValueError(
-                f"clicks band {settings.fmin:g}-{fmax:g} Hz lies above what a recording at {source_rate} Hz holds"
+                f"clicks band {settings.fmin:g}-{fmax:g} Hz lies above what the recording holds (up to {held_hz:g} Hz)"
             )
         fmax = top
         self.settings, self.rate, self.hop, self.level_db = settings, rate, hop, level_db
@@ -453,16 +453,18 @@ class _Band:
         self.medians = np.zeros(0)
 
 
-def heard_top(settings: ClickSettings, rate: int, source_rate: int | None) -> float | None:
+def heard_top(settings: ClickSettings, rate: int, held_hz: float | None) -> float | None:
     """The top of the band the detector listens in: the settings' ``fmax`` (default 90 % of
-    the analysis Nyquist frequency), lowered to the resampler's pass band (91 % of the
-    recording's Nyquist frequency) for a recording resampled up from ``source_rate``; None
-    when that leaves less than a quarter octave above ``fmin``.  Above a low-rate recording's
-    Nyquist frequency the resampled stream holds only the filter's residue, whose floor is so
-    low that its fluctuations pass any threshold: thousands of clicks an hour that no sound made."""
+    the analysis Nyquist frequency), lowered to ``held_hz``, the top of the band the recording
+    holds (``Prepared.held_hz``: the resampler's pass band for a recording resampled up, the
+    encoder's for a lossy one); None when that leaves less than a quarter octave above ``fmin``.
+    Above a low-rate recording's Nyquist frequency the resampled stream holds only the filter's
+    residue, whose floor is so low that its fluctuations pass any threshold: thousands of clicks
+    an hour that no sound made (and a decoder's zeros, broken by the bursts a lossy encoder
+    spends on the band now and then, as many)."""
     fmax = settings.top_hz(rate)
-    if source_rate is not None and source_rate < rate:
-        fmax = min(fmax, PASS_BAND * source_rate / 2)
+    if held_hz is not None:
+        fmax = min(fmax, held_hz)
     return fmax if fmax > settings.fmin * 2**0.25 else None
 
 

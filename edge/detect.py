@@ -516,6 +516,7 @@ def _process_one(
         ranking=res.ranking,
         scores=res.scores,
         clicks=res.clicks,
+        encoder_top_hz=res.encoder_top_hz,
     )
     return replace(outcome, hmd=hmd, hmd_rate=res.info.sample_rate), res.noise_state
 
@@ -547,6 +548,7 @@ def ok_outcome(
     ranking: list[Rank] | None = None,
     scores: list[WindowScore] | None = None,
     clicks: list[ClickRecord] | None = None,
+    encoder_top_hz: float | None = None,
 ) -> FileOutcome:
     """The outcome of a recording processed whole; ``carried`` says the noise floor came
     from the previous recording, ``quality`` counts its unusable frames."""
@@ -557,6 +559,7 @@ def ok_outcome(
         "sample_rate": info.sample_rate,
         "analysis_rate": rate,
         "resampled_by": resample.describe() if rate != info.sample_rate else "",
+        "encoder_top_hz": encoder_top_hz,  # a lossy encoder kept nothing above (edge.codec); None: all of it
         "channels": info.channels,
         "channel": channel,
         "subtype": info.subtype,

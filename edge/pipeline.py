@@ -21,6 +21,7 @@ from edge.audio import LOSSY, Recording, probe
 from edge.calibration import Calibration, HydrophoneTable, resolve
 from edge.classify import Classifier
 from edge.clicks import Click, ImpulseDetector, heard_top
+from edge.codec import recording_kept_top
 from edge.config import DeploymentConfig
 from edge.crops import Label
 from edge.crops import span as crop_span
@@ -29,7 +30,7 @@ from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.levels import Period, StreamingLevels, to_rows
 from edge.quality import ClipCounter, SignalQuality
 from edge.ranking import WindowRanker
-from edge.resample import ResampledSource, output_length
+from edge.resample import PASS_BAND, ResampledSource, output_length
 from edge.roi import StreamingRoiDetector
 from edge.timestamps import ASSUMED_UTC, iso_utc
 from edge.types import (
@@ -67,6 +68,7 @@ class RecordingResult:
     ranking: list[Rank] = field(default_factory=list)  # every class, most probable first (edge.ranking)
     scores: list[WindowScore] = field(default_factory=list)  # with keep_scores: every window classified
     clicks: list[ClickRecord] = field(default_factory=list)  # with keep_clicks: every click measured
+    encoder_top_hz: float | None = None  # a lossy recording's encoder kept nothing above this (edge.codec)
 
     @property
     def end_utc(self) -> dt.datetime | None:
@@ -88,10 +90,22 @@ class Prepared:
     channel: int
     block_frames: int  # samples read at once, at the recording's own rate
     rate: int
+    kept_top_hz: float | None = None  # a lossy recording's encoder kept nothing above this (edge.codec)
 
     @property
     def resampled(self) -> bool:
         return self.rate != self.info.sample_rate
+
+    @property
+    def held_hz(self) -> float | None:
+        """The top of the band the recording holds at the analysis rate, where it holds less than
+        the whole band: the resampler's pass band for a recording at a lower rate, the encoder's
+        for a lossy one.  Above it the stream holds a filter's residue or a decoder's zeros, whose
+        floor is so low that any fluctuation passes a detector's threshold."""
+        tops = [self.kept_top_hz] if self.kept_top_hz is not None else []
+        if self.info.sample_rate < self.rate:
+            tops.append(PASS_BAND * self.info.sample_rate / 2)
+        return min(tops) if tops else None
 
     @property
     def frames(self) -> int:
@@ -184,7 +198,16 @@ def prepare(
     block_frames = max(1, round((block_s or config.block_s) * info.sample_rate))
     prepared = Prepared(info, calibration, warnings, spec, channel, block_frames, rate)
     prepared.source()  # checks the channel (and, when resampling, that soxr is installed)
-    return prepared
+    kept = recording_kept_top(info, channel)
+    if kept is None:
+        return prepared
+    sought = max(config.roi.fmax or rate / 2, config.clicks.top_hz(rate) if config.clicks is not None else 0.0)
+    if kept < min(sought, rate / 2):
+        warnings.append(
+            f"{info.path}: its encoder ({info.subtype}) kept nothing above {kept:.0f} Hz: regions of interest "
+            "and clicks are sought below it"
+        )
+    return replace(prepared, kept_top_hz=kept)
 
 
 def stamped_config(config: DeploymentConfig, classifier: Classifier | None) -> DeploymentConfig:
@@ -305,15 +328,20 @@ class Chain:
         self.first_frame = first_frame
         self.frontend: Frontend = prep.frontend(first_frame)
         self.detector = (
-            StreamingRoiDetector(config.roi, prep.spec, noise_state=noise_state, first_frame=first_frame)
+            # the encoder's band only: above a low-rate recording's band the resampler's residue
+            # lengthens short calls' events past min_duration_s (PAMGuard's minke pulses at 2 kHz under
+            # multispecies: 45 detections with it, 26 without), a change of its own, not made here
+            StreamingRoiDetector(
+                config.roi, prep.spec, noise_state=noise_state, first_frame=first_frame, held_hz=prep.kept_top_hz
+            )
             if candidates
             else None
         )
         self.candidates: list[CandidateStage] = [self.detector] if self.detector is not None else []
         # a recording whose band lies below the clicks band (a 2-kHz recording analysed at
-        # 44.1 kHz) holds no clicks: no stage, rather than one listening to the resampler's residue
-        source_rate = prep.info.sample_rate if prep.resampled else None
-        if candidates and config.clicks is not None and heard_top(config.clicks, prep.rate, source_rate) is not None:
+        # 44.1 kHz, an MP3 whose encoder kept 1.5 kHz) holds no clicks: no stage, rather than one
+        # listening to the resampler's residue or the decoder's zeros
+        if candidates and config.clicks is not None and heard_top(config.clicks, prep.rate, prep.held_hz) is not None:
             self.candidates.append(
                 ImpulseDetector(
                     config.clicks,
@@ -322,7 +350,7 @@ class Chain:
                     hop=prep.spec.hop,
                     first_frame=first_frame,
                     on_click=self.clicks.append if clicks else None,
-                    source_rate=source_rate,
+                    held_hz=prep.held_hz,
                 )
             )
         self.levels = StreamingLevels(prep.spec, config.levels) if levels else None
@@ -563,4 +591,5 @@ def process_recording(
         if classifier is not None and keep_scores
         else [],
         click_records(prep, out.rois, out.clicks, display_name or str(path)),
+        prep.kept_top_hz,
     )

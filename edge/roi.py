@@ -223,7 +223,9 @@ class _Event:
 
 
 class StreamingRoiDetector:
-    """Finds ROIs in a stream of :class:`SpectralFrames` from one recording or deployment."""
+    """Finds ROIs in a stream of :class:`SpectralFrames` from one recording or deployment;
+    ``held_hz`` (``Prepared.held_hz``) is the top of the band the recording holds when it holds
+    less than the settings' band."""
 
     name = "roi"  # the stage edge-bench times it as
 
@@ -234,6 +236,7 @@ class StreamingRoiDetector:
         *,
         noise_state: list[np.ndarray] | None = None,
         first_frame: int = 0,
+        held_hz: float | None = None,
     ) -> None:
         if first_frame < 0:
             raise ValueError(f"{first_frame=} must be >= 0")
@@ -249,6 +252,10 @@ class StreamingRoiDetector:
             )
         self._bins = slice(int(idx[0]), int(idx[-1]) + 1)
         self._freqs = freqs[self._bins]
+        # bins above the band the recording holds (a lossy encoder's, a resampler's) keep their
+        # floor, so the noise history stays the deployment's shape, but are heard nowhere: the
+        # decoder's zeros, broken by a burst now and then, would be calls 40-80 dB over the floor
+        self._heard = len(idx) if held_hz is None else int(np.searchsorted(self._freqs, held_hz, side="right"))
         self._df = spec.rate / spec.nfft
         hop_s = spec.hop_s
         self._seg = max(1, round(settings.noise_segment_s / hop_s))
@@ -389,6 +396,8 @@ class StreamingRoiDetector:
         with np.errstate(over="ignore"):  # a floor far under the cells' power: SNR capped below
             cells *= (10.0 ** (-floor_db / 10.0)).astype(np.float32)[:, None, :]  # -> SNR as a power ratio
         np.minimum(ts, _MAX_SNR, out=ts)
+        if self._heard < nb:
+            ts[:, self._heard :] = 0.0
         stat = 10.0 * np.log10(np.maximum(ts.max(axis=1), _TINY))
         out = self._events(a, seg, ts, stat, _Rows(self._hist_raw, raw), a - len(self._hist_raw))
         if self._lag:

@@ -134,5 +134,6 @@ def merge(
         ranking=[r for c in chunks for r in c.ranking],
         scores=[s for c in chunks for s in c.scores],
         clicks=[k for c in chunks for k in c.clicks],
+        encoder_top_hz=prep.kept_top_hz,
     )
     return replace(outcome, hmd=hmd, hmd_rate=prep.info.sample_rate), chunks[-1].noise_state

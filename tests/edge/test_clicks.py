@@ -14,7 +14,7 @@ from edge.cluster.task import run_unit
 from edge.config import load_deployment
 from edge.detect import RunOptions, detect
 from edge.errors import ConfigError
-from edge.pipeline import process_recording
+from edge.pipeline import prepare, process_recording
 from edge.types import AudioBlock, SpectralFrames
 from tests.support.data import DEPLOYMENTS, ROOT
 
@@ -338,11 +338,13 @@ def test_a_low_rate_recording_is_heard_only_in_the_band_it_holds(click_deploymen
     sf.write(tmp_path / "low.wav", (0.01 * rng.standard_normal(2000 * 60)).astype(np.float32), 2000)
     res = process_recording(tmp_path / "low.wav", config, None, keep_clicks=True)
     assert res.clicks == [] and not [r for r in res.rois if r.clicks]
-    assert heard_top(config.clicks, 44100, 2000) is None
-    with pytest.raises(ValueError, match="lies above what a recording at 2000 Hz holds"):
-        ImpulseDetector(config.clicks, 44100, level_db=170.0, hop=1024, source_rate=2000)
+    held = prepare(tmp_path / "low.wav", config, None).held_hz
+    assert held == pytest.approx(0.91 * 1000)
+    assert heard_top(config.clicks, 44100, held) is None
+    with pytest.raises(ValueError, match=r"lies above what the recording holds \(up to 910 Hz\)"):
+        ImpulseDetector(config.clicks, 44100, level_db=170.0, hop=1024, held_hz=held)
     # 8 kHz: heard up to the resampler's pass band, 91 % of 4 kHz; clicks at 3 kHz are found there
-    assert heard_top(config.clicks, 44100, 8000) == pytest.approx(0.91 * 4000)
+    assert heard_top(config.clicks, 44100, 0.91 * 4000) == pytest.approx(0.91 * 4000)
     assert heard_top(config.clicks, 44100, None) == pytest.approx(0.9 * 22050)
     rate = 8000
     x = 0.001 * rng.standard_normal(rate * 20)
