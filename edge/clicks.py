@@ -12,13 +12,14 @@ in the whole band competes with all of the band's noise (and Teager-Kaiser energ
 first, weights a sample by its frequency squared, so clicks at 5 kHz lost about 10 dB against
 noise at 40 kHz); the same time-bandwidth product in every band gives every band the same
 noise statistics in white noise, so one threshold serves all.  The sea's noise is not white: it
-falls with frequency (5-6 dB an octave above the shipping band), and then most of the whole band's
-energy is its lowest octave's, averaged over a time that suits the whole band's width, not that
-octave's: fewer independent squares, larger fluctuations, and Gaussian noise falling 6 dB an octave
-from 2 kHz passed the threshold 237 times a minute (white noise: none).  So the whole band's
-threshold is raised by :func:`colour_margin`, from the sub-bands' floors, to what gives its
-fluctuations the chance white noise has of passing the threshold; the octaves, each averaged to
-suit its own width, need none.
+falls with frequency (5-6 dB an octave above the shipping band), a recorder's self-noise may rise
+towards the top, and then a band's energy comes mostly from part of it, averaged over a time that
+suits the whole band's width: fewer independent squares, larger fluctuations (Gaussian noise
+falling 6 dB an octave from 2 kHz passed the threshold 237 times a minute in the whole band;
+white noise: none).  So each band's threshold over its floor is raised by
+:func:`colour_margins`, from the noise's spectrum over the last noise window (the median of
+``SPECTRUM_S`` frames of the raw samples), to what gives that band's fluctuations the chance
+white noise has of passing the threshold.
 
 Each click is measured on the whole band's samples around its peak: peak and centroid
 frequency, -3 and -10 dB bandwidth, duration (energy within -10 dB of its peak), received level in dB
@@ -31,7 +32,8 @@ every output handle like any ROI.
 
 The work is done in whole 10-ms segments counted from the stream's first sample, so the clicks
 do not depend on how the stream is cut into blocks, and memory holds a segment, a click's
-window and the open train (and, until the stream has that much sound, its first ``LEAD_S``).
+window, the open train and the noise spectrum's frames of up to two noise windows (and, until the
+stream has that much sound, its first ``LEAD_S``).
 
 A recording starts mid-waveform, not after silence: its low-frequency sound (far louder than
 the band, 50 dB on a shallow site) enters the band-pass filters as a step, and the first
@@ -71,6 +73,9 @@ LEAD_S = 0.5
 # recording's low-frequency sound a few bits deep stays at zero for up to 1.75 ms as it crosses it
 # (the SanctSound clips of ../shared), so ten times that
 SILENCE_S = 0.02
+# frames (to the next power of two samples) of the noise spectrum the thresholds' margins are read from
+SPECTRUM_S = 0.02
+SMOOTH_BINS = 5  # the noise spectrum smoothed over this many bins: a median of 87 frames still varies
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,7 @@ class ImpulseDetector:
         on_click: Callable[[Click], None] | None = None,
         held_hz: float | None = None,
     ) -> None:
-        from scipy.signal import butter, sosfilt  # once per stream
+        from scipy.signal import butter, sosfilt, sosfreqz  # once per stream
 
         nyquist = rate / 2
         fmax = settings.top_hz(rate)
@@ -168,11 +173,14 @@ class ImpulseDetector:
                 if lo > 0
                 else butter(4, hi / nyquist, btype="lowpass", output="sos"),
                 max(1, round(settings.time_bandwidth / (hi - lo) * rate)),
-                hi - lo,
             )
             for lo, hi in edges
         ]
         self._sosfilt = sosfilt
+        # each band's power gain on the bins of the noise spectrum (its margin's weights)
+        self._nfft = 1 << max(4, math.ceil(math.log2(SPECTRUM_S * rate)))
+        bins = np.fft.rfftfreq(self._nfft, 1 / rate)
+        self._gains = np.array([np.abs(sosfreqz(band.sos, worN=bins, fs=rate)[1]) ** 2 for band in self._bands])
         # the filters start from rest: low-frequency sound far louder than the band rings them at the
         # sound's start (and where it resumes after silence), so no click starts before they settle
         self._settle = max(_settling(band, lo or hi, rate) for band, (lo, hi) in zip(self._bands, edges))
@@ -198,6 +206,16 @@ class ImpulseDetector:
         self._peak_ratio = 1.0
         self._pending: list[tuple[int, int, int, float]] = []  # excursions waiting for their window
         self._train: list[Click] = []  # the open train: memory holds it, never every click of a recording
+        # the noise spectrum: raw samples not yet in a frame (frames count from the stream's first
+        # sample), the recent frames' power with the sample each ends at, and the margins of the
+        # noise window being heard (see colour_margins)
+        self._raw = np.zeros(0)
+        self._raw0 = self._start
+        self._spectra: list[tuple[int, np.ndarray]] = []
+        self._epoch_len = self._window * self._seg
+        self._epoch = -1
+        self._margins = np.ones(len(self._bands))
+        self._lead_margins = np.ones(len(self._bands))
         self.n_clicks = 0
         self.on_click = on_click  # sees every click measured, in time order (per-click outputs)
 
@@ -252,6 +270,9 @@ class ImpulseDetector:
                 np.concatenate((np.zeros(band.length - 1), y * y)), band.length, self._seg, n // self._seg
             )
             band.medians = _segment_medians(averaged, self._seg)[loud][-self._window :]
+        frames = _spectra(lead, self._nfft)
+        if len(frames):
+            self._lead_margins = self._margins_of(frames)
 
     def _filter(self, samples: np.ndarray) -> list[Roi]:
         out: list[Roi] = []
@@ -263,6 +284,7 @@ class ImpulseDetector:
                     self._y = np.concatenate((self._y, y))
                 band.energy = np.concatenate((band.energy, y * y))
             self._zeros = np.concatenate((self._zeros, x == 0))
+            self._frame(x)
             out += self._advance(final=False)
         return out
 
@@ -315,17 +337,12 @@ class ImpulseDetector:
         silent = self._silence(a, b)
         loud = _loud(silent, seg)
         ratio = np.zeros(n)
-        sub_floors: list[np.ndarray] = []
-        for i in [*range(1, len(self._bands)), 0]:  # the whole band last: its margin needs the sub-bands' floors
-            band = self._bands[i]
+        margins = self._segment_margins(a, nseg)
+        for i, band in enumerate(self._bands):
             energy = _mean_by_segment(band.energy[: n + band.length - 1], band.length, seg, nseg)[:n]
             band.energy = band.energy[n:]  # the band's own history: its last length - 1 samples before b
             # digital silence is no floor: its segments stay out of the median, and nothing is heard there
-            floors = self._floor_of(band, energy, loud)
-            if i:
-                sub_floors.append(floors)
-            elif sub_floors:
-                floors = floors * self._colour_margin(np.array(sub_floors))
+            floors = self._floor_of(band, energy, loud) * margins[i]
             np.maximum(ratio, energy / np.repeat(floors, seg)[:n], out=ratio)
         heard = ~silent
         # sound resuming after silence enters the filters as a step, as a stream's start would: they
@@ -348,10 +365,36 @@ class ImpulseDetector:
         if self._run is not None and b - self._run[1] > self._sep:
             self._close_run()
 
-    def _colour_margin(self, sub_floors: np.ndarray) -> np.ndarray:
+    def _frame(self, x: np.ndarray) -> None:
+        """The noise spectrum's frames of raw samples ``x`` (the stream's next), whole ones kept
+        with the sample each ends at; frames of digital silence tell nothing and are left out."""
+        raw = np.concatenate((self._raw, x))
+        whole = len(raw) // self._nfft * self._nfft
+        if whole:
+            ends = self._raw0 + self._nfft * np.arange(1, whole // self._nfft + 1)
+            power = _spectra(raw[:whole], self._nfft, keep_silent=True)
+            self._spectra += [(int(e), p) for e, p in zip(ends, power) if p.any()]
+        self._raw, self._raw0 = raw[whole:], self._raw0 + whole
+
+    def _segment_margins(self, a: int, nseg: int) -> np.ndarray:
+        """Each band's margin for each segment from sample ``a`` (bands x segments): the margins of
+        the noise window holding the segment's start, read from the noise of the window before it
+        (the lead-in's for the first window, and for a window after silence)."""
+        epochs = (a + self._seg * np.arange(nseg) - self._start) // self._epoch_len
+        out = np.empty((len(self._bands), nseg))
+        for epoch in np.unique(epochs):
+            if epoch != self._epoch:
+                begin = self._start + int(epoch) * self._epoch_len
+                self._spectra = [f for f in self._spectra if f[0] > begin - self._epoch_len]
+                frames = [p for end, p in self._spectra if end <= begin]
+                self._margins = self._margins_of(np.array(frames)) if frames else self._lead_margins
+                self._epoch = int(epoch)
+            out[:, epochs == epoch] = self._margins[:, None]
+        return out
+
+    def _margins_of(self, frames: np.ndarray) -> np.ndarray:
         st = self.settings
-        widths = np.array([band.width for band in self._bands[1:]])
-        return colour_margin(sub_floors, widths, self._bands[0].width, st.time_bandwidth, 10 ** (st.threshold_db / 10))
+        return colour_margins(np.median(frames, axis=0), self._gains, st.time_bandwidth, 10 ** (st.threshold_db / 10))
 
     def _floor_of(self, band: _Band, energy: np.ndarray, loud: np.ndarray) -> np.ndarray:
         """Each segment's floor of ``energy`` (the band's averaged energy over a span of whole
@@ -468,7 +511,6 @@ class _Band:
 
     sos: np.ndarray
     length: int
-    width: float  # Hz
     zi: np.ndarray = field(init=False)
     energy: np.ndarray = field(init=False)
     medians: np.ndarray = field(init=False)
@@ -494,29 +536,35 @@ def heard_top(settings: ClickSettings, rate: int, held_hz: float | None) -> floa
     return fmax if fmax > settings.fmin * 2**0.25 else None
 
 
-def colour_margin(
-    sub_floors: np.ndarray, widths: np.ndarray, whole: float, time_bandwidth: float, threshold: float
-) -> np.ndarray:
-    """Per segment, the factor the whole band's threshold over its floor is raised by so that its
-    noise passes it no more often than white noise passes ``threshold``: ``sub_floors`` are the
-    sub-bands' floors (bands x segments), ``widths`` their widths and ``whole`` the whole band's
-    (Hz).  The whole band's energy, averaged over ``time_bandwidth`` / ``whole`` seconds, is a sum
-    of about ``2 time_bandwidth`` independent squares in white noise; in noise that falls with
-    frequency most of it comes from the lowest sub-band, as if the band were only the noise's
-    effective bandwidth wide, ``(sum P)^2 / sum(P^2 / width)``, and fewer squares fluctuate more.
-    Gaussian noise is taken as the model (chi-squared energy); the floor is the energy's median."""
+def colour_margins(noise: np.ndarray, gains: np.ndarray, time_bandwidth: float, threshold: float) -> np.ndarray:
+    """Each band's margin: the factor its threshold over its floor is raised by so that its noise
+    passes it no more often than white noise passes ``threshold``.  ``noise`` is the noise's power
+    spectrum (on any bins; smoothed here over ``SMOOTH_BINS``), ``gains`` each band's power gain on
+    those bins (bands x bins).  A band's energy averaged over ``time_bandwidth`` / its width is a sum
+    of about ``2 time_bandwidth`` independent squares in white noise; coloured by the noise, the band
+    is as if only its effective bandwidth wide, ``(sum N G)^2 / sum (N G)^2`` against the same of a
+    flat ``N``, and fewer squares fluctuate more.  Gaussian noise is the model (the energy
+    chi-squared), the floor the energy's median."""
     from scipy.special import gammaincc, gammainccinv
 
-    power = np.where(np.isfinite(sub_floors), sub_floors, 0.0)
-    total = power.sum(axis=0)
-    # a segment of silence (infinite floors: nothing is heard there) needs no margin
-    effective = np.where(total > 0, total**2 / np.maximum((power**2 / widths[:, None]).sum(axis=0), _TINY), whole)
+    smooth = np.convolve(noise, np.ones(SMOOTH_BINS) / SMOOTH_BINS, mode="same")
+    weighted = smooth[None, :] * gains
+    effective = weighted.sum(axis=1) ** 2 / np.maximum((weighted**2).sum(axis=1), _TINY)
+    white = gains.sum(axis=1) ** 2 / np.maximum((gains**2).sum(axis=1), _TINY)
     nominal = 2 * time_bandwidth
-    k = np.clip(nominal * effective / whole, 1.0, nominal)
+    k = np.clip(nominal * effective / white, 1.0, nominal)
     # the chance white noise passes the threshold, over its median: the same chance at k squares
     chance = gammaincc(nominal / 2, threshold * gammainccinv(nominal / 2, 0.5))
-    margin: np.ndarray = gammainccinv(k / 2, chance) / gammainccinv(k / 2, 0.5) / threshold
-    return np.asarray(np.maximum(margin, 1.0))
+    margins = gammainccinv(k / 2, chance) / gammainccinv(k / 2, 0.5) / threshold
+    return np.asarray(np.maximum(margins, 1.0))
+
+
+def _spectra(x: np.ndarray, n: int, *, keep_silent: bool = False) -> np.ndarray:
+    """The power spectra of ``x``'s whole frames of ``n`` samples (Hann window); frames of
+    digital silence left out unless ``keep_silent``."""
+    frames = x[: len(x) // n * n].reshape(-1, n)
+    power = np.abs(np.fft.rfft(frames * np.hanning(n), axis=1)).astype(np.float32) ** 2
+    return power if keep_silent else power[power.any(axis=1)]
 
 
 def _silent(zeros: np.ndarray, z: int, n: int) -> np.ndarray:

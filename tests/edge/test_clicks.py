@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from edge.clicks import ClickSettings, ImpulseDetector, bank, colour_margin, train_text
+from edge.clicks import ClickSettings, ImpulseDetector, bank, colour_margins, train_text
 from edge.cluster.engine import run_units
 from edge.cluster.task import run_unit
 from edge.config import load_deployment
@@ -106,8 +106,8 @@ def test_low_narrowband_clicks_are_found_like_high_broad_ones():
 
 
 def coloured_noise(rng, seconds, slope_db_per_octave, rate=SR):
-    """Gaussian noise whose power falls ``slope_db_per_octave`` an octave from 50 Hz up, as the
-    sea's does above its shipping band (wind and rain: 5-6 dB an octave)."""
+    """Gaussian noise whose power falls ``slope_db_per_octave`` an octave from 50 Hz up (rises, when
+    negative), as the sea's does above its shipping band (wind and rain: 5-6 dB an octave)."""
     n = int(seconds * rate)
     spectrum = np.fft.rfft(rng.standard_normal(n))
     spectrum /= np.maximum(np.fft.rfftfreq(n, 1 / rate), 50.0) ** (slope_db_per_octave / 6.02)
@@ -115,13 +115,14 @@ def coloured_noise(rng, seconds, slope_db_per_octave, rate=SR):
     return (NOISE * x / x.std()).astype(np.float32)
 
 
-@pytest.mark.parametrize("slope_db", [3, 6, 9])
-def test_noise_that_falls_with_frequency_gives_no_clicks(slope_db):
+@pytest.mark.parametrize("slope_db", [-18, -12, 3, 6, 9, 12])
+def test_noise_that_falls_or_rises_with_frequency_gives_no_clicks(slope_db):
     """In noise falling 6 dB an octave the whole band's energy is its lowest octave's, averaged over
     the time that suits the whole band's width: it fluctuated past the threshold 237 times a minute
-    from 2 kHz at 48 kHz (869 at 9 dB an octave, 4 at 3) before its threshold took the noise's colour
-    into account (colour_margin); the octaves' own bands, each averaged to suit its width, gave none."""
-    x = coloured_noise(np.random.default_rng(slope_db), 20, slope_db, rate=48_000)
+    from 2 kHz at 48 kHz (869 at 9 dB an octave, 4 at 3) before each band's threshold took the noise's
+    colour into account (colour_margins). A recorder's self-noise can rise towards the top of the band
+    (12 and 18 dB an octave: 29 and 130 in 20 s before), and then each octave is coloured too."""
+    x = coloured_noise(np.random.default_rng(abs(slope_db)), 20, slope_db, rate=48_000)
     seen = []
     d = ImpulseDetector(ClickSettings(fmin=2000), 48_000, level_db=170.0, hop=512, on_click=seen.append)
     for start in range(0, len(x), 48_000):
@@ -131,15 +132,16 @@ def test_noise_that_falls_with_frequency_gives_no_clicks(slope_db):
 
 
 def test_the_colour_margin_is_none_for_white_noise_and_grows_as_the_noise_reddens():
-    widths = np.array([2_000.0, 4_000.0, 8_000.0])
-    white = colour_margin(widths[:, None] * 1e-6, widths, 14_000.0, 4.0, 10**0.85)
-    assert white == pytest.approx([1.0])
-    margins = [
-        colour_margin(np.array([[1.0], [2.0**-s], [4.0**-s]]) * widths[:, None], widths, 14_000.0, 4.0, 10**0.85)[0]
-        for s in (0.5, 1.0, 2.0, 4.0)
-    ]
-    assert 1.0 < margins[0] < margins[1] < margins[2] < margins[3]
-    assert colour_margin(np.full((3, 1), np.inf), widths, 14_000.0, 4.0, 10**0.85) == pytest.approx([1.0])  # silence
+    d = ImpulseDetector(ClickSettings(fmin=2000), 48_000, level_db=170.0, hop=512)
+    bins = np.fft.rfftfreq(1024, 1 / 48_000)
+    white = colour_margins(np.ones(len(bins)), d._gains, 4.0, 10**0.85)
+    assert white == pytest.approx(np.ones(len(d._bands)))
+    reds = [colour_margins(np.maximum(bins, 50.0) ** -s, d._gains, 4.0, 10**0.85) for s in (0.5, 1.0, 2.0, 4.0)]
+    whole = [m[0] for m in reds]
+    assert 1.0 < whole[0] < whole[1] < whole[2] < whole[3]  # the whole band most: it spans 3 octaves
+    assert all(m[1] < m[0] for m in reds)  # an octave's noise is nearly flat across it
+    rising = colour_margins(np.maximum(bins, 50.0) ** 2.0, d._gains, 4.0, 10**0.85)  # a recorder's self-noise
+    assert rising[-1] > 1.0 and rising[0] > 1.0
 
 
 def test_the_bank_is_the_whole_band_and_its_octaves():
