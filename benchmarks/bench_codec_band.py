@@ -5,7 +5,8 @@ at four bit rates (libsndfile's LAME at its default, and at ``compression_level`
 --no-model writes them).  For each encoding: ROIs found with the band (``Prepared.kept_top_hz``,
 as edge-detect runs), without it (the same recording with the band set to None, as before
 edge.codec), and how many of each reach within 1 kHz of the encoder's top or above it, beside the
-FLAC copies' own ROIs (what a lossless copy of the same sound gives).
+FLAC copies' own ROIs (what a lossless copy of the same sound gives), and the median time
+measuring the band takes per recording (``edge.codec.recording_kept_top``; none for FLAC).
 
     python benchmarks/bench_codec_band.py [--config multispecies] [--out DIR] [--json]
 
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -27,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edge import shipped  # noqa: E402
+from edge.audio import probe  # noqa: E402
+from edge.codec import recording_kept_top  # noqa: E402
 from edge.config import DeploymentConfig, load_deployment  # noqa: E402
 from edge.pipeline import Chain, prepare  # noqa: E402
 from edge.types import Roi  # noqa: E402
@@ -72,6 +77,7 @@ class Row:
     """One encoding's counts over the clips, with the band (True) and without (False)."""
 
     tops: list[float | None] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)  # measuring the band (edge.codec), per recording
     found: dict[bool, int] = field(default_factory=lambda: {True: 0, False: 0})
     near: dict[bool, int] = field(default_factory=lambda: {True: 0, False: 0})
 
@@ -101,21 +107,25 @@ def main() -> None:
                 near = sum(r.high_hz > top - 1000 for r in found) if top is not None else 0
                 row.add(band, len(found), near)
             row.tops.append(top)
+            info = probe(path)
+            started = time.perf_counter()
+            recording_kept_top(info, 0)
+            row.seconds.append(time.perf_counter() - started)
     if args.json:
         print(json.dumps({name: asdict(row) for name, row in rows.items()}, indent=1))
         return
     print(f"{len(clips)} SanctSound clips at 44.1-48 kHz, deployment {config.name}, ROIs (no model)")
     print(
         "| encoding | recordings | band found in | median top, kHz | ROIs with the band | without "
-        "| within 1 kHz of the top or above: with | without |"
+        "| within 1 kHz of the top or above: with | without | measuring the band, ms (median) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, row in rows.items():
         tops = sorted(t for t in row.tops if t is not None)
         median = f"{tops[len(tops) // 2] / 1000:.1f}" if tops else "-"
         print(
             f"| {name} | {len(row.tops)} | {len(tops)} | {median} | {row.found[True]} | {row.found[False]} "
-            f"| {row.near[True]} | {row.near[False]} |"
+            f"| {row.near[True]} | {row.near[False]} | {1000 * statistics.median(row.seconds):.0f} |"
         )
 
 

@@ -136,6 +136,20 @@ class Recording:
         self.start = int(start)
         self.observe = observe
 
+    def head(self, frames: int) -> np.ndarray:
+        """The channel's first ``frames`` samples (fewer in a shorter recording) in one read from
+        the start, for measuring a recording before it streams: an MP3 is not decoded whole for
+        them (libsndfile decodes an MP3's start right in one read; its later parts are why
+        :func:`_reader` decodes it whole)."""
+        try:
+            with sf.SoundFile(self.info.path) as fh:
+                dtype, scale = _read_as(self.info.subtype)
+                data: np.ndarray = fh.read(frames, dtype=dtype, always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(f"{self.info.path}: read failed at its start ({_reason(exc)})") from None
+        head: np.ndarray = np.multiply(data[:, self.channel], scale, dtype=np.float32)
+        return head
+
     def blocks(self) -> Iterator[AudioBlock]:
         start = self.start
         try:

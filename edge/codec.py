@@ -73,15 +73,8 @@ def _running_median(values: np.ndarray, half: int) -> np.ndarray:
 
 
 def recording_kept_top(info: AudioInfo, channel: int) -> float | None:
-    """:func:`kept_top` of a lossy recording's ``channel`` from its start; None for any other
-    (a PCM or FLAC recording holds its whole band)."""
+    """:func:`kept_top` of a lossy recording's ``channel`` from its start (read once, an MP3 not
+    decoded whole); None for any other (a PCM or FLAC recording holds its whole band)."""
     if info.subtype not in LOSSY:
         return None
-    head = int(HEAD_S * info.sample_rate)
-    parts, got = [], 0
-    for block in Recording(info, channel=channel, block_frames=min(head, 1 << 20)).blocks():
-        parts.append(block.samples[: head - got])
-        got += len(parts[-1])
-        if got >= head:
-            break
-    return kept_top(np.concatenate(parts), info.sample_rate) if parts else None
+    return kept_top(Recording(info, channel=channel).head(int(HEAD_S * info.sample_rate)), info.sample_rate)

@@ -286,3 +286,16 @@ def test_discover_missing_path(tmp_path):
 
 def test_discover_empty_folder(tmp_path):
     assert discover([tmp_path]) == []
+
+
+def test_the_head_is_the_first_samples_of_the_channel_read_once(tmp_path):
+    """What a recording is measured on before it streams (edge.codec): the channel's first samples,
+    as a whole reading gives them, fewer when the recording is shorter."""
+    rng = np.random.default_rng(2)
+    stereo = (0.3 * rng.standard_normal((5000, 2))).astype(np.float32)
+    sf.write(str(tmp_path / "s.wav"), stereo, RATE, subtype="PCM_16")
+    info = probe(tmp_path / "s.wav")
+    for channel in (0, 1):
+        whole, _ = read_all(Recording(info, channel=channel, block_frames=1000))
+        np.testing.assert_array_equal(Recording(info, channel=channel).head(1200), whole[:1200])
+        np.testing.assert_array_equal(Recording(info, channel=channel).head(99999), whole)
