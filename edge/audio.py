@@ -107,6 +107,21 @@ def _reason(exc: Exception) -> str:
     return text.split(": ", 1)[-1] if text.startswith("Error opening") else text
 
 
+def read_head(info: AudioInfo, frames: int) -> np.ndarray:
+    """Every channel's first ``frames`` samples ``(n, channels)`` float32 on edge's full scale
+    (fewer in a shorter recording), in one read from the start: an MP3 is not decoded whole for
+    them (libsndfile decodes an MP3's start right in one read; its later parts are why
+    :func:`_reader` decodes it whole)."""
+    try:
+        with sf.SoundFile(info.path) as fh:
+            dtype, scale = _read_as(info.subtype)
+            data: np.ndarray = fh.read(frames, dtype=dtype, always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(f"{info.path}: read failed at its start ({_reason(exc)})") from None
+    head: np.ndarray = np.multiply(data, scale, dtype=np.float32)
+    return head
+
+
 class Recording:
     """One channel of a recording as an :class:`~edge.types.AudioSource`.
 
@@ -138,17 +153,8 @@ class Recording:
 
     def head(self, frames: int) -> np.ndarray:
         """The channel's first ``frames`` samples (fewer in a shorter recording) in one read from
-        the start, for measuring a recording before it streams: an MP3 is not decoded whole for
-        them (libsndfile decodes an MP3's start right in one read; its later parts are why
-        :func:`_reader` decodes it whole)."""
-        try:
-            with sf.SoundFile(self.info.path) as fh:
-                dtype, scale = _read_as(self.info.subtype)
-                data: np.ndarray = fh.read(frames, dtype=dtype, always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(f"{self.info.path}: read failed at its start ({_reason(exc)})") from None
-        head: np.ndarray = np.multiply(data[:, self.channel], scale, dtype=np.float32)
-        return head
+        the start, for measuring a recording before it streams (:func:`read_head`)."""
+        return read_head(self.info, frames)[:, self.channel]
 
     def blocks(self) -> Iterator[AudioBlock]:
         start = self.start

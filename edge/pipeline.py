@@ -28,7 +28,7 @@ from edge.crops import span as crop_span
 from edge.errors import AudioError
 from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.levels import Period, StreamingLevels, to_rows
-from edge.quality import ClipCounter, SignalQuality
+from edge.quality import ClipCounter, SignalQuality, silent_channel
 from edge.ranking import WindowRanker
 from edge.resample import PASS_BAND, ResampledSource, output_length
 from edge.roi import StreamingRoiDetector
@@ -198,6 +198,9 @@ def prepare(
     block_frames = max(1, round((block_s or config.block_s) * info.sample_rate))
     prepared = Prepared(info, calibration, warnings, spec, channel, block_frames, rate)
     prepared.source()  # checks the channel (and, when resampling, that soxr is installed)
+    hint = silent_channel(info, channel)
+    if hint:
+        warnings.append(hint)
     kept = recording_kept_top(info, channel)
     if kept is None:
         return prepared

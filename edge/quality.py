@@ -15,6 +15,11 @@ or smallest code of an integer file, exactly +-1.0 of a float one: a float sampl
 not clipped) in runs of two or more of the same sign.  A file normalised to its peak touches
 full scale at single samples; a clipped sound holds it.  A clipped call's received level is understated and its spectrum smeared with
 harmonics, so the warning says where it starts, and the count goes to run.json.
+
+A recorder with one hydrophone plugged into a stereo input writes a channel of zeros; when the
+channel analysed is the silent one, :func:`silent_channel` says which channel holds the sound
+before the recording streams (its first ``HEAD_S`` seconds, one read), since the silence warning
+alone would leave a user guessing.
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ from typing import TypeVar
 
 import numpy as np
 
-from edge.types import AudioBlock, SpectralFrames
+from edge.audio import read_head
+from edge.types import AudioBlock, AudioInfo, SpectralFrames
 
 N = TypeVar("N", int, float)
+
+HEAD_S = 30.0  # seconds from the start that tell a silent channel of a multi-channel recording
 
 # bits per sample of the integer subtypes libsndfile reads; others (float, lossy) are float
 _BITS = {
@@ -103,6 +111,24 @@ class SignalQuality:
                 "(recorder gain too high?)"
             )
         return out
+
+
+def silent_channel(info: AudioInfo, channel: int) -> str | None:
+    """A warning when ``channel`` of a multi-channel recording is digital silence over its first
+    :data:`HEAD_S` seconds while another channel holds sound there, naming that channel; None
+    otherwise (a single channel is read once, as it streams)."""
+    if info.channels < 2:
+        return None
+    head = read_head(info, int(HEAD_S * info.sample_rate))
+    sounding = [c for c in range(info.channels) if np.any(head[:, c])]
+    if np.any(head[:, channel]) or not sounding:
+        return None
+    span = f"its first {HEAD_S:g} s" if info.frames > len(head) else "the whole recording"
+    others = f"channel {sounding[0]} holds" if len(sounding) == 1 else f"channels {', '.join(map(str, sounding))} hold"
+    return (
+        f"{info.path}: channel {channel} is digital silence over {span}, {others} sound: "
+        f"analyse it with --channel {sounding[0]} (or channel: in the deployment)"
+    )
 
 
 def full_scale(subtype: str) -> float:

@@ -205,3 +205,45 @@ def test_an_unclipped_recording_says_nothing_of_clipping(damaged, config, tmp_pa
     detect([damaged], tmp_path / "out", config)
     files = json.loads((tmp_path / "out" / "run.json").read_text())["files"]
     assert files[0]["clipped_samples"] == 0 and not [w for w in files[0]["warnings"] if "clipped at full scale" in w]
+
+
+def _channels(*columns: np.ndarray) -> np.ndarray:
+    return np.stack(columns, axis=1)
+
+
+@pytest.fixture
+def noise_2k():
+    return (0.01 * np.random.default_rng(5).standard_normal(SR * 40)).astype(np.float32)
+
+
+def test_a_silent_channel_names_the_channel_that_holds_sound(write_audio, config, noise_2k):
+    # a recorder with one hydrophone on its second input: channel 0 is zeros
+    path = write_audio("two_20240501_120000.wav", _channels(np.zeros_like(noise_2k), noise_2k), SR)
+    res = process_recording(path, config, None)
+    (hint,) = [w for w in res.warnings if "holds sound" in w]
+    assert hint.startswith(f"{path}: channel 0 is digital silence over its first 30 s, channel 1 holds sound")
+    assert "--channel 1" in hint
+    taken = process_recording(path, config, None, channel=1)
+    assert taken.rois and not res.rois  # the hint is worth taking: the noise's ROIs are on channel 1
+    assert not [w for w in taken.warnings if "holds sound" in w]
+
+
+def test_a_short_recording_says_the_whole_of_it_and_names_every_sounding_channel(write_audio, config, noise_2k):
+    short = noise_2k[: SR * 5]
+    path = write_audio("three.wav", _channels(np.zeros_like(short), short, 0.5 * short), SR)
+    (hint,) = [w for w in process_recording(path, config, None).warnings if "holds sound" in w or "hold sound" in w]
+    assert "over the whole recording, channels 1, 2 hold sound: analyse it with --channel 1" in hint
+
+
+@pytest.mark.parametrize(
+    "ch0, ch1, said",
+    [("zeros", "zeros", False), ("noise", "zeros", False), ("late", "noise", True)],
+)
+def test_the_hint_needs_a_silent_channel_and_another_that_sounds(write_audio, config, noise_2k, ch0, ch1, said):
+    late = noise_2k.copy()
+    late[: SR * 31] = 0.0  # silent over the 30 s looked at, sound after: the hint speaks of those 30 s
+    columns = {"zeros": np.zeros_like(noise_2k), "noise": noise_2k, "late": late}
+    path = write_audio("pair.wav", _channels(columns[ch0], columns[ch1]), SR)
+    hints = [w for w in process_recording(path, config, None).warnings if "holds sound" in w]
+    assert len(hints) == said
+    assert all("over its first 30 s, channel 1 holds sound" in h for h in hints)
