@@ -26,6 +26,7 @@ from edge.assemble import run_json, score_classes, tethys_species, write_soundsc
 from edge.audio import AUDIO_KINDS, discover, probe
 from edge.calibration import Calibration, HydrophoneTable
 from edge.classify import Classifier
+from edge.codec import recording_kept_top
 from edge.config import DeploymentConfig
 from edge.errors import PamedgeError
 from edge.levels import DecidecadeBands
@@ -611,6 +612,12 @@ def soundscape_minutes(
     config: DeploymentConfig,
     owned: tuple[float, float] | None = None,
 ) -> list[Minute]:
-    """The HMD minutes of a recording (of a chunk of it with ``owned``), at its own rate."""
+    """The HMD minutes of a recording (of a chunk of it with ``owned``), at its own rate; a lossy
+    recording's bands end where its encoder's do (edge.codec: above it, the decoder's zeros and
+    the bits it spends now and then are not the sea's levels; NaN in the day's products)."""
     settings = config.soundscape or SoundscapeSettings()
-    return recording_minutes(info, calibration, channel=channel, fmax=settings.fmax, owned=owned)[1]
+    fmax = settings.fmax
+    kept = recording_kept_top(info, channel)
+    if kept is not None:
+        fmax = kept if fmax is None else min(fmax, kept)
+    return recording_minutes(info, calibration, channel=channel, fmax=fmax, owned=owned)[1]

@@ -9,6 +9,12 @@ factor ``10**(+-1/20)`` away; columns are named by the nominal (R10) centre, e.g
 bands narrower than a bin are not mis-counted; bands below ``fmin`` (by default, those
 narrower than one bin) or above Nyquist are left out.
 
+A recording that holds less than the analysis band (one at a lower rate, resampled up: the
+resampler's residue above its pass band; a lossy one: the decoder's zeros above its encoder's
+low-pass) keeps the deployment's columns, but a band reaching above what it holds is NaN (an
+empty cell: not measured) and the broadband level stops there: that residue reads -8 to -38 dB
+re 1 uPa at 2.5-16 kHz for a 4 kHz recording analysed at 44.1 kHz, a level no sea has.
+
 A frame belongs to the period holding its centre.  Periods start at the recording's first
 sample; the last one may be shorter, and says so in ``duration_s``.
 """
@@ -50,9 +56,13 @@ class DecidecadeBands:
     names: tuple[str, ...]
     weights: np.ndarray  # (n_bands, n_bins), Hz of each bin inside each band
     broadband: np.ndarray  # (n_bins,), Hz of each bin between the lowest band's lower edge and Nyquist
+    measured: np.ndarray  # (n_bands,) bool: the band lies within what the recording holds
 
     @classmethod
-    def for_spec(cls, spec: FrontendSpec, fmin: float | None = None) -> DecidecadeBands:
+    def for_spec(cls, spec: FrontendSpec, fmin: float | None = None, held_hz: float | None = None) -> DecidecadeBands:
+        """The bands of ``spec``'s analysis; ``held_hz``, the top of what a recording holds when
+        it is less than the analysis band, marks the bands above it unmeasured and ends the
+        broadband level there."""
         df = spec.rate / spec.nfft
         nyquist = spec.rate / 2
         if fmin is not None:  # nominal centres (20, 80 Hz) lie up to 0.7 % above the exact ones
@@ -70,8 +80,9 @@ class DecidecadeBands:
         overlap = np.minimum(b_hi[None, :], upper[:, None]) - np.maximum(b_lo[None, :], lower[:, None])
         weights = np.clip(overlap, 0.0, None)
         names = tuple(band_name(int(n)) for n in ns)
-        broadband = np.clip(b_hi - np.maximum(b_lo, lower[0] if len(lower) else 0.0), 0.0, None)
-        return cls(centres, names, weights, broadband)
+        top = nyquist if held_hz is None else min(held_hz, nyquist)
+        broadband = np.clip(np.minimum(b_hi, top) - np.maximum(b_lo, lower[0] if len(lower) else 0.0), 0.0, None)
+        return cls(centres, names, weights, broadband, upper <= top * (1 + 1e-9))
 
 
 def band_name(n: int) -> str:
@@ -88,10 +99,10 @@ def _nominal(n: int) -> float:
 class StreamingLevels:
     """Per-stream accumulation of PSD into periods."""
 
-    def __init__(self, spec: FrontendSpec, settings: LevelSettings) -> None:
+    def __init__(self, spec: FrontendSpec, settings: LevelSettings, held_hz: float | None = None) -> None:
         self.spec = spec
         self.settings = settings
-        self.bands = DecidecadeBands.for_spec(spec, settings.fmin)
+        self.bands = DecidecadeBands.for_spec(spec, settings.fmin, held_hz)
         self._df = spec.rate / spec.nfft
         self._period = -1
         self._sum = np.zeros(spec.n_bins, np.float64)
@@ -138,7 +149,8 @@ class StreamingLevels:
 
     def _emit(self) -> tuple[int, float, np.ndarray]:
         mean_psd = self._sum / self._valid if self._valid else np.full_like(self._sum, np.nan)
-        result = (self._period, float(self.bands.broadband @ mean_psd), self.bands.weights @ mean_psd)
+        in_bands = np.where(self.bands.measured, self.bands.weights @ mean_psd, np.nan)
+        result = (self._period, float(self.bands.broadband @ mean_psd), in_bands)
         self._sum = np.zeros_like(self._sum)
         self._count = self._valid = 0
         return result

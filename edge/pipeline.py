@@ -356,7 +356,7 @@ class Chain:
                     held_hz=prep.held_hz,
                 )
             )
-        self.levels = StreamingLevels(prep.spec, config.levels) if levels else None
+        self.levels = StreamingLevels(prep.spec, config.levels, prep.held_hz) if levels else None
         self.stream = (
             classifier.stream(prep.spec, first_frame=first_frame, limit=classify_limit, keep_scores=scores)
             if classifier is not None

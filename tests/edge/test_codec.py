@@ -151,3 +151,33 @@ def test_run_json_gives_the_encoders_band_and_cluster_units_find_the_same(tmp_pa
     assert tops["r.flac"] is None and 12000 <= tops["r.mp3"] <= 19000
     rows = (tmp_path / "whole" / "detections.csv").read_text().splitlines()[1:]
     assert len(rows) == 2 and {r.split(",")[0].rsplit("/", 1)[-1] for r in rows} == {"r.flac", "r.mp3"}
+
+
+@pytest.mark.skipif(not HAS_MP3, reason="this libsndfile has no MP3")
+def test_noise_levels_end_where_the_encoders_band_does(tmp_path):
+    """Levels above an encoder's low-pass are the decoder's zeros and stray bits, not the sea's:
+    levels.csv leaves those bands empty and the HMD minutes end there; the FLAC keeps them all."""
+    from edge.calibration import Calibration
+    from edge.detect import soundscape_minutes
+
+    config = load_deployment(ROOT / "firmware-config" / "deployments" / "generic.yaml")
+    x = red_noise(20, 8)
+    sf.write(tmp_path / "site_20240501_120000.mp3", x, RATE, format="MP3")
+    sf.write(tmp_path / "site_20240501_120000.flac", x, RATE)
+    lossy = process_recording(tmp_path / "site_20240501_120000.mp3", config, None)
+    whole = process_recording(tmp_path / "site_20240501_120000.flac", config, None)
+    top = prepare(tmp_path / "site_20240501_120000.mp3", config, None).kept_top_hz
+    assert top is not None and lossy.level_bands == whole.level_bands
+    upper = {b: float(b[5:-2]) * 10**0.05 for b in lossy.level_bands}  # nominal centres: within 1 %
+    (mp3_row,), (flac_row,) = lossy.levels, whole.levels
+    for band, mp3_db, flac_db in zip(lossy.level_bands, mp3_row.bands_db, flac_row.bands_db):
+        assert np.isfinite(flac_db)
+        if upper[band] > top * 1.02:
+            assert np.isnan(mp3_db), band
+        elif upper[band] < top * 0.98 and upper[band] < 8000:  # where the encoder spends its bits
+            assert mp3_db == pytest.approx(flac_db, abs=1.0), band
+    calibration = Calibration("default", 170.0)
+    mp3_minutes = soundscape_minutes(probe(tmp_path / "site_20240501_120000.mp3"), calibration, 0, config)
+    flac_minutes = soundscape_minutes(probe(tmp_path / "site_20240501_120000.flac"), calibration, 0, config)
+    assert len(flac_minutes[0].psd) > len(mp3_minutes[0].psd) > 0
+    assert len(mp3_minutes[0].psd) < len(flac_minutes[0].psd) * 0.95

@@ -5,10 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge.config import load_deployment
 from edge.errors import ConfigError
 from edge.frontend import FrontendSpec, StreamingFrontend
 from edge.levels import DecidecadeBands, LevelSettings, StreamingLevels, to_rows
+from edge.outputs import level_row
+from edge.pipeline import process_recording
 from edge.types import AudioBlock, SpectralFrames
+from tests.support.data import DEPLOYMENTS
 from tests.support.signals import tone
 
 CAL_DB = 177.6
@@ -207,3 +211,36 @@ def test_broadband_ignores_a_dc_offset(rng):
     _, plain = run_levels(spec, noise, LevelSettings(period_s=60))
     _, offset = run_levels(spec, noise - 0.17, LevelSettings(period_s=60))  # a recorder's DC offset
     assert db(offset[0][1]) == pytest.approx(db(plain[0][1]), abs=0.05)
+
+
+def test_bands_above_what_a_recording_holds_are_not_measured():
+    spec = FrontendSpec(nfft=1024, hop=512, sample_rate=48000)
+    held = DecidecadeBands.for_spec(spec, held_hz=3640.0)  # a 8 kHz recording's resampler pass band
+    whole = DecidecadeBands.for_spec(spec)
+    assert held.names == whole.names  # the same columns for every recording of a run
+    upper = held.centres * 10**0.05
+    assert list(held.measured) == list(upper <= 3640.0) and held.names[int(held.measured.sum())] == "band_4000hz"
+    assert whole.measured.all()
+    freqs = spec.bin_freqs()
+    assert held.broadband[freqs > 3640.0 + spec.rate / spec.nfft].sum() == 0  # the broadband level stops there too
+    np.testing.assert_array_equal(held.broadband[freqs < 3600.0], whole.broadband[freqs < 3600.0])
+
+
+def test_a_recording_resampled_up_keeps_its_levels_and_leaves_the_band_above_it_empty(write_audio):
+    rng = np.random.default_rng(11)
+    path = write_audio("noise8k.wav", (0.05 * rng.standard_normal(8000 * 20)).astype(np.float32), 8000)
+    own = process_recording(path, load_deployment(DEPLOYMENTS / "generic.yaml"), None)  # at its own 8 kHz
+    up = process_recording(path, load_deployment(DEPLOYMENTS / "multispecies.yaml"), None)  # at 44.1 kHz
+    (own_row,), (up_row,) = own.levels, up.levels
+    own_bands = dict(zip(own.level_bands, own_row.bands_db))
+    up_bands = dict(zip(up.level_bands, up_row.bands_db))
+    shared = [b for b in own_bands if b in up_bands and not np.isnan(up_bands[b])]
+    assert "band_125hz" in shared and "band_3150hz" in shared
+    for b in shared:  # white noise: each band's level is the recording's, whatever the analysis rate
+        assert up_bands[b] == pytest.approx(own_bands[b], abs=0.3), b
+    above = [b for b, v in up_bands.items() if np.isnan(v)]
+    assert above[0] == "band_4000hz" and "band_16000hz" in above  # the resampler's residue: not the sea's
+    # the broadband level is the measured bands' (and the 92 Hz up to the pass band's top), not the residue's
+    in_bands = 10 * np.log10(sum(10 ** (v / 10) for v in up_row.bands_db if not np.isnan(v)))
+    assert up_row.broadband_db == pytest.approx(in_bands + 10 * np.log10((3640 - 89) / (3548 - 89)), abs=0.05)
+    assert "" in level_row(up_row)  # an empty cell in levels.csv
