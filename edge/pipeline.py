@@ -331,11 +331,17 @@ class Chain:
         self.first_frame = first_frame
         self.frontend: Frontend = prep.frontend(first_frame)
         self.detector = (
-            # the encoder's band only: above a low-rate recording's band the resampler's residue
-            # lengthens short calls' events past min_duration_s (PAMGuard's minke pulses at 2 kHz under
-            # multispecies: 45 detections with it, 26 without), a change of its own, not made here
+            # heard up to the encoder's band; measured up to the band the recording holds: above a
+            # low-rate recording's band the resampler's residue lengthens short calls' events past
+            # min_duration_s (PAMGuard's minke pulses at 2 kHz under multispecies: 45 detections
+            # with it, 26 without), but an ROI is placed only on what the recording holds
             StreamingRoiDetector(
-                config.roi, prep.spec, noise_state=noise_state, first_frame=first_frame, held_hz=prep.kept_top_hz
+                config.roi,
+                prep.spec,
+                noise_state=noise_state,
+                first_frame=first_frame,
+                held_hz=prep.kept_top_hz,
+                recorded_top_hz=prep.held_hz,
             )
             if candidates
             else None

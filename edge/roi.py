@@ -224,8 +224,11 @@ class _Event:
 
 class StreamingRoiDetector:
     """Finds ROIs in a stream of :class:`SpectralFrames` from one recording or deployment;
-    ``held_hz`` (``Prepared.held_hz``) is the top of the band the recording holds when it holds
-    less than the settings' band."""
+    ``held_hz`` is the top of the band heard (a lossy recording's encoder top: bins above it
+    trigger nothing), ``recorded_top_hz`` (``Prepared.held_hz``) the top of the band the
+    recording holds: bins above it may extend an event (a resampler's residue rings with the
+    short calls below it, whose events it lengthens past ``min_duration_s``) but never place
+    one, and an event that no bin below it raised to ``on_db`` is no ROI."""
 
     name = "roi"  # the stage edge-bench times it as
 
@@ -237,6 +240,7 @@ class StreamingRoiDetector:
         noise_state: list[np.ndarray] | None = None,
         first_frame: int = 0,
         held_hz: float | None = None,
+        recorded_top_hz: float | None = None,
     ) -> None:
         if first_frame < 0:
             raise ValueError(f"{first_frame=} must be >= 0")
@@ -256,6 +260,12 @@ class StreamingRoiDetector:
         # floor, so the noise history stays the deployment's shape, but are heard nowhere: the
         # decoder's zeros, broken by a burst now and then, would be calls 40-80 dB over the floor
         self._heard = len(idx) if held_hz is None else int(np.searchsorted(self._freqs, held_hz, side="right"))
+        # an event's band, peak and level are measured on the bins the recording holds: a recording
+        # resampled up gave ROIs at 10-13 kHz from an 8 kHz file, placed on the residue's SNR, whose
+        # floor is so low that it outshines the call below that raised the event
+        self._recorded = (
+            len(idx) if recorded_top_hz is None else int(np.searchsorted(self._freqs, recorded_top_hz, side="right"))
+        )
         self._df = spec.rate / spec.nfft
         hop_s = spec.hop_s
         self._seg = max(1, round(settings.noise_segment_s / hop_s))
@@ -493,8 +503,15 @@ class StreamingRoiDetector:
         duration = end_s - start_s
         if duration < st.min_duration_s or (st.max_duration_s is not None and duration > st.max_duration_s):
             return []
-        peak_bin = int(np.argmax(ev.bin_max))
-        strong = ev.bin_max >= 10.0 ** (st.off_db / 10.0)  # bin_max holds power ratios
+        bin_max, peak = ev.bin_max, float(ev.peak)
+        if self._recorded < len(bin_max):
+            bin_max = bin_max[: self._recorded]
+            best = float(bin_max.max()) if len(bin_max) else 0.0
+            if not best >= 10.0 ** (st.on_db / 10.0):  # only the band above the recording's rose
+                return []
+            peak = float(10.0 * np.log10(best))
+        peak_bin = int(np.argmax(bin_max))
+        strong = bin_max >= 10.0 ** (st.off_db / 10.0)  # bin_max holds power ratios
         lo = hi = peak_bin
         while lo > 0 and strong[lo - 1]:
             lo -= 1
@@ -506,4 +523,4 @@ class StreamingRoiDetector:
         mean_psd = ev.power[lo : hi + 1] / max(ev.n_power, 1)
         mean_square = float(mean_psd.sum() * self._df)
         level = 10.0 * np.log10(mean_square) if mean_square > 0 else float("-inf")
-        return [Roi(start_s, end_s, low_hz, high_hz, float(ev.peak), float(level), ev.start)]
+        return [Roi(start_s, end_s, low_hz, high_hz, peak, float(level), ev.start)]

@@ -232,6 +232,42 @@ def test_band_is_the_strong_run_around_the_peak(rng):
     assert 200.0 < roi.low_hz < 250.0 < roi.high_hz < 300.0
 
 
+def _held_below(x: np.ndarray, top_hz: float) -> np.ndarray:
+    """``x`` with nothing above ``top_hz`` but a floor 100 dB down: a recording resampled up, whose
+    band above its own Nyquist frequency holds only the resampler's residue."""
+    spectrum = np.fft.rfft(x)
+    spectrum[np.fft.rfftfreq(len(x), 1 / RATE) > top_hz] = 0.0
+    floor = 1e-5 * SIGMA * np.random.default_rng(9).standard_normal(len(x))
+    return (np.fft.irfft(spectrum, len(x)) + floor).astype(np.float32)
+
+
+def _detect_recorded(samples: np.ndarray, recorded_top_hz: float | None):
+    frontend = StreamingFrontend(SPEC, 0.0)
+    detector = StreamingRoiDetector(NARW.roi, SPEC, recorded_top_hz=recorded_top_hz)
+    return detector.push(frontend.push(AudioBlock(samples, 0))) + detector.flush()
+
+
+def test_an_roi_is_placed_on_the_band_the_recording_holds(rng):
+    """A call at 80-180 Hz rings faintly at 270 Hz, where the recording holds only a residue
+    100 dB down (above 230 Hz): against that floor the ringing's SNR outshines the call's, and
+    the ROI went there; measured on the band held, it is the call's, as long as the event was."""
+    ring = 1e-4 * tonal(270.0, 1.0, 1.0)
+    x = _held_below(mix(noise(rng, 30), (10.0, upcall(f0=80.0, f1=180.0))), 230.0)
+    x = mix(x, (10.0, ring))
+    (placed,) = _detect_recorded(x, None)
+    assert placed.low_hz > 230.0  # on the residue's band
+    (roi,) = _detect_recorded(x, 230.0)
+    assert 40.0 < roi.low_hz < 80.0 and 180.0 < roi.high_hz <= 230.0 + SPEC.rate / SPEC.nfft / 2
+    assert (roi.start_s, roi.end_s) == (placed.start_s, placed.end_s)
+    assert 10.0 <= roi.snr_db < placed.snr_db
+
+
+def test_an_event_only_the_band_above_the_recording_raised_is_no_roi(rng):
+    x = mix(_held_below(noise(rng, 30), 230.0), (10.0, 1e-4 * tonal(270.0, 1.0, 1.0)))
+    assert len(_detect_recorded(x, None)) == 1
+    assert _detect_recorded(x, 230.0) == []
+
+
 # -- settings and misuse ----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kwargs", "message"),
