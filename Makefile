@@ -9,6 +9,9 @@ RUNTIME_STAMP := $(VENV)/.installed-runtime
 EXTRAS := onnx,tflite,train,convert,sync,live,plot,soundscape,parquet,dask,dev,docs
 # What the demo needs: the runtime (with its default backend) and the plots; no torch.
 RUNTIME_EXTRAS := plot
+# pytest workers: every core up to 4 (a worker grows to about 1.1 GB with torch, the runtimes and
+# the conversions loaded; 16 of them would want 18 GB); `make test TEST_WORKERS=8` to change it
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: install install-runtime demo test test-quick lint bench clean system-deps models check-routes check-arm64 docs docs-serve
 
@@ -40,16 +43,16 @@ demo: install-runtime
 	@echo "the run report:"
 	@$(BIN)/edge-report demo-out
 
-# The whole suite on every core (pytest-xdist): about 5 min on 2 cores, against 8.5-10 min in one
+# The whole suite on every core up to 4 (pytest-xdist): about 5 min on 2 cores, against 8.5-10 min in one
 # process, which left CI's budget of 10 no margin on a slower host.
 test: install
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 # The inner loop, under a minute: everything but the tests marked slow (end-to-end runs,
-# trainings, wheels), on every core (pytest-xdist); tests that need ../shared still run where
+# trainings, wheels), on every core up to 4 (pytest-xdist); tests that need ../shared still run where
 # it is present.
 test-quick: install
-	$(BIN)/python -m pytest -q -m "not slow" -x -n auto
+	$(BIN)/python -m pytest -q -m "not slow" -x -n $(TEST_WORKERS)
 
 # ruff (rules in pyproject.toml): pyflakes, pycodestyle, import order, bugbear, pyupgrade, and the
 # formatter; mypy --strict on the runtime package edge/ (pyproject.toml [tool.mypy]); and the
