@@ -122,6 +122,28 @@ def read_head(info: AudioInfo, frames: int) -> np.ndarray:
     return head
 
 
+def head_blocks(info: AudioInfo, frames: int, block_frames: int) -> Iterator[np.ndarray]:
+    """Every channel's first ``frames`` samples as blocks ``(n, channels)`` of at most
+    ``block_frames``, so a caller can stop at the first that tells it what it needs and a
+    recording of many channels at a high rate is not held whole; a lossy one comes in one
+    read (:func:`read_head`)."""
+    if info.subtype in LOSSY:
+        yield read_head(info, frames)
+        return
+    try:
+        with sf.SoundFile(info.path) as fh:
+            dtype, scale = _read_as(info.subtype)
+            left = frames
+            while left > 0:
+                data = fh.read(min(block_frames, left), dtype=dtype, always_2d=True)
+                if not len(data):
+                    return
+                left -= len(data)
+                yield np.multiply(data, scale, dtype=np.float32)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(f"{info.path}: read failed at its start ({_reason(exc)})") from None
+
+
 class Recording:
     """One channel of a recording as an :class:`~edge.types.AudioSource`.
 

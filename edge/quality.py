@@ -29,7 +29,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from edge.audio import read_head
+from edge.audio import head_blocks
 from edge.types import AudioBlock, AudioInfo, SpectralFrames
 
 N = TypeVar("N", int, float)
@@ -119,11 +119,16 @@ def silent_channel(info: AudioInfo, channel: int) -> str | None:
     otherwise (a single channel is read once, as it streams)."""
     if info.channels < 2:
         return None
-    head = read_head(info, int(HEAD_S * info.sample_rate))
-    sounding = [c for c in range(info.channels) if np.any(head[:, c])]
-    if np.any(head[:, channel]) or not sounding:
+    frames = int(HEAD_S * info.sample_rate)
+    heard = np.zeros(info.channels, bool)
+    for block in head_blocks(info, frames, info.sample_rate):  # a second at a time: most stop at the first
+        heard |= np.any(block != 0, axis=0)
+        if heard[channel]:
+            return None
+    sounding = np.flatnonzero(heard).tolist()
+    if not sounding:
         return None
-    span = f"its first {HEAD_S:g} s" if info.frames > len(head) else "the whole recording"
+    span = f"its first {HEAD_S:g} s" if info.frames > frames else "the whole recording"
     others = f"channel {sounding[0]} holds" if len(sounding) == 1 else f"channels {', '.join(map(str, sounding))} hold"
     return (
         f"{info.path}: channel {channel} is digital silence over {span}, {others} sound: "

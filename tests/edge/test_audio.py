@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from edge.audio import Recording, discover, probe, wav_shortfall
+from edge.audio import Recording, discover, head_blocks, probe, read_head, wav_shortfall
 from edge.errors import AudioError
 
 RATE = 8000
@@ -299,3 +299,18 @@ def test_the_head_is_the_first_samples_of_the_channel_read_once(tmp_path):
         whole, _ = read_all(Recording(info, channel=channel, block_frames=1000))
         np.testing.assert_array_equal(Recording(info, channel=channel).head(1200), whole[:1200])
         np.testing.assert_array_equal(Recording(info, channel=channel).head(99999), whole)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "FLOAT"])
+def test_head_blocks_are_the_head_in_bounded_blocks(tmp_path, subtype):
+    """A silent channel is told from every channel's start a second at a time (edge.quality), so
+    an 8-channel recording at 384 kHz is not held 30 s whole: the blocks are at most the size
+    asked and together the head."""
+    rng = np.random.default_rng(4)
+    four = (0.3 * rng.standard_normal((5000, 4))).astype(np.float32)
+    sf.write(str(tmp_path / "f.wav"), four, RATE, subtype=subtype)
+    info = probe(tmp_path / "f.wav")
+    blocks = list(head_blocks(info, 4500, 1000))
+    assert [len(b) for b in blocks] == [1000, 1000, 1000, 1000, 500] and all(b.shape[1] == 4 for b in blocks)
+    np.testing.assert_array_equal(np.concatenate(blocks), read_head(info, 4500))
+    assert sum(len(b) for b in head_blocks(info, 99999, 2000)) == 5000
