@@ -18,8 +18,8 @@ harmonics, so the warning says where it starts, and the count goes to run.json.
 
 A recorder with one hydrophone plugged into a stereo input writes a channel of zeros; when the
 channel analysed is the silent one, :func:`silent_channel` says which channel holds the sound
-before the recording streams (its first ``HEAD_S`` seconds, one read), since the silence warning
-alone would leave a user guessing.
+before the recording streams (from its first ``HEAD_S`` seconds, a second at a time, stopping as
+soon as the channel analysed sounds), since the silence warning alone would leave a user guessing.
 """
 
 from __future__ import annotations
