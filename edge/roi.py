@@ -261,7 +261,7 @@ class StreamingRoiDetector:
         # decoder's zeros, broken by a burst now and then, would be calls 40-80 dB over the floor
         self._heard = len(idx) if held_hz is None else int(np.searchsorted(self._freqs, held_hz, side="right"))
         # an event's band, peak and level are measured on the bins the recording holds: a recording
-        # resampled up gave ROIs at 10-13 kHz from an 8 kHz file, placed on the residue's SNR, whose
+        # resampled up gave ROIs at up to 19 kHz from an 8 kHz file, placed on the residue's SNR, whose
         # floor is so low that it outshines the call below that raised the event
         self._recorded = (
             len(idx) if recorded_top_hz is None else int(np.searchsorted(self._freqs, recorded_top_hz, side="right"))
