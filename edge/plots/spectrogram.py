@@ -100,7 +100,9 @@ def span_spectrogram(
     """The calibrated spectrogram of ``[start_s, end_s)`` of one channel of a recording.
 
     ``spec`` is bound to the analysis rate (a recording at another rate is resampled to it);
-    ``fmin``/``fmax`` default to the spec's feature band.  ``end_s`` None (or past the end) means to the end of the file.
+    ``fmin``/``fmax`` default to the spec's feature band (up to the recording's own Nyquist
+    frequency when it is lower: the band above holds only the resampler's residue, and drawn it
+    squeezed a 4 kHz recording into the bottom tenth of a 44.1 kHz figure).  ``end_s`` None (or past the end) means to the end of the file.
     Raises :class:`AudioError` when the file cannot be read as the spec needs, and
     ``ValueError`` when the span holds less than one frame.
     """
@@ -126,7 +128,10 @@ def span_spectrogram(
         )
     per_column = -(-n_frames // settings.max_columns)
     n_columns = -(-n_frames // per_column)
-    band = band_bins(spec, spec.fmin if fmin is None else fmin, (spec.fmax or sr / 2) if fmax is None else fmax)
+    top = (spec.fmax or sr / 2) if fmax is None else fmax
+    if fmax is None and native < sr:  # resampled up: above its own Nyquist frequency, nothing to draw
+        top = min(top, native / 2)
+    band = band_bins(spec, spec.fmin if fmin is None else fmin, top)
 
     frontend = StreamingFrontend(spec, calibration.bin_gain_db(spec.bin_freqs()))
     sums = np.zeros((n_columns, band.stop - band.start), np.float64)

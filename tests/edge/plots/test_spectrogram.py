@@ -74,6 +74,19 @@ def test_a_recording_at_another_rate_is_drawn_resampled_as_the_chain_saw_it(writ
     assert peak == pytest.approx(1000, abs=img.bin_hz)
 
 
+def test_a_recording_resampled_up_is_drawn_up_to_its_own_nyquist_frequency(write_audio):
+    """Above it the stream holds only the resampler's residue: drawn, it squeezed a 4 kHz
+    recording into the bottom tenth of a 44.1 kHz figure. A band asked for is drawn as asked."""
+    path = write_audio("tone.wav", tone(1000, 0.1, 2, SR), SR)
+    spec = FrontendSpec(nfft=1024, hop=512, sample_rate=48000)
+    img = span_spectrogram(path, spec=spec, calibration=CAL)
+    assert SR / 2 - img.bin_hz <= img.high_hz <= SR / 2 + img.bin_hz
+    peak = img.low_hz + (np.nanargmax(np.nanmean(img.db, axis=1)) + 0.5) * img.bin_hz
+    assert peak == pytest.approx(1000, abs=img.bin_hz)
+    asked = span_spectrogram(path, spec=spec, calibration=CAL, fmin=100, fmax=12000)
+    assert asked.high_hz >= 12000 - asked.bin_hz
+
+
 def test_errors_name_the_file(write_audio, tmp_path):
     path = write_audio("tone.wav", tone(1000, 0.1, 1, SR), SR)
     with pytest.raises(AudioError, match="channel 1"):
