@@ -107,29 +107,15 @@ def _reason(exc: Exception) -> str:
     return text.split(": ", 1)[-1] if text.startswith("Error opening") else text
 
 
-def read_head(info: AudioInfo, frames: int) -> np.ndarray:
-    """Every channel's first ``frames`` samples ``(n, channels)`` float32 on edge's full scale
-    (fewer in a shorter recording), in one read from the start: an MP3 is not decoded whole for
-    them (libsndfile decodes an MP3's start right in one read; its later parts are why
-    :func:`_reader` decodes it whole)."""
-    try:
-        with sf.SoundFile(info.path) as fh:
-            dtype, scale = _read_as(info.subtype)
-            data: np.ndarray = fh.read(frames, dtype=dtype, always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(f"{info.path}: read failed at its start ({_reason(exc)})") from None
-    head: np.ndarray = np.multiply(data, scale, dtype=np.float32)
-    return head
-
-
 def head_blocks(info: AudioInfo, frames: int, block_frames: int) -> Iterator[np.ndarray]:
-    """Every channel's first ``frames`` samples as blocks ``(n, channels)`` of at most
-    ``block_frames``, so a caller can stop at the first that tells it what it needs and a
-    recording of many channels at a high rate is not held whole; a lossy one comes in one
-    read (:func:`read_head`)."""
+    """Every channel's first ``frames`` samples (fewer in a shorter recording) as blocks
+    ``(n, channels)`` float32 on edge's full scale of at most ``block_frames``, so a caller can stop
+    at the first that tells it what it needs and a recording of many channels at a high rate is
+    not held whole.  A lossy one comes in one read: libsndfile decodes an MP3's start right in one
+    read, not always in parts (why :func:`_reader` decodes it whole), and it is not decoded whole
+    for its head."""
     if info.subtype in LOSSY:
-        yield read_head(info, frames)
-        return
+        block_frames = frames
     try:
         with sf.SoundFile(info.path) as fh:
             dtype, scale = _read_as(info.subtype)
@@ -142,6 +128,12 @@ def head_blocks(info: AudioInfo, frames: int, block_frames: int) -> Iterator[np.
                 yield np.multiply(data, scale, dtype=np.float32)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(f"{info.path}: read failed at its start ({_reason(exc)})") from None
+
+
+def read_head(info: AudioInfo, frames: int) -> np.ndarray:
+    """:func:`head_blocks` in one block: every channel's first ``frames`` samples ``(n, channels)``."""
+    blocks = list(head_blocks(info, frames, frames))
+    return blocks[0] if blocks else np.zeros((0, info.channels), np.float32)
 
 
 class Recording:

@@ -271,6 +271,7 @@ class ImpulseDetector:
             )
             band.medians = _segment_medians(averaged, self._seg)[loud][-self._window :]
         frames = _spectra(lead, self._nfft)
+        frames = frames[frames.any(axis=1)]  # digital silence tells nothing of the noise
         if len(frames):
             self._lead_margins = self._margins_of(frames)
 
@@ -372,7 +373,7 @@ class ImpulseDetector:
         whole = len(raw) // self._nfft * self._nfft
         if whole:
             ends = self._raw0 + self._nfft * np.arange(1, whole // self._nfft + 1)
-            power = _spectra(raw[:whole], self._nfft, keep_silent=True)
+            power = _spectra(raw[:whole], self._nfft)
             self._spectra += [(int(e), p) for e, p in zip(ends, power) if p.any()]
         self._raw, self._raw0 = raw[whole:], self._raw0 + whole
 
@@ -559,12 +560,11 @@ def colour_margins(noise: np.ndarray, gains: np.ndarray, time_bandwidth: float, 
     return np.asarray(np.maximum(margins, 1.0))
 
 
-def _spectra(x: np.ndarray, n: int, *, keep_silent: bool = False) -> np.ndarray:
-    """The power spectra of ``x``'s whole frames of ``n`` samples (Hann window); frames of
-    digital silence left out unless ``keep_silent``."""
+def _spectra(x: np.ndarray, n: int) -> np.ndarray:
+    """The power spectra of ``x``'s whole frames of ``n`` samples (Hann window)."""
     frames = x[: len(x) // n * n].reshape(-1, n)
-    power = np.abs(np.fft.rfft(frames * np.hanning(n), axis=1)).astype(np.float32) ** 2
-    return power if keep_silent else power[power.any(axis=1)]
+    power: np.ndarray = np.abs(np.fft.rfft(frames * np.hanning(n), axis=1)).astype(np.float32) ** 2
+    return power
 
 
 def _silent(zeros: np.ndarray, z: int, n: int) -> np.ndarray:

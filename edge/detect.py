@@ -26,7 +26,6 @@ from edge.assemble import run_json, score_classes, tethys_species, write_soundsc
 from edge.audio import AUDIO_KINDS, discover, probe
 from edge.calibration import Calibration, HydrophoneTable
 from edge.classify import Classifier
-from edge.codec import recording_kept_top
 from edge.config import DeploymentConfig
 from edge.errors import PamedgeError
 from edge.levels import DecidecadeBands
@@ -496,7 +495,7 @@ def _process_one(
     hmd: list[Minute] = []
     if "hmd" in options.outputs:
         try:
-            hmd = soundscape_minutes(res.info, res.calibration, channel, config)
+            hmd = soundscape_minutes(res.info, res.calibration, channel, config, encoder_top_hz=res.encoder_top_hz)
         except ValueError as exc:  # no UTC start: its detections stand, its levels cannot be per UTC minute
             res.warnings.append(str(exc))
         except Exception as exc:
@@ -611,13 +610,15 @@ def soundscape_minutes(
     channel: int,
     config: DeploymentConfig,
     owned: tuple[float, float] | None = None,
+    *,
+    encoder_top_hz: float | None,
 ) -> list[Minute]:
     """The HMD minutes of a recording (of a chunk of it with ``owned``), at its own rate; a lossy
-    recording's bands end where its encoder's do (edge.codec: above it, the decoder's zeros and
-    the bits it spends now and then are not the sea's levels; NaN in the day's products)."""
+    recording's bands end at ``encoder_top_hz``, the top of its encoder's band as ``prepare``
+    measured it (edge.codec: above it, the decoder's zeros and the bits it spends now and then are
+    not the sea's levels; NaN in the day's products)."""
     settings = config.soundscape or SoundscapeSettings()
     fmax = settings.fmax
-    kept = recording_kept_top(info, channel)
-    if kept is not None:
-        fmax = kept if fmax is None else min(fmax, kept)
+    if encoder_top_hz is not None:
+        fmax = encoder_top_hz if fmax is None else min(fmax, encoder_top_hz)
     return recording_minutes(info, calibration, channel=channel, fmax=fmax, owned=owned)[1]

@@ -340,7 +340,7 @@ class Chain:
                 prep.spec,
                 noise_state=noise_state,
                 first_frame=first_frame,
-                held_hz=prep.kept_top_hz,
+                heard_top_hz=prep.kept_top_hz,
                 recorded_top_hz=prep.held_hz,
             )
             if candidates

@@ -224,7 +224,7 @@ class _Event:
 
 class StreamingRoiDetector:
     """Finds ROIs in a stream of :class:`SpectralFrames` from one recording or deployment;
-    ``held_hz`` is the top of the band heard (a lossy recording's encoder top: bins above it
+    ``heard_top_hz`` is the top of the band heard (a lossy recording's encoder top: bins above it
     trigger nothing), ``recorded_top_hz`` (``Prepared.held_hz``) the top of the band the
     recording holds: bins above it may extend an event (a resampler's residue rings with the
     short calls below it, whose events it lengthens past ``min_duration_s``) but never place
@@ -239,7 +239,7 @@ class StreamingRoiDetector:
         *,
         noise_state: list[np.ndarray] | None = None,
         first_frame: int = 0,
-        held_hz: float | None = None,
+        heard_top_hz: float | None = None,
         recorded_top_hz: float | None = None,
     ) -> None:
         if first_frame < 0:
@@ -259,7 +259,9 @@ class StreamingRoiDetector:
         # bins above the band the recording holds (a lossy encoder's, a resampler's) keep their
         # floor, so the noise history stays the deployment's shape, but are heard nowhere: the
         # decoder's zeros, broken by a burst now and then, would be calls 40-80 dB over the floor
-        self._heard = len(idx) if held_hz is None else int(np.searchsorted(self._freqs, held_hz, side="right"))
+        self._heard = (
+            len(idx) if heard_top_hz is None else int(np.searchsorted(self._freqs, heard_top_hz, side="right"))
+        )
         # an event's band, peak and level are measured on the bins the recording holds: a recording
         # resampled up gave ROIs at up to 19 kHz from an 8 kHz file, placed on the residue's SNR, whose
         # floor is so low that it outshines the call below that raised the event

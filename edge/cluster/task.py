@@ -232,4 +232,7 @@ def _hmd(prep: Prepared, config: DeploymentConfig, unit: Unit) -> list[Minute]:
     if prep.info.start_utc is None:
         return []
     t1 = float("inf") if unit.last else unit.c1 * prep.spec.hop_s
-    return soundscape_minutes(prep.info, prep.calibration, prep.channel, config, owned=(unit.c0 * prep.spec.hop_s, t1))
+    owned = (unit.c0 * prep.spec.hop_s, t1)
+    return soundscape_minutes(
+        prep.info, prep.calibration, prep.channel, config, owned=owned, encoder_top_hz=prep.kept_top_hz
+    )

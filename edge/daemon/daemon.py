@@ -260,7 +260,10 @@ class Daemon:
         if self.config.soundscape is None or level >= Level.ROI_ONLY:
             return [], []
         try:
-            return soundscape_minutes(info, result.calibration, self.config.channel, self.config), []
+            minutes = soundscape_minutes(
+                info, result.calibration, self.config.channel, self.config, encoder_top_hz=result.encoder_top_hz
+            )
+            return minutes, []
         except ValueError as exc:
             return [], [str(exc)]
 

@@ -177,7 +177,8 @@ def test_noise_levels_end_where_the_encoders_band_does(tmp_path):
         elif upper[band] < top * 0.98 and upper[band] < 8000:  # where the encoder spends its bits
             assert mp3_db == pytest.approx(flac_db, abs=1.0), band
     calibration = Calibration("default", 170.0)
-    mp3_minutes = soundscape_minutes(probe(tmp_path / "site_20240501_120000.mp3"), calibration, 0, config)
-    flac_minutes = soundscape_minutes(probe(tmp_path / "site_20240501_120000.flac"), calibration, 0, config)
+    mp3, flac = probe(tmp_path / "site_20240501_120000.mp3"), probe(tmp_path / "site_20240501_120000.flac")
+    mp3_minutes = soundscape_minutes(mp3, calibration, 0, config, encoder_top_hz=lossy.encoder_top_hz)
+    flac_minutes = soundscape_minutes(flac, calibration, 0, config, encoder_top_hz=whole.encoder_top_hz)
     assert len(flac_minutes[0].psd) > len(mp3_minutes[0].psd) > 0
     assert len(mp3_minutes[0].psd) < len(flac_minutes[0].psd) * 0.95
