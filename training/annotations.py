@@ -161,14 +161,15 @@ def read_raven(
     return out
 
 
-# a reviewed multi-recording Raven table (edge-detect's raven/all.selections.txt, reviewed)
-REVIEW_COLUMNS = ("Begin File", "File Offset (s)", "Begin Time (s)", "End Time (s)", "Low Freq (Hz)", "High Freq (Hz)")
+# a Raven table over a sequence of recordings (Raven Pro's multi-file tables, and edge-detect's
+# raven/all.selections.txt): each row names its recording and the time in it
+MULTI_COLUMNS = ("Begin File", "File Offset (s)", "Begin Time (s)", "End Time (s)", "Low Freq (Hz)", "High Freq (Hz)")
 VERDICT_COLUMN = "Verdict"
 TRUE_VERDICTS = frozenset({"true", "yes", "y", "1", "correct", "tp"})
 FALSE_VERDICTS = frozenset({"false", "no", "n", "0", "wrong", "fp"})
 
 
-def is_reviewed_table(path: str | Path) -> bool:
+def is_multi_recording_table(path: str | Path) -> bool:
     """A tab-separated table naming each selection's recording (``Begin File``)."""
     try:
         with open(path, newline="") as fh:
@@ -178,42 +179,83 @@ def is_reviewed_table(path: str | Path) -> bool:
     return "Begin File" in header
 
 
-def read_reviewed(
+def _verdict_label(row: Mapping[str, str], raw: str, negative: str, labels: Mapping[str, str] | None, where: str):
+    """A reviewed row's class, or None when it was not reviewed."""
+    verdict = (row.get(VERDICT_COLUMN) or "").strip()
+    if not verdict:
+        return None
+    if verdict.lower() in TRUE_VERDICTS:
+        return _labels(raw, labels, where)
+    if verdict.lower() in FALSE_VERDICTS:
+        return negative
+    return _labels(verdict, labels, where)
+
+
+def _split_at_file_end(
+    ann: Annotation, end_file: str, durations: Mapping[str, float] | None, where: str
+) -> list[Annotation]:
+    """A selection running past its recording's end into the next (``End File``): its part in
+    each recording, since a call cut by a file boundary is in both."""
+    if not end_file or end_file == ann.file or durations is None or ann.file not in durations:
+        return [ann]
+    length = durations[ann.file]
+    if end_file not in durations:
+        raise AnnotationError(f"{where}: recording {end_file!r} (End File) not found")
+    head = Annotation(ann.file, ann.start_s, min(ann.end_s, length), ann.low_hz, ann.high_hz, ann.label)
+    spill = ann.end_s - length
+    if spill <= 0:
+        return [head]
+    tail = Annotation(end_file, 0.0, spill, ann.low_hz, ann.high_hz, ann.label)
+    return [head, tail]
+
+
+def read_raven_multi(
     path: str | Path,
     *,
     negative: str,
     labels: Mapping[str, str] | None = None,
     durations: Mapping[str, float] | None = None,
     label_column: str | None = None,
+    default_label: str | None = None,
 ) -> list[Annotation]:
-    """Annotations from a reviewed multi-recording Raven table (``raven/all.selections.txt``
-    after an analyst's review): each selection's recording is ``Begin File``, its times are
-    ``File Offset (s)`` and its length.  The ``Verdict`` column decides: true (yes, y, 1,
-    correct, tp) keeps the row's label, false (no, n, 0, wrong, fp) makes it ``negative`` (a
-    hard negative: a window the model must learn to reject), another word is the right label
-    (through ``labels``), and an empty verdict leaves the row out (not reviewed)."""
+    """Annotations from a Raven table over several recordings: a Raven Pro table of a file
+    sequence, or edge-detect's ``raven/all.selections.txt`` after an analyst's review.  Each
+    selection's recording is ``Begin File`` (its name; ``Begin Path`` is the annotator's
+    machine's), its times are ``File Offset (s)`` and its length; a selection running on into
+    the next recording (``End File``) is split at the file boundary.
+
+    Without a ``Verdict`` column every row is an annotation, labelled as :func:`read_raven`
+    labels.  With one, the table is a review: true (yes, y, 1, correct, tp) keeps the row's
+    label, false (no, n, 0, wrong, fp) makes it ``negative`` (a hard negative: a window the
+    model must learn to reject), another word is the right label (through ``labels``), and an
+    empty verdict leaves the row out (not reviewed)."""
     path = Path(path)
     try:
         with open(path, newline="") as fh:
             reader = csv.DictReader(fh, delimiter="\t")
-            _header(reader.fieldnames, (*REVIEW_COLUMNS, VERDICT_COLUMN), path)
-            label_col = label_column or next((c for c in RAVEN_LABEL_COLUMNS if c in (reader.fieldnames or [])), None)
-            if label_col is None:
-                raise AnnotationError(f"{path}: line 1: no label column ({', '.join(RAVEN_LABEL_COLUMNS)})")
-            out = []
+            _header(reader.fieldnames, MULTI_COLUMNS, path)
+            if label_column is not None:
+                _header(reader.fieldnames, (label_column,), path)
+            fields = reader.fieldnames or []
+            reviewed = VERDICT_COLUMN in fields
+            label_col = label_column or next((c for c in RAVEN_LABEL_COLUMNS if c in fields), None)
+            if label_col is None and (reviewed or default_label is None):
+                raise AnnotationError(
+                    f"{path}: line 1: no label column ({', '.join(RAVEN_LABEL_COLUMNS)})"
+                    + ("" if reviewed else " and no default label")
+                )
+            out: list[Annotation] = []
             for row in reader:
                 where = f"{path}: line {reader.line_num}"
                 if "View" in row and row["View"] and not row["View"].startswith("Spectrogram"):
                     continue
-                verdict = (row.get(VERDICT_COLUMN) or "").strip()
-                if not verdict:
-                    continue
-                if verdict.lower() in TRUE_VERDICTS:
-                    label = _labels(row.get(label_col) or "", labels, where)
-                elif verdict.lower() in FALSE_VERDICTS:
-                    label = negative
+                raw = (row.get(label_col) if label_col else default_label) or ""
+                if reviewed:
+                    label = _verdict_label(row, raw, negative, labels, where)
+                    if label is None:
+                        continue
                 else:
-                    label = _labels(verdict, labels, where)
+                    label = _labels(raw, labels, where)
                 offset = _number(row, "File Offset (s)", where)
                 length = _number(row, "End Time (s)", where) - _number(row, "Begin Time (s)", where)
                 recording = Path((row.get("Begin File") or "").strip()).name
@@ -227,7 +269,9 @@ def read_reviewed(
                     _number(row, "High Freq (Hz)", where),
                     label,
                 )
-                out.append(_check(ann, where, durations))
+                end_file = Path((row.get("End File") or "").strip()).name
+                parts = _split_at_file_end(_check(ann, where, None), end_file, durations, where)
+                out += [_check(part, where, durations) for part in parts]
     except OSError as exc:
         raise AnnotationError(f"{path}: cannot read: {exc.strerror}") from None
     return out

@@ -15,7 +15,7 @@ from edge.audio import discover, probe
 from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig, load_deployment
 from edge.crops import CENTRE
-from training.annotations import is_reviewed_table, raven_recording, read_csv, read_raven, read_reviewed
+from training.annotations import is_multi_recording_table, raven_recording, read_csv, read_raven, read_raven_multi
 from training.config import ANNOTATED_SYNTHETIC, SyntheticSettings, TrainConfig
 from training.datasets import (
     NEGATIVE,
@@ -265,25 +265,34 @@ def read_annotations(
     default_label: str | None = None,
     negative: str = "noise",
 ) -> list[Annotation]:
-    """Annotations from a CSV or Raven table(s); ``names`` maps recording file names to paths
-    (a Raven table's recording is found by its stem, see :func:`raven_recording`; a reviewed
-    multi-recording table names each row's, see :func:`~training.annotations.read_reviewed`,
-    whose rejected detections become ``negative``)."""
+    """Annotations from a CSV or Raven table(s); ``names`` maps recording file names to paths.
+    A Raven table of one recording is matched to it by its name (see :func:`raven_recording`);
+    a table over several (``Begin File``: Raven Pro's multi-file tables, edge-detect's reviewed
+    run table, see :func:`~training.annotations.read_raven_multi`) names each row's recording,
+    and its rejected detections become ``negative``. A folder may hold both kinds."""
     durations = {name: probe(p).duration_s for name, p in names.items()}
     if not is_raven(path):
         return read_csv(path, labels=labels, durations=durations)
-    if path.is_file() and is_reviewed_table(path):
-        return read_reviewed(path, negative=negative, labels=labels, durations=durations, label_column=label_column)
-    stems = {}
+    stems: dict[str, str] = {}
     for name in names:
         stems.setdefault(Path(name).stem, name)
     out = []
     for table in _raven_tables(path):
+        if is_multi_recording_table(table):
+            out += read_raven_multi(
+                table,
+                negative=negative,
+                labels=labels,
+                durations=durations,
+                label_column=label_column,
+                default_label=default_label,
+            )
+            continue
         rec = raven_recording(table)
         if rec not in stems:
             raise AnnotationError(
                 f"{table}: line 1: no recording named {rec}.* for this table "
-                f"(Raven tables are named REC.Table.1.selections.txt)"
+                f"(Raven tables are named REC.Table.1.selections.txt, or name each row's recording in Begin File)"
             )
         out += read_raven(
             table,

@@ -7,7 +7,7 @@ import pytest
 from edge.audio import probe
 from edge.errors import PamedgeError
 from tests.support.data import shared_path
-from training.annotations import read_csv, read_raven
+from training.annotations import is_multi_recording_table, read_csv, read_raven, read_raven_multi
 from training.types import AnnotationError
 
 HEADER = "filename,start,end,freq_min,freq_max,label,comment\n"
@@ -102,3 +102,74 @@ def test_the_second_annotated_day_reads():
     path = shared_path("pamguard-examples", "annotations", "NOPP6_EST_20090329_121500.upcalls.csv")
     anns = read_csv(path, labels={"up": "upcall"})
     assert len(anns) == 61 and {a.label for a in anns} == {"upcall"}
+
+
+def raven_pro_sequence(anns, durations: dict[str, float], *, label: bool = True) -> str:
+    """A Raven Pro table over a file sequence, as Raven writes it: Begin Time on the sequence's
+    time line, each row's file in Begin Path (the annotator's machine's) and Begin File, and
+    its time in that file in File Offset (s)."""
+    starts, t = {}, 0.0
+    for name in sorted(durations):
+        starts[name] = t
+        t += durations[name]
+    head = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\t"
+    head += "Begin Path\tFile Offset (s)\tBegin File" + ("\tSpecies" if label else "") + "\n"
+    rows = []
+    for k, a in enumerate(anns, 1):
+        begin = starts[a.file] + a.start_s
+        for view in ("Spectrogram 1", "Waveform 1"):
+            rows.append(
+                f"{k}\t{view}\t1\t{begin:.6f}\t{begin + a.end_s - a.start_s:.6f}\t{a.low_hz}\t{a.high_hz}\t"
+                f"D:\\survey\\{a.file}\t{a.start_s:.6f}\t{a.file}" + ("\tEg up\n" if label else "\n")
+            )
+    return head + "".join(rows)
+
+
+@pytest.mark.shared
+def test_a_raven_pro_table_over_a_file_sequence_reads_as_the_csv(tmp_path):
+    """The NARW day's 53 upcalls as one Raven Pro table over its three files: each row's
+    recording from Begin File, its times from File Offset (s), the waveform view's duplicates
+    left out."""
+    train = shared_path("meridian-osmose-narw", "task-2a", "data", "train")
+    durations = {p.name: probe(p).duration_s for p in (train / "narw").glob("*.wav")}
+    expected = read_csv(train / "annotations_train.csv", labels={"1": "upcall"}, durations=durations)
+    table = tmp_path / "NOPP6_2009-03-28.selections.txt"
+    table.write_text(raven_pro_sequence(expected, durations))
+    assert is_multi_recording_table(table)
+    anns = read_raven_multi(table, negative="noise", labels={"Eg up": "upcall"}, durations=durations)
+    key = [(a.file, round(a.start_s, 5), round(a.end_s, 5), a.low_hz, a.high_hz, a.label) for a in anns]
+    assert key == [(a.file, round(a.start_s, 5), round(a.end_s, 5), a.low_hz, a.high_hz, a.label) for a in expected]
+    table.write_text(raven_pro_sequence(expected, durations, label=False))
+    with pytest.raises(AnnotationError, match=r"line 1: no label column .* and no default label"):
+        read_raven_multi(table, negative="noise", durations=durations)
+    assert len(read_raven_multi(table, negative="noise", durations=durations, default_label="upcall")) == 53
+
+
+MULTI = (
+    "Selection\tView\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\t"
+    "File Offset (s)\tBegin File\tEnd File\tLabel\n"
+)
+
+
+def test_a_selection_over_a_file_boundary_is_in_both_files(tmp_path):
+    """A call cut by the recorder's file boundary: its part in each file (Raven's End File)."""
+    path = tmp_path / "seq.selections.txt"
+    path.write_text(
+        MULTI
+        + "1\tSpectrogram 1\t2.0\t3.0\t50\t250\t2.0\ta.wav\ta.wav\tup\n"
+        + "2\tSpectrogram 1\t9.5\t10.7\t50\t250\t9.5\ta.wav\tb.wav\tup\n"
+        + "3\tSpectrogram 1\t12.0\t12.5\t50\t250\t2.0\tb.wav\tb.wav\tup\n"
+    )
+    anns = read_raven_multi(path, negative="noise", durations={"a.wav": 10.0, "b.wav": 10.0})
+    assert [(a.file, a.start_s, round(a.end_s, 6)) for a in anns] == [
+        ("a.wav", 2.0, 3.0),
+        ("a.wav", 9.5, 10.0),
+        ("b.wav", 0.0, 0.7),
+        ("b.wav", 2.0, 2.5),
+    ]
+    with pytest.raises(AnnotationError, match=r"seq.selections.txt: line 3: recording 'b.wav' \(End File\) not found"):
+        read_raven_multi(path, negative="noise", durations={"a.wav": 10.0})
+    rows = path.read_text().splitlines()
+    path.write_text("\n".join([rows[0], rows[1], rows[3]]) + "\n")  # the call over the boundary gone
+    with pytest.raises(AnnotationError, match=r"seq.selections.txt: line 3: recording 'b.wav' not found"):
+        read_raven_multi(path, negative="noise", durations={"a.wav": 10.0})

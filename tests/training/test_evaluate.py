@@ -214,3 +214,38 @@ def test_evaluate_warns_of_the_annotations_it_does_not_score(tmp_path, capsys):
     assert code == 0
     assert "annotations not scored, their labels unknown to the model: 1 'moan'" in out.err
     assert "events: precision" in out.out
+
+
+@pytest.mark.shared
+def test_evaluate_with_a_raven_pro_sequence_table_scores_as_the_csv(tmp_path, capsys):
+    """An analyst's Raven Pro table over the day's file sequence (no label column: every
+    selection an upcall) gives the shipped bundle the same events as the day's CSV."""
+    from edge.audio import probe
+    from tests.support.data import DEPLOYMENTS, ROOT, shared_path
+    from tests.training.test_annotations import raven_pro_sequence
+    from training.annotations import read_csv
+
+    data = shared_path("meridian-osmose-narw", "task-2a", "data", "train")
+    durations = {p.name: probe(p).duration_s for p in (data / "narw").glob("*.wav")}
+    table = tmp_path / "day.selections.txt"
+    table.write_text(
+        raven_pro_sequence(read_csv(data / "annotations_train.csv", labels={"1": "upcall"}), durations, label=False)
+    )
+    common = ["--config", str(DEPLOYMENTS / "narw-upcall.yaml"), "--audio-dir", str(data / "narw")]
+    common += ["--only", "NOPP6_EST_20090328_000000.wav"]
+    runs = {
+        "csv": ["--annotations", str(data / "annotations_train.csv"), "--label", "1=upcall"],
+        "raven": ["--annotations", str(table), "--default-label", "upcall"],
+    }
+    events = {}
+    for kind, args in runs.items():
+        out = tmp_path / f"{kind}.json"
+        with pytest.raises(SystemExit) as info:
+            main(["evaluate", str(ROOT / "models" / "narw-upcall"), *args, *common, "-o", str(out)])
+        assert info.value.code == 0, capsys.readouterr().err
+        events[kind] = json.loads(out.read_text())["events"]["overall"]
+    assert events["raven"] == events["csv"]
+    assert events["csv"]["tp"] + events["csv"]["fn"] == sum(
+        1 for a in read_csv(data / "annotations_train.csv") if a.file == "NOPP6_EST_20090328_000000.wav"
+    )
+    assert events["csv"]["tp"] >= 5

@@ -13,7 +13,7 @@ pytest.importorskip("torch", reason="needs the train extra")
 from edge.config import load_deployment
 from edge.detect import RunOptions, detect
 from tests.support.data import DEPLOYMENTS, ROOT
-from training.annotations import read_reviewed
+from training.annotations import read_raven_multi
 from training.config import load_config
 from training.sources import build_dataset, config_recordings
 from training.types import AnnotationError
@@ -44,7 +44,7 @@ def reviewed(tmp_path_factory):
 
 def test_verdicts_become_labels_hard_negatives_or_nothing(reviewed):
     table, rows = reviewed
-    anns = read_reviewed(table, negative="noise", labels={"roi": "upcall", "gunshot": "gunshot"})
+    anns = read_raven_multi(table, negative="noise", labels={"roi": "upcall", "gunshot": "gunshot"})
     expected = [
         (
             r["Begin File"],
@@ -67,9 +67,9 @@ def test_a_bad_row_is_named_by_file_and_line(reviewed, tmp_path):
     bad = tmp_path / "bad.selections.txt"
     bad.write_text("\n".join([lines[0], lines[1], "\t".join(cells), *lines[3:]]) + "\n")
     with pytest.raises(AnnotationError, match=rf"{bad}: line 3: column 'File Offset \(s\)' holds 'soon'"):
-        read_reviewed(bad, negative="noise")
+        read_raven_multi(bad, negative="noise")
     with pytest.raises(AnnotationError, match=r"unknown label 'gunshot'"):
-        read_reviewed(table, negative="noise", labels={"roi": "upcall"})
+        read_raven_multi(table, negative="noise", labels={"roi": "upcall"})
 
 
 def test_edge_train_builds_its_windows_from_the_review(reviewed, tmp_path):

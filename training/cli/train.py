@@ -94,13 +94,19 @@ def train_cmd(config: str, restart: bool, out: str | None) -> None:
     "--annotations",
     required=True,
     type=click.Path(exists=True),
-    help="CSV (filename,start,end,freq_min,freq_max,label), a Raven .selections.txt or a folder of them",
+    help="CSV (filename,start,end,freq_min,freq_max,label), a Raven .selections.txt (of one recording, "
+    "or of several naming each row's in Begin File) or a folder of them",
 )
 @click.option(
     "--label-column", help="Raven: the column holding labels (default: Label, Annotation, Species, Call Type)"
 )
 @click.option(
-    "--audio-dir", type=click.Path(file_okay=False), help="folder of the CSV's recordings (default: the CSV's folder)"
+    "--default-label", help="Raven: the label of every selection of a table with no label column (e.g. upcall)"
+)
+@click.option(
+    "--audio-dir",
+    type=click.Path(file_okay=False),
+    help="folder of the annotated recordings, searched recursively (default: the annotations' folder)",
 )
 @click.option("--background", multiple=True, type=click.Path(), help="recordings or folders with no calls")
 @click.option("--label", "labels", multiple=True, help="RAW=CLASS label mapping, e.g. 1=upcall")
@@ -126,7 +132,18 @@ def train_cmd(config: str, restart: bool, out: str | None) -> None:
     "held-out figures; for a bundle: not written unless given)",
 )
 def evaluate_cmd(
-    run, annotations, label_column, audio_dir, background, labels, deployment, only, threshold, backend, output
+    run,
+    annotations,
+    label_column,
+    default_label,
+    audio_dir,
+    background,
+    labels,
+    deployment,
+    only,
+    threshold,
+    backend,
+    output,
 ) -> None:
     try:
         import yaml
@@ -157,6 +174,7 @@ def evaluate_cmd(
             mapping,
             [Path(b) for b in background],
             label_column=label_column,
+            default_label=default_label,
         )
         if only:
             recordings = {p: a for p, a in recordings.items() if Path(p).name in only}
