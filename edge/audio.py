@@ -64,6 +64,38 @@ def wav_shortfall(path: Path) -> tuple[int, int] | None:
     return None
 
 
+def finalise_wav(path: Path) -> tuple[int, int]:
+    """Write the sizes a WAV writer leaves at zero until it closes the file (libsndfile's
+    header while a recording is under way) from the bytes present, a last partial frame cut
+    off, so any reader (Raven, Audacity) takes the audio a power loss left: ``(frames,
+    sample_rate)``.  The data chunk must be the file's last, as it is while one is written;
+    :class:`AudioError` when the file is no such WAV."""
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            raise AudioError(f"{path}: not a WAV file (no RIFF/WAVE header)")
+        offset, block_align, rate = 12, 0, 0
+        while offset + 8 <= size:
+            fh.seek(offset)
+            chunk_id, chunk_size = struct.unpack("<4sI", fh.read(8))
+            if chunk_id == b"fmt " and chunk_size >= 16:
+                _, _, rate, _, block_align = struct.unpack("<HHIIH", fh.read(14))
+            elif chunk_id == b"data":
+                if not block_align:
+                    raise AudioError(f"{path}: no fmt chunk before the data")
+                present = size - offset - 8
+                whole = present - present % block_align
+                fh.truncate(offset + 8 + whole)
+                fh.seek(offset + 4)
+                fh.write(struct.pack("<I", whole))
+                fh.seek(4)
+                fh.write(struct.pack("<I", offset + whole))  # the RIFF size: all after its own 8 bytes
+                return whole // block_align, rate
+            offset += 8 + chunk_size + (chunk_size & 1)
+    raise AudioError(f"{path}: no data chunk")
+
+
 def probe(path: str | Path, *, allow_truncated: bool = False, timezone: dt.tzinfo | None = None) -> AudioInfo:
     """Header facts and start time of a recording, or :class:`AudioError` saying why not;
     ``timezone`` is the recorder's clock for times written in local time
@@ -226,6 +258,15 @@ def _read_as(subtype: str) -> tuple[str, np.float32]:
     return "float32", np.float32(1.0)
 
 
+def unfinished_name(path: Path) -> str | None:
+    """The recording a live-capture file left unfinished would have become (``.NAME.wav.part``
+    -> ``NAME.wav``: edge-run writes hidden and renames once closed), or None for another file."""
+    name = path.name
+    if name.startswith(".") and name.endswith(".wav.part") and len(name) > len("..wav.part"):
+        return name[1 : -len(".part")]
+    return None
+
+
 def is_audio(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_SUFFIXES and not path.name.startswith(".")
 
@@ -279,6 +320,11 @@ def _search(root: Path, notes: list[str]) -> list[Path]:
         for name in names:
             path = Path(folder, name)
             if not is_audio(path):
+                if (final := unfinished_name(path)) is not None:
+                    notes.append(
+                        f"{path}: skipped: a recording edge-run's capture was writing when it stopped; "
+                        f"edge-run recovers it at its next start, or rename it {final} (read to where it stops)"
+                    )
                 continue
             try:
                 mode = os.stat(path).st_mode

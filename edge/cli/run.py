@@ -214,6 +214,8 @@ def main(
                 file_s=live.file_s,
                 poll_s=run.poll_s,
             )
+            for note in source.recovered:
+                click.echo(note, err=True)
         else:
             source = FolderSource(folder, stable_s=run.stable_s, poll_s=run.poll_s, once=once)
 

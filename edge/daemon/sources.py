@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge.audio import AUDIO_KINDS, discover, probe, wav_shortfall
+from edge.audio import AUDIO_KINDS, discover, finalise_wav, probe, unfinished_name, wav_shortfall
 from edge.daemon.types import PendingFile
 from edge.errors import MissingExtraError, PamedgeError
 
@@ -193,13 +193,44 @@ class ReplaySource:
         pass
 
 
+def recover_unfinished(folder: str | Path) -> list[str]:
+    """Recordings live capture was writing when the buoy lost power or the daemon was killed
+    (``.NAME.wav.part``, its header never finalised): each is finalised and renamed
+    ``NAME.wav``, so it is analysed, kept and sent like any other; one with no audio is removed.
+    Called before capture starts (no file of the folder is then being written); one line
+    each, naming the file."""
+    notes: list[str] = []
+    for part in sorted(Path(folder).glob(".*.wav.part")):
+        name = unfinished_name(part)
+        if name is None:
+            continue
+        final = part.with_name(name)
+        if final.exists():
+            notes.append(f"{part}: unfinished recording not recovered: {final.name} exists")
+            continue
+        try:
+            frames, rate = finalise_wav(part)
+            if frames == 0:
+                part.unlink()
+                notes.append(f"{part}: unfinished recording held no audio: removed")
+                continue
+            os.replace(part, final)
+        except (OSError, PamedgeError) as exc:
+            notes.append(f"{part}: unfinished recording not recovered: {getattr(exc, 'strerror', None) or exc}")
+            continue
+        notes.append(f"{final}: recovered {frames / rate:.1f} s that capture was writing when it stopped")
+    return notes
+
+
 LIVE_HINT = "live capture needs sounddevice (and PortAudio): pip install 'pamedge[live]'"
 
 
 class LiveSource:
     """Live capture from an ALSA device through ``sounddevice`` into ``file_s``-second WAV
     files in ``folder`` (hidden while written, renamed when closed, named by UTC start as
-    ``YYYYMMDD_HHMMSS.wav``), read back by a :class:`FolderSource` on the same folder.
+    ``YYYYMMDD_HHMMSS.wav``), read back by a :class:`FolderSource` on the same folder.  A file
+    left unfinished by a power loss is recovered first (:func:`recover_unfinished`, said in
+    ``recovered``).
 
     A thin class: it needs an audio device, so it is not exercised by the test suite; the
     folder source it hands files to is."""
@@ -222,6 +253,7 @@ class LiveSource:
 
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.recovered = recover_unfinished(self.folder)  # what a power loss cut short, before capture writes
         self.files = FolderSource(self.folder, stable_s=0.0, poll_s=poll_s)
         self._sf, self._rate, self._channels = soundfile, sample_rate, channels
         self._file_frames = int(file_s * sample_rate)

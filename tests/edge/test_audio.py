@@ -314,3 +314,43 @@ def test_head_blocks_are_the_head_in_bounded_blocks(tmp_path, subtype):
     assert [len(b) for b in blocks] == [1000, 1000, 1000, 1000, 500] and all(b.shape[1] == 4 for b in blocks)
     np.testing.assert_array_equal(np.concatenate(blocks), read_head(info, 4500))
     assert sum(len(b) for b in head_blocks(info, 99999, 2000)) == 5000
+
+
+def capture_snapshot(path, samples: np.ndarray, rate: int, *, extra: bytes = b"") -> None:
+    """The file libsndfile leaves when the power goes mid-write: written and flushed, never
+    closed (its header's sizes still zero), ``extra`` bytes of a frame cut off after it."""
+    writer = sf.SoundFile(str(path) + ".w", "w", rate, samples.shape[1], "PCM_16", format="WAV")
+    writer.write(samples)
+    writer.flush()
+    path.write_bytes((path.parent / (path.name + ".w")).read_bytes() + extra)
+    writer.close()
+    (path.parent / (path.name + ".w")).unlink()
+
+
+def test_a_capture_file_the_power_cut_is_finalised_with_every_whole_frame(tmp_path, rng):
+    from edge.audio import finalise_wav
+
+    samples = (0.1 * rng.standard_normal((4001, 2))).clip(-0.9, 0.9).astype(np.float32)
+    path = tmp_path / "cut.wav"
+    capture_snapshot(path, samples, RATE, extra=b"\x01\x02")  # half of a stereo 16-bit frame
+    assert struct.unpack("<I", path.read_bytes()[40:44]) == (0,)  # as the writer left it
+    assert finalise_wav(path) == (4001, RATE)
+    data, rate = sf.read(str(path), dtype="float32")
+    assert rate == RATE and data.shape == (4001, 2)
+    np.testing.assert_allclose(data, samples, atol=1 / 32768)
+    head = path.read_bytes()
+    assert struct.unpack("<I", head[4:8]) == (len(head) - 8,) and struct.unpack("<I", head[40:44]) == (4001 * 4,)
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio")
+    with pytest.raises(AudioError, match=r"notes.wav: not a WAV file"):
+        finalise_wav(text)
+
+
+def test_a_folder_search_names_a_capture_file_left_unfinished(tmp_path, write_audio):
+    write_audio("20240501_000000.wav", np.zeros(16), RATE, folder=tmp_path)
+    capture_snapshot(tmp_path / ".20240501_001000.wav.part", np.zeros((16, 1), np.float32), RATE)
+    notes: list[str] = []
+    assert [p.name for p in discover([tmp_path], notes)] == ["20240501_000000.wav"]
+    (note,) = notes
+    assert note.startswith(f"{tmp_path / '.20240501_001000.wav.part'}: skipped: a recording edge-run's capture")
+    assert "rename it 20240501_001000.wav" in note

@@ -6,7 +6,7 @@ import io
 
 import soundfile as sf
 
-from edge.daemon.sources import ABANDONED_FACTOR, FolderSource, ReplaySource
+from edge.daemon.sources import ABANDONED_FACTOR, FolderSource, ReplaySource, recover_unfinished
 from tests.support.daemon import RATE, upcalls
 
 
@@ -91,3 +91,34 @@ def test_realtime_replay_releases_each_file_when_its_audio_ends(tmp_path, make_r
     assert src.backlog_s() == 0.0
     fast = ReplaySource(files)
     assert [fast.next(0).path for _ in files] == files and fast.exhausted and fast.backlog_s() == 0.0
+
+
+def test_capture_files_a_power_loss_left_are_recovered_and_then_taken(tmp_path, rng):
+    """At its start live capture finalises and renames what it was writing when the buoy lost
+    power; the folder source then offers it like any other recording."""
+    from tests.edge.test_audio import capture_snapshot
+
+    calls = upcalls(20.0, rng)[:, None]
+    capture_snapshot(tmp_path / ".20260301_000000.wav.part", calls, RATE, extra=b"\x07")
+    capture_snapshot(tmp_path / ".20260301_001000.wav.part", calls[:0], RATE)  # the header alone
+    (tmp_path / "20260301_002000.wav").write_bytes(wav_bytes(5.0, rng))
+    capture_snapshot(tmp_path / ".20260301_002000.wav.part", calls, RATE)  # its name is taken
+    notes = recover_unfinished(tmp_path)
+    assert notes == [
+        f"{tmp_path / '20260301_000000.wav'}: recovered 20.0 s that capture was writing when it stopped",
+        f"{tmp_path / '.20260301_001000.wav.part'}: unfinished recording held no audio: removed",
+        f"{tmp_path / '.20260301_002000.wav.part'}: unfinished recording not recovered: 20260301_002000.wav exists",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".20260301_002000.wav.part",
+        "20260301_000000.wav",
+        "20260301_002000.wav",
+    ]
+    clock = FakeClock()
+    src = FolderSource(tmp_path, stable_s=2.0, poll_s=0.5, clock=clock, sleep=clock.sleep, once=True)
+    taken = []
+    while (item := src.next(10.0)) is not None:
+        taken.append(item.path.name)
+        src.done(item)
+    assert taken == ["20260301_000000.wav", "20260301_002000.wav"]
+    assert sf.info(str(tmp_path / "20260301_000000.wav")).frames == len(calls)
