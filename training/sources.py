@@ -276,33 +276,69 @@ def read_annotations(
     stems: dict[str, str] = {}
     for name in names:
         stems.setdefault(Path(name).stem, name)
-    out = []
+    out: list[Annotation] = []
+    seen: dict[tuple[str, float, float], tuple[Annotation, Path]] = {}
     for table in _raven_tables(path):
-        if is_multi_recording_table(table):
-            out += read_raven_multi(
-                table,
-                negative=negative,
-                labels=labels,
-                durations=durations,
-                label_column=label_column,
-                default_label=default_label,
-            )
-            continue
-        rec = raven_recording(table)
-        if rec not in stems:
-            raise AnnotationError(
-                f"{table}: line 1: no recording named {rec}.* for this table "
-                f"(Raven tables are named REC.Table.1.selections.txt, or name each row's recording in Begin File)"
-            )
-        out += read_raven(
-            table,
-            stems[rec],
-            labels=labels,
-            duration_s=durations[stems[rec]],
-            default_label=default_label,
-            label_column=label_column,
-        )
+        out += _once(_read_table(table, stems, durations, labels, label_column, default_label, negative), table, seen)
     return out
+
+
+def _once(
+    anns: list[Annotation], table: Path, seen: dict[tuple[str, float, float], tuple[Annotation, Path]]
+) -> list[Annotation]:
+    """``anns`` less the selections an earlier table of the folder holds (edge-detect's raven/
+    holds each recording's table and all.selections.txt, the same selections twice); the same
+    selection labelled otherwise there is an error naming both tables."""
+    kept = []
+    for a in anns:
+        key = (a.file, round(a.start_s, 3), round(a.end_s, 3))
+        earlier = seen.get(key)
+        if earlier is None:
+            seen[key] = (a, table)
+            kept.append(a)
+        elif earlier[1] != table and earlier[0].label != a.label:
+            raise AnnotationError(
+                f"{table}: the selection of {a.file} at {a.start_s:.3f}-{a.end_s:.3f} s is labelled {a.label!r} "
+                f"here and {earlier[0].label!r} in {earlier[1]}: give one of the two tables"
+            )
+        elif earlier[1] == table:
+            kept.append(a)  # a table may hold a selection twice (two call types at once)
+    return kept
+
+
+def _read_table(
+    table: Path,
+    stems: dict[str, str],
+    durations: dict[str, float],
+    labels: dict | None,
+    label_column: str | None,
+    default_label: str | None,
+    negative: str,
+) -> list[Annotation]:
+    """One Raven table's annotations: of the recording it is named after, or of those its rows name."""
+    if is_multi_recording_table(table):
+        return read_raven_multi(
+            table,
+            negative=negative,
+            labels=labels,
+            durations=durations,
+            label_column=label_column,
+            default_label=default_label,
+        )
+    rec = raven_recording(table)
+    if rec not in stems:
+        raise AnnotationError(
+            f"{table}: line 1: no recording named {rec}.* for this table "
+            f"(Raven tables are named REC.Table.1.selections.txt, or name each row's recording in Begin File)"
+        )
+    return read_raven(
+        table,
+        stems[rec],
+        labels=labels,
+        duration_s=durations[stems[rec]],
+        default_label=default_label,
+        label_column=label_column,
+    )
 
 
 def annotated_recordings(

@@ -103,3 +103,28 @@ def test_edge_train_builds_its_windows_from_the_review(reviewed, tmp_path):
     ds = build_dataset(config, tmp_path / "run")
     assert len(ds) == len(reviewed_rows)  # one window per reviewed selection, none for the others
     assert sorted(r.label for r in ds.refs) == labels
+
+
+def test_edge_detects_raven_folder_gives_each_selection_once(reviewed, tmp_path):
+    """edge-detect's raven/ holds each recording's table and all.selections.txt: as annotations
+    (the model's detections taken as they are) every selection comes once; a reviewed table
+    beside tables that label its rejected selections otherwise is refused, naming both."""
+    from edge.audio import discover
+    from training.sources import read_annotations
+
+    table, rows = reviewed
+    raven = table.parent / "run" / "raven"
+    names = {p.name: p for p in discover([RECORDINGS])}
+    anns = read_annotations(raven, names, {"roi": "upcall"})
+    assert sorted((a.file, round(a.start_s, 3)) for a in anns) == sorted(
+        (r["Begin File"], round(float(r["File Offset (s)"]), 3)) for r in rows
+    )
+    assert len(list(raven.glob("*.selections.txt"))) > 2  # the recordings' tables and the run's
+    both = tmp_path / "both"
+    both.mkdir()
+    for p in raven.glob("*.selections.txt"):
+        if p.name != "all.selections.txt":
+            (both / p.name).write_bytes(p.read_bytes())
+    (both / "reviewed.selections.txt").write_bytes(table.read_bytes())
+    with pytest.raises(AnnotationError, match=r"reviewed.selections.txt: the selection of .* is labelled 'noise' here"):
+        read_annotations(both, names, {"roi": "upcall", "gunshot": "gunshot"})
