@@ -116,7 +116,7 @@ def probe(path: str | Path, *, allow_truncated: bool = False, timezone: dt.tzinf
         declared, present = shortfall
         raise AudioError(
             f"{path}: truncated WAV: header declares {declared} bytes of audio, the file holds "
-            f"{present} (use --allow-truncated to process the part present)"
+            f"{present}: cut short, e.g. by a power loss (edge-detect --allow-truncated processes the part present)"
         )
     if info.frames <= 0:
         raise AudioError(f"{path}: no audio samples")

@@ -259,7 +259,10 @@ def train(config: TrainConfig, *, resume: bool = True, dataset: Dataset | None =
         state["averaged"] = True
         _save_checkpoint(last, trained, opt, state, average)
     (run / "history.json").write_text(json.dumps(state["history"], indent=1))
-    return finish(config, run, ds, test_idx if len(test_idx) else val_idx, "test" if len(test_idx) else "val")
+    if len(test_idx):
+        return finish(config, run, ds, test_idx, "test")
+    # with no recording held out the figure is on the training windows, and says so
+    return finish(config, run, ds, val_idx, "val" if held_out else "train")
 
 
 def better_epoch(val: dict, state: dict, *, by_log_loss: bool = True) -> bool:

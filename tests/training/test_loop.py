@@ -438,3 +438,25 @@ def test_dataset_cache_is_rebuilt_when_a_recording_is_replaced_in_place(tmp_path
     sf.write(sea, rng.normal(0, 0.1, 2000 * 31).astype(np.float32), 2000, subtype="FLOAT")  # 20 dB louder sea
     again = build_dataset(config, run)
     assert np.median(again.x) > np.median(first.x) + 10  # dB: the new sea's, not the stale cache's
+
+
+@pytest.mark.slow
+def test_a_figure_on_the_training_windows_says_so(tmp_path, capsys):
+    """One annotated recording cannot be split: the figure is on the windows the model
+    trained on, and edge-train says so rather than calling it validation."""
+    from training.config import SyntheticSettings
+    from training.sources import write_synthetic
+
+    settings = SyntheticSettings(recordings=2, duration_s=40, calls={"upcall": 6}, snr_db=(3, 12))
+    csv = write_synthetic(settings, tmp_path / "data", seed=7)
+    lines = csv.read_text().splitlines()
+    first = lines[1].split(",")[0]
+    csv.write_text("\n".join([lines[0], *(line for line in lines[1:] if line.startswith(first + ","))]) + "\n")
+    data = {"annotations": str(csv), "labels": {"upcall": "upcall"}}
+    path = write_config(tmp_path, data=data, train={**CONFIG["train"], "epochs": 1})
+    with pytest.raises(SystemExit) as info:
+        main([str(path)])
+    assert info.value.code in (None, 0), capsys.readouterr().err
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["split"] == "train"
+    out = capsys.readouterr().out
+    assert out.startswith("train windows: ") and "no recording held out, too few recordings for the split asked" in out

@@ -17,6 +17,12 @@ from training.metrics import overlap_text
 _HINT = 'edge-train needs PyTorch: pip install torch==2.13.0 "pamedge[train]"'
 
 
+def _unheld(asked: bool) -> str:
+    """What a figure on the training windows is not, and why no recording was held out."""
+    why = "too few recordings for the split asked" if asked else "split: val and test 0"
+    return f" (the training windows: no recording held out, {why}; a figure of what the model learnt, not of how it generalises)"
+
+
 def _fail(message: str) -> None:
     click.echo(f"edge-train: error: {message}", err=True)
     sys.exit(2)
@@ -61,9 +67,10 @@ def train_cmd(config: str, restart: bool, out: str | None) -> None:
         _fail(str(exc))
     if "kind" not in result:
         w = result["windows"]
+        part = result["split"]
         click.echo(
-            f"{result['split']} windows: {w['n']}, accuracy {w['accuracy']:.3f}, "
-            f"balanced accuracy {w['balanced_accuracy']:.3f}"
+            f"{part} windows: {w['n']}, accuracy {w['accuracy']:.3f}, balanced accuracy {w['balanced_accuracy']:.3f}"
+            + (_unheld(cfg.split.val + cfg.split.test > 0) if part == "train" else "")
         )
         return
     run = cfg.path(cfg.out)
