@@ -1,6 +1,7 @@
-"""Annotation readers: Raven selection tables and the CSV of ``annotations_train.csv``.
+"""Annotation readers: Raven selection tables, Audacity label tracks and the CSV of
+``annotations_train.csv``.
 
-Both give :class:`~training.types.Annotation` lists and reject a bad file with its path and
+All give :class:`~training.types.Annotation` lists and reject a bad file with its path and
 line named (line 1 is the header): missing columns, unparsable numbers, end before start,
 low above high frequency, times past the recording's end, labels outside the known set.
 """
@@ -8,6 +9,7 @@ low above high frequency, times past the recording's end, labels outside the kno
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -158,6 +160,84 @@ def read_raven(
                 out.append(_check(ann, where, durations))
     except OSError as exc:
         raise AnnotationError(f"{path}: cannot read: {exc.strerror}") from None
+    return out
+
+
+# edge-detect's Audacity labels carry the score after the label ("upcall 0.97")
+_SCORE_SUFFIX = re.compile(r"\s+(?:0\.\d\d|1\.00)$")
+
+
+def _label_line(line: str) -> tuple[float, float, str] | None:
+    cells = line.rstrip("\r\n").split("\t")
+    if len(cells) < 2:
+        return None
+    try:
+        return float(cells[0]), float(cells[1]), "\t".join(cells[2:])
+    except ValueError:
+        return None
+
+
+def is_audacity_labels(path: str | Path) -> bool:
+    """A text file whose first line is an Audacity label (``start<TAB>end[<TAB>text]``)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            first = next((line for line in fh if line.strip()), "")
+    except OSError:
+        return False
+    return _label_line(first) is not None
+
+
+def read_audacity(
+    path: str | Path,
+    recording: str,
+    *,
+    labels: Mapping[str, str] | None = None,
+    duration_s: float | None = None,
+    default_label: str | None = None,
+) -> list[Annotation]:
+    """Annotations of ``recording`` from an Audacity label track (File > Export > Export
+    Labels): ``start<TAB>end<TAB>text`` per label, each optionally followed by its spectral
+    selection ``\\<TAB>low<TAB>high`` (without one a label spans the band: matching is by time).
+    An empty text takes ``default_label``; a score after the label as edge-detect writes it
+    (``upcall 0.97``) is not part of it."""
+    path = Path(path)
+    durations = {recording: duration_s} if duration_s is not None else None
+    out: list[Annotation] = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            lines = list(fh)
+    except OSError as exc:
+        raise AnnotationError(f"{path}: cannot read: {exc.strerror}") from None
+    pending: tuple[Annotation, str] | None = None
+
+    def flush() -> None:
+        if pending is not None:
+            out.append(_check(*pending, durations))
+
+    for number, line in enumerate(lines, start=1):
+        where = f"{path}: line {number}"
+        if not line.strip():
+            continue
+        if line.startswith("\\"):
+            cells = line.rstrip("\r\n").split("\t")
+            if pending is None or len(cells) < 3:
+                raise AnnotationError(f"{where}: a frequency line (\\ low high) belongs after a label's line")
+            try:
+                low, high = float(cells[1]), float(cells[2])
+            except ValueError:
+                raise AnnotationError(f"{where}: frequencies {cells[1]!r}, {cells[2]!r} are not numbers") from None
+            ann, at = pending
+            pending = (Annotation(ann.file, ann.start_s, ann.end_s, low, high, ann.label), at)
+            continue
+        flush()
+        parsed = _label_line(line)
+        if parsed is None:
+            raise AnnotationError(f"{where}: not an Audacity label (start<TAB>end<TAB>label): {line.strip()[:40]!r}")
+        start, end, text = parsed
+        text = _SCORE_SUFFIX.sub("", text.strip()) or (default_label or "")
+        ann = Annotation(recording, start, end, 0.0, float("inf"), _labels(text, labels, where))
+        pending = (ann, where)
+    flush()
     return out
 
 

@@ -15,7 +15,15 @@ from edge.audio import discover, probe
 from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig, load_deployment
 from edge.crops import CENTRE
-from training.annotations import is_multi_recording_table, raven_recording, read_csv, read_raven, read_raven_multi
+from training.annotations import (
+    is_audacity_labels,
+    is_multi_recording_table,
+    raven_recording,
+    read_audacity,
+    read_csv,
+    read_raven,
+    read_raven_multi,
+)
 from training.config import ANNOTATED_SYNTHETIC, SyntheticSettings, TrainConfig
 from training.datasets import (
     NEGATIVE,
@@ -242,17 +250,22 @@ def clip_sources(config: TrainConfig, run_dir: Path, channel: int = 0) -> list[t
     return entries
 
 
-def _raven_tables(path: Path) -> list[Path]:
+def _tables(path: Path) -> list[Path]:
+    """The Raven tables (``*.selections.txt``) and Audacity label tracks (other ``.txt`` files
+    whose first line is a label) of a folder, or the one file named."""
     if path.is_dir():
-        tables = sorted(path.rglob("*.selections.txt"))
+        tables = sorted(p for p in path.rglob("*.txt") if p.name.endswith(".selections.txt") or is_audacity_labels(p))
         if not tables:
-            raise AnnotationError(f"{path}: no Raven selection tables (*.selections.txt) in this folder")
+            raise AnnotationError(
+                f"{path}: no Raven selection tables (*.selections.txt) or Audacity label tracks (REC.txt) in this folder"
+            )
         return tables
     return [path]
 
 
 def is_raven(path: Path) -> bool:
-    """Raven selection tables: a folder of them or one ``.txt`` file (else: the CSV format)."""
+    """Raven tables or Audacity label tracks: a folder of them or one ``.txt`` file (else: the
+    CSV format)."""
     return path.is_dir() or path.suffix.lower() == ".txt"
 
 
@@ -278,7 +291,7 @@ def read_annotations(
         stems.setdefault(Path(name).stem, name)
     out: list[Annotation] = []
     seen: dict[tuple[str, float, float], tuple[Annotation, Path]] = {}
-    for table in _raven_tables(path):
+    for table in _tables(path):
         out += _once(_read_table(table, stems, durations, labels, label_column, default_label, negative), table, seen)
     return out
 
@@ -315,7 +328,8 @@ def _read_table(
     default_label: str | None,
     negative: str,
 ) -> list[Annotation]:
-    """One Raven table's annotations: of the recording it is named after, or of those its rows name."""
+    """One table's annotations: of the recording it is named after (a Raven table of one
+    recording, an Audacity label track), or of those its rows name."""
     if is_multi_recording_table(table):
         return read_raven_multi(
             table,
@@ -328,8 +342,12 @@ def _read_table(
     rec = raven_recording(table)
     if rec not in stems:
         raise AnnotationError(
-            f"{table}: line 1: no recording named {rec}.* for this table "
-            f"(Raven tables are named REC.Table.1.selections.txt, or name each row's recording in Begin File)"
+            f"{table}: line 1: no recording named {rec}.* for this table (Raven tables are named "
+            f"REC.Table.1.selections.txt, or name each row's recording in Begin File; Audacity label tracks REC.txt)"
+        )
+    if not table.name.endswith(".selections.txt") and is_audacity_labels(table):
+        return read_audacity(
+            table, stems[rec], labels=labels, duration_s=durations[stems[rec]], default_label=default_label
         )
     return read_raven(
         table,

@@ -173,3 +173,34 @@ def test_a_selection_over_a_file_boundary_is_in_both_files(tmp_path):
     path.write_text("\n".join([rows[0], rows[1], rows[3]]) + "\n")  # the call over the boundary gone
     with pytest.raises(AnnotationError, match=r"seq.selections.txt: line 3: recording 'b.wav' not found"):
         read_raven_multi(path, negative="noise", durations={"a.wav": 10.0})
+
+
+def test_an_audacity_label_track(tmp_path):
+    from training.annotations import is_audacity_labels, read_audacity
+
+    path = tmp_path / "x.txt"
+    path.write_text("1.5\t2.5\tupcall\n\\\t50\t250\n4.0\t5.0\tgunshot 0.97\n\n6.0\t7.25\t\n")
+    assert is_audacity_labels(path)
+    anns = read_audacity(path, "x.wav", duration_s=10.0, default_label="upcall")
+    assert [(a.start_s, a.end_s, a.low_hz, a.high_hz, a.label) for a in anns] == [
+        (1.5, 2.5, 50.0, 250.0, "upcall"),
+        (4.0, 5.0, 0.0, float("inf"), "gunshot"),  # edge-detect's score after the label dropped
+        (6.0, 7.25, 0.0, float("inf"), "upcall"),
+    ]
+    with pytest.raises(AnnotationError, match=r"x.txt: line 3: unknown label 'gunshot'"):
+        read_audacity(path, "x.wav", labels={"upcall": "upcall"}, default_label="upcall")
+    with pytest.raises(AnnotationError, match=r"x.txt: line 5: empty label"):
+        read_audacity(path, "x.wav")
+    for body, line, message in [
+        ("1\t2\tup\n3\t3\tup\n", 2, "end 3.0 is not after start 3.0"),  # a point label
+        ("\\\t50\t250\n", 1, r"a frequency line \(\\ low high\) belongs after a label's line"),
+        ("1\t2\tup\n\\\tlow\t250\n", 2, "frequencies 'low', '250' are not numbers"),
+        ("1\t2\tup\nsoon\tlater\tup\n", 2, "not an Audacity label"),
+        ("1\t12\tup\n", 1, "end 12.0 s is past the end of x.wav"),
+    ]:
+        path.write_text(body)
+        with pytest.raises(AnnotationError, match=message) as info:
+            read_audacity(path, "x.wav", duration_s=10.0)
+        assert f"x.txt: line {line}:" in str(info.value)
+    path.write_text("Selection\tBegin Time (s)\n")
+    assert not is_audacity_labels(path)

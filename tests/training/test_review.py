@@ -27,7 +27,7 @@ def reviewed(tmp_path_factory):
     Verdict column: true, false, unreviewed and a corrected label, in turn."""
     out = tmp_path_factory.mktemp("review")
     config = load_deployment(DEPLOYMENTS / "narw-upcall.yaml")
-    detect([RECORDINGS], out / "run", config, RunOptions(outputs=frozenset({"raven"})))
+    detect([RECORDINGS], out / "run", config, RunOptions(outputs=frozenset({"raven", "audacity"})))
     with open(out / "run" / "raven" / "all.selections.txt", newline="") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
     assert len(rows) >= 8
@@ -128,3 +128,21 @@ def test_edge_detects_raven_folder_gives_each_selection_once(reviewed, tmp_path)
     (both / "reviewed.selections.txt").write_bytes(table.read_bytes())
     with pytest.raises(AnnotationError, match=r"reviewed.selections.txt: the selection of .* is labelled 'noise' here"):
         read_annotations(both, names, {"roi": "upcall", "gunshot": "gunshot"})
+
+
+def test_edge_detects_audacity_label_tracks_read_back_as_its_raven_tables(reviewed):
+    """Audacity label tracks (edge-detect's audacity/REC.txt: the label, its score, its
+    frequency line) read as the same selections as the Raven tables of the same run."""
+    from edge.audio import discover
+    from training.sources import read_annotations
+
+    table, _ = reviewed
+    run = table.parent / "run"
+    names = {p.name: p for p in discover([RECORDINGS])}
+    tracks = read_annotations(run / "audacity", names, {"roi": "upcall"})
+    raven = read_annotations(run / "raven", names, {"roi": "upcall"})  # its run table counted once
+
+    def key(a):
+        return (a.file, round(a.start_s, 3), round(a.end_s, 3), a.low_hz, a.high_hz, a.label)
+
+    assert sorted(map(key, tracks)) == sorted(map(key, raven)) and len(tracks) >= 8

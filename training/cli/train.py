@@ -102,13 +102,15 @@ def train_cmd(config: str, restart: bool, out: str | None) -> None:
     required=True,
     type=click.Path(exists=True),
     help="CSV (filename,start,end,freq_min,freq_max,label), a Raven .selections.txt (of one recording, "
-    "or of several naming each row's in Begin File) or a folder of them",
+    "or of several naming each row's in Begin File), an Audacity label track REC.txt, or a folder of them",
 )
 @click.option(
     "--label-column", help="Raven: the column holding labels (default: Label, Annotation, Species, Call Type)"
 )
 @click.option(
-    "--default-label", help="Raven: the label of every selection of a table with no label column (e.g. upcall)"
+    "--default-label",
+    help="Raven: the label of every selection of a table with no label column (e.g. upcall); Audacity: of a "
+    "label with no text",
 )
 @click.option(
     "--audio-dir",
