@@ -41,6 +41,27 @@ def _number(row: Mapping[str, str], column: str, where: str) -> float:
         raise AnnotationError(f"{where}: column {column!r} holds {text!r}, not a number") from None
 
 
+class RecordingLengths(dict):
+    """Each recording's length (s) by the names annotations may give it: its path under the
+    audio folder and, where no other recording there shares it, its file name; ``shared`` holds
+    the file names several recordings share (two recorders' ``20240501_120000.WAV`` in folders
+    of their own), each with their paths, so that such a name is refused, not taken for one of them."""
+
+    def __init__(self, lengths: Mapping[str, float], shared: Mapping[str, tuple[str, ...]] | None = None) -> None:
+        super().__init__(lengths)
+        self.shared = dict(shared or {})
+
+
+def _missing(file: str, durations: Mapping[str, float], where: str) -> AnnotationError:
+    shared = getattr(durations, "shared", {}).get(file)
+    if shared:
+        return AnnotationError(
+            f"{where}: {len(shared)} recordings are named {file!r} ({', '.join(shared)}): "
+            f"name it by its path under the audio folder"
+        )
+    return AnnotationError(f"{where}: recording {file!r} not found")
+
+
 def _check(ann: Annotation, where: str, durations: Mapping[str, float] | None) -> Annotation:
     if ann.start_s < 0:
         raise AnnotationError(f"{where}: start {ann.start_s} is negative")
@@ -50,7 +71,7 @@ def _check(ann: Annotation, where: str, durations: Mapping[str, float] | None) -
         raise AnnotationError(f"{where}: high frequency {ann.high_hz} is below low frequency {ann.low_hz}")
     if durations is not None:
         if ann.file not in durations:
-            raise AnnotationError(f"{where}: recording {ann.file!r} not found")
+            raise _missing(ann.file, durations, where)
         if ann.end_s > durations[ann.file] + 1e-6:
             raise AnnotationError(
                 f"{where}: end {ann.end_s} s is past the end of {ann.file} ({durations[ann.file]:.3f} s)"
@@ -280,13 +301,28 @@ def _split_at_file_end(
         return [ann]
     length = durations[ann.file]
     if end_file not in durations:
-        raise AnnotationError(f"{where}: recording {end_file!r} (End File) not found")
+        raise _missing(end_file, durations, f"{where}: End File")
     head = Annotation(ann.file, ann.start_s, min(ann.end_s, length), ann.low_hz, ann.high_hz, ann.label)
     spill = ann.end_s - length
     if spill <= 0:
         return [head]
     tail = Annotation(end_file, 0.0, spill, ann.low_hz, ann.high_hz, ann.label)
     return [head, tail]
+
+
+def _by_path(name: str, begin_path: str, durations: Mapping[str, float] | None) -> str:
+    """A file name several recordings share, told apart by the folders of the annotator's
+    ``Begin Path`` (its last folders matching the recording's path under the audio folder)."""
+    shared = getattr(durations, "shared", {}).get(name) if durations is not None else None
+    if not shared or not begin_path:
+        return name
+    parts = [p for p in begin_path.replace("\\", "/").split("/") if p]
+    for k in range(2, len(parts) + 1):
+        tail = "/".join(parts[-k:])
+        matches = [rel for rel in shared if rel == tail or rel.endswith("/" + tail) or tail.endswith("/" + rel)]
+        if len(matches) == 1:
+            return matches[0]
+    return name
 
 
 def read_raven_multi(
@@ -341,6 +377,7 @@ def read_raven_multi(
                 recording = Path((row.get("Begin File") or "").strip()).name
                 if not recording:
                     raise AnnotationError(f"{where}: empty 'Begin File'")
+                recording = _by_path(recording, row.get("Begin Path") or "", durations)
                 ann = Annotation(
                     recording,
                     offset,

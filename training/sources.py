@@ -16,6 +16,7 @@ from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig, load_deployment
 from edge.crops import CENTRE
 from training.annotations import (
+    RecordingLengths,
     is_audacity_labels,
     is_multi_recording_table,
     raven_recording,
@@ -269,6 +270,25 @@ def is_raven(path: Path) -> bool:
     return path.is_dir() or path.suffix.lower() == ".txt"
 
 
+def recording_names(audio_dir: Path) -> tuple[dict[str, Path], dict[str, tuple[str, ...]]]:
+    """The recordings under ``audio_dir`` by the names annotations may give them: each by its
+    path under the folder and, unless another recording there shares it, by its file name (two
+    recorders' ``20240501_120000.WAV`` in folders of their own); the shared file names, each with
+    the paths of the recordings sharing it."""
+    found = discover([audio_dir])
+    names: dict[str, Path] = {}
+    by_name: dict[str, list[str]] = {}
+    for p in found:
+        rel = p.relative_to(audio_dir).as_posix() if audio_dir.is_dir() else p.name
+        names[rel] = p
+        by_name.setdefault(p.name, []).append(rel)
+    shared = {name: tuple(rels) for name, rels in by_name.items() if len(rels) > 1}
+    for name, rels in by_name.items():
+        if name not in shared:
+            names.setdefault(name, names[rels[0]])
+    return names, shared
+
+
 def read_annotations(
     path: Path,
     names: dict[str, Path],
@@ -277,22 +297,36 @@ def read_annotations(
     label_column: str | None = None,
     default_label: str | None = None,
     negative: str = "noise",
+    shared: dict[str, tuple[str, ...]] | None = None,
 ) -> list[Annotation]:
-    """Annotations from a CSV or Raven table(s); ``names`` maps recording file names to paths.
-    A Raven table of one recording is matched to it by its name (see :func:`raven_recording`);
-    a table over several (``Begin File``: Raven Pro's multi-file tables, edge-detect's reviewed
-    run table, see :func:`~training.annotations.read_raven_multi`) names each row's recording,
-    and its rejected detections become ``negative``. A folder may hold both kinds."""
-    durations = {name: probe(p).duration_s for name, p in names.items()}
+    """Annotations from a CSV, Raven tables or Audacity label tracks; ``names`` maps the names
+    annotations give recordings to their paths (``shared``: file names several recordings share,
+    see :func:`recording_names`). A Raven table of one recording, or an Audacity label track, is
+    matched to it by its name (see :func:`raven_recording`); a table over several (``Begin File``:
+    Raven Pro's multi-file tables, edge-detect's reviewed run table, see
+    :func:`~training.annotations.read_raven_multi`) names each row's recording, and its rejected
+    detections become ``negative``. A folder may hold every kind."""
+    lengths: dict[Path, float] = {}
+    for p in names.values():
+        if p not in lengths:
+            lengths[p] = probe(p).duration_s
+    durations = RecordingLengths({name: lengths[p] for name, p in names.items()}, shared)
     if not is_raven(path):
         return read_csv(path, labels=labels, durations=durations)
-    stems: dict[str, str] = {}
-    for name in names:
-        stems.setdefault(Path(name).stem, name)
+    key_of: dict[Path, str] = {}  # each recording once: by its file name where that is its own
+    for name, p in names.items():
+        if name == p.name or p not in key_of:
+            key_of[p] = name
+    stems: dict[str, list[str]] = {}
+    for p, key in key_of.items():
+        stems.setdefault(p.stem, []).append(key)
     out: list[Annotation] = []
     seen: dict[tuple[str, float, float], tuple[Annotation, Path]] = {}
+    root = path if path.is_dir() else path.parent
     for table in _tables(path):
-        out += _once(_read_table(table, stems, durations, labels, label_column, default_label, negative), table, seen)
+        out += _once(
+            _read_table(table, root, stems, durations, labels, label_column, default_label, negative), table, seen
+        )
     return out
 
 
@@ -321,8 +355,9 @@ def _once(
 
 def _read_table(
     table: Path,
-    stems: dict[str, str],
-    durations: dict[str, float],
+    root: Path,
+    stems: dict[str, list[str]],
+    durations: RecordingLengths,
     labels: dict | None,
     label_column: str | None,
     default_label: str | None,
@@ -339,24 +374,38 @@ def _read_table(
             label_column=label_column,
             default_label=default_label,
         )
-    rec = raven_recording(table)
-    if rec not in stems:
-        raise AnnotationError(
-            f"{table}: line 1: no recording named {rec}.* for this table (Raven tables are named "
-            f"REC.Table.1.selections.txt, or name each row's recording in Begin File; Audacity label tracks REC.txt)"
-        )
+    rec = _table_recording(table, root, stems)
     if not table.name.endswith(".selections.txt") and is_audacity_labels(table):
-        return read_audacity(
-            table, stems[rec], labels=labels, duration_s=durations[stems[rec]], default_label=default_label
-        )
+        return read_audacity(table, rec, labels=labels, duration_s=durations[rec], default_label=default_label)
     return read_raven(
         table,
-        stems[rec],
+        rec,
         labels=labels,
-        duration_s=durations[stems[rec]],
+        duration_s=durations[rec],
         default_label=default_label,
         label_column=label_column,
     )
+
+
+def _table_recording(table: Path, root: Path, stems: dict[str, list[str]]) -> str:
+    """The recording a table of one recording is named after; of several recordings of that
+    name in folders of their own, the one whose folder the table's (under ``root``) names."""
+    stem = raven_recording(table)
+    found = stems.get(stem, [])
+    if len(found) > 1:
+        folder = table.parent.relative_to(root).as_posix() if table.is_relative_to(root) else ""
+        found = [rec for rec in found if folder not in ("", ".") and Path(rec).parent.as_posix().endswith(folder)]
+        if len(found) != 1:
+            raise AnnotationError(
+                f"{table}: line 1: {len(stems[stem])} recordings are named {stem}.* ({', '.join(stems[stem])}): "
+                f"put the table in a folder of the same name as its recording's"
+            )
+    if not found:
+        raise AnnotationError(
+            f"{table}: line 1: no recording named {stem}.* for this table (Raven tables are named "
+            f"REC.Table.1.selections.txt, or name each row's recording in Begin File; Audacity label tracks REC.txt)"
+        )
+    return found[0]
 
 
 def annotated_recordings(
@@ -371,11 +420,15 @@ def annotated_recordings(
 ) -> dict[str, list[Annotation]]:
     """Recording path -> annotations from a CSV or Raven table(s) (files of ``audio_dir``
     with no annotation are left out; ``background`` recordings get none)."""
-    names = {}
-    for p in discover([audio_dir]):
-        names.setdefault(p.name, p)
+    names, shared = recording_names(audio_dir)
     anns = read_annotations(
-        csv_path, names, labels, label_column=label_column, default_label=default_label, negative=negative
+        csv_path,
+        names,
+        labels,
+        label_column=label_column,
+        default_label=default_label,
+        negative=negative,
+        shared=shared,
     )
     recordings: dict[str, list[Annotation]] = {}
     for a in anns:

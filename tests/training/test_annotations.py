@@ -167,7 +167,7 @@ def test_a_selection_over_a_file_boundary_is_in_both_files(tmp_path):
         ("b.wav", 0.0, 0.7),
         ("b.wav", 2.0, 2.5),
     ]
-    with pytest.raises(AnnotationError, match=r"seq.selections.txt: line 3: recording 'b.wav' \(End File\) not found"):
+    with pytest.raises(AnnotationError, match=r"seq.selections.txt: line 3: End File: recording 'b.wav' not found"):
         read_raven_multi(path, negative="noise", durations={"a.wav": 10.0})
     rows = path.read_text().splitlines()
     path.write_text("\n".join([rows[0], rows[1], rows[3]]) + "\n")  # the call over the boundary gone

@@ -1,0 +1,74 @@
+"""Which recording an annotation names: file names two recorders share, told apart by folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.sources import annotated_recordings
+from training.types import AnnotationError
+
+NAME = "20240501_120000.wav"  # the same minute on two recorders
+RAVEN = "Selection\tView\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tLabel\n"
+
+
+@pytest.fixture
+def card(tmp_path, write_audio):
+    """Recorder A's 10-s and recorder B's 20-s recording of one name, and a third alone."""
+    audio = tmp_path / "audio"
+    write_audio(NAME, np.zeros(20000), 2000, folder=audio / "A")
+    write_audio(NAME, np.zeros(40000), 2000, folder=audio / "B")
+    write_audio("c.wav", np.zeros(20000), 2000, folder=audio)
+    return audio
+
+
+def found(recordings: dict, audio: Path) -> list[tuple[str, float]]:
+    return sorted((Path(p).relative_to(audio).as_posix(), a.start_s) for p, anns in recordings.items() for a in anns)
+
+
+def test_a_csv_names_a_shared_recording_by_its_path(card, tmp_path):
+    csv = tmp_path / "calls.csv"
+    csv.write_text(f"filename,start,end,label\nB/{NAME},15,16,up\nc.wav,1,2,up\n")
+    assert found(annotated_recordings(csv, card, None, []), card) == [(f"B/{NAME}", 15.0), ("c.wav", 1.0)]
+    csv.write_text(f"filename,start,end,label\nc.wav,1,2,up\n{NAME},15,16,up\n")
+    with pytest.raises(
+        AnnotationError, match=rf"calls.csv: line 3: 2 recordings are named '{NAME}' \(A/{NAME}, B/{NAME}\)"
+    ):
+        annotated_recordings(csv, card, None, [])
+    csv.write_text(f"filename,start,end,label\nA/{NAME},15,16,up\n")  # past the end of A's, not B's
+    with pytest.raises(AnnotationError, match=rf"past the end of A/{NAME} \(10.000 s\)"):
+        annotated_recordings(csv, card, None, [])
+
+
+def test_tables_of_one_recording_go_by_their_folder(card, tmp_path):
+    tables = tmp_path / "tables"
+    for folder, start in (("A", 2.0), ("B", 12.0)):
+        (tables / folder).mkdir(parents=True)
+        (tables / folder / f"{Path(NAME).stem}.Table.1.selections.txt").write_text(
+            RAVEN + f"1\tSpectrogram 1\t{start}\t{start + 1}\t50\t250\tup\n"
+        )
+    (tables / "c.txt").write_text("3\t4\tup\n")  # an Audacity label track
+    assert found(annotated_recordings(tables, card, None, []), card) == [
+        (f"A/{NAME}", 2.0),
+        (f"B/{NAME}", 12.0),
+        ("c.wav", 3.0),
+    ]
+    (tables / f"{Path(NAME).stem}.txt").write_text("5\t6\tup\n")  # beside both, naming neither
+    with pytest.raises(AnnotationError, match=r"20240501_120000.txt: line 1: 2 recordings are named 20240501_120000"):
+        annotated_recordings(tables, card, None, [])
+
+
+def test_a_raven_pro_table_tells_shared_names_apart_by_begin_path(card, tmp_path):
+    table = tmp_path / "survey.selections.txt"
+    head = "Selection\tView\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tBegin Path\tFile Offset (s)\tBegin File\tLabel\n"
+    rows = [
+        f"1\tSpectrogram 1\t15\t16\t50\t250\tE:\\deploy\\B\\{NAME}\t15\t{NAME}\tup\n",
+        f"2\tSpectrogram 1\t22\t23\t50\t250\t/media/card/A/{NAME}\t2\t{NAME}\tup\n",
+    ]
+    table.write_text(head + "".join(rows))
+    assert found(annotated_recordings(table, card, None, []), card) == [(f"A/{NAME}", 2.0), (f"B/{NAME}", 15.0)]
+    table.write_text(head + f"1\tSpectrogram 1\t15\t16\t50\t250\tE:\\{NAME}\t15\t{NAME}\tup\n")
+    with pytest.raises(AnnotationError, match=r"survey.selections.txt: line 2: 2 recordings are named"):
+        annotated_recordings(table, card, None, [])
