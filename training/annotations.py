@@ -9,6 +9,7 @@ low above high frequency, times past the recording's end, labels outside the kno
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +20,17 @@ CSV_COLUMNS = ("filename", "start", "end", "freq_min", "freq_max", "label")
 CSV_REQUIRED = ("filename", "start", "end", "label")  # frequency bounds are optional (DCLDE-2013 truth has none)
 RAVEN_COLUMNS = ("Begin Time (s)", "End Time (s)", "Low Freq (Hz)", "High Freq (Hz)")
 RAVEN_LABEL_COLUMNS = ("Label", "Annotation", "Species", "Call Type")
+
+
+def _text(path: str | Path) -> io.StringIO:
+    """A table's text: UTF-8 (a spreadsheet's byte-order mark dropped), else Latin-1, as
+    Windows tools save it (never a decoding error: a label's accent either way)."""
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    return io.StringIO(text, newline=None)
 
 
 def _labels(raw: str, labels: Mapping[str, str] | None, where: str) -> str:
@@ -33,10 +45,10 @@ def _labels(raw: str, labels: Mapping[str, str] | None, where: str) -> str:
     return labels[raw]
 
 
-def _number(row: Mapping[str, str], column: str, where: str) -> float:
+def _number(row: Mapping[str, str], column: str, where: str, decimal_comma: bool = False) -> float:
     text = (row.get(column) or "").strip()
     try:
-        return float(text)
+        return float(text.replace(",", ".") if decimal_comma else text)
     except ValueError:
         raise AnnotationError(f"{where}: column {column!r} holds {text!r}, not a number") from None
 
@@ -98,22 +110,27 @@ def read_csv(
     ``filename`` to its length in seconds, to reject times past the end."""
     path = Path(path)
     try:
-        with open(path, newline="") as fh:
-            reader = csv.DictReader(fh)
+        with _text(path) as fh:
+            head = fh.readline()
+            fh.seek(0)
+            # a spreadsheet set to a decimal comma saves with semicolons (1,5;2,5)
+            delimiter = ";" if "," not in head and ";" in head else "\t" if "," not in head and "\t" in head else ","
+            comma = delimiter == ";"
+            reader = csv.DictReader(fh, delimiter=delimiter)
             _header(reader.fieldnames, CSV_REQUIRED, path)
             banded = {"freq_min", "freq_max"} <= set(reader.fieldnames or [])
             out = []
             for row in reader:
                 where = f"{path}: line {reader.line_num}"
                 low, high = (
-                    (_number(row, "freq_min", where), _number(row, "freq_max", where))
+                    (_number(row, "freq_min", where, comma), _number(row, "freq_max", where, comma))
                     if banded
                     else (0.0, float("inf"))
                 )
                 ann = Annotation(
                     row["filename"].strip(),
-                    _number(row, "start", where),
-                    _number(row, "end", where),
+                    _number(row, "start", where, comma),
+                    _number(row, "end", where, comma),
                     low,
                     high,
                     _labels(row["label"] or "", labels, where),
@@ -154,7 +171,7 @@ def read_raven(
     path = Path(path)
     durations = {recording: duration_s} if duration_s is not None else None
     try:
-        with open(path, newline="") as fh:
+        with _text(path) as fh:
             reader = csv.DictReader(fh, delimiter="\t")
             _header(reader.fieldnames, RAVEN_COLUMNS, path)
             if label_column is not None:
@@ -201,7 +218,7 @@ def _label_line(line: str) -> tuple[float, float, str] | None:
 def is_audacity_labels(path: str | Path) -> bool:
     """A text file whose first line is an Audacity label (``start<TAB>end[<TAB>text]``)."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with _text(path) as fh:
             first = next((line for line in fh if line.strip()), "")
     except OSError:
         return False
@@ -225,7 +242,7 @@ def read_audacity(
     durations = {recording: duration_s} if duration_s is not None else None
     out: list[Annotation] = []
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with _text(path) as fh:
             lines = list(fh)
     except OSError as exc:
         raise AnnotationError(f"{path}: cannot read: {exc.strerror}") from None
@@ -273,7 +290,7 @@ FALSE_VERDICTS = frozenset({"false", "no", "n", "0", "wrong", "fp"})
 def is_multi_recording_table(path: str | Path) -> bool:
     """A tab-separated table naming each selection's recording (``Begin File``)."""
     try:
-        with open(path, newline="") as fh:
+        with _text(path) as fh:
             header = fh.readline().rstrip("\r\n").split("\t")
     except OSError:
         return False
@@ -347,7 +364,7 @@ def read_raven_multi(
     empty verdict leaves the row out (not reviewed)."""
     path = Path(path)
     try:
-        with open(path, newline="") as fh:
+        with _text(path) as fh:
             reader = csv.DictReader(fh, delimiter="\t")
             _header(reader.fieldnames, MULTI_COLUMNS, path)
             if label_column is not None:

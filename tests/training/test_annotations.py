@@ -204,3 +204,26 @@ def test_an_audacity_label_track(tmp_path):
         assert f"x.txt: line {line}:" in str(info.value)
     path.write_text("Selection\tBegin Time (s)\n")
     assert not is_audacity_labels(path)
+
+
+def test_a_spreadsheets_csv_reads_as_any_other(tmp_path):
+    """Saved by a spreadsheet: a byte-order mark, Windows line ends, and where the decimal mark
+    is a comma, semicolons between cells; a label's accent in Latin-1 (Windows) or UTF-8."""
+    expected = [("x.wav", 1.5, 2.25, 50.0, 250.0, "baleine à bosse")]
+    for name, data in [
+        ("bom.csv", "\ufefffilename,start,end,freq_min,freq_max,label\r\nx.wav,1.5,2.25,50,250,baleine à bosse\r\n"),
+        (
+            "semicolon.csv",
+            "\ufefffilename;start;end;freq_min;freq_max;label\r\nx.wav;1,5;2,25;50;250;baleine à bosse\r\n",
+        ),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(data.encode("utf-8"))
+        anns = read_csv(path, durations={"x.wav": 10.0})
+        assert [(a.file, a.start_s, a.end_s, a.low_hz, a.high_hz, a.label) for a in anns] == expected, name
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("filename,start,end,label\nx.wav,1.5,2.25,baleine à bosse\n".encode("latin-1"))
+    assert [a.label for a in read_csv(latin)] == ["baleine à bosse"]
+    raven = tmp_path / "x.selections.txt"
+    raven.write_bytes(("\ufeff" + RAVEN.replace("\n", "\r\n")).encode("utf-8"))
+    assert [a.start_s for a in read_raven(raven, "x.wav", duration_s=10.0)] == [1.5, 4.0]
