@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from training.types import Annotation, AnnotationError
@@ -65,10 +66,10 @@ class RecordingLengths(dict):
 
 
 def _missing(file: str, durations: Mapping[str, float], where: str) -> AnnotationError:
-    shared = getattr(durations, "shared", {}).get(file)
+    shared = getattr(durations, "shared", {}).get(_last(file))
     if shared:
         return AnnotationError(
-            f"{where}: {len(shared)} recordings are named {file!r} ({', '.join(shared)}): "
+            f"{where}: {len(shared)} recordings are named {_last(file)!r} ({', '.join(shared)}): "
             f"name it by its path under the audio folder"
         )
     return AnnotationError(f"{where}: recording {file!r} not found")
@@ -83,7 +84,10 @@ def _check(ann: Annotation, where: str, durations: Mapping[str, float] | None) -
         raise AnnotationError(f"{where}: high frequency {ann.high_hz} is below low frequency {ann.low_hz}")
     if durations is not None:
         if ann.file not in durations:
-            raise _missing(ann.file, durations, where)
+            found = _by_path(ann.file, durations)
+            if found is None:
+                raise _missing(ann.file, durations, where)
+            ann = replace(ann, file=found)
         if ann.end_s > durations[ann.file] + 1e-6:
             raise AnnotationError(
                 f"{where}: end {ann.end_s} s is past the end of {ann.file} ({durations[ann.file]:.3f} s)"
@@ -327,19 +331,27 @@ def _split_at_file_end(
     return [head, tail]
 
 
-def _by_path(name: str, begin_path: str, durations: Mapping[str, float] | None) -> str:
-    """A file name several recordings share, told apart by the folders of the annotator's
-    ``Begin Path`` (its last folders matching the recording's path under the audio folder)."""
-    shared = getattr(durations, "shared", {}).get(name) if durations is not None else None
-    if not shared or not begin_path:
-        return name
-    parts = [p for p in begin_path.replace("\\", "/").split("/") if p]
+def _last(path: str) -> str:
+    """A path's file name, whether written on Windows or elsewhere."""
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _by_path(path: str, durations: Mapping[str, float]) -> str | None:
+    """The recording a path names that is not its name under the audio folder (an absolute
+    path, or one from the annotator's machine, Windows or not): by its file name, and where
+    recordings in folders of their own share that, by the last folders of the path matching one
+    recording's path under the audio folder; None when it names none."""
+    name = _last(path)
+    shared = getattr(durations, "shared", {}).get(name)
+    if not shared:
+        return name if name in durations else None
+    parts = [p for p in path.replace("\\", "/").split("/") if p]
     for k in range(2, len(parts) + 1):
         tail = "/".join(parts[-k:])
         matches = [rel for rel in shared if rel == tail or rel.endswith("/" + tail) or tail.endswith("/" + rel)]
         if len(matches) == 1:
             return matches[0]
-    return name
+    return None
 
 
 def read_raven_multi(
@@ -394,7 +406,8 @@ def read_raven_multi(
                 recording = Path((row.get("Begin File") or "").strip()).name
                 if not recording:
                     raise AnnotationError(f"{where}: empty 'Begin File'")
-                recording = _by_path(recording, row.get("Begin Path") or "", durations)
+                if durations is not None and recording not in durations:  # a name recordings share
+                    recording = _by_path(row.get("Begin Path") or "", durations) or recording
                 ann = Annotation(
                     recording,
                     offset,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +73,27 @@ def test_a_raven_pro_table_tells_shared_names_apart_by_begin_path(card, tmp_path
     table.write_text(head + f"1\tSpectrogram 1\t15\t16\t50\t250\tE:\\{NAME}\t15\t{NAME}\tup\n")
     with pytest.raises(AnnotationError, match=r"survey.selections.txt: line 2: 2 recordings are named"):
         annotated_recordings(table, card, None, [])
+
+
+def test_a_csv_of_paths_from_the_annotators_machine(card, tmp_path):
+    """Absolute paths, Windows paths: a recording found by its file name, and a shared one by
+    the folders before it."""
+    csv = tmp_path / "calls.csv"
+    csv.write_text(
+        "filename,start,end,label\n"
+        f"D:\\deploy\\B\\{NAME},15,16,up\n"
+        f"/media/card/A/{NAME},2,3,up\n"
+        f"{card / 'c.wav'},1,2,up\n"
+    )
+    assert found(annotated_recordings(csv, card, None, []), card) == [
+        (f"A/{NAME}", 2.0),
+        (f"B/{NAME}", 15.0),
+        ("c.wav", 1.0),
+    ]
+    csv.write_text(f"filename,start,end,label\nD:\\deploy\\C\\{NAME},1,2,up\nD:\\deploy\\d.wav,1,2,up\n")
+    with pytest.raises(AnnotationError, match=r"calls.csv: line 2: 2 recordings are named '20240501_120000.wav'"):
+        annotated_recordings(csv, card, None, [])
+    csv.write_text("filename,start,end,label\nD:\\deploy\\d.wav,1,2,up\n")
+    missing = "D:\\deploy\\d.wav"
+    with pytest.raises(AnnotationError, match=re.escape(f"calls.csv: line 2: recording {missing!r} not found")):
+        annotated_recordings(csv, card, None, [])
