@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -49,9 +50,12 @@ def _labels(raw: str, labels: Mapping[str, str] | None, where: str) -> str:
 def _number(row: Mapping[str, str], column: str, where: str, decimal_comma: bool = False) -> float:
     text = (row.get(column) or "").strip()
     try:
-        return float(text.replace(",", ".") if decimal_comma else text)
+        value = float(text.replace(",", ".") if decimal_comma else text)
     except ValueError:
         raise AnnotationError(f"{where}: column {column!r} holds {text!r}, not a number") from None
+    if not math.isfinite(value):  # a NaN time passes every comparison with the recording's length
+        raise AnnotationError(f"{where}: column {column!r} holds {text!r}, not a finite number")
+    return value
 
 
 class RecordingLengths(dict):
@@ -214,9 +218,10 @@ def _label_line(line: str) -> tuple[float, float, str] | None:
     if len(cells) < 2:
         return None
     try:
-        return float(cells[0]), float(cells[1]), "\t".join(cells[2:])
+        start, end = float(cells[0]), float(cells[1])
     except ValueError:
         return None
+    return (start, end, "\t".join(cells[2:])) if math.isfinite(start) and math.isfinite(end) else None
 
 
 def is_audacity_labels(path: str | Path) -> bool:
@@ -267,7 +272,9 @@ def read_audacity(
             try:
                 low, high = float(cells[1]), float(cells[2])
             except ValueError:
-                raise AnnotationError(f"{where}: frequencies {cells[1]!r}, {cells[2]!r} are not numbers") from None
+                low = high = math.nan
+            if not (math.isfinite(low) and math.isfinite(high)):
+                raise AnnotationError(f"{where}: frequencies {cells[1]!r}, {cells[2]!r} are not numbers")
             ann, at = pending
             pending = (Annotation(ann.file, ann.start_s, ann.end_s, low, high, ann.label), at)
             continue
@@ -301,7 +308,9 @@ def is_multi_recording_table(path: str | Path) -> bool:
     return "Begin File" in header
 
 
-def _verdict_label(row: Mapping[str, str], raw: str, negative: str, labels: Mapping[str, str] | None, where: str):
+def _verdict_label(
+    row: Mapping[str, str], raw: str, negative: str, labels: Mapping[str, str] | None, where: str
+) -> str | None:
     """A reviewed row's class, or None when it was not reviewed."""
     verdict = (row.get(VERDICT_COLUMN) or "").strip()
     if not verdict:

@@ -227,3 +227,12 @@ def test_a_spreadsheets_csv_reads_as_any_other(tmp_path):
     raven = tmp_path / "x.selections.txt"
     raven.write_bytes(("\ufeff" + RAVEN.replace("\n", "\r\n")).encode("utf-8"))
     assert [a.start_s for a in read_raven(raven, "x.wav", duration_s=10.0)] == [1.5, 4.0]
+
+
+@pytest.mark.parametrize("cell", ["nan", "inf", "-inf"])
+def test_a_time_that_is_no_finite_number_is_refused(tmp_path, cell):
+    """A NaN time passes every comparison with the recording's length: refused by name."""
+    path = tmp_path / "a.csv"
+    path.write_text(f"filename,start,end,label\nx.wav,1,{cell},up\n")
+    with pytest.raises(AnnotationError, match=rf"a.csv: line 2: column 'end' holds '{cell}', not a finite number"):
+        read_csv(path, durations={"x.wav": 10.0})
