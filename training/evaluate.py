@@ -31,7 +31,8 @@ from training.config import from_mapping
 from training.datasets import NEGATIVE, build_annotated
 from training.features import recording_features
 from training.loop import load_model, predict
-from training.metrics import match_events, window_metrics
+from training.metrics import event_outcomes, match_events, per_recording, window_metrics
+from training.review import write_review_table
 from training.types import Annotation, TrainConfigError
 
 CURVE = tuple(round(t, 2) for t in np.arange(0.05, 1.0, 0.05))
@@ -145,6 +146,16 @@ def detections(scored: Scored, outputs: dict[str, list[str]], threshold: float) 
     return [Annotation(scored.name, *span(lab, roi), roi.low_hz, roi.high_hz, lab.label) for roi, lab in found]
 
 
+def _found(
+    scored: list[Scored], recordings: dict[str, list[Annotation]], outputs: dict[str, list[str]], threshold: float
+) -> tuple[list[Annotation], list[Annotation], list[str]]:
+    """The detections at ``threshold``, the annotations of the classes the model detects, and
+    those classes."""
+    calls = _calls(outputs)
+    truth = [a for anns in recordings.values() for a in anns if a.label in calls]
+    return [d for s in scored for d in detections(s, outputs, threshold)], truth, calls
+
+
 def _events(
     scored: list[Scored], recordings: dict[str, list[Annotation]], outputs: dict[str, list[str]], threshold: float
 ) -> dict:
@@ -152,8 +163,7 @@ def _events(
     positives counted over the scored hours."""
     truth = [a for anns in recordings.values() for a in anns]
     hours = sum(s.duration_s for s in scored) / 3600
-    dets = [d for s in scored for d in detections(s, outputs, threshold)]
-    calls = _calls(outputs)
+    dets, _, calls = _found(scored, recordings, outputs, threshold)
     events = match_events(dets, [a for a in truth if a.label in calls], hours=hours, classes=calls)
     events["detections"] = len(dets)
     if len(outputs) > 1:
@@ -248,12 +258,14 @@ def evaluate(
     seed: int = 0,
     classify=None,
     policy: CropPolicy | None = None,
+    review: Path | None = None,
 ) -> dict:
     """Event-level (at ``threshold`` and over ``curve``) and window-level metrics of the run's
-    model on ``recordings`` (path -> annotations, file names as in the annotations).
-    ``classify``: probabilities (per head for multi-output) from standardised windows, in
-    place of the run's torch model.  ``policy``: the crop policy (default: the run's
-    ``inference:``)."""
+    model on ``recordings`` (path -> annotations, file names as in the annotations), and each
+    recording's tp, fp and fn.  ``classify``: probabilities (per head for multi-output) from
+    standardised windows, in place of the run's torch model.  ``policy``: the crop policy
+    (default: the run's ``inference:``).  ``review``: where to write the outcomes as a Raven
+    table to review (:mod:`training.review`)."""
     policy = run_policy(run) if policy is None else policy
     scored, ckpt = score_recordings(run, recordings, config, table, classify, policy)
     model, _ = load_model(run)
@@ -268,11 +280,16 @@ def evaluate(
         seed=seed,
         jitter_s=0.0,
     )
+    outcomes = event_outcomes(*_found(scored, recordings, outputs, threshold))
+    order = [(Path(path), s.name) for path, s in zip(recordings, scored)]
+    if review is not None:
+        write_review_table(review, outcomes, order)
     return {
         "threshold": threshold,
         "recordings": len(recordings),
         "inference": policy.as_card(),
         "events": events,
+        "per_recording": per_recording(outcomes, [name for _, name in order]),
         "curve": [{"threshold": t, **_events(scored, recordings, outputs, t)["overall"]} for t in curve],
         "windows": _windows(ckpt, ds.y, predict(model, ds.x) if classify is None else _classify(classify, ckpt, ds.x)),
         "detections": events["detections"],
@@ -292,10 +309,12 @@ def evaluate_bundle(
     *,
     backend: str = "auto",
     threshold: float | None = None,
+    review: Path | None = None,
 ) -> dict:
     """Event-level metrics of a shipped INT8 bundle run exactly as ``edge-detect`` runs it (edge's
     classifier and backend, the card's crop policy and thresholds; ``threshold`` sets every
-    class's), each recording on its own as :func:`evaluate` takes them.  What a card's
+    class's), each recording on its own as :func:`evaluate` takes them, and each recording's tp,
+    fp and fn (``review``: the outcomes as a Raven table to review).  What a card's
     ``metrics.events`` state is reproduced by this on the same recordings."""
     from dataclasses import replace
 
@@ -311,12 +330,23 @@ def evaluate_bundle(
         classifier = Classifier(classifier.bundle, classifier.backend, settings)
     config = replace(config, model=settings)
     dets, truth, seconds = [], [], 0.0
+    order: list[tuple[Path, str]] = []
     for path, anns in recordings.items():
         name = anns[0].file if anns else Path(path).name
         result = process_recording(path, config, table, classifier=classifier)
         dets += [Annotation(name, d.start_s, d.end_s, d.low_hz, d.high_hz, d.label) for d in result.detections]
         truth += [a for a in anns if a.label in calls]
         seconds += result.info.duration_s
+        order.append((Path(path), name))
     events = match_events(dets, truth, hours=seconds / 3600, classes=calls)
     events["detections"] = len(dets)
-    return {"model": classifier.identity, "threshold": threshold, "recordings": len(recordings), "events": events}
+    outcomes = event_outcomes(dets, truth, calls)
+    if review is not None:
+        write_review_table(review, outcomes, order)
+    return {
+        "model": classifier.identity,
+        "threshold": threshold,
+        "recordings": len(recordings),
+        "events": events,
+        "per_recording": per_recording(outcomes, [name for _, name in order]),
+    }

@@ -107,6 +107,45 @@ def overlap_text(events: dict) -> str:
     )
 
 
+def _matched(
+    dets: Sequence[Annotation], anns: Sequence[Annotation]
+) -> tuple[list[tuple[float, int, int]], set[int], set[int]]:
+    """Every (overlap, detection, annotation) pair of one class, and the detections and
+    annotations matched one to one, strongest overlap first."""
+    pairs = [(ov, i, j) for i, d in enumerate(dets) for j, a in enumerate(anns) if (ov := _overlap(d, a)) > 0]
+    used_d: set[int] = set()
+    used_a: set[int] = set()
+    for _, i, j in sorted(pairs, reverse=True):
+        if i not in used_d and j not in used_a:
+            used_d.add(i)
+            used_a.add(j)
+    return pairs, used_d, used_a
+
+
+def event_outcomes(
+    detections: Sequence[Annotation], truth: Sequence[Annotation], classes: Sequence[str]
+) -> list[tuple[Annotation, str]]:
+    """What :func:`match_events` counts, one by one: each detection of ``classes`` with ``tp``
+    (it matched an annotation) or ``fp``, then each annotation no detection matched with
+    ``fn``, by file and time."""
+    out: list[tuple[Annotation, str]] = []
+    for c in classes:
+        dets = [d for d in detections if d.label == c]
+        anns = [a for a in truth if a.label == c]
+        _, used_d, used_a = _matched(dets, anns)
+        out += [(d, "tp" if i in used_d else "fp") for i, d in enumerate(dets)]
+        out += [(a, "fn") for j, a in enumerate(anns) if j not in used_a]
+    return sorted(out, key=lambda o: (o[0].file, o[0].start_s, o[1]))
+
+
+def per_recording(outcomes: Sequence[tuple[Annotation, str]], names: Sequence[str]) -> dict[str, dict[str, int]]:
+    """tp, fp and fn of each recording (by its name in the annotations), every one named."""
+    counts = {name: {"tp": 0, "fp": 0, "fn": 0} for name in names}
+    for ann, outcome in outcomes:
+        counts.setdefault(ann.file, {"tp": 0, "fp": 0, "fn": 0})[outcome] += 1
+    return counts
+
+
 def match_events(
     detections: Sequence[Annotation], truth: Sequence[Annotation], *, hours: float, classes: Sequence[str] | None = None
 ) -> dict:
@@ -121,12 +160,7 @@ def match_events(
     for c in classes:
         dets = [d for d in detections if d.label == c]
         anns = [a for a in truth if a.label == c]
-        pairs = [(ov, i, j) for i, d in enumerate(dets) for j, a in enumerate(anns) if (ov := _overlap(d, a)) > 0]
-        used_d, used_a = set(), set()
-        for _, i, j in sorted(pairs, reverse=True):
-            if i not in used_d and j not in used_a:
-                used_d.add(i)
-                used_a.add(j)
+        pairs, used_d, used_a = _matched(dets, anns)
         tp, fp, fn = len(used_a), len(dets) - len(used_d), len(anns) - len(used_a)
         # the overlap rule from the same pairs: every detection and annotation in one
         hits, found = len({i for _, i, _ in pairs}), len({j for _, _, j in pairs})

@@ -11,7 +11,7 @@ from tests.support.training import write_config
 from training.cli.train import main
 from training.config import SyntheticSettings, load_config
 from training.loop import train
-from training.metrics import match_events, pr_curve
+from training.metrics import event_outcomes, match_events, per_recording, pr_curve
 from training.sources import write_synthetic
 from training.types import Annotation
 
@@ -44,6 +44,30 @@ def test_match_events_by_time_overlap():
     assert o["precision"] == pytest.approx(2 / 3) and o["recall"] == pytest.approx(1 / 3)
     assert o["fp_per_hour"] == 0.5
     assert m["overall"]["overlap"]["fp"] == 2 and m["overall"]["overlap"]["found"] == 2
+
+
+def test_each_outcome_is_what_match_events_counts():
+    truth = [ev("a", 10, 11), ev("a", 20, 21), ev("b", 5, 6), ev("a", 40, 41, "moan")]
+    dets = [ev("a", 10.5, 11.5), ev("a", 10.8, 12), ev("b", 20, 21), ev("a", 40, 41, "moan"), ev("a", 60, 61, "moan")]
+    outcomes = event_outcomes(dets, truth, ["upcall", "moan"])
+    assert [(a.file, a.start_s, a.label, o) for a, o in outcomes] == [
+        ("a", 10.5, "upcall", "tp"),  # the stronger overlap of the two on one call
+        ("a", 10.8, "upcall", "fp"),  # a second detection on one call
+        ("a", 20.0, "upcall", "fn"),
+        ("a", 40.0, "moan", "tp"),
+        ("a", 60.0, "moan", "fp"),
+        ("b", 5.0, "upcall", "fn"),
+        ("b", 20.0, "upcall", "fp"),  # right time, wrong file
+    ]
+    m = match_events(dets, truth, hours=1.0)["overall"]
+    counts = per_recording(outcomes, ["a", "b", "c"])
+    assert counts == {
+        "a": {"tp": 2, "fp": 2, "fn": 1},
+        "b": {"tp": 0, "fp": 1, "fn": 1},
+        "c": {"tp": 0, "fp": 0, "fn": 0},
+    }
+    assert sum(c["tp"] for c in counts.values()) == m["tp"] and sum(c["fp"] for c in counts.values()) == m["fp"]
+    assert sum(c["fn"] for c in counts.values()) == m["fn"]
 
 
 def test_overlap_rule_one_detection_over_abutting_calls():
@@ -88,16 +112,20 @@ def test_evaluate_runs_detector_and_classifier_on_unseen_recordings(tmp_path, ca
         seed=99,
     )
     with pytest.raises(SystemExit) as info:
-        main(["evaluate", str(tmp_path / "run"), "--annotations", str(unseen)])
+        main(["evaluate", str(tmp_path / "run"), "--annotations", str(unseen), "--review", str(tmp_path / "r.txt")])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    assert "events: precision" in out
+    assert "events: precision" in out and f"review table: {tmp_path / 'r.txt'}" in out
     result = json.loads((tmp_path / "run" / "evaluate.json").read_text())
     events = result["events"]
     assert events["hours"] == pytest.approx(120 / 3600)
     assert set(events["per_class"]) == {"upcall"}
     assert events["overall"]["recall"] >= 0.6 and events["overall"]["precision"] >= 0.6
     assert result["windows"]["balanced_accuracy"] >= 0.75
+    per = result["per_recording"]
+    assert len(per) == 2 and sum(c["tp"] + c["fn"] for c in per.values()) == 12  # six calls in each
+    outcomes = [line.split("\t")[8] for line in (tmp_path / "r.txt").read_text().splitlines()[1:]]
+    assert len(outcomes) == events["overall"]["tp"] + events["overall"]["fp"] + events["overall"]["fn"]
 
 
 @pytest.mark.slow

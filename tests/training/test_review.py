@@ -4,6 +4,8 @@ Verdict column), read back by edge-train as annotations and hard negatives."""
 from __future__ import annotations
 
 import csv
+import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -146,3 +148,47 @@ def test_edge_detects_audacity_label_tracks_read_back_as_its_raven_tables(review
         return (a.file, round(a.start_s, 3), round(a.end_s, 3), a.low_hz, a.high_hz, a.label)
 
     assert sorted(map(key, tracks)) == sorted(map(key, raven)) and len(tracks) >= 8
+
+
+@pytest.mark.shared
+def test_an_evaluations_review_table_opens_the_recordings_and_reads_back_reviewed(tmp_path, capsys):
+    """edge-train evaluate --review: each detection (tp, fp) and missed call (fn) of the
+    shipped bundle on two annotated files, on one time line naming each row's file; reviewed
+    (a Verdict per row), it reads back as the annotations and hard negatives it says."""
+    from tests.support.data import shared_path
+    from training.cli.train import main
+
+    data = shared_path("meridian-osmose-narw", "task-2a", "data", "train")
+    files = ["NOPP6_EST_20090328_000000.wav", "NOPP6_EST_20090328_001500.wav"]
+    table, out = tmp_path / "review.selections.txt", tmp_path / "evaluate.json"
+    args = ["evaluate", str(ROOT / "models" / "narw-upcall"), "--config", str(DEPLOYMENTS / "narw-upcall.yaml")]
+    args += ["--annotations", str(data / "annotations_train.csv"), "--audio-dir", str(data / "narw")]
+    args += ["--label", "1=upcall", "--only", files[0], "--only", files[1], "-o", str(out), "--review", str(table)]
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 0
+    result = json.loads(out.read_text())
+    o = result["events"]["overall"]
+    assert (
+        f"review table: {table} ({o['fp']} false positives, {o['fn']} calls missed, {o['tp']} found"
+        in capsys.readouterr().out
+    )
+    with open(table, newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    assert [sum(r["Outcome"] == k for r in rows) for k in ("tp", "fp", "fn")] == [o["tp"], o["fp"], o["fn"]]
+    assert {r["Begin File"] for r in rows} == set(files)
+    assert result["per_recording"].keys() == set(files)
+    for r in rows:  # the second file's rows lie after the first file's 900 s on the time line
+        shift = 900.0 if r["Begin File"] == files[1] else 0.0
+        assert float(r["Begin Time (s)"]) == pytest.approx(float(r["File Offset (s)"]) + shift, abs=2e-3)
+        assert Path(r["Begin Path"]).is_file()
+    verdicts = {"tp": "true", "fp": "false", "fn": "true"}
+    for r in rows:
+        r["Verdict"] = verdicts[r["Outcome"]]
+    with open(table, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    anns = read_raven_multi(table, negative="noise", labels={"upcall": "upcall"})
+    assert [a.label for a in anns] == ["noise" if r["Outcome"] == "fp" else "upcall" for r in rows]
+    assert [round(a.start_s, 3) for a in anns] == [float(r["File Offset (s)"]) for r in rows]

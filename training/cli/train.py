@@ -140,6 +140,12 @@ def train_cmd(config: str, restart: bool, out: str | None) -> None:
     help="where to write the JSON (default RUN/evaluate.json; RUN/evaluation.json is the recipe's "
     "held-out figures; for a bundle: not written unless given)",
 )
+@click.option(
+    "--review",
+    type=click.Path(dir_okay=False),
+    help="also write a Raven table of every detection (Outcome tp or fp) and every annotation missed "
+    "(fn), with a Verdict column to fill: Raven Pro opens the recordings with it",
+)
 def evaluate_cmd(
     run,
     annotations,
@@ -153,6 +159,7 @@ def evaluate_cmd(
     threshold,
     backend,
     output,
+    review,
 ) -> None:
     try:
         import yaml
@@ -191,12 +198,17 @@ def evaluate_cmd(
             if missing:
                 _fail(f"--only: no recording named {', '.join(missing)}")
         _check_labels(annotations, recordings, detectable(run))
+        review_path = Path(review) if review else None
         if bundle:
-            result = evaluate_bundle(run, recordings, dep, table, backend=backend, threshold=threshold)
+            result = evaluate_bundle(
+                run, recordings, dep, table, backend=backend, threshold=threshold, review=review_path
+            )
         else:
-            result = evaluate(run, recordings, dep, table, threshold=threshold)
+            result = evaluate(run, recordings, dep, table, threshold=threshold, review=review_path)
     except PamedgeError as exc:
         _fail(str(exc))
+    except OSError as exc:  # the review table's folder
+        _fail(f"{exc.filename}: cannot write: {exc.strerror}")
     if bundle:
         o = result["events"]["overall"]
         written = f"; written {write(result, Path(output))}" if output else ""
@@ -205,6 +217,7 @@ def evaluate_cmd(
             f"F1 {o['f1']:.4f} FP/h {o['fp_per_hour']:.2f} over {result['events']['hours']:.2f} h "
             f"(tp {o['tp']}, fp {o['fp']}, fn {o['fn']}){overlap_text(o)}{written}"
         )
+        _said_review(review_path, o)
         return
     path = write(result, Path(output) if output else run / "evaluate.json")
     o = result["events"]["overall"]
@@ -217,6 +230,15 @@ def evaluate_cmd(
         f"FP/h {o['fp_per_hour']:.2f} over {result['events']['hours']:.2f} h{overlap_text(o)}{heads}; "
         f"windows: balanced accuracy {result['windows']['balanced_accuracy']:.3f}; written {path}"
     )
+    _said_review(review_path, o)
+
+
+def _said_review(path: Path | None, overall: dict) -> None:
+    if path is not None:
+        click.echo(
+            f"review table: {path} ({overall['fp']} false positives, {overall['fn']} calls missed, "
+            f"{overall['tp']} found; fill its Verdict column in Raven)"
+        )
 
 
 def _check_labels(source: str, recordings: dict, labels: set[str]) -> None:
