@@ -213,6 +213,7 @@ def main(
                 channels=live.channels,
                 file_s=live.file_s,
                 poll_s=run.poll_s,
+                on_event=lambda text: click.echo(text, err=True),  # to the journal under systemd
             )
             for note in source.recovered:
                 click.echo(note, err=True)

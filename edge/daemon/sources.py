@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from edge.audio import AUDIO_KINDS, discover, finalise_wav, probe, unfinished_name, wav_shortfall
 from edge.daemon.types import PendingFile
 from edge.errors import MissingExtraError, PamedgeError
+from edge.timestamps import iso_utc
 
 if TYPE_CHECKING:
     import numpy as np
@@ -222,6 +223,9 @@ def recover_unfinished(folder: str | Path) -> list[str]:
     return notes
 
 
+RETRY_WRITE_S = 60.0  # after a failed write, live capture drops blocks this long before a new file
+
+
 LIVE_HINT = "live capture needs sounddevice (and PortAudio): pip install 'pamedge[live]'"
 
 
@@ -232,8 +236,10 @@ class LiveSource:
     left unfinished by a power loss is recovered first (:func:`recover_unfinished`, said in
     ``recovered``).
 
-    A thin class: it needs an audio device, so it is not exercised by the test suite; the
-    folder source it hands files to is."""
+    PortAudio's callback only queues each block: a writer thread puts them on the card, whose
+    writes can stall for longer than a block lasts (an SD card's wear levelling), which in the
+    callback would lose samples.  Blocks PortAudio itself lost (an input overflow) are counted
+    and said through ``on_event`` from the daemon's thread, naming the file they fall in."""
 
     def __init__(
         self,
@@ -244,11 +250,16 @@ class LiveSource:
         channels: int,
         file_s: float,
         poll_s: float,
+        on_event: Callable[[str], None] = lambda _: None,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
     ) -> None:
         try:
             import sounddevice
         except (ImportError, OSError) as exc:  # OSError: the module is there, PortAudio is not
             raise MissingExtraError(f"{LIVE_HINT} ({exc})") from None
+        import queue
+        import threading
+
         import soundfile
 
         self.folder = Path(folder)
@@ -256,18 +267,81 @@ class LiveSource:
         self.recovered = recover_unfinished(self.folder)  # what a power loss cut short, before capture writes
         self.files = FolderSource(self.folder, stable_s=0.0, poll_s=poll_s)
         self._sf, self._rate, self._channels = soundfile, sample_rate, channels
-        self._file_frames = int(file_s * sample_rate)
-        self._out: Any = None  # the soundfile.SoundFile being written
+        self._file_frames = max(1, int(file_s * sample_rate))
+        self._now, self._on_event = now, on_event
+        self._out: Any = None  # the soundfile.SoundFile being written (the writer thread's)
         self._tmp = self._final = self.folder
         self._frames = 0
+        # each block with the UTC time of its first sample, taken as PortAudio hands it over
+        self._blocks: queue.Queue[tuple[np.ndarray, dt.datetime] | None] = queue.Queue()
+        self._overflows: list[dt.datetime] = []  # PortAudio's thread appends, the daemon's thread reports
+        self._reported = 0
+        self.error: str | None = None  # the writer's last failure (a full or read-only card)
+        self._failed_at: float | None = None  # monotonic time of it, while blocks are dropped
+        self._error_said = True
+        self._writer = threading.Thread(target=self._write_blocks, name="capture-writer", daemon=True)
+        self._writer.start()
         self.stream = sounddevice.InputStream(
             device=device, samplerate=sample_rate, channels=channels, dtype="int16", callback=self._callback
         )
         self.stream.start()
 
-    def _open(self) -> None:
-        name = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S.wav")
-        self._final, self._tmp = self.folder / name, self.folder / f".{name}.part"
+    def _callback(
+        self, indata: np.ndarray, frames: int, time_info: object, status: Any
+    ) -> None:  # PortAudio's thread: nothing here may block
+        start = self._now() - dt.timedelta(seconds=frames / self._rate)
+        if status and getattr(status, "input_overflow", False):
+            self._overflows.append(start)
+        self._blocks.put((indata.copy(), start))
+
+    def _write_blocks(self) -> None:
+        """The writer thread: blocks into files of ``file_s`` until the stream's end (None)."""
+        while (item := self._blocks.get()) is not None:
+            self._write(*item)
+            self._blocks.task_done()
+        self._keep_part()
+        self._blocks.task_done()
+
+    def _write(self, block: np.ndarray, start: dt.datetime) -> None:
+        if self._failed_at is not None:
+            if time.monotonic() - self._failed_at < RETRY_WRITE_S:
+                return  # dropped: the queue must not grow without bound
+            self._failed_at = None  # try a new file (retention may have freed the card)
+        try:
+            while len(block):
+                if self._out is None:
+                    self._open(start)
+                take = block[: self._file_frames - self._frames]
+                self._out.write(take)
+                self._frames += len(take)
+                block = block[len(take) :]
+                start += dt.timedelta(seconds=len(take) / self._rate)
+                if self._frames >= self._file_frames:
+                    self._rotate()
+        except (OSError, RuntimeError) as exc:  # libsndfile's write errors are RuntimeErrors
+            self.error = f"{self._tmp}: live capture stopped writing for {RETRY_WRITE_S:.0f} s: {exc}"
+            self._failed_at, self._error_said = time.monotonic(), False
+            self._keep_part()
+
+    def settle(self) -> None:
+        """Wait until every block captured so far is on the card."""
+        self._blocks.join()
+
+    def _keep_part(self) -> None:
+        """Close and rename the file under way, keeping what reached the card."""
+        try:
+            self._rotate()
+        except (OSError, RuntimeError):
+            self._out = None  # its .part stays, and is recovered at the next start
+
+    def _open(self, start: dt.datetime) -> None:
+        name = start.strftime("%Y%m%d_%H%M%S")
+        self._final = self.folder / f"{name}.wav"
+        for k in range(1, 1000):  # a clock stepped back, or two files within a second: never replace one
+            if not self._final.exists():
+                break
+            self._final = self.folder / f"{name}_{k}.wav"
+        self._tmp = self.folder / f".{self._final.name}.part"
         self._out = self._sf.SoundFile(str(self._tmp), "w", self._rate, self._channels, "PCM_16", format="WAV")
         self._frames = 0
 
@@ -277,18 +351,21 @@ class LiveSource:
             os.replace(self._tmp, self._final)
             self._out = None
 
-    def _callback(
-        self, indata: np.ndarray, frames: int, time_info: object, status: object
-    ) -> None:  # PortAudio's thread
-        if self._out is None:
-            self._open()
-        assert self._out is not None
-        self._out.write(indata)
-        self._frames += frames
-        if self._frames >= self._file_frames:
-            self._rotate()
+    def _report(self) -> None:
+        times = self._overflows[self._reported :]
+        if times:
+            self._reported += len(times)
+            self._on_event(
+                f"live capture: input overflow: samples lost in {len(times)} block(s) from "
+                f"{iso_utc(times[0])} (the CPU could not keep up; file names stay the first sample's time, "
+                f"later times in such a file run early by what was lost)"
+            )
 
     def next(self, timeout_s: float) -> PendingFile | None:
+        self._report()
+        if not self._error_said and self.error:
+            self._error_said = True
+            self._on_event(self.error)
         return self.files.next(timeout_s)
 
     @property
@@ -308,6 +385,9 @@ class LiveSource:
         self.files.skip(keys)
 
     def close(self) -> None:
+        """Stop the stream, then the writer once it has put every queued block on the card."""
         self.stream.stop()
         self.stream.close()
-        self._rotate()
+        self._blocks.put(None)
+        self._writer.join()
+        self._report()

@@ -1,0 +1,143 @@
+"""Live capture on a simulated sound card: files of file_s on the card named by their first
+sample, a power cut's file recovered at the next start, input overflows and a failing card said
+from the daemon's thread, never from PortAudio's."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import edge.daemon.sources as sources
+from edge.daemon.sources import LiveSource
+from tests.support import soundcard
+from tests.support.daemon import RATE, upcalls
+
+
+@pytest.fixture
+def card(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sounddevice", soundcard.module())
+    return soundcard.InputStream
+
+
+class Clock:
+    """UTC time that moves only when told: the sound card moves it block by block."""
+
+    def __init__(self) -> None:
+        self.t = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+
+    def __call__(self) -> dt.datetime:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += dt.timedelta(seconds=seconds)
+
+
+def live(folder, clock, events, file_s=10.0):
+    return LiveSource(
+        folder, device=None, sample_rate=RATE, channels=1, file_s=file_s, poll_s=0.01, on_event=events.append, now=clock
+    )
+
+
+def test_capture_writes_whole_files_named_by_their_first_sample(tmp_path, card, rng):
+    events: list[str] = []
+    clock = Clock()
+    source = live(tmp_path, clock, events)
+    (stream,) = card.opened
+    audio = upcalls(25.0, rng)[:, None]
+    stream.feed(audio, clock=clock)
+    source.close()  # the writer drains the queue; the last 5 s are a file of their own
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["20260301_000000.wav", "20260301_000010.wav", "20260301_000020.wav"]
+    written = np.concatenate([sf.read(str(tmp_path / n), dtype="float32")[0] for n in names])
+    np.testing.assert_allclose(written, audio[:, 0], atol=1 / 32767)  # every sample, in order, once
+    assert [sf.info(str(tmp_path / n)).frames for n in names] == [10 * RATE, 10 * RATE, 5 * RATE]
+    assert events == []
+
+
+def test_a_clock_stepped_back_never_replaces_a_recording(tmp_path, card, rng):
+    events: list[str] = []
+    clock = Clock()
+    source = live(tmp_path, clock, events, file_s=2.0)
+    (stream,) = card.opened
+    stream.feed(upcalls(4.0, rng)[:, None], clock=clock)
+    clock.advance(-4.0)  # NTP steps the clock back
+    stream.feed(upcalls(4.0, rng)[:, None], clock=clock)
+    source.close()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["20260301_000000.wav", "20260301_000000_1.wav", "20260301_000002.wav", "20260301_000002_1.wav"]
+
+
+def test_overflows_are_said_from_the_daemons_thread_with_their_time(tmp_path, card, rng):
+    events: list[str] = []
+    clock = Clock()
+    source = live(tmp_path, clock, events)
+    (stream,) = card.opened
+    stream.feed(upcalls(4.0, rng)[:, None], overflow_at=(3, 5), block=500, clock=clock)
+    assert events == []  # nothing is said from PortAudio's thread
+    source.next(0.0)
+    assert events == [
+        "live capture: input overflow: samples lost in 2 block(s) from 2026-03-01T00:00:00.750Z (the CPU could "
+        "not keep up; file names stay the first sample's time, later times in such a file run early by what was lost)"
+    ]
+    source.next(0.0)
+    assert len(events) == 1  # said once
+    source.close()
+
+
+def test_a_power_cut_mid_file_is_recovered_at_the_next_start(tmp_path, card, rng):
+    """What reached the card of a file under way when the power went (never closed, its
+    header's sizes zero) is finalised at the next start, and the folder source offers it."""
+    events: list[str] = []
+    clock = Clock()
+    first = live(tmp_path, clock, events)
+    (first_stream,) = card.opened
+    audio = upcalls(6.0, rng)[:, None]
+    first_stream.feed(audio, clock=clock)
+    first.settle()
+    part = tmp_path / ".20260301_000000.wav.part"
+    snapshot = part.read_bytes()  # the card as the power went
+    first.close()
+    (tmp_path / "20260301_000000.wav").unlink()  # the close that never happened
+    part.write_bytes(snapshot)
+    clock.advance(300)
+    second = live(tmp_path, clock, events)
+    assert second.recovered == [
+        f"{tmp_path / '20260301_000000.wav'}: recovered 6.0 s that capture was writing when it stopped"
+    ]
+    data, rate = sf.read(str(tmp_path / "20260301_000000.wav"), dtype="float32")
+    assert rate == RATE
+    np.testing.assert_allclose(data, audio[:, 0], atol=1 / 32767)
+    item = second.next(1.0)
+    assert item is not None and item.path.name == "20260301_000000.wav"
+    second.close()
+
+
+def test_a_card_that_fails_a_write_is_said_and_capture_goes_on(tmp_path, card, rng, monkeypatch):
+    """A write that fails (a full card) drops blocks for RETRY_WRITE_S, is said once from the
+    daemon's thread, and capture then opens a new file."""
+    monkeypatch.setattr(sources, "RETRY_WRITE_S", 0.0)
+    events: list[str] = []
+    clock = Clock()
+    source = live(tmp_path, clock, events, file_s=2.0)
+    (stream,) = card.opened
+    stream.feed(upcalls(2.0, rng)[:, None], clock=clock)  # one whole file
+    source.settle()
+    real_open = source._open
+
+    def full_card(start):
+        monkeypatch.setattr(source, "_open", real_open)  # the card has room again afterwards
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(source, "_open", full_card)
+    stream.feed(upcalls(2.0, rng)[:, None], block=500, clock=clock)  # its first block is lost
+    source.close()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["20260301_000000.wav", "20260301_000002.wav"]  # named by its first sample kept
+    assert sf.info(str(tmp_path / names[1])).frames == 2 * RATE - 500
+    source.next(0.0)
+    source.next(0.0)
+    assert len(events) == 1 and "live capture stopped writing for 0 s: [Errno 28] No space left on device" in events[0]

@@ -1,0 +1,61 @@
+"""A simulated sound card as the ``sounddevice`` module: ``InputStream`` hands the blocks a test
+feeds it to the capture's callback, as PortAudio's thread would, with its status flags."""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Status:
+    """PortAudio's CallbackFlags, as far as capture reads them."""
+
+    input_overflow: bool = False
+
+    def __bool__(self) -> bool:
+        return self.input_overflow
+
+
+class InputStream:
+    """One device's input; ``feed`` delivers samples block by block to the callback."""
+
+    opened: list[InputStream] = []
+
+    def __init__(self, *, device, samplerate: int, channels: int, dtype: str, callback) -> None:
+        self.device, self.samplerate, self.channels, self.dtype = device, samplerate, channels, dtype
+        self.callback = callback
+        self.running = False
+        InputStream.opened.append(self)
+
+    def start(self) -> None:
+        self.running = True
+
+    def stop(self) -> None:
+        self.running = False
+
+    def close(self) -> None:
+        pass
+
+    def feed(self, samples: np.ndarray, *, block: int = 512, overflow_at: tuple[int, ...] = (), clock=None) -> None:
+        """``samples`` (frames, channels) as int16 blocks of ``block`` frames; the blocks at the
+        indexes ``overflow_at`` come flagged as an input overflow.  ``clock`` (a test's UTC
+        clock, ``advance(seconds)``) moves on by each block's length before its callback, as
+        time passes while a sound card fills a block."""
+        assert self.running, "the stream was not started"
+        data = np.clip(np.round(samples * 32767), -32768, 32767).astype(np.int16).reshape(-1, self.channels)
+        for k, i in enumerate(range(0, len(data), block)):
+            part = data[i : i + block]
+            if clock is not None:
+                clock.advance(len(part) / self.samplerate)
+            self.callback(part, len(part), None, Status(k in overflow_at))
+
+
+def module() -> types.ModuleType:
+    """A fresh ``sounddevice`` stand-in."""
+    sd = types.ModuleType("sounddevice")
+    InputStream.opened = []
+    sd.InputStream = InputStream  # type: ignore[attr-defined]
+    return sd
