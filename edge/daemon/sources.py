@@ -224,6 +224,8 @@ def recover_unfinished(folder: str | Path) -> list[str]:
 
 
 RETRY_WRITE_S = 60.0  # after a failed write, live capture drops blocks this long before a new file
+GAP_S = 1.0  # a block this much later (or earlier) than the file's samples reach starts a new file
+STALL_S = 10.0  # no block from the device this long: the stream is reopened
 
 
 LIVE_HINT = "live capture needs sounddevice (and PortAudio): pip install 'pamedge[live]'"
@@ -252,6 +254,7 @@ class LiveSource:
         poll_s: float,
         on_event: Callable[[str], None] = lambda _: None,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         try:
             import sounddevice
@@ -279,16 +282,24 @@ class LiveSource:
         self.error: str | None = None  # the writer's last failure (a full or read-only card)
         self._failed_at: float | None = None  # monotonic time of it, while blocks are dropped
         self._error_said = True
+        self._expected: dt.datetime | None = None  # the time the file's next sample would have
         self._writer = threading.Thread(target=self._write_blocks, name="capture-writer", daemon=True)
         self._writer.start()
-        self.stream = sounddevice.InputStream(
-            device=device, samplerate=sample_rate, channels=channels, dtype="int16", callback=self._callback
+        self._sd, self._device, self._monotonic = sounddevice, device, monotonic
+        self._last_block = self._last_open = monotonic()
+        self.stream = self._stream()
+
+    def _stream(self) -> Any:
+        stream = self._sd.InputStream(
+            device=self._device, samplerate=self._rate, channels=self._channels, dtype="int16", callback=self._callback
         )
-        self.stream.start()
+        stream.start()
+        return stream
 
     def _callback(
         self, indata: np.ndarray, frames: int, time_info: object, status: Any
     ) -> None:  # PortAudio's thread: nothing here may block
+        self._last_block = self._monotonic()
         start = self._now() - dt.timedelta(seconds=frames / self._rate)
         if status and getattr(status, "input_overflow", False):
             self._overflows.append(start)
@@ -307,6 +318,8 @@ class LiveSource:
             if time.monotonic() - self._failed_at < RETRY_WRITE_S:
                 return  # dropped: the queue must not grow without bound
             self._failed_at = None  # try a new file (retention may have freed the card)
+        if self._out is not None and self._expected is not None and abs(start - self._expected).total_seconds() > GAP_S:
+            self._keep_part()  # audio stopped and went on (a stall, an overflow, a reopened device): a new file
         try:
             while len(block):
                 if self._out is None:
@@ -316,6 +329,7 @@ class LiveSource:
                 self._frames += len(take)
                 block = block[len(take) :]
                 start += dt.timedelta(seconds=len(take) / self._rate)
+                self._expected = start
                 if self._frames >= self._file_frames:
                     self._rotate()
         except (OSError, RuntimeError) as exc:  # libsndfile's write errors are RuntimeErrors
@@ -361,11 +375,35 @@ class LiveSource:
                 f"later times in such a file run early by what was lost)"
             )
 
+    def _watch(self) -> None:
+        """Reopen a stream the device stopped feeding (a USB sound card reset or unplugged: PortAudio
+        calls back no more), at most every STALL_S."""
+        clock = self._monotonic()
+        quiet = clock - self._last_block
+        if quiet < STALL_S or clock - self._last_open < STALL_S:
+            return
+        self._last_open = clock
+        name = "the default device" if self._device is None else f"device {self._device!r}"
+        try:
+            self.stream.close()
+        except Exception:  # a dead stream may fail to close; a new one is what matters
+            pass
+        try:
+            self.stream = self._stream()
+        except Exception as exc:  # PortAudioError, or the OS's: said, and tried again
+            self._on_event(
+                f"live capture: no audio from {name} for {quiet:.0f} s, and it does not open: {exc} "
+                f"(tried again every {STALL_S:.0f} s)"
+            )
+            return
+        self._on_event(f"live capture: no audio from {name} for {quiet:.0f} s: stream reopened")
+
     def next(self, timeout_s: float) -> PendingFile | None:
         self._report()
         if not self._error_said and self.error:
             self._error_said = True
             self._on_event(self.error)
+        self._watch()
         return self.files.next(timeout_s)
 
     @property

@@ -23,8 +23,12 @@ class InputStream:
     """One device's input; ``feed`` delivers samples block by block to the callback."""
 
     opened: list[InputStream] = []
+    refuse = 0  # this many next opens fail, as a device that is gone does
 
     def __init__(self, *, device, samplerate: int, channels: int, dtype: str, callback) -> None:
+        if InputStream.refuse:
+            InputStream.refuse -= 1
+            raise OSError(f"Error querying device {device}")  # PortAudioError's words
         self.device, self.samplerate, self.channels, self.dtype = device, samplerate, channels, dtype
         self.callback = callback
         self.running = False
@@ -56,6 +60,6 @@ class InputStream:
 def module() -> types.ModuleType:
     """A fresh ``sounddevice`` stand-in."""
     sd = types.ModuleType("sounddevice")
-    InputStream.opened = []
+    InputStream.opened, InputStream.refuse = [], 0
     sd.InputStream = InputStream  # type: ignore[attr-defined]
     return sd

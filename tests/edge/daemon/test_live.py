@@ -141,3 +141,62 @@ def test_a_card_that_fails_a_write_is_said_and_capture_goes_on(tmp_path, card, r
     source.next(0.0)
     source.next(0.0)
     assert len(events) == 1 and "live capture stopped writing for 0 s: [Errno 28] No space left on device" in events[0]
+
+
+def test_audio_that_stops_and_goes_on_starts_a_new_file_at_its_time(tmp_path, card, rng):
+    """A file's samples must follow one another: after a gap (a stalled device, a reopened
+    stream) the next block starts a file named by its own time."""
+    events: list[str] = []
+    clock = Clock()
+    source = live(tmp_path, clock, events)
+    (stream,) = card.opened
+    stream.feed(upcalls(3.0, rng)[:, None], clock=clock)
+    clock.advance(5.0)  # nothing from the device
+    stream.feed(upcalls(3.0, rng)[:, None], clock=clock)
+    source.close()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["20260301_000000.wav", "20260301_000008.wav"]
+    assert [sf.info(str(tmp_path / n)).frames for n in names] == [3 * RATE, 3 * RATE]
+
+
+def test_a_device_that_stops_calling_back_is_reopened(tmp_path, card, rng):
+    """A USB sound card reset: PortAudio calls back no more. After STALL_S without a block the
+    stream is reopened (said once per try; a device that will not open is tried again)."""
+    events: list[str] = []
+    clock = Clock()
+    ticks = {"t": 0.0}
+    source = LiveSource(
+        tmp_path,
+        device="hw:1,0",
+        sample_rate=RATE,
+        channels=1,
+        file_s=10.0,
+        poll_s=0.01,
+        on_event=events.append,
+        now=clock,
+        monotonic=lambda: ticks["t"],
+    )
+    (first,) = card.opened
+    first.feed(upcalls(2.0, rng)[:, None], clock=clock)
+    ticks["t"] = 5.0
+    source.next(0.0)
+    assert events == [] and len(card.opened) == 1  # quiet for 5 s only
+    card.refuse = 1
+    ticks["t"] = 12.0
+    source.next(0.0)
+    assert events == [
+        "live capture: no audio from device 'hw:1,0' for 12 s, and it does not open: Error querying device hw:1,0 "
+        "(tried again every 10 s)"
+    ]
+    ticks["t"] = 15.0
+    source.next(0.0)
+    assert len(events) == 1  # not tried again before STALL_S
+    ticks["t"] = 23.0
+    source.next(0.0)
+    assert events[1] == "live capture: no audio from device 'hw:1,0' for 23 s: stream reopened"
+    second = card.opened[-1]
+    assert second is not first and second.running
+    clock.advance(21.0)
+    second.feed(upcalls(2.0, rng)[:, None], clock=clock)
+    source.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["20260301_000000.wav", "20260301_000023.wav"]
