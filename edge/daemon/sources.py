@@ -371,8 +371,8 @@ class LiveSource:
             self._reported += len(times)
             self._on_event(
                 f"live capture: input overflow: samples lost in {len(times)} block(s) from "
-                f"{iso_utc(times[0])} (the CPU could not keep up; file names stay the first sample's time, "
-                f"later times in such a file run early by what was lost)"
+                f"{iso_utc(times[0])} (the CPU could not keep up: later times in that file run early by what was "
+                f"lost, under {GAP_S:.0f} s; a longer loss starts a new file)"
             )
 
     def _watch(self) -> None:

@@ -81,7 +81,7 @@ def test_overflows_are_said_from_the_daemons_thread_with_their_time(tmp_path, ca
     source.next(0.0)
     assert events == [
         "live capture: input overflow: samples lost in 2 block(s) from 2026-03-01T00:00:00.750Z (the CPU could "
-        "not keep up; file names stay the first sample's time, later times in such a file run early by what was lost)"
+        "not keep up: later times in that file run early by what was lost, under 1 s; a longer loss starts a new file)"
     ]
     source.next(0.0)
     assert len(events) == 1  # said once
