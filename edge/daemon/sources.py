@@ -226,6 +226,9 @@ def recover_unfinished(folder: str | Path) -> list[str]:
 RETRY_WRITE_S = 60.0  # after a failed write, live capture drops blocks this long before a new file
 GAP_S = 1.0  # a block this much later (or earlier) than the file's samples reach starts a new file
 STALL_S = 10.0  # no block from the device this long: the stream is reopened
+# a clock before this has never been set (a Raspberry Pi has no real-time clock: without network
+# time it boots at 1970, or at fake-hwclock's last save); files named by it misdate every record
+CLOCK_FLOOR = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
 LIVE_HINT = "live capture needs sounddevice (and PortAudio): pip install 'pamedge[live]'"
@@ -287,6 +290,7 @@ class LiveSource:
         self._writer.start()
         self._sd, self._device, self._monotonic = sounddevice, device, monotonic
         self._last_block = self._last_open = monotonic()
+        self._clock_said = False
         self.stream = self._stream()
 
     def _stream(self) -> Any:
@@ -398,7 +402,19 @@ class LiveSource:
             return
         self._on_event(f"live capture: no audio from {name} for {quiet:.0f} s: stream reopened")
 
+    def _check_clock(self) -> None:
+        now = self._now()
+        if now < CLOCK_FLOOR and not self._clock_said:
+            self._clock_said = True
+            self._on_event(
+                f"live capture: the system clock reads {iso_utc(now)}, before {CLOCK_FLOOR.date()}: it was never "
+                f"set (no real-time clock, no network time), and recordings are named and dated by it"
+            )
+        elif now >= CLOCK_FLOOR:
+            self._clock_said = False
+
     def next(self, timeout_s: float) -> PendingFile | None:
+        self._check_clock()
         self._report()
         if not self._error_said and self.error:
             self._error_said = True

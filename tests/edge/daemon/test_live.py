@@ -200,3 +200,22 @@ def test_a_device_that_stops_calling_back_is_reopened(tmp_path, card, rng):
     second.feed(upcalls(2.0, rng)[:, None], clock=clock)
     source.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["20260301_000000.wav", "20260301_000023.wav"]
+
+
+def test_a_clock_never_set_is_said(tmp_path, card, rng):
+    """A Raspberry Pi has no real-time clock: booted without network time it reads 1970, and
+    files named by it misdate every record."""
+    events: list[str] = []
+    clock = Clock()
+    clock.t = dt.datetime(1970, 1, 1, 0, 0, 42, tzinfo=dt.timezone.utc)
+    source = live(tmp_path, clock, events)
+    source.next(0.0)
+    source.next(0.0)
+    assert events == [
+        "live capture: the system clock reads 1970-01-01T00:00:42Z, before 2026-01-01: it was never set "
+        "(no real-time clock, no network time), and recordings are named and dated by it"
+    ]
+    clock.t = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)  # network time arrived
+    source.next(0.0)
+    assert len(events) == 1
+    source.close()
