@@ -241,10 +241,12 @@ class LiveSource:
     left unfinished by a power loss is recovered first (:func:`recover_unfinished`, said in
     ``recovered``).
 
-    PortAudio's callback only queues each block: a writer thread puts them on the card, whose
-    writes can stall for longer than a block lasts (an SD card's wear levelling), which in the
-    callback would lose samples.  Blocks PortAudio itself lost (an input overflow) are counted
-    and said through ``on_event`` from the daemon's thread, naming the file they fall in."""
+    PortAudio's callback only queues each block with its first sample's UTC time: a writer thread
+    puts them on the card, whose writes can stall for longer than a block lasts (an SD card's wear
+    levelling), which in the callback would lose samples.  Blocks PortAudio itself lost (an input
+    overflow), a failed write, a device that stopped calling back (its stream reopened) and a
+    clock never set are said through ``on_event`` from the daemon's thread (:meth:`next`), never
+    from PortAudio's."""
 
     def __init__(
         self,
@@ -286,11 +288,11 @@ class LiveSource:
         self._failed_at: float | None = None  # monotonic time of it, while blocks are dropped
         self._error_said = True
         self._expected: dt.datetime | None = None  # the time the file's next sample would have
-        self._writer = threading.Thread(target=self._write_blocks, name="capture-writer", daemon=True)
-        self._writer.start()
         self._sd, self._device, self._monotonic = sounddevice, device, monotonic
         self._last_block = self._last_open = monotonic()
         self._clock_said = False
+        self._writer = threading.Thread(target=self._write_blocks, name="capture-writer", daemon=True)
+        self._writer.start()
         self.stream = self._stream()
 
     def _stream(self) -> Any:
@@ -319,7 +321,7 @@ class LiveSource:
 
     def _write(self, block: np.ndarray, start: dt.datetime) -> None:
         if self._failed_at is not None:
-            if time.monotonic() - self._failed_at < RETRY_WRITE_S:
+            if self._monotonic() - self._failed_at < RETRY_WRITE_S:
                 return  # dropped: the queue must not grow without bound
             self._failed_at = None  # try a new file (retention may have freed the card)
         if self._out is not None and self._expected is not None and abs(start - self._expected).total_seconds() > GAP_S:
@@ -336,9 +338,10 @@ class LiveSource:
                 self._expected = start
                 if self._frames >= self._file_frames:
                     self._rotate()
-        except (OSError, RuntimeError) as exc:  # libsndfile's write errors are RuntimeErrors
+        except Exception as exc:  # the card's (OSError, libsndfile's RuntimeError) or any: a dead writer
+            # would leave the queue growing until the buoy runs out of memory
             self.error = f"{self._tmp}: live capture stopped writing for {RETRY_WRITE_S:.0f} s: {exc}"
-            self._failed_at, self._error_said = time.monotonic(), False
+            self._failed_at, self._error_said = self._monotonic(), False
             self._keep_part()
 
     def settle(self) -> None:
@@ -349,8 +352,8 @@ class LiveSource:
         """Close and rename the file under way, keeping what reached the card."""
         try:
             self._rotate()
-        except (OSError, RuntimeError):
-            self._out = None  # its .part stays, and is recovered at the next start
+        except Exception:  # as in _write; its .part stays, and is recovered at the next start
+            self._out = None
 
     def _open(self, start: dt.datetime) -> None:
         name = start.strftime("%Y%m%d_%H%M%S")
