@@ -219,3 +219,53 @@ def test_a_clock_never_set_is_said(tmp_path, card, rng):
     source.next(0.0)
     assert len(events) == 1
     source.close()
+
+
+def test_the_daemon_analyses_each_file_capture_closes(tmp_path, card, rng):
+    """edge-run's loop over live capture: each file capture closes is analysed once, dated by
+    its first sample, and the file under way when the daemon stops is closed, for the next start."""
+    import sqlite3
+    import threading
+    import time
+
+    from edge.classify import load_classifier
+    from edge.config import load_deployment
+    from edge.daemon.daemon import Daemon
+    from tests.support.daemon import deployment_yaml
+
+    config = load_deployment(deployment_yaml(tmp_path))
+    events: list[str] = []
+    clock = Clock()
+    folder = tmp_path / "capture"
+    source = live(folder, clock, events, file_s=30.0)
+    made: list[Daemon] = []
+
+    def serve() -> None:  # the daemon's log is SQLite: made and used in one thread
+        made.append(Daemon(config, source, classifier=load_classifier(config), on_event=events.append))
+        made[0].run()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    (stream,) = card.opened
+    stream.feed(upcalls(75.0, rng)[:, None], clock=clock)  # two whole files and half of a third
+    log = tmp_path / "log.sqlite"
+
+    def rows() -> list[tuple]:
+        try:
+            with sqlite3.connect(str(log)) as conn:
+                return conn.execute("SELECT path, status, start_utc, duration_s FROM processed ORDER BY ord").fetchall()
+        except sqlite3.OperationalError:
+            return []
+
+    deadline = time.monotonic() + 60
+    while len(rows()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    made[0].stop()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert [(p.split("/")[-1], s, t, d) for p, s, t, d in rows()] == [
+        ("20260301_000000.wav", "ok", "2026-03-01T00:00:00+00:00", 30.0),
+        ("20260301_000030.wav", "ok", "2026-03-01T00:00:30+00:00", 30.0),
+    ]
+    assert sf.info(str(folder / "20260301_000100.wav")).frames == 15 * RATE  # closed at the stop
+    assert not list(folder.glob(".*.part")) and events == []
