@@ -97,3 +97,23 @@ def test_a_csv_of_paths_from_the_annotators_machine(card, tmp_path):
     missing = "D:\\deploy\\d.wav"
     with pytest.raises(AnnotationError, match=re.escape(f"calls.csv: line 2: recording {missing!r} not found")):
         annotated_recordings(csv, card, None, [])
+
+
+def test_evaluate_only_takes_a_shared_name_by_its_path(card, tmp_path, capsys):
+    import json
+
+    from tests.support.bundles import single
+    from tests.support.data import DEPLOYMENTS
+    from training.cli.train import main
+
+    csv = tmp_path / "calls.csv"
+    csv.write_text(f"filename,start,end,label\nA/{NAME},2,3,upcall\nB/{NAME},15,16,upcall\n")
+    out = tmp_path / "e.json"
+    args = ["evaluate", str(single()), "--config", str(DEPLOYMENTS / "narw-upcall.yaml"), "--annotations", str(csv)]
+    with pytest.raises(SystemExit) as info:
+        main([*args, "--audio-dir", str(card), "--only", f"B/{NAME}", "-o", str(out)])
+    assert info.value.code == 0, capsys.readouterr().err
+    assert list(json.loads(out.read_text())["per_recording"]) == [f"B/{NAME}"]
+    with pytest.raises(SystemExit) as info:
+        main([*args, "--audio-dir", str(card), "--only", f"C/{NAME}"])
+    assert info.value.code == 2 and f"--only: no recording named C/{NAME}" in capsys.readouterr().err

@@ -123,7 +123,7 @@ def train_cmd(config: str, restart: bool, out: str | None) -> None:
 @click.option(
     "--only",
     multiple=True,
-    help="evaluate only the recordings with this file name (repeatable), e.g. a run's test split",
+    help="evaluate only the recordings with this file name, or path as annotated (repeatable), e.g. a run's test split",
 )
 @click.option("--threshold", type=float, default=0.5, show_default=True)
 @click.option(
@@ -193,8 +193,13 @@ def evaluate_cmd(
             default_label=default_label,
         )
         if only:
-            recordings = {p: a for p, a in recordings.items() if Path(p).name in only}
-            missing = sorted(set(only) - {Path(p).name for p in recordings})
+            # a recording by its file name or, where recorders share names, its path as annotated
+
+            def names(path: str, anns: list) -> set[str]:
+                return {Path(path).name, *(a.file for a in anns[:1])}
+
+            recordings = {p: a for p, a in recordings.items() if names(p, a) & set(only)}
+            missing = sorted(set(only) - {n for p, a in recordings.items() for n in names(p, a)})
             if missing:
                 _fail(f"--only: no recording named {', '.join(missing)}")
         _check_labels(annotations, recordings, detectable(run))
