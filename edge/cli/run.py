@@ -175,6 +175,7 @@ def main(
     from edge.calibration import HydrophoneTable
     from edge.config import load_deployment
     from edge.daemon.daemon import Daemon, Sensors
+    from edge.daemon.lock import InstanceLock
     from edge.daemon.sources import FolderSource, LiveSource, ReplaySource
     from edge.devices import detect_profile, load_profile
 
@@ -186,6 +187,9 @@ def main(
         fail("--replay needs FILE...")
     if files and not replay:
         fail("FILE... are replayed: give --replay")
+    # held to the process's end (a local of main): taken before live capture recovers what it would
+    # take for a power cut's file
+    lock = InstanceLock(config.log_path()).acquire()
     table_path = hydrophones_path or config.table_path()
     table = HydrophoneTable.load(table_path) if table_path else None
     profile = None
@@ -231,7 +235,10 @@ def main(
         config, source, table=table, classifier=classifier, sensors=sensors, on_file=on_file, on_event=on_event
     )
     daemon.install_signal_handlers()
-    summary = daemon.run()
+    try:
+        summary = daemon.run()
+    finally:
+        lock.release()
     if not quiet:
         speed = f" at {summary.audio_s / summary.processing_s:.0f}x real time" if summary.processing_s else ""
         click.echo(
