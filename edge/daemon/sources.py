@@ -226,6 +226,7 @@ def recover_unfinished(folder: str | Path) -> list[str]:
 RETRY_WRITE_S = 60.0  # after a failed write, live capture drops blocks this long before a new file
 GAP_S = 1.0  # a block this much later (or earlier) than the file's samples reach starts a new file
 STALL_S = 10.0  # no block from the device this long: the stream is reopened
+BACKLOG_S = 60.0  # audio queued for the card beyond this is dropped (said), not held in memory
 # a clock before this has never been set (a Raspberry Pi has no real-time clock: without network
 # time it boots at 1970, or at fake-hwclock's last save); files named by it misdate every record
 CLOCK_FLOOR = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -283,7 +284,8 @@ class LiveSource:
         # each block with the UTC time of its first sample, taken as PortAudio hands it over
         self._blocks: queue.Queue[tuple[np.ndarray, dt.datetime] | None] = queue.Queue()
         self._overflows: list[dt.datetime] = []  # PortAudio's thread appends, the daemon's thread reports
-        self._reported = 0
+        self._dropped: list[dt.datetime] = []  # blocks the card's backlog had no room for
+        self._reported = self._reported_drops = 0
         self.error: str | None = None  # the writer's last failure (a full or read-only card)
         self._failed_at: float | None = None  # monotonic time of it, while blocks are dropped
         self._error_said = True
@@ -309,6 +311,9 @@ class LiveSource:
         start = self._now() - dt.timedelta(seconds=frames / self._rate)
         if status and getattr(status, "input_overflow", False):
             self._overflows.append(start)
+        if self._blocks.qsize() * frames > BACKLOG_S * self._rate:  # the card cannot keep up
+            self._dropped.append(start)
+            return
         self._blocks.put((indata.copy(), start))
 
     def _write_blocks(self) -> None:
@@ -373,6 +378,13 @@ class LiveSource:
             self._out = None
 
     def _report(self) -> None:
+        drops = self._dropped[self._reported_drops :]
+        if drops:
+            self._reported_drops += len(drops)
+            self._on_event(
+                f"live capture: {len(drops)} block(s) dropped from {iso_utc(drops[0])}: the card fell "
+                f"{BACKLOG_S:.0f} s behind (its writes are too slow for {self._rate} Hz x {self._channels} channel(s))"
+            )
         times = self._overflows[self._reported :]
         if times:
             self._reported += len(times)

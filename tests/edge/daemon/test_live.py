@@ -269,3 +269,33 @@ def test_the_daemon_analyses_each_file_capture_closes(tmp_path, card, rng):
     ]
     assert sf.info(str(folder / "20260301_000100.wav")).frames == 15 * RATE  # closed at the stop
     assert not list(folder.glob(".*.part")) and events == []
+
+
+def test_a_card_too_slow_for_the_rate_drops_blocks_and_says_so(tmp_path, card, rng, monkeypatch):
+    """Audio waiting for the card is bounded (BACKLOG_S): beyond it blocks are dropped and said,
+    rather than held until the buoy runs out of memory."""
+    import threading
+
+    monkeypatch.setattr(sources, "BACKLOG_S", 2.0)
+    events: list[str] = []
+    clock = Clock()
+    source = live(tmp_path, clock, events, file_s=60.0)
+    (stream,) = card.opened
+    stuck = threading.Event()
+    real_write = source._write
+
+    def slow_card(block, start):
+        stuck.wait(30)
+        real_write(block, start)
+
+    monkeypatch.setattr(source, "_write", slow_card)
+    stream.feed(upcalls(6.0, rng)[:, None], block=500, clock=clock)  # 24 blocks; about 8 fit in 2 s
+    stuck.set()
+    source.close()
+    source.next(0.0)
+    (said,) = events
+    assert said.startswith("live capture: ") and "block(s) dropped from 2026-03-01T00:00:0" in said
+    assert "the card fell 2 s behind (its writes are too slow for 2000 Hz x 1 channel(s))" in said
+    dropped = int(said.split()[2])
+    kept = sum(sf.info(str(p)).frames for p in tmp_path.glob("*.wav"))
+    assert dropped >= 10 and kept == (24 - dropped) * 500
