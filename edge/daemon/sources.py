@@ -227,6 +227,7 @@ RETRY_WRITE_S = 60.0  # after a failed write, live capture drops blocks this lon
 GAP_S = 1.0  # a block this much later (or earlier) than the file's samples reach starts a new file
 STALL_S = 10.0  # no block from the device this long: the stream is reopened
 BACKLOG_S = 60.0  # audio queued for the card beyond this is dropped (said), not held in memory
+STOP_S = 30.0  # a stop waits this long for the writer to put the queued audio on the card
 # a clock before this has never been set (a Raspberry Pi has no real-time clock: without network
 # time it boots at 1970, or at fake-hwclock's last save); files named by it misdate every record
 CLOCK_FLOOR = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -454,9 +455,13 @@ class LiveSource:
         self.files.skip(keys)
 
     def close(self) -> None:
-        """Stop the stream, then the writer once it has put every queued block on the card."""
+        """Stop the stream, then the writer once it has put every queued block on the card (a
+        card whose write hangs is left after STOP_S: the file under way stays a .part, recovered
+        at the next start, so a stop is never held up by the card)."""
         self.stream.stop()
         self.stream.close()
         self._blocks.put(None)
-        self._writer.join()
+        self._writer.join(STOP_S)
+        if self._writer.is_alive():
+            self._on_event(f"{self._tmp}: live capture's last writes did not finish in {STOP_S:.0f} s: left as it is")
         self._report()

@@ -299,3 +299,19 @@ def test_a_card_too_slow_for_the_rate_drops_blocks_and_says_so(tmp_path, card, r
     dropped = int(said.split()[2])
     kept = sum(sf.info(str(p)).frames for p in tmp_path.glob("*.wav"))
     assert dropped >= 10 and kept == (24 - dropped) * 500
+
+
+def test_a_stop_is_not_held_up_by_a_hung_card(tmp_path, card, rng, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(sources, "STOP_S", 0.2)
+    events: list[str] = []
+    clock = Clock()
+    source = live(tmp_path, clock, events)
+    (stream,) = card.opened
+    hung = threading.Event()
+    monkeypatch.setattr(source, "_write", lambda block, start: hung.wait(30))
+    stream.feed(upcalls(1.0, rng)[:, None], clock=clock)
+    source.close()
+    assert len(events) == 1 and events[0].endswith("live capture's last writes did not finish in 0 s: left as it is")
+    hung.set()
