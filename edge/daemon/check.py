@@ -1,5 +1,5 @@
 """``edge-run --check``: every problem with a deployment, its run settings, device profile,
-model bundle and sync settings, found without starting anything."""
+live capture device, model bundle and sync settings, found without starting anything."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from edge.errors import PamedgeError
 
 if TYPE_CHECKING:
     from edge.config import DeploymentConfig
+    from edge.daemon.config import LiveSettings
 
 
 def _writable_dir(path: Path) -> bool:
@@ -54,6 +55,8 @@ def check(path: str | Path) -> list[str]:
         )
     if run.live is not None and run.watch is None:
         problems.append(f"{path}: run: live: needs run.watch, the folder capture writes into")
+    if run.live is not None:
+        problems += _check_live(run.live, path)
     if config.model is not None:
         problems += _check_model(config, path)
     if config.sync is not None:
@@ -74,6 +77,26 @@ def check(path: str | Path) -> list[str]:
                 "edge-sync send would not see edge-run's records"
             )
     return problems
+
+
+def _check_live(live: LiveSettings, path: str | Path) -> list[str]:
+    """sounddevice and PortAudio are installed, and the device captures what ``live`` asks."""
+    from edge.daemon.sources import LIVE_HINT
+
+    try:
+        import sounddevice
+    except (ImportError, OSError) as exc:  # OSError: the module is there, PortAudio is not
+        return [f"{path}: run: live: {LIVE_HINT} ({exc})"]
+    device = "the default input" if live.device is None else f"device {live.device!r}"
+    try:
+        sounddevice.check_input_settings(
+            device=live.device, channels=live.channels, dtype="int16", samplerate=live.sample_rate
+        )
+    except Exception as exc:  # PortAudioError, or ValueError for a device there is not
+        return [
+            f"{path}: run: live: {device} cannot capture {live.channels} channel(s) at {live.sample_rate} Hz: {exc}"
+        ]
+    return []
 
 
 def _check_model(config: DeploymentConfig, path: str | Path) -> list[str]:

@@ -57,9 +57,22 @@ class InputStream:
             self.callback(part, len(part), None, Status(k in overflow_at))
 
 
+DEVICES = {None: 8, "hw:1,0": 2}  # input devices and their channels
+RATES = (8000, 16000, 44100, 48000, 96000, 192000)
+
+
+def check_input_settings(*, device=None, channels: int, dtype: str, samplerate: int) -> None:
+    """sounddevice's check, with PortAudio's words: a device there is not, or settings it refuses."""
+    if device not in DEVICES:
+        raise ValueError(f"No input device matching {device!r}")
+    if channels > DEVICES[device] or samplerate not in RATES:
+        raise OSError("Invalid number of channels" if channels > DEVICES[device] else "Invalid sample rate")
+
+
 def module() -> types.ModuleType:
     """A fresh ``sounddevice`` stand-in."""
     sd = types.ModuleType("sounddevice")
     InputStream.opened, InputStream.refuse = [], 0
     sd.InputStream = InputStream  # type: ignore[attr-defined]
+    sd.check_input_settings = check_input_settings  # type: ignore[attr-defined]
     return sd

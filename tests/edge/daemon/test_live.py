@@ -315,3 +315,40 @@ def test_a_stop_is_not_held_up_by_a_hung_card(tmp_path, card, rng, monkeypatch):
     source.close()
     assert len(events) == 1 and events[0].endswith("live capture's last writes did not finish in 0 s: left as it is")
     hung.set()
+
+
+@pytest.mark.parametrize(
+    "settings,problem",
+    [
+        ({"sample_rate": 48000, "channels": 1}, None),
+        (
+            {"device": "hw:9,0"},
+            "device 'hw:9,0' cannot capture 1 channel(s) at 48000 Hz: No input device matching 'hw:9,0'",
+        ),
+        (
+            {"device": "hw:1,0", "channels": 4},
+            "device 'hw:1,0' cannot capture 4 channel(s) at 48000 Hz: Invalid number",
+        ),
+        ({"sample_rate": 22050}, "the default input cannot capture 1 channel(s) at 22050 Hz: Invalid sample rate"),
+    ],
+)
+def test_check_asks_the_device_for_what_live_capture_will(tmp_path, card, settings, problem):
+    from edge.daemon.check import check
+    from tests.support.daemon import deployment_yaml
+
+    path = deployment_yaml(tmp_path, {"watch": str(tmp_path / "rec"), "live": settings})
+    found = [p for p in check(path) if "run: live:" in p]
+    if problem is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and found[0].startswith(f"{path}: run: live: {problem}")
+
+
+def test_check_says_live_capture_needs_sounddevice(tmp_path, monkeypatch):
+    from edge.daemon.check import check
+    from tests.support.daemon import deployment_yaml
+
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # not installed
+    path = deployment_yaml(tmp_path, {"watch": str(tmp_path / "rec"), "live": {}})
+    (problem,) = [p for p in check(path) if "run: live:" in p]
+    assert "live capture needs sounddevice (and PortAudio): pip install 'pamedge[live]'" in problem
