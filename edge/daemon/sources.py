@@ -458,8 +458,11 @@ class LiveSource:
         """Stop the stream, then the writer once it has put every queued block on the card (a
         card whose write hangs is left after STOP_S: the file under way stays a .part, recovered
         at the next start, so a stop is never held up by the card)."""
-        self.stream.stop()
-        self.stream.close()
+        try:
+            self.stream.stop()
+            self.stream.close()
+        except Exception as exc:  # a device gone (its stream dead): the queued audio is still written
+            self._on_event(f"live capture: the stream did not close: {exc}")
         self._blocks.put(None)
         self._writer.join(STOP_S)
         if self._writer.is_alive():

@@ -365,3 +365,19 @@ def test_check_says_live_capture_needs_sounddevice(tmp_path, monkeypatch):
     path = deployment_yaml(tmp_path, {"watch": str(tmp_path / "rec"), "live": {}})
     (problem,) = [p for p in check(path) if "run: live:" in p]
     assert "live capture needs sounddevice (and PortAudio): pip install 'pamedge[live]'" in problem
+
+
+def test_a_stream_that_will_not_close_still_has_its_audio_written(tmp_path, card, rng, monkeypatch):
+    events: list[str] = []
+    clock = Clock()
+    source = live(tmp_path, clock, events)
+    (stream,) = card.opened
+    stream.feed(upcalls(3.0, rng)[:, None], clock=clock)
+
+    def gone() -> None:
+        raise OSError("Stream is stopped [PaErrorCode -9983]")
+
+    monkeypatch.setattr(stream, "stop", gone)
+    source.close()
+    assert events == ["live capture: the stream did not close: Stream is stopped [PaErrorCode -9983]"]
+    assert sf.info(str(tmp_path / "20260301_000000.wav")).frames == 3 * RATE
