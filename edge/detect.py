@@ -574,6 +574,7 @@ def ok_outcome(
         "silent_s": round(quality.silent_frames * hop_s, 3),  # digital silence (edge.quality)
         "nonfinite_s": round(quality.nonfinite_frames * hop_s, 3),  # frames with NaN or inf samples
         "clipped_samples": quality.clipped_samples,  # at full scale, the recording's own rate (edge.quality)
+        "peak_over_full_scale": quality.peak_over if quality.peak_over > 1.0 else None,  # a float file not at +-1
     }
     return FileOutcome(
         str(path),

@@ -14,7 +14,9 @@ rings past full scale and no longer sits on it): samples at the converter's rail
 or smallest code of an integer file, exactly +-1.0 of a float one: a float sample beyond it was
 not clipped) in runs of two or more of the same sign.  A file normalised to its peak touches
 full scale at single samples; a clipped sound holds it.  A clipped call's received level is understated and its spectrum smeared with
-harmonics, so the warning says where it starts, and the count goes to run.json.
+harmonics, so the warning says where it starts, and the count goes to run.json.  A float file
+whose samples pass +-1 was not scaled to full scale at all (pressure in pascals, raw counts): its
+received levels, taken with 1.0 as full scale, are too high by its peak, so that is said too.
 
 A recorder with one hydrophone plugged into a stereo input writes a channel of zeros; when the
 channel analysed is the silent one, :func:`silent_channel` says which channel holds the sound
@@ -60,6 +62,8 @@ class SignalQuality:
     first_silent: int | None = None
     clipped_samples: int = 0  # at the recording's own rate (:class:`ClipCounter`)
     first_clipped_s: float | None = None
+    peak_over: float = 0.0  # a float file's largest sample magnitude, where it passes full scale
+    first_over_s: float | None = None
 
     def check(self, frames: SpectralFrames, owned: tuple[int, int] | None) -> np.ndarray | None:
         """Zero the non-finite frames of ``frames`` in place and count both kinds among those in
@@ -91,6 +95,8 @@ class SignalQuality:
         self.first_silent = _earlier(self.first_silent, other.first_silent)
         self.clipped_samples += other.clipped_samples
         self.first_clipped_s = _earlier(self.first_clipped_s, other.first_clipped_s)
+        self.peak_over = max(self.peak_over, other.peak_over)
+        self.first_over_s = _earlier(self.first_over_s, other.first_over_s)
 
     def warnings(self, path: str, hop_s: float) -> list[str]:
         out = []
@@ -109,6 +115,12 @@ class SignalQuality:
                 f"{path}: {self.clipped_samples} samples clipped at full scale from {self.first_clipped_s or 0:.2f} s: "
                 "received levels of the loudest sounds are understated and their classification less sure "
                 "(recorder gain too high?)"
+            )
+        if self.peak_over > 1.0:
+            out.append(
+                f"{path}: samples reach {self.peak_over:.3g} x full scale from {self.first_over_s or 0:.2f} s: a float "
+                "file not scaled to +-1 (pascals, micropascals or raw counts?); received levels read 1.0 as the "
+                "calibration's full scale, so they are wrong unless its calibration is for these units"
             )
         return out
 
@@ -153,6 +165,8 @@ class ClipCounter:
         self.owned = owned
         self.samples = 0
         self.first: int | None = None  # sample index
+        self.peak = 0.0  # the largest magnitude past full scale (a float file not scaled to +-1)
+        self.first_over: int | None = None
         self._last_sign = 0  # the previous block's last sample: +1, -1 at a rail, else 0
         self._last_counted = False
 
@@ -160,9 +174,12 @@ class ClipCounter:
         x = block.samples
         if x.size == 0:
             return
-        if not (np.fmax.reduce(x) >= self.rail or np.fmin.reduce(x) <= -1.0):  # the usual block (NaN ignored)
+        hi, lo = np.fmax.reduce(x), np.fmin.reduce(x)
+        if not (hi >= self.rail or lo <= -1.0):  # the usual block (NaN ignored)
             self._last_sign = 0
             return
+        if hi > 1.0 or lo < -1.0:
+            self._past_full_scale(x, block.start_sample)
         sign = (x == self.rail).astype(np.int8) - (x == -1.0).astype(np.int8)
         # a sample is clipped when at a rail with a neighbour at the same rail
         same = (sign != 0) & (sign == np.concatenate(([self._last_sign], sign[:-1])))
@@ -179,10 +196,24 @@ class ClipCounter:
         self._last_sign = int(sign[-1])
         self._last_counted = bool(clipped[-1])
 
+    def _past_full_scale(self, x: np.ndarray, start: int) -> None:
+        over = np.abs(x) > 1.0  # only a float file's can be; NaN and inf are said as non-finite
+        over &= np.isfinite(x)
+        index = np.flatnonzero(over) + start
+        if self.owned is not None:
+            keep = (index >= self.owned[0]) & (index < self.owned[1])
+            index = index[keep]
+        if index.size:
+            self.peak = max(self.peak, float(np.max(np.abs(x[index - start]))))
+            self.first_over = _earlier(self.first_over, int(index[0]))
+
     def fold_into(self, quality: SignalQuality, sample_rate: int) -> None:
         quality.clipped_samples += self.samples
         if self.first is not None:
             quality.first_clipped_s = _earlier(quality.first_clipped_s, self.first / sample_rate)
+        quality.peak_over = max(quality.peak_over, self.peak)
+        if self.first_over is not None:
+            quality.first_over_s = _earlier(quality.first_over_s, self.first_over / sample_rate)
 
 
 def _first(index: np.ndarray) -> int | None:

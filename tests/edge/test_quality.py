@@ -207,6 +207,30 @@ def test_an_unclipped_recording_says_nothing_of_clipping(damaged, config, tmp_pa
     assert files[0]["clipped_samples"] == 0 and not [w for w in files[0]["warnings"] if "clipped at full scale" in w]
 
 
+def test_a_float_file_not_scaled_to_full_scale_is_said_whole_or_in_units(write_audio, config, tmp_path):
+    """Pressure in pascals written as float: samples past +-1, not clipped, but received levels
+    read 1.0 as full scale; its peak is said, the same for the whole run and for 60-s units (its
+    non-finite samples said as such, not as its peak)."""
+    rng = np.random.default_rng(8)
+    x = (0.01 * rng.standard_normal(SR * 180)).astype(np.float32)
+    x[70 * SR] = -37.5  # in the second unit
+    x[130 * SR] = 12.0
+    x[150 * SR] = np.inf
+    path = write_audio("site_20240501_140000.wav", x, SR, subtype="FLOAT")
+    whole, units = _whole_and_units(path, config, tmp_path)
+    assert whole["peak_over_full_scale"] == units["peak_over_full_scale"] == 37.5
+    (line,) = [w for w in whole["warnings"] if "x full scale" in w]
+    assert line == next(w for w in units["warnings"] if "x full scale" in w)
+    assert line.startswith(f"{path}: samples reach 37.5 x full scale from 70.00 s: a float file not scaled to +-1")
+    assert whole["clipped_samples"] == 0  # beyond the rail is not at it
+
+
+def test_a_float_file_within_full_scale_says_nothing_of_it(damaged, config, tmp_path):
+    detect([damaged], tmp_path / "out", config)  # its inf sample is non-finite, not a peak
+    (entry,) = json.loads((tmp_path / "out" / "run.json").read_text())["files"]
+    assert entry["peak_over_full_scale"] is None and not [w for w in entry["warnings"] if "x full scale" in w]
+
+
 def _channels(*columns: np.ndarray) -> np.ndarray:
     return np.stack(columns, axis=1)
 
