@@ -64,6 +64,23 @@ def wav_shortfall(path: Path) -> tuple[int, int] | None:
     return None
 
 
+def _unfinalised_bytes(path: Path) -> int:
+    """The bytes after a WAV's data chunk whose header declares none (0 for any other file)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return 0
+        offset = 12
+        while offset + 8 <= size:
+            fh.seek(offset)
+            chunk_id, chunk_size = struct.unpack("<4sI", fh.read(8))
+            if chunk_id == b"data":
+                return size - offset - 8 if chunk_size == 0 else 0
+            offset += 8 + chunk_size + (chunk_size & 1)
+    return 0
+
+
 def finalise_wav(path: Path) -> tuple[int, int]:
     """Write the sizes a WAV writer leaves at zero until it closes the file (libsndfile's
     header while a recording is under way) from the bytes present, a last partial frame cut
@@ -119,6 +136,12 @@ def probe(path: str | Path, *, allow_truncated: bool = False, timezone: dt.tzinf
             f"{present}: cut short, e.g. by a power loss (edge-detect --allow-truncated processes the part present)"
         )
     if info.frames <= 0:
+        unfinished = _unfinalised_bytes(path)
+        if unfinished:
+            raise AudioError(
+                f"{path}: no audio samples by its header, which was never finalised (sizes 0), though "
+                f"{unfinished} bytes of audio follow it: its recorder stopped before closing the file"
+            )
         raise AudioError(f"{path}: no audio samples")
     start, serial, source = parse_start(path, timezone=timezone, metadata=True)
     return AudioInfo(

@@ -130,6 +130,19 @@ def test_header_only_wav_has_no_samples(tmp_path):
         probe(path)
 
 
+def test_a_header_never_finalised_says_so(tmp_path):
+    """A writer that puts sizes of 0 in the header and fills them in when it closes the file,
+    stopped before it did: the audio is there, the header says none."""
+    data = bytearray(pcm16_wav(np.arange(800) % 7, declared_frames=0))
+    data[4:8] = struct.pack("<I", 0)  # the RIFF size too
+    path = tmp_path / "unfinished.wav"
+    path.write_bytes(bytes(data))
+    with pytest.raises(AudioError, match=r"unfinished\.wav: no audio samples by its header, which was never finalised"):
+        probe(path)
+    with pytest.raises(AudioError, match=r"though 1600 bytes of audio follow it: its recorder stopped"):
+        probe(path)
+
+
 def test_audio_error_is_an_os_error():
     assert issubclass(AudioError, OSError)
 
