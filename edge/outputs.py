@@ -269,6 +269,11 @@ class StagedFiles:
 STEM_BYTES = 150  # of an output's stem: room for the suffixes below the 255-byte name limit
 
 
+def output_tag(path: str | Path) -> str:
+    """The short hash of a recording's absolute path that :func:`unique_stems` appends."""
+    return "_" + hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:8]
+
+
 def unique_stems(paths: Sequence[P], *, max_bytes: int = STEM_BYTES) -> dict[P, str]:
     """A file-name stem per recording (keys as given) for its outputs (Raven table, plots).
     A stem shared by two recordings (the same name in two date folders) gets a short hash of
@@ -279,7 +284,7 @@ def unique_stems(paths: Sequence[P], *, max_bytes: int = STEM_BYTES) -> dict[P, 
         counts[Path(p).stem] = counts.get(Path(p).stem, 0) + 1
     stems: dict[P, str] = {}
     for p in paths:
-        stem, tag = Path(p).stem, "_" + hashlib.sha1(os.path.abspath(p).encode()).hexdigest()[:8]
+        stem, tag = Path(p).stem, output_tag(p)
         if len(stem.encode()) > max_bytes:
             stems[p] = stem.encode()[: max_bytes - len(tag)].decode(errors="ignore") + tag
         else:

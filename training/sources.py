@@ -15,6 +15,7 @@ from edge.audio import discover, probe
 from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig, load_deployment
 from edge.crops import CENTRE
+from edge.outputs import output_tag
 from training.annotations import (
     RecordingLengths,
     is_audacity_labels,
@@ -320,6 +321,7 @@ def read_annotations(
     stems: dict[str, list[str]] = {}
     for p, key in key_of.items():
         stems.setdefault(p.stem, []).append(key)
+        stems.setdefault(Path(p).stem + output_tag(p), []).append(key)  # edge-detect's name for it, when shared
     out: list[Annotation] = []
     seen: dict[tuple[str, float, float], tuple[Annotation, Path]] = {}
     root = path if path.is_dir() else path.parent

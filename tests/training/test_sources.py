@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from training.sources import annotated_recordings
 from training.types import AnnotationError
@@ -117,3 +118,40 @@ def test_evaluate_only_takes_a_shared_name_by_its_path(card, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main([*args, "--audio-dir", str(card), "--only", f"C/{NAME}"])
     assert info.value.code == 2 and f"--only: no recording named C/{NAME}" in capsys.readouterr().err
+
+
+def test_edge_detects_tables_of_recordings_sharing_a_name_go_back_to_each(card, tmp_path):
+    """edge-detect names the outputs of recordings sharing a name with a short hash of each
+    one's path (REC_1a2b3c4d.selections.txt); read back, each table's selections are its own
+    recording's."""
+    from edge.config import load_deployment
+    from edge.detect import RunOptions, detect
+    from tests.support.data import DEPLOYMENTS
+    from training.sources import read_annotations, recording_names
+
+    rng = np.random.default_rng(2)
+    for folder in ("A", "B"):  # something for the ROI detector in each, at different times
+        x = 0.001 * rng.standard_normal(40000 if folder == "B" else 20000)
+        t = np.arange(2000) / 2000
+        at = 12000 if folder == "A" else 30000
+        x[at : at + 2000] += 0.5 * np.sin(2 * np.pi * (60 * t + 60 * t**2))
+        sf.write(str(card / folder / NAME), x, 2000, subtype="FLOAT")
+    detect(
+        [card / "A", card / "B"],
+        tmp_path / "run",
+        load_deployment(DEPLOYMENTS / "narw-upcall.yaml"),
+        RunOptions(outputs=frozenset({"raven"})),
+    )
+    tables = sorted(p.name for p in (tmp_path / "run" / "raven").glob("2024*.selections.txt"))
+    assert len(tables) == 2 and all(len(t.split("_")[-1]) == len("1a2b3c4d.selections.txt") for t in tables)
+    run_table = tmp_path / "all.selections.txt"  # the run's table, apart: its Begin Path tells the two
+    (tmp_path / "run" / "raven" / "all.selections.txt").rename(run_table)
+    names, shared = recording_names(card)
+    anns = read_annotations(tmp_path / "run" / "raven", names, {"roi": "upcall"}, shared=shared)
+    by_path = read_annotations(run_table, names, {"roi": "upcall"}, shared=shared)
+
+    def key(a):
+        return (a.file, round(a.start_s, 3), round(a.end_s, 3))
+
+    assert sorted(map(key, anns)) == sorted(map(key, by_path))
+    assert {a.file for a in anns} == {f"A/{NAME}", f"B/{NAME}"}
