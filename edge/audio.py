@@ -14,6 +14,7 @@ import stat
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -43,42 +44,45 @@ AUDIO_SUFFIXES = (
 AUDIO_KINDS = "WAV, FLAC, AIFF, W64, RF64, CAF, MP3 or Ogg"
 
 
+def _data_chunk(fh: BinaryIO, size: int) -> tuple[int, int, int, int] | None:
+    """Where a RIFF/WAVE file open as ``fh`` (``size`` bytes) keeps its audio: ``(offset of the
+    data chunk's header, the size it declares, the fmt chunk's block align and sample rate)``,
+    the last two 0 when no fmt chunk comes first; None for another file or one with no data chunk."""
+    fh.seek(0)
+    head = fh.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    offset, block_align, rate = 12, 0, 0
+    while offset + 8 <= size:
+        fh.seek(offset)
+        chunk_id, chunk_size = struct.unpack("<4sI", fh.read(8))
+        if chunk_id == b"fmt " and chunk_size >= 16:
+            _, _, rate, _, block_align = struct.unpack("<HHIIH", fh.read(14))
+        elif chunk_id == b"data":
+            return offset, chunk_size, block_align, rate
+        offset += 8 + chunk_size + (chunk_size & 1)
+    return None
+
+
 def wav_shortfall(path: Path) -> tuple[int, int] | None:
     """``(declared, present)`` data bytes when a RIFF/WAVE file holds less audio than its
     header declares, else None (also for non-WAV files and unfinalised headers)."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
-        head = fh.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return None
-        offset = 12
-        while offset + 8 <= size:
-            fh.seek(offset)
-            chunk_id, chunk_size = struct.unpack("<4sI", fh.read(8))
-            if chunk_id == b"data":
-                if chunk_size in (0, 0xFFFFFFFF):  # header never finalised: length unknown
-                    return None
-                present = size - offset - 8
-                return (chunk_size, present) if present < chunk_size else None
-            offset += 8 + chunk_size + (chunk_size & 1)
-    return None
+        data = _data_chunk(fh, size)
+    if data is None or data[1] in (0, 0xFFFFFFFF):  # no WAV, or a header never finalised: length unknown
+        return None
+    offset, declared = data[:2]
+    present = size - offset - 8
+    return (declared, present) if present < declared else None
 
 
 def _unfinalised_bytes(path: Path) -> int:
     """The bytes after a WAV's data chunk whose header declares none (0 for any other file)."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
-        head = fh.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return 0
-        offset = 12
-        while offset + 8 <= size:
-            fh.seek(offset)
-            chunk_id, chunk_size = struct.unpack("<4sI", fh.read(8))
-            if chunk_id == b"data":
-                return size - offset - 8 if chunk_size == 0 else 0
-            offset += 8 + chunk_size + (chunk_size & 1)
-    return 0
+        data = _data_chunk(fh, size)
+    return size - data[0] - 8 if data is not None and data[1] == 0 else 0
 
 
 def finalise_wav(path: Path) -> tuple[int, int]:
@@ -89,28 +93,20 @@ def finalise_wav(path: Path) -> tuple[int, int]:
     :class:`AudioError` when the file is no such WAV."""
     size = path.stat().st_size
     with open(path, "r+b") as fh:
-        head = fh.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            raise AudioError(f"{path}: not a WAV file (no RIFF/WAVE header)")
-        offset, block_align, rate = 12, 0, 0
-        while offset + 8 <= size:
-            fh.seek(offset)
-            chunk_id, chunk_size = struct.unpack("<4sI", fh.read(8))
-            if chunk_id == b"fmt " and chunk_size >= 16:
-                _, _, rate, _, block_align = struct.unpack("<HHIIH", fh.read(14))
-            elif chunk_id == b"data":
-                if not block_align:
-                    raise AudioError(f"{path}: no fmt chunk before the data")
-                present = size - offset - 8
-                whole = present - present % block_align
-                fh.truncate(offset + 8 + whole)
-                fh.seek(offset + 4)
-                fh.write(struct.pack("<I", whole))
-                fh.seek(4)
-                fh.write(struct.pack("<I", offset + whole))  # the RIFF size: all after its own 8 bytes
-                return whole // block_align, rate
-            offset += 8 + chunk_size + (chunk_size & 1)
-    raise AudioError(f"{path}: no data chunk")
+        data = _data_chunk(fh, size)
+        if data is None:
+            raise AudioError(f"{path}: not a WAV file with a data chunk (RIFF/WAVE)")
+        offset, _, block_align, rate = data
+        if not block_align:
+            raise AudioError(f"{path}: no fmt chunk before the data")
+        present = size - offset - 8
+        whole = present - present % block_align
+        fh.truncate(offset + 8 + whole)
+        fh.seek(offset + 4)
+        fh.write(struct.pack("<I", whole))
+        fh.seek(4)
+        fh.write(struct.pack("<I", offset + whole))  # the RIFF size: all after its own 8 bytes
+    return whole // block_align, rate
 
 
 def probe(path: str | Path, *, allow_truncated: bool = False, timezone: dt.tzinfo | None = None) -> AudioInfo:
@@ -281,9 +277,14 @@ def _read_as(subtype: str) -> tuple[str, np.float32]:
     return "float32", np.float32(1.0)
 
 
+def unfinished_path(final: Path) -> Path:
+    """Where live capture writes the recording ``final`` until it closes it: hidden, ``.NAME.wav.part``."""
+    return final.with_name(f".{final.name}.part")
+
+
 def unfinished_name(path: Path) -> str | None:
-    """The recording a live-capture file left unfinished would have become (``.NAME.wav.part``
-    -> ``NAME.wav``: edge-run writes hidden and renames once closed), or None for another file."""
+    """The recording a live-capture file left unfinished would have become (the inverse of
+    :func:`unfinished_path`), or None for another file."""
     name = path.name
     if name.startswith(".") and name.endswith(".wav.part") and len(name) > len("..wav.part"):
         return name[1 : -len(".part")]

@@ -259,15 +259,11 @@ class StreamingRoiDetector:
         # bins above the band the recording holds (a lossy encoder's, a resampler's) keep their
         # floor, so the noise history stays the deployment's shape, but are heard nowhere: the
         # decoder's zeros, broken by a burst now and then, would be calls 40-80 dB over the floor
-        self._heard = (
-            len(idx) if heard_top_hz is None else int(np.searchsorted(self._freqs, heard_top_hz, side="right"))
-        )
+        self._heard = self._bins_to(heard_top_hz)
         # an event's band, peak and level are measured on the bins the recording holds: a recording
         # resampled up gave ROIs at up to 19 kHz from an 8 kHz file, placed on the residue's SNR, whose
         # floor is so low that it outshines the call below that raised the event
-        self._recorded = (
-            len(idx) if recorded_top_hz is None else int(np.searchsorted(self._freqs, recorded_top_hz, side="right"))
-        )
+        self._recorded = self._bins_to(recorded_top_hz)
         self._df = spec.rate / spec.nfft
         hop_s = spec.hop_s
         self._seg = max(1, round(settings.noise_segment_s / hop_s))
@@ -290,6 +286,10 @@ class StreamingRoiDetector:
         self._hist_raw = np.zeros((0, nb), np.float32)  # the last ``lag`` raw rows
         self._event: _Event | None = None
         self._event_open_run = False  # the event's run reached the end of the last segment
+
+    def _bins_to(self, top_hz: float | None) -> int:
+        """How many of the detector's bins lie at or below ``top_hz`` (all of them for None)."""
+        return len(self._freqs) if top_hz is None else int(np.searchsorted(self._freqs, top_hz, side="right"))
 
     def noise_state(self) -> list[np.ndarray]:
         """The noise-floor history, to continue with the next recording."""

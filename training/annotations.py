@@ -12,7 +12,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,15 +24,27 @@ RAVEN_COLUMNS = ("Begin Time (s)", "End Time (s)", "Low Freq (Hz)", "High Freq (
 RAVEN_LABEL_COLUMNS = ("Label", "Annotation", "Species", "Call Type")
 
 
-def _text(path: str | Path) -> io.StringIO:
-    """A table's text: UTF-8 (a spreadsheet's byte-order mark dropped), else Latin-1, as
+def _decode(data: bytes) -> str:
+    """A table's bytes as text: UTF-8 (a spreadsheet's byte-order mark dropped), else Latin-1, as
     Windows tools save it (never a decoding error: a label's accent either way)."""
-    data = Path(path).read_bytes()
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    return io.StringIO(text, newline=None)
+        return data.decode("latin-1")
+
+
+def _text(path: str | Path) -> io.StringIO:
+    """A table's text (:func:`_decode`), its line ends made ``\\n``."""
+    return io.StringIO(_decode(Path(path).read_bytes()), newline=None)
+
+
+def _first_line(path: str | Path) -> str:
+    """A table's first line that is not blank, read alone (what kind of table it is), or ""."""
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.strip():
+                return _decode(line).rstrip("\r\n")
+    return ""
 
 
 def _labels(raw: str, labels: Mapping[str, str] | None, where: str) -> str:
@@ -161,6 +173,33 @@ def raven_recording(path: str | Path) -> str:
     return head if sep and tail.isdigit() else name
 
 
+def _raven_reader(
+    fh: io.StringIO, path: Path, needed: tuple[str, ...], label_column: str | None
+) -> tuple[csv.DictReader, str | None]:
+    """A Raven table's reader, its columns checked, and the column its labels come from:
+    ``label_column`` (which must exist), else the first of :data:`RAVEN_LABEL_COLUMNS`, else None."""
+    reader = csv.DictReader(fh, delimiter="\t")
+    _header(reader.fieldnames, needed, path)
+    if label_column is not None:
+        _header(reader.fieldnames, (label_column,), path)
+    return reader, label_column or next((c for c in RAVEN_LABEL_COLUMNS if c in (reader.fieldnames or [])), None)
+
+
+def _no_label_column(path: Path, but: str = "") -> AnnotationError:
+    return AnnotationError(f"{path}: line 1: no label column ({', '.join(RAVEN_LABEL_COLUMNS)}){but}")
+
+
+def _selections(
+    reader: csv.DictReader, path: Path, label_col: str | None, default_label: str | None
+) -> Iterator[tuple[dict[str, str], str, str]]:
+    """Each selection's row, where it is (``PATH: line N``) and its raw label; Raven's waveform
+    view duplicates each spectrogram view's selection, so only ``Spectrogram`` rows count."""
+    for row in reader:
+        if row.get("View") and not row["View"].startswith("Spectrogram"):
+            continue
+        yield row, f"{path}: line {reader.line_num}", (row.get(label_col) if label_col else default_label) or ""
+
+
 def read_raven(
     path: str | Path,
     recording: str,
@@ -180,28 +219,18 @@ def read_raven(
     durations = {recording: duration_s} if duration_s is not None else None
     try:
         with _text(path) as fh:
-            reader = csv.DictReader(fh, delimiter="\t")
-            _header(reader.fieldnames, RAVEN_COLUMNS, path)
-            if label_column is not None:
-                _header(reader.fieldnames, (label_column,), path)
-            label_col = label_column or next((c for c in RAVEN_LABEL_COLUMNS if c in (reader.fieldnames or [])), None)
+            reader, label_col = _raven_reader(fh, path, RAVEN_COLUMNS, label_column)
             if label_col is None and default_label is None:
-                raise AnnotationError(
-                    f"{path}: line 1: no label column ({', '.join(RAVEN_LABEL_COLUMNS)}) and no default label"
-                )
+                raise _no_label_column(path, " and no default label")
             out = []
-            for row in reader:
-                where = f"{path}: line {reader.line_num}"
-                if "View" in row and row["View"] and not row["View"].startswith("Spectrogram"):
-                    continue
-                raw = row[label_col] if label_col else default_label
+            for row, where, raw in _selections(reader, path, label_col, default_label):
                 ann = Annotation(
                     recording,
                     _number(row, RAVEN_COLUMNS[0], where),
                     _number(row, RAVEN_COLUMNS[1], where),
                     _number(row, RAVEN_COLUMNS[2], where),
                     _number(row, RAVEN_COLUMNS[3], where),
-                    _labels(raw or "", labels, where),
+                    _labels(raw, labels, where),
                 )
                 out.append(_check(ann, where, durations))
     except OSError as exc:
@@ -227,11 +256,9 @@ def _label_line(line: str) -> tuple[float, float, str] | None:
 def is_audacity_labels(path: str | Path) -> bool:
     """A text file whose first line is an Audacity label (``start<TAB>end[<TAB>text]``)."""
     try:
-        with _text(path) as fh:
-            first = next((line for line in fh if line.strip()), "")
+        return _label_line(_first_line(path)) is not None
     except OSError:
         return False
-    return _label_line(first) is not None
 
 
 def read_audacity(
@@ -301,11 +328,9 @@ FALSE_VERDICTS = frozenset({"false", "no", "n", "0", "wrong", "fp"})
 def is_multi_recording_table(path: str | Path) -> bool:
     """A tab-separated table naming each selection's recording (``Begin File``)."""
     try:
-        with _text(path) as fh:
-            header = fh.readline().rstrip("\r\n").split("\t")
+        return "Begin File" in _first_line(path).split("\t")
     except OSError:
         return False
-    return "Begin File" in header
 
 
 def _verdict_label(
@@ -386,24 +411,14 @@ def read_raven_multi(
     path = Path(path)
     try:
         with _text(path) as fh:
-            reader = csv.DictReader(fh, delimiter="\t")
-            _header(reader.fieldnames, MULTI_COLUMNS, path)
-            if label_column is not None:
-                _header(reader.fieldnames, (label_column,), path)
-            fields = reader.fieldnames or []
-            reviewed = VERDICT_COLUMN in fields
-            label_col = label_column or next((c for c in RAVEN_LABEL_COLUMNS if c in fields), None)
-            if label_col is None and (reviewed or default_label is None):
-                raise AnnotationError(
-                    f"{path}: line 1: no label column ({', '.join(RAVEN_LABEL_COLUMNS)})"
-                    + ("" if reviewed else " and no default label")
-                )
+            reader, label_col = _raven_reader(fh, path, MULTI_COLUMNS, label_column)
+            reviewed = VERDICT_COLUMN in (reader.fieldnames or [])
+            if label_col is None and reviewed:  # a review keeps or corrects each row's own label
+                raise _no_label_column(path)
+            if label_col is None and default_label is None:
+                raise _no_label_column(path, " and no default label")
             out: list[Annotation] = []
-            for row in reader:
-                where = f"{path}: line {reader.line_num}"
-                if "View" in row and row["View"] and not row["View"].startswith("Spectrogram"):
-                    continue
-                raw = (row.get(label_col) if label_col else default_label) or ""
+            for row, where, raw in _selections(reader, path, label_col, default_label):
                 if reviewed:
                     label = _verdict_label(row, raw, negative, labels, where)
                     if label is None:

@@ -161,10 +161,15 @@ def _events(
 ) -> dict:
     """Detections of the scored recordings at ``threshold`` matched to their annotations, false
     positives counted over the scored hours."""
-    truth = [a for anns in recordings.values() for a in anns]
-    hours = sum(s.duration_s for s in scored) / 3600
-    dets, _, calls = _found(scored, recordings, outputs, threshold)
-    events = match_events(dets, [a for a in truth if a.label in calls], hours=hours, classes=calls)
+    return _events_of(_found(scored, recordings, outputs, threshold), sum(s.duration_s for s in scored) / 3600, outputs)
+
+
+def _events_of(
+    found: tuple[list[Annotation], list[Annotation], list[str]], hours: float, outputs: dict[str, list[str]]
+) -> dict:
+    """:func:`_events` of detections already found (:func:`_found`)."""
+    dets, truth, calls = found
+    events = match_events(dets, truth, hours=hours, classes=calls)
     events["detections"] = len(dets)
     if len(outputs) > 1:
         events["heads"] = {
@@ -177,6 +182,19 @@ def _events(
             for h, cls in outputs.items()
         }
     return events
+
+
+def _outcomes(
+    found: tuple[list[Annotation], list[Annotation], list[str]],
+    order: list[tuple[Path, str]],
+    review: Path | None,
+) -> dict[str, dict[str, int]]:
+    """Each recording's tp, fp and fn (``order``: ``(path, name as annotated)`` of the recordings
+    scored), and with ``review`` the outcomes one by one as a Raven table (:mod:`training.review`)."""
+    outcomes = event_outcomes(*found)
+    if review is not None:
+        write_review_table(review, outcomes, order)
+    return per_recording(outcomes, [name for _, name in order])
 
 
 def _windows(ckpt: dict, y: np.ndarray, probs) -> dict:
@@ -270,7 +288,8 @@ def evaluate(
     scored, ckpt = score_recordings(run, recordings, config, table, classify, policy)
     model, _ = load_model(run)
     outputs = _outputs(ckpt)
-    events = _events(scored, recordings, outputs, threshold)
+    found = _found(scored, recordings, outputs, threshold)  # once: for the events and each outcome
+    events = _events_of(found, sum(s.duration_s for s in scored) / 3600, outputs)
     ds = build_annotated(
         recordings,
         config,
@@ -280,16 +299,13 @@ def evaluate(
         seed=seed,
         jitter_s=0.0,
     )
-    outcomes = event_outcomes(*_found(scored, recordings, outputs, threshold))
-    order = [(Path(path), s.name) for path, s in zip(recordings, scored)]
-    if review is not None:
-        write_review_table(review, outcomes, order)
+    per = _outcomes(found, [(Path(path), s.name) for path, s in zip(recordings, scored)], review)
     return {
         "threshold": threshold,
         "recordings": len(recordings),
         "inference": policy.as_card(),
         "events": events,
-        "per_recording": per_recording(outcomes, [name for _, name in order]),
+        "per_recording": per,
         "curve": [{"threshold": t, **_events(scored, recordings, outputs, t)["overall"]} for t in curve],
         "windows": _windows(ckpt, ds.y, predict(model, ds.x) if classify is None else _classify(classify, ckpt, ds.x)),
         "detections": events["detections"],
@@ -340,13 +356,10 @@ def evaluate_bundle(
         order.append((Path(path), name))
     events = match_events(dets, truth, hours=seconds / 3600, classes=calls)
     events["detections"] = len(dets)
-    outcomes = event_outcomes(dets, truth, calls)
-    if review is not None:
-        write_review_table(review, outcomes, order)
     return {
         "model": classifier.identity,
         "threshold": threshold,
         "recordings": len(recordings),
         "events": events,
-        "per_recording": per_recording(outcomes, [name for _, name in order]),
+        "per_recording": _outcomes((dets, truth, calls), order, review),
     }

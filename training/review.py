@@ -11,29 +11,17 @@ Selection Table) and edge-train reads it back as a reviewed table
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from edge.audio import probe
-from edge.outputs import csv_text
+from edge.outputs import RAVEN_COLUMNS, RAVEN_RUN_EXTRA, csv_text, write_atomic
+from training.annotations import VERDICT_COLUMN
 from training.types import Annotation
 
-REVIEW_COLUMNS = (
-    "Selection",
-    "View",
-    "Channel",
-    "Begin Time (s)",
-    "End Time (s)",
-    "Low Freq (Hz)",
-    "High Freq (Hz)",
-    "Label",
-    "Outcome",
-    "Begin Path",
-    "File Offset (s)",
-    "Begin File",
-    "Verdict",
-)
+# edge-detect's run table's columns of a selection, an Outcome where it has its measurements, and
+# the review's Verdict (training.annotations reads it back)
+REVIEW_COLUMNS = (*RAVEN_COLUMNS[: RAVEN_COLUMNS.index("Label") + 1], "Outcome", *RAVEN_RUN_EXTRA, VERDICT_COLUMN)
 
 
 def review_rows(outcomes: Sequence[tuple[Annotation, str]], recordings: Sequence[tuple[Path, str]]) -> list[list[str]]:
@@ -73,8 +61,5 @@ def write_review_table(
     path: Path, outcomes: Sequence[tuple[Annotation, str]], recordings: Sequence[tuple[Path, str]]
 ) -> Path:
     """The review table at ``path``, written whole or not at all."""
-    text = csv_text(REVIEW_COLUMNS, review_rows(outcomes, recordings), delimiter="\t")
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, csv_text(REVIEW_COLUMNS, review_rows(outcomes, recordings), delimiter="\t"))
     return path

@@ -314,14 +314,12 @@ def read_annotations(
     durations = RecordingLengths({name: lengths[p] for name, p in names.items()}, shared)
     if not is_raven(path):
         return read_csv(path, labels=labels, durations=durations)
-    key_of: dict[Path, str] = {}  # each recording once: by its file name where that is its own
-    for name, p in names.items():
-        if name == p.name or p not in key_of:
-            key_of[p] = name
+    # each recording once: by its file name where that is its own, else by its path under the folder
+    key_of = {p: p.name if names.get(p.name) == p else name for name, p in names.items()}
     stems: dict[str, list[str]] = {}
     for p, key in key_of.items():
         stems.setdefault(p.stem, []).append(key)
-        stems.setdefault(Path(p).stem + output_tag(p), []).append(key)  # edge-detect's name for it, when shared
+        stems.setdefault(p.stem + output_tag(p), []).append(key)  # edge-detect's name for it, when shared
     out: list[Annotation] = []
     seen: dict[tuple[str, float, float], tuple[Annotation, Path]] = {}
     root = path if path.is_dir() else path.parent

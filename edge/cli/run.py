@@ -201,6 +201,10 @@ def main(
     if profile is not None:
         sensors = Sensors((profile.sensors.cpu_temp,), profile.sensors.battery_voltage, profile.sensors.battery_scale)
     classifier = _classifier(config, no_model)  # a bad bundle fails before capture starts
+
+    def on_event(text: str) -> None:  # to the journal under systemd
+        click.echo(text, err=True)
+
     source: Source
     if replay:
         source = ReplaySource(list(files), realtime=realtime)
@@ -217,19 +221,14 @@ def main(
                 channels=live.channels,
                 file_s=live.file_s,
                 poll_s=run.poll_s,
-                on_event=lambda text: click.echo(text, err=True),  # to the journal under systemd
+                on_event=on_event,
             )
-            for note in source.recovered:
-                click.echo(note, err=True)
         else:
             source = FolderSource(folder, stable_s=run.stable_s, poll_s=run.poll_s, once=once)
 
     def on_file(row: Processed) -> None:
         if row.status == "failed":
             click.echo(f"failed: {one_line(row.reason)}", err=True)
-
-    def on_event(text: str) -> None:  # to the journal under systemd
-        click.echo(text, err=True)
 
     daemon = Daemon(
         config, source, table=table, classifier=classifier, sensors=sensors, on_file=on_file, on_event=on_event

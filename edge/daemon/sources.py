@@ -12,15 +12,17 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from edge.audio import AUDIO_KINDS, discover, finalise_wav, probe, unfinished_name, wav_shortfall
+from edge.audio import AUDIO_KINDS, discover, finalise_wav, probe, unfinished_name, unfinished_path, wav_shortfall
 from edge.daemon.types import PendingFile
 from edge.errors import MissingExtraError, PamedgeError
 from edge.timestamps import iso_utc
 
 if TYPE_CHECKING:
     import numpy as np
+
+T = TypeVar("T")
 
 ABANDONED_FACTOR = 10  # a WAV whose header still declares more data after this many stable_s is taken as cut short
 
@@ -233,6 +235,23 @@ STOP_S = 30.0  # a stop waits this long for the writer to put the queued audio o
 CLOCK_FLOOR = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
+class _Unsaid(Generic[T]):
+    """What capture's threads note (PortAudio's, the writer) for the daemon's thread to say, each
+    once: appending to a list and reading it are atomic in CPython, so neither side waits."""
+
+    def __init__(self) -> None:
+        self._items: list[T] = []
+        self._said = 0
+
+    def add(self, item: T) -> None:
+        self._items.append(item)
+
+    def take(self) -> list[T]:
+        new = self._items[self._said :]
+        self._said += len(new)
+        return new
+
+
 LIVE_HINT = "live capture needs sounddevice (and PortAudio): pip install 'pamedge[live]'"
 
 
@@ -240,8 +259,8 @@ class LiveSource:
     """Live capture from an ALSA device through ``sounddevice`` into ``file_s``-second WAV
     files in ``folder`` (hidden while written, renamed when closed, named by UTC start as
     ``YYYYMMDD_HHMMSS.wav``), read back by a :class:`FolderSource` on the same folder.  A file
-    left unfinished by a power loss is recovered first (:func:`recover_unfinished`, said in
-    ``recovered``).
+    left unfinished by a power loss is recovered first (:func:`recover_unfinished`, each said and
+    kept in ``recovered``).
 
     PortAudio's callback only queues each block with its first sample's UTC time: a writer thread
     puts them on the card, whose writes can stall for longer than a block lasts (an SD card's wear
@@ -275,6 +294,8 @@ class LiveSource:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.recovered = recover_unfinished(self.folder)  # what a power loss cut short, before capture writes
+        for note in self.recovered:
+            on_event(note)
         self.files = FolderSource(self.folder, stable_s=0.0, poll_s=poll_s)
         self._sf, self._rate, self._channels = soundfile, sample_rate, channels
         self._file_frames = max(1, int(file_s * sample_rate))
@@ -284,12 +305,10 @@ class LiveSource:
         self._frames = 0
         # each block with the UTC time of its first sample, taken as PortAudio hands it over
         self._blocks: queue.Queue[tuple[np.ndarray, dt.datetime] | None] = queue.Queue()
-        self._overflows: list[dt.datetime] = []  # PortAudio's thread appends, the daemon's thread reports
-        self._dropped: list[dt.datetime] = []  # blocks the card's backlog had no room for
-        self._reported = self._reported_drops = 0
-        self.error: str | None = None  # the writer's last failure (a full or read-only card)
-        self._failed_at: float | None = None  # monotonic time of it, while blocks are dropped
-        self._error_said = True
+        self._overflows = _Unsaid[dt.datetime]()  # blocks PortAudio lost, by their time
+        self._dropped = _Unsaid[dt.datetime]()  # blocks the card's backlog had no room for
+        self._errors = _Unsaid[str]()  # the writer's failures (a full or read-only card)
+        self._failed_at: float | None = None  # monotonic time of the last, while blocks are dropped
         self._expected: dt.datetime | None = None  # the time the file's next sample would have
         self._sd, self._device, self._monotonic = sounddevice, device, monotonic
         self._last_block = self._last_open = monotonic()
@@ -311,9 +330,9 @@ class LiveSource:
         self._last_block = self._monotonic()
         start = self._now() - dt.timedelta(seconds=frames / self._rate)
         if status and getattr(status, "input_overflow", False):
-            self._overflows.append(start)
+            self._overflows.add(start)
         if self._blocks.qsize() * frames > BACKLOG_S * self._rate:  # the card cannot keep up
-            self._dropped.append(start)
+            self._dropped.add(start)
             return
         self._blocks.put((indata.copy(), start))
 
@@ -346,8 +365,8 @@ class LiveSource:
                     self._rotate()
         except Exception as exc:  # the card's (OSError, libsndfile's RuntimeError) or any: a dead writer
             # would leave the queue growing until the buoy runs out of memory
-            self.error = f"{self._tmp}: live capture stopped writing for {RETRY_WRITE_S:.0f} s: {exc}"
-            self._failed_at, self._error_said = self._monotonic(), False
+            self._errors.add(f"{self._tmp}: live capture stopped writing for {RETRY_WRITE_S:.0f} s: {exc}")
+            self._failed_at = self._monotonic()
             self._keep_part()
 
     def settle(self) -> None:
@@ -368,7 +387,7 @@ class LiveSource:
             if not self._final.exists():
                 break
             self._final = self.folder / f"{name}_{k}.wav"
-        self._tmp = self.folder / f".{self._final.name}.part"
+        self._tmp = unfinished_path(self._final)
         self._out = self._sf.SoundFile(str(self._tmp), "w", self._rate, self._channels, "PCM_16", format="WAV")
         self._frames = 0
 
@@ -379,21 +398,19 @@ class LiveSource:
             self._out = None
 
     def _report(self) -> None:
-        drops = self._dropped[self._reported_drops :]
-        if drops:
-            self._reported_drops += len(drops)
+        if drops := self._dropped.take():
             self._on_event(
                 f"live capture: {len(drops)} block(s) dropped from {iso_utc(drops[0])}: the card fell "
                 f"{BACKLOG_S:.0f} s behind (its writes are too slow for {self._rate} Hz x {self._channels} channel(s))"
             )
-        times = self._overflows[self._reported :]
-        if times:
-            self._reported += len(times)
+        if times := self._overflows.take():
             self._on_event(
                 f"live capture: input overflow: samples lost in {len(times)} block(s) from "
                 f"{iso_utc(times[0])} (the CPU could not keep up: later times in that file run early by what was "
                 f"lost, under {GAP_S:.0f} s; a longer loss starts a new file)"
             )
+        for error in self._errors.take():
+            self._on_event(error)
 
     def _watch(self) -> None:
         """Reopen a stream the device stopped feeding (a USB sound card reset or unplugged: PortAudio
@@ -432,9 +449,6 @@ class LiveSource:
     def next(self, timeout_s: float) -> PendingFile | None:
         self._check_clock()
         self._report()
-        if not self._error_said and self.error:
-            self._error_said = True
-            self._on_event(self.error)
         self._watch()
         return self.files.next(timeout_s)
 

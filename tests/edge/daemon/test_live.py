@@ -36,19 +36,19 @@ class Clock:
         self.t += dt.timedelta(seconds=seconds)
 
 
-def live(folder, clock, events, file_s=10.0):
-    """Capture whose watchdog's clock stands still (a loaded test host's pauses are no stalled
-    device; the watchdog has a test of its own)."""
+def live(folder, clock, events, file_s=10.0, *, device=None, monotonic=lambda: 0.0):
+    """Capture whose watchdog's clock stands still unless given (a loaded test host's pauses are
+    no stalled device; the watchdog has a test of its own)."""
     return LiveSource(
         folder,
-        device=None,
+        device=device,
         sample_rate=RATE,
         channels=1,
         file_s=file_s,
         poll_s=0.01,
         on_event=events.append,
         now=clock,
-        monotonic=lambda: 0.0,
+        monotonic=monotonic,
     )
 
 
@@ -175,17 +175,7 @@ def test_a_device_that_stops_calling_back_is_reopened(tmp_path, card, rng):
     events: list[str] = []
     clock = Clock()
     ticks = {"t": 0.0}
-    source = LiveSource(
-        tmp_path,
-        device="hw:1,0",
-        sample_rate=RATE,
-        channels=1,
-        file_s=10.0,
-        poll_s=0.01,
-        on_event=events.append,
-        now=clock,
-        monotonic=lambda: ticks["t"],
-    )
+    source = live(tmp_path, clock, events, device="hw:1,0", monotonic=lambda: ticks["t"])
     (first,) = card.opened
     first.feed(upcalls(2.0, rng)[:, None], clock=clock)
     ticks["t"] = 5.0
