@@ -60,7 +60,7 @@ def main() -> None:
             continue
         rf = recording_features(p, deployment, None, with_rois=False)
         fp32 = [
-            r["label"]
+            r.label
             for r in rank_recording(
                 model,
                 rf,

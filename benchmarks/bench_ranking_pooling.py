@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge.crops import window_frames  # noqa: E402
 from edge.frontend import FrontendSpec  # noqa: E402
-from edge.ranking import Tally, window_starts  # noqa: E402
+from edge.ranking import Tally, by_score, window_starts  # noqa: E402
 from training.features import recording_features  # noqa: E402
 from training.folds import FoldsRun  # noqa: E402
 from training.loop import predict  # noqa: E402
@@ -72,12 +72,14 @@ def window_probabilities(run: Path) -> tuple[list[str], str, list[tuple[str, str
     return classes, folds.config.negative or classes[0], out
 
 
-def rank(p: np.ndarray, rule: tuple[int, float], classes: list[str], negative: str) -> list[str]:
-    """edge-detect's ranking (edge.ranking.Tally) with the ``rule``'s best windows pooled."""
+def rank(p: np.ndarray, rule: tuple[int, float], classes: list[str], negative: str, truth: str) -> list[str]:
+    """edge-detect's ranking (edge.ranking.Tally) with the ``rule``'s best windows pooled; for a
+    recording of the ``negative`` class, by score alone (as the model card scores it)."""
     fewest, fraction = rule
     tally = Tally(tuple(classes), negative, min(len(p), max(fewest, math.ceil(fraction * len(p)))))
     tally.add(p)
-    return [r.label for r in tally.ranking()]
+    ranked = tally.ranking()
+    return [r.label for r in (by_score(ranked) if truth == negative else ranked)]
 
 
 def main() -> None:
@@ -90,7 +92,7 @@ def main() -> None:
     for name, rule in RULES.items():
         per: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0, 0])
         for label, _, p, _ in recordings:
-            r = rank(p, rule, classes, negative)
+            r = rank(p, rule, classes, negative, label)
             per[label][0] += r[0] == label
             per[label][1] += label in r[:3]
             per[label][2] += 1
@@ -132,14 +134,14 @@ def sparse_calls(recordings: list, classes: list[str], negative: str) -> dict:
             for bg_name, bg, bg_fold in long:
                 if bg_fold != fold:  # the fold model trained on that background
                     continue
-                r = rank(np.concatenate((bg[: len(bg) // 2], p, bg[len(bg) // 2 :])), rule, classes, negative)
+                r = rank(np.concatenate((bg[: len(bg) // 2], p, bg[len(bg) // 2 :])), rule, classes, negative, label)
                 first += r[0] == label
                 top3 += label in r[:3]
                 n += 1
                 for key in (label, f"{'< 3' if len(p) < 3 else '>= 3'} windows", bg_name.split("_")[0]):
                     per[key][0] += r[0] == label
                     per[key][1] += 1
-        alone = sum(rank(bg, rule, classes, negative)[0] == negative for _, bg, _ in long)
+        alone = sum(rank(bg, rule, classes, negative, negative)[0] == negative for _, bg, _ in long)
         out[name] = {
             "first": f"{first}/{n}",
             "top3": f"{top3}/{n}",

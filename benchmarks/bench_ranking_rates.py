@@ -6,7 +6,8 @@ saw its group, pooled as edge-detect pools (``training.folds.score_recording``).
 A further set of public clips at 4-64 kHz is scored the same way; this says how the folds'
 figures move with the rate before anyone sees it, and which classes a low rate cannot hold.
 
-    python benchmarks/bench_ranking_rates.py --run RUN_DIR [--rates 4000,8000,11025,16000,22050] [--codecs mp3] [--json]
+    python benchmarks/bench_ranking_rates.py --run RUN_DIR [--rates 4000,8000,11025,16000,22050] [--codecs mp3]
+        [--by-score] [--json]
 
 22.05 kHz is the rate of 32 of the killer-whale training clips (HALLO) and of no other class's
 recording: it says whether a band ending at 11 kHz tells the class. ``--codecs mp3`` also ranks
@@ -14,7 +15,9 @@ each recording as an MP3 of itself at its own rate (``training.datasets.codec_co
 ``RUN_DIR/codecs``; recordings at rates MP3 cannot hold are left out of that row): public clips are
 often MP3s. With ``--codecs`` each recording is also ranked as an MP3 of its rendering at each rate
 the codec holds (row ``mp3 R``, to read beside ``R, own rate``; 8, 11.025, 16 and 22.05 kHz, not
-4 kHz): public clips made at a low rate are handed over as MP3s as often.
+4 kHz): public clips made at a low rate are handed over as MP3s as often. ``--by-score`` adds
+each row with the negative class ranked among the species by its score (``edge.ranking.by_score``;
+edge-detect ranked so before it put the negative class after every species).
 
 RUN_DIR is the output folder of ``edge-train training/recipes/multispecies.yaml`` (its
 ``folds/`` hold the fold models and ``folds/recordings.json`` the groups dealt). The renderings
@@ -41,6 +44,11 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--rates", default="4000,8000,11025,16000,22050", help="comma-separated, Hz")
     parser.add_argument("--codecs", default="", help="comma-separated: mp3")
+    parser.add_argument(
+        "--by-score",
+        action="store_true",
+        help="each row also with the negative class ranked by its score (before it came after every species)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rates = sorted(int(r) for r in args.rates.split(",") if r)
@@ -73,6 +81,11 @@ def main() -> None:
             if encoded is not None:
                 rows[c].append(folds.score(rec, encoded) | {"rate": own})
                 rows[f"{c}, own rate"].append(native)
+    if args.by_score:  # each row again as the negative class ranked by its score among the species
+        rows |= {
+            f"{name}, other by score": [r | {"top1": r["top1_by_score"], "top3": r["top3_by_score"]} for r in rs]
+            for name, rs in list(rows.items())
+        }
     report(rows, "rendered at", args.json)
 
 

@@ -25,8 +25,8 @@ from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig, load_deployment
 from edge.crops import window_frames
 from edge.frontend import FrontendSpec
-from edge.ranking import RankingSettings, Tally, sounding, window_starts
-from edge.types import PadName
+from edge.ranking import RankingSettings, Tally, by_score, sounding, window_starts
+from edge.types import PadName, Rank
 from training.config import TrainConfig, load_config
 from training.features import RecordingFeatures, recording_features
 from training.loop import _strata, load_model, predict, train
@@ -57,7 +57,7 @@ def rank_recording(
     negative: str,
     pool: int,
     pad: PadName = "edge",
-) -> list[dict]:
+) -> list[Rank]:
     """The ranked answer for one recording's features, as edge-detect computes it."""
     feats = sounding(rf.feats, rf.spec)
     starts = window_starts(len(feats), n, hop)
@@ -65,7 +65,7 @@ def rank_recording(
     if starts:
         idx = window_frames(starts, n, len(feats), pad)
         tally.add(predict(model, feats[idx].astype(np.float32)))  # type: ignore[arg-type]
-    return [{"label": r.label, "score": r.score, "windows": r.windows} for r in tally.ranking()]
+    return tally.ranking()
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -253,14 +253,18 @@ def score_recording(
     ranked = rank_recording(
         model, rf, n, hop, tuple(ckpt["classes"]), config.negative, ranking.pool, config.inference.pad
     )
-    labels = [r["label"] for r in ranked]
+    # a recording of the negative class is right when none of the species outscores it
+    labels = [r.label for r in (by_score(ranked) if label == config.negative else ranked)]
+    scored = [r.label for r in by_score(ranked)]  # the negative class ranked by its score (the rule before)
     return {
         "file": Path(path).name,
         "label": label,
         "group": group,
         "fold": fold,
         "synthetic": Path(path).resolve().is_relative_to(synthetic_dir),
-        "ranking": [f"{r['label']} {r['score']:.3f}" for r in ranked[:3]],
+        "ranking": [f"{r.label} {r.score:.3f}" for r in ranked[:3]],
         "top1": labels[0] == label,
         "top3": label in labels[:3],
+        "top1_by_score": scored[0] == label,
+        "top3_by_score": label in scored[:3],
     }

@@ -93,8 +93,8 @@ if TYPE_CHECKING:
     "--top-k",
     type=click.IntRange(1, 1000),
     default=None,
-    help="Classes per recording in ranking.csv, most probable first; overrides the deployment's "
-    "ranking.top_k (default 3).",
+    help="Classes per recording in ranking.csv: the species most probable first, then the negative class "
+    "(other); overrides the deployment's ranking.top_k (default 3).",
 )
 @click.option(
     "--resume", is_flag=True, help="Skip recordings already completed in OUTDIR by a run with the same settings."
@@ -364,12 +364,15 @@ def _summary(report: RunReport, drawn: dict[str, Any] | None = None, model: str 
     ]
     per_label = report.per_label()
     rows += [(f"detections {label}", str(count)) for label, count in per_label.items()] or [("detections", "0")]
-    firsts: dict[str, int] = {}
+    firsts: dict[str, list[int]] = {}
     for f in report.files:
         if f.ranking:
-            firsts[f.ranking[0].label] = firsts.get(f.ranking[0].label, 0) + 1
-    for label, count in sorted(firsts.items()):
-        rows.append((f"ranked first {label}", f"{count} recording{'s' if count > 1 else ''}"))
+            first = firsts.setdefault(f.ranking[0].label, [0, 0])
+            first[0] += 1
+            first[1] += f.ranking[0].score < 0.5  # its `other` outscores it: no species is likely
+    for label, (count, weak) in sorted(firsts.items()):
+        under = f" ({weak} scoring under 0.5)" if weak else ""
+        rows.append((f"ranked first {label}", f"{count} recording{'s' if count > 1 else ''}{under}"))
     rows.append(("real-time factor", f"{report.realtime_factor:.0f}x" if report.processing_s else "n/a (resumed)"))
     if drawn is not None:
         rows.append(("plots", f"{len(drawn['thumbnails'])} detections, {len(drawn['overviews'])} recordings"))

@@ -241,9 +241,10 @@ def _ranking(data: RunData) -> str:
     ]
     return (
         f'<h2 id="ranking">Ranked answer per recording ({len(ranked)})</h2>'
-        "<p>The model's classes, most probable first: a class's score is the mean of its best windows' scores "
-        "(every window of the recording scored); <i>other</i> is the evidence that none of the claimed species is "
-        "there. Also in ranking.csv.</p>" + _table(["recording", *[f"#{i + 1}" for i in range(k)]], rows)
+        "<p>The species the model claims, most probable first: a species' score is the mean of its best windows' "
+        "scores (every window of the recording scored). <i>other</i>, after them, is the evidence that none of them "
+        "is there (1 minus the first one's score): a first species under 0.5 is no more likely than not. Also in "
+        "ranking.csv.</p>" + _table(["recording", *[f"#{i + 1}" for i in range(k)]], rows)
     )
 
 

@@ -12,7 +12,7 @@ import yaml
 from edge.classify import load_classifier
 from edge.config import ConfigError, load_deployment
 from edge.pipeline import Chain, prepare
-from edge.ranking import RankingSettings, SoundingFrames, Tally, window_starts
+from edge.ranking import RankingSettings, SoundingFrames, Tally, by_score, window_starts
 from tests.support.data import ROOT
 
 
@@ -45,18 +45,34 @@ def test_tally_pools_the_best_windows_and_scores_other_as_no_species():
         )
     )
     ranked = t.ranking()
-    assert [r.label for r in ranked] == ["humpback", "other", "minke"]
+    assert [r.label for r in ranked] == ["humpback", "minke", "other"]
     assert ranked[0].score == pytest.approx(0.7)  # mean of its two best windows, 0.8 and 0.6
-    assert ranked[1].score == pytest.approx(0.3)  # 1 - the best species' score
-    assert ranked[2].score == pytest.approx(0.25)
+    assert ranked[1].score == pytest.approx(0.25)
+    assert ranked[2].score == pytest.approx(0.3)  # 1 - the best species' score, after every species
     assert {r.label: r.windows for r in ranked} == {"other": 3, "humpback": 2, "minke": 0}
+    assert [r.label for r in by_score(ranked)] == ["humpback", "other", "minke"]
     assert t.n_windows == 5
 
 
-def test_tally_of_pure_noise_ranks_other_first():
+def test_noise_ranks_its_most_probable_species_first_scoring_under_half_and_other_last():
+    """The answer names species; a noise recording's first one scores under 0.5 and `other`,
+    still last, outscores it (how the card scores a recording of the negative class)."""
+    t = Tally(("other", "humpback", "minke"), "other", pool=3)
+    t.add(np.tile([0.9, 0.06, 0.04], (10, 1)))
+    ranked = t.ranking()
+    assert [(r.label, r.score) for r in ranked] == [("humpback", 0.06), ("minke", 0.04), ("other", 0.94)]
+    assert by_score(ranked)[0].label == "other"
+
+
+def test_a_recording_ranked_on_no_window_has_other_first():
     t = Tally(("other", "humpback"), "other", pool=3)
-    t.add(np.tile([0.95, 0.05], (10, 1)))
-    assert [r.label for r in t.ranking()] == ["other", "humpback"]
+    assert [(r.label, r.score, r.windows) for r in t.ranking()] == [("other", 1.0, 0), ("humpback", 0.0, 0)]
+
+
+def test_a_model_without_a_negative_class_ranks_by_score():
+    t = Tally(("humpback", "minke"), None, pool=1)
+    t.add(np.array([[0.3, 0.7]]))
+    assert [r.label for r in t.ranking()] == ["minke", "humpback"]
 
 
 def test_settings_are_validated_on_load(tmp_path):
@@ -113,7 +129,7 @@ def test_a_recording_shorter_than_a_window_is_ranked(tmp_path):
     sf.write(path, (0.01 * np.random.default_rng(1).standard_normal(22050)).astype(np.float32), 44100)
     ranking = _ranking(path, config, classifier, 10.0)
     assert sum(r.windows for r in ranking) == 1
-    assert ranking == sorted(ranking, key=lambda r: -r.score)
+    assert ranking[:-1] == sorted(ranking[:-1], key=lambda r: -r.score) and ranking[-1].label == "other"
 
 
 def _features(path, config):

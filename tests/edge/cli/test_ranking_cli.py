@@ -41,6 +41,37 @@ def test_ranking_csv_gives_each_recording_its_top_k(tmp_path):
         assert len({r["label"] for r in mine}) == 2
 
 
+def test_the_species_come_first_and_other_after_them_all(tmp_path):
+    """The answer names species, most probable first; `other` (1 - the first one's score) comes
+    last whatever its score, and a recording no species is likely in (white noise) is counted
+    apart in the summary."""
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(5)
+    sf.write(src / "white_noise.wav", (0.01 * rng.standard_normal(44100 * 6)).astype(np.float32), 44100)
+    (src / "orcasound_humpback_Trumpet.wav").write_bytes((SPECIES / "orcasound_humpback_Trumpet.wav").read_bytes())
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, [str(src), "-o", str(out), "--config", str(DEPLOYMENT), "--top-k", "6"])
+    assert result.exit_code == 0, result.output
+    rows = _rows(out / "ranking.csv")
+    answer = {}
+    for f in ("white_noise.wav", "orcasound_humpback_Trumpet.wav"):
+        mine = [r for r in rows if r["file"] == str(src / f)]
+        scores = [float(r["score"]) for r in mine]
+        assert [r["label"] for r in mine][-1] == "other" and len(mine) == 6
+        assert scores[:5] == sorted(scores[:5], reverse=True)
+        assert scores[5] == pytest.approx(1 - scores[0], abs=2e-4)
+        answer[f] = (mine[0]["label"], scores[0])
+    assert answer["orcasound_humpback_Trumpet.wav"][0] == "humpback"
+    noise_first, noise_score = answer["white_noise.wav"]
+    assert noise_first != "other" and noise_score < 0.5
+    summary = {
+        line.split("  ")[0].strip(): line for line in result.output.splitlines() if line.startswith("ranked first")
+    }
+    assert summary[f"ranked first {noise_first}"].endswith("(1 scoring under 0.5)")
+    assert summary["ranked first humpback"].endswith("1 recording")
+
+
 def test_top_k_needs_a_ranking_and_a_model(tmp_path):
     result = CliRunner().invoke(
         main, [str(SPECIES), "-o", str(tmp_path / "a"), "--config", str(DEPLOYMENT), "--no-model", "--top-k", "2"]
