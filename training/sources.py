@@ -565,6 +565,10 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
         "classes": list(config.classes),
         "seed": config.seed,
     }
+    # and the deployment's parts they come from: the rate and channel read, the candidates (hard
+    # negatives, ROI positives) and the calibration (levels in dB re 1 uPa)
+    dep = deployment.as_dict()
+    what["deployment"] = {k: dep.get(k) for k in ("sample_rate", "min_sample_rate", "channel", "roi", "calibration")}
     policy = config.inference.policy()
     if policy != CENTRE:  # scanned ROIs' and short clips' windows
         what["inference"] = policy.as_card()
@@ -576,7 +580,7 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
     else:
         recordings = config_recordings(config, run_dir)
         read = [Path(p) for p in recordings]
-    what["stamps"] = stamps(read)
+    what["stamps"] = stamps(read + ([table_path] if table_path else []))  # the hydrophone table's edits too
     key = stable_hash(what)
     if cache.exists():
         cached = Dataset.load(cache)

@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 
+from tests.support.data import DEPLOYMENTS, ROOT
 from tests.support.training import CONFIG, write_config
 from training.cli.train import main
 from training.config import LoopSettings, load_config
@@ -165,6 +167,33 @@ def test_dataset_cache_is_rebuilt_when_the_data_section_changes(tmp_path):
     bigger = {"synthetic": {**small["synthetic"], "recordings": 4}}
     second = build_dataset(load_config(write_config(tmp_path, data=bigger)), run)
     assert len(set(second.groups)) == 2 * len(set(first.groups))  # not the stale cache
+
+
+def test_dataset_cache_is_rebuilt_when_the_deployment_changes_what_the_windows_are(tmp_path):
+    """The hard negatives are the deployment's candidates, taken from its channel and calibrated
+    by its hydrophone table: a recipe unchanged over an edited deployment builds its windows anew."""
+    from training.sources import build_dataset
+
+    deployment = yaml.safe_load((DEPLOYMENTS / "narw-upcall.yaml").read_text())
+    deployment.pop("sync")
+    deployment["model"]["bundle"] = str(ROOT / "models" / "narw-upcall")
+    path = tmp_path / "narw.yaml"
+    path.write_text(yaml.safe_dump(deployment))
+    small = {
+        "synthetic": {"recordings": 2, "duration_s": 20, "sample_rate": 2000, "calls": {"upcall": 2}, "snr_db": [3, 12]}
+    }
+    config = load_config(write_config(tmp_path, data=small, deployment=str(path)))
+    run = tmp_path / "run"
+    first = build_dataset(config, run)
+    assert np.array_equal(build_dataset(config, run).x, first.x)  # unchanged: the cache is reused
+    deployment["roi"]["on_db"] = 12  # fewer, louder candidates: other hard negatives
+    path.write_text(yaml.safe_dump(deployment))
+    fewer = build_dataset(config, run)
+    assert len(fewer) != len(first) or not np.array_equal(fewer.x, first.x)
+    deployment["calibration"]["default_db"] = -150  # 20 dB more volts per uPa: the same volts, 20 dB less
+    path.write_text(yaml.safe_dump(deployment))
+    quieter = build_dataset(config, run)
+    assert np.median(quieter.x) < np.median(fewer.x) - 10  # dB re 1 uPa
 
 
 @pytest.mark.slow
