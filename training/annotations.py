@@ -12,11 +12,12 @@ import csv
 import io
 import math
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from training.types import Annotation, AnnotationError
+from training.types import Annotation, AnnotationError, AnnotationNote
 
 CSV_COLUMNS = ("filename", "start", "end", "freq_min", "freq_max", "label")
 CSV_REQUIRED = ("filename", "start", "end", "label")  # frequency bounds are optional (DCLDE-2013 truth has none)
@@ -190,14 +191,35 @@ def _no_label_column(path: Path, but: str = "") -> AnnotationError:
 
 
 def _selections(
-    reader: csv.DictReader, path: Path, label_col: str | None, default_label: str | None
+    reader: csv.DictReader, path: Path, label_col: str | None, default_label: str | None, channel: int | None
 ) -> Iterator[tuple[dict[str, str], str, str]]:
     """Each selection's row, where it is (``PATH: line N``) and its raw label; Raven's waveform
-    view duplicates each spectrogram view's selection, so only ``Spectrogram`` rows count."""
+    view duplicates each spectrogram view's selection, so only ``Spectrogram`` rows count.  With
+    a ``Channel`` column (Raven's, from 1) and ``channel`` (the one analysed, from 0), only that
+    channel's selections: a call drawn on another hydrophone's channel may not be heard on this
+    one, or not then; those left out are said once (:class:`AnnotationNote`)."""
+    others: dict[int, int] = {}
     for row in reader:
         if row.get("View") and not row["View"].startswith("Spectrogram"):
             continue
-        yield row, f"{path}: line {reader.line_num}", (row.get(label_col) if label_col else default_label) or ""
+        where = f"{path}: line {reader.line_num}"
+        if channel is not None and (row.get("Channel") or "").strip():
+            number = row["Channel"].strip()
+            if not number.isdigit() or int(number) < 1:
+                raise AnnotationError(f"{where}: column 'Channel': {number!r} is not a channel number (1, 2, ...)")
+            if int(number) != channel + 1:
+                others[int(number)] = others.get(int(number), 0) + 1
+                continue
+        yield row, where, (row.get(label_col) if label_col else default_label) or ""
+    if others:
+        told = ", ".join(f"{n} on channel {c}" for c, n in sorted(others.items()))
+        warnings.warn(
+            AnnotationNote(
+                f"{path}: {sum(others.values())} selections left out ({told}): the deployment analyses "
+                f"channel {channel} (Raven's channel {channel + 1}; set the deployment's channel: to train on another)"
+            ),
+            stacklevel=2,
+        )
 
 
 def read_raven(
@@ -208,13 +230,15 @@ def read_raven(
     duration_s: float | None = None,
     default_label: str | None = None,
     label_column: str | None = None,
+    channel: int | None = None,
 ) -> list[Annotation]:
     """Annotations of ``recording`` from a tab-separated Raven selection table.
 
     The label comes from ``label_column`` (which must exist) or else the first of ``Label``,
     ``Annotation``, ``Species``, ``Call Type`` present, else ``default_label``; Raven's
     spectrogram and waveform views duplicate each selection, so only ``Spectrogram`` rows are
-    kept when a ``View`` column exists."""
+    kept when a ``View`` column exists; with ``channel`` (from 0), only that channel's rows of a
+    ``Channel`` column (Raven counts from 1)."""
     path = Path(path)
     durations = {recording: duration_s} if duration_s is not None else None
     try:
@@ -223,7 +247,7 @@ def read_raven(
             if label_col is None and default_label is None:
                 raise _no_label_column(path, " and no default label")
             out = []
-            for row, where, raw in _selections(reader, path, label_col, default_label):
+            for row, where, raw in _selections(reader, path, label_col, default_label, channel):
                 ann = Annotation(
                     recording,
                     _number(row, RAVEN_COLUMNS[0], where),
@@ -396,6 +420,7 @@ def read_raven_multi(
     durations: Mapping[str, float] | None = None,
     label_column: str | None = None,
     default_label: str | None = None,
+    channel: int | None = None,
 ) -> list[Annotation]:
     """Annotations from a Raven table over several recordings: a Raven Pro table of a file
     sequence, or edge-detect's ``raven/all.selections.txt`` after an analyst's review.  Each
@@ -407,7 +432,7 @@ def read_raven_multi(
     labels.  With one, the table is a review: true (yes, y, 1, correct, tp) keeps the row's
     label, false (no, n, 0, wrong, fp) makes it ``negative`` (a hard negative: a window the
     model must learn to reject), another word is the right label (through ``labels``), and an
-    empty verdict leaves the row out (not reviewed)."""
+    empty verdict leaves the row out (not reviewed).  ``channel``: as :func:`read_raven`."""
     path = Path(path)
     try:
         with _text(path) as fh:
@@ -418,7 +443,7 @@ def read_raven_multi(
             if label_col is None and default_label is None:
                 raise _no_label_column(path, " and no default label")
             out: list[Annotation] = []
-            for row, where, raw in _selections(reader, path, label_col, default_label):
+            for row, where, raw in _selections(reader, path, label_col, default_label, channel):
                 if reviewed:
                     label = _verdict_label(row, raw, negative, labels, where)
                     if label is None:

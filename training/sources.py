@@ -299,6 +299,7 @@ def read_annotations(
     default_label: str | None = None,
     negative: str = "noise",
     shared: dict[str, tuple[str, ...]] | None = None,
+    channel: int | None = None,
 ) -> list[Annotation]:
     """Annotations from a CSV, Raven tables or Audacity label tracks; ``names`` maps the names
     annotations give recordings to their paths (``shared``: file names several recordings share,
@@ -306,7 +307,8 @@ def read_annotations(
     matched to it by its name (see :func:`raven_recording`); a table over several (``Begin File``:
     Raven Pro's multi-file tables, edge-detect's reviewed run table, see
     :func:`~training.annotations.read_raven_multi`) names each row's recording, and its rejected
-    detections become ``negative``. A folder may hold every kind."""
+    detections become ``negative``. A folder may hold every kind.  ``channel`` (from 0): the one
+    analysed, whose selections a Raven table's ``Channel`` column gives (the others left out)."""
     lengths: dict[Path, float] = {}
     for p in names.values():
         if p not in lengths:
@@ -325,7 +327,9 @@ def read_annotations(
     root = path if path.is_dir() else path.parent
     for table in _tables(path):
         out += _once(
-            _read_table(table, root, stems, durations, labels, label_column, default_label, negative), table, seen
+            _read_table(table, root, stems, durations, labels, label_column, default_label, negative, channel),
+            table,
+            seen,
         )
     return out
 
@@ -362,6 +366,7 @@ def _read_table(
     label_column: str | None,
     default_label: str | None,
     negative: str,
+    channel: int | None = None,
 ) -> list[Annotation]:
     """One table's annotations: of the recording it is named after (a Raven table of one
     recording, an Audacity label track), or of those its rows name."""
@@ -373,6 +378,7 @@ def _read_table(
             durations=durations,
             label_column=label_column,
             default_label=default_label,
+            channel=channel,
         )
     rec = _table_recording(table, root, stems)
     if not table.name.endswith(".selections.txt") and is_audacity_labels(table):
@@ -384,6 +390,7 @@ def _read_table(
         duration_s=durations[rec],
         default_label=default_label,
         label_column=label_column,
+        channel=channel,
     )
 
 
@@ -417,9 +424,11 @@ def annotated_recordings(
     label_column: str | None = None,
     default_label: str | None = None,
     negative: str = "noise",
+    channel: int | None = None,
 ) -> dict[str, list[Annotation]]:
     """Recording path -> annotations from a CSV or Raven table(s) (files of ``audio_dir``
-    with no annotation are left out; ``background`` recordings get none)."""
+    with no annotation are left out; ``background`` recordings get none; ``channel``: the one
+    analysed, see :func:`read_annotations`)."""
     names, shared = recording_names(audio_dir)
     anns = read_annotations(
         csv_path,
@@ -429,6 +438,7 @@ def annotated_recordings(
         default_label=default_label,
         negative=negative,
         shared=shared,
+        channel=channel,
     )
     recordings: dict[str, list[Annotation]] = {}
     for a in anns:
@@ -492,6 +502,7 @@ def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Anno
     if d.annotations is None:
         raise TrainConfigError(f"{config.source}: data: a clip library has no recordings to evaluate events on")
     labels = {str(k): str(val) for k, val in d.labels.items()} if d.labels else None
+    channel = load_deployment(config.path(config.deployment)).channel  # a Raven table's selections on it
     recordings: dict[str, list[Annotation]] = {}
     sources = [{"annotations": d.annotations, "audio_dir": d.audio_dir}, *d.more]
     relative = [None, *config.as_dict(relative_to=run_dir)["data"]["more"]]  # as the synthetic stamps key them
@@ -512,6 +523,7 @@ def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Anno
             label_column=d.raven_label_column,
             default_label=d.raven_default_label,
             negative=config.negative,
+            channel=channel,
         )
     annotated = {rec: anns for found in found_by_source.values() for rec, anns in found.items() if anns}
     for i, source in enumerate(sources):  # in the recipe's order: the dataset's order

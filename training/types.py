@@ -15,6 +15,11 @@ class AnnotationError(PamedgeError, ValueError):
     """An annotation file is malformed; the message names the file and the line."""
 
 
+class AnnotationNote(UserWarning):
+    """Something an annotation file holds that was left out, said once per file (edge-train
+    prints it as a warning line)."""
+
+
 class TrainConfigError(PamedgeError, ValueError):
     """An ``edge-train`` config holds an unknown key or a bad value."""
 

@@ -8,7 +8,7 @@ from edge.audio import probe
 from edge.errors import PamedgeError
 from tests.support.data import shared_path
 from training.annotations import is_multi_recording_table, read_csv, read_raven, read_raven_multi
-from training.types import AnnotationError
+from training.types import AnnotationError, AnnotationNote
 
 HEADER = "filename,start,end,freq_min,freq_max,label,comment\n"
 
@@ -74,6 +74,38 @@ def test_raven_table(tmp_path):
         read_raven(path, "x.wav", labels={"upcall": "upcall"})
     with pytest.raises(AnnotationError, match=r"line 4: end 5.0 s is past the end of x.wav"):
         read_raven(path, "x.wav", duration_s=4.5)
+
+
+def test_a_raven_table_of_several_channels_gives_the_analysed_channels_selections(tmp_path):
+    """Raven numbers channels from 1; the deployment's channel 0 is Raven's 1. A call drawn on
+    another hydrophone's channel is left out, said once for the table."""
+    path = tmp_path / "x.selections.txt"
+    path.write_text(
+        RAVEN + "3\tSpectrogram 1\t2\t6.0\t7.0\t50\t250\tupcall\n" + "4\tSpectrogram 1\t3\t8.0\t9.0\t50\t250\tupcall\n"
+    )
+    with pytest.warns(
+        AnnotationNote, match=r"x.selections.txt: 2 selections left out \(1 on channel 2, 1 on channel 3\)"
+    ):
+        anns = read_raven(path, "x.wav", duration_s=10.0, channel=0)
+    assert [a.start_s for a in anns] == [1.5, 4.0]
+    with pytest.warns(AnnotationNote, match=r"channel 1 \(Raven's channel 2;"):
+        assert [a.start_s for a in read_raven(path, "x.wav", channel=1)] == [6.0]
+    assert len(read_raven(path, "x.wav")) == 4  # no channel asked: every selection
+    path.write_text(RAVEN.replace("\t1\t4.0", "\tright\t4.0"))
+    with pytest.raises(AnnotationError, match=r"line 4: column 'Channel': 'right' is not a channel number"):
+        read_raven(path, "x.wav", channel=0)
+
+
+def test_a_multi_recording_table_gives_the_analysed_channels_selections(tmp_path):
+    path = tmp_path / "seq.selections.txt"
+    path.write_text(
+        MULTI.replace("View\t", "View\tChannel\t")
+        + "1\tSpectrogram 1\t1\t2.0\t3.0\t50\t250\t2.0\ta.wav\ta.wav\tup\n"
+        + "2\tSpectrogram 1\t2\t4.0\t5.0\t50\t250\t4.0\ta.wav\ta.wav\tup\n"
+    )
+    with pytest.warns(AnnotationNote, match="1 selections left out"):
+        anns = read_raven_multi(path, negative="noise", durations={"a.wav": 10.0}, channel=0)
+    assert [a.start_s for a in anns] == [2.0]
 
 
 def test_raven_missing_column(tmp_path):

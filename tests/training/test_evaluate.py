@@ -244,6 +244,33 @@ def test_evaluate_warns_of_the_annotations_it_does_not_score(tmp_path, capsys):
     assert "events: precision" in out.out
 
 
+def test_evaluate_scores_the_selections_of_the_channel_analysed(tmp_path, capsys):
+    """A two-hydrophone recording's Raven table: the deployment analyses channel 0 (Raven's 1),
+    so the call drawn on channel 2 is no missed call of channel 1; edge-train says it left it out."""
+    import numpy as np
+    import soundfile as sf
+
+    from tests.support.data import DEPLOYMENTS, ROOT
+
+    rng = np.random.default_rng(4)
+    sf.write(str(tmp_path / "pair.wav"), 0.01 * rng.standard_normal((20 * 2000, 2)), 2000, subtype="PCM_16")
+    table = tmp_path / "pair.Table.1.selections.txt"
+    table.write_text(
+        "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tLabel\n"
+        "1\tSpectrogram 1\t1\t2.0\t3.0\t50\t250\tupcall\n"
+        "2\tSpectrogram 2\t2\t8.0\t9.0\t50\t250\tupcall\n"
+    )
+    out = tmp_path / "evaluate.json"
+    args = ["evaluate", str(ROOT / "models" / "narw-upcall"), "--config", str(DEPLOYMENTS / "narw-upcall.yaml")]
+    with pytest.raises(SystemExit) as info:
+        main([*args, "--annotations", str(table), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert info.value.code == 0, err
+    assert f"warning: {table}: 1 selections left out (1 on channel 2): the deployment analyses channel 0" in err
+    overall = json.loads(out.read_text())["events"]["overall"]
+    assert overall["tp"] + overall["fn"] == 1
+
+
 @pytest.mark.shared
 def test_evaluate_with_a_raven_pro_sequence_table_scores_as_the_csv(tmp_path, capsys):
     """An analyst's Raven Pro table over the day's file sequence (no label column: every

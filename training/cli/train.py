@@ -7,12 +7,15 @@ Domain errors become one line on stderr and exit status 2; a missing torch print
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
+from typing import TextIO
 
 import click
 
 from edge.errors import PamedgeError
 from training.metrics import overlap_text
+from training.types import AnnotationNote
 
 _HINT = 'edge-train needs PyTorch: pip install torch==2.13.0 "pamedge[train]"'
 
@@ -191,6 +194,7 @@ def evaluate_cmd(
             [Path(b) for b in background],
             label_column=label_column,
             default_label=default_label,
+            channel=dep.channel,
         )
         if only:
             # a recording by its file name or, where recorders share names, its path as annotated
@@ -264,7 +268,27 @@ def _check_labels(source: str, recordings: dict, labels: set[str]) -> None:
     )
 
 
+def _show_note(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """An annotation file's note (training.types.AnnotationNote) as one warning line; other
+    warnings as Python shows them."""
+    if issubclass(category, AnnotationNote):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _python_show(message, category, filename, lineno, file, line)
+
+
+_python_show = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> None:
+    warnings.showwarning = _show_note
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "evaluate":
         evaluate_cmd.main(args[1:], prog_name="edge-train evaluate")
