@@ -9,6 +9,7 @@ WAV headers are checked here against the file's real size.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import stat
 import struct
@@ -77,12 +78,73 @@ def wav_shortfall(path: Path) -> tuple[int, int] | None:
     return (declared, present) if present < declared else None
 
 
-def _unfinalised_bytes(path: Path) -> int:
-    """The bytes after a WAV's data chunk whose header declares none (0 for any other file)."""
+def unfinalised_bytes(path: Path) -> int:
+    """The bytes after a WAV's data chunk whose header declares none, as its writer leaves it
+    until it closes the file (0 for any other file)."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
         data = _data_chunk(fh, size)
     return size - data[0] - 8 if data is not None and data[1] == 0 else 0
+
+
+class _FinalisedView(io.RawIOBase):
+    """A WAV whose header was never finalised (sizes 0), read as :func:`finalise_wav` would
+    leave it (the sizes from the bytes present, a last partial frame cut off) without writing
+    to it: a recovered card's file is evidence, and may be read-only."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._fh = open(path, "rb")  # closed with the view
+        size = os.fstat(self._fh.fileno()).st_size
+        data = _data_chunk(self._fh, size)
+        if data is None or not data[2]:
+            self._fh.close()
+            raise AudioError(f"{path}: not a WAV file with a fmt chunk before its data (RIFF/WAVE)")
+        offset, _, block_align, _ = data
+        present = size - offset - 8
+        whole = present - present % block_align
+        self._size = offset + 8 + whole
+        self._patches = ((4, struct.pack("<I", offset + whole)), (offset + 4, struct.pack("<I", whole)))
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        view = memoryview(buffer).cast("B")
+        want = max(0, min(len(view), self._size - self._pos))
+        self._fh.seek(self._pos)
+        got = self._fh.readinto(view[:want]) or 0
+        for at, patch in self._patches:  # the header's sizes, where this read covers them
+            lo, hi = max(at, self._pos), min(at + len(patch), self._pos + got)
+            if lo < hi:
+                view[lo - self._pos : hi - self._pos] = patch[lo - at : hi - at]
+        self._pos += got
+        return got
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+def open_sound(path: str | Path) -> sf.SoundFile:
+    """``path`` open for reading; a WAV whose header was never finalised (its recorder stopped
+    before closing it) as its bytes present say (:class:`_FinalisedView`)."""
+    path = Path(path)
+    if unfinalised_bytes(path):
+        return sf.SoundFile(_FinalisedView(path))
+    return sf.SoundFile(str(path))
 
 
 def finalise_wav(path: Path) -> tuple[int, int]:
@@ -131,26 +193,23 @@ def probe(path: str | Path, *, allow_truncated: bool = False, timezone: dt.tzinf
             f"{path}: truncated WAV: header declares {declared} bytes of audio, the file holds "
             f"{present}: cut short, e.g. by a power loss (edge-detect --allow-truncated processes the part present)"
         )
-    if info.frames <= 0:
-        unfinished = _unfinalised_bytes(path)
-        if unfinished:
+    frames, rate, channels, subtype = int(info.frames), int(info.samplerate), int(info.channels), str(info.subtype)
+    if frames <= 0:
+        unfinished = unfinalised_bytes(path)
+        if unfinished and not allow_truncated:
             raise AudioError(
                 f"{path}: no audio samples by its header, which was never finalised (sizes 0), though "
-                f"{unfinished} bytes of audio follow it: its recorder stopped before closing the file"
+                f"{unfinished} bytes of audio follow it: its recorder stopped before closing the file "
+                f"(edge-detect --allow-truncated processes the part present)"
             )
-        raise AudioError(f"{path}: no audio samples")
+        if unfinished:  # read as its bytes present say; declared none, said per file (edge.pipeline)
+            with open_sound(path) as fh:
+                frames = int(fh.frames)
+            shortfall = (0, unfinished)
+        if frames <= 0:
+            raise AudioError(f"{path}: no audio samples")
     start, serial, source = parse_start(path, timezone=timezone, metadata=True)
-    return AudioInfo(
-        str(path),
-        int(info.samplerate),
-        int(info.channels),
-        int(info.frames),
-        str(info.subtype),
-        start,
-        serial,
-        source,
-        shortfall,
-    )
+    return AudioInfo(str(path), rate, channels, frames, subtype, start, serial, source, shortfall)
 
 
 def _reason(exc: Exception) -> str:
@@ -168,7 +227,7 @@ def head_blocks(info: AudioInfo, frames: int, block_frames: int) -> Iterator[np.
     if info.subtype in LOSSY:
         block_frames = frames
     try:
-        with sf.SoundFile(info.path) as fh:
+        with open_sound(info.path) as fh:
             dtype, scale = _read_as(info.subtype)
             left = frames
             while left > 0:
@@ -224,7 +283,7 @@ class Recording:
     def blocks(self) -> Iterator[AudioBlock]:
         start = self.start
         try:
-            with sf.SoundFile(self.info.path) as fh:
+            with open_sound(self.info.path) as fh:
                 dtype, scale = _read_as(self.info.subtype)
                 read = _reader(fh, dtype, self.info, start)
                 while True:

@@ -178,7 +178,12 @@ def prepare(
             f"{info.path}: its start time ({info.time_source.split(' (')[0]}) is the recorder's local clock, "
             "taken as UTC: set timezone: in the deployment (e.g. UTC+2 or Europe/Berlin)"
         )
-    if info.shortfall:  # said per file (CLI line, run.json), not only allowed by the run's flag
+    if info.shortfall and not info.shortfall[0]:  # said per file (CLI line, run.json), not only allowed by the flag
+        warnings.append(
+            f"{info.path}: WAV header never finalised (sizes 0; its recorder stopped before closing the file): "
+            f"processed the {info.frames} samples of the {info.shortfall[1]} bytes present"
+        )
+    elif info.shortfall:
         warnings.append(
             f"{info.path}: truncated WAV: header declares {info.shortfall[0]} bytes of audio, the "
             f"file holds {info.shortfall[1]}; processed the {info.frames} samples present"

@@ -31,7 +31,9 @@ class AudioInfo:
     start_utc: dt.datetime | None = None
     serial: str | None = None
     time_source: str | None = None  # "soundtrap-log", "filename" or None
-    shortfall: tuple[int, int] | None = None  # (declared, present) data bytes of a WAV cut short
+    shortfall: tuple[int, int] | None = (
+        None  # (declared, present) data bytes of a WAV cut short; declared 0: never finalised
+    )
 
     @property
     def duration_s(self) -> float:

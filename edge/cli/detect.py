@@ -119,7 +119,8 @@ if TYPE_CHECKING:
 @click.option(
     "--allow-truncated",
     is_flag=True,
-    help="Process the part present of WAVs cut short (e.g. power loss) instead of failing them.",
+    help="Process the part present of WAVs cut short (e.g. power loss), or whose header was never "
+    "finalised (sizes 0), instead of failing them.",
 )
 @click.option(
     "--scheduler",

@@ -14,7 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from edge.audio import AUDIO_KINDS, discover, finalise_wav, probe, unfinished_name, unfinished_path, wav_shortfall
+from edge.audio import (
+    AUDIO_KINDS,
+    discover,
+    finalise_wav,
+    probe,
+    unfinalised_bytes,
+    unfinished_name,
+    unfinished_path,
+    wav_shortfall,
+)
 from edge.daemon.types import PendingFile
 from edge.errors import MissingExtraError, PamedgeError
 from edge.timestamps import iso_utc
@@ -25,6 +34,12 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 ABANDONED_FACTOR = 10  # a WAV whose header still declares more data after this many stable_s is taken as cut short
+
+
+def _unfinished_wav(path: Path) -> bool:
+    """A WAV whose header says its writer has not closed it: a data length it has not reached,
+    or none at all (sizes 0, as libsndfile and many recorders leave them until they close)."""
+    return wav_shortfall(path) is not None or unfinalised_bytes(path) > 0
 
 
 def _duration(path: Path) -> float:
@@ -38,7 +53,7 @@ class FolderSource:
     """A recorder's output folder (searched recursively).  A file is taken once it is
     complete: its size and mtime unchanged for ``stable_s`` and, for WAV, its header's data
     length matching the bytes present (a recorder finalises the header when it closes the
-    file; one that held a declared length it never reached for ``ABANDONED_FACTOR *
+    file; one that held a declared length it never reached, or none, for ``ABANDONED_FACTOR *
     stable_s`` was cut short, e.g. by a power loss, and is taken as it is).
 
     With ``once``, the source is exhausted when nothing is left but what is done."""
@@ -83,7 +98,7 @@ class FolderSource:
             if (
                 st.st_size == 0
                 or stable_for < self.stable_s
-                or (stable_for < ABANDONED_FACTOR * self.stable_s and wav_shortfall(path) is not None)
+                or (stable_for < ABANDONED_FACTOR * self.stable_s and _unfinished_wav(path))
             ):
                 waiting += 1
                 continue

@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from edge import _validate as v
+from edge.audio import open_sound
 from edge.calibration import Calibration
 from edge.errors import AudioError
 from edge.frontend import FrontendSpec, StreamingFrontend
@@ -108,7 +109,8 @@ def span_spectrogram(
     """
     path = Path(path)
     try:
-        info = sf.info(str(path))
+        with open_sound(path) as info:  # its frames, rate and channels (a never-finalised WAV's as present)
+            pass
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(f"{path}: not a readable audio file ({exc})") from None
     if not 0 <= channel < info.channels:
@@ -186,7 +188,7 @@ def _read(path: Path, channel: int, start: int, stop: int, block_frames: int) ->
     """Samples ``[start, stop)`` of one channel at the file's own rate, numbered from ``start``."""
     offset = 0
     try:
-        with sf.SoundFile(str(path)) as fh:
+        with open_sound(path) as fh:
             fh.seek(start)
             while start + offset < stop:
                 data = fh.read(min(block_frames, stop - start - offset), dtype="float32", always_2d=True)

@@ -101,6 +101,35 @@ def test_truncated_file_can_be_accepted(tmp_path, write_audio, rng):
     assert "warning: " in result.stderr and "truncated WAV" in result.stderr
 
 
+def test_a_recording_whose_header_was_never_finalised_is_read_as_present_when_allowed(tmp_path, write_audio, rng):
+    """A recorder that lost power before closing its file leaves the header's sizes at 0: refused
+    with the way to read it, and with --allow-truncated analysed as the same audio finalised."""
+    import struct
+
+    card = _card(tmp_path, write_audio, rng)
+    whole = card / "20240501_120000.wav"
+    data = bytearray(whole.read_bytes())
+    at = data.index(b"data")
+    data[4:8] = data[at + 4 : at + 8] = struct.pack("<I", 0)
+    lost = tmp_path / "lost" / "20240501_120000.wav"
+    lost.parent.mkdir()
+    lost.write_bytes(bytes(data))
+    base = ["--no-model", "--config", str(DEPLOYMENTS / "generic.yaml")]
+    refused = CliRunner().invoke(main, [str(lost), "-o", str(tmp_path / "refused"), *base])
+    assert refused.exit_code == 1
+    assert "never finalised (sizes 0)" in refused.stderr and "--allow-truncated" in refused.stderr
+    rows = {}
+    for name, path in (("lost", lost), ("whole", whole)):
+        result = CliRunner().invoke(main, [str(path), "-o", str(tmp_path / name), "--allow-truncated", *base])
+        assert result.exit_code == 0, result.output
+        with open(tmp_path / name / "detections.csv", newline="") as fh:
+            rows[name] = [{k: v for k, v in r.items() if k != "file"} for r in csv.DictReader(fh)]
+    assert rows["lost"] == rows["whole"] and len(rows["whole"]) >= 1
+    run = json.loads((tmp_path / "lost" / "run.json").read_text())
+    (said,) = [w for w in run["files"][0]["warnings"] if "never finalised" in w]
+    assert str(lost) in said and "processed the 160000 samples" in said
+
+
 def test_usage_errors_exit_2(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nroi:\n  on_dB: 10\n")

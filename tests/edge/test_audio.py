@@ -143,6 +143,27 @@ def test_a_header_never_finalised_says_so(tmp_path):
         probe(path)
 
 
+def test_a_header_never_finalised_is_read_as_its_bytes_say_when_allowed(tmp_path):
+    """--allow-truncated: the samples present (a last partial frame cut off), from any block
+    size and read from part-way, without a byte of the file changed (a recovered card's
+    recording is evidence)."""
+    samples = (np.arange(800) % 7 - 3).astype(np.int16)
+    data = bytearray(pcm16_wav(samples, declared_frames=0, extra_chunk=struct.pack("<4sI", b"LIST", 3) + b"abc\0"))
+    data[4:8] = struct.pack("<I", 0)
+    data += b"\x01"  # half a sample: the power went mid-write
+    path = tmp_path / "unfinished.wav"
+    path.write_bytes(bytes(data))
+    path.chmod(0o444)
+    info = probe(path, allow_truncated=True)
+    assert (info.frames, info.sample_rate, info.shortfall) == (800, RATE, (0, 1601))
+    for block in (1, 333, 4096):
+        got, _ = read_all(Recording(info, block_frames=block))
+        np.testing.assert_array_equal(np.round(got * 32768).astype(np.int16), samples)
+    got, _ = read_all(Recording(info, block_frames=100, start=450))
+    np.testing.assert_array_equal(np.round(got * 32768).astype(np.int16), samples[450:])
+    assert path.read_bytes() == bytes(data)
+
+
 def test_audio_error_is_an_os_error():
     assert issubclass(AudioError, OSError)
 

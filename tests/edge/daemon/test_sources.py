@@ -66,6 +66,22 @@ def test_a_file_cut_short_is_taken_once_abandoned(tmp_path, rng):
     assert src.next(0) is not None
 
 
+def test_a_file_whose_header_is_not_yet_finalised_waits_as_one_cut_short(tmp_path, rng):
+    """A recorder that writes sizes of 0 until it closes the file (libsndfile's way): a pause in
+    its writing is no end of the file; after ABANDONED_FACTOR stable_s it was cut short."""
+    clock = FakeClock()
+    src = FolderSource(tmp_path, stable_s=1.0, poll_s=0.5, clock=clock, sleep=clock.sleep)
+    data = bytearray(wav_bytes(10.0, rng))
+    at = data.index(b"data")
+    data[4:8] = data[at + 4 : at + 8] = bytes(4)
+    (tmp_path / "site_20260301_000000.wav").write_bytes(bytes(data))
+    assert src.next(0) is None
+    clock.t = ABANDONED_FACTOR * 1.0 - 0.1
+    assert src.next(0) is None
+    clock.t = ABANDONED_FACTOR * 1.0 + 0.1
+    assert src.next(0) is not None
+
+
 def test_files_come_in_recording_time_order_with_the_backlog_of_the_rest(tmp_path, make_recordings):
     later = make_recordings(1, 60.0, folder=tmp_path, start=2)
     earlier = make_recordings(2, 60.0, folder=tmp_path)
