@@ -141,7 +141,7 @@ class Tally:
         if self.negative is not None:
             k = self.classes.index(self.negative)
             others = [s for i, s in enumerate(score) if i != k]
-            score[k] = 1.0 - max(others) if others and self.n_windows else 1.0
+            score[k] = 1.0 - max(others) if others else 1.0
             last = k if self.n_windows else -1
         ranked = sorted(range(len(self.classes)), key=lambda i: (i == last, -score[i], i))
         return [Rank(self.classes[i], round(score[i], 4), self._wins[i]) for i in ranked]
