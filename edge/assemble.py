@@ -205,17 +205,21 @@ def write_tethys(report: RunReport, ctx: RunContext, staged: StagedFiles) -> Non
         start = parse_utc(d.get("start_utc")) if f.status == "ok" else None
         if start is None:
             continue
-        recordings.append(
-            TethysRecording(
-                f.file,
-                start,
-                float(d["duration_s"]),
-                int(d["sample_rate"]),
-                _BITS.get(d.get("subtype", ""), 0),
-                int(d.get("channel", 0)),
-                float((d.get("calibration") or {}).get("gain_db", 0.0)),
+        # a duty-cycled recording is effort only over its periods, each from its own start
+        periods = [(float(b), parse_utc(t) or start) for b, t in d.get("periods") or [(0.0, d["start_utc"])]]
+        ends = [b for b, _ in periods[1:]] + [float(d["duration_s"])]
+        for (begins, at), end in zip(periods, ends):
+            recordings.append(
+                TethysRecording(
+                    f.file,
+                    at,
+                    end - begins,
+                    int(d["sample_rate"]),
+                    _BITS.get(d.get("subtype", ""), 0),
+                    int(d.get("channel", 0)),
+                    float((d.get("calibration") or {}).get("gain_db", 0.0)),
+                )
             )
-        )
         if f.detection_count:
             detections += report.full(f).detections
     (report.outdir / "tethys").mkdir(exist_ok=True)

@@ -23,6 +23,7 @@ import soundfile as sf
 from edge.errors import AudioError
 from edge.timestamps import parse_start
 from edge.types import AudioBlock, AudioInfo
+from edge.wavmeta import harp_periods
 
 # what a folder search takes: the containers libsndfile reads that recorders and clip libraries
 # use (RF64 and W64 for files past 4 GB; MP3 and Ogg for published clips, lossy: detection holds,
@@ -209,7 +210,19 @@ def probe(path: str | Path, *, allow_truncated: bool = False, timezone: dt.tzinf
         if frames <= 0:
             raise AudioError(f"{path}: no audio samples")
     start, serial, source = parse_start(path, timezone=timezone, metadata=True)
-    return AudioInfo(str(path), rate, channels, frames, subtype, start, serial, source, shortfall)
+    periods = harp_periods(path) if source == "xwav" else ()  # a duty-cycled HARP's gaps
+    return AudioInfo(
+        str(path),
+        rate,
+        channels,
+        frames,
+        subtype,
+        start,
+        serial,
+        source,
+        shortfall,
+        periods if len(periods) > 1 else (),
+    )
 
 
 def _reason(exc: Exception) -> str:

@@ -468,8 +468,8 @@ def contiguous(prev: AudioInfo | None, info: AudioInfo) -> bool:
     at the same sample rate: the noise floor carries from one to the other."""
     if prev is None or prev.start_utc is None or info.start_utc is None or info.sample_rate != prev.sample_rate:
         return False
-    prev_end = prev.start_utc + dt.timedelta(seconds=prev.duration_s)
-    return abs((info.start_utc - prev_end).total_seconds()) <= CONTIGUOUS_S
+    prev_end = prev.end_utc
+    return prev_end is not None and abs((info.start_utc - prev_end).total_seconds()) <= CONTIGUOUS_S
 
 
 def _process_one(
@@ -565,6 +565,8 @@ def ok_outcome(
         "subtype": info.subtype,
         "duration_s": info.duration_s,
         "start_utc": info.start_utc.isoformat() if info.start_utc else "",
+        # a duty-cycled recording's periods: [seconds into the file, UTC start] each (an XWAV's gaps)
+        **({"periods": [[begins, utc.isoformat()] for begins, utc in info.periods]} if info.periods else {}),
         "time_source": info.time_source or "",
         "serial": info.serial or "",
         "calibration": {**calibration.as_dict(), "hash": calibration.hash},

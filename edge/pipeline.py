@@ -72,9 +72,7 @@ class RecordingResult:
 
     @property
     def end_utc(self) -> dt.datetime | None:
-        if self.info.start_utc is None:
-            return None
-        return self.info.start_utc + dt.timedelta(seconds=self.info.duration_s)
+        return self.info.end_utc
 
 
 @dataclass(frozen=True)
@@ -178,6 +176,14 @@ def prepare(
             f"{info.path}: its start time ({info.time_source.split(' (')[0]}) is the recorder's local clock, "
             "taken as UTC: set timezone: in the deployment (e.g. UTC+2 or Europe/Berlin)"
         )
+    period_s = config.levels.period_s
+    astride = [b for b, _ in info.periods[1:] if abs(b / period_s - round(b / period_s)) * period_s > 1e-3]
+    if astride:  # a duty-cycled recording whose periods do not start on a level period's start
+        warnings.append(
+            f"{info.path}: a recording period (duty cycle) starts {astride[0]:g} s into the file, not on a "
+            f"multiple of levels.period_s ({period_s:g} s): a level period holding that gap mixes audio of both "
+            "sides, timed by the first (a period_s that divides the periods' length avoids it)"
+        )
     if info.shortfall and not info.shortfall[0]:  # said per file (CLI line, run.json), not only allowed by the flag
         warnings.append(
             f"{info.path}: WAV header never finalised (sizes 0; its recorder stopped before closing the file): "
@@ -242,8 +248,9 @@ def records(
     info, calibration = prep.info, prep.calibration
     config_hash = (config if model else stamped_config(config, None)).hash
 
-    def utc(offset_s: float) -> str:
-        return iso_utc(info.start_utc, offset_s)
+    def utc(offset_s: float) -> str:  # a duty-cycled recording's from its period's start
+        found = info.utc_at(offset_s)
+        return iso_utc(*found) if found else ""
 
     def record(
         r: Roi, label: str, score: float, head: str = "", by: str = "", span: tuple[float, float] | None = None

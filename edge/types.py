@@ -34,10 +34,31 @@ class AudioInfo:
     shortfall: tuple[int, int] | None = (
         None  # (declared, present) data bytes of a WAV cut short; declared 0: never finalised
     )
+    # a duty-cycled recording's periods, (seconds into the file, UTC) each, its samples end to
+    # end with the gaps between them left out (an XWAV's raw files); empty: one period from start_utc
+    periods: tuple[tuple[float, dt.datetime], ...] = ()
 
     @property
     def duration_s(self) -> float:
         return self.frames / self.sample_rate
+
+    def utc_at(self, offset_s: float) -> tuple[dt.datetime, float] | None:
+        """The UTC start of the recording period holding the moment ``offset_s`` seconds into
+        the file, and the seconds from it; None when the recording's time is unknown."""
+        if self.start_utc is None:
+            return None
+        at, start = 0.0, self.start_utc
+        for begins, utc in self.periods:
+            if begins > offset_s:
+                break
+            at, start = begins, utc
+        return start, offset_s - at
+
+    @property
+    def end_utc(self) -> dt.datetime | None:
+        """When the recording's last sample ends (its last period's end for a duty-cycled one)."""
+        found = self.utc_at(self.duration_s)
+        return None if found is None else found[0] + dt.timedelta(seconds=found[1])
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,12 @@
 * GUANO (Song Meter, Pettersson, Titley and others): a ``guan`` chunk of ``Key: value``
   lines; ``Timestamp`` is ISO 8601, with an offset or (per the GUANO spec) local time without
   one; ``Serial`` the recorder's serial;
-* Broadcast WAV ``bext``: ``OriginationDate`` and ``OriginationTime``, local time, no zone.
+* Broadcast WAV ``bext``: ``OriginationDate`` and ``OriginationTime``, local time, no zone;
+* XWAV (HARP recorders, Scripps' Triton, the NCEI archive): a ``harp`` chunk naming the
+  instrument, site and position, and a directory of the raw files the data chunk holds end to
+  end, each with its UTC start to the millisecond and its length.  A duty-cycled HARP (e.g. 5
+  minutes in every 15) leaves gaps between raw files that the audio does not show:
+  :func:`harp_periods` gives where each recording period starts in the file and when.
 
 Only the RIFF chunk headers are walked (the audio is skipped), and a metadata chunk is read
 only up to 64 kB, so a malformed or huge file costs a few reads.
@@ -28,6 +33,15 @@ _AUDIOMOTH = re.compile(
 )
 
 
+HARP_HEAD = struct.Struct(
+    "<B10s4s4s8sB8sHiiH8x"
+)  # version, firmware, instrument, site, experiment, disk no. and serial, raw files, lon, lat, depth
+HARP_RAW = struct.Struct(
+    "<6BHIIIIB7x"
+)  # y-2000, mon, day, h, min, s, ms; byte loc, byte length, write length, rate, gain
+CONTINUOUS_S = 1.0  # raw files this close to end to end are one recording period (HARP clocks tick in ms)
+
+
 @dataclass(frozen=True)
 class RecorderTime:
     """A start time from the file's metadata: aware (UTC) when the recorder said its zone,
@@ -35,10 +49,70 @@ class RecorderTime:
 
     start: dt.datetime
     serial: str | None
-    source: str  # "audiomoth", "guano" or "bext"
+    source: str  # "audiomoth", "guano", "bext" or "xwav"
 
 
-def chunks(path: str | Path, wanted: tuple[bytes, ...] = (b"LIST", b"guan", b"bext")) -> dict[bytes, bytes]:
+@dataclass(frozen=True)
+class HarpRawFile:
+    """One raw file of an XWAV's directory: its first sample's UTC time and its audio bytes."""
+
+    start: dt.datetime
+    byte_length: int
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class Harp:
+    """An XWAV's ``harp`` chunk."""
+
+    instrument: str
+    site: str
+    experiment: str
+    latitude: float
+    longitude: float
+    depth_m: int
+    raw_files: tuple[HarpRawFile, ...]
+
+
+def harp(data: bytes) -> Harp | None:
+    """An XWAV's ``harp`` chunk, or None when it is not one (too short, a raw file's time no date)."""
+    if len(data) < HARP_HEAD.size:
+        return None
+    _, _, instrument, site, experiment, _, _, n, lon, lat, depth = HARP_HEAD.unpack_from(data)
+    if n < 1 or len(data) < HARP_HEAD.size + n * HARP_RAW.size:
+        return None
+    raw = []
+    for i in range(n):
+        y, mo, d, h, mi, sec, ms, _, length, _, rate, _ = HARP_RAW.unpack_from(data, HARP_HEAD.size + i * HARP_RAW.size)
+        try:
+            start = dt.datetime(2000 + y, mo, d, h, mi, sec, ms * 1000, tzinfo=UTC)
+        except ValueError:
+            return None
+        raw.append(HarpRawFile(start, length, rate))
+    return Harp(_text(instrument), _text(site), _text(experiment), lat / 1e5, lon / 1e5, depth, tuple(raw))
+
+
+def harp_periods(path: str | Path) -> tuple[tuple[float, dt.datetime], ...]:
+    """Where each recording period of an XWAV starts, ``(seconds into the file, UTC)``: its
+    first raw file, and each one that does not follow the one before end to end (within
+    :data:`CONTINUOUS_S`); empty for a file with no harp chunk."""
+    found = chunks(path, (b"harp", b"fmt "))
+    header = harp(found[b"harp"]) if b"harp" in found else None
+    fmt = found.get(b"fmt ", b"")
+    if header is None or len(fmt) < 14:
+        return ()
+    block_align = struct.unpack_from("<H", fmt, 12)[0] or 1
+    periods = [(0.0, header.raw_files[0].start)]
+    at = 0.0
+    for prev, raw in zip(header.raw_files, header.raw_files[1:]):
+        length_s = prev.byte_length / block_align / (prev.sample_rate or 1)
+        at += length_s
+        if abs((raw.start - prev.start).total_seconds() - length_s) > CONTINUOUS_S:
+            periods.append((at, raw.start))
+    return tuple(periods)
+
+
+def chunks(path: str | Path, wanted: tuple[bytes, ...] = (b"LIST", b"guan", b"bext", b"harp")) -> dict[bytes, bytes]:
     """The ``wanted`` chunks of a RIFF/WAVE file (the first of each id; empty when the file
     is not RIFF/WAVE or cannot be read)."""
     out: dict[bytes, bytes] = {}
@@ -123,10 +197,13 @@ def bext_time(data: bytes) -> RecorderTime | None:
 
 
 def recorder_time(path: str | Path) -> RecorderTime | None:
-    """The start a WAV file's metadata gives: AudioMoth comment, else GUANO, else bext."""
+    """The start a WAV file's metadata gives: an XWAV's first raw file (HARP clocks keep UTC),
+    else AudioMoth comment, else GUANO, else bext."""
     found = chunks(path)
     comment = info_comment(found[b"LIST"]) if b"LIST" in found else None
+    header = harp(found[b"harp"]) if b"harp" in found else None
     for parsed in (
+        RecorderTime(header.raw_files[0].start, None, "xwav") if header else None,  # its instrument is no hydrophone
         audiomoth_time(comment) if comment else None,
         guano_time(_text(found[b"guan"])) if b"guan" in found else None,
         bext_time(found[b"bext"]) if b"bext" in found else None,

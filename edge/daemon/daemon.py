@@ -202,8 +202,8 @@ class Daemon:
             info = probe(item.path, allow_truncated=True, timezone=self.config.tz())
             carry = contiguous(prev_info, info)
             gap = None
-            if prev_info is not None and prev_info.start_utc and info.start_utc:
-                prev_end = prev_info.start_utc + dt.timedelta(seconds=prev_info.duration_s)
+            prev_end = prev_info.end_utc if prev_info is not None else None
+            if prev_end is not None and info.start_utc:
                 gap = (info.start_utc - prev_end).total_seconds()
             if isolate:
                 isolated = self._isolated(item, info, prev_state if carry else None, level)

@@ -93,7 +93,8 @@ def files_from_report(report: RunReport, config: DeploymentConfig, *, channel: i
         if f.status != "ok":
             continue
         details = f.details
-        start = details.get("start_utc")
+        # a duty-cycled recording's time axis is not one clock: drawn in seconds into the file
+        start = details.get("start_utc") if not details.get("periods") else None
         rate = int(details.get("analysis_rate") or details["sample_rate"])  # the spectrogram the ROIs were found on
         out.append(
             FileToPlot(

@@ -182,17 +182,34 @@ def recording_minutes(
     owned: tuple[float, float] | None = None,
 ) -> tuple[Bands, list[Minute]]:
     """The HMD minutes of one recording at its own rate (``owned``: those of a chunk);
-    raises ValueError when it has no UTC start time."""
+    raises ValueError when it has no UTC start time.  A duty-cycled recording's periods
+    (``AudioInfo.periods``) are each measured from its own UTC start, none across a gap."""
     if info.start_utc is None:
         raise ValueError(no_utc_start(info.path))
-    spectra = MinuteSpectra(info.sample_rate, info.start_utc, calibration, fmax=fmax, owned=owned)
-    start = spectra.first_sample()
+    periods = info.periods or ((0.0, info.start_utc),)
+    bounds = [round(begins * info.sample_rate) for begins, _ in periods] + [info.frames]
+    bands, out = hmd_bands(info.sample_rate, fmax), []
+    for (begins, utc), lo, hi in zip(periods, bounds, bounds[1:]):
+        mine = None if owned is None else (owned[0] - begins, owned[1] - begins)
+        if mine is not None and (mine[1] <= 0 or mine[0] * info.sample_rate >= hi - lo):
+            continue  # the chunk holds nothing of this period (its first minute: the chunk holding its start)
+        spectra = MinuteSpectra(info.sample_rate, utc, calibration, fmax=fmax, owned=mine)
+        bands = spectra.bands
+        out += _period_minutes(info, spectra, channel, block_frames, lo, hi, None if mine is None else mine[1])
+    return bands, out
+
+
+def _period_minutes(
+    info: AudioInfo, spectra: MinuteSpectra, channel: int, block_frames: int | None, lo: int, hi: int, end: float | None
+) -> list[Minute]:
+    """The minutes of samples ``[lo, hi)`` of the file (one recording period), numbered from ``lo``."""
+    start = lo + spectra.first_sample()
     recording = Recording(info, channel=channel, block_frames=block_frames or 10 * info.sample_rate, start=start)
-    end = None if owned is None else owned[1]
     out: list[Minute] = []
     for block in recording.blocks():
-        out += spectra.push(block)
-        if end is not None and block.start_sample / info.sample_rate > end + MINUTE_S:
+        if block.start_sample >= hi:
+            break
+        out += spectra.push(AudioBlock(block.samples[: hi - block.start_sample], block.start_sample - lo))
+        if end is not None and (block.start_sample - lo) / info.sample_rate > end + MINUTE_S:
             break  # the chunk's last minute is complete
-    out += spectra.flush()
-    return spectra.bands, out
+    return out + spectra.flush()

@@ -137,3 +137,29 @@ def test_a_click_train_gives_its_count_and_ici_as_user_defined_parameters(tmp_pa
     path = tmp_path / "train.xml"
     path.write_bytes(ET.tostring(doc, xml_declaration=True, encoding="utf-8"))
     validate(path)
+
+
+def test_a_duty_cycled_xwav_is_effort_only_over_its_recording_periods(tmp_path):
+    """A HARP's minute in every ten: one effort stretch per period, each on its own clock."""
+    import numpy as np
+
+    from tests.edge.test_xwav import xwav
+
+    t0 = dt.datetime(2015, 7, 3, 14, 0, 0, tzinfo=UTC)
+    later = t0 + dt.timedelta(minutes=10)
+    rng = np.random.default_rng(6)
+    raw = [(t0, 0.01 * rng.standard_normal(60 * 2000)), (later, 0.01 * rng.standard_normal(60 * 2000))]
+    path = xwav(tmp_path / "duty.x.wav", raw, rate=2000)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["--config", str(deployment(tmp_path)), "--outputs", "tethys", str(path), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    stretches = [validate(out / "tethys" / f"narw-upcall_detections_{i}.xml") for i in (1, 2)]
+    assert not (out / "tethys" / "narw-upcall_detections_3.xml").exists()
+    assert [
+        (d.findtext("t:Effort/t:Start", namespaces=NS), d.findtext("t:Effort/t:End", namespaces=NS)) for d in stretches
+    ] == [
+        ("2015-07-03T14:00:00.000Z", "2015-07-03T14:01:00.000Z"),
+        ("2015-07-03T14:10:00.000Z", "2015-07-03T14:11:00.000Z"),
+    ]
