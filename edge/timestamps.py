@@ -100,7 +100,7 @@ def parse_start(
     path = Path(path)
     parts = path.name.split(".")
     stem = ".".join(parts[:-1]) if len(parts) > 1 else path.name
-    if metadata and path.suffix.lower() == ".wav":
+    if metadata and path.suffix.lower() in (".wav", ".flac"):  # a FLAC keeps its WAV's chunks (XWAVs)
         from edge.wavmeta import recorder_time
 
         found = recorder_time(path)

@@ -6,7 +6,8 @@
   lines; ``Timestamp`` is ISO 8601, with an offset or (per the GUANO spec) local time without
   one; ``Serial`` the recorder's serial;
 * Broadcast WAV ``bext``: ``OriginationDate`` and ``OriginationTime``, local time, no zone;
-* XWAV (HARP recorders, Scripps' Triton, the NCEI archive): a ``harp`` chunk naming the
+* XWAV (HARP recorders, Scripps' Triton, the NCEI archive, also as FLAC keeping the WAV's
+  chunks): a ``harp`` chunk naming the
   instrument, site and position, and a directory of the raw files the data chunk holds end to
   end, each with its UTC start to the millisecond and its length.  A duty-cycled HARP (e.g. 5
   minutes in every 15) leaves gaps between raw files that the audio does not show:
@@ -23,6 +24,7 @@ import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 UTC = dt.timezone.utc
 MAX_CHUNK = 1 << 16
@@ -113,12 +115,14 @@ def harp_periods(path: str | Path) -> tuple[tuple[float, dt.datetime], ...]:
 
 
 def chunks(path: str | Path, wanted: tuple[bytes, ...] = (b"LIST", b"guan", b"bext", b"harp")) -> dict[bytes, bytes]:
-    """The ``wanted`` chunks of a RIFF/WAVE file (the first of each id; empty when the file
-    is not RIFF/WAVE or cannot be read)."""
+    """The ``wanted`` chunks of a RIFF/WAVE file, or of the WAV a FLAC file was encoded from
+    (:func:`_flac_chunks`); the first of each id, empty when the file is neither or cannot be read."""
     out: dict[bytes, bytes] = {}
     try:
         with open(path, "rb") as fh:
             head = fh.read(12)
+            if head[:4] == b"fLaC":
+                return _flac_chunks(fh, wanted)
             if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
                 return out
             for _ in range(MAX_CHUNKS):
@@ -133,6 +137,32 @@ def chunks(path: str | Path, wanted: tuple[bytes, ...] = (b"LIST", b"guan", b"be
                     fh.seek(size + (size & 1), 1)
     except OSError:
         return {}
+    return out
+
+
+def _flac_chunks(fh: BinaryIO, wanted: tuple[bytes, ...]) -> dict[bytes, bytes]:
+    """The ``wanted`` chunks of the WAV a FLAC file was encoded from, as ``flac
+    --keep-foreign-metadata`` keeps them: an APPLICATION metadata block ``riff`` per chunk
+    (how NCEI archives HARP XWAVs, their ``harp`` chunk among them)."""
+    out: dict[bytes, bytes] = {}
+    fh.seek(4)
+    for _ in range(MAX_CHUNKS):
+        header = fh.read(4)
+        if len(header) < 4:
+            break
+        kind, length = header[0] & 0x7F, int.from_bytes(header[1:4], "big")
+        if kind == 2 and length >= 12:  # APPLICATION
+            head = fh.read(12)
+            cid, size = head[4:8], struct.unpack("<I", head[8:12])[0]
+            if head[:4] == b"riff" and cid in wanted and cid not in out:
+                out[cid] = fh.read(min(size, length - 12, MAX_CHUNK))
+                fh.seek(length - 12 - len(out[cid]), 1)
+            else:
+                fh.seek(length - 12, 1)
+        else:
+            fh.seek(length, 1)
+        if header[0] & 0x80:  # the last metadata block
+            break
     return out
 
 

@@ -10,6 +10,7 @@ import struct
 
 import numpy as np
 import pytest
+import soundfile as sf
 from click.testing import CliRunner
 
 from edge.audio import probe
@@ -154,3 +155,36 @@ def test_periods_that_level_periods_straddle_are_said(tmp_path):
     out = detect(xwav(tmp_path / "duty.x.wav", raw), tmp_path / "out", "levels")
     (said,) = [w for w in json.loads((out / "run.json").read_text())["files"][0]["warnings"] if "duty cycle" in w]
     assert "starts 20 s into the file, not on a multiple of levels.period_s (60 s)" in said
+
+
+def as_flac(wav, path):
+    """``wav`` encoded to FLAC keeping its RIFF chunks as ``flac --keep-foreign-metadata`` does:
+    an APPLICATION block ``riff`` per chunk after STREAMINFO (as NCEI archives HARP XWAVs)."""
+    x, rate = sf.read(wav, dtype="int16")
+    sf.write(path, x, rate, subtype="PCM_16", format="FLAC")
+    body = path.read_bytes()
+    blocks, at = [], 4
+    while True:
+        last, length = body[at] & 0x80, int.from_bytes(body[at + 1 : at + 4], "big")
+        blocks.append(bytes([body[at] & 0x7F]) + body[at + 1 : at + 4 + length])
+        at += 4 + length
+        if last:
+            break
+    riff, pos = wav.read_bytes(), 12
+    while pos < len(riff):
+        cid, size = riff[pos : pos + 4], struct.unpack("<I", riff[pos + 4 : pos + 8])[0]
+        if cid != b"data":
+            payload = b"riff" + riff[pos : pos + 8 + size]
+            blocks.insert(1, bytes([2]) + len(payload).to_bytes(3, "big") + payload)
+        pos += 8 + size + (size & 1)
+    blocks[-1] = bytes([blocks[-1][0] | 0x80]) + blocks[-1][1:]
+    path.write_bytes(b"fLaC" + b"".join(blocks) + body[at:])
+    return path
+
+
+def test_an_xwav_kept_as_flac_is_timed_by_its_harp_chunk(tmp_path):
+    later = T0 + dt.timedelta(minutes=15)
+    wav = xwav(tmp_path / "duty.x.wav", [(T0, noise(5, 1)), (later, noise(5, 2))])
+    info = probe(as_flac(wav, tmp_path / "duty.x.flac"))
+    assert (info.start_utc, info.time_source, info.frames) == (T0, "xwav", 10 * RATE)
+    assert info.periods == ((0.0, T0), (5.0, later))
