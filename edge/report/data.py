@@ -67,15 +67,26 @@ class FileEntry:
     full_scale_spl_db: float | None
     warnings: tuple[str, ...]
     ranking: tuple[tuple[str, float, int], ...] = ()  # (label, score, windows), most probable first
+    periods: tuple[tuple[float, dt.datetime], ...] = ()  # a duty-cycled recording's (run.json "periods")
+
+    @property
+    def spans(self) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+        """Each stretch it recorded, (start, end) in UTC: one, or a duty-cycled recording's
+        periods; none when the start time is unknown."""
+        if self.start is None:
+            return ()
+        periods = self.periods or ((0.0, self.start),)
+        ends = [begins for begins, _ in periods[1:]] + [self.audio_s]
+        return tuple((t, t + dt.timedelta(seconds=end - begins)) for (begins, t), end in zip(periods, ends))
 
     @property
     def end(self) -> dt.datetime | None:
-        return None if self.start is None else self.start + dt.timedelta(seconds=self.audio_s)
+        return self.spans[-1][1] if self.spans else None
 
     @property
     def span(self) -> tuple[dt.datetime, dt.datetime] | None:
         """(start, end) in UTC, None when the start time is unknown."""
-        return None if self.start is None else (self.start, self.start + dt.timedelta(seconds=self.audio_s))
+        return (self.spans[0][0], self.spans[-1][1]) if self.spans else None
 
 
 @dataclass(frozen=True)
@@ -375,6 +386,7 @@ def _file_entry(f: dict[str, Any]) -> FileEntry:
         cal.get("full_scale_spl_db"),
         tuple(f.get("warnings") or ()),
         tuple((str(r["label"]), float(r["score"]), int(r["windows"])) for r in f.get("ranking") or ()),
+        tuple((float(b), t) for b, text in f.get("periods") or () if (t := parse_utc(text)) is not None),
     )
 
 

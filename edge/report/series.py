@@ -58,7 +58,7 @@ class Effort:
 
 
 def effort(data: RunData) -> Effort:
-    timed = sorted((s[0], s[1], f.file) for f in data.ok if (s := f.span) is not None)
+    timed = sorted((start, end, f.file) for f in data.ok for start, end in f.spans)
     gaps = []
     stretch_end: dt.datetime | None = None
     for start, end, _ in timed:
@@ -88,7 +88,7 @@ def detection_bins(data: RunData) -> DetectionBins | None:
         return DetectionBins("file", "file", names, None, counts, tuple(f.audio_s for f in ok))
 
     width, unit = data.bin_width, data.bin_unit
-    spans = [s for s in (f.span for f in ok) if s is not None]
+    spans = [s for f in ok for s in f.spans]  # a duty-cycled recording's each period
     origin = floor_to(min(s for s, _ in spans), width)
     last = max(e for _, e in spans)
     n_bins = max(1, -(-(last - origin) // width))

@@ -141,6 +141,14 @@ def test_a_duty_cycled_xwavs_detections_levels_and_minutes_are_timed_by_their_pe
     assert run["files"][0]["audio_s"] == pytest.approx(120.0)
     assert not [w for w in run["files"][0]["warnings"] if "duty cycle" in w]
 
+    from edge.report.data import load
+    from edge.report.series import effort
+
+    assert [(s, e) for s, e, _ in effort(load(out)).intervals] == [
+        (T0, T0 + dt.timedelta(seconds=60)),
+        (second, second + dt.timedelta(seconds=60)),
+    ]  # the report's effort: two minutes, not one stretch from the first
+
     info = probe(path)
     minutes = recording_minutes(info, Calibration("default", 0.0, 0.0, (), "default"))[1]
     assert [m.start_utc for m in minutes] == [T0.replace(microsecond=0), second.replace(microsecond=0)]
