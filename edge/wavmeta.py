@@ -7,11 +7,11 @@
   one; ``Serial`` the recorder's serial;
 * Broadcast WAV ``bext``: ``OriginationDate`` and ``OriginationTime``, local time, no zone;
 * XWAV (HARP recorders, Scripps' Triton, the NCEI archive, also as FLAC keeping the WAV's
-  chunks): a ``harp`` chunk naming the
-  instrument, site and position, and a directory of the raw files the data chunk holds end to
-  end, each with its UTC start to the millisecond and its length.  A duty-cycled HARP (e.g. 5
-  minutes in every 15) leaves gaps between raw files that the audio does not show:
-  :func:`harp_periods` gives where each recording period starts in the file and when.
+  chunks): a ``harp`` chunk naming the instrument, site and position, and a directory of the
+  raw files the data chunk holds end to end, each with its UTC start to the millisecond and its
+  length.  A duty-cycled HARP (e.g. 5 minutes in every 15) leaves gaps between raw files that
+  the audio does not show: :func:`harp_periods` gives where each recording period starts in the
+  file and when.
 
 Only the RIFF chunk headers are walked (the audio is skipped), and a metadata chunk is read
 only up to 64 kB, so a malformed or huge file costs a few reads.
@@ -35,12 +35,12 @@ _AUDIOMOTH = re.compile(
 )
 
 
-HARP_HEAD = struct.Struct(
-    "<B10s4s4s8sB8sHiiH8x"
-)  # version, firmware, instrument, site, experiment, disk no. and serial, raw files, lon, lat, depth
-HARP_RAW = struct.Struct(
-    "<6BHIIIIB7x"
-)  # y-2000, mon, day, h, min, s, ms; byte loc, byte length, write length, rate, gain
+# the harp chunk: version, firmware, instrument, site, experiment, disk number and serial, raw
+# files, longitude and latitude (1e-5 degrees), depth (m), 8 reserved bytes
+HARP_HEAD = struct.Struct("<B10s4s4s8sB8sHiiH8x")
+# a raw file: year - 2000, month, day, hour, minute, second, ms; byte location, byte length,
+# write length, sample rate, gain, 7 reserved bytes
+HARP_RAW = struct.Struct("<6BHIIIIB7x")
 CONTINUOUS_S = 1.0  # raw files this close to end to end are one recording period (HARP clocks tick in ms)
 
 
