@@ -153,6 +153,8 @@ def _flac_chunks(fh: BinaryIO, wanted: tuple[bytes, ...]) -> dict[bytes, bytes]:
         kind, length = header[0] & 0x7F, int.from_bytes(header[1:4], "big")
         if kind == 2 and length >= 12:  # APPLICATION
             head = fh.read(12)
+            if len(head) < 12:  # cut short
+                break
             cid, size = head[4:8], struct.unpack("<I", head[8:12])[0]
             if head[:4] == b"riff" and cid in wanted and cid not in out:
                 out[cid] = fh.read(min(size, length - 12, MAX_CHUNK))
