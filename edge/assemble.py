@@ -53,7 +53,7 @@ from edge.tethys.documents import (
 )
 from edge.tethys.types import Recording as TethysRecording
 from edge.tethys.types import Species
-from edge.timestamps import parse_utc
+from edge.timestamps import parse_utc, stretches
 from edge.types import Detection
 
 if TYPE_CHECKING:  # the run's own types; edge.detect imports this module
@@ -206,14 +206,13 @@ def write_tethys(report: RunReport, ctx: RunContext, staged: StagedFiles) -> Non
         if start is None:
             continue
         # a duty-cycled recording is effort only over its periods, each from its own start
-        periods = [(float(b), parse_utc(t) or start) for b, t in d.get("periods") or [(0.0, d["start_utc"])]]
-        ends = [b for b, _ in periods[1:]] + [float(d["duration_s"])]
-        for (begins, at), end in zip(periods, ends):
+        periods = tuple((float(b), parse_utc(t) or start) for b, t in d.get("periods") or ())
+        for _, at, end in stretches(start, float(d["duration_s"]), periods):
             recordings.append(
                 TethysRecording(
                     f.file,
                     at,
-                    end - begins,
+                    (end - at).total_seconds(),
                     int(d["sample_rate"]),
                     _BITS.get(d.get("subtype", ""), 0),
                     int(d.get("channel", 0)),

@@ -141,6 +141,17 @@ def parse_start(
 CONTIGUOUS_S = 1.0
 
 
+def stretches(
+    start_utc: dt.datetime, duration_s: float, periods: tuple[tuple[float, dt.datetime], ...] = ()
+) -> list[tuple[float, dt.datetime, dt.datetime]]:
+    """A recording's stretches of time, ``(seconds into the file, UTC start, UTC end)``: one, or
+    a duty-cycled recording's each period (``periods``: seconds into the file and UTC start of
+    each, :attr:`edge.types.AudioInfo.periods`)."""
+    spans = periods or ((0.0, start_utc),)
+    ends = [begins for begins, _ in spans[1:]] + [duration_s]
+    return [(b, t, t + dt.timedelta(seconds=end - b)) for (b, t), end in zip(spans, ends)]
+
+
 def parse_utc(text: str | None) -> dt.datetime | None:
     """An ISO 8601 time (``Z`` or offset; none: UTC) as an aware UTC datetime; None when empty."""
     if not text:

@@ -9,18 +9,21 @@ low above high frequency, times past the recording's end, labels outside the kno
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import math
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from training.types import Annotation, AnnotationError, AnnotationNote
+from training.types import Annotation, AnnotationError, AnnotationNote, Stretch
 
 CSV_COLUMNS = ("filename", "start", "end", "freq_min", "freq_max", "label")
 CSV_REQUIRED = ("filename", "start", "end", "label")  # frequency bounds are optional (DCLDE-2013 truth has none)
+UTC_REQUIRED = ("start_utc", "end_utc", "label")  # a log of UTC times (HARP data's Triton and Tethys logs)
+CONTIGUOUS_S = 1.0  # recordings this close to end to end continue one another
 RAVEN_COLUMNS = ("Begin Time (s)", "End Time (s)", "Low Freq (Hz)", "High Freq (Hz)")
 RAVEN_LABEL_COLUMNS = ("Label", "Annotation", "Species", "Call Type")
 
@@ -121,14 +124,22 @@ def _header(fields: list[str] | None, needed: tuple[str, ...], path: Path) -> No
 
 
 def read_csv(
-    path: str | Path, *, labels: Mapping[str, str] | None = None, durations: Mapping[str, float] | None = None
+    path: str | Path,
+    *,
+    labels: Mapping[str, str] | None = None,
+    durations: Mapping[str, float] | None = None,
+    timeline: Sequence[Stretch] | None = None,
 ) -> list[Annotation]:
     """Annotations from a CSV with ``filename,start,end,label`` and optionally
     ``freq_min,freq_max`` (+ any other columns); without frequency columns an annotation
     spans the whole band (0 Hz to infinity: matching is by time).
 
     ``labels`` maps raw labels to class names (``{"1": "upcall"}``); ``durations`` maps each
-    ``filename`` to its length in seconds, to reject times past the end."""
+    ``filename`` to its length in seconds, to reject times past the end.
+
+    A log of UTC times instead (``start_utc,end_utc,label``, ISO 8601, no zone meaning UTC, as
+    Triton and Tethys logs of HARP data keep them) is matched to the recordings holding those
+    times, ``timeline`` (:func:`utc_annotation`)."""
     path = Path(path)
     try:
         with _text(path) as fh:
@@ -138,7 +149,12 @@ def read_csv(
             delimiter = ";" if "," not in head and ";" in head else "\t" if "," not in head and "\t" in head else ","
             comma = delimiter == ";"
             reader = csv.DictReader(fh, delimiter=delimiter)
-            _header(reader.fieldnames, CSV_REQUIRED, path)
+            by_utc = set(UTC_REQUIRED) <= set(reader.fieldnames or []) and "filename" not in (reader.fieldnames or [])
+            _header(reader.fieldnames, UTC_REQUIRED if by_utc else CSV_REQUIRED, path)
+            if by_utc and timeline is None:
+                raise AnnotationError(
+                    f"{path}: line 1: UTC times (start_utc, end_utc) need the recordings' start times"
+                )
             banded = {"freq_min", "freq_max"} <= set(reader.fieldnames or [])
             out = []
             for row in reader:
@@ -148,18 +164,73 @@ def read_csv(
                     if banded
                     else (0.0, float("inf"))
                 )
+                label = _labels(row["label"] or "", labels, where)
+                if by_utc:
+                    start, end = _utc(row, "start_utc", where), _utc(row, "end_utc", where)
+                    parts = utc_annotation(start, end, low, high, label, timeline or (), where)
+                    out += [_check(a, where, durations) for a in parts]
+                    continue
                 ann = Annotation(
                     row["filename"].strip(),
                     _number(row, "start", where, comma),
                     _number(row, "end", where, comma),
                     low,
                     high,
-                    _labels(row["label"] or "", labels, where),
+                    label,
                 )
                 out.append(_check(ann, where, durations))
     except OSError as exc:
         raise AnnotationError(f"{path}: cannot read: {exc.strerror}") from None
     return out
+
+
+def _utc(row: Mapping[str, str], column: str, where: str) -> dt.datetime:
+    text = (row.get(column) or "").strip()
+    try:
+        t = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise AnnotationError(f"{where}: column {column!r}: {text!r} is no ISO 8601 time") from None
+    return t.astimezone(dt.timezone.utc) if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def utc_annotation(
+    start: dt.datetime, end: dt.datetime, low: float, high: float, label: str, timeline: Sequence[Stretch], where: str
+) -> list[Annotation]:
+    """An event logged in UTC as annotations of the recordings holding it: one, or its part in
+    each of consecutive recordings it runs over (a file boundary).  One that no recording
+    holds, or that a gap in the recordings cuts, or that two recordings hold at once (two
+    recorders), is an error naming it."""
+    if end <= start:
+        raise AnnotationError(f"{where}: end {end.isoformat()} is not after start {start.isoformat()}")
+    holding = sorted((s for s in timeline if s.start <= start < s.end), key=lambda s: s.file)
+    if len(holding) != 1:
+        found = ", ".join(s.file for s in holding)
+        raise AnnotationError(
+            f"{where}: {start.isoformat()} is held by "
+            + (
+                f"{len(holding)} recordings ({found}): give each row's filename, start and end"
+                if holding
+                else "no recording"
+            )
+        )
+    out, stretch = [], holding[0]
+    while True:
+        to = min(end, stretch.end)
+        offset = stretch.offset_s + (start - stretch.start).total_seconds()
+        out.append(Annotation(stretch.file, offset, offset + (to - start).total_seconds(), low, high, label))
+        if end <= stretch.end + dt.timedelta(microseconds=1):
+            return out
+        start = stretch.end
+        after = [s for s in timeline if abs((s.start - start).total_seconds()) <= CONTIGUOUS_S and s.end > start]
+        if len(after) != 1:
+            raise AnnotationError(
+                f"{where}: runs on past the end of {stretch.file} at {start.isoformat()}, "
+                + ("where no recording follows (a gap)" if not after else "where two recordings follow")
+            )
+        stretch = after[0]
+        start = max(start, stretch.start)  # a recording starting a little after the last ended
+        if end <= start:  # the event ends in that moment between them
+            return out
 
 
 def raven_recording(path: str | Path) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,8 @@ from edge.calibration import HydrophoneTable
 from edge.config import DeploymentConfig, load_deployment
 from edge.crops import CENTRE
 from edge.outputs import output_tag
+from edge.timestamps import stretches
+from edge.types import AudioInfo
 from training.annotations import (
     RecordingLengths,
     is_audacity_labels,
@@ -37,7 +39,7 @@ from training.datasets import (
     stamps,
 )
 from training.synth import GENERATORS, RecordedCall, coloured_noise, isolate_call, mix, nominal_band, synth_recording
-from training.types import Annotation, AnnotationError, TrainConfigError
+from training.types import Annotation, AnnotationError, Stretch, TrainConfigError
 
 
 def _background(path: Path, settings: SyntheticSettings, rng: np.random.Generator) -> np.ndarray:
@@ -309,15 +311,15 @@ def read_annotations(
     :func:`~training.annotations.read_raven_multi`) names each row's recording, and its rejected
     detections become ``negative``. A folder may hold every kind.  ``channel`` (from 0): the one
     analysed, whose selections a Raven table's ``Channel`` column gives (the others left out)."""
-    lengths: dict[Path, float] = {}
+    infos: dict[Path, AudioInfo] = {}
     for p in names.values():
-        if p not in lengths:
-            lengths[p] = probe(p).duration_s
-    durations = RecordingLengths({name: lengths[p] for name, p in names.items()}, shared)
-    if not is_raven(path):
-        return read_csv(path, labels=labels, durations=durations)
+        if p not in infos:
+            infos[p] = probe(p)
+    durations = RecordingLengths({name: infos[p].duration_s for name, p in names.items()}, shared)
     # each recording once: by its file name where that is its own, else by its path under the folder
     key_of = {p: p.name if names.get(p.name) == p else name for name, p in names.items()}
+    if not is_raven(path):
+        return read_csv(path, labels=labels, durations=durations, timeline=timeline(infos, key_of))
     stems: dict[str, list[str]] = {}
     for p, key in key_of.items():
         stems.setdefault(p.stem, []).append(key)
@@ -331,6 +333,18 @@ def read_annotations(
             table,
             seen,
         )
+    return out
+
+
+def timeline(infos: Mapping[Path, AudioInfo], key_of: Mapping[Path, str]) -> list[Stretch]:
+    """Every recording's stretches in UTC (a duty-cycled one's each period), named as
+    annotations name it; recordings with no start time are in none."""
+    out = []
+    for p, info in infos.items():
+        if info.start_utc is None:
+            continue
+        for begins, start, end in stretches(info.start_utc, info.duration_s, info.periods):
+            out.append(Stretch(start, end, key_of[p], begins))
     return out
 
 

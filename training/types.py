@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from edge.errors import PamedgeError
@@ -38,6 +39,17 @@ class Annotation:
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """A stretch of a recording in UTC (the whole of it, or one period of a duty-cycled one):
+    what a table of UTC times is matched against (``offset_s``: where it starts in the file)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    file: str
+    offset_s: float
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 from edge import _validate as v
 from edge.errors import PamedgeError
-from edge.timestamps import CONTIGUOUS_S, parse_start, parse_utc
+from edge.timestamps import CONTIGUOUS_S, parse_start, parse_utc, stretches
 
 UTC = dt.timezone.utc
 # Detection-count bins by the span of the recordings: a half-hour run in one hourly bar
@@ -75,9 +75,7 @@ class FileEntry:
         periods; none when the start time is unknown."""
         if self.start is None:
             return ()
-        periods = self.periods or ((0.0, self.start),)
-        ends = [begins for begins, _ in periods[1:]] + [self.audio_s]
-        return tuple((t, t + dt.timedelta(seconds=end - begins)) for (begins, t), end in zip(periods, ends))
+        return tuple((start, end) for _, start, end in stretches(self.start, self.audio_s, self.periods))
 
     @property
     def end(self) -> dt.datetime | None:
