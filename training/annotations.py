@@ -18,12 +18,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from edge.timestamps import CONTIGUOUS_S
 from training.types import Annotation, AnnotationError, AnnotationNote, Stretch
 
 CSV_COLUMNS = ("filename", "start", "end", "freq_min", "freq_max", "label")
 CSV_REQUIRED = ("filename", "start", "end", "label")  # frequency bounds are optional (DCLDE-2013 truth has none)
 UTC_REQUIRED = ("start_utc", "end_utc", "label")  # a log of UTC times (HARP data's Triton and Tethys logs)
-CONTIGUOUS_S = 1.0  # recordings this close to end to end continue one another
 RAVEN_COLUMNS = ("Begin Time (s)", "End Time (s)", "Low Freq (Hz)", "High Freq (Hz)")
 RAVEN_LABEL_COLUMNS = ("Label", "Annotation", "Species", "Call Type")
 
