@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from edge.timestamps import CONTIGUOUS_S  # raw files this close to end to end are one period
+
 UTC = dt.timezone.utc
 MAX_CHUNK = 1 << 16
 MAX_CHUNKS = 64
@@ -41,7 +43,6 @@ HARP_HEAD = struct.Struct("<B10s4s4s8sB8sHiiH8x")
 # a raw file: year - 2000, month, day, hour, minute, second, ms; byte location, byte length,
 # write length, sample rate, gain, 7 reserved bytes
 HARP_RAW = struct.Struct("<6BHIIIIB7x")
-CONTINUOUS_S = 1.0  # raw files this close to end to end are one recording period (HARP clocks tick in ms)
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def harp(data: bytes) -> Harp | None:
 def harp_periods(path: str | Path) -> tuple[tuple[float, dt.datetime], ...]:
     """Where each recording period of an XWAV starts, ``(seconds into the file, UTC)``: its
     first raw file, and each one that does not follow the one before end to end (within
-    :data:`CONTINUOUS_S`); empty for a file with no harp chunk."""
+    :data:`CONTIGUOUS_S`); empty for a file with no harp chunk."""
     found = chunks(path, (b"harp", b"fmt "))
     header = harp(found[b"harp"]) if b"harp" in found else None
     fmt = found.get(b"fmt ", b"")
@@ -109,7 +110,7 @@ def harp_periods(path: str | Path) -> tuple[tuple[float, dt.datetime], ...]:
     for prev, raw in zip(header.raw_files, header.raw_files[1:]):
         length_s = prev.byte_length / block_align / (prev.sample_rate or 1)
         at += length_s
-        if abs((raw.start - prev.start).total_seconds() - length_s) > CONTINUOUS_S:
+        if abs((raw.start - prev.start).total_seconds() - length_s) > CONTIGUOUS_S:
             periods.append((at, raw.start))
     return tuple(periods)
 
