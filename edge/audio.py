@@ -66,26 +66,51 @@ def _data_chunk(fh: BinaryIO, size: int) -> tuple[int, int, int, int] | None:
     return None
 
 
-def wav_shortfall(path: Path) -> tuple[int, int] | None:
-    """``(declared, present)`` data bytes when a RIFF/WAVE file holds less audio than its
-    header declares, else None (also for non-WAV files and unfinalised headers)."""
+def _data_extent(path: Path) -> tuple[int, int] | None:
+    """``(declared, present)`` data bytes of a RIFF/WAVE file's data chunk: what its header
+    says and what follows it in the file; None for another file or one with no data chunk."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
         data = _data_chunk(fh, size)
-    if data is None or data[1] in (0, 0xFFFFFFFF):  # no WAV, or a header never finalised: length unknown
+    return None if data is None else (data[1], size - data[0] - 8)
+
+
+def wav_shortfall(path: Path) -> tuple[int, int] | None:
+    """``(declared, present)`` data bytes when a RIFF/WAVE file holds less audio than its
+    header declares, else None (also for non-WAV files and unfinalised headers)."""
+    extent = _data_extent(path)
+    if extent is None or extent[0] in (0, 0xFFFFFFFF):  # no WAV, or a header never finalised: length unknown
         return None
-    offset, declared = data[:2]
-    present = size - offset - 8
-    return (declared, present) if present < declared else None
+    return extent if extent[1] < extent[0] else None
 
 
 def unfinalised_bytes(path: Path) -> int:
     """The bytes after a WAV's data chunk whose header declares none, as its writer leaves it
     until it closes the file (0 for any other file)."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        data = _data_chunk(fh, size)
-    return size - data[0] - 8 if data is not None and data[1] == 0 else 0
+    extent = _data_extent(path)
+    return extent[1] if extent is not None and extent[0] == 0 else 0
+
+
+def still_written(path: Path) -> bool:
+    """A WAV whose header says its writer has not closed it: a data length it has not reached,
+    or none at all (sizes 0, as libsndfile and many recorders leave them until they close)."""
+    extent = _data_extent(path)
+    if extent is None:
+        return False
+    declared, present = extent
+    return (declared == 0 and present > 0) or (declared != 0xFFFFFFFF and present < declared)
+
+
+def _whole_frames(fh: BinaryIO, path: Path) -> tuple[int, int, int, int]:
+    """A WAV's data as a finalised header would give it: ``(offset of the data chunk's header,
+    its whole frames' bytes present, block align, sample rate)``, a last partial frame cut off;
+    :class:`AudioError` when the file is no WAV with a fmt chunk before its data."""
+    data = _data_chunk(fh, os.fstat(fh.fileno()).st_size)
+    if data is None or not data[2]:
+        raise AudioError(f"{path}: not a WAV file with a fmt chunk before its data (RIFF/WAVE)")
+    offset, _, block_align, rate = data
+    present = os.fstat(fh.fileno()).st_size - offset - 8
+    return offset, present - present % block_align, block_align, rate
 
 
 class _FinalisedView(io.RawIOBase):
@@ -96,14 +121,11 @@ class _FinalisedView(io.RawIOBase):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self._fh = open(path, "rb")  # closed with the view
-        size = os.fstat(self._fh.fileno()).st_size
-        data = _data_chunk(self._fh, size)
-        if data is None or not data[2]:
+        try:
+            offset, whole, _, _ = _whole_frames(self._fh, path)
+        except AudioError:
             self._fh.close()
-            raise AudioError(f"{path}: not a WAV file with a fmt chunk before its data (RIFF/WAVE)")
-        offset, _, block_align, _ = data
-        present = size - offset - 8
-        whole = present - present % block_align
+            raise
         self._size = offset + 8 + whole
         self._patches = ((4, struct.pack("<I", offset + whole)), (offset + 4, struct.pack("<I", whole)))
         self._pos = 0
@@ -139,11 +161,12 @@ class _FinalisedView(io.RawIOBase):
         super().close()
 
 
-def open_sound(path: str | Path) -> sf.SoundFile:
+def open_sound(path: str | Path, *, unfinalised: bool | None = None) -> sf.SoundFile:
     """``path`` open for reading; a WAV whose header was never finalised (its recorder stopped
-    before closing it) as its bytes present say (:class:`_FinalisedView`)."""
+    before closing it) as its bytes present say (:class:`_FinalisedView`).  ``unfinalised``: what
+    its probe found (:attr:`AudioInfo.unfinalised`); None: its header is read to tell."""
     path = Path(path)
-    if unfinalised_bytes(path):
+    if unfinalised if unfinalised is not None else unfinalised_bytes(path) > 0:
         return sf.SoundFile(_FinalisedView(path))
     return sf.SoundFile(str(path))
 
@@ -154,16 +177,8 @@ def finalise_wav(path: Path) -> tuple[int, int]:
     off, so any reader (Raven, Audacity) takes the audio a power loss left: ``(frames,
     sample_rate)``.  The data chunk must be the file's last, as it is while one is written;
     :class:`AudioError` when the file is no such WAV."""
-    size = path.stat().st_size
     with open(path, "r+b") as fh:
-        data = _data_chunk(fh, size)
-        if data is None:
-            raise AudioError(f"{path}: not a WAV file with a data chunk (RIFF/WAVE)")
-        offset, _, block_align, rate = data
-        if not block_align:
-            raise AudioError(f"{path}: no fmt chunk before the data")
-        present = size - offset - 8
-        whole = present - present % block_align
+        offset, whole, block_align, rate = _whole_frames(fh, path)
         fh.truncate(offset + 8 + whole)
         fh.seek(offset + 4)
         fh.write(struct.pack("<I", whole))
@@ -204,7 +219,7 @@ def probe(path: str | Path, *, allow_truncated: bool = False, timezone: dt.tzinf
                 f"(edge-detect --allow-truncated processes the part present)"
             )
         if unfinished:  # read as its bytes present say; declared none, said per file (edge.pipeline)
-            with open_sound(path) as fh:
+            with open_sound(path, unfinalised=True) as fh:
                 frames = int(fh.frames)
             shortfall = (0, unfinished)
         if frames <= 0:
@@ -240,7 +255,7 @@ def head_blocks(info: AudioInfo, frames: int, block_frames: int) -> Iterator[np.
     if info.subtype in LOSSY:
         block_frames = frames
     try:
-        with open_sound(info.path) as fh:
+        with open_sound(info.path, unfinalised=info.unfinalised) as fh:
             dtype, scale = _read_as(info.subtype)
             left = frames
             while left > 0:
@@ -296,7 +311,7 @@ class Recording:
     def blocks(self) -> Iterator[AudioBlock]:
         start = self.start
         try:
-            with open_sound(self.info.path) as fh:
+            with open_sound(self.info.path, unfinalised=self.info.unfinalised) as fh:
                 dtype, scale = _read_as(self.info.subtype)
                 read = _reader(fh, dtype, self.info, start)
                 while True:

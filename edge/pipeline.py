@@ -184,7 +184,7 @@ def prepare(
             f"multiple of levels.period_s ({period_s:g} s): a level period holding that gap mixes audio of both "
             "sides, timed by the first (a period_s that divides the periods' length avoids it)"
         )
-    if info.shortfall and not info.shortfall[0]:  # said per file (CLI line, run.json), not only allowed by the flag
+    if info.shortfall and info.unfinalised:  # said per file (CLI line, run.json), not only allowed by the flag
         warnings.append(
             f"{info.path}: WAV header never finalised (sizes 0; its recorder stopped before closing the file): "
             f"processed the {info.frames} samples of the {info.shortfall[1]} bytes present"

@@ -42,6 +42,11 @@ class AudioInfo:
     def duration_s(self) -> float:
         return self.frames / self.sample_rate
 
+    @property
+    def unfinalised(self) -> bool:
+        """A WAV whose header was never finalised (sizes 0), read as its bytes present say."""
+        return self.shortfall is not None and self.shortfall[0] == 0
+
     def utc_at(self, offset_s: float) -> tuple[dt.datetime, float] | None:
         """The UTC start of the recording period holding the moment ``offset_s`` seconds into
         the file, and the seconds from it; None when the recording's time is unknown."""

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from edge.timestamps import CONTIGUOUS_S
+from edge.timestamps import CONTIGUOUS_S, parse_utc
 from training.types import Annotation, AnnotationError, AnnotationNote, Stretch
 
 CSV_COLUMNS = ("filename", "start", "end", "freq_min", "freq_max", "label")
@@ -187,10 +187,12 @@ def read_csv(
 def _utc(row: Mapping[str, str], column: str, where: str) -> dt.datetime:
     text = (row.get(column) or "").strip()
     try:
-        t = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+        t = parse_utc(text)
     except ValueError:
-        raise AnnotationError(f"{where}: column {column!r}: {text!r} is no ISO 8601 time") from None
-    return t.astimezone(dt.timezone.utc) if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+        t = None
+    if t is None:
+        raise AnnotationError(f"{where}: column {column!r}: {text!r} is no ISO 8601 time")
+    return t
 
 
 def utc_annotation(

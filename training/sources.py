@@ -499,9 +499,12 @@ def _synthetic(
     return csv_path
 
 
-def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Annotation]]:
+def config_recordings(
+    config: TrainConfig, run_dir: Path, deployment: DeploymentConfig | None = None
+) -> dict[str, list[Annotation]]:
     """Recording path -> annotations of an annotated or synthetic ``data`` section (synthetic
-    recordings are written to ``run_dir/synthetic`` once and reused while the settings hold)."""
+    recordings are written to ``run_dir/synthetic`` once and reused while the settings hold);
+    ``deployment``: the recipe's, when the caller has it loaded."""
     d = config.data
     if d.synthetic is not None:
         csv_path = _synthetic(
@@ -516,7 +519,8 @@ def config_recordings(config: TrainConfig, run_dir: Path) -> dict[str, list[Anno
     if d.annotations is None:
         raise TrainConfigError(f"{config.source}: data: a clip library has no recordings to evaluate events on")
     labels = {str(k): str(val) for k, val in d.labels.items()} if d.labels else None
-    channel = load_deployment(config.path(config.deployment)).channel  # a Raven table's selections on it
+    # a Raven table's selections on the channel analysed
+    channel = (deployment or load_deployment(config.path(config.deployment))).channel
     recordings: dict[str, list[Annotation]] = {}
     sources = [{"annotations": d.annotations, "audio_dir": d.audio_dir}, *d.more]
     relative = [None, *config.as_dict(relative_to=run_dir)["data"]["more"]]  # as the synthetic stamps key them
@@ -604,7 +608,7 @@ def build_dataset(config: TrainConfig, run_dir: Path) -> Dataset:
         entries = clip_sources(config, run_dir, deployment.channel)
         read = [p for p, _, _ in entries]
     else:
-        recordings = config_recordings(config, run_dir)
+        recordings = config_recordings(config, run_dir, deployment)
         read = [Path(p) for p in recordings]
     what["stamps"] = stamps(read + ([table_path] if table_path else []))  # the hydrophone table's edits too
     key = stable_hash(what)

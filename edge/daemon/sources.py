@@ -19,10 +19,9 @@ from edge.audio import (
     discover,
     finalise_wav,
     probe,
-    unfinalised_bytes,
+    still_written,
     unfinished_name,
     unfinished_path,
-    wav_shortfall,
 )
 from edge.daemon.types import PendingFile
 from edge.errors import MissingExtraError, PamedgeError
@@ -34,12 +33,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 ABANDONED_FACTOR = 10  # a WAV whose header still declares more data after this many stable_s is taken as cut short
-
-
-def _unfinished_wav(path: Path) -> bool:
-    """A WAV whose header says its writer has not closed it: a data length it has not reached,
-    or none at all (sizes 0, as libsndfile and many recorders leave them until they close)."""
-    return wav_shortfall(path) is not None or unfinalised_bytes(path) > 0
 
 
 def _duration(path: Path) -> float:
@@ -98,7 +91,7 @@ class FolderSource:
             if (
                 st.st_size == 0
                 or stable_for < self.stable_s
-                or (stable_for < ABANDONED_FACTOR * self.stable_s and _unfinished_wav(path))
+                or (stable_for < ABANDONED_FACTOR * self.stable_s and still_written(path))
             ):
                 waiting += 1
                 continue

@@ -52,11 +52,17 @@ def live(folder, clock, events, file_s=10.0, *, device=None, monotonic=lambda: 0
     )
 
 
-def test_capture_writes_whole_files_named_by_their_first_sample(tmp_path, card, rng):
+def started(folder, card, file_s=10.0):
+    """Capture started on the simulated card: the source, its stream, its clock and what it said."""
     events: list[str] = []
     clock = Clock()
-    source = live(tmp_path, clock, events)
+    source = live(folder, clock, events, file_s)
     (stream,) = card.opened
+    return source, stream, clock, events
+
+
+def test_capture_writes_whole_files_named_by_their_first_sample(tmp_path, card, rng):
+    source, stream, clock, events = started(tmp_path, card)
     audio = upcalls(25.0, rng)[:, None]
     stream.feed(audio, clock=clock)
     source.close()  # the writer drains the queue; the last 5 s are a file of their own
@@ -69,10 +75,7 @@ def test_capture_writes_whole_files_named_by_their_first_sample(tmp_path, card, 
 
 
 def test_a_clock_stepped_back_never_replaces_a_recording(tmp_path, card, rng):
-    events: list[str] = []
-    clock = Clock()
-    source = live(tmp_path, clock, events, file_s=2.0)
-    (stream,) = card.opened
+    source, stream, clock, events = started(tmp_path, card, file_s=2.0)
     stream.feed(upcalls(4.0, rng)[:, None], clock=clock)
     clock.advance(-4.0)  # NTP steps the clock back
     stream.feed(upcalls(4.0, rng)[:, None], clock=clock)
@@ -82,10 +85,7 @@ def test_a_clock_stepped_back_never_replaces_a_recording(tmp_path, card, rng):
 
 
 def test_overflows_are_said_from_the_daemons_thread_with_their_time(tmp_path, card, rng):
-    events: list[str] = []
-    clock = Clock()
-    source = live(tmp_path, clock, events)
-    (stream,) = card.opened
+    source, stream, clock, events = started(tmp_path, card)
     stream.feed(upcalls(4.0, rng)[:, None], overflow_at=(3, 5), block=500, clock=clock)
     assert events == []  # nothing is said from PortAudio's thread
     source.next(0.0)
@@ -130,10 +130,7 @@ def test_a_card_that_fails_a_write_is_said_and_capture_goes_on(tmp_path, card, r
     """A write that fails (a full card) drops blocks for RETRY_WRITE_S, is said once from the
     daemon's thread, and capture then opens a new file."""
     monkeypatch.setattr(sources, "RETRY_WRITE_S", 0.0)
-    events: list[str] = []
-    clock = Clock()
-    source = live(tmp_path, clock, events, file_s=2.0)
-    (stream,) = card.opened
+    source, stream, clock, events = started(tmp_path, card, file_s=2.0)
     stream.feed(upcalls(2.0, rng)[:, None], clock=clock)  # one whole file
     source.settle()
     real_open = source._open
@@ -156,10 +153,7 @@ def test_a_card_that_fails_a_write_is_said_and_capture_goes_on(tmp_path, card, r
 def test_audio_that_stops_and_goes_on_starts_a_new_file_at_its_time(tmp_path, card, rng):
     """A file's samples must follow one another: after a gap (a stalled device, a reopened
     stream) the next block starts a file named by its own time."""
-    events: list[str] = []
-    clock = Clock()
-    source = live(tmp_path, clock, events)
-    (stream,) = card.opened
+    source, stream, clock, events = started(tmp_path, card)
     stream.feed(upcalls(3.0, rng)[:, None], clock=clock)
     clock.advance(5.0)  # nothing from the device
     stream.feed(upcalls(3.0, rng)[:, None], clock=clock)
@@ -280,10 +274,7 @@ def test_a_card_too_slow_for_the_rate_drops_blocks_and_says_so(tmp_path, card, r
     import threading
 
     monkeypatch.setattr(sources, "BACKLOG_S", 2.0)
-    events: list[str] = []
-    clock = Clock()
-    source = live(tmp_path, clock, events, file_s=60.0)
-    (stream,) = card.opened
+    source, stream, clock, events = started(tmp_path, card, file_s=60.0)
     stuck = threading.Event()
     real_write = source._write
 
@@ -308,10 +299,7 @@ def test_a_stop_is_not_held_up_by_a_hung_card(tmp_path, card, rng, monkeypatch):
     import threading
 
     monkeypatch.setattr(sources, "STOP_S", 0.2)
-    events: list[str] = []
-    clock = Clock()
-    source = live(tmp_path, clock, events)
-    (stream,) = card.opened
+    source, stream, clock, events = started(tmp_path, card)
     hung = threading.Event()
     monkeypatch.setattr(source, "_write", lambda block, start: hung.wait(30))
     stream.feed(upcalls(1.0, rng)[:, None], clock=clock)
@@ -358,10 +346,7 @@ def test_check_says_live_capture_needs_sounddevice(tmp_path, monkeypatch):
 
 
 def test_a_stream_that_will_not_close_still_has_its_audio_written(tmp_path, card, rng, monkeypatch):
-    events: list[str] = []
-    clock = Clock()
-    source = live(tmp_path, clock, events)
-    (stream,) = card.opened
+    source, stream, clock, events = started(tmp_path, card)
     stream.feed(upcalls(3.0, rng)[:, None], clock=clock)
 
     def gone() -> None:
