@@ -216,6 +216,9 @@ class DeploymentConfig:
     run: RunSettings = _section("run", hashed=False)  # edge-run on the buoy (edge.daemon.config)
     sync: SyncConfig | None = _section("sync", hashed=False)  # telemetry to shore (edge-sync)
     model: ModelSettings | None = _section("model")  # the classifier (None: ROI-only)
+    # ``model: none`` in the YAML: a detector-only deployment (click trains, ROIs), run without a
+    # classifier and without --no-model; None ``model`` alone may be one whose bundle was forgotten
+    detector_only: bool = field(default=False, metadata={"hash": False, "yaml": False})
     clicks: ClickSettings | None = _section("clicks")  # the impulse detector (None: off)
     ranking: RankingSettings | None = _section("ranking")  # a ranked answer per recording (None: off)
     # hybrid millidecade levels per UTC minute (edge.soundscape; None: off unless --outputs hmd)
@@ -242,6 +245,10 @@ class DeploymentConfig:
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
         v.integer("channel", self.channel, minimum=0)
+        v.require(
+            not (self.detector_only and self.ranking is not None),
+            "ranking: ranks a model's classes, but the deployment says model: none",
+        )
         v.number("block_s", self.block_s, minimum=0.01, maximum=3600, why="a block is held in memory")
         if self.frontend.sample_rate is not None and self.sample_rate is not None:
             v.require(
@@ -343,6 +350,9 @@ def _build(
         raise ConfigError(f"{where}: expected a mapping of deployment settings")
     name = data.get("name") if isinstance(data.get("name"), str) else None
     context = {"source": source, "name": name, "yaml": yaml}
+    detector_only = data.get("model") == "none"
+    if detector_only:
+        data = {k: val for k, val in data.items() if k != "model"}
     sections: dict[str, Any] = {}
     for key, section in SECTIONS.items():
         if names is not None and key not in names:
@@ -357,7 +367,7 @@ def _build(
             problems.append(str(exc))
     top = {k: val for k, val in data.items() if k not in SECTIONS}
     try:
-        config = v.build(DeploymentConfig, top, where, **sections, source=source)
+        config = v.build(DeploymentConfig, top, where, **sections, source=source, detector_only=detector_only)
     except ConfigError as exc:
         if problems is None:
             raise

@@ -59,7 +59,8 @@ OUTPUTS = frozenset(
 # scored, kept or rejected) and clicks.csv (every click of the impulse detector), as they can be
 # large; Audacity label tracks; Tethys documents (tethys/: they need a site: section and a model
 # whose card names its species); the soundscape products (hmd: soundscape/), which edge-detect
-# also writes by default when the deployment has a soundscape: section
+# also writes by default when the deployment has a soundscape: section (and clicks.csv when a
+# detector-only deployment has a clicks: section)
 DEFAULT_OUTPUTS = OUTPUTS - {"scores", "parquet", "clicks", "audacity", "hmd", "tethys"}
 # what a run (and edge-detect --plots, edge-report) writes in OUTDIR: an earlier run's are never
 # replaced silently, and --overwrite removes them all (no stale Raven table stays beside new ones)

@@ -84,7 +84,7 @@ if TYPE_CHECKING:
     "every window the model scored for an ROI, kept or rejected, a column per class; not by default), parquet "
     "(scores.parquet: the same, typed, with the parquet extra; not by default), "
     "clicks (clicks.csv: every click of the impulse detector, its measurements and click train, when the "
-    "deployment has a clicks: section; not by default), hmd (soundscape/: hybrid millidecade levels per UTC "
+    "deployment has a clicks: section; by default in a detector-only one, model: none), hmd (soundscape/: hybrid millidecade levels per UTC "
     "minute, decidecades and percentiles per day, NetCDF with the soundscape extra; by default when the "
     "deployment has a soundscape: section), tethys (tethys/: Tethys Deployment and Detections documents with "
     "effort; needs the deployment's site: section and a model whose card names its species; not by default).  [default: csv,levels,sqlite,raven,ranking]",
@@ -179,7 +179,8 @@ def main(
     folders, searched recursively).
 
     ROIs are classified by the deployment's model (model: in its YAML) or --model; with
-    --no-model every ROI is written as a detection labelled 'roi'.
+    --no-model, or a detector-only deployment (model: none, as the shipped clicks), every ROI
+    is written as a detection labelled 'roi'.
 
     Exit status: 0 every recording processed, 1 some failed (see run.json), 2 usage or
     configuration error.
@@ -192,7 +193,13 @@ def main(
     from edge.detect import DEFAULT_OUTPUTS, OUTPUTS
 
     if outputs_text is None:
-        outputs = DEFAULT_OUTPUTS | ({"hmd"} if config.soundscape is not None else set())
+        outputs = (
+            DEFAULT_OUTPUTS
+            | ({"hmd"} if config.soundscape is not None else set())
+            # a detector-only deployment's clicks are its product; beside a classifier, on snapping
+            # shrimp, they are thousands of rows a minute nobody asked for
+            | ({"clicks"} if config.clicks is not None and config.detector_only else set())
+        )
         outputs_text = ",".join(sorted(outputs))
     outputs = frozenset(o.strip() for o in outputs_text.split(",") if o.strip())
     if not outputs or outputs - OUTPUTS:
@@ -303,11 +310,18 @@ def _classifier(
                 "--batch-size, or --no-model"
             )
         return replace(config, model=None), None
+    if model_ref is None and config.detector_only:  # model: none, a detector-only deployment
+        if backend or min_score is not None or given:
+            fail(
+                f"deployment {config.name!r} runs no classifier (model: none): drop --backend/--min-score/"
+                "--threads/--batch-size, or give --model"
+            )
+        return config, None
     settings = config.model or ModelSettings()
     if model_ref is None and settings.bundle is None:
         fail(
             f"no classification model: deployment {config.name!r} names none (model: bundle:) and no --model "
-            "was given; use --no-model to write ROIs as detections"
+            "was given; use --no-model to write ROIs as detections (or model: none in a detector-only deployment)"
         )
     from edge.bundle import resolve
     from edge.classify import Classifier, load_classifier

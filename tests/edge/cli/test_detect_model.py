@@ -166,3 +166,58 @@ def test_a_run_with_no_detections_says_zero(deployment, tmp_path):
     assert result.exit_code == 0, result.output
     lines = [line.split() for line in result.stdout.splitlines() if line.startswith("detections")]
     assert lines == [["detections", "0"]], result.stdout
+
+
+def detector_only(deployment, **extra):
+    """The fixture's deployment saying ``model: none``, with a clicks: section."""
+    data = yaml.safe_load(deployment.read_text())
+    data.update(model="none", clicks={"fmin": 100, "threshold_db": 8.5}, **extra)
+    path = deployment.with_name("detector-only.yaml")
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_model_none_runs_without_a_classifier_and_writes_the_clicks(card, deployment, tiny, tmp_path):
+    path = detector_only(deployment)
+    runner = CliRunner()
+    result = runner.invoke(main, [str(card), "-o", str(tmp_path / "a"), "--config", str(path), "-q"])
+    assert result.exit_code == 0, result.output
+    run = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert run["model"] is None and "model" not in run["config"]["settings"]
+    detections = rows(tmp_path / "a")
+    assert detections and {d["label"] for d in detections} == {"roi"}
+    assert (tmp_path / "a" / "clicks.csv").is_file()  # the product of a detector-only deployment
+    # the same records, and hash, as --no-model: model: none is how a deployment says it
+    result = runner.invoke(main, [str(card), "-o", str(tmp_path / "b"), "--config", str(path), "--no-model", "-q"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "b" / "run.json").read_text())["config"]["hash"] == run["config"]["hash"]
+    assert rows(tmp_path / "b") == detections
+    # --model still classifies; a classifier's deployment writes clicks.csv only when asked
+    result = runner.invoke(
+        main, [str(card), "-o", str(tmp_path / "c"), "--config", str(path), "--model", str(tiny), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "c" / "run.json").read_text())["model"]["name"] == "tiny-single"
+    assert {d["label"] for d in rows(tmp_path / "c")} <= {"upcall"}
+    data = yaml.safe_load(path.read_text())
+    data["model"] = {"bundle": "narw-tiny"}
+    path.write_text(yaml.safe_dump(data))
+    result = runner.invoke(main, [str(card), "-o", str(tmp_path / "d"), "--config", str(path), "-q"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "d" / "clicks.csv").exists() and (tmp_path / "d" / "detections.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    ("extra", "args", "said"),
+    [
+        ({}, ["--min-score", "0.5"], "runs no classifier (model: none)"),
+        ({"ranking": {"top_k": 2}}, [], "ranking: ranks a model's classes, but the deployment says model: none"),
+        ({"detector_only": True}, [], "unknown key 'detector_only'"),
+    ],
+)
+def test_model_none_refusals_are_one_line(card, deployment, tmp_path, extra, args, said):
+    path = detector_only(deployment, **extra)
+    result = CliRunner().invoke(main, [str(card), "-o", str(tmp_path / "o"), "--config", str(path), *args])
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and said in lines[0] and not (tmp_path / "o" / "run.json").exists()
