@@ -26,7 +26,7 @@ from edge.types import AudioBlock, AudioInfo
 from edge.wavmeta import harp_periods
 
 # what a folder search takes: the containers libsndfile reads that recorders and clip libraries
-# use (RF64 and W64 for files past 4 GB; MP3 and Ogg for published clips, lossy: detection holds,
+# use (RF64 and W64 for files past 4 GB; Sun/NeXT AU of older archives and MATLAB; MP3 and Ogg for published clips, lossy: detection holds,
 # received levels are approximate).  A file named on its own is read whatever its suffix.
 AUDIO_SUFFIXES = (
     ".wav",
@@ -38,12 +38,14 @@ AUDIO_SUFFIXES = (
     ".w64",
     ".rf64",
     ".caf",
+    ".au",
+    ".snd",
     ".mp3",
     ".ogg",
     ".oga",
     ".opus",
 )
-AUDIO_KINDS = "WAV, FLAC, AIFF, W64, RF64, CAF, MP3 or Ogg"
+AUDIO_KINDS = "WAV, FLAC, AIFF, W64, RF64, CAF, AU, MP3 or Ogg"
 
 
 def _data_chunk(fh: BinaryIO, size: int) -> tuple[int, int, int, int] | None:

@@ -175,7 +175,7 @@ def main(
     plots_per_label: int,
     quiet: bool,
 ) -> None:
-    """Detect regions of interest in recordings (WAV, FLAC, AIFF, W64, RF64, CAF, MP3, Ogg; files or
+    """Detect regions of interest in recordings (WAV, FLAC, AIFF, W64, RF64, CAF, AU, MP3, Ogg; files or
     folders, searched recursively).
 
     ROIs are classified by the deployment's model (model: in its YAML) or --model; with

@@ -245,6 +245,8 @@ CONTAINERS = [
     ("c.w64", "W64", "FLOAT", False),
     ("d.rf64", "RF64", "PCM_16", False),
     ("e.caf", "CAF", "PCM_16", False),
+    ("i.au", "AU", "PCM_16", False),
+    ("j.snd", "AU", "FLOAT", False),
     ("f.mp3", "MP3", "MPEG_LAYER_III", True),
     ("g.ogg", "OGG", "VORBIS", True),
     ("h.opus", "OGG", "OPUS", True),
@@ -252,7 +254,7 @@ CONTAINERS = [
 
 
 def test_every_container_a_folder_search_takes_reads_a_tone_at_its_level(tmp_path):
-    """Clip libraries publish MP3 and Ogg, recorders write AIFF, W64 and RF64 past 4 GB: a folder
+    """Clip libraries publish MP3 and Ogg, recorders write AIFF, W64 and RF64 past 4 GB, older archives AU: a folder
     of them is searched like one of WAV files, and each reads back a 1-kHz tone at its level
     (lossless: to the sample; lossy: within 0.2 dB, the codec's error; an MP3 pure tone read in
     blocks came back with runs of zeros, 2-5 dB low, before edge.audio decoded MP3 clips whole)."""
@@ -260,7 +262,7 @@ def test_every_container_a_folder_search_takes_reads_a_tone_at_its_level(tmp_pat
     tone = (0.25 * np.sin(2 * np.pi * 1000 * np.arange(2 * rate) / rate)).astype(np.float32)
     # a libsndfile older than 1.1 (a system one, where no wheel exists) has no MP3
     here = [c for c in CONTAINERS if c[2] in sf.available_subtypes(c[1])]
-    assert sum(not lossy for *_, lossy in here) == 5
+    assert sum(not lossy for *_, lossy in here) == 7
     for name, fmt, subtype, _ in here:
         sf.write(str(tmp_path / name), tone, rate, format=fmt, subtype=subtype)
     (tmp_path / "notes.txt").write_text("not audio")
