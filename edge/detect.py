@@ -43,9 +43,11 @@ from edge.outputs import (
 from edge.parts import PART_VERSION, Parts, source_identity
 from edge.pipeline import Prepared, analysis_rate, prepare, process_recording, stamped_config
 from edge.quality import SignalQuality
+from edge.site import SiteConflict, harp_site
 from edge.soundscape.settings import SoundscapeSettings
 from edge.soundscape.types import Minute
 from edge.soundscape.welch import recording_minutes
+from edge.tethys.documents import TethysError
 from edge.timestamps import CONTIGUOUS_S
 from edge.types import AudioInfo, ClickRecord, Detection, LevelRow, Rank, WindowScore
 
@@ -295,8 +297,8 @@ def start_run(
     started = time.time()
     started_utc = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     outdir = Path(outdir)
-    if "tethys" in options.outputs:
-        tethys_species(config, options.classifier)  # refused now, not after hours of processing
+    if "tethys" in options.outputs:  # refused now, not after hours of processing
+        tethys_species(config, options.classifier, site_later=True)  # the site once the XWAVs are found
     if "parquet" in options.outputs and not have_pyarrow():
         raise PamedgeError(
             f"--outputs parquet writes scores.parquet with pyarrow, which is not installed: {PARQUET_HINT}"
@@ -306,6 +308,7 @@ def start_run(
     if not paths:
         why = f" ({len(skipped)} skipped, the first: {skipped[0]})" if skipped else ""
         raise PamedgeError(f"no recordings ({AUDIO_KINDS}) found in {', '.join(map(str, inputs))}{why}")
+    config = _site_of_recordings(config, paths, options)
     _clear_earlier_run(outdir, options)
     outdir.mkdir(parents=True, exist_ok=True)
     table_hash = file_sha256(Path(options.table.path)) if options.table is not None else ""
@@ -338,6 +341,23 @@ def start_run(
         started_utc,
         skipped,
     )
+
+
+def _site_of_recordings(config: DeploymentConfig, paths: list[Path], options: RunOptions) -> DeploymentConfig:
+    """The deployment with the site its XWAVs' headers name, when it has no ``site:`` section
+    and an output carries the site (Tethys documents, the soundscape NetCDF); only Tethys
+    documents, one place each, need one and refuse recordings of two sites."""
+    if config.site is not None or not {"tethys", "hmd"} & options.outputs:
+        return config
+    try:
+        site = harp_site(paths)
+    except SiteConflict as exc:
+        if "tethys" in options.outputs:
+            raise TethysError(f"--outputs tethys: {exc}") from None
+        return config
+    if site is None and "tethys" in options.outputs:
+        tethys_species(config, options.classifier)  # says no site: section, and no XWAV names one
+    return config if site is None else replace(config, site=site)
 
 
 def _clear_earlier_run(outdir: Path, options: RunOptions) -> None:

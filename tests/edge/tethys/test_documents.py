@@ -163,3 +163,69 @@ def test_a_duty_cycled_xwav_is_effort_only_over_its_recording_periods(tmp_path):
         ("2015-07-03T14:00:00.000Z", "2015-07-03T14:01:00.000Z"),
         ("2015-07-03T14:10:00.000Z", "2015-07-03T14:11:00.000Z"),
     ]
+
+
+def two_minute_xwav(path: Path, *, lat: float = 32.6661, lon: float = -117.7441) -> Path:
+    import numpy as np
+
+    from tests.edge.test_xwav import xwav
+
+    t0 = dt.datetime(2015, 7, 3, 14, 0, 0, tzinfo=UTC)
+    rng = np.random.default_rng(7)
+    return xwav(path, [(t0, 0.01 * rng.standard_normal(120 * 2000))], rate=2000, lat=lat, lon=lon)
+
+
+def test_a_deployment_without_site_takes_its_xwavs_harp_site(tmp_path):
+    """HARP recordings carry their site, experiment, position, depth and recorder in the harp
+    chunk: the Tethys Deployment document takes them when the deployment has no site: section,
+    and the section, where there is one, wins."""
+    path = two_minute_xwav(tmp_path / "a.x.wav")
+    runner = CliRunner()
+    out = tmp_path / "out"
+    result = runner.invoke(
+        main, ["--config", str(deployment(tmp_path, "")), "--outputs", "tethys", str(path), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    dep = validate(out / "tethys" / "narw-upcall_deployment.xml")
+    said = {
+        key: dep.findtext(f"t:{key}", namespaces=NS)
+        for key in ("Project", "Site", "Instrument/t:Type", "Instrument/t:InstrumentId")
+    }
+    assert said == {
+        "Project": "SOCAL45",
+        "Site": "SOCL",
+        "Instrument/t:Type": "HARP",
+        "Instrument/t:InstrumentId": "DL41",
+    }
+    assert float(dep.findtext("t:DeploymentDetails/t:Longitude", namespaces=NS)) == pytest.approx(242.2559)
+    assert float(dep.findtext("t:DeploymentDetails/t:Latitude", namespaces=NS)) == pytest.approx(32.6661)
+    assert dep.findtext("t:DeploymentDetails/t:DepthInstrument_m", namespaces=NS) == "800"
+    result = runner.invoke(
+        main, ["--config", str(deployment(tmp_path)), "--outputs", "tethys", str(path), "-o", str(tmp_path / "o2")]
+    )
+    assert result.exit_code == 0, result.output
+    dep = validate(tmp_path / "o2" / "tethys" / "narw-upcall_deployment.xml")
+    assert (dep.findtext("t:Site", namespaces=NS), dep.findtext("t:DeploymentDetails/t:Latitude", namespaces=NS)) == (
+        "Test site",
+        "41.9",
+    )
+
+
+@pytest.mark.parametrize(
+    ("positions", "message"),
+    [
+        ([(32.6661, -117.7441), (33.1, -118.2)], "their XWAV headers name two sites"),
+        ([(0.0, 0.0)], "no XWAV header names one"),  # an unset header is no position
+    ],
+)
+def test_xwavs_naming_two_sites_or_none_are_refused_first(tmp_path, positions, message):
+    paths = [two_minute_xwav(tmp_path / f"{k}.x.wav", lat=lat, lon=lon) for k, (lat, lon) in enumerate(positions)]
+    out = tmp_path / "o"
+    result = CliRunner().invoke(
+        main, ["--config", str(deployment(tmp_path, "")), "--outputs", "csv,tethys", *map(str, paths), "-o", str(out)]
+    )
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+    assert not out.exists()  # refused before any processing
+    if len(paths) > 1:
+        assert str(paths[0]) in result.output and str(paths[1]) in result.output
