@@ -63,6 +63,15 @@ def _labels(raw: str, labels: Mapping[str, str] | None, where: str) -> str:
     return labels[raw]
 
 
+def species_call_label(species: str, call: str, labels: Mapping[str, str] | None, where: str) -> str:
+    """A logged detection's label, ``SPECIES:CALL`` or the species alone when it names no call
+    (Triton and Tethys logs), mapped through ``labels``, where the species alone maps all its calls."""
+    raw = f"{species}:{call}" if call else species
+    if labels is not None and raw not in labels and species in labels:
+        raw = species
+    return _labels(raw, labels, where)
+
+
 def _number(row: Mapping[str, str], column: str, where: str, decimal_comma: bool = False) -> float:
     text = (row.get(column) or "").strip()
     try:

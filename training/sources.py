@@ -39,6 +39,7 @@ from training.datasets import (
     stamps,
 )
 from training.synth import GENERATORS, RecordedCall, coloured_noise, isolate_call, mix, nominal_band, synth_recording
+from training.tethys import is_tethys_detections, read_tethys
 from training.triton import is_triton_log, read_triton
 from training.types import Annotation, AnnotationError, Stretch, TrainConfigError
 
@@ -304,7 +305,8 @@ def read_annotations(
     shared: dict[str, tuple[str, ...]] | None = None,
     channel: int | None = None,
 ) -> list[Annotation]:
-    """Annotations from a CSV, a Triton log (training.triton), Raven tables or Audacity label tracks; ``names`` maps the names
+    """Annotations from a CSV, a Triton log (training.triton), a Tethys Detections document
+    (training.tethys), Raven tables or Audacity label tracks; ``names`` maps the names
     annotations give recordings to their paths (``shared``: file names several recordings share,
     see :func:`recording_names`). A Raven table of one recording, or an Audacity label track, is
     matched to it by its name (see :func:`raven_recording`); a table over several (``Begin File``:
@@ -319,6 +321,8 @@ def read_annotations(
     durations = RecordingLengths({name: infos[p].duration_s for name, p in names.items()}, shared)
     # each recording once: by its file name where that is its own, else by its path under the folder
     key_of = {p: p.name if names.get(p.name) == p else name for name, p in names.items()}
+    if is_tethys_detections(path):
+        return read_tethys(path, labels=labels, durations=durations, timeline=timeline(infos, key_of))
     if is_triton_log(path):
         return read_triton(path, labels=labels, durations=durations, timeline=timeline(infos, key_of))
     if not is_raven(path):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.timestamps import parse_utc
-from training.annotations import _check, _first_line, _labels, _text, utc_annotation
+from training.annotations import _check, _first_line, _text, species_call_label, utc_annotation
 from training.types import Annotation, AnnotationError, Stretch
 
 TRITON_COLUMNS = ("Species Code", "Start time", "End time")  # "Call" too, where the log has it
@@ -148,7 +148,4 @@ def _label(row: Mapping[str, Any], labels: Mapping[str, str] | None, where: str)
     call = str(row.get("Call") or "").strip()
     if not code:
         raise AnnotationError(f"{where}: column 'Species Code' is empty")
-    raw = f"{code}:{call}" if call else code
-    if labels is not None and raw not in labels and code in labels:
-        raw = code  # the species' every call
-    return _labels(raw, labels, where)
+    return species_call_label(code, call, labels, where)

@@ -105,7 +105,7 @@ def train_cmd(config: str, restart: bool, out: str | None) -> None:
     required=True,
     type=click.Path(exists=True),
     help="CSV (filename,start,end,freq_min,freq_max,label, or start_utc,end_utc,label), a Triton log (.xlsx, "
-    "or its CSV: labels CODE:CALL), a Raven .selections.txt (of one recording, "
+    "or its CSV: labels CODE:CALL), a Tethys Detections .xml (labels SPECIES:CALL), a Raven .selections.txt (of one recording, "
     "or of several naming each row's in Begin File), an Audacity label track REC.txt, or a folder of them",
 )
 @click.option(
