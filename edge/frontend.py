@@ -14,6 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from edge import _validate as v
+from edge._fft import real_fft
 from edge._hashing import stable_hash
 from edge.types import AudioBlock, SpectralFrames, WindowName
 
@@ -158,11 +159,7 @@ class StreamingFrontend:
         rows = _whole_groups(self._chunk)
         self._windowed = np.empty((rows, spec.nfft), np.float32)  # work arrays
         self._squares = np.empty((rows, 2 * spec.n_bins), np.float32)
-        # Imported here, not at module level: scipy.fft costs about 0.1-0.2 s, and loading a
-        # bundle or a config (edge-selftest, edge-run --check) needs FrontendSpec, not the FFT.
-        import scipy.fft
-
-        self._rfft = scipy.fft.rfft
+        self._rfft = real_fft()
 
     def push(self, block: AudioBlock) -> SpectralFrames:
         """Frames completed by ``block``; shape ``(n, n_bins)``, possibly ``n == 0``."""
@@ -204,7 +201,7 @@ class StreamingFrontend:
         padded = _whole_groups(m)
         np.multiply(frames, self._window, out=self._windowed[:m])
         self._windowed[m:padded] = 0.0
-        spectrum = self._rfft(self._windowed[:padded], axis=-1)[:m]
+        spectrum = self._rfft(self._windowed[:padded])[:m]
         squares = np.square(spectrum.view(np.float32), out=self._squares[:m])  # re^2, im^2 interleaved
         np.add(squares[:, 0::2], squares[:, 1::2], out=out)
         out *= self._scale

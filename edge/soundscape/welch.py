@@ -16,6 +16,7 @@ import datetime as dt
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from edge._fft import real_fft
 from edge.audio import Recording
 from edge.calibration import Calibration
 from edge.frontend import window_array
@@ -73,9 +74,7 @@ class MinuteSpectra:
         self._sum = np.zeros(self.nfft // 2 + 1, np.float64)
         self._count = 0  # segments summed in the open minute
         self._skipped = 0  # and left out of it (non-finite samples)
-        import scipy.fft  # imported when used: edge-detect --help must stay light
-
-        self._rfft = scipy.fft.rfft
+        self._rfft = real_fft()
 
     def first_sample(self) -> int:
         """The first sample a reading needs (the owned chunk's first minute, or 0)."""
@@ -146,7 +145,7 @@ class MinuteSpectra:
                 self._skipped += int(len(seg) - finite.sum())
                 if not finite.all():  # a segment with NaN or inf samples is left out, not the minute
                     seg = seg[finite]
-                spectrum = self._rfft(seg * self._window, axis=-1)
+                spectrum = self._rfft(seg * self._window)
                 self._sum += (spectrum.real.astype(np.float64) ** 2 + spectrum.imag.astype(np.float64) ** 2).sum(axis=0)
                 self._count += len(seg)
         return out
