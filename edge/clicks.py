@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge import _validate as v
+from edge._filters import butter_sos, sos_power_gain, sosfilt
 from edge.types import AudioBlock, Roi, SpectralFrames
 
 SEGMENT_S = 0.01  # floor and detection work unit
@@ -150,8 +151,6 @@ class ImpulseDetector:
         on_click: Callable[[Click], None] | None = None,
         held_hz: float | None = None,
     ) -> None:
-        from scipy.signal import butter, sosfilt, sosfreqz  # once per stream
-
         nyquist = rate / 2
         fmax = settings.top_hz(rate)
         if not settings.fmin < fmax < nyquist:
@@ -168,19 +167,13 @@ class ImpulseDetector:
         self.settings, self.rate, self.hop, self.level_db = settings, rate, hop, level_db
         edges = bank(settings.fmin, fmax, settings.bands_per_octave)
         self._bands = [
-            _Band(
-                butter(4, [lo / nyquist, hi / nyquist], btype="bandpass", output="sos")
-                if lo > 0
-                else butter(4, hi / nyquist, btype="lowpass", output="sos"),
-                max(1, round(settings.time_bandwidth / (hi - lo) * rate)),
-            )
+            _Band(butter_sos(4, lo, hi, rate), max(1, round(settings.time_bandwidth / (hi - lo) * rate)))
             for lo, hi in edges
         ]
-        self._sosfilt = sosfilt
         # each band's power gain on the bins of the noise spectrum (its margin's weights)
         self._nfft = 1 << max(4, math.ceil(math.log2(SPECTRUM_S * rate)))
         bins = np.fft.rfftfreq(self._nfft, 1 / rate)
-        self._gains = np.array([np.abs(sosfreqz(band.sos, worN=bins, fs=rate)[1]) ** 2 for band in self._bands])
+        self._gains = np.array([sos_power_gain(band.sos, bins, rate) for band in self._bands])
         # the filters start from rest: low-frequency sound far louder than the band rings them at the
         # sound's start (and where it resumes after silence), so no click starts before they settle
         self._settle = max(_settling(band, lo or hi, rate) for band, (lo, hi) in zip(self._bands, edges))
@@ -265,7 +258,7 @@ class ImpulseDetector:
         pad = np.zeros(self._z - 1, bool)
         loud = _loud(_silent(np.concatenate((pad, lead == 0, pad)), self._z, n), self._seg)
         for band in self._bands:
-            y = self._sosfilt(band.sos, lead)
+            y = sosfilt(band.sos, lead)
             averaged = _mean_by_segment(
                 np.concatenate((np.zeros(band.length - 1), y * y)), band.length, self._seg, n // self._seg
             )
@@ -280,7 +273,7 @@ class ImpulseDetector:
         for a in range(0, len(samples), self._chunk):
             x = np.asarray(samples[a : a + self._chunk], np.float64)
             for i, band in enumerate(self._bands):
-                y, band.zi = self._sosfilt(band.sos, x, zi=band.zi)
+                y, band.zi = sosfilt(band.sos, x, band.zi)
                 if i == 0:  # the whole band: what clicks are measured on
                     self._y = np.concatenate((self._y, y))
                 band.energy = np.concatenate((band.energy, y * y))
@@ -592,8 +585,6 @@ def _loud(silent: np.ndarray, seg: int) -> np.ndarray:
 def _settling(band: _Band, edge_hz: float, rate: int) -> int:
     """Samples until ``band``'s filter has rung down by 80 dB from an impulse (40 periods of
     ``edge_hz``, its lower edge or a low-pass's cut-off, are simulated), plus its averaging length."""
-    from scipy.signal import sosfilt
-
     n = max(64, round(40 * rate / edge_hz))
     h = np.abs(sosfilt(band.sos, np.r_[1.0, np.zeros(n - 1)]))
     return int(np.flatnonzero(h > 1e-4 * h.max())[-1]) + band.length
