@@ -6,49 +6,38 @@ at every process start: a sixth of edge-detect's whole hour of 2 kHz audio, and 
 every wake-up of a duty-cycled edge-run.  The transform itself is one extension module, which
 loads in a millisecond; numpy's own FFT is the same algorithm but transforms many short frames
 several times slower (benchmarks/RESULTS.md, "The FFT's import").  So the module is loaded by
-its file, as the interpreter caches it: a later ``import scipy.fft`` (clicks, resampling
-checks) finds the same module, and the results are scipy.fft.rfft's bit for bit
-(tests/edge/test_fft.py).  Where scipy lays its files out otherwise, scipy.fft.rfft is used.
+its file (:mod:`edge._native`): a later ``import scipy.fft`` finds the same module, and the
+results are scipy.fft.rfft's bit for bit (tests/edge/test_fft.py).  Where scipy lays its files
+out otherwise, scipy.fft.rfft is used.
 """
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-import os
-import sys
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 import numpy as np
 
+from edge._native import scipy_extension
+
 _MODULE = "scipy.fft._pocketfft.pypocketfft"
 
 
 @cache
 def _pocketfft() -> Any | None:
-    """scipy's pocketfft extension module, or None where it is not found as expected."""
-    if _MODULE in sys.modules:
-        return sys.modules[_MODULE]
-    try:
-        spec = importlib.util.find_spec("scipy")  # finds the package without importing it
-        if spec is None or spec.origin is None:
-            return None
-        folder = os.path.join(os.path.dirname(spec.origin), "fft", "_pocketfft")
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-            path = os.path.join(folder, "pypocketfft" + suffix)
-            if os.path.exists(path):
-                loader = importlib.machinery.ExtensionFileLoader(_MODULE, path)
-                found = importlib.util.spec_from_file_location(_MODULE, path, loader=loader)
-                if found is None:
-                    return None
-                module = importlib.util.module_from_spec(found)
-                loader.exec_module(module)
-                return module if callable(getattr(module, "r2c", None)) else None
-    except (ImportError, OSError):
+    """scipy's pocketfft extension module, or None where it is not found, or not as expected:
+    it must transform an impulse and a cosine as the DFT does, called as scipy.fft calls it."""
+    module = scipy_extension(_MODULE)
+    if module is None:
         return None
-    return None
+    try:
+        probe = np.array([[1, 0, 0, 0], [1, 0, -1, 0]], np.float32)
+        got = module.r2c(probe, (1,), True, 0, None, 1)
+    except Exception:  # a kernel of another signature: scipy.fft.rfft instead
+        return None
+    want = np.array([[1, 1, 1], [0, 2, 0]], np.complex64)
+    return module if getattr(got, "dtype", None) == np.complex64 and np.allclose(got, want) else None
 
 
 def real_fft() -> Callable[[np.ndarray], np.ndarray]:

@@ -6,21 +6,19 @@ scipy.special, the array-API layer and most of scipy.signal's 30 modules), more 
 response, and the second-order-section filter.  The design and response are a few lines of
 textbook arithmetic (the analogue prototype's poles, the band transform, the bilinear transform;
 tests/edge/test_filters.py holds them to scipy.signal's responses); the filter is scipy's own
-compiled kernel, loaded by its file as :mod:`edge._fft` loads pocketfft, so its results are
+compiled kernel, loaded by its file (:mod:`edge._native`), so its results are
 scipy.signal.sosfilt's bit for bit on the same sections.  Where scipy lays its files out
 otherwise, scipy.signal.sosfilt is used (benchmarks/RESULTS.md, "scipy.signal's import").
 """
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-import os
-import sys
 from functools import cache
 from typing import Any, overload
 
 import numpy as np
+
+from edge._native import scipy_extension
 
 _MODULE = "scipy.signal._sosfilt"
 
@@ -28,27 +26,19 @@ _MODULE = "scipy.signal._sosfilt"
 @cache
 def _kernel() -> Any | None:
     """scipy's compiled second-order-section filter, ``_sosfilt(sos, x, zi)`` filtering the
-    rows of ``x`` in place, or None where it is not found as expected."""
-    if _MODULE in sys.modules:
-        return getattr(sys.modules[_MODULE], "_sosfilt", None)
-    try:
-        spec = importlib.util.find_spec("scipy")  # finds the package without importing it
-        if spec is None or spec.origin is None:
-            return None
-        folder = os.path.join(os.path.dirname(spec.origin), "signal")
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-            path = os.path.join(folder, "_sosfilt" + suffix)
-            if os.path.exists(path):
-                loader = importlib.machinery.ExtensionFileLoader(_MODULE, path)
-                found = importlib.util.spec_from_file_location(_MODULE, path, loader=loader)
-                if found is None:
-                    return None
-                module = importlib.util.module_from_spec(found)
-                loader.exec_module(module)
-                return getattr(module, "_sosfilt", None)
-    except (ImportError, OSError):
+    rows of ``x`` in place, or None where it is not found, or not as expected: a one-pole
+    section must give an impulse its response and leave its state as the recursion does."""
+    module = scipy_extension(_MODULE)
+    kernel = getattr(module, "_sosfilt", None) if module is not None else None
+    if kernel is None:
         return None
-    return None
+    sos = np.array([[1.0, 0.0, 0.0, 1.0, -0.5, 0.0]])  # y[n] = x[n] + y[n - 1] / 2
+    x, zi = np.array([[1.0, 0.0, 0.0, 0.0]]), np.zeros((1, 1, 2))
+    try:
+        kernel(sos, x, zi)
+    except Exception:  # a kernel of another signature: scipy.signal.sosfilt instead
+        return None
+    return kernel if np.allclose(x, [[1.0, 0.5, 0.25, 0.125]]) and np.allclose(zi[0, 0], [0.0625, 0.0]) else None
 
 
 @overload
