@@ -38,10 +38,16 @@ def is_triton_log(path: Path) -> bool:
     if path.is_dir() or path.suffix.lower() == ".txt":
         return False
     try:
-        head = next(csv.reader([_first_line(path)]), [])
+        line = _first_line(path)
+        head = next(csv.reader([line], delimiter=_delimiter(line)), [])
     except (OSError, csv.Error):
         return False
     return set(TRITON_COLUMNS) <= {c.strip() for c in head}
+
+
+def _delimiter(head: str) -> str:
+    """A spreadsheet's CSV separator: semicolons where it is set to a decimal comma, tabs, else commas."""
+    return ";" if "," not in head and ";" in head else "\t" if "," not in head and "\t" in head else ","
 
 
 def read_triton(
@@ -73,7 +79,8 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """The log's rows by its header's names, with their line (CSV) or row (sheet) numbers."""
     if path.suffix.lower() != ".xlsx":
         with _text(path) as fh:
-            reader = csv.DictReader(fh)
+            reader = csv.DictReader(fh, delimiter=_delimiter(fh.readline()))
+            fh.seek(0)
             _columns(reader.fieldnames, path, "line 1")
             for row in reader:
                 yield reader.line_num, {k.strip(): v for k, v in row.items() if k is not None}
@@ -125,7 +132,7 @@ def _time(row: Mapping[str, Any], column: str, where: str) -> dt.datetime:
             t = None
         if t is None:
             try:
-                t = _serial(float(text))
+                t = _serial(float(text.replace(",", ".")))  # a decimal comma's serial date too
             except ValueError:
                 t = None
     if t is None:

@@ -125,6 +125,10 @@ def test_a_document_from_elsewhere_and_its_off_effort_detections(tmp_path, audio
             r"OnEffort detection 1: 2024-05-01T12:05:00\+00:00 is held by no recording",
         ),
         ("<Detections><OnEffort><Detection>", r"not well-formed XML"),
+        (
+            '<Deployment xmlns="http://tethys.sdsu.edu/schema/1.0"/>',
+            r"root element is .*Deployment.*not a Tethys Detections",
+        ),
     ],
 )
 def test_what_a_document_cannot_say_is_refused_naming_the_detection(tmp_path, audio, text, message):

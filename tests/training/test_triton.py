@@ -89,6 +89,12 @@ def test_a_workbook_and_its_csv_give_the_same_annotations(tmp_path, audio):
             lines.append(f'x.x.wav,{row[1]},{row[2]},{row[3]},{start},{end},,"{row[7]}"')
         csv.write_text("\n".join(lines) + "\n")
         assert is_triton_log(csv) and found(csv, audio, labels) == expected, kind
+    # a spreadsheet set to a decimal comma saves semicolons between cells
+    semi = tmp_path / "log-semicolons.csv"
+    semi.write_text(
+        (tmp_path / "log-serial.csv").read_text().replace(",", ";").replace(".", ",").replace("x,x,wav", "x.x.wav")
+    )
+    assert is_triton_log(semi) and found(semi, audio, labels) == expected
     # a species' code maps all its calls
     assert {label for *_, label in found(book, audio, {"Eg": "upcall", "Mn": "humpback"})} == {"upcall", "humpback"}
     assert found(book, audio, None)[0][3] == "Eg:Upcall"
