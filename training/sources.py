@@ -304,6 +304,7 @@ def read_annotations(
     negative: str = "noise",
     shared: dict[str, tuple[str, ...]] | None = None,
     channel: int | None = None,
+    on_effort: set[str] | None = None,
 ) -> list[Annotation]:
     """Annotations from a CSV, a Triton log (training.triton), a Tethys Detections document
     (training.tethys), Raven tables or Audacity label tracks; ``names`` maps the names
@@ -322,7 +323,9 @@ def read_annotations(
     # each recording once: by its file name where that is its own, else by its path under the folder
     key_of = {p: p.name if names.get(p.name) == p else name for name, p in names.items()}
     if is_tethys_detections(path):
-        return read_tethys(path, labels=labels, durations=durations, timeline=timeline(infos, key_of))
+        return read_tethys(
+            path, labels=labels, durations=durations, timeline=timeline(infos, key_of), on_effort=on_effort
+        )
     if is_triton_log(path):
         return read_triton(path, labels=labels, durations=durations, timeline=timeline(infos, key_of))
     if not is_raven(path):
@@ -448,9 +451,10 @@ def annotated_recordings(
     channel: int | None = None,
 ) -> dict[str, list[Annotation]]:
     """Recording path -> annotations from a CSV or Raven table(s) (files of ``audio_dir``
-    with no annotation are left out; ``background`` recordings get none; ``channel``: the one
-    analysed, see :func:`read_annotations`)."""
+    with no annotation are left out, but for those a Tethys document's effort spans;
+    ``background`` recordings get none; ``channel``: the one analysed, see :func:`read_annotations`)."""
     names, shared = recording_names(audio_dir)
+    on_effort: set[str] = set()
     anns = read_annotations(
         csv_path,
         names,
@@ -460,10 +464,13 @@ def annotated_recordings(
         negative=negative,
         shared=shared,
         channel=channel,
+        on_effort=on_effort,
     )
     recordings: dict[str, list[Annotation]] = {}
     for a in anns:
         recordings.setdefault(str(names[a.file]), []).append(a)
+    for key in sorted(on_effort):  # looked at, nothing found: negatives
+        recordings.setdefault(str(names[key]), [])
     for p in discover(background) if background else []:
         recordings.setdefault(str(p), [])
     return recordings

@@ -7,7 +7,8 @@ Each detection becomes the annotations of the recordings holding its times
 (:func:`training.annotations.utc_annotation`).  Its label is ``SPECIES:CALL`` (``180537:Upcall``,
 the species as the document names it, an ITIS number in Tethys), or the species alone when it
 names no call; a recipe's ``labels:`` may map either.  Off-effort detections (incidental ones
-of what the effort did not seek) are left out, and said in one note per document.
+of what the effort did not seek) are left out, and said in one note per document; the
+recordings the ``Effort`` spans are scored (and trained on) though they hold no detection.
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ def read_tethys(
     timeline: Sequence[Stretch],
     labels: Mapping[str, str] | None = None,
     durations: Mapping[str, float] | None = None,
+    on_effort: set[str] | None = None,
 ) -> list[Annotation]:
     """Annotations from a Tethys Detections document (module docstring); ``timeline``: the
-    recordings' stretches in UTC (:func:`training.sources.timeline`)."""
+    recordings' stretches in UTC (:func:`training.sources.timeline`).  ``on_effort`` gets the
+    recordings the document's ``Effort`` spans: those without a detection are what the analyst
+    looked at and found nothing in, negatives to score and train on."""
     path = Path(path)
     try:
         if path.stat().st_size > _MAX_BYTES:
@@ -53,6 +57,11 @@ def read_tethys(
     ns = root.tag[1 : root.tag.index("}")] if root.tag.startswith("{") else ""
     if root.tag != _tag(ns, "Detections"):
         raise AnnotationError(f"{path}: the root element is {root.tag!r}, not a Tethys Detections document")
+    effort = root.find(_tag(ns, "Effort"))
+    if effort is not None and on_effort is not None:
+        start = _time(effort, ns, "Start", f"{path}: Effort")
+        end = _time(effort, ns, "End", f"{path}: Effort")
+        on_effort.update(s.file for s in timeline if s.start < end and s.end > start)
     out: list[Annotation] = []
     for k, det in enumerate(root.iterfind(f"{_tag(ns, 'OnEffort')}/{_tag(ns, 'Detection')}"), start=1):
         where = f"{path}: OnEffort detection {k}"

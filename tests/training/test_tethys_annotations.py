@@ -137,3 +137,21 @@ def test_what_a_document_cannot_say_is_refused_naming_the_detection(tmp_path, au
     with pytest.raises(AnnotationError, match=message) as info:
         found(path, audio, None)
     assert str(info.value).startswith(str(path))
+
+
+def test_recordings_the_effort_spans_are_scored_though_they_hold_no_detection(tmp_path, audio):
+    """An analyst's effort over 12:00-12:02 found one call, in the first recording: the second,
+    looked at and empty, is a negative to score and train on; a recording after the effort is not."""
+    sf.write(audio / "20240501_120500.wav", np.zeros(60 * 2000), 2000)
+    path = tmp_path / "effort.xml"
+    path.write_text(
+        document(
+            "<Detection><Start>2024-05-01T12:00:10Z</Start><End>2024-05-01T12:00:11Z</End>"
+            "<SpeciesId>180537</SpeciesId></Detection>"
+        )
+    )
+    found = annotated_recordings(path, audio, {"180537": "upcall"}, [])
+    assert {p.split("/")[-1]: [(a.start_s, a.end_s) for a in anns] for p, anns in found.items()} == {
+        NAMES[0]: [(10.0, 11.0)],
+        NAMES[1]: [],
+    }
