@@ -160,10 +160,8 @@ def read_csv(
             reader = csv.DictReader(fh, delimiter=delimiter)
             by_utc = set(UTC_REQUIRED) <= set(reader.fieldnames or []) and "filename" not in (reader.fieldnames or [])
             _header(reader.fieldnames, UTC_REQUIRED if by_utc else CSV_REQUIRED, path)
-            if by_utc and timeline is None:
-                raise AnnotationError(
-                    f"{path}: line 1: UTC times (start_utc, end_utc) need the recordings' start times"
-                )
+            if by_utc:
+                need_start_times(path, timeline)
             banded = {"freq_min", "freq_max"} <= set(reader.fieldnames or [])
             out = []
             for row in reader:
@@ -202,6 +200,16 @@ def _utc(row: Mapping[str, str], column: str, where: str) -> dt.datetime:
     if t is None:
         raise AnnotationError(f"{where}: column {column!r}: {text!r} is no ISO 8601 time")
     return t
+
+
+def need_start_times(path: Path, timeline: Sequence[Stretch] | None) -> None:
+    """A log of UTC times is matched to the recordings by their start times: refused at once
+    when no recording has one (rather than each event held by none)."""
+    if not timeline:
+        raise AnnotationError(
+            f"{path}: UTC times need the recordings' start times, and no recording has one (from its name, as "
+            "20240501_120000.wav, or its metadata: GUANO, bext, SoundTrap log, XWAV)"
+        )
 
 
 def utc_annotation(

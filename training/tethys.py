@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from edge.timestamps import parse_utc
-from training.annotations import _check, species_call_label, utc_annotation
+from training.annotations import _check, need_start_times, species_call_label, utc_annotation
 from training.types import Annotation, AnnotationError, AnnotationNote, Stretch
 
 NAMESPACE = "http://tethys.sdsu.edu/schema/1.0"
@@ -57,6 +57,7 @@ def read_tethys(
     ns = root.tag[1 : root.tag.index("}")] if root.tag.startswith("{") else ""
     if root.tag != _tag(ns, "Detections"):
         raise AnnotationError(f"{path}: the root element is {root.tag!r}, not a Tethys Detections document")
+    need_start_times(path, timeline)
     effort = root.find(_tag(ns, "Effort"))
     if effort is not None and on_effort is not None:
         start = _time(effort, ns, "Start", f"{path}: Effort")

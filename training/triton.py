@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.timestamps import parse_utc
-from training.annotations import _check, _first_line, _text, species_call_label, utc_annotation
+from training.annotations import _check, _first_line, _text, need_start_times, species_call_label, utc_annotation
 from training.types import Annotation, AnnotationError, Stretch
 
 TRITON_COLUMNS = ("Species Code", "Start time", "End time")  # "Call" too, where the log has it
@@ -60,6 +60,7 @@ def read_triton(
     """Annotations from a Triton log (module docstring); ``timeline``: the recordings'
     stretches in UTC (:func:`training.sources.timeline`)."""
     path = Path(path)
+    need_start_times(path, timeline)
     out: list[Annotation] = []
     try:
         for line, row in _rows(path):

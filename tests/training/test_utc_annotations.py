@@ -121,3 +121,26 @@ def test_edge_train_evaluate_scores_a_utc_log_of_the_narw_day_as_its_csv(tmp_pat
         assert info.value.code == 0, capsys.readouterr().err
         events[kind] = json.loads(out.read_text())["events"]["overall"]
     assert events["utc"] == events["csv"] and events["csv"]["tp"] + events["csv"]["fn"] == 53
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("log.csv", "start_utc,end_utc,label\n2024-05-01T12:00:30Z,2024-05-01T12:00:31Z,up\n"),
+        (
+            "log.xml",
+            '<Detections xmlns="http://tethys.sdsu.edu/schema/1.0"><OnEffort><Detection>'
+            "<Start>2024-05-01T12:00:30Z</Start><End>2024-05-01T12:00:31Z</End><SpeciesId>1</SpeciesId>"
+            "</Detection></OnEffort></Detections>",
+        ),
+        ("triton.csv", "Species Code,Call,Start time,End time\nEg,Upcall,2024-05-01 12:00:30,2024-05-01 12:00:31\n"),
+    ],
+)
+def test_a_utc_log_over_recordings_without_start_times_is_refused_at_once(tmp_path, name, text):
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    sf.write(audio / "clip.wav", np.zeros(2000), 2000)  # no time in its name or metadata
+    log = tmp_path / name
+    log.write_text(text)
+    with pytest.raises(AnnotationError, match=r"UTC times need the recordings' start times, and no recording has one"):
+        annotated_recordings(log, audio, None, [])
