@@ -95,8 +95,8 @@ def butter_sos(order: int, low_hz: float, high_hz: float, rate: float) -> np.nda
 def _sections(zeros: np.ndarray, poles: np.ndarray, gain: float) -> np.ndarray:
     """Second-order sections of a filter whose poles come in conjugate pairs: each pair with
     the two zeros nearest it (real zeros, as a Butterworth's at +1 and -1), the pairs nearest
-    the unit circle last (where a section's gain peaks most, so earlier sections do not clip
-    what the later ones would), the overall gain in the first section."""
+    the unit circle last (the most resonant sections last, as scipy orders them), the overall
+    gain in the first section."""
     upper = poles[np.imag(poles) > 0]
     if 2 * len(upper) != len(poles):  # a real pole: an odd order, or a band too wide to have none
         raise ValueError("the filter has real poles: give an even order and a band narrower than its centre")
