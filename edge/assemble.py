@@ -292,6 +292,7 @@ def run_json(report: RunReport, ctx: RunContext, soundscape: dict[str, Any] | No
         "top_k": top_k or None,
         **({"soundscape": soundscape} if soundscape is not None else {}),
         "skipped": report.skipped,
+        "notes": report.notes,
         "totals": {
             "files": len(report.files),
             "ok": len(report.files) - len(report.failed),

@@ -183,6 +183,7 @@ class RunReport:
     processing_s: float
     skipped: list[str] = field(default_factory=list)  # what the search of the inputs could not take
     parts: Parts | None = None
+    notes: list[str] = field(default_factory=list)  # the run's own warnings (not of one recording)
 
     def full(self, f: FileOutcome) -> FileOutcome:
         """``f`` with its detections and level rows, read back from its committed part."""
@@ -282,6 +283,7 @@ class RunContext:
     started: float
     started_utc: str
     skipped: list[str]
+    notes: list[str] = field(default_factory=list)  # the run's own warnings, said after it
 
 
 def start_run(
@@ -308,7 +310,8 @@ def start_run(
     if not paths:
         why = f" ({len(skipped)} skipped, the first: {skipped[0]})" if skipped else ""
         raise PamedgeError(f"no recordings ({AUDIO_KINDS}) found in {', '.join(map(str, inputs))}{why}")
-    config = _site_of_recordings(config, paths, options)
+    notes: list[str] = []
+    config = _site_of_recordings(config, paths, options, notes)
     _clear_earlier_run(outdir, options)
     outdir.mkdir(parents=True, exist_ok=True)
     table_hash = file_sha256(Path(options.table.path)) if options.table is not None else ""
@@ -340,13 +343,17 @@ def start_run(
         started,
         started_utc,
         skipped,
+        notes,
     )
 
 
-def _site_of_recordings(config: DeploymentConfig, paths: list[Path], options: RunOptions) -> DeploymentConfig:
+def _site_of_recordings(
+    config: DeploymentConfig, paths: list[Path], options: RunOptions, notes: list[str]
+) -> DeploymentConfig:
     """The deployment with the site its XWAVs' headers name, when it has no ``site:`` section
     and an output carries the site (Tethys documents, the soundscape NetCDF); only Tethys
-    documents, one place each, need one and refuse recordings of two sites."""
+    documents, one place each, need one and refuse recordings of two sites (the soundscape
+    files are then written without a position, and ``notes`` says so)."""
     if config.site is not None or not {"tethys", "hmd"} & options.outputs:
         return config
     try:
@@ -354,6 +361,7 @@ def _site_of_recordings(config: DeploymentConfig, paths: list[Path], options: Ru
     except SiteConflict as exc:
         if "tethys" in options.outputs:
             raise TethysError(f"--outputs tethys: {exc}") from None
+        notes.append(f"the soundscape files carry no position: {exc}")
         return config
     if site is None and "tethys" in options.outputs:
         tethys_species(config, options.classifier)  # says no site: section, and no XWAV names one
@@ -415,7 +423,7 @@ def commit(ctx: RunContext, path: Path, outcome: FileOutcome, state: list[np.nda
 def finish(ctx: RunContext, outcomes: list[FileOutcome], processing_s: float) -> RunReport:
     """Assemble ``detections.csv``, ``detections.sqlite`` (the detection log), ``levels.csv``
     and ``run.json`` from ``outcomes`` (in input order)."""
-    report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s, ctx.skipped, ctx.parts)
+    report = RunReport(ctx.outdir, outcomes, time.time() - ctx.started, processing_s, ctx.skipped, ctx.parts, ctx.notes)
     staged = StagedFiles(ctx.outdir)
     try:
         write_tables(

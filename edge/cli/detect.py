@@ -280,7 +280,7 @@ def main(
         for text, more in repeats.items():
             if more:
                 click.echo(one_line(f"warning: ... and for {more} more recording{'s' * (more > 1)}: {text}"), err=True)
-    for note in report.skipped:  # the search's, said once the progress bar is gone
+    for note in [*report.skipped, *report.notes]:  # the search's and the run's, once the progress bar is gone
         click.echo(f"warning: {one_line(note)}", err=True)
     drawn = _plots(report, config, channel, plots_per_label) if plots else None
     if not quiet:

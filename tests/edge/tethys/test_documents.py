@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -229,3 +230,28 @@ def test_xwavs_naming_two_sites_or_none_are_refused_first(tmp_path, positions, m
     assert not out.exists()  # refused before any processing
     if len(paths) > 1:
         assert str(paths[0]) in result.output and str(paths[1]) in result.output
+
+
+def test_an_hmd_run_over_xwavs_of_two_sites_says_its_files_carry_no_position(tmp_path):
+    paths = [
+        two_minute_xwav(tmp_path / f"{k}.x.wav", lat=lat, lon=lon)
+        for k, (lat, lon) in enumerate([(32.6661, -117.7441), (33.1, -118.2)])
+    ]
+    out = tmp_path / "o"
+    result = CliRunner().invoke(
+        main,
+        [
+            "--config",
+            str(deployment(tmp_path, "")),
+            "--outputs",
+            "csv,hmd",
+            "--no-model",
+            *map(str, paths),
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (note,) = json.loads((out / "run.json").read_text())["notes"]
+    assert note.startswith("the soundscape files carry no position: ") and "name two sites" in note
+    assert f"warning: {note}" in result.output
