@@ -17,27 +17,36 @@ from functools import cache
 from types import ModuleType
 
 
-@cache
-def scipy_extension(name: str) -> ModuleType | None:
-    """The compiled module ``name`` (such as ``scipy.fft._pocketfft.pypocketfft``), or None."""
-    if name in sys.modules:
-        return sys.modules[name]
+def extension_path(name: str) -> str | None:
+    """Where scipy keeps the compiled module ``name`` (such as
+    ``scipy.fft._pocketfft.pypocketfft``), found without importing scipy; None where it is not there."""
     try:
         spec = importlib.util.find_spec("scipy")  # finds the package without importing it
-        if spec is None or spec.origin is None:
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    *folders, stem = name.split(".")[1:]
+    folder = os.path.join(os.path.dirname(spec.origin), *folders)
+    paths = (os.path.join(folder, stem + suffix) for suffix in importlib.machinery.EXTENSION_SUFFIXES)
+    return next((p for p in paths if os.path.exists(p)), None)
+
+
+@cache
+def scipy_extension(name: str) -> ModuleType | None:
+    """The compiled module ``name``, or None where it is not there or does not load."""
+    if name in sys.modules:
+        return sys.modules[name]
+    path = extension_path(name)
+    if path is None:
+        return None
+    try:
+        loader = importlib.machinery.ExtensionFileLoader(name, path)
+        found = importlib.util.spec_from_file_location(name, path, loader=loader)
+        if found is None:
             return None
-        *folders, stem = name.split(".")[1:]
-        folder = os.path.join(os.path.dirname(spec.origin), *folders)
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-            path = os.path.join(folder, stem + suffix)
-            if os.path.exists(path):
-                loader = importlib.machinery.ExtensionFileLoader(name, path)
-                found = importlib.util.spec_from_file_location(name, path, loader=loader)
-                if found is None:
-                    return None
-                module = importlib.util.module_from_spec(found)
-                loader.exec_module(module)
-                return module
+        module = importlib.util.module_from_spec(found)
+        loader.exec_module(module)
+        return module
     except (ImportError, OSError):
         return None
-    return None

@@ -171,13 +171,11 @@ def write_soundscape(report: RunReport, ctx: RunContext, staged: StagedFiles) ->
     )
 
 
-def tethys_species(
-    config: DeploymentConfig, classifier: Classifier | None, *, site_later: bool = False
-) -> dict[str, Species]:
+def tethys_species(config: DeploymentConfig, classifier: Classifier | None) -> dict[str, Species]:
     """The species a run's Tethys documents name; raises :class:`PamedgeError` when the run
     cannot write them (no site: section nor XWAV header naming one, no model, a card without
-    species:); ``site_later`` leaves the site to be checked once the recordings are found."""
-    if config.site is None and not site_later:
+    species:)."""
+    if config.site is None:
         raise TethysError(
             f"--outputs tethys: deployment {config.name!r} has no site: section (latitude, longitude, depth_m, "
             "instrument, recorder_serial) and no XWAV header names one: Tethys documents need where the "

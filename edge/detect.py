@@ -299,8 +299,6 @@ def start_run(
     started = time.time()
     started_utc = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     outdir = Path(outdir)
-    if "tethys" in options.outputs:  # refused now, not after hours of processing
-        tethys_species(config, options.classifier, site_later=True)  # the site once the XWAVs are found
     if "parquet" in options.outputs and not have_pyarrow():
         raise PamedgeError(
             f"--outputs parquet writes scores.parquet with pyarrow, which is not installed: {PARQUET_HINT}"
@@ -312,6 +310,8 @@ def start_run(
         raise PamedgeError(f"no recordings ({AUDIO_KINDS}) found in {', '.join(map(str, inputs))}{why}")
     notes: list[str] = []
     config = _site_of_recordings(config, paths, options, notes)
+    if "tethys" in options.outputs:  # refused now, not after hours of processing
+        tethys_species(config, options.classifier)
     _clear_earlier_run(outdir, options)
     outdir.mkdir(parents=True, exist_ok=True)
     table_hash = file_sha256(Path(options.table.path)) if options.table is not None else ""
@@ -363,8 +363,6 @@ def _site_of_recordings(
             raise TethysError(f"--outputs tethys: {exc}") from None
         notes.append(f"the soundscape files carry no position: {exc}")
         return config
-    if site is None and "tethys" in options.outputs:
-        tethys_species(config, options.classifier)  # says no site: section, and no XWAV names one
     return config if site is None else replace(config, site=site)
 
 

@@ -154,8 +154,7 @@ def read_csv(
         with _text(path) as fh:
             head = fh.readline()
             fh.seek(0)
-            # a spreadsheet set to a decimal comma saves with semicolons (1,5;2,5)
-            delimiter = ";" if "," not in head and ";" in head else "\t" if "," not in head and "\t" in head else ","
+            delimiter = csv_delimiter(head)
             comma = delimiter == ";"
             reader = csv.DictReader(fh, delimiter=delimiter)
             by_utc = set(UTC_REQUIRED) <= set(reader.fieldnames or []) and "filename" not in (reader.fieldnames or [])
@@ -191,12 +190,23 @@ def read_csv(
     return out
 
 
+def csv_delimiter(head: str) -> str:
+    """A table's separator, from its header line: semicolons where a spreadsheet set to a
+    decimal comma saved it (1,5;2,5), tabs, else commas."""
+    return ";" if "," not in head and ";" in head else "\t" if "," not in head and "\t" in head else ","
+
+
+def utc_or_none(text: str) -> dt.datetime | None:
+    """``text`` as an ISO 8601 time in UTC (no zone: UTC), None when it is none."""
+    try:
+        return parse_utc(text) if text else None
+    except ValueError:
+        return None
+
+
 def _utc(row: Mapping[str, str], column: str, where: str) -> dt.datetime:
     text = (row.get(column) or "").strip()
-    try:
-        t = parse_utc(text)
-    except ValueError:
-        t = None
+    t = utc_or_none(text)
     if t is None:
         raise AnnotationError(f"{where}: column {column!r}: {text!r} is no ISO 8601 time")
     return t

@@ -20,8 +20,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from edge.timestamps import parse_utc
-from training.annotations import _check, need_start_times, species_call_label, utc_annotation
+from training.annotations import _check, need_start_times, species_call_label, utc_annotation, utc_or_none
 from training.types import Annotation, AnnotationError, AnnotationNote, Stretch
 
 NAMESPACE = "http://tethys.sdsu.edu/schema/1.0"
@@ -47,8 +46,9 @@ def read_tethys(
     looked at and found nothing in, negatives to score and train on."""
     path = Path(path)
     try:
-        if path.stat().st_size > _MAX_BYTES:
-            raise AnnotationError(f"{path}: {path.stat().st_size} bytes, more than a Detections document holds")
+        size = path.stat().st_size
+        if size > _MAX_BYTES:
+            raise AnnotationError(f"{path}: {size} bytes, more than a Detections document holds")
         root = ET.parse(path).getroot()
     except OSError as exc:
         raise AnnotationError(f"{path}: cannot read: {exc.strerror}") from None
@@ -90,10 +90,7 @@ def _text(det: ET.Element, ns: str, name: str) -> str:
 
 def _time(det: ET.Element, ns: str, name: str, where: str) -> dt.datetime:
     text = _text(det, ns, name)
-    try:
-        t = parse_utc(text) if text else None
-    except ValueError:
-        t = None
+    t = utc_or_none(text)
     if t is None:
         said = f"{text!r} is no ISO 8601 time" if text else "missing (a detection without an extent in time)"
         raise AnnotationError(f"{where}: {name} {said}")

@@ -18,8 +18,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from edge.timestamps import parse_utc
-from training.annotations import _check, _first_line, _text, need_start_times, species_call_label, utc_annotation
+from training.annotations import (
+    _check,
+    _first_line,
+    _text,
+    csv_delimiter,
+    need_start_times,
+    species_call_label,
+    utc_annotation,
+    utc_or_none,
+)
 from training.types import Annotation, AnnotationError, Stretch
 
 TRITON_COLUMNS = ("Species Code", "Start time", "End time")  # "Call" too, where the log has it
@@ -39,15 +47,10 @@ def is_triton_log(path: Path) -> bool:
         return False
     try:
         line = _first_line(path)
-        head = next(csv.reader([line], delimiter=_delimiter(line)), [])
+        head = next(csv.reader([line], delimiter=csv_delimiter(line)), [])
     except (OSError, csv.Error):
         return False
     return set(TRITON_COLUMNS) <= {c.strip() for c in head}
-
-
-def _delimiter(head: str) -> str:
-    """A spreadsheet's CSV separator: semicolons where it is set to a decimal comma, tabs, else commas."""
-    return ";" if "," not in head and ";" in head else "\t" if "," not in head and "\t" in head else ","
 
 
 def read_triton(
@@ -80,7 +83,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """The log's rows by its header's names, with their line (CSV) or row (sheet) numbers."""
     if path.suffix.lower() != ".xlsx":
         with _text(path) as fh:
-            reader = csv.DictReader(fh, delimiter=_delimiter(fh.readline()))
+            reader = csv.DictReader(fh, delimiter=csv_delimiter(fh.readline()))
             fh.seek(0)
             _columns(reader.fieldnames, path, "line 1")
             for row in reader:
@@ -127,10 +130,7 @@ def _time(row: Mapping[str, Any], column: str, where: str) -> dt.datetime:
         t = _serial(float(value))
     elif isinstance(value, str) and value.strip():
         text = value.strip()
-        try:
-            t = parse_utc(text)
-        except ValueError:
-            t = None
+        t = utc_or_none(text)
         if t is None:
             try:
                 t = _serial(float(text.replace(",", ".")))  # a decimal comma's serial date too

@@ -11,18 +11,7 @@ import numpy as np
 import pytest
 
 from edge._fft import real_fft
-
-
-def laid_out_as_expected() -> bool:
-    """Whether this scipy keeps the kernel where edge._native looks (else the fallback runs,
-    and what is tested here is the public function)."""
-    import importlib.machinery
-    import importlib.util
-    import os
-
-    spec = importlib.util.find_spec("scipy")
-    folder = os.path.join(os.path.dirname(spec.origin), "fft", "_pocketfft")
-    return any(os.path.exists(os.path.join(folder, "pypocketfft" + s)) for s in importlib.machinery.EXTENSION_SUFFIXES)
+from edge._native import extension_path
 
 
 @pytest.mark.parametrize("n", [64, 256, 1000, 1024, 4096, 6615])
@@ -39,7 +28,7 @@ def test_the_transform_is_scipys_bit_for_bit(n, dtype):
 
 
 def test_it_loads_without_scipy_fft_and_scipy_fft_finds_the_same_module():
-    if not laid_out_as_expected():
+    if extension_path("scipy.fft._pocketfft.pypocketfft") is None:
         pytest.skip("this scipy keeps pocketfft elsewhere: scipy.fft.rfft runs (tested above)")
     script = (
         "import sys, numpy as np\n"

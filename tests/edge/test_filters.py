@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from edge._filters import butter_sos, sos_power_gain, sosfilt
+from edge._native import extension_path
 
 BANDS = [
     (44100, 2000, 19845),
@@ -21,18 +22,6 @@ BANDS = [
     (8000, 2000, 3600),
     (44100, 0, 5000),  # low-pass
 ]
-
-
-def laid_out_as_expected() -> bool:
-    """Whether this scipy keeps the kernel where edge._native looks (else the fallback runs,
-    and what is tested here is the public function)."""
-    import importlib.machinery
-    import importlib.util
-    import os
-
-    spec = importlib.util.find_spec("scipy")
-    folder = os.path.join(os.path.dirname(spec.origin), "signal")
-    return any(os.path.exists(os.path.join(folder, "_sosfilt" + s)) for s in importlib.machinery.EXTENSION_SUFFIXES)
 
 
 @pytest.mark.parametrize(("rate", "low", "high"), BANDS)
@@ -76,7 +65,7 @@ def test_a_band_it_cannot_design_is_refused():
 
 
 def test_no_scipy_signal_import():
-    if not laid_out_as_expected():
+    if extension_path("scipy.signal._sosfilt") is None:
         pytest.skip("this scipy keeps its sosfilt kernel elsewhere: scipy.signal.sosfilt runs (tested above)")
     script = (
         "import sys, numpy as np\n"
