@@ -345,19 +345,31 @@ class ImpulseDetector:
             self._quiet_until = max(self._quiet_until, a + int(k) + self._settle)
         heard[: max(0, self._quiet_until - a)] = False
         self._was_silent = bool(silent[-1])
-        for k in np.flatnonzero(heard & (ratio > 10 ** (self.settings.threshold_db / 10))):
-            i = a + int(k)
-            if self._run is not None and i - self._run[1] > self._sep:
-                self._close_run()
-            if self._run is None:
-                self._run = [i, i + 1, i]
-                self._peak_ratio = float(ratio[k])
-            else:
-                self._run[1] = i + 1
-                if ratio[k] > self._peak_ratio:
-                    self._run[2], self._peak_ratio = i, float(ratio[k])
+        self._excursions(a, ratio, np.flatnonzero(heard & (ratio > 10 ** (self.settings.threshold_db / 10))))
         if self._run is not None and b - self._run[1] > self._sep:
             self._close_run()
+
+    def _excursions(self, a: int, ratio: np.ndarray, over: np.ndarray) -> None:
+        """Extend the open excursion and open new ones over the samples ``over`` (indices into
+        ``ratio``, from absolute sample ``a``) that pass the threshold: samples at most ``_sep``
+        apart are one excursion, its peak its first highest ratio.  A group at a time, not a sample:
+        snapping shrimp put hundreds of thousands of samples an hour over the threshold."""
+        if not len(over):
+            return
+        # group g spans over[starts[g] : starts[g + 1]]
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(over) - 1 > self._sep) + 1, [len(over)]))
+        for s, e in zip(starts[:-1].tolist(), starts[1:].tolist()):
+            values = ratio[over[s:e]]
+            top = int(np.argmax(values))
+            first, last, peak = a + int(over[s]), a + int(over[e - 1]), a + int(over[s + top])
+            if self._run is not None and first - self._run[1] > self._sep:
+                self._close_run()
+            if self._run is None:
+                self._run, self._peak_ratio = [first, last + 1, peak], float(values[top])
+            else:
+                self._run[1] = last + 1
+                if values[top] > self._peak_ratio:
+                    self._run[2], self._peak_ratio = peak, float(values[top])
 
     def _frame(self, x: np.ndarray) -> None:
         """The noise spectrum's frames of raw samples ``x`` (the stream's next), whole ones kept
@@ -563,6 +575,8 @@ def _spectra(x: np.ndarray, n: int) -> np.ndarray:
 def _silent(zeros: np.ndarray, z: int, n: int) -> np.ndarray:
     """For the ``n`` samples after the first ``z - 1`` of ``zeros`` (whether each sample is exactly
     zero, with ``z - 1`` more either side): whether each lies in a run of ``z`` or more zeros."""
+    if np.count_nonzero(zeros) < z:  # most spans of sound: no run of zeros can be there
+        return np.zeros(n, bool)
     c = np.concatenate(([0], np.cumsum(zeros, dtype=np.int64)))
     full = c[z:] - c[:-z] == z  # full[j]: zeros[j : j + z] are all zero
     d = np.concatenate(([0], np.cumsum(full, dtype=np.int64)))

@@ -7,6 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge.clicks import ClickSettings, ImpulseDetector, bank, colour_margins, train_text
 from edge.cluster.engine import run_units
@@ -202,6 +204,47 @@ def test_the_cut_of_the_stream_does_not_matter(train, block):
     whole, whole_rois = run(x, block=len(x))
     cut, cut_rois = run(x, block=block)
     assert cut.clicks == whole.clicks and cut_rois == whole_rois
+
+
+def excursions_sample_by_sample(ratio, over, sep):
+    """What an excursion is, one sample at a time: samples over the threshold at most ``sep``
+    apart are one, its peak its first highest ratio."""
+    out, run = [], None
+    for i in over:
+        if run is not None and i - run[1] > sep:
+            out.append(tuple(run))
+            run = None
+        if run is None:
+            run = [i, i + 1, i, ratio[i]]
+        else:
+            run[1] = i + 1
+            if ratio[i] > run[3]:
+                run[2], run[3] = i, ratio[i]
+    return out + ([tuple(run)] if run is not None else [])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 399), max_size=120, unique=True),
+    st.lists(st.integers(1, 8), min_size=400, max_size=400),
+    st.lists(st.integers(1, 399), max_size=6, unique=True),
+)
+def test_excursions_are_grouped_as_sample_by_sample_wherever_the_spans_are_cut(over, levels, cuts):
+    """The detector groups a span's samples over the threshold a group at a time (snapping shrimp
+    put hundreds of thousands an hour over it); ties in ratio (integer levels) test the first peak."""
+    ratio = 1.0 + np.array(levels, float)
+    over = np.array(sorted(over), int)
+    d = ImpulseDetector(ClickSettings(fmin=5000, min_separation_s=0.0001), SR, level_db=170.0, hop=512)
+    sep = d._sep  # 10 samples at 96 kHz
+    edges = [0, *sorted(cuts), 400]
+    for a, b in zip(edges[:-1], edges[1:]):
+        inside = over[(over >= a) & (over < b)]
+        d._excursions(a, ratio[a:b], inside - a)
+        if d._run is not None and b - d._run[1] > sep:
+            d._close_run()
+    d._close_run()
+    want = [(a, b, p, 10 * np.log10(r)) for a, b, p, r in excursions_sample_by_sample(ratio, over.tolist(), sep)]
+    assert d._pending == want
 
 
 @pytest.mark.parametrize("tone_hz", [50, 150, 1000])
