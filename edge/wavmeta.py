@@ -38,8 +38,9 @@ _AUDIOMOTH = re.compile(
 
 
 # the harp chunk: version, firmware, instrument, site, experiment, disk number and serial, raw
-# files, longitude and latitude (1e-5 degrees), depth (m), 8 reserved bytes
-HARP_HEAD = struct.Struct("<B10s4s4s8sB8sHiiH8x")
+# files, longitude and latitude (signed, 1e-5 degrees: east and north positive), depth (m, signed,
+# down positive), 8 reserved bytes: the layout Triton's XWAV reader gives
+HARP_HEAD = struct.Struct("<B10s4s4s8sB8sHiih8x")
 # a raw file: year - 2000, month, day, hour, minute, second, ms; byte location, byte length,
 # write length, sample rate, gain, 7 reserved bytes
 HARP_RAW = struct.Struct("<6BHIIIIB7x")

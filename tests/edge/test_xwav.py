@@ -33,7 +33,7 @@ def xwav(path, raw_files: list[tuple[dt.datetime, np.ndarray]], *, rate=RATE, la
     harp_len = 56 + 32 * n
     data_at = 12 + (8 + len(fmt)) + (8 + harp_len) + 8  # the first audio byte
     head = struct.pack(
-        "<B10s4s4s8sB8sHiiH8x",
+        "<B10s4s4s8sB8sHiih8x",
         1,
         b"V2.64",
         b"DL41",
