@@ -218,6 +218,9 @@ class ImpulseDetector:
         if block is None:
             raise ValueError("the impulse detector needs the samples the frames were made from")
         samples = np.asarray(block.samples)
+        finite = np.isfinite(samples)
+        if not finite.all():  # a float recording's NaN or inf would stay in the filters' state to its end
+            samples = np.where(finite, samples, 0).astype(samples.dtype)  # as the frames: silence
         if self._head is None:
             return self._filter(samples)
         out: list[Roi] = []

@@ -316,6 +316,22 @@ def test_a_dropout_is_neither_a_click_nor_a_floor():
     assert [round(c.time_s, 3) for c in d.clicks] == [round(t, 3) for t in kept]
 
 
+def test_non_finite_samples_are_silence_and_the_clicks_after_them_are_found():
+    """A float recording's NaN or inf samples: before, one NaN stayed in the band filters' state
+    and no click after it was found (4 of the bundled sperm-whale clip's 30)."""
+    x, times = _tone_and_clicks(6.0, 8)
+    with_zeros = x.copy()
+    with_zeros[int(1.3 * SR)] = 0
+    with_zeros[int(2.6 * SR) : int(2.7 * SR)] = 0
+    bad = x.copy()
+    bad[int(1.3 * SR)] = np.nan
+    bad[int(2.6 * SR) : int(2.7 * SR)] = np.inf
+    found, _ = run(bad, block=10_000)
+    want, _ = run(with_zeros, block=10_000)
+    assert found.clicks == want.clicks
+    assert sum(c.time_s > 2.7 for c in found.clicks) >= sum(t > 2.71 for t in times) > 0
+
+
 def test_a_band_the_rate_cannot_hold_is_refused():
     with pytest.raises(ValueError, match="does not fit below the Nyquist frequency 24000 Hz"):
         ImpulseDetector(ClickSettings(fmin=5000, fmax=30_000), 48_000, level_db=170.0, hop=512)
