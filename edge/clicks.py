@@ -602,7 +602,8 @@ def _row_medians(rows: np.ndarray) -> np.ndarray:
     part = np.partition(rows, half, axis=1)
     if n % 2:
         return part[:, half]
-    return (part[:, :half].max(axis=1) + part[:, half]) / 2
+    middle: np.ndarray = (part[:, :half].max(axis=1) + part[:, half]) / 2
+    return middle
 
 
 def _loud(silent: np.ndarray, seg: int) -> np.ndarray:
