@@ -51,12 +51,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from edge import _validate as v
 from edge._filters import butter_sos, sos_power_gain, sosfilt
+from edge.click_types import ClickType, click_types, train_type, type_of
 from edge.types import AudioBlock, Roi, SpectralFrames
 
 SEGMENT_S = 0.01  # floor and detection work unit
@@ -94,8 +95,16 @@ class ClickSettings:
     train_max_ici_s: float = 2.0  # clicks closer than this belong to one train
     train_min_clicks: int = 3
     train_max_s: float = 300.0  # a train this long is closed and another begins (snapping shrimp never stop)
+    # click types (edge.click_types), in order: a mapping name -> ranges of peak_hz, centroid_hz,
+    # bandwidth3_hz, duration_s; each click is of the first that holds it, a train of the type of
+    # at least half its clicks (its label where no classifier runs)
+    types: tuple[ClickType, ...] = ()
+    unclassified: str = "keep"  # keep | drop: clicks of no type (drop: neither listed nor in a train)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "types", click_types(self.types))
+        v.require(self.unclassified in ("keep", "drop"), f"unclassified={self.unclassified!r} must be keep or drop")
+        v.require(self.unclassified == "keep" or bool(self.types), "unclassified: drop needs types: to drop by")
         v.number("fmin", self.fmin, minimum=0)
         v.number("fmax", self.fmax, minimum=0, exclusive=True, allow_none=True)
         if self.fmax is not None:
@@ -129,6 +138,7 @@ class Click:
     high10_hz: float
     received_level_db: float  # dB re 1 uPa peak-to-peak
     snr_db: float  # the highest band's averaged energy over its floor
+    type: str = ""  # its click type (ClickSettings.types); "" for none
 
 
 class ImpulseDetector:
@@ -437,7 +447,12 @@ class ImpulseDetector:
         end = self._y0 + len(self._y)
         while self._pending and (final or self._pending[0][2] + self._half <= end):
             start, stop, peak, snr = self._pending.pop(0)
-            out += self._add(self._click(start, stop, peak, snr))
+            click = self._click(start, stop, peak, snr)
+            if self.settings.types:
+                click = replace(click, type=type_of(click, self.settings.types))
+                if not click.type and self.settings.unclassified == "drop":
+                    continue
+            out += self._add(click)
         return out
 
     def _click(self, start: int, stop: int, peak: int, snr: float) -> Click:
@@ -500,6 +515,7 @@ class ImpulseDetector:
                 start_frame=int(start * self.rate) // self.hop,
                 clicks=len(clicks),
                 ici_s=float(np.median(icis)) if len(icis) else float("nan"),  # one click: no interval
+                kind=train_type([c.type for c in clicks]) if self.settings.types else "",
             )
         ]
 

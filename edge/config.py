@@ -317,6 +317,9 @@ class DeploymentConfig:
         ):  # deployments keep the hash they had before these existed
             if data[optional] is None:
                 data.pop(optional)
+        if data.get("clicks") and not data["clicks"]["types"]:  # impulse detectors keep the hash they had before types
+            for key in ("types", "unclassified"):
+                data["clicks"].pop(key)
         return data
 
     def model_base(self) -> Path | None:

@@ -144,6 +144,7 @@ def click_row(c: ClickRecord) -> list[str]:
         _fmt(c.high10_hz, 1),
         _fmt(c.received_level_db, 2),
         _fmt(c.snr_db, 2),
+        c.type,
     ]
 
 

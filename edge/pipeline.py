@@ -282,7 +282,7 @@ def records(
     for i, r in enumerate(rois):
         kept = labels[i] if labels is not None else None
         if kept is None:
-            detections.append(record(r, ROI_LABEL, float("nan")))
+            detections.append(record(r, r.kind or ROI_LABEL, float("nan")))
         else:
             detections += [record(r, k.label, k.score, k.head, model, crop_span(k, r)) for k in kept]
     level_rows = to_rows(periods, file=name, start_utc_of=utc, period_s=config.levels.period_s, total_s=info.duration_s)

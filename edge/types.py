@@ -108,6 +108,8 @@ class Roi:
     # a click train (edge.clicks): its click count and median inter-click interval; 0 otherwise
     clicks: int = 0
     ici_s: float = 0.0
+    # a click train's type (edge.click_types), its label where no classifier runs; "" otherwise
+    kind: str = ""
 
     @property
     def duration_s(self) -> float:
@@ -174,6 +176,7 @@ class ClickRecord:
     high10_hz: float
     received_level_db: float  # dB re 1 uPa peak-to-peak
     snr_db: float
+    type: str = ""  # its click type (the deployment's clicks: types:), "" for none
 
 
 @dataclass(frozen=True)

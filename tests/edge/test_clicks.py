@@ -19,6 +19,7 @@ from edge.errors import ConfigError
 from edge.pipeline import prepare, process_recording
 from edge.types import AudioBlock, SpectralFrames
 from tests.support.data import DEPLOYMENTS, ROOT
+from tests.support.signals import porpoise_clicks
 
 SR = 96_000
 NOISE = 0.01  # white noise RMS, full scale
@@ -505,14 +506,8 @@ def test_the_clicks_deployment_hears_a_porpoise_at_384_khz_and_the_sperm_whale_a
     from edge.cli.detect import main
 
     rate, rng = 384_000, np.random.default_rng(21)
-    x = NOISE * rng.standard_normal(6 * rate)
-    sigma = 1 / (2 * np.pi * 16_000)  # narrow-band 130-kHz clicks of about 100 us
-    t = np.arange(-int(4 * sigma * rate), int(4 * sigma * rate) + 1) / rate
-    click = np.exp(-0.5 * (t / sigma) ** 2) * np.cos(2 * np.pi * 130_000 * t)
     times = np.arange(0.5, 5.5, 0.07)
-    for at in times:
-        i = int(at * rate) - len(click) // 2
-        x[i : i + len(click)] += NOISE * 10 ** (rng.uniform(14, 20) / 20) * click
+    x = porpoise_clicks(rng, 6, times, NOISE, rate)  # narrow-band 130-kHz clicks of about 100 us
     sf.write(tmp_path / "porpoise.wav", x.astype(np.float32), rate, subtype="FLOAT")
     out = tmp_path / "out"
     args = [str(tmp_path / "porpoise.wav"), str(SPERM), "-o", str(out), "--config", str(DEPLOYMENTS / "clicks.yaml")]

@@ -44,3 +44,16 @@ def long_events(seconds: float, seed: int) -> np.ndarray:
     x[40 * SR : 46 * SR] += 0.1 * np.sin(2 * np.pi * 150 * tone) * np.hanning(len(tone)) ** 0.1
     x[int(43.5 * SR) : int(43.5 * SR) + SR] += chirp * 0.4
     return (x / np.abs(x).max() * 0.5).astype(np.float32)
+
+
+def porpoise_clicks(rng: np.random.Generator, seconds: float, times: np.ndarray, noise: float, rate: int = 384_000):
+    """White noise (RMS ``noise``) at ``rate`` with a porpoise's narrow-band 130-kHz click (about
+    100 us) at each of ``times``, its peak 14-20 dB over the noise RMS (float64)."""
+    x = noise * rng.standard_normal(int(seconds * rate))
+    sigma = 1 / (2 * np.pi * 16_000)
+    t = np.arange(-int(4 * sigma * rate), int(4 * sigma * rate) + 1) / rate
+    click = np.exp(-0.5 * (t / sigma) ** 2) * np.cos(2 * np.pi * 130_000 * t)
+    for at in times:
+        i = int(at * rate) - len(click) // 2
+        x[i : i + len(click)] += noise * 10 ** (rng.uniform(14, 20) / 20) * click
+    return x

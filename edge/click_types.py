@@ -1,0 +1,140 @@
+"""Click types: a kind of click told by its measurements, as PAMGuard's click classifier tells
+them (a porpoise's narrow-band high-frequency click, a sperm whale's broadband low one, a snapping
+shrimp's), for the impulse detector's ``clicks: types:``.
+
+A type is a set of ranges over a click's peak and centroid frequency, its -3 dB bandwidth and
+its duration (each ``[low, high]``, ``null`` for an open end; a measure not named is not looked
+at).  A click is of the first type, in the order written, all of whose ranges hold it.  A train
+is of the type at least half of its clicks are of.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
+
+from edge import _validate as v
+from edge.errors import ConfigError
+
+Range = tuple[float | None, float | None]
+MEASURES = ("peak_hz", "centroid_hz", "bandwidth3_hz", "duration_s")
+
+
+class Measured(Protocol):
+    """What a type looks at of a click (edge.clicks.Click)."""
+
+    @property
+    def peak_hz(self) -> float: ...
+    @property
+    def centroid_hz(self) -> float: ...
+    @property
+    def low3_hz(self) -> float: ...
+    @property
+    def high3_hz(self) -> float: ...
+    @property
+    def duration_s(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class ClickType:
+    """One click type: its name (the label its trains take in a detector-only deployment) and
+    the ranges a click's measurements must lie in."""
+
+    name: str
+    peak_hz: Range | None = None
+    centroid_hz: Range | None = None
+    bandwidth3_hz: Range | None = None  # the -3 dB band's width
+    duration_s: Range | None = None
+
+    def __post_init__(self) -> None:
+        v.require(isinstance(self.name, str) and self.name.strip() != "", f"name={self.name!r} must be a label")
+        v.require("," not in self.name, f"name={self.name!r} must not hold a comma (it is a CSV label)")
+        for measure in MEASURES:
+            object.__setattr__(self, measure, _range(measure, getattr(self, measure)))
+        v.require(
+            any(getattr(self, m) is not None for m in MEASURES),
+            f"{self.name}: give at least one of {', '.join(MEASURES)}",
+        )
+
+    def holds(self, click: Measured) -> bool:
+        values = {
+            "peak_hz": click.peak_hz,
+            "centroid_hz": click.centroid_hz,
+            "bandwidth3_hz": click.high3_hz - click.low3_hz,
+            "duration_s": click.duration_s,
+        }
+        for measure, value in values.items():
+            bounds = getattr(self, measure)
+            if bounds is None:
+                continue
+            low, high = bounds
+            if (low is not None and value < low) or (high is not None and value > high):
+                return False
+        return True
+
+
+def _range(name: str, value: Any) -> Range | None:
+    if value is None:
+        return None
+    v.require(
+        isinstance(value, (list, tuple)) and len(value) == 2,
+        f"{name}={value!r} must be [low, high] (null for an open end)",
+    )
+    low, high = value
+    for end in (low, high):
+        v.number(name, end, minimum=0, allow_none=True)
+    v.require(low is not None or high is not None, f"{name}={value!r}: give low, high or both")
+    v.require(low is None or high is None or low <= high, f"{name}={value!r} must have low <= high")
+    return (None if low is None else float(low), None if high is None else float(high))
+
+
+def click_types(value: Any) -> tuple[ClickType, ...]:
+    """``clicks: types:`` as written (a mapping name -> ranges, in order) or as a deployment's
+    settings record it (a list of types with their names); ConfigError naming the type."""
+    if value is None or value == () or value == []:
+        return ()
+    if isinstance(value, Mapping):
+        items: Iterable[tuple[Any, Any]] = value.items()
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        items = []
+        for t in value:
+            if isinstance(t, ClickType):
+                items.append((t.name, {m: getattr(t, m) for m in MEASURES}))
+            elif isinstance(t, Mapping) and "name" in t:
+                items.append((t["name"], {k: x for k, x in t.items() if k != "name"}))
+            else:
+                raise ConfigError(f"types: {t!r} is not a click type")
+    else:
+        raise ConfigError(f"types={value!r} must map a type's name to its ranges")
+    known = {f.name for f in fields(ClickType)} - {"name"}
+    out: list[ClickType] = []
+    for name, ranges in items:
+        where = f"types: {name}"
+        if not isinstance(ranges, Mapping):
+            raise ConfigError(f"{where}: expected a mapping of ranges ({', '.join(MEASURES)})")
+        for key in ranges:
+            if key not in known:
+                raise ConfigError(f"{where}: unknown key {key!r} (known keys: {', '.join(MEASURES)})")
+        try:
+            out.append(ClickType(str(name), **ranges))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    names = [t.name for t in out]
+    v.require(len(set(names)) == len(names), f"types: names must differ ({', '.join(names)})")
+    return tuple(out)
+
+
+def type_of(click: Measured, types: Sequence[ClickType]) -> str:
+    """The first type holding ``click``; "" when none does."""
+    return next((t.name for t in types if t.holds(click)), "")
+
+
+def train_type(types_of_clicks: Sequence[str]) -> str:
+    """A train's type: the one at least half its clicks are of; "" when none is."""
+    counts: dict[str, int] = {}
+    for name in types_of_clicks:
+        if name:
+            counts[name] = counts.get(name, 0) + 1
+    best = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
+    return best[0] if 2 * best[1] >= len(types_of_clicks) > 0 else ""
