@@ -130,11 +130,13 @@ def type_of(click: Measured, types: Sequence[ClickType]) -> str:
     return next((t.name for t in types if t.holds(click)), "")
 
 
-def train_type(types_of_clicks: Sequence[str]) -> str:
-    """A train's type: the one at least half its clicks are of; "" when none is."""
+def train_type(types_of_clicks: Sequence[str], order: Sequence[str] = ()) -> str:
+    """A train's type: the one at least half its clicks are of (of two at exactly half, the one
+    written first in ``order``, the deployment's); "" when none is."""
     counts: dict[str, int] = {}
     for name in types_of_clicks:
         if name:
             counts[name] = counts.get(name, 0) + 1
-    best = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
+    rank = {name: i for i, name in enumerate(order)}
+    best = min(counts.items(), key=lambda kv: (-kv[1], rank.get(kv[0], len(rank))), default=("", 0))
     return best[0] if 2 * best[1] >= len(types_of_clicks) > 0 else ""

@@ -515,7 +515,7 @@ class ImpulseDetector:
                 start_frame=int(start * self.rate) // self.hop,
                 clicks=len(clicks),
                 ici_s=float(np.median(icis)) if len(icis) else float("nan"),  # one click: no interval
-                kind=train_type([c.type for c in clicks]) if self.settings.types else "",
+                kind=train_type([c.type for c in clicks], [t.name for t in self.settings.types]),
             )
         ]
 

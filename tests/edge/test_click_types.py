@@ -45,6 +45,9 @@ def test_a_train_is_of_the_type_at_least_half_its_clicks_are_of():
     assert train_type(["nbhf", "", ""]) == ""
     assert train_type(["", "", ""]) == ""
     assert train_type([]) == ""
+    # two types at exactly half: the one the deployment writes first, whatever came first in time
+    assert train_type(["broadband", "nbhf", "nbhf", "broadband"], ["nbhf", "broadband"]) == "nbhf"
+    assert train_type(["nbhf", "broadband"], ["broadband", "nbhf"]) == "broadband"
 
 
 @pytest.mark.parametrize(
