@@ -2,10 +2,12 @@
 them (a porpoise's narrow-band high-frequency click, a sperm whale's broadband low one, a snapping
 shrimp's), for the impulse detector's ``clicks: types:``.
 
-A type is a set of ranges over a click's peak and centroid frequency, its -3 dB bandwidth and
-its duration (each ``[low, high]``, ``null`` for an open end; a measure not named is not looked
-at).  A click is of the first type, in the order written, all of whose ranges hold it.  A train
-is of the type at least half of its clicks are of.
+A type is a set of ranges over a click's peak and centroid frequency, its -3 dB bandwidth, its
+duration, its SNR and its received level (each ``[low, high]``, ``null`` for an open end; a
+measure not named is not looked at): PAMGuard's classifier also takes a minimum amplitude, which
+keeps a sperm whale's strong usual clicks apart from the faint impulses between them.  A click
+is of the first type, in the order written, all of whose ranges hold it.  A train is of the type
+at least half of its clicks are of.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from edge import _validate as v
 from edge.errors import ConfigError
 
 Range = tuple[float | None, float | None]
-MEASURES = ("peak_hz", "centroid_hz", "bandwidth3_hz", "duration_s")
+MEASURES = ("peak_hz", "centroid_hz", "bandwidth3_hz", "duration_s", "snr_db", "received_level_db")
 
 
 class Measured(Protocol):
@@ -34,6 +36,10 @@ class Measured(Protocol):
     def high3_hz(self) -> float: ...
     @property
     def duration_s(self) -> float: ...
+    @property
+    def snr_db(self) -> float: ...
+    @property
+    def received_level_db(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class ClickType:
     centroid_hz: Range | None = None
     bandwidth3_hz: Range | None = None  # the -3 dB band's width
     duration_s: Range | None = None
+    snr_db: Range | None = None  # dB over the detector's floor
+    received_level_db: Range | None = None  # dB re 1 uPa peak-to-peak
 
     def __post_init__(self) -> None:
         v.require(isinstance(self.name, str) and self.name.strip() != "", f"name={self.name!r} must be a label")
@@ -63,6 +71,8 @@ class ClickType:
             "centroid_hz": click.centroid_hz,
             "bandwidth3_hz": click.high3_hz - click.low3_hz,
             "duration_s": click.duration_s,
+            "snr_db": click.snr_db,
+            "received_level_db": click.received_level_db,
         }
         for measure, value in values.items():
             bounds = getattr(self, measure)
@@ -83,7 +93,7 @@ def _range(name: str, value: Any) -> Range | None:
     )
     low, high = value
     for end in (low, high):
-        v.number(name, end, minimum=0, allow_none=True)
+        v.number(name, end, minimum=None if name.endswith("_db") else 0, allow_none=True)
     v.require(low is not None or high is not None, f"{name}={value!r}: give low, high or both")
     v.require(low is None or high is None or low <= high, f"{name}={value!r} must have low <= high")
     return (None if low is None else float(low), None if high is None else float(high))

@@ -16,6 +16,7 @@ from edge.click_types import ClickType, click_types, train_type, type_of
 from edge.clicks import Click, ClickSettings
 from edge.config import from_settings, load_deployment
 from edge.errors import ConfigError
+from tests.support.data import DEPLOYMENTS, ROOT
 from tests.support.signals import porpoise_clicks
 
 RATE = 384_000
@@ -35,6 +36,11 @@ def test_a_click_is_of_the_first_type_whose_ranges_all_hold_it():
     assert type_of(click(centroid_hz=80_000), types) == "narrow"  # a shrimp's broad spectrum pulls the centroid down
     assert type_of(click(peak_hz=40_000, centroid_hz=40_000, low3=10_000, high3=70_000), types) == "any"
     assert type_of(click(peak_hz=40_000, centroid_hz=40_000, low3=0, high3=100_000, duration_s=2.0), types) == ""
+    # the strong clicks apart from the faint impulses between them, by SNR and level
+    strong = click_types({"usual": {"snr_db": [18, None]}, "loud": {"received_level_db": [None, 140]}})
+    assert type_of(click(), strong) == "usual"  # SNR 20 dB
+    assert type_of(Click(0.5, 1e-3, 9e3, 9e3, 8e3, 1e4, 7e3, 1.1e4, 120.0, 9.0), strong) == "loud"
+    assert type_of(Click(0.5, 1e-3, 9e3, 9e3, 8e3, 1e4, 7e3, 1.1e4, 150.0, 9.0), strong) == ""
     # ends are inclusive, and a null end is open
     assert ClickType("t", peak_hz=(130_000, 130_000)).holds(click())
     assert ClickType("t", peak_hz=(None, 129_999)).holds(click()) is False
@@ -148,3 +154,15 @@ def test_without_types_the_type_column_is_empty_and_trains_are_rois(tmp_path, po
     rows, trains = run(tmp_path, recording, {"fmin": 2000})
     assert rows and all(r["type"] == "" for r in rows)
     assert trains and all(t["label"] == "roi" for t in trains)
+
+
+def test_the_bundled_sperm_whales_usual_clicks_by_their_snr_alone(tmp_path):
+    """A real recording: under the clicks deployment the bundled SanctSound clip holds the whale's
+    six usual clicks (18-25 dB over the floor) and faint impulses between them (8-14 dB); a type by
+    SNR with the rest dropped leaves the whale's train, at its 0.83-s interval."""
+    sperm = ROOT / "examples" / "species" / "SanctSound_HI03_02_spermwhale_20191216T115715Z.wav"
+    clicks = yaml.safe_load((DEPLOYMENTS / "clicks.yaml").read_text())["clicks"]
+    clicks |= {"min_separation_s": 0.02, "types": {"usual": {"snr_db": [18, None]}}, "unclassified": "drop"}
+    rows, trains = run(tmp_path, sperm, clicks)
+    assert [round(float(r["time_s"]), 1) for r in rows] == [0.5, 1.3, 2.2, 3.0, 3.9, 4.7]
+    assert [t["label"] for t in trains] == ["usual"] and float(trains[0]["ici_s"]) == pytest.approx(0.83, abs=0.01)
