@@ -12,34 +12,23 @@ at least half of its clicks are of.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from edge import _validate as v
 from edge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from edge.clicks import Click
 
 Range = tuple[float | None, float | None]
 MEASURES = ("peak_hz", "centroid_hz", "bandwidth3_hz", "duration_s", "snr_db", "received_level_db")
 
 
-class Measured(Protocol):
-    """What a type looks at of a click (edge.clicks.Click)."""
-
-    @property
-    def peak_hz(self) -> float: ...
-    @property
-    def centroid_hz(self) -> float: ...
-    @property
-    def low3_hz(self) -> float: ...
-    @property
-    def high3_hz(self) -> float: ...
-    @property
-    def duration_s(self) -> float: ...
-    @property
-    def snr_db(self) -> float: ...
-    @property
-    def received_level_db(self) -> float: ...
+def measures(click: Click) -> dict[str, float]:
+    """What a type's ranges are read against: the click's own measurements, and its -3 dB band's width."""
+    return {m: click.high3_hz - click.low3_hz if m == "bandwidth3_hz" else getattr(click, m) for m in MEASURES}
 
 
 @dataclass(frozen=True)
@@ -65,21 +54,15 @@ class ClickType:
             f"{self.name}: give at least one of {', '.join(MEASURES)}",
         )
 
-    def holds(self, click: Measured) -> bool:
-        values = {
-            "peak_hz": click.peak_hz,
-            "centroid_hz": click.centroid_hz,
-            "bandwidth3_hz": click.high3_hz - click.low3_hz,
-            "duration_s": click.duration_s,
-            "snr_db": click.snr_db,
-            "received_level_db": click.received_level_db,
-        }
-        for measure, value in values.items():
+    def holds(self, click: Click) -> bool:
+        """Whether every range of this type holds ``click``'s :func:`measures`."""
+        values = measures(click)
+        for measure in MEASURES:
             bounds = getattr(self, measure)
             if bounds is None:
                 continue
             low, high = bounds
-            if (low is not None and value < low) or (high is not None and value > high):
+            if (low is not None and values[measure] < low) or (high is not None and values[measure] > high):
                 return False
         return True
 
@@ -105,37 +88,25 @@ def click_types(value: Any) -> tuple[ClickType, ...]:
     if value is None or value == () or value == []:
         return ()
     if isinstance(value, Mapping):
-        items: Iterable[tuple[Any, Any]] = value.items()
+        out = [v.build(ClickType, ranges, f"types: {name}", name=str(name)) for name, ranges in value.items()]
     elif isinstance(value, Sequence) and not isinstance(value, str):
-        items = []
+        out = []
         for t in value:
             if isinstance(t, ClickType):
-                items.append((t.name, {m: getattr(t, m) for m in MEASURES}))
+                out.append(t)
             elif isinstance(t, Mapping) and "name" in t:
-                items.append((t["name"], {k: x for k, x in t.items() if k != "name"}))
+                ranges = {k: x for k, x in t.items() if k != "name"}
+                out.append(v.build(ClickType, ranges, f"types: {t['name']}", name=str(t["name"])))
             else:
                 raise ConfigError(f"types: {t!r} is not a click type")
     else:
         raise ConfigError(f"types={value!r} must map a type's name to its ranges")
-    known = {f.name for f in fields(ClickType)} - {"name"}
-    out: list[ClickType] = []
-    for name, ranges in items:
-        where = f"types: {name}"
-        if not isinstance(ranges, Mapping):
-            raise ConfigError(f"{where}: expected a mapping of ranges ({', '.join(MEASURES)})")
-        for key in ranges:
-            if key not in known:
-                raise ConfigError(f"{where}: unknown key {key!r} (known keys: {', '.join(MEASURES)})")
-        try:
-            out.append(ClickType(str(name), **ranges))
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
     names = [t.name for t in out]
     v.require(len(set(names)) == len(names), f"types: names must differ ({', '.join(names)})")
     return tuple(out)
 
 
-def type_of(click: Measured, types: Sequence[ClickType]) -> str:
+def type_of(click: Click, types: Sequence[ClickType]) -> str:
     """The first type holding ``click``; "" when none does."""
     return next((t.name for t in types if t.holds(click)), "")
 
